@@ -1,0 +1,49 @@
+# Thin front for CMake. `make run` and `make test` install what is missing,
+# build, and run; see README.md.
+
+BUILD_DIR ?= build
+BUILD_TYPE ?= Release
+JOBS ?= $(shell nproc)
+CMAKE_FLAGS ?=
+CONFIG ?= config/vidflow.conf
+
+.PHONY: all deps test-deps bench-deps configure build run test bench \
+        sanitize fuzz clean help
+
+all: build
+
+help:
+	@echo "make run     install deps, build, start a single node (127.0.0.1:8000)"
+	@echo "make test    install deps, build, run every test (unit + integration)"
+	@echo "make build   build build/vidflow (Release)"
+	@echo "make bench   run the benchmarks and print their numbers"
+	@echo "make clean   remove the build directory"
+
+deps:
+	@deploy/install-deps.sh
+
+test-deps:
+	@deploy/install-deps.sh --test
+
+bench-deps:
+	@deploy/install-deps.sh --bench
+
+configure:
+	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(CMAKE_FLAGS)
+
+build: deps configure
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+run: build
+	$(BUILD_DIR)/vidflow serve --config $(CONFIG)
+
+test: test-deps configure
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+	cd $(BUILD_DIR) && ctest --output-on-failure --timeout 900
+
+bench: bench-deps configure
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+	bench/run-all.sh $(BUILD_DIR)
+
+clean:
+	rm -rf $(BUILD_DIR)

@@ -1,0 +1,1 @@
+// vf/actors/dispatcher.cpp (in progress)

@@ -1,0 +1,1 @@
+// vf/actors/idempotency_guard.cpp (in progress)

@@ -1,0 +1,1 @@
+// vf/actors/job_registry.cpp (in progress)

@@ -1,0 +1,1 @@
+// vf/actors/orchestrator.cpp (in progress)

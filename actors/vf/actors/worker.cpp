@@ -1,0 +1,1 @@
+// vf/actors/worker.cpp (in progress)

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Installs what vidflow needs to build, test and benchmark on Debian 12,
+# skipping what is already there. Used by `make deps` (and so by `make run`,
+# `make test`, `.ci/run`). Needs root or sudo for apt; npm tools go into
+# build/tools (never global).
+#
+#   deploy/install-deps.sh            build + run dependencies
+#   deploy/install-deps.sh --test     also what the tests need
+#   deploy/install-deps.sh --bench    also what the benchmarks need
+set -euo pipefail
+
+want_test=0
+want_bench=0
+for arg in "$@"; do
+  case "$arg" in
+    --test) want_test=1 ;;
+    --bench) want_bench=1; want_test=1 ;;
+    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    *) echo "install-deps: unknown option '$arg' (see --help)" >&2; exit 2 ;;
+  esac
+done
+
+pkgs=(build-essential cmake pkg-config ccache
+      libcaf-dev libboost-dev libssl-dev
+      libavformat-dev libavcodec-dev libavutil-dev libswscale-dev
+      libhiredis-dev libsqlite3-dev nlohmann-json3-dev
+      libcurl4-openssl-dev prometheus-cpp-dev)
+if [ "$want_test" = 1 ]; then
+  pkgs+=(ffmpeg curl nodejs npm python3 sqlite3 clang libclang-rt-14-dev)
+fi
+if [ "$want_bench" = 1 ]; then
+  pkgs+=(wrk python3-fastapi python3-uvicorn)
+fi
+
+missing=()
+for p in "${pkgs[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "install-deps: installing ${missing[*]}"
+  sudo=""
+  if [ "$(id -u)" != 0 ]; then
+    command -v sudo >/dev/null || {
+      echo "install-deps: need root or sudo to install: ${missing[*]}" >&2
+      exit 1
+    }
+    sudo=sudo
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+if [ "$want_test" = 1 ]; then
+  # S3 server that checks SigV4 presigned requests, for integration tests.
+  tools="$(cd "$(dirname "$0")/.." && pwd)/build/tools"
+  if [ ! -f "$tools/node_modules/@20minutes/s3rver/package.json" ]; then
+    echo "install-deps: npm install @20minutes/s3rver@4.0.4 into $tools"
+    mkdir -p "$tools"
+    npm install --prefix "$tools" --no-audit --no-fund --loglevel=error \
+      @20minutes/s3rver@4.0.4
+  fi
+fi

@@ -1,0 +1,122 @@
+// vf/messages/job.hpp
+
+#pragma once
+
+#include "caf/meta/type_name.hpp"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace vf::messages {
+
+/// Where a job is in its life. Names are the API's (upper case).
+enum class job_status : uint8_t {
+  awaiting_upload,
+  submitted,
+  processing,
+  succeeded,
+  failed,
+  cancelled,
+  expired,
+};
+
+/// Number of `job_status` values, for tables indexed by status.
+constexpr size_t job_status_count = 7;
+
+/// Returns the API name, e.g. `AWAITING_UPLOAD`.
+std::string to_string(job_status x);
+
+/// Parses an API name; returns false for anything else.
+bool from_string(const std::string& str, job_status& x);
+
+/// Returns whether no further transition can happen from `x`.
+constexpr bool is_terminal(job_status x) {
+  return x == job_status::succeeded || x == job_status::failed
+         || x == job_status::cancelled || x == job_status::expired;
+}
+
+/// One stored object version, as an object store announces it.
+struct object_ref {
+  std::string bucket;
+  std::string key;
+  /// Version id or event sequencer; tells two uploads of one key apart.
+  std::string version;
+  std::string etag;
+  uint64_t size = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, object_ref& x) {
+  return f(caf::meta::type_name("object_ref"), x.bucket, x.key, x.version,
+           x.etag, x.size);
+}
+
+inline bool operator==(const object_ref& x, const object_ref& y) {
+  return x.bucket == y.bucket && x.key == y.key && x.version == y.version
+         && x.etag == y.etag && x.size == y.size;
+}
+
+/// A job as stored and as the API shows it. Times are Unix milliseconds.
+struct job {
+  std::string id;
+  std::string owner;
+  std::string filename;
+  std::string content_type;
+  std::string bucket;
+  std::string key;
+  job_status status = job_status::awaiting_upload;
+  int64_t created_at = 0;
+  int64_t updated_at = 0;
+  /// Set once the upload was claimed; empty `version` before.
+  object_ref object;
+  /// Attempts started in the current attempt series.
+  uint32_t attempts = 0;
+  /// Task kind of the pipeline step the job is at (empty before any).
+  std::string step;
+  /// Unix ms of the next scheduled attempt, 0 when none is scheduled.
+  int64_t next_attempt_at = 0;
+  std::string error_code;
+  std::string error_message;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, job& x) {
+  return f(caf::meta::type_name("job"), x.id, x.owner, x.filename,
+           x.content_type, x.bucket, x.key, x.status, x.created_at,
+           x.updated_at, x.object, x.attempts, x.step, x.next_attempt_at,
+           x.error_code, x.error_message);
+}
+
+/// What a client asks for with `POST /jobs`, after validation at the edge.
+struct job_request {
+  std::string owner;
+  std::string filename;
+  std::string content_type;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, job_request& x) {
+  return f(caf::meta::type_name("job_request"), x.owner, x.filename,
+           x.content_type);
+}
+
+/// The outcome of a finished job: ffprobe-shaped metadata and a summary.
+struct job_result {
+  std::string job_id;
+  /// JSON text with `format` and `streams`, as `ffprobe -print_format json`.
+  std::string metadata;
+  std::string summary;
+  int64_t created_at = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, job_result& x) {
+  return f(caf::meta::type_name("job_result"), x.job_id, x.metadata,
+           x.summary, x.created_at);
+}
+
+/// Job counts indexed by `job_status`, for metrics and status pages.
+using status_counts = std::vector<uint64_t>;
+
+} // namespace vf::messages

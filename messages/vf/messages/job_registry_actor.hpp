@@ -1,0 +1,36 @@
+// vf/messages/job_registry_actor.hpp
+
+#pragma once
+
+#include "caf/replies_to.hpp"
+#include "caf/typed_actor.hpp"
+
+#include "vf/messages/type_ids.hpp"
+
+#include <string>
+#include <vector>
+
+namespace vf::messages {
+
+/// The front door for clients: creates jobs and answers look-ups.
+///
+/// - `(create, job_request)` → the stored job in `AWAITING_UPLOAD`, with its
+///   id, bucket and key (`<prefix>/<id>/<filename>`); `errc::invalid_argument`
+///   for a filename that is empty, too long, has a path separator, `..`, or
+///   control characters.
+/// - `(get, id)` → the job; `errc::not_found`.
+/// - `(history, limit)` → up to `limit` (1..200) jobs, newest first;
+///   `errc::invalid_argument` outside that range.
+/// - `(get_result, id)` → the result; `errc::not_found` for an unknown job,
+///   `errc::conflict` while the job has not succeeded.
+/// - `(counts)` → job counts indexed by `job_status`.
+///
+/// Sent by: the HTTP adapter, the admin console.
+using job_registry_actor = caf::typed_actor<
+  caf::replies_to<atoms::create, job_request>::with<job>,
+  caf::replies_to<atoms::get, std::string>::with<job>,
+  caf::replies_to<atoms::history, uint32_t>::with<std::vector<job>>,
+  caf::replies_to<atoms::get_result, std::string>::with<job_result>,
+  caf::replies_to<atoms::counts>::with<status_counts>>;
+
+} // namespace vf::messages

@@ -1,0 +1,39 @@
+// vf/messages/media_actor.hpp
+
+#pragma once
+
+#include "caf/replies_to.hpp"
+#include "caf/typed_actor.hpp"
+
+#include "vf/messages/type_ids.hpp"
+
+#include <string>
+
+namespace vf::messages {
+
+/// Port: reads media. Implementations block (libavformat, network reads)
+/// and therefore run as detached actors, one per worker slot.
+///
+/// - `(probe, object, timeout_ms)` → JSON text shaped like
+///   `ffprobe -print_format json -show_format -show_streams`.
+///   Errors: `errc::bad_media` (not a media file), `errc::truncated`,
+///   `errc::unsupported_codec`, `errc::timeout` (deadline hit, enforced
+///   through libavformat's interrupt callback), `errc::not_found` (no such
+///   object), `errc::storage_unavailable` (the store did not answer).
+///
+/// Sent by: a worker.
+using media_actor = caf::typed_actor<
+  caf::replies_to<atoms::probe, object_ref, uint32_t>::with<std::string>>;
+
+/// Port: writes a summary of a video from its metadata.
+///
+/// - `(summarize, filename, metadata_json)` → summary text.
+///   Errors: `errc::throttled`, `errc::provider_error`, `errc::timeout`,
+///   `errc::invalid_argument` (metadata not JSON).
+///
+/// Sent by: a worker.
+using summarizer_actor = caf::typed_actor<
+  caf::replies_to<atoms::summarize, std::string, std::string>::with<
+    std::string>>;
+
+} // namespace vf::messages

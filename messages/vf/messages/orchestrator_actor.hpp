@@ -1,0 +1,36 @@
+// vf/messages/orchestrator_actor.hpp
+
+#pragma once
+
+#include "caf/replies_to.hpp"
+#include "caf/typed_actor.hpp"
+
+#include "vf/messages/type_ids.hpp"
+
+#include <string>
+
+namespace vf::messages {
+
+/// Runs each job's state machine: AWAITING_UPLOAD → SUBMITTED → PROCESSING →
+/// SUCCEEDED | FAILED | CANCELLED, one pipeline step (task) at a time.
+///
+/// - `(created, object_event)` → `true` when the event started new work,
+///   `false` for a duplicate or a job already past that object. The reply is
+///   sent only after the new state is durable, so an event source may ack
+///   its event on any reply and must redeliver on an error.
+///   Errors: `errc::invalid_argument` (key not of the form
+///   `<prefix>/<job_id>/<filename>`), `errc::not_found` (unknown job),
+///   `errc::storage_unavailable` (retry the event).
+/// - `(cancel, job_id)` → the job after cancellation; `errc::conflict` if it
+///   is terminal already, `errc::not_found`.
+/// - `(recover)` → number of jobs resumed from the store (after a restart).
+/// - `(retry, job_id, lease_id)`: its own backoff timer.
+///
+/// Sent by: event sources, the HTTP adapter (`cancel`), runtime (`recover`).
+using orchestrator_actor = caf::typed_actor<
+  caf::replies_to<atoms::created, object_event>::with<bool>,
+  caf::replies_to<atoms::cancel, std::string>::with<job>,
+  caf::replies_to<atoms::recover>::with<uint64_t>,
+  caf::reacts_to<atoms::retry, std::string, uint64_t>>;
+
+} // namespace vf::messages

@@ -1,0 +1,31 @@
+// vf/messages/task.cpp
+
+#include "vf/messages/task.hpp"
+
+#include <array>
+
+namespace vf::messages {
+
+namespace {
+
+constexpr std::array<const char*, 3> kind_names{{"probe", "summarize",
+                                                 "sleep"}};
+
+} // namespace
+
+std::string to_string(task_kind x) {
+  auto i = static_cast<size_t>(x);
+  return i < kind_names.size() ? kind_names[i] : "unknown";
+}
+
+bool from_string(const std::string& str, task_kind& x) {
+  for (size_t i = 0; i < kind_names.size(); ++i) {
+    if (str == kind_names[i]) {
+      x = static_cast<task_kind>(i);
+      return true;
+    }
+  }
+  return false;
+}
+
+} // namespace vf::messages

@@ -1,0 +1,114 @@
+// vf/messages/task.hpp
+
+#pragma once
+
+#include "caf/meta/type_name.hpp"
+
+#include "vf/messages/job.hpp"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace vf::messages {
+
+/// One unit of work a worker can run. Adding a kind: extend this enum, its
+/// names in task.cpp, the pipeline in the orchestrator, and a worker port.
+enum class task_kind : uint8_t {
+  /// Reads container and stream metadata (ffprobe's fields).
+  probe,
+  /// Writes a text summary from the metadata.
+  summarize,
+  /// Synthetic: sleeps a fixed time; for benchmarks and tests only.
+  sleep,
+};
+
+/// Returns the stable name, e.g. `probe`.
+std::string to_string(task_kind x);
+
+/// Parses a name produced by `to_string`.
+bool from_string(const std::string& str, task_kind& x);
+
+/// A lease on one step of one job, handed to one worker.
+struct task {
+  std::string job_id;
+  task_kind kind = task_kind::probe;
+  object_ref object;
+  std::string filename;
+  /// Output of the previous step (JSON text), e.g. metadata for summarize.
+  std::string input;
+  /// Unique per lease; a result carrying an old lease id is ignored.
+  uint64_t lease_id = 0;
+  /// 1-based attempt number within the job's current attempt series.
+  uint32_t attempt = 1;
+  /// How long the worker may take, in milliseconds.
+  uint32_t timeout_ms = 30000;
+  /// Higher runs first.
+  int32_t priority = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, task& x) {
+  return f(caf::meta::type_name("task"), x.job_id, x.kind, x.object,
+           x.filename, x.input, x.lease_id, x.attempt, x.timeout_ms,
+           x.priority);
+}
+
+/// What came of one lease: output on success, a classified error otherwise.
+struct task_outcome {
+  std::string job_id;
+  uint64_t lease_id = 0;
+  task_kind kind = task_kind::probe;
+  bool ok = false;
+  /// JSON text (probe) or plain text (summarize) on success.
+  std::string output;
+  /// `to_string(errc)` on failure.
+  std::string error_code;
+  std::string error_message;
+  /// Whether trying again may succeed.
+  bool transient = false;
+  /// Wall time the worker spent, in microseconds.
+  uint64_t duration_us = 0;
+  /// Which worker ran it (`node/name`).
+  std::string worker;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, task_outcome& x) {
+  return f(caf::meta::type_name("task_outcome"), x.job_id, x.lease_id, x.kind,
+           x.ok, x.output, x.error_code, x.error_message, x.transient,
+           x.duration_us, x.worker);
+}
+
+/// What a worker offers when it registers with a dispatcher.
+struct worker_info {
+  /// Unique within the cluster, e.g. `node-a/worker-3`.
+  std::string name;
+  std::string node;
+  std::vector<task_kind> kinds;
+  /// Tasks it runs at once.
+  uint32_t slots = 1;
+  std::vector<std::string> labels;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, worker_info& x) {
+  return f(caf::meta::type_name("worker_info"), x.name, x.node, x.kinds,
+           x.slots, x.labels);
+}
+
+/// A dispatcher's view of its pool, for metrics and the admin console.
+struct dispatcher_stats {
+  uint64_t queued = 0;
+  uint64_t leased = 0;
+  uint64_t workers = 0;
+  uint64_t free_slots = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, dispatcher_stats& x) {
+  return f(caf::meta::type_name("dispatcher_stats"), x.queued, x.leased,
+           x.workers, x.free_slots);
+}
+
+} // namespace vf::messages

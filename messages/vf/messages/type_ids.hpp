@@ -1,0 +1,53 @@
+// vf/messages/type_ids.hpp
+
+#pragma once
+
+#include "caf/type_id.hpp"
+
+#include "vf/messages/job.hpp"
+#include "vf/messages/object_event.hpp"
+#include "vf/messages/task.hpp"
+
+#include <vector>
+
+// The project's one type-ID block. Every type that crosses an actor boundary
+// is listed here and registered by `vf::messages::register_types`.
+CAF_BEGIN_TYPE_ID_BLOCK(vf, caf::first_custom_type_id)
+
+  CAF_ADD_TYPE_ID(vf, (vf::messages::object_ref))
+  CAF_ADD_TYPE_ID(vf, (vf::messages::job))
+  CAF_ADD_TYPE_ID(vf, (std::vector<vf::messages::job>))
+  CAF_ADD_TYPE_ID(vf, (vf::messages::job_request))
+  CAF_ADD_TYPE_ID(vf, (vf::messages::job_result))
+  CAF_ADD_TYPE_ID(vf, (vf::messages::object_event))
+  CAF_ADD_TYPE_ID(vf, (vf::messages::task))
+  CAF_ADD_TYPE_ID(vf, (vf::messages::task_outcome))
+  CAF_ADD_TYPE_ID(vf, (vf::messages::worker_info))
+  CAF_ADD_TYPE_ID(vf, (vf::messages::dispatcher_stats))
+  CAF_ADD_TYPE_ID(vf, (std::vector<uint64_t>))
+
+  CAF_ADD_ATOM(vf, vf::atoms, create, "create")
+  CAF_ADD_ATOM(vf, vf::atoms, get, "get")
+  CAF_ADD_ATOM(vf, vf::atoms, put, "put")
+  CAF_ADD_ATOM(vf, vf::atoms, history, "history")
+  CAF_ADD_ATOM(vf, vf::atoms, put_result, "putresult")
+  CAF_ADD_ATOM(vf, vf::atoms, get_result, "getresult")
+  CAF_ADD_ATOM(vf, vf::atoms, active, "active")
+  CAF_ADD_ATOM(vf, vf::atoms, counts, "counts")
+  CAF_ADD_ATOM(vf, vf::atoms, claim, "claim")
+  CAF_ADD_ATOM(vf, vf::atoms, created, "created")
+  CAF_ADD_ATOM(vf, vf::atoms, retry, "retry")
+  CAF_ADD_ATOM(vf, vf::atoms, cancel, "cancel")
+  CAF_ADD_ATOM(vf, vf::atoms, recover, "recover")
+  CAF_ADD_ATOM(vf, vf::atoms, submit, "submit")
+  CAF_ADD_ATOM(vf, vf::atoms, join, "join")
+  CAF_ADD_ATOM(vf, vf::atoms, stats, "stats")
+  CAF_ADD_ATOM(vf, vf::atoms, run, "run")
+  CAF_ADD_ATOM(vf, vf::atoms, probe, "probe")
+  CAF_ADD_ATOM(vf, vf::atoms, summarize, "summarize")
+  CAF_ADD_ATOM(vf, vf::atoms, observe, "observe")
+  CAF_ADD_ATOM(vf, vf::atoms, flush, "flush")
+  CAF_ADD_ATOM(vf, vf::atoms, expire, "expire")
+  CAF_ADD_ATOM(vf, vf::atoms, dispatch, "dispatch")
+
+CAF_END_TYPE_ID_BLOCK(vf)

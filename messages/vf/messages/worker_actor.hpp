@@ -1,0 +1,22 @@
+// vf/messages/worker_actor.hpp
+
+#pragma once
+
+#include "caf/replies_to.hpp"
+#include "caf/typed_actor.hpp"
+
+#include "vf/messages/type_ids.hpp"
+
+namespace vf::messages {
+
+/// A worker runs one task at a time and always answers with an outcome:
+/// failures are outcomes too (`ok == false`, classified error code), so a
+/// caf::error reply means the worker itself is gone or broke.
+///
+/// - `(run, task)` → `task_outcome` for that task's lease.
+///
+/// Sent by: a dispatcher (local or, in a cluster, remote).
+using worker_actor
+  = caf::typed_actor<caf::replies_to<atoms::run, task>::with<task_outcome>>;
+
+} // namespace vf::messages
