@@ -26,7 +26,11 @@ pkgs=(build-essential cmake pkg-config ccache
       libhiredis-dev libsqlite3-dev nlohmann-json3-dev
       libcurl4-openssl-dev prometheus-cpp-dev)
 if [ "$want_test" = 1 ]; then
-  pkgs+=(ffmpeg curl nodejs npm python3 sqlite3 clang libclang-rt-14-dev)
+  pkgs+=(ffmpeg curl python3 sqlite3 clang libclang-rt-14-dev)
+  # Node may come from elsewhere than Debian (with its own npm): only ask
+  # apt for it when there is none at all.
+  command -v node >/dev/null || pkgs+=(nodejs)
+  command -v npm >/dev/null || pkgs+=(npm)
 fi
 if [ "$want_bench" = 1 ]; then
   pkgs+=(wrk python3-fastapi python3-uvicorn)

@@ -1,1 +1,119 @@
-// vf/actors/job_registry.cpp (in progress)
+// vf/actors/job_registry.cpp
+
+#include "vf/actors/job_registry.hpp"
+
+#include "vf/messages/errc.hpp"
+
+#include <chrono>
+#include <cstdio>
+
+namespace vf::actors {
+
+using namespace std::chrono_literals;
+using messages::errc;
+using messages::make_error;
+
+namespace {
+
+constexpr auto store_timeout = 30s;
+
+} // namespace
+
+std::optional<std::string> check_filename(const std::string& filename) {
+  if (filename.empty())
+    return "filename must not be empty";
+  if (filename.size() > 255)
+    return "filename must be at most 255 bytes";
+  if (filename == "." || filename == "..")
+    return "filename must not be '.' or '..'";
+  for (unsigned char c : filename) {
+    if (c == '/' || c == '\\')
+      return "filename must not contain '/' or '\\' (no paths, only a name)";
+    if (c < 0x20 || c == 0x7f)
+      return "filename must not contain control characters";
+  }
+  if (filename.find("..") != std::string::npos)
+    return "filename must not contain '..'";
+  return std::nullopt;
+}
+
+std::string job_registry_state::next_id() {
+  uint64_t hi = rng();
+  uint64_t lo = rng();
+  // RFC 4122 version 4, variant 1.
+  hi = (hi & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;
+  lo = (lo & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;
+  char buf[37];
+  std::snprintf(buf, sizeof(buf), "%08x-%04x-%04x-%04x-%012llx",
+                static_cast<unsigned>(hi >> 32),
+                static_cast<unsigned>((hi >> 16) & 0xffff),
+                static_cast<unsigned>(hi & 0xffff),
+                static_cast<unsigned>(lo >> 48),
+                static_cast<unsigned long long>(lo & 0xffffffffffffULL));
+  return buf;
+}
+
+messages::job_registry_actor::behavior_type
+job_registry(job_registry_impl* self, messages::job_store_actor store,
+             job_registry_config cfg) {
+  self->state.cfg = std::move(cfg);
+  self->state.clock = wall_clock{self->state.cfg.wall_ms, self->clock().now()};
+  self->state.rng.seed(self->state.cfg.seed);
+  return {
+    [=](atoms::create,
+        messages::job_request& req) -> caf::result<messages::job> {
+      if (auto why = check_filename(req.filename))
+        return make_error(errc::invalid_argument, *why);
+      if (req.content_type.size() > 255)
+        return make_error(errc::invalid_argument,
+                          "content_type must be at most 255 bytes");
+      auto& st = self->state;
+      messages::job j;
+      j.id = st.next_id();
+      j.owner = std::move(req.owner);
+      j.filename = std::move(req.filename);
+      j.content_type = std::move(req.content_type);
+      j.bucket = st.cfg.bucket;
+      j.key = st.cfg.key_prefix + '/' + j.id + '/' + j.filename;
+      j.status = messages::job_status::awaiting_upload;
+      j.created_at = j.updated_at = st.clock.at(self->clock().now());
+      auto rp = self->make_response_promise<messages::job>();
+      self->request(store, store_timeout, atoms::create_v, j)
+        .then([rp, j](bool) mutable { rp.deliver(std::move(j)); },
+              [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      return rp;
+    },
+    [=](atoms::get, const std::string& id) {
+      return self->delegate(store, atoms::get_v, id);
+    },
+    [=](atoms::history,
+        uint32_t limit) -> caf::result<std::vector<messages::job>> {
+      if (limit < 1 || limit > 200)
+        return make_error(errc::invalid_argument,
+                          "limit must be between 1 and 200");
+      return self->delegate(store, atoms::history_v, limit);
+    },
+    [=](atoms::get_result,
+        const std::string& id) -> caf::result<messages::job_result> {
+      auto rp = self->make_response_promise<messages::job_result>();
+      self->request(store, store_timeout, atoms::get_v, id)
+        .then(
+          [=](const messages::job& j) mutable {
+            if (j.status != messages::job_status::succeeded) {
+              rp.deliver(make_error(errc::conflict,
+                                    "job is not finished yet (status "
+                                      + to_string(j.status) + ")"));
+              return;
+            }
+            self->request(store, store_timeout, atoms::get_result_v, j.id)
+              .then([rp](messages::job_result& r) mutable { rp.deliver(r); },
+                    [rp](caf::error& err) mutable { rp.deliver(err); });
+          },
+          [rp](caf::error& err) mutable { rp.deliver(err); });
+      return rp;
+    },
+    [=](atoms::counts) { return self->delegate(store, atoms::counts_v); },
+  };
+}
+
+} // namespace vf::actors

@@ -1,1 +1,135 @@
-// vf/actors/worker.cpp (in progress)
+// vf/actors/worker.cpp
+
+#include "vf/actors/worker.hpp"
+
+#include "caf/sec.hpp"
+
+#include "vf/messages/errc.hpp"
+
+#include <chrono>
+
+namespace vf::actors {
+
+namespace {
+
+using std::chrono::duration_cast;
+using std::chrono::microseconds;
+using std::chrono::milliseconds;
+
+/// Extra time a port gets beyond the task deadline to report the timeout
+/// itself (its own cut-off is more precise than ours).
+constexpr milliseconds port_grace{1000};
+
+messages::task_outcome make_outcome(const messages::task& t,
+                                    const std::string& worker) {
+  messages::task_outcome out;
+  out.job_id = t.job_id;
+  out.lease_id = t.lease_id;
+  out.kind = t.kind;
+  out.worker = worker;
+  return out;
+}
+
+void fail(messages::task_outcome& out, const caf::error& err) {
+  out.ok = false;
+  messages::errc code;
+  if (err == caf::sec::request_timeout)
+    code = messages::errc::timeout;
+  else if (err.category() == caf::atom("system"))
+    code = messages::errc::worker_lost; // The port actor itself is gone.
+  else
+    code = messages::errc_of(err);
+  out.error_code = to_string(code);
+  out.error_message = messages::message_of(err);
+  out.transient = messages::is_transient(code);
+}
+
+} // namespace
+
+worker_impl_actor::behavior_type worker(worker_impl* self, worker_config cfg) {
+  self->state.cfg = std::move(cfg);
+  return {
+    [=](atoms::run,
+        messages::task& t) -> caf::result<messages::task_outcome> {
+      auto& cfg = self->state.cfg;
+      auto rp = self->make_response_promise<messages::task_outcome>();
+      auto started = self->clock().now();
+      auto out = make_outcome(t, cfg.name);
+      auto done = [=](messages::task_outcome o) mutable {
+        o.duration_us = static_cast<uint64_t>(
+          duration_cast<microseconds>(self->clock().now() - started).count());
+        rp.deliver(std::move(o));
+      };
+      auto timeout = milliseconds{t.timeout_ms} + port_grace;
+      switch (t.kind) {
+        case messages::task_kind::probe:
+          self->request(cfg.media, timeout, atoms::probe_v, t.object,
+                        t.timeout_ms)
+            .then(
+              [=](std::string& json) mutable {
+                auto o = out;
+                o.ok = true;
+                o.output = std::move(json);
+                done(std::move(o));
+              },
+              [=](caf::error& err) mutable {
+                auto o = out;
+                fail(o, err);
+                done(std::move(o));
+              });
+          break;
+        case messages::task_kind::summarize:
+          self->request(cfg.summarizer, timeout, atoms::summarize_v,
+                        t.filename, t.input)
+            .then(
+              [=](std::string& text) mutable {
+                auto o = out;
+                o.ok = true;
+                o.output = std::move(text);
+                done(std::move(o));
+              },
+              [=](caf::error& err) mutable {
+                auto o = out;
+                fail(o, err);
+                done(std::move(o));
+              });
+          break;
+        case messages::task_kind::sleep: {
+          // Synthetic work for benchmarks: `input` is the duration in ms.
+          uint64_t ms = 0;
+          try {
+            ms = std::stoull(t.input.empty() ? "0" : t.input);
+          } catch (...) {
+            fail(out, messages::make_error(messages::errc::invalid_argument,
+                                           "sleep task needs a duration in "
+                                           "ms as input"));
+            return out;
+          }
+          self->state.sleeping.emplace(t.lease_id, std::make_pair(t, rp));
+          self->delayed_send(self, milliseconds{ms}, atoms::expire_v,
+                             t.lease_id);
+          return rp;
+        }
+        default:
+          fail(out, messages::make_error(messages::errc::invalid_argument,
+                                         "worker cannot run task kind "
+                                           + to_string(t.kind)));
+          return out;
+      }
+      return rp;
+    },
+    [=](atoms::expire, uint64_t lease_id) {
+      auto& sl = self->state.sleeping;
+      auto i = sl.find(lease_id);
+      if (i == sl.end())
+        return;
+      auto out = make_outcome(i->second.first, self->state.cfg.name);
+      out.ok = true;
+      out.output = i->second.first.input;
+      i->second.second.deliver(std::move(out));
+      sl.erase(i);
+    },
+  };
+}
+
+} // namespace vf::actors

@@ -1,0 +1,70 @@
+// vf/actors/dispatcher.hpp
+
+#pragma once
+
+#include "caf/stateful_actor.hpp"
+#include "caf/typed_event_based_actor.hpp"
+#include "caf/typed_response_promise.hpp"
+
+#include "vf/actors/wall_clock.hpp"
+#include "vf/messages/dispatcher_actor.hpp"
+#include "vf/messages/metrics_actor.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <unordered_map>
+#include <utility>
+
+namespace vf::actors {
+
+/// Tuning of the dispatcher.
+struct dispatcher_config {
+  /// Added to a task's own timeout before the lease counts as expired: the
+  /// worker enforces the deadline itself and needs a moment to report it.
+  std::chrono::milliseconds lease_grace{2000};
+  /// Optional sink for observations (invalid handle: none).
+  messages::metrics_actor metrics;
+};
+
+/// A worker as the dispatcher sees it.
+struct worker_entry {
+  messages::worker_actor handle;
+  messages::worker_info info;
+  uint32_t busy = 0;
+};
+
+/// A task waiting for a worker.
+struct queued_task {
+  messages::task job_task;
+  caf::typed_response_promise<messages::task_outcome> promise;
+};
+
+/// A task a worker holds.
+struct lease {
+  messages::task job_task;
+  caf::typed_response_promise<messages::task_outcome> promise;
+  caf::actor_addr worker;
+};
+
+/// State of the dispatcher.
+struct dispatcher_state {
+  static inline const char* name = "vf.dispatcher";
+
+  dispatcher_config cfg;
+  std::map<caf::actor_addr, worker_entry> workers;
+  /// Ordered by (-priority, arrival): `begin()` runs next.
+  std::map<std::pair<int64_t, uint64_t>, queued_task> queue;
+  uint64_t arrivals = 0;
+  std::unordered_map<uint64_t, lease> leases;
+};
+
+using dispatcher_impl
+  = messages::dispatcher_actor::stateful_base<dispatcher_state>;
+
+/// Spawn with `sys.spawn(dispatcher, cfg)`.
+messages::dispatcher_actor::behavior_type
+dispatcher(dispatcher_impl* self, dispatcher_config cfg);
+
+} // namespace vf::actors

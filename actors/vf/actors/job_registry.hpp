@@ -1,0 +1,55 @@
+// vf/actors/job_registry.hpp
+
+#pragma once
+
+#include "caf/stateful_actor.hpp"
+#include "caf/typed_event_based_actor.hpp"
+
+#include "vf/actors/wall_clock.hpp"
+#include "vf/messages/job_registry_actor.hpp"
+#include "vf/messages/job_store_actor.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <random>
+#include <string>
+
+namespace vf::actors {
+
+/// How the registry names and places new jobs.
+struct job_registry_config {
+  /// Bucket uploads go to.
+  std::string bucket = "uploads";
+  /// First path segment of every object key: `<prefix>/<job_id>/<filename>`.
+  std::string key_prefix = "uploads";
+  /// Unix ms at spawn (runtime: system clock; tests: a fixed value).
+  int64_t wall_ms = 0;
+  /// Seeds job-id generation (runtime: random_device; tests: fixed).
+  uint64_t seed = 0;
+};
+
+/// Returns why `filename` is not acceptable as the last segment of an object
+/// key, or nullopt if it is fine.
+std::optional<std::string> check_filename(const std::string& filename);
+
+/// State of the job registry.
+struct job_registry_state {
+  static inline const char* name = "vf.job-registry";
+
+  job_registry_config cfg;
+  wall_clock clock;
+  std::mt19937_64 rng;
+
+  /// Returns a random UUID (version 4) as text.
+  std::string next_id();
+};
+
+using job_registry_impl
+  = messages::job_registry_actor::stateful_base<job_registry_state>;
+
+/// Spawn with `sys.spawn(job_registry, store, cfg)`.
+messages::job_registry_actor::behavior_type
+job_registry(job_registry_impl* self, messages::job_store_actor store,
+             job_registry_config cfg);
+
+} // namespace vf::actors

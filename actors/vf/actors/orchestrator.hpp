@@ -1,0 +1,103 @@
+// vf/actors/orchestrator.hpp
+
+#pragma once
+
+#include "caf/stateful_actor.hpp"
+#include "caf/typed_event_based_actor.hpp"
+
+#include "vf/actors/idempotency_guard.hpp"
+#include "vf/actors/wall_clock.hpp"
+#include "vf/messages/dispatcher_actor.hpp"
+#include "vf/messages/idempotency_guard_actor.hpp"
+#include "vf/messages/job_store_actor.hpp"
+#include "vf/messages/orchestrator_actor.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <random>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+namespace vf::actors {
+
+/// How the orchestrator runs jobs.
+struct orchestrator_config {
+  /// The bucket our uploads go to; events for other buckets are rejected.
+  std::string bucket = "uploads";
+  /// First segment of object keys: `<prefix>/<job_id>/<filename>`.
+  std::string key_prefix = "uploads";
+  /// The steps every job runs, in order. The output of a step is the input
+  /// of the next; `probe`'s output is the result's metadata, `summarize`'s
+  /// its summary.
+  std::vector<messages::task_kind> pipeline{messages::task_kind::probe,
+                                            messages::task_kind::summarize};
+  /// Input of a `sleep` step (milliseconds, as text); benchmarks only.
+  std::string sleep_input = "10";
+  /// Attempts per step, the first included, before a job fails for good.
+  uint32_t max_attempts = 3;
+  /// Full-jitter exponential backoff: the n-th retry waits a uniformly
+  /// random time in [0, min(cap, base * 2^(n-1))].
+  std::chrono::milliseconds backoff_base{500};
+  std::chrono::milliseconds backoff_cap{30000};
+  /// Deadline of one task attempt.
+  uint32_t task_timeout_ms = 60000;
+  /// Unix ms at spawn (runtime: system clock; tests: a fixed value).
+  int64_t wall_ms = 0;
+  /// Seeds backoff jitter (runtime: random_device; tests: fixed).
+  uint64_t seed = 0;
+  /// First lease id minus one; the runtime starts it from the wall clock so
+  /// that leases stay unique across restarts.
+  uint64_t lease_base = 0;
+};
+
+/// Parses `<prefix>/<job_id>/<filename>`; returns the job id.
+std::optional<std::string> job_id_of(const std::string& key,
+                                     const std::string& prefix);
+
+/// Returns the backoff before retry number `retry` (1-based) given a
+/// uniform random number `u` in [0, 1).
+std::chrono::milliseconds backoff_delay(const orchestrator_config& cfg,
+                                        uint32_t retry, double u);
+
+/// One job the orchestrator is driving.
+struct job_run {
+  /// The job as last written to the store.
+  messages::job snapshot;
+  /// Index into the pipeline of the current step.
+  size_t step = 0;
+  /// Lease of the running or scheduled attempt; results of other leases
+  /// are stale and ignored.
+  uint64_t lease = 0;
+  /// Outputs of finished steps, by kind.
+  std::map<messages::task_kind, std::string> outputs;
+};
+
+/// State of the orchestrator.
+struct orchestrator_state {
+  static inline const char* name = "vf.orchestrator";
+
+  orchestrator_config cfg;
+  wall_clock clock;
+  std::mt19937_64 rng;
+  uint64_t last_lease = 0;
+  /// Jobs in SUBMITTED or PROCESSING, driven by this orchestrator.
+  std::unordered_map<std::string, job_run> runs;
+  /// Claim keys of events being handled right now.
+  std::unordered_set<std::string> claiming;
+};
+
+using orchestrator_impl
+  = messages::orchestrator_actor::stateful_base<orchestrator_state>;
+
+/// Spawn with `sys.spawn(orchestrator, cfg, store, guard, dispatcher)`.
+messages::orchestrator_actor::behavior_type
+orchestrator(orchestrator_impl* self, orchestrator_config cfg,
+             messages::job_store_actor store,
+             messages::idempotency_guard_actor guard,
+             messages::dispatcher_actor dispatcher);
+
+} // namespace vf::actors

@@ -1,0 +1,51 @@
+// vf/actors/worker.hpp
+
+#pragma once
+
+#include "caf/stateful_actor.hpp"
+#include "caf/typed_event_based_actor.hpp"
+#include "caf/typed_response_promise.hpp"
+
+#include "vf/messages/media_actor.hpp"
+#include "vf/messages/worker_actor.hpp"
+
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+
+namespace vf::actors {
+
+/// The worker's full interface: its public protocol plus its own timer
+/// (the synthetic `sleep` task), which typed actors must list.
+using worker_impl_actor = messages::worker_actor::extend<
+  caf::reacts_to<atoms::expire, uint64_t>>;
+
+/// What a worker runs with.
+struct worker_config {
+  /// Unique within the cluster, e.g. `node-a/worker-1`.
+  std::string name;
+  messages::media_actor media;
+  messages::summarizer_actor summarizer;
+};
+
+/// State of a worker: the ports it uses and the lease it runs.
+struct worker_state {
+  static inline const char* name = "vf.worker";
+
+  worker_config cfg;
+  /// Synthetic sleeps waiting for their timer, by lease id.
+  std::unordered_map<uint64_t,
+                     std::pair<messages::task,
+                               caf::typed_response_promise<
+                                 messages::task_outcome>>>
+    sleeping;
+};
+
+using worker_impl = worker_impl_actor::stateful_base<worker_state>;
+
+/// Spawn with `sys.spawn(worker, cfg)`. Runs tasks through the media and
+/// summarizer ports (which do the blocking work on detached actors) and
+/// always answers with an outcome, classifying failures by error code.
+worker_impl_actor::behavior_type worker(worker_impl* self, worker_config cfg);
+
+} // namespace vf::actors

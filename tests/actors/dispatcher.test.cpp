@@ -1,0 +1,216 @@
+#define CAF_SUITE actors.dispatcher
+
+#include "vf/actors/dispatcher.hpp"
+
+#include "vf_test.hpp"
+
+#include "fakes.hpp"
+
+#include <chrono>
+
+using namespace caf;
+using namespace vf;
+using namespace std::chrono_literals;
+using messages::errc;
+using messages::task_kind;
+
+namespace {
+
+struct fixture : testing::fixture_base {
+  fixture() {
+    actors::dispatcher_config cfg;
+    cfg.lease_grace = 2s;
+    disp = sys.spawn(actors::dispatcher, cfg);
+    consume_messages();
+  }
+
+  ~fixture() {
+    // Promises held by fakes keep actors alive: stop them explicitly.
+    anon_send_exit(disp, exit_reason::user_shutdown);
+    for (auto& w : workers)
+      anon_send_exit(w, exit_reason::user_shutdown);
+    run();
+  }
+
+  testing::fake_worker_actor add_worker(const std::string& name, uint32_t slots,
+                                    std::vector<task_kind> kinds
+                                    = {task_kind::probe,
+                                       task_kind::summarize}) {
+    auto w = sys.spawn(testing::fake_worker);
+    workers.push_back(w);
+    messages::worker_info info;
+    info.name = name;
+    info.node = "local";
+    info.kinds = std::move(kinds);
+    info.slots = slots;
+    self->send(disp, atoms::join_v, messages::worker_actor{w}, info);
+    consume_messages();
+    bool joined = false;
+    self->receive([&](bool x) { joined = x; },
+                  after(std::chrono::seconds(0)) >> [] {});
+    CAF_CHECK(joined);
+    return w;
+  }
+
+  testing::fake_worker_state& ws(const testing::fake_worker_actor& w) {
+    return deref<testing::fake_worker_impl>(w).state;
+  }
+
+  messages::task make_task(uint64_t lease, int32_t prio = 0,
+                           task_kind kind = task_kind::probe) {
+    messages::task t;
+    t.job_id = "job-" + std::to_string(lease);
+    t.kind = kind;
+    t.lease_id = lease;
+    t.priority = prio;
+    t.timeout_ms = 10000;
+    return t;
+  }
+
+  void submit(messages::task t) {
+    self->send(disp, atoms::submit_v, std::move(t));
+    consume_messages();
+  }
+
+  messages::dispatcher_stats stats() {
+    self->send(disp, atoms::stats_v);
+    consume_messages();
+    messages::dispatcher_stats s;
+    self->receive([&](messages::dispatcher_stats& x) { s = x; },
+                  after(std::chrono::seconds(0)) >> [] {});
+    return s;
+  }
+
+  std::vector<messages::task_outcome> outcomes() {
+    std::vector<messages::task_outcome> xs;
+    for (;;) {
+      bool got = false;
+      self->receive(
+        [&](messages::task_outcome& x) {
+          xs.push_back(std::move(x));
+          got = true;
+        },
+        after(std::chrono::seconds(0)) >> [] {});
+      if (!got)
+        return xs;
+    }
+  }
+
+  messages::dispatcher_actor disp;
+  std::vector<testing::fake_worker_actor> workers;
+};
+
+} // namespace
+
+CAF_TEST_FIXTURE_SCOPE(dispatcher_tests, fixture)
+
+CAF_TEST(tasks wait for a worker and run when one joins) {
+  submit(make_task(1));
+  CAF_CHECK_EQUAL(stats().queued, 1u);
+  auto w = add_worker("w1", 1);
+  CAF_REQUIRE_EQUAL(ws(w).running.size(), 1u);
+  CAF_CHECK_EQUAL(stats().queued, 0u);
+  CAF_CHECK_EQUAL(stats().leased, 1u);
+  self->send(w, atoms::dispatch_v,
+             testing::ok_outcome(ws(w).running[0].first, "out"));
+  consume_messages();
+  auto xs = outcomes();
+  CAF_REQUIRE_EQUAL(xs.size(), 1u);
+  CAF_CHECK(xs[0].ok);
+  CAF_CHECK_EQUAL(xs[0].output, "out");
+  CAF_CHECK_EQUAL(stats().leased, 0u);
+  CAF_CHECK_EQUAL(stats().free_slots, 1u);
+}
+
+CAF_TEST(slots bound concurrent leases and higher priority runs first) {
+  auto w = add_worker("w1", 2);
+  submit(make_task(1));
+  submit(make_task(2));
+  submit(make_task(3, 0));
+  submit(make_task(4, 5));
+  CAF_CHECK_EQUAL(ws(w).running.size(), 2u);
+  CAF_CHECK_EQUAL(stats().queued, 2u);
+  self->send(w, atoms::dispatch_v,
+             testing::ok_outcome(ws(w).running[0].first, ""));
+  consume_messages();
+  CAF_REQUIRE_EQUAL(ws(w).running.size(), 2u);
+  CAF_CHECK_EQUAL(ws(w).running[1].first.lease_id, 4u); // priority 5
+}
+
+CAF_TEST(work goes to the worker with the most free slots) {
+  auto small = add_worker("small", 1);
+  auto big = add_worker("big", 4);
+  submit(make_task(1));
+  submit(make_task(2));
+  CAF_CHECK_EQUAL(ws(big).running.size(), 2u);
+  CAF_CHECK_EQUAL(ws(small).running.size(), 0u);
+  submit(make_task(3));
+  CAF_CHECK_EQUAL(ws(big).running.size(), 3u); // 2 free beat 1 free
+  submit(make_task(4));
+  submit(make_task(5));
+  CAF_CHECK_EQUAL(ws(big).running.size(), 4u);
+  CAF_CHECK_EQUAL(ws(small).running.size(), 1u);
+  CAF_CHECK_EQUAL(stats().free_slots, 0u);
+}
+
+CAF_TEST(task kinds are respected) {
+  auto prober = add_worker("prober", 1, {task_kind::probe});
+  submit(make_task(1, 0, task_kind::summarize));
+  CAF_CHECK(ws(prober).running.empty());
+  CAF_CHECK_EQUAL(stats().queued, 1u);
+  submit(make_task(2, 0, task_kind::probe));
+  CAF_CHECK_EQUAL(ws(prober).running.size(), 1u); // skips the head
+}
+
+CAF_TEST(an unanswered lease expires at its deadline) {
+  auto w = add_worker("w1", 1);
+  submit(make_task(1));
+  CAF_REQUIRE_EQUAL(ws(w).running.size(), 1u);
+  advance_time(10s + 2s - 1ms);
+  consume_messages();
+  CAF_CHECK(outcomes().empty());
+  advance_time(1ms);
+  consume_messages();
+  auto xs = outcomes();
+  CAF_REQUIRE_EQUAL(xs.size(), 1u);
+  CAF_CHECK(!xs[0].ok);
+  CAF_CHECK_EQUAL(xs[0].error_code, "timeout");
+  CAF_CHECK(xs[0].transient);
+  CAF_CHECK_EQUAL(stats().free_slots, 1u);
+}
+
+CAF_TEST(a worker that goes down hands back its leases) {
+  auto w = add_worker("w1", 2);
+  submit(make_task(1));
+  submit(make_task(2));
+  anon_send_exit(w, exit_reason::kill);
+  consume_messages();
+  auto xs = outcomes();
+  CAF_REQUIRE_EQUAL(xs.size(), 2u);
+  for (auto& x : xs) {
+    CAF_CHECK_EQUAL(x.error_code, "worker_lost");
+    CAF_CHECK(x.transient);
+  }
+  auto s = stats();
+  CAF_CHECK_EQUAL(s.workers, 0u);
+  CAF_CHECK_EQUAL(s.leased, 0u);
+  // New work waits for the next worker.
+  submit(make_task(3));
+  CAF_CHECK_EQUAL(stats().queued, 1u);
+  auto w2 = add_worker("w2", 1);
+  CAF_CHECK_EQUAL(ws(w2).running.size(), 1u);
+}
+
+CAF_TEST(a join without slots or kinds is refused) {
+  auto w = sys.spawn(testing::fake_worker);
+  messages::worker_info info;
+  info.name = "w";
+  self->send(disp, atoms::join_v, messages::worker_actor{w}, info);
+  consume_messages();
+  error err;
+  self->receive([&](bool) {}, [&](error& x) { err = x; },
+                after(std::chrono::seconds(0)) >> [] {});
+  CAF_CHECK_EQUAL(messages::errc_of(err), errc::invalid_argument);
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()

@@ -1,0 +1,218 @@
+// tests/actors/fakes.hpp: in-memory stand-ins for ports, for deterministic
+// actor tests. They implement the same typed interfaces as the adapters.
+
+#pragma once
+
+#include "vf/messages/dispatcher_actor.hpp"
+#include "vf/messages/errc.hpp"
+#include "vf/messages/job_store_actor.hpp"
+#include "vf/messages/media_actor.hpp"
+#include "vf/messages/worker_actor.hpp"
+
+#include "caf/stateful_actor.hpp"
+#include "caf/typed_event_based_actor.hpp"
+#include "caf/typed_response_promise.hpp"
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace vf::testing {
+
+/// State of the fake job store: plain maps plus failure switches.
+struct fake_store_state {
+  std::map<std::string, messages::job> jobs;
+  std::map<std::string, messages::job_result> results;
+  std::set<std::string> claims;
+  /// Every put, in order (to check the transitions a job went through).
+  std::vector<messages::job> puts;
+  size_t result_writes = 0;
+  bool fail_writes = false;
+};
+
+using fake_store_impl
+  = messages::job_store_actor::stateful_base<fake_store_state>;
+
+inline messages::job_store_actor::behavior_type
+fake_store(fake_store_impl* self) {
+  using messages::errc;
+  using messages::make_error;
+  auto down = [] {
+    return make_error(errc::storage_unavailable, "fake store: writes off");
+  };
+  return {
+    [=](atoms::create, messages::job& j) -> caf::result<bool> {
+      if (self->state.fail_writes)
+        return down();
+      if (!self->state.jobs.emplace(j.id, j).second)
+        return make_error(errc::duplicate, "exists");
+      return true;
+    },
+    [=](atoms::get, const std::string& id) -> caf::result<messages::job> {
+      auto i = self->state.jobs.find(id);
+      if (i == self->state.jobs.end())
+        return make_error(errc::not_found, "no job " + id);
+      return i->second;
+    },
+    [=](atoms::history, uint32_t limit) {
+      std::vector<messages::job> xs;
+      for (auto& [id, j] : self->state.jobs)
+        xs.push_back(j);
+      std::sort(xs.begin(), xs.end(), [](auto& x, auto& y) {
+        return x.created_at > y.created_at;
+      });
+      if (xs.size() > limit)
+        xs.resize(limit);
+      return xs;
+    },
+    [=](atoms::put, messages::job& j) -> caf::result<bool> {
+      if (self->state.fail_writes)
+        return down();
+      auto i = self->state.jobs.find(j.id);
+      if (i == self->state.jobs.end())
+        return make_error(errc::not_found, "no job " + j.id);
+      i->second = j;
+      self->state.puts.push_back(j);
+      return true;
+    },
+    [=](atoms::put_result, messages::job_result& r) -> caf::result<bool> {
+      if (self->state.fail_writes)
+        return down();
+      ++self->state.result_writes;
+      return self->state.results.emplace(r.job_id, r).second;
+    },
+    [=](atoms::get_result,
+        const std::string& id) -> caf::result<messages::job_result> {
+      auto i = self->state.results.find(id);
+      if (i == self->state.results.end())
+        return make_error(errc::not_found, "no result " + id);
+      return i->second;
+    },
+    [=](atoms::active) {
+      std::vector<messages::job> xs;
+      for (auto& [id, j] : self->state.jobs)
+        if (j.status == messages::job_status::submitted
+            || j.status == messages::job_status::processing)
+          xs.push_back(j);
+      return xs;
+    },
+    [=](atoms::counts) {
+      messages::status_counts xs(messages::job_status_count, 0);
+      for (auto& [id, j] : self->state.jobs)
+        ++xs[static_cast<size_t>(j.status)];
+      return xs;
+    },
+    [=](atoms::claim, const std::string& key,
+        const std::string&) -> caf::result<bool> {
+      if (self->state.fail_writes)
+        return down();
+      return self->state.claims.insert(key).second;
+    },
+  };
+}
+
+/// State of the fake dispatcher: tasks wait until the test answers them.
+struct fake_dispatcher_state {
+  std::vector<std::pair<messages::task,
+                        caf::typed_response_promise<messages::task_outcome>>>
+    pending;
+};
+
+/// The fake's interface: the real one plus `(dispatch, outcome)`, which
+/// answers the pending task with that lease id. Promises must be delivered
+/// from inside the actor (CAF 0.17.6 crashes otherwise).
+using fake_dispatcher_actor = messages::dispatcher_actor::extend<
+  caf::reacts_to<atoms::dispatch, messages::task_outcome>>;
+
+using fake_dispatcher_impl
+  = fake_dispatcher_actor::stateful_base<fake_dispatcher_state>;
+
+/// Delivers `out` to the pending promise with the same lease id.
+template <class Pending>
+void answer_pending(Pending& pending, messages::task_outcome& out) {
+  for (auto i = pending.begin(); i != pending.end(); ++i) {
+    if (i->first.lease_id == out.lease_id) {
+      auto rp = i->second;
+      pending.erase(i);
+      rp.deliver(std::move(out));
+      return;
+    }
+  }
+  CAF_FAIL("no pending task with lease " << out.lease_id);
+}
+
+inline fake_dispatcher_actor::behavior_type
+fake_dispatcher(fake_dispatcher_impl* self) {
+  return {
+    [=](atoms::submit,
+        messages::task& t) -> caf::result<messages::task_outcome> {
+      auto rp = self->make_response_promise<messages::task_outcome>();
+      self->state.pending.emplace_back(std::move(t), rp);
+      return rp;
+    },
+    [=](atoms::join, messages::worker_actor&, messages::worker_info&) {
+      return true;
+    },
+    [=](atoms::stats) { return messages::dispatcher_stats{}; },
+    [=](atoms::dispatch, messages::task_outcome& out) {
+      answer_pending(self->state.pending, out);
+    },
+  };
+}
+
+/// State of a fake worker: runs hold until the test answers them.
+struct fake_worker_state {
+  std::vector<std::pair<messages::task,
+                        caf::typed_response_promise<messages::task_outcome>>>
+    running;
+};
+
+/// The fake's interface: the real one plus `(dispatch, outcome)`.
+using fake_worker_actor = messages::worker_actor::extend<
+  caf::reacts_to<atoms::dispatch, messages::task_outcome>>;
+
+using fake_worker_impl = fake_worker_actor::stateful_base<fake_worker_state>;
+
+inline fake_worker_actor::behavior_type fake_worker(fake_worker_impl* self) {
+  return {
+    [=](atoms::run, messages::task& t) -> caf::result<messages::task_outcome> {
+      auto rp = self->make_response_promise<messages::task_outcome>();
+      self->state.running.emplace_back(std::move(t), rp);
+      return rp;
+    },
+    [=](atoms::dispatch, messages::task_outcome& out) {
+      answer_pending(self->state.running, out);
+    },
+  };
+}
+
+/// Builds a successful outcome for `t`.
+inline messages::task_outcome ok_outcome(const messages::task& t,
+                                         std::string output) {
+  messages::task_outcome out;
+  out.job_id = t.job_id;
+  out.lease_id = t.lease_id;
+  out.kind = t.kind;
+  out.ok = true;
+  out.output = std::move(output);
+  return out;
+}
+
+/// Builds a failed outcome for `t`.
+inline messages::task_outcome failed_outcome(const messages::task& t,
+                                             messages::errc code) {
+  messages::task_outcome out;
+  out.job_id = t.job_id;
+  out.lease_id = t.lease_id;
+  out.kind = t.kind;
+  out.ok = false;
+  out.error_code = to_string(code);
+  out.error_message = "injected " + to_string(code);
+  out.transient = messages::is_transient(code);
+  return out;
+}
+
+} // namespace vf::testing

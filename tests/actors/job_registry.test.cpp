@@ -1,0 +1,131 @@
+#define CAF_SUITE actors.job_registry
+
+#include "vf/actors/job_registry.hpp"
+
+#include "vf_test.hpp"
+
+#include "fakes.hpp"
+
+#include <regex>
+
+using namespace caf;
+using namespace vf;
+using messages::errc;
+using messages::job_status;
+
+namespace {
+
+constexpr int64_t t0 = 1'800'000'000'000;
+
+struct fixture : testing::fixture_base {
+  fixture() {
+    store = sys.spawn(testing::fake_store);
+    actors::job_registry_config cfg;
+    cfg.bucket = "media";
+    cfg.key_prefix = "uploads";
+    cfg.wall_ms = t0;
+    cfg.seed = 7;
+    reg = sys.spawn(actors::job_registry, store, cfg);
+    consume_messages();
+  }
+
+  template <class T, class... Ts>
+  expected<T> ask(Ts... xs) {
+    self->send(reg, xs...);
+    consume_messages();
+    expected<T> result = messages::make_error(errc::internal, "no reply");
+    self->receive([&](T& x) { result = std::move(x); },
+                  [&](error& x) { result = std::move(x); },
+                  after(std::chrono::seconds(0)) >> [] {});
+    return result;
+  }
+
+  expected<messages::job> create(std::string filename) {
+    return ask<messages::job>(atoms::create_v,
+                              messages::job_request{"demo", filename,
+                                                    "video/mp4"});
+  }
+
+  messages::job_store_actor store;
+  messages::job_registry_actor reg;
+};
+
+} // namespace
+
+CAF_TEST(filenames are checked) {
+  CAF_CHECK(!actors::check_filename("clip.mp4"));
+  CAF_CHECK(!actors::check_filename("my clip (1).mp4"));
+  std::vector<std::string> bad{"",    ".",    "..",   "../x", "a/b",
+                               "a\\b", "x..y", "a\nb", "a\tb",
+                               std::string(256, 'a')};
+  for (auto& x : bad) {
+    CAF_MESSAGE("filename: " << x);
+    CAF_CHECK(actors::check_filename(x));
+  }
+  CAF_CHECK(actors::check_filename(std::string("a\0b", 3)));
+}
+
+CAF_TEST_FIXTURE_SCOPE(job_registry_tests, fixture)
+
+CAF_TEST(create stores a job awaiting its upload) {
+  auto j = create("clip.mp4");
+  CAF_REQUIRE(j);
+  static const std::regex uuid4{
+    "[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"};
+  CAF_CHECK(std::regex_match(j->id, uuid4));
+  CAF_CHECK_EQUAL(j->bucket, "media");
+  CAF_CHECK_EQUAL(j->key, "uploads/" + j->id + "/clip.mp4");
+  CAF_CHECK_EQUAL(j->status, job_status::awaiting_upload);
+  CAF_CHECK_EQUAL(j->created_at, t0);
+  CAF_CHECK_EQUAL(j->owner, "demo");
+  auto& st = deref<testing::fake_store_impl>(store).state;
+  CAF_CHECK_EQUAL(st.jobs.count(j->id), 1u);
+  auto k = create("clip.mp4");
+  CAF_REQUIRE(k);
+  CAF_CHECK_NOT_EQUAL(j->id, k->id);
+}
+
+CAF_TEST(bad filenames are refused and nothing is stored) {
+  auto j = create("../etc/passwd");
+  CAF_REQUIRE(!j);
+  CAF_CHECK_EQUAL(messages::errc_of(j.error()), errc::invalid_argument);
+  CAF_CHECK(deref<testing::fake_store_impl>(store).state.jobs.empty());
+}
+
+CAF_TEST(a store failure fails the create) {
+  deref<testing::fake_store_impl>(store).state.fail_writes = true;
+  auto j = create("clip.mp4");
+  CAF_REQUIRE(!j);
+  CAF_CHECK_EQUAL(messages::errc_of(j.error()), errc::storage_unavailable);
+}
+
+CAF_TEST(history checks its limit) {
+  CAF_REQUIRE(create("a.mp4"));
+  auto xs = ask<std::vector<messages::job>>(atoms::history_v, uint32_t{10});
+  CAF_REQUIRE(xs);
+  CAF_CHECK_EQUAL(xs->size(), 1u);
+  for (uint32_t bad : {0u, 201u}) {
+    auto r = ask<std::vector<messages::job>>(atoms::history_v, bad);
+    CAF_REQUIRE(!r);
+    CAF_CHECK_EQUAL(messages::errc_of(r.error()), errc::invalid_argument);
+  }
+}
+
+CAF_TEST(results are only served for succeeded jobs) {
+  auto j = create("a.mp4");
+  CAF_REQUIRE(j);
+  auto r = ask<messages::job_result>(atoms::get_result_v, j->id);
+  CAF_REQUIRE(!r);
+  CAF_CHECK_EQUAL(messages::errc_of(r.error()), errc::conflict);
+  r = ask<messages::job_result>(atoms::get_result_v, std::string{"nope"});
+  CAF_REQUIRE(!r);
+  CAF_CHECK_EQUAL(messages::errc_of(r.error()), errc::not_found);
+  auto& st = deref<testing::fake_store_impl>(store).state;
+  st.jobs[j->id].status = job_status::succeeded;
+  st.results[j->id] = messages::job_result{j->id, "{}", "sum", t0};
+  r = ask<messages::job_result>(atoms::get_result_v, j->id);
+  CAF_REQUIRE(r);
+  CAF_CHECK_EQUAL(r->summary, "sum");
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()

@@ -1,0 +1,375 @@
+#define CAF_SUITE actors.orchestrator
+
+#include "vf/actors/orchestrator.hpp"
+
+#include "vf_test.hpp"
+
+#include "fakes.hpp"
+
+#include <chrono>
+#include <random>
+
+using namespace caf;
+using namespace vf;
+using namespace std::chrono_literals;
+using messages::errc;
+using messages::job_status;
+using messages::task_kind;
+
+namespace {
+
+constexpr int64_t t0 = 1'800'000'000'000; // Unix ms the test clock starts at.
+
+struct fixture : testing::fixture_base {
+  fixture() {
+    store = sys.spawn(testing::fake_store);
+    disp = sys.spawn(testing::fake_dispatcher);
+    guard = sys.spawn(actors::idempotency_guard, actors::claim_store_actor{store},
+                      size_t{1000});
+    cfg.wall_ms = t0;
+    cfg.seed = 42;
+    cfg.max_attempts = 3;
+    orch = sys.spawn(actors::orchestrator, cfg, store, guard,
+                     messages::dispatcher_actor{disp});
+    consume_messages();
+    add_job(id);
+  }
+
+  ~fixture() {
+    // Promises held by fakes keep actors alive: stop them explicitly.
+    for (auto hdl : {actor_cast<actor>(orch), actor_cast<actor>(guard),
+                     actor_cast<actor>(disp), actor_cast<actor>(store)})
+      anon_send_exit(hdl, exit_reason::user_shutdown);
+    run();
+  }
+
+  void add_job(const std::string& job_id) {
+    messages::job j;
+    j.id = job_id;
+    j.filename = "clip.mp4";
+    j.bucket = "uploads";
+    j.key = "uploads/" + job_id + "/clip.mp4";
+    j.status = job_status::awaiting_upload;
+    j.created_at = j.updated_at = t0;
+    st().jobs[job_id] = j;
+  }
+
+  testing::fake_store_state& st() {
+    return deref<testing::fake_store_impl>(store).state;
+  }
+
+  std::vector<std::pair<messages::task,
+                        typed_response_promise<messages::task_outcome>>>&
+  pending() {
+    return deref<testing::fake_dispatcher_impl>(disp).state.pending;
+  }
+
+  messages::job& job(const std::string& job_id = "j1") {
+    return st().jobs[job_id];
+  }
+
+  messages::object_event event(std::string version,
+                               const std::string& job_id = "j1") {
+    messages::object_event ev;
+    ev.name = "s3:ObjectCreated:Put";
+    ev.source = "test";
+    ev.object.bucket = "uploads";
+    ev.object.key = "uploads/" + job_id + "/clip.mp4";
+    ev.object.version = std::move(version);
+    ev.object.etag = "e";
+    ev.object.size = 10;
+    return ev;
+  }
+
+  /// Sends an event, lets everything settle, returns the reply.
+  expected<bool> deliver(const messages::object_event& ev) {
+    self->send(orch, atoms::created_v, ev);
+    consume_messages();
+    return receive_one<bool>();
+  }
+
+  template <class T>
+  expected<T> receive_one() {
+    expected<T> result = make_error(errc::internal, "no reply");
+    self->receive([&](T& x) { result = std::move(x); },
+                  [&](error& err) { result = std::move(err); },
+                  after(std::chrono::seconds(0)) >> [] {});
+    return result;
+  }
+
+  /// Answers the dispatcher's n-th pending task.
+  void answer(size_t n, messages::task_outcome out) {
+    CAF_REQUIRE_GREATER(pending().size(), n);
+    out.lease_id = pending()[n].first.lease_id;
+    self->send(disp, atoms::dispatch_v, std::move(out));
+    consume_messages();
+  }
+
+  actors::orchestrator_config cfg;
+  messages::job_store_actor store;
+  testing::fake_dispatcher_actor disp;
+  messages::idempotency_guard_actor guard;
+  messages::orchestrator_actor orch;
+  std::string id = "j1";
+};
+
+} // namespace
+
+CAF_TEST(job keys parse into job ids) {
+  CAF_CHECK_EQUAL(actors::job_id_of("uploads/abc/clip.mp4", "uploads"),
+                  std::string{"abc"});
+  CAF_CHECK(!actors::job_id_of("uploads/abc/", "uploads"));
+  CAF_CHECK(!actors::job_id_of("uploads//clip.mp4", "uploads"));
+  CAF_CHECK(!actors::job_id_of("other/abc/clip.mp4", "uploads"));
+  CAF_CHECK(!actors::job_id_of("uploads/abc/x/clip.mp4", "uploads"));
+  CAF_CHECK(!actors::job_id_of("uploadsX/abc/clip.mp4", "uploads"));
+}
+
+CAF_TEST(backoff grows exponentially under a cap with full jitter) {
+  actors::orchestrator_config c;
+  c.backoff_base = 500ms;
+  c.backoff_cap = 4000ms;
+  CAF_CHECK_EQUAL(actors::backoff_delay(c, 1, 0.999).count(), 499);
+  CAF_CHECK_EQUAL(actors::backoff_delay(c, 2, 0.5).count(), 500);
+  CAF_CHECK_EQUAL(actors::backoff_delay(c, 3, 0.5).count(), 1000);
+  CAF_CHECK_EQUAL(actors::backoff_delay(c, 10, 0.5).count(), 2000);
+  CAF_CHECK_EQUAL(actors::backoff_delay(c, 1, 0.0).count(), 0);
+}
+
+CAF_TEST_FIXTURE_SCOPE(orchestrator_tests, fixture)
+
+CAF_TEST(an upload runs the pipeline to SUCCEEDED) {
+  CAF_CHECK_EQUAL(deliver(event("v1")), true);
+  // SUBMITTED was written before the reply, PROCESSING before dispatch.
+  CAF_REQUIRE_GREATER_OR_EQUAL(st().puts.size(), 2u);
+  CAF_CHECK_EQUAL(st().puts[0].status, job_status::submitted);
+  CAF_CHECK_EQUAL(st().puts[0].object.version, "v1");
+  CAF_CHECK_EQUAL(st().puts[1].status, job_status::processing);
+  CAF_REQUIRE_EQUAL(pending().size(), 1u);
+  auto probe = pending()[0].first;
+  CAF_CHECK_EQUAL(probe.kind, task_kind::probe);
+  CAF_CHECK_EQUAL(probe.object.version, "v1");
+  CAF_CHECK_EQUAL(probe.attempt, 1u);
+  CAF_CHECK_EQUAL(job().step, "probe");
+  answer(0, testing::ok_outcome(probe, R"({"format":{}})"));
+  CAF_REQUIRE_EQUAL(pending().size(), 1u);
+  auto sum = pending()[0].first;
+  CAF_CHECK_EQUAL(sum.kind, task_kind::summarize);
+  CAF_CHECK_EQUAL(sum.input, R"({"format":{}})");
+  CAF_CHECK_EQUAL(job().step, "summarize");
+  answer(0, testing::ok_outcome(sum, "a summary"));
+  CAF_CHECK_EQUAL(job().status, job_status::succeeded);
+  CAF_CHECK_EQUAL(st().results[id].metadata, R"({"format":{}})");
+  CAF_CHECK_EQUAL(st().results[id].summary, "a summary");
+  CAF_CHECK_EQUAL(st().result_writes, 1u);
+  CAF_CHECK(pending().empty());
+}
+
+CAF_TEST(a duplicate event is a no-op in flight and after the end) {
+  CAF_CHECK_EQUAL(deliver(event("v1")), true);
+  CAF_CHECK_EQUAL(deliver(event("v1")), false);
+  CAF_CHECK_EQUAL(pending().size(), 1u);
+  auto probe = pending()[0].first;
+  answer(0, testing::ok_outcome(probe, "{}"));
+  answer(0, testing::ok_outcome(pending()[0].first, "s"));
+  CAF_CHECK_EQUAL(job().status, job_status::succeeded);
+  auto writes = st().puts.size();
+  CAF_CHECK_EQUAL(deliver(event("v1")), false);
+  CAF_CHECK_EQUAL(deliver(event("v1")), false);
+  CAF_CHECK(pending().empty());
+  CAF_CHECK_EQUAL(st().puts.size(), writes);
+  CAF_CHECK_EQUAL(st().result_writes, 1u);
+}
+
+CAF_TEST(racing duplicates start one run) {
+  for (int i = 0; i < 3; ++i)
+    self->send(orch, atoms::created_v, event("v1"));
+  consume_messages();
+  int accepted = 0;
+  int duplicates = 0;
+  for (int i = 0; i < 3; ++i) {
+    auto r = receive_one<bool>();
+    CAF_REQUIRE(r);
+    (*r ? accepted : duplicates) += 1;
+  }
+  CAF_CHECK_EQUAL(accepted, 1);
+  CAF_CHECK_EQUAL(duplicates, 2);
+  CAF_CHECK_EQUAL(pending().size(), 1u);
+}
+
+CAF_TEST(events for unknown jobs and foreign keys are rejected) {
+  auto r = deliver(event("v1", "nope"));
+  CAF_REQUIRE(!r);
+  CAF_CHECK_EQUAL(messages::errc_of(r.error()), errc::not_found);
+  auto ev = event("v1");
+  ev.object.key = "elsewhere/x";
+  r = deliver(ev);
+  CAF_REQUIRE(!r);
+  CAF_CHECK_EQUAL(messages::errc_of(r.error()), errc::invalid_argument);
+  ev = event("v1");
+  ev.object.bucket = "other";
+  r = deliver(ev);
+  CAF_REQUIRE(!r);
+  CAF_CHECK_EQUAL(messages::errc_of(r.error()), errc::invalid_argument);
+  CAF_CHECK(pending().empty());
+  CAF_CHECK_EQUAL(job().status, job_status::awaiting_upload);
+}
+
+CAF_TEST(a permanent failure fails fast) {
+  CAF_CHECK_EQUAL(deliver(event("v1")), true);
+  answer(0, testing::failed_outcome(pending()[0].first, errc::bad_media));
+  CAF_CHECK_EQUAL(job().status, job_status::failed);
+  CAF_CHECK_EQUAL(job().error_code, "bad_media");
+  CAF_CHECK_EQUAL(job().error_message, "injected bad_media");
+  CAF_CHECK_EQUAL(job().attempts, 1u);
+  CAF_CHECK(pending().empty());
+  advance_time(1h);
+  consume_messages();
+  CAF_CHECK(pending().empty());
+}
+
+CAF_TEST(transient failures retry with backoff on the actor clock) {
+  CAF_CHECK_EQUAL(deliver(event("v1")), true);
+  // Replays the orchestrator's jitter draws (same seed, same distribution).
+  std::mt19937_64 rng{cfg.seed};
+  std::uniform_real_distribution<double> uniform{0.0, 1.0};
+  int64_t elapsed = 0;
+  for (uint32_t attempt = 1; attempt < cfg.max_attempts; ++attempt) {
+    auto t = pending().at(0).first;
+    CAF_CHECK_EQUAL(t.attempt, attempt);
+    answer(0, testing::failed_outcome(t, errc::timeout));
+    auto delay = actors::backoff_delay(cfg, attempt, uniform(rng));
+    CAF_MESSAGE("attempt " << attempt << " retries after " << delay.count()
+                           << " ms");
+    CAF_CHECK_EQUAL(job().status, job_status::processing);
+    CAF_CHECK_EQUAL(job().error_code, "timeout");
+    CAF_CHECK_EQUAL(job().next_attempt_at, t0 + elapsed + delay.count());
+    elapsed += delay.count();
+    CAF_CHECK(pending().empty());
+    if (delay > 0ms) {
+      advance_time(delay - 1ms);
+      consume_messages();
+      CAF_CHECK(pending().empty()); // Not a millisecond early.
+      advance_time(1ms);
+    } else {
+      advance_time(0ms);
+    }
+    consume_messages();
+    CAF_REQUIRE_EQUAL(pending().size(), 1u);
+    CAF_CHECK_EQUAL(job().next_attempt_at, 0);
+  }
+  // The last allowed attempt fails too: the job fails for good.
+  answer(0, testing::failed_outcome(pending()[0].first, errc::throttled));
+  CAF_CHECK_EQUAL(job().status, job_status::failed);
+  CAF_CHECK_EQUAL(job().error_code, "throttled");
+  CAF_CHECK_EQUAL(job().attempts, cfg.max_attempts);
+}
+
+CAF_TEST(outcomes of stale leases are ignored) {
+  CAF_CHECK_EQUAL(deliver(event("v1")), true);
+  auto first = pending()[0].first;
+  answer(0, testing::failed_outcome(first, errc::worker_lost));
+  advance_time(1min);
+  consume_messages();
+  CAF_REQUIRE_EQUAL(pending().size(), 1u);
+  // The stale timer of the first lease fires after the retry started.
+  self->send(orch, atoms::retry_v, id, first.lease_id);
+  consume_messages();
+  CAF_CHECK_EQUAL(pending().size(), 1u);
+  auto second = pending()[0].first;
+  CAF_CHECK_NOT_EQUAL(second.lease_id, first.lease_id);
+  answer(0, testing::ok_outcome(second, "{}"));
+  CAF_CHECK_EQUAL(pending().size(), 1u); // summarize, once
+}
+
+CAF_TEST(a new version of a finished job is new work) {
+  CAF_CHECK_EQUAL(deliver(event("v1")), true);
+  answer(0, testing::ok_outcome(pending()[0].first, "{}"));
+  answer(0, testing::ok_outcome(pending()[0].first, "s"));
+  CAF_CHECK_EQUAL(job().status, job_status::succeeded);
+  CAF_CHECK_EQUAL(deliver(event("v2")), true);
+  CAF_CHECK_EQUAL(job().status, job_status::processing);
+  CAF_CHECK_EQUAL(job().object.version, "v2");
+  CAF_CHECK_EQUAL(pending().size(), 1u);
+}
+
+CAF_TEST(a new version supersedes the run in flight) {
+  CAF_CHECK_EQUAL(deliver(event("v1")), true);
+  auto old = pending()[0].first;
+  CAF_CHECK_EQUAL(deliver(event("v2")), true);
+  CAF_REQUIRE_EQUAL(pending().size(), 2u);
+  answer(0, testing::ok_outcome(old, "{}")); // stale: ignored
+  CAF_REQUIRE_EQUAL(pending().size(), 1u);
+  CAF_CHECK_EQUAL(pending()[0].first.object.version, "v2");
+  CAF_CHECK_EQUAL(pending()[0].first.kind, task_kind::probe);
+}
+
+CAF_TEST(cancel stops a running job and refuses a finished one) {
+  CAF_CHECK_EQUAL(deliver(event("v1")), true);
+  auto t = pending()[0].first;
+  self->send(orch, atoms::cancel_v, id);
+  consume_messages();
+  auto r = receive_one<messages::job>();
+  CAF_REQUIRE(r);
+  CAF_CHECK_EQUAL(r->status, job_status::cancelled);
+  CAF_CHECK_EQUAL(job().status, job_status::cancelled);
+  answer(0, testing::ok_outcome(t, "{}"));
+  CAF_CHECK(pending().empty());
+  CAF_CHECK_EQUAL(job().status, job_status::cancelled);
+  self->send(orch, atoms::cancel_v, id);
+  consume_messages();
+  r = receive_one<messages::job>();
+  CAF_REQUIRE(!r);
+  CAF_CHECK_EQUAL(messages::errc_of(r.error()), errc::conflict);
+  // An upload for a cancelled job does not revive it.
+  CAF_CHECK_EQUAL(deliver(event("v9")), false);
+}
+
+CAF_TEST(a store failure is reported so the source redelivers) {
+  st().fail_writes = true;
+  auto r = deliver(event("v1"));
+  CAF_REQUIRE(!r);
+  CAF_CHECK_EQUAL(messages::errc_of(r.error()), errc::storage_unavailable);
+  CAF_CHECK_EQUAL(job().status, job_status::awaiting_upload);
+  st().fail_writes = false;
+  CAF_CHECK_EQUAL(deliver(event("v1")), true);
+  CAF_CHECK_EQUAL(pending().size(), 1u);
+}
+
+CAF_TEST(a claim whose transition was lost is taken up again) {
+  // As after a crash between the claim and the SUBMITTED write.
+  st().claims.insert(messages::claim_key(event("v1").object));
+  CAF_CHECK_EQUAL(deliver(event("v1")), true);
+  CAF_CHECK_EQUAL(job().status, job_status::processing);
+}
+
+CAF_TEST(recover resumes submitted and processing jobs) {
+  add_job("j2");
+  add_job("j3");
+  job("j1").status = job_status::submitted;
+  job("j2").status = job_status::processing;
+  job("j2").step = "summarize";
+  job("j2").attempts = 2;
+  job("j3").status = job_status::succeeded;
+  self->send(orch, atoms::recover_v);
+  consume_messages();
+  CAF_CHECK_EQUAL(receive_one<uint64_t>(), uint64_t{2});
+  CAF_REQUIRE_EQUAL(pending().size(), 2u);
+  for (auto& [t, rp] : pending())
+    CAF_CHECK_EQUAL(t.kind, task_kind::probe);
+  CAF_CHECK_EQUAL(job("j3").status, job_status::succeeded);
+}
+
+CAF_TEST(recover fails a job that used up its attempts) {
+  job().status = job_status::processing;
+  job().step = "probe";
+  job().attempts = cfg.max_attempts;
+  self->send(orch, atoms::recover_v);
+  consume_messages();
+  CAF_CHECK_EQUAL(receive_one<uint64_t>(), uint64_t{0});
+  CAF_CHECK(pending().empty());
+  CAF_CHECK_EQUAL(job().status, job_status::failed);
+  CAF_CHECK_EQUAL(job().error_code, "worker_lost");
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()

@@ -1,0 +1,134 @@
+#define CAF_SUITE actors.worker
+
+#include "vf/actors/worker.hpp"
+
+#include "vf_test.hpp"
+
+#include "fakes.hpp"
+
+using namespace caf;
+using namespace vf;
+using namespace std::chrono_literals;
+using messages::errc;
+using messages::task_kind;
+
+namespace {
+
+/// A media port that answers from a table: path → JSON or error.
+messages::media_actor::behavior_type fake_media() {
+  return {
+    [](atoms::probe, const messages::object_ref& obj,
+       uint32_t) -> result<std::string> {
+      if (obj.key == "bad")
+        return messages::make_error(errc::bad_media, "not a media file");
+      if (obj.key == "slow")
+        return messages::make_error(errc::timeout, "deadline hit");
+      return std::string{R"({"format":{"duration":"1.0"}})"};
+    },
+  };
+}
+
+messages::summarizer_actor::behavior_type fake_summarizer() {
+  return {
+    [](atoms::summarize, const std::string& name,
+       const std::string& meta) -> result<std::string> {
+      if (name == "throttle")
+        return messages::make_error(errc::throttled, "slow down");
+      return name + ": " + meta;
+    },
+  };
+}
+
+struct fixture : testing::fixture_base {
+  fixture() {
+    actors::worker_config cfg;
+    cfg.name = "n1/w1";
+    cfg.media = sys.spawn(fake_media);
+    cfg.summarizer = sys.spawn(fake_summarizer);
+    w = sys.spawn(actors::worker, cfg);
+    consume_messages();
+  }
+
+  messages::task_outcome run(task_kind kind, std::string key,
+                             std::string filename = "clip.mp4",
+                             std::string input = "{}") {
+    messages::task t;
+    t.job_id = "j";
+    t.kind = kind;
+    t.object.key = std::move(key);
+    t.filename = std::move(filename);
+    t.input = std::move(input);
+    t.lease_id = 9;
+    self->send(w, atoms::run_v, t);
+    consume_messages();
+    messages::task_outcome out;
+    self->receive([&](messages::task_outcome& x) { out = std::move(x); },
+                  after(std::chrono::seconds(0)) >> [] {});
+    return out;
+  }
+
+  actors::worker_impl_actor w;
+};
+
+} // namespace
+
+CAF_TEST_FIXTURE_SCOPE(worker_tests, fixture)
+
+CAF_TEST(probe output passes through) {
+  auto out = run(task_kind::probe, "good");
+  CAF_CHECK(out.ok);
+  CAF_CHECK_EQUAL(out.lease_id, 9u);
+  CAF_CHECK_EQUAL(out.worker, "n1/w1");
+  CAF_CHECK_EQUAL(out.output, R"({"format":{"duration":"1.0"}})");
+}
+
+CAF_TEST(failures are classified by code) {
+  auto out = run(task_kind::probe, "bad");
+  CAF_CHECK(!out.ok);
+  CAF_CHECK_EQUAL(out.error_code, "bad_media");
+  CAF_CHECK_EQUAL(out.error_message, "not a media file");
+  CAF_CHECK(!out.transient);
+  out = run(task_kind::probe, "slow");
+  CAF_CHECK_EQUAL(out.error_code, "timeout");
+  CAF_CHECK(out.transient);
+  out = run(task_kind::summarize, "", "throttle");
+  CAF_CHECK_EQUAL(out.error_code, "throttled");
+  CAF_CHECK(out.transient);
+}
+
+CAF_TEST(summaries use the previous output) {
+  auto out = run(task_kind::summarize, "", "a.mp4", "{meta}");
+  CAF_CHECK(out.ok);
+  CAF_CHECK_EQUAL(out.output, "a.mp4: {meta}");
+}
+
+CAF_TEST(a synthetic sleep finishes on the actor clock) {
+  messages::task t;
+  t.job_id = "j";
+  t.kind = task_kind::sleep;
+  t.input = "250";
+  t.lease_id = 3;
+  self->send(w, atoms::run_v, t);
+  consume_messages();
+  bool done = false;
+  self->receive([&](messages::task_outcome&) { done = true; },
+                after(std::chrono::seconds(0)) >> [] {});
+  CAF_CHECK(!done);
+  advance_time(250ms);
+  consume_messages();
+  self->receive([&](messages::task_outcome& x) { done = x.ok; },
+                after(std::chrono::seconds(0)) >> [] {});
+  CAF_CHECK(done);
+}
+
+CAF_TEST(a dead port is a lost worker and not a media verdict) {
+  auto& cfg = deref<actors::worker_impl>(w).state.cfg;
+  anon_send_exit(cfg.media, exit_reason::kill);
+  consume_messages();
+  auto out = run(task_kind::probe, "good");
+  CAF_CHECK(!out.ok);
+  CAF_CHECK_EQUAL(out.error_code, "worker_lost");
+  CAF_CHECK(out.transient);
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()
