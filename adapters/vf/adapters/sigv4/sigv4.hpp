@@ -74,7 +74,13 @@ std::string format_amz_date(int64_t unix_seconds);
 std::optional<int64_t> parse_amz_date(std::string_view str);
 
 /// The canonical request for `req`, signing the headers in `signed_headers`
-/// (lower-case names, `;`-separated, sorted).
+/// (lower-case names, `;`-separated, sorted). The canonical URI follows the
+/// service: for `s3` the wire path is decoded and encoded once (no
+/// normalization); for other services the (optionally normalized) wire path
+/// is encoded once more, as AWS's generic rule ("double encoding") says.
+/// A signed header that is absent canonicalizes to `name:`; values of
+/// repeated headers are joined by `,` in order; values are trimmed and runs
+/// of whitespace (including folded lines) become one space.
 std::string canonical_request(const request& req,
                               std::string_view signed_headers,
                               const scope& sc);
@@ -90,6 +96,38 @@ std::string signature(std::string_view secret_key,
 /// `X-Amz-Date` (and `X-Amz-Security-Token`) added and the header set.
 /// Signs every header present.
 request sign_headers(request req, const credentials& creds, const scope& sc);
+
+/// Presigns `req` for query authentication: returns the request with
+/// `X-Amz-Algorithm`, `X-Amz-Credential`, `X-Amz-Date`, `X-Amz-Expires`,
+/// (`X-Amz-Security-Token`,) `X-Amz-SignedHeaders` and `X-Amz-Signature`
+/// appended to its query. Signs every header present; the payload hash is
+/// `req.payload_hash` (S3 presigning uses `UNSIGNED-PAYLOAD`).
+request sign_query(request req, const credentials& creds, const scope& sc,
+                   uint32_t expires);
+
+/// Renders decoded query pairs for the wire, in the given order
+/// (`k=v&...`, both sides encoded with `uri_encode(x, true)`).
+std::string encode_query(const pairs& query);
+
+/// An `http(s)://host[:port][/base]` endpoint split for signing.
+struct endpoint_parts {
+  /// `http` or `https`.
+  std::string scheme;
+  /// Value of the `Host` header: host and port, the default port omitted.
+  std::string host;
+  /// Path prefix without a trailing slash (usually empty).
+  std::string base_path;
+};
+
+/// Splits an endpoint URL; nullopt unless it is `http(s)://` with a host and
+/// nothing after the path (no query, no fragment, no user info).
+std::optional<endpoint_parts> parse_endpoint(std::string_view endpoint);
+
+/// Path-style object path on the wire: `<base>/<bucket>/<key>` with the key
+/// encoded per segment (slashes kept). An empty `bucket` gives
+/// virtual-hosted style `<base>/<key>` (the bucket is in the host).
+std::string object_path(const endpoint_parts& ep, std::string_view bucket,
+                        std::string_view key);
 
 /// What a presigned URL is made of.
 struct presign_params {
@@ -112,6 +150,10 @@ struct presign_params {
 
 /// Returns a path-style presigned URL:
 /// `<endpoint>/<bucket>/<key>?X-Amz-Algorithm=...&X-Amz-Signature=...`.
+/// An empty `bucket` presigns a virtual-hosted style URL (bucket in the
+/// endpoint's host). Returns an empty string for bad parameters: malformed
+/// endpoint, empty key, method or access key, `expires` outside 1..604800,
+/// `now` not after 1970.
 std::string presign_url(const presign_params& params);
 
 /// Why a presigned request was refused.
@@ -158,6 +200,10 @@ using secret_lookup
 /// credential scope (service `s3`, region `region`), date, expiry against
 /// `now` (Unix seconds, with `max_skew` seconds of tolerance for dates in the
 /// future), that `host` is signed, and the signature in constant time.
+/// Query parameters are percent-decoded (`+` is a space, as S3 reads them);
+/// every parameter but `X-Amz-Signature` is part of the canonical query. A
+/// target no signer could have produced (not origin-form, a malformed
+/// %-escape, a repeated authentication parameter) is `signature_mismatch`.
 verify_error verify_presigned(const incoming& req, const secret_lookup& lookup,
                               std::string_view region, int64_t now,
                               int64_t max_skew = 900);

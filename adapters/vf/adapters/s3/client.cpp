@@ -1,0 +1,463 @@
+// vf/adapters/s3/client.cpp
+
+#include "vf/adapters/s3/client.hpp"
+
+#include "vf/messages/errc.hpp"
+#include <curl/curl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <utility>
+
+namespace vf::adapters::s3 {
+
+namespace {
+
+using messages::errc;
+using messages::make_error;
+
+// Error bodies are only read for their <Code> and <Message>.
+constexpr size_t max_error_body = 16 * 1024;
+
+constexpr std::string_view unsigned_payload = "UNSIGNED-PAYLOAD";
+
+// curl_global_init is not thread-safe; do it once before any handle.
+caf::error ensure_global_init() {
+  static std::once_flag flag;
+  static CURLcode rc = CURLE_OK;
+  std::call_once(flag, [] { rc = curl_global_init(CURL_GLOBAL_DEFAULT); });
+  if (rc != CURLE_OK)
+    return make_error(errc::internal, std::string{"curl_global_init: "}
+                                        + curl_easy_strerror(rc));
+  return caf::none;
+}
+
+struct easy_deleter {
+  void operator()(CURL* ptr) const {
+    curl_easy_cleanup(ptr);
+  }
+};
+
+struct slist_deleter {
+  void operator()(curl_slist* ptr) const {
+    curl_slist_free_all(ptr);
+  }
+};
+
+struct file_closer {
+  void operator()(FILE* ptr) const {
+    std::fclose(ptr);
+  }
+};
+
+using easy_ptr = std::unique_ptr<CURL, easy_deleter>;
+using slist_ptr = std::unique_ptr<curl_slist, slist_deleter>;
+using file_ptr = std::unique_ptr<FILE, file_closer>;
+
+bool iequals_prefix(std::string_view line, std::string_view name) {
+  if (line.size() < name.size())
+    return false;
+  for (size_t i = 0; i < name.size(); ++i) {
+    auto c = line[i];
+    if (c >= 'A' && c <= 'Z')
+      c = static_cast<char>(c - 'A' + 'a');
+    if (c != name[i])
+      return false;
+  }
+  return true;
+}
+
+std::string trim(std::string_view str) {
+  while (!str.empty() && (str.front() == ' ' || str.front() == '\t'))
+    str.remove_prefix(1);
+  while (!str.empty()
+         && (str.back() == ' ' || str.back() == '\t' || str.back() == '\r'
+             || str.back() == '\n'))
+    str.remove_suffix(1);
+  return std::string{str};
+}
+
+std::string unquote(std::string_view etag) {
+  if (etag.size() >= 2 && etag.front() == '"' && etag.back() == '"')
+    etag = etag.substr(1, etag.size() - 2);
+  return std::string{etag};
+}
+
+// Text between <tag> and </tag> in an S3 XML error body, if any.
+std::string xml_field(const std::string& body, const std::string& tag) {
+  auto open = "<" + tag + ">";
+  auto start = body.find(open);
+  if (start == std::string::npos)
+    return {};
+  start += open.size();
+  auto end = body.find("</" + tag + ">", start);
+  if (end == std::string::npos)
+    return {};
+  return body.substr(start, end - start);
+}
+
+/// State shared with libcurl's callbacks during one transfer.
+struct transfer {
+  /// Status of the last status line seen (skips `100 Continue`).
+  long status = 0;
+  object_info info;
+  std::optional<uint64_t> content_length;
+  /// Destination of a successful GET body; null for HEAD and PUT.
+  FILE* out = nullptr;
+  uint64_t written = 0;
+  /// errno of a failed local write, 0 if none.
+  int write_errno = 0;
+  /// Body of a non-2xx answer, capped.
+  std::string error_body;
+  /// Source of a PUT body.
+  FILE* in = nullptr;
+  int read_errno = 0;
+};
+
+bool is_success(long status) {
+  return status >= 200 && status < 300;
+}
+
+size_t on_header(char* data, size_t size, size_t count, void* user) {
+  auto* tr = static_cast<transfer*>(user);
+  std::string_view line{data, size * count};
+  if (line.substr(0, 5) == "HTTP/") {
+    // A new response (after 100 Continue or a retry): start over.
+    auto sp = line.find(' ');
+    tr->status = sp == std::string_view::npos
+                   ? 0
+                   : std::strtol(std::string{line.substr(sp + 1, 3)}.c_str(),
+                                 nullptr, 10);
+    tr->info = object_info{};
+    tr->content_length.reset();
+    return size * count;
+  }
+  auto colon = line.find(':');
+  if (colon == std::string_view::npos)
+    return size * count;
+  auto value = trim(line.substr(colon + 1));
+  if (iequals_prefix(line, "content-length:")) {
+    char* end = nullptr;
+    errno = 0;
+    auto len = std::strtoull(value.c_str(), &end, 10);
+    if (errno == 0 && end != value.c_str() && *end == '\0')
+      tr->content_length = len;
+  } else if (iequals_prefix(line, "etag:")) {
+    tr->info.etag = unquote(value);
+  } else if (iequals_prefix(line, "content-type:")) {
+    tr->info.content_type = value;
+  } else if (iequals_prefix(line, "last-modified:")) {
+    tr->info.last_modified = value;
+  }
+  return size * count;
+}
+
+size_t on_body(char* data, size_t size, size_t count, void* user) {
+  auto* tr = static_cast<transfer*>(user);
+  auto n = size * count;
+  if (is_success(tr->status) && tr->out != nullptr) {
+    if (std::fwrite(data, 1, n, tr->out) != n) {
+      tr->write_errno = errno != 0 ? errno : EIO;
+      return 0; // makes libcurl fail with CURLE_WRITE_ERROR
+    }
+    tr->written += n;
+    return n;
+  }
+  if (tr->error_body.size() < max_error_body)
+    tr->error_body.append(data,
+                          std::min(n, max_error_body - tr->error_body.size()));
+  return n;
+}
+
+size_t on_read(char* buf, size_t size, size_t count, void* user) {
+  auto* tr = static_cast<transfer*>(user);
+  auto n = std::fread(buf, 1, size * count, tr->in);
+  if (n == 0 && std::ferror(tr->in) != 0) {
+    tr->read_errno = errno != 0 ? errno : EIO;
+    return CURL_READFUNC_ABORT;
+  }
+  return n;
+}
+
+/// One request to make.
+struct call {
+  const char* method;
+  std::string bucket;
+  std::string key;
+  int64_t timeout_ms;
+  std::string content_type; // PUT only
+  /// What we are doing, for messages: `GET uploads/a.mp4`.
+  std::string what() const {
+    return std::string{"s3 "} + method + " " + bucket + "/" + key;
+  }
+};
+
+caf::error check_args(const client_config& cfg, const call& c,
+                      std::optional<sigv4::endpoint_parts>& ep) {
+  ep = sigv4::parse_endpoint(cfg.endpoint);
+  if (!ep)
+    return make_error(errc::invalid_argument,
+                      c.what() + ": malformed endpoint '" + cfg.endpoint
+                        + "' (want http(s)://host[:port])");
+  if (c.bucket.empty() || c.key.empty())
+    return make_error(errc::invalid_argument,
+                      c.what() + ": bucket and key must not be empty");
+  if (c.timeout_ms <= 0)
+    return make_error(errc::invalid_argument,
+                      c.what() + ": timeout must be positive");
+  return caf::none;
+}
+
+caf::error status_error(const call& c, long status, const std::string& body) {
+  auto code = xml_field(body, "Code");
+  auto text = xml_field(body, "Message");
+  auto msg = c.what() + ": HTTP " + std::to_string(status);
+  if (!code.empty())
+    msg += " " + code;
+  if (!text.empty())
+    msg += " (" + text + ")";
+  if (status == 404)
+    return make_error(errc::not_found, std::move(msg));
+  if (status == 403)
+    return make_error(errc::forbidden, std::move(msg));
+  if (status == 401)
+    return make_error(errc::unauthorized, std::move(msg));
+  if (status >= 500 || status == 429)
+    return make_error(errc::storage_unavailable, std::move(msg));
+  if (status >= 400)
+    return make_error(errc::invalid_argument, std::move(msg));
+  return make_error(errc::internal, msg + " (unexpected status)");
+}
+
+caf::error transport_error(const call& c, CURLcode rc, const char* errbuf,
+                           const transfer& tr) {
+  if (rc == CURLE_WRITE_ERROR && tr.write_errno != 0)
+    return make_error(errc::internal, c.what() + ": cannot write file: "
+                                        + std::strerror(tr.write_errno));
+  if (rc == CURLE_ABORTED_BY_CALLBACK || rc == CURLE_READ_ERROR)
+    if (tr.read_errno != 0)
+      return make_error(errc::internal, c.what() + ": cannot read file: "
+                                          + std::strerror(tr.read_errno));
+  std::string detail = errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc);
+  std::string msg = c.what() + ": ";
+  switch (rc) {
+    case CURLE_OPERATION_TIMEDOUT:
+      msg += "timed out after " + std::to_string(c.timeout_ms) + " ms";
+      break;
+    case CURLE_COULDNT_CONNECT:
+      msg += "connection refused";
+      break;
+    case CURLE_COULDNT_RESOLVE_HOST:
+      msg += "cannot resolve host";
+      break;
+    default:
+      msg += "transfer failed";
+  }
+  msg += " (" + detail + ")";
+  return make_error(errc::storage_unavailable, std::move(msg));
+}
+
+// Sets one libcurl option, remembering the first failure.
+template <class T>
+void set(CURL* h, CURLoption opt, T value, CURLcode& rc) {
+  if (rc == CURLE_OK)
+    rc = curl_easy_setopt(h, opt, value);
+}
+
+/// Signs and performs one request; fills `tr`. `upload_size` is used by PUT.
+caf::error perform(const client_config& cfg, const call& c, transfer& tr,
+                   uint64_t upload_size = 0) {
+  std::optional<sigv4::endpoint_parts> ep;
+  if (auto err = check_args(cfg, c, ep))
+    return err;
+  if (auto err = ensure_global_init())
+    return err;
+  sigv4::request req;
+  req.method = c.method;
+  req.path = sigv4::object_path(*ep, c.bucket, c.key);
+  req.headers.emplace_back("Host", ep->host);
+  // S3 requires the payload hash header on header-signed requests.
+  req.headers.emplace_back("x-amz-content-sha256",
+                           std::string{unsigned_payload});
+  if (!c.content_type.empty())
+    req.headers.emplace_back("Content-Type", c.content_type);
+  req.payload_hash = std::string{unsigned_payload};
+  sigv4::scope sc;
+  sc.region = cfg.region;
+  sc.service = "s3";
+  sc.normalize_path = false;
+  auto now = std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+               .count();
+  sc.amz_date = sigv4::format_amz_date(now);
+  auto signed_req = sigv4::sign_headers(std::move(req), cfg.creds, sc);
+  slist_ptr headers;
+  for (auto& [name, value] : signed_req.headers) {
+    auto line = name + ": " + value;
+    auto* next = curl_slist_append(headers.get(), line.c_str());
+    if (next == nullptr)
+      return make_error(errc::internal, c.what() + ": out of memory");
+    static_cast<void>(headers.release());
+    headers.reset(next);
+  }
+  // No `Expect: 100-continue` round trip before PUT bodies.
+  if (auto* next = curl_slist_append(headers.get(), "Expect:")) {
+    static_cast<void>(headers.release());
+    headers.reset(next);
+  } else {
+    return make_error(errc::internal, c.what() + ": out of memory");
+  }
+  easy_ptr h{curl_easy_init()};
+  if (!h)
+    return make_error(errc::internal, c.what() + ": curl_easy_init failed");
+  auto url = ep->scheme + "://" + ep->host + signed_req.path;
+  char errbuf[CURL_ERROR_SIZE] = {0};
+  CURLcode rc = CURLE_OK;
+  set(h.get(), CURLOPT_ERRORBUFFER, errbuf, rc);
+  set(h.get(), CURLOPT_URL, url.c_str(), rc);
+  // The key is signed as sent: no dot-segment removal by libcurl.
+  set(h.get(), CURLOPT_PATH_AS_IS, 1L, rc);
+  set(h.get(), CURLOPT_HTTPHEADER, headers.get(), rc);
+  set(h.get(), CURLOPT_NOSIGNAL, 1L, rc);
+  set(h.get(), CURLOPT_TIMEOUT_MS, static_cast<long>(c.timeout_ms), rc);
+  set(h.get(), CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(c.timeout_ms), rc);
+  set(h.get(), CURLOPT_FOLLOWLOCATION, 0L, rc);
+  set(h.get(), CURLOPT_HEADERFUNCTION, &on_header, rc);
+  set(h.get(), CURLOPT_HEADERDATA, static_cast<void*>(&tr), rc);
+  set(h.get(), CURLOPT_WRITEFUNCTION, &on_body, rc);
+  set(h.get(), CURLOPT_WRITEDATA, static_cast<void*>(&tr), rc);
+  if (std::strcmp(c.method, "HEAD") == 0) {
+    set(h.get(), CURLOPT_NOBODY, 1L, rc);
+  } else if (std::strcmp(c.method, "PUT") == 0) {
+    set(h.get(), CURLOPT_UPLOAD, 1L, rc);
+    set(h.get(), CURLOPT_READFUNCTION, &on_read, rc);
+    set(h.get(), CURLOPT_READDATA, static_cast<void*>(&tr), rc);
+    set(h.get(), CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(upload_size),
+        rc);
+  } else {
+    set(h.get(), CURLOPT_HTTPGET, 1L, rc);
+  }
+  if (rc != CURLE_OK)
+    return make_error(errc::internal, c.what() + ": curl_easy_setopt: "
+                                        + curl_easy_strerror(rc));
+  rc = curl_easy_perform(h.get());
+  if (rc != CURLE_OK)
+    return transport_error(c, rc, errbuf, tr);
+  long status = 0;
+  rc = curl_easy_getinfo(h.get(), CURLINFO_RESPONSE_CODE, &status);
+  if (rc != CURLE_OK)
+    return make_error(errc::internal, c.what() + ": curl_easy_getinfo: "
+                                        + curl_easy_strerror(rc));
+  tr.status = status;
+  if (!is_success(status))
+    return status_error(c, status, tr.error_body);
+  return caf::none;
+}
+
+call make_call(const char* method, std::string_view bucket,
+               std::string_view key, int64_t timeout_ms) {
+  return call{method, std::string{bucket}, std::string{key}, timeout_ms, {}};
+}
+
+} // namespace
+
+caf::expected<object_info> head_object(const client_config& cfg,
+                                       std::string_view bucket,
+                                       std::string_view key,
+                                       int64_t timeout_ms) {
+  auto c = make_call("HEAD", bucket, key, timeout_ms);
+  transfer tr;
+  if (auto err = perform(cfg, c, tr))
+    return err;
+  tr.info.size = tr.content_length.value_or(0);
+  return tr.info;
+}
+
+caf::expected<object_info> get_object_to_file(const client_config& cfg,
+                                              std::string_view bucket,
+                                              std::string_view key,
+                                              const std::string& dest_path,
+                                              int64_t timeout_ms) {
+  auto c = make_call("GET", bucket, key, timeout_ms);
+  if (dest_path.empty())
+    return make_error(errc::invalid_argument,
+                      c.what() + ": destination path is empty");
+  // A unique temporary name next to the destination, so the final rename
+  // stays on one file system and never exposes a partial object.
+  std::string tmp = dest_path + ".part.XXXXXX";
+  int fd = ::mkstemp(tmp.data());
+  if (fd < 0)
+    return make_error(errc::internal,
+                      c.what() + ": cannot create a temporary file next to "
+                        + dest_path + ": " + std::strerror(errno));
+  file_ptr out{::fdopen(fd, "wb")};
+  if (!out) {
+    auto err = errno;
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    return make_error(errc::internal,
+                      c.what() + ": fdopen: " + std::strerror(err));
+  }
+  transfer tr;
+  tr.out = out.get();
+  auto err = perform(cfg, c, tr);
+  auto* raw = out.release();
+  if (std::fclose(raw) != 0 && !err)
+    err = make_error(errc::internal, c.what() + ": cannot write " + tmp + ": "
+                                       + std::strerror(errno));
+  if (!err && tr.content_length && *tr.content_length != tr.written)
+    err = make_error(errc::storage_unavailable,
+                     c.what() + ": got " + std::to_string(tr.written) + " of "
+                       + std::to_string(*tr.content_length) + " bytes");
+  if (!err && std::rename(tmp.c_str(), dest_path.c_str()) != 0)
+    err
+      = make_error(errc::internal, c.what() + ": cannot rename to " + dest_path
+                                     + ": " + std::strerror(errno));
+  if (err) {
+    ::unlink(tmp.c_str());
+    return err;
+  }
+  tr.info.size = tr.written;
+  return tr.info;
+}
+
+caf::expected<object_info>
+put_object_from_file(const client_config& cfg, std::string_view bucket,
+                     std::string_view key, const std::string& src_path,
+                     int64_t timeout_ms, std::string_view content_type) {
+  auto c = make_call("PUT", bucket, key, timeout_ms);
+  c.content_type = std::string{content_type};
+  file_ptr in{std::fopen(src_path.c_str(), "rb")};
+  if (!in)
+    return make_error(errc::invalid_argument, c.what() + ": cannot open "
+                                                + src_path + ": "
+                                                + std::strerror(errno));
+  struct stat st {};
+  if (::fstat(::fileno(in.get()), &st) != 0)
+    return make_error(errc::invalid_argument, c.what() + ": cannot stat "
+                                                + src_path + ": "
+                                                + std::strerror(errno));
+  if (!S_ISREG(st.st_mode))
+    return make_error(errc::invalid_argument,
+                      c.what() + ": " + src_path + " is not a regular file");
+  transfer tr;
+  tr.in = in.get();
+  auto size = static_cast<uint64_t>(st.st_size);
+  if (auto err = perform(cfg, c, tr, size))
+    return err;
+  object_info info;
+  info.size = size;
+  info.etag = tr.info.etag;
+  return info;
+}
+
+} // namespace vf::adapters::s3

@@ -1,0 +1,49 @@
+// Usage: node s3rver-launcher.js <s3rver-module-path> <port> <dataDir> [webhookUrl]
+//
+// Starts @20minutes/s3rver on 127.0.0.1 with a bucket "uploads" (access key
+// S3RVER / secret S3RVER) and prints one line once it listens:
+//   s3rver <version> ready on 127.0.0.1:<port> in <ms> ms
+// Port 0 picks a free port; the line tells which. With a webhook URL, each S3
+// event is forwarded re-shaped like MinIO's webhook body {EventName, Key,
+// Records}. With S3RVER_EXIT_ON_EOF=1 it exits when stdin closes, so a test
+// that dies cannot leave it running.
+//
+// Adapted from shared/reference/s3rver-webhook-launcher.js: the port actually
+// bound is printed, start-up failures exit non-zero, and Key uses the record's
+// key as is, since s3rver (unlike MinIO) does not URL-encode it (decoding it
+// would throw on a literal '%').
+const [modPath, port, dir, webhook] = process.argv.slice(2);
+if (!modPath || port === undefined || !dir) {
+  console.error('usage: node s3rver-launcher.js <s3rver module> <port> <dir> [webhook URL]');
+  process.exit(2);
+}
+const S3rver = require(modPath);
+const http = require('http');
+const t0 = Date.now();
+const server = new S3rver({ address: '127.0.0.1', port: Number(port), directory: dir,
+  silent: true, configureBuckets: [{ name: 'uploads' }] });
+server.on('event', (ev) => {
+  if (!webhook) return;
+  const rec = ev.Records[0];
+  const body = JSON.stringify({
+    EventName: 's3:' + rec.eventName,            // MinIO prefixes "s3:"; AWS does not
+    Key: rec.s3.bucket.name + '/' + rec.s3.object.key,
+    Records: ev.Records,
+  });
+  const req = http.request(webhook, { method: 'POST', headers: { 'Content-Type': 'application/json',
+    'Content-Length': Buffer.byteLength(body) } }, (res) => res.resume());
+  req.on('error', (e) => console.error('webhook error', e.message));
+  req.end(body);
+});
+if (process.env.S3RVER_EXIT_ON_EOF === '1') {
+  process.stdin.on('end', () => process.exit(0));
+  process.stdin.on('close', () => process.exit(0));
+  process.stdin.resume();
+}
+server.run().then((addr) => {
+  const version = require(modPath + '/package.json').version;
+  console.log(`s3rver ${version} ready on 127.0.0.1:${addr.port} in ${Date.now() - t0} ms`);
+}, (err) => {
+  console.error('s3rver failed to start:', err.message);
+  process.exit(1);
+});

@@ -1,0 +1,480 @@
+// Integration test of vf::adapters::sigv4 (presigned PUT) and
+// vf::adapters::s3 (header-signed GET/HEAD/PUT) against a real S3 server:
+// @20minutes/s3rver 4.0.4 under node, started by s3rver-launcher.js on a free
+// 127.0.0.1 port with a temporary directory.
+//
+// s3rver checks SigV4 signatures and expiry, but it accepts anonymous PUTs
+// (no signature at all), so "anonymous upload refused" cannot be tested
+// against it; the built-in store's tests cover that.
+
+#define CAF_SUITE integration.s3rver
+
+#include "vf/adapters/s3/client.hpp"
+#include "vf/adapters/sigv4/sigv4.hpp"
+#include "vf_test.hpp"
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+extern char** environ;
+
+namespace fs = std::filesystem;
+
+using namespace vf::adapters;
+using vf::messages::errc;
+
+namespace {
+
+constexpr const char* node_executable = VF_NODE_EXECUTABLE;
+constexpr const char* s3rver_module = VF_S3RVER_MODULE;
+constexpr const char* launcher_script = VF_S3RVER_LAUNCHER;
+
+/// Unix seconds now.
+int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+           std::chrono::system_clock::now().time_since_epoch())
+    .count();
+}
+
+/// Reads a whole file, empty if absent.
+std::string slurp(const fs::path& path) {
+  std::ifstream in{path, std::ios::binary};
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+/// Runs the launcher for the lifetime of the object; kills it on
+/// destruction, also when a check failed and unwound the test.
+class s3rver_process {
+public:
+  s3rver_process() = default;
+
+  s3rver_process(const s3rver_process&) = delete;
+
+  s3rver_process& operator=(const s3rver_process&) = delete;
+
+  ~s3rver_process() {
+    stop();
+    if (!dir_.empty()) {
+      std::error_code ec;
+      fs::remove_all(dir_, ec);
+    }
+  }
+
+  /// Starts s3rver and waits until it listens; returns an error text or "".
+  std::string start() {
+    if (std::string{node_executable}.empty())
+      return "node not found when configuring (install nodejs)";
+    if (!fs::exists(fs::path{s3rver_module} / "package.json"))
+      return std::string{"s3rver module missing at "} + s3rver_module
+             + ": run `deploy/install-deps.sh --test`";
+    if (!fs::exists(launcher_script))
+      return std::string{"launcher missing at "} + launcher_script;
+    char tmpl[] = "/tmp/vf-s3rver-XXXXXX";
+    if (::mkdtemp(tmpl) == nullptr)
+      return std::string{"mkdtemp: "} + std::strerror(errno);
+    dir_ = tmpl;
+    fs::create_directory(dir_ / "data");
+    log_ = dir_ / "launcher.log";
+    int fds[2];
+    // Close-on-exec: only the launcher's dup2'ed stdin survives the exec.
+    if (::pipe2(fds, O_CLOEXEC) != 0)
+      return std::string{"pipe: "} + std::strerror(errno);
+    stdin_ = fds[1];
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, fds[0], 0);
+    posix_spawn_file_actions_addclose(&actions, fds[1]);
+    posix_spawn_file_actions_addopen(&actions, 1, log_.c_str(),
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_adddup2(&actions, 1, 2);
+    std::vector<std::string> args{node_executable, launcher_script,
+                                  s3rver_module, "0", (dir_ / "data").string()};
+    std::vector<char*> argv;
+    for (auto& arg : args)
+      argv.push_back(arg.data());
+    argv.push_back(nullptr);
+    // Our environment plus the flag that ends the launcher with our stdin
+    // pipe, i.e. when this process goes away for any reason.
+    std::vector<std::string> env_strings{"S3RVER_EXIT_ON_EOF=1"};
+    for (char** e = environ; *e != nullptr; ++e)
+      env_strings.emplace_back(*e);
+    std::vector<char*> envp;
+    for (auto& e : env_strings)
+      envp.push_back(e.data());
+    envp.push_back(nullptr);
+    auto rc = ::posix_spawn(&pid_, node_executable, &actions, nullptr,
+                            argv.data(), envp.data());
+    posix_spawn_file_actions_destroy(&actions);
+    ::close(fds[0]);
+    if (rc != 0) {
+      pid_ = 0;
+      return std::string{"posix_spawn "} + node_executable + ": "
+             + std::strerror(rc);
+    }
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{30};
+    while (std::chrono::steady_clock::now() < deadline) {
+      auto out = slurp(log_);
+      auto pos = out.find("ready on 127.0.0.1:");
+      if (pos != std::string::npos
+          && out.find('\n', pos) != std::string::npos) {
+        port_ = std::atoi(out.c_str() + pos + 19);
+        if (port_ <= 0)
+          return "cannot read the port from: " + out;
+        return {};
+      }
+      int status = 0;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = 0;
+        return "launcher exited before it was ready: " + out;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds{50});
+    }
+    return "launcher not ready after 30 s: " + slurp(log_);
+  }
+
+  /// Terminates the launcher (SIGTERM, then SIGKILL after 5 s).
+  void stop() {
+    if (stdin_ >= 0) {
+      ::close(stdin_);
+      stdin_ = -1;
+    }
+    if (pid_ <= 0)
+      return;
+    ::kill(pid_, SIGTERM);
+    for (int i = 0; i < 100; ++i) {
+      int status = 0;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = 0;
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds{50});
+    }
+    ::kill(pid_, SIGKILL);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    pid_ = 0;
+  }
+
+  /// Port s3rver listens on.
+  int port() const {
+    return port_;
+  }
+
+  /// The temporary directory (s3rver data lives in `data/`).
+  const fs::path& dir() const {
+    return dir_;
+  }
+
+  /// What the launcher printed so far.
+  std::string log() const {
+    return slurp(log_);
+  }
+
+private:
+  pid_t pid_ = 0;
+  int stdin_ = -1;
+  int port_ = 0;
+  fs::path dir_;
+  fs::path log_;
+};
+
+/// Result of a raw HTTP request made by the test itself.
+struct http_result {
+  long status = 0;
+  std::string body;
+  std::string error; // transport error, if any
+};
+
+size_t append_body(char* data, size_t size, size_t count, void* user) {
+  static_cast<std::string*>(user)->append(data, size * count);
+  return size * count;
+}
+
+struct upload_state {
+  const std::string* body;
+  size_t offset = 0;
+};
+
+size_t read_body(char* buf, size_t size, size_t count, void* user) {
+  auto* st = static_cast<upload_state*>(user);
+  auto n = std::min(size * count, st->body->size() - st->offset);
+  std::memcpy(buf, st->body->data() + st->offset, n);
+  st->offset += n;
+  return n;
+}
+
+/// PUTs `body` to `url` like a browser or `curl -T` would.
+http_result http_put(const std::string& url, const std::string& body) {
+  http_result result;
+  CURL* h = curl_easy_init();
+  if (h == nullptr) {
+    result.error = "curl_easy_init failed";
+    return result;
+  }
+  upload_state st{&body};
+  curl_slist* headers = curl_slist_append(nullptr, "Expect:");
+  CURLcode rc = CURLE_OK;
+  auto set = [&](CURLoption opt, auto value) {
+    if (rc == CURLE_OK)
+      rc = curl_easy_setopt(h, opt, value);
+  };
+  set(CURLOPT_URL, url.c_str());
+  set(CURLOPT_UPLOAD, 1L);
+  set(CURLOPT_READFUNCTION, &read_body);
+  set(CURLOPT_READDATA, static_cast<void*>(&st));
+  set(CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(body.size()));
+  set(CURLOPT_WRITEFUNCTION, &append_body);
+  set(CURLOPT_WRITEDATA, static_cast<void*>(&result.body));
+  set(CURLOPT_HTTPHEADER, headers);
+  set(CURLOPT_NOSIGNAL, 1L);
+  set(CURLOPT_TIMEOUT_MS, 10000L);
+  if (rc == CURLE_OK)
+    rc = curl_easy_perform(h);
+  if (rc == CURLE_OK)
+    rc = curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &result.status);
+  if (rc != CURLE_OK)
+    result.error = curl_easy_strerror(rc);
+  curl_slist_free_all(headers);
+  curl_easy_cleanup(h);
+  return result;
+}
+
+/// A started s3rver plus the client configuration for it.
+struct fixture {
+  s3rver_process server;
+  std::string endpoint;
+  s3::client_config cfg;
+
+  /// Why s3rver did not start; empty once it runs.
+  std::string start_error;
+
+  fixture() {
+    // Reported as a failure of each test (never a skip); CAF_FAIL would
+    // throw out of the constructor and abort the whole run.
+    start_error = server.start();
+    if (!start_error.empty()) {
+      CAF_ERROR("cannot start s3rver: " << start_error);
+      return;
+    }
+    endpoint = "http://127.0.0.1:" + std::to_string(server.port());
+    cfg.endpoint = endpoint;
+    cfg.region = "us-east-1";
+    cfg.creds = {"S3RVER", "S3RVER", ""};
+    CAF_MESSAGE("s3rver on " << endpoint << " in " << server.dir());
+  }
+
+  /// Presigns a PUT of `key` into bucket `uploads`.
+  std::string presign_put(const std::string& key, int64_t now,
+                          uint32_t expires = 900) const {
+    sigv4::presign_params p;
+    p.method = "PUT";
+    p.endpoint = endpoint;
+    p.bucket = "uploads";
+    p.key = key;
+    p.creds = cfg.creds;
+    p.region = "us-east-1";
+    p.now = now;
+    p.expires = expires;
+    return sigv4::presign_url(p);
+  }
+
+  /// A file path in the temporary directory.
+  std::string path(const std::string& name) const {
+    return (server.dir() / name).string();
+  }
+};
+
+} // namespace
+
+#define CHECK_ERRC(expected_result, code)                                      \
+  do {                                                                         \
+    auto&& res___ = (expected_result);                                         \
+    CAF_CHECK(!res___);                                                        \
+    if (!res___) {                                                             \
+      CAF_CHECK_EQUAL(vf::messages::errc_of(res___.error()), code);            \
+      CAF_MESSAGE("error: " << vf::messages::message_of(res___.error()));      \
+    }                                                                          \
+  } while (false)
+
+CAF_TEST_FIXTURE_SCOPE(s3rver_tests, fixture)
+
+CAF_TEST(presigned put is accepted and tampering is refused) {
+  CAF_REQUIRE(start_error.empty());
+  const std::string key = "videos/job 1/clip+1 \xc3\xbc.mp4";
+  const std::string body = "vidflow presigned upload\n";
+  auto now = unix_now();
+  auto url = presign_put(key, now);
+  CAF_REQUIRE(!url.empty());
+  CAF_MESSAGE("url: " << url);
+  auto ok = http_put(url, body);
+  CAF_CHECK_EQUAL(ok.error, "");
+  CAF_CHECK_EQUAL(ok.status, 200);
+  if (ok.status != 200)
+    CAF_MESSAGE("s3rver said: " << ok.body);
+  // Our verifier agrees with s3rver about the URL it accepted.
+  sigv4::incoming in;
+  in.method = "PUT";
+  in.target = url.substr(endpoint.size());
+  in.headers = {{"Host", endpoint.substr(7)}};
+  auto lookup = [](std::string_view key) -> std::optional<std::string> {
+    if (key == "S3RVER")
+      return std::string{"S3RVER"};
+    return std::nullopt;
+  };
+  CAF_CHECK_EQUAL(std::string{sigv4::to_string(
+                    sigv4::verify_presigned(in, lookup, "us-east-1", now))},
+                  "ok");
+  // Tampered signature: flip the last hex digit.
+  auto tampered = url;
+  tampered.back() = tampered.back() == '0' ? '1' : '0';
+  auto bad = http_put(tampered, "evil");
+  CAF_CHECK_EQUAL(bad.status, 403);
+  CAF_CHECK(bad.body.find("SignatureDoesNotMatch") != std::string::npos);
+  // Signed an hour ago for one minute: expired.
+  auto expired = presign_put(key, now - 3600, 60);
+  bad = http_put(expired, "late");
+  CAF_CHECK_EQUAL(bad.status, 403);
+  CAF_CHECK(bad.body.find("expired") != std::string::npos);
+  // Another key under the same signature.
+  auto moved = url;
+  auto pos = moved.find("clip");
+  moved.replace(pos, 4, "CLIP");
+  bad = http_put(moved, "elsewhere");
+  CAF_CHECK_EQUAL(bad.status, 403);
+  // The stored object is the first upload, byte for byte.
+  auto dest = path("downloaded.bin");
+  auto got = s3::get_object_to_file(cfg, "uploads", key, dest, 10000);
+  CAF_REQUIRE(got);
+  CAF_CHECK_EQUAL(got->size, body.size());
+  CAF_CHECK_EQUAL(slurp(dest), body);
+  CAF_CHECK(!got->etag.empty());
+  CAF_CHECK(got->etag.front() != '"');
+  auto head = s3::head_object(cfg, "uploads", key, 10000);
+  CAF_REQUIRE(head);
+  CAF_CHECK_EQUAL(head->size, body.size());
+  CAF_CHECK_EQUAL(head->etag, got->etag);
+}
+
+CAF_TEST(client put then get returns the same bytes) {
+  CAF_REQUIRE(start_error.empty());
+  std::string body;
+  for (int i = 0; i < 200000; ++i)
+    body += static_cast<char>('a' + i % 26);
+  auto src = path("source.bin");
+  {
+    std::ofstream out{src, std::ios::binary};
+    out << body;
+  }
+  auto put = s3::put_object_from_file(cfg, "uploads", "clips/big.bin", src,
+                                      10000, "video/mp4");
+  CAF_REQUIRE(put);
+  CAF_CHECK_EQUAL(put->size, body.size());
+  auto dest = path("big.out");
+  auto got
+    = s3::get_object_to_file(cfg, "uploads", "clips/big.bin", dest, 10000);
+  CAF_REQUIRE(got);
+  CAF_CHECK_EQUAL(got->size, body.size());
+  CAF_CHECK_EQUAL(got->etag, put->etag);
+  CAF_CHECK(slurp(dest) == body);
+  auto head = s3::head_object(cfg, "uploads", "clips/big.bin", 10000);
+  CAF_REQUIRE(head);
+  CAF_CHECK_EQUAL(head->content_type, "video/mp4");
+  // No temporary files are left next to the destination.
+  size_t leftovers = 0;
+  for (auto& entry : fs::directory_iterator{server.dir()})
+    if (entry.path().filename().string().find(".part.") != std::string::npos)
+      ++leftovers;
+  CAF_CHECK_EQUAL(leftovers, 0u);
+}
+
+CAF_TEST(errors map to errc) {
+  CAF_REQUIRE(start_error.empty());
+  auto dest = path("missing.out");
+  CHECK_ERRC(
+    s3::get_object_to_file(cfg, "uploads", "no/such/key.mp4", dest, 10000),
+    errc::not_found);
+  // A failed download leaves neither the destination nor a temporary file.
+  CAF_CHECK(!fs::exists(dest));
+  for (auto& entry : fs::directory_iterator{server.dir()})
+    CAF_CHECK(entry.path().filename().string().find(".part.")
+              == std::string::npos);
+  CHECK_ERRC(s3::head_object(cfg, "uploads", "no/such/key.mp4", 10000),
+             errc::not_found);
+  CHECK_ERRC(s3::get_object_to_file(cfg, "nosuchbucket", "k", dest, 10000),
+             errc::not_found);
+  auto wrong = cfg;
+  wrong.creds = {"S3RVER", "wrong-secret", ""};
+  CHECK_ERRC(s3::get_object_to_file(wrong, "uploads", "k", dest, 10000),
+             errc::forbidden);
+  wrong.creds = {"NOBODY", "S3RVER", ""};
+  CHECK_ERRC(s3::head_object(wrong, "uploads", "k", 10000), errc::forbidden);
+  // Bad arguments never reach the network.
+  CHECK_ERRC(s3::head_object(cfg, "", "k", 10000), errc::invalid_argument);
+  CHECK_ERRC(s3::head_object(cfg, "uploads", "", 10000),
+             errc::invalid_argument);
+  CHECK_ERRC(s3::head_object(cfg, "uploads", "k", 0), errc::invalid_argument);
+  auto bad_endpoint = cfg;
+  bad_endpoint.endpoint = "127.0.0.1:9000";
+  CHECK_ERRC(s3::head_object(bad_endpoint, "uploads", "k", 1000),
+             errc::invalid_argument);
+  CHECK_ERRC(
+    s3::put_object_from_file(cfg, "uploads", "k", path("does-not-exist"), 1000),
+    errc::invalid_argument);
+  CHECK_ERRC(
+    s3::get_object_to_file(cfg, "uploads", "k", path("no/such/dir/out"), 1000),
+    errc::internal);
+}
+
+CAF_TEST(unreachable stores are storage_unavailable) {
+  CAF_REQUIRE(start_error.empty());
+  // A listening socket that never accepts: the TCP handshake completes in
+  // the kernel's backlog, the request is never answered.
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  CAF_REQUIRE(fd >= 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  CAF_REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr))
+              == 0);
+  CAF_REQUIRE(::listen(fd, 4) == 0);
+  socklen_t len = sizeof(addr);
+  CAF_REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+  auto silent = cfg;
+  silent.endpoint = "http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+  auto res = s3::get_object_to_file(silent, "uploads", "k", path("t.out"), 300);
+  CHECK_ERRC(res, errc::storage_unavailable);
+  if (!res)
+    CAF_CHECK(vf::messages::message_of(res.error()).find("timed out")
+              != std::string::npos);
+  ::close(fd);
+  // Nothing listens there any more: connection refused.
+  res = s3::get_object_to_file(silent, "uploads", "k", path("r.out"), 2000);
+  CHECK_ERRC(res, errc::storage_unavailable);
+  if (!res)
+    CAF_CHECK(vf::messages::message_of(res.error()).find("connection refused")
+              != std::string::npos);
+  // And once s3rver itself is gone.
+  server.stop();
+  CHECK_ERRC(s3::head_object(cfg, "uploads", "k", 2000),
+             errc::storage_unavailable);
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()
