@@ -1,0 +1,205 @@
+// vf/adapters/sqlite/job_store.cpp
+
+#include "vf/adapters/sqlite/job_store.hpp"
+
+#include "caf/exit_reason.hpp"
+#include "caf/result.hpp"
+#include "caf/spawn_options.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <utility>
+
+namespace vf::adapters::sqlite {
+
+namespace {
+
+using messages::errc;
+using messages::job;
+using messages::job_result;
+
+/// Returns wall-clock Unix milliseconds. Claims record when they happened
+/// for operators; nothing depends on it, so no actor clock is needed.
+int64_t unix_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch())
+    .count();
+}
+
+/// Answers `rp` with `x`, a value or an error.
+template <class T>
+void deliver(caf::typed_response_promise<T>& rp, caf::expected<T>&& x) {
+  if (x)
+    rp.deliver(std::move(*x));
+  else
+    rp.deliver(std::move(x.error()));
+}
+
+/// Answers the reads that waited for the batch that just ended.
+void run_waiting_reads(job_store_pointer self) {
+  auto& st = self->state;
+  // Take the list first, so the loop stays valid whatever a callback queues.
+  auto reads = std::move(st.waiting_reads);
+  st.waiting_reads.clear();
+  for (auto& f : reads)
+    f(*st.tables);
+}
+
+/// Ends the open batch: COMMIT, then every held reply; on failure ROLLBACK
+/// and `storage_unavailable` for every held write. Then the waiting reads.
+void end_batch(job_store_pointer self) {
+  auto& st = self->state;
+  if (st.batch_open) {
+    st.batch_open = false;
+    auto held = std::move(st.held);
+    st.held.clear();
+    if (auto err = st.tables->commit()) {
+      // Never acknowledge a write that is not durable: all or nothing.
+      if (auto rb_err = st.tables->rollback())
+        err = messages::make_error(errc::storage_unavailable,
+                                   messages::message_of(err) + "; "
+                                     + messages::message_of(rb_err));
+      for (auto& w : held)
+        w.promise.deliver(err);
+    } else {
+      ++st.commits;
+      st.writes += held.size();
+      for (auto& w : held)
+        deliver(w.promise, std::move(w.outcome));
+    }
+  }
+  run_waiting_reads(self);
+}
+
+/// Fails every held write after SQLite rolled the transaction back on its
+/// own (I/O error, disk full, ...): none of them is durable any more.
+void abort_batch(job_store_pointer self, const caf::error& cause) {
+  auto& st = self->state;
+  st.batch_open = false;
+  auto held = std::move(st.held);
+  st.held.clear();
+  auto err = messages::make_error(errc::storage_unavailable,
+                                  "transaction rolled back: "
+                                    + messages::message_of(cause));
+  for (auto& w : held)
+    w.promise.deliver(err);
+  run_waiting_reads(self);
+}
+
+/// Runs the write `op` inside the open batch (opening one if needed) and
+/// holds its reply until the batch commits.
+template <class Op>
+caf::result<bool> write(job_store_pointer self, Op op) {
+  auto& st = self->state;
+  if (!st.batch_open) {
+    if (auto err = st.tables->begin())
+      return err;
+    st.batch_open = true;
+    if (!st.flush_pending) {
+      // Lands behind every message already queued: those are this batch.
+      self->send(self, atoms::flush_v);
+      st.flush_pending = true;
+    }
+  }
+  auto outcome = op(*st.tables);
+  if (!outcome && !st.tables->in_transaction()) {
+    abort_batch(self, outcome.error());
+    return outcome.error();
+  }
+  auto rp = self->make_response_promise<bool>();
+  st.held.push_back(held_write{rp, std::move(outcome)});
+  if (st.held.size() >= st.max_batch)
+    end_batch(self);
+  return rp;
+}
+
+/// Answers the read `query` now, or after the open batch has committed.
+template <class T, class Query>
+caf::result<T> read(job_store_pointer self, Query query) {
+  auto& st = self->state;
+  if (!st.batch_open)
+    return query(*st.tables);
+  auto rp = self->make_response_promise<T>();
+  st.waiting_reads.emplace_back(
+    [rp, query](job_tables& tables) mutable { deliver(rp, query(tables)); });
+  return rp;
+}
+
+} // namespace
+
+sqlite_job_store_actor::behavior_type
+job_store(job_store_pointer self, std::unique_ptr<job_tables> tables,
+          uint32_t max_batch) {
+  self->state.tables = std::move(tables);
+  self->state.max_batch = std::max(max_batch, uint32_t{1});
+  // A shutdown commits what already ran instead of dropping the replies
+  // (their requesters would only see a timeout).
+  self->set_exit_handler([self](caf::exit_msg& msg) {
+    // Like CAF's default handler: a linked actor's normal exit is no reason
+    // to stop.
+    if (!msg.reason)
+      return;
+    end_batch(self);
+    self->quit(std::move(msg.reason));
+  });
+  return {
+    // -- writes: replies held until the batch commits ------------------------
+    [self](atoms::create, const job& x) {
+      return write(self, [&x](job_tables& t) { return t.insert_job(x); });
+    },
+    [self](atoms::put, const job& x) {
+      return write(self, [&x](job_tables& t) { return t.update_job(x); });
+    },
+    [self](atoms::put_result, const job_result& x) {
+      return write(self, [&x](job_tables& t) { return t.insert_result(x); });
+    },
+    [self](atoms::claim, const std::string& key, const std::string& job_id) {
+      return write(self, [&](job_tables& t) {
+        return t.insert_claim(key, job_id, unix_ms());
+      });
+    },
+    // -- reads: never see an uncommitted batch -------------------------------
+    [self](atoms::get, const std::string& id) {
+      return read<job>(self, [id](job_tables& t) { return t.find_job(id); });
+    },
+    [self](atoms::history, uint32_t limit) {
+      return read<std::vector<job>>(
+        self, [limit](job_tables& t) { return t.recent_jobs(limit); });
+    },
+    [self](atoms::get_result, const std::string& id) {
+      return read<job_result>(
+        self, [id](job_tables& t) { return t.find_result(id); });
+    },
+    [self](atoms::active) {
+      return read<std::vector<job>>(
+        self, [](job_tables& t) { return t.active_jobs(); });
+    },
+    [self](atoms::counts) {
+      return read<messages::status_counts>(
+        self, [](job_tables& t) { return t.count_jobs(); });
+    },
+    // -- own messages --------------------------------------------------------
+    [self](atoms::flush) {
+      self->state.flush_pending = false;
+      end_batch(self);
+    },
+    [self](atoms::stats) -> caf::result<uint64_t, uint64_t> {
+      return {self->state.commits, self->state.writes};
+    },
+  };
+}
+
+caf::expected<messages::job_store_actor> spawn_job_store(caf::actor_system& sys,
+                                                         job_store_config cfg) {
+  // Open before spawning: a bad path fails start-up, not the first request.
+  auto tables = job_tables::open(cfg.path);
+  if (!tables)
+    return std::move(tables.error());
+  // Detached: SQLite blocks on disk, which must never stall the cooperative
+  // scheduler's threads.
+  sqlite_job_store_actor hdl
+    = sys.spawn<caf::detached>(job_store, std::move(*tables), cfg.max_batch);
+  return messages::job_store_actor{hdl};
+}
+
+} // namespace vf::adapters::sqlite

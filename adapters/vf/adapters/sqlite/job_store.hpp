@@ -1,0 +1,118 @@
+// vf/adapters/sqlite/job_store.hpp
+//
+// The SQLite implementation of `vf::messages::job_store_actor`. It exists so
+// that the product's durability promise ("a reply means the write is on
+// disk") costs one fsync per *batch* rather than one per request: writes run
+// inside an open transaction as they arrive, and their replies are held back
+// until a single COMMIT (group commit).
+//
+// How a batch ends: the first write of a batch sends the actor a `flush`
+// message. The mailbox is FIFO, so every write that arrived before it is in
+// the batch when it is handled; then the actor commits and delivers every
+// held reply (or, if the commit fails, rolls back and answers every held
+// write with `storage_unavailable`). A batch also ends early at `max_batch`
+// writes. Reads that arrive while a batch is open wait until it has
+// committed, so no reply ever shows an uncommitted write.
+
+#pragma once
+
+#include "vf/adapters/sqlite/job_tables.hpp"
+#include "vf/messages/job_store_actor.hpp"
+
+#include "caf/actor_system.hpp"
+#include "caf/expected.hpp"
+#include "caf/replies_to.hpp"
+#include "caf/stateful_actor.hpp"
+#include "caf/typed_actor.hpp"
+#include "caf/typed_event_based_actor.hpp"
+#include "caf/typed_response_promise.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace vf::adapters::sqlite {
+
+/// Settings of the SQLite job store.
+struct job_store_config {
+  /// The database file; created if missing, its directory must exist.
+  std::string path;
+  /// Most writes per transaction; a full batch commits without waiting for
+  /// its flush message. 1 disables group commit; 0 counts as 1.
+  uint32_t max_batch = 512;
+};
+
+/// The store's full interface: the port plus its own messages.
+///
+/// - `(flush)`: commits the open batch, then answers the reads that waited
+///   for it. Sent by the store to itself; harmless from anyone else.
+/// - `(stats)` → `(commits, writes)`: transactions committed and write
+///   requests answered by them since start. For tests, benches and metrics.
+///
+/// Callers hold a `vf::messages::job_store_actor`; convert with
+/// `caf::actor_cast<sqlite_job_store_actor>` to reach `(stats)`.
+using sqlite_job_store_actor = messages::job_store_actor::extend<
+  caf::reacts_to<atoms::flush>,
+  caf::replies_to<atoms::stats>::with<uint64_t, uint64_t>>;
+
+/// A write executed inside the open batch whose reply awaits the commit.
+struct held_write {
+  /// Where the reply goes.
+  caf::typed_response_promise<bool> promise;
+  /// What the statement produced; delivered only if the batch commits.
+  caf::expected<bool> outcome;
+};
+
+/// State of the SQLite job store actor.
+struct job_store_state {
+  static inline const char* name = "vf.sqlite-job-store";
+
+  /// The connection and its prepared statements; null once closed.
+  std::unique_ptr<job_tables> tables;
+
+  /// See `job_store_config::max_batch`; at least 1.
+  uint32_t max_batch = 1;
+
+  /// Whether a transaction with uncommitted writes is open.
+  bool batch_open = false;
+
+  /// Whether a `flush` we sent ourselves is still in the mailbox. At most one
+  /// is in flight: it ends whichever batch is open when it arrives.
+  bool flush_pending = false;
+
+  /// Writes of the open batch, in arrival order.
+  std::vector<held_write> held;
+
+  /// Reads that arrived while the batch was open, in arrival order.
+  std::vector<std::function<void(job_tables&)>> waiting_reads;
+
+  /// Transactions committed since start.
+  uint64_t commits = 0;
+
+  /// Write requests answered after a successful commit since start.
+  uint64_t writes = 0;
+};
+
+/// The actor type behind `sqlite_job_store_actor`.
+using job_store_impl = sqlite_job_store_actor::stateful_base<job_store_state>;
+
+/// Pointer to the store actor, as its behavior function receives it.
+using job_store_pointer
+  = sqlite_job_store_actor::stateful_pointer<job_store_state>;
+
+/// The store's behavior over an opened `tables`. Prefer `spawn_job_store`;
+/// this must run in a detached actor, because every handler blocks on disk.
+sqlite_job_store_actor::behavior_type
+job_store(job_store_pointer self, std::unique_ptr<job_tables> tables,
+          uint32_t max_batch);
+
+/// Opens (and migrates) the database at `cfg.path`, then spawns the store as
+/// a detached actor. Fails if the database cannot be opened or set up, with
+/// a message naming the path. Shutting the actor down (exit message)
+/// commits the open batch first.
+caf::expected<messages::job_store_actor> spawn_job_store(caf::actor_system& sys,
+                                                         job_store_config cfg);
+
+} // namespace vf::adapters::sqlite

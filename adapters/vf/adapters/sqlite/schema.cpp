@@ -1,0 +1,148 @@
+// vf/adapters/sqlite/schema.cpp
+
+#include "vf/adapters/sqlite/schema.hpp"
+
+#include "vf/adapters/sqlite/database.hpp"
+#include <sqlite3.h>
+
+#include <array>
+#include <string>
+
+namespace vf::adapters::sqlite {
+
+namespace {
+
+using messages::errc;
+
+/// Milliseconds a statement waits for another connection's write lock
+/// before giving up with SQLITE_BUSY.
+constexpr int busy_timeout_ms = 5000;
+
+/// migrations[v] turns schema version v into v + 1. Append only: a released
+/// step never changes, because files in the field already ran it.
+constexpr std::array<const char*, schema_version> migrations{{
+  // 0 -> 1: jobs (object_ref flattened), results, idempotency claims.
+  // Statuses are stored by their API names so the file reads well in the
+  // sqlite3 shell and survives reordering of the enum.
+  R"sql(
+    CREATE TABLE jobs (
+      id              TEXT    PRIMARY KEY NOT NULL,
+      owner           TEXT    NOT NULL,
+      filename        TEXT    NOT NULL,
+      content_type    TEXT    NOT NULL,
+      bucket          TEXT    NOT NULL,
+      "key"           TEXT    NOT NULL,
+      status          TEXT    NOT NULL,
+      created_at      INTEGER NOT NULL,
+      updated_at      INTEGER NOT NULL,
+      object_bucket   TEXT    NOT NULL,
+      object_key      TEXT    NOT NULL,
+      object_version  TEXT    NOT NULL,
+      object_etag     TEXT    NOT NULL,
+      object_size     INTEGER NOT NULL,
+      attempts        INTEGER NOT NULL,
+      step            TEXT    NOT NULL,
+      next_attempt_at INTEGER NOT NULL,
+      error_code      TEXT    NOT NULL,
+      error_message   TEXT    NOT NULL
+    );
+    CREATE INDEX jobs_by_created_at ON jobs (created_at);
+    CREATE INDEX jobs_by_status ON jobs (status);
+    CREATE TABLE results (
+      job_id     TEXT    PRIMARY KEY NOT NULL,
+      metadata   TEXT    NOT NULL,
+      summary    TEXT    NOT NULL,
+      created_at INTEGER NOT NULL
+    );
+    CREATE TABLE claims (
+      "key"      TEXT    PRIMARY KEY NOT NULL,
+      job_id     TEXT    NOT NULL,
+      claimed_at INTEGER NOT NULL
+    );
+  )sql",
+}};
+
+/// Runs a single-value PRAGMA (or query) and returns its text result.
+caf::expected<std::string> query_text(database& db, const char* sql) {
+  auto stmt = db.prepare(sql);
+  if (!stmt)
+    return std::move(stmt.error());
+  statement::use guard{*stmt};
+  auto rc = stmt->step();
+  if (rc != SQLITE_ROW)
+    return db.fail(rc, sql);
+  return stmt->column_text(0);
+}
+
+/// Runs a single-value PRAGMA (or query) and returns its integer result.
+caf::expected<int64_t> query_int(database& db, const char* sql) {
+  auto stmt = db.prepare(sql);
+  if (!stmt)
+    return std::move(stmt.error());
+  statement::use guard{*stmt};
+  auto rc = stmt->step();
+  if (rc != SQLITE_ROW)
+    return db.fail(rc, sql);
+  return stmt->column_int64(0);
+}
+
+} // namespace
+
+caf::error configure(database& db) {
+  auto mode = query_text(db, "PRAGMA journal_mode=WAL");
+  if (!mode)
+    return std::move(mode.error());
+  // SQLite answers with the mode in force; it silently keeps another one
+  // where WAL is impossible (e.g. an in-memory database).
+  if (*mode != "wal")
+    return messages::make_error(errc::storage_unavailable,
+                                "cannot enable WAL journal (got '" + *mode
+                                  + "')");
+  // WAL + FULL syncs the log on every commit: a reply means "on disk".
+  if (auto err = db.exec("PRAGMA synchronous=FULL", "PRAGMA synchronous"))
+    return err;
+  auto rc = sqlite3_busy_timeout(db.native(), busy_timeout_ms);
+  if (rc != SQLITE_OK)
+    return db.fail(rc, "busy timeout");
+  return caf::none;
+}
+
+caf::error migrate(database& db) {
+  auto version = query_int(db, "PRAGMA user_version");
+  if (!version)
+    return std::move(version.error());
+  if (*version == schema_version)
+    return caf::none;
+  // IMMEDIATE: of two processes starting on one old file, only one migrates;
+  // the other waits for the lock and then reads the new version below.
+  if (auto err = db.exec("BEGIN IMMEDIATE", "begin migration"))
+    return err;
+  auto abort = [&db](caf::error err) {
+    // Best effort: `err` is the failure worth reporting, and closing the
+    // connection rolls back anyway.
+    static_cast<void>(db.exec("ROLLBACK", "rollback migration"));
+    return err;
+  };
+  version = query_int(db, "PRAGMA user_version");
+  if (!version)
+    return abort(std::move(version.error()));
+  if (*version < 0 || *version > schema_version)
+    return abort(messages::make_error(
+      errc::storage_unavailable, "schema version " + std::to_string(*version)
+                                   + " is not one this build knows (0.."
+                                   + std::to_string(schema_version) + ")"));
+  for (auto v = *version; v < schema_version; ++v) {
+    auto what = "migrate schema to version " + std::to_string(v + 1);
+    if (auto err = db.exec(migrations[static_cast<size_t>(v)], what.c_str()))
+      return abort(std::move(err));
+  }
+  // PRAGMA takes no bound parameters; the value is our own constant.
+  auto set = "PRAGMA user_version=" + std::to_string(schema_version);
+  if (auto err = db.exec(set.c_str(), "PRAGMA user_version"))
+    return abort(std::move(err));
+  if (auto err = db.exec("COMMIT", "commit migration"))
+    return abort(std::move(err));
+  return caf::none;
+}
+
+} // namespace vf::adapters::sqlite

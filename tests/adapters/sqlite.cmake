@@ -1,0 +1,6 @@
+# SQLite job store: real database files in fresh temp directories, a real
+# actor system (the store is a detached actor, so no test coordinator).
+vf_add_unit_test(vf-test-sqlite
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/sqlite.test.cpp
+  LIBS vf::adapters_sqlite
+  SUITES adapters.sqlite)
