@@ -1,0 +1,77 @@
+// vf/adapters/objectstore/md5_hasher.cpp
+
+#include "vf/adapters/objectstore/md5_hasher.hpp"
+
+#include <openssl/evp.h>
+
+#include <new>
+
+namespace vf::adapters::objectstore {
+
+namespace {
+
+EVP_MD_CTX* as_ctx(void* ptr) {
+  return static_cast<EVP_MD_CTX*>(ptr);
+}
+
+std::string to_hex(const unsigned char* data, size_t size) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string result;
+  result.reserve(size * 2);
+  for (size_t i = 0; i < size; ++i) {
+    result += digits[data[i] >> 4];
+    result += digits[data[i] & 0x0F];
+  }
+  return result;
+}
+
+} // namespace
+
+md5_hasher::md5_hasher() : ctx_(EVP_MD_CTX_new()) {
+  // Only allocation can fail here; a process without MD5 (FIPS-only
+  // OpenSSL) cannot produce S3 ETags at all.
+  if (ctx_ == nullptr
+      || EVP_DigestInit_ex(as_ctx(ctx_), EVP_md5(), nullptr) != 1)
+    throw std::bad_alloc{};
+}
+
+md5_hasher::~md5_hasher() {
+  EVP_MD_CTX_free(as_ctx(ctx_));
+}
+
+void md5_hasher::update(const void* data, size_t size) {
+  if (digest_.empty() && size > 0)
+    EVP_DigestUpdate(as_ctx(ctx_), data, size);
+}
+
+const std::string& md5_hasher::hex_digest() {
+  if (digest_.empty()) {
+    unsigned char buf[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    EVP_DigestFinal_ex(as_ctx(ctx_), buf, &len);
+    digest_ = to_hex(buf, len);
+  }
+  return digest_;
+}
+
+std::string md5_hex(std::string_view data) {
+  md5_hasher hasher;
+  hasher.update(data.data(), data.size());
+  return hasher.hex_digest();
+}
+
+std::optional<std::string> content_md5_to_hex(std::string_view header) {
+  // 16 bytes encode to 24 base64 characters ending in "==".
+  if (header.size() != 24)
+    return std::nullopt;
+  unsigned char out[18];
+  auto n = EVP_DecodeBlock(
+    out, reinterpret_cast<const unsigned char*>(header.data()),
+    static_cast<int>(header.size()));
+  // EVP_DecodeBlock ignores padding in its count: 24 chars always yield 18.
+  if (n != 18 || header[22] != '=' || header[23] != '=')
+    return std::nullopt;
+  return to_hex(out, 16);
+}
+
+} // namespace vf::adapters::objectstore

@@ -1,0 +1,723 @@
+// vf/adapters/objectstore/session.cpp
+
+#include "vf/adapters/objectstore/session.hpp"
+
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "caf/error.hpp"
+
+#include "vf/adapters/objectstore/md5_hasher.hpp"
+#include "vf/adapters/objectstore/object_paths.hpp"
+#include "vf/messages/errc.hpp"
+#include "vf/messages/object_event.hpp"
+
+#include <array>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <limits>
+#include <string_view>
+
+namespace vf::adapters::objectstore {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+constexpr std::string_view continue_response = "HTTP/1.1 100 Continue\r\n\r\n";
+
+// S3 sub-resources (query parameters that turn an object request into a
+// different operation). Serving the plain object instead would silently do
+// the wrong thing, so they are refused.
+constexpr std::array<std::string_view, 22> unsupported_subresources{
+  "acl",       "attributes", "cors",      "delete",       "legal-hold",
+  "lifecycle", "location",   "logging",   "notification", "partNumber",
+  "policy",    "restore",    "retention", "select",       "tagging",
+  "torrent",   "uploadId",   "uploads",   "versionId",    "versioning",
+  "website",   "list-type",
+};
+
+bool is_http_parse_error(const beast::error_code& ec) {
+  return ec.category() == make_error_code(http::error::bad_method).category()
+         && ec != http::error::end_of_stream
+         && ec != http::error::partial_message;
+}
+
+bool iequals(std::string_view x, std::string_view y) {
+  if (x.size() != y.size())
+    return false;
+  for (size_t i = 0; i < x.size(); ++i) {
+    auto a = x[i] >= 'A' && x[i] <= 'Z' ? x[i] - 'A' + 'a' : x[i];
+    auto b = y[i] >= 'A' && y[i] <= 'Z' ? y[i] - 'A' + 'a' : y[i];
+    if (a != b)
+      return false;
+  }
+  return true;
+}
+
+// RFC 7231 IMF-fixdate, spelled out rather than strftime'd so that the
+// process locale cannot change it.
+std::string http_date(int64_t unix_seconds) {
+  static constexpr const char* days[]
+    = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+  static constexpr const char* months[]
+    = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+       "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  auto t = static_cast<time_t>(unix_seconds);
+  struct tm tm;
+  gmtime_r(&t, &tm);
+  char buf[40];
+  std::snprintf(buf, sizeof(buf), "%s, %02d %s %04d %02d:%02d:%02d GMT",
+                days[tm.tm_wday % 7], tm.tm_mday, months[tm.tm_mon % 12],
+                tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+  return buf;
+}
+
+s3_error storage_error(const fs_error& err) {
+  if (is_out_of_space(err))
+    return {http::status::insufficient_storage, "InsufficientStorage",
+            "The store has no space left for this object"};
+  if (is_path_conflict(err))
+    return {http::status::conflict, "ObjectPathConflict",
+            "The key clashes with an existing object: a prefix of it is an "
+            "object, or it is a prefix of other objects"};
+  return {http::status::internal_server_error, "InternalError",
+          "We encountered an internal error storing the object. Please try "
+          "again."};
+}
+
+template <class Message>
+void set_object_headers(Message& msg, const object_meta& meta, int64_t mtime) {
+  msg.set(http::field::etag, "\"" + meta.etag + "\"");
+  if (!meta.version.empty())
+    msg.set("x-amz-version-id", meta.version);
+  msg.set(http::field::last_modified, http_date(mtime));
+  msg.set(http::field::content_type, meta.content_type.empty()
+                                       ? std::string{"binary/octet-stream"}
+                                       : meta.content_type);
+}
+
+} // namespace
+
+session::session(store_context& ctx, io_worker& worker, tcp::socket sock)
+  : ctx_(ctx), worker_(worker), stream_(std::move(sock)),
+    // Bounds what a client can make us buffer: a full header (16 KiB) plus
+    // one read of body bytes.
+    buf_(max_header_bytes + body_chunk_bytes) {
+  ++ctx_.connections;
+}
+
+session::~session() {
+  worker_.sessions.erase(this);
+  --ctx_.connections;
+}
+
+void session::start() {
+  worker_.sessions.insert(this);
+  read_header();
+}
+
+void session::abort() {
+  close();
+  // May destroy this session once the function returns.
+  auto keep = std::move(hold_);
+}
+
+// -- request dispatch --------------------------------------------------------
+
+void session::read_header() {
+  if (closed_)
+    return;
+  req_ = request_state{};
+  body_.reset();
+  upload_.reset();
+  pending_get_.reset();
+  header_.emplace();
+  header_->header_limit(max_header_bytes);
+  // Boost 1.74 compares Content-Length against an unset body limit as if it
+  // were 0, so "no limit yet" must be the largest value. The real limit
+  // applies once the request is authenticated (see handle_put).
+  header_->body_limit(std::numeric_limits<uint64_t>::max());
+  // One deadline for the whole header: a client dribbling bytes cannot keep
+  // the connection forever (slowloris).
+  stream_.expires_after(ctx_.config().io_timeout);
+  http::async_read_header(
+    stream_, buf_, *header_,
+    [self = shared_from_this()](beast::error_code ec, size_t) {
+      self->on_header(ec);
+    });
+}
+
+void session::on_header(beast::error_code ec) {
+  if (ec) {
+    if (closed_)
+      return;
+    req_.request_id = ctx_.next_request_id();
+    req_.body_pending = true;
+    if (ec == http::error::header_limit)
+      return send_error({http::status::request_header_fields_too_large,
+                         "RequestHeaderSectionTooLarge",
+                         "Your request header section exceeds the maximum "
+                         "allowed size of "
+                           + std::to_string(max_header_bytes) + " bytes"});
+    if (is_http_parse_error(ec))
+      return send_error({http::status::bad_request, "BadRequest",
+                         "Malformed HTTP request: " + ec.message()});
+    // The peer closed, reset or went silent between requests: there is no
+    // one to answer.
+    return close();
+  }
+  auto& msg = header_->get();
+  req_.method = msg.method();
+  req_.method_name = std::string{msg.method_string()};
+  req_.target = std::string{msg.target()};
+  req_.http_version = msg.version();
+  req_.keep_alive = msg.keep_alive();
+  req_.body_pending = !header_->is_done();
+  req_.request_id = ctx_.next_request_id();
+  switch (req_.method) {
+    case http::verb::put:
+      return handle_put();
+    case http::verb::get:
+    case http::verb::head:
+      return handle_get();
+    default:
+      if (auto err = parse_target();
+          err && err->status == http::status::bad_request)
+        return send_error(*err);
+      return send_error({http::status::method_not_allowed, "MethodNotAllowed",
+                         "The method " + req_.method_name
+                           + " is not allowed against this resource; the "
+                             "built-in store supports GET, HEAD and PUT"});
+  }
+}
+
+std::optional<s3_error> session::parse_target() {
+  std::string_view target = req_.target;
+  auto qmark = target.find('?');
+  auto path = target.substr(0, qmark);
+  auto query = qmark == std::string_view::npos ? std::string_view{}
+                                               : target.substr(qmark + 1);
+  req_.resource = std::string{path};
+  if (path.empty() || path.front() != '/')
+    return s3_error{http::status::bad_request, "InvalidURI",
+                    "Couldn't parse the specified URI: expected a "
+                    "path-style target /<bucket>/<key>"};
+  while (!query.empty()) {
+    auto amp = query.find('&');
+    auto part = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view{}
+                                          : query.substr(amp + 1);
+    auto name = sigv4::uri_decode(part.substr(0, part.find('=')), true);
+    if (!name)
+      return s3_error{http::status::bad_request, "InvalidURI",
+                      "Couldn't parse the specified URI: malformed "
+                      "percent-encoding in the query"};
+    for (auto sub : unsupported_subresources)
+      if (*name == sub)
+        return s3_error{http::status::not_implemented, "NotImplemented",
+                        "The built-in store does not support the '" + *name
+                          + "' sub-resource"};
+  }
+  auto rest = path.substr(1);
+  auto slash = rest.find('/');
+  auto bucket = sigv4::uri_decode(rest.substr(0, slash));
+  auto key = sigv4::uri_decode(slash == std::string_view::npos
+                                 ? std::string_view{}
+                                 : rest.substr(slash + 1));
+  if (!bucket || !key)
+    return s3_error{http::status::bad_request, "InvalidURI",
+                    "Couldn't parse the specified URI: malformed "
+                    "percent-encoding in the path"};
+  req_.bucket = std::move(*bucket);
+  req_.key = std::move(*key);
+  if (req_.bucket.empty())
+    return s3_error{http::status::not_implemented, "NotImplemented",
+                    "Listing buckets is not supported by the built-in store"};
+  if (req_.key.empty())
+    return s3_error{http::status::not_implemented, "NotImplemented",
+                    "Bucket operations are not supported by the built-in "
+                    "store; address an object as /<bucket>/<key>"};
+  return std::nullopt;
+}
+
+std::optional<s3_error> session::authenticate() {
+  auto& msg = header_->get();
+  sigv4::incoming in;
+  in.method = req_.method_name;
+  in.target = req_.target;
+  for (auto& field : msg)
+    in.headers.emplace_back(std::string{field.name_string()},
+                            std::string{field.value()});
+  auto lookup = [this](std::string_view access_key) {
+    return ctx_.secret_for(access_key);
+  };
+  auto region = ctx_.config().region;
+  auto now = ctx_.now();
+  auto result = sigv4::verify_presigned(in, lookup, region, now);
+  if (result == sigv4::verify_error::signature_mismatch
+      && req_.method == http::verb::head) {
+    // A HEAD reveals less than a GET of the same object, so a URL presigned
+    // for GET may also be used for HEAD (workers check sizes that way).
+    in.method = "GET";
+    if (sigv4::verify_presigned(in, lookup, region, now)
+        == sigv4::verify_error::ok)
+      result = sigv4::verify_error::ok;
+  }
+  if (result == sigv4::verify_error::ok)
+    return std::nullopt;
+  if (result == sigv4::verify_error::missing_parameter
+      && req_.target.find("X-Amz-Signature=") == std::string::npos) {
+    if (msg.find(http::field::authorization) != msg.end())
+      return s3_error{http::status::forbidden, "AccessDenied",
+                      "Authorization-header signing is not supported by "
+                      "the built-in store; use a presigned URL"};
+    return s3_error{http::status::forbidden, "AccessDenied",
+                    "Anonymous access is not allowed; use a presigned URL"};
+  }
+  return auth_error(result);
+}
+
+std::optional<s3_error> session::check_object_address() {
+  if (!ctx_.has_bucket(req_.bucket))
+    return s3_error{http::status::not_found, "NoSuchBucket",
+                    "The specified bucket does not exist"};
+  if (auto why = check_key(req_.key))
+    return s3_error{http::status::bad_request, "InvalidArgument",
+                    "Invalid object key: " + *why};
+  return std::nullopt;
+}
+
+// -- PUT ---------------------------------------------------------------------
+
+void session::handle_put() {
+  // Everything about the request is checked before a single body byte is
+  // read: a refused upload costs the server nothing.
+  if (auto err = parse_target())
+    return send_error(*err);
+  if (auto err = authenticate())
+    return send_error(*err);
+  if (auto err = check_object_address())
+    return send_error(*err);
+  auto& msg = header_->get();
+  auto max = ctx_.config().max_object_bytes;
+  auto length = header_->content_length();
+  if (!length && !header_->chunked())
+    return send_error({http::status::length_required, "MissingContentLength",
+                       "You must provide the Content-Length HTTP header (or "
+                       "send the body with chunked transfer encoding)"});
+  if (length && *length > max)
+    return send_error({http::status::payload_too_large, "EntityTooLarge",
+                       "Your proposed upload of " + std::to_string(*length)
+                         + " bytes exceeds the maximum allowed object size of "
+                         + std::to_string(max) + " bytes"});
+  if (auto i = msg.find(http::field::content_md5); i != msg.end()) {
+    auto value = i->value();
+    auto hex = content_md5_to_hex({value.data(), value.size()});
+    if (!hex)
+      return send_error({http::status::bad_request, "InvalidDigest",
+                         "The Content-MD5 you specified is not valid"});
+    req_.content_md5 = std::move(*hex);
+  }
+  if (auto i = msg.find(http::field::content_type); i != msg.end())
+    req_.content_type = std::string{i->value()};
+  bool expect_continue = false;
+  if (auto i = msg.find(http::field::expect); i != msg.end())
+    expect_continue
+      = iequals({i->value().data(), i->value().size()}, "100-continue");
+  req_.version_id = ctx_.next_version();
+  upload_ = std::make_unique<upload_file>(partial_dir(ctx_.config().data_dir)
+                                          + "/" + req_.version_id + ".part");
+  if (auto err = upload_->open()) {
+    ctx_.log("objectstore: " + err->what + ": " + err->code.message());
+    upload_.reset();
+    return send_error(storage_error(*err));
+  }
+  chunk_.resize(body_chunk_bytes);
+  body_.emplace(std::move(*header_));
+  header_.reset();
+  // Counts decoded chunk data too, so chunked uploads stop at the limit.
+  body_->body_limit(max);
+  if (expect_continue && req_.http_version >= 11 && !body_->is_done()) {
+    stream_.expires_after(ctx_.config().io_timeout);
+    asio::async_write(
+      stream_, asio::buffer(continue_response.data(), continue_response.size()),
+      [self = shared_from_this()](beast::error_code ec, size_t) {
+        if (ec)
+          self->fail_body(ec);
+        else
+          self->read_body();
+      });
+    return;
+  }
+  read_body();
+}
+
+void session::read_body() {
+  if (closed_)
+    return;
+  if (body_->is_done())
+    return finish_upload();
+  auto& body = body_->get().body();
+  body.data = chunk_.data();
+  body.size = chunk_.size();
+  // Per read, not per body: a large upload may take long, a stalled one not.
+  stream_.expires_after(ctx_.config().io_timeout);
+  http::async_read_some(stream_, buf_, *body_,
+                        [self = shared_from_this()](
+                          beast::error_code ec, size_t) { self->on_body(ec); });
+}
+
+void session::on_body(beast::error_code ec) {
+  if (ec == http::error::need_buffer)
+    ec = {};
+  if (ec || closed_)
+    return fail_body(ec);
+  auto n = chunk_.size() - body_->get().body().size;
+  if (n > 0) {
+    if (auto err = upload_->append(chunk_.data(), n)) {
+      ctx_.log("objectstore: " + err->what + ": " + err->code.message());
+      upload_.reset();
+      req_.body_pending = !body_->is_done();
+      return send_error(storage_error(*err));
+    }
+  }
+  read_body();
+}
+
+void session::fail_body(beast::error_code ec) {
+  // Whatever happened, this upload is over: its partial file goes now.
+  upload_.reset();
+  req_.body_pending = true;
+  if (closed_)
+    return;
+  if (ec == http::error::body_limit)
+    return send_error({http::status::payload_too_large, "EntityTooLarge",
+                       "Your upload exceeds the maximum allowed object size "
+                       "of "
+                         + std::to_string(ctx_.config().max_object_bytes)
+                         + " bytes"});
+  if (is_http_parse_error(ec))
+    return send_error({http::status::bad_request, "IncompleteBody",
+                       "Malformed request body: " + ec.message()});
+  // Connection lost, reset or timed out mid-body: nobody left to answer
+  // (a timed-out tcp_stream has closed the socket already).
+  ctx_.log("objectstore: upload of " + req_.bucket + "/" + req_.key
+           + " aborted: " + ec.message());
+  close();
+}
+
+void session::finish_upload() {
+  req_.body_pending = false;
+  body_.reset();
+  req_.etag = upload_->etag();
+  req_.size = upload_->size();
+  if (!req_.content_md5.empty() && req_.content_md5 != req_.etag) {
+    upload_.reset();
+    return send_error({http::status::bad_request, "BadDigest",
+                       "The Content-MD5 you specified did not match what we "
+                       "received"});
+  }
+  object_meta meta;
+  meta.bucket = req_.bucket;
+  meta.key = req_.key;
+  meta.version = req_.version_id;
+  meta.content_type = req_.content_type;
+  auto& dir = ctx_.config().data_dir;
+  auto object_path = object_file(dir, req_.bucket, req_.key);
+  auto meta_path = meta_file(dir, req_.bucket, req_.key);
+  // No read or write is pending until the commit is done and the
+  // orchestrator has answered; the deadline is set again for the response.
+  stream_.expires_never();
+  auto job
+    = [self = shared_from_this(), object_path = std::move(object_path),
+       meta_path = std::move(meta_path), meta = std::move(meta)]() mutable {
+        std::optional<fs_error> err;
+        std::string warning;
+        try {
+          err = self->upload_->commit(object_path, meta_path, std::move(meta),
+                                      warning);
+        } catch (const std::exception& ex) {
+          err = fs_error{std::error_code{EIO, std::generic_category()},
+                         std::string{"cannot commit "} + object_path + ": "
+                           + ex.what()};
+        }
+        auto ex = self->stream_.get_executor();
+        asio::post(ex, [self = std::move(self), err = std::move(err),
+                        warning = std::move(warning)] {
+          self->on_committed(err, warning);
+        });
+      };
+  asio::post(*ctx_.blocking, std::move(job));
+}
+
+void session::on_committed(std::optional<fs_error> err,
+                           const std::string& warning) {
+  if (!warning.empty())
+    ctx_.log("objectstore: " + warning
+             + " (object kept; its metadata is recomputed on read)");
+  // Committed or not, no partial file remains to clean up.
+  upload_.reset();
+  if (err) {
+    ctx_.log("objectstore: " + err->what + ": " + err->code.message());
+    return send_error(storage_error(*err));
+  }
+  if (closed_)
+    return;
+  announce();
+}
+
+void session::announce() {
+  messages::object_event evt{"s3:ObjectCreated:Put", "builtin",
+                             messages::object_ref{req_.bucket, req_.key,
+                                                  req_.version_id, req_.etag,
+                                                  req_.size}};
+  // CAF holds only a weak reference (see hold_): after shutdown the
+  // companion may outlive the I/O threads, a session must not.
+  hold_ = shared_from_this();
+  std::weak_ptr<session> weak = hold_;
+  worker_.bridge->self()
+    ->request(ctx_.events(), ctx_.config().event_timeout, atoms::created_v,
+              std::move(evt))
+    .then(
+      [weak](bool) {
+        if (auto self = weak.lock()) {
+          self->hold_.reset();
+          self->reply_stored();
+        }
+      },
+      [weak](caf::error& err) {
+        if (auto self = weak.lock()) {
+          self->hold_.reset();
+          auto what = messages::message_of(err);
+          self->ctx_.log("objectstore: stored " + self->req_.bucket + "/"
+                         + self->req_.key + " version " + self->req_.version_id
+                         + " but the orchestrator refused the event: " + what);
+          auto code = messages::errc_of(err);
+          if (code == messages::errc::not_found
+              || code == messages::errc::invalid_argument) {
+            // Retrying cannot help: no job expects this object.
+            self->send_error({http::status::conflict, "NoSuchUpload",
+                              "The object was stored as version "
+                                + self->req_.version_id
+                                + " but no job expects it (" + what + ")"});
+            return;
+          }
+          self->send_error(
+            {http::status::service_unavailable, "ServiceUnavailable",
+             "The object was stored as version " + self->req_.version_id
+               + " but its upload could not be announced (" + what
+               + "); please retry the upload"});
+        }
+      });
+}
+
+void session::reply_stored() {
+  auto res = std::make_shared<http::response<http::empty_body>>(
+    http::status::ok, req_.http_version);
+  res->set(http::field::etag, "\"" + req_.etag + "\"");
+  res->set("x-amz-version-id", req_.version_id);
+  res->content_length(0);
+  send(std::move(res));
+}
+
+// -- GET / HEAD --------------------------------------------------------------
+
+void session::handle_get() {
+  if (auto err = parse_target())
+    return send_error(*err);
+  if (auto err = authenticate())
+    return send_error(*err);
+  if (auto err = check_object_address())
+    return send_error(*err);
+  auto& dir = ctx_.config().data_dir;
+  auto path = object_file(dir, req_.bucket, req_.key);
+  auto res
+    = std::make_shared<file_response>(http::status::ok, req_.http_version);
+  beast::error_code ec;
+  res->body().open(path.c_str(), beast::file_mode::scan, ec);
+  s3_error no_such_key{http::status::not_found, "NoSuchKey",
+                       "The specified key does not exist."};
+  if (ec) {
+    if (ec == beast::errc::no_such_file_or_directory
+        || ec == beast::errc::not_a_directory)
+      return send_error(no_such_key);
+    ctx_.log("objectstore: cannot open " + path + ": " + ec.message());
+    return send_error({http::status::internal_server_error, "InternalError",
+                       "We encountered an internal error reading the "
+                       "object. Please try again."});
+  }
+  auto fd = res->body().file().native_handle();
+  struct stat st;
+  // A folder of deeper keys is not an object.
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+    return send_error(no_such_key);
+  auto size = static_cast<uint64_t>(st.st_size);
+  auto mtime = static_cast<int64_t>(st.st_mtim.tv_sec);
+  pending_get_ = std::move(res);
+  auto meta = read_object_meta(meta_file(dir, req_.bucket, req_.key));
+  if (meta && meta->inode == static_cast<uint64_t>(st.st_ino)
+      && meta->size == size)
+    return send_object(*meta, size, mtime);
+  // Metadata missing or describing another file (a crash or a failure
+  // between the two renames of a commit): rehash the bytes, off the I/O
+  // thread. The version falls back to the file's modification time.
+  ctx_.log("objectstore: metadata of " + req_.bucket + "/" + req_.key
+           + " is missing or stale; recomputing its ETag");
+  object_meta fallback;
+  fallback.bucket = req_.bucket;
+  fallback.key = req_.key;
+  fallback.size = size;
+  fallback.version = version_clock::format(
+    static_cast<uint64_t>(st.st_mtim.tv_sec) * 1'000'000'000u
+    + static_cast<uint64_t>(st.st_mtim.tv_nsec));
+  auto job = [self = shared_from_this(), fd, size, mtime,
+              fallback = std::move(fallback)]() mutable {
+    bool ok = true;
+    try {
+      md5_hasher md5;
+      uint64_t offset = 0;
+      std::vector<char> buf(body_chunk_bytes);
+      while (offset < size) {
+        auto n
+          = ::pread(fd, buf.data(), buf.size(), static_cast<off_t>(offset));
+        if (n < 0 && errno == EINTR)
+          continue;
+        if (n <= 0) {
+          ok = false;
+          break;
+        }
+        md5.update(buf.data(), static_cast<size_t>(n));
+        offset += static_cast<uint64_t>(n);
+      }
+      fallback.etag = md5.hex_digest();
+    } catch (const std::exception&) {
+      ok = false;
+    }
+    auto ex = self->stream_.get_executor();
+    asio::post(ex, [self = std::move(self), ok, size, mtime,
+                    fallback = std::move(fallback)] {
+      if (self->closed_)
+        return;
+      if (!ok)
+        return self->send_error({http::status::internal_server_error,
+                                 "InternalError",
+                                 "We encountered an internal error reading "
+                                 "the object. Please try again."});
+      self->send_object(fallback, size, mtime);
+    });
+  };
+  asio::post(*ctx_.blocking, std::move(job));
+}
+
+void session::send_object(const object_meta& meta, uint64_t size,
+                          int64_t mtime) {
+  auto res = std::move(pending_get_);
+  if (req_.method == http::verb::head) {
+    auto head = std::make_shared<http::response<http::empty_body>>(
+      http::status::ok, req_.http_version);
+    set_object_headers(*head, meta, mtime);
+    head->content_length(size);
+    return send(std::move(head));
+  }
+  set_object_headers(*res, meta, mtime);
+  res->content_length(size);
+  send(std::move(res));
+}
+
+// -- responses ---------------------------------------------------------------
+
+void session::send_error(const s3_error& err) {
+  auto res = std::make_shared<http::response<http::string_body>>(
+    err.status, req_.http_version);
+  res->set(http::field::content_type, "application/xml");
+  res->set("x-amz-error-code", err.code);
+  if (err.status == http::status::method_not_allowed)
+    res->set(http::field::allow, "GET, HEAD, PUT");
+  // A response to HEAD has no body; the status and the header say it all.
+  if (req_.method != http::verb::head)
+    res->body()
+      = error_xml(err, req_.bucket, req_.key, req_.resource, req_.request_id);
+  res->prepare_payload();
+  send(std::move(res));
+}
+
+template <class Body>
+void session::send(std::shared_ptr<http::response<Body>> res) {
+  if (closed_)
+    return;
+  bool keep_alive = req_.keep_alive && !req_.body_pending;
+  res->keep_alive(keep_alive);
+  res->set(http::field::server, "vidflow-objectstore");
+  if (!req_.request_id.empty())
+    res->set("x-amz-request-id", req_.request_id);
+  stream_.expires_after(ctx_.config().io_timeout);
+  auto& msg = *res;
+  http::async_write(stream_, msg,
+                    [self = shared_from_this(), res = std::move(res),
+                     keep_alive](beast::error_code ec, size_t) {
+                      self->after_write(ec, keep_alive);
+                    });
+}
+
+void session::after_write(beast::error_code ec, bool keep_alive) {
+  if (ec)
+    return close();
+  if (keep_alive)
+    return read_header();
+  if (req_.body_pending)
+    return linger();
+  close();
+}
+
+void session::linger() {
+  // The client may still be sending a body we refused. Closing now would
+  // make the kernel answer with a reset that can destroy our response
+  // before the client reads it, so stop sending, read and drop for a while,
+  // then close.
+  beast::error_code ec;
+  stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+  if (ec)
+    return close();
+  drained_ = 0;
+  if (chunk_.empty())
+    chunk_.resize(16 * 1024);
+  stream_.expires_after(std::chrono::seconds{5});
+  drain();
+}
+
+void session::drain() {
+  if (closed_)
+    return;
+  stream_.async_read_some(
+    asio::buffer(chunk_),
+    [self = shared_from_this()](beast::error_code ec, size_t n) {
+      self->drained_ += n;
+      if (ec || self->drained_ > max_linger_bytes)
+        return self->close();
+      self->drain();
+    });
+}
+
+void session::close() {
+  if (closed_)
+    return;
+  closed_ = true;
+  beast::error_code ec;
+  stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+  stream_.close();
+}
+
+} // namespace vf::adapters::objectstore

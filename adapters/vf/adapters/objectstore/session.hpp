@@ -1,0 +1,222 @@
+// vf/adapters/objectstore/session.hpp
+//
+// One client connection of the built-in store: reads requests one after
+// another (keep-alive), verifies presigned URLs before reading any body,
+// streams PUT bodies to a partial file, commits them off the I/O thread,
+// announces them to the orchestrator through the CAF bridge, and streams
+// objects back for GET/HEAD. Internal to the object store.
+
+#pragma once
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/file_body.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/parser.hpp>
+
+#include "vf/adapters/common/asio_bridge.hpp"
+#include "vf/adapters/objectstore/object_meta.hpp"
+#include "vf/adapters/objectstore/s3_error.hpp"
+#include "vf/adapters/objectstore/store_context.hpp"
+#include "vf/adapters/objectstore/upload_file.hpp"
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <unordered_set>
+#include <vector>
+
+namespace vf::adapters::objectstore {
+
+class session;
+
+/// One I/O thread of the server: its own io_context (so each companion
+/// bridge is only ever touched by one thread), the bridge, and the
+/// connections it serves.
+struct io_worker {
+  /// Live sessions; touched only on this worker's thread (or after it
+  /// ended). Declared first so that it outlives `ioc`, whose destruction
+  /// destroys the sessions its pending handlers still hold.
+  std::unordered_set<session*> sessions;
+  /// The event loop; single-threaded by construction.
+  boost::asio::io_context ioc{1};
+  /// Keeps `ioc.run()` going while there is no I/O.
+  std::optional<
+    boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>
+    guard;
+  /// CAF companion drained on this thread; created before the thread runs.
+  std::unique_ptr<common::asio_bridge> bridge;
+  /// The thread running `ioc`.
+  std::thread thread;
+};
+
+/// Largest accepted request header in bytes; bigger ones get 431.
+constexpr uint32_t max_header_bytes = 16 * 1024;
+
+/// Size of the buffer a request body is read through (per connection).
+constexpr size_t body_chunk_bytes = 64 * 1024;
+
+/// Most bytes of an unwanted request body read (and dropped) after an early
+/// error answer, so the client sees the answer rather than a reset.
+constexpr uint64_t max_linger_bytes = 8 * 1024 * 1024;
+
+/// One connection. Lives as long as an asynchronous operation, a pending
+/// blocking job or an orchestrator request needs it.
+class session : public std::enable_shared_from_this<session> {
+public:
+  /// Takes over an accepted socket whose executor is `worker.ioc`.
+  session(store_context& ctx, io_worker& worker,
+          boost::asio::ip::tcp::socket sock);
+
+  session(const session&) = delete;
+  session& operator=(const session&) = delete;
+
+  /// Removes an unfinished upload's partial file.
+  ~session();
+
+  /// Registers with the worker and reads the first request. Call on the
+  /// worker's thread.
+  void start();
+
+  /// Closes the connection at once (server shutdown); an unfinished upload
+  /// is discarded when the session goes away. Call on the worker's thread.
+  void abort();
+
+private:
+  /// What one request is about, kept after its header parser is gone.
+  struct request_state {
+    /// Request method.
+    boost::beast::http::verb method = boost::beast::http::verb::unknown;
+    /// Request method as sent (for signatures and messages).
+    std::string method_name;
+    /// Request target exactly as received.
+    std::string target;
+    /// Raw path, for `<Resource>`.
+    std::string resource;
+    /// Decoded bucket name.
+    std::string bucket;
+    /// Decoded object key.
+    std::string key;
+    /// Id for `x-amz-request-id` and `<RequestId>`.
+    std::string request_id;
+    /// HTTP version as 10 or 11.
+    unsigned http_version = 11;
+    /// Whether the client wants the connection kept open.
+    bool keep_alive = false;
+    /// Whether body bytes of this request may still be unread on the wire;
+    /// the connection cannot be reused then.
+    bool body_pending = false;
+    /// Hex MD5 the client announced in `Content-MD5`.
+    std::string content_md5;
+    /// `Content-Type` of the upload, kept for GET.
+    std::string content_type;
+    /// Version id assigned to the upload.
+    std::string version_id;
+    /// Hex MD5 of the uploaded bytes.
+    std::string etag;
+    /// Size of the uploaded bytes.
+    uint64_t size = 0;
+  };
+
+  /// Reads request headers only, so a request is judged before its body.
+  using header_parser
+    = boost::beast::http::request_parser<boost::beast::http::empty_body>;
+  /// Reads a body through `chunk_`, never holding more than one chunk.
+  using body_parser
+    = boost::beast::http::request_parser<boost::beast::http::buffer_body>;
+  /// Streams an object file back.
+  using file_response
+    = boost::beast::http::response<boost::beast::http::file_body>;
+
+  // -- request dispatch ------------------------------------------------------
+
+  /// Resets per-request state and reads the next request header.
+  void read_header();
+  /// Routes a request by method, or answers a malformed one.
+  void on_header(boost::beast::error_code ec);
+  /// Splits the target into bucket and key; refuses sub-resources.
+  std::optional<s3_error> parse_target();
+  /// Verifies the presigned URL against the configured keys.
+  std::optional<s3_error> authenticate();
+  /// Checks that the bucket exists and the key may become a path.
+  std::optional<s3_error> check_object_address();
+
+  // -- PUT -------------------------------------------------------------------
+
+  /// Validates a PUT and starts streaming its body.
+  void handle_put();
+  /// Reads the next body chunk (or finishes when the body is complete).
+  void read_body();
+  /// Writes a received chunk to the partial file.
+  void on_body(boost::beast::error_code ec);
+  /// Ends an upload that failed mid-body; its partial file goes.
+  void fail_body(boost::beast::error_code ec);
+  /// Checks the digest and commits on the blocking pool.
+  void finish_upload();
+  /// Back on the I/O thread after the commit.
+  void on_committed(std::optional<fs_error> err, const std::string& warning);
+  /// Sends ObjectCreated to the orchestrator through the bridge.
+  void announce();
+  /// Answers 200 with ETag and version id.
+  void reply_stored();
+
+  // -- GET / HEAD ------------------------------------------------------------
+
+  /// Validates a GET or HEAD and opens the object.
+  void handle_get();
+  /// Sends the object (GET) or its headers (HEAD).
+  void send_object(const object_meta& meta, uint64_t size, int64_t mtime);
+
+  // -- responses -------------------------------------------------------------
+
+  /// Sends an S3 XML error.
+  void send_error(const s3_error& err);
+  /// Sends a response, then continues with the next request or closes.
+  template <class Body>
+  void send(std::shared_ptr<boost::beast::http::response<Body>> res);
+  /// Decides what follows a written response.
+  void after_write(boost::beast::error_code ec, bool keep_alive);
+  /// Half-closes and drops unread body bytes for a while before closing.
+  void linger();
+  /// One read of `linger`.
+  void drain();
+  /// Closes the socket (idempotent).
+  void close();
+
+  /// Shared server state.
+  store_context& ctx_;
+  /// The worker (thread, io_context, bridge) this connection lives on.
+  io_worker& worker_;
+  /// The connection, with per-operation deadlines.
+  boost::beast::tcp_stream stream_;
+  /// Bytes read from the socket but not parsed yet.
+  boost::beast::flat_buffer buf_;
+  /// Parser of the current request until its header is judged.
+  std::optional<header_parser> header_;
+  /// Parser of the current request's body (PUT).
+  std::optional<body_parser> body_;
+  /// The current request.
+  request_state req_;
+  /// The current upload, if any.
+  std::unique_ptr<upload_file> upload_;
+  /// The GET response while its metadata is being recomputed.
+  std::shared_ptr<file_response> pending_get_;
+  /// Body and drain buffer; allocated when first needed.
+  std::vector<char> chunk_;
+  /// Bytes dropped by `linger` so far.
+  uint64_t drained_ = 0;
+  /// Whether the socket is closed.
+  bool closed_ = false;
+  /// Keeps the session alive while only CAF (which holds weak references
+  /// so that it can never outlive the I/O threads with a socket) waits on
+  /// its behalf; released by the reply or by `abort`.
+  std::shared_ptr<session> hold_;
+};
+
+} // namespace vf::adapters::objectstore

@@ -1,0 +1,54 @@
+// vf/adapters/objectstore/store_config.hpp
+
+#pragma once
+
+#include "vf/adapters/sigv4/sigv4.hpp"
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace vf::adapters::objectstore {
+
+/// Settings of the built-in object store endpoint (`store_server`).
+struct store_config {
+  /// Address to listen on.
+  std::string host = "127.0.0.1";
+  /// TCP port to listen on; 0 picks an ephemeral port (see `port()`).
+  uint16_t port = 9000;
+  /// Root of the store: objects live under `<data_dir>/objects/<bucket>/<key>`,
+  /// uploads in progress under `<data_dir>/objects/.partial/` and object
+  /// metadata under `<data_dir>/objects/.meta/<bucket>/<key>`.
+  std::string data_dir;
+  /// Buckets that exist (S3 bucket names), e.g. `{"uploads"}`.
+  std::vector<std::string> buckets;
+  /// Region that presigned URLs must be scoped to.
+  std::string region = "us-east-1";
+  /// Access keys whose presigned URLs are accepted.
+  std::vector<sigv4::credentials> keys;
+  /// Largest accepted object in bytes; larger uploads get 413. The default is
+  /// S3's limit for a single PUT (5 GiB).
+  uint64_t max_object_bytes = uint64_t{5} << 30;
+  /// Number of I/O threads (each runs its own io_context).
+  size_t threads = 1;
+  /// Most connections served at once; more are answered 503 `SlowDown` and
+  /// closed, so a flood cannot exhaust memory or file descriptors.
+  size_t max_connections = 1024;
+  /// Longest wait for a single read or write on a connection; also bounds
+  /// how long a request header may take to arrive (slowloris).
+  std::chrono::seconds io_timeout{60};
+  /// How long the orchestrator may take to acknowledge an ObjectCreated
+  /// event before the upload is answered with 503.
+  std::chrono::seconds event_timeout{30};
+  /// Current time in Unix seconds, for checking URL expiry; the system clock
+  /// when unset (tests inject their own).
+  std::function<int64_t()> now;
+  /// Receives diagnostic lines when set; the store never writes to stdout
+  /// or stderr itself. Called from I/O threads, so it must be thread-safe.
+  std::function<void(std::string)> log;
+};
+
+} // namespace vf::adapters::objectstore

@@ -1,0 +1,53 @@
+// vf/adapters/objectstore/store_context.cpp
+
+#include "vf/adapters/objectstore/store_context.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cinttypes>
+#include <cstdio>
+#include <random>
+
+namespace vf::adapters::objectstore {
+
+store_context::store_context(store_config cfg,
+                             messages::orchestrator_actor events)
+  : cfg_(std::move(cfg)), events_(std::move(events)) {
+  // A random prefix keeps request ids of restarted servers apart.
+  std::random_device rd;
+  request_prefix_ = (uint64_t{rd()} << 32 | rd()) & 0xFFFFFFFF00000000;
+}
+
+std::string store_context::next_request_id() {
+  char buf[24];
+  std::snprintf(buf, sizeof(buf), "%016" PRIX64,
+                request_prefix_ | (++request_counter_ & 0xFFFFFFFF));
+  return buf;
+}
+
+int64_t store_context::now() const {
+  if (cfg_.now)
+    return cfg_.now();
+  using namespace std::chrono;
+  return duration_cast<seconds>(system_clock::now().time_since_epoch()).count();
+}
+
+void store_context::log(std::string line) const {
+  if (cfg_.log)
+    cfg_.log(std::move(line));
+}
+
+bool store_context::has_bucket(std::string_view bucket) const {
+  return std::find(cfg_.buckets.begin(), cfg_.buckets.end(), bucket)
+         != cfg_.buckets.end();
+}
+
+std::optional<std::string>
+store_context::secret_for(std::string_view access_key) const {
+  for (auto& key : cfg_.keys)
+    if (key.access_key == access_key)
+      return key.secret_key;
+  return std::nullopt;
+}
+
+} // namespace vf::adapters::objectstore

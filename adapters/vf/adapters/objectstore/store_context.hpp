@@ -1,0 +1,80 @@
+// vf/adapters/objectstore/store_context.hpp
+//
+// What all connections of one `store_server` share: the configuration, the
+// orchestrator handle, the pool for blocking file work, and id generators.
+// Internal to the object store.
+
+#pragma once
+
+#include <boost/asio/thread_pool.hpp>
+
+#include "vf/adapters/objectstore/store_config.hpp"
+#include "vf/adapters/objectstore/version_clock.hpp"
+#include "vf/messages/orchestrator_actor.hpp"
+
+#include <atomic>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace vf::adapters::objectstore {
+
+/// Shared state of one server; outlives every session and I/O thread.
+class store_context {
+public:
+  /// Takes the validated configuration and the event sink.
+  store_context(store_config cfg, messages::orchestrator_actor events);
+
+  /// The configuration (immutable while serving).
+  const store_config& config() const {
+    return cfg_;
+  }
+
+  /// Receiver of ObjectCreated events.
+  const messages::orchestrator_actor& events() const {
+    return events_;
+  }
+
+  /// Pool for blocking file work (fsync, rename, rehashing) so that I/O
+  /// threads never wait on the disk for long. One thread, so commits never
+  /// interleave. Set by the server before any session exists.
+  boost::asio::thread_pool* blocking = nullptr;
+
+  /// Open connections (sessions alive), for `max_connections`.
+  std::atomic<size_t> connections{0};
+
+  /// Returns a fresh object version id.
+  std::string next_version() {
+    return versions_.next();
+  }
+
+  /// Returns a fresh request id (16 upper-case hex digits).
+  std::string next_request_id();
+
+  /// Current Unix time in seconds (injectable through the configuration).
+  int64_t now() const;
+
+  /// Forwards `line` to the configured log hook, if any.
+  void log(std::string line) const;
+
+  /// Returns whether `bucket` is one of the configured buckets.
+  bool has_bucket(std::string_view bucket) const;
+
+  /// Returns the secret key for `access_key`, nullopt if unknown.
+  std::optional<std::string> secret_for(std::string_view access_key) const;
+
+private:
+  /// See `config()`.
+  store_config cfg_;
+  /// See `events()`.
+  messages::orchestrator_actor events_;
+  /// Source of version ids.
+  version_clock versions_;
+  /// Random upper half of request ids.
+  uint64_t request_prefix_;
+  /// Lower half of request ids.
+  std::atomic<uint64_t> request_counter_{0};
+};
+
+} // namespace vf::adapters::objectstore

@@ -1,0 +1,191 @@
+// vf/adapters/objectstore/upload_file.cpp
+
+#include "vf/adapters/objectstore/upload_file.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+namespace vf::adapters::objectstore {
+
+namespace {
+
+fs_error make_fs_error(int err, std::string what) {
+  return {std::error_code{err, std::generic_category()}, std::move(what)};
+}
+
+std::optional<fs_error> write_all(int fd, const char* data, size_t size,
+                                  const std::string& path) {
+  while (size > 0) {
+    auto n = ::write(fd, data, size);
+    if (n < 0) {
+      if (errno == EINTR)
+        continue;
+      return make_fs_error(errno, "cannot write " + path);
+    }
+    data += n;
+    size -= static_cast<size_t>(n);
+  }
+  return std::nullopt;
+}
+
+std::optional<fs_error> sync_and_close(int& fd, const std::string& path) {
+  std::optional<fs_error> result;
+  if (::fsync(fd) != 0)
+    result = make_fs_error(errno, "cannot fsync " + path);
+  // close() can report a deferred write error (NFS); it still releases fd.
+  if (::close(fd) != 0 && !result)
+    result = make_fs_error(errno, "cannot close " + path);
+  fd = -1;
+  return result;
+}
+
+} // namespace
+
+bool is_out_of_space(const fs_error& err) {
+  auto c = err.code.value();
+  return c == ENOSPC || c == EDQUOT;
+}
+
+bool is_path_conflict(const fs_error& err) {
+  auto c = err.code.value();
+  return c == ENOTDIR || c == EISDIR || c == ENOTEMPTY || c == EEXIST;
+}
+
+std::string parent_of(const std::string& path) {
+  auto pos = path.find_last_of('/');
+  if (pos == std::string::npos)
+    return ".";
+  if (pos == 0)
+    return "/";
+  return path.substr(0, pos);
+}
+
+std::optional<fs_error> sync_dir(const std::string& dir) {
+  auto fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0)
+    return make_fs_error(errno, "cannot open folder " + dir);
+  std::optional<fs_error> result;
+  if (::fsync(fd) != 0)
+    result = make_fs_error(errno, "cannot fsync folder " + dir);
+  ::close(fd);
+  return result;
+}
+
+std::optional<fs_error> make_dirs(const std::string& dir) {
+  if (dir.empty())
+    return std::nullopt;
+  struct stat st;
+  if (::stat(dir.c_str(), &st) == 0) {
+    if (S_ISDIR(st.st_mode))
+      return std::nullopt;
+    return make_fs_error(ENOTDIR, dir + " exists and is not a folder");
+  }
+  if (errno != ENOENT)
+    return make_fs_error(errno, "cannot access " + dir);
+  auto parent = parent_of(dir);
+  if (parent != dir)
+    if (auto err = make_dirs(parent))
+      return err;
+  if (::mkdir(dir.c_str(), 0755) != 0) {
+    // Another upload may have created it in the meantime.
+    if (errno == EEXIST && ::stat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
+      return std::nullopt;
+    return make_fs_error(errno, "cannot create folder " + dir);
+  }
+  return sync_dir(parent);
+}
+
+upload_file::upload_file(std::string path) : path_(std::move(path)) {
+  // nop
+}
+
+upload_file::~upload_file() {
+  discard();
+}
+
+std::optional<fs_error> upload_file::open() {
+  fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd_ < 0) {
+    gone_ = true;
+    return make_fs_error(errno, "cannot create " + path_);
+  }
+  return std::nullopt;
+}
+
+std::optional<fs_error> upload_file::append(const char* data, size_t size) {
+  if (fd_ < 0)
+    return make_fs_error(EBADF, "cannot write " + path_ + ": not open");
+  if (auto err = write_all(fd_, data, size, path_))
+    return err;
+  md5_.update(data, size);
+  size_ += size;
+  return std::nullopt;
+}
+
+std::optional<fs_error> upload_file::commit(const std::string& object_path,
+                                            const std::string& meta_path,
+                                            object_meta meta,
+                                            std::string& meta_warning) {
+  if (fd_ < 0)
+    return make_fs_error(EBADF, "cannot commit " + path_ + ": not open");
+  struct stat st;
+  if (::fstat(fd_, &st) != 0)
+    return make_fs_error(errno, "cannot stat " + path_);
+  if (auto err = sync_and_close(fd_, path_))
+    return err;
+  auto object_dir = parent_of(object_path);
+  if (auto err = make_dirs(object_dir))
+    return err;
+  if (::rename(path_.c_str(), object_path.c_str()) != 0)
+    return make_fs_error(errno,
+                         "cannot rename " + path_ + " to " + object_path);
+  gone_ = true;
+  if (auto err = sync_dir(object_dir))
+    return err;
+  // The object is in place; metadata problems from here on only cost readers
+  // a recomputation, so they are reported but do not fail the upload.
+  meta.inode = static_cast<uint64_t>(st.st_ino);
+  meta.size = size_;
+  meta.etag = etag();
+  auto text = to_json(meta);
+  auto tmp = path_ + ".meta";
+  auto fail = [&](const fs_error& err) {
+    meta_warning = err.what + ": " + err.code.message();
+    ::unlink(tmp.c_str());
+    return std::nullopt;
+  };
+  auto fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0)
+    return fail(make_fs_error(errno, "cannot create " + tmp));
+  if (auto err = write_all(fd, text.data(), text.size(), tmp)) {
+    ::close(fd);
+    return fail(*err);
+  }
+  if (auto err = sync_and_close(fd, tmp))
+    return fail(*err);
+  auto dir = parent_of(meta_path);
+  if (auto err = make_dirs(dir))
+    return fail(*err);
+  if (::rename(tmp.c_str(), meta_path.c_str()) != 0)
+    return fail(
+      make_fs_error(errno, "cannot rename " + tmp + " to " + meta_path));
+  if (auto err = sync_dir(dir))
+    return fail(*err);
+  return std::nullopt;
+}
+
+void upload_file::discard() {
+  if (fd_ >= 0) {
+    ::close(fd_);
+    fd_ = -1;
+  }
+  if (!gone_) {
+    ::unlink(path_.c_str());
+    gone_ = true;
+  }
+}
+
+} // namespace vf::adapters::objectstore

@@ -1,0 +1,6 @@
+# The built-in object store against a real server on an ephemeral port.
+vf_add_unit_test(vf-test-objectstore
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/objectstore.test.cpp
+  LIBS vf::adapters_objectstore vf::adapters_sigv4 Boost::headers
+       OpenSSL::Crypto
+  SUITES adapters.objectstore)
