@@ -1,0 +1,638 @@
+// vf/adapters/http/api_server.cpp
+//
+// The transport: acceptor, connections, HTTP/1.1 framing and limits (Beast).
+// The only translation unit that includes Beast, to keep builds fast.
+
+#include "vf/adapters/http/api_server.hpp"
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+#include <prometheus/registry.h>
+
+#include "caf/sec.hpp"
+
+#include "vf/adapters/common/asio_bridge.hpp"
+#include "vf/adapters/http/json_views.hpp"
+#include "vf/adapters/http/router.hpp"
+#include "vf/messages/errc.hpp"
+
+#include <atomic>
+#include <condition_variable>
+#include <exception>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <unordered_set>
+#include <vector>
+
+namespace vf::adapters::http {
+
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+using work_guard = asio::executor_work_guard<asio::io_context::executor_type>;
+
+/// Longest request target we accept (414 beyond).
+constexpr size_t max_target_bytes = 8 * 1024;
+
+/// Largest total of header fields we accept (431 beyond).
+constexpr size_t max_field_bytes = 16 * 1024;
+
+/// How much a closing connection reads and discards so the peer sees our
+/// answer instead of a reset.
+constexpr size_t max_drain_bytes = 1 << 20;
+
+/// How long a closing connection waits for the peer to finish.
+constexpr auto drain_timeout = std::chrono::seconds{1};
+
+constexpr std::string_view continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
+
+class session;
+
+/// One I/O thread: its io_context, CAF bridge, router and connections.
+struct io_unit {
+  asio::io_context ioc{1};
+  std::optional<work_guard> guard;
+  std::unique_ptr<common::asio_bridge> bridge;
+  std::unique_ptr<router> routes;
+  http_metrics::cache metrics_cache;
+  /// Owns every open connection; actor callbacks only hold weak pointers,
+  /// so closing a connection here frees it even with requests in flight.
+  std::unordered_set<std::shared_ptr<session>> sessions;
+  bool stopping = false;
+  std::thread thread;
+};
+
+bool iequals(std::string_view x, std::string_view y) {
+  if (x.size() != y.size())
+    return false;
+  for (size_t i = 0; i < x.size(); ++i)
+    if ((x[i] | 0x20) != (y[i] | 0x20))
+      return false;
+  return true;
+}
+
+http_method to_method(bhttp::verb x) {
+  switch (x) {
+    case bhttp::verb::get:
+      return http_method::get;
+    case bhttp::verb::post:
+      return http_method::post;
+    case bhttp::verb::head:
+      return http_method::head;
+    case bhttp::verb::put:
+      return http_method::put;
+    case bhttp::verb::delete_:
+      return http_method::del;
+    case bhttp::verb::patch:
+      return http_method::patch;
+    case bhttp::verb::options:
+      return http_method::options;
+    default:
+      return http_method::other;
+  }
+}
+
+std::string_view view(beast::string_view x) {
+  return {x.data(), x.size()};
+}
+
+/// One client connection: reads a request, lets the router answer it,
+/// writes the response, repeats while keep-alive holds.
+class session final : public exchange,
+                      public std::enable_shared_from_this<session> {
+public:
+  session(const api_state& state, io_unit& unit, tcp::socket sock)
+    : state_(state), unit_(unit), stream_(std::move(sock)) {
+    // nop
+  }
+
+  void start() {
+    read_header();
+  }
+
+  void respond(http_response&& r) override {
+    if (phase_ != phase::handling)
+      return;
+    busy_.reset();
+    phase_ = phase::writing;
+    auto elapsed = std::chrono::duration<double>(
+                     std::chrono::steady_clock::now() - started_)
+                     .count();
+    state_.metrics.observe_request(unit_.metrics_cache, route_, request_.method,
+                                   r.status, elapsed);
+    if (unit_.stopping)
+      keep_alive_ = false;
+    res_ = {};
+    res_.version(11);
+    res_.result(r.status);
+    res_.set(bhttp::field::content_type,
+             beast::string_view{r.content_type.data(), r.content_type.size()});
+    if (!r.allow.empty())
+      res_.set(bhttp::field::allow,
+               beast::string_view{r.allow.data(), r.allow.size()});
+    if (r.challenge)
+      res_.set(bhttp::field::www_authenticate, "Bearer");
+    res_.keep_alive(keep_alive_);
+    if (request_.method == http_method::head) {
+      // A HEAD answer announces the length but carries no body.
+      res_.content_length(r.body.size());
+    } else {
+      res_.body() = std::move(r.body);
+      res_.prepare_payload();
+    }
+    stream_.expires_after(state_.config.idle_timeout);
+    bhttp::async_write(
+      stream_, res_, [self = shared_from_this()](beast::error_code ec, size_t) {
+        self->on_write(ec);
+      });
+  }
+
+  /// Closes the connection if it waits for a new request (shutdown).
+  void close_if_idle() {
+    if (phase_ == phase::reading_header && !parser_->got_some()
+        && buffer_.size() == 0)
+      close();
+  }
+
+  /// Closes the socket and forgets the connection.
+  void close() {
+    if (phase_ == phase::closed)
+      return;
+    phase_ = phase::closed;
+    busy_.reset();
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+    stream_.socket().close(ec);
+    unit_.sessions.erase(shared_from_this());
+  }
+
+private:
+  enum class phase {
+    reading_header,
+    reading_body,
+    handling,
+    writing,
+    draining,
+    closed,
+  };
+
+  void read_header() {
+    if (unit_.stopping) {
+      close();
+      return;
+    }
+    phase_ = phase::reading_header;
+    request_ = http_request{};
+    route_ = route::unmatched;
+    parser_.emplace();
+    // One budget for the request line and the fields; both are checked
+    // separately once the header is in.
+    parser_->header_limit(
+      static_cast<uint32_t>(max_target_bytes + max_field_bytes + 1024));
+    parser_->body_limit(state_.config.max_body_bytes);
+    stream_.expires_after(state_.config.idle_timeout);
+    bhttp::async_read_header(
+      stream_, buffer_, *parser_,
+      [self = shared_from_this()](beast::error_code ec, size_t) {
+        self->on_header(ec);
+      });
+  }
+
+  void on_header(beast::error_code ec) {
+    if (phase_ == phase::closed)
+      return;
+    if (ec) {
+      on_read_error(ec);
+      return;
+    }
+    auto& req = parser_->get();
+    request_.method = to_method(req.method());
+    if (req.target().size() > max_target_bytes) {
+      fail(414, "uri_too_long",
+           "request target longer than 8 KiB; shorten the URL");
+      return;
+    }
+    size_t field_bytes = 0;
+    for (auto& field : req)
+      field_bytes += field.name_string().size() + field.value().size() + 4;
+    if (field_bytes > max_field_bytes) {
+      fail(431, "header_too_large",
+           "request header fields larger than 16 KiB; send fewer or "
+           "smaller headers");
+      return;
+    }
+    if (parser_->is_done()) {
+      handle();
+      return;
+    }
+    phase_ = phase::reading_body;
+    auto expect = req[bhttp::field::expect];
+    if (!expect.empty() && iequals(view(expect), "100-continue")) {
+      asio::async_write(
+        stream_, asio::buffer(continue_line.data(), continue_line.size()),
+        [self = shared_from_this()](beast::error_code ec, size_t) {
+          if (ec)
+            self->close();
+          else
+            self->read_body();
+        });
+      return;
+    }
+    read_body();
+  }
+
+  void read_body() {
+    bhttp::async_read(
+      stream_, buffer_, *parser_,
+      [self = shared_from_this()](beast::error_code ec, size_t) {
+        if (self->phase_ == phase::closed)
+          return;
+        if (ec)
+          self->on_read_error(ec);
+        else
+          self->handle();
+      });
+  }
+
+  void on_read_error(beast::error_code ec) {
+    if (ec == bhttp::error::header_limit) {
+      fail(431, "header_too_large",
+           "request header larger than 24 KiB; send fewer or smaller "
+           "headers and a target under 8 KiB");
+    } else if (ec == bhttp::error::body_limit) {
+      fail(413, "payload_too_large",
+           "request body larger than "
+             + std::to_string(state_.config.max_body_bytes) + " bytes");
+    } else if (ec.category()
+                 == bhttp::make_error_code(bhttp::error::bad_target).category()
+               && ec != bhttp::error::end_of_stream
+               && ec != bhttp::error::partial_message) {
+      fail(400, "bad_request", "malformed HTTP request: " + ec.message());
+    } else {
+      // Peer closed, reset, timed out, or we closed it: nobody to answer.
+      close();
+    }
+  }
+
+  // Answers a request we could not read completely, then closes.
+  void fail(unsigned status, std::string_view code, std::string_view detail) {
+    keep_alive_ = false;
+    phase_ = phase::handling;
+    started_ = std::chrono::steady_clock::now();
+    http_response res;
+    res.status = status;
+    res.body = error_json(code, detail);
+    respond(std::move(res));
+  }
+
+  void handle() {
+    auto& req = parser_->get();
+    keep_alive_ = req.keep_alive();
+    auto target = view(req.target());
+    auto q = target.find('?');
+    request_.path = target.substr(0, q);
+    if (q != std::string_view::npos)
+      request_.query = target.substr(q + 1);
+    request_.authorization = view(req[bhttp::field::authorization]);
+    request_.body = req.body();
+    phase_ = phase::handling;
+    started_ = std::chrono::steady_clock::now();
+    stream_.expires_never();
+    // Actor replies are not Asio work: keep the io_context running until
+    // this request was answered.
+    busy_.emplace(unit_.ioc.get_executor());
+    unit_.routes->handle(shared_from_this());
+  }
+
+  void on_write(beast::error_code ec) {
+    if (phase_ == phase::closed)
+      return;
+    if (ec) {
+      close();
+      return;
+    }
+    if (keep_alive_) {
+      read_header();
+      return;
+    }
+    // Half-close and drain, so a peer still sending (e.g. an oversized
+    // body) reads our answer instead of a connection reset.
+    phase_ = phase::draining;
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    drained_ = 0;
+    stream_.expires_after(drain_timeout);
+    drain();
+  }
+
+  void drain() {
+    buffer_.clear();
+    stream_.async_read_some(
+      buffer_.prepare(16 * 1024),
+      [self = shared_from_this()](beast::error_code ec, size_t n) {
+        if (self->phase_ == phase::closed)
+          return;
+        self->drained_ += n;
+        if (ec || self->drained_ >= max_drain_bytes)
+          self->close();
+        else
+          self->drain();
+      });
+  }
+
+  const api_state& state_;
+  io_unit& unit_;
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  bhttp::response<bhttp::string_body> res_;
+  phase phase_ = phase::reading_header;
+  bool keep_alive_ = true;
+  size_t drained_ = 0;
+  std::chrono::steady_clock::time_point started_;
+  std::optional<work_guard> busy_;
+};
+
+} // namespace
+
+struct api_server::impl {
+  caf::actor_system& sys;
+  api_config config;
+  api_handles handles;
+  std::shared_ptr<prometheus::Registry> registry;
+  std::unique_ptr<api_state> state;
+  std::vector<std::unique_ptr<io_unit>> units;
+  std::optional<tcp::acceptor> acceptor;
+  std::optional<asio::steady_timer> accept_retry;
+  size_t next_unit = 0;
+  uint16_t port = 0;
+  bool running = false;
+  bool used = false;
+  std::mutex mtx;
+  std::condition_variable cv;
+  size_t finished = 0;
+
+  impl(caf::actor_system& sys, api_config cfg, api_handles hdl,
+       std::shared_ptr<prometheus::Registry> reg)
+    : sys(sys), config(std::move(cfg)), handles(std::move(hdl)),
+      registry(std::move(reg)) {
+    if (!registry)
+      registry = std::make_shared<prometheus::Registry>();
+  }
+
+  void log(const std::string& line) {
+    if (config.log)
+      config.log(line);
+  }
+
+  std::string where() const {
+    return config.host + ":" + std::to_string(config.port);
+  }
+
+  caf::error validate() const {
+    using messages::errc;
+    auto bad = [](std::string msg) {
+      return messages::make_error(errc::invalid_argument, std::move(msg));
+    };
+    if (config.jwt_secret.empty())
+      return bad("http api: jwt_secret must not be empty");
+    if (config.threads == 0 || config.threads > 256)
+      return bad("http api: threads must be between 1 and 256");
+    if (!config.presign_upload)
+      return bad("http api: presign_upload is not set");
+    if (!config.parse_webhook)
+      return bad("http api: parse_webhook is not set");
+    if (config.max_body_bytes == 0)
+      return bad("http api: max_body_bytes must be positive");
+    for (auto& u : config.users) {
+      if (u.name.empty())
+        return bad("http api: a user has an empty name");
+      if (!u.role.empty() && u.role != "user" && u.role != "admin")
+        return bad("http api: user '" + u.name + "' has role '" + u.role
+                   + "'; use 'user' or 'admin'");
+    }
+    return caf::none;
+  }
+
+  caf::error listen() {
+    auto& ioc = units.front()->ioc;
+    beast::error_code ec;
+    tcp::resolver resolver{ioc};
+    auto results = resolver.resolve(config.host, std::to_string(config.port),
+                                    tcp::resolver::passive, ec);
+    if (ec || results.empty())
+      return caf::make_error(caf::sec::cannot_open_port,
+                             "http api: cannot resolve " + where() + ": "
+                               + ec.message());
+    auto ep = results.begin()->endpoint();
+    acceptor.emplace(ioc);
+    auto failed = [&](const char* what) {
+      auto msg = "http api: cannot " + std::string{what} + " " + where() + ": "
+                 + ec.message();
+      acceptor.reset();
+      return caf::make_error(caf::sec::cannot_open_port, std::move(msg));
+    };
+    if (acceptor->open(ep.protocol(), ec); ec)
+      return failed("open a socket for");
+    if (acceptor->set_option(asio::socket_base::reuse_address{true}, ec); ec)
+      return failed("set SO_REUSEADDR on");
+    if (acceptor->bind(ep, ec); ec)
+      return failed("bind");
+    if (acceptor->listen(asio::socket_base::max_listen_connections, ec); ec)
+      return failed("listen on");
+    port = acceptor->local_endpoint(ec).port();
+    return caf::none;
+  }
+
+  void accept() {
+    auto& target = *units[next_unit++ % units.size()];
+    acceptor->async_accept(
+      target.ioc, [this, &target](beast::error_code ec, tcp::socket sock) {
+        if (ec == asio::error::operation_aborted || !acceptor->is_open())
+          return;
+        if (ec) {
+          // E.g. out of file descriptors: back off instead of spinning.
+          log("http api: accept failed: " + ec.message());
+          accept_retry->expires_after(std::chrono::milliseconds{50});
+          accept_retry->async_wait([this](beast::error_code ec) {
+            if (!ec && acceptor->is_open())
+              accept();
+          });
+          return;
+        }
+        asio::post(target.ioc, [this, &target, s = std::move(sock)]() mutable {
+          open_session(target, std::move(s));
+        });
+        accept();
+      });
+  }
+
+  void open_session(io_unit& unit, tcp::socket sock) {
+    beast::error_code ec;
+    if (unit.stopping) {
+      sock.close(ec);
+      return;
+    }
+    sock.set_option(tcp::no_delay{true}, ec);
+    auto s = std::make_shared<session>(*state, unit, std::move(sock));
+    unit.sessions.insert(s);
+    s->start();
+  }
+
+  void run(io_unit& unit) {
+    for (;;) {
+      try {
+        unit.ioc.run();
+        break;
+      } catch (const std::exception& e) {
+        // A handler threw past every guard; keep serving the others.
+        log(std::string{"http api: I/O thread caught: "} + e.what());
+      } catch (...) {
+        log("http api: I/O thread caught an unknown exception");
+      }
+    }
+    std::lock_guard<std::mutex> guard{mtx};
+    ++finished;
+    cv.notify_all();
+  }
+
+  caf::error start() {
+    if (used)
+      return messages::make_error(messages::errc::conflict,
+                                  "http api: start() was called before");
+    used = true;
+    if (auto err = validate())
+      return err;
+    try {
+      state = std::make_unique<api_state>(config, handles, registry);
+    } catch (const std::exception& e) {
+      return messages::make_error(messages::errc::invalid_argument,
+                                  std::string{"http api: metrics: "}
+                                    + e.what());
+    }
+    for (size_t i = 0; i < config.threads; ++i)
+      units.push_back(std::make_unique<io_unit>());
+    if (auto err = listen()) {
+      units.clear();
+      return err;
+    }
+    try {
+      for (auto& unit : units) {
+        unit->bridge = std::make_unique<common::asio_bridge>(sys, unit->ioc);
+        unit->routes
+          = std::make_unique<router>(*state, *unit->bridge, unit->ioc);
+        unit->guard.emplace(unit->ioc.get_executor());
+      }
+    } catch (const std::exception& e) {
+      teardown();
+      return messages::make_error(messages::errc::internal,
+                                  std::string{"http api: "} + e.what());
+    }
+    accept_retry.emplace(units.front()->ioc);
+    accept();
+    running = true;
+    for (auto& unit : units)
+      unit->thread = std::thread{[this, u = unit.get()] {
+        run(*u);
+      }};
+    log("http api: listening on " + config.host + ":" + std::to_string(port)
+        + " with " + std::to_string(units.size()) + " I/O thread(s)");
+    return caf::none;
+  }
+
+  void stop() {
+    if (!running) {
+      teardown();
+      return;
+    }
+    running = false;
+    asio::post(units.front()->ioc, [this] {
+      beast::error_code ec;
+      acceptor->close(ec);
+      accept_retry->cancel();
+    });
+    for (auto& unit : units) {
+      asio::post(unit->ioc, [u = unit.get()] {
+        u->stopping = true;
+        u->guard.reset();
+        // close() erases from the set: iterate over a copy.
+        std::vector<std::shared_ptr<session>> open{u->sessions.begin(),
+                                                   u->sessions.end()};
+        for (auto& s : open)
+          s->close_if_idle();
+      });
+    }
+    {
+      std::unique_lock<std::mutex> guard{mtx};
+      cv.wait_for(guard, config.shutdown_grace,
+                  [this] { return finished == units.size(); });
+    }
+    for (auto& unit : units)
+      unit->ioc.stop();
+    for (auto& unit : units)
+      if (unit->thread.joinable())
+        unit->thread.join();
+    teardown();
+    log("http api: stopped");
+  }
+
+  // Order matters: connections (sockets) go while their io_context lives;
+  // bridges go before the actor system; io_contexts last.
+  void teardown() {
+    for (auto& unit : units) {
+      std::vector<std::shared_ptr<session>> open{unit->sessions.begin(),
+                                                 unit->sessions.end()};
+      for (auto& s : open)
+        s->close();
+      unit->sessions.clear();
+    }
+    acceptor.reset();
+    accept_retry.reset();
+    for (auto& unit : units) {
+      unit->guard.reset();
+      unit->bridge.reset();
+      unit->routes.reset();
+    }
+    units.clear();
+  }
+};
+
+api_server::api_server(caf::actor_system& sys, api_config cfg,
+                       api_handles handles,
+                       std::shared_ptr<prometheus::Registry> metrics)
+  : impl_(std::make_unique<impl>(sys, std::move(cfg), std::move(handles),
+                                 std::move(metrics))) {
+  // nop
+}
+
+api_server::~api_server() {
+  stop();
+}
+
+caf::error api_server::start() {
+  return impl_->start();
+}
+
+uint16_t api_server::port() const {
+  return impl_->port;
+}
+
+void api_server::stop() {
+  impl_->stop();
+}
+
+} // namespace vf::adapters::http

@@ -1,0 +1,139 @@
+// vf/adapters/http/api_server.hpp
+//
+// The JSON HTTP API (see docs: ARCHITECTURE.md, "HTTP contract"): login,
+// jobs, results, history, the MinIO webhook, health and metrics. Runs its own
+// Asio threads, each with one CAF bridge, and talks to the domain only
+// through the typed handles it is given.
+
+#pragma once
+
+#include "caf/error.hpp"
+#include "caf/expected.hpp"
+#include "caf/fwd.hpp"
+
+#include "vf/messages/dispatcher_actor.hpp"
+#include "vf/messages/job.hpp"
+#include "vf/messages/job_registry_actor.hpp"
+#include "vf/messages/object_event.hpp"
+#include "vf/messages/orchestrator_actor.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace prometheus {
+class Registry;
+} // namespace prometheus
+
+namespace vf::adapters::http {
+
+/// One account that may log in.
+struct user {
+  /// Login name; becomes the token's `sub` and the jobs' owner.
+  std::string name;
+  /// Password in clear text (from configuration); compared in constant time.
+  std::string password;
+  /// `user` (sees own jobs) or `admin` (sees every job).
+  std::string role;
+};
+
+/// What a webhook parser extracts from one notification body.
+struct parsed_events {
+  /// Object-created events to hand to the orchestrator.
+  std::vector<vf::messages::object_event> events;
+  /// Records that were not object-created events (deletes, tests, …).
+  size_t ignored = 0;
+};
+
+/// Settings of the API server. `jwt_secret`, `presign_upload` and
+/// `parse_webhook` are required.
+struct api_config {
+  /// Address to listen on (IP literal or resolvable name).
+  std::string host = "127.0.0.1";
+  /// Port to listen on; 0 picks an ephemeral port (see `api_server::port`).
+  uint16_t port = 8000;
+  /// Number of I/O threads (each with its own CAF bridge).
+  size_t threads = 1;
+  /// HMAC key of the access tokens.
+  std::string jwt_secret;
+  /// Lifetime of an access token in seconds.
+  uint32_t token_ttl = 3600;
+  /// Accounts that may log in.
+  std::vector<user> users;
+  /// Largest accepted request body; larger ones get 413.
+  uint64_t max_body_bytes = 1 << 20;
+  /// Returns the presigned PUT URL for a freshly created job (runtime
+  /// supplies; uses SigV4).
+  std::function<std::string(const vf::messages::job&)> presign_upload;
+  /// Lifetime of a presigned URL in seconds, as reported to clients.
+  uint32_t presign_expires = 900;
+  /// Parses a MinIO webhook body (runtime supplies the minio adapter's
+  /// parser).
+  std::function<caf::expected<parsed_events>(std::string_view body)>
+    parse_webhook;
+  /// If non-empty, `POST /minio/webhook` needs `Authorization: Bearer
+  /// <token>`.
+  std::string webhook_token;
+  /// Returns Unix seconds (tests inject); system clock when empty. Called
+  /// from every I/O thread.
+  std::function<int64_t()> now;
+  /// Receives start/stop notes and unexpected failures; optional. Called
+  /// from the I/O threads too, so it must be thread-safe.
+  std::function<void(const std::string&)> log;
+  /// Time a request may wait for an actor's reply before it gets 503.
+  std::chrono::milliseconds request_timeout{10'000};
+  /// Time a connection may stay idle (or take to send one request).
+  std::chrono::milliseconds idle_timeout{30'000};
+  /// Time `stop()` waits for requests in flight before cutting them off.
+  std::chrono::milliseconds shutdown_grace{5'000};
+};
+
+/// The actors the API talks to.
+struct api_handles {
+  /// Creates jobs and answers look-ups, history, results and counts.
+  vf::messages::job_registry_actor registry;
+  /// Receives webhook events and cancellations.
+  vf::messages::orchestrator_actor orchestrator;
+  /// Answers queue statistics for `/metrics`.
+  vf::messages::dispatcher_actor dispatcher;
+};
+
+/// The HTTP API server. Construct, `start()`, and `stop()` (or destroy)
+/// before the actor system goes away: its bridges count as live actors.
+/// Call `start` and `stop` from one thread that is not one of its I/O
+/// threads.
+class api_server {
+public:
+  /// Prepares a server; `metrics` may be null (the server then keeps its own
+  /// registry).
+  api_server(caf::actor_system& sys, api_config cfg, api_handles handles,
+             std::shared_ptr<prometheus::Registry> metrics);
+
+  api_server(const api_server&) = delete;
+  api_server& operator=(const api_server&) = delete;
+
+  /// Stops the server if it still runs.
+  ~api_server();
+
+  /// Validates the configuration, binds, listens and starts the I/O
+  /// threads. An error names the setting or `host:port` that failed.
+  [[nodiscard]] caf::error start();
+
+  /// The bound port (useful with port 0); 0 before `start()`.
+  uint16_t port() const;
+
+  /// Stops gracefully: stops accepting, closes idle connections, lets
+  /// requests in flight finish (up to `shutdown_grace`), joins the threads
+  /// and destroys the bridges before returning. Idempotent.
+  void stop();
+
+private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace vf::adapters::http

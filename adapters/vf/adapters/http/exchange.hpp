@@ -1,0 +1,129 @@
+// vf/adapters/http/exchange.hpp
+//
+// The seam between the transport (Beast, in api_server.cpp) and the routes
+// (router.cpp): plain structs and one interface, so the route code compiles
+// without Beast and the Beast code without nlohmann or the route logic.
+
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace vf::adapters::http {
+
+/// The API's routes, as they appear in metric labels.
+enum class route : uint8_t {
+  login,
+  jobs,
+  job,
+  job_result,
+  job_cancel,
+  history,
+  webhook,
+  healthz,
+  metrics,
+  /// Anything else; labelled `unmatched`, never with the raw path.
+  unmatched,
+};
+
+/// Number of `route` values.
+constexpr size_t route_count = 10;
+
+/// Returns the route's pattern, e.g. `/jobs/{id}`.
+constexpr std::string_view route_pattern(route x) {
+  constexpr std::array<std::string_view, route_count> names{{
+    "/auth/login",
+    "/jobs",
+    "/jobs/{id}",
+    "/jobs/{id}/result",
+    "/jobs/{id}/cancel",
+    "/history",
+    "/minio/webhook",
+    "/healthz",
+    "/metrics",
+    "unmatched",
+  }};
+  return names[static_cast<size_t>(x)];
+}
+
+/// The request methods the API tells apart; everything else is `other`.
+enum class http_method : uint8_t {
+  get,
+  post,
+  head,
+  put,
+  del,
+  patch,
+  options,
+  other
+};
+
+/// Number of `http_method` values.
+constexpr size_t http_method_count = 8;
+
+/// Returns the method's name for metric labels (`OTHER` for unknown ones).
+constexpr std::string_view method_name(http_method x) {
+  constexpr std::array<std::string_view, http_method_count> names{
+    {"GET", "POST", "HEAD", "PUT", "DELETE", "PATCH", "OPTIONS", "OTHER"}};
+  return names[static_cast<size_t>(x)];
+}
+
+/// One parsed request. Views point into the transport's buffers and stay
+/// valid until the exchange answered.
+struct http_request {
+  /// Request method.
+  http_method method = http_method::other;
+  /// Target path without the query, e.g. `/jobs/abc`.
+  std::string_view path;
+  /// Query string without `?`; empty if none.
+  std::string_view query;
+  /// Value of the `Authorization` header; empty if none.
+  std::string_view authorization;
+  /// The request body.
+  std::string_view body;
+};
+
+/// One response, before the transport adds the framing headers.
+struct http_response {
+  /// Status code.
+  unsigned status = 200;
+  /// Body (JSON unless `content_type` says otherwise).
+  std::string body;
+  /// Content type of `body`.
+  std::string_view content_type = "application/json";
+  /// Value of an `Allow` header; none when empty (405 answers).
+  std::string_view allow;
+  /// Adds `WWW-Authenticate: Bearer` (401 answers).
+  bool challenge = false;
+};
+
+/// One request/response exchange on a connection. The router answers each
+/// exchange exactly once, possibly later from an actor's reply; both happen
+/// on the connection's I/O thread.
+class exchange {
+public:
+  /// Lets owners delete through the interface.
+  virtual ~exchange() = default;
+
+  /// The request being answered.
+  const http_request& request() const {
+    return request_;
+  }
+
+  /// Records which route matched, for metric labels.
+  void set_route(route x) {
+    route_ = x;
+  }
+
+  /// Sends `res`; later calls are ignored.
+  virtual void respond(http_response&& res) = 0;
+
+protected:
+  http_request request_;
+  route route_ = route::unmatched;
+};
+
+} // namespace vf::adapters::http

@@ -1,0 +1,125 @@
+// vf/adapters/http/http_metrics.cpp
+
+#include "vf/adapters/http/http_metrics.hpp"
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+
+namespace vf::adapters::http {
+
+namespace {
+
+constexpr std::array<const char*, event_outcome_count> outcome_names{{
+  "accepted",
+  "duplicate",
+  "ignored",
+  "rejected",
+  "",
+}};
+
+// 100 µs .. 10 s in 1-2.5-5 steps.
+const prometheus::Histogram::BucketBoundaries& duration_buckets() {
+  static const prometheus::Histogram::BucketBoundaries buckets{
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+    0.05,   0.1,     0.25,   0.5,   1.0,    2.5,   5.0,  10.0};
+  return buckets;
+}
+
+} // namespace
+
+http_metrics::http_metrics(std::shared_ptr<prometheus::Registry> registry)
+  : registry_(std::move(registry)) {
+  auto& reg = *registry_;
+  requests_ = &prometheus::BuildCounter()
+                 .Name("vidflow_http_requests_total")
+                 .Help("HTTP requests answered, by route pattern, method "
+                       "and status")
+                 .Register(reg);
+  auto& durations = prometheus::BuildHistogram()
+                      .Name("vidflow_http_request_duration_seconds")
+                      .Help("Time from a parsed request to its response, by "
+                            "route pattern")
+                      .Register(reg);
+  for (size_t i = 0; i < route_count; ++i)
+    durations_[i] = &durations.Add(
+      {{"route", std::string{route_pattern(static_cast<route>(i))}}},
+      duration_buckets());
+  auto& events = prometheus::BuildCounter()
+                   .Name("vidflow_object_events_total")
+                   .Help("Object events received, by source and outcome")
+                   .Register(reg);
+  for (size_t i = 0; i < event_outcome_count - 1; ++i)
+    events_[i]
+      = &events.Add({{"source", "minio"}, {"outcome", outcome_names[i]}});
+  events_[static_cast<size_t>(event_outcome::error)]
+    = &prometheus::BuildCounter()
+         .Name("vidflow_object_event_errors_total")
+         .Help("Object events that could not be recorded and are left for "
+               "redelivery, by source")
+         .Register(reg)
+         .Add({{"source", "minio"}});
+  auto& jobs = prometheus::BuildGauge()
+                 .Name("vidflow_jobs")
+                 .Help("Jobs by status, as of the last scrape")
+                 .Register(reg);
+  for (size_t i = 0; i < messages::job_status_count; ++i)
+    jobs_[i] = &jobs.Add(
+      {{"status", messages::to_string(static_cast<messages::job_status>(i))}});
+  queue_depth_ = &prometheus::BuildGauge()
+                    .Name("vidflow_queue_depth")
+                    .Help("Tasks waiting for a worker")
+                    .Register(reg)
+                    .Add({});
+  leases_ = &prometheus::BuildGauge()
+               .Name("vidflow_leases")
+               .Help("Tasks leased to workers")
+               .Register(reg)
+               .Add({});
+  workers_ = &prometheus::BuildGauge()
+                .Name("vidflow_workers")
+                .Help("Workers known to the dispatcher")
+                .Register(reg)
+                .Add({});
+}
+
+void http_metrics::observe_request(cache& c, route r, http_method m,
+                                   unsigned status, double seconds) {
+  auto key = (static_cast<uint32_t>(r) << 24) | (static_cast<uint32_t>(m) << 16)
+             | (status & 0xFFFF);
+  auto i = c.counters_.find(key);
+  if (i == c.counters_.end()) {
+    auto& counter = requests_->Add({{"route", std::string{route_pattern(r)}},
+                                    {"method", std::string{method_name(m)}},
+                                    {"status", std::to_string(status)}});
+    i = c.counters_.emplace(key, &counter).first;
+  }
+  i->second->Increment();
+  durations_[static_cast<size_t>(r)]->Observe(seconds);
+}
+
+void http_metrics::count_event(event_outcome x, uint64_t n) {
+  if (n > 0)
+    events_[static_cast<size_t>(x)]->Increment(static_cast<double>(n));
+}
+
+void http_metrics::set_job_counts(const messages::status_counts& counts) {
+  for (size_t i = 0; i < jobs_.size(); ++i)
+    jobs_[i]->Set(i < counts.size() ? static_cast<double>(counts[i]) : 0.0);
+}
+
+void http_metrics::set_dispatcher_stats(
+  const messages::dispatcher_stats& stats) {
+  queue_depth_->Set(static_cast<double>(stats.queued));
+  leases_->Set(static_cast<double>(stats.leased));
+  workers_->Set(static_cast<double>(stats.workers));
+}
+
+std::string http_metrics::serialize() const {
+  return prometheus::TextSerializer{}.Serialize(registry_->Collect());
+}
+
+} // namespace vf::adapters::http

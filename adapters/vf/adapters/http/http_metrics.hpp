@@ -1,0 +1,95 @@
+// vf/adapters/http/http_metrics.hpp
+//
+// The Prometheus families the API owns or refreshes. Looking a labelled
+// child up in a family takes a lock and hashes the labels, so each I/O thread
+// keeps its own cache of the children it used.
+
+#pragma once
+
+#include "vf/adapters/http/exchange.hpp"
+#include "vf/messages/job.hpp"
+#include "vf/messages/task.hpp"
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+namespace prometheus {
+class Counter;
+class Gauge;
+class Histogram;
+class Registry;
+template <class T>
+class Family;
+} // namespace prometheus
+
+namespace vf::adapters::http {
+
+/// What happened to one object event of a webhook; the `outcome` label of
+/// `vidflow_object_events_total`.
+enum class event_outcome : uint8_t {
+  /// New work for the orchestrator.
+  accepted,
+  /// Seen before; nothing to do.
+  duplicate,
+  /// Not an object-created event.
+  ignored,
+  /// Not ours: a foreign key or an unknown job.
+  rejected,
+  /// Not recorded (e.g. store unavailable); MinIO will redeliver it. Counted
+  /// in `vidflow_object_event_errors_total`, so that the outcomes of
+  /// `vidflow_object_events_total` add up to the events finally handled.
+  error,
+};
+
+/// Number of `event_outcome` values.
+constexpr size_t event_outcome_count = 5;
+
+/// The API's metric families in one registry; safe to share between threads
+/// except for `cache`, which belongs to one thread.
+class http_metrics {
+public:
+  /// Per-thread lookup table for request counters.
+  class cache {
+  public:
+    friend class http_metrics;
+
+  private:
+    std::unordered_map<uint32_t, prometheus::Counter*> counters_;
+  };
+
+  /// Registers (or merges with) the families in `registry`. Throws
+  /// `std::invalid_argument` if a family exists there with another type.
+  explicit http_metrics(std::shared_ptr<prometheus::Registry> registry);
+
+  /// Counts one answered request and observes its duration.
+  void observe_request(cache& c, route r, http_method m, unsigned status,
+                       double seconds);
+
+  /// Counts one object event from `source` (`minio`).
+  void count_event(event_outcome x, uint64_t n = 1);
+
+  /// Refreshes `vidflow_jobs{status}`.
+  void set_job_counts(const messages::status_counts& counts);
+
+  /// Refreshes the dispatcher gauges.
+  void set_dispatcher_stats(const messages::dispatcher_stats& stats);
+
+  /// Returns every family of the registry in the Prometheus text format.
+  std::string serialize() const;
+
+private:
+  std::shared_ptr<prometheus::Registry> registry_;
+  prometheus::Family<prometheus::Counter>* requests_;
+  std::array<prometheus::Histogram*, route_count> durations_;
+  std::array<prometheus::Counter*, event_outcome_count> events_;
+  std::array<prometheus::Gauge*, messages::job_status_count> jobs_;
+  prometheus::Gauge* queue_depth_;
+  prometheus::Gauge* leases_;
+  prometheus::Gauge* workers_;
+};
+
+} // namespace vf::adapters::http

@@ -1,0 +1,234 @@
+// vf/adapters/http/json_views.cpp
+
+#include "vf/adapters/http/json_views.hpp"
+
+namespace vf::adapters::http {
+
+namespace {
+
+constexpr char hex_digits[] = "0123456789abcdef";
+
+// Returns the length of the valid UTF-8 sequence at the start of `x`, or 0.
+size_t utf8_sequence(std::string_view x) {
+  auto b = [&](size_t i) {
+    return static_cast<unsigned char>(x[i]);
+  };
+  auto cont = [&](size_t i) {
+    return i < x.size() && (b(i) & 0xC0) == 0x80;
+  };
+  auto c = b(0);
+  if (c < 0x80)
+    return 1;
+  if (c >= 0xC2 && c <= 0xDF)
+    return cont(1) ? 2 : 0;
+  if (c >= 0xE0 && c <= 0xEF) {
+    if (!cont(1) || !cont(2))
+      return 0;
+    // Rejects overlong forms and UTF-16 surrogates.
+    if ((c == 0xE0 && b(1) < 0xA0) || (c == 0xED && b(1) > 0x9F))
+      return 0;
+    return 3;
+  }
+  if (c >= 0xF0 && c <= 0xF4) {
+    if (!cont(1) || !cont(2) || !cont(3))
+      return 0;
+    if ((c == 0xF0 && b(1) < 0x90) || (c == 0xF4 && b(1) > 0x8F))
+      return 0;
+    return 4;
+  }
+  return 0;
+}
+
+void append_uint(std::string& out, uint64_t x, int width) {
+  char buf[24];
+  int n = 0;
+  do {
+    buf[n++] = static_cast<char>('0' + x % 10);
+    x /= 10;
+  } while (x != 0);
+  for (; n < width; ++n)
+    buf[n] = '0';
+  while (n > 0)
+    out += buf[--n];
+}
+
+} // namespace
+
+void append_json_string(std::string& out, std::string_view x) {
+  out += '"';
+  size_t i = 0;
+  while (i < x.size()) {
+    // Copies runs of plain ASCII in one go.
+    size_t j = i;
+    while (j < x.size()) {
+      auto c = static_cast<unsigned char>(x[j]);
+      if (c < 0x20 || c == '"' || c == '\\' || c >= 0x80)
+        break;
+      ++j;
+    }
+    out.append(x.data() + i, j - i);
+    i = j;
+    if (i == x.size())
+      break;
+    auto c = static_cast<unsigned char>(x[i]);
+    if (c >= 0x80) {
+      auto n = utf8_sequence(x.substr(i));
+      if (n == 0) {
+        out += "\xEF\xBF\xBD";
+        ++i;
+      } else {
+        out.append(x.data() + i, n);
+        i += n;
+      }
+      continue;
+    }
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        out += "\\u00";
+        out += hex_digits[c >> 4];
+        out += hex_digits[c & 0xF];
+    }
+    ++i;
+  }
+  out += '"';
+}
+
+void append_json_string_or_null(std::string& out, std::string_view x) {
+  if (x.empty())
+    out += "null";
+  else
+    append_json_string(out, x);
+}
+
+void append_iso8601(std::string& out, int64_t unix_ms) {
+  // Floor division so times before 1970 still render correctly.
+  int64_t secs = unix_ms / 1000;
+  int64_t ms = unix_ms % 1000;
+  if (ms < 0) {
+    ms += 1000;
+    --secs;
+  }
+  int64_t days = secs / 86400;
+  int64_t rem = secs % 86400;
+  if (rem < 0) {
+    rem += 86400;
+    --days;
+  }
+  // Howard Hinnant's civil_from_days.
+  int64_t z = days + 719468;
+  int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  int64_t doe = z - era * 146097;
+  int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  int64_t y = yoe + era * 400;
+  int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  int64_t mp = (5 * doy + 2) / 153;
+  int64_t d = doy - (153 * mp + 2) / 5 + 1;
+  int64_t m = mp < 10 ? mp + 3 : mp - 9;
+  if (m <= 2)
+    ++y;
+  out += '"';
+  if (y < 0) {
+    out += '-';
+    y = -y;
+  }
+  append_uint(out, static_cast<uint64_t>(y), 4);
+  out += '-';
+  append_uint(out, static_cast<uint64_t>(m), 2);
+  out += '-';
+  append_uint(out, static_cast<uint64_t>(d), 2);
+  out += 'T';
+  append_uint(out, static_cast<uint64_t>(rem / 3600), 2);
+  out += ':';
+  append_uint(out, static_cast<uint64_t>(rem / 60 % 60), 2);
+  out += ':';
+  append_uint(out, static_cast<uint64_t>(rem % 60), 2);
+  out += '.';
+  append_uint(out, static_cast<uint64_t>(ms), 3);
+  out += "Z\"";
+}
+
+std::string iso8601(int64_t unix_ms) {
+  std::string result;
+  append_iso8601(result, unix_ms);
+  return result.substr(1, result.size() - 2);
+}
+
+void append_job_json(std::string& out, const messages::job& x) {
+  out += R"({"job_id":)";
+  append_json_string(out, x.id);
+  out += R"(,"status":)";
+  append_json_string(out, messages::to_string(x.status));
+  out += R"(,"created_at":)";
+  append_iso8601(out, x.created_at);
+  out += R"(,"updated_at":)";
+  append_iso8601(out, x.updated_at);
+  out += R"(,"s3_bucket":)";
+  append_json_string(out, x.bucket);
+  out += R"(,"s3_key":)";
+  append_json_string(out, x.key);
+  out += R"(,"filename":)";
+  append_json_string(out, x.filename);
+  out += R"(,"content_type":)";
+  append_json_string(out, x.content_type);
+  out += R"(,"attempts":)";
+  append_uint(out, x.attempts, 1);
+  out += R"(,"step":)";
+  append_json_string(out, x.step);
+  out += R"(,"next_attempt_at":)";
+  if (x.next_attempt_at == 0)
+    out += "null";
+  else
+    append_iso8601(out, x.next_attempt_at);
+  out += R"(,"error_code":)";
+  append_json_string_or_null(out, x.error_code);
+  out += R"(,"error_message":)";
+  append_json_string_or_null(out, x.error_message);
+  out += R"(,"object":)";
+  if (x.object.version.empty()) {
+    out += "null";
+  } else {
+    out += R"({"version":)";
+    append_json_string(out, x.object.version);
+    out += R"(,"etag":)";
+    append_json_string(out, x.object.etag);
+    out += R"(,"size":)";
+    append_uint(out, x.object.size, 1);
+    out += '}';
+  }
+  out += '}';
+}
+
+std::string job_json(const messages::job& x) {
+  std::string result;
+  result.reserve(512);
+  append_job_json(result, x);
+  return result;
+}
+
+std::string error_json(std::string_view code, std::string_view detail) {
+  std::string result;
+  result.reserve(32 + code.size() + detail.size());
+  result += R"({"detail":)";
+  append_json_string(result, detail);
+  result += R"(,"code":)";
+  append_json_string(result, code);
+  result += '}';
+  return result;
+}
+
+} // namespace vf::adapters::http

@@ -1,0 +1,39 @@
+// vf/adapters/http/json_views.hpp
+//
+// The API's JSON views of our messages, written straight into a string: the
+// hot routes answer without building a JSON DOM first.
+
+#pragma once
+
+#include "vf/messages/job.hpp"
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace vf::adapters::http {
+
+/// Appends `x` as a quoted JSON string; invalid UTF-8 becomes U+FFFD so the
+/// output is always valid JSON.
+void append_json_string(std::string& out, std::string_view x);
+
+/// Appends `x` as a quoted JSON string, or `null` when `x` is empty.
+void append_json_string_or_null(std::string& out, std::string_view x);
+
+/// Appends Unix milliseconds as a quoted ISO-8601 UTC time with
+/// milliseconds, e.g. `"2026-11-21T13:02:00.123Z"`.
+void append_iso8601(std::string& out, int64_t unix_ms);
+
+/// Returns Unix milliseconds as ISO-8601 UTC with milliseconds (unquoted).
+std::string iso8601(int64_t unix_ms);
+
+/// Appends the API view of a job (`GET /jobs/{id}`) as a JSON object.
+void append_job_json(std::string& out, const messages::job& x);
+
+/// Returns the API view of a job as a JSON object.
+std::string job_json(const messages::job& x);
+
+/// Returns the body of every error response: `{"detail": …, "code": …}`.
+std::string error_json(std::string_view code, std::string_view detail);
+
+} // namespace vf::adapters::http

@@ -1,0 +1,857 @@
+// vf/adapters/http/router.cpp
+
+#include "vf/adapters/http/router.hpp"
+
+#include <nlohmann/json.hpp>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "caf/sec.hpp"
+
+#include "vf/adapters/http/json_views.hpp"
+#include "vf/messages/atoms.hpp"
+#include "vf/messages/errc.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <exception>
+#include <utility>
+
+namespace vf::adapters::http {
+
+namespace {
+
+using messages::errc;
+using json = nlohmann::json;
+
+using digest = std::array<unsigned char, 32>;
+
+digest sha256(std::string_view x) {
+  digest result{};
+  unsigned int n = 0;
+  EVP_Digest(x.data(), x.size(), result.data(), &n, EVP_sha256(), nullptr);
+  return result;
+}
+
+bool equal_digests(const digest& x, const digest& y) {
+  return CRYPTO_memcmp(x.data(), y.data(), x.size()) == 0;
+}
+
+http_response make_response(unsigned status, std::string body) {
+  http_response res;
+  res.status = status;
+  res.body = std::move(body);
+  return res;
+}
+
+http_response error_response(unsigned status, std::string_view code,
+                             std::string_view detail) {
+  return make_response(status, error_json(code, detail));
+}
+
+http_response unauthorized(std::string_view detail) {
+  auto res = error_response(401, "unauthorized", detail);
+  res.challenge = true;
+  return res;
+}
+
+// Only the message an actor attached; generic renderings help nobody.
+std::string detail_of(const caf::error& err, std::string_view fallback) {
+  auto& ctx = err.context();
+  if (err.category() == messages::errc_category
+      && ctx.match_elements<std::string>())
+    return ctx.get_as<std::string>(0);
+  return std::string{fallback};
+}
+
+// The error table: an actor's error to the status a client sees. Only what
+// cannot be the client's fault and cannot be retried becomes a 500.
+http_response from_error(const api_state& state, const caf::error& err,
+                         std::string_view not_found_detail = {}) {
+  if (err.category() == caf::atom("system")) {
+    switch (static_cast<caf::sec>(err.code())) {
+      case caf::sec::request_timeout:
+        return error_response(503, "timeout",
+                              "the service did not answer in time; retry "
+                              "later");
+      case caf::sec::request_receiver_down:
+      case caf::sec::invalid_argument:
+        return error_response(503, "storage_unavailable",
+                              "the service is not available right now; "
+                              "retry later");
+      default:
+        break;
+    }
+  } else if (err.category() == messages::errc_category) {
+    auto code = static_cast<errc>(err.code());
+    auto name = messages::to_string(code);
+    switch (code) {
+      case errc::not_found:
+        return error_response(404, name,
+                              detail_of(err, not_found_detail.empty()
+                                               ? "not found"
+                                               : not_found_detail));
+      case errc::invalid_argument:
+        return error_response(422, name, detail_of(err, "invalid request"));
+      case errc::conflict:
+        return error_response(409, name,
+                              detail_of(err, "the request conflicts with "
+                                             "the job's current state"));
+      case errc::duplicate:
+        return error_response(409, name,
+                              detail_of(err, "this was done before"));
+      case errc::unauthorized: {
+        auto res = error_response(401, name,
+                                  detail_of(err, "log in via POST "
+                                                 "/auth/login"));
+        res.challenge = true;
+        return res;
+      }
+      case errc::forbidden:
+        return error_response(403, name,
+                              detail_of(err, "your account may not do this"));
+      case errc::payload_too_large:
+        return error_response(413, name,
+                              detail_of(err, "the payload is too large"));
+      case errc::throttled:
+        return error_response(429, name,
+                              detail_of(err, "too many requests; retry "
+                                             "later"));
+      case errc::storage_unavailable:
+      case errc::timeout:
+        return error_response(503, name,
+                              detail_of(err, "a backing service is not "
+                                             "available; retry later"));
+      default:
+        break;
+    }
+  }
+  if (state.config.log)
+    state.config.log("http: unexpected error from an actor: "
+                     + messages::message_of(err));
+  return error_response(500, "internal",
+                        "internal error; the operators have been notified");
+}
+
+http_response not_found_job(std::string_view id) {
+  std::string detail = "job '";
+  detail.append(id.substr(0, 128));
+  detail += "' not found; use the job_id returned by POST /jobs";
+  return error_response(404, "not_found", detail);
+}
+
+bool may_see(const jwt_claims& who, const messages::job& x) {
+  return who.role == "admin" || x.owner == who.sub;
+}
+
+// Splits the path into a route and the `{id}` segment.
+route match(std::string_view path, std::string_view& id) {
+  if (path == "/jobs")
+    return route::jobs;
+  constexpr std::string_view jobs_prefix = "/jobs/";
+  if (path.substr(0, jobs_prefix.size()) == jobs_prefix) {
+    auto rest = path.substr(jobs_prefix.size());
+    auto slash = rest.find('/');
+    id = rest.substr(0, slash);
+    if (id.empty())
+      return route::unmatched;
+    if (slash == std::string_view::npos)
+      return route::job;
+    auto tail = rest.substr(slash);
+    if (tail == "/result")
+      return route::job_result;
+    if (tail == "/cancel")
+      return route::job_cancel;
+    return route::unmatched;
+  }
+  if (path == "/auth/login")
+    return route::login;
+  if (path == "/history")
+    return route::history;
+  if (path == "/minio/webhook")
+    return route::webhook;
+  if (path == "/healthz")
+    return route::healthz;
+  if (path == "/metrics")
+    return route::metrics;
+  return route::unmatched;
+}
+
+http_method allowed_method(route r) {
+  switch (r) {
+    case route::login:
+    case route::jobs:
+    case route::job_cancel:
+    case route::webhook:
+      return http_method::post;
+    default:
+      return http_method::get;
+  }
+}
+
+// Parses a JSON object body; answers 400/422 and returns nothing otherwise.
+std::optional<json> parse_object(exchange& ex) {
+  auto body = ex.request().body;
+  json result = json::parse(body.begin(), body.end(), nullptr, false);
+  if (result.is_discarded()) {
+    ex.respond(error_response(400, "invalid_json",
+                              "body is not valid JSON; send a JSON object "
+                              "with Content-Type: application/json"));
+    return std::nullopt;
+  }
+  if (!result.is_object()) {
+    ex.respond(
+      error_response(422, "invalid_argument", "body must be a JSON object"));
+    return std::nullopt;
+  }
+  return result;
+}
+
+// Returns the string member `name`, or null when absent/null; sets `bad` on
+// any other type.
+const std::string* string_member(const json& obj, const char* name, bool& bad) {
+  auto i = obj.find(name);
+  if (i == obj.end() || i->is_null())
+    return nullptr;
+  if (!i->is_string()) {
+    bad = true;
+    return nullptr;
+  }
+  return &i->get_ref<const std::string&>();
+}
+
+// Returns the value of `name` in a query string, if present.
+std::optional<std::string_view> query_param(std::string_view query,
+                                            std::string_view name) {
+  while (!query.empty()) {
+    auto amp = query.find('&');
+    auto pair = query.substr(0, amp);
+    auto eq = pair.find('=');
+    if (pair.substr(0, eq) == name)
+      return eq == std::string_view::npos ? std::string_view{}
+                                          : pair.substr(eq + 1);
+    if (amp == std::string_view::npos)
+      break;
+    query.remove_prefix(amp + 1);
+  }
+  return std::nullopt;
+}
+
+bool iequals(std::string_view x, std::string_view y) {
+  return x.size() == y.size()
+         && std::equal(x.begin(), x.end(), y.begin(),
+                       [](char a, char b) { return (a | 0x20) == (b | 0x20); });
+}
+
+// Returns the credentials of an `Authorization: Bearer <x>` header, or an
+// empty view.
+std::string_view bearer_token(std::string_view header) {
+  constexpr std::string_view scheme = "bearer";
+  if (header.size() <= scheme.size()
+      || !iequals(header.substr(0, scheme.size()), scheme)
+      || (header[scheme.size()] != ' ' && header[scheme.size()] != '\t'))
+    return {};
+  header.remove_prefix(scheme.size());
+  while (!header.empty() && (header.front() == ' ' || header.front() == '\t'))
+    header.remove_prefix(1);
+  while (!header.empty() && (header.back() == ' ' || header.back() == '\t'))
+    header.remove_suffix(1);
+  return header;
+}
+
+} // namespace
+
+// -- api_state ----------------------------------------------------------------
+
+api_state::api_state(api_config cfg, api_handles hdl,
+                     std::shared_ptr<prometheus::Registry> registry)
+  : config(std::move(cfg)), handles(std::move(hdl)),
+    metrics(std::move(registry)) {
+  accounts.reserve(config.users.size());
+  for (auto& u : config.users)
+    accounts.push_back(
+      account{u.name, u.role.empty() ? "user" : u.role, sha256(u.password)});
+}
+
+int64_t api_state::now() const {
+  if (config.now)
+    return config.now();
+  using namespace std::chrono;
+  return duration_cast<seconds>(system_clock::now().time_since_epoch()).count();
+}
+
+// -- router -------------------------------------------------------------------
+
+router::router(const api_state& state, common::asio_bridge& bridge,
+               boost::asio::io_context& ioc)
+  : state_(state), bridge_(bridge), jwt_(state.config.jwt_secret),
+    deadlines_(bridge, ioc, state.config.request_timeout) {
+  // nop
+}
+
+template <class Handle, class... Ts>
+auto router::ask(const Handle& dest, Ts&&... xs) {
+  // caf::infinite: no CAF clock involved, deadlines_ times it out instead.
+  auto h
+    = bridge_.self()->request(dest, caf::infinite, std::forward<Ts>(xs)...);
+  deadlines_.track(h.id());
+  return h;
+}
+
+void router::handle(const std::shared_ptr<exchange>& ex) {
+  auto& req = ex->request();
+  std::string_view id;
+  auto r = match(req.path, id);
+  ex->set_route(r);
+  if (r == route::unmatched) {
+    std::string detail = "no route for '";
+    detail.append(req.path.substr(0, 200));
+    detail += "'; see the API documentation for the routes";
+    ex->respond(error_response(404, "not_found", detail));
+    return;
+  }
+  auto allowed = allowed_method(r);
+  if (req.method != allowed) {
+    auto name = method_name(allowed);
+    std::string detail = "method not allowed on ";
+    detail += route_pattern(r);
+    detail += "; use ";
+    detail += name;
+    auto res = error_response(405, "method_not_allowed", detail);
+    res.allow = name;
+    ex->respond(std::move(res));
+    return;
+  }
+  // Handlers may throw (allocation, nlohmann type errors we did not
+  // foresee); a request must never take the server down.
+  try {
+    switch (r) {
+      case route::login:
+        login(*ex);
+        break;
+      case route::jobs:
+        create_job(ex);
+        break;
+      case route::job:
+        get_job(ex, id);
+        break;
+      case route::job_result:
+        get_result(ex, id);
+        break;
+      case route::job_cancel:
+        cancel_job(ex, id);
+        break;
+      case route::history:
+        history(ex);
+        break;
+      case route::webhook:
+        webhook(ex);
+        break;
+      case route::healthz:
+        ex->respond(make_response(200, R"({"status":"ok"})"));
+        break;
+      case route::metrics:
+        metrics(ex);
+        break;
+      case route::unmatched:
+        break;
+    }
+  } catch (const std::exception& e) {
+    if (state_.config.log)
+      state_.config.log(std::string{"http: handler failed: "} + e.what());
+    ex->respond(error_response(500, "internal",
+                               "internal error; the operators have been "
+                               "notified"));
+  } catch (...) {
+    if (state_.config.log)
+      state_.config.log("http: handler failed with an unknown exception");
+    ex->respond(error_response(500, "internal",
+                               "internal error; the operators have been "
+                               "notified"));
+  }
+}
+
+std::optional<jwt_claims> router::authenticate(exchange& ex) {
+  auto header = ex.request().authorization;
+  if (header.empty()) {
+    ex.respond(unauthorized("missing bearer token: send 'Authorization: "
+                            "Bearer <access_token>' (get one from POST "
+                            "/auth/login)"));
+    return std::nullopt;
+  }
+  auto token = bearer_token(header);
+  if (token.empty()) {
+    ex.respond(unauthorized("the Authorization header must be 'Bearer "
+                            "<access_token>'"));
+    return std::nullopt;
+  }
+  auto claims = jwt_.verify(token, state_.now());
+  if (!claims) {
+    ex.respond(unauthorized(messages::message_of(claims.error())));
+    return std::nullopt;
+  }
+  return std::move(*claims);
+}
+
+void router::login(exchange& ex) {
+  auto body = parse_object(ex);
+  if (!body)
+    return;
+  bool bad = false;
+  auto name = string_member(*body, "username", bad);
+  auto password = string_member(*body, "password", bad);
+  if (bad || name == nullptr || password == nullptr) {
+    ex.respond(error_response(422, "invalid_argument",
+                              "username and password are required and must "
+                              "be strings"));
+    return;
+  }
+  // Hash even for unknown names so timing does not reveal which exist.
+  auto given = sha256(*password);
+  auto i = std::find_if(state_.accounts.begin(), state_.accounts.end(),
+                        [&](auto& a) { return a.name == *name; });
+  if (i == state_.accounts.end() || !equal_digests(given, i->password_hash)) {
+    ex.respond(
+      error_response(401, "unauthorized", "wrong username or password"));
+    return;
+  }
+  jwt_claims claims;
+  claims.sub = i->name;
+  claims.role = i->role;
+  claims.iat = state_.now();
+  claims.exp = claims.iat + state_.config.token_ttl;
+  auto token = jwt_.sign(claims);
+  std::string out;
+  out.reserve(token.size() + 80);
+  out += R"({"access_token":)";
+  append_json_string(out, token);
+  out += R"(,"token_type":"bearer","expires_in":)";
+  out += std::to_string(state_.config.token_ttl);
+  out += '}';
+  ex.respond(make_response(200, std::move(out)));
+}
+
+void router::create_job(const std::shared_ptr<exchange>& ex) {
+  auto who = authenticate(*ex);
+  if (!who)
+    return;
+  auto body = parse_object(*ex);
+  if (!body)
+    return;
+  bool bad = false;
+  auto filename = string_member(*body, "filename", bad);
+  if (bad || filename == nullptr) {
+    ex->respond(error_response(422, "invalid_argument",
+                               "filename is required and must be a string"));
+    return;
+  }
+  auto content_type = string_member(*body, "content_type", bad);
+  if (bad) {
+    ex->respond(
+      error_response(422, "invalid_argument", "content_type must be a string"));
+    return;
+  }
+  messages::job_request req{std::move(who->sub), *filename,
+                            content_type ? *content_type : std::string{}};
+  std::weak_ptr<exchange> weak = ex;
+  auto h = ask(state_.handles.registry, atoms::create_v, std::move(req));
+  h.then(
+    [this, weak, rid = h.id()](messages::job& j) {
+      deadlines_.settle(rid);
+      auto ex = weak.lock();
+      if (!ex)
+        return;
+      std::string url;
+      try {
+        url = state_.config.presign_upload(j);
+      } catch (...) {
+        // Never let an exception reach CAF: it would kill the bridge.
+        if (state_.config.log)
+          state_.config.log("http: presign_upload threw for job " + j.id);
+        ex->respond(
+          error_response(500, "internal", "could not presign the upload URL"));
+        return;
+      }
+      std::string out;
+      out.reserve(160 + j.id.size() + j.bucket.size() + j.key.size()
+                  + url.size());
+      out += R"({"job_id":)";
+      append_json_string(out, j.id);
+      out += R"(,"s3_bucket":)";
+      append_json_string(out, j.bucket);
+      out += R"(,"s3_key":)";
+      append_json_string(out, j.key);
+      out += R"(,"upload_url":)";
+      append_json_string(out, url);
+      out += R"(,"expires_in":)";
+      out += std::to_string(state_.config.presign_expires);
+      out += '}';
+      ex->respond(make_response(201, std::move(out)));
+    },
+    [this, weak, rid = h.id()](caf::error& err) {
+      deadlines_.settle(rid);
+      if (auto ex = weak.lock())
+        ex->respond(from_error(state_, err));
+    });
+}
+
+void router::get_job(const std::shared_ptr<exchange>& ex, std::string_view id) {
+  auto who = authenticate(*ex);
+  if (!who)
+    return;
+  std::weak_ptr<exchange> weak = ex;
+  auto h = ask(state_.handles.registry, atoms::get_v, std::string{id});
+  h.then(
+    [this, weak, rid = h.id(), who = std::move(*who)](messages::job& j) {
+      deadlines_.settle(rid);
+      auto ex = weak.lock();
+      if (!ex)
+        return;
+      // Someone else's job does not exist as far as this caller knows.
+      if (!may_see(who, j))
+        ex->respond(not_found_job(j.id));
+      else
+        ex->respond(make_response(200, job_json(j)));
+    },
+    [this, weak, rid = h.id(), sid = std::string{id}](caf::error& err) {
+      deadlines_.settle(rid);
+      if (auto ex = weak.lock())
+        ex->respond(messages::errc_of(err) == errc::not_found
+                      ? not_found_job(sid)
+                      : from_error(state_, err));
+    });
+}
+
+void router::get_result(const std::shared_ptr<exchange>& ex,
+                        std::string_view id) {
+  auto who = authenticate(*ex);
+  if (!who)
+    return;
+  std::weak_ptr<exchange> weak = ex;
+  // Looks the job up first: for the owner check and for the status a 409
+  // names.
+  auto h = ask(state_.handles.registry, atoms::get_v, std::string{id});
+  h.then(
+    [this, weak, rid = h.id(), who = std::move(*who)](messages::job& j) {
+      deadlines_.settle(rid);
+      auto ex = weak.lock();
+      if (!ex)
+        return;
+      if (!may_see(who, j)) {
+        ex->respond(not_found_job(j.id));
+        return;
+      }
+      auto h2 = ask(state_.handles.registry, atoms::get_result_v, j.id);
+      h2.then(
+        [this, weak, rid2 = h2.id()](messages::job_result& r) {
+          deadlines_.settle(rid2);
+          auto ex = weak.lock();
+          if (!ex)
+            return;
+          std::string out;
+          out.reserve(128 + r.metadata.size() + r.summary.size());
+          out += R"({"job_id":)";
+          append_json_string(out, r.job_id);
+          out += R"(,"metadata":)";
+          // Stored as JSON text: splice it in once it proved valid.
+          if (!r.metadata.empty() && json::accept(r.metadata))
+            out += r.metadata;
+          else
+            out += "null";
+          out += R"(,"summary":)";
+          append_json_string(out, r.summary);
+          out += R"(,"created_at":)";
+          append_iso8601(out, r.created_at);
+          out += '}';
+          ex->respond(make_response(200, std::move(out)));
+        },
+        [this, weak, rid2 = h2.id(), status = messages::to_string(j.status),
+         jid = j.id](caf::error& err) {
+          deadlines_.settle(rid2);
+          auto ex = weak.lock();
+          if (!ex)
+            return;
+          auto code = messages::errc_of(err);
+          if (code == errc::conflict)
+            ex->respond(error_response(
+              409, "conflict",
+              "job is not finished yet (status " + status
+                + "); poll GET /jobs/{id} until it is SUCCEEDED"));
+          else if (code == errc::not_found)
+            ex->respond(not_found_job(jid));
+          else
+            ex->respond(from_error(state_, err));
+        });
+    },
+    [this, weak, rid = h.id(), sid = std::string{id}](caf::error& err) {
+      deadlines_.settle(rid);
+      if (auto ex = weak.lock())
+        ex->respond(messages::errc_of(err) == errc::not_found
+                      ? not_found_job(sid)
+                      : from_error(state_, err));
+    });
+}
+
+void router::cancel_job(const std::shared_ptr<exchange>& ex,
+                        std::string_view id) {
+  auto who = authenticate(*ex);
+  if (!who)
+    return;
+  std::weak_ptr<exchange> weak = ex;
+  // Looks the job up first: the orchestrator does not know owners.
+  auto h = ask(state_.handles.registry, atoms::get_v, std::string{id});
+  h.then(
+    [this, weak, rid = h.id(), who = std::move(*who)](messages::job& j) {
+      deadlines_.settle(rid);
+      auto ex = weak.lock();
+      if (!ex)
+        return;
+      if (!may_see(who, j)) {
+        ex->respond(not_found_job(j.id));
+        return;
+      }
+      auto h2 = ask(state_.handles.orchestrator, atoms::cancel_v, j.id);
+      h2.then(
+        [this, weak, rid2 = h2.id()](messages::job& cancelled) {
+          deadlines_.settle(rid2);
+          if (auto ex = weak.lock())
+            ex->respond(make_response(200, job_json(cancelled)));
+        },
+        [this, weak, rid2 = h2.id(), jid = j.id,
+         status = messages::to_string(j.status)](caf::error& err) {
+          deadlines_.settle(rid2);
+          auto ex = weak.lock();
+          if (!ex)
+            return;
+          auto code = messages::errc_of(err);
+          if (code == errc::conflict)
+            ex->respond(
+              error_response(409, "conflict",
+                             detail_of(err, "job is already " + status
+                                              + " and cannot be cancelled")));
+          else if (code == errc::not_found)
+            ex->respond(not_found_job(jid));
+          else
+            ex->respond(from_error(state_, err));
+        });
+    },
+    [this, weak, rid = h.id(), sid = std::string{id}](caf::error& err) {
+      deadlines_.settle(rid);
+      if (auto ex = weak.lock())
+        ex->respond(messages::errc_of(err) == errc::not_found
+                      ? not_found_job(sid)
+                      : from_error(state_, err));
+    });
+}
+
+void router::history(const std::shared_ptr<exchange>& ex) {
+  auto who = authenticate(*ex);
+  if (!who)
+    return;
+  uint32_t limit = 20;
+  if (auto str = query_param(ex->request().query, "limit")) {
+    uint32_t value = 0;
+    bool ok = !str->empty() && str->size() <= 4;
+    for (char c : *str) {
+      if (c < '0' || c > '9') {
+        ok = false;
+        break;
+      }
+      value = value * 10 + static_cast<uint32_t>(c - '0');
+    }
+    if (!ok || value < 1 || value > 200) {
+      ex->respond(error_response(422, "invalid_argument",
+                                 "limit must be an integer between 1 and "
+                                 "200"));
+      return;
+    }
+    limit = value;
+  }
+  std::weak_ptr<exchange> weak = ex;
+  auto h = ask(state_.handles.registry, atoms::history_v, limit);
+  h.then(
+    [this, weak, rid = h.id(),
+     who = std::move(*who)](std::vector<messages::job>& jobs) {
+      deadlines_.settle(rid);
+      auto ex = weak.lock();
+      if (!ex)
+        return;
+      std::string out;
+      out.reserve(16 + jobs.size() * 512);
+      out += R"({"items":[)";
+      bool first = true;
+      for (auto& j : jobs) {
+        // The registry pages over every owner; a user sees only theirs.
+        if (!may_see(who, j))
+          continue;
+        if (!first)
+          out += ',';
+        first = false;
+        append_job_json(out, j);
+      }
+      out += "]}";
+      ex->respond(make_response(200, std::move(out)));
+    },
+    [this, weak, rid = h.id()](caf::error& err) {
+      deadlines_.settle(rid);
+      if (auto ex = weak.lock())
+        ex->respond(from_error(state_, err));
+    });
+}
+
+void router::webhook(const std::shared_ptr<exchange>& ex) {
+  auto& cfg = state_.config;
+  if (!cfg.webhook_token.empty()) {
+    auto token = bearer_token(ex->request().authorization);
+    if (token.empty()
+        || !equal_digests(sha256(token), sha256(cfg.webhook_token))) {
+      ex->respond(unauthorized("the webhook needs 'Authorization: Bearer "
+                               "<webhook token>' as configured in MinIO"));
+      return;
+    }
+  }
+  auto body = ex->request().body;
+  if (!json::accept(body)) {
+    ex->respond(error_response(400, "invalid_json",
+                               "body is not valid JSON; send MinIO's bucket "
+                               "notification body"));
+    return;
+  }
+  caf::expected<parsed_events> parsed = caf::error{};
+  try {
+    parsed = cfg.parse_webhook(body);
+  } catch (const std::exception& e) {
+    parsed = messages::make_error(errc::invalid_argument,
+                                  std::string{"unreadable notification: "}
+                                    + e.what());
+  } catch (...) {
+    parsed
+      = messages::make_error(errc::invalid_argument, "unreadable notification");
+  }
+  if (!parsed) {
+    ex->respond(error_response(
+      422, "invalid_argument",
+      detail_of(parsed.error(), "not a MinIO bucket notification body")));
+    return;
+  }
+  auto& metrics = state_.metrics;
+  metrics.count_event(event_outcome::ignored, parsed->ignored);
+  struct tally {
+    size_t pending = 0;
+    uint64_t accepted = 0;
+    uint64_t duplicates = 0;
+    uint64_t rejected = 0;
+    uint64_t ignored = 0;
+    caf::error failure;
+  };
+  auto t = std::make_shared<tally>();
+  t->pending = parsed->events.size();
+  t->ignored = parsed->ignored;
+  std::weak_ptr<exchange> weak = ex;
+  // Answers once every event got its reply: acknowledging earlier would
+  // lose events the orchestrator then fails to record.
+  auto finish = [this, weak, t] {
+    auto ex = weak.lock();
+    if (!ex)
+      return;
+    if (t->failure) {
+      // MinIO redelivers on any non-2xx: the events already accepted will
+      // then come back as duplicates, which is harmless.
+      auto res = from_error(state_, t->failure);
+      if (res.status != 503)
+        res = error_response(503, "storage_unavailable",
+                             "could not record every event; retry later");
+      ex->respond(std::move(res));
+      return;
+    }
+    std::string out = R"({"accepted":)";
+    out += std::to_string(t->accepted);
+    out += R"(,"duplicates":)";
+    out += std::to_string(t->duplicates);
+    out += R"(,"ignored":)";
+    out += std::to_string(t->ignored);
+    out += R"(,"rejected":)";
+    out += std::to_string(t->rejected);
+    out += '}';
+    ex->respond(make_response(200, std::move(out)));
+  };
+  if (t->pending == 0) {
+    finish();
+    return;
+  }
+  for (auto& ev : parsed->events) {
+    auto h = ask(state_.handles.orchestrator, atoms::created_v, std::move(ev));
+    h.then(
+      [this, &metrics, t, finish, rid = h.id()](bool fresh) {
+        deadlines_.settle(rid);
+        if (fresh) {
+          ++t->accepted;
+          metrics.count_event(event_outcome::accepted);
+        } else {
+          ++t->duplicates;
+          metrics.count_event(event_outcome::duplicate);
+        }
+        if (--t->pending == 0)
+          finish();
+      },
+      [this, &metrics, t, finish, rid = h.id()](caf::error& err) {
+        deadlines_.settle(rid);
+        auto code = messages::errc_of(err);
+        // Not ours (foreign key or unknown job): acknowledged, counted.
+        if (err.category() == messages::errc_category
+            && (code == errc::not_found || code == errc::invalid_argument)) {
+          ++t->rejected;
+          metrics.count_event(event_outcome::rejected);
+        } else {
+          metrics.count_event(event_outcome::error);
+          if (!t->failure)
+            t->failure = std::move(err);
+        }
+        if (--t->pending == 0)
+          finish();
+      });
+  }
+}
+
+void router::metrics(const std::shared_ptr<exchange>& ex) {
+  // Gauges are refreshed on scrape; a silent actor must not stall the
+  // scrape for long, and one failing still leaves the rest.
+  constexpr auto scrape_timeout = std::chrono::seconds{2};
+  auto pending = std::make_shared<int>(2);
+  auto& metrics = state_.metrics;
+  std::weak_ptr<exchange> weak = ex;
+  auto finish = [&metrics, weak, pending] {
+    if (--*pending > 0)
+      return;
+    auto ex = weak.lock();
+    if (!ex)
+      return;
+    http_response res;
+    res.body = metrics.serialize();
+    res.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    ex->respond(std::move(res));
+  };
+  auto self = bridge_.self();
+  if (state_.handles.registry)
+    self->request(state_.handles.registry, scrape_timeout, atoms::counts_v)
+      .then(
+        [&metrics, finish](messages::status_counts& counts) {
+          metrics.set_job_counts(counts);
+          finish();
+        },
+        [finish](caf::error&) { finish(); });
+  else
+    finish();
+  if (state_.handles.dispatcher)
+    self->request(state_.handles.dispatcher, scrape_timeout, atoms::stats_v)
+      .then(
+        [&metrics, finish](messages::dispatcher_stats& stats) {
+          metrics.set_dispatcher_stats(stats);
+          finish();
+        },
+        [finish](caf::error&) { finish(); });
+  else
+    finish();
+}
+
+} // namespace vf::adapters::http

@@ -1,0 +1,88 @@
+// vf/adapters/http/router.hpp
+//
+// Maps requests to routes and answers them: authentication, body parsing,
+// requests to the actors, and the error table. Knows nothing of Beast.
+
+#pragma once
+
+#include "vf/adapters/common/asio_bridge.hpp"
+#include "vf/adapters/http/api_server.hpp"
+#include "vf/adapters/http/exchange.hpp"
+#include "vf/adapters/http/http_metrics.hpp"
+#include "vf/adapters/http/jwt.hpp"
+#include "vf/adapters/http/request_deadlines.hpp"
+
+#include <array>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace vf::adapters::http {
+
+/// What all I/O threads share; read-only once the server runs (the metric
+/// families are thread-safe).
+struct api_state {
+  /// One configured account, with its password pre-hashed.
+  struct account {
+    /// Login name.
+    std::string name;
+    /// `user` or `admin`.
+    std::string role;
+    /// SHA-256 of the password; compared in constant time.
+    std::array<unsigned char, 32> password_hash;
+  };
+
+  /// Builds the shared state; throws on a metric family clash.
+  api_state(api_config cfg, api_handles hdl,
+            std::shared_ptr<prometheus::Registry> registry);
+
+  /// Returns the current Unix time in seconds.
+  int64_t now() const;
+
+  /// Settings as given.
+  api_config config;
+  /// Actors to talk to.
+  api_handles handles;
+  /// Metric families; mutable because they are thread-safe counters.
+  mutable http_metrics metrics;
+  /// Accounts by name, with hashed passwords.
+  std::vector<account> accounts;
+};
+
+/// Answers requests for one I/O thread. Not thread-safe: each thread has its
+/// own router, bridge and token codec.
+class router {
+public:
+  /// Creates a router that sends through `bridge`, which runs on `ioc`.
+  router(const api_state& state, common::asio_bridge& bridge,
+         boost::asio::io_context& ioc);
+
+  /// Answers `ex`, now or once the actors replied.
+  void handle(const std::shared_ptr<exchange>& ex);
+
+private:
+  void login(exchange& ex);
+  void create_job(const std::shared_ptr<exchange>& ex);
+  void get_job(const std::shared_ptr<exchange>& ex, std::string_view id);
+  void get_result(const std::shared_ptr<exchange>& ex, std::string_view id);
+  void cancel_job(const std::shared_ptr<exchange>& ex, std::string_view id);
+  void history(const std::shared_ptr<exchange>& ex);
+  void webhook(const std::shared_ptr<exchange>& ex);
+  void metrics(const std::shared_ptr<exchange>& ex);
+
+  /// Returns the bearer's claims, or answers 401 and returns nothing.
+  std::optional<jwt_claims> authenticate(exchange& ex);
+
+  /// Sends a request whose timeout `deadlines_` keeps; every handler of it
+  /// must call `deadlines_.settle(handle.id())` first.
+  template <class Handle, class... Ts>
+  auto ask(const Handle& dest, Ts&&... xs);
+
+  const api_state& state_;
+  common::asio_bridge& bridge_;
+  jwt_codec jwt_;
+  request_deadlines deadlines_;
+};
+
+} // namespace vf::adapters::http
