@@ -1,0 +1,374 @@
+// vf/runtime/serve.cpp
+
+#include "vf/runtime/serve.hpp"
+
+#include "vf/actors/dispatcher.hpp"
+#include "vf/actors/idempotency_guard.hpp"
+#include "vf/actors/job_registry.hpp"
+#include "vf/actors/orchestrator.hpp"
+#include "vf/actors/worker.hpp"
+#include "vf/adapters/http/api_server.hpp"
+#include "vf/adapters/media/media_actor.hpp"
+#include "vf/adapters/minio/events.hpp"
+#include "vf/adapters/objectstore/store_server.hpp"
+#include "vf/adapters/s3/client.hpp"
+#include "vf/adapters/sigv4/sigv4.hpp"
+#include "vf/adapters/sqlite/job_store.hpp"
+#include "vf/adapters/summarizer/mock_summarizer.hpp"
+#include "vf/messages/errc.hpp"
+#include "vf/messages/register_types.hpp"
+#include "vf/runtime/logger.hpp"
+#include "vf/runtime/metrics_sink.hpp"
+#include "vf/runtime/node_config.hpp"
+
+#include "caf/actor_system.hpp"
+#include "caf/actor_system_config.hpp"
+#include "caf/scoped_actor.hpp"
+
+#include <prometheus/registry.h>
+
+#include <chrono>
+#include <csignal>
+#include <ctime>
+#include <iostream>
+#include <memory>
+#include <random>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace vf::runtime {
+
+namespace {
+
+using namespace std::chrono_literals;
+namespace http = adapters::http;
+namespace objectstore = adapters::objectstore;
+namespace sigv4 = adapters::sigv4;
+
+int64_t unix_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch())
+    .count();
+}
+
+std::string host_name() {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof(buf) - 1) != 0 || buf[0] == '\0')
+    return "local";
+  return buf;
+}
+
+/// Creates `path` and its parents; false if that is impossible.
+bool make_dirs(const std::string& path) {
+  std::string cur;
+  for (size_t i = 0; i <= path.size(); ++i) {
+    if (i == path.size() || path[i] == '/') {
+      if (!cur.empty() && ::mkdir(cur.c_str(), 0755) != 0 && errno != EEXIST)
+        return false;
+    }
+    if (i < path.size())
+      cur += path[i];
+  }
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+void print_help() {
+  std::cout
+    << "Usage: vidflow serve [--config FILE] [options]\n\n"
+       "Runs a whole vidflow node in the foreground: the JSON API, the job\n"
+       "store (SQLite), the built-in S3-compatible object store, the\n"
+       "orchestrator and the workers. Stops cleanly on SIGINT or SIGTERM.\n\n"
+       "Every option is also a config-file key and an environment variable;\n"
+       "flags win over the environment, which wins over the file.\n\n"
+       "Options:\n"
+    << usage(serve_specs())
+    << "  --print-config                print the effective settings and "
+       "exit\n"
+       "  -h, --help                    show this help\n";
+}
+
+} // namespace
+
+int serve(const std::vector<std::string>& raw_args) {
+  std::vector<std::string> args;
+  bool print_config = false;
+  for (auto& a : raw_args) {
+    if (a == "-h" || a == "--help") {
+      print_help();
+      return 0;
+    }
+    if (a == "--print-config")
+      print_config = true;
+    else
+      args.push_back(a);
+  }
+  auto xs = settings::load(serve_specs(), args);
+  if (!xs) {
+    std::cerr << "vidflow serve: " << messages::message_of(xs.error())
+              << "\n";
+    return 2;
+  }
+  if (print_config) {
+    std::cout << xs->dump(serve_specs());
+    return 0;
+  }
+  auto cfg = make_node_config(*xs);
+  if (!cfg) {
+    std::cerr << "vidflow serve: " << messages::message_of(cfg.error())
+              << "\n";
+    return 2;
+  }
+  logger log;
+  log.set_level(cfg->level);
+  if (!make_dirs(cfg->data_dir)) {
+    std::cerr << "vidflow serve: setting data.dir: cannot create directory '"
+              << cfg->data_dir << "'\n";
+    return 2;
+  }
+  // Signals go to sigwait below, never to a random thread: block them
+  // before any thread starts (threads inherit the mask).
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGINT);
+  sigaddset(&sigs, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  caf::actor_system_config sys_cfg;
+  messages::register_types(sys_cfg);
+  caf::actor_system sys{sys_cfg};
+  auto metrics = std::make_shared<prometheus::Registry>();
+  auto node = host_name();
+  std::random_device rd;
+  auto seed = (static_cast<uint64_t>(rd()) << 32) ^ rd();
+
+  // -- durable state --------------------------------------------------------
+  auto db_path = cfg->data_dir + "/vidflow.db";
+  auto store = adapters::sqlite::spawn_job_store(sys, {db_path, 512});
+  if (!store) {
+    std::cerr << "vidflow serve: setting data.dir: "
+              << messages::message_of(store.error()) << "\n";
+    return 1;
+  }
+  std::vector<caf::actor> actors;
+  auto keep = [&](auto hdl) {
+    actors.push_back(caf::actor_cast<caf::actor>(hdl));
+    return hdl;
+  };
+  keep(*store);
+
+  // -- domain ----------------------------------------------------------------
+  auto guard = keep(sys.spawn(actors::idempotency_guard,
+                              actors::claim_store_actor{*store},
+                              size_t{100000}));
+  actors::dispatcher_config disp_cfg;
+  disp_cfg.metrics = keep(spawn_metrics_sink(sys, metrics));
+  auto dispatcher = keep(sys.spawn(actors::dispatcher, disp_cfg));
+  actors::orchestrator_config orch_cfg;
+  orch_cfg.bucket = cfg->bucket;
+  orch_cfg.key_prefix = "uploads";
+  orch_cfg.max_attempts = cfg->max_attempts;
+  orch_cfg.backoff_base = cfg->backoff_base;
+  orch_cfg.backoff_cap = cfg->backoff_cap;
+  orch_cfg.task_timeout_ms = cfg->task_timeout_ms;
+  orch_cfg.wall_ms = unix_ms();
+  orch_cfg.seed = seed;
+  orch_cfg.lease_base = static_cast<uint64_t>(unix_ms()) * 1000;
+  auto orchestrator = keep(
+    sys.spawn(actors::orchestrator, orch_cfg, *store,
+              messages::idempotency_guard_actor{guard}, dispatcher));
+  actors::job_registry_config reg_cfg;
+  reg_cfg.bucket = cfg->bucket;
+  reg_cfg.key_prefix = "uploads";
+  reg_cfg.wall_ms = unix_ms();
+  reg_cfg.seed = seed ^ 0x9e3779b97f4a7c15ULL;
+  auto registry = keep(sys.spawn(actors::job_registry, *store, reg_cfg));
+
+  // -- object store ----------------------------------------------------------
+  objectstore::store_config store_cfg;
+  store_cfg.host = cfg->store_host;
+  store_cfg.port = cfg->store_port;
+  store_cfg.data_dir = cfg->data_dir;
+  store_cfg.buckets = {cfg->bucket};
+  store_cfg.region = cfg->region;
+  store_cfg.keys = {sigv4::credentials{cfg->access_key, cfg->secret_key, {}}};
+  store_cfg.max_object_bytes = cfg->max_upload_bytes;
+  store_cfg.log = [&log](std::string line) { log.info("objectstore", line); };
+  std::unique_ptr<objectstore::store_server> object_server;
+  adapters::s3::client_config s3_cfg;
+  s3_cfg.endpoint = cfg->store_endpoint;
+  s3_cfg.region = cfg->region;
+  s3_cfg.creds = {cfg->access_key, cfg->secret_key, {}};
+  auto tmp_dir = cfg->data_dir + "/tmp";
+  if (cfg->store_mode == "s3" && !make_dirs(tmp_dir)) {
+    std::cerr << "vidflow serve: setting data.dir: cannot create '"
+              << tmp_dir << "'\n";
+    return 1;
+  }
+
+  // -- workers ---------------------------------------------------------------
+  auto summarizer = keep(adapters::summarizer::spawn_mock_summarizer(sys));
+  caf::scoped_actor self{sys};
+  for (size_t i = 0; i < cfg->workers; ++i) {
+    adapters::media::object_resolver resolve;
+    if (cfg->store_mode == "builtin") {
+      resolve = [store_cfg](const messages::object_ref& obj,
+                            std::chrono::milliseconds)
+        -> caf::expected<std::string> {
+        auto path = objectstore::store_server::object_path(store_cfg,
+                                                           obj.bucket, obj.key);
+        struct stat st {};
+        if (path.empty() || ::stat(path.c_str(), &st) != 0)
+          return messages::make_error(messages::errc::not_found,
+                                      "object " + obj.bucket + "/" + obj.key
+                                        + " is not in the built-in store");
+        return path;
+      };
+    } else {
+      // One download slot per media actor: it probes one file at a time.
+      auto path = tmp_dir + "/worker-" + std::to_string(i) + ".object";
+      resolve = [s3_cfg, path](const messages::object_ref& obj,
+                               std::chrono::milliseconds timeout)
+        -> caf::expected<std::string> {
+        auto info = adapters::s3::get_object_to_file(s3_cfg, obj.bucket,
+                                                     obj.key, path,
+                                                     timeout.count());
+        if (!info)
+          return info.error();
+        return path;
+      };
+    }
+    auto media = keep(adapters::media::spawn_media_actor(sys, resolve));
+    actors::worker_config wcfg;
+    wcfg.name = node + "/worker-" + std::to_string(i + 1);
+    wcfg.media = media;
+    wcfg.summarizer = summarizer;
+    auto w = keep(sys.spawn(actors::worker, wcfg));
+    messages::worker_info info;
+    info.name = wcfg.name;
+    info.node = node;
+    info.kinds = {messages::task_kind::probe, messages::task_kind::summarize,
+                  messages::task_kind::sleep};
+    info.slots = 1;
+    self->request(dispatcher, 10s, atoms::join_v, messages::worker_actor{w},
+                  info)
+      .receive([](bool) {},
+               [&](caf::error& err) {
+                 log.error("serve", "worker join failed: "
+                                      + messages::message_of(err));
+               });
+  }
+
+  // -- edges -----------------------------------------------------------------
+  if (cfg->store_mode == "builtin") {
+    object_server = std::make_unique<objectstore::store_server>(
+      sys, store_cfg, messages::orchestrator_actor{orchestrator});
+    if (auto err = object_server->start()) {
+      std::cerr << "vidflow serve: built-in object store (store.host, "
+                   "store.port): "
+                << messages::message_of(err) << "\n";
+      for (auto& a : actors)
+        caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+      return 1;
+    }
+  }
+  http::api_config api_cfg;
+  api_cfg.host = cfg->http_host;
+  api_cfg.port = cfg->http_port;
+  api_cfg.threads = cfg->http_threads;
+  api_cfg.jwt_secret = cfg->jwt_secret;
+  api_cfg.token_ttl = cfg->token_ttl;
+  for (auto& a : cfg->users)
+    api_cfg.users.push_back(http::user{a.name, a.password, a.role});
+  api_cfg.max_body_bytes = cfg->http_max_body;
+  api_cfg.presign_expires = cfg->presign_expires;
+  {
+    sigv4::presign_params base;
+    base.method = "PUT";
+    base.endpoint = cfg->public_url;
+    base.bucket = cfg->bucket;
+    base.creds = {cfg->access_key, cfg->secret_key, {}};
+    base.region = cfg->region;
+    base.expires = cfg->presign_expires;
+    api_cfg.presign_upload = [base](const messages::job& j) {
+      auto p = base;
+      p.key = j.key;
+      p.now = static_cast<int64_t>(std::time(nullptr));
+      return sigv4::presign_url(p);
+    };
+  }
+  api_cfg.parse_webhook
+    = [](std::string_view body) -> caf::expected<http::parsed_events> {
+    auto res = adapters::minio::parse_minio_webhook(body);
+    if (!res)
+      return res.error();
+    return http::parsed_events{std::move(res->events), res->ignored.size()};
+  };
+  api_cfg.webhook_token = cfg->webhook_token;
+  api_cfg.log = [&log](const std::string& line) { log.info("http", line); };
+  http::api_server api{sys, api_cfg,
+                       http::api_handles{registry, orchestrator, dispatcher},
+                       metrics};
+  if (auto err = api.start()) {
+    std::cerr << "vidflow serve: JSON API (http.host, http.port): "
+              << messages::message_of(err) << "\n";
+    if (object_server)
+      object_server->stop();
+    for (auto& a : actors)
+      caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+    return 1;
+  }
+
+  // -- resume what a previous run left unfinished ---------------------------
+  self->request(orchestrator, 60s, atoms::recover_v)
+    .receive(
+      [&](uint64_t n) {
+        if (n > 0)
+          log.info("serve", "resumed " + std::to_string(n) + " unfinished jobs");
+      },
+      [&](caf::error& err) {
+        log.error("serve", "recovery failed: " + messages::message_of(err));
+      });
+  log.info("serve",
+           "vidflow ready: API http://" + cfg->http_host + ":"
+             + std::to_string(api.port()) + ", uploads " + cfg->public_url
+             + "/" + cfg->bucket + " (" + cfg->store_mode + " store"
+             + (object_server ? " on port "
+                                  + std::to_string(object_server->port())
+                              : std::string{})
+             + "), " + std::to_string(cfg->workers) + " workers, data in "
+             + cfg->data_dir);
+
+  int sig = 0;
+  sigwait(&sigs, &sig);
+  log.info("serve", std::string{"received "}
+                      + (sig == SIGINT ? "SIGINT" : "SIGTERM")
+                      + ", stopping: no new requests, finishing leased tasks");
+
+  // -- graceful stop ---------------------------------------------------------
+  api.stop();
+  if (object_server)
+    object_server->stop();
+  // Let leased tasks finish so their results are recorded; queued ones stay
+  // in the store and resume on the next start.
+  auto deadline = std::chrono::steady_clock::now()
+                  + std::chrono::milliseconds{cfg->task_timeout_ms} + 5s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    uint64_t leased = 0;
+    self->request(dispatcher, 5s, atoms::stats_v)
+      .receive([&](messages::dispatcher_stats& s) { leased = s.leased; },
+               [&](caf::error&) {});
+    if (leased == 0)
+      break;
+    std::this_thread::sleep_for(100ms);
+  }
+  // Give the last writes a moment to commit, then stop every actor.
+  std::this_thread::sleep_for(200ms);
+  for (auto& a : actors)
+    caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+  log.info("serve", "stopped");
+  return 0;
+}
+
+} // namespace vf::runtime

@@ -1,0 +1,127 @@
+#define CAF_SUITE runtime.settings
+
+#include "vf/runtime/node_config.hpp"
+#include "vf/runtime/settings.hpp"
+
+#include "vf_test.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <unistd.h>
+
+using namespace vf;
+using runtime::settings;
+
+namespace {
+
+/// A config file in a temp dir, removed afterwards.
+struct temp_file {
+  explicit temp_file(const std::string& text) {
+    char tmpl[] = "/tmp/vf-settings-XXXXXX";
+    auto fd = mkstemp(tmpl);
+    CAF_REQUIRE(fd >= 0);
+    close(fd);
+    path = tmpl;
+    std::ofstream{path} << text;
+  }
+  ~temp_file() {
+    std::remove(path.c_str());
+  }
+  std::string path;
+};
+
+const std::string valid = "store.access_key = ak\n"
+                          "store.secret_key = secret-key-1\n"
+                          "auth.jwt_secret = 0123456789abcdef\n"
+                          "auth.users = demo:demo:user\n";
+
+caf::expected<runtime::node_config> parse(std::vector<std::string> args) {
+  auto xs = settings::load(runtime::serve_specs(), args);
+  if (!xs)
+    return xs.error();
+  return runtime::make_node_config(*xs);
+}
+
+std::string error_of(std::vector<std::string> args) {
+  auto cfg = parse(std::move(args));
+  CAF_REQUIRE(!cfg);
+  return messages::message_of(cfg.error());
+}
+
+} // namespace
+
+CAF_TEST(env names follow the key) {
+  CAF_CHECK_EQUAL(runtime::env_name("http.port"), "VIDFLOW_HTTP_PORT");
+  CAF_CHECK_EQUAL(runtime::env_name("store.max_upload_bytes"),
+                  "VIDFLOW_STORE_MAX_UPLOAD_BYTES");
+}
+
+CAF_TEST(flags beat the environment which beats the file) {
+  temp_file f{valid + "http.port = 8100\nworkers.count = 3\n"};
+  auto cfg = parse({"--config", f.path});
+  CAF_REQUIRE(cfg);
+  CAF_CHECK_EQUAL(cfg->http_port, 8100u);
+  CAF_CHECK_EQUAL(cfg->workers, 3u);
+  CAF_CHECK_EQUAL(cfg->bucket, "uploads"); // default
+  setenv("VIDFLOW_HTTP_PORT", "8200", 1);
+  cfg = parse({"--config", f.path});
+  CAF_REQUIRE(cfg);
+  CAF_CHECK_EQUAL(cfg->http_port, 8200u);
+  cfg = parse({"--config=" + f.path, "--http-port", "8300"});
+  CAF_REQUIRE(cfg);
+  CAF_CHECK_EQUAL(cfg->http_port, 8300u);
+  unsetenv("VIDFLOW_HTTP_PORT");
+}
+
+CAF_TEST(derived defaults) {
+  temp_file f{valid + "store.port = 9100\n"};
+  auto cfg = parse({"--config", f.path});
+  CAF_REQUIRE(cfg);
+  CAF_CHECK_EQUAL(cfg->public_url, "http://127.0.0.1:9100");
+  CAF_REQUIRE_EQUAL(cfg->users.size(), 1u);
+  CAF_CHECK_EQUAL(cfg->users[0].role, "user");
+  CAF_CHECK_EQUAL(cfg->max_upload_bytes, uint64_t{5} << 30);
+}
+
+CAF_TEST(bad settings are named) {
+  temp_file f{valid};
+  auto with = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args{"--config", f.path};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return error_of(args);
+  };
+  auto contains = [](const std::string& haystack, const std::string& needle) {
+    CAF_MESSAGE("error: " << haystack);
+    return haystack.find(needle) != std::string::npos;
+  };
+  CAF_CHECK(contains(with({"--http-port", "eighty"}), "http.port"));
+  CAF_CHECK(contains(with({"--http-port", "70000"}), "0 to 65535"));
+  CAF_CHECK(contains(with({"--store-mode", "ftp"}), "store.mode"));
+  CAF_CHECK(contains(with({"--store-mode", "s3"}), "store.endpoint"));
+  CAF_CHECK(contains(with({"--jwt-secret", "short"}), "auth.jwt_secret"));
+  CAF_CHECK(contains(with({"--users", "demo"}), "auth.users"));
+  CAF_CHECK(contains(with({"--users", "a:b:root"}), "role"));
+  CAF_CHECK(contains(with({"--max-upload-bytes", "5 parsecs"}),
+                     "store.max_upload_bytes"));
+  CAF_CHECK(contains(with({"--log-level", "loud"}), "log.level"));
+  CAF_CHECK(contains(with({"--bucket", "Bad_Bucket"}), "store.bucket"));
+  CAF_CHECK(contains(with({"--no-such-flag", "1"}), "--no-such-flag"));
+  CAF_CHECK(contains(with({"--http-port"}), "needs a value"));
+  CAF_CHECK(contains(error_of({}), "store.access_key"));
+  temp_file bad_key{valid + "http.prot = 1\n"};
+  CAF_CHECK(contains(error_of({"--config", bad_key.path}), ":5: unknown "
+                                                            "setting "
+                                                            "'http.prot'"));
+  CAF_CHECK(contains(error_of({"--config", "/nonexistent/vidflow.conf"}),
+                     "/nonexistent/vidflow.conf"));
+}
+
+CAF_TEST(sizes take units) {
+  temp_file f{valid + "store.max_upload_bytes = 64KiB\n"
+                      "http.max_body_bytes = 10MB\n"};
+  auto cfg = parse({"--config", f.path});
+  CAF_REQUIRE(cfg);
+  CAF_CHECK_EQUAL(cfg->max_upload_bytes, 65536u);
+  CAF_CHECK_EQUAL(cfg->http_max_body, 10000000u);
+}
