@@ -25,12 +25,14 @@
 #include "caf/actor_system_config.hpp"
 #include "caf/scoped_actor.hpp"
 
+#include <prometheus/counter.h>
 #include <prometheus/registry.h>
 
 #include <chrono>
 #include <csignal>
 #include <ctime>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <random>
 #include <sys/stat.h>
@@ -195,6 +197,28 @@ int serve(const std::vector<std::string>& raw_args) {
   store_cfg.keys = {sigv4::credentials{cfg->access_key, cfg->secret_key, {}}};
   store_cfg.max_object_bytes = cfg->max_upload_bytes;
   store_cfg.log = [&log](std::string line) { log.info("objectstore", line); };
+  {
+    // Same family as the API's webhook events (prometheus-cpp merges
+    // families of one name), labelled source="builtin".
+    auto& family = prometheus::BuildCounter()
+                     .Name("vidflow_object_events_total")
+                     .Help("Object events received, by source and outcome")
+                     .Register(*metrics);
+    std::map<std::string, prometheus::Counter*> counters;
+    for (auto outcome : {"accepted", "duplicate", "rejected"})
+      counters[outcome] = &family.Add({{"source", "builtin"},
+                                       {"outcome", outcome}});
+    counters["error"] = &prometheus::BuildCounter()
+                           .Name("vidflow_object_event_errors_total")
+                           .Help("Object events that could not be recorded "
+                                 "and are left for redelivery, by source")
+                           .Register(*metrics)
+                           .Add({{"source", "builtin"}});
+    store_cfg.on_event = [counters](const std::string& outcome) {
+      if (auto i = counters.find(outcome); i != counters.end())
+        i->second->Increment();
+    };
+  }
   std::unique_ptr<objectstore::store_server> object_server;
   adapters::s3::client_config s3_cfg;
   s3_cfg.endpoint = cfg->store_endpoint;

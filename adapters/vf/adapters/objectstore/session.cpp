@@ -492,9 +492,10 @@ void session::announce() {
     ->request(ctx_.events(), ctx_.config().event_timeout, atoms::created_v,
               std::move(evt))
     .then(
-      [weak](bool) {
+      [weak](bool accepted) {
         if (auto self = weak.lock()) {
           self->hold_.reset();
+          self->ctx_.count_event(accepted ? "accepted" : "duplicate");
           self->reply_stored();
         }
       },
@@ -506,8 +507,10 @@ void session::announce() {
                          + self->req_.key + " version " + self->req_.version_id
                          + " but the orchestrator refused the event: " + what);
           auto code = messages::errc_of(err);
-          if (code == messages::errc::not_found
-              || code == messages::errc::invalid_argument) {
+          auto rejected = code == messages::errc::not_found
+                          || code == messages::errc::invalid_argument;
+          self->ctx_.count_event(rejected ? "rejected" : "error");
+          if (rejected) {
             // Retrying cannot help: no job expects this object.
             self->send_error({http::status::conflict, "NoSuchUpload",
                               "The object was stored as version "

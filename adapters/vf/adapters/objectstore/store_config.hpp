@@ -49,6 +49,10 @@ struct store_config {
   /// Receives diagnostic lines when set; the store never writes to stdout
   /// or stderr itself. Called from I/O threads, so it must be thread-safe.
   std::function<void(std::string)> log;
+  /// Optional: told what became of each announced upload: `accepted` (new
+  /// work), `duplicate`, `rejected` (no job expects it) or `error` (not
+  /// recorded; the client must retry). Called on I/O threads.
+  std::function<void(const std::string& outcome)> on_event;
 };
 
 } // namespace vf::adapters::objectstore

@@ -37,6 +37,11 @@ void store_context::log(std::string line) const {
     cfg_.log(std::move(line));
 }
 
+void store_context::count_event(const std::string& outcome) const {
+  if (cfg_.on_event)
+    cfg_.on_event(outcome);
+}
+
 bool store_context::has_bucket(std::string_view bucket) const {
   return std::find(cfg_.buckets.begin(), cfg_.buckets.end(), bucket)
          != cfg_.buckets.end();

@@ -58,6 +58,9 @@ public:
   /// Forwards `line` to the configured log hook, if any.
   void log(std::string line) const;
 
+  /// Forwards the outcome of an announced upload to the configured hook.
+  void count_event(const std::string& outcome) const;
+
   /// Returns whether `bucket` is one of the configured buckets.
   bool has_bucket(std::string_view bucket) const;
 

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# bench/run-all.sh — runs every benchmark and prints its numbers (`make bench`).
+#
+#   bench/run-all.sh [BUILD_DIR]      (default: build)
+#
+# In order: BUILD_DIR/vf-bench-probe, BUILD_DIR/vf-bench-sqlite-store (each
+# skipped with a message when not built), bench/ingest.sh (POST /jobs, vidflow
+# vs the FastAPI reference under wrk), bench/e2e.py (300 clips through the
+# real API). Numbers only: no benchmark fails on speed. Exits non-zero only if
+# a benchmark itself broke. Pass extra options through the environment:
+#   INGEST_ARGS="--duration 30s"  E2E_ARGS="--jobs 1000"
+set -uo pipefail
+
+case "${1:-}" in
+  -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+esac
+here="$(cd "$(dirname "$0")" && pwd)"
+build="$(cd "${1:-$here/../build}" && pwd)" || {
+  echo "run-all.sh: build directory '${1:-build}' not found" >&2; exit 2; }
+status=0
+
+section() { printf '\n==== %s ====\n' "$*"; }
+
+run_program() {  # name
+  local exe=""
+  for cand in "$build/$1" "$build/bench/$1"; do
+    [ -x "$cand" ] && { exe="$cand"; break; }
+  done
+  section "$1"
+  if [ -z "$exe" ]; then
+    echo "skipped: $1 is not built in $build"
+    return
+  fi
+  "$exe" || { echo "run-all.sh: $1 exited with $?" >&2; status=1; }
+}
+
+echo "vidflow benchmarks — $(date -u +%FT%TZ), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
+run_program vf-bench-probe
+run_program vf-bench-sqlite-store
+
+section "ingest: POST /jobs, vidflow vs reference (bench/ingest.sh)"
+# shellcheck disable=SC2086
+"$here/ingest.sh" --build-dir "$build" ${INGEST_ARGS:-} || status=1
+
+section "end to end: clips through the real API (bench/e2e.py)"
+if [ -x "$build/vidflow" ]; then
+  # shellcheck disable=SC2086
+  /usr/bin/python3 "$here/e2e.py" --binary "$build/vidflow" ${E2E_ARGS:-} || status=1
+else
+  echo "skipped: $build/vidflow is not built"
+fi
+exit "$status"

@@ -1,0 +1,152 @@
+#!/usr/bin/python3
+"""End-to-end against a real S3 server: vidflow in `store.mode = s3` with
+s3rver (npm @20minutes/s3rver@4.0.4, which checks SigV4 presigned requests).
+
+    deploy/install-deps.sh --test        # puts s3rver into build/tools
+    /usr/bin/python3 tests/integration/e2e_s3rver.py --binary build/vidflow
+
+s3rver is started through tests/integration/s3rver-launcher.js, which creates
+the bucket `uploads` and forwards each object event to vidflow's
+/minio/webhook in MinIO's body shape. Missing node or s3rver is a failure,
+never a skip.
+"""
+
+import os
+import shutil
+import sys
+import tempfile
+import time
+import unittest
+
+sys.dont_write_bytecode = True
+import vfharness as h  # noqa: E402
+
+S3RVER_MODULE = os.environ.get(
+    "VF_S3RVER_MODULE",
+    os.path.join(h.REPO, "build", "tools", "node_modules", "@20minutes",
+                 "s3rver"))
+LAUNCHER = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                        "s3rver-launcher.js")
+ACCESS_KEY = SECRET_KEY = "S3RVER"  # s3rver's built-in credentials
+
+
+def start_s3rver(port, webhook_url):
+    node = shutil.which("node")
+    problems = []
+    if node is None:
+        problems.append("node is not installed (apt: nodejs)")
+    if not os.path.isfile(os.path.join(S3RVER_MODULE, "package.json")):
+        problems.append(f"s3rver is not installed at {S3RVER_MODULE} "
+                        "(run deploy/install-deps.sh --test)")
+    if not os.path.isfile(LAUNCHER):
+        problems.append(f"launcher script missing: {LAUNCHER}")
+    if problems:
+        raise AssertionError("cannot run the s3rver test: "
+                             + "; ".join(problems))
+    data = tempfile.mkdtemp(prefix="s3rver-", dir=h.scratch_dir())
+    proc = h.Process("s3rver", [node, LAUNCHER, S3RVER_MODULE, str(port),
+                                data, webhook_url])
+    end = time.monotonic() + 30
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            raise AssertionError(f"s3rver exited with {proc.poll()}:\n"
+                                 f"{proc.log_tail()}")
+        if "ready on" in proc.log_text() and h.wait_port(port, 1):
+            return proc
+        time.sleep(0.05)
+    raise AssertionError(f"s3rver not ready within 30 s:\n{proc.log_tail()}")
+
+
+class S3rverStore(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.s3_port = h.free_port()
+        http_port = h.free_port()
+        cls.s3rver = start_s3rver(
+            cls.s3_port, f"http://127.0.0.1:{http_port}/minio/webhook")
+        endpoint = f"http://127.0.0.1:{cls.s3_port}"
+        try:
+            cls.server = h.Server(
+                h.binary, http_port=http_port,
+                extra_args=("--store-mode", "s3", "--store-endpoint", endpoint,
+                            "--public-url", endpoint, "--bucket", "uploads",
+                            "--region", "us-east-1",
+                            "--access-key", ACCESS_KEY,
+                            "--secret-key", SECRET_KEY))
+        except BaseException:
+            cls.s3rver.stop()
+            raise
+        cls.c = cls.server.client()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+        cls.s3rver.stop()
+
+    def put(self, filename, clip, content_type="video/mp4"):
+        job = self.c.create_job(filename, content_type)
+        self.assertEqual(job["s3_bucket"], "uploads", job)
+        self.assertTrue(job["upload_url"].startswith(
+            f"http://127.0.0.1:{self.s3_port}/"), job["upload_url"])
+        data = h.read_bytes(h.clip(clip))
+        r = h.upload(job["upload_url"], data, content_type)
+        self.assertEqual(r.status, 200,
+                         f"s3rver refused vidflow's presigned PUT: {r!r}\n"
+                         f"URL: {job['upload_url']}")
+        return job, r, data
+
+    def test_presigned_put_accepted_and_job_succeeds(self):
+        m0 = self.c.metrics()
+        job, put, data = self.put("real s3 clip.mp4", "h264_aac.mp4")
+        done = self.c.wait_status(job["job_id"], h.TERMINAL, deadline_s=90)
+        self.assertEqual(done["status"], "SUCCEEDED",
+                         f"worker could not fetch/probe the object from "
+                         f"s3rver: {done}")
+        self.assertEqual(done["attempts"], 1, done)
+        obj = done["object"]
+        self.assertIsInstance(obj, dict, done)
+        self.assertEqual(int(obj["size"]), len(data), done)
+        self.assertEqual(obj["etag"].strip('"'),
+                         put.headers.get("etag", "").strip('"'), done)
+        r = self.c.result(job["job_id"])
+        self.assertEqual(r.status, 200, r)
+        res = r.json()
+        want = h.ffprobe(h.clip("h264_aac.mp4"))
+        fmt = res["metadata"]["format"]
+        self.assertEqual(fmt["format_name"], want["format"]["format_name"])
+        self.assertAlmostEqual(float(fmt["duration"]),
+                               float(want["format"]["duration"]), delta=0.02)
+        self.assertEqual(int(fmt["nb_streams"]),
+                         int(want["format"]["nb_streams"]))
+        self.assertEqual(
+            [s["codec_name"] for s in res["metadata"]["streams"]],
+            [s["codec_name"] for s in want["streams"]])
+        self.assertTrue(res.get("summary"), res)
+        m1 = self.c.metrics()
+        self.assertEqual(
+            h.metric_value(m1, "vidflow_object_events_total",
+                           outcome="accepted")
+            - h.metric_value(m0, "vidflow_object_events_total",
+                             outcome="accepted"), 1,
+            "s3rver's webhook event accepted once")
+
+    def test_tampered_url_refused_by_s3rver(self):
+        job = self.c.create_job("tampered.mp4", "video/mp4")
+        data = h.read_bytes(h.clip("h264_aac.mp4"))
+        r = h.upload(h.tamper_url(job["upload_url"]), data)
+        self.assertEqual(r.status, 403, f"tampered presigned PUT: {r!r}")
+        self.assertIn("SignatureDoesNotMatch", r.text)
+        time.sleep(0.5)
+        self.assertEqual(self.c.get_job(job["job_id"])["status"],
+                         "AWAITING_UPLOAD")
+
+    def test_non_video_fails_cleanly(self):
+        job, _, _ = self.put("noise.mp4", "random.bin")
+        done = self.c.wait_status(job["job_id"], h.TERMINAL, deadline_s=90)
+        self.assertEqual(done["status"], "FAILED", done)
+        self.assertIn(done["error_code"], ("bad_media", "truncated"), done)
+        self.assertTrue(done["error_message"], done)
+
+
+if __name__ == "__main__":
+    h.main(__doc__)
