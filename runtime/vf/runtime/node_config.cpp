@@ -58,6 +58,10 @@ const std::vector<setting_spec>& serve_specs() {
     {"webhook.token", "--webhook-token", "",
      "bearer token MinIO must send to /minio/webhook (empty: none)", true},
     {"log.level", "--log-level", "info", "debug, info, warning or error"},
+    {"scheduler.policy", "--scheduler", "sharing",
+     "CAF scheduler: sharing (one queue) or stealing (work stealing)"},
+    {"scheduler.threads", "--scheduler-threads", "0",
+     "CAF scheduler threads (0: CAF's default)"},
   };
   return specs;
 }
@@ -185,6 +189,11 @@ caf::expected<node_config> make_node_config(const settings& xs) {
   cfg.webhook_token = xs.str("webhook.token");
   if (!logger::parse(xs.str("log.level"), cfg.level))
     return bad(xs, "log.level", "must be debug, info, warning or error");
+  cfg.scheduler = xs.str("scheduler.policy");
+  if (cfg.scheduler != "sharing" && cfg.scheduler != "stealing")
+    return bad(xs, "scheduler.policy", "must be sharing or stealing");
+  VF_TRY(sched_threads, xs.uint("scheduler.threads", 0, 256));
+  cfg.scheduler_threads = *sched_threads;
 #undef VF_TRY
   return cfg;
 }

@@ -50,6 +50,10 @@ struct node_config {
   std::vector<account> users;
   std::string webhook_token;
   log_level level = log_level::info;
+  /// CAF scheduler policy: `sharing` or `stealing`.
+  std::string scheduler = "sharing";
+  /// CAF scheduler threads; 0 lets CAF choose.
+  size_t scheduler_threads = 0;
 };
 
 /// The keys `vidflow serve` understands, with flags, defaults and help.

