@@ -120,7 +120,8 @@ if [ "$only" != reference ]; then
     vport="$(free_port)"; sport="$(free_port)"
     mkdir -p "$tmp/vf-data"
     "$vidflow" serve --config "$config" --http-port "$vport" \
-      --store-port "$sport" --data-dir "$tmp/vf-data" >"$tmp/vidflow.log" 2>&1 &
+      --store-port "$sport" --data-dir "$tmp/vf-data" --rate-limit 0 \
+      >"$tmp/vidflow.log" 2>&1 &
     vpid=$!; pids+=("$vpid")
     wait_healthy "http://127.0.0.1:$vport" "$vpid" "$tmp/vidflow.log"
     run_wrk vidflow "http://127.0.0.1:$vport" "$(login "http://127.0.0.1:$vport")"

@@ -201,6 +201,26 @@ CAF_TEST(a worker that goes down hands back its leases) {
   CAF_CHECK_EQUAL(ws(w2).running.size(), 1u);
 }
 
+CAF_TEST(cancel drops a queued task and interrupts a leased one) {
+  submit(make_task(1));
+  self->send(disp, atoms::cancel_v, uint64_t{1});
+  consume_messages();
+  auto xs = outcomes();
+  CAF_REQUIRE_EQUAL(xs.size(), 1u);
+  CAF_CHECK_EQUAL(xs[0].error_code, "cancelled");
+  CAF_CHECK(!xs[0].transient);
+  CAF_CHECK_EQUAL(stats().queued, 0u);
+  auto w = add_worker("w1", 1);
+  CAF_CHECK(ws(w).running.empty());
+  submit(make_task(2));
+  CAF_REQUIRE_EQUAL(ws(w).running.size(), 1u);
+  // The fake worker answers cancels the way a real one does: with an
+  // outcome for that lease (here injected by the test).
+  self->send(disp, atoms::cancel_v, uint64_t{2});
+  consume_messages();
+  CAF_CHECK_EQUAL(deref<testing::fake_worker_impl>(w).state.cancels.size(), 1u);
+}
+
 CAF_TEST(a join without slots or kinds is refused) {
   auto w = sys.spawn(testing::fake_worker);
   messages::worker_info info;

@@ -24,6 +24,8 @@ namespace vf::testing {
 
 /// State of the fake job store: plain maps plus failure switches.
 struct fake_store_state {
+  std::vector<messages::attempt_record> ledger;
+  std::map<std::pair<std::string, uint32_t>, messages::dead_letter> dead;
   std::map<std::string, messages::job> jobs;
   std::map<std::string, messages::job_result> results;
   std::set<std::string> claims;
@@ -111,6 +113,91 @@ fake_store(fake_store_impl* self) {
         return down();
       return self->state.claims.insert(key).second;
     },
+    [=](atoms::record, messages::attempt_record& r) -> caf::result<bool> {
+      if (self->state.fail_writes)
+        return down();
+      self->state.ledger.push_back(std::move(r));
+      return true;
+    },
+    [=](atoms::attempts, const std::string& id) {
+      std::vector<messages::attempt_record> xs;
+      for (auto& r : self->state.ledger)
+        if (r.job_id == id)
+          xs.push_back(r);
+      return xs;
+    },
+    [=](atoms::bury, messages::dead_letter& dl,
+        messages::job& j) -> caf::result<bool> {
+      if (self->state.fail_writes)
+        return down();
+      auto i = self->state.jobs.find(j.id);
+      if (i == self->state.jobs.end())
+        return make_error(errc::not_found, "no job " + j.id);
+      i->second = j;
+      self->state.puts.push_back(j);
+      self->state.dead[{dl.job_id, dl.series}] = std::move(dl);
+      return true;
+    },
+    [=](atoms::dlq_list, int64_t since, uint32_t limit) {
+      std::vector<messages::dead_letter> xs;
+      for (auto& [k, dl] : self->state.dead)
+        if (dl.created_at >= since)
+          xs.push_back(dl);
+      std::sort(xs.begin(), xs.end(), [](auto& x, auto& y) {
+        return x.created_at > y.created_at;
+      });
+      if (xs.size() > limit)
+        xs.resize(limit);
+      return xs;
+    },
+    [=](atoms::dlq_get,
+        const std::string& id) -> caf::result<messages::dead_letter> {
+      const messages::dead_letter* best = nullptr;
+      for (auto& [k, dl] : self->state.dead)
+        if (k.first == id && (best == nullptr || dl.series > best->series))
+          best = &dl;
+      if (best == nullptr)
+        return make_error(errc::not_found, "no dead letter for " + id);
+      return *best;
+    },
+    [=](atoms::redriven, const std::string& id, uint32_t series,
+        int64_t at) -> caf::result<bool> {
+      if (self->state.fail_writes)
+        return down();
+      auto i = self->state.dead.find({id, series});
+      if (i == self->state.dead.end())
+        return make_error(errc::not_found, "no dead letter for " + id);
+      if (i->second.redriven_at != 0)
+        return false;
+      i->second.redriven_at = at;
+      return true;
+    },
+    [=](atoms::dlq_remove, const std::string& id) {
+      size_t n = 0;
+      for (auto i = self->state.dead.begin(); i != self->state.dead.end();) {
+        if (i->first.first == id) {
+          i = self->state.dead.erase(i);
+          ++n;
+        } else {
+          ++i;
+        }
+      }
+      return n > 0;
+    },
+    [=](atoms::expire_old, int64_t before, int64_t at) -> caf::result<uint64_t> {
+      if (self->state.fail_writes)
+        return down();
+      uint64_t n = 0;
+      for (auto& [id, j] : self->state.jobs) {
+        if (j.status == messages::job_status::awaiting_upload
+            && j.created_at < before) {
+          j.status = messages::job_status::expired;
+          j.updated_at = at;
+          ++n;
+        }
+      }
+      return n;
+    },
   };
 }
 
@@ -119,6 +206,8 @@ struct fake_dispatcher_state {
   std::vector<std::pair<messages::task,
                         caf::typed_response_promise<messages::task_outcome>>>
     pending;
+  /// Lease ids it was asked to cancel.
+  std::vector<uint64_t> cancels;
 };
 
 /// The fake's interface: the real one plus `(dispatch, outcome)`, which
@@ -157,6 +246,9 @@ fake_dispatcher(fake_dispatcher_impl* self) {
       return true;
     },
     [=](atoms::stats) { return messages::dispatcher_stats{}; },
+    [=](atoms::cancel, uint64_t lease) {
+      self->state.cancels.push_back(lease);
+    },
     [=](atoms::dispatch, messages::task_outcome& out) {
       answer_pending(self->state.pending, out);
     },
@@ -168,6 +260,8 @@ struct fake_worker_state {
   std::vector<std::pair<messages::task,
                         caf::typed_response_promise<messages::task_outcome>>>
     running;
+  /// Lease ids it was asked to cancel.
+  std::vector<uint64_t> cancels;
 };
 
 /// The fake's interface: the real one plus `(dispatch, outcome)`.
@@ -185,6 +279,9 @@ inline fake_worker_actor::behavior_type fake_worker(fake_worker_impl* self) {
     },
     [=](atoms::dispatch, messages::task_outcome& out) {
       answer_pending(self->state.running, out);
+    },
+    [=](atoms::cancel, uint64_t lease) {
+      self->state.cancels.push_back(lease);
     },
   };
 }

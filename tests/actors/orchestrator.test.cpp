@@ -29,6 +29,7 @@ struct fixture : testing::fixture_base {
     cfg.wall_ms = t0;
     cfg.seed = 42;
     cfg.max_attempts = 3;
+    cfg.expire_interval = std::chrono::milliseconds{0};
     orch = sys.spawn(actors::orchestrator, cfg, store, guard,
                      messages::dispatcher_actor{disp});
     consume_messages();
@@ -360,16 +361,174 @@ CAF_TEST(recover resumes submitted and processing jobs) {
   CAF_CHECK_EQUAL(job("j3").status, job_status::succeeded);
 }
 
-CAF_TEST(recover fails a job that used up its attempts) {
+CAF_TEST(recover fails a job whose ledger used up its attempts) {
   job().status = job_status::processing;
   job().step = "probe";
-  job().attempts = cfg.max_attempts;
+  job().object.version = "v1";
+  for (uint32_t n = 1; n <= cfg.max_attempts; ++n) {
+    messages::attempt_record r;
+    r.job_id = id;
+    r.object_version = "v1";
+    r.kind = task_kind::probe;
+    r.attempt = n;
+    r.error_code = "timeout";
+    st().ledger.push_back(r);
+  }
   self->send(orch, atoms::recover_v);
   consume_messages();
-  CAF_CHECK_EQUAL(receive_one<uint64_t>(), uint64_t{0});
+  CAF_CHECK_EQUAL(receive_one<uint64_t>(), uint64_t{1});
   CAF_CHECK(pending().empty());
   CAF_CHECK_EQUAL(job().status, job_status::failed);
   CAF_CHECK_EQUAL(job().error_code, "worker_lost");
+  CAF_CHECK_EQUAL(st().dead.size(), 1u);
+}
+
+CAF_TEST(every outcome lands in the ledger with its output) {
+  CAF_CHECK_EQUAL(deliver(event("v1")), true);
+  answer(0, testing::failed_outcome(pending()[0].first, errc::timeout));
+  advance_time(1min);
+  consume_messages();
+  answer(0, testing::ok_outcome(pending()[0].first, "{meta}"));
+  answer(0, testing::ok_outcome(pending()[0].first, "summary"));
+  auto& ledger = st().ledger;
+  CAF_REQUIRE_EQUAL(ledger.size(), 3u);
+  CAF_CHECK(!ledger[0].ok);
+  CAF_CHECK_EQUAL(ledger[0].error_code, "timeout");
+  CAF_CHECK_EQUAL(ledger[0].attempt, 1u);
+  CAF_CHECK(ledger[1].ok);
+  CAF_CHECK_EQUAL(ledger[1].kind, task_kind::probe);
+  CAF_CHECK_EQUAL(ledger[1].attempt, 2u);
+  CAF_CHECK_EQUAL(ledger[1].output, "{meta}");
+  CAF_CHECK_EQUAL(ledger[1].object_version, "v1");
+  CAF_CHECK_EQUAL(ledger[2].kind, task_kind::summarize);
+  CAF_CHECK_EQUAL(job().status, job_status::succeeded);
+}
+
+CAF_TEST(recover resumes after the last recorded step) {
+  job().status = job_status::processing;
+  job().step = "summarize";
+  job().object.version = "v1";
+  messages::attempt_record r;
+  r.job_id = id;
+  r.object_version = "v1";
+  r.kind = task_kind::probe;
+  r.ok = true;
+  r.output = "{recorded}";
+  st().ledger.push_back(r);
+  // A record of an older object version does not count.
+  r.object_version = "v0";
+  r.kind = task_kind::summarize;
+  st().ledger.push_back(r);
+  self->send(orch, atoms::recover_v);
+  consume_messages();
+  CAF_CHECK_EQUAL(receive_one<uint64_t>(), uint64_t{1});
+  CAF_REQUIRE_EQUAL(pending().size(), 1u);
+  CAF_CHECK_EQUAL(pending()[0].first.kind, task_kind::summarize);
+  CAF_CHECK_EQUAL(pending()[0].first.input, "{recorded}");
+  answer(0, testing::ok_outcome(pending()[0].first, "s"));
+  CAF_CHECK_EQUAL(job().status, job_status::succeeded);
+  CAF_CHECK_EQUAL(st().results[id].metadata, "{recorded}");
+}
+
+CAF_TEST(recover with every step recorded only writes the result) {
+  job().status = job_status::processing;
+  job().object.version = "v1";
+  for (auto kind : {task_kind::probe, task_kind::summarize}) {
+    messages::attempt_record r;
+    r.job_id = id;
+    r.object_version = "v1";
+    r.kind = kind;
+    r.ok = true;
+    r.output = to_string(kind) + "-out";
+    st().ledger.push_back(r);
+  }
+  self->send(orch, atoms::recover_v);
+  consume_messages();
+  CAF_CHECK(pending().empty());
+  CAF_CHECK_EQUAL(job().status, job_status::succeeded);
+  CAF_CHECK_EQUAL(st().results[id].summary, "summarize-out");
+}
+
+CAF_TEST(a failed job leaves a dead letter with its attempts) {
+  CAF_CHECK_EQUAL(deliver(event("v1")), true);
+  answer(0, testing::ok_outcome(pending()[0].first, "{meta}"));
+  for (uint32_t n = 1; n <= cfg.max_attempts; ++n) {
+    answer(0, testing::failed_outcome(pending()[0].first, errc::throttled));
+    advance_time(1min);
+    consume_messages();
+  }
+  CAF_CHECK_EQUAL(job().status, job_status::failed);
+  CAF_REQUIRE_EQUAL(st().dead.size(), 1u);
+  auto& dl = st().dead.begin()->second;
+  CAF_CHECK_EQUAL(dl.job_id, id);
+  CAF_CHECK_EQUAL(dl.kind, task_kind::summarize);
+  CAF_CHECK_EQUAL(dl.error_code, "throttled");
+  CAF_CHECK_EQUAL(dl.probe_output, "{meta}");
+  CAF_CHECK_EQUAL(dl.attempts.size(), 1u + cfg.max_attempts);
+  CAF_CHECK_EQUAL(dl.redriven_at, 0);
+}
+
+CAF_TEST(a redrive runs once with a new attempt series) {
+  CAF_CHECK_EQUAL(deliver(event("v1")), true);
+  answer(0, testing::failed_outcome(pending()[0].first, errc::bad_media));
+  CAF_CHECK_EQUAL(job().status, job_status::failed);
+  self->send(orch, atoms::redrive_v, id);
+  self->send(orch, atoms::redrive_v, id);
+  consume_messages();
+  auto first = receive_one<messages::job>();
+  auto second = receive_one<messages::job>();
+  if (!first)
+    std::swap(first, second); // Replies may arrive in either order.
+  CAF_REQUIRE(first);
+  CAF_CHECK_EQUAL(first->series, 1u);
+  CAF_CHECK_EQUAL(first->status, job_status::submitted);
+  CAF_REQUIRE(!second);
+  CAF_CHECK_EQUAL(messages::errc_of(second.error()), errc::conflict);
+  CAF_REQUIRE_EQUAL(pending().size(), 1u);
+  CAF_CHECK_EQUAL(pending()[0].first.kind, task_kind::probe);
+  CAF_CHECK_EQUAL(job().series, 1u);
+  CAF_CHECK_NOT_EQUAL(st().dead.begin()->second.redriven_at, 0);
+  answer(0, testing::ok_outcome(pending()[0].first, "{}"));
+  answer(0, testing::ok_outcome(pending()[0].first, "s"));
+  CAF_CHECK_EQUAL(job().status, job_status::succeeded);
+  // The evidence stays.
+  CAF_CHECK_EQUAL(st().dead.size(), 1u);
+}
+
+CAF_TEST(only failed jobs can be redriven) {
+  self->send(orch, atoms::redrive_v, id);
+  consume_messages();
+  auto r = receive_one<messages::job>();
+  CAF_REQUIRE(!r);
+  CAF_CHECK_EQUAL(messages::errc_of(r.error()), errc::conflict);
+}
+
+CAF_TEST(cancel interrupts the running lease) {
+  CAF_CHECK_EQUAL(deliver(event("v1")), true);
+  auto lease = pending()[0].first.lease_id;
+  self->send(orch, atoms::cancel_v, id);
+  consume_messages();
+  auto& cancels = deref<testing::fake_dispatcher_impl>(disp).state.cancels;
+  CAF_REQUIRE_EQUAL(cancels.size(), 1u);
+  CAF_CHECK_EQUAL(cancels[0], lease);
+}
+
+CAF_TEST(uploads that never came expire on schedule) {
+  add_job("old");
+  job("old").created_at = t0 - 2 * cfg.upload_ttl.count();
+  auto c = cfg;
+  c.expire_interval = std::chrono::seconds{60};
+  auto o = sys.spawn(actors::orchestrator, c, store, guard,
+                     messages::dispatcher_actor{disp});
+  consume_messages();
+  advance_time(std::chrono::seconds{59});
+  consume_messages();
+  CAF_CHECK_EQUAL(job("old").status, job_status::awaiting_upload);
+  advance_time(std::chrono::seconds{1});
+  consume_messages();
+  CAF_CHECK_EQUAL(job("old").status, job_status::expired);
+  CAF_CHECK_EQUAL(job().status, job_status::awaiting_upload); // too young
+  anon_send_exit(o, exit_reason::user_shutdown);
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

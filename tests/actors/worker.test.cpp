@@ -6,6 +6,8 @@
 
 #include "fakes.hpp"
 
+#include <map>
+
 using namespace caf;
 using namespace vf;
 using namespace std::chrono_literals;
@@ -14,16 +16,52 @@ using messages::task_kind;
 
 namespace {
 
-/// A media port that answers from a table: path → JSON or error.
-messages::media_actor::behavior_type fake_media() {
+/// The fake media port's interface: the real one plus `(cancel, lease)`,
+/// which answers a held probe with `cancelled` (as the real one does when its
+/// control port flips the interrupt flag).
+using fake_media_actor = messages::media_actor::extend<
+  caf::reacts_to<atoms::cancel, uint64_t>>;
+
+struct fake_media_state {
+  std::map<uint64_t, typed_response_promise<std::string>> held;
+};
+
+/// A media port that answers from a table: path → JSON or error; "hang"
+/// holds the probe until cancelled.
+fake_media_actor::behavior_type
+fake_media(fake_media_actor::stateful_pointer<fake_media_state> self) {
   return {
-    [](atoms::probe, const messages::object_ref& obj,
-       uint32_t) -> result<std::string> {
+    [=](atoms::probe, const messages::object_ref& obj, uint32_t,
+        uint64_t lease) -> result<std::string> {
+      if (obj.key == "hang") {
+        auto rp = self->make_response_promise<std::string>();
+        self->state.held.emplace(lease, rp);
+        return rp;
+      }
       if (obj.key == "bad")
         return messages::make_error(errc::bad_media, "not a media file");
       if (obj.key == "slow")
         return messages::make_error(errc::timeout, "deadline hit");
       return std::string{R"({"format":{"duration":"1.0"}})"};
+    },
+    [=](atoms::cancel, uint64_t lease) {
+      auto i = self->state.held.find(lease);
+      if (i == self->state.held.end())
+        return;
+      i->second.deliver(
+        messages::make_error(errc::cancelled, "probe interrupted"));
+      self->state.held.erase(i);
+    },
+  };
+}
+
+/// A control port that forwards cancels to the fake media actor.
+messages::media_control_actor::behavior_type
+fake_control(messages::media_control_actor::pointer self,
+             fake_media_actor media) {
+  return {
+    [=](atoms::cancel, uint64_t lease) {
+      self->send(media, atoms::cancel_v, lease);
     },
   };
 }
@@ -43,7 +81,9 @@ struct fixture : testing::fixture_base {
   fixture() {
     actors::worker_config cfg;
     cfg.name = "n1/w1";
-    cfg.media = sys.spawn(fake_media);
+    auto media = sys.spawn(fake_media);
+    cfg.media = media;
+    cfg.media_control = sys.spawn(fake_control, media);
     cfg.summarizer = sys.spawn(fake_summarizer);
     w = sys.spawn(actors::worker, cfg);
     consume_messages();
@@ -129,6 +169,48 @@ CAF_TEST(a dead port is a lost worker and not a media verdict) {
   CAF_CHECK(!out.ok);
   CAF_CHECK_EQUAL(out.error_code, "worker_lost");
   CAF_CHECK(out.transient);
+}
+
+CAF_TEST(a cancelled probe ends with a cancelled outcome) {
+  messages::task t;
+  t.job_id = "j";
+  t.kind = task_kind::probe;
+  t.object.key = "hang";
+  t.lease_id = 11;
+  self->send(w, atoms::run_v, t);
+  consume_messages();
+  bool answered = false;
+  self->receive([&](messages::task_outcome&) { answered = true; },
+                after(std::chrono::seconds(0)) >> [] {});
+  CAF_CHECK(!answered);
+  self->send(w, atoms::cancel_v, uint64_t{99}); // not its lease: no effect
+  consume_messages();
+  self->receive([&](messages::task_outcome&) { answered = true; },
+                after(std::chrono::seconds(0)) >> [] {});
+  CAF_CHECK(!answered);
+  self->send(w, atoms::cancel_v, uint64_t{11});
+  consume_messages();
+  messages::task_outcome out;
+  self->receive([&](messages::task_outcome& x) { out = std::move(x); },
+                after(std::chrono::seconds(0)) >> [] {});
+  CAF_CHECK_EQUAL(out.lease_id, 11u);
+  CAF_CHECK_EQUAL(out.error_code, "cancelled");
+  CAF_CHECK(!out.transient);
+}
+
+CAF_TEST(a cancelled sleep ends at once) {
+  messages::task t;
+  t.job_id = "j";
+  t.kind = task_kind::sleep;
+  t.input = "60000";
+  t.lease_id = 12;
+  self->send(w, atoms::run_v, t);
+  self->send(w, atoms::cancel_v, uint64_t{12});
+  consume_messages();
+  messages::task_outcome out;
+  self->receive([&](messages::task_outcome& x) { out = std::move(x); },
+                after(std::chrono::seconds(0)) >> [] {});
+  CAF_CHECK_EQUAL(out.error_code, "cancelled");
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

@@ -18,9 +18,11 @@
 #include "vf/adapters/http/api_server.hpp"
 #include "vf/adapters/http/json_views.hpp"
 #include "vf/adapters/http/jwt.hpp"
+#include "vf/adapters/http/rate_limiter.hpp"
 #include "vf/messages/atoms.hpp"
 #include "vf/messages/errc.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <map>
@@ -48,6 +50,16 @@ struct fake_store {
   std::map<std::string, job> jobs;
   std::vector<std::string> order;
   int next = 0;
+  /// Every filename the registry was asked for, byte for byte.
+  std::vector<std::string> filenames;
+  /// Attempt ledgers by job id.
+  std::map<std::string, std::vector<attempt_record>> attempts;
+  /// Dead letters by job id.
+  std::map<std::string, dead_letter> dlq;
+  /// Arguments of the last `dlq_list` and `analyze`.
+  int64_t last_since = -1;
+  uint32_t last_limit = 0;
+  int64_t last_window = -1;
 };
 
 using store_ptr = std::shared_ptr<fake_store>;
@@ -62,12 +74,17 @@ fake_registry(job_registry_actor::stateful_pointer<registry_state> self,
               store_ptr store) {
   return {
     [=](atoms::create, job_request& req) -> caf::result<job> {
+      std::lock_guard<std::mutex> guard{store->mtx};
+      store->filenames.push_back(req.filename);
       if (req.filename.empty() || req.filename.find("..") != std::string::npos
           || req.filename.find('/') != std::string::npos)
         return make_error(errc::invalid_argument,
                           "filename must be a plain file name without '/' "
                           "or '..'");
-      std::lock_guard<std::mutex> guard{store->mtx};
+      for (unsigned char c : req.filename)
+        if (c < 0x20 || c == 0x7f)
+          return make_error(errc::invalid_argument,
+                            "filename must not contain control characters");
       job j;
       j.id = "job-" + std::to_string(++store->next);
       j.owner = req.owner;
@@ -122,6 +139,107 @@ fake_registry(job_registry_actor::stateful_pointer<registry_state> self,
         ++result[static_cast<size_t>(kvp.second.status)];
       return result;
     },
+    [=](atoms::attempts, const std::string& id)
+      -> caf::result<std::vector<attempt_record>> {
+      std::lock_guard<std::mutex> guard{store->mtx};
+      if (store->jobs.count(id) == 0)
+        return make_error(errc::not_found);
+      return store->attempts[id];
+    },
+    [=](atoms::dlq_list, int64_t since,
+        uint32_t limit) -> caf::result<std::vector<dead_letter>> {
+      std::lock_guard<std::mutex> guard{store->mtx};
+      store->last_since = since;
+      store->last_limit = limit;
+      std::vector<dead_letter> result;
+      for (auto& kvp : store->dlq)
+        if (kvp.second.created_at >= since)
+          result.push_back(kvp.second);
+      std::sort(result.begin(), result.end(), [](auto& x, auto& y) {
+        return x.created_at > y.created_at;
+      });
+      if (result.size() > limit)
+        result.resize(limit);
+      return result;
+    },
+    [=](atoms::dlq_get, const std::string& id) -> caf::result<dead_letter> {
+      std::lock_guard<std::mutex> guard{store->mtx};
+      auto i = store->dlq.find(id);
+      if (i == store->dlq.end())
+        return make_error(errc::not_found);
+      return i->second;
+    },
+    [=](atoms::dlq_remove, const std::string& id) {
+      std::lock_guard<std::mutex> guard{store->mtx};
+      return store->dlq.erase(id) > 0;
+    },
+  };
+}
+
+/// Redrives one job like the real orchestrator: only a FAILED job with an
+/// open dead letter, and only once.
+caf::expected<job> redrive_job(fake_store& store, const std::string& id,
+                               int64_t now_ms) {
+  auto i = store.jobs.find(id);
+  if (i == store.jobs.end())
+    return make_error(errc::not_found);
+  auto d = store.dlq.find(id);
+  if (i->second.status != job_status::failed || d == store.dlq.end()
+      || d->second.redriven_at != 0)
+    return make_error(errc::conflict, "job " + id
+                                        + " has no open dead letter");
+  d->second.redriven_at = now_ms;
+  auto& j = i->second;
+  j.status = job_status::submitted;
+  ++j.series;
+  j.attempts = 0;
+  j.error_code.clear();
+  j.error_message.clear();
+  return j;
+}
+
+dlq_analyzer_actor::behavior_type fake_analyzer(store_ptr store) {
+  return {
+    [=](atoms::analyze, int64_t window_ms) {
+      std::lock_guard<std::mutex> guard{store->mtx};
+      store->last_window = window_ms;
+      incident_report r;
+      r.generated_at = 1'795'266'130'000;
+      r.window_start = window_ms == 0 ? 0 : r.generated_at - window_ms;
+      r.window_end = r.generated_at;
+      std::map<std::string, incident_category> cats;
+      for (auto& [id, d] : store->dlq) {
+        if (d.created_at < r.window_start)
+          continue;
+        auto& c = cats[d.error_code];
+        if (c.count == 0) {
+          c.name = d.error_code;
+          c.first_seen = d.created_at;
+          c.recommendation = "look at " + d.error_code;
+        }
+        ++c.count;
+        c.first_seen = std::min(c.first_seen, d.created_at);
+        c.last_seen = std::max(c.last_seen, d.created_at);
+        c.samples.push_back(id + ": " + d.error_code + ": " + d.error_message);
+        ++r.total;
+      }
+      for (auto& kvp : cats)
+        r.categories.push_back(kvp.second);
+      return r;
+    },
+    [=](atoms::get) { return incident_report{}; },
+    [=](atoms::redrive, const std::string& category) -> caf::result<uint64_t> {
+      if (category != "bad_media" && category != "timeout")
+        return make_error(errc::invalid_argument,
+                          "unknown category '" + category + "'");
+      std::lock_guard<std::mutex> guard{store->mtx};
+      uint64_t n = 0;
+      for (auto& [id, d] : store->dlq)
+        if (d.error_code == category && redrive_job(*store, id, 1))
+          ++n;
+      return n;
+    },
+    [=](atoms::tick) {},
   };
 }
 
@@ -158,11 +276,21 @@ orchestrator_actor::behavior_type fake_orchestrator(store_ptr store) {
       return i->second;
     },
     [=](atoms::recover) { return uint64_t{0}; },
+    [=](atoms::redrive, const std::string& id) -> caf::result<job> {
+      std::lock_guard<std::mutex> guard{store->mtx};
+      auto j = redrive_job(*store, id, 1'795'266'140'000);
+      if (!j)
+        return std::move(j.error());
+      return std::move(*j);
+    },
     [=](atoms::retry, const std::string&, uint64_t) {},
+    [=](atoms::expire_old) {},
   };
 }
 
-dispatcher_actor::behavior_type fake_dispatcher() {
+// Takes an argument only because CAF 0.17 spawns argument-less functions
+// through a null shared_ptr<tuple<>> (UBSan reports the dereference).
+dispatcher_actor::behavior_type fake_dispatcher(store_ptr) {
   return {
     [=](atoms::submit, const task&) -> caf::result<task_outcome> {
       return make_error(errc::internal);
@@ -171,6 +299,7 @@ dispatcher_actor::behavior_type fake_dispatcher() {
     [=](atoms::stats) {
       return dispatcher_stats{3, 2, 1, 0};
     },
+    [=](atoms::cancel, uint64_t) {},
   };
 }
 
@@ -304,7 +433,8 @@ struct fixture {
   fixture() {
     handles.registry = sys.spawn(fake_registry, store);
     handles.orchestrator = sys.spawn(fake_orchestrator, store);
-    handles.dispatcher = sys.spawn(fake_dispatcher);
+    handles.dispatcher = sys.spawn(fake_dispatcher, store);
+    handles.analyzer = sys.spawn(fake_analyzer, store);
     server
       = std::make_unique<api_server>(sys, make_config(), handles, registry);
     auto err = server->start();
@@ -318,6 +448,7 @@ struct fixture {
     caf::anon_send_exit(handles.registry, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(handles.orchestrator, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(handles.dispatcher, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(handles.analyzer, caf::exit_reason::user_shutdown);
   }
 
   api_config make_config() {
@@ -372,6 +503,46 @@ struct fixture {
     std::lock_guard<std::mutex> guard{store->mtx};
     store->jobs[id].status = status;
   }
+
+  /// Fails job `id` for good with `code`, leaving a dead letter.
+  void bury(const std::string& id, const std::string& code,
+            int64_t created_at, std::string probe_output = {}) {
+    std::lock_guard<std::mutex> guard{store->mtx};
+    auto& j = store->jobs[id];
+    j.status = job_status::failed;
+    j.error_code = code;
+    j.error_message = code + " happened";
+    dead_letter d;
+    d.job_id = id;
+    d.object = {"uploads", j.key, "v1", "etag-1", 42};
+    d.filename = j.filename;
+    d.kind = task_kind::summarize;
+    d.error_code = code;
+    d.error_message = code + " happened";
+    attempt_record a;
+    a.job_id = id;
+    a.lease_id = 7;
+    a.object_version = "v1";
+    a.kind = task_kind::summarize;
+    a.error_code = code;
+    a.error_message = "attempt failed";
+    a.worker = "node/w1";
+    a.finished_at = created_at - 5;
+    a.duration_us = 1500;
+    d.attempts = {a};
+    d.probe_output = std::move(probe_output);
+    d.created_at = created_at;
+    store->dlq[id] = d;
+  }
+
+  /// An admin's token, logged in once per test.
+  std::string admin() {
+    if (admin_token.empty())
+      admin_token = login("root", "toor");
+    return admin_token;
+  }
+
+  std::string admin_token;
 };
 
 bool is_error(const reply& r, unsigned status, const std::string& code) {
@@ -490,7 +661,13 @@ CAF_TEST(bearer authentication failures) {
          {bhttp::verb::get, "/jobs/job-1"},
          {bhttp::verb::get, "/jobs/job-1/result"},
          {bhttp::verb::post, "/jobs/job-1/cancel"},
-         {bhttp::verb::get, "/history"}}) {
+         {bhttp::verb::get, "/jobs/job-1/attempts"},
+         {bhttp::verb::get, "/history"},
+         {bhttp::verb::get, "/dlq"},
+         {bhttp::verb::get, "/dlq/job-1"},
+         {bhttp::verb::delete_, "/dlq/job-1"},
+         {bhttp::verb::get, "/dlq/report"},
+         {bhttp::verb::post, "/dlq/redrive"}}) {
     auto r = call(verb, target);
     CAF_CHECK(is_error(r, 401, "unauthorized"));
     CAF_CHECK_EQUAL(r.header("WWW-Authenticate"), "Bearer");
@@ -579,6 +756,7 @@ CAF_TEST(get job) {
   CAF_CHECK_EQUAL(doc["filename"], "movie.mp4");
   CAF_CHECK_EQUAL(doc["content_type"], "");
   CAF_CHECK_EQUAL(doc["attempts"], 0);
+  CAF_CHECK_EQUAL(doc["series"], 0);
   CAF_CHECK_EQUAL(doc["step"], "");
   CAF_CHECK(doc["next_attempt_at"].is_null());
   CAF_CHECK(doc["error_code"].is_null());
@@ -908,7 +1086,554 @@ CAF_TEST(start errors name the setting or the address) {
   CAF_CHECK(contains(message_of(err), "jwt_secret"));
 }
 
+CAF_TEST(attempts) {
+  auto alice = login("alice", "wonderland");
+  auto id = create_job(alice)["job_id"].get<std::string>();
+  auto target = "/jobs/" + id + "/attempts";
+  auto r = call(bhttp::verb::get, target, "", bearer(alice));
+  CAF_REQUIRE_EQUAL(r.status, 200u);
+  CAF_CHECK_EQUAL(r.doc(), json({{"job_id", id}, {"items", json::array()}}));
+  {
+    std::lock_guard<std::mutex> guard{store->mtx};
+    attempt_record probe;
+    probe.job_id = id;
+    probe.lease_id = 11;
+    probe.object_version = "v1";
+    probe.kind = task_kind::probe;
+    probe.attempt = 1;
+    probe.ok = true;
+    probe.output = R"({"format":{"duration":"1.5"},"streams":[]})";
+    probe.worker = "node-a/worker-1";
+    probe.finished_at = 1'795'266'120'500;
+    probe.duration_us = 2500;
+    auto broken = probe;
+    broken.lease_id = 12;
+    broken.series = 1;
+    broken.output = R"({"format": trunc)";
+    auto summary = probe;
+    summary.lease_id = 13;
+    summary.kind = task_kind::summarize;
+    summary.attempt = 2;
+    summary.output = R"({"looks":"like json"})";
+    auto failed = probe;
+    failed.lease_id = 14;
+    failed.kind = task_kind::summarize;
+    failed.ok = false;
+    failed.output.clear();
+    failed.error_code = "provider_error";
+    failed.error_message = "HTTP 500 from \"bedrock\"";
+    store->attempts[id] = {probe, broken, summary, failed};
+  }
+  r = call(bhttp::verb::get, target, "", bearer(alice));
+  CAF_REQUIRE_EQUAL(r.status, 200u);
+  auto doc = r.doc();
+  CAF_REQUIRE(doc.is_object());
+  auto items = doc["items"];
+  CAF_REQUIRE_EQUAL(items.size(), 4u);
+  auto first = items[0];
+  CAF_CHECK_EQUAL(first["job_id"], id);
+  CAF_CHECK_EQUAL(first["lease_id"], 11);
+  CAF_CHECK_EQUAL(first["object_version"], "v1");
+  CAF_CHECK_EQUAL(first["series"], 0);
+  CAF_CHECK_EQUAL(first["kind"], "probe");
+  CAF_CHECK_EQUAL(first["attempt"], 1);
+  CAF_CHECK_EQUAL(first["ok"], true);
+  // Probe output is metadata: an object, not an escaped string.
+  CAF_CHECK_EQUAL(first["output"]["format"]["duration"], "1.5");
+  CAF_CHECK(first["error_code"].is_null());
+  CAF_CHECK(first["error_message"].is_null());
+  CAF_CHECK_EQUAL(first["worker"], "node-a/worker-1");
+  CAF_CHECK_EQUAL(first["finished_at"], "2026-11-21T13:02:00.500Z");
+  CAF_CHECK_EQUAL(first["duration_us"], 2500);
+  // Output that is not valid JSON stays a string; the answer stays valid.
+  CAF_CHECK_EQUAL(items[1]["output"], R"({"format": trunc)");
+  CAF_CHECK_EQUAL(items[1]["series"], 1);
+  // A summary is text, even when it looks like JSON.
+  CAF_CHECK_EQUAL(items[2]["output"], R"({"looks":"like json"})");
+  CAF_CHECK_EQUAL(items[2]["kind"], "summarize");
+  CAF_CHECK_EQUAL(items[3]["ok"], false);
+  CAF_CHECK(items[3]["output"].is_null());
+  CAF_CHECK_EQUAL(items[3]["error_code"], "provider_error");
+  CAF_CHECK_EQUAL(items[3]["error_message"], "HTTP 500 from \"bedrock\"");
+  // Owner or admin only; unknown jobs are 404.
+  auto bob = login("bob", "builder");
+  CAF_CHECK(
+    is_error(call(bhttp::verb::get, target, "", bearer(bob)), 404, "not_found"));
+  CAF_CHECK_EQUAL(call(bhttp::verb::get, target, "", bearer(admin())).status,
+                  200u);
+  CAF_CHECK(is_error(
+    call(bhttp::verb::get, "/jobs/nope/attempts", "", bearer(alice)), 404,
+    "not_found"));
+  CAF_CHECK(is_error(call(bhttp::verb::get, target), 401, "unauthorized"));
+  auto post = call(bhttp::verb::post, target, "{}", bearer(alice));
+  CAF_CHECK(is_error(post, 405, "method_not_allowed"));
+  CAF_CHECK_EQUAL(post.header("Allow"), "GET");
+}
+
+CAF_TEST(dlq routes are for admins) {
+  auto alice = login("alice", "wonderland");
+  for (auto [verb, target, body] :
+       std::vector<std::tuple<bhttp::verb, std::string, std::string>>{
+         {bhttp::verb::get, "/dlq", ""},
+         {bhttp::verb::get, "/dlq?since=0&limit=5", ""},
+         {bhttp::verb::get, "/dlq/job-1", ""},
+         {bhttp::verb::delete_, "/dlq/job-1", ""},
+         {bhttp::verb::get, "/dlq/report", ""},
+         {bhttp::verb::post, "/dlq/redrive", R"({"job_id":"job-1"})"}}) {
+    CAF_MESSAGE(target);
+    auto r = call(verb, target, body);
+    CAF_CHECK(is_error(r, 401, "unauthorized"));
+    CAF_CHECK_EQUAL(r.header("WWW-Authenticate"), "Bearer");
+    r = call(verb, target, body, bearer(alice));
+    CAF_CHECK(is_error(r, 403, "forbidden"));
+    CAF_CHECK(contains(detail(r), "admin"));
+  }
+  // A user's token with a forged role is a bad signature, not an admin.
+  jwt_codec other{"another-secret"};
+  auto forged = other.sign({"alice", "admin", now, now + 60, 0});
+  CAF_CHECK(is_error(call(bhttp::verb::get, "/dlq", "", bearer(forged)), 401,
+                     "unauthorized"));
+  // Methods.
+  for (auto [verb, target, allow] :
+       std::vector<std::tuple<bhttp::verb, std::string, std::string>>{
+         {bhttp::verb::delete_, "/dlq", "GET"},
+         {bhttp::verb::post, "/dlq/report", "GET"},
+         {bhttp::verb::get, "/dlq/redrive", "POST"},
+         {bhttp::verb::put, "/dlq/job-1", "GET, DELETE"},
+         {bhttp::verb::post, "/dlq/job-1", "GET, DELETE"}}) {
+    auto r = call(verb, target, "", bearer(admin()));
+    CAF_CHECK(is_error(r, 405, "method_not_allowed"));
+    CAF_CHECK_EQUAL(r.header("Allow"), allow);
+  }
+  CAF_CHECK(is_error(call(bhttp::verb::get, "/dlq/", "", bearer(admin())),
+                     404, "not_found"));
+  CAF_CHECK(is_error(call(bhttp::verb::get, "/dlq/a/b", "", bearer(admin())),
+                     404, "not_found"));
+}
+
+CAF_TEST(dlq list) {
+  auto alice = login("alice", "wonderland");
+  auto a = create_job(alice, "a.mp4")["job_id"].get<std::string>();
+  auto b = create_job(alice, "b.mp4")["job_id"].get<std::string>();
+  auto c = create_job(alice, "c.mp4")["job_id"].get<std::string>();
+  bury(a, "bad_media", 1'795'266'100'000,
+       R"({"format":{"format_name":"mov,mp4"},"streams":[]})");
+  bury(b, "timeout", 1'795'266'200'000);
+  bury(c, "bad_media", 1'795'266'300'000, "not json at all");
+  auto r = call(bhttp::verb::get, "/dlq", "", bearer(admin()));
+  CAF_REQUIRE_EQUAL(r.status, 200u);
+  {
+    std::lock_guard<std::mutex> guard{store->mtx};
+    CAF_CHECK_EQUAL(store->last_since, 0);
+    CAF_CHECK_EQUAL(store->last_limit, 50u);
+  }
+  auto doc = r.doc();
+  auto items = doc["items"];
+  CAF_REQUIRE_EQUAL(items.size(), 3u);
+  CAF_CHECK_EQUAL(items[0]["job_id"], c); // newest first
+  CAF_CHECK_EQUAL(items[2]["job_id"], a);
+  auto d = items[2];
+  CAF_CHECK_EQUAL(d["object"], json({{"bucket", "uploads"},
+                                     {"key", "uploads/" + a + "/a.mp4"},
+                                     {"version", "v1"},
+                                     {"etag", "etag-1"},
+                                     {"size", 42}}));
+  CAF_CHECK_EQUAL(d["filename"], "a.mp4");
+  CAF_CHECK_EQUAL(d["series"], 0);
+  CAF_CHECK_EQUAL(d["kind"], "summarize");
+  CAF_CHECK_EQUAL(d["error_code"], "bad_media");
+  CAF_CHECK_EQUAL(d["error_message"], "bad_media happened");
+  CAF_REQUIRE_EQUAL(d["attempts"].size(), 1u);
+  CAF_CHECK_EQUAL(d["attempts"][0]["worker"], "node/w1");
+  CAF_CHECK_EQUAL(d["attempts"][0]["lease_id"], 7);
+  CAF_CHECK_EQUAL(d["probe_output"]["format"]["format_name"], "mov,mp4");
+  CAF_CHECK_EQUAL(d["created_at"], "2026-11-21T13:01:40.000Z");
+  CAF_CHECK(d["redriven_at"].is_null());
+  CAF_CHECK(items[1]["probe_output"].is_null());
+  CAF_CHECK_EQUAL(items[0]["probe_output"], "not json at all");
+  // Paging.
+  r = call(bhttp::verb::get, "/dlq?since=1795266200000&limit=1", "",
+           bearer(admin()));
+  CAF_REQUIRE_EQUAL(r.status, 200u);
+  doc = r.doc();
+  CAF_REQUIRE_EQUAL(doc["items"].size(), 1u);
+  CAF_CHECK_EQUAL(doc["items"][0]["job_id"], c);
+  {
+    std::lock_guard<std::mutex> guard{store->mtx};
+    CAF_CHECK_EQUAL(store->last_since, 1'795'266'200'000);
+    CAF_CHECK_EQUAL(store->last_limit, 1u);
+  }
+  CAF_CHECK_EQUAL(
+    call(bhttp::verb::get, "/dlq?limit=200", "", bearer(admin())).status, 200u);
+  for (auto bad : {"limit=0", "limit=201", "limit=", "limit=abc", "limit=-1",
+                   "limit=1e2", "since=-5", "since=abc", "since=",
+                   "since=99999999999999999999", "since=1.5"}) {
+    r = call(bhttp::verb::get, std::string{"/dlq?"} + bad, "",
+             bearer(admin()));
+    CAF_CHECK(is_error(r, 422, "invalid_argument"));
+  }
+}
+
+CAF_TEST(dlq get and delete) {
+  auto alice = login("alice", "wonderland");
+  auto a = create_job(alice)["job_id"].get<std::string>();
+  bury(a, "bad_media", 1'795'266'100'000);
+  auto r = call(bhttp::verb::get, "/dlq/" + a, "", bearer(admin()));
+  CAF_REQUIRE_EQUAL(r.status, 200u);
+  auto doc = r.doc();
+  CAF_CHECK_EQUAL(doc["job_id"], a);
+  CAF_CHECK_EQUAL(doc["error_code"], "bad_media");
+  r = call(bhttp::verb::get, "/dlq/nope", "", bearer(admin()));
+  CAF_CHECK(is_error(r, 404, "not_found"));
+  CAF_CHECK(contains(detail(r), "nope"));
+  r = call(bhttp::verb::delete_, "/dlq/" + a, "", bearer(admin()));
+  CAF_REQUIRE_EQUAL(r.status, 200u);
+  CAF_CHECK_EQUAL(r.doc(), json({{"job_id", a}, {"removed", true}}));
+  r = call(bhttp::verb::delete_, "/dlq/" + a, "", bearer(admin()));
+  CAF_REQUIRE_EQUAL(r.status, 200u);
+  CAF_CHECK_EQUAL(r.doc(), json({{"job_id", a}, {"removed", false}}));
+  CAF_CHECK(is_error(call(bhttp::verb::get, "/dlq/" + a, "", bearer(admin())),
+                     404, "not_found"));
+}
+
+CAF_TEST(dlq report) {
+  auto alice = login("alice", "wonderland");
+  auto a = create_job(alice)["job_id"].get<std::string>();
+  auto b = create_job(alice)["job_id"].get<std::string>();
+  auto c = create_job(alice)["job_id"].get<std::string>();
+  bury(a, "bad_media", 1'795'266'100'000);
+  bury(b, "bad_media", 1'795'266'110'000);
+  bury(c, "timeout", 1'795'266'120'000);
+  auto r = call(bhttp::verb::get, "/dlq/report", "", bearer(admin()));
+  CAF_REQUIRE_EQUAL(r.status, 200u);
+  {
+    std::lock_guard<std::mutex> guard{store->mtx};
+    CAF_CHECK_EQUAL(store->last_window, 0);
+  }
+  auto doc = r.doc();
+  CAF_CHECK_EQUAL(doc["generated_at"], "2026-11-21T13:02:10.000Z");
+  CAF_CHECK_EQUAL(doc["window"]["start"], "1970-01-01T00:00:00.000Z");
+  CAF_CHECK_EQUAL(doc["window"]["end"], "2026-11-21T13:02:10.000Z");
+  CAF_CHECK_EQUAL(doc["total"], 3);
+  auto cats = doc["categories"];
+  CAF_REQUIRE(cats.is_object());
+  CAF_CHECK_EQUAL(cats.size(), 2u);
+  auto bm = cats["bad_media"];
+  CAF_CHECK_EQUAL(bm["count"], 2);
+  CAF_CHECK_EQUAL(bm["first_seen"], "2026-11-21T13:01:40.000Z");
+  CAF_CHECK_EQUAL(bm["last_seen"], "2026-11-21T13:01:50.000Z");
+  CAF_CHECK_EQUAL(bm["recommendation"], "look at bad_media");
+  CAF_REQUIRE_EQUAL(bm["samples"].size(), 2u);
+  CAF_CHECK(contains(bm["samples"][0].get<std::string>(), "bad_media"));
+  CAF_CHECK_EQUAL(cats["timeout"]["count"], 1);
+  r = call(bhttp::verb::get, "/dlq/report?window_s=15", "", bearer(admin()));
+  CAF_REQUIRE_EQUAL(r.status, 200u);
+  {
+    std::lock_guard<std::mutex> guard{store->mtx};
+    CAF_CHECK_EQUAL(store->last_window, 15'000);
+  }
+  doc = r.doc();
+  CAF_CHECK_EQUAL(doc["total"], 1);
+  CAF_CHECK_EQUAL(doc["window"]["start"], "2026-11-21T13:01:55.000Z");
+  for (auto bad : {"-1", "abc", "", "1.5", "9999999999999"}) {
+    r = call(bhttp::verb::get, std::string{"/dlq/report?window_s="} + bad, "",
+             bearer(admin()));
+    CAF_CHECK(is_error(r, 422, "invalid_argument"));
+  }
+}
+
+CAF_TEST(dlq redrive) {
+  auto alice = login("alice", "wonderland");
+  auto a = create_job(alice)["job_id"].get<std::string>();
+  auto b = create_job(alice)["job_id"].get<std::string>();
+  auto c = create_job(alice)["job_id"].get<std::string>();
+  auto pending = create_job(alice)["job_id"].get<std::string>();
+  bury(a, "timeout", 1'795'266'100'000);
+  bury(b, "bad_media", 1'795'266'110'000);
+  bury(c, "bad_media", 1'795'266'120'000);
+  auto post = [&](const std::string& body) {
+    return call(bhttp::verb::post, "/dlq/redrive", body, bearer(admin()));
+  };
+  // One job.
+  auto r = post(json{{"job_id", a}}.dump());
+  CAF_REQUIRE_EQUAL(r.status, 200u);
+  auto doc = r.doc();
+  CAF_CHECK_EQUAL(doc["job_id"], a);
+  CAF_CHECK_EQUAL(doc["status"], "SUBMITTED");
+  CAF_CHECK_EQUAL(doc["series"], 1);
+  // Twice runs once.
+  r = post(json{{"job_id", a}}.dump());
+  CAF_CHECK(is_error(r, 409, "conflict"));
+  // Not FAILED.
+  CAF_CHECK(is_error(post(json{{"job_id", pending}}.dump()), 409, "conflict"));
+  CAF_CHECK(is_error(post(R"({"job_id":"nope"})"), 404, "not_found"));
+  // The redriven record shows when.
+  doc = call(bhttp::verb::get, "/dlq/" + a, "", bearer(admin())).doc();
+  CAF_CHECK_EQUAL(doc["redriven_at"], "2026-11-21T13:02:20.000Z");
+  // A category.
+  r = post(R"({"category":"bad_media"})");
+  CAF_REQUIRE_EQUAL(r.status, 200u);
+  CAF_CHECK_EQUAL(r.doc(), json({{"category", "bad_media"}, {"redriven", 2}}));
+  r = post(R"({"category":"bad_media"})");
+  CAF_CHECK_EQUAL(r.doc(), json({{"category", "bad_media"}, {"redriven", 0}}));
+  r = post(R"({"category":"gremlins"})");
+  CAF_CHECK(is_error(r, 422, "invalid_argument"));
+  CAF_CHECK(contains(detail(r), "gremlins"));
+  // Exactly one of the two, as strings.
+  for (auto bad : {R"({})", R"({"job_id":"x","category":"timeout"})",
+                   R"({"job_id":5})", R"({"category":["timeout"]})",
+                   R"({"job_id":""})", R"({"job_id":null,"category":null})",
+                   R"("job_id")", R"([])"}) {
+    r = post(bad);
+    CAF_CHECK(is_error(r, 422, "invalid_argument"));
+  }
+  CAF_CHECK(is_error(post(R"({"job_id":)"), 400, "invalid_json"));
+  CAF_CHECK(is_error(post(""), 400, "invalid_json"));
+}
+
+CAF_TEST(dlq routes without an analyzer) {
+  auto cfg = make_config();
+  auto hdl = handles;
+  hdl.analyzer = nullptr;
+  api_server lean{sys, cfg, hdl, nullptr};
+  CAF_REQUIRE(!lean.start());
+  client c{lean.port()};
+  auto r = c.call(bhttp::verb::get, "/dlq/report", "", bearer(admin()));
+  CAF_CHECK(is_error(r, 503, "storage_unavailable"));
+  r = c.call(bhttp::verb::post, "/dlq/redrive", R"({"category":"timeout"})",
+             bearer(admin()));
+  CAF_CHECK(is_error(r, 503, "storage_unavailable"));
+  // The registry's routes still work.
+  r = c.call(bhttp::verb::get, "/dlq", "", bearer(admin()));
+  CAF_CHECK_EQUAL(r.status, 200u);
+  lean.stop();
+}
+
+CAF_TEST(hostile filenames reach the registry intact) {
+  auto alice = login("alice", "wonderland");
+  auto post = [&](const std::string& body) {
+    return call(bhttp::verb::post, "/jobs", body, bearer(alice));
+  };
+  // JSON escapes decode to the bytes they name, NUL included; the registry
+  // judges them.
+  for (auto [body, bytes] : std::vector<std::pair<std::string, std::string>>{
+         {R"({"filename":"a\u0000b.mp4"})", std::string{"a\0b.mp4", 7}},
+         {R"({"filename":"a\u001fb.mp4"})", "a\x1f" "b.mp4"},
+         {R"({"filename":"a\nb.mp4"})", "a\nb.mp4"},
+         {R"({"filename":"\u002e\u002e\u002fetc"})", "../etc"},
+         {R"({"filename":"a\/b.mp4"})", "a/b.mp4"},
+         {R"({"filename":"..\\x.mp4"})", "..\\x.mp4"}}) {
+    auto r = post(body);
+    CAF_CHECK(is_error(r, 422, "invalid_argument"));
+    std::lock_guard<std::mutex> guard{store->mtx};
+    CAF_REQUIRE(!store->filenames.empty());
+    CAF_CHECK_EQUAL(store->filenames.back(), bytes);
+  }
+  // A content type with a line break would split a header downstream.
+  for (auto ct : {R"(video/mp4\r\nX-Evil: 1)", R"(video/mp4\u0000)"}) {
+    auto r = post(std::string{R"({"filename":"ok.mp4","content_type":")"} + ct
+                  + "\"}");
+    CAF_CHECK(is_error(r, 422, "invalid_argument"));
+    CAF_CHECK(contains(detail(r), "content_type"));
+  }
+  // Not JSON at all: invalid UTF-8 inside a string, a raw control byte.
+  CAF_CHECK(
+    is_error(post("{\"filename\":\"a\xff.mp4\"}"), 400, "invalid_json"));
+  CAF_CHECK(
+    is_error(post(std::string{"{\"filename\":\"a\0b\"}", 16}), 400,
+             "invalid_json"));
+  // Valid but deeply nested JSON, within the body limit.
+  auto deep = std::string(2000, '[') + std::string(2000, ']');
+  CAF_CHECK(is_error(post(deep), 422, "invalid_argument"));
+  // Unicode is fine.
+  CAF_CHECK_EQUAL(post(R"({"filename":"caf\u00e9 \ud83c\udfac.mp4"})").status,
+                  201u);
+  CAF_CHECK_EQUAL(call(bhttp::verb::get, "/healthz").status, 200u);
+}
+
+CAF_TEST(hostile request lines) {
+  // A target far over the header budget is still a 414, not a 431.
+  client a{server->port()};
+  auto r = a.raw("GET /jobs/" + std::string(40 * 1024, 'x')
+                 + " HTTP/1.1\r\nHost: x\r\n\r\n");
+  CAF_CHECK(is_error(r, 414, "uri_too_long"));
+  // A short target with a huge header is a 431, however it arrives.
+  for (auto kib : {30, 40, 64}) {
+    client big{server->port()};
+    r = big.raw("GET /history HTTP/1.1\r\nHost: x\r\nX-Big: "
+                + std::string(kib * 1024, 'a') + "\r\n\r\n");
+    CAF_CHECK(is_error(r, 431, "header_too_large"));
+  }
+  {
+    // The request line alone in the first segment, the rest later.
+    client split{server->port()};
+    asio::write(split.socket(),
+                asio::buffer(std::string{"GET /history HTTP/1.1\r\n"}));
+    std::this_thread::sleep_for(std::chrono::milliseconds{50});
+    r = split.raw("X-Big: " + std::string(40 * 1024, 'a') + "\r\n\r\n");
+    CAF_CHECK(is_error(r, 431, "header_too_large"));
+    client part{server->port()};
+    asio::write(part.socket(), asio::buffer(std::string{"GET /hist"}));
+    std::this_thread::sleep_for(std::chrono::milliseconds{50});
+    r = part.raw("ory HTTP/1.1\r\nX-Big: " + std::string(40 * 1024, 'a')
+                 + "\r\n\r\n");
+    CAF_CHECK(is_error(r, 431, "header_too_large"));
+  }
+  // Unknown methods get 405 with the route's methods.
+  client b{server->port()};
+  r = b.raw("BREW /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+  CAF_CHECK(is_error(r, 405, "method_not_allowed"));
+  client c{server->port()};
+  r = c.raw("GET /jobs/\x01 HTTP/1.1\r\nHost: x\r\n\r\n");
+  CAF_CHECK(is_error(r, 400, "bad_request"));
+  // Percent-escapes are not decoded into path separators.
+  auto token = login("alice", "wonderland");
+  r = call(bhttp::verb::get, "/jobs/..%2F..%2Fetc%2Fpasswd", "",
+           bearer(token));
+  CAF_CHECK(is_error(r, 404, "not_found"));
+  r = call(bhttp::verb::get, "/jobs/%00", "", bearer(token));
+  CAF_CHECK(is_error(r, 404, "not_found"));
+  CAF_CHECK_EQUAL(call(bhttp::verb::get, "/healthz").status, 200u);
+}
+
+CAF_TEST(rate limiting per client) {
+  auto cfg = make_config();
+  cfg.rate_limit = 2;
+  cfg.rate_burst = 3;
+  api_server limited{sys, cfg, handles, nullptr};
+  CAF_REQUIRE(!limited.start());
+  client c{limited.port()};
+  auto body = json{{"username", "alice"}, {"password", "wonderland"}}.dump();
+  for (int i = 0; i < 3; ++i)
+    CAF_CHECK_EQUAL(c.call(bhttp::verb::post, "/auth/login", body).status,
+                    200u);
+  auto r = c.call(bhttp::verb::post, "/auth/login", body);
+  CAF_CHECK(is_error(r, 429, "rate_limited"));
+  CAF_CHECK(contains(detail(r), "too many requests from 127.0.0.1"));
+  auto retry = r.header("Retry-After");
+  CAF_MESSAGE("Retry-After: " << retry);
+  CAF_REQUIRE(!retry.empty());
+  auto seconds = std::stoi(retry);
+  CAF_CHECK_GREATER_OR_EQUAL(seconds, 1);
+  CAF_CHECK(contains(detail(r), "retry after " + retry + " s"));
+  // Unknown routes count too; the connection stays usable.
+  CAF_CHECK(is_error(c.call(bhttp::verb::get, "/nope"), 429, "rate_limited"));
+  // Another connection from the same address shares the bucket.
+  client d{limited.port()};
+  CAF_CHECK_EQUAL(d.call(bhttp::verb::post, "/auth/login", body).status, 429u);
+  // Monitoring is never throttled.
+  for (int i = 0; i < 20; ++i) {
+    CAF_CHECK_EQUAL(c.call(bhttp::verb::get, "/healthz").status, 200u);
+    CAF_CHECK_EQUAL(c.call(bhttp::verb::get, "/metrics").status, 200u);
+  }
+  // Waiting as told is enough, however hard the client pushed meanwhile.
+  std::this_thread::sleep_for(std::chrono::seconds{seconds});
+  CAF_CHECK_EQUAL(c.call(bhttp::verb::post, "/auth/login", body).status,
+                  200u);
+  // Counted by route and status like any other answer.
+  auto text = c.call(bhttp::verb::get, "/metrics").body;
+  CAF_CHECK(contains(
+    text,
+    R"(vidflow_http_requests_total{method="POST",route="/auth/login",status="429"} 2)"));
+  limited.stop();
+  // The shared server (no limit) never answers 429.
+  client e{server->port()};
+  for (int i = 0; i < 50; ++i)
+    CAF_CHECK_EQUAL(e.call(bhttp::verb::get, "/nope").status, 404u);
+}
+
+CAF_TEST(rate settings are validated) {
+  for (auto [rate, burst] : std::vector<std::pair<double, uint32_t>>{
+         {-1, 0}, {std::nan(""), 0}, {1e12, 0}, {5, 2'000'000'000}}) {
+    auto cfg = make_config();
+    cfg.rate_limit = rate;
+    cfg.rate_burst = burst;
+    api_server bad{sys, cfg, handles, nullptr};
+    auto err = bad.start();
+    CAF_REQUIRE(err);
+    CAF_CHECK(contains(message_of(err), "rate_"));
+  }
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()
+
+namespace {
+
+client_address addr(unsigned char last, unsigned char second = 0) {
+  client_address a{};
+  a[10] = a[11] = 0xFF;
+  a[12] = 10;
+  a[14] = second;
+  a[15] = last;
+  return a;
+}
+
+} // namespace
+
+CAF_TEST(rate limiter buckets) {
+  using std::chrono::milliseconds;
+  rate_limiter off{0, 0};
+  CAF_CHECK(!off.enabled());
+  auto t0 = rate_limiter::clock::time_point{} + std::chrono::hours{1};
+  for (int i = 0; i < 100; ++i)
+    CAF_CHECK_EQUAL(off.acquire(addr(1), t0), 0u);
+  CAF_CHECK_EQUAL(off.size(), 0u);
+  // 2 per second, bursts of 3.
+  rate_limiter lim{2, 3};
+  CAF_CHECK(lim.enabled());
+  CAF_CHECK_EQUAL(lim.burst(), 3u);
+  for (int i = 0; i < 3; ++i)
+    CAF_CHECK_EQUAL(lim.acquire(addr(1), t0), 0u);
+  CAF_CHECK_EQUAL(lim.acquire(addr(1), t0), 1u);
+  // Others are not affected.
+  CAF_CHECK_EQUAL(lim.acquire(addr(2), t0), 0u);
+  // Half a second later one token is back, and only one.
+  CAF_CHECK_EQUAL(lim.acquire(addr(1), t0 + milliseconds{500}), 0u);
+  CAF_CHECK_EQUAL(lim.acquire(addr(1), t0 + milliseconds{500}), 1u);
+  // Refused requests take nothing: hammering does not extend the wait.
+  for (int i = 0; i < 1000; ++i)
+    CAF_CHECK_EQUAL(lim.acquire(addr(1), t0 + milliseconds{600}), 1u);
+  CAF_CHECK_EQUAL(lim.acquire(addr(1), t0 + milliseconds{1000}), 0u);
+  // Refills stop at the burst.
+  auto t1 = t0 + std::chrono::hours{1};
+  for (int i = 0; i < 3; ++i)
+    CAF_CHECK_EQUAL(lim.acquire(addr(1), t1), 0u);
+  CAF_CHECK_NOT_EQUAL(lim.acquire(addr(1), t1), 0u);
+  // A slow rate announces whole seconds, rounded up.
+  rate_limiter slow{0.1, 1};
+  CAF_CHECK_EQUAL(slow.acquire(addr(1), t0), 0u);
+  CAF_CHECK_EQUAL(slow.acquire(addr(1), t0), 10u);
+  CAF_CHECK_EQUAL(slow.acquire(addr(1), t0 + milliseconds{2500}), 8u);
+  CAF_CHECK_EQUAL(slow.acquire(addr(1), t0 + milliseconds{10'000}), 0u);
+  // Burst 0 means ceil(rate), at least 1.
+  CAF_CHECK_EQUAL((rate_limiter{2.5, 0}.burst()), 3u);
+  CAF_CHECK_EQUAL((rate_limiter{0.2, 0}.burst()), 1u);
+}
+
+CAF_TEST(rate limiter memory is bounded) {
+  auto t0 = rate_limiter::clock::time_point{} + std::chrono::hours{1};
+  // 16 stripes of 16 buckets.
+  rate_limiter lim{1, 2, 256};
+  // A throttled client...
+  CAF_CHECK_EQUAL(lim.acquire(addr(1, 200), t0), 0u);
+  CAF_CHECK_EQUAL(lim.acquire(addr(1, 200), t0), 0u);
+  CAF_CHECK_EQUAL(lim.acquire(addr(1, 200), t0), 1u);
+  // ...and a spread-out flood of fresh addresses, all at once.
+  for (unsigned hi = 0; hi < 40; ++hi)
+    for (unsigned lo = 0; lo < 250; ++lo)
+      (void) lim.acquire(addr(static_cast<unsigned char>(lo),
+                              static_cast<unsigned char>(hi)),
+                         t0);
+  CAF_CHECK_LESS_OR_EQUAL(lim.size(), 256u);
+  // Eviction kept the client most in debt: still throttled.
+  CAF_CHECK_EQUAL(lim.acquire(addr(1, 200), t0), 1u);
+  // Idle buckets are dropped once they are full again (then they are the
+  // same as none): after a while, new clients sweep the table.
+  auto later = t0 + std::chrono::minutes{5};
+  for (unsigned lo = 0; lo < 100; ++lo)
+    (void) lim.acquire(addr(static_cast<unsigned char>(lo), 250), later);
+  CAF_CHECK_LESS_OR_EQUAL(lim.size(), 100u);
+}
 
 CAF_TEST(iso8601 and json strings) {
   CAF_CHECK_EQUAL(iso8601(1'795'266'120'123), "2026-11-21T13:02:00.123Z");

@@ -190,3 +190,52 @@ CAF_TEST(rejections carry errc unauthorized) {
   CAF_CHECK(vf::messages::errc_of(res.error())
             == vf::messages::errc::unauthorized);
 }
+
+CAF_TEST(right key with another HMAC is still rejected) {
+  // Alg confusion: an HS512 token made with our own secret. Only the header
+  // check stands between it and acceptance, so it must run first.
+  jwt_codec codec{"secret"};
+  std::string_view secret = "secret";
+  auto signing_input = b64url(R"({"alg":"HS512","typ":"JWT"})") + "."
+                       + b64url(good_payload);
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  HMAC(EVP_sha512(), secret.data(), static_cast<int>(secret.size()),
+       reinterpret_cast<const unsigned char*>(signing_input.data()),
+       signing_input.size(), mac, &n);
+  auto token
+    = signing_input + "." + b64url({reinterpret_cast<const char*>(mac), n});
+  CAF_CHECK(contains(verdict(codec, token), "only HS256"));
+}
+
+CAF_TEST(hostile token bytes are rejected without harm) {
+  jwt_codec codec{"secret"};
+  auto good = forge(hs256, good_payload);
+  CAF_REQUIRE_EQUAL(verdict(codec, good), "accepted");
+  std::vector<std::string> table{
+    std::string{"\0\0\0", 3},
+    good + std::string{"\0", 1},
+    std::string{"\0", 1} + good,
+    " " + good,
+    good + "\n",
+    good.substr(0, good.size() - 1),
+    std::string(16 * 1024, 'A') + "." + std::string(16 * 1024, 'B') + ".C",
+    "..",
+    "...",
+    forge(R"({"alg":["HS256"]})", good_payload),
+    forge(R"({"alg":null})", good_payload),
+    forge(R"({"alg":"HS256","crit":["exp"]})", good_payload),
+    forge(hs256, R"({"sub":"alice","exp":1e400})"),
+    forge(hs256, R"({"sub":"alice","exp":-1e300})"),
+    forge(hs256, R"({"sub":"alice","exp":18446744073709551615})"),
+    forge(hs256, R"({"sub":["alice"],"exp":2000})"),
+    forge(hs256, R"({"sub":"alice","exp":2000,"role":{"admin":true}})"),
+    forge(hs256, "\xff\xfe"),
+  };
+  for (auto& token : table) {
+    auto v = verdict(codec, token);
+    CAF_CHECK_NOT_EQUAL(v, "accepted");
+  }
+  // The rejections left the codec intact.
+  CAF_CHECK_EQUAL(verdict(codec, good), "accepted");
+}

@@ -567,13 +567,14 @@ struct actor_fixture {
   caf::actor_system sys{cfg};
   caf::scoped_actor self{sys};
 
-  /// Sends `(probe, obj, timeout_ms)` and waits for the reply.
+  /// Sends `(probe, obj, timeout_ms, lease)` and waits for the reply.
   caf::expected<std::string> probe(const vf::messages::media_actor& hdl,
                                    const std::string& key,
-                                   uint32_t timeout_ms = 10000) {
+                                   uint32_t timeout_ms = 10000,
+                                   uint64_t lease = 1) {
     vf::messages::object_ref obj{"uploads", key, "v1", "etag", 0};
     caf::expected<std::string> result{std::string{}};
-    self->request(hdl, 30s, vf::atoms::probe_v, obj, timeout_ms)
+    self->request(hdl, 30s, vf::atoms::probe_v, obj, timeout_ms, lease)
       .receive([&](const std::string& js) { result = js; },
                [&](const caf::error& err) { result = err; });
     return result;
@@ -601,7 +602,7 @@ CAF_TEST(media actor resolves then probes) {
       if (obj.key == "uploads/j4/foreign.mp4")
         return caf::make_error(caf::sec::request_timeout);
       return vf::messages::make_error(errc::not_found, "no object " + obj.key);
-    });
+    }).media;
   auto res = probe(media, "uploads/j1/clip.mp4");
   CAF_REQUIRE(res);
   CAF_CHECK_EQUAL(seen_key, "uploads/j1/clip.mp4");
@@ -631,10 +632,28 @@ CAF_TEST(media actor counts fetch time against the deadline) {
         std::chrono::milliseconds) -> caf::expected<std::string> {
       std::this_thread::sleep_for(60ms);
       return cs.h264_mp4;
-    });
+    }).media;
   auto msg = require_error(probe(media, "uploads/slow.mp4", 50), errc::timeout);
   CAF_CHECK(contains(msg, "uploads/slow.mp4"));
   self->send_exit(media, caf::exit_reason::user_shutdown);
+}
+
+CAF_TEST(the control port cancels exactly its lease) {
+  const auto& cs = clips();
+  auto hdls = vf::adapters::media::spawn_media_actor(
+    sys,
+    [&](const vf::messages::object_ref&,
+        std::chrono::milliseconds) -> caf::expected<std::string> {
+      return cs.h264_mp4;
+    });
+  // A cancel that arrives before its probe starts still counts.
+  self->send(hdls.control, vf::atoms::cancel_v, uint64_t{7});
+  std::this_thread::sleep_for(50ms);
+  require_error(probe(hdls.media, "uploads/a.mp4", 10000, 7), errc::cancelled);
+  // Other leases are unaffected.
+  CAF_CHECK(probe(hdls.media, "uploads/b.mp4", 10000, 8));
+  self->send_exit(hdls.media, caf::exit_reason::user_shutdown);
+  self->send_exit(hdls.control, caf::exit_reason::user_shutdown);
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

@@ -13,11 +13,13 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <openssl/evp.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "caf/actor_system.hpp"
 #include "caf/send.hpp"
 
+#include "vf/adapters/objectstore/object_meta.hpp"
 #include "vf/adapters/objectstore/store_server.hpp"
 #include "vf/adapters/sigv4/sigv4.hpp"
 #include "vf/messages/orchestrator_actor.hpp"
@@ -112,6 +114,8 @@ struct recorder {
   std::vector<object_event> events;
   std::atomic<bool> fail{false};
   std::atomic<bool> unknown{false};
+  /// Records the event but never answers (as if the process died first).
+  std::atomic<bool> hold{false};
 
   std::vector<object_event> snapshot() {
     std::lock_guard<std::mutex> guard{mtx};
@@ -120,12 +124,20 @@ struct recorder {
 };
 
 orchestrator_actor::behavior_type
-fake_orchestrator(std::shared_ptr<recorder> rec) {
+fake_orchestrator(orchestrator_actor::pointer self,
+                  std::shared_ptr<recorder> rec) {
+  // Promises withheld in `hold` mode; touched by this actor only.
+  auto held = std::make_shared<std::vector<caf::typed_response_promise<bool>>>();
   return {
-    [rec](vf::atoms::created, object_event& evt) -> caf::result<bool> {
+    [self, rec, held](vf::atoms::created,
+                      object_event& evt) -> caf::result<bool> {
       {
         std::lock_guard<std::mutex> guard{rec->mtx};
         rec->events.push_back(evt);
+      }
+      if (rec->hold) {
+        held->push_back(self->make_response_promise<bool>());
+        return held->back();
       }
       if (rec->fail)
         return vf::messages::make_error(vf::messages::errc::storage_unavailable,
@@ -140,7 +152,12 @@ fake_orchestrator(std::shared_ptr<recorder> rec) {
       return vf::messages::make_error(vf::messages::errc::not_found);
     },
     [](vf::atoms::recover) -> uint64_t { return 0; },
+    [](vf::atoms::redrive,
+       const std::string&) -> caf::result<vf::messages::job> {
+      return vf::messages::make_error(vf::messages::errc::not_found);
+    },
     [](vf::atoms::retry, const std::string&, uint64_t) {},
+    [](vf::atoms::expire_old) {},
   };
 }
 
@@ -272,6 +289,8 @@ struct fixture {
     result.buckets = {"uploads"};
     result.keys = {{access_key, secret_key, ""}};
     result.max_object_bytes = small_limit;
+    result.announce_backoff_min = std::chrono::milliseconds{20};
+    result.announce_backoff_max = std::chrono::milliseconds{160};
     auto now = clock;
     result.now = [now] {
       return now->load();
@@ -345,6 +364,65 @@ struct fixture {
 
   std::string partial_dir() const {
     return dir + "/objects/.partial";
+  }
+
+  std::string pending_dir() const {
+    return dir + "/objects/.pending";
+  }
+
+  /// Names in the journal folder, sorted.
+  std::vector<std::string> markers() const {
+    std::vector<std::string> names;
+    std::error_code ec;
+    for (fs::directory_iterator i{pending_dir(), ec}, end; !ec && i != end;
+         i.increment(ec))
+      names.push_back(i->path().filename().string());
+    std::sort(names.begin(), names.end());
+    return names;
+  }
+
+  /// Polls `pred` for up to 10 s.
+  template <class Pred>
+  bool eventually(Pred pred) {
+    for (int i = 0; i < 500; ++i) {
+      if (pred())
+        return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds{20});
+    }
+    return pred();
+  }
+
+  bool journal_empty() {
+    return eventually(
+      [&] { return server->pending_count() == 0 && markers().empty(); });
+  }
+
+  /// Writes an object and its marker by hand, as a crash between commit
+  /// and announcement leaves them; returns the marker's metadata.
+  vf::adapters::objectstore::object_meta
+  crashed_upload(const std::string& key, const std::string& body,
+                 const std::string& version) {
+    auto path = object_file(key);
+    fs::create_directories(fs::path{path}.parent_path());
+    std::ofstream{path, std::ios::binary} << body;
+    struct stat st;
+    CAF_REQUIRE_EQUAL(::stat(path.c_str(), &st), 0);
+    vf::adapters::objectstore::object_meta meta;
+    meta.bucket = "uploads";
+    meta.key = key;
+    meta.version = version;
+    meta.etag = md5_hex(body);
+    meta.size = body.size();
+    meta.content_type = "video/mp4";
+    meta.inode = static_cast<uint64_t>(st.st_ino);
+    write_marker(meta);
+    return meta;
+  }
+
+  void write_marker(const vf::adapters::objectstore::object_meta& meta) {
+    fs::create_directories(pending_dir());
+    std::ofstream{pending_dir() + "/" + meta.version}
+      << vf::adapters::objectstore::to_json(meta);
   }
 };
 
@@ -828,6 +906,178 @@ CAF_TEST(stop aborts open connections and returns) {
   CAF_CHECK(c.closed_by_peer());
   CAF_CHECK_EQUAL(entries_in(partial_dir()), 0u);
   CAF_CHECK(!fs::exists(object_file("stopped")));
+}
+
+// -- announcement journal ----------------------------------------------------
+
+CAF_TEST(an acknowledged upload leaves no announcement marker) {
+  auto res = put(presign("PUT", "j/ok.bin"), "fine");
+  CAF_REQUIRE_EQUAL(res.status, 200u);
+  CAF_CHECK(journal_empty());
+  CAF_CHECK_EQUAL(rec->snapshot().size(), 1u);
+}
+
+CAF_TEST(markers left by a crash are announced once after announce_pending) {
+  server.reset();
+  auto live = crashed_upload("uploads/job1/a.mp4", "crashed bytes",
+                             "00000000000000000100");
+  // Marker written, but the crash came before the object's rename.
+  auto missing = live;
+  missing.key = "uploads/job2/never.mp4";
+  missing.version = "00000000000000000101";
+  write_marker(missing);
+  // Marker of an object that a later upload replaced (other inode).
+  auto replaced = crashed_upload("uploads/job3/b.mp4", "old", "00000000000000000102");
+  fs::remove(object_file("uploads/job3/b.mp4"));
+  std::ofstream{object_file("uploads/job3/b.mp4")} << "new bytes, other inode";
+  // A marker torn by the crash and a leftover temporary file.
+  std::ofstream{pending_dir() + "/00000000000000000103"} << "{\"bucket\":";
+  std::ofstream{pending_dir() + "/00000000000000000100.meta.tmp"} << "x";
+  start(config());
+  CAF_CHECK_EQUAL(server->pending_count(), 1u);
+  CAF_CHECK_EQUAL(markers(), std::vector<std::string>{live.version});
+  // Nothing goes out before the runtime says the orchestrator recovered.
+  std::this_thread::sleep_for(std::chrono::milliseconds{200});
+  CAF_CHECK(rec->snapshot().empty());
+  server->announce_pending();
+  CAF_CHECK(journal_empty());
+  auto events = rec->snapshot();
+  CAF_REQUIRE_EQUAL(events.size(), 1u);
+  auto& evt = events.front();
+  CAF_CHECK_EQUAL(evt.name, "s3:ObjectCreated:Put");
+  CAF_CHECK_EQUAL(evt.source, "builtin");
+  CAF_CHECK_EQUAL(evt.object.bucket, "uploads");
+  CAF_CHECK_EQUAL(evt.object.key, live.key);
+  CAF_CHECK_EQUAL(evt.object.version, live.version);
+  CAF_CHECK_EQUAL(evt.object.etag, md5_hex("crashed bytes"));
+  CAF_CHECK_EQUAL(evt.object.size, 13u);
+  // Readers see the announced version: the metadata was rebuilt from the
+  // marker.
+  auto got = get(presign("GET", live.key));
+  CAF_CHECK_EQUAL(got.status, 200u);
+  CAF_CHECK_EQUAL(got.body, "crashed bytes");
+  CAF_CHECK_EQUAL(got.header("x-amz-version-id"), live.version);
+  CAF_CHECK_EQUAL(got.header(http::field::content_type), "video/mp4");
+  // Calling it again (or restarting) raises nothing more.
+  server->announce_pending();
+  start(config());
+  server->announce_pending();
+  std::this_thread::sleep_for(std::chrono::milliseconds{200});
+  CAF_CHECK_EQUAL(rec->snapshot().size(), 1u);
+  CAF_CHECK_EQUAL(server->pending_count(), 0u);
+}
+
+CAF_TEST(a stop while the orchestrator withholds its answer is redone) {
+  rec->hold = true;
+  client c{port};
+  c.write(request_head("PUT", presign("PUT", "uploads/job9/held.mp4"),
+                       "Content-Length: 4\r\n")
+          + "held");
+  CAF_REQUIRE(eventually([&] { return rec->snapshot().size() == 1; }));
+  auto first = rec->snapshot().front();
+  CAF_CHECK_EQUAL(server->pending_count(), 1u);
+  CAF_CHECK_EQUAL(markers(), std::vector<std::string>{first.object.version});
+  // The process "dies" before the answer: the client never hears 200.
+  server->stop();
+  CAF_CHECK(c.closed_by_peer());
+  CAF_CHECK_EQUAL(markers(), std::vector<std::string>{first.object.version});
+  rec->hold = false;
+  start(config());
+  CAF_CHECK_EQUAL(server->pending_count(), 1u);
+  server->announce_pending();
+  CAF_CHECK(journal_empty());
+  auto events = rec->snapshot();
+  CAF_REQUIRE_EQUAL(events.size(), 2u);
+  CAF_CHECK(events[1].object == first.object);
+  CAF_CHECK_EQUAL(events[1].object.etag, md5_hex("held"));
+}
+
+CAF_TEST(an orchestrator error keeps the marker and is retried) {
+  rec->fail = true;
+  auto res = put(presign("PUT", "uploads/job4/retry.mp4"), "again");
+  CAF_CHECK_EQUAL(res.status, 503u);
+  auto version = res.header("x-amz-version-id");
+  if (version.empty()) {
+    auto events = rec->snapshot();
+    CAF_REQUIRE_EQUAL(events.size(), 1u);
+    version = events.front().object.version;
+  }
+  CAF_CHECK_EQUAL(server->pending_count(), 1u);
+  CAF_CHECK_EQUAL(markers(), std::vector<std::string>{version});
+  // Not retried before announce_pending.
+  std::this_thread::sleep_for(std::chrono::milliseconds{200});
+  CAF_CHECK_EQUAL(rec->snapshot().size(), 1u);
+  server->announce_pending();
+  CAF_REQUIRE(eventually([&] { return rec->snapshot().size() >= 4; }));
+  CAF_CHECK_EQUAL(markers(), std::vector<std::string>{version});
+  CAF_CHECK_EQUAL(server->pending_count(), 1u);
+  // Backoff (20 ms doubling to 160 ms), not a busy loop.
+  std::this_thread::sleep_for(std::chrono::milliseconds{500});
+  auto during = rec->snapshot().size();
+  CAF_MESSAGE(during << " announcements while failing");
+  CAF_CHECK_LESS(during, 20u);
+  rec->fail = false;
+  CAF_CHECK(journal_empty());
+  auto events = rec->snapshot();
+  CAF_CHECK_GREATER(events.size(), during);
+  for (auto& evt : events) {
+    CAF_CHECK_EQUAL(evt.object.version, version);
+    CAF_CHECK_EQUAL(evt.object.etag, md5_hex("again"));
+  }
+  // Acknowledged: no more announcements.
+  auto settled = rec->snapshot().size();
+  std::this_thread::sleep_for(std::chrono::milliseconds{300});
+  CAF_CHECK_EQUAL(rec->snapshot().size(), settled);
+}
+
+CAF_TEST(a marker kept through a restart with a failing orchestrator) {
+  rec->fail = true;
+  CAF_REQUIRE_EQUAL(put(presign("PUT", "uploads/job5/x.mp4"), "x").status,
+                    503u);
+  server->announce_pending();
+  CAF_REQUIRE(eventually([&] { return rec->snapshot().size() >= 2; }));
+  // stop() ends the retries at once, the marker stays for the next run.
+  auto t0 = std::chrono::steady_clock::now();
+  server->stop();
+  CAF_CHECK_LESS(std::chrono::steady_clock::now() - t0,
+                 std::chrono::seconds{5});
+  CAF_CHECK_EQUAL(markers().size(), 1u);
+  rec->fail = false;
+  start(config());
+  server->announce_pending();
+  CAF_CHECK(journal_empty());
+}
+
+CAF_TEST(a rejected event removes the marker) {
+  rec->unknown = true;
+  CAF_CHECK_EQUAL(put(presign("PUT", "stray/one"), "data").status, 409u);
+  CAF_CHECK(journal_empty());
+  // Rejected on re-announcement too: not retried.
+  server.reset();
+  crashed_upload("stray/two", "data", "00000000000000000200");
+  start(config());
+  server->announce_pending();
+  CAF_CHECK(journal_empty());
+  std::this_thread::sleep_for(std::chrono::milliseconds{200});
+  CAF_CHECK_EQUAL(rec->snapshot().size(), 2u);
+}
+
+CAF_TEST(a marker whose object was replaced is dropped unannounced) {
+  rec->fail = true;
+  auto first = put(presign("PUT", "uploads/job6/r.mp4"), "first");
+  CAF_REQUIRE_EQUAL(first.status, 503u);
+  // The client retries the upload: a new version replaces the object.
+  rec->fail = false;
+  auto second = put(presign("PUT", "uploads/job6/r.mp4"), "second");
+  CAF_REQUIRE_EQUAL(second.status, 200u);
+  auto v2 = second.header("x-amz-version-id");
+  CAF_CHECK(eventually([&] { return server->pending_count() == 1; }));
+  server->announce_pending();
+  CAF_CHECK(journal_empty());
+  std::this_thread::sleep_for(std::chrono::milliseconds{200});
+  auto events = rec->snapshot();
+  CAF_REQUIRE_EQUAL(events.size(), 2u);
+  CAF_CHECK_EQUAL(events[1].object.version, v2);
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

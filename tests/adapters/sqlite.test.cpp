@@ -2,18 +2,26 @@
 
 #include "vf/adapters/sqlite/database.hpp"
 #include "vf/adapters/sqlite/job_store.hpp"
+#include "vf/adapters/sqlite/schema.hpp"
+#include "vf/messages/dead_letter.hpp"
 #include "vf/messages/errc.hpp"
 #include "vf/messages/job.hpp"
+#include "vf/messages/task.hpp"
 #include "vf_test.hpp"
 
 #include "caf/actor_system.hpp"
 #include "caf/exit_reason.hpp"
 #include "caf/scoped_actor.hpp"
 
+#include <sqlite3.h>
+
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <limits>
+#include <memory>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -21,12 +29,15 @@ using namespace std::chrono_literals;
 
 namespace atoms = vf::atoms;
 namespace sqlite = vf::adapters::sqlite;
+using vf::messages::attempt_record;
+using vf::messages::dead_letter;
 using vf::messages::errc;
 using vf::messages::job;
 using vf::messages::job_result;
 using vf::messages::job_status;
 using vf::messages::job_store_actor;
 using vf::messages::status_counts;
+using vf::messages::task_kind;
 
 namespace {
 
@@ -55,7 +66,114 @@ bool same(const job& x, const job& y) {
          && x.created_at == y.created_at && x.updated_at == y.updated_at
          && x.object == y.object && x.attempts == y.attempts && x.step == y.step
          && x.next_attempt_at == y.next_attempt_at
-         && x.error_code == y.error_code && x.error_message == y.error_message;
+         && x.error_code == y.error_code && x.error_message == y.error_message
+         && x.series == y.series;
+}
+
+/// Bytes that must survive: UTF-8, an embedded NUL and invalid UTF-8.
+std::string nasty(const std::string& prefix) {
+  return prefix + " \xc3\xa9t\xc3\xa9 " + '\0' + " \xff\xfe tail";
+}
+
+attempt_record make_attempt(std::string job_id, uint32_t attempt,
+                            bool ok = false, uint32_t series = 0) {
+  attempt_record x;
+  x.job_id = std::move(job_id);
+  x.lease_id = 1000 + attempt;
+  x.object_version = "v1";
+  x.series = series;
+  x.kind = task_kind::probe;
+  x.attempt = attempt;
+  x.ok = ok;
+  if (ok) {
+    x.output = R"({"format":{"duration":"1.5"},"streams":[]})";
+  } else {
+    x.error_code = "timeout";
+    x.error_message = "probe took longer than 30000 ms";
+  }
+  x.worker = "node-1/probe-" + std::to_string(attempt);
+  x.finished_at = 1700000000000 + attempt;
+  x.duration_us = 250000 + attempt;
+  return x;
+}
+
+bool same(const attempt_record& x, const attempt_record& y) {
+  return x.job_id == y.job_id && x.lease_id == y.lease_id
+         && x.object_version == y.object_version && x.series == y.series
+         && x.kind == y.kind && x.attempt == y.attempt && x.ok == y.ok
+         && x.output == y.output && x.error_code == y.error_code
+         && x.error_message == y.error_message && x.worker == y.worker
+         && x.finished_at == y.finished_at && x.duration_us == y.duration_us;
+}
+
+bool same(const std::vector<attempt_record>& xs,
+          const std::vector<attempt_record>& ys) {
+  if (xs.size() != ys.size())
+    return false;
+  for (size_t i = 0; i < xs.size(); ++i)
+    if (!same(xs[i], ys[i]))
+      return false;
+  return true;
+}
+
+/// A dead letter of `id` (series `series`) with two failed attempts.
+dead_letter make_dead_letter(std::string id, int64_t created_at,
+                             uint32_t series = 0) {
+  dead_letter x;
+  x.job_id = std::move(id);
+  x.object = {"raw", "uploads/" + x.job_id + "/clip.mp4", "v1", "\"e1\"",
+              12345};
+  x.filename = "clip.mp4";
+  x.series = series;
+  x.kind = task_kind::summarize;
+  x.error_code = "provider_error";
+  x.error_message = "summarizer answered 500";
+  x.attempts = {make_attempt(x.job_id, 1, false, series),
+                make_attempt(x.job_id, 2, false, series)};
+  x.attempts[0].kind = task_kind::summarize;
+  x.attempts[1].kind = task_kind::summarize;
+  x.probe_output = R"({"format":{},"streams":[]})";
+  x.created_at = created_at;
+  return x;
+}
+
+bool same(const dead_letter& x, const dead_letter& y) {
+  return x.job_id == y.job_id && x.object == y.object
+         && x.filename == y.filename && x.series == y.series
+         && x.kind == y.kind && x.error_code == y.error_code
+         && x.error_message == y.error_message && same(x.attempts, y.attempts)
+         && x.probe_output == y.probe_output && x.created_at == y.created_at
+         && x.redriven_at == y.redriven_at;
+}
+
+/// The job's state as buried along with `dl`.
+job failed_job(const std::string& id, int64_t at) {
+  auto x = make_job(id, 1000, job_status::failed);
+  x.updated_at = at;
+  x.attempts = 2;
+  x.step = "summarize";
+  x.error_code = "provider_error";
+  x.error_message = "summarizer answered 500";
+  return x;
+}
+
+std::vector<std::string> ids_of(const std::vector<dead_letter>& xs) {
+  std::vector<std::string> result;
+  for (auto& x : xs)
+    result.push_back(x.job_id + "/" + std::to_string(x.series));
+  return result;
+}
+
+/// Returns `PRAGMA user_version` of the file at `path`.
+int64_t user_version(const std::string& path) {
+  auto db = vf::adapters::sqlite::database::open(path);
+  if (!db)
+    return -1;
+  auto stmt = (*db)->prepare("PRAGMA user_version");
+  if (!stmt || stmt->step() != SQLITE_ROW)
+    return -1;
+  vf::adapters::sqlite::statement::use guard{*stmt};
+  return stmt->column_int64(0);
 }
 
 std::vector<std::string> ids_of(const std::vector<job>& xs) {
@@ -108,6 +226,33 @@ struct fixture {
       .receive([&](T& x) { result = std::move(x); },
                [&](caf::error& err) { result = std::move(err); });
     return result;
+  }
+
+  /// Takes the database's write lock from a second connection, so that the
+  /// store blocks on its next BEGIN while requests pile up in its mailbox:
+  /// everything sent before `release` then lands in one batch.
+  struct write_lock {
+    std::unique_ptr<sqlite::database> db;
+
+    void release() {
+      if (db) {
+        CAF_CHECK(!db->exec("ROLLBACK", "release write lock"));
+        db.reset();
+      }
+    }
+
+    ~write_lock() {
+      release();
+    }
+  };
+
+  write_lock hold_write_lock() {
+    auto db = sqlite::database::open(path);
+    if (!db)
+      CAF_FAIL("open second connection: " << sys.render(db.error()));
+    if (auto err = (*db)->exec("BEGIN IMMEDIATE", "take write lock"))
+      CAF_FAIL(sys.render(err));
+    return write_lock{std::move(*db)};
   }
 
   /// Reads (commits, writes) through the store's own `stats` message.
@@ -429,6 +574,444 @@ CAF_TEST(a schema newer than this build fails spawn) {
   auto msg = vf::messages::message_of(hdl.error());
   CAF_MESSAGE("error: " << msg);
   CAF_CHECK_NOT_EQUAL(msg.find("99"), std::string::npos);
+}
+
+// -- series, attempt ledger, dead letters, expiry (schema version 2) ---------
+
+CAF_TEST(series round trips through create put and reopen) {
+  auto x = make_job("j-series", 10, job_status::submitted);
+  x.series = 3;
+  CAF_CHECK_EQUAL(ask<bool>(atoms::create_v, x), true);
+  auto y = ask<job>(atoms::get_v, x.id);
+  CAF_REQUIRE(y);
+  CAF_CHECK_EQUAL(y->series, 3u);
+  x.series = std::numeric_limits<uint32_t>::max();
+  CAF_CHECK_EQUAL(ask<bool>(atoms::put_v, x), true);
+  stop();
+  store = spawn();
+  y = ask<job>(atoms::get_v, x.id);
+  CAF_REQUIRE(y);
+  CAF_CHECK(same(x, *y));
+  auto xs = ask<std::vector<job>>(atoms::active_v);
+  CAF_REQUIRE(xs);
+  CAF_REQUIRE_EQUAL(xs->size(), 1u);
+  CAF_CHECK_EQUAL(xs->front().series, x.series);
+}
+
+CAF_TEST(attempt records round trip every field oldest first) {
+  auto a1 = make_attempt("a", 1);
+  a1.lease_id = std::numeric_limits<uint64_t>::max();
+  a1.duration_us = (uint64_t{1} << 63) + 7;
+  a1.error_message = nasty("bad");
+  a1.finished_at = -5;
+  auto a2 = make_attempt("a", 2, true, 1);
+  a2.kind = task_kind::sleep;
+  a2.output = nasty("out");
+  a2.object_version = "v9";
+  a2.worker = "node-2/sleep-0";
+  auto b1 = make_attempt("b", 1, true);
+  auto a3 = make_attempt("a", 3, true, 1);
+  a3.kind = task_kind::summarize;
+  // One burst: the read must wait for the commit and then see all three.
+  auto r1 = self->request(store, timeout, atoms::record_v, a1);
+  auto r2 = self->request(store, timeout, atoms::record_v, a2);
+  auto r3 = self->request(store, timeout, atoms::record_v, b1);
+  auto r4 = self->request(store, timeout, atoms::record_v, a3);
+  auto q = self->request(store, timeout, atoms::attempts_v, std::string{"a"});
+  q.receive(
+    [&](std::vector<attempt_record>& xs) {
+      CAF_CHECK(same(xs, std::vector<attempt_record>{a1, a2, a3}));
+      CAF_REQUIRE_EQUAL(xs.size(), 3u);
+      CAF_CHECK_EQUAL(xs[0].error_message.size(), a1.error_message.size());
+      CAF_CHECK_EQUAL(xs[0].lease_id, a1.lease_id);
+      CAF_CHECK_EQUAL(xs[0].duration_us, a1.duration_us);
+    },
+    [&](caf::error& err) { CAF_FAIL("attempts failed: " << sys.render(err)); });
+  for (auto* rh : {&r1, &r2, &r3, &r4})
+    rh->receive(
+      [](bool x) { CAF_CHECK(x); },
+      [&](caf::error& err) { CAF_FAIL("record failed: " << sys.render(err)); });
+  auto bs = ask<std::vector<attempt_record>>(atoms::attempts_v,
+                                             std::string{"b"});
+  CAF_REQUIRE(bs);
+  CAF_CHECK(same(*bs, std::vector<attempt_record>{b1}));
+  auto none = ask<std::vector<attempt_record>>(atoms::attempts_v,
+                                               std::string{"nobody"});
+  CAF_REQUIRE(none);
+  CAF_CHECK(none->empty());
+  // The ledger is append-only: a record equal to an earlier one is a new row.
+  CAF_CHECK_EQUAL(ask<bool>(atoms::record_v, a1), true);
+  auto as = ask<std::vector<attempt_record>>(atoms::attempts_v,
+                                             std::string{"a"});
+  CAF_REQUIRE(as);
+  CAF_CHECK(same(*as, std::vector<attempt_record>{a1, a2, a3, a1}));
+  CAF_CHECK_EQUAL(stats().second, 5u);
+}
+
+CAF_TEST(bury stores the dead letter and the job together) {
+  CAF_CHECK_EQUAL(ask<bool>(atoms::create_v, make_job("j-b")), true);
+  auto dl = make_dead_letter("j-b", 5000);
+  dl.object.size = std::numeric_limits<uint64_t>::max();
+  dl.error_message = nasty("dl");
+  dl.probe_output = nasty("probe");
+  dl.attempts[1].output = nasty("partial");
+  dl.redriven_at = 0;
+  auto x = failed_job("j-b", 5000);
+  CAF_CHECK_EQUAL(ask<bool>(atoms::bury_v, dl, x), true);
+  auto y = ask<job>(atoms::get_v, x.id);
+  CAF_REQUIRE(y);
+  CAF_CHECK(same(x, *y));
+  auto got = ask<dead_letter>(atoms::dlq_get_v, x.id);
+  CAF_REQUIRE(got);
+  CAF_CHECK(same(dl, *got));
+  CAF_CHECK_EQUAL(got->error_message.size(), dl.error_message.size());
+  // Both survive a restart.
+  stop();
+  store = spawn();
+  got = ask<dead_letter>(atoms::dlq_get_v, x.id);
+  CAF_REQUIRE(got);
+  CAF_CHECK(same(dl, *got));
+  // A dead letter must belong to the job it is buried with.
+  CHECK_ERRC(ask<bool>(atoms::bury_v, make_dead_letter("other", 1), x),
+             errc::invalid_argument);
+  CHECK_ERRC(ask<dead_letter>(atoms::dlq_get_v, std::string{"other"}),
+             errc::not_found);
+}
+
+CAF_TEST(bury of an unknown job writes neither and spares its batch) {
+  CAF_CHECK_EQUAL(ask<bool>(atoms::create_v, make_job("keep")), true);
+  CAF_CHECK_EQUAL(ask<bool>(atoms::create_v, make_job("other")), true);
+  auto commits_before = stats().first;
+  auto lock = hold_write_lock();
+  auto updated = make_job("other", 1000, job_status::submitted);
+  updated.updated_at = 2000;
+  auto r1 = self->request(store, timeout, atoms::put_v, updated);
+  auto r2 = self->request(store, timeout, atoms::bury_v,
+                          make_dead_letter("ghost", 3000),
+                          failed_job("ghost", 3000));
+  auto r3 = self->request(store, timeout, atoms::bury_v,
+                          make_dead_letter("keep", 3000),
+                          failed_job("keep", 3000));
+  auto r4 = self->request(store, timeout, atoms::record_v,
+                          make_attempt("keep", 1));
+  auto r5 = self->request(store, timeout, atoms::create_v, make_job("new"));
+  // Let every request reach the mailbox while the store waits for the lock.
+  std::this_thread::sleep_for(200ms);
+  lock.release();
+  auto expect_ok = [&](auto& rh) {
+    rh.receive([](bool x) { CAF_CHECK_EQUAL(x, true); },
+               [&](caf::error& err) {
+                 CAF_FAIL("unexpected error: " << sys.render(err));
+               });
+  };
+  expect_ok(r1);
+  r2.receive([](bool) { CAF_FAIL("bury of an unknown job succeeded"); },
+             [](caf::error& err) {
+               CAF_CHECK(vf::messages::errc_of(err) == errc::not_found);
+             });
+  expect_ok(r3);
+  expect_ok(r4);
+  expect_ok(r5);
+  // All five were one transaction: the failed bury undid only itself.
+  auto [commits, writes] = stats();
+  CAF_CHECK_EQUAL(commits, commits_before + 1);
+  CAF_CHECK_EQUAL(writes, 7u);
+  CHECK_ERRC(ask<job>(atoms::get_v, std::string{"ghost"}), errc::not_found);
+  CHECK_ERRC(ask<dead_letter>(atoms::dlq_get_v, std::string{"ghost"}),
+             errc::not_found);
+  auto other = ask<job>(atoms::get_v, std::string{"other"});
+  CAF_REQUIRE(other);
+  CAF_CHECK(same(updated, *other));
+  auto keep = ask<job>(atoms::get_v, std::string{"keep"});
+  CAF_REQUIRE(keep);
+  CAF_CHECK(same(failed_job("keep", 3000), *keep));
+  auto dl = ask<dead_letter>(atoms::dlq_get_v, std::string{"keep"});
+  CAF_REQUIRE(dl);
+  CAF_CHECK(same(make_dead_letter("keep", 3000), *dl));
+  CAF_CHECK(ask<job>(atoms::get_v, std::string{"new"}));
+  auto ledger = ask<std::vector<attempt_record>>(atoms::attempts_v,
+                                                 std::string{"keep"});
+  CAF_REQUIRE(ledger);
+  CAF_CHECK_EQUAL(ledger->size(), 1u);
+  auto all = ask<std::vector<dead_letter>>(atoms::dlq_list_v, int64_t{0},
+                                           uint32_t{100});
+  CAF_REQUIRE(all);
+  CAF_CHECK_EQUAL(ids_of(*all), (std::vector<std::string>{"keep/0"}));
+}
+
+CAF_TEST(a bury failing halfway undoes its job update) {
+  auto before = make_job("half", 1000, job_status::processing);
+  CAF_CHECK_EQUAL(ask<bool>(atoms::create_v, before), true);
+  CAF_CHECK_EQUAL(ask<bool>(atoms::create_v, make_job("fine")), true);
+  {
+    // Makes the dead-letter INSERT fail after the job UPDATE already ran.
+    auto db = sqlite::database::open(path);
+    CAF_REQUIRE(db);
+    CAF_REQUIRE(!(*db)->exec(
+      "CREATE TRIGGER fail_boom BEFORE INSERT ON dead_letters "
+      "WHEN NEW.error_code = 'boom' BEGIN SELECT RAISE(ABORT, 'boom'); END",
+      "create trigger"));
+  }
+  auto boom = make_dead_letter("half", 2000);
+  boom.error_code = "boom";
+  auto lock = hold_write_lock();
+  auto r1 = self->request(store, timeout, atoms::bury_v, boom,
+                          failed_job("half", 2000));
+  auto r2 = self->request(store, timeout, atoms::bury_v,
+                          make_dead_letter("fine", 2000),
+                          failed_job("fine", 2000));
+  std::this_thread::sleep_for(100ms);
+  lock.release();
+  r1.receive([](bool) { CAF_FAIL("bury through the trigger succeeded"); },
+             [&](caf::error& err) {
+               CAF_MESSAGE("failed bury: " << sys.render(err));
+             });
+  r2.receive([](bool x) { CAF_CHECK(x); },
+             [&](caf::error& err) { CAF_FAIL(sys.render(err)); });
+  auto x = ask<job>(atoms::get_v, std::string{"half"});
+  CAF_REQUIRE(x);
+  CAF_CHECK(same(before, *x));
+  CHECK_ERRC(ask<dead_letter>(atoms::dlq_get_v, std::string{"half"}),
+             errc::not_found);
+  auto fine = ask<job>(atoms::get_v, std::string{"fine"});
+  CAF_REQUIRE(fine);
+  CAF_CHECK(same(failed_job("fine", 2000), *fine));
+  CAF_CHECK(ask<dead_letter>(atoms::dlq_get_v, std::string{"fine"}));
+}
+
+CAF_TEST(dlq_list filters by window newest first and limits) {
+  auto bury = [&](const std::string& id, int64_t at) {
+    CAF_CHECK_EQUAL(ask<bool>(atoms::create_v, make_job(id)), true);
+    CAF_CHECK_EQUAL(ask<bool>(atoms::bury_v, make_dead_letter(id, at),
+                              failed_job(id, at)),
+                    true);
+  };
+  bury("d1", 100);
+  bury("d2", 200);
+  bury("d3", 300);
+  bury("d4", 400);
+  // Same millisecond as d3: the later write counts as newer.
+  bury("d5", 300);
+  // Redriven records are listed too.
+  CAF_CHECK_EQUAL(ask<bool>(atoms::redriven_v, std::string{"d2"}, uint32_t{0},
+                            int64_t{900}),
+                  true);
+  auto list = [&](int64_t since, uint32_t limit) {
+    auto xs = ask<std::vector<dead_letter>>(atoms::dlq_list_v, since, limit);
+    if (!xs)
+      CAF_FAIL("dlq_list failed: " << sys.render(xs.error()));
+    return ids_of(*xs);
+  };
+  using strings = std::vector<std::string>;
+  CAF_CHECK_EQUAL(list(200, 10), (strings{"d4/0", "d5/0", "d3/0", "d2/0"}));
+  CAF_CHECK_EQUAL(list(0, 2), (strings{"d4/0", "d5/0"}));
+  CAF_CHECK_EQUAL(list(0, 100).size(), 5u);
+  CAF_CHECK_EQUAL(list(400, 10), (strings{"d4/0"}));
+  CAF_CHECK(list(401, 10).empty());
+  CAF_CHECK(list(0, 0).empty());
+  // Listed records carry their attempts and redrive mark.
+  auto xs = ask<std::vector<dead_letter>>(atoms::dlq_list_v, int64_t{200},
+                                          uint32_t{1000});
+  CAF_REQUIRE(xs);
+  CAF_REQUIRE_EQUAL(xs->size(), 4u);
+  CAF_CHECK(same(make_dead_letter("d4", 400), xs->front()));
+  CAF_CHECK_EQUAL(xs->back().redriven_at, 900);
+  CAF_CHECK_EQUAL(xs->back().attempts.size(), 2u);
+}
+
+CAF_TEST(dlq_get returns the latest series and bury replaces a series) {
+  CAF_CHECK_EQUAL(ask<bool>(atoms::create_v, make_job("s")), true);
+  for (uint32_t series : {0u, 2u, 1u}) {
+    auto at = 100 + int64_t{series} * 100;
+    auto x = failed_job("s", at);
+    x.series = series;
+    CAF_CHECK_EQUAL(
+      ask<bool>(atoms::bury_v, make_dead_letter("s", at, series), x), true);
+  }
+  auto got = ask<dead_letter>(atoms::dlq_get_v, std::string{"s"});
+  CAF_REQUIRE(got);
+  CAF_CHECK(same(make_dead_letter("s", 300, 2), *got));
+  // Burying series 2 again replaces its record, attempts included.
+  auto again = make_dead_letter("s", 700, 2);
+  again.error_code = "timeout";
+  again.kind = task_kind::probe;
+  again.attempts = {make_attempt("s", 1, false, 2)};
+  auto x = failed_job("s", 700);
+  x.series = 2;
+  CAF_CHECK_EQUAL(ask<bool>(atoms::bury_v, again, x), true);
+  got = ask<dead_letter>(atoms::dlq_get_v, std::string{"s"});
+  CAF_REQUIRE(got);
+  CAF_CHECK(same(again, *got));
+  auto all = ask<std::vector<dead_letter>>(atoms::dlq_list_v, int64_t{0},
+                                           uint32_t{100});
+  CAF_REQUIRE(all);
+  CAF_CHECK_EQUAL(ids_of(*all),
+                  (std::vector<std::string>{"s/2", "s/1", "s/0"}));
+  CHECK_ERRC(ask<dead_letter>(atoms::dlq_get_v, std::string{"nobody"}),
+             errc::not_found);
+}
+
+CAF_TEST(redriven marks a record once) {
+  CAF_CHECK_EQUAL(ask<bool>(atoms::create_v, make_job("r")), true);
+  CAF_CHECK_EQUAL(ask<bool>(atoms::bury_v, make_dead_letter("r", 100),
+                            failed_job("r", 100)),
+                  true);
+  auto mark = [&](const std::string& id, uint32_t series, int64_t at) {
+    return ask<bool>(atoms::redriven_v, id, series, at);
+  };
+  // Two redrives racing in one batch: exactly one wins.
+  auto r1 = self->request(store, timeout, atoms::redriven_v, std::string{"r"},
+                          uint32_t{0}, int64_t{500});
+  auto r2 = self->request(store, timeout, atoms::redriven_v, std::string{"r"},
+                          uint32_t{0}, int64_t{600});
+  bool first = false;
+  bool second = true;
+  r1.receive([&](bool x) { first = x; },
+             [&](caf::error& err) { CAF_FAIL(sys.render(err)); });
+  r2.receive([&](bool x) { second = x; },
+             [&](caf::error& err) { CAF_FAIL(sys.render(err)); });
+  CAF_CHECK_EQUAL(first, true);
+  CAF_CHECK_EQUAL(second, false);
+  CAF_CHECK_EQUAL(mark("r", 0, 700), false);
+  auto got = ask<dead_letter>(atoms::dlq_get_v, std::string{"r"});
+  CAF_REQUIRE(got);
+  CAF_CHECK_EQUAL(got->redriven_at, 500);
+  CHECK_ERRC(mark("r", 1, 800), errc::not_found);
+  CHECK_ERRC(mark("ghost", 0, 800), errc::not_found);
+  CHECK_ERRC(mark("r", 0, 0), errc::invalid_argument);
+  // A new series of the same job is a new, open record.
+  auto x = failed_job("r", 900);
+  x.series = 1;
+  CAF_CHECK_EQUAL(
+    ask<bool>(atoms::bury_v, make_dead_letter("r", 900, 1), x), true);
+  CAF_CHECK_EQUAL(mark("r", 1, 1000), true);
+}
+
+CAF_TEST(dlq_remove drops every record of the job) {
+  for (auto id : {"x", "y"})
+    CAF_CHECK_EQUAL(ask<bool>(atoms::create_v, make_job(id)), true);
+  for (uint32_t series : {0u, 1u}) {
+    auto x = failed_job("x", 100);
+    x.series = series;
+    CAF_CHECK_EQUAL(
+      ask<bool>(atoms::bury_v, make_dead_letter("x", 100, series), x), true);
+  }
+  CAF_CHECK_EQUAL(ask<bool>(atoms::bury_v, make_dead_letter("y", 200),
+                            failed_job("y", 200)),
+                  true);
+  CAF_CHECK_EQUAL(ask<bool>(atoms::dlq_remove_v, std::string{"x"}), true);
+  CAF_CHECK_EQUAL(ask<bool>(atoms::dlq_remove_v, std::string{"x"}), false);
+  CAF_CHECK_EQUAL(ask<bool>(atoms::dlq_remove_v, std::string{"nobody"}), false);
+  CHECK_ERRC(ask<dead_letter>(atoms::dlq_get_v, std::string{"x"}),
+             errc::not_found);
+  CAF_CHECK(ask<dead_letter>(atoms::dlq_get_v, std::string{"y"}));
+  // The job itself stays.
+  CAF_CHECK(ask<job>(atoms::get_v, std::string{"x"}));
+  // Burying again starts clean: no attempts left over from removed records.
+  auto fresh = make_dead_letter("x", 300);
+  fresh.attempts.resize(1);
+  CAF_CHECK_EQUAL(ask<bool>(atoms::bury_v, fresh, failed_job("x", 300)), true);
+  auto got = ask<dead_letter>(atoms::dlq_get_v, std::string{"x"});
+  CAF_REQUIRE(got);
+  CAF_CHECK(same(fresh, *got));
+}
+
+CAF_TEST(expire_old expires only old jobs awaiting upload) {
+  auto add = [&](const std::string& id, int64_t created_at, job_status st) {
+    auto x = make_job(id, created_at, st);
+    CAF_CHECK_EQUAL(ask<bool>(atoms::create_v, x), true);
+    return x;
+  };
+  add("old-1", 100, job_status::awaiting_upload);
+  add("old-2", 999, job_status::awaiting_upload);
+  auto edge = add("edge", 1000, job_status::awaiting_upload);
+  auto young = add("young", 2000, job_status::awaiting_upload);
+  auto sub = add("old-submitted", 100, job_status::submitted);
+  auto fail = add("old-failed", 100, job_status::failed);
+  CAF_CHECK_EQUAL(
+    ask<uint64_t>(atoms::expire_old_v, int64_t{1000}, int64_t{5000}), 2u);
+  for (auto id : {"old-1", "old-2"}) {
+    auto x = ask<job>(atoms::get_v, std::string{id});
+    CAF_REQUIRE(x);
+    CAF_CHECK(x->status == job_status::expired);
+    CAF_CHECK_EQUAL(x->updated_at, 5000);
+    CAF_CHECK_EQUAL(x->error_code, "expired");
+    CAF_CHECK_EQUAL(x->error_message,
+                    "no upload arrived before the upload URL expired");
+  }
+  for (auto& x : {edge, young, sub, fail}) {
+    auto y = ask<job>(atoms::get_v, x.id);
+    CAF_REQUIRE(y);
+    CAF_CHECK(same(x, *y));
+  }
+  CAF_CHECK_EQUAL(
+    ask<uint64_t>(atoms::expire_old_v, int64_t{1000}, int64_t{6000}), 0u);
+  auto counts = ask<status_counts>(atoms::counts_v);
+  CAF_REQUIRE(counts);
+  CAF_CHECK_EQUAL(*counts, (status_counts{2, 1, 0, 0, 1, 0, 2}));
+  CAF_CHECK_EQUAL(stats().second, 8u);
+}
+
+CAF_TEST(a version 1 database opens and migrates) {
+  auto old_path = dir + "/v1.db";
+  {
+    auto db = sqlite::database::open(old_path);
+    CAF_REQUIRE(db);
+    // Exactly what a build of schema version 1 left behind.
+    CAF_REQUIRE(!sqlite::configure(**db));
+    CAF_REQUIRE(!sqlite::migrate(**db, 1));
+    CAF_REQUIRE(!(*db)->exec(
+      "INSERT INTO jobs VALUES ('old', 'alice', 'clip.mp4', 'video/mp4', "
+      "'uploads', 'uploads/old/clip.mp4', 'SUBMITTED', 10, 20, 'raw', "
+      "'uploads/old/clip.mp4', 'v1', 'e', 7, 1, 'probe', 0, '', '');"
+      "INSERT INTO results VALUES ('old', '{}', 'sum', 30);"
+      "INSERT INTO claims VALUES ('raw/old@v1', 'old', 40);",
+      "fill version 1"));
+  }
+  CAF_REQUIRE_EQUAL(user_version(old_path), 1);
+  stop();
+  auto hdl = sqlite::spawn_job_store(sys, {old_path, 512});
+  if (!hdl)
+    CAF_FAIL("spawn on a version 1 file: " << sys.render(hdl.error()));
+  store = std::move(*hdl);
+  auto x = ask<job>(atoms::get_v, std::string{"old"});
+  CAF_REQUIRE(x);
+  auto expected = make_job("old", 10, job_status::submitted);
+  expected.updated_at = 20;
+  expected.object = {"raw", "uploads/old/clip.mp4", "v1", "e", 7};
+  expected.attempts = 1;
+  expected.step = "probe";
+  CAF_CHECK(same(expected, *x));
+  CAF_CHECK_EQUAL(x->series, 0u);
+  auto r = ask<job_result>(atoms::get_result_v, std::string{"old"});
+  CAF_REQUIRE(r);
+  CAF_CHECK_EQUAL(r->summary, "sum");
+  CAF_CHECK_EQUAL(ask<bool>(atoms::claim_v, std::string{"raw/old@v1"},
+                            std::string{"old"}),
+                  false);
+  // The new tables work on the migrated file.
+  CAF_CHECK_EQUAL(ask<bool>(atoms::record_v, make_attempt("old", 1)), true);
+  auto buried = failed_job("old", 50);
+  buried.series = 1;
+  CAF_CHECK_EQUAL(
+    ask<bool>(atoms::bury_v, make_dead_letter("old", 50, 1), buried), true);
+  auto dl = ask<dead_letter>(atoms::dlq_get_v, std::string{"old"});
+  CAF_REQUIRE(dl);
+  CAF_CHECK(same(make_dead_letter("old", 50, 1), *dl));
+  stop();
+  CAF_CHECK_EQUAL(user_version(old_path), sqlite::schema_version);
+  CAF_CHECK_EQUAL(sqlite::schema_version, 2);
+  // Opening the migrated file again changes nothing.
+  hdl = sqlite::spawn_job_store(sys, {old_path, 512});
+  CAF_REQUIRE(hdl);
+  store = std::move(*hdl);
+  x = ask<job>(atoms::get_v, std::string{"old"});
+  CAF_REQUIRE(x);
+  CAF_CHECK(same(buried, *x));
+  auto ledger = ask<std::vector<attempt_record>>(atoms::attempts_v,
+                                                 std::string{"old"});
+  CAF_REQUIRE(ledger);
+  CAF_CHECK(same(*ledger, std::vector<attempt_record>{make_attempt("old", 1)}));
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

@@ -474,6 +474,9 @@ class Server(Process):
             argv += ["--public-url", f"http://127.0.0.1:{self.store_port}"]
         if workers is not None:
             argv += ["--workers", str(workers)]
+        # Tests drive many requests from one address; a test of the rate
+        # limit passes its own --rate-limit, which comes later and wins.
+        argv += ["--rate-limit", "0"]
         argv += list(extra_args)
         super().__init__(name, argv, env=env)
         self.base = f"http://127.0.0.1:{self.http_port}"

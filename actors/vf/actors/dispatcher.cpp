@@ -161,6 +161,25 @@ dispatcher(dispatcher_impl* self, dispatcher_config cfg) {
       try_dispatch(self);
       return true;
     },
+    [=](atoms::cancel, uint64_t lease_id) {
+      auto& st = self->state;
+      for (auto i = st.queue.begin(); i != st.queue.end(); ++i) {
+        if (i->second.job_task.lease_id == lease_id) {
+          auto out = lost_outcome(i->second.job_task, messages::errc::cancelled,
+                                  "cancelled before it started", "");
+          out.transient = false;
+          i->second.promise.deliver(std::move(out));
+          st.queue.erase(i);
+          return;
+        }
+      }
+      auto l = st.leases.find(lease_id);
+      if (l == st.leases.end())
+        return;
+      auto w = st.workers.find(l->second.worker);
+      if (w != st.workers.end())
+        self->send(w->second.handle, atoms::cancel_v, lease_id);
+    },
     [=](atoms::stats) {
       auto& st = self->state;
       messages::dispatcher_stats s;

@@ -113,6 +113,22 @@ job_registry(job_registry_impl* self, messages::job_store_actor store,
       return rp;
     },
     [=](atoms::counts) { return self->delegate(store, atoms::counts_v); },
+    [=](atoms::attempts, const std::string& id) {
+      return self->delegate(store, atoms::attempts_v, id);
+    },
+    [=](atoms::dlq_list, int64_t since,
+        uint32_t limit) -> caf::result<std::vector<messages::dead_letter>> {
+      if (limit < 1 || limit > 200)
+        return make_error(errc::invalid_argument,
+                          "limit must be between 1 and 200");
+      return self->delegate(store, atoms::dlq_list_v, since, limit);
+    },
+    [=](atoms::dlq_get, const std::string& id) {
+      return self->delegate(store, atoms::dlq_get_v, id);
+    },
+    [=](atoms::dlq_remove, const std::string& id) {
+      return self->delegate(store, atoms::dlq_remove_v, id);
+    },
   };
 }
 

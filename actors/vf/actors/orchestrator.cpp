@@ -25,6 +25,19 @@ constexpr auto store_timeout = 30s;
 /// only catches a dispatcher that is gone.
 constexpr auto dispatch_timeout = std::chrono::seconds{86400};
 
+/// Builds a failed outcome for lease `lease` of job `id`.
+messages::task_outcome failure(const std::string& id, uint64_t lease,
+                               task_kind kind, errc code, std::string msg) {
+  messages::task_outcome out;
+  out.job_id = id;
+  out.lease_id = lease;
+  out.kind = kind;
+  out.error_code = to_string(code);
+  out.error_message = std::move(msg);
+  out.transient = messages::is_transient(code);
+  return out;
+}
+
 /// Everything one handler needs to drive the machine.
 struct machine {
   orchestrator_impl* self;
@@ -40,8 +53,16 @@ struct machine {
     return st().clock.at(self->clock().now());
   }
 
-  /// Writes the run's snapshot; calls `then` once it is durable, `fail` if
-  /// the store refused.
+  /// Returns the run of `id` if `lease` is still its current lease.
+  job_run* current(const std::string& id, uint64_t lease) const {
+    auto i = st().runs.find(id);
+    if (i == st().runs.end() || i->second.lease != lease)
+      return nullptr;
+    return &i->second;
+  }
+
+  /// Writes `j`; calls `then` once it is durable, `fail` if the store
+  /// refused.
   template <class Then, class Fail>
   void persist(const messages::job& j, Then then, Fail fail) const {
     self->request(store, store_timeout, atoms::put_v, j)
@@ -80,51 +101,81 @@ struct machine {
     persist(
       j,
       [m, t]() mutable {
+        if (!m.current(t.job_id, t.lease_id))
+          return; // Cancelled meanwhile.
         m.self->request(m.dispatcher, dispatch_timeout, atoms::submit_v, t)
           .then(
             [m](messages::task_outcome& out) { m.on_outcome(std::move(out)); },
             [m, t](caf::error& err) {
-              messages::task_outcome out;
-              out.job_id = t.job_id;
-              out.lease_id = t.lease_id;
-              out.kind = t.kind;
-              out.error_code = to_string(errc::worker_lost);
-              out.error_message = "dispatcher failed: " + to_string(err);
-              out.transient = true;
-              m.on_outcome(std::move(out));
+              m.on_outcome(failure(t.job_id, t.lease_id, t.kind,
+                                   errc::worker_lost,
+                                   "dispatcher failed: " + to_string(err)));
             });
       },
-      [m, id, lease](caf::error& err) {
+      [m, id, lease, kind](caf::error& err) {
         // Not durable: treat as a transient failure of this attempt.
-        messages::task_outcome out;
-        out.job_id = id;
-        out.lease_id = lease;
-        out.error_code = to_string(errc::storage_unavailable);
-        out.error_message = "could not record the attempt: "
-                            + messages::message_of(err);
-        out.transient = true;
-        m.on_outcome(std::move(out));
+        m.on_outcome(failure(id, lease, kind, errc::storage_unavailable,
+                             "could not record the attempt: "
+                               + messages::message_of(err)));
       });
   }
 
-  /// Handles the outcome of one lease.
+  /// Records the outcome of one lease in the ledger, then acts on it.
   void on_outcome(messages::task_outcome out) const {
-    auto i = st().runs.find(out.job_id);
-    if (i == st().runs.end() || i->second.lease != out.lease_id)
+    auto run = current(out.job_id, out.lease_id);
+    if (run == nullptr)
       return; // Stale: cancelled, superseded, or already handled.
-    auto& run = i->second;
+    auto& j = run->snapshot;
+    messages::attempt_record rec;
+    rec.job_id = out.job_id;
+    rec.lease_id = out.lease_id;
+    rec.object_version = j.object.version;
+    rec.series = j.series;
+    rec.kind = out.kind;
+    rec.attempt = j.attempts;
+    rec.ok = out.ok;
+    if (out.ok)
+      rec.output = out.output;
+    rec.error_code = out.error_code;
+    rec.error_message = out.error_message;
+    rec.worker = out.worker;
+    rec.finished_at = now();
+    rec.duration_us = out.duration_us;
+    auto m = *this;
+    self->request(store, store_timeout, atoms::record_v, std::move(rec))
+      .then([m, out](bool) mutable { m.after_record(std::move(out)); },
+            [m, out](caf::error& err) {
+              if (!out.ok) {
+                // The failure stands whether or not the ledger has it.
+                m.after_record(out);
+                return;
+              }
+              // An effect that is not recorded did not happen: redo it.
+              auto f = failure(out.job_id, out.lease_id, out.kind,
+                               errc::storage_unavailable,
+                               "could not record the result of "
+                                 + to_string(out.kind) + ": "
+                                 + messages::message_of(err));
+              m.after_record(std::move(f));
+            });
+  }
+
+  /// Acts on a recorded outcome: next step, success, retry or failure.
+  void after_record(messages::task_outcome out) const {
+    auto run = current(out.job_id, out.lease_id);
+    if (run == nullptr)
+      return;
     if (out.ok) {
-      run.outputs[st().cfg.pipeline[run.step]] = std::move(out.output);
-      if (run.step + 1 < st().cfg.pipeline.size()) {
-        ++run.step;
+      run->outputs[st().cfg.pipeline[run->step]] = std::move(out.output);
+      if (run->step + 1 < st().cfg.pipeline.size()) {
+        ++run->step;
         start_step(out.job_id, 1);
       } else {
         succeed(out.job_id);
       }
       return;
     }
-    auto& j = run.snapshot;
-    if (out.transient && j.attempts < st().cfg.max_attempts)
+    if (out.transient && run->snapshot.attempts < st().cfg.max_attempts)
       schedule_retry(out.job_id, out.error_code, out.error_message);
     else
       fail_job(out.job_id, out.error_code, out.error_message);
@@ -143,7 +194,6 @@ struct machine {
     j.error_message = msg;
     j.updated_at = now();
     j.next_attempt_at = j.updated_at + delay.count();
-    auto m = *this;
     // The timer is armed whether or not the write lands: the retry itself
     // writes again, and losing a retry would strand the job.
     persist(j, [] {}, [](caf::error&) {});
@@ -166,52 +216,100 @@ struct machine {
     self->request(store, store_timeout, atoms::put_result_v, res)
       .then(
         [m, id, lease](bool) {
-          auto i = m.st().runs.find(id);
-          if (i == m.st().runs.end() || i->second.lease != lease)
+          auto run = m.current(id, lease);
+          if (run == nullptr)
             return;
-          auto j = i->second.snapshot;
+          auto j = run->snapshot;
           j.status = job_status::succeeded;
           j.step.clear();
           j.next_attempt_at = 0;
           j.error_code.clear();
           j.error_message.clear();
           j.updated_at = m.now();
-          m.st().runs.erase(i);
+          m.st().runs.erase(id);
           m.persist(j, [] {}, [](caf::error&) {});
         },
         [m, id, lease](caf::error& err) {
-          // The result is idempotent (first write wins): retry the step.
-          messages::task_outcome out;
-          out.job_id = id;
-          out.lease_id = lease;
-          out.error_code = to_string(errc::storage_unavailable);
-          out.error_message = "could not store the result: "
-                              + messages::message_of(err);
-          out.transient = true;
-          m.on_outcome(std::move(out));
+          // The result is idempotent (first write wins) and the steps are
+          // recorded: retrying only repeats this write.
+          auto run = m.current(id, lease);
+          if (run == nullptr)
+            return;
+          std::uniform_real_distribution<double> uniform{0.0, 1.0};
+          auto delay = backoff_delay(m.st().cfg, run->snapshot.attempts,
+                                     uniform(m.st().rng));
+          m.self->delayed_send(m.self, delay, atoms::retry_v, id, lease);
+          run->snapshot.error_code = to_string(errc::storage_unavailable);
+          run->snapshot.error_message = "could not store the result: "
+                                        + messages::message_of(err);
         });
   }
 
-  /// Marks the job FAILED with the error of its last attempt.
+  /// Writes the dead letter and FAILED in one transaction.
   void fail_job(const std::string& id, const std::string& code,
                 const std::string& msg) const {
     auto i = st().runs.find(id);
     if (i == st().runs.end())
       return;
-    auto j = i->second.snapshot;
+    auto& run = i->second;
+    auto lease = ++st().last_lease; // Nothing else may act on the job now.
+    run.lease = lease;
+    auto j = run.snapshot;
     j.status = job_status::failed;
     j.next_attempt_at = 0;
     j.error_code = code.empty() ? to_string(errc::internal) : code;
     j.error_message = msg;
     j.updated_at = now();
-    st().runs.erase(i);
-    persist(j, [] {}, [](caf::error&) {});
+    messages::dead_letter dl;
+    dl.job_id = id;
+    dl.object = j.object;
+    dl.filename = j.filename;
+    dl.series = j.series;
+    dl.kind = st().cfg.pipeline[run.step];
+    dl.error_code = j.error_code;
+    dl.error_message = msg;
+    if (auto p = run.outputs.find(task_kind::probe); p != run.outputs.end())
+      dl.probe_output = p->second;
+    dl.created_at = j.updated_at;
+    auto m = *this;
+    self->request(store, store_timeout, atoms::attempts_v, id)
+      .then(
+        [m, dl, j, lease](std::vector<messages::attempt_record>& ledger) mutable {
+          for (auto& r : ledger)
+            if (r.series == j.series && r.object_version == j.object.version)
+              dl.attempts.push_back(std::move(r));
+          m.bury(std::move(dl), std::move(j), lease);
+        },
+        [m, dl, j, lease](caf::error&) mutable {
+          // The evidence matters more than its completeness.
+          m.bury(std::move(dl), std::move(j), lease);
+        });
   }
 
-  /// Moves `j` to SUBMITTED for object `obj`, durably; then starts work.
+  void bury(messages::dead_letter dl, messages::job j, uint64_t lease) const {
+    auto m = *this;
+    auto id = j.id;
+    self->request(store, store_timeout, atoms::bury_v, std::move(dl), j)
+      .then(
+        [m, id, lease](bool) {
+          if (m.current(id, lease))
+            m.st().runs.erase(id);
+        },
+        [m, id, lease, j](caf::error&) {
+          // Not recorded: try again later rather than lose the failure.
+          if (!m.current(id, lease))
+            return;
+          m.self->delayed_send(m.self, std::chrono::seconds{5}, atoms::retry_v,
+                               id, lease);
+          m.st().runs[id].snapshot.status = job_status::processing;
+        });
+  }
+
+  /// Moves `j` to SUBMITTED durably (with `obj` and a fresh pipeline), then
+  /// calls `done(error-or-none)`, then starts the first step.
+  template <class Done>
   void begin(messages::job j, const messages::object_ref& obj,
-             caf::typed_response_promise<bool> rp,
-             const std::string& ckey) const {
+             Done done) const {
     auto& run = st().runs[j.id];
     run = job_run{};
     run.lease = ++st().last_lease; // Supersedes leases of an older object.
@@ -229,20 +327,52 @@ struct machine {
     auto lease = run.lease;
     persist(
       j,
-      [m, rp, ckey, id, lease]() mutable {
-        m.st().claiming.erase(ckey);
-        rp.deliver(true);
-        auto i = m.st().runs.find(id);
-        if (i != m.st().runs.end() && i->second.lease == lease)
+      [m, done, id, lease]() mutable {
+        done(caf::error{});
+        if (m.current(id, lease))
           m.start_step(id, 1);
       },
-      [m, rp, ckey, id, lease](caf::error& err) mutable {
-        m.st().claiming.erase(ckey);
-        auto i = m.st().runs.find(id);
-        if (i != m.st().runs.end() && i->second.lease == lease)
-          m.st().runs.erase(i);
-        rp.deliver(err); // The source redelivers; the claim lets it through.
+      [m, done, id, lease](caf::error& err) mutable {
+        if (m.current(id, lease))
+          m.st().runs.erase(id);
+        done(err);
       });
+  }
+
+  /// Resumes `j` after the last step its ledger records as done.
+  void resume(messages::job j,
+              const std::vector<messages::attempt_record>& ledger) const {
+    auto& cfg = st().cfg;
+    auto& run = st().runs[j.id];
+    run = job_run{};
+    run.snapshot = j;
+    run.lease = ++st().last_lease;
+    auto same = [&](const messages::attempt_record& r) {
+      return r.series == j.series && r.object_version == j.object.version;
+    };
+    for (auto& r : ledger)
+      if (same(r) && r.ok)
+        run.outputs[r.kind] = r.output;
+    run.step = 0;
+    while (run.step < cfg.pipeline.size()
+           && run.outputs.count(cfg.pipeline[run.step]) > 0)
+      ++run.step;
+    if (run.step == cfg.pipeline.size()) {
+      // Every step is recorded: only the result (idempotent) may be missing.
+      run.step = cfg.pipeline.size() - 1;
+      succeed(j.id);
+      return;
+    }
+    uint32_t failed = 0;
+    for (auto& r : ledger)
+      if (same(r) && !r.ok && r.kind == cfg.pipeline[run.step])
+        ++failed;
+    if (failed >= cfg.max_attempts) {
+      fail_job(j.id, to_string(errc::worker_lost),
+               "the node stopped after the last allowed attempt");
+      return;
+    }
+    start_step(j.id, failed + 1);
   }
 };
 
@@ -283,6 +413,9 @@ orchestrator(orchestrator_impl* self, orchestrator_config cfg,
   self->state.rng.seed(self->state.cfg.seed);
   self->state.last_lease = self->state.cfg.lease_base;
   machine m{self, store, guard, dispatcher};
+  if (self->state.cfg.expire_interval.count() > 0)
+    self->delayed_send(self, self->state.cfg.expire_interval,
+                       atoms::expire_old_v);
   return {
     [=](atoms::created,
         const messages::object_event& ev) -> caf::result<bool> {
@@ -320,12 +453,20 @@ orchestrator(orchestrator_impl* self, orchestrator_config cfg,
                 [=](bool first) mutable {
                   // A claim without the transition means we crashed in
                   // between: the job still waits, so the event is new.
-                  if (!first && j.status != job_status::awaiting_upload) {
+                  if (!first && j.status != job_status::awaiting_upload
+                      && j.status != job_status::expired) {
                     self->state.claiming.erase(ckey);
                     rp.deliver(false);
                     return;
                   }
-                  m.begin(std::move(j), obj, rp, ckey);
+                  m.begin(std::move(j), obj,
+                          [=](const caf::error& err) mutable {
+                            self->state.claiming.erase(ckey);
+                            if (err)
+                              rp.deliver(err); // The source redelivers.
+                            else
+                              rp.deliver(true);
+                          });
                 },
                 fail);
           },
@@ -341,7 +482,12 @@ orchestrator(orchestrator_impl* self, orchestrator_config cfg,
                                 "job is already " + to_string(j.status)));
           return;
         }
-        self->state.runs.erase(j.id); // Later outcomes are stale.
+        auto i = self->state.runs.find(j.id);
+        if (i != self->state.runs.end()) {
+          // Interrupt the running task; its outcome is stale from now on.
+          self->send(dispatcher, atoms::cancel_v, i->second.lease);
+          self->state.runs.erase(i);
+        }
         j.status = job_status::cancelled;
         j.next_attempt_at = 0;
         j.error_code = to_string(errc::cancelled);
@@ -361,31 +507,84 @@ orchestrator(orchestrator_impl* self, orchestrator_config cfg,
               [rp](caf::error& err) mutable { rp.deliver(err); });
       return rp;
     },
+    [=](atoms::redrive,
+        const std::string& id) -> caf::result<messages::job> {
+      auto rp = self->make_response_promise<messages::job>();
+      if (self->state.runs.count(id) > 0) {
+        rp.deliver(make_error(errc::conflict, "job is still running"));
+        return rp;
+      }
+      self->request(store, store_timeout, atoms::get_v, id)
+        .then(
+          [=](messages::job& j) mutable {
+            if (j.status != job_status::failed) {
+              rp.deliver(make_error(errc::conflict,
+                                    "only FAILED jobs can be redriven; job is "
+                                      + to_string(j.status)));
+              return;
+            }
+            // Mark the record first: of two redrives, one wins.
+            self
+              ->request(store, store_timeout, atoms::redriven_v, j.id,
+                        j.series, m.now())
+              .then(
+                [=](bool first) mutable {
+                  if (!first || self->state.runs.count(j.id) > 0) {
+                    rp.deliver(make_error(errc::conflict,
+                                          "the dead letter of job " + j.id
+                                            + " was redriven already"));
+                    return;
+                  }
+                  auto obj = j.object;
+                  j.series += 1;
+                  auto snapshot = j;
+                  m.begin(std::move(j), obj,
+                          [=](const caf::error& err) mutable {
+                            if (err) {
+                              rp.deliver(err);
+                              return;
+                            }
+                            auto out = snapshot;
+                            out.status = job_status::submitted;
+                            out.attempts = 0;
+                            out.step.clear();
+                            out.error_code.clear();
+                            out.error_message.clear();
+                            rp.deliver(std::move(out));
+                          });
+                },
+                [rp](caf::error& err) mutable { rp.deliver(err); });
+          },
+          [rp](caf::error& err) mutable { rp.deliver(err); });
+      return rp;
+    },
     [=](atoms::recover) -> caf::result<uint64_t> {
       auto rp = self->make_response_promise<uint64_t>();
       self->request(store, store_timeout, atoms::active_v)
         .then(
           [=](std::vector<messages::job>& jobs) mutable {
             uint64_t resumed = 0;
-            auto& st = self->state;
             for (auto& j : jobs) {
-              if (st.runs.count(j.id) > 0)
+              if (self->state.runs.count(j.id) > 0)
                 continue;
-              auto& run = st.runs[j.id];
-              run.snapshot = j;
-              run.lease = ++st.last_lease;
-              // Outputs of earlier steps were not kept: start over at the
-              // first step, which is free of side effects.
-              auto first = to_string(st.cfg.pipeline.front());
-              auto attempt = j.step == first ? j.attempts + 1 : 1;
-              if (attempt > st.cfg.max_attempts) {
-                m.fail_job(j.id, to_string(errc::worker_lost),
-                           "the node stopped during the last allowed "
-                           "attempt");
-                continue;
-              }
-              m.start_step(j.id, attempt);
               ++resumed;
+              // Claim the run now so events racing the ledger read wait.
+              auto& run = self->state.runs[j.id];
+              run.snapshot = j;
+              auto lease = ++self->state.last_lease;
+              run.lease = lease;
+              self->request(store, store_timeout, atoms::attempts_v, j.id)
+                .then(
+                  [=](std::vector<messages::attempt_record>& ledger) {
+                    if (m.current(j.id, lease))
+                      m.resume(j, ledger);
+                  },
+                  [=](caf::error&) {
+                    // Without the ledger, start over: steps are free of
+                    // side effects, only their records count.
+                    if (m.current(j.id, lease))
+                      m.resume(j, {});
+                  });
             }
             rp.deliver(resumed);
           },
@@ -393,10 +592,31 @@ orchestrator(orchestrator_impl* self, orchestrator_config cfg,
       return rp;
     },
     [=](atoms::retry, const std::string& id, uint64_t lease) {
-      auto i = self->state.runs.find(id);
-      if (i == self->state.runs.end() || i->second.lease != lease)
+      auto run = m.current(id, lease);
+      if (run == nullptr)
         return; // Cancelled or superseded meanwhile.
-      m.start_step(id, i->second.snapshot.attempts + 1);
+      if (run->snapshot.status == job_status::failed
+          || run->step >= self->state.cfg.pipeline.size()) {
+        return;
+      }
+      if (run->snapshot.status == job_status::processing
+          && !run->snapshot.error_code.empty()
+          && run->snapshot.error_code == to_string(errc::storage_unavailable)
+          && run->outputs.count(self->state.cfg.pipeline[run->step]) > 0) {
+        // The last step is recorded; only the result write failed.
+        m.succeed(id);
+        return;
+      }
+      m.start_step(id, run->snapshot.attempts + 1);
+    },
+    [=](atoms::expire_old) {
+      auto& cfg = self->state.cfg;
+      auto now = m.now();
+      self
+        ->request(store, store_timeout, atoms::expire_old_v,
+                  now - static_cast<int64_t>(cfg.upload_ttl.count()), now)
+        .then([](uint64_t) {}, [](caf::error&) {});
+      self->delayed_send(self, cfg.expire_interval, atoms::expire_old_v);
     },
   };
 }

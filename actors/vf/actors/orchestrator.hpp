@@ -52,6 +52,11 @@ struct orchestrator_config {
   /// First lease id minus one; the runtime starts it from the wall clock so
   /// that leases stay unique across restarts.
   uint64_t lease_base = 0;
+  /// How often uploads that never came are expired; 0 disables the sweep.
+  std::chrono::milliseconds expire_interval{60000};
+  /// A job still AWAITING_UPLOAD this long after creation is EXPIRED (its
+  /// upload URL expired; the runtime adds a grace period).
+  std::chrono::milliseconds upload_ttl{960000};
 };
 
 /// Parses `<prefix>/<job_id>/<filename>`; returns the job id.

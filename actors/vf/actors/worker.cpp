@@ -55,46 +55,42 @@ worker_impl_actor::behavior_type worker(worker_impl* self, worker_config cfg) {
       auto rp = self->make_response_promise<messages::task_outcome>();
       auto started = self->clock().now();
       auto out = make_outcome(t, cfg.name);
+      auto lease = t.lease_id;
+      self->state.running.emplace(lease, t.kind);
       auto done = [=](messages::task_outcome o) mutable {
+        self->state.running.erase(lease);
         o.duration_us = static_cast<uint64_t>(
           duration_cast<microseconds>(self->clock().now() - started).count());
         rp.deliver(std::move(o));
       };
       auto timeout = milliseconds{t.timeout_ms} + port_grace;
+      // Both ports answer with text on success; the outcome is the same.
+      auto on_text = [=](std::string& text) mutable {
+        auto o = out;
+        o.ok = true;
+        o.output = std::move(text);
+        done(std::move(o));
+      };
+      auto on_error = [=](caf::error& err) mutable {
+        auto o = out;
+        fail(o, err);
+        done(std::move(o));
+      };
       switch (t.kind) {
         case messages::task_kind::probe:
-          self->request(cfg.media, timeout, atoms::probe_v, t.object,
-                        t.timeout_ms)
-            .then(
-              [=](std::string& json) mutable {
-                auto o = out;
-                o.ok = true;
-                o.output = std::move(json);
-                done(std::move(o));
-              },
-              [=](caf::error& err) mutable {
-                auto o = out;
-                fail(o, err);
-                done(std::move(o));
-              });
+          self
+            ->request(cfg.media, timeout, atoms::probe_v, t.object,
+                      t.timeout_ms, t.lease_id)
+            .then(on_text, on_error);
           break;
         case messages::task_kind::summarize:
-          self->request(cfg.summarizer, timeout, atoms::summarize_v,
-                        t.filename, t.input)
-            .then(
-              [=](std::string& text) mutable {
-                auto o = out;
-                o.ok = true;
-                o.output = std::move(text);
-                done(std::move(o));
-              },
-              [=](caf::error& err) mutable {
-                auto o = out;
-                fail(o, err);
-                done(std::move(o));
-              });
+          self
+            ->request(cfg.summarizer, timeout, atoms::summarize_v, t.filename,
+                      t.input)
+            .then(on_text, on_error);
           break;
         case messages::task_kind::sleep: {
+          self->state.running.erase(lease);
           // Synthetic work for benchmarks: `input` is the duration in ms.
           uint64_t ms = 0;
           try {
@@ -111,12 +107,29 @@ worker_impl_actor::behavior_type worker(worker_impl* self, worker_config cfg) {
           return rp;
         }
         default:
+          self->state.running.erase(lease);
           fail(out, messages::make_error(messages::errc::invalid_argument,
                                          "worker cannot run task kind "
                                            + to_string(t.kind)));
           return out;
       }
       return rp;
+    },
+    [=](atoms::cancel, uint64_t lease_id) {
+      auto& st = self->state;
+      if (auto i = st.sleeping.find(lease_id); i != st.sleeping.end()) {
+        auto out = make_outcome(i->second.first, st.cfg.name);
+        fail(out, messages::make_error(messages::errc::cancelled,
+                                       "cancelled while running"));
+        i->second.second.deliver(std::move(out));
+        st.sleeping.erase(i);
+        return;
+      }
+      auto i = st.running.find(lease_id);
+      if (i != st.running.end() && i->second == messages::task_kind::probe
+          && st.cfg.media_control)
+        self->send(st.cfg.media_control, atoms::cancel_v, lease_id);
+      // A summary takes microseconds: it is let to finish.
     },
     [=](atoms::expire, uint64_t lease_id) {
       auto& sl = self->state.sleeping;

@@ -25,6 +25,8 @@ struct worker_config {
   /// Unique within the cluster, e.g. `node-a/worker-1`.
   std::string name;
   messages::media_actor media;
+  /// Cancels the media actor's probe while it blocks (optional).
+  messages::media_control_actor media_control;
   messages::summarizer_actor summarizer;
 };
 
@@ -39,6 +41,8 @@ struct worker_state {
                                caf::typed_response_promise<
                                  messages::task_outcome>>>
     sleeping;
+  /// Leases running through a port, by lease id, with their kind.
+  std::unordered_map<uint64_t, messages::task_kind> running;
 };
 
 using worker_impl = worker_impl_actor::stateful_base<worker_state>;

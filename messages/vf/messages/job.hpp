@@ -78,6 +78,8 @@ struct job {
   int64_t next_attempt_at = 0;
   std::string error_code;
   std::string error_message;
+  /// Attempt series: 0 for the first run, +1 for each redrive.
+  uint32_t series = 0;
 };
 
 template <class Inspector>
@@ -85,7 +87,7 @@ typename Inspector::result_type inspect(Inspector& f, job& x) {
   return f(caf::meta::type_name("job"), x.id, x.owner, x.filename,
            x.content_type, x.bucket, x.key, x.status, x.created_at,
            x.updated_at, x.object, x.attempts, x.step, x.next_attempt_at,
-           x.error_code, x.error_message);
+           x.error_code, x.error_message, x.series);
 }
 
 /// What a client asks for with `POST /jobs`, after validation at the edge.

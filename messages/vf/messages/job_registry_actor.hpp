@@ -24,6 +24,10 @@ namespace vf::messages {
 /// - `(get_result, id)` → the result; `errc::not_found` for an unknown job,
 ///   `errc::conflict` while the job has not succeeded.
 /// - `(counts)` → job counts indexed by `job_status`.
+/// - `(attempts, id)` → the job's attempt ledger, oldest first.
+/// - `(dlq_list, since_ms, limit)` → dead letters, newest first (1..200).
+/// - `(dlq_get, id)` → the job's latest dead letter; `errc::not_found`.
+/// - `(dlq_remove, id)` → `true` if records were removed (operator action).
 ///
 /// Sent by: the HTTP adapter, the admin console.
 using job_registry_actor = caf::typed_actor<
@@ -31,6 +35,12 @@ using job_registry_actor = caf::typed_actor<
   caf::replies_to<atoms::get, std::string>::with<job>,
   caf::replies_to<atoms::history, uint32_t>::with<std::vector<job>>,
   caf::replies_to<atoms::get_result, std::string>::with<job_result>,
-  caf::replies_to<atoms::counts>::with<status_counts>>;
+  caf::replies_to<atoms::counts>::with<status_counts>,
+  caf::replies_to<atoms::attempts, std::string>::with<
+    std::vector<attempt_record>>,
+  caf::replies_to<atoms::dlq_list, int64_t, uint32_t>::with<
+    std::vector<dead_letter>>,
+  caf::replies_to<atoms::dlq_get, std::string>::with<dead_letter>,
+  caf::replies_to<atoms::dlq_remove, std::string>::with<bool>>;
 
 } // namespace vf::messages

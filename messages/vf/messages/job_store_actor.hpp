@@ -30,6 +30,21 @@ namespace vf::messages {
 /// - `(claim, key, job_id)` → `true` the first time `key` is claimed, `false`
 ///   ever after. Durable: a claim survives restarts.
 ///
+/// - `(record, attempt)` → `true`: appends to the job's attempt ledger.
+/// - `(attempts, job_id)` → the job's ledger, oldest first (empty if none).
+/// - `(bury, dead_letter, job)` → `true`: stores the dead letter (replacing
+///   one of the same job and series) and the job's new state in ONE
+///   transaction, so a FAILED job always has its record.
+/// - `(dlq_list, since_ms, limit)` → dead letters created at or after
+///   `since_ms`, newest first, open and redriven alike.
+/// - `(dlq_get, job_id)` → the job's latest dead letter; `errc::not_found`.
+/// - `(redriven, job_id, series, at_ms)` → `true` if the record of that
+///   series was open and is now marked redriven, `false` if it was redriven
+///   already (so a redrive runs once); `errc::not_found`.
+/// - `(dlq_remove, job_id)` → `true` if records were removed.
+/// - `(expire_old, before_ms, at_ms)` → number of jobs still
+///   AWAITING_UPLOAD created before `before_ms`, now EXPIRED.
+///
 /// Errors: `errc::storage_unavailable` when the database cannot be written.
 /// Sent by: job_registry, orchestrator, idempotency_guard.
 using job_store_actor = caf::typed_actor<
@@ -41,6 +56,16 @@ using job_store_actor = caf::typed_actor<
   caf::replies_to<atoms::get_result, std::string>::with<job_result>,
   caf::replies_to<atoms::active>::with<std::vector<job>>,
   caf::replies_to<atoms::counts>::with<status_counts>,
-  caf::replies_to<atoms::claim, std::string, std::string>::with<bool>>;
+  caf::replies_to<atoms::claim, std::string, std::string>::with<bool>,
+  caf::replies_to<atoms::record, attempt_record>::with<bool>,
+  caf::replies_to<atoms::attempts, std::string>::with<
+    std::vector<attempt_record>>,
+  caf::replies_to<atoms::bury, dead_letter, job>::with<bool>,
+  caf::replies_to<atoms::dlq_list, int64_t, uint32_t>::with<
+    std::vector<dead_letter>>,
+  caf::replies_to<atoms::dlq_get, std::string>::with<dead_letter>,
+  caf::replies_to<atoms::redriven, std::string, uint32_t, int64_t>::with<bool>,
+  caf::replies_to<atoms::dlq_remove, std::string>::with<bool>,
+  caf::replies_to<atoms::expire_old, int64_t, int64_t>::with<uint64_t>>;
 
 } // namespace vf::messages

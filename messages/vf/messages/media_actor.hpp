@@ -14,16 +14,28 @@ namespace vf::messages {
 /// Port: reads media. Implementations block (libavformat, network reads)
 /// and therefore run as detached actors, one per worker slot.
 ///
-/// - `(probe, object, timeout_ms)` → JSON text shaped like
+/// - `(probe, object, timeout_ms, lease_id)` → JSON text shaped like
 ///   `ffprobe -print_format json -show_format -show_streams`.
 ///   Errors: `errc::bad_media` (not a media file), `errc::truncated`,
 ///   `errc::unsupported_codec`, `errc::timeout` (deadline hit, enforced
 ///   through libavformat's interrupt callback), `errc::not_found` (no such
-///   object), `errc::storage_unavailable` (the store did not answer).
+///   object), `errc::storage_unavailable` (the store did not answer),
+///   `errc::cancelled` (its lease was cancelled through the control port).
 ///
 /// Sent by: a worker.
 using media_actor = caf::typed_actor<
-  caf::replies_to<atoms::probe, object_ref, uint32_t>::with<std::string>>;
+  caf::replies_to<atoms::probe, object_ref, uint32_t, uint64_t>::with<
+    std::string>>;
+
+/// Port: reaches a media actor while it is busy (it blocks in libav).
+///
+/// - `(cancel, lease_id)`: the probe of that lease stops at its next
+///   interrupt check and answers `errc::cancelled`; other leases are
+///   unaffected.
+///
+/// Sent by: a worker.
+using media_control_actor
+  = caf::typed_actor<caf::reacts_to<atoms::cancel, uint64_t>>;
 
 /// Port: writes a summary of a video from its metadata.
 ///

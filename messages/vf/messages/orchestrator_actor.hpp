@@ -23,14 +23,24 @@ namespace vf::messages {
 ///   `errc::storage_unavailable` (retry the event).
 /// - `(cancel, job_id)` → the job after cancellation; `errc::conflict` if it
 ///   is terminal already, `errc::not_found`.
-/// - `(recover)` → number of jobs resumed from the store (after a restart).
+/// - `(recover)` → number of jobs resumed from the store (after a restart):
+///   each resumes after its last step recorded `ok` in the attempt ledger.
+/// - `(redrive, job_id)` → the job, back in SUBMITTED with a new attempt
+///   series; only a FAILED job with an open dead letter can be redriven, and
+///   the record is marked first, so redriving twice runs once
+///   (`errc::conflict` the second time); `errc::not_found`.
 /// - `(retry, job_id, lease_id)`: its own backoff timer.
 ///
-/// Sent by: event sources, the HTTP adapter (`cancel`), runtime (`recover`).
+/// - `(expire_old)`: its own timer; expires uploads that never came.
+///
+/// Sent by: event sources, the HTTP adapter (`cancel`, `redrive`), the DLQ
+/// analyzer (`redrive`), runtime (`recover`).
 using orchestrator_actor = caf::typed_actor<
   caf::replies_to<atoms::created, object_event>::with<bool>,
   caf::replies_to<atoms::cancel, std::string>::with<job>,
   caf::replies_to<atoms::recover>::with<uint64_t>,
-  caf::reacts_to<atoms::retry, std::string, uint64_t>>;
+  caf::replies_to<atoms::redrive, std::string>::with<job>,
+  caf::reacts_to<atoms::retry, std::string, uint64_t>,
+  caf::reacts_to<atoms::expire_old>>;
 
 } // namespace vf::messages

@@ -13,6 +13,8 @@ void register_types(caf::actor_system_config& cfg) {
   cfg.add_message_types<caf::id_block::vf>();
   // Handles that travel inside messages (workers joining a dispatcher).
   cfg.add_message_type<worker_actor>("vf::messages::worker_actor");
+  cfg.add_message_type<std::vector<incident_category>>(
+    "std::vector<vf::incident_category>");
   cfg.add_message_type<std::vector<task_kind>>("std::vector<vf::task_kind>");
   // CAF 0.17.6: the add_error_category<T>(atom) overload does not compile.
   cfg.add_error_category(errc_category, [](uint8_t code, caf::atom_value,

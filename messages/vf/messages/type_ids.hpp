@@ -4,6 +4,7 @@
 
 #include "caf/type_id.hpp"
 
+#include "vf/messages/dead_letter.hpp"
 #include "vf/messages/job.hpp"
 #include "vf/messages/object_event.hpp"
 #include "vf/messages/task.hpp"
@@ -25,6 +26,12 @@ CAF_BEGIN_TYPE_ID_BLOCK(vf, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(vf, (vf::messages::worker_info))
   CAF_ADD_TYPE_ID(vf, (vf::messages::dispatcher_stats))
   CAF_ADD_TYPE_ID(vf, (std::vector<uint64_t>))
+  CAF_ADD_TYPE_ID(vf, (vf::messages::attempt_record))
+  CAF_ADD_TYPE_ID(vf, (std::vector<vf::messages::attempt_record>))
+  CAF_ADD_TYPE_ID(vf, (vf::messages::dead_letter))
+  CAF_ADD_TYPE_ID(vf, (std::vector<vf::messages::dead_letter>))
+  CAF_ADD_TYPE_ID(vf, (vf::messages::incident_category))
+  CAF_ADD_TYPE_ID(vf, (vf::messages::incident_report))
 
   CAF_ADD_ATOM(vf, vf::atoms, create, "create")
   CAF_ADD_ATOM(vf, vf::atoms, get, "get")
@@ -49,5 +56,16 @@ CAF_BEGIN_TYPE_ID_BLOCK(vf, caf::first_custom_type_id)
   CAF_ADD_ATOM(vf, vf::atoms, flush, "flush")
   CAF_ADD_ATOM(vf, vf::atoms, expire, "expire")
   CAF_ADD_ATOM(vf, vf::atoms, dispatch, "dispatch")
+  CAF_ADD_ATOM(vf, vf::atoms, record, "record")
+  CAF_ADD_ATOM(vf, vf::atoms, attempts, "attempts")
+  CAF_ADD_ATOM(vf, vf::atoms, bury, "bury")
+  CAF_ADD_ATOM(vf, vf::atoms, dlq_list, "dlqlist")
+  CAF_ADD_ATOM(vf, vf::atoms, dlq_get, "dlqget")
+  CAF_ADD_ATOM(vf, vf::atoms, dlq_remove, "dlqremove")
+  CAF_ADD_ATOM(vf, vf::atoms, redriven, "redriven")
+  CAF_ADD_ATOM(vf, vf::atoms, redrive, "redrive")
+  CAF_ADD_ATOM(vf, vf::atoms, analyze, "analyze")
+  CAF_ADD_ATOM(vf, vf::atoms, tick, "tick")
+  CAF_ADD_ATOM(vf, vf::atoms, expire_old, "expireold")
 
 CAF_END_TYPE_ID_BLOCK(vf)

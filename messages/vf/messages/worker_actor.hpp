@@ -14,9 +14,12 @@ namespace vf::messages {
 /// caf::error reply means the worker itself is gone or broke.
 ///
 /// - `(run, task)` → `task_outcome` for that task's lease.
+/// - `(cancel, lease_id)`: interrupts that lease at its next check; its
+///   outcome is then `cancelled`.
 ///
 /// Sent by: a dispatcher (local or, in a cluster, remote).
 using worker_actor
-  = caf::typed_actor<caf::replies_to<atoms::run, task>::with<task_outcome>>;
+  = caf::typed_actor<caf::replies_to<atoms::run, task>::with<task_outcome>,
+                     caf::reacts_to<atoms::cancel, uint64_t>>;
 
 } // namespace vf::messages

@@ -4,6 +4,7 @@
 
 #include "vf/messages/errc.hpp"
 
+#include <cstdlib>
 #include <sstream>
 
 namespace vf::runtime {
@@ -18,6 +19,10 @@ const std::vector<setting_spec>& serve_specs() {
     {"http.threads", "--http-threads", "1", "I/O threads of the JSON API"},
     {"http.max_body_bytes", "--http-max-body", "1MiB",
      "largest request body the API accepts (larger: 413)"},
+    {"http.rate_limit", "--rate-limit", "1000",
+     "requests per second one client (IP) may make; 0: unlimited"},
+    {"http.rate_burst", "--rate-burst", "2000",
+     "requests one client may make in a burst above the rate"},
     {"data.dir", "--data-dir", "./var",
      "where the job database and built-in store's objects live"},
     {"workers.count", "--workers", "2", "worker slots on this node"},
@@ -57,6 +62,14 @@ const std::vector<setting_spec>& serve_specs() {
      "accounts as name:password:role,... (role user or admin)", true},
     {"webhook.token", "--webhook-token", "",
      "bearer token MinIO must send to /minio/webhook (empty: none)", true},
+    {"dlq.interval_s", "--dlq-interval-s", "300",
+     "how often the DLQ analyzer writes its scheduled report (0: never)"},
+    {"dlq.window_s", "--dlq-window-s", "86400",
+     "window of the scheduled DLQ report, in seconds (0: all records)"},
+    {"testing.fault_rate", "--fault-rate", "0",
+     "TEST ONLY: share of probes (0..1) that fail with testing.fault_code"},
+    {"testing.fault_code", "--fault-code", "storage_unavailable",
+     "TEST ONLY: error code of injected faults (e.g. timeout, bad_media)"},
     {"log.level", "--log-level", "info", "debug, info, warning or error"},
     {"scheduler.policy", "--scheduler", "sharing",
      "CAF scheduler: sharing (one queue) or stealing (work stealing)"},
@@ -189,6 +202,32 @@ caf::expected<node_config> make_node_config(const settings& xs) {
   cfg.webhook_token = xs.str("webhook.token");
   if (!logger::parse(xs.str("log.level"), cfg.level))
     return bad(xs, "log.level", "must be debug, info, warning or error");
+  auto ratio = [&](const std::string& key, double hi) -> caf::expected<double> {
+    auto& text = xs.str(key);
+    char* end = nullptr;
+    auto x = std::strtod(text.c_str(), &end);
+    if (text.empty() || end == nullptr || *end != '\0' || !(x >= 0)
+        || x > hi)
+      return bad(xs, key, "must be a number from 0 to " + std::to_string(hi)
+                            + ", got '" + text + "'");
+    return x;
+  };
+  VF_TRY(rate, ratio("http.rate_limit", 1e9));
+  cfg.rate_limit = *rate;
+  VF_TRY(burst, xs.uint("http.rate_burst", 0, 100000000));
+  cfg.rate_burst = static_cast<uint32_t>(*burst);
+  VF_TRY(dlq_interval, xs.uint("dlq.interval_s", 0, 86400 * 7));
+  cfg.dlq_interval = std::chrono::seconds{*dlq_interval};
+  VF_TRY(dlq_window, xs.uint("dlq.window_s", 0, 86400 * 365));
+  cfg.dlq_window = std::chrono::seconds{*dlq_window};
+  VF_TRY(fault_rate, ratio("testing.fault_rate", 1.0));
+  cfg.fault_rate = *fault_rate;
+  cfg.fault_code = xs.str("testing.fault_code");
+  if (messages::errc_from_string(cfg.fault_code) == messages::errc::internal
+      && cfg.fault_code != "internal")
+    return bad(xs, "testing.fault_code",
+               "must be an error code such as storage_unavailable, timeout "
+               "or bad_media");
   cfg.scheduler = xs.str("scheduler.policy");
   if (cfg.scheduler != "sharing" && cfg.scheduler != "stealing")
     return bad(xs, "scheduler.policy", "must be sharing or stealing");

@@ -50,6 +50,15 @@ struct node_config {
   std::vector<account> users;
   std::string webhook_token;
   log_level level = log_level::info;
+  /// Requests per second one client may make (0: unlimited) and its burst.
+  double rate_limit = 1000;
+  uint32_t rate_burst = 2000;
+  /// DLQ analyzer schedule and window.
+  std::chrono::milliseconds dlq_interval{300000};
+  std::chrono::milliseconds dlq_window{86400000};
+  /// Test-only: share of probes that fail with `fault_code` (0: off).
+  double fault_rate = 0;
+  std::string fault_code = "storage_unavailable";
   /// CAF scheduler policy: `sharing` or `stealing`.
   std::string scheduler = "sharing";
   /// CAF scheduler threads; 0 lets CAF choose.

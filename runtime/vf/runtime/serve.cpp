@@ -3,6 +3,7 @@
 #include "vf/runtime/serve.hpp"
 
 #include "vf/actors/dispatcher.hpp"
+#include "vf/actors/dlq_analyzer.hpp"
 #include "vf/actors/idempotency_guard.hpp"
 #include "vf/actors/job_registry.hpp"
 #include "vf/actors/orchestrator.hpp"
@@ -17,6 +18,7 @@
 #include "vf/adapters/summarizer/mock_summarizer.hpp"
 #include "vf/messages/errc.hpp"
 #include "vf/messages/register_types.hpp"
+#include "vf/runtime/fault_injector.hpp"
 #include "vf/runtime/logger.hpp"
 #include "vf/runtime/metrics_sink.hpp"
 #include "vf/runtime/node_config.hpp"
@@ -183,6 +185,9 @@ int serve(const std::vector<std::string>& raw_args) {
   orch_cfg.wall_ms = unix_ms();
   orch_cfg.seed = seed;
   orch_cfg.lease_base = static_cast<uint64_t>(unix_ms()) * 1000;
+  // An upload URL works for presign_expires; a minute of grace covers an
+  // upload that started just before it expired.
+  orch_cfg.upload_ttl = std::chrono::seconds{cfg->presign_expires} + 60s;
   auto orchestrator = keep(
     sys.spawn(actors::orchestrator, orch_cfg, *store,
               messages::idempotency_guard_actor{guard}, dispatcher));
@@ -192,6 +197,12 @@ int serve(const std::vector<std::string>& raw_args) {
   reg_cfg.wall_ms = unix_ms();
   reg_cfg.seed = seed ^ 0x9e3779b97f4a7c15ULL;
   auto registry = keep(sys.spawn(actors::job_registry, *store, reg_cfg));
+  actors::dlq_analyzer_config dlq_cfg;
+  dlq_cfg.interval = cfg->dlq_interval;
+  dlq_cfg.window = cfg->dlq_window;
+  dlq_cfg.wall_ms = unix_ms();
+  auto analyzer = keep(sys.spawn(actors::dlq_analyzer, dlq_cfg, *store,
+                                 messages::orchestrator_actor{orchestrator}));
 
   // -- object store ----------------------------------------------------------
   objectstore::store_config store_cfg;
@@ -269,10 +280,20 @@ int serve(const std::vector<std::string>& raw_args) {
         return path;
       };
     }
-    auto media = keep(adapters::media::spawn_media_actor(sys, resolve));
+    auto media = adapters::media::spawn_media_actor(sys, resolve);
+    keep(media.media);
+    keep(media.control);
     actors::worker_config wcfg;
     wcfg.name = node + "/worker-" + std::to_string(i + 1);
-    wcfg.media = media;
+    wcfg.media = media.media;
+    wcfg.media_control = media.control;
+    if (cfg->fault_rate > 0) {
+      wcfg.media = keep(spawn_fault_injector(sys, media.media, cfg->fault_rate,
+                                             cfg->fault_code, seed + i));
+      log.warn("serve", "TEST ONLY: failing " + std::to_string(cfg->fault_rate)
+                          + " of probes on " + wcfg.name + " with "
+                          + cfg->fault_code);
+    }
     wcfg.summarizer = summarizer;
     auto w = keep(sys.spawn(actors::worker, wcfg));
     messages::worker_info info;
@@ -336,9 +357,12 @@ int serve(const std::vector<std::string>& raw_args) {
     return http::parsed_events{std::move(res->events), res->ignored.size()};
   };
   api_cfg.webhook_token = cfg->webhook_token;
+  api_cfg.rate_limit = cfg->rate_limit;
+  api_cfg.rate_burst = cfg->rate_burst;
   api_cfg.log = [&log](const std::string& line) { log.info("http", line); };
   http::api_server api{sys, api_cfg,
-                       http::api_handles{registry, orchestrator, dispatcher},
+                       http::api_handles{registry, orchestrator, dispatcher,
+                                         analyzer},
                        metrics};
   if (auto err = api.start()) {
     std::cerr << "vidflow serve: JSON API (http.host, http.port): "
@@ -360,6 +384,9 @@ int serve(const std::vector<std::string>& raw_args) {
       [&](caf::error& err) {
         log.error("serve", "recovery failed: " + messages::message_of(err));
       });
+  // Uploads stored before a crash whose events were never acknowledged.
+  if (object_server)
+    object_server->announce_pending();
   log.info("serve",
            "vidflow ready: API http://" + cfg->http_host + ":"
              + std::to_string(api.port()) + ", uploads " + cfg->public_url

@@ -27,6 +27,7 @@
 #include "vf/messages/errc.hpp"
 
 #include <atomic>
+#include <cmath>
 #include <condition_variable>
 #include <exception>
 #include <mutex>
@@ -110,6 +111,26 @@ std::string_view view(beast::string_view x) {
   return {x.data(), x.size()};
 }
 
+/// Returns the rate-limiting key of `addr` (see `client_address`).
+client_address client_key(const asio::ip::address& addr) {
+  client_address key{};
+  if (addr.is_v4()) {
+    auto v4 = addr.to_v4().to_bytes();
+    key[10] = 0xFF;
+    key[11] = 0xFF;
+    std::copy(v4.begin(), v4.end(), key.begin() + 12);
+    return key;
+  }
+  auto v6 = addr.to_v6();
+  auto bytes = v6.to_bytes();
+  std::copy(bytes.begin(), bytes.end(), key.begin());
+  // One host, or one subscriber, usually owns a whole /64; an IPv4-mapped
+  // address is a single IPv4 host and stays whole.
+  if (!v6.is_v4_mapped())
+    std::fill(key.begin() + 8, key.end(), 0);
+  return key;
+}
+
 /// One client connection: reads a request, lets the router answer it,
 /// writes the response, repeats while keep-alive holds.
 class session final : public exchange,
@@ -117,7 +138,19 @@ class session final : public exchange,
 public:
   session(const api_state& state, io_unit& unit, tcp::socket sock)
     : state_(state), unit_(unit), stream_(std::move(sock)) {
-    // nop
+    // Once per connection: the address does not change between requests.
+    beast::error_code ec;
+    auto peer = stream_.socket().remote_endpoint(ec);
+    if (!ec) {
+      client_ = client_key(peer.address());
+      try {
+        client_name_ = peer.address().to_string();
+      } catch (const std::exception&) {
+        // Leaves the name empty: the key still works.
+      }
+    }
+    if (client_name_.empty())
+      client_name_ = "unknown";
   }
 
   void start() {
@@ -146,6 +179,8 @@ public:
                beast::string_view{r.allow.data(), r.allow.size()});
     if (r.challenge)
       res_.set(bhttp::field::www_authenticate, "Bearer");
+    if (r.retry_after > 0)
+      res_.set(bhttp::field::retry_after, std::to_string(r.retry_after));
     res_.keep_alive(keep_alive_);
     if (request_.method == http_method::head) {
       // A HEAD answer announces the length but carries no body.
@@ -270,6 +305,29 @@ private:
 
   void on_read_error(beast::error_code ec) {
     if (ec == bhttp::error::header_limit) {
+      // A request line that alone exceeds the budget is a target too long
+      // (414), not a header too large (431). Beast parses the request line
+      // as soon as it is complete; if it did, the target tells. If it did
+      // not, nothing was consumed and the buffer still starts with it.
+      auto target = parser_->get().target();
+      bool long_line = false;
+      if (!target.empty()) {
+        long_line = target.size() > max_target_bytes;
+      } else {
+        auto data = buffer_.data();
+        std::string_view head{static_cast<const char*>(data.data()),
+                              data.size()};
+        // Method, blanks and "HTTP/1.1" take well under 64 bytes.
+        constexpr size_t max_line = max_target_bytes + 64;
+        auto eol = head.find('\n');
+        long_line = eol == std::string_view::npos ? head.size() > max_line
+                                                  : eol > max_line;
+      }
+      if (long_line) {
+        fail(414, "uri_too_long",
+             "request target longer than 8 KiB; shorten the URL");
+        return;
+      }
       fail(431, "header_too_large",
            "request header larger than 24 KiB; send fewer or smaller "
            "headers and a target under 8 KiB");
@@ -309,6 +367,8 @@ private:
       request_.query = target.substr(q + 1);
     request_.authorization = view(req[bhttp::field::authorization]);
     request_.body = req.body();
+    request_.client = client_;
+    request_.client_name = client_name_;
     phase_ = phase::handling;
     started_ = std::chrono::steady_clock::now();
     stream_.expires_never();
@@ -363,6 +423,8 @@ private:
   phase phase_ = phase::reading_header;
   bool keep_alive_ = true;
   size_t drained_ = 0;
+  client_address client_{};
+  std::string client_name_;
   std::chrono::steady_clock::time_point started_;
   std::optional<work_guard> busy_;
 };
@@ -418,6 +480,12 @@ struct api_server::impl {
       return bad("http api: parse_webhook is not set");
     if (config.max_body_bytes == 0)
       return bad("http api: max_body_bytes must be positive");
+    if (!std::isfinite(config.rate_limit) || config.rate_limit < 0
+        || config.rate_limit > 1e9)
+      return bad("http api: rate_limit must be between 0 (off) and 1e9 "
+                 "requests per second");
+    if (config.rate_burst > 1'000'000'000)
+      return bad("http api: rate_burst must be at most 1e9");
     for (auto& u : config.users) {
       if (u.name.empty())
         return bad("http api: a user has an empty name");

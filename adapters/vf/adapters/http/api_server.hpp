@@ -1,7 +1,8 @@
 // vf/adapters/http/api_server.hpp
 //
 // The JSON HTTP API (see docs: ARCHITECTURE.md, "HTTP contract"): login,
-// jobs, results, history, the MinIO webhook, health and metrics. Runs its own
+// jobs, results, attempts, history, the dead-letter queue (admin), the MinIO
+// webhook, health and metrics. Runs its own
 // Asio threads, each with one CAF bridge, and talks to the domain only
 // through the typed handles it is given.
 
@@ -12,6 +13,7 @@
 #include "caf/fwd.hpp"
 
 #include "vf/messages/dispatcher_actor.hpp"
+#include "vf/messages/dlq_analyzer_actor.hpp"
 #include "vf/messages/job.hpp"
 #include "vf/messages/job_registry_actor.hpp"
 #include "vf/messages/object_event.hpp"
@@ -90,16 +92,27 @@ struct api_config {
   std::chrono::milliseconds idle_timeout{30'000};
   /// Time `stop()` waits for requests in flight before cutting them off.
   std::chrono::milliseconds shutdown_grace{5'000};
+  /// Requests per second one client (remote IP; IPv6 by /64) may make on
+  /// average; 0 turns rate limiting off. Over the limit: 429 with
+  /// `Retry-After`. `/healthz` and `/metrics` are never limited.
+  double rate_limit = 0;
+  /// Requests one client may make in a burst above `rate_limit` (the token
+  /// bucket's size); 0 means `max(1, ceil(rate_limit))`.
+  uint32_t rate_burst = 0;
 };
 
 /// The actors the API talks to.
 struct api_handles {
-  /// Creates jobs and answers look-ups, history, results and counts.
+  /// Creates jobs and answers look-ups, history, results, counts, attempt
+  /// ledgers and dead letters.
   vf::messages::job_registry_actor registry;
-  /// Receives webhook events and cancellations.
+  /// Receives webhook events, cancellations and single-job redrives.
   vf::messages::orchestrator_actor orchestrator;
   /// Answers queue statistics for `/metrics`.
   vf::messages::dispatcher_actor dispatcher;
+  /// Answers `/dlq/report` and redrives whole categories; optional (those
+  /// routes answer 503 without it).
+  vf::messages::dlq_analyzer_actor analyzer;
 };
 
 /// The HTTP API server. Construct, `start()`, and `stop()` (or destroy)

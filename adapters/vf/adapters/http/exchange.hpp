@@ -21,16 +21,24 @@ enum class route : uint8_t {
   job,
   job_result,
   job_cancel,
+  job_attempts,
   history,
   webhook,
   healthz,
   metrics,
+  dlq,
+  dlq_item,
+  dlq_report,
+  dlq_redrive,
   /// Anything else; labelled `unmatched`, never with the raw path.
   unmatched,
 };
 
 /// Number of `route` values.
-constexpr size_t route_count = 10;
+constexpr size_t route_count = 15;
+
+static_assert(static_cast<size_t>(route::unmatched) + 1 == route_count,
+              "route_count must match the route enum");
 
 /// Returns the route's pattern, e.g. `/jobs/{id}`.
 constexpr std::string_view route_pattern(route x) {
@@ -40,10 +48,15 @@ constexpr std::string_view route_pattern(route x) {
     "/jobs/{id}",
     "/jobs/{id}/result",
     "/jobs/{id}/cancel",
+    "/jobs/{id}/attempts",
     "/history",
     "/minio/webhook",
     "/healthz",
     "/metrics",
+    "/dlq",
+    "/dlq/{job_id}",
+    "/dlq/report",
+    "/dlq/redrive",
     "unmatched",
   }};
   return names[static_cast<size_t>(x)];
@@ -71,6 +84,11 @@ constexpr std::string_view method_name(http_method x) {
   return names[static_cast<size_t>(x)];
 }
 
+/// A client's address as a rate-limiting key: 16 bytes, IPv4 as an
+/// IPv4-mapped IPv6 address, IPv6 cut to its /64 network (one host usually
+/// owns a whole /64, so counting single addresses would be no limit).
+using client_address = std::array<unsigned char, 16>;
+
 /// One parsed request. Views point into the transport's buffers and stay
 /// valid until the exchange answered.
 struct http_request {
@@ -84,6 +102,10 @@ struct http_request {
   std::string_view authorization;
   /// The request body.
   std::string_view body;
+  /// The peer's address as a rate-limiting key.
+  client_address client{};
+  /// The peer's address as text, e.g. `203.0.113.7`.
+  std::string_view client_name;
 };
 
 /// One response, before the transport adds the framing headers.
@@ -98,6 +120,8 @@ struct http_response {
   std::string_view allow;
   /// Adds `WWW-Authenticate: Bearer` (401 answers).
   bool challenge = false;
+  /// Adds `Retry-After: <seconds>` when non-zero (429 answers).
+  uint32_t retry_after = 0;
 };
 
 /// One request/response exchange on a connection. The router answers each

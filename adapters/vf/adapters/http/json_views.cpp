@@ -2,6 +2,8 @@
 
 #include "vf/adapters/http/json_views.hpp"
 
+#include <nlohmann/json.hpp>
+
 namespace vf::adapters::http {
 
 namespace {
@@ -187,6 +189,8 @@ void append_job_json(std::string& out, const messages::job& x) {
   append_json_string(out, x.content_type);
   out += R"(,"attempts":)";
   append_uint(out, x.attempts, 1);
+  out += R"(,"series":)";
+  append_uint(out, x.series, 1);
   out += R"(,"step":)";
   append_json_string(out, x.step);
   out += R"(,"next_attempt_at":)";
@@ -218,6 +222,135 @@ std::string job_json(const messages::job& x) {
   result.reserve(512);
   append_job_json(result, x);
   return result;
+}
+
+void append_json_object_or_string(std::string& out, std::string_view text) {
+  if (text.empty()) {
+    out += "null";
+    return;
+  }
+  // accept() checks syntax and UTF-8 without building a DOM; the first
+  // non-blank byte tells an object from other JSON values.
+  auto first = text.find_first_not_of(" \t\r\n");
+  if (first != std::string_view::npos && text[first] == '{'
+      && nlohmann::json::accept(text.begin(), text.end()))
+    out.append(text.data(), text.size());
+  else
+    append_json_string(out, text);
+}
+
+void append_attempt_json(std::string& out, const messages::attempt_record& x) {
+  out += R"({"job_id":)";
+  append_json_string(out, x.job_id);
+  out += R"(,"lease_id":)";
+  append_uint(out, x.lease_id, 1);
+  out += R"(,"object_version":)";
+  append_json_string(out, x.object_version);
+  out += R"(,"series":)";
+  append_uint(out, x.series, 1);
+  out += R"(,"kind":)";
+  append_json_string(out, messages::to_string(x.kind));
+  out += R"(,"attempt":)";
+  append_uint(out, x.attempt, 1);
+  out += R"(,"ok":)";
+  out += x.ok ? "true" : "false";
+  out += R"(,"output":)";
+  // Probe output is ffprobe-shaped metadata: show it as JSON, not as an
+  // escaped string; a summary stays text.
+  if (x.kind == messages::task_kind::probe)
+    append_json_object_or_string(out, x.output);
+  else
+    append_json_string_or_null(out, x.output);
+  out += R"(,"error_code":)";
+  append_json_string_or_null(out, x.error_code);
+  out += R"(,"error_message":)";
+  append_json_string_or_null(out, x.error_message);
+  out += R"(,"worker":)";
+  append_json_string(out, x.worker);
+  out += R"(,"finished_at":)";
+  append_iso8601(out, x.finished_at);
+  out += R"(,"duration_us":)";
+  append_uint(out, x.duration_us, 1);
+  out += '}';
+}
+
+void append_dead_letter_json(std::string& out, const messages::dead_letter& x) {
+  out += R"({"job_id":)";
+  append_json_string(out, x.job_id);
+  out += R"(,"object":{"bucket":)";
+  append_json_string(out, x.object.bucket);
+  out += R"(,"key":)";
+  append_json_string(out, x.object.key);
+  out += R"(,"version":)";
+  append_json_string(out, x.object.version);
+  out += R"(,"etag":)";
+  append_json_string(out, x.object.etag);
+  out += R"(,"size":)";
+  append_uint(out, x.object.size, 1);
+  out += R"(},"filename":)";
+  append_json_string(out, x.filename);
+  out += R"(,"series":)";
+  append_uint(out, x.series, 1);
+  out += R"(,"kind":)";
+  append_json_string(out, messages::to_string(x.kind));
+  out += R"(,"error_code":)";
+  append_json_string_or_null(out, x.error_code);
+  out += R"(,"error_message":)";
+  append_json_string_or_null(out, x.error_message);
+  out += R"(,"attempts":[)";
+  for (size_t i = 0; i < x.attempts.size(); ++i) {
+    if (i > 0)
+      out += ',';
+    append_attempt_json(out, x.attempts[i]);
+  }
+  out += R"(],"probe_output":)";
+  append_json_object_or_string(out, x.probe_output);
+  out += R"(,"created_at":)";
+  append_iso8601(out, x.created_at);
+  out += R"(,"redriven_at":)";
+  if (x.redriven_at == 0)
+    out += "null";
+  else
+    append_iso8601(out, x.redriven_at);
+  out += '}';
+}
+
+std::string incident_report_json(const messages::incident_report& x) {
+  std::string out;
+  out.reserve(256 + x.categories.size() * 512);
+  out += R"({"generated_at":)";
+  append_iso8601(out, x.generated_at);
+  out += R"(,"window":{"start":)";
+  append_iso8601(out, x.window_start);
+  out += R"(,"end":)";
+  append_iso8601(out, x.window_end);
+  out += R"(},"total":)";
+  append_uint(out, x.total, 1);
+  out += R"(,"categories":{)";
+  bool first = true;
+  for (auto& c : x.categories) {
+    if (!first)
+      out += ',';
+    first = false;
+    append_json_string(out, c.name);
+    out += R"(:{"count":)";
+    append_uint(out, c.count, 1);
+    out += R"(,"first_seen":)";
+    append_iso8601(out, c.first_seen);
+    out += R"(,"last_seen":)";
+    append_iso8601(out, c.last_seen);
+    out += R"(,"recommendation":)";
+    append_json_string(out, c.recommendation);
+    out += R"(,"samples":[)";
+    for (size_t i = 0; i < c.samples.size(); ++i) {
+      if (i > 0)
+        out += ',';
+      append_json_string(out, c.samples[i]);
+    }
+    out += "]}";
+  }
+  out += "}}";
+  return out;
 }
 
 std::string error_json(std::string_view code, std::string_view detail) {

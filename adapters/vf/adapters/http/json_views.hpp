@@ -5,6 +5,7 @@
 
 #pragma once
 
+#include "vf/messages/dead_letter.hpp"
 #include "vf/messages/job.hpp"
 
 #include <cstdint>
@@ -32,6 +33,21 @@ void append_job_json(std::string& out, const messages::job& x);
 
 /// Returns the API view of a job as a JSON object.
 std::string job_json(const messages::job& x);
+
+/// Appends `text` as JSON: spliced in as it is when it is a valid JSON
+/// object, otherwise as a JSON string (`null` when empty). For stored JSON
+/// texts (probe output) that must never make the answer invalid.
+void append_json_object_or_string(std::string& out, std::string_view text);
+
+/// Appends one attempt ledger entry (`GET /jobs/{id}/attempts`).
+void append_attempt_json(std::string& out, const messages::attempt_record& x);
+
+/// Appends one dead letter (`GET /dlq`, `GET /dlq/{job_id}`).
+void append_dead_letter_json(std::string& out, const messages::dead_letter& x);
+
+/// Returns an incident report (`GET /dlq/report`) as a JSON object with
+/// categories keyed by name.
+std::string incident_report_json(const messages::incident_report& x);
 
 /// Returns the body of every error response: `{"detail": …, "code": …}`.
 std::string error_json(std::string_view code, std::string_view detail);

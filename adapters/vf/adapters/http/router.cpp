@@ -162,7 +162,24 @@ route match(std::string_view path, std::string_view& id) {
       return route::job_result;
     if (tail == "/cancel")
       return route::job_cancel;
+    if (tail == "/attempts")
+      return route::job_attempts;
     return route::unmatched;
+  }
+  if (path == "/dlq")
+    return route::dlq;
+  constexpr std::string_view dlq_prefix = "/dlq/";
+  if (path.substr(0, dlq_prefix.size()) == dlq_prefix) {
+    // Job ids are UUIDs: `report` and `redrive` cannot clash with one.
+    auto rest = path.substr(dlq_prefix.size());
+    if (rest == "report")
+      return route::dlq_report;
+    if (rest == "redrive")
+      return route::dlq_redrive;
+    if (rest.empty() || rest.find('/') != std::string_view::npos)
+      return route::unmatched;
+    id = rest;
+    return route::dlq_item;
   }
   if (path == "/auth/login")
     return route::login;
@@ -177,15 +194,33 @@ route match(std::string_view path, std::string_view& id) {
   return route::unmatched;
 }
 
-http_method allowed_method(route r) {
+/// The methods one route answers, as a bit set over `http_method` and as
+/// the `Allow` header lists them.
+struct allowed_methods {
+  unsigned mask;
+  std::string_view allow;
+
+  bool contains(http_method m) const {
+    return (mask & (1u << static_cast<unsigned>(m))) != 0;
+  }
+};
+
+constexpr unsigned bit(http_method m) {
+  return 1u << static_cast<unsigned>(m);
+}
+
+allowed_methods methods_of(route r) {
   switch (r) {
     case route::login:
     case route::jobs:
     case route::job_cancel:
     case route::webhook:
-      return http_method::post;
+    case route::dlq_redrive:
+      return {bit(http_method::post), "POST"};
+    case route::dlq_item:
+      return {bit(http_method::get) | bit(http_method::del), "GET, DELETE"};
     default:
-      return http_method::get;
+      return {bit(http_method::get), "GET"};
   }
 }
 
@@ -237,6 +272,19 @@ std::optional<std::string_view> query_param(std::string_view query,
   return std::nullopt;
 }
 
+// Parses a decimal of at most `max_digits` digits (no sign, no blanks).
+std::optional<uint64_t> parse_decimal(std::string_view str, size_t max_digits) {
+  if (str.empty() || str.size() > max_digits)
+    return std::nullopt;
+  uint64_t value = 0;
+  for (char c : str) {
+    if (c < '0' || c > '9')
+      return std::nullopt;
+    value = value * 10 + static_cast<uint64_t>(c - '0');
+  }
+  return value;
+}
+
 bool iequals(std::string_view x, std::string_view y) {
   return x.size() == y.size()
          && std::equal(x.begin(), x.end(), y.begin(),
@@ -266,7 +314,8 @@ std::string_view bearer_token(std::string_view header) {
 api_state::api_state(api_config cfg, api_handles hdl,
                      std::shared_ptr<prometheus::Registry> registry)
   : config(std::move(cfg)), handles(std::move(hdl)),
-    metrics(std::move(registry)) {
+    metrics(std::move(registry)),
+    limiter(config.rate_limit, config.rate_burst) {
   accounts.reserve(config.users.size());
   for (auto& u : config.users)
     accounts.push_back(
@@ -303,6 +352,10 @@ void router::handle(const std::shared_ptr<exchange>& ex) {
   std::string_view id;
   auto r = match(req.path, id);
   ex->set_route(r);
+  // Before anything else, unknown routes included: a flood of 404s is a
+  // flood too. Monitoring must never be throttled.
+  if (r != route::healthz && r != route::metrics && !admit(*ex))
+    return;
   if (r == route::unmatched) {
     std::string detail = "no route for '";
     detail.append(req.path.substr(0, 200));
@@ -310,15 +363,14 @@ void router::handle(const std::shared_ptr<exchange>& ex) {
     ex->respond(error_response(404, "not_found", detail));
     return;
   }
-  auto allowed = allowed_method(r);
-  if (req.method != allowed) {
-    auto name = method_name(allowed);
+  auto allowed = methods_of(r);
+  if (!allowed.contains(req.method)) {
     std::string detail = "method not allowed on ";
     detail += route_pattern(r);
     detail += "; use ";
-    detail += name;
+    detail += allowed.allow;
     auto res = error_response(405, "method_not_allowed", detail);
-    res.allow = name;
+    res.allow = allowed.allow;
     ex->respond(std::move(res));
     return;
   }
@@ -341,6 +393,9 @@ void router::handle(const std::shared_ptr<exchange>& ex) {
       case route::job_cancel:
         cancel_job(ex, id);
         break;
+      case route::job_attempts:
+        get_attempts(ex, id);
+        break;
       case route::history:
         history(ex);
         break;
@@ -352,6 +407,21 @@ void router::handle(const std::shared_ptr<exchange>& ex) {
         break;
       case route::metrics:
         metrics(ex);
+        break;
+      case route::dlq:
+        dlq_list(ex);
+        break;
+      case route::dlq_item:
+        if (req.method == http_method::del)
+          dlq_remove(ex, id);
+        else
+          dlq_get(ex, id);
+        break;
+      case route::dlq_report:
+        dlq_report(ex);
+        break;
+      case route::dlq_redrive:
+        dlq_redrive(ex);
         break;
       case route::unmatched:
         break;
@@ -369,6 +439,40 @@ void router::handle(const std::shared_ptr<exchange>& ex) {
                                "internal error; the operators have been "
                                "notified"));
   }
+}
+
+bool router::admit(exchange& ex) {
+  auto& limiter = state_.limiter;
+  if (!limiter.enabled())
+    return true;
+  auto& req = ex.request();
+  auto wait = limiter.acquire(req.client, rate_limiter::clock::now());
+  if (wait == 0)
+    return true;
+  std::string detail = "too many requests from ";
+  detail += req.client_name.empty() ? std::string_view{"this client"}
+                                    : req.client_name;
+  detail += "; retry after ";
+  detail += std::to_string(wait);
+  detail += " s";
+  auto res = error_response(429, "rate_limited", detail);
+  res.retry_after = wait;
+  ex.respond(std::move(res));
+  return false;
+}
+
+std::optional<jwt_claims> router::authorize_admin(exchange& ex) {
+  auto who = authenticate(ex);
+  if (!who)
+    return std::nullopt;
+  if (who->role != "admin") {
+    ex.respond(error_response(403, "forbidden",
+                              "this route needs an admin account; '"
+                                + who->sub.substr(0, 128) + "' has role '"
+                                + who->role.substr(0, 32) + "'"));
+    return std::nullopt;
+  }
+  return who;
 }
 
 std::optional<jwt_claims> router::authenticate(exchange& ex) {
@@ -449,6 +553,18 @@ void router::create_job(const std::shared_ptr<exchange>& ex) {
   if (bad) {
     ex->respond(
       error_response(422, "invalid_argument", "content_type must be a string"));
+    return;
+  }
+  // A content type may end up in a header (the object's Content-Type):
+  // control characters there would split it.
+  if (content_type != nullptr
+      && std::any_of(content_type->begin(), content_type->end(), [](char c) {
+           auto u = static_cast<unsigned char>(c);
+           return u < 0x20 || u == 0x7f;
+         })) {
+    ex->respond(error_response(422, "invalid_argument",
+                               "content_type must not contain control "
+                               "characters"));
     return;
   }
   messages::job_request req{std::move(who->sub), *filename,
@@ -852,6 +968,292 @@ void router::metrics(const std::shared_ptr<exchange>& ex) {
         [finish](caf::error&) { finish(); });
   else
     finish();
+}
+
+void router::get_attempts(const std::shared_ptr<exchange>& ex,
+                          std::string_view id) {
+  auto who = authenticate(*ex);
+  if (!who)
+    return;
+  std::weak_ptr<exchange> weak = ex;
+  // Looks the job up first: the ledger does not know owners.
+  auto h = ask(state_.handles.registry, atoms::get_v, std::string{id});
+  h.then(
+    [this, weak, rid = h.id(), who = std::move(*who)](messages::job& j) {
+      deadlines_.settle(rid);
+      auto ex = weak.lock();
+      if (!ex)
+        return;
+      if (!may_see(who, j)) {
+        ex->respond(not_found_job(j.id));
+        return;
+      }
+      auto h2 = ask(state_.handles.registry, atoms::attempts_v, j.id);
+      h2.then(
+        [this, weak, rid2 = h2.id(),
+         jid = j.id](std::vector<messages::attempt_record>& items) {
+          deadlines_.settle(rid2);
+          auto ex = weak.lock();
+          if (!ex)
+            return;
+          std::string out;
+          out.reserve(64 + items.size() * 512);
+          out += R"({"job_id":)";
+          append_json_string(out, jid);
+          out += R"(,"items":[)";
+          for (size_t i = 0; i < items.size(); ++i) {
+            if (i > 0)
+              out += ',';
+            append_attempt_json(out, items[i]);
+          }
+          out += "]}";
+          ex->respond(make_response(200, std::move(out)));
+        },
+        [this, weak, rid2 = h2.id(), jid = j.id](caf::error& err) {
+          deadlines_.settle(rid2);
+          if (auto ex = weak.lock())
+            ex->respond(messages::errc_of(err) == errc::not_found
+                          ? not_found_job(jid)
+                          : from_error(state_, err));
+        });
+    },
+    [this, weak, rid = h.id(), sid = std::string{id}](caf::error& err) {
+      deadlines_.settle(rid);
+      if (auto ex = weak.lock())
+        ex->respond(messages::errc_of(err) == errc::not_found
+                      ? not_found_job(sid)
+                      : from_error(state_, err));
+    });
+}
+
+void router::dlq_list(const std::shared_ptr<exchange>& ex) {
+  if (!authorize_admin(*ex))
+    return;
+  auto query = ex->request().query;
+  int64_t since = 0;
+  uint32_t limit = 50;
+  if (auto str = query_param(query, "since")) {
+    // 15 digits of Unix milliseconds reach the year 33658.
+    auto value = parse_decimal(*str, 15);
+    if (!value) {
+      ex->respond(error_response(422, "invalid_argument",
+                                 "since must be Unix milliseconds (a "
+                                 "non-negative integer)"));
+      return;
+    }
+    since = static_cast<int64_t>(*value);
+  }
+  if (auto str = query_param(query, "limit")) {
+    auto value = parse_decimal(*str, 3);
+    if (!value || *value < 1 || *value > 200) {
+      ex->respond(error_response(422, "invalid_argument",
+                                 "limit must be an integer between 1 and "
+                                 "200"));
+      return;
+    }
+    limit = static_cast<uint32_t>(*value);
+  }
+  std::weak_ptr<exchange> weak = ex;
+  auto h = ask(state_.handles.registry, atoms::dlq_list_v, since, limit);
+  h.then(
+    [this, weak, rid = h.id()](std::vector<messages::dead_letter>& items) {
+      deadlines_.settle(rid);
+      auto ex = weak.lock();
+      if (!ex)
+        return;
+      std::string out;
+      out.reserve(16 + items.size() * 1024);
+      out += R"({"items":[)";
+      for (size_t i = 0; i < items.size(); ++i) {
+        if (i > 0)
+          out += ',';
+        append_dead_letter_json(out, items[i]);
+      }
+      out += "]}";
+      ex->respond(make_response(200, std::move(out)));
+    },
+    [this, weak, rid = h.id()](caf::error& err) {
+      deadlines_.settle(rid);
+      if (auto ex = weak.lock())
+        ex->respond(from_error(state_, err));
+    });
+}
+
+namespace {
+
+http_response no_dead_letter(std::string_view id) {
+  std::string detail = "no dead letter for job '";
+  detail.append(id.substr(0, 128));
+  detail += "'; GET /dlq lists them";
+  return error_response(404, "not_found", detail);
+}
+
+} // namespace
+
+void router::dlq_get(const std::shared_ptr<exchange>& ex, std::string_view id) {
+  if (!authorize_admin(*ex))
+    return;
+  std::weak_ptr<exchange> weak = ex;
+  auto h = ask(state_.handles.registry, atoms::dlq_get_v, std::string{id});
+  h.then(
+    [this, weak, rid = h.id()](messages::dead_letter& x) {
+      deadlines_.settle(rid);
+      auto ex = weak.lock();
+      if (!ex)
+        return;
+      std::string out;
+      out.reserve(1024);
+      append_dead_letter_json(out, x);
+      ex->respond(make_response(200, std::move(out)));
+    },
+    [this, weak, rid = h.id(), sid = std::string{id}](caf::error& err) {
+      deadlines_.settle(rid);
+      if (auto ex = weak.lock())
+        ex->respond(messages::errc_of(err) == errc::not_found
+                      ? no_dead_letter(sid)
+                      : from_error(state_, err));
+    });
+}
+
+void router::dlq_remove(const std::shared_ptr<exchange>& ex,
+                        std::string_view id) {
+  if (!authorize_admin(*ex))
+    return;
+  std::weak_ptr<exchange> weak = ex;
+  auto h = ask(state_.handles.registry, atoms::dlq_remove_v, std::string{id});
+  h.then(
+    [this, weak, rid = h.id(), sid = std::string{id}](bool removed) {
+      deadlines_.settle(rid);
+      auto ex = weak.lock();
+      if (!ex)
+        return;
+      std::string out = R"({"job_id":)";
+      append_json_string(out, sid);
+      out += R"(,"removed":)";
+      out += removed ? "true" : "false";
+      out += '}';
+      ex->respond(make_response(200, std::move(out)));
+    },
+    [this, weak, rid = h.id(), sid = std::string{id}](caf::error& err) {
+      deadlines_.settle(rid);
+      if (auto ex = weak.lock())
+        ex->respond(messages::errc_of(err) == errc::not_found
+                      ? no_dead_letter(sid)
+                      : from_error(state_, err));
+    });
+}
+
+namespace {
+
+http_response no_analyzer() {
+  return error_response(503, "storage_unavailable",
+                        "the DLQ analyzer is not running on this node");
+}
+
+} // namespace
+
+void router::dlq_report(const std::shared_ptr<exchange>& ex) {
+  if (!authorize_admin(*ex))
+    return;
+  int64_t window_ms = 0;
+  if (auto str = query_param(ex->request().query, "window_s")) {
+    // 12 digits of seconds: 31,000 years, and no overflow in milliseconds.
+    auto value = parse_decimal(*str, 12);
+    if (!value) {
+      ex->respond(error_response(422, "invalid_argument",
+                                 "window_s must be a non-negative integer "
+                                 "(seconds; 0 means all records)"));
+      return;
+    }
+    window_ms = static_cast<int64_t>(*value) * 1000;
+  }
+  if (!state_.handles.analyzer) {
+    ex->respond(no_analyzer());
+    return;
+  }
+  std::weak_ptr<exchange> weak = ex;
+  auto h = ask(state_.handles.analyzer, atoms::analyze_v, window_ms);
+  h.then(
+    [this, weak, rid = h.id()](messages::incident_report& report) {
+      deadlines_.settle(rid);
+      if (auto ex = weak.lock())
+        ex->respond(make_response(200, incident_report_json(report)));
+    },
+    [this, weak, rid = h.id()](caf::error& err) {
+      deadlines_.settle(rid);
+      if (auto ex = weak.lock())
+        ex->respond(from_error(state_, err));
+    });
+}
+
+void router::dlq_redrive(const std::shared_ptr<exchange>& ex) {
+  if (!authorize_admin(*ex))
+    return;
+  auto body = parse_object(*ex);
+  if (!body)
+    return;
+  bool bad = false;
+  auto job_id = string_member(*body, "job_id", bad);
+  auto category = string_member(*body, "category", bad);
+  if (bad || (job_id == nullptr) == (category == nullptr)
+      || (job_id != nullptr && job_id->empty())
+      || (category != nullptr && category->empty())) {
+    ex->respond(error_response(422, "invalid_argument",
+                               "send exactly one of job_id or category, as "
+                               "a non-empty string"));
+    return;
+  }
+  std::weak_ptr<exchange> weak = ex;
+  if (job_id != nullptr) {
+    auto h = ask(state_.handles.orchestrator, atoms::redrive_v, *job_id);
+    h.then(
+      [this, weak, rid = h.id()](messages::job& j) {
+        deadlines_.settle(rid);
+        if (auto ex = weak.lock())
+          ex->respond(make_response(200, job_json(j)));
+      },
+      [this, weak, rid = h.id(), jid = *job_id](caf::error& err) {
+        deadlines_.settle(rid);
+        auto ex = weak.lock();
+        if (!ex)
+          return;
+        auto code = messages::errc_of(err);
+        if (code == errc::not_found)
+          ex->respond(not_found_job(jid));
+        else if (code == errc::conflict || code == errc::duplicate)
+          ex->respond(error_response(
+            409, "conflict",
+            detail_of(err, "job '" + jid.substr(0, 128)
+                             + "' has no open dead letter: it is not FAILED "
+                               "or was redriven already")));
+        else
+          ex->respond(from_error(state_, err));
+      });
+    return;
+  }
+  if (!state_.handles.analyzer) {
+    ex->respond(no_analyzer());
+    return;
+  }
+  auto h = ask(state_.handles.analyzer, atoms::redrive_v, *category);
+  h.then(
+    [this, weak, rid = h.id(), name = *category](uint64_t n) {
+      deadlines_.settle(rid);
+      auto ex = weak.lock();
+      if (!ex)
+        return;
+      std::string out = R"({"category":)";
+      append_json_string(out, name);
+      out += R"(,"redriven":)";
+      out += std::to_string(n);
+      out += '}';
+      ex->respond(make_response(200, std::move(out)));
+    },
+    [this, weak, rid = h.id()](caf::error& err) {
+      deadlines_.settle(rid);
+      if (auto ex = weak.lock())
+        ex->respond(from_error(state_, err));
+    });
 }
 
 } // namespace vf::adapters::http

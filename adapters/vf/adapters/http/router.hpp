@@ -10,6 +10,7 @@
 #include "vf/adapters/http/exchange.hpp"
 #include "vf/adapters/http/http_metrics.hpp"
 #include "vf/adapters/http/jwt.hpp"
+#include "vf/adapters/http/rate_limiter.hpp"
 #include "vf/adapters/http/request_deadlines.hpp"
 
 #include <array>
@@ -21,7 +22,7 @@
 namespace vf::adapters::http {
 
 /// What all I/O threads share; read-only once the server runs (the metric
-/// families are thread-safe).
+/// families and the rate limiter are thread-safe).
 struct api_state {
   /// One configured account, with its password pre-hashed.
   struct account {
@@ -48,6 +49,8 @@ struct api_state {
   mutable http_metrics metrics;
   /// Accounts by name, with hashed passwords.
   std::vector<account> accounts;
+  /// Token buckets per client; mutable because it locks internally.
+  mutable rate_limiter limiter;
 };
 
 /// Answers requests for one I/O thread. Not thread-safe: each thread has its
@@ -67,12 +70,25 @@ private:
   void get_job(const std::shared_ptr<exchange>& ex, std::string_view id);
   void get_result(const std::shared_ptr<exchange>& ex, std::string_view id);
   void cancel_job(const std::shared_ptr<exchange>& ex, std::string_view id);
+  void get_attempts(const std::shared_ptr<exchange>& ex, std::string_view id);
   void history(const std::shared_ptr<exchange>& ex);
   void webhook(const std::shared_ptr<exchange>& ex);
   void metrics(const std::shared_ptr<exchange>& ex);
+  void dlq_list(const std::shared_ptr<exchange>& ex);
+  void dlq_get(const std::shared_ptr<exchange>& ex, std::string_view id);
+  void dlq_remove(const std::shared_ptr<exchange>& ex, std::string_view id);
+  void dlq_report(const std::shared_ptr<exchange>& ex);
+  void dlq_redrive(const std::shared_ptr<exchange>& ex);
+
+  /// Answers 429 and returns false when the client is over its rate.
+  bool admit(exchange& ex);
 
   /// Returns the bearer's claims, or answers 401 and returns nothing.
   std::optional<jwt_claims> authenticate(exchange& ex);
+
+  /// Returns the bearer's claims if the role is `admin`; answers 401 or 403
+  /// and returns nothing otherwise.
+  std::optional<jwt_claims> authorize_admin(exchange& ex);
 
   /// Sends a request whose timeout `deadlines_` keeps; every handler of it
   /// must call `deadlines_.settle(handle.id())` first.

@@ -9,7 +9,11 @@
 #include "caf/spawn_options.hpp"
 #include "caf/typed_event_based_actor.hpp"
 
+#include <atomic>
+#include <deque>
 #include <exception>
+#include <memory>
+#include <mutex>
 #include <utility>
 
 namespace vf::adapters::media {
@@ -20,9 +24,46 @@ using messages::errc;
 using messages::make_error;
 using clock_type = std::chrono::steady_clock;
 
+/// What the control actor and the (blocked) media actor share: which lease
+/// is being probed and whether it is cancelled.
+struct cancel_board {
+  std::mutex mtx;
+  uint64_t current = 0;
+  /// Leases cancelled before their probe started (bounded).
+  std::deque<uint64_t> early;
+  std::atomic<bool> flag{false};
+
+  void start(uint64_t lease) {
+    std::lock_guard<std::mutex> guard{mtx};
+    current = lease;
+    bool hit = false;
+    for (auto x : early)
+      hit = hit || x == lease;
+    flag = hit;
+  }
+
+  void finish() {
+    std::lock_guard<std::mutex> guard{mtx};
+    current = 0;
+    flag = false;
+  }
+
+  void cancel(uint64_t lease) {
+    std::lock_guard<std::mutex> guard{mtx};
+    if (lease != 0 && lease == current) {
+      flag = true;
+      return;
+    }
+    early.push_back(lease);
+    if (early.size() > 64)
+      early.pop_front();
+  }
+};
+
 caf::result<std::string> probe_object(const object_resolver& resolve,
                                       const messages::object_ref& obj,
-                                      uint32_t timeout_ms) {
+                                      uint32_t timeout_ms,
+                                      const std::atomic<bool>* cancel) {
   const auto& name = obj.key;
   auto timeout = std::chrono::milliseconds{timeout_ms};
   auto deadline = clock_type::now() + timeout;
@@ -46,22 +87,30 @@ caf::result<std::string> probe_object(const object_resolver& resolve,
     return make_error(errc::timeout, "fetching " + name + " used up the "
                                        + std::to_string(timeout_ms)
                                        + " ms deadline");
-  auto res = probe_file_as(*path, name.empty() ? *path : name, left);
+  auto res = probe_file_as(*path, name.empty() ? *path : name, left, cancel);
   if (!res)
     return std::move(res.error());
   return std::move(*res);
 }
 
 messages::media_actor::behavior_type
-media_behavior(messages::media_actor::pointer, object_resolver resolve) {
+media_behavior(messages::media_actor::pointer, object_resolver resolve,
+               std::shared_ptr<cancel_board> board) {
   return {
-    [resolve
-     = std::move(resolve)](atoms::probe, const messages::object_ref& obj,
-                           uint32_t timeout_ms) -> caf::result<std::string> {
+    [resolve = std::move(resolve),
+     board](atoms::probe, const messages::object_ref& obj, uint32_t timeout_ms,
+            uint64_t lease) -> caf::result<std::string> {
+      board->start(lease);
+      struct finisher {
+        cancel_board* b;
+        ~finisher() {
+          b->finish();
+        }
+      } on_exit{board.get()};
       // Nothing may escape a handler: a throwing resolver (or bad_alloc)
       // becomes an error reply instead of killing the actor.
       try {
-        return probe_object(resolve, obj, timeout_ms);
+        return probe_object(resolve, obj, timeout_ms, &board->flag);
       } catch (const std::exception& ex) {
         return make_error(errc::internal,
                           "probe of " + obj.key + " threw: " + ex.what());
@@ -73,11 +122,25 @@ media_behavior(messages::media_actor::pointer, object_resolver resolve) {
   };
 }
 
+messages::media_control_actor::behavior_type
+control_behavior(messages::media_control_actor::pointer,
+                 std::shared_ptr<cancel_board> board) {
+  return {
+    [board](atoms::cancel, uint64_t lease) { board->cancel(lease); },
+  };
+}
+
 } // namespace
 
-messages::media_actor spawn_media_actor(caf::actor_system& sys,
-                                        object_resolver resolver) {
-  return sys.spawn<caf::detached>(media_behavior, std::move(resolver));
+media_handles spawn_media_actor(caf::actor_system& sys,
+                                object_resolver resolver) {
+  auto board = std::make_shared<cancel_board>();
+  media_handles result;
+  result.media = sys.spawn<caf::detached>(media_behavior, std::move(resolver),
+                                          board);
+  // Event-based: it must answer while the media actor blocks in libav.
+  result.control = sys.spawn(control_behavior, board);
+  return result;
 }
 
 } // namespace vf::adapters::media

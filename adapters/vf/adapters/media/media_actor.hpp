@@ -27,7 +27,14 @@ using object_resolver = std::function<caf::expected<std::string>(
 /// resolves the object, then probes it with `probe_file` within what is left
 /// of `timeout_ms`, reporting the object's key as `format.filename`. One
 /// actor probes one file at a time; spawn one per worker slot.
-vf::messages::media_actor spawn_media_actor(caf::actor_system& sys,
-                                            object_resolver resolver);
+/// A media actor and the control port that cancels its probes.
+struct media_handles {
+  vf::messages::media_actor media;
+  vf::messages::media_control_actor control;
+};
+
+/// Spawns the media actor and its control port (see `media_handles`).
+media_handles spawn_media_actor(caf::actor_system& sys,
+                                object_resolver resolver);
 
 } // namespace vf::adapters::media

@@ -344,6 +344,10 @@ caf::error open_failed(int code, const interrupt_state& st,
 bool is_still_image(const AVInputFormat* fmt) {
   std::string name = fmt->name;
   static constexpr std::string_view suffix = "_pipe";
+  // The text-art demuxers (ANSI, BIN, XBIN, iCEDraw) are chosen by file
+  // extension alone and turn any text file (`notes.txt`) into a "video".
+  if (name == "tty" || name == "bin" || name == "xbin" || name == "idf")
+    return true;
   return name == "image2"
          || (name.size() > suffix.size()
              && name.compare(name.size() - suffix.size(), suffix.size(), suffix)
@@ -372,7 +376,7 @@ caf::error check_streams(const AVFormatContext* ctx, const std::string& name) {
                       "not a media file: " + name + " contains no streams");
   if (is_still_image(ctx->iformat))
     return make_error(errc::bad_media, "not a media file: " + name
-                                         + " is a still image ("
+                                         + " is a still image or text ("
                                          + ctx->iformat->name + ")");
   bool has_video = false;
   bool has_audio = false;

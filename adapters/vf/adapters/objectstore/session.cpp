@@ -435,36 +435,65 @@ void session::finish_upload() {
   meta.key = req_.key;
   meta.version = req_.version_id;
   meta.content_type = req_.content_type;
+  // The marker is the metadata itself, plus the inode the object will have.
+  req_.marker = meta;
+  req_.marker.etag = req_.etag;
+  req_.marker.size = req_.size;
+  req_.marked = false;
   auto& dir = ctx_.config().data_dir;
   auto object_path = object_file(dir, req_.bucket, req_.key);
   auto meta_path = meta_file(dir, req_.bucket, req_.key);
   // No read or write is pending until the commit is done and the
   // orchestrator has answered; the deadline is set again for the response.
   stream_.expires_never();
+  // Runs on the blocking pool; the session touches req_ only after the
+  // result is posted back, so the pool owns it meanwhile.
   auto job
     = [self = shared_from_this(), object_path = std::move(object_path),
        meta_path = std::move(meta_path), meta = std::move(meta)]() mutable {
         std::optional<fs_error> err;
         std::string warning;
+        auto& journal = self->ctx_.journal();
+        auto& marker = self->req_.marker;
+        // Journal first: once the object is visible, its event must not be
+        // lost to a crash before the orchestrator acknowledged it.
+        auto before_rename = [&](uint64_t inode) -> std::optional<fs_error> {
+          marker.inode = inode;
+          auto res = journal.record(marker);
+          self->req_.marked = !res;
+          return res;
+        };
         try {
           err = self->upload_->commit(object_path, meta_path, std::move(meta),
-                                      warning);
+                                      warning, before_rename);
         } catch (const std::exception& ex) {
           err = fs_error{std::error_code{EIO, std::generic_category()},
                          std::string{"cannot commit "} + object_path + ": "
                            + ex.what()};
         }
+        bool marker_kept = false;
+        if (err && self->req_.marked) {
+          // Failed after the marker: keep it only if the object is in place
+          // anyway (e.g. the folder fsync failed after the rename).
+          marker_kept = journal.is_current(marker);
+          if (!marker_kept) {
+            self->req_.marked = false;
+            if (auto rm_err = journal.erase(marker.version))
+              self->ctx_.log("objectstore: " + rm_err->what + ": "
+                             + rm_err->code.message());
+          }
+        }
         auto ex = self->stream_.get_executor();
         asio::post(ex, [self = std::move(self), err = std::move(err),
-                        warning = std::move(warning)] {
-          self->on_committed(err, warning);
+                        warning = std::move(warning), marker_kept] {
+          self->on_committed(err, warning, marker_kept);
         });
       };
   asio::post(*ctx_.blocking, std::move(job));
 }
 
 void session::on_committed(std::optional<fs_error> err,
-                           const std::string& warning) {
+                           const std::string& warning, bool marker_kept) {
   if (!warning.empty())
     ctx_.log("objectstore: " + warning
              + " (object kept; its metadata is recomputed on read)");
@@ -472,10 +501,16 @@ void session::on_committed(std::optional<fs_error> err,
   upload_.reset();
   if (err) {
     ctx_.log("objectstore: " + err->what + ": " + err->code.message());
+    if (marker_kept)
+      ctx_.hand_over(req_.marker);
     return send_error(storage_error(*err));
   }
-  if (closed_)
+  if (closed_) {
+    // Closed meanwhile (the server is stopping): the object is stored and
+    // its marker on disk; the announcer takes it (or the next run does).
+    ctx_.hand_over(req_.marker);
     return;
+  }
   announce();
 }
 
@@ -496,6 +531,7 @@ void session::announce() {
         if (auto self = weak.lock()) {
           self->hold_.reset();
           self->ctx_.count_event(accepted ? "accepted" : "duplicate");
+          self->ctx_.release_pending(self->req_.version_id);
           self->reply_stored();
         }
       },
@@ -511,13 +547,19 @@ void session::announce() {
                           || code == messages::errc::invalid_argument;
           self->ctx_.count_event(rejected ? "rejected" : "error");
           if (rejected) {
-            // Retrying cannot help: no job expects this object.
+            // Retrying cannot help: no job expects this object, so its
+            // marker goes too.
+            self->ctx_.release_pending(self->req_.version_id);
             self->send_error({http::status::conflict, "NoSuchUpload",
                               "The object was stored as version "
                                 + self->req_.version_id
                                 + " but no job expects it (" + what + ")"});
             return;
           }
+          // The marker stays and the announcer retries the event; if the
+          // client retries the upload first, this version becomes stale and
+          // is dropped.
+          self->ctx_.hand_over(self->req_.marker);
           self->send_error(
             {http::status::service_unavailable, "ServiceUnavailable",
              "The object was stored as version " + self->req_.version_id

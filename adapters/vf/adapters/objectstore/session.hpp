@@ -122,6 +122,12 @@ private:
     std::string etag;
     /// Size of the uploaded bytes.
     uint64_t size = 0;
+    /// The upload's announcement marker (see `pending_journal`), valid once
+    /// `marked`.
+    object_meta marker;
+    /// Whether the marker is on disk, i.e. this upload's event must reach
+    /// the orchestrator eventually (here or through the announcer).
+    bool marked = false;
   };
 
   /// Reads request headers only, so a request is judged before its body.
@@ -159,8 +165,10 @@ private:
   void fail_body(boost::beast::error_code ec);
   /// Checks the digest and commits on the blocking pool.
   void finish_upload();
-  /// Back on the I/O thread after the commit.
-  void on_committed(std::optional<fs_error> err, const std::string& warning);
+  /// Back on the I/O thread after the commit; `marker_kept` says whether
+  /// a failed commit left a marker whose object is in place.
+  void on_committed(std::optional<fs_error> err, const std::string& warning,
+                    bool marker_kept);
   /// Sends ObjectCreated to the orchestrator through the bridge.
   void announce();
   /// Answers 200 with ETag and version id.

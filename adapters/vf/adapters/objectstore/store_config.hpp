@@ -20,8 +20,10 @@ struct store_config {
   /// TCP port to listen on; 0 picks an ephemeral port (see `port()`).
   uint16_t port = 9000;
   /// Root of the store: objects live under `<data_dir>/objects/<bucket>/<key>`,
-  /// uploads in progress under `<data_dir>/objects/.partial/` and object
-  /// metadata under `<data_dir>/objects/.meta/<bucket>/<key>`.
+  /// uploads in progress under `<data_dir>/objects/.partial/`, object
+  /// metadata under `<data_dir>/objects/.meta/<bucket>/<key>` and the
+  /// markers of objects not yet acknowledged by the orchestrator under
+  /// `<data_dir>/objects/.pending/<version>`.
   std::string data_dir;
   /// Buckets that exist (S3 bucket names), e.g. `{"uploads"}`.
   std::vector<std::string> buckets;
@@ -43,6 +45,12 @@ struct store_config {
   /// How long the orchestrator may take to acknowledge an ObjectCreated
   /// event before the upload is answered with 503.
   std::chrono::seconds event_timeout{30};
+  /// First wait before announcing a journaled object again after the
+  /// orchestrator failed to acknowledge it (see
+  /// `store_server::announce_pending`); doubled after each failure.
+  std::chrono::milliseconds announce_backoff_min{500};
+  /// Longest wait between two announcements of the same object.
+  std::chrono::milliseconds announce_backoff_max{30'000};
   /// Current time in Unix seconds, for checking URL expiry; the system clock
   /// when unset (tests inject their own).
   std::function<int64_t()> now;

@@ -2,6 +2,8 @@
 
 #include "vf/adapters/objectstore/store_context.hpp"
 
+#include <boost/asio/post.hpp>
+
 #include <algorithm>
 #include <chrono>
 #include <cinttypes>
@@ -12,7 +14,8 @@ namespace vf::adapters::objectstore {
 
 store_context::store_context(store_config cfg,
                              messages::orchestrator_actor events)
-  : cfg_(std::move(cfg)), events_(std::move(events)) {
+  : cfg_(std::move(cfg)), events_(std::move(events)),
+    journal_(cfg_.data_dir) {
   // A random prefix keeps request ids of restarted servers apart.
   std::random_device rd;
   request_prefix_ = (uint64_t{rd()} << 32 | rd()) & 0xFFFFFFFF00000000;
@@ -23,6 +26,14 @@ std::string store_context::next_request_id() {
   std::snprintf(buf, sizeof(buf), "%016" PRIX64,
                 request_prefix_ | (++request_counter_ & 0xFFFFFFFF));
   return buf;
+}
+
+void store_context::release_pending(std::string version) {
+  boost::asio::post(*blocking, [this, version = std::move(version)] {
+    if (auto err = journal_.erase(version))
+      log("objectstore: " + err->what + ": " + err->code.message()
+          + " (the object may be announced once more after a restart)");
+  });
 }
 
 int64_t store_context::now() const {

@@ -8,12 +8,15 @@
 
 #include <boost/asio/thread_pool.hpp>
 
+#include "vf/adapters/objectstore/object_meta.hpp"
+#include "vf/adapters/objectstore/pending_journal.hpp"
 #include "vf/adapters/objectstore/store_config.hpp"
 #include "vf/adapters/objectstore/version_clock.hpp"
 #include "vf/messages/orchestrator_actor.hpp"
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -43,6 +46,27 @@ public:
 
   /// Open connections (sessions alive), for `max_connections`.
   std::atomic<size_t> connections{0};
+
+  /// Hands the marker of a stored object whose announcement failed (or whose
+  /// client went away before it) to the server's announcer, which retries
+  /// it with backoff once `announce_pending` was called. Callable from any
+  /// I/O thread; set by the server before any session exists.
+  std::function<void(object_meta)> adopt_pending;
+
+  /// Calls `adopt_pending` if set (it is not once the server stopped).
+  void hand_over(object_meta meta) const {
+    if (adopt_pending)
+      adopt_pending(std::move(meta));
+  }
+
+  /// The announcement journal (markers in `.pending/`).
+  pending_journal& journal() {
+    return journal_;
+  }
+
+  /// Removes the marker of `version` on the blocking pool (the orchestrator
+  /// acknowledged its event); a failure is only logged.
+  void release_pending(std::string version);
 
   /// Returns a fresh object version id.
   std::string next_version() {
@@ -74,6 +98,8 @@ private:
   messages::orchestrator_actor events_;
   /// Source of version ids.
   version_clock versions_;
+  /// See `journal()`.
+  pending_journal journal_;
   /// Random upper half of request ids.
   uint64_t request_prefix_;
   /// Lower half of request ids.

@@ -10,6 +10,8 @@
 
 #include "vf/adapters/common/asio_bridge.hpp"
 #include "vf/adapters/objectstore/object_paths.hpp"
+#include "vf/adapters/objectstore/pending_announcer.hpp"
+#include "vf/adapters/objectstore/pending_journal.hpp"
 #include "vf/adapters/objectstore/session.hpp"
 #include "vf/adapters/objectstore/store_context.hpp"
 #include "vf/messages/errc.hpp"
@@ -73,6 +75,7 @@ struct store_server::impl {
   void accept();
   void run(io_worker& worker);
   void run_on(io_worker& worker, std::function<void()> fn);
+  void recover_markers();
   void teardown();
 
   caf::actor_system& sys;
@@ -83,6 +86,8 @@ struct store_server::impl {
   std::vector<std::unique_ptr<io_worker>> workers;
   std::unique_ptr<tcp::acceptor> acceptor;
   std::unique_ptr<asio::steady_timer> accept_retry;
+  /// Re-announces journaled objects; lives on the first worker's thread.
+  std::shared_ptr<pending_announcer> announcer;
   size_t next_worker = 0;
   /// Whether the connection limit was hit (logged once per episode).
   bool refusing = false;
@@ -120,6 +125,11 @@ caf::error store_server::impl::validate() const {
     return invalid_setting("io_timeout", "must be positive");
   if (cfg.event_timeout.count() <= 0)
     return invalid_setting("event_timeout", "must be positive");
+  if (cfg.announce_backoff_min.count() <= 0)
+    return invalid_setting("announce_backoff_min", "must be positive");
+  if (cfg.announce_backoff_max < cfg.announce_backoff_min)
+    return invalid_setting("announce_backoff_max",
+                           "must not be below announce_backoff_min");
   return caf::none;
 }
 
@@ -132,7 +142,8 @@ caf::error store_server::impl::prepare_dirs(std::string& note) const {
   };
   std::error_code ec;
   std::vector<std::string> dirs{partial_dir(cfg.data_dir),
-                                meta_dir(cfg.data_dir)};
+                                meta_dir(cfg.data_dir),
+                                pending_dir(cfg.data_dir)};
   for (auto& bucket : cfg.buckets)
     dirs.push_back(objects_dir(cfg.data_dir) + "/" + bucket);
   for (auto& dir : dirs) {
@@ -279,6 +290,26 @@ void store_server::impl::run_on(io_worker& worker, std::function<void()> fn) {
     ctx->log("objectstore: an I/O thread did not respond during shutdown");
 }
 
+void store_server::impl::recover_markers() {
+  // Blocking is fine at start-up; no I/O thread runs yet.
+  auto found = ctx->journal().scan(cfg.buckets);
+  for (auto& problem : found.problems)
+    ctx->log("objectstore: announcement journal: " + problem);
+  if (found.stale > 0)
+    ctx->log("objectstore: discarded " + std::to_string(found.stale)
+             + " announcement marker(s) of uploads that never completed or "
+               "were replaced");
+  if (found.repaired > 0)
+    ctx->log("objectstore: rewrote the metadata of "
+             + std::to_string(found.repaired) + " object(s) from their marker");
+  if (!found.live.empty())
+    ctx->log("objectstore: " + std::to_string(found.live.size())
+             + " stored object(s) may not have been announced before the "
+               "last stop; they are announced again after recovery");
+  for (auto& meta : found.live)
+    announcer->adopt(std::move(meta), false);
+}
+
 void store_server::impl::teardown() {
   for (auto& worker : workers) {
     worker->guard.reset();
@@ -302,6 +333,11 @@ void store_server::impl::teardown() {
   }
   for (auto& worker : workers)
     worker->bridge.reset();
+  // Before the io_context its timers belong to; callbacks still queued
+  // there hold weak references only.
+  announcer.reset();
+  if (ctx)
+    ctx->adopt_pending = nullptr;
   accept_retry.reset();
   acceptor.reset();
   workers.clear();
@@ -345,6 +381,16 @@ caf::error store_server::start() {
     return err;
   }
   d.accept_retry = std::make_unique<asio::steady_timer>(d.workers.front()->ioc);
+  auto& first = *d.workers.front();
+  d.announcer = std::make_shared<pending_announcer>(*d.ctx, first);
+  d.ctx->adopt_pending = [weak = std::weak_ptr<pending_announcer>{d.announcer},
+                          &first](object_meta meta) {
+    asio::post(first.ioc, [weak, meta = std::move(meta)]() mutable {
+      if (auto announcer = weak.lock())
+        announcer->adopt(std::move(meta), true);
+    });
+  };
+  d.recover_markers();
   d.accept();
   for (auto& worker : d.workers)
     worker->thread = std::thread{[&d, w = worker.get()] {
@@ -361,6 +407,22 @@ uint16_t store_server::port() const {
   return impl_->port;
 }
 
+void store_server::announce_pending() {
+  auto& d = *impl_;
+  if (!d.running)
+    return;
+  asio::post(d.workers.front()->ioc,
+             [weak = std::weak_ptr<pending_announcer>{d.announcer}] {
+               if (auto announcer = weak.lock())
+                 announcer->activate();
+             });
+}
+
+size_t store_server::pending_count() const {
+  auto& d = *impl_;
+  return d.ctx ? d.ctx->journal().count() : 0;
+}
+
 void store_server::stop() {
   auto& d = *impl_;
   if (!d.running)
@@ -371,6 +433,7 @@ void store_server::stop() {
     boost::system::error_code ec;
     d.acceptor->close(ec);
     d.accept_retry->cancel();
+    d.announcer->shutdown();
   });
   for (auto& worker : d.workers)
     d.run_on(*worker, [w = worker.get()] {

@@ -9,7 +9,7 @@
 // - `PUT /<bucket>/<key>?X-Amz-...` → 200 with `ETag` and `x-amz-version-id`
 //   once stored (fsync + atomic rename) and acknowledged by the
 //   orchestrator; 503 if the orchestrator answered with an error (the
-//   object stays stored). Refused before any body byte is read: 403
+//   object stays stored, and its event is retried by the store itself). Refused before any body byte is read: 403
 //   (signature, expiry, key), 404 `NoSuchBucket`, 400 `InvalidArgument`
 //   (bad key), 411 (no length), 413 (too large; chunked bodies are cut off
 //   at the limit too).
@@ -17,6 +17,13 @@
 //   accepts a HEAD URL) → the bytes with `ETag`, `Last-Modified`,
 //   `x-amz-version-id`; 404 `NoSuchKey`.
 // - Anything else → 405; bucket-level and sub-resource requests → 501.
+//
+// Crash safety: before an object becomes visible, a marker
+// `<data_dir>/objects/.pending/<version>` (bucket, key, version, ETag, size,
+// content type, inode) is made durable; it is removed once the orchestrator
+// acknowledged the event (any bool, or `not_found`/`invalid_argument`). A
+// marker that outlives its request (kill -9, orchestrator error, client
+// gone) is announced again by `announce_pending`, until acknowledged.
 
 #pragma once
 
@@ -26,6 +33,7 @@
 #include "vf/adapters/objectstore/store_config.hpp"
 #include "vf/messages/orchestrator_actor.hpp"
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -55,6 +63,22 @@ public:
 
   /// The bound port (useful with `port = 0`); 0 before `start`.
   uint16_t port() const;
+
+  /// Starts announcing journaled objects again: those whose marker `start`
+  /// found (the object is still stored as that version; stale markers were
+  /// discarded) and those whose announcement fails while serving. Each is
+  /// sent as `s3:ObjectCreated:Put` through the bridge; its marker goes once
+  /// the orchestrator answered with a bool or with `not_found` /
+  /// `invalid_argument`; other errors are retried after
+  /// `announce_backoff_min`, doubling up to `announce_backoff_max`, until
+  /// acknowledged or `stop()`. A marker whose object was replaced meanwhile
+  /// is dropped unannounced. Call once the orchestrator has recovered;
+  /// returns at once; idempotent; no-op unless running. Thread-safe.
+  void announce_pending();
+
+  /// Markers on disk not yet acknowledged: uploads being announced right
+  /// now plus those waiting for (or in) `announce_pending`. Thread-safe.
+  size_t pending_count() const;
 
   /// Stops accepting, aborts open connections (unfinished uploads are
   /// discarded; finished ones stay stored), joins all threads and tears down

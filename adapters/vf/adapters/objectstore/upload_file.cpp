@@ -125,10 +125,25 @@ std::optional<fs_error> upload_file::append(const char* data, size_t size) {
   return std::nullopt;
 }
 
-std::optional<fs_error> upload_file::commit(const std::string& object_path,
-                                            const std::string& meta_path,
-                                            object_meta meta,
-                                            std::string& meta_warning) {
+std::optional<fs_error> write_file_synced(const std::string& path,
+                                          const std::string& text,
+                                          bool exclusive) {
+  auto flags = O_WRONLY | O_CREAT | O_CLOEXEC | (exclusive ? O_EXCL : O_TRUNC);
+  auto fd = ::open(path.c_str(), flags, 0644);
+  if (fd < 0)
+    return make_fs_error(errno, "cannot create " + path);
+  if (auto err = write_all(fd, text.data(), text.size(), path)) {
+    ::close(fd);
+    return err;
+  }
+  return sync_and_close(fd, path);
+}
+
+std::optional<fs_error> upload_file::commit(
+  const std::string& object_path, const std::string& meta_path,
+  object_meta meta, std::string& meta_warning,
+  const std::function<std::optional<fs_error>(uint64_t inode)>&
+    before_rename) {
   if (fd_ < 0)
     return make_fs_error(EBADF, "cannot commit " + path_ + ": not open");
   struct stat st;
@@ -139,6 +154,9 @@ std::optional<fs_error> upload_file::commit(const std::string& object_path,
   auto object_dir = parent_of(object_path);
   if (auto err = make_dirs(object_dir))
     return err;
+  if (before_rename)
+    if (auto err = before_rename(static_cast<uint64_t>(st.st_ino)))
+      return err;
   if (::rename(path_.c_str(), object_path.c_str()) != 0)
     return make_fs_error(errno,
                          "cannot rename " + path_ + " to " + object_path);
@@ -157,14 +175,7 @@ std::optional<fs_error> upload_file::commit(const std::string& object_path,
     ::unlink(tmp.c_str());
     return std::nullopt;
   };
-  auto fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0)
-    return fail(make_fs_error(errno, "cannot create " + tmp));
-  if (auto err = write_all(fd, text.data(), text.size(), tmp)) {
-    ::close(fd);
-    return fail(*err);
-  }
-  if (auto err = sync_and_close(fd, tmp))
+  if (auto err = write_file_synced(tmp, text, false))
     return fail(*err);
   auto dir = parent_of(meta_path);
   if (auto err = make_dirs(dir))

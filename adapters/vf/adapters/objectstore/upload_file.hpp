@@ -11,6 +11,7 @@
 #include "vf/adapters/objectstore/object_meta.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <system_error>
@@ -69,10 +70,17 @@ public:
   /// crash in between leaves metadata that no longer matches the object's
   /// inode, which readers detect. A metadata failure does not undo the
   /// object; it is reported through `meta_warning` instead.
-  [[nodiscard]] std::optional<fs_error> commit(const std::string& object_path,
-                                               const std::string& meta_path,
-                                               object_meta meta,
-                                               std::string& meta_warning);
+  ///
+  /// `before_rename`, if set, runs after the file is durable and before it
+  /// becomes visible, with the inode the object will have (the store writes
+  /// its announcement marker there); an error from it fails the commit and
+  /// leaves the partial file to be discarded.
+  [[nodiscard]] std::optional<fs_error>
+  commit(const std::string& object_path, const std::string& meta_path,
+         object_meta meta, std::string& meta_warning,
+         const std::function<std::optional<fs_error>(uint64_t inode)>&
+           before_rename
+         = {});
 
   /// Closes and removes the partial file (idempotent).
   void discard();
@@ -98,6 +106,13 @@ private:
 /// Creates `dir` and its missing parents, fsyncing the parent of each folder
 /// it creates so the new entries survive a crash.
 [[nodiscard]] std::optional<fs_error> make_dirs(const std::string& dir);
+
+/// Creates `path` (fails if it exists when `exclusive`, truncates it
+/// otherwise), writes `text`, fsyncs and closes it. The caller fsyncs the
+/// folder if the new entry must survive a crash.
+[[nodiscard]] std::optional<fs_error>
+write_file_synced(const std::string& path, const std::string& text,
+                  bool exclusive);
 
 /// fsyncs the folder `dir` (makes renames and creations in it durable).
 [[nodiscard]] std::optional<fs_error> sync_dir(const std::string& dir);

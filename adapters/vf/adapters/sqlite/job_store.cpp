@@ -14,6 +14,8 @@ namespace vf::adapters::sqlite {
 
 namespace {
 
+using messages::attempt_record;
+using messages::dead_letter;
 using messages::errc;
 using messages::job;
 using messages::job_result;
@@ -60,12 +62,12 @@ void end_batch(job_store_pointer self) {
                                    messages::message_of(err) + "; "
                                      + messages::message_of(rb_err));
       for (auto& w : held)
-        w.promise.deliver(err);
+        w.finish(&err);
     } else {
       ++st.commits;
       st.writes += held.size();
       for (auto& w : held)
-        deliver(w.promise, std::move(w.outcome));
+        w.finish(nullptr);
     }
   }
   run_waiting_reads(self);
@@ -82,14 +84,14 @@ void abort_batch(job_store_pointer self, const caf::error& cause) {
                                   "transaction rolled back: "
                                     + messages::message_of(cause));
   for (auto& w : held)
-    w.promise.deliver(err);
+    w.finish(&err);
   run_waiting_reads(self);
 }
 
 /// Runs the write `op` inside the open batch (opening one if needed) and
 /// holds its reply until the batch commits.
-template <class Op>
-caf::result<bool> write(job_store_pointer self, Op op) {
+template <class T = bool, class Op>
+caf::result<T> write(job_store_pointer self, Op op) {
   auto& st = self->state;
   if (!st.batch_open) {
     if (auto err = st.tables->begin())
@@ -101,13 +103,19 @@ caf::result<bool> write(job_store_pointer self, Op op) {
       st.flush_pending = true;
     }
   }
-  auto outcome = op(*st.tables);
+  caf::expected<T> outcome = op(*st.tables);
   if (!outcome && !st.tables->in_transaction()) {
     abort_batch(self, outcome.error());
     return outcome.error();
   }
-  auto rp = self->make_response_promise<bool>();
-  st.held.push_back(held_write{rp, std::move(outcome)});
+  auto rp = self->make_response_promise<T>();
+  st.held.push_back(held_write{
+    [rp, outcome{std::move(outcome)}](const caf::error* failure) mutable {
+      if (failure != nullptr)
+        rp.deliver(*failure);
+      else
+        deliver(rp, std::move(outcome));
+    }});
   if (st.held.size() >= st.max_batch)
     end_batch(self);
   return rp;
@@ -158,6 +166,28 @@ job_store(job_store_pointer self, std::unique_ptr<job_tables> tables,
         return t.insert_claim(key, job_id, unix_ms());
       });
     },
+    [self](atoms::record, const attempt_record& x) {
+      return write(self, [&x](job_tables& t) { return t.insert_attempt(x); });
+    },
+    [self](atoms::bury, const dead_letter& dl, const job& x) {
+      return write(self, [&](job_tables& t) { return t.bury(dl, x); });
+    },
+    [self](atoms::redriven, const std::string& job_id, uint32_t series,
+           int64_t at_ms) {
+      return write(self, [&](job_tables& t) {
+        return t.mark_redriven(job_id, series, at_ms);
+      });
+    },
+    [self](atoms::dlq_remove, const std::string& job_id) {
+      return write(self, [&job_id](job_tables& t) {
+        return t.remove_dead_letters(job_id);
+      });
+    },
+    [self](atoms::expire_old, int64_t before_ms, int64_t at_ms) {
+      return write<uint64_t>(self, [=](job_tables& t) {
+        return t.expire_jobs(before_ms, at_ms);
+      });
+    },
     // -- reads: never see an uncommitted batch -------------------------------
     [self](atoms::get, const std::string& id) {
       return read<job>(self, [id](job_tables& t) { return t.find_job(id); });
@@ -177,6 +207,20 @@ job_store(job_store_pointer self, std::unique_ptr<job_tables> tables,
     [self](atoms::counts) {
       return read<messages::status_counts>(
         self, [](job_tables& t) { return t.count_jobs(); });
+    },
+    [self](atoms::attempts, const std::string& job_id) {
+      return read<std::vector<attempt_record>>(
+        self, [job_id](job_tables& t) { return t.find_attempts(job_id); });
+    },
+    [self](atoms::dlq_list, int64_t since_ms, uint32_t limit) {
+      return read<std::vector<dead_letter>>(self, [=](job_tables& t) {
+        return t.recent_dead_letters(since_ms, limit);
+      });
+    },
+    [self](atoms::dlq_get, const std::string& job_id) {
+      return read<dead_letter>(self, [job_id](job_tables& t) {
+        return t.latest_dead_letter(job_id);
+      });
     },
     // -- own messages --------------------------------------------------------
     [self](atoms::flush) {

@@ -58,11 +58,12 @@ using sqlite_job_store_actor = messages::job_store_actor::extend<
   caf::replies_to<atoms::stats>::with<uint64_t, uint64_t>>;
 
 /// A write executed inside the open batch whose reply awaits the commit.
+/// Type-erased, because writes answer with different types (`bool`, a
+/// count): the function owns the response promise and the outcome.
 struct held_write {
-  /// Where the reply goes.
-  caf::typed_response_promise<bool> promise;
-  /// What the statement produced; delivered only if the batch commits.
-  caf::expected<bool> outcome;
+  /// Delivers the outcome the statement produced when called with `nullptr`
+  /// (the batch committed), or the given error instead (it did not).
+  std::function<void(const caf::error* failure)> finish;
 };
 
 /// State of the SQLite job store actor.

@@ -3,6 +3,7 @@
 #include "vf/adapters/sqlite/job_tables.hpp"
 
 #include "vf/adapters/sqlite/schema.hpp"
+#include "vf/messages/task.hpp"
 #include <sqlite3.h>
 
 #include <utility>
@@ -11,24 +12,28 @@ namespace vf::adapters::sqlite {
 
 namespace {
 
+using messages::attempt_record;
+using messages::dead_letter;
 using messages::errc;
 using messages::job;
 using messages::job_result;
 using messages::job_status;
+using messages::task_kind;
 
 // Column order shared by INSERT, SELECT and bind_job/read_job.
 #define VF_JOB_COLUMNS                                                         \
   "id, owner, filename, content_type, bucket, \"key\", status, created_at, "   \
   "updated_at, object_bucket, object_key, object_version, object_etag, "       \
-  "object_size, attempts, step, next_attempt_at, error_code, error_message"
+  "object_size, attempts, step, next_attempt_at, error_code, error_message, "  \
+  "series"
 
 /// Number of columns in VF_JOB_COLUMNS.
-constexpr int job_columns = 19;
+constexpr int job_columns = 20;
 
 constexpr const char* insert_job_sql
   = "INSERT INTO jobs (" VF_JOB_COLUMNS ") VALUES "
     "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, "
-    "?17, ?18, ?19)";
+    "?17, ?18, ?19, ?20)";
 
 constexpr const char* update_job_sql
   = "UPDATE jobs SET owner = ?2, filename = ?3, content_type = ?4, "
@@ -36,7 +41,7 @@ constexpr const char* update_job_sql
     "updated_at = ?9, object_bucket = ?10, object_key = ?11, "
     "object_version = ?12, object_etag = ?13, object_size = ?14, "
     "attempts = ?15, step = ?16, next_attempt_at = ?17, error_code = ?18, "
-    "error_message = ?19 WHERE id = ?1";
+    "error_message = ?19, series = ?20 WHERE id = ?1";
 
 constexpr const char* select_job_sql
   = "SELECT " VF_JOB_COLUMNS " FROM jobs WHERE id = ?1";
@@ -68,6 +73,89 @@ constexpr const char* select_result_sql
 constexpr const char* insert_claim_sql
   = "INSERT OR IGNORE INTO claims (\"key\", job_id, claimed_at) "
     "VALUES (?1, ?2, ?3)";
+
+// One name serves every write: savepoints of two writes never nest, since
+// each write releases (or rolls back to) its own before returning.
+constexpr const char* savepoint_sql = "SAVEPOINT vf_write";
+constexpr const char* release_sql = "RELEASE vf_write";
+constexpr const char* rollback_to_sql = "ROLLBACK TO vf_write";
+
+// Column order shared by the ledger, the dead letters' snapshot of it, and
+// bind_attempt/read_attempt.
+#define VF_ATTEMPT_COLUMNS                                                     \
+  "job_id, lease_id, object_version, series, kind, attempt, ok, output, "     \
+  "error_code, error_message, worker, finished_at, duration_us"
+
+/// Number of columns in VF_ATTEMPT_COLUMNS.
+constexpr int attempt_columns = 13;
+
+constexpr const char* insert_attempt_sql
+  = "INSERT INTO attempts (" VF_ATTEMPT_COLUMNS ") VALUES "
+    "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
+
+// id is the rowid, which the job_id index carries: no sort step.
+constexpr const char* select_attempts_sql
+  = "SELECT " VF_ATTEMPT_COLUMNS " FROM attempts WHERE job_id = ?1 "
+    "ORDER BY id";
+
+constexpr const char* insert_dl_attempt_sql
+  = "INSERT INTO dead_letter_attempts (dl_job_id, dl_series, position, "
+    VF_ATTEMPT_COLUMNS ") VALUES "
+    "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)";
+
+constexpr const char* select_dl_attempts_sql
+  = "SELECT " VF_ATTEMPT_COLUMNS " FROM dead_letter_attempts "
+    "WHERE dl_job_id = ?1 AND dl_series = ?2 ORDER BY position";
+
+#undef VF_ATTEMPT_COLUMNS
+
+constexpr const char* delete_dl_attempts_of_series_sql
+  = "DELETE FROM dead_letter_attempts WHERE dl_job_id = ?1 AND dl_series = ?2";
+
+constexpr const char* delete_dl_attempts_of_job_sql
+  = "DELETE FROM dead_letter_attempts WHERE dl_job_id = ?1";
+
+// Column order shared by the upsert, the SELECTs and read_dead_letter.
+#define VF_DEAD_LETTER_COLUMNS                                                 \
+  "job_id, series, object_bucket, object_key, object_version, object_etag, "  \
+  "object_size, filename, kind, error_code, error_message, probe_output, "    \
+  "created_at, redriven_at"
+
+/// Number of columns in VF_DEAD_LETTER_COLUMNS.
+constexpr int dead_letter_columns = 14;
+
+constexpr const char* upsert_dead_letter_sql
+  = "INSERT OR REPLACE INTO dead_letters (" VF_DEAD_LETTER_COLUMNS ") VALUES "
+    "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)";
+
+// rowid breaks ties like in select_recent_sql; a replaced record gets a new
+// rowid, so it counts as the newest of its millisecond.
+constexpr const char* select_recent_dead_letters_sql
+  = "SELECT " VF_DEAD_LETTER_COLUMNS " FROM dead_letters "
+    "WHERE created_at >= ?1 ORDER BY created_at DESC, rowid DESC LIMIT ?2";
+
+constexpr const char* select_latest_dead_letter_sql
+  = "SELECT " VF_DEAD_LETTER_COLUMNS " FROM dead_letters "
+    "WHERE job_id = ?1 ORDER BY series DESC LIMIT 1";
+
+#undef VF_DEAD_LETTER_COLUMNS
+
+// The check and the set are one statement: a record is marked once.
+constexpr const char* mark_redriven_sql
+  = "UPDATE dead_letters SET redriven_at = ?3 "
+    "WHERE job_id = ?1 AND series = ?2 AND redriven_at = 0";
+
+constexpr const char* dead_letter_exists_sql
+  = "SELECT 1 FROM dead_letters WHERE job_id = ?1 AND series = ?2";
+
+constexpr const char* delete_dead_letters_sql
+  = "DELETE FROM dead_letters WHERE job_id = ?1";
+
+constexpr const char* expire_jobs_sql
+  = "UPDATE jobs SET status = 'EXPIRED', updated_at = ?2, "
+    "error_code = 'expired', "
+    "error_message = 'no upload arrived before the upload URL expired' "
+    "WHERE status = 'AWAITING_UPLOAD' AND created_at < ?1";
 
 /// Prefixes the message of a `vf` error with `prefix`.
 caf::error prefixed(const std::string& prefix, const caf::error& err) {
@@ -123,6 +211,22 @@ caf::error job_tables::prepare_all() {
     {&insert_result_, insert_result_sql},
     {&select_result_, select_result_sql},
     {&insert_claim_, insert_claim_sql},
+    {&savepoint_, savepoint_sql},
+    {&release_, release_sql},
+    {&rollback_to_, rollback_to_sql},
+    {&insert_attempt_, insert_attempt_sql},
+    {&select_attempts_, select_attempts_sql},
+    {&upsert_dead_letter_, upsert_dead_letter_sql},
+    {&delete_dl_attempts_of_series_, delete_dl_attempts_of_series_sql},
+    {&insert_dl_attempt_, insert_dl_attempt_sql},
+    {&select_dl_attempts_, select_dl_attempts_sql},
+    {&select_recent_dead_letters_, select_recent_dead_letters_sql},
+    {&select_latest_dead_letter_, select_latest_dead_letter_sql},
+    {&mark_redriven_, mark_redriven_sql},
+    {&dead_letter_exists_, dead_letter_exists_sql},
+    {&delete_dl_attempts_of_job_, delete_dl_attempts_of_job_sql},
+    {&delete_dead_letters_, delete_dead_letters_sql},
+    {&expire_jobs_, expire_jobs_sql},
   };
   for (auto& [stmt, sql] : all) {
     auto prepared = db_->prepare(sql);
@@ -183,6 +287,7 @@ caf::error job_tables::bind_job(statement& stmt, const job& x) {
     stmt.bind(17, x.next_attempt_at),
     stmt.bind(18, x.error_code),
     stmt.bind(19, x.error_message),
+    stmt.bind(20, static_cast<int64_t>(x.series)),
   });
   if (rc != SQLITE_OK)
     return db_->fail(rc, "bind job " + x.id);
@@ -249,10 +354,219 @@ caf::expected<bool> job_tables::insert_claim(const std::string& key,
   return db_->changes() == 1;
 }
 
+template <class T, class Op>
+caf::expected<T> job_tables::in_savepoint(Op op) {
+  if (auto err = run_done(savepoint_, "savepoint"))
+    return err;
+  caf::expected<T> result = op();
+  // After an automatic rollback (I/O error, disk full) the savepoint is gone
+  // with the transaction; the job store then fails the whole batch.
+  if (!db_->in_transaction())
+    return result;
+  if (!result) {
+    if (auto err = run_done(rollback_to_, "rollback to savepoint")) {
+      // Never let a half-done write reach COMMIT: give up the transaction,
+      // which makes the job store fail every write of the batch.
+      static_cast<void>(rollback());
+      return err;
+    }
+  }
+  // After ROLLBACK TO the savepoint is still open (and empty): RELEASE it.
+  if (auto err = run_done(release_, "release savepoint")) {
+    static_cast<void>(rollback());
+    return err;
+  }
+  return result;
+}
+
+caf::error job_tables::bind_attempt(statement& stmt, int first,
+                                    const attempt_record& x) {
+  static_assert(attempt_columns == 13, "bind_attempt must bind every column");
+  auto rc = first_failure({
+    stmt.bind(first, x.job_id),
+    stmt.bind(first + 1, static_cast<int64_t>(x.lease_id)),
+    stmt.bind(first + 2, x.object_version),
+    stmt.bind(first + 3, static_cast<int64_t>(x.series)),
+    stmt.bind(first + 4, to_string(x.kind)),
+    stmt.bind(first + 5, static_cast<int64_t>(x.attempt)),
+    stmt.bind(first + 6, int64_t{x.ok ? 1 : 0}),
+    stmt.bind(first + 7, x.output),
+    stmt.bind(first + 8, x.error_code),
+    stmt.bind(first + 9, x.error_message),
+    stmt.bind(first + 10, x.worker),
+    stmt.bind(first + 11, x.finished_at),
+    stmt.bind(first + 12, static_cast<int64_t>(x.duration_us)),
+  });
+  if (rc != SQLITE_OK)
+    return db_->fail(rc, "bind attempt of " + x.job_id);
+  return caf::none;
+}
+
+caf::expected<bool> job_tables::insert_attempt(const attempt_record& x) {
+  statement::use guard{insert_attempt_};
+  if (auto err = bind_attempt(insert_attempt_, 1, x))
+    return err;
+  auto rc = insert_attempt_.step();
+  if (rc != SQLITE_DONE)
+    return db_->fail(rc, "insert attempt of " + x.job_id);
+  return true;
+}
+
+caf::expected<bool> job_tables::bury(const dead_letter& dl, const job& x) {
+  if (dl.job_id != x.id)
+    return messages::make_error(errc::invalid_argument,
+                                "dead letter of " + dl.job_id
+                                  + " does not belong to job " + x.id);
+  return in_savepoint<bool>([&] { return bury_unguarded(dl, x); });
+}
+
+caf::expected<bool> job_tables::bury_unguarded(const dead_letter& dl,
+                                               const job& x) {
+  // The job first: if it does not exist, nothing else runs.
+  auto updated = update_job(x);
+  if (!updated)
+    return updated;
+  auto what = "dead letter " + dl.job_id + "/" + std::to_string(dl.series);
+  {
+    statement::use guard{upsert_dead_letter_};
+    auto& stmt = upsert_dead_letter_;
+    static_assert(dead_letter_columns == 14, "bury must bind every column");
+    auto rc = first_failure({
+      stmt.bind(1, dl.job_id),
+      stmt.bind(2, static_cast<int64_t>(dl.series)),
+      stmt.bind(3, dl.object.bucket),
+      stmt.bind(4, dl.object.key),
+      stmt.bind(5, dl.object.version),
+      stmt.bind(6, dl.object.etag),
+      stmt.bind(7, static_cast<int64_t>(dl.object.size)),
+      stmt.bind(8, dl.filename),
+      stmt.bind(9, to_string(dl.kind)),
+      stmt.bind(10, dl.error_code),
+      stmt.bind(11, dl.error_message),
+      stmt.bind(12, dl.probe_output),
+      stmt.bind(13, dl.created_at),
+      stmt.bind(14, dl.redriven_at),
+    });
+    if (rc != SQLITE_OK)
+      return db_->fail(rc, "bind " + what);
+    rc = stmt.step();
+    if (rc != SQLITE_DONE)
+      return db_->fail(rc, "store " + what);
+  }
+  {
+    // The replaced record's attempts go with it.
+    statement::use guard{delete_dl_attempts_of_series_};
+    auto rc = first_failure({
+      delete_dl_attempts_of_series_.bind(1, dl.job_id),
+      delete_dl_attempts_of_series_.bind(2, static_cast<int64_t>(dl.series)),
+    });
+    if (rc != SQLITE_OK)
+      return db_->fail(rc, "bind attempts of " + what);
+    rc = delete_dl_attempts_of_series_.step();
+    if (rc != SQLITE_DONE)
+      return db_->fail(rc, "replace attempts of " + what);
+  }
+  for (size_t i = 0; i < dl.attempts.size(); ++i) {
+    statement::use guard{insert_dl_attempt_};
+    auto rc = first_failure({
+      insert_dl_attempt_.bind(1, dl.job_id),
+      insert_dl_attempt_.bind(2, static_cast<int64_t>(dl.series)),
+      insert_dl_attempt_.bind(3, static_cast<int64_t>(i)),
+    });
+    if (rc != SQLITE_OK)
+      return db_->fail(rc, "bind attempts of " + what);
+    if (auto err = bind_attempt(insert_dl_attempt_, 4, dl.attempts[i]))
+      return err;
+    rc = insert_dl_attempt_.step();
+    if (rc != SQLITE_DONE)
+      return db_->fail(rc, "store attempts of " + what);
+  }
+  return true;
+}
+
+caf::expected<bool> job_tables::mark_redriven(const std::string& job_id,
+                                              uint32_t series, int64_t at_ms) {
+  auto what = "dead letter " + job_id + "/" + std::to_string(series);
+  if (at_ms == 0)
+    return messages::make_error(errc::invalid_argument,
+                                "cannot mark " + what + " redriven at 0");
+  {
+    statement::use guard{mark_redriven_};
+    auto rc = first_failure({
+      mark_redriven_.bind(1, job_id),
+      mark_redriven_.bind(2, static_cast<int64_t>(series)),
+      mark_redriven_.bind(3, at_ms),
+    });
+    if (rc != SQLITE_OK)
+      return db_->fail(rc, "bind " + what);
+    rc = mark_redriven_.step();
+    if (rc != SQLITE_DONE)
+      return db_->fail(rc, "mark " + what + " redriven");
+    if (db_->changes() == 1)
+      return true;
+  }
+  // Nothing changed: redriven before, or no such record.
+  statement::use guard{dead_letter_exists_};
+  auto rc = first_failure({
+    dead_letter_exists_.bind(1, job_id),
+    dead_letter_exists_.bind(2, static_cast<int64_t>(series)),
+  });
+  if (rc != SQLITE_OK)
+    return db_->fail(rc, "bind " + what);
+  rc = dead_letter_exists_.step();
+  if (rc == SQLITE_ROW)
+    return false;
+  if (rc == SQLITE_DONE)
+    return messages::make_error(errc::not_found, "no " + what);
+  return db_->fail(rc, "select " + what);
+}
+
+caf::expected<bool>
+job_tables::remove_dead_letters(const std::string& job_id) {
+  return in_savepoint<bool>(
+    [&] { return remove_dead_letters_unguarded(job_id); });
+}
+
+caf::expected<bool>
+job_tables::remove_dead_letters_unguarded(const std::string& job_id) {
+  {
+    statement::use guard{delete_dl_attempts_of_job_};
+    auto rc = delete_dl_attempts_of_job_.bind(1, job_id);
+    if (rc != SQLITE_OK)
+      return db_->fail(rc, "bind dead letter id " + job_id);
+    rc = delete_dl_attempts_of_job_.step();
+    if (rc != SQLITE_DONE)
+      return db_->fail(rc, "remove dead letter attempts of " + job_id);
+  }
+  statement::use guard{delete_dead_letters_};
+  auto rc = delete_dead_letters_.bind(1, job_id);
+  if (rc != SQLITE_OK)
+    return db_->fail(rc, "bind dead letter id " + job_id);
+  rc = delete_dead_letters_.step();
+  if (rc != SQLITE_DONE)
+    return db_->fail(rc, "remove dead letters of " + job_id);
+  return db_->changes() > 0;
+}
+
+caf::expected<uint64_t> job_tables::expire_jobs(int64_t before_ms,
+                                                int64_t at_ms) {
+  statement::use guard{expire_jobs_};
+  auto rc = first_failure({
+    expire_jobs_.bind(1, before_ms),
+    expire_jobs_.bind(2, at_ms),
+  });
+  if (rc != SQLITE_OK)
+    return db_->fail(rc, "bind expiry");
+  rc = expire_jobs_.step();
+  if (rc != SQLITE_DONE)
+    return db_->fail(rc, "expire jobs");
+  return static_cast<uint64_t>(db_->changes());
+}
+
 // -- reads --------------------------------------------------------------------
 
 caf::expected<job> job_tables::read_job(statement& stmt) {
-  static_assert(job_columns == 19, "read_job must read every column");
+  static_assert(job_columns == 20, "read_job must read every column");
   job x;
   x.id = stmt.column_text(0);
   x.owner = stmt.column_text(1);
@@ -276,6 +590,7 @@ caf::expected<job> job_tables::read_job(statement& stmt) {
   x.next_attempt_at = stmt.column_int64(16);
   x.error_code = stmt.column_text(17);
   x.error_message = stmt.column_text(18);
+  x.series = static_cast<uint32_t>(stmt.column_int64(19));
   return x;
 }
 
@@ -355,6 +670,147 @@ caf::expected<job_result> job_tables::find_result(const std::string& job_id) {
   x.metadata = select_result_.column_text(1);
   x.summary = select_result_.column_text(2);
   x.created_at = select_result_.column_int64(3);
+  return x;
+}
+
+caf::expected<attempt_record> job_tables::read_attempt(statement& stmt,
+                                                       int first) {
+  static_assert(attempt_columns == 13, "read_attempt must read every column");
+  attempt_record x;
+  x.job_id = stmt.column_text(first);
+  x.lease_id = static_cast<uint64_t>(stmt.column_int64(first + 1));
+  x.object_version = stmt.column_text(first + 2);
+  x.series = static_cast<uint32_t>(stmt.column_int64(first + 3));
+  auto kind = stmt.column_text(first + 4);
+  if (!from_string(kind, x.kind))
+    return messages::make_error(errc::internal, "attempt of " + x.job_id
+                                                  + " has unknown kind '"
+                                                  + kind + "'");
+  x.attempt = static_cast<uint32_t>(stmt.column_int64(first + 5));
+  x.ok = stmt.column_int64(first + 6) != 0;
+  x.output = stmt.column_text(first + 7);
+  x.error_code = stmt.column_text(first + 8);
+  x.error_message = stmt.column_text(first + 9);
+  x.worker = stmt.column_text(first + 10);
+  x.finished_at = stmt.column_int64(first + 11);
+  x.duration_us = static_cast<uint64_t>(stmt.column_int64(first + 12));
+  return x;
+}
+
+caf::expected<std::vector<attempt_record>>
+job_tables::find_attempts(const std::string& job_id) {
+  statement::use guard{select_attempts_};
+  auto rc = select_attempts_.bind(1, job_id);
+  if (rc != SQLITE_OK)
+    return db_->fail(rc, "bind attempts id " + job_id);
+  std::vector<attempt_record> result;
+  for (;;) {
+    rc = select_attempts_.step();
+    if (rc == SQLITE_DONE)
+      return result;
+    if (rc != SQLITE_ROW)
+      return db_->fail(rc, "select attempts of " + job_id);
+    auto x = read_attempt(select_attempts_, 0);
+    if (!x)
+      return std::move(x.error());
+    result.emplace_back(std::move(*x));
+  }
+}
+
+caf::expected<dead_letter> job_tables::read_dead_letter(statement& stmt) {
+  static_assert(dead_letter_columns == 14,
+                "read_dead_letter must read every column");
+  dead_letter x;
+  x.job_id = stmt.column_text(0);
+  x.series = static_cast<uint32_t>(stmt.column_int64(1));
+  x.object.bucket = stmt.column_text(2);
+  x.object.key = stmt.column_text(3);
+  x.object.version = stmt.column_text(4);
+  x.object.etag = stmt.column_text(5);
+  x.object.size = static_cast<uint64_t>(stmt.column_int64(6));
+  x.filename = stmt.column_text(7);
+  auto kind = stmt.column_text(8);
+  if (!from_string(kind, x.kind))
+    return messages::make_error(errc::internal, "dead letter of " + x.job_id
+                                                  + " has unknown kind '"
+                                                  + kind + "'");
+  x.error_code = stmt.column_text(9);
+  x.error_message = stmt.column_text(10);
+  x.probe_output = stmt.column_text(11);
+  x.created_at = stmt.column_int64(12);
+  x.redriven_at = stmt.column_int64(13);
+  return x;
+}
+
+caf::error job_tables::load_dead_letter_attempts(dead_letter& dl) {
+  statement::use guard{select_dl_attempts_};
+  auto what = "attempts of dead letter " + dl.job_id + "/"
+              + std::to_string(dl.series);
+  auto rc = first_failure({
+    select_dl_attempts_.bind(1, dl.job_id),
+    select_dl_attempts_.bind(2, static_cast<int64_t>(dl.series)),
+  });
+  if (rc != SQLITE_OK)
+    return db_->fail(rc, "bind " + what);
+  for (;;) {
+    rc = select_dl_attempts_.step();
+    if (rc == SQLITE_DONE)
+      return caf::none;
+    if (rc != SQLITE_ROW)
+      return db_->fail(rc, "select " + what);
+    auto x = read_attempt(select_dl_attempts_, 0);
+    if (!x)
+      return std::move(x.error());
+    dl.attempts.emplace_back(std::move(*x));
+  }
+}
+
+// Both reads below load the attempts while the outer SELECT is still active,
+// so that a record and its attempts come from one read transaction.
+
+caf::expected<std::vector<dead_letter>>
+job_tables::recent_dead_letters(int64_t since_ms, uint32_t limit) {
+  statement::use guard{select_recent_dead_letters_};
+  auto& stmt = select_recent_dead_letters_;
+  auto rc = first_failure({
+    stmt.bind(1, since_ms),
+    stmt.bind(2, static_cast<int64_t>(limit)),
+  });
+  if (rc != SQLITE_OK)
+    return db_->fail(rc, "bind dead letter window");
+  std::vector<dead_letter> result;
+  for (;;) {
+    rc = stmt.step();
+    if (rc == SQLITE_DONE)
+      return result;
+    if (rc != SQLITE_ROW)
+      return db_->fail(rc, "select dead letters");
+    auto x = read_dead_letter(stmt);
+    if (!x)
+      return std::move(x.error());
+    if (auto err = load_dead_letter_attempts(*x))
+      return err;
+    result.emplace_back(std::move(*x));
+  }
+}
+
+caf::expected<dead_letter>
+job_tables::latest_dead_letter(const std::string& job_id) {
+  statement::use guard{select_latest_dead_letter_};
+  auto& stmt = select_latest_dead_letter_;
+  auto rc = stmt.bind(1, job_id);
+  if (rc != SQLITE_OK)
+    return db_->fail(rc, "bind dead letter id " + job_id);
+  rc = stmt.step();
+  if (rc == SQLITE_DONE)
+    return messages::make_error(errc::not_found, "no dead letter of " + job_id);
+  if (rc != SQLITE_ROW)
+    return db_->fail(rc, "select dead letter of " + job_id);
+  auto x = read_dead_letter(stmt);
+  if (!x)
+    return x;
+  if (auto err = load_dead_letter_attempts(*x))
+    return err;
   return x;
 }
 

@@ -7,6 +7,7 @@
 #pragma once
 
 #include "vf/adapters/sqlite/database.hpp"
+#include "vf/messages/dead_letter.hpp"
 #include "vf/messages/job.hpp"
 
 #include "caf/error.hpp"
@@ -71,6 +72,31 @@ public:
   caf::expected<bool> insert_claim(const std::string& key,
                                    const std::string& job_id, int64_t now_ms);
 
+  /// Appends `x` to the attempt ledger: `true`.
+  caf::expected<bool> insert_attempt(const messages::attempt_record& x);
+
+  /// Stores `dl` (replacing the record of the same job and series, attempts
+  /// included) and replaces the stored state of `x` like `update_job`, both
+  /// or neither: `true`; `errc::not_found` if job `x.id` does not exist;
+  /// `errc::invalid_argument` if `dl.job_id` names another job. A failure
+  /// undoes only this call (savepoint), never other writes of the batch.
+  caf::expected<bool> bury(const messages::dead_letter& dl,
+                           const messages::job& x);
+
+  /// Marks dead letter (`job_id`, `series`) redriven at `at_ms` unless it is
+  /// already: `true` if this call marked it, `false` if it was marked before,
+  /// `errc::not_found` if there is no such record; `errc::invalid_argument`
+  /// if `at_ms` is 0 (0 means "open").
+  caf::expected<bool> mark_redriven(const std::string& job_id,
+                                    uint32_t series, int64_t at_ms);
+
+  /// Removes every dead letter of `job_id`: `true` if there was any.
+  caf::expected<bool> remove_dead_letters(const std::string& job_id);
+
+  /// Moves every job still `AWAITING_UPLOAD` with `created_at < before_ms`
+  /// to `EXPIRED` at `at_ms`; returns how many.
+  caf::expected<uint64_t> expire_jobs(int64_t before_ms, int64_t at_ms);
+
   // -- reads ------------------------------------------------------------------
 
   /// Returns the job with id `id`, or `errc::not_found`.
@@ -88,6 +114,20 @@ public:
 
   /// Returns the result of job `job_id`, or `errc::not_found`.
   caf::expected<messages::job_result> find_result(const std::string& job_id);
+
+  /// Returns the attempt ledger of `job_id`, oldest first.
+  caf::expected<std::vector<messages::attempt_record>>
+  find_attempts(const std::string& job_id);
+
+  /// Returns up to `limit` dead letters with `created_at >= since_ms`,
+  /// newest first (ties: newest write first).
+  caf::expected<std::vector<messages::dead_letter>>
+  recent_dead_letters(int64_t since_ms, uint32_t limit);
+
+  /// Returns the dead letter of `job_id` with the highest series, or
+  /// `errc::not_found`.
+  caf::expected<messages::dead_letter>
+  latest_dead_letter(const std::string& job_id);
 
 private:
   explicit job_tables(std::unique_ptr<database> db);
@@ -108,6 +148,33 @@ private:
   caf::expected<std::vector<messages::job>> read_jobs(statement& stmt,
                                                       const char* what);
 
+  /// Binds every field of `x` in column order starting at parameter `first`.
+  caf::error bind_attempt(statement& stmt, int first,
+                          const messages::attempt_record& x);
+
+  /// Reads an attempt record from the current row, starting at column
+  /// `first`.
+  caf::expected<messages::attempt_record> read_attempt(statement& stmt,
+                                                       int first);
+
+  /// Reads a dead letter (without its attempts) from the current row.
+  caf::expected<messages::dead_letter> read_dead_letter(statement& stmt);
+
+  /// Fills in the attempts of `dl` from the snapshot table.
+  caf::error load_dead_letter_attempts(messages::dead_letter& dl);
+
+  /// The body of `bury`, run inside its savepoint.
+  caf::expected<bool> bury_unguarded(const messages::dead_letter& dl,
+                                     const messages::job& x);
+
+  /// The body of `remove_dead_letters`, run inside its savepoint.
+  caf::expected<bool> remove_dead_letters_unguarded(const std::string& job_id);
+
+  /// Runs `op` between SAVEPOINT and RELEASE; if it fails, rolls back to the
+  /// savepoint first, so that only `op`'s own changes are undone.
+  template <class T, class Op>
+  caf::expected<T> in_savepoint(Op op);
+
   std::unique_ptr<database> db_;
   statement begin_;
   statement commit_;
@@ -121,6 +188,22 @@ private:
   statement insert_result_;
   statement select_result_;
   statement insert_claim_;
+  statement savepoint_;
+  statement release_;
+  statement rollback_to_;
+  statement insert_attempt_;
+  statement select_attempts_;
+  statement upsert_dead_letter_;
+  statement delete_dl_attempts_of_series_;
+  statement insert_dl_attempt_;
+  statement select_dl_attempts_;
+  statement select_recent_dead_letters_;
+  statement select_latest_dead_letter_;
+  statement mark_redriven_;
+  statement dead_letter_exists_;
+  statement delete_dl_attempts_of_job_;
+  statement delete_dead_letters_;
+  statement expire_jobs_;
 };
 
 } // namespace vf::adapters::sqlite

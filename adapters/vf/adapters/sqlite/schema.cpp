@@ -60,6 +60,68 @@ constexpr std::array<const char*, schema_version> migrations{{
       claimed_at INTEGER NOT NULL
     );
   )sql",
+  // 1 -> 2: the job's attempt series, the append-only attempt ledger, and
+  // dead letters. A dead letter's attempts are a snapshot taken when the
+  // job was buried, kept in their own table (not JSON) so that every byte
+  // of outputs and messages round-trips, valid UTF-8 or not. Task kinds are
+  // stored by name, like statuses.
+  R"sql(
+    ALTER TABLE jobs ADD COLUMN series INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE attempts (
+      id             INTEGER PRIMARY KEY AUTOINCREMENT,
+      job_id         TEXT    NOT NULL,
+      lease_id       INTEGER NOT NULL,
+      object_version TEXT    NOT NULL,
+      series         INTEGER NOT NULL,
+      kind           TEXT    NOT NULL,
+      attempt        INTEGER NOT NULL,
+      ok             INTEGER NOT NULL,
+      output         TEXT    NOT NULL,
+      error_code     TEXT    NOT NULL,
+      error_message  TEXT    NOT NULL,
+      worker         TEXT    NOT NULL,
+      finished_at    INTEGER NOT NULL,
+      duration_us    INTEGER NOT NULL
+    );
+    CREATE INDEX attempts_by_job_id ON attempts (job_id);
+    CREATE TABLE dead_letters (
+      job_id         TEXT    NOT NULL,
+      series         INTEGER NOT NULL,
+      object_bucket  TEXT    NOT NULL,
+      object_key     TEXT    NOT NULL,
+      object_version TEXT    NOT NULL,
+      object_etag    TEXT    NOT NULL,
+      object_size    INTEGER NOT NULL,
+      filename       TEXT    NOT NULL,
+      kind           TEXT    NOT NULL,
+      error_code     TEXT    NOT NULL,
+      error_message  TEXT    NOT NULL,
+      probe_output   TEXT    NOT NULL,
+      created_at     INTEGER NOT NULL,
+      redriven_at    INTEGER NOT NULL,
+      PRIMARY KEY (job_id, series)
+    );
+    CREATE INDEX dead_letters_by_created_at ON dead_letters (created_at);
+    CREATE TABLE dead_letter_attempts (
+      dl_job_id      TEXT    NOT NULL,
+      dl_series      INTEGER NOT NULL,
+      position       INTEGER NOT NULL,
+      job_id         TEXT    NOT NULL,
+      lease_id       INTEGER NOT NULL,
+      object_version TEXT    NOT NULL,
+      series         INTEGER NOT NULL,
+      kind           TEXT    NOT NULL,
+      attempt        INTEGER NOT NULL,
+      ok             INTEGER NOT NULL,
+      output         TEXT    NOT NULL,
+      error_code     TEXT    NOT NULL,
+      error_message  TEXT    NOT NULL,
+      worker         TEXT    NOT NULL,
+      finished_at    INTEGER NOT NULL,
+      duration_us    INTEGER NOT NULL,
+      PRIMARY KEY (dl_job_id, dl_series, position)
+    );
+  )sql",
 }};
 
 /// Runs a single-value PRAGMA (or query) and returns its text result.
@@ -107,11 +169,15 @@ caf::error configure(database& db) {
   return caf::none;
 }
 
-caf::error migrate(database& db) {
+caf::error migrate(database& db, int64_t target) {
+  if (target < 0 || target > schema_version)
+    return messages::make_error(errc::invalid_argument,
+                                "cannot migrate to schema version "
+                                  + std::to_string(target));
   auto version = query_int(db, "PRAGMA user_version");
   if (!version)
     return std::move(version.error());
-  if (*version == schema_version)
+  if (*version == schema_version || *version == target)
     return caf::none;
   // IMMEDIATE: of two processes starting on one old file, only one migrates;
   // the other waits for the lock and then reads the new version below.
@@ -131,13 +197,15 @@ caf::error migrate(database& db) {
       errc::storage_unavailable, "schema version " + std::to_string(*version)
                                    + " is not one this build knows (0.."
                                    + std::to_string(schema_version) + ")"));
-  for (auto v = *version; v < schema_version; ++v) {
+  if (*version >= target)
+    return abort(caf::none);
+  for (auto v = *version; v < target; ++v) {
     auto what = "migrate schema to version " + std::to_string(v + 1);
     if (auto err = db.exec(migrations[static_cast<size_t>(v)], what.c_str()))
       return abort(std::move(err));
   }
-  // PRAGMA takes no bound parameters; the value is our own constant.
-  auto set = "PRAGMA user_version=" + std::to_string(schema_version);
+  // PRAGMA takes no bound parameters; the value is our own number.
+  auto set = "PRAGMA user_version=" + std::to_string(target);
   if (auto err = db.exec(set.c_str(), "PRAGMA user_version"))
     return abort(std::move(err));
   if (auto err = db.exec("COMMIT", "commit migration"))

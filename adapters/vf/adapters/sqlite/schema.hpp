@@ -15,15 +15,21 @@ namespace vf::adapters::sqlite {
 class database;
 
 /// The schema version this build writes and reads.
-constexpr int64_t schema_version = 1;
+///
+/// - 1: jobs, results, claims.
+/// - 2: `jobs.series`; the attempt ledger; dead letters and their attempts.
+constexpr int64_t schema_version = 2;
 
 /// Sets the connection PRAGMAs the store's promises rest on: WAL journal,
 /// `synchronous=FULL` (a commit is on disk before its reply) and a busy
 /// timeout. Fails with `storage_unavailable` if SQLite refuses any of them.
 [[nodiscard]] caf::error configure(database& db);
 
-/// Migrates `db` from its stored `user_version` to `schema_version` in one
-/// transaction. Fails if the file is newer than this build or not a database.
-[[nodiscard]] caf::error migrate(database& db);
+/// Migrates `db` from its stored `user_version` to `target` (normally
+/// `schema_version`) in one transaction. Fails if the file is newer than
+/// this build or not a database. A `target` below the stored version leaves
+/// the file as it is; tests use older targets to build files of the past.
+[[nodiscard]] caf::error migrate(database& db,
+                                 int64_t target = schema_version);
 
 } // namespace vf::adapters::sqlite

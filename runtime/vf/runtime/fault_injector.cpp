@@ -1,0 +1,45 @@
+// vf/runtime/fault_injector.cpp
+
+#include "vf/runtime/fault_injector.hpp"
+
+#include "vf/messages/errc.hpp"
+
+#include "caf/typed_event_based_actor.hpp"
+
+#include <random>
+
+namespace vf::runtime {
+
+namespace {
+
+struct injector_state {
+  std::mt19937_64 rng;
+};
+
+messages::media_actor::behavior_type
+injector(messages::media_actor::stateful_pointer<injector_state> self,
+         messages::media_actor inner, double rate, std::string code,
+         uint64_t seed) {
+  self->state.rng.seed(seed);
+  auto err = messages::errc_from_string(code);
+  return {
+    [=](atoms::probe, const messages::object_ref& obj, uint32_t timeout_ms,
+        uint64_t lease) -> caf::result<std::string> {
+      std::uniform_real_distribution<double> u{0.0, 1.0};
+      if (u(self->state.rng) < rate)
+        return messages::make_error(err, "injected fault (testing.fault_rate)");
+      return self->delegate(inner, atoms::probe_v, obj, timeout_ms, lease);
+    },
+  };
+}
+
+} // namespace
+
+messages::media_actor spawn_fault_injector(caf::actor_system& sys,
+                                           messages::media_actor inner,
+                                           double rate, std::string code,
+                                           uint64_t seed) {
+  return sys.spawn(injector, std::move(inner), rate, std::move(code), seed);
+}
+
+} // namespace vf::runtime
