@@ -12,3 +12,10 @@ if(TARGET vidflow)
   set_tests_properties(integration.e2e_single_node integration.e2e_s3rver
                        PROPERTIES LABELS integration TIMEOUT 600)
 endif()
+if(TARGET vidflow)
+  add_test(NAME integration.e2e_faults
+           COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/e2e_faults.py
+                   --binary $<TARGET_FILE:vidflow>)
+  set_tests_properties(integration.e2e_faults
+                       PROPERTIES LABELS integration TIMEOUT 600)
+endif()
