@@ -347,6 +347,37 @@ auto router::ask(const Handle& dest, Ts&&... xs) {
   return h;
 }
 
+template <class Then>
+void router::with_visible_job(const std::shared_ptr<exchange>& ex,
+                              std::string_view id, Then then) {
+  auto who = authenticate(*ex);
+  if (!who)
+    return;
+  std::weak_ptr<exchange> weak = ex;
+  auto h = ask(state_.handles.registry, atoms::get_v, std::string{id});
+  h.then(
+    [this, weak, rid = h.id(), who = std::move(*who),
+     then = std::move(then)](messages::job& j) mutable {
+      deadlines_.settle(rid);
+      auto ex = weak.lock();
+      if (!ex)
+        return;
+      // Someone else's job does not exist as far as this caller knows.
+      if (!may_see(who, j)) {
+        ex->respond(not_found_job(j.id));
+        return;
+      }
+      then(ex, j);
+    },
+    [this, weak, rid = h.id(), sid = std::string{id}](caf::error& err) {
+      deadlines_.settle(rid);
+      if (auto ex = weak.lock())
+        ex->respond(messages::errc_of(err) == errc::not_found
+                      ? not_found_job(sid)
+                      : from_error(state_, err));
+    });
+}
+
 void router::handle(const std::shared_ptr<exchange>& ex) {
   auto& req = ex->request();
   std::string_view id;
@@ -612,152 +643,94 @@ void router::create_job(const std::shared_ptr<exchange>& ex) {
 }
 
 void router::get_job(const std::shared_ptr<exchange>& ex, std::string_view id) {
-  auto who = authenticate(*ex);
-  if (!who)
-    return;
-  std::weak_ptr<exchange> weak = ex;
-  auto h = ask(state_.handles.registry, atoms::get_v, std::string{id});
-  h.then(
-    [this, weak, rid = h.id(), who = std::move(*who)](messages::job& j) {
-      deadlines_.settle(rid);
-      auto ex = weak.lock();
-      if (!ex)
-        return;
-      // Someone else's job does not exist as far as this caller knows.
-      if (!may_see(who, j))
-        ex->respond(not_found_job(j.id));
-      else
-        ex->respond(make_response(200, job_json(j)));
-    },
-    [this, weak, rid = h.id(), sid = std::string{id}](caf::error& err) {
-      deadlines_.settle(rid);
-      if (auto ex = weak.lock())
-        ex->respond(messages::errc_of(err) == errc::not_found
-                      ? not_found_job(sid)
-                      : from_error(state_, err));
-    });
+  with_visible_job(ex, id, [](const std::shared_ptr<exchange>& ex,
+                              messages::job& j) {
+    ex->respond(make_response(200, job_json(j)));
+  });
 }
 
 void router::get_result(const std::shared_ptr<exchange>& ex,
                         std::string_view id) {
-  auto who = authenticate(*ex);
-  if (!who)
-    return;
-  std::weak_ptr<exchange> weak = ex;
   // Looks the job up first: for the owner check and for the status a 409
   // names.
-  auto h = ask(state_.handles.registry, atoms::get_v, std::string{id});
-  h.then(
-    [this, weak, rid = h.id(), who = std::move(*who)](messages::job& j) {
-      deadlines_.settle(rid);
-      auto ex = weak.lock();
-      if (!ex)
-        return;
-      if (!may_see(who, j)) {
-        ex->respond(not_found_job(j.id));
-        return;
-      }
-      auto h2 = ask(state_.handles.registry, atoms::get_result_v, j.id);
-      h2.then(
-        [this, weak, rid2 = h2.id()](messages::job_result& r) {
-          deadlines_.settle(rid2);
-          auto ex = weak.lock();
-          if (!ex)
-            return;
-          std::string out;
-          out.reserve(128 + r.metadata.size() + r.summary.size());
-          out += R"({"job_id":)";
-          append_json_string(out, r.job_id);
-          out += R"(,"metadata":)";
-          // Stored as JSON text: splice it in once it proved valid.
-          if (!r.metadata.empty() && json::accept(r.metadata))
-            out += r.metadata;
-          else
-            out += "null";
-          out += R"(,"summary":)";
-          append_json_string(out, r.summary);
-          out += R"(,"created_at":)";
-          append_iso8601(out, r.created_at);
-          out += '}';
-          ex->respond(make_response(200, std::move(out)));
-        },
-        [this, weak, rid2 = h2.id(), status = messages::to_string(j.status),
-         jid = j.id](caf::error& err) {
-          deadlines_.settle(rid2);
-          auto ex = weak.lock();
-          if (!ex)
-            return;
-          auto code = messages::errc_of(err);
-          if (code == errc::conflict)
-            ex->respond(error_response(
-              409, "conflict",
-              "job is not finished yet (status " + status
-                + "); poll GET /jobs/{id} until it is SUCCEEDED"));
-          else if (code == errc::not_found)
-            ex->respond(not_found_job(jid));
-          else
-            ex->respond(from_error(state_, err));
-        });
-    },
-    [this, weak, rid = h.id(), sid = std::string{id}](caf::error& err) {
-      deadlines_.settle(rid);
-      if (auto ex = weak.lock())
-        ex->respond(messages::errc_of(err) == errc::not_found
-                      ? not_found_job(sid)
-                      : from_error(state_, err));
-    });
+  with_visible_job(ex, id, [this](const std::shared_ptr<exchange>& ex,
+                                  messages::job& j) {
+    std::weak_ptr<exchange> weak = ex;
+    auto h2 = ask(state_.handles.registry, atoms::get_result_v, j.id);
+    h2.then(
+      [this, weak, rid2 = h2.id()](messages::job_result& r) {
+        deadlines_.settle(rid2);
+        auto ex = weak.lock();
+        if (!ex)
+          return;
+        std::string out;
+        out.reserve(128 + r.metadata.size() + r.summary.size());
+        out += R"({"job_id":)";
+        append_json_string(out, r.job_id);
+        out += R"(,"metadata":)";
+        // Stored as JSON text: splice it in once it proved valid.
+        if (!r.metadata.empty() && json::accept(r.metadata))
+          out += r.metadata;
+        else
+          out += "null";
+        out += R"(,"summary":)";
+        append_json_string(out, r.summary);
+        out += R"(,"created_at":)";
+        append_iso8601(out, r.created_at);
+        out += '}';
+        ex->respond(make_response(200, std::move(out)));
+      },
+      [this, weak, rid2 = h2.id(), status = messages::to_string(j.status),
+       jid = j.id](caf::error& err) {
+        deadlines_.settle(rid2);
+        auto ex = weak.lock();
+        if (!ex)
+          return;
+        auto code = messages::errc_of(err);
+        if (code == errc::conflict)
+          ex->respond(error_response(
+            409, "conflict",
+            "job is not finished yet (status " + status
+              + "); poll GET /jobs/{id} until it is SUCCEEDED"));
+        else if (code == errc::not_found)
+          ex->respond(not_found_job(jid));
+        else
+          ex->respond(from_error(state_, err));
+      });
+  });
 }
 
 void router::cancel_job(const std::shared_ptr<exchange>& ex,
                         std::string_view id) {
-  auto who = authenticate(*ex);
-  if (!who)
-    return;
-  std::weak_ptr<exchange> weak = ex;
   // Looks the job up first: the orchestrator does not know owners.
-  auto h = ask(state_.handles.registry, atoms::get_v, std::string{id});
-  h.then(
-    [this, weak, rid = h.id(), who = std::move(*who)](messages::job& j) {
-      deadlines_.settle(rid);
-      auto ex = weak.lock();
-      if (!ex)
-        return;
-      if (!may_see(who, j)) {
-        ex->respond(not_found_job(j.id));
-        return;
-      }
-      auto h2 = ask(state_.handles.orchestrator, atoms::cancel_v, j.id);
-      h2.then(
-        [this, weak, rid2 = h2.id()](messages::job& cancelled) {
-          deadlines_.settle(rid2);
-          if (auto ex = weak.lock())
-            ex->respond(make_response(200, job_json(cancelled)));
-        },
-        [this, weak, rid2 = h2.id(), jid = j.id,
-         status = messages::to_string(j.status)](caf::error& err) {
-          deadlines_.settle(rid2);
-          auto ex = weak.lock();
-          if (!ex)
-            return;
-          auto code = messages::errc_of(err);
-          if (code == errc::conflict)
-            ex->respond(
-              error_response(409, "conflict",
-                             detail_of(err, "job is already " + status
-                                              + " and cannot be cancelled")));
-          else if (code == errc::not_found)
-            ex->respond(not_found_job(jid));
-          else
-            ex->respond(from_error(state_, err));
-        });
-    },
-    [this, weak, rid = h.id(), sid = std::string{id}](caf::error& err) {
-      deadlines_.settle(rid);
-      if (auto ex = weak.lock())
-        ex->respond(messages::errc_of(err) == errc::not_found
-                      ? not_found_job(sid)
-                      : from_error(state_, err));
-    });
+  with_visible_job(ex, id, [this](const std::shared_ptr<exchange>& ex,
+                                  messages::job& j) {
+    std::weak_ptr<exchange> weak = ex;
+    auto h2 = ask(state_.handles.orchestrator, atoms::cancel_v, j.id);
+    h2.then(
+      [this, weak, rid2 = h2.id()](messages::job& cancelled) {
+        deadlines_.settle(rid2);
+        if (auto ex = weak.lock())
+          ex->respond(make_response(200, job_json(cancelled)));
+      },
+      [this, weak, rid2 = h2.id(), jid = j.id,
+       status = messages::to_string(j.status)](caf::error& err) {
+        deadlines_.settle(rid2);
+        auto ex = weak.lock();
+        if (!ex)
+          return;
+        auto code = messages::errc_of(err);
+        if (code == errc::conflict)
+          ex->respond(
+            error_response(409, "conflict",
+                           detail_of(err, "job is already " + status
+                                            + " and cannot be cancelled")));
+        else if (code == errc::not_found)
+          ex->respond(not_found_job(jid));
+        else
+          ex->respond(from_error(state_, err));
+      });
+  });
 }
 
 void router::history(const std::shared_ptr<exchange>& ex) {
@@ -972,58 +945,39 @@ void router::metrics(const std::shared_ptr<exchange>& ex) {
 
 void router::get_attempts(const std::shared_ptr<exchange>& ex,
                           std::string_view id) {
-  auto who = authenticate(*ex);
-  if (!who)
-    return;
-  std::weak_ptr<exchange> weak = ex;
   // Looks the job up first: the ledger does not know owners.
-  auto h = ask(state_.handles.registry, atoms::get_v, std::string{id});
-  h.then(
-    [this, weak, rid = h.id(), who = std::move(*who)](messages::job& j) {
-      deadlines_.settle(rid);
-      auto ex = weak.lock();
-      if (!ex)
-        return;
-      if (!may_see(who, j)) {
-        ex->respond(not_found_job(j.id));
-        return;
-      }
-      auto h2 = ask(state_.handles.registry, atoms::attempts_v, j.id);
-      h2.then(
-        [this, weak, rid2 = h2.id(),
-         jid = j.id](std::vector<messages::attempt_record>& items) {
-          deadlines_.settle(rid2);
-          auto ex = weak.lock();
-          if (!ex)
-            return;
-          std::string out;
-          out.reserve(64 + items.size() * 512);
-          out += R"({"job_id":)";
-          append_json_string(out, jid);
-          out += R"(,"items":[)";
-          for (size_t i = 0; i < items.size(); ++i) {
-            if (i > 0)
-              out += ',';
-            append_attempt_json(out, items[i]);
-          }
-          out += "]}";
-          ex->respond(make_response(200, std::move(out)));
-        },
-        [this, weak, rid2 = h2.id(), jid = j.id](caf::error& err) {
-          deadlines_.settle(rid2);
-          if (auto ex = weak.lock())
-            ex->respond(messages::errc_of(err) == errc::not_found
-                          ? not_found_job(jid)
-                          : from_error(state_, err));
-        });
-    },
-    [this, weak, rid = h.id(), sid = std::string{id}](caf::error& err) {
-      deadlines_.settle(rid);
-      if (auto ex = weak.lock())
-        ex->respond(messages::errc_of(err) == errc::not_found
-                      ? not_found_job(sid)
-                      : from_error(state_, err));
-    });
+  with_visible_job(ex, id, [this](const std::shared_ptr<exchange>& ex,
+                                  messages::job& j) {
+    std::weak_ptr<exchange> weak = ex;
+    auto h2 = ask(state_.handles.registry, atoms::attempts_v, j.id);
+    h2.then(
+      [this, weak, rid2 = h2.id(),
+       jid = j.id](std::vector<messages::attempt_record>& items) {
+        deadlines_.settle(rid2);
+        auto ex = weak.lock();
+        if (!ex)
+          return;
+        std::string out;
+        out.reserve(64 + items.size() * 512);
+        out += R"({"job_id":)";
+        append_json_string(out, jid);
+        out += R"(,"items":[)";
+        for (size_t i = 0; i < items.size(); ++i) {
+          if (i > 0)
+            out += ',';
+          append_attempt_json(out, items[i]);
+        }
+        out += "]}";
+        ex->respond(make_response(200, std::move(out)));
+      },
+      [this, weak, rid2 = h2.id(), jid = j.id](caf::error& err) {
+        deadlines_.settle(rid2);
+        if (auto ex = weak.lock())
+          ex->respond(messages::errc_of(err) == errc::not_found
+                        ? not_found_job(jid)
+                        : from_error(state_, err));
+      });
+  });
 }
 
 void router::dlq_list(const std::shared_ptr<exchange>& ex) {

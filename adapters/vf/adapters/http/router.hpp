@@ -95,6 +95,12 @@ private:
   template <class Handle, class... Ts>
   auto ask(const Handle& dest, Ts&&... xs);
 
+  /// Authenticates, looks up job `id` and checks the caller may see it;
+  /// answers 401/404/503 itself, else calls `then(ex, job)`.
+  template <class Then>
+  void with_visible_job(const std::shared_ptr<exchange>& ex,
+                        std::string_view id, Then then);
+
   const api_state& state_;
   common::asio_bridge& bridge_;
   jwt_codec jwt_;
