@@ -6,6 +6,9 @@ BUILD_TYPE ?= Release
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 CONFIG ?= config/vidflow.conf
+FUZZ_DIR ?= $(BUILD_DIR)/fuzz
+FUZZ_SECONDS ?= 60
+ASAN_BUILD_DIR ?= build-asan
 
 .PHONY: all deps test-deps bench-deps configure build run test bench \
         sanitize fuzz clean help
@@ -17,6 +20,8 @@ help:
 	@echo "make test    install deps, build, run every test (unit + integration)"
 	@echo "make build   build build/vidflow (Release)"
 	@echo "make bench   run the benchmarks and print their numbers"
+	@echo "make fuzz    build the libFuzzer targets (clang) and run each FUZZ_SECONDS=60"
+	@echo "make sanitize  build with ASan+UBSan (build-asan) and run all but fuzz tests"
 	@echo "make clean   remove the build directory"
 
 deps:
@@ -44,6 +49,12 @@ test: test-deps configure
 bench: bench-deps configure
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 	bench/run-all.sh $(BUILD_DIR)
+
+fuzz: test-deps
+	tests/fuzz/run-fuzzers.sh run --build-dir $(FUZZ_DIR) --seconds $(FUZZ_SECONDS) all
+
+sanitize: test-deps
+	tests/sanitize.sh --build-dir $(ASAN_BUILD_DIR)
 
 clean:
 	rm -rf $(BUILD_DIR)

@@ -313,6 +313,20 @@ caf::error interrupted(const interrupt_state& st, const std::string& name,
                                      + " ms deadline");
 }
 
+/// Returns whether every byte of `path` can be read (no I/O error).
+bool file_reads_back(const std::string& path) {
+  auto* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr)
+    return false;
+  std::array<char, 65536> buf;
+  while (std::fread(buf.data(), 1, buf.size(), f) == buf.size()) {
+    // keep reading
+  }
+  bool ok = std::ferror(f) == 0;
+  std::fclose(f);
+  return ok;
+}
+
 caf::error open_failed(int code, const interrupt_state& st,
                        const std::string& path, const std::string& name,
                        uint64_t file_size, std::chrono::milliseconds timeout) {
@@ -323,12 +337,23 @@ caf::error open_failed(int code, const interrupt_state& st,
   auto reason = av_error_string(code);
   if (code == AVERROR(ENOENT) || code == AVERROR(ENOTDIR))
     return make_error(errc::not_found, "no such file: " + name);
+  if (code == AVERROR(EIO) && file_reads_back(path))
+    // Some demuxers answer EIO for malformed data (found by fuzzing): when
+    // the file itself reads back fine, the content is to blame, and a retry
+    // would fail the same way.
+    return make_error(errc::bad_media,
+                      "not a media file: " + name + " (" + reason
+                        + " while parsing readable data)");
   if (code == AVERROR(EIO) || code == AVERROR(EACCES) || code == AVERROR(EPERM)
       || code == AVERROR(EMFILE) || code == AVERROR(ENFILE))
     return make_error(errc::storage_unavailable,
                       "cannot read " + name + ": " + reason);
   if (code == AVERROR(ENOMEM))
-    return make_error(errc::internal, "probe of " + name + ": " + reason);
+    // On open, ENOMEM comes from sizes the file declares (a WAV header
+    // asking for gigabytes, found by fuzzing), not from a full machine.
+    return make_error(errc::bad_media,
+                      "not a media file: " + name + " declares sizes that "
+                        + "cannot be allocated (" + reason + ")");
   if ((code == AVERROR_INVALIDDATA || code == AVERROR_EOF)
       && starts_with_ftyp(path, file_size))
     return make_error(errc::truncated,

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Builds vidflow with AddressSanitizer + UndefinedBehaviorSanitizer (gcc) in
+# a separate build directory and runs every CTest test except the fuzzers
+# (unit, integration, end-to-end) under them. Used by `make sanitize`.
+#
+#   tests/sanitize.sh [--build-dir DIR] [-- CTEST_ARGS...]
+#
+# DIR defaults to build-asan. Any sanitizer report fails the test it happens
+# in: ASan aborts (leaks included), UBSan halts on the first report. UBSan
+# suppressions, each with its reason, live in tests/ubsan.supp. Extra
+# options: ASAN_OPTIONS / UBSAN_OPTIONS from the environment are appended.
+set -euo pipefail
+
+root="$(cd "$(dirname "$0")/.." && pwd)"
+build_dir="$root/build-asan"
+ctest_args=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --build-dir) build_dir="$2"; shift 2 ;;
+    --) shift; ctest_args=("$@"); break ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    *) echo "sanitize: unknown option '$1' (see --help)" >&2; exit 2 ;;
+  esac
+done
+
+start=$(date +%s)
+cmake -S "$root" -B "$build_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DVF_SANITIZERS=address,undefined -DCMAKE_C_COMPILER=gcc \
+  -DCMAKE_CXX_COMPILER=g++ -DVF_ENABLE_BENCH=OFF
+cmake --build "$build_dir" -j "$(nproc)"
+built=$(date +%s)
+echo "sanitize: build took $((built - start)) s"
+
+asan="detect_leaks=1:abort_on_error=1"
+ubsan="print_stacktrace=1:halt_on_error=1"
+if [ -s "$root/tests/ubsan.supp" ]; then
+  ubsan+=":suppressions=$root/tests/ubsan.supp"
+fi
+export ASAN_OPTIONS="$asan${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
+export UBSAN_OPTIONS="$ubsan${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
+echo "sanitize: ASAN_OPTIONS=$ASAN_OPTIONS"
+echo "sanitize: UBSAN_OPTIONS=$UBSAN_OPTIONS"
+rc=0
+(cd "$build_dir" && ctest --output-on-failure --timeout 900 -LE fuzz \
+  "${ctest_args[@]}") || rc=$?
+echo "sanitize: tests took $(($(date +%s) - built)) s (exit $rc)"
+exit "$rc"
