@@ -35,12 +35,15 @@ struct fixture : testing::fixture_base {
   testing::fake_worker_actor add_worker(const std::string& name, uint32_t slots,
                                     std::vector<task_kind> kinds
                                     = {task_kind::probe,
-                                       task_kind::summarize}) {
+                                       task_kind::summarize},
+                                    std::vector<std::string> labels = {},
+                                    std::string node = "local") {
     auto w = sys.spawn(testing::fake_worker);
     workers.push_back(w);
     messages::worker_info info;
     info.name = name;
-    info.node = "local";
+    info.node = std::move(node);
+    info.labels = std::move(labels);
     info.kinds = std::move(kinds);
     info.slots = slots;
     self->send(disp, atoms::join_v, messages::worker_actor{w}, info);
@@ -231,6 +234,78 @@ CAF_TEST(a join without slots or kinds is refused) {
   self->receive([&](bool) {}, [&](error& x) { err = x; },
                 after(std::chrono::seconds(0)) >> [] {});
   CAF_CHECK_EQUAL(messages::errc_of(err), errc::invalid_argument);
+}
+
+CAF_TEST(a task runs only on a worker with all its labels) {
+  auto plain = add_worker("plain", 4);
+  auto gpu = add_worker("gpu", 1, {task_kind::probe}, {"gpu", "big-memory"});
+  auto t = make_task(1);
+  t.labels = {"gpu"};
+  submit(t);
+  // The plain worker has more free slots but lacks the label.
+  CAF_CHECK(ws(plain).running.empty());
+  CAF_REQUIRE_EQUAL(ws(gpu).running.size(), 1u);
+  // A second gpu task waits for the busy gpu worker.
+  auto t2 = make_task(2);
+  t2.labels = {"gpu", "big-memory"};
+  submit(t2);
+  CAF_CHECK_EQUAL(stats().queued, 1u);
+  // An unlabelled task still runs on the plain worker meanwhile.
+  submit(make_task(3));
+  CAF_CHECK_EQUAL(ws(plain).running.size(), 1u);
+  self->send(gpu, atoms::dispatch_v,
+             testing::ok_outcome(ws(gpu).running[0].first, "x"));
+  consume_messages();
+  CAF_REQUIRE_EQUAL(ws(gpu).running.size(), 1u);
+  CAF_CHECK_EQUAL(ws(gpu).running[0].first.lease_id, 2u);
+}
+
+CAF_TEST(a draining node gets no new tasks and reports its leases) {
+  auto a = add_worker("a/w1", 2, {task_kind::probe}, {}, "a");
+  submit(make_task(1));
+  CAF_REQUIRE_EQUAL(ws(a).running.size(), 1u);
+  self->send(disp, atoms::drain_v, std::string{"a"});
+  consume_messages();
+  uint64_t held = 99;
+  self->receive([&](uint64_t n) { held = n; },
+                after(std::chrono::seconds(0)) >> [] {});
+  CAF_CHECK_EQUAL(held, 1u);
+  submit(make_task(2));
+  CAF_CHECK_EQUAL(ws(a).running.size(), 1u); // free slot, but draining
+  CAF_CHECK_EQUAL(stats().queued, 1u);
+  CAF_CHECK_EQUAL(stats().free_slots, 0u);
+  auto b = add_worker("b/w1", 1, {task_kind::probe}, {}, "b");
+  CAF_REQUIRE_EQUAL(ws(b).running.size(), 1u);
+  CAF_CHECK_EQUAL(ws(b).running[0].first.lease_id, 2u);
+  self->send(a, atoms::dispatch_v,
+             testing::ok_outcome(ws(a).running[0].first, "x"));
+  consume_messages();
+  static_cast<void>(outcomes());
+  self->send(disp, atoms::drain_v, std::string{"a"});
+  consume_messages();
+  self->receive([&](uint64_t n) { held = n; },
+                after(std::chrono::seconds(0)) >> [] {});
+  CAF_CHECK_EQUAL(held, 0u);
+}
+
+CAF_TEST(prepare sees each task before its worker does) {
+  anon_send_exit(disp, exit_reason::user_shutdown);
+  actors::dispatcher_config cfg;
+  std::vector<std::pair<uint64_t, bool>> seen;
+  cfg.prepare = [&seen](messages::task& t, const messages::worker_info& info,
+                        bool remote) {
+    seen.emplace_back(t.lease_id, remote);
+    t.object.url = "http://store/" + info.name;
+  };
+  disp = sys.spawn(actors::dispatcher, cfg);
+  consume_messages();
+  auto w = add_worker("w1", 1);
+  submit(make_task(7));
+  CAF_REQUIRE_EQUAL(seen.size(), 1u);
+  CAF_CHECK_EQUAL(seen[0].first, 7u);
+  CAF_CHECK_EQUAL(seen[0].second, false); // same actor system: local
+  CAF_REQUIRE_EQUAL(ws(w).running.size(), 1u);
+  CAF_CHECK_EQUAL(ws(w).running[0].first.object.url, "http://store/w1");
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

@@ -246,6 +246,7 @@ fake_dispatcher(fake_dispatcher_impl* self) {
       return true;
     },
     [=](atoms::stats) { return messages::dispatcher_stats{}; },
+    [=](atoms::drain, const std::string&) { return uint64_t{0}; },
     [=](atoms::cancel, uint64_t lease) {
       self->state.cancels.push_back(lease);
     },
@@ -283,6 +284,7 @@ inline fake_worker_actor::behavior_type fake_worker(fake_worker_impl* self) {
     [=](atoms::cancel, uint64_t lease) {
       self->state.cancels.push_back(lease);
     },
+    [=](atoms::flush) { return std::vector<messages::task_outcome>{}; },
   };
 }
 
@@ -295,6 +297,8 @@ inline messages::task_outcome ok_outcome(const messages::task& t,
   out.kind = t.kind;
   out.ok = true;
   out.output = std::move(output);
+  out.object_version = t.object.version;
+  out.series = t.series;
   return out;
 }
 

@@ -531,4 +531,118 @@ CAF_TEST(uploads that never came expire on schedule) {
   anon_send_exit(o, exit_reason::user_shutdown);
 }
 
+// -- late outcomes reported by worker nodes ----------------------------------
+
+CAF_TEST(a late ok outcome of the current step is recorded once) {
+  CAF_CHECK_EQUAL(deliver(event("v1")), true);
+  auto first = pending()[0].first;
+  // The node holding the first lease was declared lost; a retry runs.
+  answer(0, testing::failed_outcome(first, errc::worker_lost));
+  advance_time(1min);
+  consume_messages();
+  CAF_REQUIRE_EQUAL(pending().size(), 1u);
+  auto second = pending()[0].first;
+  // The lost node comes back with the result of the first lease.
+  auto late = testing::ok_outcome(first, "{late}");
+  self->send(orch, atoms::report_v, late);
+  consume_messages();
+  CAF_CHECK_EQUAL(receive_one<bool>(), true);
+  // The running retry is cancelled and the pipeline moved on.
+  auto& cancels = deref<testing::fake_dispatcher_impl>(disp).state.cancels;
+  CAF_CHECK_EQUAL(std::count(cancels.begin(), cancels.end(), second.lease_id),
+                  1);
+  CAF_REQUIRE_EQUAL(pending().size(), 2u);
+  CAF_CHECK_EQUAL(pending()[1].first.kind, task_kind::summarize);
+  CAF_CHECK_EQUAL(pending()[1].first.input, "{late}");
+  // The same report again, and the retry's own answer, are dropped.
+  self->send(orch, atoms::report_v, late);
+  consume_messages();
+  CAF_CHECK_EQUAL(receive_one<bool>(), false);
+  answer(0, testing::ok_outcome(second, "{retry}"));
+  auto oks = std::count_if(st().ledger.begin(), st().ledger.end(),
+                           [](const messages::attempt_record& r) {
+                             return r.ok && r.kind == task_kind::probe;
+                           });
+  CAF_CHECK_EQUAL(oks, 1);
+  answer(0, testing::ok_outcome(pending()[0].first, "s"));
+  CAF_CHECK_EQUAL(job().status, job_status::succeeded);
+  CAF_CHECK_EQUAL(st().results[id].metadata, "{late}");
+}
+
+CAF_TEST(an answer and a report of one lease record it once) {
+  CAF_CHECK_EQUAL(deliver(event("v1")), true);
+  auto t = pending()[0].first;
+  // The normal answer and the node's report of it arrive together.
+  self->send(disp, atoms::dispatch_v, testing::ok_outcome(t, "{a}"));
+  self->send(orch, atoms::report_v, testing::ok_outcome(t, "{a}"));
+  consume_messages();
+  // Whichever came first was recorded; the other found it being recorded.
+  static_cast<void>(receive_one<bool>());
+  auto oks = std::count_if(st().ledger.begin(), st().ledger.end(),
+                           [](const messages::attempt_record& r) {
+                             return r.ok && r.kind == task_kind::probe;
+                           });
+  CAF_CHECK_EQUAL(oks, 1);
+  CAF_REQUIRE_EQUAL(pending().size(), 1u);
+  CAF_CHECK_EQUAL(pending()[0].first.kind, task_kind::summarize);
+}
+
+CAF_TEST(reports of other steps uploads series and failures are dropped) {
+  CAF_CHECK_EQUAL(deliver(event("v1")), true);
+  auto probe = pending()[0].first;
+  auto send_report = [&](messages::task_outcome out) {
+    self->send(orch, atoms::report_v, std::move(out));
+    consume_messages();
+    return receive_one<bool>();
+  };
+  // A failure nobody waits for.
+  CAF_CHECK_EQUAL(send_report(testing::failed_outcome(probe, errc::timeout)),
+                  false);
+  // Another upload of the same job.
+  auto other = testing::ok_outcome(probe, "{}");
+  other.object_version = "v0";
+  CAF_CHECK_EQUAL(send_report(other), false);
+  // Another attempt series (before a redrive).
+  other = testing::ok_outcome(probe, "{}");
+  other.series = 7;
+  CAF_CHECK_EQUAL(send_report(other), false);
+  // A step the job is not at.
+  other = testing::ok_outcome(probe, "{}");
+  other.kind = task_kind::summarize;
+  CAF_CHECK_EQUAL(send_report(other), false);
+  // An unknown job.
+  other = testing::ok_outcome(probe, "{}");
+  other.job_id = "nope";
+  CAF_CHECK_EQUAL(send_report(other), false);
+  CAF_CHECK(st().ledger.empty());
+  CAF_CHECK_EQUAL(pending().size(), 1u);
+}
+
+CAF_TEST(a result finished during a coordinator restart is adopted) {
+  // Before the restart, lease 5 of the probe was running on a worker node.
+  job().status = job_status::processing;
+  job().step = "probe";
+  job().object.version = "v1";
+  job().attempts = 1;
+  self->send(orch, atoms::recover_v);
+  consume_messages();
+  CAF_CHECK_EQUAL(receive_one<uint64_t>(), uint64_t{1});
+  CAF_REQUIRE_EQUAL(pending().size(), 1u);
+  messages::task old;
+  old.job_id = id;
+  old.kind = task_kind::probe;
+  old.lease_id = 5;
+  old.object.version = "v1";
+  self->send(orch, atoms::report_v, testing::ok_outcome(old, "{from node}"));
+  consume_messages();
+  CAF_CHECK_EQUAL(receive_one<bool>(), true);
+  CAF_REQUIRE_EQUAL(pending().size(), 2u);
+  CAF_CHECK_EQUAL(pending()[1].first.kind, task_kind::summarize);
+  answer(1, testing::ok_outcome(pending()[1].first, "s"));
+  CAF_CHECK_EQUAL(job().status, job_status::succeeded);
+  CAF_CHECK_EQUAL(st().results[id].metadata, "{from node}");
+  CAF_REQUIRE_EQUAL(st().ledger.size(), 2u);
+  CAF_CHECK_EQUAL(st().ledger[0].lease_id, 5u);
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()

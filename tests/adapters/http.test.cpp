@@ -283,6 +283,7 @@ orchestrator_actor::behavior_type fake_orchestrator(store_ptr store) {
         return std::move(j.error());
       return std::move(*j);
     },
+    [=](atoms::report, task_outcome&) { return false; },
     [=](atoms::retry, const std::string&, uint64_t) {},
     [=](atoms::expire_old) {},
   };
@@ -299,6 +300,7 @@ dispatcher_actor::behavior_type fake_dispatcher(store_ptr) {
     [=](atoms::stats) {
       return dispatcher_stats{3, 2, 1, 0};
     },
+    [=](atoms::drain, const std::string&) { return uint64_t{0}; },
     [=](atoms::cancel, uint64_t) {},
   };
 }
@@ -514,7 +516,7 @@ struct fixture {
     j.error_message = code + " happened";
     dead_letter d;
     d.job_id = id;
-    d.object = {"uploads", j.key, "v1", "etag-1", 42};
+    d.object = {"uploads", j.key, "v1", "etag-1", 42, {}};
     d.filename = j.filename;
     d.kind = task_kind::summarize;
     d.error_code = code;
@@ -768,7 +770,7 @@ CAF_TEST(get job) {
     j.next_attempt_at = 1'795'266'125'007;
     j.error_code = "timeout";
     j.error_message = "probe took \"too\" long";
-    j.object = {"uploads", j.key, "v1", "etag-1", 99};
+    j.object = {"uploads", j.key, "v1", "etag-1", 99, {}};
     j.attempts = 2;
     j.step = "probe";
   }

@@ -122,7 +122,7 @@ dead_letter make_dead_letter(std::string id, int64_t created_at,
   dead_letter x;
   x.job_id = std::move(id);
   x.object = {"raw", "uploads/" + x.job_id + "/clip.mp4", "v1", "\"e1\"",
-              12345};
+              12345, {}};
   x.filename = "clip.mp4";
   x.series = series;
   x.kind = task_kind::summarize;
@@ -298,7 +298,7 @@ CAF_TEST(create and get round trip every field) {
   auto x = make_job("j-1", 1700000000123, job_status::processing);
   x.updated_at = 1700000000456;
   x.object = {"raw", "uploads/j-1/clip.mp4", "v7", "\"etag-1\"",
-              (uint64_t{1} << 40) + 3};
+              (uint64_t{1} << 40) + 3, {}};
   x.attempts = 4;
   x.step = "thumbnail";
   x.next_attempt_at = 1700000009999;
@@ -978,7 +978,7 @@ CAF_TEST(a version 1 database opens and migrates) {
   CAF_REQUIRE(x);
   auto expected = make_job("old", 10, job_status::submitted);
   expected.updated_at = 20;
-  expected.object = {"raw", "uploads/old/clip.mp4", "v1", "e", 7};
+  expected.object = {"raw", "uploads/old/clip.mp4", "v1", "e", 7, {}};
   expected.attempts = 1;
   expected.step = "probe";
   CAF_CHECK(same(expected, *x));

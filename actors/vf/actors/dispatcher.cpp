@@ -12,9 +12,19 @@ namespace vf::actors {
 
 namespace {
 
-bool supports(const messages::worker_info& info, messages::task_kind kind) {
-  return std::find(info.kinds.begin(), info.kinds.end(), kind)
-         != info.kinds.end();
+/// Whether `w` may run `t`: its kind, and every label the task requires.
+bool fits(const worker_entry& w, const messages::task& t) {
+  auto& info = w.info;
+  if (w.draining || w.busy >= info.slots)
+    return false;
+  if (std::find(info.kinds.begin(), info.kinds.end(), t.kind)
+      == info.kinds.end())
+    return false;
+  for (auto& label : t.labels)
+    if (std::find(info.labels.begin(), info.labels.end(), label)
+        == info.labels.end())
+      return false;
+  return true;
 }
 
 /// Builds the outcome of a lease the worker never answered.
@@ -61,7 +71,7 @@ void try_dispatch(dispatcher_impl* self) {
     // Prefer the worker with the most free slots: spreads load over nodes.
     worker_entry* best = nullptr;
     for (auto& [addr, w] : st.workers) {
-      if (w.busy >= w.info.slots || !supports(w.info, t.kind))
+      if (!fits(w, t))
         continue;
       if (best == nullptr
           || w.info.slots - w.busy > best->info.slots - best->busy)
@@ -77,7 +87,11 @@ void try_dispatch(dispatcher_impl* self) {
     auto worker_name = best->info.name;
     auto timeout = std::chrono::milliseconds{t.timeout_ms} + st.cfg.lease_grace;
     st.leases.emplace(lease_id, lease{t, std::move(q->second.promise), addr});
-    self->request(best->handle, timeout, atoms::run_v, std::move(t))
+    if (st.cfg.prepare)
+      st.cfg.prepare(t, best->info, best->handle.node() != self->node());
+    auto deadline = st.cfg.expire_leases ? caf::duration{timeout}
+                                         : caf::duration{caf::infinite};
+    self->request(best->handle, deadline, atoms::run_v, std::move(t))
       .then(
         [=](messages::task_outcome& out) {
           finish(self, lease_id, std::move(out));
@@ -158,6 +172,7 @@ dispatcher(dispatcher_impl* self, dispatcher_config cfg) {
       // A worker that joins again keeps its busy count: its leases stand.
       i->second.handle = std::move(hdl);
       i->second.info = std::move(info);
+      i->second.draining = false;
       try_dispatch(self);
       return true;
     },
@@ -180,6 +195,19 @@ dispatcher(dispatcher_impl* self, dispatcher_config cfg) {
       if (w != st.workers.end())
         self->send(w->second.handle, atoms::cancel_v, lease_id);
     },
+    [=](atoms::drain, const std::string& node) {
+      auto& st = self->state;
+      uint64_t held = 0;
+      for (auto& [addr, w] : st.workers) {
+        if (w.info.node != node)
+          continue;
+        w.draining = true;
+        for (auto& [id, l] : st.leases)
+          if (l.worker == addr)
+            ++held;
+      }
+      return held;
+    },
     [=](atoms::stats) {
       auto& st = self->state;
       messages::dispatcher_stats s;
@@ -187,7 +215,8 @@ dispatcher(dispatcher_impl* self, dispatcher_config cfg) {
       s.leased = st.leases.size();
       s.workers = st.workers.size();
       for (auto& [addr, w] : st.workers)
-        s.free_slots += w.info.slots > w.busy ? w.info.slots - w.busy : 0;
+        if (!w.draining)
+          s.free_slots += w.info.slots > w.busy ? w.info.slots - w.busy : 0;
       return s;
     },
   };

@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <unordered_map>
@@ -24,8 +25,16 @@ struct dispatcher_config {
   /// Added to a task's own timeout before the lease counts as expired: the
   /// worker enforces the deadline itself and needs a moment to report it.
   std::chrono::milliseconds lease_grace{2000};
+  /// Whether leases expire at all. Only tests of the network layer turn
+  /// this off: their simulated network runs every pending timer whenever
+  /// it is idle, which would expire every lease at once.
+  bool expire_leases = true;
   /// Optional sink for observations (invalid handle: none).
   messages::metrics_actor metrics;
+  /// Called on each task just before it goes to a worker, with whether the
+  /// worker runs on another node, e.g. to presign a GET URL for it.
+  std::function<void(messages::task&, const messages::worker_info&, bool)>
+    prepare;
 };
 
 /// A worker as the dispatcher sees it.
@@ -33,6 +42,8 @@ struct worker_entry {
   messages::worker_actor handle;
   messages::worker_info info;
   uint32_t busy = 0;
+  /// Takes no new tasks (its node is leaving).
+  bool draining = false;
 };
 
 /// A task waiting for a worker.

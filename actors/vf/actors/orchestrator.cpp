@@ -79,6 +79,7 @@ struct machine {
     auto kind = st().cfg.pipeline[run.step];
     auto lease = ++st().last_lease;
     run.lease = lease;
+    run.recording = false;
     auto& j = run.snapshot;
     j.status = job_status::processing;
     j.step = to_string(kind);
@@ -97,6 +98,9 @@ struct machine {
     t.lease_id = lease;
     t.attempt = attempt;
     t.timeout_ms = st().cfg.task_timeout_ms;
+    t.series = j.series;
+    if (auto l = st().cfg.labels.find(kind); l != st().cfg.labels.end())
+      t.labels = l->second;
     auto m = *this;
     persist(
       j,
@@ -123,8 +127,9 @@ struct machine {
   /// Records the outcome of one lease in the ledger, then acts on it.
   void on_outcome(messages::task_outcome out) const {
     auto run = current(out.job_id, out.lease_id);
-    if (run == nullptr)
-      return; // Stale: cancelled, superseded, or already handled.
+    if (run == nullptr || run->recording)
+      return; // Stale: cancelled, superseded, or already being recorded.
+    run->recording = true;
     auto& j = run->snapshot;
     messages::attempt_record rec;
     rec.job_id = out.job_id;
@@ -165,6 +170,7 @@ struct machine {
     auto run = current(out.job_id, out.lease_id);
     if (run == nullptr)
       return;
+    run->recording = false;
     if (out.ok) {
       run->outputs[st().cfg.pipeline[run->step]] = std::move(out.output);
       if (run->step + 1 < st().cfg.pipeline.size()) {
@@ -590,6 +596,27 @@ orchestrator(orchestrator_impl* self, orchestrator_config cfg,
           },
           [rp](caf::error& err) mutable { rp.deliver(err); });
       return rp;
+    },
+    [=](atoms::report, messages::task_outcome& out) -> bool {
+      auto i = self->state.runs.find(out.job_id);
+      if (i == self->state.runs.end() || !out.ok)
+        return false; // Finished, unknown, or a failure nobody waits for.
+      auto& run = i->second;
+      auto& pipeline = self->state.cfg.pipeline;
+      if (run.recording || run.step >= pipeline.size()
+          || pipeline[run.step] != out.kind
+          || run.outputs.count(out.kind) > 0
+          || out.object_version != run.snapshot.object.version
+          || out.series != run.snapshot.series
+          || run.snapshot.status != job_status::processing)
+        return false; // Another step, upload or series, or recorded.
+      if (out.lease_id != run.lease) {
+        // The running (or scheduled) attempt of this step is redundant now.
+        self->send(dispatcher, atoms::cancel_v, run.lease);
+        run.lease = out.lease_id;
+      }
+      m.on_outcome(std::move(out));
+      return true;
     },
     [=](atoms::retry, const std::string& id, uint64_t lease) {
       auto run = m.current(id, lease);

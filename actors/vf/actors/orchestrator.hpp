@@ -35,6 +35,8 @@ struct orchestrator_config {
   /// its summary.
   std::vector<messages::task_kind> pipeline{messages::task_kind::probe,
                                             messages::task_kind::summarize};
+  /// Labels a worker must have to run a step of that kind (e.g. `gpu`).
+  std::map<messages::task_kind, std::vector<std::string>> labels;
   /// Input of a `sleep` step (milliseconds, as text); benchmarks only.
   std::string sleep_input = "10";
   /// Attempts per step, the first included, before a job fails for good.
@@ -79,6 +81,10 @@ struct job_run {
   uint64_t lease = 0;
   /// Outputs of finished steps, by kind.
   std::map<messages::task_kind, std::string> outputs;
+  /// An outcome of the current step is being written to the ledger: any
+  /// other outcome for the step (a duplicate report, a late lease) waits
+  /// for none and is dropped, so a step is recorded once.
+  bool recording = false;
 };
 
 /// State of the orchestrator.

@@ -27,8 +27,13 @@ messages::task_outcome make_outcome(const messages::task& t,
   out.lease_id = t.lease_id;
   out.kind = t.kind;
   out.worker = worker;
+  out.object_version = t.object.version;
+  out.series = t.series;
   return out;
 }
+
+/// How many answered outcomes a worker keeps for re-reporting.
+constexpr size_t max_recent = 1024;
 
 void fail(messages::task_outcome& out, const caf::error& err) {
   out.ok = false;
@@ -46,6 +51,12 @@ void fail(messages::task_outcome& out, const caf::error& err) {
 
 } // namespace
 
+void worker_state::remember(const messages::task_outcome& out) {
+  recent.push_back(out);
+  if (recent.size() > max_recent)
+    recent.pop_front();
+}
+
 worker_impl_actor::behavior_type worker(worker_impl* self, worker_config cfg) {
   self->state.cfg = std::move(cfg);
   return {
@@ -61,6 +72,7 @@ worker_impl_actor::behavior_type worker(worker_impl* self, worker_config cfg) {
         self->state.running.erase(lease);
         o.duration_us = static_cast<uint64_t>(
           duration_cast<microseconds>(self->clock().now() - started).count());
+        self->state.remember(o);
         rp.deliver(std::move(o));
       };
       auto timeout = milliseconds{t.timeout_ms} + port_grace;
@@ -121,6 +133,7 @@ worker_impl_actor::behavior_type worker(worker_impl* self, worker_config cfg) {
         auto out = make_outcome(i->second.first, st.cfg.name);
         fail(out, messages::make_error(messages::errc::cancelled,
                                        "cancelled while running"));
+        st.remember(out);
         i->second.second.deliver(std::move(out));
         st.sleeping.erase(i);
         return;
@@ -131,6 +144,12 @@ worker_impl_actor::behavior_type worker(worker_impl* self, worker_config cfg) {
         self->send(st.cfg.media_control, atoms::cancel_v, lease_id);
       // A summary takes microseconds: it is let to finish.
     },
+    [=](atoms::flush) {
+      auto& rec = self->state.recent;
+      std::vector<messages::task_outcome> xs{rec.begin(), rec.end()};
+      rec.clear();
+      return xs;
+    },
     [=](atoms::expire, uint64_t lease_id) {
       auto& sl = self->state.sleeping;
       auto i = sl.find(lease_id);
@@ -139,6 +158,7 @@ worker_impl_actor::behavior_type worker(worker_impl* self, worker_config cfg) {
       auto out = make_outcome(i->second.first, self->state.cfg.name);
       out.ok = true;
       out.output = i->second.first.input;
+      self->state.remember(out);
       i->second.second.deliver(std::move(out));
       sl.erase(i);
     },

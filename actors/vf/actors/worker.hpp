@@ -10,6 +10,7 @@
 #include "vf/messages/worker_actor.hpp"
 
 #include <cstdint>
+#include <deque>
 #include <string>
 #include <unordered_map>
 
@@ -43,6 +44,11 @@ struct worker_state {
     sleeping;
   /// Leases running through a port, by lease id, with their kind.
   std::unordered_map<uint64_t, messages::task_kind> running;
+  /// Outcomes answered since the last `flush`, oldest first.
+  std::deque<messages::task_outcome> recent;
+
+  /// Keeps a copy of `out` for `flush`, dropping the oldest beyond 1024.
+  void remember(const messages::task_outcome& out);
 };
 
 using worker_impl = worker_impl_actor::stateful_base<worker_state>;

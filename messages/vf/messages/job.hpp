@@ -44,12 +44,15 @@ struct object_ref {
   std::string version;
   std::string etag;
   uint64_t size = 0;
+  /// Transient, never stored: a presigned GET URL by which a worker on
+  /// another node fetches the object (set by the dispatcher per lease).
+  std::string url;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, object_ref& x) {
   return f(caf::meta::type_name("object_ref"), x.bucket, x.key, x.version,
-           x.etag, x.size);
+           x.etag, x.size, x.url);
 }
 
 inline bool operator==(const object_ref& x, const object_ref& y) {

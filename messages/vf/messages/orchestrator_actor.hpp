@@ -29,6 +29,12 @@ namespace vf::messages {
 ///   series; only a FAILED job with an open dead letter can be redriven, and
 ///   the record is marked first, so redriving twice runs once
 ///   (`errc::conflict` the second time); `errc::not_found`.
+/// - `(report, outcome)` → `true` if recorded: an outcome that reached us
+///   late, outside its lease (a worker node that lost its coordinator). A
+///   successful outcome of the step the job is at now, for the same upload
+///   and attempt series, is recorded and supersedes the running attempt;
+///   anything else (failures, steps already recorded, other runs) is
+///   dropped, so each step is recorded once.
 /// - `(retry, job_id, lease_id)`: its own backoff timer.
 ///
 /// - `(expire_old)`: its own timer; expires uploads that never came.
@@ -40,6 +46,7 @@ using orchestrator_actor = caf::typed_actor<
   caf::replies_to<atoms::cancel, std::string>::with<job>,
   caf::replies_to<atoms::recover>::with<uint64_t>,
   caf::replies_to<atoms::redrive, std::string>::with<job>,
+  caf::replies_to<atoms::report, task_outcome>::with<bool>,
   caf::reacts_to<atoms::retry, std::string, uint64_t>,
   caf::reacts_to<atoms::expire_old>>;
 

@@ -2,6 +2,7 @@
 
 #include "vf/messages/register_types.hpp"
 
+#include "vf/messages/cluster_registry_actor.hpp"
 #include "vf/messages/dispatcher_actor.hpp"
 #include "vf/messages/errc.hpp"
 #include "vf/messages/type_ids.hpp"
@@ -13,6 +14,7 @@ void register_types(caf::actor_system_config& cfg) {
   cfg.add_message_types<caf::id_block::vf>();
   // Handles that travel inside messages (workers joining a dispatcher).
   cfg.add_message_type<worker_actor>("vf::messages::worker_actor");
+  cfg.add_message_type<node_actor>("vf::messages::node_actor");
   cfg.add_message_type<std::vector<incident_category>>(
     "std::vector<vf::incident_category>");
   cfg.add_message_type<std::vector<task_kind>>("std::vector<vf::task_kind>");

@@ -45,13 +45,17 @@ struct task {
   uint32_t timeout_ms = 30000;
   /// Higher runs first.
   int32_t priority = 0;
+  /// Attempt series of the job (0, then +1 per redrive).
+  uint32_t series = 0;
+  /// Labels a worker must have all of to run it (e.g. `gpu`).
+  std::vector<std::string> labels;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, task& x) {
   return f(caf::meta::type_name("task"), x.job_id, x.kind, x.object,
            x.filename, x.input, x.lease_id, x.attempt, x.timeout_ms,
-           x.priority);
+           x.priority, x.series, x.labels);
 }
 
 /// What came of one lease: output on success, a classified error otherwise.
@@ -71,13 +75,17 @@ struct task_outcome {
   uint64_t duration_us = 0;
   /// Which worker ran it (`node/name`).
   std::string worker;
+  /// Copied from the task: which upload and attempt series it belongs to,
+  /// so that a late outcome is never applied to another run of the job.
+  std::string object_version;
+  uint32_t series = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, task_outcome& x) {
   return f(caf::meta::type_name("task_outcome"), x.job_id, x.lease_id, x.kind,
            x.ok, x.output, x.error_code, x.error_message, x.transient,
-           x.duration_us, x.worker);
+           x.duration_us, x.worker, x.object_version, x.series);
 }
 
 /// What a worker offers when it registers with a dispatcher.
@@ -109,6 +117,31 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, dispatcher_stats& x) {
   return f(caf::meta::type_name("dispatcher_stats"), x.queued, x.leased,
            x.workers, x.free_slots);
+}
+
+} // namespace vf::messages
+
+namespace vf::messages {
+
+/// A worker node as the cluster registry sees it (admin console, tests).
+struct cluster_node {
+  std::string name;
+  /// Workers it registered and their total slots.
+  uint32_t workers = 0;
+  uint32_t slots = 0;
+  std::vector<std::string> labels;
+  /// Taking no new tasks; leaves once its leases are done.
+  bool draining = false;
+  /// Unix ms of its (latest) registration.
+  int64_t joined_at = 0;
+  /// How many times it registered since the coordinator started.
+  uint32_t registrations = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, cluster_node& x) {
+  return f(caf::meta::type_name("cluster_node"), x.name, x.workers, x.slots,
+           x.labels, x.draining, x.joined_at, x.registrations);
 }
 
 } // namespace vf::messages

@@ -7,6 +7,8 @@
 
 #include "vf/messages/type_ids.hpp"
 
+#include <vector>
+
 namespace vf::messages {
 
 /// A worker runs one task at a time and always answers with an outcome:
@@ -16,10 +18,15 @@ namespace vf::messages {
 /// - `(run, task)` → `task_outcome` for that task's lease.
 /// - `(cancel, lease_id)`: interrupts that lease at its next check; its
 ///   outcome is then `cancelled`.
+/// - `(flush)` → the outcomes it answered since the last flush (at most the
+///   last 1024): a node re-reports them after losing its coordinator,
+///   because an answer sent into a dead connection is silently lost.
 ///
 /// Sent by: a dispatcher (local or, in a cluster, remote).
 using worker_actor
   = caf::typed_actor<caf::replies_to<atoms::run, task>::with<task_outcome>,
-                     caf::reacts_to<atoms::cancel, uint64_t>>;
+                     caf::reacts_to<atoms::cancel, uint64_t>,
+                     caf::replies_to<atoms::flush>::with<
+                       std::vector<task_outcome>>>;
 
 } // namespace vf::messages

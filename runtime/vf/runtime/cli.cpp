@@ -2,7 +2,9 @@
 
 #include "vf/runtime/cli.hpp"
 
+#include "vf/runtime/certs.hpp"
 #include "vf/runtime/serve.hpp"
+#include "vf/runtime/worker_node.hpp"
 
 #include <iostream>
 #include <string>
@@ -15,7 +17,10 @@ namespace {
 void print_usage(std::ostream& out) {
   out << "Usage: vidflow <command> [options]\n\n"
          "Commands:\n"
-         "  serve      run a whole node (API, store, orchestrator, workers)\n"
+         "  serve      run a whole node (API, store, orchestrator, workers);\n"
+         "             with --cluster-port it is a cluster's coordinator\n"
+         "  worker     run a worker node that joins a coordinator\n"
+         "  cluster    cluster tools (init-certs: a CA and node certificates)\n"
          "  version    print the version\n"
          "  help       show this help\n\n"
          "Run 'vidflow <command> --help' for the options of a command.\n";
@@ -33,6 +38,10 @@ int run(int argc, char** argv) {
   args.erase(args.begin());
   if (cmd == "serve")
     return serve(args);
+  if (cmd == "worker")
+    return worker_node(args);
+  if (cmd == "cluster")
+    return cluster_command(args);
   if (cmd == "version" || cmd == "--version") {
     std::cout << "vidflow " << VF_VERSION << "\n";
     return 0;

@@ -4,7 +4,9 @@
 
 #include "vf/messages/errc.hpp"
 
+#include <cctype>
 #include <cstdlib>
+#include <unistd.h>
 #include <sstream>
 
 namespace vf::runtime {
@@ -12,8 +14,26 @@ namespace vf::runtime {
 using messages::errc;
 using messages::make_error;
 
+
+/// Keys both `serve` and `worker` have: the TLS files and failure detection.
+std::vector<setting_spec> cluster_tls_specs() {
+  return {
+    {"cluster.ca", "--cluster-ca", "",
+     "PEM file of the cluster CA that signs every node's certificate"},
+    {"cluster.cert", "--cluster-cert", "",
+     "PEM certificate of this node (signed by cluster.ca)"},
+    {"cluster.key", "--cluster-key", "",
+     "PEM private key of this node's certificate"},
+    {"cluster.heartbeat_ms", "--cluster-heartbeat-ms", "500",
+     "heartbeat interval between nodes, in milliseconds"},
+    {"cluster.timeout_ms", "--cluster-timeout-ms", "3000",
+     "a peer silent this long is dead: its leases go to other workers"},
+  };
+}
+
 const std::vector<setting_spec>& serve_specs() {
-  static const std::vector<setting_spec> specs{
+  static const std::vector<setting_spec> specs = [] {
+  std::vector<setting_spec> xs{
     {"http.host", "--http-host", "127.0.0.1", "address of the JSON API"},
     {"http.port", "--http-port", "8000", "port of the JSON API"},
     {"http.threads", "--http-threads", "1", "I/O threads of the JSON API"},
@@ -75,7 +95,55 @@ const std::vector<setting_spec>& serve_specs() {
      "CAF scheduler: sharing (one queue) or stealing (work stealing)"},
     {"scheduler.threads", "--scheduler-threads", "0",
      "CAF scheduler threads (0: CAF's default)"},
+    {"pipeline.steps", "--pipeline", "probe,summarize",
+     "steps of every job, in order: probe, summarize, sleep (benchmarks)"},
+    {"pipeline.sleep_ms", "--sleep-ms", "10",
+     "duration of a sleep step, in milliseconds (benchmarks)"},
+    {"pipeline.labels", "--step-labels", "",
+     "labels a worker needs per step, as kind:label,... (e.g. probe:gpu)"},
+    {"cluster.port", "--cluster-port", "0",
+     "port of the cluster registry worker nodes join (0: single node)"},
+    {"cluster.host", "--cluster-host", "127.0.0.1",
+     "address the cluster port listens on (0.0.0.0: all)"},
+    {"cluster.object_url", "--cluster-object-url", "",
+     "base URL by which worker nodes fetch uploads (default: "
+     "store.public_url, or store.endpoint in s3 mode)"},
   };
+  for (auto& x : cluster_tls_specs())
+    xs.push_back(x);
+  return xs;
+  }();
+  return specs;
+}
+
+const std::vector<setting_spec>& worker_specs() {
+  static const std::vector<setting_spec> specs = [] {
+    std::vector<setting_spec> xs{
+      {"worker.join", "--join", "",
+       "the coordinator's cluster port, as host:port"},
+      {"worker.name", "--name", "",
+       "this node's name in the cluster (default: the host name)"},
+      {"worker.slots", "--slots", "2", "tasks this node runs at once"},
+      {"worker.kinds", "--kinds", "probe,summarize,sleep",
+       "task kinds this node runs"},
+      {"worker.labels", "--labels", "",
+       "labels of this node, e.g. gpu,big-memory"},
+      {"worker.reconnect_max_ms", "--reconnect-max-ms", "5000",
+       "longest wait between attempts to reach the coordinator"},
+      {"worker.drain_timeout_s", "--drain-timeout-s", "120",
+       "how long a draining node waits for its tasks before it leaves"},
+      {"data.dir", "--data-dir", "./var/worker",
+       "where downloaded objects are kept while they are probed"},
+      {"log.level", "--log-level", "info", "debug, info, warning or error"},
+      {"scheduler.policy", "--scheduler", "sharing",
+       "CAF scheduler: sharing (one queue) or stealing (work stealing)"},
+      {"scheduler.threads", "--scheduler-threads", "0",
+       "CAF scheduler threads (0: CAF's default)"},
+    };
+    for (auto& x : cluster_tls_specs())
+      xs.push_back(x);
+    return xs;
+  }();
   return specs;
 }
 
@@ -85,6 +153,70 @@ caf::error bad(const settings& xs, const std::string& key,
                const std::string& what) {
   return make_error(errc::invalid_argument, "setting " + key + " ("
                                               + xs.origin(key) + ") " + what);
+}
+
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in{text};
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    auto b = item.find_first_not_of(" \t");
+    auto e = item.find_last_not_of(" \t");
+    if (b != std::string::npos)
+      out.push_back(item.substr(b, e - b + 1));
+  }
+  return out;
+}
+
+bool valid_kind(const std::string& x) {
+  return x == "probe" || x == "summarize" || x == "sleep";
+}
+
+bool valid_label(const std::string& x) {
+  if (x.empty() || x.size() > 64)
+    return false;
+  for (char c : x)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_'
+        && c != '.')
+      return false;
+  return true;
+}
+
+bool readable(const std::string& path) {
+  return ::access(path.c_str(), R_OK) == 0;
+}
+
+/// Reads the TLS files and failure detection keys; `needed` says whether
+/// the node talks to the cluster at all.
+caf::error read_cluster_tls(const settings& xs, bool needed,
+                            cluster_config& cfg) {
+  cfg.ca = xs.str("cluster.ca");
+  cfg.cert = xs.str("cluster.cert");
+  cfg.key = xs.str("cluster.key");
+  auto hb = xs.uint("cluster.heartbeat_ms", 10, 600000);
+  if (!hb)
+    return hb.error();
+  auto to = xs.uint("cluster.timeout_ms", 100, 3600000);
+  if (!to)
+    return to.error();
+  cfg.heartbeat = std::chrono::milliseconds{*hb};
+  cfg.timeout = std::chrono::milliseconds{*to};
+  if (cfg.timeout < 2 * cfg.heartbeat)
+    return bad(xs, "cluster.timeout_ms",
+               "must be at least twice cluster.heartbeat_ms, or live peers "
+               "look dead");
+  if (!needed)
+    return caf::none;
+  for (auto key : {"cluster.ca", "cluster.cert", "cluster.key"}) {
+    auto& path = xs.str(key);
+    if (path.empty())
+      return bad(xs, key,
+                 "is required: nodes authenticate each other with TLS "
+                 "(make a dev CA with 'vidflow cluster init-certs')");
+    if (!readable(path))
+      return bad(xs, key, "names '" + path + "', which cannot be read");
+  }
+  return caf::none;
 }
 
 } // namespace
@@ -233,7 +365,113 @@ caf::expected<node_config> make_node_config(const settings& xs) {
     return bad(xs, "scheduler.policy", "must be sharing or stealing");
   VF_TRY(sched_threads, xs.uint("scheduler.threads", 0, 256));
   cfg.scheduler_threads = *sched_threads;
+  cfg.pipeline = split_list(xs.str("pipeline.steps"));
+  if (cfg.pipeline.empty())
+    return bad(xs, "pipeline.steps", "must name at least one step");
+  for (auto& k : cfg.pipeline)
+    if (!valid_kind(k))
+      return bad(xs, "pipeline.steps",
+                 "has unknown step '" + k + "'; use probe, summarize, sleep");
+  VF_TRY(sleep_ms, xs.uint("pipeline.sleep_ms", 0, 3600000));
+  cfg.sleep_ms = static_cast<uint32_t>(*sleep_ms);
+  for (auto& pair : split_list(xs.str("pipeline.labels"))) {
+    auto colon = pair.find(':');
+    if (colon == std::string::npos || !valid_kind(pair.substr(0, colon))
+        || !valid_label(pair.substr(colon + 1)))
+      return bad(xs, "pipeline.labels",
+                 "entries must be kind:label (e.g. probe:gpu), got '" + pair
+                   + "'");
+    cfg.step_labels.emplace_back(pair.substr(0, colon),
+                                 pair.substr(colon + 1));
+  }
+  VF_TRY(cluster_port, port("cluster.port"));
+  cfg.cluster.port = *cluster_port;
+  cfg.cluster.host = xs.str("cluster.host");
+  if (auto err = read_cluster_tls(xs, cfg.cluster.port != 0, cfg.cluster))
+    return err;
+  cfg.object_url = xs.str("cluster.object_url");
+  if (cfg.object_url.empty())
+    cfg.object_url = cfg.store_mode == "s3" ? cfg.store_endpoint
+                                             : cfg.public_url;
+  while (!cfg.object_url.empty() && cfg.object_url.back() == '/')
+    cfg.object_url.pop_back();
+  if (cfg.object_url.rfind("http://", 0) != 0
+      && cfg.object_url.rfind("https://", 0) != 0)
+    return bad(xs, "cluster.object_url",
+               "must start with http:// or https://");
 #undef VF_TRY
+  return cfg;
+}
+
+caf::expected<worker_node_config> make_worker_config(const settings& xs) {
+  worker_node_config cfg;
+  auto join = xs.str("worker.join");
+  auto colon = join.rfind(':');
+  if (join.empty())
+    return bad(xs, "worker.join",
+               "is required: the coordinator's cluster port as host:port "
+               "(e.g. --join coord-host:4242)");
+  char* end = nullptr;
+  auto port = colon == std::string::npos
+                ? 0
+                : std::strtoul(join.c_str() + colon + 1, &end, 10);
+  if (colon == std::string::npos || colon == 0 || end == nullptr
+      || *end != '\0' || port == 0 || port > 65535)
+    return bad(xs, "worker.join", "must be host:port, got '" + join + "'");
+  cfg.cluster.host = join.substr(0, colon);
+  if (cfg.cluster.host.size() > 2 && cfg.cluster.host.front() == '['
+      && cfg.cluster.host.back() == ']')
+    cfg.cluster.host = cfg.cluster.host.substr(1, cfg.cluster.host.size() - 2);
+  cfg.cluster.port = static_cast<uint16_t>(port);
+  if (auto err = read_cluster_tls(xs, true, cfg.cluster))
+    return err;
+  cfg.name = xs.str("worker.name");
+  if (cfg.name.empty()) {
+    char buf[256] = {};
+    if (gethostname(buf, sizeof(buf) - 1) == 0)
+      cfg.name = buf;
+  }
+  if (!valid_label(cfg.name))
+    return bad(xs, "worker.name",
+               "must be 1..64 letters, digits, '-', '_' or '.', got '"
+                 + cfg.name + "'");
+  auto slots = xs.uint("worker.slots", 1, 1024);
+  if (!slots)
+    return slots.error();
+  cfg.slots = static_cast<uint32_t>(*slots);
+  cfg.kinds = split_list(xs.str("worker.kinds"));
+  if (cfg.kinds.empty())
+    return bad(xs, "worker.kinds", "must name at least one task kind");
+  for (auto& k : cfg.kinds)
+    if (!valid_kind(k))
+      return bad(xs, "worker.kinds",
+                 "has unknown kind '" + k + "'; use probe, summarize, sleep");
+  cfg.labels = split_list(xs.str("worker.labels"));
+  for (auto& l : cfg.labels)
+    if (!valid_label(l))
+      return bad(xs, "worker.labels",
+                 "has label '" + l
+                   + "'; use letters, digits, '-', '_' or '.'");
+  auto rmax = xs.uint("worker.reconnect_max_ms", 100, 600000);
+  if (!rmax)
+    return rmax.error();
+  cfg.reconnect_max = std::chrono::milliseconds{*rmax};
+  auto drain = xs.uint("worker.drain_timeout_s", 1, 86400);
+  if (!drain)
+    return drain.error();
+  cfg.drain_timeout = std::chrono::seconds{*drain};
+  cfg.data_dir = xs.str("data.dir");
+  if (cfg.data_dir.empty())
+    return bad(xs, "data.dir", "must name a directory");
+  if (!logger::parse(xs.str("log.level"), cfg.level))
+    return bad(xs, "log.level", "must be debug, info, warning or error");
+  cfg.scheduler = xs.str("scheduler.policy");
+  if (cfg.scheduler != "sharing" && cfg.scheduler != "stealing")
+    return bad(xs, "scheduler.policy", "must be sharing or stealing");
+  auto threads = xs.uint("scheduler.threads", 0, 256);
+  if (!threads)
+    return threads.error();
+  cfg.scheduler_threads = *threads;
   return cfg;
 }
 

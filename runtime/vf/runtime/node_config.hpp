@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace vf::runtime {
@@ -19,6 +20,22 @@ struct account {
   std::string name;
   std::string password;
   std::string role;
+};
+
+/// How a node joins the cluster network (both `serve` and `worker`).
+struct cluster_config {
+  /// `serve`: port of the cluster registry (0: no cluster). `worker`: the
+  /// coordinator's port.
+  uint16_t port = 0;
+  /// `serve`: address to listen on. `worker`: the coordinator's host.
+  std::string host;
+  /// PEM files: the cluster CA, this node's certificate and its key.
+  std::string ca;
+  std::string cert;
+  std::string key;
+  /// Middleman heartbeats and the silence after which a peer is dead.
+  std::chrono::milliseconds heartbeat{500};
+  std::chrono::milliseconds timeout{3000};
 };
 
 /// Everything `vidflow serve` needs, parsed and checked.
@@ -63,10 +80,43 @@ struct node_config {
   std::string scheduler = "sharing";
   /// CAF scheduler threads; 0 lets CAF choose.
   size_t scheduler_threads = 0;
+  /// The steps of every job, in order (e.g. probe, summarize).
+  std::vector<std::string> pipeline;
+  /// Input of `sleep` steps (benchmarks).
+  uint32_t sleep_ms = 10;
+  /// Labels a worker needs for a step: `kind:label` pairs.
+  std::vector<std::pair<std::string, std::string>> step_labels;
+  /// Cluster registry (port 0: single node).
+  cluster_config cluster;
+  /// Base URL by which worker nodes fetch objects (presigned GET).
+  std::string object_url;
+};
+
+/// What `vidflow worker` needs, parsed and checked.
+struct worker_node_config {
+  cluster_config cluster;
+  std::string name;
+  uint32_t slots = 2;
+  std::vector<std::string> kinds;
+  std::vector<std::string> labels;
+  std::string data_dir;
+  log_level level = log_level::info;
+  /// Longest wait between reconnect attempts.
+  std::chrono::milliseconds reconnect_max{5000};
+  /// How long a draining node waits for its leases before it leaves anyway.
+  std::chrono::milliseconds drain_timeout{120000};
+  std::string scheduler = "sharing";
+  size_t scheduler_threads = 0;
 };
 
 /// The keys `vidflow serve` understands, with flags, defaults and help.
 const std::vector<setting_spec>& serve_specs();
+
+/// The keys `vidflow worker` understands.
+const std::vector<setting_spec>& worker_specs();
+
+/// Turns raw settings into a worker node configuration.
+caf::expected<worker_node_config> make_worker_config(const settings& xs);
 
 /// Turns raw settings into a node configuration; an error names the
 /// setting that is missing or wrong and says what it accepts.

@@ -2,6 +2,7 @@
 
 #include "vf/runtime/serve.hpp"
 
+#include "vf/actors/cluster_registry.hpp"
 #include "vf/actors/dispatcher.hpp"
 #include "vf/actors/dlq_analyzer.hpp"
 #include "vf/actors/idempotency_guard.hpp"
@@ -18,6 +19,7 @@
 #include "vf/adapters/summarizer/mock_summarizer.hpp"
 #include "vf/messages/errc.hpp"
 #include "vf/messages/register_types.hpp"
+#include "vf/runtime/cluster.hpp"
 #include "vf/runtime/fault_injector.hpp"
 #include "vf/runtime/logger.hpp"
 #include "vf/runtime/metrics_sink.hpp"
@@ -147,6 +149,8 @@ int serve(const std::vector<std::string>& raw_args) {
   sys_cfg.set("scheduler.policy", caf::atom_from_string(cfg->scheduler));
   if (cfg->scheduler_threads > 0)
     sys_cfg.set("scheduler.max-threads", cfg->scheduler_threads);
+  if (cfg->cluster.port != 0)
+    enable_cluster(sys_cfg, cfg->cluster);
   caf::actor_system sys{sys_cfg};
   auto metrics = std::make_shared<prometheus::Registry>();
   auto node = host_name();
@@ -174,6 +178,27 @@ int serve(const std::vector<std::string>& raw_args) {
                               size_t{100000}));
   actors::dispatcher_config disp_cfg;
   disp_cfg.metrics = keep(spawn_metrics_sink(sys, metrics));
+  {
+    // Workers on other nodes fetch the upload by a presigned GET from the
+    // built-in store or straight from MinIO/S3; ours read it locally.
+    sigv4::presign_params get;
+    get.method = "GET";
+    get.endpoint = cfg->object_url;
+    get.creds = {cfg->access_key, cfg->secret_key, {}};
+    get.region = cfg->region;
+    // Valid for the whole lease (the task's deadline plus a margin).
+    get.expires = cfg->task_timeout_ms / 1000 + 300;
+    disp_cfg.prepare = [get](messages::task& t, const messages::worker_info&,
+                             bool remote) {
+      if (!remote || t.kind != messages::task_kind::probe)
+        return;
+      auto p = get;
+      p.bucket = t.object.bucket;
+      p.key = t.object.key;
+      p.now = static_cast<int64_t>(std::time(nullptr));
+      t.object.url = sigv4::presign_url(p);
+    };
+  }
   auto dispatcher = keep(sys.spawn(actors::dispatcher, disp_cfg));
   actors::orchestrator_config orch_cfg;
   orch_cfg.bucket = cfg->bucket;
@@ -182,6 +207,18 @@ int serve(const std::vector<std::string>& raw_args) {
   orch_cfg.backoff_base = cfg->backoff_base;
   orch_cfg.backoff_cap = cfg->backoff_cap;
   orch_cfg.task_timeout_ms = cfg->task_timeout_ms;
+  orch_cfg.pipeline.clear();
+  for (auto& step : cfg->pipeline) {
+    messages::task_kind kind;
+    if (from_string(step, kind))
+      orch_cfg.pipeline.push_back(kind);
+  }
+  for (auto& [step, label] : cfg->step_labels) {
+    messages::task_kind kind;
+    if (from_string(step, kind))
+      orch_cfg.labels[kind].push_back(label);
+  }
+  orch_cfg.sleep_input = std::to_string(cfg->sleep_ms);
   orch_cfg.wall_ms = unix_ms();
   orch_cfg.seed = seed;
   orch_cfg.lease_base = static_cast<uint64_t>(unix_ms()) * 1000;
@@ -203,6 +240,14 @@ int serve(const std::vector<std::string>& raw_args) {
   dlq_cfg.wall_ms = unix_ms();
   auto analyzer = keep(sys.spawn(actors::dlq_analyzer, dlq_cfg, *store,
                                  messages::orchestrator_actor{orchestrator}));
+  actors::cluster_registry_config cluster_cfg;
+  cluster_cfg.wall_ms = unix_ms();
+  cluster_cfg.log = [&log](const std::string& line) {
+    log.info("cluster", line);
+  };
+  auto cluster = keep(sys.spawn(actors::cluster_registry, cluster_cfg,
+                                dispatcher,
+                                messages::orchestrator_actor{orchestrator}));
 
   // -- object store ----------------------------------------------------------
   objectstore::store_config store_cfg;
@@ -362,7 +407,7 @@ int serve(const std::vector<std::string>& raw_args) {
   api_cfg.log = [&log](const std::string& line) { log.info("http", line); };
   http::api_server api{sys, api_cfg,
                        http::api_handles{registry, orchestrator, dispatcher,
-                                         analyzer},
+                                         analyzer, cluster},
                        metrics};
   if (auto err = api.start()) {
     std::cerr << "vidflow serve: JSON API (http.host, http.port): "
@@ -387,6 +432,24 @@ int serve(const std::vector<std::string>& raw_args) {
   // Uploads stored before a crash whose events were never acknowledged.
   if (object_server)
     object_server->announce_pending();
+  // Worker nodes come last: recovered jobs are queued by now, and nodes
+  // that finished tasks while we were away can report them.
+  std::string cluster_note;
+  if (cfg->cluster.port != 0) {
+    auto port = publish_registry(cluster, cfg->cluster);
+    if (!port) {
+      std::cerr << "vidflow serve: cluster port (cluster.host, cluster.port): "
+                << sys.render(port.error()) << "\n";
+      api.stop();
+      if (object_server)
+        object_server->stop();
+      for (auto& a : actors)
+        caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+      return 1;
+    }
+    cluster_note = ", cluster port " + cfg->cluster.host + ":"
+                   + std::to_string(*port) + " (TLS)";
+  }
   log.info("serve",
            "vidflow ready: API http://" + cfg->http_host + ":"
              + std::to_string(api.port()) + ", uploads " + cfg->public_url
@@ -394,8 +457,8 @@ int serve(const std::vector<std::string>& raw_args) {
              + (object_server ? " on port "
                                   + std::to_string(object_server->port())
                               : std::string{})
-             + "), " + std::to_string(cfg->workers) + " workers, data in "
-             + cfg->data_dir);
+             + "), " + std::to_string(cfg->workers) + " local workers"
+             + cluster_note + ", data in " + cfg->data_dir);
 
   int sig = 0;
   sigwait(&sigs, &sig);

@@ -12,6 +12,7 @@
 #include "caf/expected.hpp"
 #include "caf/fwd.hpp"
 
+#include "vf/messages/cluster_registry_actor.hpp"
 #include "vf/messages/dispatcher_actor.hpp"
 #include "vf/messages/dlq_analyzer_actor.hpp"
 #include "vf/messages/job.hpp"
@@ -113,6 +114,8 @@ struct api_handles {
   /// Answers `/dlq/report` and redrives whole categories; optional (those
   /// routes answer 503 without it).
   vf::messages::dlq_analyzer_actor analyzer;
+  /// Answers `/cluster/nodes`; optional (503 without it).
+  vf::messages::cluster_registry_actor cluster;
 };
 
 /// The HTTP API server. Construct, `start()`, and `stop()` (or destroy)

@@ -30,12 +30,13 @@ enum class route : uint8_t {
   dlq_item,
   dlq_report,
   dlq_redrive,
+  cluster_nodes,
   /// Anything else; labelled `unmatched`, never with the raw path.
   unmatched,
 };
 
 /// Number of `route` values.
-constexpr size_t route_count = 15;
+constexpr size_t route_count = 16;
 
 static_assert(static_cast<size_t>(route::unmatched) + 1 == route_count,
               "route_count must match the route enum");
@@ -57,6 +58,7 @@ constexpr std::string_view route_pattern(route x) {
     "/dlq/{job_id}",
     "/dlq/report",
     "/dlq/redrive",
+    "/cluster/nodes",
     "unmatched",
   }};
   return names[static_cast<size_t>(x)];

@@ -315,6 +315,36 @@ void append_dead_letter_json(std::string& out, const messages::dead_letter& x) {
   out += '}';
 }
 
+std::string cluster_nodes_json(const std::vector<messages::cluster_node>& xs) {
+  std::string out = R"({"nodes":[)";
+  for (size_t i = 0; i < xs.size(); ++i) {
+    auto& x = xs[i];
+    if (i > 0)
+      out += ',';
+    out += R"({"name":)";
+    append_json_string(out, x.name);
+    out += R"(,"workers":)";
+    append_uint(out, x.workers, 1);
+    out += R"(,"slots":)";
+    append_uint(out, x.slots, 1);
+    out += R"(,"labels":[)";
+    for (size_t j = 0; j < x.labels.size(); ++j) {
+      if (j > 0)
+        out += ',';
+      append_json_string(out, x.labels[j]);
+    }
+    out += R"(],"draining":)";
+    out += x.draining ? "true" : "false";
+    out += R"(,"joined_at":)";
+    append_iso8601(out, x.joined_at);
+    out += R"(,"registrations":)";
+    append_uint(out, x.registrations, 1);
+    out += '}';
+  }
+  out += "]}";
+  return out;
+}
+
 std::string incident_report_json(const messages::incident_report& x) {
   std::string out;
   out.reserve(256 + x.categories.size() * 512);

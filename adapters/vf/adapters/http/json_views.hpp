@@ -49,6 +49,10 @@ void append_dead_letter_json(std::string& out, const messages::dead_letter& x);
 /// categories keyed by name.
 std::string incident_report_json(const messages::incident_report& x);
 
+/// `{"nodes":[{"name","workers","slots","labels","draining","joined_at",
+/// "registrations"}]}` for `GET /cluster/nodes`.
+std::string cluster_nodes_json(const std::vector<messages::cluster_node>& xs);
+
 /// Returns the body of every error response: `{"detail": …, "code": …}`.
 std::string error_json(std::string_view code, std::string_view detail);
 

@@ -181,6 +181,8 @@ route match(std::string_view path, std::string_view& id) {
     id = rest;
     return route::dlq_item;
   }
+  if (path == "/cluster/nodes")
+    return route::cluster_nodes;
   if (path == "/auth/login")
     return route::login;
   if (path == "/history")
@@ -453,6 +455,9 @@ void router::handle(const std::shared_ptr<exchange>& ex) {
         break;
       case route::dlq_redrive:
         dlq_redrive(ex);
+        break;
+      case route::cluster_nodes:
+        cluster_nodes(ex);
         break;
       case route::unmatched:
         break;
@@ -1132,6 +1137,30 @@ void router::dlq_report(const std::shared_ptr<exchange>& ex) {
       deadlines_.settle(rid);
       if (auto ex = weak.lock())
         ex->respond(make_response(200, incident_report_json(report)));
+    },
+    [this, weak, rid = h.id()](caf::error& err) {
+      deadlines_.settle(rid);
+      if (auto ex = weak.lock())
+        ex->respond(from_error(state_, err));
+    });
+}
+
+void router::cluster_nodes(const std::shared_ptr<exchange>& ex) {
+  if (!authorize_admin(*ex))
+    return;
+  if (!state_.handles.cluster) {
+    ex->respond(error_response(503, "storage_unavailable",
+                               "the cluster registry is not running on this "
+                               "node"));
+    return;
+  }
+  std::weak_ptr<exchange> weak = ex;
+  auto h = ask(state_.handles.cluster, atoms::nodes_v);
+  h.then(
+    [this, weak, rid = h.id()](std::vector<messages::cluster_node>& xs) {
+      deadlines_.settle(rid);
+      if (auto ex = weak.lock())
+        ex->respond(make_response(200, cluster_nodes_json(xs)));
     },
     [this, weak, rid = h.id()](caf::error& err) {
       deadlines_.settle(rid);

@@ -79,6 +79,7 @@ private:
   void dlq_remove(const std::shared_ptr<exchange>& ex, std::string_view id);
   void dlq_report(const std::shared_ptr<exchange>& ex);
   void dlq_redrive(const std::shared_ptr<exchange>& ex);
+  void cluster_nodes(const std::shared_ptr<exchange>& ex);
 
   /// Answers 429 and returns false when the client is over its rate.
   bool admit(exchange& ex);

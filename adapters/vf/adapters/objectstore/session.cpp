@@ -518,7 +518,7 @@ void session::announce() {
   messages::object_event evt{"s3:ObjectCreated:Put", "builtin",
                              messages::object_ref{req_.bucket, req_.key,
                                                   req_.version_id, req_.etag,
-                                                  req_.size}};
+                                                  req_.size, {}}};
   // CAF holds only a weak reference (see hold_): after shutdown the
   // companion may outlive the I/O threads, a session must not.
   hold_ = shared_from_this();

@@ -195,8 +195,13 @@ struct call {
   std::string key;
   int64_t timeout_ms;
   std::string content_type; // PUT only
+  /// A presigned URL to use as is (no header signing); empty: sign.
+  std::string url;
   /// What we are doing, for messages: `GET uploads/a.mp4`.
   std::string what() const {
+    if (!url.empty()) // Never the query: it carries the signature.
+      return std::string{"s3 "} + method + " "
+             + url.substr(0, url.find('?'));
     return std::string{"s3 "} + method + " " + bucket + "/" + key;
   }
 };
@@ -274,13 +279,29 @@ void set(CURL* h, CURLoption opt, T value, CURLcode& rc) {
 }
 
 /// Signs and performs one request; fills `tr`. `upload_size` is used by PUT.
+caf::error perform_url(const call& c, transfer& tr);
+
 caf::error perform(const client_config& cfg, const call& c, transfer& tr,
                    uint64_t upload_size = 0) {
   std::optional<sigv4::endpoint_parts> ep;
-  if (auto err = check_args(cfg, c, ep))
+  if (!c.url.empty()) {
+    auto scheme_end = c.url.find("://");
+    if (scheme_end == std::string::npos
+        || (c.url.compare(0, 7, "http://") != 0
+            && c.url.compare(0, 8, "https://") != 0)
+        || c.url.find('/', scheme_end + 3) == std::string::npos)
+      return make_error(errc::invalid_argument,
+                        c.what() + ": not an http(s) URL of an object");
+    if (c.timeout_ms <= 0)
+      return make_error(errc::invalid_argument,
+                        c.what() + ": timeout must be positive");
+  } else if (auto err = check_args(cfg, c, ep)) {
     return err;
+  }
   if (auto err = ensure_global_init())
     return err;
+  if (!c.url.empty())
+    return perform_url(c, tr);
   sigv4::request req;
   req.method = c.method;
   req.path = sigv4::object_path(*ep, c.bucket, c.key);
@@ -363,9 +384,47 @@ caf::error perform(const client_config& cfg, const call& c, transfer& tr,
   return caf::none;
 }
 
+/// GET of a presigned URL: the signature is in the query already.
+caf::error perform_url(const call& c, transfer& tr) {
+  easy_ptr h{curl_easy_init()};
+  if (!h)
+    return make_error(errc::internal, c.what() + ": curl_easy_init failed");
+  char errbuf[CURL_ERROR_SIZE] = {0};
+  CURLcode rc = CURLE_OK;
+  set(h.get(), CURLOPT_ERRORBUFFER, errbuf, rc);
+  set(h.get(), CURLOPT_URL, c.url.c_str(), rc);
+  // The path is signed as sent: no dot-segment removal by libcurl.
+  set(h.get(), CURLOPT_PATH_AS_IS, 1L, rc);
+  set(h.get(), CURLOPT_NOSIGNAL, 1L, rc);
+  set(h.get(), CURLOPT_TIMEOUT_MS, static_cast<long>(c.timeout_ms), rc);
+  set(h.get(), CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(c.timeout_ms), rc);
+  set(h.get(), CURLOPT_FOLLOWLOCATION, 0L, rc);
+  set(h.get(), CURLOPT_HEADERFUNCTION, &on_header, rc);
+  set(h.get(), CURLOPT_HEADERDATA, static_cast<void*>(&tr), rc);
+  set(h.get(), CURLOPT_WRITEFUNCTION, &on_body, rc);
+  set(h.get(), CURLOPT_WRITEDATA, static_cast<void*>(&tr), rc);
+  set(h.get(), CURLOPT_HTTPGET, 1L, rc);
+  if (rc != CURLE_OK)
+    return make_error(errc::internal, c.what() + ": curl_easy_setopt: "
+                                        + curl_easy_strerror(rc));
+  rc = curl_easy_perform(h.get());
+  if (rc != CURLE_OK)
+    return transport_error(c, rc, errbuf, tr);
+  long status = 0;
+  rc = curl_easy_getinfo(h.get(), CURLINFO_RESPONSE_CODE, &status);
+  if (rc != CURLE_OK)
+    return make_error(errc::internal, c.what() + ": curl_easy_getinfo: "
+                                        + curl_easy_strerror(rc));
+  tr.status = status;
+  if (!is_success(status))
+    return status_error(c, status, tr.error_body);
+  return caf::none;
+}
+
 call make_call(const char* method, std::string_view bucket,
                std::string_view key, int64_t timeout_ms) {
-  return call{method, std::string{bucket}, std::string{key}, timeout_ms, {}};
+  return call{method, std::string{bucket}, std::string{key}, timeout_ms, {},
+              {}};
 }
 
 } // namespace
@@ -382,12 +441,11 @@ caf::expected<object_info> head_object(const client_config& cfg,
   return tr.info;
 }
 
-caf::expected<object_info> get_object_to_file(const client_config& cfg,
-                                              std::string_view bucket,
-                                              std::string_view key,
-                                              const std::string& dest_path,
-                                              int64_t timeout_ms) {
-  auto c = make_call("GET", bucket, key, timeout_ms);
+namespace {
+
+/// Runs the GET `c` into `dest_path` through a temporary file.
+caf::expected<object_info> download(const client_config& cfg, const call& c,
+                                    const std::string& dest_path) {
   if (dest_path.empty())
     return make_error(errc::invalid_argument,
                       c.what() + ": destination path is empty");
@@ -428,6 +486,24 @@ caf::expected<object_info> get_object_to_file(const client_config& cfg,
   }
   tr.info.size = tr.written;
   return tr.info;
+}
+
+} // namespace
+
+caf::expected<object_info> get_object_to_file(const client_config& cfg,
+                                              std::string_view bucket,
+                                              std::string_view key,
+                                              const std::string& dest_path,
+                                              int64_t timeout_ms) {
+  return download(cfg, make_call("GET", bucket, key, timeout_ms), dest_path);
+}
+
+caf::expected<object_info> get_url_to_file(const std::string& url,
+                                           const std::string& dest_path,
+                                           int64_t timeout_ms) {
+  auto c = make_call("GET", "", "", timeout_ms);
+  c.url = url;
+  return download(client_config{}, c, dest_path);
 }
 
 caf::expected<object_info>

@@ -62,6 +62,13 @@ caf::expected<object_info> get_object_to_file(const client_config& cfg,
                                               const std::string& dest_path,
                                               int64_t timeout_ms);
 
+/// Downloads the object behind a presigned GET `url` (from the built-in
+/// store, MinIO or S3) into `dest_path`, like `get_object_to_file`; needs no
+/// credentials. Error messages never show the URL's query (its signature).
+caf::expected<object_info> get_url_to_file(const std::string& url,
+                                           const std::string& dest_path,
+                                           int64_t timeout_ms);
+
 /// Uploads the file `src_path` as `bucket`/`key` (single PUT, unsigned
 /// payload). For tests and tools. Errors as for `head_object`; an unreadable
 /// source file is `invalid_argument`.

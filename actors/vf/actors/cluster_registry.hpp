@@ -1,0 +1,56 @@
+// vf/actors/cluster_registry.hpp
+
+#pragma once
+
+#include "caf/stateful_actor.hpp"
+#include "caf/typed_event_based_actor.hpp"
+
+#include "vf/actors/wall_clock.hpp"
+#include "vf/messages/cluster_registry_actor.hpp"
+#include "vf/messages/dispatcher_actor.hpp"
+#include "vf/messages/orchestrator_actor.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+
+namespace vf::actors {
+
+/// What the registry runs with.
+struct cluster_registry_config {
+  /// Unix ms at spawn (runtime: system clock; tests: a fixed value).
+  int64_t wall_ms = 0;
+  /// Called with one line per membership change (empty: silent).
+  std::function<void(const std::string&)> log;
+};
+
+/// A node that said hello.
+struct node_entry {
+  messages::node_actor agent;
+  messages::cluster_node info;
+};
+
+/// State of the registry: the nodes it knows, by name.
+struct cluster_registry_state {
+  static inline const char* name = "vf.cluster_registry";
+
+  cluster_registry_config cfg;
+  wall_clock clock;
+  std::map<std::string, node_entry> nodes;
+};
+
+using cluster_registry_impl
+  = messages::cluster_registry_actor::stateful_base<cluster_registry_state>;
+
+/// Spawn with `sys.spawn(cluster_registry, cfg, dispatcher, orchestrator)`;
+/// the runtime publishes it on the cluster port. It keeps the membership
+/// (nodes come and go; a node whose agent goes down is forgotten, and the
+/// dispatcher hands back its workers' leases on their own down messages),
+/// forwards workers to the dispatcher and late outcomes to the orchestrator.
+messages::cluster_registry_actor::behavior_type
+cluster_registry(cluster_registry_impl* self, cluster_registry_config cfg,
+                 messages::dispatcher_actor dispatcher,
+                 messages::orchestrator_actor orchestrator);
+
+} // namespace vf::actors

@@ -1,0 +1,38 @@
+// vf/runtime/cluster.cpp
+
+#include "vf/runtime/cluster.hpp"
+
+#include "caf/io/middleman.hpp"
+#include "caf/openssl/manager.hpp"
+#include "caf/openssl/publish.hpp"
+#include "caf/openssl/remote_actor.hpp"
+
+namespace vf::runtime {
+
+void enable_cluster(caf::actor_system_config& sys_cfg,
+                    const cluster_config& cfg) {
+  sys_cfg.load<caf::io::middleman>();
+  sys_cfg.load<caf::openssl::manager>();
+  sys_cfg.set("openssl.certificate", cfg.cert);
+  sys_cfg.set("openssl.key", cfg.key);
+  sys_cfg.set("openssl.cafile", cfg.ca);
+  sys_cfg.set("middleman.heartbeat-interval", caf::timespan{cfg.heartbeat});
+  sys_cfg.set("middleman.connection-timeout", caf::timespan{cfg.timeout});
+}
+
+caf::expected<uint16_t>
+publish_registry(const messages::cluster_registry_actor& registry,
+                 const cluster_config& cfg) {
+  const char* in = cfg.host.empty() || cfg.host == "0.0.0.0"
+                     ? nullptr
+                     : cfg.host.c_str();
+  return caf::openssl::publish(registry, cfg.port, in, true);
+}
+
+caf::expected<messages::cluster_registry_actor>
+connect_registry(caf::actor_system& sys, const cluster_config& cfg) {
+  return caf::openssl::remote_actor<messages::cluster_registry_actor>(
+    sys, cfg.host, cfg.port);
+}
+
+} // namespace vf::runtime

@@ -1,0 +1,294 @@
+// Two simulated nodes over CAF's network layer (point_to_point_fixture): a
+// coordinator ("mars": dispatcher + published cluster registry) and a worker
+// node ("earth": its agent and a worker) that joins it.
+
+#define CAF_SUITE actors.cluster
+
+#include "vf_test.hpp"
+
+#include "vf/actors/cluster_registry.hpp"
+#include "vf/actors/dispatcher.hpp"
+
+#include "fakes.hpp"
+
+#include "caf/io/middleman.hpp"
+#include "caf/test/io_dsl.hpp"
+
+#include <chrono>
+
+using namespace caf;
+using namespace vf;
+using namespace std::chrono_literals;
+using messages::errc;
+using messages::task_kind;
+
+namespace {
+
+struct node_config : testing::config {
+  node_config() {
+    load<io::middleman>();
+  }
+};
+
+using planet = test_coordinator_fixture<node_config>;
+
+/// Stands in for the orchestrator: keeps what the registry forwards.
+struct fake_orch_state {
+  std::vector<messages::task_outcome> reports;
+};
+
+messages::orchestrator_actor::behavior_type
+fake_orchestrator(messages::orchestrator_actor::stateful_pointer<
+                  fake_orch_state> self) {
+  return {
+    [](atoms::created, const messages::object_event&) { return false; },
+    [](atoms::cancel, const std::string&) -> result<messages::job> {
+      return messages::make_error(errc::not_found);
+    },
+    [](atoms::recover) { return uint64_t{0}; },
+    [](atoms::redrive, const std::string&) -> result<messages::job> {
+      return messages::make_error(errc::not_found);
+    },
+    [=](atoms::report, messages::task_outcome& out) {
+      self->state.reports.push_back(out);
+      return out.ok;
+    },
+    [](atoms::retry, const std::string&, uint64_t) {},
+    [](atoms::expire_old) {},
+  };
+}
+
+/// A worker node's agent: remembers that it was told to leave.
+struct agent_state {
+  bool left = false;
+};
+
+messages::node_actor::behavior_type
+fake_agent(messages::node_actor::stateful_pointer<agent_state> self) {
+  return {
+    [=](atoms::leave) { self->state.left = true; },
+  };
+}
+
+struct fixture : point_to_point_fixture<planet> {
+  fixture() {
+    prepare_connection(mars, earth, "coordinator", 4242);
+    actors::dispatcher_config dcfg;
+    // The simulated network fires every timer when idle (see settle()).
+    dcfg.expire_leases = false;
+    disp = mars.sys.spawn(actors::dispatcher, dcfg);
+    orch = mars.sys.spawn(fake_orchestrator);
+    actors::cluster_registry_config cfg;
+    cfg.wall_ms = 1'800'000'000'000;
+    registry = mars.sys.spawn(actors::cluster_registry, cfg, disp, orch);
+    CAF_REQUIRE_EQUAL(mars.publish(registry, 4242), 4242u);
+    proxy = earth.remote_actor<messages::cluster_registry_actor>("coordinator",
+                                                                 4242);
+    agent = earth.sys.spawn(fake_agent);
+    worker = earth.sys.spawn(testing::fake_worker);
+  }
+
+  ~fixture() {
+    for (auto hdl : {actor_cast<actor>(disp), actor_cast<actor>(orch),
+                     actor_cast<actor>(registry)})
+      anon_send_exit(hdl, exit_reason::user_shutdown);
+    for (auto hdl : {actor_cast<actor>(agent), actor_cast<actor>(worker)})
+      anon_send_exit(hdl, exit_reason::user_shutdown);
+  }
+
+  /// Runs all messages and network traffic; idle, it fires every pending
+  /// timer (regardless of its time), hence leases without deadlines here.
+  void settle() {
+    run();
+  }
+
+  /// Sends a request from earth to the registry; returns the reply.
+  template <class T, class... Ts>
+  expected<T> ask(Ts&&... xs) {
+    auto h = earth.self->request(proxy, infinite, std::forward<Ts>(xs)...);
+    settle();
+    expected<T> res = messages::make_error(errc::internal, "no reply");
+    h.receive([&](T& x) { res = std::move(x); },
+              [&](error& err) { res = std::move(err); });
+    return res;
+  }
+
+  messages::worker_info info(std::string node = "earth") {
+    messages::worker_info x;
+    x.name = node + "/worker-1";
+    x.node = std::move(node);
+    x.kinds = {task_kind::probe, task_kind::sleep};
+    x.slots = 1;
+    x.labels = {"gpu"};
+    return x;
+  }
+
+  /// Says hello and registers the worker.
+  void join() {
+    CAF_REQUIRE_EQUAL(ask<bool>(atoms::hello_v, agent, std::string{"earth"}),
+                      true);
+    CAF_REQUIRE_EQUAL(ask<bool>(atoms::join_v,
+                                messages::worker_actor{worker}, info()),
+                      true);
+  }
+
+  messages::dispatcher_stats stats() {
+    mars.self->send(disp, atoms::stats_v);
+    settle();
+    messages::dispatcher_stats s;
+    mars.self->receive([&](messages::dispatcher_stats& x) { s = x; },
+                       after(0s) >> [] {});
+    return s;
+  }
+
+  testing::fake_worker_state& ws() {
+    return earth.deref<testing::fake_worker_impl>(worker).state;
+  }
+
+  messages::task make_task(uint64_t lease) {
+    messages::task t;
+    t.job_id = "job-" + std::to_string(lease);
+    t.kind = task_kind::probe;
+    t.lease_id = lease;
+    t.timeout_ms = 60000;
+    t.object.version = "v1";
+    return t;
+  }
+
+  messages::dispatcher_actor disp;
+  messages::orchestrator_actor orch;
+  messages::cluster_registry_actor registry;
+  messages::cluster_registry_actor proxy;
+  messages::node_actor agent;
+  testing::fake_worker_actor worker;
+};
+
+} // namespace
+
+CAF_TEST_FIXTURE_SCOPE(cluster_tests, fixture)
+
+CAF_TEST(a remote node registers its workers with their capacity) {
+  join();
+  auto nodes = ask<std::vector<messages::cluster_node>>(atoms::nodes_v);
+  CAF_REQUIRE(nodes);
+  CAF_REQUIRE_EQUAL(nodes->size(), 1u);
+  CAF_CHECK_EQUAL(nodes->at(0).name, "earth");
+  CAF_CHECK_EQUAL(nodes->at(0).workers, 1u);
+  CAF_CHECK_EQUAL(nodes->at(0).slots, 1u);
+  CAF_CHECK_EQUAL(nodes->at(0).labels, std::vector<std::string>{"gpu"});
+  CAF_CHECK_EQUAL(nodes->at(0).registrations, 1u);
+  auto s = stats();
+  CAF_CHECK_EQUAL(s.workers, 1u);
+  CAF_CHECK_EQUAL(s.free_slots, 1u);
+}
+
+CAF_TEST(workers of a node that did not say hello are refused) {
+  auto res = ask<bool>(atoms::join_v, messages::worker_actor{worker}, info());
+  CAF_REQUIRE(!res);
+  CAF_CHECK_EQUAL(messages::errc_of(res.error()), errc::invalid_argument);
+  // Nor may a node register workers under another node's name.
+  CAF_REQUIRE_EQUAL(ask<bool>(atoms::hello_v, agent, std::string{"earth"}),
+                    true);
+  auto other = ask<bool>(atoms::hello_v, agent, std::string{"bad/name"});
+  CAF_CHECK(!other);
+  CAF_CHECK_EQUAL(stats().workers, 0u);
+}
+
+CAF_TEST(the dispatcher leases to a remote worker and gets its outcome) {
+  join();
+  auto h = mars.self->request(disp, infinite, atoms::submit_v, make_task(1));
+  settle();
+  CAF_REQUIRE_EQUAL(ws().running.size(), 1u);
+  CAF_CHECK_EQUAL(ws().running[0].first.lease_id, 1u);
+  CAF_CHECK_EQUAL(stats().leased, 1u);
+  // The worker answers on earth; the outcome crosses the network.
+  earth.self->send(worker, atoms::dispatch_v,
+                   testing::ok_outcome(ws().running[0].first, "{meta}"));
+  settle();
+  bool got = false;
+  h.receive(
+    [&](messages::task_outcome& out) {
+      got = true;
+      CAF_CHECK(out.ok);
+      CAF_CHECK_EQUAL(out.output, "{meta}");
+      CAF_CHECK_EQUAL(out.lease_id, 1u);
+    },
+    [&](error& err) { CAF_FAIL("unexpected error: " << err); });
+  CAF_CHECK(got);
+  CAF_CHECK_EQUAL(stats().leased, 0u);
+}
+
+CAF_TEST(leases of a worker that goes down are handed back) {
+  join();
+  auto h = mars.self->request(disp, infinite, atoms::submit_v, make_task(2));
+  settle();
+  CAF_REQUIRE_EQUAL(ws().running.size(), 1u);
+  // The worker node's actor dies; the coordinator learns it over the wire.
+  anon_send_exit(worker, exit_reason::kill);
+  settle();
+  bool got = false;
+  h.receive(
+    [&](messages::task_outcome& out) {
+      got = true;
+      CAF_CHECK(!out.ok);
+      CAF_CHECK_EQUAL(out.error_code, "worker_lost");
+      CAF_CHECK(out.transient);
+    },
+    [&](error& err) { CAF_FAIL("unexpected error: " << err); });
+  CAF_CHECK(got);
+  auto s = stats();
+  CAF_CHECK_EQUAL(s.workers, 0u);
+  CAF_CHECK_EQUAL(s.leased, 0u);
+  // A local worker takes the retried task.
+  auto local = mars.sys.spawn(testing::fake_worker);
+  auto li = info("mars");
+  mars.self->send(disp, atoms::join_v, messages::worker_actor{local}, li);
+  mars.self->send(disp, atoms::submit_v,
+                  make_task(3));
+  settle();
+  CAF_CHECK_EQUAL(
+    mars.deref<testing::fake_worker_impl>(local).state.running.size(), 1u);
+  anon_send_exit(local, exit_reason::user_shutdown);
+  settle();
+}
+
+CAF_TEST(results a node kept are reported to the orchestrator) {
+  join();
+  std::vector<messages::task_outcome> outs{
+    testing::ok_outcome(make_task(4), "{a}"),
+    testing::failed_outcome(make_task(5), errc::timeout)};
+  CAF_CHECK_EQUAL(ask<uint64_t>(atoms::report_v, outs), uint64_t{1});
+  auto& reports = mars.deref<messages::orchestrator_actor::stateful_base<
+    fake_orch_state>>(orch)
+                    .state.reports;
+  CAF_REQUIRE_EQUAL(reports.size(), 2u);
+  CAF_CHECK_EQUAL(reports[0].lease_id, 4u);
+  CAF_CHECK_EQUAL(reports[0].output, "{a}");
+}
+
+CAF_TEST(a drained node gets no new work and is told to leave) {
+  join();
+  mars.self->send(disp, atoms::submit_v, make_task(6));
+  settle();
+  CAF_REQUIRE_EQUAL(ws().running.size(), 1u);
+  CAF_CHECK_EQUAL(ask<uint64_t>(atoms::drain_v, std::string{"earth"}),
+                  uint64_t{1});
+  mars.self->send(disp, atoms::submit_v,
+                  make_task(7));
+  settle();
+  CAF_CHECK_EQUAL(ws().running.size(), 1u);
+  CAF_CHECK_EQUAL(stats().queued, 1u);
+  earth.self->send(worker, atoms::dispatch_v,
+                   testing::ok_outcome(ws().running[0].first, "x"));
+  settle();
+  CAF_CHECK_EQUAL(ask<uint64_t>(atoms::drain_v, std::string{"earth"}),
+                  uint64_t{0});
+  CAF_CHECK_EQUAL(ask<bool>(atoms::leave_v, std::string{"earth"}), true);
+  CAF_CHECK(earth.deref<messages::node_actor::stateful_base<agent_state>>(
+                   agent)
+              .state.left);
+  auto unknown = ask<uint64_t>(atoms::drain_v, std::string{"pluto"});
+  CAF_CHECK(!unknown);
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()
