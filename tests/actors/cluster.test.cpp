@@ -291,4 +291,21 @@ CAF_TEST(a drained node gets no new work and is told to leave) {
   CAF_CHECK(!unknown);
 }
 
+CAF_TEST(a node that comes back counts its registrations) {
+  join();
+  // The node's agent goes away (its process died); the registry forgets it.
+  anon_send_exit(agent, exit_reason::kill);
+  settle();
+  auto nodes = ask<std::vector<messages::cluster_node>>(atoms::nodes_v);
+  CAF_REQUIRE(nodes);
+  CAF_CHECK(nodes->empty());
+  agent = earth.sys.spawn(fake_agent);
+  CAF_REQUIRE_EQUAL(ask<bool>(atoms::hello_v, agent, std::string{"earth"}),
+                    true);
+  nodes = ask<std::vector<messages::cluster_node>>(atoms::nodes_v);
+  CAF_REQUIRE(nodes);
+  CAF_REQUIRE_EQUAL(nodes->size(), 1u);
+  CAF_CHECK_EQUAL(nodes->at(0).registrations, 2u);
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()

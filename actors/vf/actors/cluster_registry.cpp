@@ -81,7 +81,7 @@ cluster_registry(cluster_registry_impl* self, cluster_registry_config cfg,
       e.info.labels.clear();
       e.info.draining = false;
       e.info.joined_at = st.clock.at(self->clock().now());
-      e.info.registrations += 1;
+      e.info.registrations = ++st.registrations[name];
       say(self, "node " + name + (e.info.registrations > 1 ? " re-registered"
                                                             : " joined"));
       return true;

@@ -38,6 +38,9 @@ struct cluster_registry_state {
   cluster_registry_config cfg;
   wall_clock clock;
   std::map<std::string, node_entry> nodes;
+  /// Registrations per node name since start; outlives a node's entry, so
+  /// a node that comes back shows how often it (re)joined.
+  std::map<std::string, uint32_t> registrations;
 };
 
 using cluster_registry_impl

@@ -113,7 +113,8 @@ worker_impl_actor::behavior_type worker(worker_impl* self, worker_config cfg) {
                                            "ms as input"));
             return out;
           }
-          self->state.sleeping.emplace(t.lease_id, std::make_pair(t, rp));
+          self->state.sleeping.emplace(
+            t.lease_id, worker_state::sleeper{t, rp, started});
           self->delayed_send(self, milliseconds{ms}, atoms::expire_v,
                              t.lease_id);
           return rp;
@@ -130,11 +131,15 @@ worker_impl_actor::behavior_type worker(worker_impl* self, worker_config cfg) {
     [=](atoms::cancel, uint64_t lease_id) {
       auto& st = self->state;
       if (auto i = st.sleeping.find(lease_id); i != st.sleeping.end()) {
-        auto out = make_outcome(i->second.first, st.cfg.name);
+        auto out = make_outcome(i->second.job_task, st.cfg.name);
         fail(out, messages::make_error(messages::errc::cancelled,
                                        "cancelled while running"));
+        out.duration_us = static_cast<uint64_t>(
+          duration_cast<microseconds>(self->clock().now()
+                                      - i->second.started)
+            .count());
         st.remember(out);
-        i->second.second.deliver(std::move(out));
+        i->second.promise.deliver(std::move(out));
         st.sleeping.erase(i);
         return;
       }
@@ -155,11 +160,14 @@ worker_impl_actor::behavior_type worker(worker_impl* self, worker_config cfg) {
       auto i = sl.find(lease_id);
       if (i == sl.end())
         return;
-      auto out = make_outcome(i->second.first, self->state.cfg.name);
+      auto out = make_outcome(i->second.job_task, self->state.cfg.name);
       out.ok = true;
-      out.output = i->second.first.input;
+      out.output = i->second.job_task.input;
+      out.duration_us = static_cast<uint64_t>(
+        duration_cast<microseconds>(self->clock().now() - i->second.started)
+          .count());
       self->state.remember(out);
-      i->second.second.deliver(std::move(out));
+      i->second.promise.deliver(std::move(out));
       sl.erase(i);
     },
   };

@@ -36,12 +36,14 @@ struct worker_state {
   static inline const char* name = "vf.worker";
 
   worker_config cfg;
+  /// A synthetic sleep waiting for its timer.
+  struct sleeper {
+    messages::task job_task;
+    caf::typed_response_promise<messages::task_outcome> promise;
+    caf::actor_clock::time_point started;
+  };
   /// Synthetic sleeps waiting for their timer, by lease id.
-  std::unordered_map<uint64_t,
-                     std::pair<messages::task,
-                               caf::typed_response_promise<
-                                 messages::task_outcome>>>
-    sleeping;
+  std::unordered_map<uint64_t, sleeper> sleeping;
   /// Leases running through a port, by lease id, with their kind.
   std::unordered_map<uint64_t, messages::task_kind> running;
   /// Outcomes answered since the last `flush`, oldest first.
