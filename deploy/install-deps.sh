@@ -26,7 +26,8 @@ pkgs=(build-essential cmake pkg-config ccache
       libhiredis-dev libsqlite3-dev nlohmann-json3-dev
       libcurl4-openssl-dev prometheus-cpp-dev)
 if [ "$want_test" = 1 ]; then
-  pkgs+=(ffmpeg curl python3 sqlite3 clang libclang-rt-14-dev)
+  # openssl: certificates for TLS refusal tests; iproute2: `ip netns`.
+  pkgs+=(ffmpeg curl python3 sqlite3 clang libclang-rt-14-dev openssl iproute2)
   # Node may come from elsewhere than Debian (with its own npm): only ask
   # apt for it when there is none at all.
   command -v node >/dev/null || pkgs+=(nodejs)

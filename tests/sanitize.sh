@@ -24,7 +24,10 @@ while [ $# -gt 0 ]; do
 done
 
 start=$(date +%s)
-cmake -S "$root" -B "$build_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+# -O1 -g1: sanitizer reports keep file:line stacks, and the build is much
+# faster than -O2 -g on CI's two cores.
+cmake -S "$root" -B "$build_dir" -DCMAKE_BUILD_TYPE= \
+  -DCMAKE_CXX_FLAGS="-O1 -g1" -DCMAKE_C_FLAGS="-O1 -g1" \
   -DVF_SANITIZERS=address,undefined -DCMAKE_C_COMPILER=gcc \
   -DCMAKE_CXX_COMPILER=g++ -DVF_ENABLE_BENCH=OFF
 cmake --build "$build_dir" -j "$(nproc)"
