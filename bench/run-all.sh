@@ -3,16 +3,18 @@
 #
 #   bench/run-all.sh [BUILD_DIR]      (default: build)
 #
-# In order: BUILD_DIR/vf-bench-probe, BUILD_DIR/vf-bench-sqlite-store (each
-# skipped with a message when not built), bench/ingest.sh (POST /jobs, vidflow
-# vs the FastAPI reference under wrk), bench/e2e.py (300 clips through the
-# real API). Numbers only: no benchmark fails on speed. Exits non-zero only if
-# a benchmark itself broke. Pass extra options through the environment:
-#   INGEST_ARGS="--duration 30s"  E2E_ARGS="--jobs 1000"
+# In order: BUILD_DIR/vf-bench-probe, BUILD_DIR/vf-bench-sqlite-store,
+# BUILD_DIR/vf-bench-dispatch (each skipped with a message when not built),
+# bench/ingest.sh (POST /jobs, vidflow vs the FastAPI reference under wrk),
+# bench/e2e.py (300 clips through the real API), bench/cluster.py (jobs/s
+# with 1, 2, 4 worker nodes). Numbers only: no benchmark fails on speed.
+# Exits non-zero only if a benchmark itself broke. Extra options come
+# through the environment: INGEST_ARGS="--duration 30s",
+# E2E_ARGS="--jobs 1000", CLUSTER_ARGS="--nodes 1,2"
 set -uo pipefail
 
 case "${1:-}" in
-  -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 esac
 here="$(cd "$(dirname "$0")" && pwd)"
 build="$(cd "${1:-$here/../build}" && pwd)" || {
@@ -37,6 +39,7 @@ run_program() {  # name
 echo "vidflow benchmarks — $(date -u +%FT%TZ), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
 run_program vf-bench-probe
 run_program vf-bench-sqlite-store
+run_program vf-bench-dispatch
 
 section "ingest: POST /jobs, vidflow vs reference (bench/ingest.sh)"
 # shellcheck disable=SC2086
@@ -46,6 +49,14 @@ section "end to end: clips through the real API (bench/e2e.py)"
 if [ -x "$build/vidflow" ]; then
   # shellcheck disable=SC2086
   /usr/bin/python3 "$here/e2e.py" --binary "$build/vidflow" ${E2E_ARGS:-} || status=1
+else
+  echo "skipped: $build/vidflow is not built"
+fi
+
+section "cluster: jobs/s with 1, 2, 4 worker nodes (bench/cluster.py)"
+if [ -x "$build/vidflow" ]; then
+  # shellcheck disable=SC2086
+  /usr/bin/python3 "$here/cluster.py" --binary "$build/vidflow" ${CLUSTER_ARGS:-} || status=1
 else
   echo "skipped: $build/vidflow is not built"
 fi
