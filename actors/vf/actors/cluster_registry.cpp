@@ -46,8 +46,9 @@ cluster_registry(cluster_registry_impl* self, cluster_registry_config cfg,
     auto& nodes = self->state.nodes;
     for (auto i = nodes.begin(); i != nodes.end(); ++i) {
       if (i->second.agent.address() == msg.source) {
-        say(self, "node " + i->first + " left the cluster ("
-                    + to_string(msg.reason) + ")");
+        say(self, "node " + i->first + " left the cluster"
+                    + (msg.reason ? " (" + to_string(msg.reason) + ")"
+                                  : std::string{}));
         nodes.erase(i);
         return;
       }
