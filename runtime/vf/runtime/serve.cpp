@@ -20,6 +20,7 @@
 #include "vf/messages/errc.hpp"
 #include "vf/messages/register_types.hpp"
 #include "vf/runtime/cluster.hpp"
+#include "vf/runtime/command.hpp"
 #include "vf/runtime/fault_injector.hpp"
 #include "vf/runtime/logger.hpp"
 #include "vf/runtime/metrics_sink.hpp"
@@ -64,21 +65,6 @@ std::string host_name() {
   return buf;
 }
 
-/// Creates `path` and its parents; false if that is impossible.
-bool make_dirs(const std::string& path) {
-  std::string cur;
-  for (size_t i = 0; i <= path.size(); ++i) {
-    if (i == path.size() || path[i] == '/') {
-      if (!cur.empty() && ::mkdir(cur.c_str(), 0755) != 0 && errno != EEXIST)
-        return false;
-    }
-    if (i < path.size())
-      cur += path[i];
-  }
-  struct stat st {};
-  return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
-}
-
 void print_help() {
   std::cout
     << "Usage: vidflow serve [--config FILE] [options]\n\n"
@@ -97,28 +83,15 @@ void print_help() {
 } // namespace
 
 int serve(const std::vector<std::string>& raw_args) {
-  std::vector<std::string> args;
-  bool print_config = false;
-  for (auto& a : raw_args) {
-    if (a == "-h" || a == "--help") {
-      print_help();
-      return 0;
-    }
-    if (a == "--print-config")
-      print_config = true;
-    else
-      args.push_back(a);
-  }
-  auto xs = settings::load(serve_specs(), args);
-  if (!xs) {
-    std::cerr << "vidflow serve: " << messages::message_of(xs.error())
-              << "\n";
-    return 2;
-  }
-  if (print_config) {
-    std::cout << xs->dump(serve_specs());
+  auto cmd = parse_command_line(raw_args);
+  if (cmd.help) {
+    print_help();
     return 0;
   }
+  int exit_code = 0;
+  auto xs = load_settings("serve", serve_specs(), cmd, exit_code);
+  if (!xs)
+    return exit_code;
   auto cfg = make_node_config(*xs);
   if (!cfg) {
     std::cerr << "vidflow serve: " << messages::message_of(cfg.error())
@@ -134,12 +107,7 @@ int serve(const std::vector<std::string>& raw_args) {
   }
   // Signals go to sigwait below, never to a random thread: block them
   // before any thread starts (threads inherit the mask).
-  sigset_t sigs;
-  sigemptyset(&sigs);
-  sigaddset(&sigs, SIGINT);
-  sigaddset(&sigs, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
-  std::signal(SIGPIPE, SIG_IGN);
+  auto sigs = block_stop_signals();
 
   caf::actor_system_config sys_cfg;
   messages::register_types(sys_cfg);

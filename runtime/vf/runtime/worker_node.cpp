@@ -10,6 +10,7 @@
 #include "vf/messages/errc.hpp"
 #include "vf/messages/register_types.hpp"
 #include "vf/runtime/cluster.hpp"
+#include "vf/runtime/command.hpp"
 #include "vf/runtime/logger.hpp"
 #include "vf/runtime/node_config.hpp"
 
@@ -59,19 +60,6 @@ void print_help() {
        "  --print-config                print the effective settings and "
        "exit\n"
        "  -h, --help                    show this help\n";
-}
-
-bool make_dirs(const std::string& path) {
-  std::string cur;
-  for (size_t i = 0; i <= path.size(); ++i) {
-    if (i == path.size() || path[i] == '/')
-      if (!cur.empty() && ::mkdir(cur.c_str(), 0755) != 0 && errno != EEXIST)
-        return false;
-    if (i < path.size())
-      cur += path[i];
-  }
-  struct stat st {};
-  return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
 /// Returns the pending SIGINT/SIGTERM, or 0; never blocks.
@@ -166,31 +154,16 @@ struct slot {
 } // namespace
 
 int worker_node(const std::vector<std::string>& raw_args) {
-  std::vector<std::string> args;
-  bool print_config = false;
-  bool drain = false;
-  for (auto& a : raw_args) {
-    if (a == "-h" || a == "--help") {
-      print_help();
-      return 0;
-    }
-    if (a == "--print-config")
-      print_config = true;
-    else if (a == "--drain")
-      drain = true;
-    else
-      args.push_back(a);
-  }
-  auto xs = settings::load(worker_specs(), args);
-  if (!xs) {
-    std::cerr << "vidflow worker: " << messages::message_of(xs.error())
-              << "\n";
-    return 2;
-  }
-  if (print_config) {
-    std::cout << xs->dump(worker_specs());
+  auto cmd = parse_command_line(raw_args, {"--drain"});
+  if (cmd.help) {
+    print_help();
     return 0;
   }
+  bool drain = cmd.has("--drain");
+  int exit_code = 0;
+  auto xs = load_settings("worker", worker_specs(), cmd, exit_code);
+  if (!xs)
+    return exit_code;
   auto cfg = make_worker_config(*xs);
   if (!cfg) {
     std::cerr << "vidflow worker: " << messages::message_of(cfg.error())
@@ -199,12 +172,7 @@ int worker_node(const std::vector<std::string>& raw_args) {
   }
   logger log;
   log.set_level(cfg->level);
-  sigset_t sigs;
-  sigemptyset(&sigs);
-  sigaddset(&sigs, SIGINT);
-  sigaddset(&sigs, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
-  std::signal(SIGPIPE, SIG_IGN);
+  auto sigs = block_stop_signals();
 
   caf::actor_system_config sys_cfg;
   messages::register_types(sys_cfg);

@@ -2,10 +2,11 @@
 
 #include "vf/adapters/s3/client.hpp"
 
-#include "vf/messages/errc.hpp"
 #include <curl/curl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "vf/messages/errc.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -200,8 +201,7 @@ struct call {
   /// What we are doing, for messages: `GET uploads/a.mp4`.
   std::string what() const {
     if (!url.empty()) // Never the query: it carries the signature.
-      return std::string{"s3 "} + method + " "
-             + url.substr(0, url.find('?'));
+      return std::string{"s3 "} + method + " " + url.substr(0, url.find('?'));
     return std::string{"s3 "} + method + " " + bucket + "/" + key;
   }
 };
@@ -279,8 +279,6 @@ void set(CURL* h, CURLoption opt, T value, CURLcode& rc) {
 }
 
 /// Signs and performs one request; fills `tr`. `upload_size` is used by PUT.
-caf::error perform_url(const call& c, transfer& tr);
-
 caf::error perform(const client_config& cfg, const call& c, transfer& tr,
                    uint64_t upload_size = 0) {
   std::optional<sigv4::endpoint_parts> ep;
@@ -300,35 +298,37 @@ caf::error perform(const client_config& cfg, const call& c, transfer& tr,
   }
   if (auto err = ensure_global_init())
     return err;
-  if (!c.url.empty())
-    return perform_url(c, tr);
-  sigv4::request req;
-  req.method = c.method;
-  req.path = sigv4::object_path(*ep, c.bucket, c.key);
-  req.headers.emplace_back("Host", ep->host);
-  // S3 requires the payload hash header on header-signed requests.
-  req.headers.emplace_back("x-amz-content-sha256",
-                           std::string{unsigned_payload});
-  if (!c.content_type.empty())
-    req.headers.emplace_back("Content-Type", c.content_type);
-  req.payload_hash = std::string{unsigned_payload};
-  sigv4::scope sc;
-  sc.region = cfg.region;
-  sc.service = "s3";
-  sc.normalize_path = false;
-  auto now = std::chrono::duration_cast<std::chrono::seconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-               .count();
-  sc.amz_date = sigv4::format_amz_date(now);
-  auto signed_req = sigv4::sign_headers(std::move(req), cfg.creds, sc);
   slist_ptr headers;
-  for (auto& [name, value] : signed_req.headers) {
-    auto line = name + ": " + value;
-    auto* next = curl_slist_append(headers.get(), line.c_str());
-    if (next == nullptr)
-      return make_error(errc::internal, c.what() + ": out of memory");
-    static_cast<void>(headers.release());
-    headers.reset(next);
+  std::string url = c.url; // A presigned URL carries its signature.
+  if (url.empty()) {
+    sigv4::request req;
+    req.method = c.method;
+    req.path = sigv4::object_path(*ep, c.bucket, c.key);
+    req.headers.emplace_back("Host", ep->host);
+    // S3 requires the payload hash header on header-signed requests.
+    req.headers.emplace_back("x-amz-content-sha256",
+                             std::string{unsigned_payload});
+    if (!c.content_type.empty())
+      req.headers.emplace_back("Content-Type", c.content_type);
+    req.payload_hash = std::string{unsigned_payload};
+    sigv4::scope sc;
+    sc.region = cfg.region;
+    sc.service = "s3";
+    sc.normalize_path = false;
+    auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                 std::chrono::system_clock::now().time_since_epoch())
+                 .count();
+    sc.amz_date = sigv4::format_amz_date(now);
+    auto signed_req = sigv4::sign_headers(std::move(req), cfg.creds, sc);
+    for (auto& [name, value] : signed_req.headers) {
+      auto line = name + ": " + value;
+      auto* next = curl_slist_append(headers.get(), line.c_str());
+      if (next == nullptr)
+        return make_error(errc::internal, c.what() + ": out of memory");
+      static_cast<void>(headers.release());
+      headers.reset(next);
+    }
+    url = ep->scheme + "://" + ep->host + signed_req.path;
   }
   // No `Expect: 100-continue` round trip before PUT bodies.
   if (auto* next = curl_slist_append(headers.get(), "Expect:")) {
@@ -340,7 +340,6 @@ caf::error perform(const client_config& cfg, const call& c, transfer& tr,
   easy_ptr h{curl_easy_init()};
   if (!h)
     return make_error(errc::internal, c.what() + ": curl_easy_init failed");
-  auto url = ep->scheme + "://" + ep->host + signed_req.path;
   char errbuf[CURL_ERROR_SIZE] = {0};
   CURLcode rc = CURLE_OK;
   set(h.get(), CURLOPT_ERRORBUFFER, errbuf, rc);
@@ -367,43 +366,6 @@ caf::error perform(const client_config& cfg, const call& c, transfer& tr,
   } else {
     set(h.get(), CURLOPT_HTTPGET, 1L, rc);
   }
-  if (rc != CURLE_OK)
-    return make_error(errc::internal, c.what() + ": curl_easy_setopt: "
-                                        + curl_easy_strerror(rc));
-  rc = curl_easy_perform(h.get());
-  if (rc != CURLE_OK)
-    return transport_error(c, rc, errbuf, tr);
-  long status = 0;
-  rc = curl_easy_getinfo(h.get(), CURLINFO_RESPONSE_CODE, &status);
-  if (rc != CURLE_OK)
-    return make_error(errc::internal, c.what() + ": curl_easy_getinfo: "
-                                        + curl_easy_strerror(rc));
-  tr.status = status;
-  if (!is_success(status))
-    return status_error(c, status, tr.error_body);
-  return caf::none;
-}
-
-/// GET of a presigned URL: the signature is in the query already.
-caf::error perform_url(const call& c, transfer& tr) {
-  easy_ptr h{curl_easy_init()};
-  if (!h)
-    return make_error(errc::internal, c.what() + ": curl_easy_init failed");
-  char errbuf[CURL_ERROR_SIZE] = {0};
-  CURLcode rc = CURLE_OK;
-  set(h.get(), CURLOPT_ERRORBUFFER, errbuf, rc);
-  set(h.get(), CURLOPT_URL, c.url.c_str(), rc);
-  // The path is signed as sent: no dot-segment removal by libcurl.
-  set(h.get(), CURLOPT_PATH_AS_IS, 1L, rc);
-  set(h.get(), CURLOPT_NOSIGNAL, 1L, rc);
-  set(h.get(), CURLOPT_TIMEOUT_MS, static_cast<long>(c.timeout_ms), rc);
-  set(h.get(), CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(c.timeout_ms), rc);
-  set(h.get(), CURLOPT_FOLLOWLOCATION, 0L, rc);
-  set(h.get(), CURLOPT_HEADERFUNCTION, &on_header, rc);
-  set(h.get(), CURLOPT_HEADERDATA, static_cast<void*>(&tr), rc);
-  set(h.get(), CURLOPT_WRITEFUNCTION, &on_body, rc);
-  set(h.get(), CURLOPT_WRITEDATA, static_cast<void*>(&tr), rc);
-  set(h.get(), CURLOPT_HTTPGET, 1L, rc);
   if (rc != CURLE_OK)
     return make_error(errc::internal, c.what() + ": curl_easy_setopt: "
                                         + curl_easy_strerror(rc));
