@@ -1181,7 +1181,8 @@ CAF_TEST(dlq routes are for admins) {
          {bhttp::verb::get, "/dlq/job-1", ""},
          {bhttp::verb::delete_, "/dlq/job-1", ""},
          {bhttp::verb::get, "/dlq/report", ""},
-         {bhttp::verb::post, "/dlq/redrive", R"({"job_id":"job-1"})"}}) {
+         {bhttp::verb::post, "/dlq/redrive", R"({"job_id":"job-1"})"},
+         {bhttp::verb::get, "/cluster/nodes", ""}}) {
     CAF_MESSAGE(target);
     auto r = call(verb, target, body);
     CAF_CHECK(is_error(r, 401, "unauthorized"));
@@ -1296,6 +1297,16 @@ CAF_TEST(dlq get and delete) {
   CAF_CHECK_EQUAL(r.doc(), json({{"job_id", a}, {"removed", false}}));
   CAF_CHECK(is_error(call(bhttp::verb::get, "/dlq/" + a, "", bearer(admin())),
                      404, "not_found"));
+}
+
+CAF_TEST(cluster nodes need a registry) {
+  // This node runs no cluster registry: a clear 503, never a hang or 500.
+  auto r = call(bhttp::verb::get, "/cluster/nodes", "", bearer(admin()));
+  CAF_CHECK(is_error(r, 503, "storage_unavailable"));
+  CAF_CHECK(contains(detail(r), "cluster registry"));
+  r = call(bhttp::verb::post, "/cluster/nodes", "", bearer(admin()));
+  CAF_CHECK(is_error(r, 405, "method_not_allowed"));
+  CAF_CHECK_EQUAL(r.header("Allow"), "GET");
 }
 
 CAF_TEST(dlq report) {

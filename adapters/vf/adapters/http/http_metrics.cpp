@@ -84,6 +84,19 @@ http_metrics::http_metrics(std::shared_ptr<prometheus::Registry> registry)
                 .Help("Workers known to the dispatcher")
                 .Register(reg)
                 .Add({});
+  free_slots_ = &prometheus::BuildGauge()
+                   .Name("vidflow_free_slots")
+                   .Help("Worker slots free for a new task (draining nodes "
+                         "excluded)")
+                   .Register(reg)
+                   .Add({});
+  auto& nodes = prometheus::BuildGauge()
+                  .Name("vidflow_cluster_nodes")
+                  .Help("Worker nodes registered with the cluster registry, "
+                        "by state")
+                  .Register(reg);
+  nodes_active_ = &nodes.Add({{"state", "active"}});
+  nodes_draining_ = &nodes.Add({{"state", "draining"}});
 }
 
 void http_metrics::observe_request(cache& c, route r, http_method m,
@@ -116,6 +129,17 @@ void http_metrics::set_dispatcher_stats(
   queue_depth_->Set(static_cast<double>(stats.queued));
   leases_->Set(static_cast<double>(stats.leased));
   workers_->Set(static_cast<double>(stats.workers));
+  free_slots_->Set(static_cast<double>(stats.free_slots));
+}
+
+void http_metrics::set_cluster_nodes(
+  const std::vector<messages::cluster_node>& nodes) {
+  double draining = 0;
+  for (auto& n : nodes)
+    if (n.draining)
+      ++draining;
+  nodes_active_->Set(static_cast<double>(nodes.size()) - draining);
+  nodes_draining_->Set(draining);
 }
 
 std::string http_metrics::serialize() const {

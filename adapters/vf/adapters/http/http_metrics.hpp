@@ -16,6 +16,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 namespace prometheus {
 class Counter;
@@ -78,6 +79,9 @@ public:
   /// Refreshes the dispatcher gauges.
   void set_dispatcher_stats(const messages::dispatcher_stats& stats);
 
+  /// Refreshes `vidflow_cluster_nodes{state}`.
+  void set_cluster_nodes(const std::vector<messages::cluster_node>& nodes);
+
   /// Returns every family of the registry in the Prometheus text format.
   std::string serialize() const;
 
@@ -90,6 +94,9 @@ private:
   prometheus::Gauge* queue_depth_;
   prometheus::Gauge* leases_;
   prometheus::Gauge* workers_;
+  prometheus::Gauge* free_slots_;
+  prometheus::Gauge* nodes_active_;
+  prometheus::Gauge* nodes_draining_;
 };
 
 } // namespace vf::adapters::http

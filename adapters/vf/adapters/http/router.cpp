@@ -911,7 +911,7 @@ void router::metrics(const std::shared_ptr<exchange>& ex) {
   // Gauges are refreshed on scrape; a silent actor must not stall the
   // scrape for long, and one failing still leaves the rest.
   constexpr auto scrape_timeout = std::chrono::seconds{2};
-  auto pending = std::make_shared<int>(2);
+  auto pending = std::make_shared<int>(3);
   auto& metrics = state_.metrics;
   std::weak_ptr<exchange> weak = ex;
   auto finish = [&metrics, weak, pending] {
@@ -941,6 +941,16 @@ void router::metrics(const std::shared_ptr<exchange>& ex) {
       .then(
         [&metrics, finish](messages::dispatcher_stats& stats) {
           metrics.set_dispatcher_stats(stats);
+          finish();
+        },
+        [finish](caf::error&) { finish(); });
+  else
+    finish();
+  if (state_.handles.cluster)
+    self->request(state_.handles.cluster, scrape_timeout, atoms::nodes_v)
+      .then(
+        [&metrics, finish](std::vector<messages::cluster_node>& nodes) {
+          metrics.set_cluster_nodes(nodes);
           finish();
         },
         [finish](caf::error&) { finish(); });
