@@ -16,11 +16,12 @@
 #   foreign-CA certificates never register; a valid node does and is not
 #   disturbed by the others.
 # - e2e_cluster_drain: step labels; --drain and SIGTERM drains lose no lease.
+# - e2e_cluster_s3: store.mode s3 against s3rver; nodes fetch by presigned GET.
 # Label `integration`: `ctest -LE integration` leaves them out.
 if(TARGET vidflow)
   set(vf_cluster_python /usr/bin/python3)
   foreach(t e2e_cluster e2e_cluster_netns e2e_cluster_tls
-            e2e_cluster_drain)
+            e2e_cluster_drain e2e_cluster_s3)
     add_test(NAME integration.${t}
              COMMAND ${vf_cluster_python} ${CMAKE_CURRENT_LIST_DIR}/${t}.py
                      --binary $<TARGET_FILE:vidflow>)
@@ -33,5 +34,7 @@ if(TARGET vidflow)
   set_tests_properties(integration.e2e_cluster_tls PROPERTIES
                        LABELS integration TIMEOUT 300)
   set_tests_properties(integration.e2e_cluster_drain PROPERTIES
+                       LABELS integration TIMEOUT 300)
+  set_tests_properties(integration.e2e_cluster_s3 PROPERTIES
                        LABELS integration TIMEOUT 300)
 endif()
