@@ -6,6 +6,7 @@
 
 #define CAF_SUITE adapters.media
 
+#include "vf/adapters/media/confined_input.hpp"
 #include "vf/adapters/media/media_actor.hpp"
 #include "vf/adapters/media/probe.hpp"
 #include "vf/adapters/summarizer/mock_summarizer.hpp"
@@ -513,6 +514,189 @@ CAF_TEST(video without a decoder is an unsupported codec) {
   auto msg = require_error(probe_file(clips().unknown_codec_avi, 10s),
                            errc::unsupported_codec);
   CAF_CHECK(contains(msg, "ZZZZ"));
+}
+
+// -- confinement: an upload is read from its own bytes only ------------------
+
+namespace {
+
+/// Two "jobs" side by side, like `objects/<bucket>/uploads/<job>/`: alice's
+/// private clip (a distinctive title, size and duration) and mallory's
+/// uploads, each of which tries to make a reader open alice's file (or
+/// anything else) instead of just parsing its own bytes.
+struct hostile_set {
+  std::string error;
+  std::string secret;            // alice/holiday.mp4
+  std::string secret_copy;       // mallory/sub/holiday.mp4 (a "safe" path)
+  std::string hls_relative_m3u8; // ../alice/holiday.mp4
+  std::string hls_relative_mp4;  // the same playlist named .mp4
+  std::string hls_absolute;      // /abs/path/alice/holiday.mp4
+  std::string hls_file_url;      // file:/abs/path/alice/holiday.mp4
+  std::string hls_http_url;      // http://127.0.0.1:9/holiday.mp4
+  std::string ffconcat;          // ffconcat naming sub/holiday.mp4
+  std::string image2_pattern;    // a PNG named frame%d.png, frame1.png next
+};
+
+/// What alice's clip shows when probed; none of it may reach mallory.
+const std::vector<std::string> secret_marks{"SECRET-holiday-title", "holiday",
+                                            "208", "2.480000"};
+
+std::string hls_playlist(const std::string& segment) {
+  return "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:3\n"
+         "#EXT-X-MEDIA-SEQUENCE:0\n#EXTINF:2.48,\n"
+         + segment + "\n#EXT-X-ENDLIST\n";
+}
+
+void make_hostile(hostile_set& hs, const std::string& base) {
+  auto alice = base + "/jobs/alice";
+  auto mallory = base + "/jobs/mallory";
+  std::error_code ec;
+  std::filesystem::create_directories(alice, ec);
+  std::filesystem::create_directories(mallory + "/sub", ec);
+  if (ec) {
+    hs.error = "cannot create " + mallory + ": " + ec.message();
+    return;
+  }
+  auto log = base + "/ffmpeg-hostile.log";
+  hs.secret = alice + "/holiday.mp4";
+  if (!run("ffmpeg -nostdin -hide_banner -v error -y -f lavfi -i "
+           "testsrc=size=208x144:rate=25:duration=2.48 -c:v libx264 "
+           "-preset ultrafast -pix_fmt yuv420p -movflags +faststart "
+           "-metadata title=SECRET-holiday-title '"
+           + hs.secret + "' 2>>'" + log + "'")) {
+    hs.error = "ffmpeg failed to make " + hs.secret + ": " + read_all(log);
+    return;
+  }
+  hs.secret_copy = mallory + "/sub/holiday.mp4";
+  write_all(hs.secret_copy, read_all(hs.secret));
+  hs.hls_relative_m3u8 = mallory + "/playlist.m3u8";
+  write_all(hs.hls_relative_m3u8, hls_playlist("../alice/holiday.mp4"));
+  hs.hls_relative_mp4 = mallory + "/playlist.mp4";
+  write_all(hs.hls_relative_mp4, hls_playlist("../alice/holiday.mp4"));
+  hs.hls_absolute = mallory + "/absolute.mp4";
+  write_all(hs.hls_absolute, hls_playlist(hs.secret));
+  hs.hls_file_url = mallory + "/file-url.mp4";
+  write_all(hs.hls_file_url, hls_playlist("file:" + hs.secret));
+  hs.hls_http_url = mallory + "/http-url.mp4";
+  write_all(hs.hls_http_url, hls_playlist("http://127.0.0.1:9/holiday.mp4"));
+  hs.ffconcat = mallory + "/concat.mp4";
+  write_all(hs.ffconcat, "ffconcat version 1.0\nfile 'sub/holiday.mp4'\n"
+                         "file 'sub/holiday.mp4'\n");
+  auto frame = mallory + "/frame1.png";
+  if (!run("ffmpeg -nostdin -hide_banner -v error -y -f lavfi -i "
+           "testsrc=size=208x144 -frames:v 1 '"
+           + frame + "' 2>>'" + log + "'")) {
+    hs.error = "ffmpeg failed to make " + frame + ": " + read_all(log);
+    return;
+  }
+  write_all(mallory + "/frame2.png", read_all(frame));
+  hs.image2_pattern = mallory + "/frame%d.png";
+  write_all(hs.image2_pattern, read_all(frame));
+}
+
+const hostile_set& hostile() {
+  static hostile_set instance;
+  static bool made = [] {
+    make_hostile(instance, clips().dir);
+    return true;
+  }();
+  static_cast<void>(made);
+  if (!instance.error.empty())
+    CAF_FAIL(instance.error);
+  return instance;
+}
+
+/// Checks that `path` fails as `bad_media` without a trace of alice's clip
+/// (checks, not requirements: every case of a test reports).
+void check_confined(const std::string& path) {
+  CAF_MESSAGE("probing " << path);
+  auto res
+    = vf::adapters::media::probe_file_as(path, "uploads/m/upload.mp4", 10s);
+  auto text = text_of(res);
+  bool leaked = false;
+  for (auto& mark : secret_marks)
+    if (contains(text, mark)) {
+      CAF_MESSAGE("shows '" << mark << "' from another file");
+      leaked = true;
+    }
+  if (leaked)
+    CAF_MESSAGE(text);
+  CAF_CHECK(!leaked);
+  CAF_CHECK(!res);
+  if (!res) {
+    CAF_MESSAGE(message_of(res.error()));
+    CAF_CHECK_EQUAL(to_string(errc_of(res.error())),
+                    to_string(errc::bad_media));
+    CAF_CHECK(contains(message_of(res.error()),
+                       "not a media file: uploads/m/upload.mp4"));
+  }
+}
+
+} // namespace
+
+CAF_TEST(the secret clip itself probes and shows its marks) {
+  // The control: probing alice's own file shows every mark the checks below
+  // look for, so their absence there means something.
+  auto text = text_of(probe_file(hostile().secret, 10s));
+  for (auto& mark : secret_marks)
+    CAF_CHECK(contains(text, mark));
+}
+
+CAF_TEST(hls playlists referencing other files are bad media) {
+  const auto& hs = hostile();
+  // An unconfined reader (the ffprobe CLI) follows the relative reference.
+  auto leaked = ffprobe_json(hs.hls_relative_mp4);
+  CAF_CHECK(contains(leaked, "208"));
+  check_confined(hs.hls_relative_m3u8);
+  check_confined(hs.hls_relative_mp4);
+  check_confined(hs.hls_absolute);
+  check_confined(hs.hls_file_url);
+  check_confined(hs.hls_http_url);
+}
+
+CAF_TEST(ffconcat scripts are bad media) {
+  const auto& hs = hostile();
+  CAF_CHECK(contains(ffprobe_json(hs.ffconcat), "\"concat\""));
+  check_confined(hs.ffconcat);
+}
+
+CAF_TEST(image sequence patterns are bad media) {
+  check_confined(hostile().image2_pattern);
+}
+
+CAF_TEST(a confined input gives libavformat no path and no nested open) {
+  using vf::adapters::media::confined_input;
+  using vf::adapters::media::is_confined_format;
+  confined_input in;
+  CAF_REQUIRE_EQUAL(
+    in.open(clips().h264_mp4, AVIOInterruptCB{nullptr, nullptr}), 0);
+  AVFormatContext* ctx = in.get();
+  CAF_REQUIRE(ctx != nullptr);
+  // The URL keeps the extension (format probing weighs it), nothing else.
+  CAF_CHECK_EQUAL(std::string{ctx->url}, "confined-input.mp4");
+  CAF_CHECK((ctx->flags & AVFMT_FLAG_CUSTOM_IO) != 0);
+  CAF_CHECK_EQUAL(std::string{ctx->protocol_whitelist}, "none");
+  // What a demuxer calls to open a segment, a reference or a dref.
+  AVIOContext* pb = nullptr;
+  CAF_CHECK(!in.nested_open_refused());
+  CAF_CHECK_EQUAL(
+    ctx->io_open(ctx, &pb, hostile().secret.c_str(), AVIO_FLAG_READ, nullptr),
+    AVERROR(EPERM));
+  CAF_CHECK(pb == nullptr);
+  CAF_CHECK(in.nested_open_refused());
+  for (auto* name : {"mp4", "matroska", "mpegts", "ogg", "wav", "mp3", "flac"})
+    CAF_CHECK(is_confined_format(av_find_input_format(name)));
+  for (auto* name : {"hls", "concat", "image2", "png_pipe", "tty", "data",
+                     "webm_dash_manifest", "mpegtsraw", "h264"})
+    CAF_CHECK(!is_confined_format(av_find_input_format(name)));
+}
+
+CAF_TEST(text files are bad media with a reason) {
+  auto msg = require_error(probe_file(clips().text_file, 10s), errc::bad_media);
+  CAF_MESSAGE(msg);
+  CAF_CHECK(contains(msg, "not a media file: "));
+  CAF_CHECK(contains(msg, "notes.txt"));
+  CAF_CHECK(contains(msg, "container"));
 }
 
 // -- deadlines and cancellation -----------------------------------------------

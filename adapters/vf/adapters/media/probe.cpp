@@ -7,6 +7,7 @@
 
 #include "vf/adapters/media/probe.hpp"
 
+#include "vf/adapters/media/confined_input.hpp"
 #include "vf/messages/errc.hpp"
 #include <nlohmann/json.hpp>
 #include <sys/stat.h>
@@ -79,15 +80,6 @@ std::string av_error_string(int code) {
     return "libav error " + std::to_string(code);
   return buf.data();
 }
-
-struct format_context_closer {
-  void operator()(AVFormatContext* ptr) const {
-    avformat_close_input(&ptr);
-  }
-};
-
-using format_context_ptr
-  = std::unique_ptr<AVFormatContext, format_context_closer>;
 
 // Frees an AVDictionary on every path out of the function.
 struct dictionary {
@@ -327,13 +319,27 @@ bool file_reads_back(const std::string& path) {
   return ok;
 }
 
-caf::error open_failed(int code, const interrupt_state& st,
-                       const std::string& path, const std::string& name,
-                       uint64_t file_size, std::chrono::milliseconds timeout) {
+caf::error open_failed(int code, const confined_input& in,
+                       const interrupt_state& st, const std::string& path,
+                       const std::string& name, uint64_t file_size,
+                       std::chrono::milliseconds timeout) {
   // An aborted read surfaces as EXIT, EOF or INVALIDDATA, depending on
   // where the demuxer was: our own flags are the only reliable signal.
   if (st.cancelled || st.timed_out || code == AVERROR_EXIT)
     return interrupted(st, name, timeout);
+  if (!in.refused_format().empty())
+    // A playlist, concat script, image or text: its demuxer would read
+    // other files (or is no video container); we never run it.
+    return make_error(errc::bad_media,
+                      "not a media file: " + name + " is in the '"
+                        + in.refused_format()
+                        + "' format, which is not read: only single-file "
+                          "audio/video containers are accepted");
+  if (in.nested_open_refused())
+    return make_error(errc::bad_media,
+                      "not a media file: " + name
+                        + " refers to data in other files, which are never "
+                          "read");
   auto reason = av_error_string(code);
   if (code == AVERROR(ENOENT) || code == AVERROR(ENOTDIR))
     return make_error(errc::not_found, "no such file: " + name);
@@ -360,6 +366,10 @@ caf::error open_failed(int code, const interrupt_state& st,
                       "truncated media: " + name
                         + " is an MP4/QuickTime file whose index (moov box) "
                           "is missing or cut short");
+  if (code == AVERROR_INVALIDDATA && in.detected_format().empty())
+    return make_error(errc::bad_media,
+                      "not a media file: " + name
+                        + " (no supported audio/video container recognised)");
   return make_error(errc::bad_media,
                     "not a media file: " + name + " (" + reason + ")");
 }
@@ -467,40 +477,31 @@ caf::expected<std::string> probe_file_as(const std::string& path,
   if (S_ISREG(info.st_mode) && file_size == 0)
     return make_error(errc::bad_media,
                       "not a media file: " + name + " is empty");
-  AVFormatContext* raw = avformat_alloc_context();
-  if (raw == nullptr)
-    return make_error(errc::internal, "probe of " + name + ": out of memory");
-  raw->interrupt_callback.callback = on_interrupt;
-  raw->interrupt_callback.opaque = &st;
   dictionary opts;
   // ffprobe's defaults (scan_all_pmts for MPEG-TS, 5 MB / 5 s of probing)
   // keep the output identical to the CLI's; they also bound the work per
-  // file. Only local files: a playlist inside an upload must not make us
-  // fetch URLs.
+  // file.
   for (auto [key, value] :
        {std::pair{"scan_all_pmts", "1"}, std::pair{"probesize", "5000000"},
-        std::pair{"analyzeduration", "5000000"},
-        std::pair{"protocol_whitelist", "file"}}) {
-    if (int ret = av_dict_set(&opts.ptr, key, value, 0); ret < 0) {
-      avformat_free_context(raw);
+        std::pair{"analyzeduration", "5000000"}}) {
+    if (int ret = av_dict_set(&opts.ptr, key, value, 0); ret < 0)
       return make_error(errc::internal,
                         "probe of " + name + ": " + av_error_string(ret));
-    }
   }
-  // "file:" keeps names with a colon from being read as protocols.
-  auto url = "file:" + path;
-  // On failure, avformat_open_input frees the context and nulls `raw`.
-  if (int ret = avformat_open_input(&raw, url.c_str(), nullptr, &opts.ptr);
+  // Only the file's own bytes: a playlist, concat script or image pattern
+  // inside an upload must never make us read another file or a URL.
+  confined_input in;
+  if (int ret = in.open(path, AVIOInterruptCB{on_interrupt, &st}, &opts.ptr);
       ret < 0)
-    return open_failed(ret, st, path, name, file_size, timeout);
-  format_context_ptr ctx{raw};
-  if (int ret = avformat_find_stream_info(ctx.get(), nullptr); ret < 0)
-    return open_failed(ret, st, path, name, file_size, timeout);
+    return open_failed(ret, in, st, path, name, file_size, timeout);
+  AVFormatContext* ctx = in.get();
+  if (int ret = avformat_find_stream_info(ctx, nullptr); ret < 0)
+    return open_failed(ret, in, st, path, name, file_size, timeout);
   // The demuxer may have stopped early on an interrupt and still succeed
   // with partial information: never report that as a result.
   if (st.cancelled || st.timed_out)
     return interrupted(st, name, timeout);
-  if (auto err = check_streams(ctx.get(), name))
+  if (auto err = check_streams(ctx, name))
     return err;
   if (S_ISREG(info.st_mode)
       && std::strcmp(ctx->iformat->name, "mov,mp4,m4a,3gp,3g2,mj2") == 0) {
@@ -514,7 +515,7 @@ caf::expected<std::string> probe_file_as(const std::string& path,
   doc["streams"] = json::array();
   for (unsigned i = 0; i < ctx->nb_streams; ++i)
     doc["streams"].push_back(stream_json(ctx->streams[i]));
-  doc["format"] = format_json(ctx.get(), print_filename);
+  doc["format"] = format_json(ctx, print_filename);
   // ffprobe's layout: 4-space indent, trailing newline. `replace` cannot
   // trigger after validated(); it only rules out an exception.
   return doc.dump(4, ' ', false, json::error_handler_t::replace) + '\n';

@@ -23,8 +23,14 @@ namespace vf::adapters::media {
 /// bit_rate, tags. Like ffprobe, fields ffprobe leaves out ("N/A") are absent
 /// and durations, sizes, rates and bit rates are strings.
 ///
+/// The file is opened through `confined_input`: only its own bytes are read,
+/// in one of `confined_formats()`. A playlist, concat script, image sequence
+/// or anything else that would make libavformat read other files or URLs is
+/// `bad_media`, and nothing of what it refers to is ever read.
+///
 /// Errors (`vf::messages::errc`): `not_found` (no such file), `bad_media`
-/// (not a media file, or neither audio nor video inside), `truncated` (an
+/// (not a media file, a format we do not read, or neither audio nor video
+/// inside), `truncated` (an
 /// MP4/MOV whose index or media data is cut off), `unsupported_codec` (a video
 /// stream, or the only audio, has no decoder), `timeout` (`timeout` ran out,
 /// including a zero or negative `timeout`), `cancelled` (`*cancel` became
