@@ -4,12 +4,16 @@
 // uploaded, so any file must give JSON or an error (bad_media, truncated,
 // ...) within the deadline: no crash, leak, UB or hang. Each input is written
 // to one scratch file (in /dev/shm when possible, so no disk I/O), probed
-// with a short timeout and deleted at exit. libav itself is not instrumented:
-// sanitizers watch probe.cpp (the MP4 box walk, the JSON rendering) and
-// everything libav hands back to it.
+// with a short timeout and deleted at exit. probe_file_as opens it through
+// confined_input (its own bytes only, single-file containers only); seeds
+// include an HLS playlist and an ffconcat script naming other files. libav
+// itself is not instrumented: sanitizers watch probe.cpp (the MP4 box walk,
+// the JSON rendering), confined_input.cpp (the I/O callbacks) and
+// everything libav hands back to them.
 
 #include "fuzz_check.hpp"
 
+#include "vf/adapters/media/confined_input.hpp"
 #include "vf/adapters/media/probe.hpp"
 #include "vf/messages/errc.hpp"
 
@@ -75,5 +79,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   VF_FUZZ_CHECK(doc.contains("format") && doc["format"].is_object());
   VF_FUZZ_CHECK(doc.contains("streams") && doc["streams"].is_array()
                 && !doc["streams"].empty());
+  // Promised: only single-file containers are ever read (confined_input);
+  // a playlist or concat script never comes back as metadata.
+  VF_FUZZ_CHECK(doc["format"].contains("format_name")
+                && doc["format"]["format_name"].is_string());
+  VF_FUZZ_CHECK(vm::is_confined_format_name(
+    doc["format"]["format_name"].get<std::string>()));
   return 0;
 }

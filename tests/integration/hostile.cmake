@@ -9,3 +9,23 @@ if(TARGET vidflow)
   set_tests_properties(integration.e2e_hostile
                        PROPERTIES LABELS integration TIMEOUT 600)
 endif()
+
+# Issue 8 #3: uploads that name other files (HLS playlists, ffconcat) are
+# bad_media and show nothing of another user's upload (confined_input).
+if(TARGET vidflow)
+  add_test(NAME integration.e2e_sec_media
+           COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/e2e_sec_media.py
+                   --binary $<TARGET_FILE:vidflow>)
+  set_tests_properties(integration.e2e_sec_media
+                       PROPERTIES LABELS integration TIMEOUT 300)
+endif()
+
+# Accounts and logins (issue 8): tokens die with their account, roles come
+# from the user table, password guessing gets 429.
+if(TARGET vidflow)
+  add_test(NAME integration.e2e_sec_auth
+           COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/e2e_sec_auth.py
+                   --binary $<TARGET_FILE:vidflow>)
+  set_tests_properties(integration.e2e_sec_auth
+                       PROPERTIES LABELS integration TIMEOUT 600)
+endif()

@@ -158,13 +158,16 @@ bool confined_input::nested_open_refused() const noexcept {
   return src_ != nullptr && src_->nested_open_refused;
 }
 
-bool is_confined_format(const AVInputFormat* fmt) noexcept {
-  if (fmt == nullptr || fmt->name == nullptr)
-    return false;
-  for (auto name : accepted_names)
-    if (name == fmt->name)
+bool is_confined_format_name(std::string_view name) noexcept {
+  for (auto accepted : accepted_names)
+    if (accepted == name)
       return true;
   return false;
+}
+
+bool is_confined_format(const AVInputFormat* fmt) noexcept {
+  return fmt != nullptr && fmt->name != nullptr
+         && is_confined_format_name(fmt->name);
 }
 
 confined_input::confined_input() = default;

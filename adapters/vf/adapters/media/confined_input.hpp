@@ -18,6 +18,7 @@ extern "C" {
 
 #include <memory>
 #include <string>
+#include <string_view>
 
 namespace vf::adapters::media {
 
@@ -29,6 +30,10 @@ namespace vf::adapters::media {
 /// sequence (image2, *_pipe), tee or anything else that names other
 /// resources.
 [[nodiscard]] const char* confined_formats() noexcept;
+
+/// Returns whether `name` is the full name of a demuxer in
+/// `confined_formats()` (e.g. "matroska,webm", not "webm").
+[[nodiscard]] bool is_confined_format_name(std::string_view name) noexcept;
 
 /// Returns whether `fmt` is one of `confined_formats()` (exact name).
 [[nodiscard]] bool is_confined_format(const AVInputFormat* fmt) noexcept;
