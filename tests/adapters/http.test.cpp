@@ -18,7 +18,9 @@
 #include "vf/adapters/http/api_server.hpp"
 #include "vf/adapters/http/json_views.hpp"
 #include "vf/adapters/http/jwt.hpp"
+#include "vf/adapters/http/password_hash.hpp"
 #include "vf/adapters/http/rate_limiter.hpp"
+#include "vf/adapters/http/user_table.hpp"
 #include "vf/messages/atoms.hpp"
 #include "vf/messages/errc.hpp"
 
@@ -29,6 +31,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <unistd.h>
 #include <vector>
 
 using namespace vf::adapters::http;
@@ -431,8 +434,39 @@ struct fixture {
   std::unique_ptr<api_server> server;
   std::vector<std::string> logs;
   std::mutex logs_mtx;
+  /// The accounts, as written to `users_path` (cheap hashes: tests check
+  /// the rules, not the cost).
+  std::vector<user_account> accounts{
+    {"alice", "user", hash_password("wonderland", {1024, 8, 1}),
+     new_user_epoch()},
+    {"bob", "user", hash_password("builder", {1024, 8, 1}), new_user_epoch()},
+    {"root", "admin", hash_password("toor", {1024, 8, 1}), new_user_epoch()}};
+  std::string users_dir = make_users_dir();
+  std::string users_path = users_dir + "/users.json";
+
+  static std::string make_users_dir() {
+    char tmpl[] = "/tmp/vf-http-users-XXXXXX";
+    auto dir = ::mkdtemp(tmpl);
+    CAF_REQUIRE(dir != nullptr);
+    return dir;
+  }
+
+  /// Rewrites the users file from `accounts`; the server sees it from the
+  /// next second of `now` on.
+  void write_accounts() {
+    CAF_REQUIRE(!write_users_file(users_path, accounts));
+  }
+
+  user_account& account(const std::string& name) {
+    for (auto& a : accounts)
+      if (a.name == name)
+        return a;
+    CAF_FAIL("no account " << name);
+    return accounts.front();
+  }
 
   fixture() {
+    write_accounts();
     handles.registry = sys.spawn(fake_registry, store);
     handles.orchestrator = sys.spawn(fake_orchestrator, store);
     handles.dispatcher = sys.spawn(fake_dispatcher, store);
@@ -451,6 +485,8 @@ struct fixture {
     caf::anon_send_exit(handles.orchestrator, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(handles.dispatcher, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(handles.analyzer, caf::exit_reason::user_shutdown);
+    ::unlink(users_path.c_str());
+    ::rmdir(users_dir.c_str());
   }
 
   api_config make_config() {
@@ -458,9 +494,7 @@ struct fixture {
     c.port = 0;
     c.threads = 2;
     c.jwt_secret = secret;
-    c.users = {{"alice", "wonderland", "user"},
-               {"bob", "builder", "user"},
-               {"root", "toor", "admin"}};
+    c.accounts = std::make_shared<user_table>(users_path, nullptr);
     c.max_body_bytes = 4096;
     c.presign_upload = [](const job& j) {
       return "http://store.local/" + j.bucket + "/" + j.key
@@ -1566,6 +1600,121 @@ CAF_TEST(rate settings are validated) {
     CAF_REQUIRE(err);
     CAF_CHECK(contains(message_of(err), "rate_"));
   }
+}
+
+// -- accounts: the table is checked on every request (issue 8, #6) ----------
+
+CAF_TEST(a removed account loses its tokens) {
+  auto token = login("alice", "wonderland");
+  CAF_CHECK_EQUAL(call(bhttp::verb::get, "/history", "", bearer(token)).status,
+                  200u);
+  accounts.erase(accounts.begin());
+  write_accounts();
+  now += 1;
+  auto r = call(bhttp::verb::get, "/history", "", bearer(token));
+  CAF_CHECK(is_error(r, 401, "unauthorized"));
+  CAF_CHECK(contains(detail(r), "no longer exists"));
+  CAF_CHECK(is_error(call(bhttp::verb::post, "/auth/login",
+                          R"({"username":"alice","password":"wonderland"})"),
+                     401, "unauthorized"));
+  // Created again, even with the same password: the old token stays dead.
+  accounts.push_back({"alice", "user", hash_password("wonderland", {1024, 8, 1}),
+                      new_user_epoch()});
+  write_accounts();
+  now += 1;
+  CAF_CHECK(is_error(call(bhttp::verb::get, "/history", "", bearer(token)),
+                     401, "unauthorized"));
+  auto fresh = login("alice", "wonderland");
+  CAF_CHECK_EQUAL(call(bhttp::verb::get, "/history", "", bearer(fresh)).status,
+                  200u);
+}
+
+CAF_TEST(a demoted admin loses the admin routes at once) {
+  auto token = admin();
+  CAF_CHECK_EQUAL(call(bhttp::verb::get, "/dlq", "", bearer(token)).status,
+                  200u);
+  account("root").role = "user";
+  write_accounts();
+  now += 1;
+  auto r = call(bhttp::verb::get, "/dlq", "", bearer(token));
+  CAF_CHECK(is_error(r, 403, "forbidden"));
+  CAF_CHECK(contains(detail(r), "has role 'user'"));
+  // And sees only its own jobs, like any user.
+  auto job = create_job(login("alice", "wonderland"));
+  CAF_CHECK(is_error(call(bhttp::verb::get,
+                          "/jobs/" + job["job_id"].get<std::string>(), "",
+                          bearer(token)),
+                     404, "not_found"));
+  // A user's token does not gain a role it never had by lying about it.
+  jwt_codec ours{secret};
+  jwt_claims lie{"bob", "admin", now, now + 60, 0};
+  lie.gen = account("bob").epoch;
+  CAF_CHECK(is_error(call(bhttp::verb::get, "/dlq", "", bearer(ours.sign(lie))),
+                     403, "forbidden"));
+}
+
+CAF_TEST(a password change revokes older tokens) {
+  auto old_token = login("bob", "builder");
+  auto old_epoch = account("bob").epoch;
+  account("bob").password_hash = hash_password("digger", {1024, 8, 1});
+  account("bob").epoch = new_user_epoch();
+  write_accounts();
+  now += 1;
+  auto r = call(bhttp::verb::get, "/history", "", bearer(old_token));
+  CAF_CHECK(is_error(r, 401, "unauthorized"));
+  CAF_CHECK(contains(detail(r), "revoked"));
+  CAF_CHECK(is_error(call(bhttp::verb::post, "/auth/login",
+                          R"({"username":"bob","password":"builder"})"),
+                     401, "unauthorized"));
+  auto token = login("bob", "digger");
+  CAF_CHECK_EQUAL(call(bhttp::verb::get, "/history", "", bearer(token)).status,
+                  200u);
+  // Exact, whatever the clock says: the old epoch with a brand-new iat is
+  // still refused, and tokens without an epoch (issued before this check
+  // existed) too.
+  jwt_codec ours{secret};
+  jwt_claims same_second{"bob", "user", now, now + 60, 0};
+  same_second.gen = old_epoch;
+  CAF_CHECK(is_error(call(bhttp::verb::get, "/history", "",
+                          bearer(ours.sign(same_second))),
+                     401, "unauthorized"));
+  CAF_CHECK(is_error(call(bhttp::verb::get, "/history", "",
+                          bearer(ours.sign({"bob", "user", now, now + 60, 0}))),
+                     401, "unauthorized"));
+}
+
+// -- password guessing (issue 8, #7) ------------------------------------------
+
+CAF_TEST(failed logins are throttled with growing delays) {
+  auto wrong = [&](const std::string& name) {
+    return call(bhttp::verb::post, "/auth/login",
+                json{{"username", name}, {"password", "guess"}}.dump());
+  };
+  for (int i = 0; i < 5; ++i)
+    CAF_CHECK(is_error(wrong("alice"), 401, "unauthorized"));
+  // The sixth attempt waits a second, right password or not.
+  auto r = wrong("alice");
+  CAF_CHECK(is_error(r, 429, "rate_limited"));
+  CAF_CHECK_EQUAL(r.header("Retry-After"), "1");
+  r = call(bhttp::verb::post, "/auth/login",
+           R"({"username":"alice","password":"wonderland"})");
+  CAF_CHECK(is_error(r, 429, "rate_limited"));
+  now += 1;
+  CAF_CHECK(is_error(wrong("alice"), 401, "unauthorized"));
+  r = wrong("alice");
+  CAF_CHECK(is_error(r, 429, "rate_limited"));
+  CAF_CHECK_EQUAL(r.header("Retry-After"), "2");
+  now += 2;
+  // A success clears the name's count ...
+  login("alice", "wonderland");
+  // ... but not the client's: it has failed 6 times, whatever the names.
+  CAF_CHECK(is_error(wrong("bob"), 401, "unauthorized"));
+  r = call(bhttp::verb::post, "/auth/login",
+           R"({"username":"root","password":"toor"})");
+  CAF_CHECK(is_error(r, 429, "rate_limited"));
+  CAF_CHECK_EQUAL(r.header("Retry-After"), "4");
+  now += 4;
+  login("root", "toor");
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

@@ -6,6 +6,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -238,4 +239,81 @@ CAF_TEST(hostile token bytes are rejected without harm) {
   }
   // The rejections left the codec intact.
   CAF_CHECK_EQUAL(verdict(codec, good), "accepted");
+}
+
+namespace {
+
+// Returns `token` with the last character of part `index` (0: header,
+// 1: payload, 2: signature) replaced by its non-canonical twin: same bytes
+// when decoded leniently, a set bit among the unused low ones.
+std::string twin(std::string token, int index) {
+  static constexpr std::string_view alphabet
+    = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  size_t end = 0;
+  for (int i = 0; i <= index; ++i)
+    end = token.find('.', i == 0 ? 0 : end + 1);
+  if (end == std::string::npos)
+    end = token.size();
+  auto start = index == 0 ? 0 : token.rfind('.', end - 1) + 1;
+  auto len = end - start;
+  CAF_REQUIRE(len % 4 == 2 || len % 4 == 3);
+  auto& c = token[end - 1];
+  auto v = alphabet.find(c);
+  CAF_REQUIRE(v != std::string_view::npos);
+  CAF_REQUIRE_EQUAL(v & (len % 4 == 2 ? 15u : 3u), 0u); // canonical now
+  c = alphabet[v | 1];
+  return token;
+}
+
+} // namespace
+
+CAF_TEST(non canonical base64url is rejected) {
+  jwt_codec codec{"secret"};
+  // Signature: 32 bytes, 43 characters, 2 unused bits.
+  auto token = codec.sign({"alice", "user", 1000, 2000, 0});
+  CAF_REQUIRE_EQUAL(verdict(codec, token), "accepted");
+  CAF_CHECK(contains(verdict(codec, twin(token, 2)), "signature"));
+  // Header and payload twins, correctly signed over the twin bytes.
+  auto payload = std::string{R"({"sub":"alice","role":"user","iat":1000,"exp":2000,"x":1})"};
+  while (b64url(payload).size() % 4 < 2)
+    payload.insert(payload.size() - 1, " ");
+  auto odd = forge(R"({"alg":"HS256", "typ":"JWT"})", payload);
+  // forge() signs what it encodes; re-sign the twin the same way.
+  auto resign = [](std::string t) {
+    auto dot2 = t.rfind('.');
+    auto input = t.substr(0, dot2);
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    HMAC(EVP_sha256(), "secret", 6,
+         reinterpret_cast<const unsigned char*>(input.data()), input.size(),
+         mac, &n);
+    return input + "." + b64url({reinterpret_cast<const char*>(mac), n});
+  };
+  CAF_REQUIRE_EQUAL(verdict(codec, odd), "accepted");
+  CAF_CHECK(contains(verdict(codec, resign(twin(odd, 1))), "payload"));
+  CAF_CHECK(contains(verdict(codec, resign(twin(odd, 0))), "header"));
+  // Padding and the standard alphabet stay refused.
+  CAF_CHECK(!codec.verify(token + "=", 1500));
+  auto plus = token;
+  std::replace(plus.begin(), plus.end(), '-', '+');
+  std::replace(plus.begin(), plus.end(), '_', '/');
+  if (plus != token)
+    CAF_CHECK(!codec.verify(plus, 1500));
+}
+
+CAF_TEST(the gen claim round trips) {
+  jwt_codec codec{"secret"};
+  jwt_claims claims{"alice", "user", 1000, 2000, 0};
+  claims.gen = "00ff";
+  auto res = codec.verify(codec.sign(claims), 1500);
+  CAF_REQUIRE(res);
+  CAF_CHECK_EQUAL(res->gen, "00ff");
+  // Absent: empty; not a string: refused.
+  res = codec.verify(codec.sign({"alice", "user", 1000, 2000, 0}), 1500);
+  CAF_REQUIRE(res);
+  CAF_CHECK_EQUAL(res->gen, "");
+  CAF_CHECK(contains(
+    verdict(codec,
+            forge(hs256, R"({"sub":"a","iat":1000,"exp":2000,"gen":5})")),
+    "gen"));
 }

@@ -4,6 +4,7 @@
 
 #include "vf/runtime/certs.hpp"
 #include "vf/runtime/serve.hpp"
+#include "vf/runtime/users.hpp"
 #include "vf/runtime/worker_node.hpp"
 
 #include <iostream>
@@ -21,6 +22,7 @@ void print_usage(std::ostream& out) {
          "             with --cluster-port it is a cluster's coordinator\n"
          "  worker     run a worker node that joins a coordinator\n"
          "  cluster    cluster tools (init-certs: a CA and node certificates)\n"
+         "  users      manage accounts (add, remove, passwd, role, list)\n"
          "  version    print the version\n"
          "  help       show this help\n\n"
          "Run 'vidflow <command> --help' for the options of a command.\n";
@@ -42,6 +44,8 @@ int run(int argc, char** argv) {
     return worker_node(args);
   if (cmd == "cluster")
     return cluster_command(args);
+  if (cmd == "users")
+    return users_command(args);
   if (cmd == "version" || cmd == "--version") {
     std::cout << "vidflow " << VF_VERSION << "\n";
     return 0;

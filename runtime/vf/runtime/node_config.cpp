@@ -31,6 +31,37 @@ std::vector<setting_spec> cluster_tls_specs() {
   };
 }
 
+std::string users_file(const std::string& data_dir) {
+  return data_dir + "/users.json";
+}
+
+caf::expected<std::vector<account>> parse_accounts(const std::string& text) {
+  std::vector<account> result;
+  std::istringstream users{text};
+  std::string entry;
+  while (std::getline(users, entry, ',')) {
+    if (entry.empty())
+      continue;
+    auto c1 = entry.find(':');
+    auto c2 = c1 == std::string::npos ? c1 : entry.find(':', c1 + 1);
+    if (c2 == std::string::npos || c1 == 0)
+      return make_error(errc::invalid_argument,
+                        "entries must be name:password:role, got an entry "
+                        "without two ':'");
+    account a{entry.substr(0, c1), entry.substr(c1 + 1, c2 - c1 - 1),
+              entry.substr(c2 + 1)};
+    if (a.password.empty())
+      return make_error(errc::invalid_argument,
+                        "user '" + a.name + "' has no password");
+    if (a.role != "user" && a.role != "admin")
+      return make_error(errc::invalid_argument,
+                        "user '" + a.name + "' has role '" + a.role
+                          + "'; use user or admin");
+    result.push_back(std::move(a));
+  }
+  return result;
+}
+
 const std::vector<setting_spec>& serve_specs() {
   static const std::vector<setting_spec> specs = [] {
   std::vector<setting_spec> xs{
@@ -79,7 +110,9 @@ const std::vector<setting_spec>& serve_specs() {
     {"auth.token_ttl", "--token-ttl", "3600",
      "lifetime of access tokens, in seconds"},
     {"auth.users", "--users", "",
-     "accounts as name:password:role,... (role user or admin)", true},
+     "accounts as name:password:role,... (role user or admin); seeds "
+     "<data.dir>/users.json on first start, ignored once it exists "
+     "(then: vidflow users)", true},
     {"webhook.token", "--webhook-token", "",
      "bearer token MinIO must send to /minio/webhook (empty: none)", true},
     {"dlq.interval_s", "--dlq-interval-s", "300",
@@ -307,30 +340,17 @@ caf::expected<node_config> make_node_config(const settings& xs) {
                "must be at least 16 characters (env VIDFLOW_AUTH_JWT_SECRET)");
   VF_TRY(ttl, xs.uint("auth.token_ttl", 60, 604800));
   cfg.token_ttl = static_cast<uint32_t>(*ttl);
-  std::istringstream users{xs.str("auth.users")};
-  std::string entry;
-  while (std::getline(users, entry, ',')) {
-    if (entry.empty())
-      continue;
-    auto c1 = entry.find(':');
-    auto c2 = c1 == std::string::npos ? c1 : entry.find(':', c1 + 1);
-    if (c2 == std::string::npos || c1 == 0)
-      return bad(xs, "auth.users",
-                 "entries must be name:password:role, got an entry without "
-                 "two ':'");
-    account a{entry.substr(0, c1), entry.substr(c1 + 1, c2 - c1 - 1),
-              entry.substr(c2 + 1)};
-    if (a.password.empty())
-      return bad(xs, "auth.users", "user '" + a.name + "' has no password");
-    if (a.role != "user" && a.role != "admin")
-      return bad(xs, "auth.users", "user '" + a.name
-                                     + "' has role '" + a.role
-                                     + "'; use user or admin");
-    cfg.users.push_back(std::move(a));
-  }
-  if (cfg.users.empty())
+  auto users = parse_accounts(xs.str("auth.users"));
+  if (!users)
+    return bad(xs, "auth.users", messages::message_of(users.error()));
+  cfg.users = std::move(*users);
+  // Accounts live in <data.dir>/users.json (`vidflow users`); auth.users
+  // only seeds that file on the first start.
+  if (cfg.users.empty()
+      && ::access(users_file(cfg.data_dir).c_str(), F_OK) != 0)
     return bad(xs, "auth.users",
-               "must name at least one account (name:password:role)");
+               "must name at least one account (name:password:role) while "
+               + users_file(cfg.data_dir) + " does not exist");
   cfg.webhook_token = xs.str("webhook.token");
   if (!logger::parse(xs.str("log.level"), cfg.level))
     return bad(xs, "log.level", "must be debug, info, warning or error");

@@ -22,6 +22,13 @@ struct account {
   std::string role;
 };
 
+/// Returns the path of the user table in `data_dir` (`users.json`).
+std::string users_file(const std::string& data_dir);
+
+/// Parses `auth.users` (`name:password:role,...`); the error says what is
+/// wrong without naming the setting.
+caf::expected<std::vector<account>> parse_accounts(const std::string& text);
+
 /// How a node joins the cluster network (both `serve` and `worker`).
 struct cluster_config {
   /// `serve`: port of the cluster registry (0: no cluster). `worker`: the

@@ -25,6 +25,7 @@
 #include "vf/runtime/logger.hpp"
 #include "vf/runtime/metrics_sink.hpp"
 #include "vf/runtime/node_config.hpp"
+#include "vf/runtime/users.hpp"
 
 #include "caf/actor_system.hpp"
 #include "caf/actor_system_config.hpp"
@@ -103,6 +104,14 @@ int serve(const std::vector<std::string>& raw_args) {
   if (!make_dirs(cfg->data_dir)) {
     std::cerr << "vidflow serve: setting data.dir: cannot create directory '"
               << cfg->data_dir << "'\n";
+    return 2;
+  }
+  // The accounts: <data.dir>/users.json, written from auth.users on the
+  // first start and edited by `vidflow users` afterwards.
+  auto accounts = open_user_table(*cfg, log);
+  if (!accounts) {
+    std::cerr << "vidflow serve: accounts (auth.users, data.dir): "
+              << messages::message_of(accounts.error()) << "\n";
     return 2;
   }
   // Signals go to sigwait below, never to a random thread: block them
@@ -343,8 +352,7 @@ int serve(const std::vector<std::string>& raw_args) {
   api_cfg.threads = cfg->http_threads;
   api_cfg.jwt_secret = cfg->jwt_secret;
   api_cfg.token_ttl = cfg->token_ttl;
-  for (auto& a : cfg->users)
-    api_cfg.users.push_back(http::user{a.name, a.password, a.role});
+  api_cfg.accounts = *accounts;
   api_cfg.max_body_bytes = cfg->http_max_body;
   api_cfg.presign_expires = cfg->presign_expires;
   {

@@ -34,6 +34,8 @@ class Registry;
 
 namespace vf::adapters::http {
 
+class user_table;
+
 /// One account that may log in.
 struct user {
   /// Login name; becomes the token's `sub` and the jobs' owner.
@@ -65,8 +67,12 @@ struct api_config {
   std::string jwt_secret;
   /// Lifetime of an access token in seconds.
   uint32_t token_ttl = 3600;
-  /// Accounts that may log in.
+  /// Accounts that may log in, hashed at start (tests, embedded use);
+  /// ignored when `accounts` is set.
   std::vector<user> users;
+  /// The user table (the runtime's is backed by `<data.dir>/users.json`);
+  /// built from `users` when null.
+  std::shared_ptr<const user_table> accounts;
   /// Largest accepted request body; larger ones get 413.
   uint64_t max_body_bytes = 1 << 20;
   /// Returns the presigned PUT URL for a freshly created job (runtime

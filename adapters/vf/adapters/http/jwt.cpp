@@ -66,7 +66,8 @@ constexpr std::array<int8_t, 256> make_b64url_table() {
 
 constexpr auto b64url_table = make_b64url_table();
 
-// Strict RFC 7515 decoding: URL alphabet, no padding, no whitespace.
+// Strict RFC 7515 decoding: URL alphabet, no padding, no whitespace, and
+// only the canonical spelling of the last character.
 bool decode_b64url(std::string_view in, std::string& out) {
   if (in.size() % 4 == 1)
     return false;
@@ -85,7 +86,10 @@ bool decode_b64url(std::string_view in, std::string& out) {
       out += static_cast<char>((acc >> bits) & 0xFF);
     }
   }
-  return true;
+  // The bits of the last character that fill no byte must be zero: else
+  // several spellings decode to the same bytes, and a token would have
+  // twins that compare unequal (caches, deny lists) yet verify.
+  return bits == 0 || (acc & ((uint32_t{1} << bits) - 1)) == 0;
 }
 
 caf::error reject(std::string reason) {
@@ -213,6 +217,11 @@ struct jwt_codec::impl {
       return reject("malformed token: non-numeric nbf claim");
     if (body.contains("iat") && !get_seconds(body, "iat", result.iat))
       return reject("malformed token: non-numeric iat claim");
+    if (auto gen = body.find("gen"); gen != body.end()) {
+      if (!gen->is_string())
+        return reject("malformed token: non-string gen claim");
+      result.gen = gen->get<std::string>();
+    }
     auto role = body.find("role");
     if (role == body.end())
       result.role = "user";
@@ -237,7 +246,8 @@ jwt_codec::~jwt_codec() = default;
 
 std::string jwt_codec::sign(const jwt_claims& claims) {
   std::string payload;
-  payload.reserve(96 + claims.sub.size() + claims.role.size());
+  payload.reserve(112 + claims.sub.size() + claims.role.size()
+                  + claims.gen.size());
   payload += R"({"sub":)";
   append_json_string(payload, claims.sub);
   payload += R"(,"role":)";
@@ -249,6 +259,10 @@ std::string jwt_codec::sign(const jwt_claims& claims) {
   if (claims.nbf != 0) {
     payload += R"(,"nbf":)";
     payload += std::to_string(claims.nbf);
+  }
+  if (!claims.gen.empty()) {
+    payload += R"(,"gen":)";
+    append_json_string(payload, claims.gen);
   }
   payload += '}';
   std::string token;

@@ -27,6 +27,9 @@ struct jwt_claims {
   int64_t exp = 0;
   /// Not before, Unix seconds; 0 when absent.
   int64_t nbf = 0;
+  /// The account's epoch when the token was issued (see user_table.hpp);
+  /// empty when absent. Written only when non-empty.
+  std::string gen = {};
 };
 
 /// Signs and verifies HS256 tokens with one secret.

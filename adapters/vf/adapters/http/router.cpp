@@ -6,9 +6,12 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "caf/event_based_actor.hpp"
 #include "caf/sec.hpp"
+#include "caf/send.hpp"
 
 #include "vf/adapters/http/json_views.hpp"
+#include "vf/adapters/http/password_hash.hpp"
 #include "vf/messages/atoms.hpp"
 #include "vf/messages/errc.hpp"
 
@@ -318,10 +321,16 @@ api_state::api_state(api_config cfg, api_handles hdl,
   : config(std::move(cfg)), handles(std::move(hdl)),
     metrics(std::move(registry)),
     limiter(config.rate_limit, config.rate_burst) {
-  accounts.reserve(config.users.size());
+  if (config.accounts) {
+    users = config.accounts;
+    return;
+  }
+  std::vector<user_account> xs;
+  xs.reserve(config.users.size());
   for (auto& u : config.users)
-    accounts.push_back(
-      account{u.name, u.role.empty() ? "user" : u.role, sha256(u.password)});
+    xs.push_back(user_account{u.name, u.role.empty() ? "user" : u.role,
+                              hash_password(u.password), new_user_epoch()});
+  users = std::make_shared<const user_table>(std::move(xs));
 }
 
 int64_t api_state::now() const {
@@ -333,11 +342,30 @@ int64_t api_state::now() const {
 
 // -- router -------------------------------------------------------------------
 
+namespace {
+
+// Checks (password, encoded hash) → bool off the I/O thread. An empty hash
+// (no account at all) is checked against a dummy, which takes as long.
+caf::behavior password_checker(caf::event_based_actor*) {
+  return {
+    [](const std::string& password, const std::string& encoded) {
+      return verify_password(password,
+                             encoded.empty() ? dummy_password_hash() : encoded);
+    },
+  };
+}
+
+} // namespace
+
 router::router(const api_state& state, common::asio_bridge& bridge,
                boost::asio::io_context& ioc)
   : state_(state), bridge_(bridge), jwt_(state.config.jwt_secret),
     deadlines_(bridge, ioc, state.config.request_timeout) {
-  // nop
+  kdf_ = bridge.self()->system().spawn<caf::detached>(password_checker);
+}
+
+router::~router() {
+  caf::anon_send_exit(kdf_, caf::exit_reason::user_shutdown);
 }
 
 template <class Handle, class... Ts>
@@ -412,7 +440,7 @@ void router::handle(const std::shared_ptr<exchange>& ex) {
   try {
     switch (r) {
       case route::login:
-        login(*ex);
+        login(ex);
         break;
       case route::jobs:
         create_job(ex);
@@ -525,50 +553,100 @@ std::optional<jwt_claims> router::authenticate(exchange& ex) {
                             "<access_token>'"));
     return std::nullopt;
   }
-  auto claims = jwt_.verify(token, state_.now());
+  auto now = state_.now();
+  auto claims = jwt_.verify(token, now);
   if (!claims) {
     ex.respond(unauthorized(messages::message_of(claims.error())));
     return std::nullopt;
   }
+  // A valid signature only proves what was true at login: the account must
+  // still exist, unchanged since, and its role is what it is now.
+  auto account = state_.users->find(claims->sub, now);
+  if (!account) {
+    ex.respond(unauthorized("the account of this token no longer exists; "
+                            "log in again via POST /auth/login"));
+    return std::nullopt;
+  }
+  if (claims->gen.empty()
+      || CRYPTO_memcmp(claims->gen.data(), account->epoch.data(),
+                       std::min(claims->gen.size(), account->epoch.size()))
+           != 0
+      || claims->gen.size() != account->epoch.size()) {
+    ex.respond(unauthorized("this token was revoked (the account's "
+                            "password changed); log in again via POST "
+                            "/auth/login"));
+    return std::nullopt;
+  }
+  claims->role = account->role;
   return std::move(*claims);
 }
 
-void router::login(exchange& ex) {
-  auto body = parse_object(ex);
+void router::login(const std::shared_ptr<exchange>& ex) {
+  auto body = parse_object(*ex);
   if (!body)
     return;
   bool bad = false;
   auto name = string_member(*body, "username", bad);
   auto password = string_member(*body, "password", bad);
   if (bad || name == nullptr || password == nullptr) {
-    ex.respond(error_response(422, "invalid_argument",
-                              "username and password are required and must "
-                              "be strings"));
+    ex->respond(error_response(422, "invalid_argument",
+                               "username and password are required and must "
+                               "be strings"));
     return;
   }
-  // Hash even for unknown names so timing does not reveal which exist.
-  auto given = sha256(*password);
-  auto i = std::find_if(state_.accounts.begin(), state_.accounts.end(),
-                        [&](auto& a) { return a.name == *name; });
-  if (i == state_.accounts.end() || !equal_digests(given, i->password_hash)) {
-    ex.respond(
-      error_response(401, "unauthorized", "wrong username or password"));
+  auto client = ex->request().client;
+  if (auto wait = state_.throttle.check(*name, client, state_.now())) {
+    auto res = error_response(429, "rate_limited",
+                              "too many failed logins for this name or from "
+                              "this client; retry after "
+                                + std::to_string(wait) + " s");
+    res.retry_after = wait;
+    ex->respond(std::move(res));
     return;
   }
-  jwt_claims claims;
-  claims.sub = i->name;
-  claims.role = i->role;
-  claims.iat = state_.now();
-  claims.exp = claims.iat + state_.config.token_ttl;
-  auto token = jwt_.sign(claims);
-  std::string out;
-  out.reserve(token.size() + 80);
-  out += R"({"access_token":)";
-  append_json_string(out, token);
-  out += R"(,"token_type":"bearer","expires_in":)";
-  out += std::to_string(state_.config.token_ttl);
-  out += '}';
-  ex.respond(make_response(200, std::move(out)));
+  // Unknown names are checked against another account's hash (same cost)
+  // and refused whatever the outcome, so timing does not reveal which names
+  // exist.
+  auto account = state_.users->find(*name, state_.now());
+  auto encoded = account ? account->password_hash
+                         : state_.users->sample_hash(state_.now());
+  std::weak_ptr<exchange> weak = ex;
+  auto h = ask(kdf_, *password, std::move(encoded));
+  h.then(
+    [this, weak, rid = h.id(), account = std::move(account), client,
+     user = *name](bool ok) {
+      deadlines_.settle(rid);
+      auto ex = weak.lock();
+      if (!ex)
+        return;
+      if (!ok || !account) {
+        state_.throttle.failed(user, client, state_.now());
+        ex->respond(
+          error_response(401, "unauthorized", "wrong username or password"));
+        return;
+      }
+      state_.throttle.succeeded(user);
+      jwt_claims claims;
+      claims.sub = account->name;
+      claims.role = account->role;
+      claims.iat = state_.now();
+      claims.exp = claims.iat + state_.config.token_ttl;
+      claims.gen = account->epoch;
+      auto token = jwt_.sign(claims);
+      std::string out;
+      out.reserve(token.size() + 80);
+      out += R"({"access_token":)";
+      append_json_string(out, token);
+      out += R"(,"token_type":"bearer","expires_in":)";
+      out += std::to_string(state_.config.token_ttl);
+      out += '}';
+      ex->respond(make_response(200, std::move(out)));
+    },
+    [this, weak, rid = h.id()](caf::error& err) {
+      deadlines_.settle(rid);
+      if (auto ex = weak.lock())
+        ex->respond(from_error(state_, err));
+    });
 }
 
 void router::create_job(const std::shared_ptr<exchange>& ex) {

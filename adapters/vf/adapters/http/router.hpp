@@ -10,8 +10,10 @@
 #include "vf/adapters/http/exchange.hpp"
 #include "vf/adapters/http/http_metrics.hpp"
 #include "vf/adapters/http/jwt.hpp"
+#include "vf/adapters/http/login_throttle.hpp"
 #include "vf/adapters/http/rate_limiter.hpp"
 #include "vf/adapters/http/request_deadlines.hpp"
+#include "vf/adapters/http/user_table.hpp"
 
 #include <array>
 #include <memory>
@@ -24,16 +26,6 @@ namespace vf::adapters::http {
 /// What all I/O threads share; read-only once the server runs (the metric
 /// families and the rate limiter are thread-safe).
 struct api_state {
-  /// One configured account, with its password pre-hashed.
-  struct account {
-    /// Login name.
-    std::string name;
-    /// `user` or `admin`.
-    std::string role;
-    /// SHA-256 of the password; compared in constant time.
-    std::array<unsigned char, 32> password_hash;
-  };
-
   /// Builds the shared state; throws on a metric family clash.
   api_state(api_config cfg, api_handles hdl,
             std::shared_ptr<prometheus::Registry> registry);
@@ -47,8 +39,10 @@ struct api_state {
   api_handles handles;
   /// Metric families; mutable because they are thread-safe counters.
   mutable http_metrics metrics;
-  /// Accounts by name, with hashed passwords.
-  std::vector<account> accounts;
+  /// The accounts: `config.accounts`, or one built from `config.users`.
+  std::shared_ptr<const user_table> users;
+  /// Failed-login counters; mutable because it locks internally.
+  mutable login_throttle throttle;
   /// Token buckets per client; mutable because it locks internally.
   mutable rate_limiter limiter;
 };
@@ -61,11 +55,17 @@ public:
   router(const api_state& state, common::asio_bridge& bridge,
          boost::asio::io_context& ioc);
 
+  router(const router&) = delete;
+  router& operator=(const router&) = delete;
+
+  /// Stops the password checker.
+  ~router();
+
   /// Answers `ex`, now or once the actors replied.
   void handle(const std::shared_ptr<exchange>& ex);
 
 private:
-  void login(exchange& ex);
+  void login(const std::shared_ptr<exchange>& ex);
   void create_job(const std::shared_ptr<exchange>& ex);
   void get_job(const std::shared_ptr<exchange>& ex, std::string_view id);
   void get_result(const std::shared_ptr<exchange>& ex, std::string_view id);
@@ -84,7 +84,9 @@ private:
   /// Answers 429 and returns false when the client is over its rate.
   bool admit(exchange& ex);
 
-  /// Returns the bearer's claims, or answers 401 and returns nothing.
+  /// Returns the bearer's claims, or answers 401 and returns nothing. The
+  /// account must still exist with the epoch the token carries; the role
+  /// returned is the account's current one, not the token's.
   std::optional<jwt_claims> authenticate(exchange& ex);
 
   /// Returns the bearer's claims if the role is `admin`; answers 401 or 403
@@ -106,6 +108,9 @@ private:
   common::asio_bridge& bridge_;
   jwt_codec jwt_;
   request_deadlines deadlines_;
+  /// A detached actor that runs the password KDF (tens of milliseconds of
+  /// CPU), so logins never stall the other requests of this I/O thread.
+  caf::actor kdf_;
 };
 
 } // namespace vf::adapters::http
