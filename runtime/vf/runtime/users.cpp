@@ -106,9 +106,47 @@ bool valid_role(const std::string& role) {
 
 } // namespace
 
+namespace {
+
+/// Holds `<users file>.lock` exclusively while alive (one writer at a time:
+/// `vidflow users` and a first start seeding the file).
+class users_lock {
+public:
+  explicit users_lock(const std::string& path)
+    : fd_(::open((path + ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC,
+                 0600)) {
+    if (fd_ >= 0 && ::flock(fd_, LOCK_EX) != 0) {
+      ::close(fd_);
+      fd_ = -1;
+    }
+  }
+
+  users_lock(const users_lock&) = delete;
+  users_lock& operator=(const users_lock&) = delete;
+
+  ~users_lock() {
+    if (fd_ >= 0)
+      ::close(fd_);
+  }
+
+  explicit operator bool() const {
+    return fd_ >= 0;
+  }
+
+private:
+  int fd_;
+};
+
+} // namespace
+
 caf::expected<std::shared_ptr<const http::user_table>>
 open_user_table(const node_config& cfg, logger& log) {
   auto path = users_file(cfg.data_dir);
+  users_lock lock{path};
+  if (!lock)
+    return messages::make_error(errc::storage_unavailable,
+                                "cannot lock " + path + ".lock: "
+                                  + std::strerror(errno));
   auto existing = http::read_users_file(path);
   if (existing) {
     if (!cfg.users.empty())
@@ -229,37 +267,28 @@ int users_command(const std::vector<std::string>& raw) {
     return fail("setting data.dir: cannot create directory '" + data_dir
                 + "'");
   // One writer at a time: read, change and replace under a lock file.
-  auto lock_path = path + ".lock";
-  int lock = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (lock < 0 || ::flock(lock, LOCK_EX) != 0)
-    return fail("cannot lock " + lock_path + ": " + std::strerror(errno));
-  auto release = [lock] { ::close(lock); };
+  users_lock lock{path};
+  if (!lock)
+    return fail("cannot lock " + path + ".lock: " + std::strerror(errno));
   auto users = http::read_users_file(path);
   if (!users && messages::errc_of(users.error()) == errc::not_found) {
     auto seed = parse_accounts(xs->str("auth.users"));
-    if (!seed) {
-      release();
+    if (!seed)
       return fail("auth.users: " + messages::message_of(seed.error()));
-    }
     users = hash_accounts(*seed);
   }
-  if (!users) {
-    release();
+  if (!users)
     return fail(messages::message_of(users.error()));
-  }
   auto i = std::find_if(users->begin(), users->end(),
                         [&](auto& u) { return u.name == name; });
   std::string done;
   if (cmd == "add") {
-    if (i != users->end()) {
-      release();
+    if (i != users->end())
       return fail("user '" + name + "' exists already (use passwd or role)");
-    }
     users->push_back({name, role, http::hash_password(password),
                       http::new_user_epoch()});
     done = "added " + role + " '" + name + "'";
   } else if (i == users->end()) {
-    release();
     return fail("no user '" + name + "' in " + path);
   } else if (cmd == "remove") {
     users->erase(i);
@@ -275,9 +304,7 @@ int users_command(const std::vector<std::string>& raw) {
     done = "'" + name + "' is now " + role
            + " (for tokens already issued too, within a second)";
   }
-  auto err = http::write_users_file(path, *users);
-  release();
-  if (err)
+  if (auto err = http::write_users_file(path, *users))
     return fail(messages::message_of(err));
   std::cout << "vidflow users: " << done << "\n";
   return 0;
