@@ -610,12 +610,25 @@ void router::login(const std::shared_ptr<exchange>& ex) {
   auto account = state_.users->find(*name, state_.now());
   auto encoded = account ? account->password_hash
                          : state_.users->sample_hash(state_.now());
+  // Each check takes tens of milliseconds; beyond this many waiting, the
+  // newest would only time out anyway.
+  constexpr size_t max_pending_checks = 32;
+  if (kdf_pending_ >= max_pending_checks) {
+    auto res = error_response(503, "busy",
+                              "too many logins in progress; retry in a "
+                              "second");
+    res.retry_after = 1;
+    ex->respond(std::move(res));
+    return;
+  }
+  ++kdf_pending_;
   std::weak_ptr<exchange> weak = ex;
   auto h = ask(kdf_, *password, std::move(encoded));
   h.then(
     [this, weak, rid = h.id(), account = std::move(account), client,
      user = *name](bool ok) {
       deadlines_.settle(rid);
+      --kdf_pending_;
       auto ex = weak.lock();
       if (!ex)
         return;
@@ -644,6 +657,7 @@ void router::login(const std::shared_ptr<exchange>& ex) {
     },
     [this, weak, rid = h.id()](caf::error& err) {
       deadlines_.settle(rid);
+      --kdf_pending_;
       if (auto ex = weak.lock())
         ex->respond(from_error(state_, err));
     });

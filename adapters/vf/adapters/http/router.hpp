@@ -111,6 +111,9 @@ private:
   /// A detached actor that runs the password KDF (tens of milliseconds of
   /// CPU), so logins never stall the other requests of this I/O thread.
   caf::actor kdf_;
+  /// Password checks sent to `kdf_` and not answered yet: bounded, so a
+  /// flood of logins queues neither memory nor minutes of CPU.
+  size_t kdf_pending_ = 0;
 };
 
 } // namespace vf::adapters::http
