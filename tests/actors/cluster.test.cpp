@@ -70,6 +70,20 @@ fake_agent(messages::node_actor::stateful_pointer<agent_state> self) {
   };
 }
 
+/// Stands in for HMAC-SHA256 under the admin key: 64 hex digits.
+std::string test_mac(const std::string& text) {
+  std::string out;
+  auto h = std::hash<std::string>{}("key|" + text);
+  static constexpr char digits[] = "0123456789abcdef";
+  for (int i = 0; i < 64; ++i) {
+    out.push_back(digits[h & 0xf]);
+    h = (h >> 4) | (h << 60);
+  }
+  return out;
+}
+
+constexpr int64_t wall_ms = 1'800'000'000'000;
+
 struct fixture : point_to_point_fixture<planet> {
   fixture() {
     prepare_connection(mars, earth, "coordinator", 4242);
@@ -79,7 +93,8 @@ struct fixture : point_to_point_fixture<planet> {
     disp = mars.sys.spawn(actors::dispatcher, dcfg);
     orch = mars.sys.spawn(fake_orchestrator);
     actors::cluster_registry_config cfg;
-    cfg.wall_ms = 1'800'000'000'000;
+    cfg.wall_ms = wall_ms;
+    cfg.admin_mac = test_mac;
     registry = mars.sys.spawn(actors::cluster_registry, cfg, disp, orch);
     CAF_REQUIRE_EQUAL(mars.publish(registry, 4242), 4242u);
     proxy = earth.remote_actor<messages::cluster_registry_actor>("coordinator",
@@ -254,6 +269,14 @@ CAF_TEST(leases of a worker that goes down are handed back) {
 
 CAF_TEST(results a node kept are reported to the orchestrator) {
   join();
+  // Both leases went to earth's worker (one at a time: one slot).
+  mars.self->send(disp, atoms::submit_v, make_task(4));
+  settle();
+  CAF_REQUIRE_EQUAL(ws().running.size(), 1u);
+  earth.self->send(worker, atoms::dispatch_v,
+                   testing::ok_outcome(ws().running[0].first, "{a}"));
+  mars.self->send(disp, atoms::submit_v, make_task(5));
+  settle();
   std::vector<messages::task_outcome> outs{
     testing::ok_outcome(make_task(4), "{a}"),
     testing::failed_outcome(make_task(5), errc::timeout)};
@@ -306,6 +329,155 @@ CAF_TEST(a node that comes back counts its registrations) {
   CAF_REQUIRE(nodes);
   CAF_REQUIRE_EQUAL(nodes->size(), 1u);
   CAF_CHECK_EQUAL(nodes->at(0).registrations, 2u);
+}
+
+/// Registers a second node, "moon", whose agent lives on the coordinator's
+/// own actor system (the fixture simulates two hosts only).
+messages::node_actor hello_moon(fixture& f) {
+  auto moon = f.mars.sys.spawn(fake_agent);
+  f.mars.self->send(f.registry, atoms::hello_v, moon, std::string{"moon"});
+  f.settle();
+  f.mars.self->receive([](bool) {}, [](error& err) {
+    CAF_FAIL("moon's hello failed: " << err);
+  });
+  return moon;
+}
+
+CAF_TEST(a node cannot drain or evict another node by name) {
+  join();
+  auto moon = hello_moon(*this);
+  auto drained = ask<uint64_t>(atoms::drain_v, std::string{"moon"});
+  CAF_REQUIRE(!drained);
+  CAF_CHECK_EQUAL(messages::errc_of(drained.error()), errc::forbidden);
+  auto left = ask<bool>(atoms::leave_v, std::string{"moon"});
+  CAF_REQUIRE(!left);
+  CAF_CHECK_EQUAL(messages::errc_of(left.error()), errc::forbidden);
+  CAF_CHECK(!mars.deref<messages::node_actor::stateful_base<agent_state>>(
+                   moon)
+               .state.left);
+  auto nodes = ask<std::vector<messages::cluster_node>>(atoms::nodes_v);
+  CAF_REQUIRE(nodes);
+  for (auto& n : *nodes)
+    CAF_CHECK(!n.draining);
+  // Its own name still works.
+  CAF_CHECK_EQUAL(ask<uint64_t>(atoms::drain_v, std::string{"earth"}),
+                  uint64_t{0});
+  anon_send_exit(moon, exit_reason::user_shutdown);
+  settle();
+}
+
+CAF_TEST(a node reports only outcomes of leases it was given) {
+  join();
+  // A worker of another node (here: on the coordinator) holds lease 10.
+  auto local = mars.sys.spawn(testing::fake_worker);
+  auto li = info("moon");
+  li.kinds = {task_kind::summarize};
+  mars.self->send(disp, atoms::join_v, messages::worker_actor{local}, li);
+  auto t10 = make_task(10);
+  t10.kind = task_kind::summarize;
+  mars.self->send(disp, atoms::submit_v, t10);
+  mars.self->send(disp, atoms::submit_v, make_task(11));
+  settle();
+  CAF_REQUIRE_EQUAL(
+    mars.deref<testing::fake_worker_impl>(local).state.running.size(), 1u);
+  CAF_REQUIRE_EQUAL(ws().running.size(), 1u);
+  auto t11 = ws().running[0].first;
+  auto stolen = testing::ok_outcome(t10, "{other node's}");
+  auto never = testing::ok_outcome(make_task(12), "{never leased}");
+  auto swapped = testing::ok_outcome(t11, "{swapped}");
+  swapped.job_id = t10.job_id;
+  auto own = testing::ok_outcome(t11, "{mine}");
+  std::vector<messages::task_outcome> outs{stolen, never, swapped, own};
+  CAF_CHECK_EQUAL(ask<uint64_t>(atoms::report_v, outs), uint64_t{1});
+  auto& reports = mars.deref<messages::orchestrator_actor::stateful_base<
+    fake_orch_state>>(orch)
+                    .state.reports;
+  CAF_REQUIRE_EQUAL(reports.size(), 1u);
+  CAF_CHECK_EQUAL(reports[0].lease_id, 11u);
+  CAF_CHECK_EQUAL(reports[0].output, "{mine}");
+  anon_send_exit(local, exit_reason::user_shutdown);
+  settle();
+}
+
+CAF_TEST(remote nodes never get a handle to a coordinator actor) {
+  // BASP delivers a message from the network only to actors in the actor
+  // registry; CAF puts a local actor there as soon as its handle crosses
+  // the wire (e.g. as the sender of a request). Run the whole protocol,
+  // then check that only the published registry (and lease relays) are
+  // reachable.
+  join();
+  auto h = mars.self->request(disp, infinite, atoms::submit_v, make_task(20));
+  settle();
+  CAF_REQUIRE_EQUAL(ws().running.size(), 1u);
+  auto sender = ws().senders.at(0);
+  CAF_CHECK(sender != nullptr);
+  CAF_CHECK_NOT_EQUAL(sender->id(), disp->id());
+  CAF_CHECK_NOT_EQUAL(sender->id(), orch->id());
+  // The node may talk back to that sender: a second run is refused.
+  auto relay = actor_cast<messages::worker_actor>(sender);
+  auto r = earth.self->request(relay, infinite, atoms::run_v, make_task(21));
+  settle();
+  bool refused = false;
+  r.receive([](messages::task_outcome&) {}, [&](error&) { refused = true; });
+  CAF_CHECK(refused);
+  CAF_CHECK_EQUAL(ws().running.size(), 1u);
+  mars.self->send(disp, atoms::cancel_v, uint64_t{20});
+  settle();
+  earth.self->send(worker, atoms::dispatch_v,
+                   testing::ok_outcome(ws().running[0].first, "{m}"));
+  settle();
+  h.receive([](messages::task_outcome&) {},
+            [](error& err) { CAF_FAIL("unexpected error: " << err); });
+  std::vector<messages::task_outcome> outs{
+    testing::ok_outcome(make_task(20), "{m}")};
+  ask<uint64_t>(atoms::report_v, outs);
+  ask<uint64_t>(atoms::drain_v, std::string{"earth"});
+  ask<bool>(atoms::leave_v, std::string{"earth"});
+  ask<std::vector<messages::cluster_node>>(atoms::nodes_v);
+  CAF_CHECK(mars.sys.registry().get(disp->id()) == nullptr);
+  CAF_CHECK(mars.sys.registry().get(orch->id()) == nullptr);
+}
+
+CAF_TEST(an operator with the admin key drains and evicts any node) {
+  join();
+  auto moon = hello_moon(*this);
+  // The registry's idea of now (the simulated network moves its clock).
+  auto& rst = mars.deref<actors::cluster_registry_impl>(registry).state;
+  auto wall_ms = rst.clock.at(mars.sched.clock().now());
+  auto mac = [](const std::string& cmd, int64_t at) {
+    return test_mac(messages::admin_payload(cmd, "moon", at));
+  };
+  // Wrong key, stale time, another command's signature: refused.
+  auto bad = ask<uint64_t>(atoms::drain_v, std::string{"moon"}, wall_ms,
+                           std::string(64, '0'));
+  CAF_REQUIRE(!bad);
+  CAF_CHECK_EQUAL(messages::errc_of(bad.error()), errc::unauthorized);
+  auto stale = ask<uint64_t>(atoms::drain_v, std::string{"moon"},
+                             wall_ms - 120'000, mac("drain", wall_ms - 120'000));
+  CAF_REQUIRE(!stale);
+  CAF_CHECK_EQUAL(messages::errc_of(stale.error()), errc::unauthorized);
+  auto swapped = ask<uint64_t>(atoms::drain_v, std::string{"moon"}, wall_ms,
+                               mac("leave", wall_ms));
+  CAF_CHECK(!swapped);
+  // Signed: works, once.
+  CAF_CHECK_EQUAL(ask<uint64_t>(atoms::drain_v, std::string{"moon"}, wall_ms,
+                                mac("drain", wall_ms)),
+                  uint64_t{0});
+  auto replay = ask<uint64_t>(atoms::drain_v, std::string{"moon"}, wall_ms,
+                              mac("drain", wall_ms));
+  CAF_REQUIRE(!replay);
+  CAF_CHECK_EQUAL(messages::errc_of(replay.error()), errc::unauthorized);
+  auto nodes = ask<std::vector<messages::cluster_node>>(atoms::nodes_v);
+  CAF_REQUIRE(nodes);
+  for (auto& n : *nodes)
+    CAF_CHECK_EQUAL(n.draining, n.name == "moon");
+  CAF_CHECK_EQUAL(ask<bool>(atoms::leave_v, std::string{"moon"}, wall_ms + 1,
+                            mac("leave", wall_ms + 1)),
+                  true);
+  CAF_CHECK(mars.deref<messages::node_actor::stateful_base<agent_state>>(moon)
+              .state.left);
+  anon_send_exit(moon, exit_reason::user_shutdown);
+  settle();
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

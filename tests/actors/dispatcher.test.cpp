@@ -308,4 +308,37 @@ CAF_TEST(prepare sees each task before its worker does) {
   CAF_CHECK_EQUAL(ws(w).running[0].first.object.url, "http://store/w1");
 }
 
+CAF_TEST(an outcome must answer the lease it was given for) {
+  auto w = add_worker("w1", 2);
+  submit(make_task(8));
+  submit(make_task(9));
+  CAF_REQUIRE_EQUAL(ws(w).running.size(), 2u);
+  // The worker answers lease 8 with job 9's id (and lease 9's id): the
+  // dispatcher must not pass that on as job 9's result.
+  auto forged = testing::ok_outcome(ws(w).running[1].first, "{stolen}");
+  self->send(w, atoms::dispatch_v, uint64_t{8}, forged);
+  consume_messages();
+  auto xs = outcomes();
+  CAF_REQUIRE_EQUAL(xs.size(), 1u);
+  CAF_CHECK_EQUAL(xs[0].job_id, "job-8");
+  CAF_CHECK_EQUAL(xs[0].lease_id, 8u);
+  CAF_CHECK(!xs[0].ok);
+  CAF_CHECK_EQUAL(xs[0].error_code, "forbidden");
+  CAF_CHECK(xs[0].output.empty());
+  CAF_CHECK_EQUAL(xs[0].worker, "w1");
+  // Lease 9 still stands: only its own answer ends it.
+  CAF_CHECK_EQUAL(stats().leased, 1u);
+  // Another step of the same job is refused too.
+  CAF_REQUIRE_EQUAL(ws(w).running.size(), 1u);
+  auto other_step = testing::ok_outcome(ws(w).running[0].first, "x");
+  other_step.kind = task_kind::summarize;
+  self->send(w, atoms::dispatch_v, uint64_t{9}, other_step);
+  consume_messages();
+  xs = outcomes();
+  CAF_REQUIRE_EQUAL(xs.size(), 1u);
+  CAF_CHECK_EQUAL(xs[0].lease_id, 9u);
+  CAF_CHECK(!xs[0].ok);
+  CAF_CHECK_EQUAL(xs[0].kind, task_kind::probe);
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()

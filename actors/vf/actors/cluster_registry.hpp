@@ -23,6 +23,9 @@ struct cluster_registry_config {
   int64_t wall_ms = 0;
   /// Called with one line per membership change (empty: silent).
   std::function<void(const std::string&)> log;
+  /// Returns the hex HMAC-SHA256 of a text under the cluster admin key
+  /// (empty: no key; commands for other nodes are then refused).
+  std::function<std::string(const std::string&)> admin_mac;
 };
 
 /// A node that said hello.
@@ -41,6 +44,8 @@ struct cluster_registry_state {
   /// Registrations per node name since start; outlives a node's entry, so
   /// a node that comes back shows how often it (re)joined.
   std::map<std::string, uint32_t> registrations;
+  /// Admin MACs seen recently, with their time: each is accepted once.
+  std::map<std::string, int64_t> used_macs;
 };
 
 using cluster_registry_impl
@@ -51,6 +56,8 @@ using cluster_registry_impl
 /// (nodes come and go; a node whose agent goes down is forgotten, and the
 /// dispatcher hands back its workers' leases on their own down messages),
 /// forwards workers to the dispatcher and late outcomes to the orchestrator.
+/// It never delegates: every answer a node gets comes from the registry, so
+/// no node learns the dispatcher's or the orchestrator's handle.
 messages::cluster_registry_actor::behavior_type
 cluster_registry(cluster_registry_impl* self, cluster_registry_config cfg,
                  messages::dispatcher_actor dispatcher,

@@ -2,11 +2,14 @@
 
 #include "vf/actors/dispatcher.hpp"
 
+#include "caf/actor_cast.hpp"
 #include "caf/sec.hpp"
+#include "caf/send.hpp"
 
 #include "vf/messages/errc.hpp"
 
 #include <algorithm>
+#include <string>
 
 namespace vf::actors {
 
@@ -43,6 +46,96 @@ messages::task_outcome lost_outcome(const messages::task& t,
   return out;
 }
 
+/// Ends lease `t` as refused when `out` answers another lease, job, step,
+/// upload or series: a worker can only ever end the lease it was given.
+/// The worker's name is the one it registered, never what it claims.
+messages::task_outcome checked(const messages::task& t,
+                               const std::string& worker,
+                               messages::task_outcome out) {
+  if (out.lease_id != t.lease_id || out.job_id != t.job_id
+      || out.kind != t.kind || out.object_version != t.object.version
+      || out.series != t.series) {
+    auto refused = lost_outcome(t, messages::errc::forbidden,
+                                "worker " + worker + " answered lease "
+                                  + std::to_string(t.lease_id)
+                                  + " with the outcome of another task",
+                                worker);
+    refused.object_version = t.object.version;
+    refused.series = t.series;
+    return refused;
+  }
+  out.worker = worker;
+  return out;
+}
+
+/// Whether `out` answers the remote lease `r` recorded under its id.
+bool answers(const lease_record& r, const messages::task_outcome& out) {
+  return out.job_id == r.job_id && out.kind == r.kind
+         && out.object_version == r.object_version && out.series == r.series;
+}
+
+/// Remembers a lease given to a worker on `node`, forgetting the oldest.
+void remember(dispatcher_impl* self, const messages::task& t,
+              const caf::node_id& node) {
+  auto& st = self->state;
+  if (st.cfg.recent_leases == 0)
+    return;
+  auto [i, added] = st.recent.insert_or_assign(
+    t.lease_id, lease_record{t.job_id, t.kind, t.object.version, t.series,
+                             node});
+  static_cast<void>(i);
+  if (added)
+    st.recent_order.push_back(t.lease_id);
+  while (st.recent_order.size() > st.cfg.recent_leases) {
+    st.recent.erase(st.recent_order.front());
+    st.recent_order.pop_front();
+  }
+}
+
+/// One remote lease: the relay sends `run` to the worker, so the worker's
+/// node learns the relay's handle instead of the dispatcher's, and the only
+/// thing it can ask the relay is a second `run`, which is refused.
+/// State of a lease relay: whether it took its one `run`.
+struct relay_state {
+  static inline const char* name = "vf.lease_relay";
+  bool used = false;
+};
+
+messages::lease_relay_actor::behavior_type
+lease_relay(messages::lease_relay_actor::stateful_pointer<relay_state> self,
+            messages::worker_actor worker, caf::duration deadline,
+            caf::strong_actor_ptr dispatcher) {
+  // Not linked: a node that kills its relay must not take the dispatcher
+  // with it. A relay whose dispatcher is gone has nobody to answer.
+  auto owner = caf::actor_cast<caf::actor_addr>(dispatcher);
+  self->monitor(dispatcher);
+  self->set_down_handler([=](caf::down_msg& msg) {
+    if (msg.source == owner)
+      self->quit(msg.reason);
+  });
+  return {
+    [=](atoms::run,
+        messages::task& t) -> caf::result<messages::task_outcome> {
+      if (self->state.used)
+        return messages::make_error(messages::errc::forbidden,
+                                    "a lease relay runs one lease only");
+      self->state.used = true;
+      auto rp = self->make_response_promise<messages::task_outcome>();
+      self->request(worker, deadline, atoms::run_v, std::move(t))
+        .then(
+          [=](messages::task_outcome& out) mutable {
+            rp.deliver(std::move(out));
+            self->quit();
+          },
+          [=](caf::error& err) mutable {
+            rp.deliver(std::move(err));
+            self->quit();
+          });
+      return rp;
+    },
+  };
+}
+
 void try_dispatch(dispatcher_impl* self);
 
 /// Ends a lease exactly once: frees the slot, reports, answers, and hands
@@ -59,6 +152,8 @@ void finish(dispatcher_impl* self, uint64_t lease_id,
   if (st.cfg.metrics)
     self->send(st.cfg.metrics, atoms::observe_v, out);
   i->second.promise.deliver(std::move(out));
+  if (i->second.relay) // Ended without its answer: stop waiting for it.
+    self->send_exit(i->second.relay, caf::exit_reason::user_shutdown);
   st.leases.erase(i);
   try_dispatch(self);
 }
@@ -86,15 +181,32 @@ void try_dispatch(dispatcher_impl* self) {
     auto addr = best->handle.address();
     auto worker_name = best->info.name;
     auto timeout = std::chrono::milliseconds{t.timeout_ms} + st.cfg.lease_grace;
-    st.leases.emplace(lease_id, lease{t, std::move(q->second.promise), addr});
+    auto& l = st.leases
+                .emplace(lease_id,
+                         lease{t, std::move(q->second.promise), addr, {}})
+                .first->second;
+    auto remote = best->handle.node() != self->node();
     if (st.cfg.prepare)
-      st.cfg.prepare(t, best->info, best->handle.node() != self->node());
+      st.cfg.prepare(t, best->info, remote);
     auto deadline = st.cfg.expire_leases ? caf::duration{timeout}
                                          : caf::duration{caf::infinite};
-    self->request(best->handle, deadline, atoms::run_v, std::move(t))
+    messages::lease_relay_actor runner;
+    if (remote) {
+      remember(self, t, best->handle.node());
+      l.relay = self->spawn(lease_relay, best->handle, deadline,
+                            caf::actor_cast<caf::strong_actor_ptr>(self));
+      runner = l.relay;
+    } else {
+      runner = caf::actor_cast<messages::lease_relay_actor>(best->handle);
+    }
+    self->request(runner, deadline, atoms::run_v, std::move(t))
       .then(
         [=](messages::task_outcome& out) {
-          finish(self, lease_id, std::move(out));
+          auto i = self->state.leases.find(lease_id);
+          if (i == self->state.leases.end())
+            return; // Ended already (e.g. worker down before its answer).
+          finish(self, lease_id,
+                 checked(i->second.job_task, worker_name, std::move(out)));
         },
         [=](caf::error& err) {
           auto i = self->state.leases.find(lease_id);
@@ -192,8 +304,22 @@ dispatcher(dispatcher_impl* self, dispatcher_config cfg) {
       if (l == st.leases.end())
         return;
       auto w = st.workers.find(l->second.worker);
+      // Anonymous: the worker (maybe on another node) must not learn the
+      // dispatcher's handle.
       if (w != st.workers.end())
-        self->send(w->second.handle, atoms::cancel_v, lease_id);
+        caf::anon_send(w->second.handle, atoms::cancel_v, lease_id);
+    },
+    [=](atoms::report, const caf::node_id& node,
+        std::vector<messages::task_outcome>& outs) {
+      auto& st = self->state;
+      std::vector<messages::task_outcome> kept;
+      for (auto& out : outs) {
+        auto r = st.recent.find(out.lease_id);
+        if (r != st.recent.end() && r->second.node == node
+            && answers(r->second, out))
+          kept.push_back(std::move(out));
+      }
+      return kept;
     },
     [=](atoms::drain, const std::string& node) {
       auto& st = self->state;

@@ -2,6 +2,7 @@
 
 #pragma once
 
+#include "caf/node_id.hpp"
 #include "caf/stateful_actor.hpp"
 #include "caf/typed_event_based_actor.hpp"
 #include "caf/typed_response_promise.hpp"
@@ -12,6 +13,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <string>
@@ -35,6 +37,10 @@ struct dispatcher_config {
   /// worker runs on another node, e.g. to presign a GET URL for it.
   std::function<void(messages::task&, const messages::worker_info&, bool)>
     prepare;
+  /// How many remote leases the dispatcher remembers after they end, so a
+  /// node that lost its answers can report them (`report`); older ones are
+  /// forgotten (their reports are then dropped and the work is redone).
+  size_t recent_leases = 65536;
 };
 
 /// A worker as the dispatcher sees it.
@@ -57,6 +63,19 @@ struct lease {
   messages::task job_task;
   caf::typed_response_promise<messages::task_outcome> promise;
   caf::actor_addr worker;
+  /// The relay that talks to a remote worker (invalid for a local one).
+  messages::lease_relay_actor relay;
+};
+
+/// What the dispatcher remembers of a lease it gave to a remote worker:
+/// enough to tell whether a late report answers it, and who may report it.
+struct lease_record {
+  std::string job_id;
+  messages::task_kind kind = messages::task_kind::probe;
+  std::string object_version;
+  uint32_t series = 0;
+  /// The CAF node of the worker that got it.
+  caf::node_id node;
 };
 
 /// State of the dispatcher.
@@ -69,6 +88,9 @@ struct dispatcher_state {
   std::map<std::pair<int64_t, uint64_t>, queued_task> queue;
   uint64_t arrivals = 0;
   std::unordered_map<uint64_t, lease> leases;
+  /// Remote leases by lease id, the oldest first out of `recent_order`.
+  std::unordered_map<uint64_t, lease_record> recent;
+  std::deque<uint64_t> recent_order;
 };
 
 using dispatcher_impl

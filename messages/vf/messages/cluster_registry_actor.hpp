@@ -21,30 +21,57 @@ namespace vf::messages {
 /// Sent by: the cluster registry.
 using node_actor = caf::typed_actor<caf::reacts_to<atoms::leave>>;
 
+/// The text an operator's admin key signs (HMAC-SHA256, hex) to run
+/// `command` (`drain` or `leave`) on node `name` at Unix ms `at_ms`.
+inline std::string admin_payload(const std::string& command,
+                                 const std::string& name, int64_t at_ms) {
+  return "vidflow-cluster-admin\n" + command + "\n" + name + "\n"
+         + std::to_string(at_ms);
+}
+
 /// The coordinator's door for worker nodes, published on the cluster port
 /// (TLS with the cluster CA: a peer without a valid certificate never gets
-/// a handle to it).
+/// a handle to it). A cluster certificate lets a node run itself, nothing
+/// more: it cannot act for another node, and another node's actors are out
+/// of its reach. The registry never hands out the dispatcher's or the
+/// orchestrator's handle (it answers and forwards itself).
 ///
 /// - `(hello, node, name)` → `true`: a node (re)announces itself before it
 ///   registers its workers; a name that is in use by a live agent is
 ///   refused (`errc::conflict`).
 /// - `(join, worker, info)` → `true`: registers one worker of a node that
-///   said hello; `info.node` must be that node. The dispatcher leases to it
+///   said hello; `info.node` must be that node and the worker must live on
+///   the sender's node (`errc::forbidden`). The dispatcher leases to it
 ///   like to a local worker.
 /// - `(report, outcomes)` → how many were recorded: outcomes a node
 ///   finished while it could not reach the coordinator (or whose answer may
-///   have been lost); each is recorded at most once (the attempt ledger).
+///   have been lost). Only outcomes of leases the dispatcher gave to this
+///   node's workers are passed on (others are dropped uncounted); each is
+///   recorded at most once (the attempt ledger). A sender that did not say
+///   hello gets `errc::forbidden`.
 /// - `(drain, name)` → leases the node still holds: it gets no new tasks.
-/// - `(leave, name)` → `true`: tells a drained node to stop.
+///   Only node `name` itself may ask (`errc::forbidden` otherwise).
+/// - `(leave, name)` → `true`: tells a drained node to stop; only node
+///   `name` itself may ask.
+/// - `(drain, name, at_ms, mac)`, `(leave, name, at_ms, mac)`: the same for
+///   any node, by an operator: `mac` is the hex HMAC-SHA256 of
+///   `admin_payload(command, name, at_ms)` under the cluster admin key;
+///   `at_ms` within 60 s of the coordinator's clock, each `mac` once
+///   (`errc::unauthorized` otherwise, or if the coordinator has no key).
 /// - `(nodes)` → the registered nodes.
 ///
-/// Sent by: worker node agents (`vidflow worker`), the admin CLI.
+/// Sent by: worker node agents (`vidflow worker`), the admin CLI
+/// (`vidflow worker --drain` with `cluster.admin_key`).
 using cluster_registry_actor = caf::typed_actor<
   caf::replies_to<atoms::hello, node_actor, std::string>::with<bool>,
   caf::replies_to<atoms::join, worker_actor, worker_info>::with<bool>,
   caf::replies_to<atoms::report, std::vector<task_outcome>>::with<uint64_t>,
   caf::replies_to<atoms::drain, std::string>::with<uint64_t>,
   caf::replies_to<atoms::leave, std::string>::with<bool>,
+  caf::replies_to<atoms::drain, std::string, int64_t, std::string>::with<
+    uint64_t>,
+  caf::replies_to<atoms::leave, std::string, int64_t, std::string>::with<
+    bool>,
   caf::replies_to<atoms::nodes>::with<std::vector<cluster_node>>>;
 
 } // namespace vf::messages

@@ -2,11 +2,14 @@
 
 #pragma once
 
+#include "caf/node_id.hpp"
 #include "caf/replies_to.hpp"
 #include "caf/typed_actor.hpp"
 
 #include "vf/messages/type_ids.hpp"
 #include "vf/messages/worker_actor.hpp"
+
+#include <vector>
 
 namespace vf::messages {
 
@@ -25,14 +28,39 @@ namespace vf::messages {
 /// - `(cancel, lease_id)`: a queued task is dropped and answered with a
 ///   `cancelled` outcome; a leased one is interrupted through its worker,
 ///   whose outcome then ends the lease.
+/// - `(report, node, outcomes)` → the outcomes that answer a lease the
+///   dispatcher gave to a worker on CAF node `node` (same lease id, job,
+///   step, upload and attempt series), from a bounded record of recent
+///   remote leases; everything else is left out. The cluster registry asks
+///   this before it passes a node's late results to the orchestrator.
+///
+/// A lease binds the outcome to its holder: the answer to lease L must
+/// carry L's lease id, job id, step, upload and series, or it ends L as a
+/// `forbidden` failure. Never reachable from the network: remote workers
+/// get `run` from a one-lease relay (`lease_relay_actor`), and `cancel`
+/// anonymously, so no remote node ever holds the dispatcher's handle.
 ///
 /// Sent by: the orchestrator (`submit`), runtime and cluster registry
-/// (`join`, `drain`), metrics and admin console (`stats`).
+/// (`join`, `drain`, `report`), metrics and admin console (`stats`).
 using dispatcher_actor = caf::typed_actor<
   caf::replies_to<atoms::submit, task>::with<task_outcome>,
   caf::replies_to<atoms::join, worker_actor, worker_info>::with<bool>,
   caf::replies_to<atoms::stats>::with<dispatcher_stats>,
   caf::replies_to<atoms::drain, std::string>::with<uint64_t>,
-  caf::reacts_to<atoms::cancel, uint64_t>>;
+  caf::reacts_to<atoms::cancel, uint64_t>,
+  caf::replies_to<atoms::report, caf::node_id, std::vector<task_outcome>>::
+    with<std::vector<task_outcome>>>;
+
+/// What the dispatcher puts between itself and a remote worker: one actor
+/// per remote lease, the only coordinator actor besides the cluster
+/// registry that a worker node can address (it is the sender of `run`).
+///
+/// - `(run, task)` → the worker's outcome. Accepted once, from the
+///   dispatcher that spawned it, before any remote node knows it; every
+///   later `run` is refused (`errc::forbidden`). It quits after answering.
+///
+/// Sent by: the dispatcher.
+using lease_relay_actor
+  = caf::typed_actor<caf::replies_to<atoms::run, task>::with<task_outcome>>;
 
 } // namespace vf::messages
