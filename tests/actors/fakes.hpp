@@ -59,10 +59,11 @@ fake_store(fake_store_impl* self) {
         return make_error(errc::not_found, "no job " + id);
       return i->second;
     },
-    [=](atoms::history, uint32_t limit) {
+    [=](atoms::history, const std::string& owner, uint32_t limit) {
       std::vector<messages::job> xs;
       for (auto& [id, j] : self->state.jobs)
-        xs.push_back(j);
+        if (owner.empty() || j.owner == owner)
+          xs.push_back(j);
       std::sort(xs.begin(), xs.end(), [](auto& x, auto& y) {
         return x.created_at > y.created_at;
       });
@@ -250,6 +251,8 @@ fake_dispatcher(fake_dispatcher_impl* self) {
     [=](atoms::cancel, uint64_t lease) {
       self->state.cancels.push_back(lease);
     },
+    [=](atoms::report, const caf::node_id&,
+        std::vector<messages::task_outcome>& outs) { return outs; },
     [=](atoms::dispatch, messages::task_outcome& out) {
       answer_pending(self->state.pending, out);
     },
@@ -263,23 +266,42 @@ struct fake_worker_state {
     running;
   /// Lease ids it was asked to cancel.
   std::vector<uint64_t> cancels;
+  /// Who sent each `run` (the handle its node could talk back to).
+  std::vector<caf::strong_actor_ptr> senders;
 };
 
-/// The fake's interface: the real one plus `(dispatch, outcome)`.
+/// The fake's interface: the real one plus `(dispatch, outcome)`, and
+/// `(dispatch, lease_id, outcome)` that answers lease `lease_id` with any
+/// outcome (a misbehaving worker).
 using fake_worker_actor = messages::worker_actor::extend<
-  caf::reacts_to<atoms::dispatch, messages::task_outcome>>;
+  caf::reacts_to<atoms::dispatch, messages::task_outcome>,
+  caf::reacts_to<atoms::dispatch, uint64_t, messages::task_outcome>>;
 
 using fake_worker_impl = fake_worker_actor::stateful_base<fake_worker_state>;
 
 inline fake_worker_actor::behavior_type fake_worker(fake_worker_impl* self) {
   return {
     [=](atoms::run, messages::task& t) -> caf::result<messages::task_outcome> {
+      // Before the promise: making it takes the sender out of the message.
+      self->state.senders.push_back(self->current_sender());
       auto rp = self->make_response_promise<messages::task_outcome>();
       self->state.running.emplace_back(std::move(t), rp);
       return rp;
     },
     [=](atoms::dispatch, messages::task_outcome& out) {
       answer_pending(self->state.running, out);
+    },
+    [=](atoms::dispatch, uint64_t lease, messages::task_outcome& out) {
+      auto& xs = self->state.running;
+      for (auto i = xs.begin(); i != xs.end(); ++i) {
+        if (i->first.lease_id == lease) {
+          auto rp = i->second;
+          xs.erase(i);
+          rp.deliver(std::move(out));
+          return;
+        }
+      }
+      CAF_FAIL("no running task with lease " << lease);
     },
     [=](atoms::cancel, uint64_t lease) {
       self->state.cancels.push_back(lease);
@@ -313,6 +335,9 @@ inline messages::task_outcome failed_outcome(const messages::task& t,
   out.error_code = to_string(code);
   out.error_message = "injected " + to_string(code);
   out.transient = messages::is_transient(code);
+  // Like the real worker, which copies these from the task.
+  out.object_version = t.object.version;
+  out.series = t.series;
   return out;
 }
 

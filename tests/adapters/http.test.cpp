@@ -305,6 +305,9 @@ dispatcher_actor::behavior_type fake_dispatcher(store_ptr) {
     },
     [=](atoms::drain, const std::string&) { return uint64_t{0}; },
     [=](atoms::cancel, uint64_t) {},
+    [=](atoms::report, const caf::node_id&, std::vector<task_outcome>&) {
+      return std::vector<task_outcome>{};
+    },
   };
 }
 

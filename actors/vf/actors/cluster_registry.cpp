@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <iterator>
 #include <memory>
 
 namespace vf::actors {
@@ -28,9 +29,88 @@ bool valid_name(const std::string& name) {
   });
 }
 
+/// How far an admin command's time may be from the coordinator's clock.
+constexpr int64_t admin_window_ms = 60'000;
+
 void say(cluster_registry_impl* self, const std::string& line) {
   if (self->state.cfg.log)
     self->state.cfg.log(line);
+}
+
+/// Compares without an early exit, so timing does not leak the MAC.
+bool same_mac(const std::string& x, const std::string& y) {
+  if (x.size() != y.size())
+    return false;
+  unsigned char diff = 0;
+  for (size_t i = 0; i < x.size(); ++i)
+    diff |= static_cast<unsigned char>(x[i] ^ y[i]);
+  return diff == 0;
+}
+
+/// Finds node `name`; `errc::forbidden` unless the current message comes
+/// from that node's own CAF node (a certificate lets a node act only for
+/// itself; operators use the admin key for others).
+caf::expected<node_entry*> own_node(cluster_registry_impl* self,
+                                    const std::string& name) {
+  auto i = self->state.nodes.find(name);
+  if (i == self->state.nodes.end())
+    return make_error(errc::not_found, "no node named '" + name + "'");
+  auto sender = self->current_sender();
+  if (!sender || !i->second.agent
+      || sender->node() != i->second.agent.node())
+    return make_error(errc::forbidden,
+                      "only node '" + name
+                        + "' itself may ask this; an operator needs the "
+                          "cluster admin key");
+  return &i->second;
+}
+
+/// Finds node `name` for an operator's command; `errc::unauthorized`
+/// unless `mac` signs it under the admin key, recently and for the first
+/// time.
+caf::expected<node_entry*> admin_node(cluster_registry_impl* self,
+                                      const std::string& command,
+                                      const std::string& name, int64_t at,
+                                      const std::string& mac) {
+  auto& st = self->state;
+  if (!st.cfg.admin_mac)
+    return make_error(errc::unauthorized,
+                      "this coordinator has no cluster admin key "
+                      "(cluster.admin_key); only a node may "
+                        + command + " itself");
+  auto now = st.clock.at(self->clock().now());
+  for (auto i = st.used_macs.begin(); i != st.used_macs.end();)
+    i = now - i->second > 2 * admin_window_ms ? st.used_macs.erase(i)
+                                                : std::next(i);
+  if (at < now - admin_window_ms || at > now + admin_window_ms
+      || mac.size() != 64
+      || !same_mac(st.cfg.admin_mac(messages::admin_payload(command, name,
+                                                             at)),
+                   mac)
+      || st.used_macs.count(mac) > 0)
+    return make_error(errc::unauthorized,
+                      "the admin signature for '" + command + " " + name
+                        + "' is wrong, expired (clocks more than 60 s "
+                          "apart?) or used before");
+  st.used_macs.emplace(mac, at);
+  auto i = st.nodes.find(name);
+  if (i == st.nodes.end())
+    return make_error(errc::not_found, "no node named '" + name + "'");
+  return &i->second;
+}
+
+/// Marks node `name` as draining and answers with the leases it holds.
+caf::result<uint64_t> drain_node(cluster_registry_impl* self,
+                                 messages::dispatcher_actor dispatcher,
+                                 const std::string& name, node_entry& e) {
+  if (!e.info.draining)
+    say(self, "draining node " + name);
+  e.info.draining = true;
+  auto rp = self->make_response_promise<uint64_t>();
+  self->request(dispatcher, forward_timeout, atoms::drain_v, name)
+    .then([rp](uint64_t n) mutable { rp.deliver(n); },
+          [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+  return rp;
 }
 
 } // namespace
@@ -113,48 +193,92 @@ cluster_registry(cluster_registry_impl* self, cluster_registry_config cfg,
         if (std::find(e.info.labels.begin(), e.info.labels.end(), l)
             == e.info.labels.end())
           e.info.labels.push_back(l);
-      return self->delegate(dispatcher, atoms::join_v, std::move(worker),
-                            std::move(info));
+      // Not delegated: the dispatcher's answer would reach the node with
+      // the dispatcher as its sender.
+      auto rp = self->make_response_promise<bool>();
+      self
+        ->request(dispatcher, forward_timeout, atoms::join_v,
+                  std::move(worker), std::move(info))
+        .then([rp](bool x) mutable { rp.deliver(x); },
+              [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      return rp;
     },
     [=](atoms::report, std::vector<messages::task_outcome>& outs)
       -> caf::result<uint64_t> {
+      // Only a node that said hello reports, and only for itself: the
+      // dispatcher keeps the outcomes of leases it gave to this node's
+      // workers and drops the rest (other nodes', never leased, altered).
+      auto sender = self->current_sender();
+      auto& nodes = self->state.nodes;
+      if (!sender
+          || std::none_of(nodes.begin(), nodes.end(), [&](const auto& kv) {
+               return kv.second.agent
+                      && kv.second.agent.node() == sender->node();
+             }))
+        return make_error(errc::forbidden,
+                          "only a node that said hello may report results");
       if (outs.empty())
         return uint64_t{0};
       auto rp = self->make_response_promise<uint64_t>();
-      struct tally {
-        size_t pending;
-        uint64_t recorded = 0;
-      };
-      auto t = std::make_shared<tally>(tally{outs.size()});
-      for (auto& out : outs) {
-        auto done = [t, rp](bool recorded) mutable {
-          if (recorded)
-            ++t->recorded;
-          if (--t->pending == 0)
-            rp.deliver(t->recorded);
+      auto forward = [=](std::vector<messages::task_outcome>& kept) mutable {
+        if (kept.empty()) {
+          rp.deliver(uint64_t{0});
+          return;
+        }
+        struct tally {
+          size_t pending;
+          uint64_t recorded = 0;
         };
-        self
-          ->request(orchestrator, forward_timeout, atoms::report_v,
-                    std::move(out))
-          .then([done](bool recorded) mutable { done(recorded); },
-                [done](caf::error&) mutable { done(false); });
-      }
+        auto t = std::make_shared<tally>(tally{kept.size()});
+        for (auto& out : kept) {
+          auto done = [t, rp](bool recorded) mutable {
+            if (recorded)
+              ++t->recorded;
+            if (--t->pending == 0)
+              rp.deliver(t->recorded);
+          };
+          self
+            ->request(orchestrator, forward_timeout, atoms::report_v,
+                      std::move(out))
+            .then([done](bool recorded) mutable { done(recorded); },
+                  [done](caf::error&) mutable { done(false); });
+        }
+      };
+      self
+        ->request(dispatcher, forward_timeout, atoms::report_v,
+                  sender->node(), std::move(outs))
+        .then(forward, [rp](caf::error& err) mutable {
+          rp.deliver(std::move(err));
+        });
       return rp;
     },
     [=](atoms::drain, const std::string& name) -> caf::result<uint64_t> {
-      auto i = self->state.nodes.find(name);
-      if (i == self->state.nodes.end())
-        return make_error(errc::not_found, "no node named '" + name + "'");
-      if (!i->second.info.draining)
-        say(self, "draining node " + name);
-      i->second.info.draining = true;
-      return self->delegate(dispatcher, atoms::drain_v, name);
+      auto e = own_node(self, name);
+      if (!e)
+        return std::move(e.error());
+      return drain_node(self, dispatcher, name, **e);
     },
     [=](atoms::leave, const std::string& name) -> caf::result<bool> {
-      auto i = self->state.nodes.find(name);
-      if (i == self->state.nodes.end())
-        return make_error(errc::not_found, "no node named '" + name + "'");
-      self->send(i->second.agent, atoms::leave_v);
+      auto e = own_node(self, name);
+      if (!e)
+        return std::move(e.error());
+      self->send((*e)->agent, atoms::leave_v);
+      return true;
+    },
+    [=](atoms::drain, const std::string& name, int64_t at,
+        const std::string& mac) -> caf::result<uint64_t> {
+      auto e = admin_node(self, "drain", name, at, mac);
+      if (!e)
+        return std::move(e.error());
+      return drain_node(self, dispatcher, name, **e);
+    },
+    [=](atoms::leave, const std::string& name, int64_t at,
+        const std::string& mac) -> caf::result<bool> {
+      auto e = admin_node(self, "leave", name, at, mac);
+      if (!e)
+        return std::move(e.error());
+      say(self, "an operator told node " + name + " to leave");
+      self->send((*e)->agent, atoms::leave_v);
       return true;
     },
     [=](atoms::nodes) {
