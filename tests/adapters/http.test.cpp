@@ -379,6 +379,14 @@ public:
     sock_.connect({asio::ip::make_address("127.0.0.1"), port});
   }
 
+  /// Connects from the loopback address `from` (e.g. 127.0.0.2): another
+  /// client as far as the server can tell.
+  client(uint16_t port, const char* from) : sock_(ioc_) {
+    sock_.open(tcp::v4());
+    sock_.bind({asio::ip::make_address(from), 0});
+    sock_.connect({asio::ip::make_address("127.0.0.1"), port});
+  }
+
   reply call(bhttp::verb method, const std::string& target,
              const std::string& body = {}, const header_list& headers = {}) {
     bhttp::request<bhttp::string_body> req{method, target, 11};
@@ -1604,6 +1612,160 @@ CAF_TEST(rate settings are validated) {
     CAF_CHECK(contains(message_of(err), "rate_"));
   }
 }
+
+// -- connection limits, framing, proxies (issue 8) ----------------------------
+
+CAF_TEST(connections over the per-client cap are refused at once) {
+  auto cfg = make_config();
+  cfg.max_connections_per_client = 3;
+  api_server limited{sys, cfg, handles, nullptr};
+  CAF_REQUIRE(!limited.start());
+  // An answered request proves each connection holds its slot.
+  std::vector<std::unique_ptr<client>> held;
+  for (int i = 0; i < 3; ++i) {
+    held.push_back(std::make_unique<client>(limited.port()));
+    CAF_CHECK_EQUAL(held.back()->call(bhttp::verb::get, "/healthz").status,
+                    200u);
+  }
+  // The fourth from the same address is answered without being read.
+  client over{limited.port()};
+  boost::beast::flat_buffer over_buf;
+  auto r = read_reply(over.socket(), over_buf);
+  CAF_CHECK(is_error(r, 503, "too_many_connections"));
+  CAF_CHECK_EQUAL(r.header("Retry-After"), "1");
+  CAF_CHECK(over.closed_by_peer());
+  // Another client still gets through, on a fresh connection.
+  client other{limited.port(), "127.0.0.2"};
+  CAF_CHECK_EQUAL(other.call(bhttp::verb::get, "/healthz").status, 200u);
+  // A slot is free again once a connection goes.
+  held.pop_back();
+  bool again = false;
+  for (int i = 0; i < 100 && !again; ++i) {
+    client c{limited.port()};
+    again = c.call(bhttp::verb::get, "/healthz").status == 200u;
+    if (!again)
+      std::this_thread::sleep_for(std::chrono::milliseconds{20});
+  }
+  CAF_CHECK(again);
+  limited.stop();
+}
+
+CAF_TEST(connections over the total cap are refused at once) {
+  auto cfg = make_config();
+  cfg.max_connections = 2;
+  cfg.max_connections_per_client = 0;
+  api_server limited{sys, cfg, handles, nullptr};
+  CAF_REQUIRE(!limited.start());
+  client a{limited.port()};
+  client b{limited.port(), "127.0.0.2"};
+  CAF_CHECK_EQUAL(a.call(bhttp::verb::get, "/healthz").status, 200u);
+  CAF_CHECK_EQUAL(b.call(bhttp::verb::get, "/healthz").status, 200u);
+  client c{limited.port(), "127.0.0.3"};
+  boost::beast::flat_buffer buf;
+  CAF_CHECK(is_error(read_reply(c.socket(), buf), 503,
+                     "too_many_connections"));
+  limited.stop();
+}
+
+CAF_TEST(a request header dribbled byte by byte is cut off) {
+  auto cfg = make_config();
+  cfg.idle_timeout = std::chrono::milliseconds{500};
+  api_server limited{sys, cfg, handles, nullptr};
+  CAF_REQUIRE(!limited.start());
+  client c{limited.port()};
+  asio::write(c.socket(), asio::buffer(std::string{"GET /healthz HTTP/1.1\r\n"}));
+  // One byte every 50 ms, far longer than the deadline in total.
+  boost::system::error_code ec;
+  for (int i = 0; i < 40 && !ec; ++i) {
+    asio::write(c.socket(), asio::buffer(std::string{"X"}), ec);
+    std::this_thread::sleep_for(std::chrono::milliseconds{50});
+  }
+  CAF_CHECK(c.closed_by_peer());
+  limited.stop();
+}
+
+CAF_TEST(ambiguous framing is refused and the connection closed) {
+  struct variant {
+    const char* head;
+    const char* body;
+    unsigned status;
+  };
+  std::vector<variant> variants{
+    {"Transfer-Encoding: gzip, chunked\r\n", "0\r\n\r\n", 501},
+    {"Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n", "0\r\n\r\n",
+     501},
+    {"Content-Length: 2\r\nContent-Length: 2\r\n", "{}", 400},
+    {"Content-Length: 2, 2\r\n", "{}", 400},
+    {"Content-Length: 2\r\nContent-Length: 3\r\n", "{}x", 400},
+    {"X-Folded: a\r\n  b\r\nContent-Length: 2\r\n", "{}", 400},
+    {"Transfer-Encoding: chunked\r\nContent-Length: 5\r\n", "0\r\n\r\n", 400},
+    {"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n", "0\r\n\r\n", 400},
+    {"Transfer-Encoding: identity\r\nContent-Length: 2\r\n", "{}", 400},
+    {"Transfer-Encoding: chunked, chunked\r\n", "0\r\n\r\n", 400},
+  };
+  for (auto& v : variants) {
+    CAF_MESSAGE("framing: " << v.head);
+    client c{server->port()};
+    auto r = c.raw(std::string{"POST /auth/login HTTP/1.1\r\nHost: x\r\n"}
+                   + v.head + "\r\n" + v.body);
+    CAF_CHECK_EQUAL(r.status, v.status);
+    CAF_CHECK(is_error(r, v.status,
+                       v.status == 501 ? "unsupported_transfer_coding"
+                                       : r.doc().value("code", "?")));
+    CAF_CHECK(!r.keep_alive);
+    CAF_CHECK(c.closed_by_peer());
+  }
+  // Plain framing still works on the same server.
+  CAF_CHECK_EQUAL(call(bhttp::verb::get, "/healthz").status, 200u);
+}
+
+CAF_TEST(X-Forwarded-For counts only behind a trusted proxy) {
+  auto cfg = make_config();
+  cfg.rate_limit = 0.001;
+  cfg.rate_burst = 1;
+  cfg.trusted_proxies = {"127.0.0.0/30", "10.0.0.0/8"};
+  api_server behind{sys, cfg, handles, nullptr};
+  CAF_REQUIRE(!behind.start());
+  auto via = [&](const char* from, const std::string& xff) {
+    client c{behind.port(), from};
+    return c.call(bhttp::verb::get, "/nope", "",
+                  {{"X-Forwarded-For", xff}});
+  };
+  // The right-most untrusted address is the client; left of it is forged.
+  CAF_CHECK_EQUAL(via("127.0.0.1", "1.1.1.1, 198.51.100.7, 10.1.2.3").status,
+                  404u);
+  auto r = via("127.0.0.1", "2.2.2.2, 198.51.100.7");
+  CAF_CHECK(is_error(r, 429, "rate_limited"));
+  CAF_CHECK(contains(detail(r), "198.51.100.7"));
+  // Another client behind the same proxy has its own budget.
+  CAF_CHECK_EQUAL(via("127.0.0.1", "198.51.100.8").status, 404u);
+  // An untrusted peer's X-Forwarded-For is ignored: its own address counts.
+  CAF_CHECK_EQUAL(via("127.0.0.5", "203.0.113.1").status, 404u);
+  r = via("127.0.0.5", "203.0.113.2");
+  CAF_CHECK(is_error(r, 429, "rate_limited"));
+  CAF_CHECK(contains(detail(r), "127.0.0.5"));
+  behind.stop();
+  // Nothing trusted (the default): the header never counts.
+  cfg.trusted_proxies.clear();
+  api_server direct{sys, cfg, handles, nullptr};
+  CAF_REQUIRE(!direct.start());
+  client c{direct.port()};
+  CAF_CHECK_EQUAL(
+    c.call(bhttp::verb::get, "/nope", "", {{"X-Forwarded-For", "9.9.9.9"}})
+      .status,
+    404u);
+  r = c.call(bhttp::verb::get, "/nope", "", {{"X-Forwarded-For", "9.9.9.8"}});
+  CAF_CHECK(is_error(r, 429, "rate_limited"));
+  CAF_CHECK(contains(detail(r), "127.0.0.1"));
+  direct.stop();
+  // A bad entry is refused at start, naming the setting.
+  cfg.trusted_proxies = {"10.0.0.0/33"};
+  api_server bad{sys, cfg, handles, nullptr};
+  auto err = bad.start();
+  CAF_CHECK(err);
+  CAF_CHECK(contains(vf::messages::message_of(err), "trusted_proxies"));
+}
+
 
 // -- accounts: the table is checked on every request (issue 8, #6) ----------
 

@@ -188,6 +188,13 @@ public:
     sock_.connect({asio::ip::make_address("127.0.0.1"), port});
   }
 
+  /// Connects from the loopback address `from` (another client).
+  client(uint16_t port, const char* from) : sock_(ioc_) {
+    sock_.open(tcp::v4());
+    sock_.bind({asio::ip::make_address(from), 0});
+    sock_.connect({asio::ip::make_address("127.0.0.1"), port});
+  }
+
   /// Writes bytes; returns false if the server closed the connection.
   bool write(std::string_view data) {
     auto ec = await([&](auto handler) {
@@ -1079,6 +1086,110 @@ CAF_TEST(a marker whose object was replaced is dropped unannounced) {
   auto events = rec->snapshot();
   CAF_REQUIRE_EQUAL(events.size(), 2u);
   CAF_CHECK_EQUAL(events[1].object.version, v2);
+}
+
+// -- connection limits, slow clients, framing (issue 8) ----------------------
+
+CAF_TEST(a client over its connection cap gets 503 while others get in) {
+  auto conf = config();
+  conf.max_connections_per_client = 2;
+  start(std::move(conf));
+  client c1{port};
+  client c2{port};
+  for (auto* c : {&c1, &c2}) {
+    c->write(request_head("GET", presign("GET", "nothing")));
+    CAF_CHECK_EQUAL(c->read().status, 404u);
+  }
+  // Refused before a byte is read, so no request needs to be sent.
+  client c3{port};
+  auto res = c3.read();
+  CAF_REQUIRE(res.ok);
+  CAF_CHECK_EQUAL(res.status, 503u);
+  CAF_CHECK(res.body.find("<Code>SlowDown</Code>") != std::string::npos);
+  CAF_CHECK_EQUAL(res.header("Retry-After"), "1");
+  // Another address uploads as usual.
+  client other{port, "127.0.0.2"};
+  other.write(request_head("PUT", presign("PUT", "other/1"),
+                           "Content-Length: 5\r\n")
+              + "hello");
+  CAF_CHECK_EQUAL(other.read().status, 200u);
+  CAF_CHECK_EQUAL(read_file(object_file("other/1")), "hello");
+}
+
+CAF_TEST(a request header dribbled byte by byte is cut off) {
+  auto conf = config();
+  conf.header_timeout = std::chrono::milliseconds{500};
+  start(std::move(conf));
+  client c{port};
+  c.write("GET " + presign("GET", "x") + " HTTP/1.1\r\n");
+  for (int i = 0; i < 30; ++i) {
+    if (!c.write("X"))
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds{50});
+  }
+  CAF_CHECK(c.closed_by_peer());
+}
+
+CAF_TEST(an upload slower than min_rate is cut off within its window) {
+  auto conf = config();
+  conf.min_rate = 1000;
+  conf.rate_window = std::chrono::milliseconds{500};
+  start(std::move(conf));
+  client c{port};
+  c.write(request_head("PUT", presign("PUT", "slow"),
+                       "Content-Length: 100000\r\n")
+          + std::string(10, 'x'));
+  // A byte every 100 ms: each read succeeds long before io_timeout (60 s),
+  // but the average stays far below 1000 bytes/s.
+  for (int i = 0; i < 15; ++i) {
+    if (!c.write("x"))
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds{100});
+  }
+  CAF_CHECK(c.closed_by_peer());
+  CAF_CHECK(eventually([&] { return entries_in(partial_dir()) == 0; }));
+  CAF_CHECK(!fs::exists(object_file("slow")));
+  CAF_CHECK(rec->snapshot().empty());
+  // A client that keeps up is not affected.
+  client fast{port};
+  std::string body(3000, 'y');
+  fast.write(request_head("PUT", presign("PUT", "fast"),
+                          "Content-Length: 3000\r\n"));
+  for (int i = 0; i < 3; ++i) {
+    fast.write(body.substr(i * 1000, 1000));
+    std::this_thread::sleep_for(std::chrono::milliseconds{200});
+  }
+  CAF_CHECK_EQUAL(fast.read().status, 200u);
+  CAF_CHECK_EQUAL(read_file(object_file("fast")), body);
+}
+
+CAF_TEST(ambiguous framing is refused and the connection closed) {
+  struct variant {
+    const char* head;
+    const char* body;
+    unsigned status;
+  };
+  std::vector<variant> variants{
+    {"Transfer-Encoding: gzip, chunked\r\n", "5\r\nhello\r\n0\r\n\r\n", 501},
+    {"Content-Length: 5\r\nContent-Length: 5\r\n", "hello", 400},
+    {"Content-Length: 5, 5\r\n", "hello", 400},
+    {"X-Folded: a\r\n b\r\nContent-Length: 5\r\n", "hello", 400},
+    {"Transfer-Encoding: gzip\r\nContent-Length: 5\r\n", "hello", 400},
+    {"Transfer-Encoding: chunked\r\nContent-Length: 5\r\n",
+     "5\r\nhello\r\n0\r\n\r\n", 400},
+  };
+  int i = 0;
+  for (auto& v : variants) {
+    CAF_MESSAGE("framing: " << v.head);
+    auto key = "framed/" + std::to_string(i++);
+    client c{port};
+    c.write(request_head("PUT", presign("PUT", key), v.head) + v.body);
+    auto res = c.read();
+    CAF_CHECK_EQUAL(res.status, v.status);
+    CAF_CHECK(c.closed_by_peer());
+    CAF_CHECK(!fs::exists(object_file(key)));
+  }
+  CAF_CHECK(rec->snapshot().empty());
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

@@ -29,3 +29,14 @@ if(TARGET vidflow)
   set_tests_properties(integration.e2e_sec_auth
                        PROPERTIES LABELS integration TIMEOUT 600)
 endif()
+
+# Connection exhaustion and HTTP framing (issue 8): idle-socket floods per
+# listener, slow headers and uploads, ambiguous framing on both listeners, a
+# node under a low descriptor limit. About 25 s.
+if(TARGET vidflow)
+  add_test(NAME integration.e2e_sec_net
+           COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/e2e_sec_net.py
+                   --binary $<TARGET_FILE:vidflow>)
+  set_tests_properties(integration.e2e_sec_net
+                       PROPERTIES LABELS integration TIMEOUT 300)
+endif()

@@ -2,6 +2,7 @@
 
 #include "vf/runtime/node_config.hpp"
 
+#include "vf/adapters/common/trusted_proxies.hpp"
 #include "vf/messages/errc.hpp"
 
 #include <cctype>
@@ -74,6 +75,27 @@ const std::vector<setting_spec>& serve_specs() {
      "requests per second one client (IP) may make; 0: unlimited"},
     {"http.rate_burst", "--rate-burst", "2000",
      "requests one client may make in a burst above the rate"},
+    {"http.max_connections", "--http-max-connections", "1024",
+     "most open API connections (also capped by the descriptor limit)"},
+    {"http.max_connections_per_client", "--http-max-connections-per-client",
+     "128", "most open API connections per client IP (0: no per-client cap)"},
+    {"http.idle_timeout_s", "--http-idle-timeout-s", "30",
+     "seconds a connection may idle or take to send one whole request"},
+    {"http.trusted_proxies", "--trusted-proxies", "",
+     "reverse proxies (IPs/CIDRs, comma-separated) whose X-Forwarded-For "
+     "names the client"},
+    {"store.max_connections", "--store-max-connections", "1024",
+     "most open built-in store connections (also capped by descriptors)"},
+    {"store.max_connections_per_client", "--store-max-connections-per-client",
+     "128", "most open store connections per client IP (0: no cap)"},
+    {"store.header_timeout_s", "--store-header-timeout-s", "10",
+     "seconds a store request header may take to arrive, in total"},
+    {"store.min_rate", "--store-min-rate", "1024",
+     "slowest accepted upload in bytes/s over store.rate_window_s (0: off)"},
+    {"store.rate_window_s", "--store-rate-window-s", "10",
+     "window in seconds over which store.min_rate is averaged"},
+    {"limits.fd_reserve", "--fd-reserve", "128",
+     "file descriptors kept from the listeners for database, logs, media"},
     {"data.dir", "--data-dir", "./var",
      "where the job database and built-in store's objects live"},
     {"workers.count", "--workers", "2", "worker slots on this node"},
@@ -368,6 +390,33 @@ caf::expected<node_config> make_node_config(const settings& xs) {
   cfg.rate_limit = *rate;
   VF_TRY(burst, xs.uint("http.rate_burst", 0, 100000000));
   cfg.rate_burst = static_cast<uint32_t>(*burst);
+  VF_TRY(http_conns, xs.uint("http.max_connections", 1, 1000000));
+  cfg.http_max_connections = *http_conns;
+  VF_TRY(http_per_client, xs.uint("http.max_connections_per_client", 0,
+                                  1000000));
+  cfg.http_max_connections_per_client = *http_per_client;
+  VF_TRY(http_idle, xs.uint("http.idle_timeout_s", 1, 3600));
+  cfg.http_idle_timeout = std::chrono::seconds{*http_idle};
+  cfg.trusted_proxies = split_list(xs.str("http.trusted_proxies"));
+  for (auto& p : cfg.trusted_proxies) {
+    adapters::common::trusted_proxies probe;
+    std::string why;
+    if (!probe.parse({p}, why))
+      return bad(xs, "http.trusted_proxies", why);
+  }
+  VF_TRY(store_conns, xs.uint("store.max_connections", 1, 1000000));
+  cfg.store_max_connections = *store_conns;
+  VF_TRY(store_per_client, xs.uint("store.max_connections_per_client", 0,
+                                   1000000));
+  cfg.store_max_connections_per_client = *store_per_client;
+  VF_TRY(store_header, xs.uint("store.header_timeout_s", 1, 3600));
+  cfg.store_header_timeout = std::chrono::seconds{*store_header};
+  VF_TRY(min_rate, xs.uint("store.min_rate", 0, 1ull << 40));
+  cfg.store_min_rate = *min_rate;
+  VF_TRY(rate_window, xs.uint("store.rate_window_s", 1, 3600));
+  cfg.store_rate_window = std::chrono::seconds{*rate_window};
+  VF_TRY(fd_reserve, xs.uint("limits.fd_reserve", 16, 1000000));
+  cfg.fd_reserve = *fd_reserve;
   VF_TRY(dlq_interval, xs.uint("dlq.interval_s", 0, 86400 * 7));
   cfg.dlq_interval = std::chrono::seconds{*dlq_interval};
   VF_TRY(dlq_window, xs.uint("dlq.window_s", 0, 86400 * 365));

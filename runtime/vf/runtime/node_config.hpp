@@ -77,6 +77,22 @@ struct node_config {
   /// Requests per second one client may make (0: unlimited) and its burst.
   double rate_limit = 1000;
   uint32_t rate_burst = 2000;
+  /// Connection limits of the JSON API (total, per client IP), its request
+  /// deadline, and the proxies whose X-Forwarded-For is believed.
+  size_t http_max_connections = 1024;
+  size_t http_max_connections_per_client = 128;
+  std::chrono::seconds http_idle_timeout{30};
+  std::vector<std::string> trusted_proxies;
+  /// Connection limits of the built-in store, its header deadline, and the
+  /// slowest upload it accepts (bytes/s averaged over a window).
+  size_t store_max_connections = 1024;
+  size_t store_max_connections_per_client = 128;
+  std::chrono::seconds store_header_timeout{10};
+  uint64_t store_min_rate = 1024;
+  std::chrono::seconds store_rate_window{10};
+  /// File descriptors kept out of the listeners' caps (database, logs,
+  /// media, cluster).
+  uint64_t fd_reserve = 128;
   /// DLQ analyzer schedule and window.
   std::chrono::milliseconds dlq_interval{300000};
   std::chrono::milliseconds dlq_window{86400000};

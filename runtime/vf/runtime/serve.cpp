@@ -22,6 +22,7 @@
 #include "vf/runtime/cluster.hpp"
 #include "vf/runtime/command.hpp"
 #include "vf/runtime/fault_injector.hpp"
+#include "vf/runtime/fd_limits.hpp"
 #include "vf/runtime/logger.hpp"
 #include "vf/runtime/metrics_sink.hpp"
 #include "vf/runtime/node_config.hpp"
@@ -34,6 +35,7 @@
 #include <prometheus/counter.h>
 #include <prometheus/registry.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <ctime>
@@ -105,6 +107,38 @@ int serve(const std::vector<std::string>& raw_args) {
     std::cerr << "vidflow serve: setting data.dir: cannot create directory '"
               << cfg->data_dir << "'\n";
     return 2;
+  }
+  // Descriptors: as many as allowed, split between the listeners after a
+  // reserve, so neither listener can starve the other or the database.
+  auto fds = raise_fd_limit();
+  auto caps = split_descriptors(fds.soft, cfg->fd_reserve,
+                                cfg->http_max_connections,
+                                cfg->store_max_connections,
+                                cfg->store_mode == "builtin");
+  // One client may never hold more than half of a listener's slots, or a
+  // single address could still lock everyone else out under a low limit.
+  auto per_client = [](size_t configured, size_t cap) -> size_t {
+    if (configured == 0)
+      return 0;
+    return std::min(configured, std::max<size_t>(1, cap / 2));
+  };
+  auto http_per_client = per_client(cfg->http_max_connections_per_client,
+                                    caps.http);
+  auto store_per_client = per_client(cfg->store_max_connections_per_client,
+                                     caps.store);
+  {
+    auto line = "file descriptors: limit " + std::to_string(fds.soft)
+                + " (was " + std::to_string(fds.before) + ", hard "
+                + std::to_string(fds.hard) + "), "
+                + std::to_string(cfg->fd_reserve) + " reserved; API up to "
+                + std::to_string(caps.http) + " connections ("
+                + std::to_string(http_per_client) + " per client), store up to "
+                + std::to_string(caps.store) + " ("
+                + std::to_string(store_per_client) + " per client)";
+    if (!fds.error.empty())
+      log.warn("serve", line + "; raising the limit failed: " + fds.error);
+    else
+      log.info("serve", line);
   }
   // The accounts: <data.dir>/users.json, written from auth.users on the
   // first start and edited by `vidflow users` afterwards.
@@ -235,6 +269,12 @@ int serve(const std::vector<std::string>& raw_args) {
   store_cfg.region = cfg->region;
   store_cfg.keys = {sigv4::credentials{cfg->access_key, cfg->secret_key, {}}};
   store_cfg.max_object_bytes = cfg->max_upload_bytes;
+  store_cfg.max_connections = caps.store > 0 ? caps.store : 1;
+  store_cfg.max_connections_per_client = store_per_client;
+  store_cfg.trusted_proxies = cfg->trusted_proxies;
+  store_cfg.header_timeout = cfg->store_header_timeout;
+  store_cfg.min_rate = cfg->store_min_rate;
+  store_cfg.rate_window = cfg->store_rate_window;
   store_cfg.log = [&log](std::string line) { log.info("objectstore", line); };
   {
     // Same family as the API's webhook events (prometheus-cpp merges
@@ -380,6 +420,10 @@ int serve(const std::vector<std::string>& raw_args) {
   api_cfg.webhook_token = cfg->webhook_token;
   api_cfg.rate_limit = cfg->rate_limit;
   api_cfg.rate_burst = cfg->rate_burst;
+  api_cfg.max_connections = caps.http;
+  api_cfg.max_connections_per_client = http_per_client;
+  api_cfg.idle_timeout = cfg->http_idle_timeout;
+  api_cfg.trusted_proxies = cfg->trusted_proxies;
   api_cfg.log = [&log](const std::string& line) { log.info("http", line); };
   http::api_server api{sys, api_cfg,
                        http::api_handles{registry, orchestrator, dispatcher,

@@ -21,7 +21,12 @@
 
 #include "caf/sec.hpp"
 
+#include "vf/adapters/common/accept_backoff.hpp"
 #include "vf/adapters/common/asio_bridge.hpp"
+#include "vf/adapters/common/connection_gate.hpp"
+#include "vf/adapters/common/http_framing.hpp"
+#include "vf/adapters/common/refuse_connection.hpp"
+#include "vf/adapters/common/trusted_proxies.hpp"
 #include "vf/adapters/http/json_views.hpp"
 #include "vf/adapters/http/router.hpp"
 #include "vf/messages/errc.hpp"
@@ -51,6 +56,9 @@ constexpr size_t max_target_bytes = 8 * 1024;
 
 /// Largest total of header fields we accept (431 beyond).
 constexpr size_t max_field_bytes = 16 * 1024;
+
+/// Budget of the request line and the header fields together.
+constexpr size_t header_budget = max_target_bytes + max_field_bytes + 1024;
 
 /// How much a closing connection reads and discards so the peer sees our
 /// answer instead of a reset.
@@ -136,21 +144,27 @@ client_address client_key(const asio::ip::address& addr) {
 class session final : public exchange,
                       public std::enable_shared_from_this<session> {
 public:
-  session(const api_state& state, io_unit& unit, tcp::socket sock)
-    : state_(state), unit_(unit), stream_(std::move(sock)) {
+  session(const api_state& state, io_unit& unit, tcp::socket sock,
+          const common::trusted_proxies& proxies,
+          common::connection_gate::slot slot)
+    : state_(state), unit_(unit), stream_(std::move(sock)), proxies_(proxies),
+      slot_(std::move(slot)) {
     // Once per connection: the address does not change between requests.
     beast::error_code ec;
     auto peer = stream_.socket().remote_endpoint(ec);
     if (!ec) {
-      client_ = client_key(peer.address());
+      peer_ = peer.address();
+      has_peer_ = true;
+      client_ = client_key(peer_);
       try {
-        client_name_ = peer.address().to_string();
+        client_name_ = peer_.to_string();
       } catch (const std::exception&) {
         // Leaves the name empty: the key still works.
       }
     }
     if (client_name_.empty())
       client_name_ = "unknown";
+    behind_proxy_ = has_peer_ && !proxies_.empty() && proxies_.contains(peer_);
   }
 
   void start() {
@@ -212,6 +226,7 @@ public:
     beast::error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
     stream_.socket().close(ec);
+    slot_ = {};
     unit_.sessions.erase(shared_from_this());
   }
 
@@ -236,10 +251,48 @@ private:
     parser_.emplace();
     // One budget for the request line and the fields; both are checked
     // separately once the header is in.
-    parser_->header_limit(
-      static_cast<uint32_t>(max_target_bytes + max_field_bytes + 1024));
+    parser_->header_limit(static_cast<uint32_t>(header_budget));
     parser_->body_limit(state_.config.max_body_bytes);
+    // One deadline for the whole request (header and body), not one per
+    // read: a client dribbling bytes cannot keep a connection (slowloris).
     stream_.expires_after(state_.config.idle_timeout);
+    scan_header();
+  }
+
+  /// Reads until the header block is complete (or over the budget) and
+  /// checks its framing on the raw bytes, before Beast's parser sees them:
+  /// Beast accepts duplicate Content-Length values, obs-fold lines and
+  /// unknown transfer-codings before `chunked`.
+  void scan_header() {
+    auto data = buffer_.data();
+    std::string_view text{static_cast<const char*>(data.data()), data.size()};
+    if (auto n = common::header_block_size(text); n > 0) {
+      if (auto err = common::check_framing(text.substr(0, n))) {
+        fail(err->status, err->code, err->detail);
+        return;
+      }
+      parse_header();
+      return;
+    }
+    if (text.size() >= header_budget) {
+      parse_header();
+      return;
+    }
+    stream_.async_read_some(
+      buffer_.prepare(4096),
+      [self = shared_from_this()](beast::error_code ec, size_t n) {
+        if (self->phase_ == phase::closed)
+          return;
+        if (ec) {
+          self->on_read_error(ec);
+          return;
+        }
+        self->buffer_.commit(n);
+        self->scan_header();
+      });
+  }
+
+  void parse_header() {
     bhttp::async_read_header(
       stream_, buffer_, *parser_,
       [self = shared_from_this()](beast::error_code ec, size_t) {
@@ -369,6 +422,25 @@ private:
     request_.body = req.body();
     request_.client = client_;
     request_.client_name = client_name_;
+    if (behind_proxy_) {
+      // The proxy's peer is the client: believe X-Forwarded-For, but only
+      // as far as it was written by proxies we trust.
+      std::string forwarded;
+      auto range = req.equal_range("X-Forwarded-For");
+      for (auto i = range.first; i != range.second; ++i) {
+        if (!forwarded.empty())
+          forwarded += ',';
+        forwarded.append(i->value().data(), i->value().size());
+      }
+      auto addr = proxies_.client_of(peer_, forwarded);
+      request_.client = client_key(addr);
+      try {
+        forwarded_name_ = addr.to_string();
+      } catch (const std::exception&) {
+        forwarded_name_ = "unknown";
+      }
+      request_.client_name = forwarded_name_;
+    }
     phase_ = phase::handling;
     started_ = std::chrono::steady_clock::now();
     stream_.expires_never();
@@ -425,6 +497,15 @@ private:
   size_t drained_ = 0;
   client_address client_{};
   std::string client_name_;
+  const common::trusted_proxies& proxies_;
+  /// This connection's place under the connection limits.
+  common::connection_gate::slot slot_;
+  asio::ip::address peer_;
+  bool has_peer_ = false;
+  /// Whether the peer is a trusted proxy (see `api_config::trusted_proxies`).
+  bool behind_proxy_ = false;
+  /// The client named by `X-Forwarded-For` for the current request.
+  std::string forwarded_name_;
   std::chrono::steady_clock::time_point started_;
   std::optional<work_guard> busy_;
 };
@@ -440,6 +521,19 @@ struct api_server::impl {
   std::vector<std::unique_ptr<io_unit>> units;
   std::optional<tcp::acceptor> acceptor;
   std::optional<asio::steady_timer> accept_retry;
+  /// Connection limits (total and per client).
+  std::shared_ptr<common::connection_gate> gate;
+  /// Proxies whose X-Forwarded-For is believed; exempt from the per-client
+  /// connection cap (they carry many clients).
+  common::trusted_proxies proxies;
+  /// Waits and log throttling when accept fails (out of descriptors).
+  common::accept_backoff backoff;
+  /// Refused connections lingering until the client read the answer.
+  std::shared_ptr<common::refusal_budget> refusals
+    = std::make_shared<common::refusal_budget>();
+  /// Last time a refusal was logged (at most one line per 5 s).
+  std::optional<std::chrono::steady_clock::time_point> last_refusal_log;
+  size_t refused_since_log = 0;
   size_t next_unit = 0;
   uint16_t port = 0;
   bool running = false;
@@ -486,6 +580,14 @@ struct api_server::impl {
                  "requests per second");
     if (config.rate_burst > 1'000'000'000)
       return bad("http api: rate_burst must be at most 1e9");
+    if (config.max_connections == 0)
+      return bad("http api: max_connections must be positive");
+    if (config.idle_timeout.count() <= 0)
+      return bad("http api: idle_timeout must be positive");
+    common::trusted_proxies probe;
+    std::string why;
+    if (!probe.parse(config.trusted_proxies, why))
+      return bad("http api: trusted_proxies: " + why);
     for (auto& u : config.users) {
       if (u.name.empty())
         return bad("http api: a user has an empty name");
@@ -533,30 +635,106 @@ struct api_server::impl {
         if (ec == asio::error::operation_aborted || !acceptor->is_open())
           return;
         if (ec) {
-          // E.g. out of file descriptors: back off instead of spinning.
-          log("http api: accept failed: " + ec.message());
-          accept_retry->expires_after(std::chrono::milliseconds{50});
+          // E.g. out of file descriptors: back off (longer while it goes
+          // on) instead of spinning, and log once per interval.
+          std::string line;
+          auto wait = backoff.failed(ec.message(),
+                                     std::chrono::steady_clock::now(), line);
+          if (!line.empty())
+            log("http api: WARN " + line);
+          accept_retry->expires_after(wait);
           accept_retry->async_wait([this](beast::error_code ec) {
             if (!ec && acceptor->is_open())
               accept();
           });
           return;
         }
-        asio::post(target.ioc, [this, &target, s = std::move(sock)]() mutable {
-          open_session(target, std::move(s));
-        });
+        backoff.succeeded();
+        admit(target, std::move(sock));
         accept();
       });
   }
 
-  void open_session(io_unit& unit, tcp::socket sock) {
+  /// Runs the connection limits on an accepted socket (acceptor thread):
+  /// a connection over a limit is answered 503 at once and closed.
+  void admit(io_unit& target, tcp::socket sock) {
+    beast::error_code ec;
+    auto peer = sock.remote_endpoint(ec);
+    if (ec) {
+      sock.close(ec);
+      return;
+    }
+    auto addr = peer.address();
+    common::connection_gate::slot slot;
+    auto verdict = common::connection_gate::try_enter(
+      gate, common::make_conn_key(addr), proxies.contains(addr), slot);
+    if (verdict == common::connection_gate::verdict::ok) {
+      asio::post(target.ioc, [this, &target, s = std::move(sock),
+                              slot = std::move(slot)]() mutable {
+        open_session(target, std::move(s), std::move(slot));
+      });
+      return;
+    }
+    bool per_client = verdict == common::connection_gate::verdict::client_full;
+    note_refusal(per_client, addr);
+    auto response = per_client ? refusal(true) : refusal(false);
+    asio::post(target.ioc, [s = std::move(sock), response,
+                            budget = refusals]() mutable {
+      common::refuse_connection(std::move(s), response, budget);
+    });
+  }
+
+  /// The fixed answer to a connection over a limit.
+  static std::shared_ptr<const std::string> refusal(bool per_client) {
+    auto make = [](std::string_view detail) {
+      auto body = error_json("too_many_connections", detail);
+      return std::make_shared<const std::string>(
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: "
+        "application/json\r\nRetry-After: 1\r\nConnection: "
+        "close\r\nContent-Length: "
+        + std::to_string(body.size()) + "\r\n\r\n" + body);
+    };
+    static const auto client = make(
+      "too many open connections from this address; close idle "
+      "connections or retry later");
+    static const auto total = make(
+      "the server has too many open connections; retry later");
+    return per_client ? client : total;
+  }
+
+  void note_refusal(bool per_client, const asio::ip::address& addr) {
+    ++refused_since_log;
+    auto now = std::chrono::steady_clock::now();
+    if (last_refusal_log && now - *last_refusal_log < std::chrono::seconds{5})
+      return;
+    last_refusal_log = now;
+    std::string who;
+    try {
+      who = addr.to_string();
+    } catch (const std::exception&) {
+      who = "unknown";
+    }
+    log("http api: WARN refused " + std::to_string(refused_since_log)
+        + " connection(s) over the limit (last: "
+        + (per_client ? "client " + who + " holds "
+                          + std::to_string(config.max_connections_per_client)
+                          + " connections"
+                      : std::to_string(config.max_connections)
+                          + " connections open in total")
+        + ")");
+    refused_since_log = 0;
+  }
+
+  void open_session(io_unit& unit, tcp::socket sock,
+                    common::connection_gate::slot slot) {
     beast::error_code ec;
     if (unit.stopping) {
       sock.close(ec);
       return;
     }
     sock.set_option(tcp::no_delay{true}, ec);
-    auto s = std::make_shared<session>(*state, unit, std::move(sock));
+    auto s = std::make_shared<session>(*state, unit, std::move(sock), proxies,
+                                       std::move(slot));
     unit.sessions.insert(s);
     s->start();
   }
@@ -591,6 +769,12 @@ struct api_server::impl {
       return messages::make_error(messages::errc::invalid_argument,
                                   std::string{"http api: metrics: "}
                                     + e.what());
+    }
+    gate = std::make_shared<common::connection_gate>(
+      config.max_connections, config.max_connections_per_client);
+    {
+      std::string why;
+      proxies.parse(config.trusted_proxies, why);
     }
     for (size_t i = 0; i < config.threads; ++i)
       units.push_back(std::make_unique<io_unit>());

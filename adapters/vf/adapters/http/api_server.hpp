@@ -95,8 +95,20 @@ struct api_config {
   std::function<void(const std::string&)> log;
   /// Time a request may wait for an actor's reply before it gets 503.
   std::chrono::milliseconds request_timeout{10'000};
-  /// Time a connection may stay idle (or take to send one request).
+  /// Time a connection may stay idle (or take to send one request, header
+  /// and body together: one deadline, not one per read, so a client
+  /// dribbling bytes cannot hold a connection longer).
   std::chrono::milliseconds idle_timeout{30'000};
+  /// Most connections open at once; more are answered 503
+  /// `too_many_connections` (with `Retry-After`) and closed at once.
+  size_t max_connections = 1024;
+  /// Most connections one client (remote IP; IPv6 by /64) may hold open;
+  /// 0: no per-client cap. Trusted proxies count only against the total.
+  size_t max_connections_per_client = 128;
+  /// Reverse proxies (IPs or CIDRs) whose `X-Forwarded-For` names the
+  /// client: the right-most address that is not itself a trusted proxy is
+  /// the client for rate limits and logs. Empty: the TCP peer, always.
+  std::vector<std::string> trusted_proxies;
   /// Time `stop()` waits for requests in flight before cutting them off.
   std::chrono::milliseconds shutdown_grace{5'000};
   /// Requests per second one client (remote IP; IPv6 by /64) may make on

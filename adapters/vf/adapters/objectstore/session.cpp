@@ -14,6 +14,7 @@
 
 #include "caf/error.hpp"
 
+#include "vf/adapters/common/http_framing.hpp"
 #include "vf/adapters/objectstore/md5_hasher.hpp"
 #include "vf/adapters/objectstore/object_paths.hpp"
 #include "vf/messages/errc.hpp"
@@ -111,11 +112,12 @@ void set_object_headers(Message& msg, const object_meta& meta, int64_t mtime) {
 
 } // namespace
 
-session::session(store_context& ctx, io_worker& worker, tcp::socket sock)
+session::session(store_context& ctx, io_worker& worker, tcp::socket sock,
+                 common::connection_gate::slot slot)
   : ctx_(ctx), worker_(worker), stream_(std::move(sock)),
     // Bounds what a client can make us buffer: a full header (16 KiB) plus
     // one read of body bytes.
-    buf_(max_header_bytes + body_chunk_bytes) {
+    buf_(max_header_bytes + body_chunk_bytes), slot_(std::move(slot)) {
   ++ctx_.connections;
 }
 
@@ -152,7 +154,42 @@ void session::read_header() {
   header_->body_limit(std::numeric_limits<uint64_t>::max());
   // One deadline for the whole header: a client dribbling bytes cannot keep
   // the connection forever (slowloris).
-  stream_.expires_after(ctx_.config().io_timeout);
+  stream_.expires_after(ctx_.config().header_timeout);
+  scan_header();
+}
+
+void session::scan_header() {
+  if (closed_)
+    return;
+  auto data = buf_.data();
+  std::string_view text{static_cast<const char*>(data.data()), data.size()};
+  if (auto n = common::header_block_size(text); n > 0) {
+    if (auto err = common::check_framing(text.substr(0, n))) {
+      req_.request_id = ctx_.next_request_id();
+      req_.body_pending = true;
+      return send_error(
+        {static_cast<http::status>(err->status),
+         err->status == 501 ? "NotImplemented" : "InvalidRequest",
+         err->detail});
+    }
+    return parse_header();
+  }
+  auto room = std::min<size_t>(4096, buf_.max_size() - buf_.size());
+  if (text.size() >= max_header_bytes || room == 0)
+    return parse_header();
+  stream_.async_read_some(
+    buf_.prepare(room),
+    [self = shared_from_this()](beast::error_code ec, size_t n) {
+      if (self->closed_)
+        return;
+      if (ec)
+        return self->close();
+      self->buf_.commit(n);
+      self->scan_header();
+    });
+}
+
+void session::parse_header() {
   http::async_read_header(
     stream_, buf_, *header_,
     [self = shared_from_this()](beast::error_code ec, size_t) {
@@ -346,6 +383,7 @@ void session::handle_put() {
     return send_error(storage_error(*err));
   }
   chunk_.resize(body_chunk_bytes);
+  start_rate_window();
   body_.emplace(std::move(*header_));
   header_.reset();
   // Counts decoded chunk data too, so chunked uploads stop at the limit.
@@ -357,8 +395,11 @@ void session::handle_put() {
       [self = shared_from_this()](beast::error_code ec, size_t) {
         if (ec)
           self->fail_body(ec);
-        else
+        else {
+          // The window starts once the client was told to send.
+          self->start_rate_window();
           self->read_body();
+        }
       });
     return;
   }
@@ -373,18 +414,64 @@ void session::read_body() {
   auto& body = body_->get().body();
   body.data = chunk_.data();
   body.size = chunk_.size();
-  // Per read, not per body: a large upload may take long, a stalled one not.
-  stream_.expires_after(ctx_.config().io_timeout);
+  // A large upload may take long, a stalled or trickling one not: each
+  // read waits at most io_timeout, and never past the end of a window that
+  // has not delivered min_rate yet (or, if it has, past the next one).
+  auto& cfg = ctx_.config();
+  auto deadline = std::chrono::steady_clock::now() + cfg.io_timeout;
+  if (cfg.min_rate > 0) {
+    auto limit = window_end_;
+    if (window_bytes_ >= window_quota())
+      limit += cfg.rate_window;
+    deadline = std::min(deadline, limit);
+  }
+  stream_.expires_at(deadline);
   http::async_read_some(stream_, buf_, *body_,
-                        [self = shared_from_this()](
-                          beast::error_code ec, size_t) { self->on_body(ec); });
+                        [self = shared_from_this()](beast::error_code ec,
+                                                    size_t n) {
+                          self->on_body(ec, n);
+                        });
 }
 
-void session::on_body(beast::error_code ec) {
+uint64_t session::window_quota() const {
+  auto& cfg = ctx_.config();
+  auto ms = static_cast<uint64_t>(cfg.rate_window.count());
+  return cfg.min_rate * ms / 1000;
+}
+
+void session::start_rate_window() {
+  window_end_ = std::chrono::steady_clock::now() + ctx_.config().rate_window;
+  window_bytes_ = 0;
+}
+
+bool session::rate_ok(size_t n) {
+  auto& cfg = ctx_.config();
+  if (cfg.min_rate == 0)
+    return true;
+  window_bytes_ += n;
+  auto now = std::chrono::steady_clock::now();
+  if (now < window_end_)
+    return true;
+  if (window_bytes_ < window_quota() || now >= window_end_ + cfg.rate_window)
+    return false;
+  window_end_ += cfg.rate_window;
+  window_bytes_ = 0;
+  return true;
+}
+
+void session::on_body(beast::error_code ec, size_t n_read) {
   if (ec == http::error::need_buffer)
     ec = {};
   if (ec || closed_)
     return fail_body(ec);
+  if (!rate_ok(n_read)) {
+    // Slower than min_rate: the connection goes, and so does the upload.
+    ctx_.log("objectstore: upload of " + req_.bucket + "/" + req_.key
+             + " cut off: slower than "
+             + std::to_string(ctx_.config().min_rate) + " bytes/s");
+    upload_.reset();
+    return close();
+  }
   auto n = chunk_.size() - body_->get().body().size;
   if (n > 0) {
     if (auto err = upload_->append(chunk_.data(), n)) {

@@ -20,11 +20,13 @@
 #include <boost/beast/http/parser.hpp>
 
 #include "vf/adapters/common/asio_bridge.hpp"
+#include "vf/adapters/common/connection_gate.hpp"
 #include "vf/adapters/objectstore/object_meta.hpp"
 #include "vf/adapters/objectstore/s3_error.hpp"
 #include "vf/adapters/objectstore/store_context.hpp"
 #include "vf/adapters/objectstore/upload_file.hpp"
 
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -70,9 +72,11 @@ constexpr uint64_t max_linger_bytes = 8 * 1024 * 1024;
 /// blocking job or an orchestrator request needs it.
 class session : public std::enable_shared_from_this<session> {
 public:
-  /// Takes over an accepted socket whose executor is `worker.ioc`.
+  /// Takes over an accepted socket whose executor is `worker.ioc`, and its
+  /// place under the connection limits (released when the session goes).
   session(store_context& ctx, io_worker& worker,
-          boost::asio::ip::tcp::socket sock);
+          boost::asio::ip::tcp::socket sock,
+          common::connection_gate::slot slot = {});
 
   session(const session&) = delete;
   session& operator=(const session&) = delete;
@@ -144,6 +148,11 @@ private:
 
   /// Resets per-request state and reads the next request header.
   void read_header();
+  /// Reads until the raw header block is complete and checks its framing
+  /// (see `common::check_framing`) before Beast parses it.
+  void scan_header();
+  /// Lets Beast parse the header block.
+  void parse_header();
   /// Routes a request by method, or answers a malformed one.
   void on_header(boost::beast::error_code ec);
   /// Splits the target into bucket and key; refuses sub-resources.
@@ -159,8 +168,14 @@ private:
   void handle_put();
   /// Reads the next body chunk (or finishes when the body is complete).
   void read_body();
-  /// Writes a received chunk to the partial file.
-  void on_body(boost::beast::error_code ec);
+  /// Writes a received chunk to the partial file; `n` bytes were read.
+  void on_body(boost::beast::error_code ec, size_t n);
+  /// Starts the first `min_rate` window of a body.
+  void start_rate_window();
+  /// Counts `n` body bytes; false if the body is slower than `min_rate`.
+  bool rate_ok(size_t n);
+  /// Bytes a body must deliver per `rate_window`.
+  uint64_t window_quota() const;
   /// Ends an upload that failed mid-body; its partial file goes.
   void fail_body(boost::beast::error_code ec);
   /// Checks the digest and commits on the blocking pool.
@@ -221,6 +236,12 @@ private:
   uint64_t drained_ = 0;
   /// Whether the socket is closed.
   bool closed_ = false;
+  /// This connection's place under the connection limits.
+  common::connection_gate::slot slot_;
+  /// End of the current `min_rate` window of a body.
+  std::chrono::steady_clock::time_point window_end_;
+  /// Body bytes read in the current window.
+  uint64_t window_bytes_ = 0;
   /// Keeps the session alive while only CAF (which holds weak references
   /// so that it can never outlive the I/O threads with a socket) waits on
   /// its behalf; released by the reply or by `abort`.

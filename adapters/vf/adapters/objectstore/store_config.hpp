@@ -39,9 +39,26 @@ struct store_config {
   /// Most connections served at once; more are answered 503 `SlowDown` and
   /// closed, so a flood cannot exhaust memory or file descriptors.
   size_t max_connections = 1024;
-  /// Longest wait for a single read or write on a connection; also bounds
-  /// how long a request header may take to arrive (slowloris).
+  /// Most connections one client (IP; IPv6 by /64) may hold open; more are
+  /// answered 503 `SlowDown` and closed. 0: no per-client cap. Addresses in
+  /// `trusted_proxies` count only against `max_connections`.
+  size_t max_connections_per_client = 128;
+  /// Reverse proxies (IPs or CIDRs) that carry many clients' connections:
+  /// exempt from `max_connections_per_client`.
+  std::vector<std::string> trusted_proxies;
+  /// Longest wait for a single read or write on a connection.
   std::chrono::seconds io_timeout{60};
+  /// Time a whole request header may take to arrive, counted from the
+  /// first wait for it (slowloris); also how long an idle keep-alive
+  /// connection is kept.
+  std::chrono::milliseconds header_timeout{10'000};
+  /// Slowest accepted upload, in bytes per second averaged over
+  /// `rate_window`: a body that delivers less in a window is cut off (a
+  /// client sending one byte now and then cannot hold a connection). 0:
+  /// only `io_timeout` applies.
+  uint64_t min_rate = 1024;
+  /// Window over which `min_rate` is averaged.
+  std::chrono::milliseconds rate_window{10'000};
   /// How long the orchestrator may take to acknowledge an ObjectCreated
   /// event before the upload is answered with 503.
   std::chrono::seconds event_timeout{30};

@@ -8,7 +8,11 @@
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/write.hpp>
 
+#include "vf/adapters/common/accept_backoff.hpp"
 #include "vf/adapters/common/asio_bridge.hpp"
+#include "vf/adapters/common/connection_gate.hpp"
+#include "vf/adapters/common/refuse_connection.hpp"
+#include "vf/adapters/common/trusted_proxies.hpp"
 #include "vf/adapters/objectstore/object_paths.hpp"
 #include "vf/adapters/objectstore/pending_announcer.hpp"
 #include "vf/adapters/objectstore/pending_journal.hpp"
@@ -20,6 +24,7 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <optional>
 #include <vector>
 
 namespace vf::adapters::objectstore {
@@ -34,26 +39,23 @@ namespace {
 /// Upper bound on threads; more would only contend for the same disk.
 constexpr size_t max_threads = 64;
 
-// Answers a connection over the limit without parsing anything: a fixed
-// response fits in the socket buffer, so the write completes at once.
-void refuse(tcp::socket sock) {
-  static const std::string text = [] {
+// The fixed answer to a connection over a limit (see refuse_connection).
+std::shared_ptr<const std::string> slow_down(bool per_client) {
+  auto make = [](const char* message) {
     std::string body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-                       "<Error><Code>SlowDown</Code><Message>Too many open "
-                       "connections; please reduce your request rate"
-                       "</Message></Error>\n";
-    return "HTTP/1.1 503 Service Unavailable\r\nContent-Type: "
-           "application/xml\r\nRetry-After: 1\r\nConnection: "
-           "close\r\nContent-Length: "
-           + std::to_string(body.size()) + "\r\n\r\n" + body;
-  }();
-  auto ptr = std::make_shared<tcp::socket>(std::move(sock));
-  asio::async_write(*ptr, asio::buffer(text),
-                    [ptr](boost::system::error_code, size_t) {
-                      boost::system::error_code ec;
-                      ptr->shutdown(tcp::socket::shutdown_both, ec);
-                      ptr->close(ec);
-                    });
+                       "<Error><Code>SlowDown</Code><Message>"
+                       + std::string{message} + "</Message></Error>\n";
+    return std::make_shared<const std::string>(
+      "HTTP/1.1 503 Service Unavailable\r\nContent-Type: "
+      "application/xml\r\nx-amz-error-code: SlowDown\r\nRetry-After: "
+      "1\r\nConnection: close\r\nContent-Length: "
+      + std::to_string(body.size()) + "\r\n\r\n" + body);
+  };
+  static const auto total = make("Too many open connections; please reduce "
+                                 "your request rate");
+  static const auto client = make("Too many open connections from your "
+                                  "address; please close idle connections");
+  return per_client ? client : total;
 }
 
 caf::error invalid_setting(const std::string& name, const std::string& why) {
@@ -86,11 +88,22 @@ struct store_server::impl {
   std::vector<std::unique_ptr<io_worker>> workers;
   std::unique_ptr<tcp::acceptor> acceptor;
   std::unique_ptr<asio::steady_timer> accept_retry;
+  /// Connection limits (total and per client).
+  std::shared_ptr<common::connection_gate> gate;
+  /// Addresses exempt from the per-client cap.
+  common::trusted_proxies proxies;
+  /// Waits and log throttling when accept fails (out of descriptors).
+  common::accept_backoff backoff;
+  /// Refused connections lingering until the client read the answer.
+  std::shared_ptr<common::refusal_budget> refusals
+    = std::make_shared<common::refusal_budget>();
   /// Re-announces journaled objects; lives on the first worker's thread.
   std::shared_ptr<pending_announcer> announcer;
   size_t next_worker = 0;
-  /// Whether the connection limit was hit (logged once per episode).
-  bool refusing = false;
+  /// When a refusal was last logged (at most one line per 5 s) and how
+  /// many happened since.
+  std::optional<std::chrono::steady_clock::time_point> last_refusal_log;
+  size_t refused_since_log = 0;
   uint16_t port = 0;
   bool started = false;
   bool running = false;
@@ -123,6 +136,16 @@ caf::error store_server::impl::validate() const {
     return invalid_setting("max_connections", "must be positive");
   if (cfg.io_timeout.count() <= 0)
     return invalid_setting("io_timeout", "must be positive");
+  if (cfg.header_timeout.count() <= 0)
+    return invalid_setting("header_timeout", "must be positive");
+  if (cfg.min_rate > 0 && cfg.rate_window.count() < 100)
+    return invalid_setting("rate_window", "must be at least 100 ms");
+  {
+    common::trusted_proxies probe;
+    std::string why;
+    if (!probe.parse(cfg.trusted_proxies, why))
+      return invalid_setting("trusted_proxies", why);
+  }
   if (cfg.event_timeout.count() <= 0)
     return invalid_setting("event_timeout", "must be positive");
   if (cfg.announce_backoff_min.count() <= 0)
@@ -232,30 +255,64 @@ void store_server::impl::accept() {
     if (ec == asio::error::operation_aborted || !acceptor->is_open())
       return;
     if (ec) {
-      // E.g. out of file descriptors: back off instead of spinning.
-      ctx->log("objectstore: accept failed: " + ec.message());
-      accept_retry->expires_after(std::chrono::milliseconds{100});
+      // E.g. out of file descriptors: back off (longer while it goes on)
+      // instead of spinning, and log once per interval.
+      std::string line;
+      auto wait = backoff.failed(ec.message(),
+                                 std::chrono::steady_clock::now(), line);
+      if (!line.empty())
+        ctx->log("objectstore: WARN " + line);
+      accept_retry->expires_after(wait);
       accept_retry->async_wait([this](boost::system::error_code wait_ec) {
         if (!wait_ec && acceptor->is_open())
           accept();
       });
       return;
     }
+    backoff.succeeded();
     boost::system::error_code opt_ec;
     // Responses are small and final; do not let Nagle hold them back.
     sock.set_option(tcp::no_delay(true), opt_ec);
-    if (ctx->connections.load() >= cfg.max_connections) {
-      if (!refusing)
-        ctx->log("objectstore: " + std::to_string(cfg.max_connections)
-                 + " connections open; refusing new ones with 503 SlowDown");
-      refusing = true;
-      asio::post(worker.ioc, [sock = std::move(sock)]() mutable {
-        refuse(std::move(sock));
+    auto peer = sock.remote_endpoint(opt_ec);
+    if (opt_ec) {
+      sock.close(opt_ec);
+      accept();
+      return;
+    }
+    common::connection_gate::slot slot;
+    auto verdict = common::connection_gate::try_enter(
+      gate, common::make_conn_key(peer.address()),
+      proxies.contains(peer.address()), slot);
+    if (verdict != common::connection_gate::verdict::ok) {
+      bool per_client
+        = verdict == common::connection_gate::verdict::client_full;
+      auto now = std::chrono::steady_clock::now();
+      ++refused_since_log;
+      if (!last_refusal_log || now - *last_refusal_log >= std::chrono::seconds{5}) {
+        last_refusal_log = now;
+        ctx->log("objectstore: WARN refused "
+                 + std::to_string(refused_since_log)
+                 + " connection(s) with 503 SlowDown (last: "
+                 + (per_client
+                      ? peer.address().to_string() + " holds "
+                          + std::to_string(cfg.max_connections_per_client)
+                          + " connections"
+                      : std::to_string(cfg.max_connections)
+                          + " connections open in total")
+                 + ")");
+        refused_since_log = 0;
+      }
+      asio::post(worker.ioc, [sock = std::move(sock), budget = refusals,
+                              per_client]() mutable {
+        common::refuse_connection(std::move(sock), slow_down(per_client),
+                                  budget);
       });
     } else {
-      refusing = false;
-      asio::post(worker.ioc, [this, &worker, sock = std::move(sock)]() mutable {
-        std::make_shared<session>(*ctx, worker, std::move(sock))->start();
+      asio::post(worker.ioc, [this, &worker, sock = std::move(sock),
+                              slot = std::move(slot)]() mutable {
+        std::make_shared<session>(*ctx, worker, std::move(sock),
+                                  std::move(slot))
+          ->start();
       });
     }
     accept();
@@ -365,6 +422,12 @@ caf::error store_server::start() {
   if (auto err = d.prepare_dirs(note))
     return err;
   d.started = true;
+  d.gate = std::make_shared<common::connection_gate>(
+    d.cfg.max_connections, d.cfg.max_connections_per_client);
+  {
+    std::string why;
+    d.proxies.parse(d.cfg.trusted_proxies, why);
+  }
   d.ctx = std::make_unique<store_context>(d.cfg, d.events);
   if (!note.empty())
     d.ctx->log("objectstore: " + note);
