@@ -168,7 +168,12 @@ open_user_table(const node_config& cfg, logger& log) {
     return existing.error();
   }
   return std::make_shared<const http::user_table>(
-    path, [&log](const std::string& line) { log.warn("auth", line); });
+    path, [&log](bool trouble, const std::string& line) {
+      if (trouble)
+        log.error("auth", line);
+      else
+        log.info("auth", line);
+    });
 }
 
 int users_command(const std::vector<std::string>& raw) {

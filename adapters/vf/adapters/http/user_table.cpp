@@ -236,7 +236,7 @@ void user_table::refresh(int64_t now) const {
       seen_.reset();
       users_ = std::make_shared<const std::vector<user_account>>();
       if (log_)
-        log_("users file " + path_ + " is gone: nobody can log in or use "
+        log_(true, "users file " + path_ + " is gone: nobody can log in or use "
              "a token until it is back (vidflow users add)");
     }
     return;
@@ -254,7 +254,7 @@ void user_table::refresh(int64_t now) const {
   if (!users) {
     users_ = std::make_shared<const std::vector<user_account>>();
     if (log_)
-      log_(messages::message_of(users.error())
+      log_(true, messages::message_of(users.error())
            + "; nobody can log in or use a token until it is fixed");
     return;
   }
@@ -262,7 +262,7 @@ void user_table::refresh(int64_t now) const {
   users_ = std::make_shared<const std::vector<user_account>>(
     std::move(*users));
   if (log_)
-    log_("users file " + path_ + " loaded: " + std::to_string(n)
+    log_(false, "users file " + path_ + " loaded: " + std::to_string(n)
          + " accounts");
 }
 

@@ -63,8 +63,9 @@ read_users_file(const std::string& path);
 /// The accounts that may log in; thread-safe (every I/O thread reads it).
 class user_table {
 public:
-  /// Receives notes about reloads (thread-safe).
-  using log_fn = std::function<void(const std::string&)>;
+  /// Receives notes about reloads: `trouble` is true when the file is
+  /// missing or invalid (nobody can log in), false for a good reload.
+  using log_fn = std::function<void(bool trouble, const std::string&)>;
 
   /// A table that never changes (tests, embedded servers).
   explicit user_table(std::vector<user_account> users);
