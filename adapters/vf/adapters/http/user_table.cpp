@@ -177,6 +177,15 @@ caf::error write_users_file(const std::string& path,
     ::close(fd);
     return fail("chmod");
   }
+  // Keep the owner of the file we replace (root editing the service user's
+  // file must not lock the service out); fails harmlessly for non-root.
+  if (struct stat old {}; ::stat(path.c_str(), &old) == 0
+                          && (old.st_uid != ::geteuid()
+                              || old.st_gid != ::getegid())) {
+    if (::fchown(fd, old.st_uid, old.st_gid) != 0) {
+      // Not root: the new file is ours, as a plain write would leave it.
+    }
+  }
   size_t done = 0;
   while (done < text.size()) {
     auto n = ::write(fd, text.data() + done, text.size() - done);
