@@ -26,8 +26,10 @@ std::string_view trim(std::string_view x) {
   return x;
 }
 
-framing_error bad(std::string code, std::string detail) {
-  return {400, std::move(code), std::move(detail)};
+// Malformed framing is a bad request like any other parse error; the
+// detail says which rule was broken.
+framing_error bad(std::string detail) {
+  return {400, "bad_request", std::move(detail)};
 }
 
 } // namespace
@@ -72,8 +74,7 @@ std::optional<framing_error> check_framing(std::string_view block) {
     if (line.empty())
       break;
     if (line.front() == ' ' || line.front() == '\t')
-      return bad("obsolete_line_folding",
-                 "header lines continued on the next line (obs-fold) are "
+      return bad("header lines continued on the next line (obs-fold) are "
                  "not accepted; send each field on one line");
     auto colon = line.find(':');
     if (colon == std::string_view::npos)
@@ -82,12 +83,10 @@ std::optional<framing_error> check_framing(std::string_view block) {
     auto value = trim(line.substr(colon + 1));
     if (iequals(name, "content-length")) {
       if (++content_lengths > 1)
-        return bad("duplicate_content_length",
-                   "more than one Content-Length field; send exactly one");
+        return bad("more than one Content-Length field; send exactly one");
       if (value.empty()
           || value.find_first_not_of("0123456789") != std::string_view::npos)
-        return bad("bad_content_length",
-                   "Content-Length must be a single decimal number");
+        return bad("Content-Length must be a single decimal number");
     } else if (iequals(name, "transfer-encoding")) {
       transfer_encoding = true;
       if (!codings.empty())
@@ -96,8 +95,7 @@ std::optional<framing_error> check_framing(std::string_view block) {
     }
   }
   if (transfer_encoding && content_lengths > 0)
-    return bad("conflicting_framing",
-               "Transfer-Encoding and Content-Length together; send one");
+    return bad("Transfer-Encoding and Content-Length together; send one");
   if (!transfer_encoding)
     return std::nullopt;
   // Only "chunked" is known, and it must come once, last.
@@ -127,8 +125,7 @@ std::optional<framing_error> check_framing(std::string_view block) {
     }
   }
   if (chunked != 1 || !chunked_last)
-    return bad("bad_transfer_encoding",
-               "Transfer-Encoding must be exactly 'chunked'");
+    return bad("Transfer-Encoding must be exactly 'chunked'");
   return std::nullopt;
 }
 

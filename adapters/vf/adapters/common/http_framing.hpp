@@ -20,7 +20,8 @@ namespace vf::adapters::common {
 struct framing_error {
   /// 400 (ambiguous framing) or 501 (a transfer-coding we do not know).
   unsigned status = 400;
-  /// Short machine-readable reason, e.g. `duplicate_content_length`.
+  /// Error code for the JSON API: `bad_request` (400) or
+  /// `unsupported_transfer_coding` (501).
   std::string code;
   /// Sentence for the client.
   std::string detail;
