@@ -215,7 +215,8 @@ struct fake_dispatcher_state {
 /// answers the pending task with that lease id. Promises must be delivered
 /// from inside the actor (CAF 0.17.6 crashes otherwise).
 using fake_dispatcher_actor = messages::dispatcher_actor::extend<
-  caf::reacts_to<atoms::dispatch, messages::task_outcome>>;
+  caf::reacts_to<atoms::dispatch, messages::task_outcome>,
+  caf::reacts_to<atoms::dispatch, uint64_t, messages::task_outcome>>;
 
 using fake_dispatcher_impl
   = fake_dispatcher_actor::stateful_base<fake_dispatcher_state>;
@@ -255,6 +256,19 @@ fake_dispatcher(fake_dispatcher_impl* self) {
         std::vector<messages::task_outcome>& outs) { return outs; },
     [=](atoms::dispatch, messages::task_outcome& out) {
       answer_pending(self->state.pending, out);
+    },
+    [=](atoms::dispatch, uint64_t lease, messages::task_outcome& out) {
+      // Answers lease `lease` with whatever `out` says (a broken relay).
+      auto& xs = self->state.pending;
+      for (auto i = xs.begin(); i != xs.end(); ++i) {
+        if (i->first.lease_id == lease) {
+          auto rp = i->second;
+          xs.erase(i);
+          rp.deliver(std::move(out));
+          return;
+        }
+      }
+      CAF_FAIL("no pending task with lease " << lease);
     },
   };
 }

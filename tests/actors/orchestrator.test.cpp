@@ -305,6 +305,34 @@ CAF_TEST(a new version supersedes the run in flight) {
   CAF_CHECK_EQUAL(pending()[0].first.kind, task_kind::probe);
 }
 
+CAF_TEST(an answer carrying another jobs ids fails its own lease) {
+  add_job("j2");
+  CAF_CHECK_EQUAL(deliver(event("v1")), true);
+  CAF_CHECK_EQUAL(deliver(event("v1", "j2")), true);
+  CAF_REQUIRE_EQUAL(pending().size(), 2u);
+  auto mine = pending()[0].first;
+  auto other = pending()[1].first;
+  CAF_REQUIRE_EQUAL(other.job_id, "j2");
+  // Lease `mine` is answered with j2's probe result (ids and all).
+  self->send(disp, atoms::dispatch_v, mine.lease_id,
+             testing::ok_outcome(other, R"({"stolen":1})"));
+  consume_messages();
+  for (auto& rec : st().ledger) {
+    CAF_CHECK(!(rec.job_id == "j2" && rec.ok));
+    if (rec.job_id == mine.job_id) {
+      CAF_CHECK(!rec.ok);
+      CAF_CHECK_EQUAL(rec.lease_id, mine.lease_id);
+      CAF_CHECK_EQUAL(rec.error_code, "forbidden");
+    }
+  }
+  CAF_CHECK_EQUAL(st().ledger.size(), 1u);
+  CAF_CHECK_EQUAL(job("j2").step, "probe");
+  CAF_CHECK_EQUAL(job("j2").status, job_status::processing);
+  // j1 retries (the next worker may be honest); j2's lease still stands.
+  CAF_CHECK_EQUAL(job("j1").status, job_status::processing);
+  CAF_CHECK_EQUAL(job("j1").error_code, "forbidden");
+}
+
 CAF_TEST(cancel stops a running job and refuses a finished one) {
   CAF_CHECK_EQUAL(deliver(event("v1")), true);
   auto t = pending()[0].first;

@@ -82,6 +82,18 @@ class Certs:
     def key(self, node):
         return os.path.join(self.dir, f"{node}.key")
 
+    @property
+    def admin_secret(self):
+        """The operators' secret init-certs writes (drain/leave any node)."""
+        return os.path.join(self.dir, "admin.secret")
+
+    def admin_args(self):
+        """--cluster-admin-key for the coordinator and operators' commands;
+        none if this CA directory has no admin secret."""
+        if os.path.isfile(self.admin_secret):
+            return ["--cluster-admin-key", self.admin_secret]
+        return []
+
     def make(self, *nodes, days=None, backdate_days=None, force=False):
         """Runs init-certs for `nodes` (reusing the CA if there is one)."""
         argv = [self.binary, "cluster", "init-certs", "--dir", self.dir,
@@ -161,7 +173,7 @@ class Coordinator:
         self.base = f"http://127.0.0.1:{self.http_port}"
         args = ["--cluster-port", str(self.cluster_port),
                 "--cluster-host", cluster_host,
-                *certs.args("coordinator"),
+                *certs.args("coordinator"), *certs.admin_args(),
                 "--cluster-heartbeat-ms", str(heartbeat_ms),
                 "--cluster-timeout-ms", str(timeout_ms),
                 "--pipeline", pipeline, "--sleep-ms", str(sleep_ms),

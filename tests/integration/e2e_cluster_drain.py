@@ -9,7 +9,8 @@ sleep:gpu` and three `vidflow worker` nodes with 2 slots each: w1 and w2
 labelled gpu, w3 without labels (it may run probe and summarize, never
 sleep).
 
-Batch 1 (40 jobs): mid-run, `vidflow worker --drain --name w1` is run from
+Batch 1 (40 jobs): mid-run, `vidflow worker --drain --name w1
+--cluster-admin-key admin.secret` (an operator's command) is run from
 outside (an 'admin' certificate from the same CA). While it runs,
 /cluster/nodes shows w1 `draining: true`; it prints "node w1: N leased
 task(s) left" (N > 0 at first) and exits 0 with "drained; told it to
@@ -103,7 +104,8 @@ class ClusterDrain(unittest.TestCase):
 
     def drain_command(self, certs, name, tag):
         argv = [h.binary, "worker", "--join", self.coord.join_address(),
-                "--drain", "--name", name, *certs.args("admin")]
+                "--drain", "--name", name, *certs.args("admin"),
+                *certs.admin_args()]
         p = h.Process(f"drain-{tag}", argv)
         self.commands.append(p)
         return p
@@ -206,7 +208,8 @@ class ClusterDrain(unittest.TestCase):
 
         r = subprocess.run([h.binary, "worker", "--join",
                             coord.join_address(), "--drain", "--name",
-                            "nosuchnode", *certs.args("admin")],
+                            "nosuchnode", *certs.args("admin"),
+                            *certs.admin_args()],
                            capture_output=True, text=True, timeout=60)
         nosuch = " ".join((r.stdout + r.stderr).split())
         if r.returncode == 0 or "nosuchnode" not in nosuch or not \

@@ -40,3 +40,13 @@ if(TARGET vidflow)
   set_tests_properties(integration.e2e_sec_net
                        PROPERTIES LABELS integration TIMEOUT 300)
 endif()
+
+# Issue 8 #8: a cluster certificate lets a node act only for itself; drain
+# or evict another node only with the cluster admin secret.
+if(TARGET vidflow)
+  add_test(NAME integration.e2e_sec_cluster
+           COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/e2e_sec_cluster.py
+                   --binary $<TARGET_FILE:vidflow>)
+  set_tests_properties(integration.e2e_sec_cluster
+                       PROPERTIES LABELS integration TIMEOUT 300)
+endif()

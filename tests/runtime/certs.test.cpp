@@ -230,7 +230,18 @@ CAF_TEST(existing node files are only replaced with force) {
     CAF_CHECK(!contains(entry.path().string(), ".tmp-"));
     ++files;
   }
-  CAF_CHECK_EQUAL(files, 6u);
+  CAF_CHECK_EQUAL(files, 7u); // CA, 2 nodes, admin.secret
+}
+
+CAF_TEST(the cluster admin secret is made once and kept private) {
+  CAF_REQUIRE_EQUAL(run({"coordinator"}), "");
+  auto secret = slurp(file("admin.secret"));
+  CAF_REQUIRE_EQUAL(secret.size(), 65u);
+  CAF_CHECK_EQUAL(secret.find_first_not_of("0123456789abcdef"), 64u);
+  CAF_CHECK_EQUAL(mode_of(file("admin.secret")), 0600);
+  // Adding a node keeps it: operators and the coordinator already hold it.
+  CAF_REQUIRE_EQUAL(run({"w9"}), "");
+  CAF_CHECK_EQUAL(slurp(file("admin.secret")), secret);
 }
 
 CAF_TEST(a node added later is signed by the existing CA) {

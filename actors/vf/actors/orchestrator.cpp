@@ -109,7 +109,19 @@ struct machine {
           return; // Cancelled meanwhile.
         m.self->request(m.dispatcher, dispatch_timeout, atoms::submit_v, t)
           .then(
-            [m](messages::task_outcome& out) { m.on_outcome(std::move(out)); },
+            [m, t](messages::task_outcome& out) {
+              // The answer to lease t is about lease t, whatever it says:
+              // never another job's (or step's) result.
+              if (out.job_id != t.job_id || out.lease_id != t.lease_id
+                  || out.kind != t.kind) {
+                out = failure(t.job_id, t.lease_id, t.kind, errc::forbidden,
+                              "the answer to lease "
+                                + std::to_string(t.lease_id)
+                                + " was the outcome of another task");
+                out.transient = true; // The next worker may be honest.
+              }
+              m.on_outcome(std::move(out));
+            },
             [m, t](caf::error& err) {
               m.on_outcome(failure(t.job_id, t.lease_id, t.kind,
                                    errc::worker_lost,

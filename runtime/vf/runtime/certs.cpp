@@ -8,6 +8,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/rand.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
@@ -389,6 +390,25 @@ std::string do_init_certs(const cert_options& opts, std::ostream& progress) {
              << ", valid until " << format_time(X509_get0_notAfter(ca.get()))
              << ")\n";
   }
+  // The operators' secret for commands on other nodes (drain, leave): a
+  // node certificate only lets a node act for itself. Made once, kept.
+  if (auto admin = path("admin.secret"); !exists(admin)) {
+    unsigned char raw[32];
+    if (RAND_bytes(raw, sizeof(raw)) != 1)
+      return "cannot generate the admin key: " + openssl_error();
+    static constexpr char digits[] = "0123456789abcdef";
+    std::string hex;
+    for (auto b : raw) {
+      hex.push_back(digits[b >> 4]);
+      hex.push_back(digits[b & 0xf]);
+    }
+    hex.push_back('\n');
+    if (auto err = write_file(admin, hex.data(), hex.size(), 0600);
+        !err.empty())
+      return err;
+    progress << "created the cluster admin key " << admin
+             << " (mode 0600; for the coordinator and operators only)\n";
+  }
   for (auto& node : opts.nodes) {
     auto key = make_key();
     if (!key)
@@ -456,7 +476,10 @@ void print_init_certs_help(std::ostream& out) {
          "\n"
          "Copy DIR/ca.pem and a node's <node>.pem and <node>.key to that\n"
          "node. Keep DIR/ca.key on this machine: whoever has it can add\n"
-         "nodes.\n";
+         "nodes. DIR/admin.secret (made once, mode 0600) is the operators'\n"
+         "secret: the coordinator's cluster.admin_key, and what 'vidflow\n"
+         "worker --drain --name NODE --cluster-admin-key FILE' signs with;\n"
+         "never copy it to worker nodes.\n";
   static_assert(max_days == 3650, "update the help text");
 }
 

@@ -7,6 +7,9 @@
 #include "caf/openssl/publish.hpp"
 #include "caf/openssl/remote_actor.hpp"
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
 namespace vf::runtime {
 
 void enable_cluster(caf::actor_system_config& sys_cfg,
@@ -33,6 +36,23 @@ caf::expected<messages::cluster_registry_actor>
 connect_registry(caf::actor_system& sys, const cluster_config& cfg) {
   return caf::openssl::remote_actor<messages::cluster_registry_actor>(
     sys, cfg.host, cfg.port);
+}
+
+std::string admin_mac(const std::string& key, const std::string& text) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+           reinterpret_cast<const unsigned char*>(text.data()), text.size(),
+           md, &len)
+      == nullptr)
+    return {}; // Never matches: the registry wants 64 hex digits.
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < len; ++i) {
+    out.push_back(digits[md[i] >> 4]);
+    out.push_back(digits[md[i] & 0xf]);
+  }
+  return out;
 }
 
 } // namespace vf::runtime

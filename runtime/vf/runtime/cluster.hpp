@@ -35,4 +35,9 @@ publish_registry(const messages::cluster_registry_actor& registry,
 caf::expected<messages::cluster_registry_actor>
 connect_registry(caf::actor_system& sys, const cluster_config& cfg);
 
+/// Returns the hex HMAC-SHA256 of `text` under the cluster admin secret
+/// `key`: what the coordinator expects for an operator's command
+/// (`messages::admin_payload`) and what `vidflow worker --drain` sends.
+std::string admin_mac(const std::string& key, const std::string& text);
+
 } // namespace vf::runtime

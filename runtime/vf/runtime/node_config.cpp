@@ -7,6 +7,7 @@
 
 #include <cctype>
 #include <cstdlib>
+#include <fstream>
 #include <unistd.h>
 #include <sstream>
 
@@ -29,6 +30,9 @@ std::vector<setting_spec> cluster_tls_specs() {
      "heartbeat interval between nodes, in milliseconds"},
     {"cluster.timeout_ms", "--cluster-timeout-ms", "3000",
      "a peer silent this long is dead: its leases go to other workers"},
+    {"cluster.admin_key", "--cluster-admin-key", "",
+     "file with the cluster admin secret (init-certs writes admin.secret): "
+     "lets an operator drain or evict any node; keep it off worker nodes"},
   };
 }
 
@@ -260,6 +264,22 @@ caf::error read_cluster_tls(const settings& xs, bool needed,
     return bad(xs, "cluster.timeout_ms",
                "must be at least twice cluster.heartbeat_ms, or live peers "
                "look dead");
+  if (auto& path = xs.str("cluster.admin_key"); !path.empty()) {
+    std::ifstream in{path};
+    std::string secret;
+    if (!in || !std::getline(in, secret))
+      return bad(xs, "cluster.admin_key",
+                 "names '" + path + "', which cannot be read");
+    while (!secret.empty() && std::isspace(static_cast<unsigned char>(
+                                secret.back())))
+      secret.pop_back();
+    if (secret.size() < 32)
+      return bad(xs, "cluster.admin_key",
+                 "names '" + path
+                   + "', whose first line is shorter than 32 characters "
+                     "(make one with 'vidflow cluster init-certs')");
+    cfg.admin_key = std::move(secret);
+  }
   if (!needed)
     return caf::none;
   for (auto key : {"cluster.ca", "cluster.cert", "cluster.key"}) {

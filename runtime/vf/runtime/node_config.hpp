@@ -43,6 +43,10 @@ struct cluster_config {
   /// Middleman heartbeats and the silence after which a peer is dead.
   std::chrono::milliseconds heartbeat{500};
   std::chrono::milliseconds timeout{3000};
+  /// The cluster admin secret (`cluster.admin_key`'s first line; empty:
+  /// none). The coordinator checks operators' commands with it; the CLI
+  /// signs `--drain` with it.
+  std::string admin_key;
 };
 
 /// Everything `vidflow serve` needs, parsed and checked.

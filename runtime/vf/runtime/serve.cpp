@@ -256,6 +256,11 @@ int serve(const std::vector<std::string>& raw_args) {
   cluster_cfg.log = [&log](const std::string& line) {
     log.info("cluster", line);
   };
+  if (!cfg->cluster.admin_key.empty())
+    cluster_cfg.admin_mac = [key = cfg->cluster.admin_key](
+                              const std::string& text) {
+      return admin_mac(key, text);
+    };
   auto cluster = keep(sys.spawn(actors::cluster_registry, cluster_cfg,
                                 dispatcher,
                                 messages::orchestrator_actor{orchestrator}));

@@ -51,7 +51,8 @@ void print_help() {
        "leaves.\n\n"
        "With --drain, asks the coordinator to drain the node named --name\n"
        "(running elsewhere), waits until its tasks are done, then tells it\n"
-       "to leave.\n\n"
+       "to leave. Draining another node is an operator's command: it needs\n"
+       "--cluster-admin-key (a cluster certificate alone is refused).\n\n"
        "Every option is also a config-file key and an environment variable;\n"
        "flags win over the environment, which wins over the file.\n\n"
        "Options:\n"
@@ -99,17 +100,37 @@ int drain_remote(caf::actor_system& sys, const worker_node_config& cfg,
     return 1;
   }
   caf::scoped_actor self{sys};
+  // Another node's drain needs the operator's admin key: each request is
+  // signed with the time, so a captured one is useless a minute later.
+  auto& key = cfg.cluster.admin_key;
+  auto signed_at = [] {
+    using namespace std::chrono;
+    return duration_cast<milliseconds>(system_clock::now().time_since_epoch())
+      .count();
+  };
   auto deadline = steady_clock::now() + cfg.drain_timeout;
   uint64_t last = UINT64_MAX;
   for (;;) {
     caf::error err;
     uint64_t held = 0;
-    self->request(*reg, call_timeout, atoms::drain_v, cfg.name)
-      .receive([&](uint64_t n) { held = n; },
-               [&](caf::error& e) { err = std::move(e); });
+    auto on_held = [&](uint64_t n) { held = n; };
+    auto on_err = [&](caf::error& e) { err = std::move(e); };
+    if (key.empty()) {
+      self->request(*reg, call_timeout, atoms::drain_v, cfg.name)
+        .receive(on_held, on_err);
+    } else {
+      int64_t at = signed_at();
+      auto mac = admin_mac(key, messages::admin_payload("drain", cfg.name,
+                                                        at));
+      self->request(*reg, call_timeout, atoms::drain_v, cfg.name, at, mac)
+        .receive(on_held, on_err);
+    }
     if (err) {
       std::cerr << "vidflow worker --drain: " << messages::message_of(err)
                 << "\n";
+      if (messages::errc_of(err) == messages::errc::forbidden)
+        std::cerr << "(a cluster certificate lets a node drain only itself; "
+                     "an operator passes --cluster-admin-key)\n";
       return 1;
     }
     if (held != last)
@@ -133,12 +154,19 @@ int drain_remote(caf::actor_system& sys, const worker_node_config& cfg,
     }
   }
   bool ok = false;
-  self->request(*reg, call_timeout, atoms::leave_v, cfg.name)
-    .receive([&](bool) { ok = true; },
-             [&](caf::error& e) {
-               std::cerr << "vidflow worker --drain: "
-                         << messages::message_of(e) << "\n";
-             });
+  auto on_left = [&](bool) { ok = true; };
+  auto on_refused = [&](caf::error& e) {
+    std::cerr << "vidflow worker --drain: " << messages::message_of(e) << "\n";
+  };
+  if (key.empty()) {
+    self->request(*reg, call_timeout, atoms::leave_v, cfg.name)
+      .receive(on_left, on_refused);
+  } else {
+    int64_t at = signed_at();
+    auto mac = admin_mac(key, messages::admin_payload("leave", cfg.name, at));
+    self->request(*reg, call_timeout, atoms::leave_v, cfg.name, at, mac)
+      .receive(on_left, on_refused);
+  }
   if (ok)
     std::cout << "node " << cfg.name << " drained; told it to leave"
               << std::endl;
@@ -344,6 +372,14 @@ int worker_node(const std::vector<std::string>& raw_args) {
         sig = nap(100ms + next_wait(), sigs);
       },
       [&](atoms::leave) {
+        // Only the coordinator's registry holds this agent's handle; refuse
+        // anything else that found it.
+        if (caf::actor_cast<caf::actor_addr>(self->current_sender())
+            != reg.address()) {
+          log.warn("worker", "ignored a leave that did not come from the "
+                             "coordinator");
+          return;
+        }
         log.info("worker", "the coordinator drained this node; leaving");
         leaving = true;
       },
