@@ -55,6 +55,8 @@ struct fake_store {
   int next = 0;
   /// Every filename the registry was asked for, byte for byte.
   std::vector<std::string> filenames;
+  /// `counts` fails with storage_unavailable (a broken database).
+  bool counts_fail = false;
   /// Attempt ledgers by job id.
   std::map<std::string, std::vector<attempt_record>> attempts;
   /// Dead letters by job id.
@@ -135,8 +137,10 @@ fake_registry(job_registry_actor::stateful_pointer<registry_state> self,
       return job_result{id, R"({"format":{"duration":"1.5"},"streams":[]})",
                         "a short clip", 1'795'266'121'000};
     },
-    [=](atoms::counts) {
+    [=](atoms::counts) -> caf::result<status_counts> {
       std::lock_guard<std::mutex> guard{store->mtx};
+      if (store->counts_fail)
+        return make_error(errc::storage_unavailable, "database is locked");
       status_counts result(job_status_count, 0);
       for (auto& kvp : store->jobs)
         ++result[static_cast<size_t>(kvp.second.status)];
@@ -439,6 +443,8 @@ struct fixture {
   caf::actor_system sys{cfg};
   store_ptr store = std::make_shared<fake_store>();
   std::atomic<int64_t> now{1'800'000'000};
+  /// What the injected storage check answers (`/readyz`, `POST /jobs`).
+  std::atomic<bool> disk_full{false};
   std::shared_ptr<prometheus::Registry> registry
     = std::make_shared<prometheus::Registry>();
   api_handles handles;
@@ -519,6 +525,12 @@ struct fixture {
     c.log = [this](const std::string& line) {
       std::lock_guard<std::mutex> guard{logs_mtx};
       logs.push_back(line);
+    };
+    c.check_storage = [this] {
+      if (disk_full.load())
+        return storage_status{false, "free space 10 bytes on /data is below "
+                                     "limits.min_free_bytes (1024 bytes)"};
+      return storage_status{};
     };
     c.request_timeout = std::chrono::milliseconds{300};
     c.shutdown_grace = std::chrono::milliseconds{2000};
@@ -632,6 +644,53 @@ CAF_TEST(healthz unknown routes and wrong methods) {
   r = call(bhttp::verb::post, "/healthz", "{}");
   CAF_CHECK_EQUAL(r.header("Allow"), "GET");
   CAF_CHECK_EQUAL(r.status, 405u);
+}
+
+CAF_TEST(readyz checks storage and database while healthz stays live) {
+  auto r = call(bhttp::verb::get, "/readyz");
+  CAF_CHECK_EQUAL(r.status, 200u);
+  CAF_CHECK_EQUAL(r.doc()["status"].get<std::string>(), "ready");
+  CAF_CHECK_EQUAL(r.doc()["checks"]["storage"]["ok"].get<bool>(), true);
+  CAF_CHECK_EQUAL(r.doc()["checks"]["database"]["ok"].get<bool>(), true);
+  auto token = login("alice", "wonderland");
+  disk_full = true;
+  r = call(bhttp::verb::get, "/readyz");
+  CAF_CHECK_EQUAL(r.status, 503u);
+  CAF_CHECK_EQUAL(r.doc()["status"].get<std::string>(), "not_ready");
+  CAF_CHECK_EQUAL(r.doc()["code"].get<std::string>(), "not_ready");
+  CAF_CHECK(contains(detail(r), "storage: free space"));
+  CAF_CHECK(contains(detail(r), "limits.min_free_bytes"));
+  CAF_CHECK_EQUAL(r.doc()["checks"]["storage"]["ok"].get<bool>(), false);
+  CAF_CHECK_EQUAL(r.doc()["checks"]["database"]["ok"].get<bool>(), true);
+  CAF_CHECK_EQUAL(r.header("Retry-After"), "5");
+  // Liveness is not readiness: the process still serves.
+  CAF_CHECK_EQUAL(call(bhttp::verb::get, "/healthz").status, 200u);
+  // No upload URL for bytes the disk cannot hold.
+  r = call(bhttp::verb::post, "/jobs", R"({"filename":"movie.mp4"})",
+           bearer(token));
+  CAF_CHECK(is_error(r, 507, "insufficient_storage"));
+  CAF_CHECK(contains(detail(r), "limits.min_free_bytes"));
+  CAF_CHECK_EQUAL(r.header("Retry-After"), "60");
+  {
+    std::lock_guard<std::mutex> guard{store->mtx};
+    CAF_CHECK(store->jobs.empty());
+  }
+  disk_full = false;
+  create_job(token);
+  // A database that does not answer makes the node not ready too.
+  {
+    std::lock_guard<std::mutex> guard{store->mtx};
+    store->counts_fail = true;
+  }
+  r = call(bhttp::verb::get, "/readyz");
+  CAF_CHECK_EQUAL(r.status, 503u);
+  CAF_CHECK(contains(detail(r), "database: "));
+  CAF_CHECK(contains(detail(r), "database is locked"));
+  CAF_CHECK_EQUAL(r.doc()["checks"]["storage"]["ok"].get<bool>(), true);
+  CAF_CHECK_EQUAL(r.doc()["checks"]["database"]["ok"].get<bool>(), false);
+  r = call(bhttp::verb::post, "/readyz", "{}");
+  CAF_CHECK_EQUAL(r.status, 405u);
+  CAF_CHECK_EQUAL(r.header("Allow"), "GET");
 }
 
 CAF_TEST(login) {

@@ -41,6 +41,16 @@ if(TARGET vidflow)
                        PROPERTIES LABELS integration TIMEOUT 300)
 endif()
 
+# Issue 8 #12: readiness (/readyz) next to liveness; a full data disk makes
+# the node not ready and POST /jobs answer 507 (a real full tmpfs as root).
+if(TARGET vidflow)
+  add_test(NAME integration.e2e_sec_storage
+           COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/e2e_sec_storage.py
+                   --binary $<TARGET_FILE:vidflow>)
+  set_tests_properties(integration.e2e_sec_storage
+                       PROPERTIES LABELS integration TIMEOUT 300)
+endif()
+
 # Issue 8 #8: a cluster certificate lets a node act only for itself; drain
 # or evict another node only with the cluster admin secret.
 if(TARGET vidflow)

@@ -100,6 +100,9 @@ const std::vector<setting_spec>& serve_specs() {
      "window in seconds over which store.min_rate is averaged"},
     {"limits.fd_reserve", "--fd-reserve", "128",
      "file descriptors kept from the listeners for database, logs, media"},
+    {"limits.min_free_bytes", "--min-free-bytes", "1GiB",
+     "free space the data dir's file system must keep; below it /readyz "
+     "answers 503 and POST /jobs 507 insufficient_storage"},
     {"data.dir", "--data-dir", "./var",
      "where the job database and built-in store's objects live"},
     {"workers.count", "--workers", "2", "worker slots on this node"},
@@ -437,6 +440,8 @@ caf::expected<node_config> make_node_config(const settings& xs) {
   cfg.store_rate_window = std::chrono::seconds{*rate_window};
   VF_TRY(fd_reserve, xs.uint("limits.fd_reserve", 16, 1000000));
   cfg.fd_reserve = *fd_reserve;
+  VF_TRY(min_free, xs.bytes("limits.min_free_bytes"));
+  cfg.min_free_bytes = *min_free;
   VF_TRY(dlq_interval, xs.uint("dlq.interval_s", 0, 86400 * 7));
   cfg.dlq_interval = std::chrono::seconds{*dlq_interval};
   VF_TRY(dlq_window, xs.uint("dlq.window_s", 0, 86400 * 365));

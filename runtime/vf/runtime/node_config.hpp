@@ -97,6 +97,9 @@ struct node_config {
   /// File descriptors kept out of the listeners' caps (database, logs,
   /// media, cluster).
   uint64_t fd_reserve = 128;
+  /// Free space the data directory's file system must keep for the node to
+  /// be ready and to accept new jobs.
+  uint64_t min_free_bytes = uint64_t{1} << 30;
   /// DLQ analyzer schedule and window.
   std::chrono::milliseconds dlq_interval{300000};
   std::chrono::milliseconds dlq_window{86400000};

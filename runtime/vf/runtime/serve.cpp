@@ -26,6 +26,7 @@
 #include "vf/runtime/logger.hpp"
 #include "vf/runtime/metrics_sink.hpp"
 #include "vf/runtime/node_config.hpp"
+#include "vf/runtime/storage_check.hpp"
 #include "vf/runtime/users.hpp"
 
 #include "caf/actor_system.hpp"
@@ -429,6 +430,8 @@ int serve(const std::vector<std::string>& raw_args) {
   api_cfg.max_connections_per_client = http_per_client;
   api_cfg.idle_timeout = cfg->http_idle_timeout;
   api_cfg.trusted_proxies = cfg->trusted_proxies;
+  api_cfg.check_storage = make_storage_check(cfg->data_dir,
+                                            cfg->min_free_bytes);
   api_cfg.log = [&log](const std::string& line) { log.info("http", line); };
   http::api_server api{sys, api_cfg,
                        http::api_handles{registry, orchestrator, dispatcher,

@@ -2,8 +2,8 @@
 //
 // The JSON HTTP API (see docs: ARCHITECTURE.md, "HTTP contract"): login,
 // jobs, results, attempts, history, the dead-letter queue (admin), the MinIO
-// webhook, health and metrics. Runs its own
-// Asio threads, each with one CAF bridge, and talks to the domain only
+// webhook, liveness (`/healthz`), readiness (`/readyz`) and metrics. Runs
+// its own Asio threads, each with one CAF bridge, and talks to the domain only
 // through the typed handles it is given.
 
 #pragma once
@@ -54,6 +54,15 @@ struct parsed_events {
   size_t ignored = 0;
 };
 
+/// What the storage check of `/readyz` found out about the data directory.
+struct storage_status {
+  /// True while new uploads can be stored: the directory is writable and
+  /// its file system has more free space than the configured minimum.
+  bool ok = true;
+  /// Which check failed and why, in words (empty when `ok`).
+  std::string detail;
+};
+
 /// Settings of the API server. `jwt_secret`, `presign_upload` and
 /// `parse_webhook` are required.
 struct api_config {
@@ -93,6 +102,12 @@ struct api_config {
   /// Receives start/stop notes and unexpected failures; optional. Called
   /// from the I/O threads too, so it must be thread-safe.
   std::function<void(const std::string&)> log;
+  /// Checks the data directory (writable, enough free space) for `/readyz`;
+  /// while it fails, `POST /jobs` answers 507 `insufficient_storage`
+  /// instead of handing out uploads that cannot be stored. Runs on the I/O
+  /// threads, so it must be cheap (`statvfs`, `access`) and thread-safe.
+  /// Empty: storage counts as ready.
+  std::function<storage_status()> check_storage;
   /// Time a request may wait for an actor's reply before it gets 503.
   std::chrono::milliseconds request_timeout{10'000};
   /// Time a connection may stay idle (or take to send one request, header

@@ -25,6 +25,7 @@ enum class route : uint8_t {
   history,
   webhook,
   healthz,
+  readyz,
   metrics,
   dlq,
   dlq_item,
@@ -36,7 +37,7 @@ enum class route : uint8_t {
 };
 
 /// Number of `route` values.
-constexpr size_t route_count = 16;
+constexpr size_t route_count = 17;
 
 static_assert(static_cast<size_t>(route::unmatched) + 1 == route_count,
               "route_count must match the route enum");
@@ -53,6 +54,7 @@ constexpr std::string_view route_pattern(route x) {
     "/history",
     "/minio/webhook",
     "/healthz",
+    "/readyz",
     "/metrics",
     "/dlq",
     "/dlq/{job_id}",

@@ -194,6 +194,8 @@ route match(std::string_view path, std::string_view& id) {
     return route::webhook;
   if (path == "/healthz")
     return route::healthz;
+  if (path == "/readyz")
+    return route::readyz;
   if (path == "/metrics")
     return route::metrics;
   return route::unmatched;
@@ -415,7 +417,8 @@ void router::handle(const std::shared_ptr<exchange>& ex) {
   ex->set_route(r);
   // Before anything else, unknown routes included: a flood of 404s is a
   // flood too. Monitoring must never be throttled.
-  if (r != route::healthz && r != route::metrics && !admit(*ex))
+  if (r != route::healthz && r != route::readyz && r != route::metrics
+      && !admit(*ex))
     return;
   if (r == route::unmatched) {
     std::string detail = "no route for '";
@@ -465,6 +468,9 @@ void router::handle(const std::shared_ptr<exchange>& ex) {
         break;
       case route::healthz:
         ex->respond(make_response(200, R"({"status":"ok"})"));
+        break;
+      case route::readyz:
+        readyz(ex);
         break;
       case route::metrics:
         metrics(ex);
@@ -694,6 +700,20 @@ void router::create_job(const std::shared_ptr<exchange>& ex) {
                                "content_type must not contain control "
                                "characters"));
     return;
+  }
+  // An upload the disk cannot hold would be acknowledged to nobody's
+  // benefit: refuse the job before handing out its URL.
+  if (state_.config.check_storage) {
+    if (auto st = state_.config.check_storage(); !st.ok) {
+      auto res = error_response(507, "insufficient_storage",
+                                "the server cannot store new uploads now ("
+                                  + st.detail
+                                  + "); retry later, existing jobs are "
+                                    "unaffected");
+      res.retry_after = 60;
+      ex->respond(std::move(res));
+      return;
+    }
   }
   messages::job_request req{std::move(who->sub), *filename,
                             content_type ? *content_type : std::string{}};
@@ -1048,6 +1068,65 @@ void router::metrics(const std::shared_ptr<exchange>& ex) {
         [finish](caf::error&) { finish(); });
   else
     finish();
+}
+
+void router::readyz(const std::shared_ptr<exchange>& ex) {
+  // Readiness: can this node take new work? Storage is checked here (cheap
+  // and synchronous, see api_config::check_storage); the database by one
+  // short request, so a wedged store makes the node not ready instead of
+  // stalling the probe.
+  constexpr auto db_timeout = std::chrono::seconds{2};
+  storage_status storage;
+  if (state_.config.check_storage)
+    storage = state_.config.check_storage();
+  std::weak_ptr<exchange> weak = ex;
+  auto finish = [weak, storage](bool db_ok, std::string db_detail) {
+    auto ex = weak.lock();
+    if (!ex)
+      return;
+    auto check = [](std::string& out, bool ok, const std::string& detail) {
+      out += ok ? R"({"ok":true,"detail":)" : R"({"ok":false,"detail":)";
+      append_json_string(out, detail);
+      out += '}';
+    };
+    std::string checks = R"({"storage":)";
+    check(checks, storage.ok, storage.detail);
+    checks += R"(,"database":)";
+    check(checks, db_ok, db_detail);
+    checks += '}';
+    if (storage.ok && db_ok) {
+      ex->respond(make_response(200, R"({"status":"ready","checks":)" + checks
+                                       + "}"));
+      return;
+    }
+    std::string detail;
+    if (!storage.ok)
+      detail = "storage: " + storage.detail;
+    if (!db_ok) {
+      if (!detail.empty())
+        detail += "; ";
+      detail += "database: " + db_detail;
+    }
+    std::string out = R"({"status":"not_ready","code":"not_ready","detail":)";
+    append_json_string(out, detail);
+    out += R"(,"checks":)";
+    out += checks;
+    out += '}';
+    auto res = make_response(503, std::move(out));
+    res.retry_after = 5;
+    ex->respond(std::move(res));
+  };
+  if (!state_.handles.registry) {
+    finish(false, "no job registry");
+    return;
+  }
+  bridge_.self()
+    ->request(state_.handles.registry, db_timeout, atoms::counts_v)
+    .then([finish](messages::status_counts&) { finish(true, {}); },
+          [finish](caf::error& err) {
+            finish(false, "the job store did not answer: "
+                            + messages::message_of(err));
+          });
 }
 
 void router::get_attempts(const std::shared_ptr<exchange>& ex,

@@ -74,6 +74,7 @@ private:
   void history(const std::shared_ptr<exchange>& ex);
   void webhook(const std::shared_ptr<exchange>& ex);
   void metrics(const std::shared_ptr<exchange>& ex);
+  void readyz(const std::shared_ptr<exchange>& ex);
   void dlq_list(const std::shared_ptr<exchange>& ex);
   void dlq_get(const std::shared_ptr<exchange>& ex, std::string_view id);
   void dlq_remove(const std::shared_ptr<exchange>& ex, std::string_view id);
