@@ -108,6 +108,19 @@ fake_store(fake_store_impl* self) {
         ++xs[static_cast<size_t>(j.status)];
       return xs;
     },
+    [=](atoms::usage, const std::string& owner) {
+      messages::user_usage x;
+      for (auto& [id, j] : self->state.jobs) {
+        if (j.owner != owner)
+          continue;
+        if (j.status == messages::job_status::awaiting_upload
+            || j.status == messages::job_status::submitted
+            || j.status == messages::job_status::processing)
+          ++x.jobs_in_flight;
+        x.bytes_stored += j.object.size;
+      }
+      return x;
+    },
     [=](atoms::claim, const std::string& key,
         const std::string&) -> caf::result<bool> {
       if (self->state.fail_writes)

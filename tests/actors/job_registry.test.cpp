@@ -128,4 +128,66 @@ CAF_TEST(results are only served for succeeded jobs) {
   CAF_CHECK_EQUAL(r->summary, "sum");
 }
 
+CAF_TEST(per user limits refuse new jobs with quota errors) {
+  // A registry with limits: 2 jobs in flight, 1000 bytes stored per user.
+  actors::job_registry_config cfg;
+  cfg.wall_ms = t0;
+  cfg.jobs_in_flight_per_user = 2;
+  cfg.bytes_per_user = 1000;
+  reg = sys.spawn(actors::job_registry, store, cfg);
+  auto a = create("a.mp4");
+  auto b = create("b.mp4");
+  CAF_REQUIRE(a && b);
+  auto c = create("c.mp4");
+  CAF_REQUIRE(!c);
+  CAF_CHECK_EQUAL(messages::errc_of(c.error()), errc::quota_exceeded);
+  auto text = messages::message_of(c.error());
+  CAF_CHECK(text.find("limits.jobs_in_flight_per_user allows (2)")
+            != std::string::npos);
+  auto& jobs = deref<testing::fake_store_impl>(store).state.jobs;
+  CAF_CHECK_EQUAL(jobs.size(), 2u);
+  // Another user has their own budget.
+  auto other = ask<messages::job>(
+    atoms::create_v, messages::job_request{"eve", "e.mp4", "video/mp4"});
+  CAF_CHECK(other);
+  // A finished job leaves the in-flight count, but its bytes stay.
+  jobs[a->id].status = job_status::succeeded;
+  jobs[a->id].object.size = 600;
+  auto d = create("d.mp4");
+  CAF_REQUIRE(d);
+  jobs[b->id].status = job_status::failed;
+  jobs[b->id].object.size = 400;
+  auto e = create("e.mp4");
+  CAF_REQUIRE(!e);
+  CAF_CHECK_EQUAL(messages::errc_of(e.error()),
+                  errc::storage_quota_exceeded);
+  CAF_CHECK(messages::message_of(e.error()).find("limits.bytes_per_user")
+            != std::string::npos);
+}
+
+CAF_TEST(a burst of creates cannot pass one in flight check together) {
+  actors::job_registry_config cfg;
+  cfg.wall_ms = t0;
+  cfg.jobs_in_flight_per_user = 3;
+  reg = sys.spawn(actors::job_registry, store, cfg);
+  for (int i = 0; i < 10; ++i)
+    self->send(reg, atoms::create_v,
+               messages::job_request{"demo", "x" + std::to_string(i) + ".mp4",
+                                     "video/mp4"});
+  consume_messages();
+  size_t ok = 0;
+  size_t refused = 0;
+  for (int i = 0; i < 10; ++i)
+    self->receive([&](messages::job&) { ++ok; },
+                  [&](error& err) {
+                    if (messages::errc_of(err) == errc::quota_exceeded)
+                      ++refused;
+                  },
+                  after(std::chrono::seconds(0)) >> [] {});
+  CAF_CHECK_EQUAL(ok, 3u);
+  CAF_CHECK_EQUAL(refused, 7u);
+  CAF_CHECK_EQUAL(deref<testing::fake_store_impl>(store).state.jobs.size(),
+                  3u);
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()

@@ -90,6 +90,12 @@ fake_registry(job_registry_actor::stateful_pointer<registry_state> self,
         if (c < 0x20 || c == 0x7f)
           return make_error(errc::invalid_argument,
                             "filename must not contain control characters");
+      if (req.filename == "over-jobs.mp4")
+        return make_error(errc::quota_exceeded,
+                          "limits.jobs_in_flight_per_user (2) reached");
+      if (req.filename == "over-bytes.mp4")
+        return make_error(errc::storage_quota_exceeded,
+                          "limits.bytes_per_user (1000 bytes) reached");
       job j;
       j.id = "job-" + std::to_string(++store->next);
       j.owner = req.owner;
@@ -691,6 +697,18 @@ CAF_TEST(readyz checks storage and database while healthz stays live) {
   r = call(bhttp::verb::post, "/readyz", "{}");
   CAF_CHECK_EQUAL(r.status, 405u);
   CAF_CHECK_EQUAL(r.header("Allow"), "GET");
+}
+
+CAF_TEST(per user quotas answer 429 and 403 quota_exceeded) {
+  auto token = login("alice", "wonderland");
+  auto r = call(bhttp::verb::post, "/jobs", R"({"filename":"over-jobs.mp4"})",
+                bearer(token));
+  CAF_CHECK(is_error(r, 429, "quota_exceeded"));
+  CAF_CHECK(contains(detail(r), "limits.jobs_in_flight_per_user"));
+  r = call(bhttp::verb::post, "/jobs", R"({"filename":"over-bytes.mp4"})",
+           bearer(token));
+  CAF_CHECK(is_error(r, 403, "quota_exceeded"));
+  CAF_CHECK(contains(detail(r), "limits.bytes_per_user"));
 }
 
 CAF_TEST(login) {

@@ -36,6 +36,7 @@ using vf::messages::job;
 using vf::messages::job_result;
 using vf::messages::job_status;
 using vf::messages::job_store_actor;
+using vf::messages::user_usage;
 using vf::messages::status_counts;
 using vf::messages::task_kind;
 
@@ -443,6 +444,30 @@ CAF_TEST(counts are indexed by status) {
   auto counts = ask<status_counts>(atoms::counts_v);
   CAF_REQUIRE(counts);
   CAF_CHECK_EQUAL(*counts, (status_counts{0, 2, 0, 1, 0, 0, 1}));
+}
+
+CAF_TEST(usage counts the jobs in flight and stored bytes of one owner) {
+  auto add = [&](const std::string& id, const std::string& owner,
+                 job_status status, uint64_t size) {
+    auto j = make_job(id, 1, status);
+    j.owner = owner;
+    j.object.size = size;
+    CAF_CHECK_EQUAL(ask<bool>(atoms::create_v, j), true);
+  };
+  add("a", "alice", job_status::awaiting_upload, 0);
+  add("b", "alice", job_status::submitted, 100);
+  add("c", "alice", job_status::processing, 200);
+  add("d", "alice", job_status::succeeded, 400);
+  add("e", "alice", job_status::failed, 800);
+  add("f", "mallory", job_status::processing, 5000);
+  auto u = ask<user_usage>(atoms::usage_v, std::string{"alice"});
+  CAF_REQUIRE(u);
+  CAF_CHECK_EQUAL(u->jobs_in_flight, 3u);
+  CAF_CHECK_EQUAL(u->bytes_stored, 1500u);
+  u = ask<user_usage>(atoms::usage_v, std::string{"nobody"});
+  CAF_REQUIRE(u);
+  CAF_CHECK_EQUAL(u->jobs_in_flight, 0u);
+  CAF_CHECK_EQUAL(u->bytes_stored, 0u);
 }
 
 CAF_TEST(data survives close and reopen) {

@@ -97,6 +97,37 @@ class Readiness(Base):
         self.assertEqual(c.history(), [], "a refused job must not exist")
 
 
+class Quotas(Base):
+    def test_per_user_limits_answer_quota_exceeded(self):
+        server = self.start("--jobs-in-flight-per-user", "2",
+                            "--bytes-per-user", "1KiB")
+        c = server.client()
+        first = c.create_job("one.mp4", "video/mp4")
+        c.create_job("two.mp4", "video/mp4")
+        r = c.call("POST", "/jobs", {"filename": "three.mp4"})
+        self.assertEqual(r.status, 429, r)
+        doc = r.json()
+        self.assertEqual(doc["code"], "quota_exceeded", doc)
+        self.assertIn("limits.jobs_in_flight_per_user", doc["detail"])
+        # Limits are per user.
+        eve = h.Client(server.base)
+        eve.login("eve", "evepass1")
+        eve.create_job("eve.mp4", "video/mp4")
+        # A finished job leaves the in-flight count; its bytes stay stored
+        # and are over this user's 1 KiB.
+        data = h.read_bytes(h.clip("h264_aac.mp4"))
+        self.assertGreater(len(data), 1024)
+        r = h.upload(first["upload_url"], data, "video/mp4")
+        self.assertEqual(r.status, 200, r)
+        c.wait_status(first["job_id"])
+        r = c.call("POST", "/jobs", {"filename": "four.mp4"})
+        self.assertEqual(r.status, 403, r)
+        doc = r.json()
+        self.assertEqual(doc["code"], "quota_exceeded", doc)
+        self.assertIn("limits.bytes_per_user", doc["detail"])
+        self.assertEqual(len(c.history()), 2)
+
+
 class FullDisk(Base):
     """A real full disk: an 8 MiB tmpfs as the data directory."""
 

@@ -78,9 +78,66 @@ job_registry(job_registry_impl* self, messages::job_store_actor store,
       j.status = messages::job_status::awaiting_upload;
       j.created_at = j.updated_at = st.clock.at(self->clock().now());
       auto rp = self->make_response_promise<messages::job>();
-      self->request(store, store_timeout, atoms::create_v, j)
-        .then([rp, j](bool) mutable { rp.deliver(std::move(j)); },
-              [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      auto create = [=](messages::job j) mutable {
+        self->request(store, store_timeout, atoms::create_v, j)
+          .then([rp, j](bool) mutable { rp.deliver(std::move(j)); },
+                [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      };
+      if (st.cfg.jobs_in_flight_per_user == 0 && st.cfg.bytes_per_user == 0) {
+        create(std::move(j));
+        return rp;
+      }
+      // The limits are checked here, next to the creation, so no other
+      // path creates jobs around them.
+      auto owner = j.owner;
+      auto before = st.creating[owner]++;
+      auto done = [self, owner] {
+        auto i = self->state.creating.find(owner);
+        if (i != self->state.creating.end() && --i->second == 0)
+          self->state.creating.erase(i);
+      };
+      self->request(store, store_timeout, atoms::usage_v, owner)
+        .then(
+          [=](const messages::user_usage& u) mutable {
+            auto& cfg = self->state.cfg;
+            auto in_flight = u.jobs_in_flight + before;
+            if (cfg.jobs_in_flight_per_user > 0
+                && in_flight >= cfg.jobs_in_flight_per_user) {
+              done();
+              rp.deliver(make_error(
+                errc::quota_exceeded,
+                "you have " + std::to_string(in_flight)
+                  + " jobs waiting for an upload or in processing, the most "
+                    "limits.jobs_in_flight_per_user allows ("
+                  + std::to_string(cfg.jobs_in_flight_per_user)
+                  + "); retry when some finished"));
+              return;
+            }
+            if (cfg.bytes_per_user > 0 && u.bytes_stored >= cfg.bytes_per_user) {
+              done();
+              rp.deliver(make_error(
+                errc::storage_quota_exceeded,
+                "your stored uploads take " + std::to_string(u.bytes_stored)
+                  + " bytes, at or over limits.bytes_per_user ("
+                  + std::to_string(cfg.bytes_per_user)
+                  + " bytes); no new jobs until old uploads are deleted"));
+              return;
+            }
+            self->request(store, store_timeout, atoms::create_v, j)
+              .then(
+                [rp, j, done](bool) mutable {
+                  done();
+                  rp.deliver(std::move(j));
+                },
+                [rp, done](caf::error& err) mutable {
+                  done();
+                  rp.deliver(std::move(err));
+                });
+          },
+          [rp, done](caf::error& err) mutable {
+            done();
+            rp.deliver(std::move(err));
+          });
       return rp;
     },
     [=](atoms::get, const std::string& id) {

@@ -10,6 +10,7 @@
 #include "vf/messages/job_store_actor.hpp"
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <random>
 #include <string>
@@ -24,6 +25,12 @@ struct job_registry_config {
   std::string key_prefix = "uploads";
   /// Unix ms at spawn (runtime: system clock; tests: a fixed value).
   int64_t wall_ms = 0;
+  /// Most jobs one owner may have in AWAITING_UPLOAD, SUBMITTED or
+  /// PROCESSING; a new one beyond is `errc::quota_exceeded`. 0: no limit.
+  uint64_t jobs_in_flight_per_user = 0;
+  /// Most bytes of stored objects one owner may hold; at or over it a new
+  /// job is `errc::storage_quota_exceeded`. 0: no limit.
+  uint64_t bytes_per_user = 0;
   /// Seeds job-id generation (runtime: random_device; tests: fixed).
   uint64_t seed = 0;
 };
@@ -38,6 +45,10 @@ struct job_registry_state {
 
   job_registry_config cfg;
   wall_clock clock;
+  /// Creates per owner between their usage check and the store's reply:
+  /// counted against the in-flight limit, so a burst of concurrent creates
+  /// cannot all pass one check.
+  std::map<std::string, uint64_t> creating;
   std::mt19937_64 rng;
 
   /// Returns a random UUID (version 4) as text.

@@ -11,7 +11,7 @@ namespace vf::messages {
 
 namespace {
 
-constexpr std::array<std::pair<errc, const char*>, 17> names{{
+constexpr std::array<std::pair<errc, const char*>, 19> names{{
   {errc::not_found, "not_found"},
   {errc::invalid_argument, "invalid_argument"},
   {errc::duplicate, "duplicate"},
@@ -29,6 +29,8 @@ constexpr std::array<std::pair<errc, const char*>, 17> names{{
   {errc::cancelled, "cancelled"},
   {errc::worker_lost, "worker_lost"},
   {errc::internal, "internal"},
+  {errc::quota_exceeded, "quota_exceeded"},
+  {errc::storage_quota_exceeded, "storage_quota_exceeded"},
 }};
 
 } // namespace

@@ -48,6 +48,12 @@ enum class errc : uint8_t {
   worker_lost,
   /// Anything we did not foresee; a bug until proven otherwise.
   internal,
+  /// The user has as many jobs in flight as `limits.jobs_in_flight_per_user`
+  /// allows; retry once some finished (HTTP 429 `quota_exceeded`).
+  quota_exceeded,
+  /// The user's stored objects reach `limits.bytes_per_user`; no new job
+  /// until retention frees some (HTTP 403 `quota_exceeded`).
+  storage_quota_exceeded,
 };
 
 /// Category tag for `caf::error` values built from `errc`.

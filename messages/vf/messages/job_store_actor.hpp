@@ -44,6 +44,9 @@ namespace vf::messages {
 /// - `(dlq_remove, job_id)` → `true` if records were removed.
 /// - `(expire_old, before_ms, at_ms)` → number of jobs still
 ///   AWAITING_UPLOAD created before `before_ms`, now EXPIRED.
+/// - `(usage, owner)` → `owner`'s jobs in flight (AWAITING_UPLOAD,
+///   SUBMITTED, PROCESSING) and the bytes of their stored objects, for the
+///   registry's per-user limits.
 ///
 /// Errors: `errc::storage_unavailable` when the database cannot be written.
 /// Sent by: job_registry, orchestrator, idempotency_guard.
@@ -66,6 +69,7 @@ using job_store_actor = caf::typed_actor<
   caf::replies_to<atoms::dlq_get, std::string>::with<dead_letter>,
   caf::replies_to<atoms::redriven, std::string, uint32_t, int64_t>::with<bool>,
   caf::replies_to<atoms::dlq_remove, std::string>::with<bool>,
-  caf::replies_to<atoms::expire_old, int64_t, int64_t>::with<uint64_t>>;
+  caf::replies_to<atoms::expire_old, int64_t, int64_t>::with<uint64_t>,
+  caf::replies_to<atoms::usage, std::string>::with<user_usage>>;
 
 } // namespace vf::messages

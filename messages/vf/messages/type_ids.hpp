@@ -8,6 +8,7 @@
 #include "vf/messages/job.hpp"
 #include "vf/messages/object_event.hpp"
 #include "vf/messages/task.hpp"
+#include "vf/messages/user_usage.hpp"
 
 #include <vector>
 
@@ -75,5 +76,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(vf, caf::first_custom_type_id)
   CAF_ADD_ATOM(vf, vf::atoms, hello, "hello")
   CAF_ADD_ATOM(vf, vf::atoms, leave, "leave")
   CAF_ADD_ATOM(vf, vf::atoms, nodes, "nodes")
+  CAF_ADD_TYPE_ID(vf, (vf::messages::user_usage))
+  CAF_ADD_ATOM(vf, vf::atoms, usage, "usage")
 
 CAF_END_TYPE_ID_BLOCK(vf)

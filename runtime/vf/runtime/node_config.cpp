@@ -103,6 +103,12 @@ const std::vector<setting_spec>& serve_specs() {
     {"limits.min_free_bytes", "--min-free-bytes", "1GiB",
      "free space the data dir's file system must keep; below it /readyz "
      "answers 503 and POST /jobs 507 insufficient_storage"},
+    {"limits.jobs_in_flight_per_user", "--jobs-in-flight-per-user", "1000",
+     "most jobs one user may have waiting for upload or in processing "
+     "(more: 429 quota_exceeded; 0: no limit)"},
+    {"limits.bytes_per_user", "--bytes-per-user", "0",
+     "most bytes of stored uploads one user may hold before POST /jobs "
+     "answers 403 quota_exceeded (0: no limit)"},
     {"data.dir", "--data-dir", "./var",
      "where the job database and built-in store's objects live"},
     {"workers.count", "--workers", "2", "worker slots on this node"},
@@ -442,6 +448,10 @@ caf::expected<node_config> make_node_config(const settings& xs) {
   cfg.fd_reserve = *fd_reserve;
   VF_TRY(min_free, xs.bytes("limits.min_free_bytes"));
   cfg.min_free_bytes = *min_free;
+  VF_TRY(in_flight, xs.uint("limits.jobs_in_flight_per_user", 0, 100000000));
+  cfg.jobs_in_flight_per_user = *in_flight;
+  VF_TRY(user_bytes, xs.bytes("limits.bytes_per_user"));
+  cfg.bytes_per_user = *user_bytes;
   VF_TRY(dlq_interval, xs.uint("dlq.interval_s", 0, 86400 * 7));
   cfg.dlq_interval = std::chrono::seconds{*dlq_interval};
   VF_TRY(dlq_window, xs.uint("dlq.window_s", 0, 86400 * 365));

@@ -100,6 +100,9 @@ struct node_config {
   /// Free space the data directory's file system must keep for the node to
   /// be ready and to accept new jobs.
   uint64_t min_free_bytes = uint64_t{1} << 30;
+  /// Per-user limits checked at job creation (0: none).
+  uint64_t jobs_in_flight_per_user = 1000;
+  uint64_t bytes_per_user = 0;
   /// DLQ analyzer schedule and window.
   std::chrono::milliseconds dlq_interval{300000};
   std::chrono::milliseconds dlq_window{86400000};

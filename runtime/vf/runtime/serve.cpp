@@ -244,6 +244,8 @@ int serve(const std::vector<std::string>& raw_args) {
   reg_cfg.bucket = cfg->bucket;
   reg_cfg.key_prefix = "uploads";
   reg_cfg.wall_ms = unix_ms();
+  reg_cfg.jobs_in_flight_per_user = cfg->jobs_in_flight_per_user;
+  reg_cfg.bytes_per_user = cfg->bytes_per_user;
   reg_cfg.seed = seed ^ 0x9e3779b97f4a7c15ULL;
   auto registry = keep(sys.spawn(actors::job_registry, *store, reg_cfg));
   actors::dlq_analyzer_config dlq_cfg;

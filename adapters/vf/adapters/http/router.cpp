@@ -120,6 +120,14 @@ http_response from_error(const api_state& state, const caf::error& err,
         return error_response(429, name,
                               detail_of(err, "too many requests; retry "
                                              "later"));
+      // Per-user limits: jobs in flight pass with time (429, retry), stored
+      // bytes do not (403: this account may not store more).
+      case errc::quota_exceeded:
+        return error_response(429, "quota_exceeded",
+                              detail_of(err, "too many jobs in flight"));
+      case errc::storage_quota_exceeded:
+        return error_response(403, "quota_exceeded",
+                              detail_of(err, "storage quota exceeded"));
       case errc::storage_unavailable:
       case errc::timeout:
         return error_response(503, name,

@@ -208,6 +208,10 @@ job_store(job_store_pointer self, std::unique_ptr<job_tables> tables,
       return read<messages::status_counts>(
         self, [](job_tables& t) { return t.count_jobs(); });
     },
+    [self](atoms::usage, const std::string& owner) {
+      return read<messages::user_usage>(
+        self, [owner](job_tables& t) { return t.usage_of(owner); });
+    },
     [self](atoms::attempts, const std::string& job_id) {
       return read<std::vector<attempt_record>>(
         self, [job_id](job_tables& t) { return t.find_attempts(job_id); });

@@ -62,6 +62,13 @@ constexpr const char* select_active_sql
 constexpr const char* count_by_status_sql
   = "SELECT status, COUNT(*) FROM jobs GROUP BY status";
 
+// One owner's rows only, through jobs_by_owner: the per-user limits of
+// POST /jobs. object_size is 0 until an upload was claimed.
+constexpr const char* usage_by_owner_sql
+  = "SELECT COALESCE(SUM(status IN ('AWAITING_UPLOAD', 'SUBMITTED', "
+    "'PROCESSING')), 0), COALESCE(SUM(object_size), 0) FROM jobs "
+    "WHERE owner = ?1";
+
 constexpr const char* insert_result_sql
   = "INSERT OR IGNORE INTO results (job_id, metadata, summary, created_at) "
     "VALUES (?1, ?2, ?3, ?4)";
@@ -208,6 +215,7 @@ caf::error job_tables::prepare_all() {
     {&select_recent_, select_recent_sql},
     {&select_active_, select_active_sql},
     {&count_by_status_, count_by_status_sql},
+    {&usage_by_owner_, usage_by_owner_sql},
     {&insert_result_, insert_result_sql},
     {&select_result_, select_result_sql},
     {&insert_claim_, insert_claim_sql},
@@ -653,6 +661,22 @@ caf::expected<messages::status_counts> job_tables::count_jobs() {
     result[static_cast<size_t>(status)]
       = static_cast<uint64_t>(count_by_status_.column_int64(1));
   }
+}
+
+caf::expected<messages::user_usage>
+job_tables::usage_of(const std::string& owner) {
+  statement::use guard{usage_by_owner_};
+  auto rc = usage_by_owner_.bind(1, owner);
+  if (rc != SQLITE_OK)
+    return db_->fail(rc, "bind usage owner");
+  rc = usage_by_owner_.step();
+  if (rc != SQLITE_ROW)
+    return db_->fail(rc, "select usage of " + owner);
+  messages::user_usage result;
+  result.jobs_in_flight
+    = static_cast<uint64_t>(usage_by_owner_.column_int64(0));
+  result.bytes_stored = static_cast<uint64_t>(usage_by_owner_.column_int64(1));
+  return result;
 }
 
 caf::expected<job_result> job_tables::find_result(const std::string& job_id) {

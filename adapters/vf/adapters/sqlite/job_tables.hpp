@@ -9,6 +9,7 @@
 #include "vf/adapters/sqlite/database.hpp"
 #include "vf/messages/dead_letter.hpp"
 #include "vf/messages/job.hpp"
+#include "vf/messages/user_usage.hpp"
 
 #include "caf/error.hpp"
 #include "caf/expected.hpp"
@@ -112,6 +113,9 @@ public:
   /// Returns the number of jobs per status, indexed by `job_status`.
   caf::expected<messages::status_counts> count_jobs();
 
+  /// Returns `owner`'s jobs in flight and the bytes of their objects.
+  caf::expected<messages::user_usage> usage_of(const std::string& owner);
+
   /// Returns the result of job `job_id`, or `errc::not_found`.
   caf::expected<messages::job_result> find_result(const std::string& job_id);
 
@@ -185,6 +189,7 @@ private:
   statement select_recent_;
   statement select_active_;
   statement count_by_status_;
+  statement usage_by_owner_;
   statement insert_result_;
   statement select_result_;
   statement insert_claim_;
