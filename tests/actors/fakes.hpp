@@ -33,6 +33,8 @@ struct fake_store_state {
   std::vector<messages::job> puts;
   size_t result_writes = 0;
   bool fail_writes = false;
+  /// Jobs whose object the retention sweep deleted, with when.
+  std::map<std::string, int64_t> purged;
 };
 
 using fake_store_impl
@@ -107,6 +109,23 @@ fake_store(fake_store_impl* self) {
       for (auto& [id, j] : self->state.jobs)
         ++xs[static_cast<size_t>(j.status)];
       return xs;
+    },
+    [=](atoms::purgeable, int64_t before_ms, uint32_t limit) {
+      std::vector<messages::job> xs;
+      for (auto& [id, j] : self->state.jobs)
+        if ((j.status == messages::job_status::failed
+             || j.status == messages::job_status::cancelled
+             || j.status == messages::job_status::expired)
+            && j.updated_at < before_ms && self->state.purged.count(id) == 0
+            && xs.size() < limit)
+          xs.push_back(j);
+      return xs;
+    },
+    [=](atoms::purged, const std::string& id,
+        int64_t at_ms) -> caf::result<bool> {
+      if (self->state.fail_writes)
+        return down();
+      return self->state.purged.emplace(id, at_ms).second;
     },
     [=](atoms::usage, const std::string& owner) {
       messages::user_usage x;

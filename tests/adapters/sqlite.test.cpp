@@ -470,6 +470,49 @@ CAF_TEST(usage counts the jobs in flight and stored bytes of one owner) {
   CAF_CHECK_EQUAL(u->bytes_stored, 0u);
 }
 
+CAF_TEST(purgeable lists ended unpurged jobs and purged records once) {
+  auto add = [&](const std::string& id, job_status status, int64_t at,
+                 uint64_t size) {
+    auto j = make_job(id, at, status);
+    j.object.size = size;
+    CAF_CHECK_EQUAL(ask<bool>(atoms::create_v, j), true);
+  };
+  add("f-old", job_status::failed, 100, 10);
+  add("c-old", job_status::cancelled, 200, 20);
+  add("e-old", job_status::expired, 300, 0);
+  add("f-new", job_status::failed, 5000, 40);
+  add("s-old", job_status::succeeded, 100, 80);
+  add("p-old", job_status::processing, 100, 160);
+  auto xs = ask<std::vector<job>>(atoms::purgeable_v, int64_t{1000},
+                                  uint32_t{10});
+  CAF_REQUIRE(xs);
+  CAF_CHECK_EQUAL(ids_of(*xs),
+                  (std::vector<std::string>{"f-old", "c-old", "e-old"}));
+  xs = ask<std::vector<job>>(atoms::purgeable_v, int64_t{1000}, uint32_t{2});
+  CAF_REQUIRE(xs);
+  CAF_CHECK_EQUAL(xs->size(), 2u);
+  CAF_CHECK_EQUAL(ask<bool>(atoms::purged_v, std::string{"f-old"},
+                            int64_t{7000}),
+                  true);
+  CAF_CHECK_EQUAL(ask<bool>(atoms::purged_v, std::string{"f-old"},
+                            int64_t{8000}),
+                  false);
+  // Only ended jobs are purged.
+  CAF_CHECK_EQUAL(ask<bool>(atoms::purged_v, std::string{"p-old"},
+                            int64_t{8000}),
+                  false);
+  xs = ask<std::vector<job>>(atoms::purgeable_v, int64_t{1000}, uint32_t{10});
+  CAF_REQUIRE(xs);
+  CAF_CHECK_EQUAL(ids_of(*xs), (std::vector<std::string>{"c-old", "e-old"}));
+  // The record stays; its bytes no longer count against the owner.
+  auto j = ask<job>(atoms::get_v, std::string{"f-old"});
+  CAF_REQUIRE(j);
+  CAF_CHECK_EQUAL(j->status, job_status::failed);
+  auto u = ask<user_usage>(atoms::usage_v, std::string{"alice"});
+  CAF_REQUIRE(u);
+  CAF_CHECK_EQUAL(u->bytes_stored, 20u + 40u + 80u + 160u);
+}
+
 CAF_TEST(data survives close and reopen) {
   CAF_CHECK_EQUAL(ask<bool>(atoms::create_v, make_job("keep", 7)), true);
   CAF_CHECK_EQUAL(

@@ -128,6 +128,49 @@ class Quotas(Base):
         self.assertEqual(len(c.history()), 2)
 
 
+class Retention(Base):
+    def test_failed_upload_is_deleted_and_the_record_stays(self):
+        server = self.start("--retention-failed-s", "1")
+        c = server.client()
+        good = c.create_job("good.mp4", "video/mp4")
+        r = h.upload(good["upload_url"], h.read_bytes(h.clip("h264_aac.mp4")),
+                     "video/mp4")
+        self.assertEqual(r.status, 200, r)
+        bad = c.create_job("notes.mp4", "video/mp4")
+        r = h.upload(bad["upload_url"], b"this is text, not a video\n" * 64,
+                     "video/mp4")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(c.wait_status(good["job_id"])["status"], "SUCCEEDED")
+        failed = c.wait_status(bad["job_id"])
+        self.assertEqual(failed["status"], "FAILED", failed)
+        bad_path = os.path.join(server.data_dir, "objects", bad["s3_bucket"],
+                                bad["s3_key"])
+        good_path = os.path.join(server.data_dir, "objects",
+                                 good["s3_bucket"], good["s3_key"])
+        end = time.monotonic() + 30
+        while os.path.exists(bad_path) and time.monotonic() < end:
+            time.sleep(0.1)
+        self.assertFalse(os.path.exists(bad_path),
+                         f"upload of failed job still stored: {bad_path}")
+        meta = os.path.join(server.data_dir, "objects", ".meta",
+                            bad["s3_bucket"], bad["s3_key"])
+        self.assertFalse(os.path.exists(meta), meta)
+        # Evidence stays: the job, its attempts, its dead letter.
+        again = c.get_job(bad["job_id"])
+        self.assertEqual(again["status"], "FAILED", again)
+        self.assertEqual(again["error_code"], failed["error_code"])
+        r = c.call("GET", f"/jobs/{bad['job_id']}/attempts")
+        self.assertEqual(r.status, 200, r)
+        self.assertTrue(r.json()["items"], r.json())
+        admin = h.Client(server.base)
+        admin.login("admin", "admin")
+        r = admin.call("GET", f"/dlq/{bad['job_id']}")
+        self.assertEqual(r.status, 200, r)
+        # A succeeded job keeps its upload.
+        self.assertTrue(os.path.exists(good_path), good_path)
+        self.assertIn("retention", server.log_text())
+
+
 class FullDisk(Base):
     """A real full disk: an 8 MiB tmpfs as the data directory."""
 

@@ -47,6 +47,12 @@ namespace vf::messages {
 /// - `(usage, owner)` → `owner`'s jobs in flight (AWAITING_UPLOAD,
 ///   SUBMITTED, PROCESSING) and the bytes of their stored objects, for the
 ///   registry's per-user limits.
+/// - `(purgeable, before_ms, limit)` → up to `limit` FAILED, CANCELLED or
+///   EXPIRED jobs that ended (`updated_at`) before `before_ms` and whose
+///   object is not purged yet, oldest first (the retention sweep).
+/// - `(purged, job_id, at_ms)` → `true` if the purge of the job's object is
+///   recorded now, `false` if it was before (or the job is not in one of
+///   those states). The job record and its dead letter stay.
 ///
 /// Errors: `errc::storage_unavailable` when the database cannot be written.
 /// Sent by: job_registry, orchestrator, idempotency_guard.
@@ -70,6 +76,8 @@ using job_store_actor = caf::typed_actor<
   caf::replies_to<atoms::redriven, std::string, uint32_t, int64_t>::with<bool>,
   caf::replies_to<atoms::dlq_remove, std::string>::with<bool>,
   caf::replies_to<atoms::expire_old, int64_t, int64_t>::with<uint64_t>,
-  caf::replies_to<atoms::usage, std::string>::with<user_usage>>;
+  caf::replies_to<atoms::usage, std::string>::with<user_usage>,
+  caf::replies_to<atoms::purgeable, int64_t, uint32_t>::with<std::vector<job>>,
+  caf::replies_to<atoms::purged, std::string, int64_t>::with<bool>>;
 
 } // namespace vf::messages

@@ -78,5 +78,8 @@ CAF_BEGIN_TYPE_ID_BLOCK(vf, caf::first_custom_type_id)
   CAF_ADD_ATOM(vf, vf::atoms, nodes, "nodes")
   CAF_ADD_TYPE_ID(vf, (vf::messages::user_usage))
   CAF_ADD_ATOM(vf, vf::atoms, usage, "usage")
+  CAF_ADD_ATOM(vf, vf::atoms, purgeable, "purgeable")
+  CAF_ADD_ATOM(vf, vf::atoms, purged, "purged")
+  CAF_ADD_ATOM(vf, vf::atoms, erase, "erase")
 
 CAF_END_TYPE_ID_BLOCK(vf)

@@ -109,6 +109,9 @@ const std::vector<setting_spec>& serve_specs() {
     {"limits.bytes_per_user", "--bytes-per-user", "0",
      "most bytes of stored uploads one user may hold before POST /jobs "
      "answers 403 quota_exceeded (0: no limit)"},
+    {"retention.failed_s", "--retention-failed-s", "604800",
+     "seconds after a job FAILED, was CANCELLED or EXPIRED until its upload "
+     "is deleted (the job record and dead letter stay; 0: keep forever)"},
     {"data.dir", "--data-dir", "./var",
      "where the job database and built-in store's objects live"},
     {"workers.count", "--workers", "2", "worker slots on this node"},
@@ -452,6 +455,8 @@ caf::expected<node_config> make_node_config(const settings& xs) {
   cfg.jobs_in_flight_per_user = *in_flight;
   VF_TRY(user_bytes, xs.bytes("limits.bytes_per_user"));
   cfg.bytes_per_user = *user_bytes;
+  VF_TRY(retention, xs.uint("retention.failed_s", 0, 86400ull * 3650));
+  cfg.retention_failed = std::chrono::seconds{*retention};
   VF_TRY(dlq_interval, xs.uint("dlq.interval_s", 0, 86400 * 7));
   cfg.dlq_interval = std::chrono::seconds{*dlq_interval};
   VF_TRY(dlq_window, xs.uint("dlq.window_s", 0, 86400 * 365));

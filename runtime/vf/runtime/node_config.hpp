@@ -103,6 +103,9 @@ struct node_config {
   /// Per-user limits checked at job creation (0: none).
   uint64_t jobs_in_flight_per_user = 1000;
   uint64_t bytes_per_user = 0;
+  /// Time after a job FAILED, was CANCELLED or EXPIRED until its upload is
+  /// deleted (0: never).
+  std::chrono::seconds retention_failed{604800};
   /// DLQ analyzer schedule and window.
   std::chrono::milliseconds dlq_interval{300000};
   std::chrono::milliseconds dlq_window{86400000};

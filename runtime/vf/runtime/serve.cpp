@@ -8,10 +8,12 @@
 #include "vf/actors/idempotency_guard.hpp"
 #include "vf/actors/job_registry.hpp"
 #include "vf/actors/orchestrator.hpp"
+#include "vf/actors/retention.hpp"
 #include "vf/actors/worker.hpp"
 #include "vf/adapters/http/api_server.hpp"
 #include "vf/adapters/media/media_actor.hpp"
 #include "vf/adapters/minio/events.hpp"
+#include "vf/adapters/objectstore/object_deleter.hpp"
 #include "vf/adapters/objectstore/store_server.hpp"
 #include "vf/adapters/s3/client.hpp"
 #include "vf/adapters/sigv4/sigv4.hpp"
@@ -248,6 +250,29 @@ int serve(const std::vector<std::string>& raw_args) {
   reg_cfg.bytes_per_user = cfg->bytes_per_user;
   reg_cfg.seed = seed ^ 0x9e3779b97f4a7c15ULL;
   auto registry = keep(sys.spawn(actors::job_registry, *store, reg_cfg));
+  // Retention: uploads of failed, cancelled and expired jobs go after
+  // retention.failed_s; records and dead letters stay.
+  if (cfg->retention_failed.count() > 0 && cfg->store_mode == "builtin") {
+    actors::retention_config ret_cfg;
+    ret_cfg.keep = cfg->retention_failed;
+    ret_cfg.interval = std::clamp<std::chrono::milliseconds>(
+      std::chrono::milliseconds{cfg->retention_failed} / 10, 1s, 300s);
+    ret_cfg.wall_ms = unix_ms();
+    ret_cfg.log = [&log](const std::string& line) {
+      log.info("retention", line);
+    };
+    auto deleter = keep(objectstore::spawn_object_deleter(sys, cfg->data_dir));
+    keep(sys.spawn(actors::retention, *store, deleter, ret_cfg));
+  } else if (cfg->retention_failed.count() > 0) {
+    // An S3-compatible server deletes by its own lifecycle rules; we do not
+    // hold delete rights on the bucket by design.
+    log.info("retention", "store.mode = s3: uploads of failed, cancelled "
+                          "and expired jobs are NOT deleted by vidflow; add a "
+                          "lifecycle rule to bucket '" + cfg->bucket
+                            + "' (expire objects under uploads/ after "
+                            + std::to_string(cfg->retention_failed.count())
+                            + " s) to bound its size");
+  }
   actors::dlq_analyzer_config dlq_cfg;
   dlq_cfg.interval = cfg->dlq_interval;
   dlq_cfg.window = cfg->dlq_window;

@@ -188,6 +188,10 @@ job_store(job_store_pointer self, std::unique_ptr<job_tables> tables,
         return t.expire_jobs(before_ms, at_ms);
       });
     },
+    [self](atoms::purged, const std::string& id, int64_t at_ms) {
+      return write<bool>(self,
+                         [=](job_tables& t) { return t.mark_purged(id, at_ms); });
+    },
     // -- reads: never see an uncommitted batch -------------------------------
     [self](atoms::get, const std::string& id) {
       return read<job>(self, [id](job_tables& t) { return t.find_job(id); });
@@ -207,6 +211,11 @@ job_store(job_store_pointer self, std::unique_ptr<job_tables> tables,
     [self](atoms::counts) {
       return read<messages::status_counts>(
         self, [](job_tables& t) { return t.count_jobs(); });
+    },
+    [self](atoms::purgeable, int64_t before_ms, uint32_t limit) {
+      return read<std::vector<job>>(self, [=](job_tables& t) {
+        return t.purgeable_jobs(before_ms, limit);
+      });
     },
     [self](atoms::usage, const std::string& owner) {
       return read<messages::user_usage>(

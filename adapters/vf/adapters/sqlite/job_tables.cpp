@@ -52,6 +52,17 @@ constexpr const char* select_recent_sql
   = "SELECT " VF_JOB_COLUMNS " FROM jobs "
     "ORDER BY created_at DESC, rowid DESC LIMIT ?1";
 
+// Served by the partial index jobs_to_purge (same WHERE terms), oldest
+// first; bounded by LIMIT.
+constexpr const char* select_purgeable_sql
+  = "SELECT " VF_JOB_COLUMNS " FROM jobs "
+    "WHERE purged_at = 0 AND status IN ('FAILED', 'CANCELLED', 'EXPIRED') "
+    "AND updated_at < ?1 ORDER BY updated_at LIMIT ?2";
+
+constexpr const char* mark_purged_sql
+  = "UPDATE jobs SET purged_at = ?2 WHERE id = ?1 AND purged_at = 0 "
+    "AND status IN ('FAILED', 'CANCELLED', 'EXPIRED')";
+
 constexpr const char* select_active_sql
   = "SELECT " VF_JOB_COLUMNS " FROM jobs "
     "WHERE status IN ('SUBMITTED', 'PROCESSING') "
@@ -66,8 +77,8 @@ constexpr const char* count_by_status_sql
 // POST /jobs. object_size is 0 until an upload was claimed.
 constexpr const char* usage_by_owner_sql
   = "SELECT COALESCE(SUM(status IN ('AWAITING_UPLOAD', 'SUBMITTED', "
-    "'PROCESSING')), 0), COALESCE(SUM(object_size), 0) FROM jobs "
-    "WHERE owner = ?1";
+    "'PROCESSING')), 0), COALESCE(SUM(CASE WHEN purged_at = 0 THEN "
+    "object_size ELSE 0 END), 0) FROM jobs WHERE owner = ?1";
 
 constexpr const char* insert_result_sql
   = "INSERT OR IGNORE INTO results (job_id, metadata, summary, created_at) "
@@ -235,6 +246,8 @@ caf::error job_tables::prepare_all() {
     {&delete_dl_attempts_of_job_, delete_dl_attempts_of_job_sql},
     {&delete_dead_letters_, delete_dead_letters_sql},
     {&expire_jobs_, expire_jobs_sql},
+    {&select_purgeable_, select_purgeable_sql},
+    {&mark_purged_, mark_purged_sql},
   };
   for (auto& [stmt, sql] : all) {
     auto prepared = db_->prepare(sql);
@@ -571,6 +584,21 @@ caf::expected<uint64_t> job_tables::expire_jobs(int64_t before_ms,
   return static_cast<uint64_t>(db_->changes());
 }
 
+caf::expected<bool> job_tables::mark_purged(const std::string& id,
+                                            int64_t at_ms) {
+  statement::use guard{mark_purged_};
+  auto rc = first_failure({
+    mark_purged_.bind(1, id),
+    mark_purged_.bind(2, at_ms),
+  });
+  if (rc != SQLITE_OK)
+    return db_->fail(rc, "bind purge");
+  rc = mark_purged_.step();
+  if (rc != SQLITE_DONE)
+    return db_->fail(rc, "mark purged " + id);
+  return db_->changes() > 0;
+}
+
 // -- reads --------------------------------------------------------------------
 
 caf::expected<job> job_tables::read_job(statement& stmt) {
@@ -637,6 +665,18 @@ caf::expected<std::vector<job>> job_tables::recent_jobs(uint32_t limit) {
   if (rc != SQLITE_OK)
     return db_->fail(rc, "bind history limit");
   return read_jobs(select_recent_, "select history");
+}
+
+caf::expected<std::vector<job>>
+job_tables::purgeable_jobs(int64_t before_ms, uint32_t limit) {
+  statement::use guard{select_purgeable_};
+  auto rc = first_failure({
+    select_purgeable_.bind(1, before_ms),
+    select_purgeable_.bind(2, static_cast<int64_t>(limit)),
+  });
+  if (rc != SQLITE_OK)
+    return db_->fail(rc, "bind purgeable");
+  return read_jobs(select_purgeable_, "select purgeable jobs");
 }
 
 caf::expected<std::vector<job>> job_tables::active_jobs() {

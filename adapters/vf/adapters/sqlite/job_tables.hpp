@@ -98,6 +98,11 @@ public:
   /// to `EXPIRED` at `at_ms`; returns how many.
   caf::expected<uint64_t> expire_jobs(int64_t before_ms, int64_t at_ms);
 
+  /// Records that the object of FAILED, CANCELLED or EXPIRED job `id` was
+  /// deleted at `at_ms`; false if it was recorded before (or the job is in
+  /// another state or unknown).
+  caf::expected<bool> mark_purged(const std::string& id, int64_t at_ms);
+
   // -- reads ------------------------------------------------------------------
 
   /// Returns the job with id `id`, or `errc::not_found`.
@@ -106,6 +111,12 @@ public:
   /// Returns up to `limit` jobs, newest `created_at` first (ties: newest
   /// insert first).
   caf::expected<std::vector<messages::job>> recent_jobs(uint32_t limit);
+
+  /// Returns up to `limit` FAILED, CANCELLED or EXPIRED jobs whose object
+  /// is not purged yet and that ended (`updated_at`) before `before_ms`,
+  /// oldest first.
+  caf::expected<std::vector<messages::job>>
+  purgeable_jobs(int64_t before_ms, uint32_t limit);
 
   /// Returns every job in `SUBMITTED` or `PROCESSING`, oldest first.
   caf::expected<std::vector<messages::job>> active_jobs();
@@ -209,6 +220,8 @@ private:
   statement delete_dl_attempts_of_job_;
   statement delete_dead_letters_;
   statement expire_jobs_;
+  statement select_purgeable_;
+  statement mark_purged_;
 };
 
 } // namespace vf::adapters::sqlite

@@ -122,6 +122,19 @@ constexpr std::array<const char*, schema_version> migrations{{
       PRIMARY KEY (dl_job_id, dl_series, position)
     );
   )sql",
+  // 2 -> 3: history by owner in the query (GET /history), so other users'
+  // jobs never crowd a user's page.
+  R"sql(
+    CREATE INDEX jobs_by_owner ON jobs (owner, created_at);
+  )sql",
+  // 3 -> 4: retention. purged_at (Unix ms, 0: object still stored) marks a
+  // failed, cancelled or expired job whose upload was deleted; the partial
+  // index holds only jobs still to purge, so each sweep reads few rows.
+  R"sql(
+    ALTER TABLE jobs ADD COLUMN purged_at INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX jobs_to_purge ON jobs (updated_at)
+      WHERE purged_at = 0 AND status IN ('FAILED', 'CANCELLED', 'EXPIRED');
+  )sql",
 }};
 
 /// Runs a single-value PRAGMA (or query) and returns its text result.
