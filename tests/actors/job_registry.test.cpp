@@ -1,12 +1,16 @@
 #define CAF_SUITE actors.job_registry
 
 #include "vf/actors/job_registry.hpp"
+#include "vf/actors/secure_random.hpp"
 
 #include "vf_test.hpp"
 
 #include "fakes.hpp"
 
+#include <array>
+#include <cstdlib>
 #include <regex>
+#include <set>
 
 using namespace caf;
 using namespace vf;
@@ -24,7 +28,6 @@ struct fixture : testing::fixture_base {
     cfg.bucket = "media";
     cfg.key_prefix = "uploads";
     cfg.wall_ms = t0;
-    cfg.seed = 7;
     reg = sys.spawn(actors::job_registry, store, cfg);
     consume_messages();
   }
@@ -101,11 +104,17 @@ CAF_TEST(a store failure fails the create) {
 
 CAF_TEST(history checks its limit) {
   CAF_REQUIRE(create("a.mp4"));
-  auto xs = ask<std::vector<messages::job>>(atoms::history_v, uint32_t{10});
+  auto xs = ask<std::vector<messages::job>>(atoms::history_v,
+                                            std::string{"demo"}, uint32_t{10});
   CAF_REQUIRE(xs);
   CAF_CHECK_EQUAL(xs->size(), 1u);
+  xs = ask<std::vector<messages::job>>(atoms::history_v, std::string{"eve"},
+                                       uint32_t{10});
+  CAF_REQUIRE(xs);
+  CAF_CHECK(xs->empty());
   for (uint32_t bad : {0u, 201u}) {
-    auto r = ask<std::vector<messages::job>>(atoms::history_v, bad);
+    auto r = ask<std::vector<messages::job>>(atoms::history_v,
+                                             std::string{"demo"}, bad);
     CAF_REQUIRE(!r);
     CAF_CHECK_EQUAL(messages::errc_of(r.error()), errc::invalid_argument);
   }
@@ -126,6 +135,76 @@ CAF_TEST(results are only served for succeeded jobs) {
   r = ask<messages::job_result>(atoms::get_result_v, j->id);
   CAF_REQUIRE(r);
   CAF_CHECK_EQUAL(r->summary, "sum");
+}
+
+CAF_TEST(job ids come from the OS generator and not a seeded one) {
+  // A registry spawned again with the very same configuration (what a
+  // seeded generator would repeat exactly) must not repeat any id.
+  std::vector<std::string> first;
+  for (int i = 0; i < 64; ++i) {
+    auto j = create("clip.mp4");
+    CAF_REQUIRE(j);
+    first.push_back(j->id);
+  }
+  actors::job_registry_config cfg;
+  cfg.bucket = "media";
+  cfg.key_prefix = "uploads";
+  cfg.wall_ms = t0;
+  reg = sys.spawn(actors::job_registry, store, cfg);
+  consume_messages();
+  std::set<std::string> seen(first.begin(), first.end());
+  CAF_CHECK_EQUAL(seen.size(), first.size());
+  for (int i = 0; i < 64; ++i) {
+    auto j = create("clip.mp4");
+    CAF_REQUIRE(j);
+    CAF_CHECK(seen.insert(j->id).second);
+  }
+}
+
+CAF_TEST(job ids are uniformly random in their 122 free bits) {
+  // Monobit count per bit position over n ids: each free bit is set in
+  // n/2 of them, give or take 5 standard deviations (sqrt(n)/2). A
+  // counter, a clock or a badly masked generator fails this.
+  constexpr int n = 4000;
+  std::array<int, 128> ones{};
+  std::set<std::string> ids;
+  for (int i = 0; i < n; ++i) {
+    auto id = actors::secure_uuid4();
+    ids.insert(id);
+    std::string hex;
+    for (char c : id)
+      if (c != '-')
+        hex += c;
+    CAF_REQUIRE_EQUAL(hex.size(), 32u);
+    for (size_t k = 0; k < 32; ++k) {
+      auto v = std::stoi(hex.substr(k, 1), nullptr, 16);
+      for (int b = 0; b < 4; ++b)
+        if (v & (8 >> b))
+          ++ones[k * 4 + b];
+    }
+  }
+  CAF_CHECK_EQUAL(ids.size(), static_cast<size_t>(n));
+  auto fixed = [](size_t bit) {
+    return (bit >= 48 && bit < 52) || bit == 64 || bit == 65;
+  };
+  int off = 0;
+  for (size_t bit = 0; bit < 128; ++bit) {
+    if (fixed(bit))
+      continue;
+    auto dev = std::abs(ones[bit] - n / 2);
+    if (dev > 5 * 32) { // sqrt(4000)/2 ~ 31.6
+      CAF_MESSAGE("bit " << bit << " set in " << ones[bit] << " of " << n);
+      ++off;
+    }
+  }
+  CAF_CHECK_EQUAL(off, 0);
+  // Version 4 (0100) and variant 10.
+  CAF_CHECK_EQUAL(ones[48], 0);
+  CAF_CHECK_EQUAL(ones[49], n);
+  CAF_CHECK_EQUAL(ones[50], 0);
+  CAF_CHECK_EQUAL(ones[51], 0);
+  CAF_CHECK_EQUAL(ones[64], n);
+  CAF_CHECK_EQUAL(ones[65], 0);
 }
 
 CAF_TEST(per user limits refuse new jobs with quota errors) {

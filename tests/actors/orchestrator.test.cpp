@@ -2,6 +2,8 @@
 
 #include "vf/actors/orchestrator.hpp"
 
+#include "vf/messages/object_checker_actor.hpp"
+
 #include "vf_test.hpp"
 
 #include "fakes.hpp"
@@ -18,6 +20,14 @@ using messages::task_kind;
 
 namespace {
 
+#define CHECK_ERRC(x, code)                                                    \
+  do {                                                                         \
+    auto&& res_ = (x);                                                         \
+    CAF_CHECK(!res_);                                                          \
+    if (!res_)                                                                 \
+      CAF_CHECK_EQUAL(messages::errc_of(res_.error()), code);                  \
+  } while (false)
+
 constexpr int64_t t0 = 1'800'000'000'000; // Unix ms the test clock starts at.
 
 struct fixture : testing::fixture_base {
@@ -28,6 +38,7 @@ struct fixture : testing::fixture_base {
                       size_t{1000});
     cfg.wall_ms = t0;
     cfg.seed = 42;
+    cfg.lease_ids = [n = uint64_t{0}]() mutable { return ++n; };
     cfg.max_attempts = 3;
     cfg.expire_interval = std::chrono::milliseconds{0};
     orch = sys.spawn(actors::orchestrator, cfg, store, guard,
@@ -115,6 +126,25 @@ struct fixture : testing::fixture_base {
 };
 
 } // namespace
+
+CAF_TEST(pipelines whose steps do not fit are refused) {
+  using k = task_kind;
+  using steps = std::vector<task_kind>;
+  for (auto ok : {steps{k::probe, k::summarize}, steps{k::probe},
+                  steps{k::sleep}, steps{k::sleep, k::probe, k::summarize},
+                  steps{k::probe, k::summarize, k::sleep}})
+    CAF_CHECK(!actors::check_pipeline(ok));
+  // summarize would get the sleep step's output (the review's example),
+  // or nothing at all.
+  for (auto bad : {steps{k::probe, k::sleep, k::summarize},
+                   steps{k::summarize}, steps{k::summarize, k::probe},
+                   steps{k::probe, k::probe, k::summarize}, steps{}}) {
+    auto why = actors::check_pipeline(bad);
+    CAF_CHECK(why);
+    if (why)
+      CAF_MESSAGE(*why);
+  }
+}
 
 CAF_TEST(job keys parse into job ids) {
   CAF_CHECK_EQUAL(actors::job_id_of("uploads/abc/clip.mp4", "uploads"),
@@ -283,28 +313,6 @@ CAF_TEST(outcomes of stale leases are ignored) {
   CAF_CHECK_EQUAL(pending().size(), 1u); // summarize, once
 }
 
-CAF_TEST(a new version of a finished job is new work) {
-  CAF_CHECK_EQUAL(deliver(event("v1")), true);
-  answer(0, testing::ok_outcome(pending()[0].first, "{}"));
-  answer(0, testing::ok_outcome(pending()[0].first, "s"));
-  CAF_CHECK_EQUAL(job().status, job_status::succeeded);
-  CAF_CHECK_EQUAL(deliver(event("v2")), true);
-  CAF_CHECK_EQUAL(job().status, job_status::processing);
-  CAF_CHECK_EQUAL(job().object.version, "v2");
-  CAF_CHECK_EQUAL(pending().size(), 1u);
-}
-
-CAF_TEST(a new version supersedes the run in flight) {
-  CAF_CHECK_EQUAL(deliver(event("v1")), true);
-  auto old = pending()[0].first;
-  CAF_CHECK_EQUAL(deliver(event("v2")), true);
-  CAF_REQUIRE_EQUAL(pending().size(), 2u);
-  answer(0, testing::ok_outcome(old, "{}")); // stale: ignored
-  CAF_REQUIRE_EQUAL(pending().size(), 1u);
-  CAF_CHECK_EQUAL(pending()[0].first.object.version, "v2");
-  CAF_CHECK_EQUAL(pending()[0].first.kind, task_kind::probe);
-}
-
 CAF_TEST(an answer carrying another jobs ids fails its own lease) {
   add_job("j2");
   CAF_CHECK_EQUAL(deliver(event("v1")), true);
@@ -333,6 +341,109 @@ CAF_TEST(an answer carrying another jobs ids fails its own lease) {
   CAF_CHECK_EQUAL(job("j1").error_code, "forbidden");
 }
 
+CAF_TEST(a finished job is never revived by an event) {
+  // Security review: a forged event sent a SUCCEEDED job back through
+  // processing with a replaced object, and one naming another file turned
+  // it FAILED. A job takes one upload.
+  CAF_CHECK_EQUAL(deliver(event("v1")), true);
+  answer(0, testing::ok_outcome(pending()[0].first, "{}"));
+  answer(0, testing::ok_outcome(pending()[0].first, "s"));
+  CAF_REQUIRE_EQUAL(job().status, job_status::succeeded);
+  auto before = job();
+  auto claims = st().claims.size();
+  CHECK_ERRC(deliver(event("forged-1")), errc::conflict);
+  auto other = event("v9");
+  other.object.key = "uploads/j1/nope.mp4";
+  CHECK_ERRC(deliver(other), errc::not_found);
+  CAF_CHECK_EQUAL(job().status, job_status::succeeded);
+  CAF_CHECK_EQUAL(job().object, before.object);
+  CAF_CHECK_EQUAL(job().updated_at, before.updated_at);
+  CAF_CHECK(pending().empty());
+  // Nothing was claimed for them: no permanent rows from a flood.
+  CAF_CHECK_EQUAL(st().claims.size(), claims);
+}
+
+CAF_TEST(only the own key of a job is its upload) {
+  auto other = event("v1");
+  other.object.key = "uploads/j1/other.mp4";
+  CHECK_ERRC(deliver(other), errc::not_found);
+  CAF_CHECK_EQUAL(job().status, job_status::awaiting_upload);
+  CAF_CHECK(pending().empty());
+  CAF_CHECK(st().claims.empty());
+}
+
+CAF_TEST(failed cancelled and expired jobs are never revived by an event) {
+  for (auto status : {job_status::failed, job_status::cancelled,
+                      job_status::expired}) {
+    add_job("t");
+    job("t").status = status;
+    CHECK_ERRC(deliver(event("v1", "t")), errc::conflict);
+    CAF_CHECK_EQUAL(job("t").status, status);
+    CAF_CHECK(pending().empty());
+  }
+}
+
+CAF_TEST(a new version does not replace the object of a running job) {
+  CAF_CHECK_EQUAL(deliver(event("v1")), true);
+  auto run = pending()[0].first;
+  CHECK_ERRC(deliver(event("v2")), errc::conflict);
+  CAF_REQUIRE_EQUAL(pending().size(), 1u);
+  CAF_CHECK_EQUAL(job().object.version, "v1");
+  answer(0, testing::ok_outcome(run, "{}"));
+  CAF_REQUIRE_EQUAL(pending().size(), 1u);
+  CAF_CHECK_EQUAL(pending()[0].first.object.version, "v1");
+  CAF_CHECK_EQUAL(pending()[0].first.kind, task_kind::summarize);
+}
+
+CAF_TEST(outside events are checked against the store before a claim) {
+  // The checker stands in for a HEAD on MinIO/S3: it knows one object.
+  auto checker = sys.spawn([]() -> messages::object_checker_actor::behavior_type {
+    return {
+      [](atoms::head, messages::object_ref obj)
+        -> caf::result<messages::object_ref> {
+        if (obj.key != "uploads/j1/clip.mp4" && obj.key != "uploads/j2/clip.mp4")
+          return make_error(errc::not_found, "no such key");
+        obj.size = 10;
+        obj.etag = "e";
+        return obj;
+      },
+    };
+  });
+  auto c = cfg;
+  c.checker = checker;
+  auto o = sys.spawn(actors::orchestrator, c, store, guard,
+                     messages::dispatcher_actor{disp});
+  consume_messages();
+  auto send = [&](messages::object_event ev) {
+    self->send(o, atoms::created_v, ev);
+    consume_messages();
+    return receive_one<bool>();
+  };
+  add_job("j2");
+  add_job("j3");
+  auto wrong_size = event("v1");
+  wrong_size.object.size = 11;
+  CHECK_ERRC(send(wrong_size), errc::invalid_argument);
+  auto wrong_etag = event("v1");
+  wrong_etag.object.etag = "forged";
+  CHECK_ERRC(send(wrong_etag), errc::invalid_argument);
+  auto no_etag = event("v1");
+  no_etag.object.etag.clear();
+  CHECK_ERRC(send(no_etag), errc::invalid_argument);
+  CHECK_ERRC(send(event("v1", "j3")), errc::not_found);
+  CAF_CHECK(st().claims.empty());
+  CAF_CHECK_EQUAL(job().status, job_status::awaiting_upload);
+  CAF_CHECK_EQUAL(send(event("v1")), true);
+  CAF_CHECK_EQUAL(job().status, job_status::processing);
+  // The built-in store's own events are not checked (it is this node).
+  auto builtin = event("v1", "j2");
+  builtin.source = "builtin";
+  builtin.object.size = 999;
+  CAF_CHECK_EQUAL(send(builtin), true);
+  anon_send_exit(o, exit_reason::user_shutdown);
+  anon_send_exit(checker, exit_reason::user_shutdown);
+}
+
 CAF_TEST(cancel stops a running job and refuses a finished one) {
   CAF_CHECK_EQUAL(deliver(event("v1")), true);
   auto t = pending()[0].first;
@@ -351,7 +462,8 @@ CAF_TEST(cancel stops a running job and refuses a finished one) {
   CAF_REQUIRE(!r);
   CAF_CHECK_EQUAL(messages::errc_of(r.error()), errc::conflict);
   // An upload for a cancelled job does not revive it.
-  CAF_CHECK_EQUAL(deliver(event("v9")), false);
+  CHECK_ERRC(deliver(event("v9")), errc::conflict);
+  CAF_CHECK_EQUAL(job().status, job_status::cancelled);
 }
 
 CAF_TEST(a store failure is reported so the source redelivers) {

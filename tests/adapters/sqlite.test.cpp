@@ -375,15 +375,41 @@ CAF_TEST(history is newest first and limited) {
                     true);
   // Same millisecond as h5: the later insert counts as newer.
   CAF_CHECK_EQUAL(ask<bool>(atoms::create_v, make_job("h6", 500)), true);
-  auto xs = ask<std::vector<job>>(atoms::history_v, uint32_t{3});
+  auto xs = ask<std::vector<job>>(atoms::history_v, std::string{}, uint32_t{3});
   CAF_REQUIRE(xs);
   CAF_CHECK_EQUAL(ids_of(*xs), (std::vector<std::string>{"h6", "h5", "h4"}));
-  xs = ask<std::vector<job>>(atoms::history_v, uint32_t{200});
+  xs = ask<std::vector<job>>(atoms::history_v, std::string{}, uint32_t{200});
   CAF_REQUIRE(xs);
   CAF_CHECK_EQUAL(xs->size(), 6u);
-  xs = ask<std::vector<job>>(atoms::history_v, uint32_t{0});
+  xs = ask<std::vector<job>>(atoms::history_v, std::string{}, uint32_t{0});
   CAF_REQUIRE(xs);
   CAF_CHECK(xs->empty());
+}
+
+CAF_TEST(history of one owner is not crowded out by others) {
+  // 3 of alice's jobs, then 250 newer ones of mallory's: alice's page
+  // still holds all of hers (a filter after the LIMIT would show none).
+  for (int i = 1; i <= 3; ++i) {
+    auto j = make_job("a" + std::to_string(i), int64_t{i});
+    j.owner = "alice";
+    CAF_CHECK_EQUAL(ask<bool>(atoms::create_v, j), true);
+  }
+  for (int i = 0; i < 250; ++i) {
+    auto j = make_job("m" + std::to_string(i), 1000 + int64_t{i});
+    j.owner = "mallory";
+    CAF_CHECK_EQUAL(ask<bool>(atoms::create_v, j), true);
+  }
+  auto xs = ask<std::vector<job>>(atoms::history_v, std::string{"alice"},
+                                  uint32_t{200});
+  CAF_REQUIRE(xs);
+  CAF_CHECK_EQUAL(ids_of(*xs), (std::vector<std::string>{"a3", "a2", "a1"}));
+  xs = ask<std::vector<job>>(atoms::history_v, std::string{"mallory"},
+                             uint32_t{2});
+  CAF_REQUIRE(xs);
+  CAF_CHECK_EQUAL(ids_of(*xs), (std::vector<std::string>{"m249", "m248"}));
+  xs = ask<std::vector<job>>(atoms::history_v, std::string{}, uint32_t{200});
+  CAF_REQUIRE(xs);
+  CAF_CHECK_EQUAL(xs->size(), 200u);
 }
 
 CAF_TEST(put_result first write wins) {
@@ -589,7 +615,8 @@ CAF_TEST(max_batch caps a batch) {
 CAF_TEST(a read in the same burst sees the earlier write) {
   auto w = self->request(store, timeout, atoms::create_v, make_job("rw"));
   auto r = self->request(store, timeout, atoms::get_v, std::string{"rw"});
-  auto h = self->request(store, timeout, atoms::history_v, uint32_t{10});
+  auto h = self->request(store, timeout, atoms::history_v,
+                         std::string{}, uint32_t{10});
   r.receive([](job& x) { CAF_CHECK_EQUAL(x.id, "rw"); },
             [&](caf::error& err) {
               CAF_FAIL("read missed the write: " << sys.render(err));
@@ -1068,7 +1095,7 @@ CAF_TEST(a version 1 database opens and migrates) {
   CAF_CHECK(same(make_dead_letter("old", 50, 1), *dl));
   stop();
   CAF_CHECK_EQUAL(user_version(old_path), sqlite::schema_version);
-  CAF_CHECK_EQUAL(sqlite::schema_version, 2);
+  CAF_CHECK_EQUAL(sqlite::schema_version, 4);
   // Opening the migrated file again changes nothing.
   hdl = sqlite::spawn_job_store(sys, {old_path, 512});
   CAF_REQUIRE(hdl);

@@ -45,7 +45,7 @@ def start_s3rver(port, webhook_url):
                              + "; ".join(problems))
     data = tempfile.mkdtemp(prefix="s3rver-", dir=h.scratch_dir())
     proc = h.Process("s3rver", [node, LAUNCHER, S3RVER_MODULE, str(port),
-                                data, webhook_url])
+                                data, webhook_url, h.WEBHOOK_TOKEN])
     end = time.monotonic() + 30
     while time.monotonic() < end:
         if proc.poll() is not None:
@@ -129,6 +129,38 @@ class S3rverStore(unittest.TestCase):
             - h.metric_value(m0, "vidflow_object_events_total",
                              outcome="accepted"), 1,
             "s3rver's webhook event accepted once")
+
+    def test_event_believed_only_for_an_object_s3rver_holds(self):
+        """Issue 8 #1: in s3 mode an (authenticated) event starts work only
+        if the server holds the object with the event's size and ETag."""
+        job = self.c.create_job("forged s3.mp4", "video/mp4")
+        m0 = self.c.metrics()
+        r = self.c.webhook(h.minio_event("uploads", job["s3_key"], "forged-1",
+                                         "0123456789abcdef", 1))
+        self.assertEqual(r.status, 200, r)
+        time.sleep(0.5)  # a wrongly started run would show by now
+        self.assertEqual(self.c.get_job(job["job_id"])["status"],
+                         "AWAITING_UPLOAD")
+        m1 = self.c.metrics()
+        self.assertEqual(
+            h.metric_value(m1, "vidflow_object_events_total",
+                           source="minio", outcome="rejected")
+            - h.metric_value(m0, "vidflow_object_events_total",
+                             source="minio", outcome="rejected"), 1)
+        # The real upload, and s3rver's real event, still go through.
+        data = h.read_bytes(h.clip("h264_aac.mp4"))
+        r = h.upload(job["upload_url"], data, "video/mp4")
+        self.assertEqual(r.status, 200, r)
+        done = self.c.wait_status(job["job_id"], h.TERMINAL, deadline_s=90)
+        self.assertEqual(done["status"], "SUCCEEDED", done)
+        self.assertEqual(int(done["object"]["size"]), len(data), done)
+        # Now finished: the same object's event again is a duplicate, a
+        # forged new version is refused; the job stays as it is.
+        r = self.c.webhook(h.minio_event(
+            "uploads", job["s3_key"], "forged-2",
+            done["object"]["etag"], len(data)))
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(self.c.get_job(job["job_id"]), done)
 
     def test_tampered_url_refused_by_s3rver(self):
         job = self.c.create_job("tampered.mp4", "video/mp4")

@@ -6,8 +6,8 @@
 
 - Tokens do not outlive their accounts: `vidflow users remove`, `role` and
   `passwd` take effect on a running node (within a second) and across a
-  restart; old tokens get 401 (removed, password changed) or 403 (demoted
-  admin on an admin route).
+  restart; old tokens get 401 (removed, password or role changed) and a
+  demoted admin's fresh token gets 403 on an admin route.
 - The users file is mode 0600 and holds scrypt hashes, never a password.
 - Password guessing is throttled: 429 with Retry-After comes after a few
   failures, and the wait grows.
@@ -130,12 +130,16 @@ class SecAuth(unittest.TestCase):
             self.assert_error(login(base, "carol", "carol-Secret-42"), 401,
                               "unauthorized")
 
-            # Demoted: the admin routes close at once (the role is read from
-            # the user table on every request, not from the token).
+            # Demoted: tokens issued before the change are revoked (a new
+            # epoch), and a fresh login carries the new role only.
             must(users(data_dir, "role", "dave", "user"))
             r = poll(lambda: (lambda r: r if r.status != 200 else None)(
                 get(base, "/dlq", dave)), "demoted admin refused")
-            self.assert_error(r, 403, "forbidden")
+            self.assert_error(r, 401, "unauthorized")
+            self.assert_error(get(base, "/history", dave), 401,
+                              "unauthorized")
+            dave = token_of(base, "dave", "dave-Secret-42")
+            self.assert_error(get(base, "/dlq", dave), 403, "forbidden")
             self.assertEqual(get(base, "/history", dave).status, 200)
 
             # New password: older tokens are revoked.
@@ -166,6 +170,9 @@ class SecAuth(unittest.TestCase):
         try:
             self.assert_error(get(node.base, "/history", gina), 401,
                               "unauthorized")
+            self.assert_error(get(node.base, "/dlq", frank), 401,
+                              "unauthorized")
+            frank = token_of(node.base, "frank", "frank-pw-1")
             self.assert_error(get(node.base, "/dlq", frank), 403, "forbidden")
             # The file wins over auth.users, and the log says so.
             self.assertIn("auth.users is ignored", node.log_text())

@@ -30,6 +30,26 @@ if(TARGET vidflow)
                        PROPERTIES LABELS integration TIMEOUT 600)
 endif()
 
+# Issue 8 #1, #5, #9, #13, #14: forged webhook events, one upload per job,
+# history per user, file modes, pipelines that cannot run.
+if(TARGET vidflow)
+  add_test(NAME integration.e2e_sec_events
+           COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/e2e_sec_events.py
+                   --binary $<TARGET_FILE:vidflow>)
+  set_tests_properties(integration.e2e_sec_events
+                       PROPERTIES LABELS integration TIMEOUT 600)
+endif()
+
+# Issue 8 #8: a cluster certificate lets a node act only for itself; drain
+# or evict another node only with the cluster admin secret.
+if(TARGET vidflow)
+  add_test(NAME integration.e2e_sec_cluster
+           COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/e2e_sec_cluster.py
+                   --binary $<TARGET_FILE:vidflow>)
+  set_tests_properties(integration.e2e_sec_cluster
+                       PROPERTIES LABELS integration TIMEOUT 300)
+endif()
+
 # Connection exhaustion and HTTP framing (issue 8): idle-socket floods per
 # listener, slow headers and uploads, ambiguous framing on both listeners, a
 # node under a low descriptor limit. About 25 s.
@@ -48,15 +68,5 @@ if(TARGET vidflow)
            COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/e2e_sec_storage.py
                    --binary $<TARGET_FILE:vidflow>)
   set_tests_properties(integration.e2e_sec_storage
-                       PROPERTIES LABELS integration TIMEOUT 300)
-endif()
-
-# Issue 8 #8: a cluster certificate lets a node act only for itself; drain
-# or evict another node only with the cluster admin secret.
-if(TARGET vidflow)
-  add_test(NAME integration.e2e_sec_cluster
-           COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/e2e_sec_cluster.py
-                   --binary $<TARGET_FILE:vidflow>)
-  set_tests_properties(integration.e2e_sec_cluster
                        PROPERTIES LABELS integration TIMEOUT 300)
 endif()

@@ -1,18 +1,19 @@
-// Usage: node s3rver-launcher.js <s3rver-module-path> <port> <dataDir> [webhookUrl]
+// Usage: node s3rver-launcher.js <s3rver-module-path> <port> <dataDir> [webhookUrl [webhookToken]]
 //
 // Starts @20minutes/s3rver on 127.0.0.1 with a bucket "uploads" (access key
 // S3RVER / secret S3RVER) and prints one line once it listens:
 //   s3rver <version> ready on 127.0.0.1:<port> in <ms> ms
 // Port 0 picks a free port; the line tells which. With a webhook URL, each S3
 // event is forwarded re-shaped like MinIO's webhook body {EventName, Key,
-// Records}. With S3RVER_EXIT_ON_EOF=1 it exits when stdin closes, so a test
+// Records}, with 'Authorization: Bearer <webhookToken>' as MinIO sends its
+// auth_token. With S3RVER_EXIT_ON_EOF=1 it exits when stdin closes, so a test
 // that dies cannot leave it running.
 //
 // Adapted from shared/reference/s3rver-webhook-launcher.js: the port actually
 // bound is printed, start-up failures exit non-zero, and Key uses the record's
 // key as is, since s3rver (unlike MinIO) does not URL-encode it (decoding it
 // would throw on a literal '%').
-const [modPath, port, dir, webhook] = process.argv.slice(2);
+const [modPath, port, dir, webhook, webhookToken] = process.argv.slice(2);
 if (!modPath || port === undefined || !dir) {
   console.error('usage: node s3rver-launcher.js <s3rver module> <port> <dir> [webhook URL]');
   process.exit(2);
@@ -30,8 +31,9 @@ server.on('event', (ev) => {
     Key: rec.s3.bucket.name + '/' + rec.s3.object.key,
     Records: ev.Records,
   });
-  const req = http.request(webhook, { method: 'POST', headers: { 'Content-Type': 'application/json',
-    'Content-Length': Buffer.byteLength(body) } }, (res) => res.resume());
+  const headers = { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) };
+  if (webhookToken) headers['Authorization'] = 'Bearer ' + webhookToken;
+  const req = http.request(webhook, { method: 'POST', headers }, (res) => res.resume());
   req.on('error', (e) => console.error('webhook error', e.message));
   req.end(body);
 });

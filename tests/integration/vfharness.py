@@ -42,6 +42,9 @@ JOB_FIELDS = ("job_id", "status", "created_at", "updated_at", "s3_bucket",
               "next_attempt_at", "error_code", "error_message", "object")
 ISO_UTC = re.compile(
     r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|\+00:00)$")
+# The webhook secret every test node gets (webhook.token): the route exists
+# only with one. Tests of the webhook's defences pass their own.
+WEBHOOK_TOKEN = "test-webhook-secret-0123456789"
 UUID4 = re.compile(
     r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 
@@ -210,9 +213,14 @@ class Client:
             raise AssertionError(f"GET /metrics → {r!r}")
         return r.text
 
-    def webhook(self, body, headers=None):
-        return self.call("POST", "/minio/webhook", body, token="",
-                         headers=headers)
+    def webhook(self, body, headers=None, secret=WEBHOOK_TOKEN):
+        """POSTs a MinIO notification as MinIO does: JSON, with the webhook
+        secret as bearer token (`secret=None`: no credentials)."""
+        h = {"Content-Type": "application/json"}
+        if secret:
+            h["Authorization"] = f"Bearer {secret}"
+        h.update(headers or {})
+        return self.call("POST", "/minio/webhook", body, token="", headers=h)
 
     def wait_status(self, job_id, statuses=TERMINAL, deadline_s=60,
                     interval_s=0.05):
@@ -477,6 +485,8 @@ class Server(Process):
         # Tests drive many requests from one address; a test of the rate
         # limit passes its own --rate-limit, which comes later and wins.
         argv += ["--rate-limit", "0"]
+        if "--webhook-token" not in extra_args:
+            argv += ["--webhook-token", WEBHOOK_TOKEN]
         argv += list(extra_args)
         super().__init__(name, argv, env=env)
         self.base = f"http://127.0.0.1:{self.http_port}"

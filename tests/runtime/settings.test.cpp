@@ -1,5 +1,6 @@
 #define CAF_SUITE runtime.settings
 
+#include "vf/runtime/logger.hpp"
 #include "vf/runtime/node_config.hpp"
 #include "vf/runtime/settings.hpp"
 
@@ -108,6 +109,18 @@ CAF_TEST(bad settings are named) {
   CAF_CHECK(contains(with({"--bucket", "Bad_Bucket"}), "store.bucket"));
   CAF_CHECK(contains(with({"--no-such-flag", "1"}), "--no-such-flag"));
   CAF_CHECK(contains(with({"--http-port"}), "needs a value"));
+  // Steps whose inputs do not fit fail every job: refused at start-up.
+  CAF_CHECK(contains(with({"--pipeline", "probe,sleep,summarize"}),
+                     "pipeline.steps"));
+  CAF_CHECK(contains(with({"--pipeline", "summarize"}), "after 'probe'"));
+  // The webhook: a short secret, and s3 mode without one (its only
+  // source of events would be open to anyone, or closed).
+  CAF_CHECK(contains(with({"--webhook-token", "short"}), "webhook.token"));
+  CAF_CHECK(contains(with({"--store-mode", "s3", "--store-endpoint",
+                           "http://127.0.0.1:9"}),
+                     "webhook.token"));
+  CAF_CHECK(contains(with({"--webhook-max-records", "0"}),
+                     "webhook.max_records"));
   CAF_CHECK(contains(error_of({}), "store.access_key"));
   temp_file bad_key{valid + "http.prot = 1\n"};
   CAF_CHECK(contains(error_of({"--config", bad_key.path}), ":5: unknown "
@@ -124,4 +137,22 @@ CAF_TEST(sizes take units) {
   CAF_REQUIRE(cfg);
   CAF_CHECK_EQUAL(cfg->max_upload_bytes, 65536u);
   CAF_CHECK_EQUAL(cfg->http_max_body, 10000000u);
+}
+
+CAF_TEST(adapter problems are logged as warnings and errors) {
+  using runtime::log_level;
+  using runtime::logger;
+  auto c = [](const std::string& line) {
+    return logger::classify_adapter_line(line);
+  };
+  // The review saw ENOSPC and accept failures logged at INFO.
+  auto [lvl, text] = c("objectstore: ERROR fsync: No space left on device");
+  CAF_CHECK(lvl == log_level::error);
+  CAF_CHECK_EQUAL(text, "objectstore: fsync: No space left on device");
+  CAF_CHECK(c("http api: WARN accept failed: Too many open files").first
+            == log_level::warning);
+  CAF_CHECK(c("objectstore: listening on 127.0.0.1:9000").first
+            == log_level::info);
+  // A marker elsewhere in the text is just text.
+  CAF_CHECK(c("objectstore: stored x/ERROR y").first == log_level::info);
 }

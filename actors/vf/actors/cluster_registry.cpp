@@ -5,7 +5,6 @@
 #include "vf/messages/errc.hpp"
 
 #include <algorithm>
-#include <cctype>
 #include <iterator>
 #include <memory>
 
@@ -19,15 +18,6 @@ namespace {
 /// Bounds a forwarded request; the dispatcher and orchestrator answer at
 /// once, so this only catches one that is gone.
 constexpr auto forward_timeout = std::chrono::seconds{30};
-
-bool valid_name(const std::string& name) {
-  if (name.empty() || name.size() > 64)
-    return false;
-  return std::all_of(name.begin(), name.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_'
-           || c == '.';
-  });
-}
 
 /// How far an admin command's time may be from the coordinator's clock.
 constexpr int64_t admin_window_ms = 60'000;
@@ -139,7 +129,7 @@ cluster_registry(cluster_registry_impl* self, cluster_registry_config cfg,
         const std::string& name) -> caf::result<bool> {
       if (!agent)
         return make_error(errc::invalid_argument, "hello without an agent");
-      if (!valid_name(name))
+      if (!messages::is_valid_name(name))
         return make_error(errc::invalid_argument,
                           "node name '" + name
                             + "' must be 1..64 letters, digits, '-', '_' or "

@@ -2,10 +2,10 @@
 
 #include "vf/actors/job_registry.hpp"
 
+#include "vf/actors/secure_random.hpp"
 #include "vf/messages/errc.hpp"
 
 #include <chrono>
-#include <cstdio>
 
 namespace vf::actors {
 
@@ -37,28 +37,11 @@ std::optional<std::string> check_filename(const std::string& filename) {
   return std::nullopt;
 }
 
-std::string job_registry_state::next_id() {
-  uint64_t hi = rng();
-  uint64_t lo = rng();
-  // RFC 4122 version 4, variant 1.
-  hi = (hi & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;
-  lo = (lo & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;
-  char buf[37];
-  std::snprintf(buf, sizeof(buf), "%08x-%04x-%04x-%04x-%012llx",
-                static_cast<unsigned>(hi >> 32),
-                static_cast<unsigned>((hi >> 16) & 0xffff),
-                static_cast<unsigned>(hi & 0xffff),
-                static_cast<unsigned>(lo >> 48),
-                static_cast<unsigned long long>(lo & 0xffffffffffffULL));
-  return buf;
-}
-
 messages::job_registry_actor::behavior_type
 job_registry(job_registry_impl* self, messages::job_store_actor store,
              job_registry_config cfg) {
   self->state.cfg = std::move(cfg);
   self->state.clock = wall_clock{self->state.cfg.wall_ms, self->clock().now()};
-  self->state.rng.seed(self->state.cfg.seed);
   return {
     [=](atoms::create,
         messages::job_request& req) -> caf::result<messages::job> {
@@ -69,7 +52,12 @@ job_registry(job_registry_impl* self, messages::job_store_actor store,
                           "content_type must be at most 255 bytes");
       auto& st = self->state;
       messages::job j;
-      j.id = st.next_id();
+      try {
+        j.id = secure_uuid4();
+      } catch (const std::exception& e) {
+        return make_error(errc::internal,
+                          std::string{"no random job id: "} + e.what());
+      }
       j.owner = std::move(req.owner);
       j.filename = std::move(req.filename);
       j.content_type = std::move(req.content_type);
@@ -143,12 +131,12 @@ job_registry(job_registry_impl* self, messages::job_store_actor store,
     [=](atoms::get, const std::string& id) {
       return self->delegate(store, atoms::get_v, id);
     },
-    [=](atoms::history,
+    [=](atoms::history, std::string& owner,
         uint32_t limit) -> caf::result<std::vector<messages::job>> {
       if (limit < 1 || limit > 200)
         return make_error(errc::invalid_argument,
                           "limit must be between 1 and 200");
-      return self->delegate(store, atoms::history_v, limit);
+      return self->delegate(store, atoms::history_v, std::move(owner), limit);
     },
     [=](atoms::get_result,
         const std::string& id) -> caf::result<messages::job_result> {

@@ -12,7 +12,6 @@
 #include <cstdint>
 #include <map>
 #include <optional>
-#include <random>
 #include <string>
 
 namespace vf::actors {
@@ -31,8 +30,6 @@ struct job_registry_config {
   /// Most bytes of stored objects one owner may hold; at or over it a new
   /// job is `errc::storage_quota_exceeded`. 0: no limit.
   uint64_t bytes_per_user = 0;
-  /// Seeds job-id generation (runtime: random_device; tests: fixed).
-  uint64_t seed = 0;
 };
 
 /// Returns why `filename` is not acceptable as the last segment of an object
@@ -49,10 +46,6 @@ struct job_registry_state {
   /// counted against the in-flight limit, so a burst of concurrent creates
   /// cannot all pass one check.
   std::map<std::string, uint64_t> creating;
-  std::mt19937_64 rng;
-
-  /// Returns a random UUID (version 4) as text.
-  std::string next_id();
 };
 
 using job_registry_impl

@@ -2,6 +2,8 @@
 
 #include "vf/actors/orchestrator.hpp"
 
+#include "vf/actors/secure_random.hpp"
+
 #include "caf/sec.hpp"
 
 #include "vf/messages/errc.hpp"
@@ -77,7 +79,7 @@ struct machine {
       return;
     auto& run = i->second;
     auto kind = st().cfg.pipeline[run.step];
-    auto lease = ++st().last_lease;
+    auto lease = st().next_lease();
     run.lease = lease;
     run.recording = false;
     auto& j = run.snapshot;
@@ -206,7 +208,7 @@ struct machine {
     auto& j = run.snapshot;
     std::uniform_real_distribution<double> uniform{0.0, 1.0};
     auto delay = backoff_delay(st().cfg, j.attempts, uniform(st().rng));
-    auto lease = ++st().last_lease;
+    auto lease = st().next_lease();
     run.lease = lease;
     j.error_code = code;
     j.error_message = msg;
@@ -270,7 +272,7 @@ struct machine {
     if (i == st().runs.end())
       return;
     auto& run = i->second;
-    auto lease = ++st().last_lease; // Nothing else may act on the job now.
+    auto lease = st().next_lease(); // Nothing else may act on the job now.
     run.lease = lease;
     auto j = run.snapshot;
     j.status = job_status::failed;
@@ -330,7 +332,7 @@ struct machine {
              Done done) const {
     auto& run = st().runs[j.id];
     run = job_run{};
-    run.lease = ++st().last_lease; // Supersedes leases of an older object.
+    run.lease = st().next_lease(); // Supersedes leases of an older object.
     j.object = obj;
     j.status = job_status::submitted;
     j.step.clear();
@@ -364,7 +366,7 @@ struct machine {
     auto& run = st().runs[j.id];
     run = job_run{};
     run.snapshot = j;
-    run.lease = ++st().last_lease;
+    run.lease = st().next_lease();
     auto same = [&](const messages::attempt_record& r) {
       return r.series == j.series && r.object_version == j.object.version;
     };
@@ -410,6 +412,32 @@ std::optional<std::string> job_id_of(const std::string& key,
   return key.substr(start, slash - start);
 }
 
+std::optional<std::string>
+check_pipeline(const std::vector<task_kind>& pipeline) {
+  if (pipeline.empty())
+    return "the pipeline has no steps";
+  for (size_t i = 0; i < pipeline.size(); ++i) {
+    auto kind = pipeline[i];
+    for (size_t j = 0; j < i; ++j)
+      if (pipeline[j] == kind)
+        return "step '" + to_string(kind) + "' appears twice";
+    if (kind == task_kind::summarize
+        && (i == 0 || pipeline[i - 1] != task_kind::probe))
+      return "step 'summarize' reads the probe's metadata, so it must come "
+             "right after 'probe' (e.g. probe,summarize or "
+             "sleep,probe,summarize)";
+  }
+  return std::nullopt;
+}
+
+uint64_t orchestrator_state::next_lease() {
+  for (;;) {
+    auto x = cfg.lease_ids ? cfg.lease_ids() : secure_random_u64();
+    if (x != 0) // 0 means "no lease" in job_run.
+      return x;
+  }
+}
+
 std::chrono::milliseconds backoff_delay(const orchestrator_config& cfg,
                                         uint32_t retry, double u) {
   auto exp = std::min<uint32_t>(retry > 0 ? retry - 1 : 0, 30);
@@ -429,7 +457,6 @@ orchestrator(orchestrator_impl* self, orchestrator_config cfg,
   self->state.cfg = std::move(cfg);
   self->state.clock = wall_clock{self->state.cfg.wall_ms, self->clock().now()};
   self->state.rng.seed(self->state.cfg.seed);
-  self->state.last_lease = self->state.cfg.lease_base;
   machine m{self, store, guard, dispatcher};
   if (self->state.cfg.expire_interval.count() > 0)
     self->delayed_send(self, self->state.cfg.expire_interval,
@@ -457,34 +484,78 @@ orchestrator(orchestrator_impl* self, orchestrator_config cfg,
         self->state.claiming.erase(ckey);
         rp.deliver(err);
       };
+      // Claims and starts work; `j` is a job waiting for this upload.
+      auto start = [=](messages::job j) mutable {
+        self->request(guard, store_timeout, atoms::claim_v, obj, j.id)
+          .then(
+            [=](bool first) mutable {
+              // A claim without the transition means we crashed in
+              // between: the job still waits, so the event is new.
+              if (!first && j.status != job_status::awaiting_upload) {
+                self->state.claiming.erase(ckey);
+                rp.deliver(false);
+                return;
+              }
+              m.begin(std::move(j), obj, [=](const caf::error& err) mutable {
+                self->state.claiming.erase(ckey);
+                if (err)
+                  rp.deliver(err); // The source redelivers.
+                else
+                  rp.deliver(true);
+              });
+            },
+            fail);
+      };
       self->request(store, store_timeout, atoms::get_v, *id)
         .then(
           [=](messages::job& j) mutable {
-            if ((!obj.version.empty() && j.object.version == obj.version)
-                || j.status == job_status::cancelled) {
+            if (!obj.version.empty() && j.object.version == obj.version) {
               self->state.claiming.erase(ckey);
-              rp.deliver(false);
+              rp.deliver(false); // A redelivery of the event we acted on.
               return;
             }
-            self->request(guard, store_timeout, atoms::claim_v, obj, j.id)
+            // The job's own key only: another file under its id is not
+            // its upload (and may be someone's attempt to swap it).
+            if (obj.key != j.key) {
+              self->state.claiming.erase(ckey);
+              rp.deliver(make_error(errc::not_found,
+                                    "job " + j.id + " expects no object '"
+                                      + obj.key + "'"));
+              return;
+            }
+            // An event only starts work for a job waiting for its upload: a
+            // finished, failed, cancelled or expired job is never revived,
+            // and a running one never gets its object replaced.
+            if (j.status != job_status::awaiting_upload) {
+              self->state.claiming.erase(ckey);
+              rp.deliver(make_error(errc::conflict,
+                                    "job " + j.id + " is "
+                                      + to_string(j.status)
+                                      + ", not waiting for an upload"));
+              return;
+            }
+            auto checker = self->state.cfg.checker;
+            if (!checker || ev.source == "builtin") {
+              start(std::move(j));
+              return;
+            }
+            // Outside sources are believed only when the store holds the
+            // object they name, with the size and ETag they say.
+            self->request(checker, store_timeout, atoms::head_v, obj)
               .then(
-                [=](bool first) mutable {
-                  // A claim without the transition means we crashed in
-                  // between: the job still waits, so the event is new.
-                  if (!first && j.status != job_status::awaiting_upload
-                      && j.status != job_status::expired) {
+                [=](const messages::object_ref& now) mutable {
+                  if (obj.etag.empty() || now.size != obj.size
+                      || now.etag != obj.etag) {
                     self->state.claiming.erase(ckey);
-                    rp.deliver(false);
+                    rp.deliver(make_error(
+                      errc::invalid_argument,
+                      "the store's object does not match the event (size "
+                        + std::to_string(now.size) + " vs "
+                        + std::to_string(obj.size) + ", etag '" + now.etag
+                        + "' vs '" + obj.etag + "')"));
                     return;
                   }
-                  m.begin(std::move(j), obj,
-                          [=](const caf::error& err) mutable {
-                            self->state.claiming.erase(ckey);
-                            if (err)
-                              rp.deliver(err); // The source redelivers.
-                            else
-                              rp.deliver(true);
-                          });
+                  start(std::move(j));
                 },
                 fail);
           },
@@ -589,7 +660,7 @@ orchestrator(orchestrator_impl* self, orchestrator_config cfg,
               // Claim the run now so events racing the ledger read wait.
               auto& run = self->state.runs[j.id];
               run.snapshot = j;
-              auto lease = ++self->state.last_lease;
+              auto lease = self->state.next_lease();
               run.lease = lease;
               self->request(store, store_timeout, atoms::attempts_v, j.id)
                 .then(

@@ -10,10 +10,12 @@
 #include "vf/messages/dispatcher_actor.hpp"
 #include "vf/messages/idempotency_guard_actor.hpp"
 #include "vf/messages/job_store_actor.hpp"
+#include "vf/messages/object_checker_actor.hpp"
 #include "vf/messages/orchestrator_actor.hpp"
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <random>
@@ -51,15 +53,28 @@ struct orchestrator_config {
   int64_t wall_ms = 0;
   /// Seeds backoff jitter (runtime: random_device; tests: fixed).
   uint64_t seed = 0;
-  /// First lease id minus one; the runtime starts it from the wall clock so
-  /// that leases stay unique across restarts.
-  uint64_t lease_base = 0;
+  /// Asked before an event from an outside source (anything but the
+  /// built-in store) is claimed: the object must exist with the event's
+  /// size and ETag. Null (single node, built-in store): no check.
+  messages::object_checker_actor checker;
+  /// Makes lease ids. Empty (the runtime): 64 random bits from the OS
+  /// CSPRNG, so a lease can be neither guessed nor repeated across
+  /// restarts. Tests set a counter to get predictable ids.
+  std::function<uint64_t()> lease_ids;
   /// How often uploads that never came are expired; 0 disables the sweep.
   std::chrono::milliseconds expire_interval{60000};
   /// A job still AWAITING_UPLOAD this long after creation is EXPIRED (its
   /// upload URL expired; the runtime adds a grace period).
   std::chrono::milliseconds upload_ttl{960000};
 };
+
+/// Returns why the steps `pipeline` cannot run together, or nullopt if they
+/// can. A step's input is the output of the step before it: `summarize`
+/// reads the probe's metadata, so it must follow `probe` directly; `probe`
+/// reads the object and `sleep` its own setting, so they fit anywhere. A
+/// kind appears at most once (outputs are kept by kind).
+std::optional<std::string>
+check_pipeline(const std::vector<messages::task_kind>& pipeline);
 
 /// Parses `<prefix>/<job_id>/<filename>`; returns the job id.
 std::optional<std::string> job_id_of(const std::string& key,
@@ -94,7 +109,8 @@ struct orchestrator_state {
   orchestrator_config cfg;
   wall_clock clock;
   std::mt19937_64 rng;
-  uint64_t last_lease = 0;
+  /// Returns a fresh lease id (never 0) from `cfg.lease_ids`.
+  uint64_t next_lease();
   /// Jobs in SUBMITTED or PROCESSING, driven by this orchestrator.
   std::unordered_map<std::string, job_run> runs;
   /// Claim keys of events being handled right now.

@@ -19,7 +19,8 @@ namespace vf::messages {
 ///   for a filename that is empty, too long, has a path separator, `..`, or
 ///   control characters.
 /// - `(get, id)` → the job; `errc::not_found`.
-/// - `(history, limit)` → up to `limit` (1..200) jobs, newest first;
+/// - `(history, owner, limit)` → up to `limit` (1..200) of `owner`'s jobs
+///   (every owner's if `owner` is empty: admins), newest first;
 ///   `errc::invalid_argument` outside that range.
 /// - `(get_result, id)` → the result; `errc::not_found` for an unknown job,
 ///   `errc::conflict` while the job has not succeeded.
@@ -33,7 +34,7 @@ namespace vf::messages {
 using job_registry_actor = caf::typed_actor<
   caf::replies_to<atoms::create, job_request>::with<job>,
   caf::replies_to<atoms::get, std::string>::with<job>,
-  caf::replies_to<atoms::history, uint32_t>::with<std::vector<job>>,
+  caf::replies_to<atoms::history, std::string, uint32_t>::with<std::vector<job>>,
   caf::replies_to<atoms::get_result, std::string>::with<job_result>,
   caf::replies_to<atoms::counts>::with<status_counts>,
   caf::replies_to<atoms::attempts, std::string>::with<

@@ -18,7 +18,9 @@ namespace vf::messages {
 ///
 /// - `(create, job)` → `true`; `errc::duplicate` if the id exists.
 /// - `(get, id)` → the job; `errc::not_found`.
-/// - `(history, limit)` → up to `limit` jobs, newest first.
+/// - `(history, owner, limit)` → up to `limit` of `owner`'s jobs (every
+///   owner's if empty), newest first; the filter runs in the query, so other
+///   owners' jobs never crowd a user's page.
 /// - `(put, job)` → `true`: replaces the stored state of an existing job;
 ///   `errc::not_found` if it was never created.
 /// - `(put_result, result)` → `true` if written now, `false` if a result for
@@ -59,7 +61,7 @@ namespace vf::messages {
 using job_store_actor = caf::typed_actor<
   caf::replies_to<atoms::create, job>::with<bool>,
   caf::replies_to<atoms::get, std::string>::with<job>,
-  caf::replies_to<atoms::history, uint32_t>::with<std::vector<job>>,
+  caf::replies_to<atoms::history, std::string, uint32_t>::with<std::vector<job>>,
   caf::replies_to<atoms::put, job>::with<bool>,
   caf::replies_to<atoms::put_result, job_result>::with<bool>,
   caf::replies_to<atoms::get_result, std::string>::with<job_result>,

@@ -2,7 +2,9 @@
 
 #include "vf/messages/task.hpp"
 
+#include <algorithm>
 #include <array>
+#include <cctype>
 
 namespace vf::messages {
 
@@ -16,6 +18,15 @@ constexpr std::array<const char*, 3> kind_names{{"probe", "summarize",
 std::string to_string(task_kind x) {
   auto i = static_cast<size_t>(x);
   return i < kind_names.size() ? kind_names[i] : "unknown";
+}
+
+bool is_valid_name(const std::string& x) {
+  if (x.empty() || x.size() > 64)
+    return false;
+  return std::all_of(x.begin(), x.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_'
+           || c == '.';
+  });
 }
 
 bool from_string(const std::string& str, task_kind& x) {

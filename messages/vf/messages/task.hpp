@@ -29,6 +29,10 @@ std::string to_string(task_kind x);
 /// Parses a name produced by `to_string`.
 bool from_string(const std::string& str, task_kind& x);
 
+/// Whether `x` may name a cluster node or a worker label: 1 to 64 letters,
+/// digits, `-`, `_` or `.` (names appear in logs, metrics and `node/worker`).
+bool is_valid_name(const std::string& x);
+
 /// A lease on one step of one job, handed to one worker.
 struct task {
   std::string job_id;

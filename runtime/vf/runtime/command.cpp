@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "vf/messages/errc.hpp"
+#include "vf/messages/register_types.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -51,11 +52,19 @@ std::optional<settings> load_settings(const std::string& name,
   return std::move(*xs);
 }
 
+void configure_actor_system(caf::actor_system_config& sys_cfg,
+                            const std::string& policy, size_t threads) {
+  messages::register_types(sys_cfg);
+  sys_cfg.set("scheduler.policy", caf::atom_from_string(policy));
+  if (threads > 0)
+    sys_cfg.set("scheduler.max-threads", threads);
+}
+
 bool make_dirs(const std::string& path) {
   std::string cur;
   for (size_t i = 0; i <= path.size(); ++i) {
     if (i == path.size() || path[i] == '/')
-      if (!cur.empty() && ::mkdir(cur.c_str(), 0755) != 0 && errno != EEXIST)
+      if (!cur.empty() && ::mkdir(cur.c_str(), 0700) != 0 && errno != EEXIST)
         return false;
     if (i < path.size())
       cur += path[i];

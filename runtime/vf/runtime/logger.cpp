@@ -46,4 +46,23 @@ void logger::log(log_level lvl, const std::string& component,
   std::fflush(stdout);
 }
 
+std::pair<log_level, std::string>
+logger::classify_adapter_line(const std::string& line) {
+  auto colon = line.find(": ");
+  auto start = colon == std::string::npos ? 0 : colon + 2;
+  for (auto [marker, lvl] : {std::pair{"ERROR ", log_level::error},
+                             std::pair{"WARN ", log_level::warning}}) {
+    std::string m = marker;
+    if (line.compare(start, m.size(), m) == 0)
+      return {lvl, line.substr(0, start) + line.substr(start + m.size())};
+  }
+  return {log_level::info, line};
+}
+
+void logger::adapter_line(const std::string& component,
+                          const std::string& line) {
+  auto [lvl, text] = classify_adapter_line(line);
+  log(lvl, component, text);
+}
+
 } // namespace vf::runtime

@@ -4,6 +4,7 @@
 
 #include <mutex>
 #include <string>
+#include <utility>
 
 namespace vf::runtime {
 
@@ -35,6 +36,17 @@ public:
   void error(const std::string& component, const std::string& text) {
     log(log_level::error, component, text);
   }
+
+  /// Logs a line an adapter handed to its `log` callback. Adapters know no
+  /// levels of ours; they mark problems with `ERROR ` or `WARN ` as the
+  /// first word after their own `name: ` prefix (e.g. `objectstore: ERROR
+  /// fsync failed: No space left on device`). Marked lines go out at that
+  /// level without the marker, all others at INFO.
+  void adapter_line(const std::string& component, const std::string& line);
+
+  /// Returns the level and text `adapter_line` would log `line` with.
+  static std::pair<log_level, std::string>
+  classify_adapter_line(const std::string& line);
 
 private:
   std::mutex mtx_;

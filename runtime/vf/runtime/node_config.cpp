@@ -2,8 +2,10 @@
 
 #include "vf/runtime/node_config.hpp"
 
+#include "vf/actors/orchestrator.hpp"
 #include "vf/adapters/common/trusted_proxies.hpp"
 #include "vf/messages/errc.hpp"
+#include "vf/messages/task.hpp"
 
 #include <cctype>
 #include <cstdlib>
@@ -152,7 +154,11 @@ const std::vector<setting_spec>& serve_specs() {
      "<data.dir>/users.json on first start, ignored once it exists "
      "(then: vidflow users)", true},
     {"webhook.token", "--webhook-token", "",
-     "bearer token MinIO must send to /minio/webhook (empty: none)", true},
+     "secret of /minio/webhook: MinIO's auth_token, or the HMAC key of "
+     "X-Vidflow-Signature (empty: no webhook route; required in s3 mode)",
+     true},
+    {"webhook.max_records", "--webhook-max-records", "100",
+     "most records one webhook request may carry (more: 413)"},
     {"dlq.interval_s", "--dlq-interval-s", "300",
      "how often the DLQ analyzer writes its scheduled report (0: never)"},
     {"dlq.window_s", "--dlq-window-s", "86400",
@@ -241,16 +247,6 @@ std::vector<std::string> split_list(const std::string& text) {
 
 bool valid_kind(const std::string& x) {
   return x == "probe" || x == "summarize" || x == "sleep";
-}
-
-bool valid_label(const std::string& x) {
-  if (x.empty() || x.size() > 64)
-    return false;
-  for (char c : x)
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_'
-        && c != '.')
-      return false;
-  return true;
 }
 
 bool readable(const std::string& path) {
@@ -406,6 +402,18 @@ caf::expected<node_config> make_node_config(const settings& xs) {
                "must name at least one account (name:password:role) while "
                + users_file(cfg.data_dir) + " does not exist");
   cfg.webhook_token = xs.str("webhook.token");
+  // The webhook is how an S3-compatible server tells us about uploads, and
+  // an open webhook lets anyone forge them.
+  if (cfg.store_mode == "s3" && cfg.webhook_token.size() < 16)
+    return bad(xs, "webhook.token",
+               "s3 mode needs a webhook secret of at least 16 characters "
+               "(env VIDFLOW_WEBHOOK_TOKEN; give MinIO the same value as its "
+               "notify_webhook auth_token)");
+  if (!cfg.webhook_token.empty() && cfg.webhook_token.size() < 16)
+    return bad(xs, "webhook.token",
+               "must be at least 16 characters (env VIDFLOW_WEBHOOK_TOKEN)");
+  VF_TRY(max_records, xs.uint("webhook.max_records", 1, 10000));
+  cfg.webhook_max_records = static_cast<size_t>(*max_records);
   if (!logger::parse(xs.str("log.level"), cfg.level))
     return bad(xs, "log.level", "must be debug, info, warning or error");
   auto ratio = [&](const std::string& key, double hi) -> caf::expected<double> {
@@ -481,12 +489,22 @@ caf::expected<node_config> make_node_config(const settings& xs) {
     if (!valid_kind(k))
       return bad(xs, "pipeline.steps",
                  "has unknown step '" + k + "'; use probe, summarize, sleep");
+  {
+    std::vector<messages::task_kind> kinds;
+    for (auto& k : cfg.pipeline) {
+      messages::task_kind kind;
+      if (from_string(k, kind))
+        kinds.push_back(kind);
+    }
+    if (auto why = actors::check_pipeline(kinds))
+      return bad(xs, "pipeline.steps", *why);
+  }
   VF_TRY(sleep_ms, xs.uint("pipeline.sleep_ms", 0, 3600000));
   cfg.sleep_ms = static_cast<uint32_t>(*sleep_ms);
   for (auto& pair : split_list(xs.str("pipeline.labels"))) {
     auto colon = pair.find(':');
     if (colon == std::string::npos || !valid_kind(pair.substr(0, colon))
-        || !valid_label(pair.substr(colon + 1)))
+        || !messages::is_valid_name(pair.substr(colon + 1)))
       return bad(xs, "pipeline.labels",
                  "entries must be kind:label (e.g. probe:gpu), got '" + pair
                    + "'");
@@ -540,7 +558,7 @@ caf::expected<worker_node_config> make_worker_config(const settings& xs) {
     if (gethostname(buf, sizeof(buf) - 1) == 0)
       cfg.name = buf;
   }
-  if (!valid_label(cfg.name))
+  if (!messages::is_valid_name(cfg.name))
     return bad(xs, "worker.name",
                "must be 1..64 letters, digits, '-', '_' or '.', got '"
                  + cfg.name + "'");
@@ -557,7 +575,7 @@ caf::expected<worker_node_config> make_worker_config(const settings& xs) {
                  "has unknown kind '" + k + "'; use probe, summarize, sleep");
   cfg.labels = split_list(xs.str("worker.labels"));
   for (auto& l : cfg.labels)
-    if (!valid_label(l))
+    if (!messages::is_valid_name(l))
       return bad(xs, "worker.labels",
                  "has label '" + l
                    + "'; use letters, digits, '-', '_' or '.'");

@@ -77,6 +77,8 @@ struct node_config {
   uint32_t token_ttl = 3600;
   std::vector<account> users;
   std::string webhook_token;
+  /// Most records one webhook request may carry.
+  size_t webhook_max_records = 100;
   log_level level = log_level::info;
   /// Requests per second one client may make (0: unlimited) and its burst.
   double rate_limit = 1000;

@@ -9,6 +9,7 @@
 #include "vf/actors/job_registry.hpp"
 #include "vf/actors/orchestrator.hpp"
 #include "vf/actors/retention.hpp"
+#include "vf/actors/upload_gate.hpp"
 #include "vf/actors/worker.hpp"
 #include "vf/adapters/http/api_server.hpp"
 #include "vf/adapters/media/media_actor.hpp"
@@ -16,6 +17,7 @@
 #include "vf/adapters/objectstore/object_deleter.hpp"
 #include "vf/adapters/objectstore/store_server.hpp"
 #include "vf/adapters/s3/client.hpp"
+#include "vf/adapters/s3/object_checker.hpp"
 #include "vf/adapters/sigv4/sigv4.hpp"
 #include "vf/adapters/sqlite/job_store.hpp"
 #include "vf/adapters/summarizer/mock_summarizer.hpp"
@@ -41,6 +43,7 @@
 #include <algorithm>
 #include <chrono>
 #include <csignal>
+#include <cstdio>
 #include <ctime>
 #include <iostream>
 #include <map>
@@ -106,10 +109,21 @@ int serve(const std::vector<std::string>& raw_args) {
   }
   logger log;
   log.set_level(cfg->level);
+  // Uploads, outputs, the database and its journal belong to this node
+  // alone, whoever started it (systemd sets the same; a shell may not).
+  ::umask(077);
   if (!make_dirs(cfg->data_dir)) {
     std::cerr << "vidflow serve: setting data.dir: cannot create directory '"
               << cfg->data_dir << "'\n";
     return 2;
+  }
+  if (struct stat st {}; ::stat(cfg->data_dir.c_str(), &st) == 0
+                         && (st.st_mode & 077) != 0) {
+    char mode[8];
+    std::snprintf(mode, sizeof(mode), "%04o", st.st_mode & 07777);
+    log.warn("serve", "data.dir '" + cfg->data_dir + "' is open to other "
+                        "users (mode " + mode + "); run: chmod 700 '"
+                        + cfg->data_dir + "'");
   }
   // Descriptors: as many as allowed, split between the listeners after a
   // reserve, so neither listener can starve the other or the database.
@@ -156,13 +170,10 @@ int serve(const std::vector<std::string>& raw_args) {
   auto sigs = block_stop_signals();
 
   caf::actor_system_config sys_cfg;
-  messages::register_types(sys_cfg);
   // Sharing (one queue, condition variables) beats work stealing here: the
   // stealing workers' polling sleeps cost ~15% CPU on 2 cores and raised
   // POST /jobs latency (bench/ingest.sh: 9.1k -> 11.5k req/s).
-  sys_cfg.set("scheduler.policy", caf::atom_from_string(cfg->scheduler));
-  if (cfg->scheduler_threads > 0)
-    sys_cfg.set("scheduler.max-threads", cfg->scheduler_threads);
+  configure_actor_system(sys_cfg, cfg->scheduler, cfg->scheduler_threads);
   if (cfg->cluster.port != 0)
     enable_cluster(sys_cfg, cfg->cluster);
   caf::actor_system sys{sys_cfg};
@@ -233,9 +244,17 @@ int serve(const std::vector<std::string>& raw_args) {
       orch_cfg.labels[kind].push_back(label);
   }
   orch_cfg.sleep_input = std::to_string(cfg->sleep_ms);
+  if (cfg->store_mode == "s3") {
+    // Webhook events are believed only for objects the server really has.
+    adapters::s3::client_config check_cfg;
+    check_cfg.endpoint = cfg->store_endpoint;
+    check_cfg.region = cfg->region;
+    check_cfg.creds = {cfg->access_key, cfg->secret_key, {}};
+    orch_cfg.checker = keep(
+      adapters::s3::spawn_object_checker(sys, std::move(check_cfg), 10000));
+  }
   orch_cfg.wall_ms = unix_ms();
   orch_cfg.seed = seed;
-  orch_cfg.lease_base = static_cast<uint64_t>(unix_ms()) * 1000;
   // An upload URL works for presign_expires; a minute of grace covers an
   // upload that started just before it expired.
   orch_cfg.upload_ttl = std::chrono::seconds{cfg->presign_expires} + 60s;
@@ -248,7 +267,6 @@ int serve(const std::vector<std::string>& raw_args) {
   reg_cfg.wall_ms = unix_ms();
   reg_cfg.jobs_in_flight_per_user = cfg->jobs_in_flight_per_user;
   reg_cfg.bytes_per_user = cfg->bytes_per_user;
-  reg_cfg.seed = seed ^ 0x9e3779b97f4a7c15ULL;
   auto registry = keep(sys.spawn(actors::job_registry, *store, reg_cfg));
   // Retention: uploads of failed, cancelled and expired jobs go after
   // retention.failed_s; records and dead letters stay.
@@ -308,7 +326,12 @@ int serve(const std::vector<std::string>& raw_args) {
   store_cfg.header_timeout = cfg->store_header_timeout;
   store_cfg.min_rate = cfg->store_min_rate;
   store_cfg.rate_window = cfg->store_rate_window;
-  store_cfg.log = [&log](std::string line) { log.info("objectstore", line); };
+  store_cfg.gate = keep(sys.spawn(actors::upload_gate, *store,
+                                  actors::upload_gate_config{cfg->bucket,
+                                                             "uploads"}));
+  store_cfg.log = [&log](std::string line) {
+    log.adapter_line("objectstore", line);
+  };
   {
     // Same family as the API's webhook events (prometheus-cpp merges
     // families of one name), labelled source="builtin".
@@ -451,6 +474,7 @@ int serve(const std::vector<std::string>& raw_args) {
     return http::parsed_events{std::move(res->events), res->ignored.size()};
   };
   api_cfg.webhook_token = cfg->webhook_token;
+  api_cfg.webhook_max_records = cfg->webhook_max_records;
   api_cfg.rate_limit = cfg->rate_limit;
   api_cfg.rate_burst = cfg->rate_burst;
   api_cfg.max_connections = caps.http;
@@ -459,7 +483,9 @@ int serve(const std::vector<std::string>& raw_args) {
   api_cfg.trusted_proxies = cfg->trusted_proxies;
   api_cfg.check_storage = make_storage_check(cfg->data_dir,
                                             cfg->min_free_bytes);
-  api_cfg.log = [&log](const std::string& line) { log.info("http", line); };
+  api_cfg.log = [&log](const std::string& line) {
+    log.adapter_line("http", line);
+  };
   http::api_server api{sys, api_cfg,
                        http::api_handles{registry, orchestrator, dispatcher,
                                          analyzer, cluster},

@@ -48,8 +48,8 @@ void print_users_usage(std::ostream& out) {
          "--config FILE]\n\n"
          "Manages the accounts in <data.dir>/users.json (mode 0600, scrypt\n"
          "password hashes). A running node notices changes within a second:\n"
-         "a removed account's tokens stop working at once, a role change\n"
-         "applies to tokens already issued, a new password revokes them.\n\n"
+         "a removed account's tokens stop working at once, and a new\n"
+         "password or role revokes the tokens issued before it.\n\n"
          "Commands:\n"
          "  list                 print every account and its role\n"
          "  add NAME [ROLE]      create an account (ROLE: user (default) or "
@@ -305,9 +305,14 @@ int users_command(const std::vector<std::string>& raw) {
     done = "changed the password of '" + name
            + "': older tokens stop working within a second";
   } else {
+    // The role is read from the table on every request anyway; a new
+    // epoch also revokes tokens issued before the change (the holder logs
+    // in again and sees the new role), as the review asked.
+    if (i->role != role)
+      i->epoch = http::new_user_epoch();
     i->role = role;
     done = "'" + name + "' is now " + role
-           + " (for tokens already issued too, within a second)";
+           + ": older tokens stop working within a second";
   }
   if (auto err = http::write_users_file(path, *users))
     return fail(messages::message_of(err));

@@ -203,16 +203,14 @@ int worker_node(const std::vector<std::string>& raw_args) {
   auto sigs = block_stop_signals();
 
   caf::actor_system_config sys_cfg;
-  messages::register_types(sys_cfg);
-  sys_cfg.set("scheduler.policy", caf::atom_from_string(cfg->scheduler));
-  if (cfg->scheduler_threads > 0)
-    sys_cfg.set("scheduler.max-threads", cfg->scheduler_threads);
+  configure_actor_system(sys_cfg, cfg->scheduler, cfg->scheduler_threads);
   enable_cluster(sys_cfg, cfg->cluster);
   caf::actor_system sys{sys_cfg};
   if (drain)
     return drain_remote(sys, *cfg, sigs);
 
   auto tmp = cfg->data_dir + "/tmp";
+  ::umask(077); // Downloaded uploads are readable by this node only.
   if (!make_dirs(tmp)) {
     std::cerr << "vidflow worker: setting data.dir: cannot create '" << tmp
               << "'\n";

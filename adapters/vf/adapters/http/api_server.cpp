@@ -419,6 +419,8 @@ private:
     if (q != std::string_view::npos)
       request_.query = target.substr(q + 1);
     request_.authorization = view(req[bhttp::field::authorization]);
+    request_.content_type = view(req[bhttp::field::content_type]);
+    request_.signature = view(req["X-Vidflow-Signature"]);
     request_.body = req.body();
     request_.client = client_;
     request_.client_name = client_name_;
@@ -748,7 +750,7 @@ struct api_server::impl {
         // A handler threw past every guard; keep serving the others.
         log(std::string{"http api: I/O thread caught: "} + e.what());
       } catch (...) {
-        log("http api: I/O thread caught an unknown exception");
+        log("http api: ERROR I/O thread caught an unknown exception");
       }
     }
     std::lock_guard<std::mutex> guard{mtx};

@@ -93,9 +93,14 @@ struct api_config {
   /// parser).
   std::function<caf::expected<parsed_events>(std::string_view body)>
     parse_webhook;
-  /// If non-empty, `POST /minio/webhook` needs `Authorization: Bearer
-  /// <token>`.
+  /// The webhook's shared secret. Empty: `POST /minio/webhook` does not
+  /// exist (404). Otherwise every request must prove it, either as
+  /// `Authorization: Bearer <token>` (MinIO's `auth_token`) or as
+  /// `X-Vidflow-Signature: sha256=<hex HMAC-SHA256(token, body)>`; both are
+  /// compared in constant time.
   std::string webhook_token;
+  /// Most records one webhook request may carry; more answer 413.
+  size_t webhook_max_records = 100;
   /// Returns Unix seconds (tests inject); system clock when empty. Called
   /// from every I/O thread.
   std::function<int64_t()> now;

@@ -104,6 +104,10 @@ struct http_request {
   std::string_view query;
   /// Value of the `Authorization` header; empty if none.
   std::string_view authorization;
+  /// Value of the `Content-Type` header; empty if none.
+  std::string_view content_type;
+  /// Value of the `X-Vidflow-Signature` header (webhook HMAC); empty if none.
+  std::string_view signature;
   /// The request body.
   std::string_view body;
   /// The peer's address as a rate-limiting key.

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "caf/event_based_actor.hpp"
 #include "caf/sec.hpp"
@@ -16,6 +17,8 @@
 #include "vf/messages/errc.hpp"
 
 #include <algorithm>
+#include <array>
+#include <cctype>
 #include <chrono>
 #include <exception>
 #include <utility>
@@ -138,7 +141,7 @@ http_response from_error(const api_state& state, const caf::error& err,
     }
   }
   if (state.config.log)
-    state.config.log("http: unexpected error from an actor: "
+    state.config.log("http: ERROR unexpected error from an actor: "
                      + messages::message_of(err));
   return error_response(500, "internal",
                         "internal error; the operators have been notified");
@@ -322,6 +325,45 @@ std::string_view bearer_token(std::string_view header) {
   return header;
 }
 
+/// True if `req` proves it knows the webhook secret `token`: as a bearer
+/// token or as an HMAC-SHA256 signature of the body. Constant time in the
+/// secret's content.
+bool webhook_authentic(const std::string& token, const http_request& req) {
+  if (auto bearer = bearer_token(req.authorization); !bearer.empty())
+    return equal_digests(sha256(bearer), sha256(token));
+  constexpr std::string_view prefix = "sha256=";
+  auto sig = req.signature;
+  if (sig.size() != prefix.size() + 64
+      || sig.substr(0, prefix.size()) != prefix)
+    return false;
+  digest mac{};
+  unsigned int n = 0;
+  HMAC(EVP_sha256(), token.data(), static_cast<int>(token.size()),
+       reinterpret_cast<const unsigned char*>(req.body.data()),
+       req.body.size(), mac.data(), &n);
+  // Compared as lower-case hex, in constant time.
+  static constexpr char hex[] = "0123456789abcdef";
+  std::array<char, 64> expected{};
+  std::array<char, 64> given{};
+  for (size_t i = 0; i < mac.size(); ++i) {
+    expected[2 * i] = hex[mac[i] >> 4];
+    expected[2 * i + 1] = hex[mac[i] & 0x0f];
+  }
+  for (size_t i = 0; i < given.size(); ++i)
+    given[i] = static_cast<char>(
+      std::tolower(static_cast<unsigned char>(sig[prefix.size() + i])));
+  return CRYPTO_memcmp(expected.data(), given.data(), given.size()) == 0;
+}
+
+/// True for `application/json`, parameters (`; charset=utf-8`) allowed.
+bool is_json_media_type(std::string_view x) {
+  auto semi = x.find(';');
+  auto type = x.substr(0, semi);
+  while (!type.empty() && (type.back() == ' ' || type.back() == '\t'))
+    type.remove_suffix(1);
+  return iequals(type, "application/json");
+}
+
 } // namespace
 
 // -- api_state ----------------------------------------------------------------
@@ -422,6 +464,10 @@ void router::handle(const std::shared_ptr<exchange>& ex) {
   auto& req = ex->request();
   std::string_view id;
   auto r = match(req.path, id);
+  // The webhook exists only with a secret to check it by: an open webhook
+  // lets anyone forge object events.
+  if (r == route::webhook && state_.config.webhook_token.empty())
+    r = route::unmatched;
   ex->set_route(r);
   // Before anything else, unknown routes included: a flood of 404s is a
   // flood too. Monitoring must never be throttled.
@@ -512,7 +558,7 @@ void router::handle(const std::shared_ptr<exchange>& ex) {
                                "notified"));
   } catch (...) {
     if (state_.config.log)
-      state_.config.log("http: handler failed with an unknown exception");
+      state_.config.log("http: ERROR handler failed with an unknown exception");
     ex->respond(error_response(500, "internal",
                                "internal error; the operators have been "
                                "notified"));
@@ -739,7 +785,7 @@ void router::create_job(const std::shared_ptr<exchange>& ex) {
       } catch (...) {
         // Never let an exception reach CAF: it would kill the bridge.
         if (state_.config.log)
-          state_.config.log("http: presign_upload threw for job " + j.id);
+          state_.config.log("http: ERROR presign_upload threw for job " + j.id);
         ex->respond(
           error_response(500, "internal", "could not presign the upload URL"));
         return;
@@ -882,7 +928,11 @@ void router::history(const std::shared_ptr<exchange>& ex) {
     limit = value;
   }
   std::weak_ptr<exchange> weak = ex;
-  auto h = ask(state_.handles.registry, atoms::history_v, limit);
+  // The store filters by owner (admins see everyone's): a filter here,
+  // after the limit, let other users' new jobs empty a user's page.
+  std::string owner = who->role == "admin" ? std::string{} : who->sub;
+  auto h = ask(state_.handles.registry, atoms::history_v, std::move(owner),
+               limit);
   h.then(
     [this, weak, rid = h.id(),
      who = std::move(*who)](std::vector<messages::job>& jobs) {
@@ -895,7 +945,7 @@ void router::history(const std::shared_ptr<exchange>& ex) {
       out += R"({"items":[)";
       bool first = true;
       for (auto& j : jobs) {
-        // The registry pages over every owner; a user sees only theirs.
+        // Already filtered by the store; checked again on the way out.
         if (!may_see(who, j))
           continue;
         if (!first)
@@ -915,16 +965,23 @@ void router::history(const std::shared_ptr<exchange>& ex) {
 
 void router::webhook(const std::shared_ptr<exchange>& ex) {
   auto& cfg = state_.config;
-  if (!cfg.webhook_token.empty()) {
-    auto token = bearer_token(ex->request().authorization);
-    if (token.empty()
-        || !equal_digests(sha256(token), sha256(cfg.webhook_token))) {
-      ex->respond(unauthorized("the webhook needs 'Authorization: Bearer "
-                               "<webhook token>' as configured in MinIO"));
-      return;
-    }
+  auto& req = ex->request();
+  if (!webhook_authentic(cfg.webhook_token, req)) {
+    ex->respond(unauthorized("the webhook needs 'Authorization: Bearer "
+                             "<webhook token>' (MinIO's auth_token) or "
+                             "'X-Vidflow-Signature: sha256=<hex HMAC-SHA256 "
+                             "of the body>'"));
+    return;
   }
-  auto body = ex->request().body;
+  // JSON only: a form or text/plain body is what a foreign web page can
+  // make a browser send without a CORS preflight.
+  if (!is_json_media_type(req.content_type)) {
+    ex->respond(error_response(415, "unsupported_media_type",
+                               "the webhook takes 'Content-Type: "
+                               "application/json' only"));
+    return;
+  }
+  auto body = req.body;
   if (!json::accept(body)) {
     ex->respond(error_response(400, "invalid_json",
                                "body is not valid JSON; send MinIO's bucket "
@@ -946,6 +1003,15 @@ void router::webhook(const std::shared_ptr<exchange>& ex) {
     ex->respond(error_response(
       422, "invalid_argument",
       detail_of(parsed.error(), "not a MinIO bucket notification body")));
+    return;
+  }
+  auto records = parsed->events.size() + parsed->ignored;
+  if (records > cfg.webhook_max_records) {
+    ex->respond(error_response(
+      413, "too_many_records",
+      "one notification may carry at most "
+        + std::to_string(cfg.webhook_max_records) + " records; this one has "
+        + std::to_string(records)));
     return;
   }
   auto& metrics = state_.metrics;
@@ -978,14 +1044,12 @@ void router::webhook(const std::shared_ptr<exchange>& ex) {
       ex->respond(std::move(res));
       return;
     }
-    std::string out = R"({"accepted":)";
-    out += std::to_string(t->accepted);
-    out += R"(,"duplicates":)";
-    out += std::to_string(t->duplicates);
-    out += R"(,"ignored":)";
-    out += std::to_string(t->ignored);
-    out += R"(,"rejected":)";
-    out += std::to_string(t->rejected);
+    // The same answer whatever became of each record: it must not tell
+    // whether a job exists or what state it is in (the metrics
+    // `vidflow_object_events_total{outcome}` tell operators).
+    std::string out = R"({"received":)";
+    out += std::to_string(t->accepted + t->duplicates + t->ignored
+                          + t->rejected);
     out += '}';
     ex->respond(make_response(200, std::move(out)));
   };
@@ -1013,7 +1077,8 @@ void router::webhook(const std::shared_ptr<exchange>& ex) {
         auto code = messages::errc_of(err);
         // Not ours (foreign key or unknown job): acknowledged, counted.
         if (err.category() == messages::errc_category
-            && (code == errc::not_found || code == errc::invalid_argument)) {
+            && (code == errc::not_found || code == errc::invalid_argument
+                || code == errc::conflict)) {
           ++t->rejected;
           metrics.count_event(event_outcome::rejected);
         } else {

@@ -84,7 +84,7 @@ void pending_announcer::attempt(const std::string& version) {
       ctx->log("objectstore: dropping the announcement of " + describe(meta)
                + ": the object was replaced or removed meanwhile");
       if (auto err = ctx->journal().erase(meta.version))
-        ctx->log("objectstore: " + err->what + ": " + err->code.message());
+        ctx->log("objectstore: ERROR " + err->what + ": " + err->code.message());
     }
     asio::post(*ioc, [weak, current, version = meta.version] {
       auto self = weak.lock();
@@ -133,17 +133,18 @@ void pending_announcer::send(const std::string& version) {
         auto what = messages::message_of(err);
         auto code = messages::errc_of(err);
         if (code == messages::errc::not_found
-            || code == messages::errc::invalid_argument) {
+            || code == messages::errc::invalid_argument
+            || code == messages::errc::conflict) {
           // No job expects it: nothing to redo, ever.
           self->ctx_.count_event("rejected");
-          self->ctx_.log("objectstore: the orchestrator refused the event of "
+          self->ctx_.log("objectstore: WARN the orchestrator refused the event of "
                          + describe(i->second.meta) + " (" + what
                          + "); not announcing it again");
           self->finish(version);
           return;
         }
         self->ctx_.count_event("error");
-        self->ctx_.log("objectstore: announcing " + describe(i->second.meta)
+        self->ctx_.log("objectstore: WARN announcing " + describe(i->second.meta)
                        + " failed (" + what + "); retrying in "
                        + std::to_string(i->second.backoff.count()) + " ms");
         i->second.busy = false;

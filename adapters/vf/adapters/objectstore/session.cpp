@@ -374,11 +374,53 @@ void session::handle_put() {
   if (auto i = msg.find(http::field::expect); i != msg.end())
     expect_continue
       = iequals({i->value().data(), i->value().size()}, "100-continue");
+  auto& gate = ctx_.config().gate;
+  if (!gate)
+    return store_put(expect_continue);
+  // A job takes one upload, and only while it waits for it: a URL that is
+  // still valid after the job finished or was cancelled must not replace
+  // the object its result describes. Asked before any body byte is read.
+  hold_ = shared_from_this();
+  std::weak_ptr<session> weak = hold_;
+  worker_.bridge->self()
+    ->request(gate, ctx_.config().event_timeout, atoms::admit_v, req_.bucket,
+              req_.key)
+    .then(
+      [weak, expect_continue](messages::object_ref& prior) {
+        if (auto self = weak.lock()) {
+          self->hold_.reset();
+          if (!prior.version.empty())
+            self->req_.retry_of = std::move(prior);
+          self->store_put(expect_continue);
+        }
+      },
+      [weak](caf::error& err) {
+        if (auto self = weak.lock()) {
+          self->hold_.reset();
+          auto code = messages::errc_of(err);
+          auto what = messages::message_of(err);
+          if (code == messages::errc::conflict)
+            self->send_error({http::status::conflict, "OperationAborted",
+                              "This upload URL is closed: " + what});
+          else if (code == messages::errc::not_found)
+            self->send_error({http::status::forbidden, "AccessDenied",
+                              "No job expects an upload to this key"});
+          else
+            self->send_error({http::status::service_unavailable,
+                              "ServiceUnavailable",
+                              "Could not check the upload (" + what
+                                + "); please retry"});
+        }
+      });
+}
+
+void session::store_put(bool expect_continue) {
+  auto max = ctx_.config().max_object_bytes;
   req_.version_id = ctx_.next_version();
   upload_ = std::make_unique<upload_file>(partial_dir(ctx_.config().data_dir)
                                           + "/" + req_.version_id + ".part");
   if (auto err = upload_->open()) {
-    ctx_.log("objectstore: " + err->what + ": " + err->code.message());
+    ctx_.log("objectstore: ERROR " + err->what + ": " + err->code.message());
     upload_.reset();
     return send_error(storage_error(*err));
   }
@@ -475,7 +517,7 @@ void session::on_body(beast::error_code ec, size_t n_read) {
   auto n = chunk_.size() - body_->get().body().size;
   if (n > 0) {
     if (auto err = upload_->append(chunk_.data(), n)) {
-      ctx_.log("objectstore: " + err->what + ": " + err->code.message());
+      ctx_.log("objectstore: ERROR " + err->what + ": " + err->code.message());
       upload_.reset();
       req_.body_pending = !body_->is_done();
       return send_error(storage_error(*err));
@@ -516,6 +558,20 @@ void session::finish_upload() {
     return send_error({http::status::bad_request, "BadDigest",
                        "The Content-MD5 you specified did not match what we "
                        "received"});
+  }
+  if (req_.retry_of) {
+    // The job has its upload already: a client retrying a PUT whose answer
+    // it never got (the node died after the commit) gets the same answer;
+    // other bytes are refused. Nothing is stored either way.
+    upload_.reset();
+    auto& prior = *req_.retry_of;
+    if (prior.etag != req_.etag || prior.size != req_.size)
+      return send_error({http::status::conflict, "OperationAborted",
+                         "This upload URL is closed: the job already has "
+                         "its upload, and only a retry with the same bytes "
+                         "is acknowledged"});
+    req_.version_id = prior.version;
+    return reply_stored();
   }
   object_meta meta;
   meta.bucket = req_.bucket;
@@ -566,7 +622,7 @@ void session::finish_upload() {
           if (!marker_kept) {
             self->req_.marked = false;
             if (auto rm_err = journal.erase(marker.version))
-              self->ctx_.log("objectstore: " + rm_err->what + ": "
+              self->ctx_.log("objectstore: ERROR " + rm_err->what + ": "
                              + rm_err->code.message());
           }
         }
@@ -582,12 +638,12 @@ void session::finish_upload() {
 void session::on_committed(std::optional<fs_error> err,
                            const std::string& warning, bool marker_kept) {
   if (!warning.empty())
-    ctx_.log("objectstore: " + warning
+    ctx_.log("objectstore: WARN " + warning
              + " (object kept; its metadata is recomputed on read)");
   // Committed or not, no partial file remains to clean up.
   upload_.reset();
   if (err) {
-    ctx_.log("objectstore: " + err->what + ": " + err->code.message());
+    ctx_.log("objectstore: ERROR " + err->what + ": " + err->code.message());
     if (marker_kept)
       ctx_.hand_over(req_.marker);
     return send_error(storage_error(*err));
@@ -626,12 +682,13 @@ void session::announce() {
         if (auto self = weak.lock()) {
           self->hold_.reset();
           auto what = messages::message_of(err);
-          self->ctx_.log("objectstore: stored " + self->req_.bucket + "/"
+          self->ctx_.log("objectstore: WARN stored " + self->req_.bucket + "/"
                          + self->req_.key + " version " + self->req_.version_id
                          + " but the orchestrator refused the event: " + what);
           auto code = messages::errc_of(err);
           auto rejected = code == messages::errc::not_found
-                          || code == messages::errc::invalid_argument;
+                          || code == messages::errc::invalid_argument
+                          || code == messages::errc::conflict;
           self->ctx_.count_event(rejected ? "rejected" : "error");
           if (rejected) {
             // Retrying cannot help: no job expects this object, so its
@@ -686,7 +743,7 @@ void session::handle_get() {
     if (ec == beast::errc::no_such_file_or_directory
         || ec == beast::errc::not_a_directory)
       return send_error(no_such_key);
-    ctx_.log("objectstore: cannot open " + path + ": " + ec.message());
+    ctx_.log("objectstore: ERROR cannot open " + path + ": " + ec.message());
     return send_error({http::status::internal_server_error, "InternalError",
                        "We encountered an internal error reading the "
                        "object. Please try again."});
@@ -706,7 +763,7 @@ void session::handle_get() {
   // Metadata missing or describing another file (a crash or a failure
   // between the two renames of a commit): rehash the bytes, off the I/O
   // thread. The version falls back to the file's modification time.
-  ctx_.log("objectstore: metadata of " + req_.bucket + "/" + req_.key
+  ctx_.log("objectstore: WARN metadata of " + req_.bucket + "/" + req_.key
            + " is missing or stale; recomputing its ETag");
   object_meta fallback;
   fallback.bucket = req_.bucket;

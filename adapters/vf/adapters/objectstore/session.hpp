@@ -132,6 +132,9 @@ private:
     /// Whether the marker is on disk, i.e. this upload's event must reach
     /// the orchestrator eventually (here or through the announcer).
     bool marked = false;
+    /// Set when the job already has its upload: this PUT is acknowledged
+    /// only if it carries the very same bytes, and is never stored.
+    std::optional<messages::object_ref> retry_of;
   };
 
   /// Reads request headers only, so a request is judged before its body.
@@ -164,8 +167,11 @@ private:
 
   // -- PUT -------------------------------------------------------------------
 
-  /// Validates a PUT and starts streaming its body.
+  /// Validates a PUT, asks the upload gate, then calls `store_put`.
   void handle_put();
+  /// Opens the partial file and starts streaming the body of an admitted
+  /// PUT.
+  void store_put(bool expect_continue);
   /// Reads the next body chunk (or finishes when the body is complete).
   void read_body();
   /// Writes a received chunk to the partial file; `n` bytes were read.

@@ -2,6 +2,7 @@
 
 #pragma once
 
+#include "vf/messages/upload_gate_actor.hpp"
 #include "vf/adapters/sigv4/sigv4.hpp"
 
 #include <chrono>
@@ -59,6 +60,9 @@ struct store_config {
   uint64_t min_rate = 1024;
   /// Window over which `min_rate` is averaged.
   std::chrono::milliseconds rate_window{10'000};
+  /// Asked before a PUT reads its body: a job takes one upload, and only
+  /// while it waits for it. Null (adapter tests): every PUT is admitted.
+  messages::upload_gate_actor gate;
   /// How long the orchestrator may take to acknowledge an ObjectCreated
   /// event before the upload is answered with 503.
   std::chrono::seconds event_timeout{30};

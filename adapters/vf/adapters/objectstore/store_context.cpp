@@ -31,7 +31,7 @@ std::string store_context::next_request_id() {
 void store_context::release_pending(std::string version) {
   boost::asio::post(*blocking, [this, version = std::move(version)] {
     if (auto err = journal_.erase(version))
-      log("objectstore: " + err->what + ": " + err->code.message()
+      log("objectstore: ERROR " + err->what + ": " + err->code.message()
           + " (the object may be announced once more after a restart)");
   });
 }

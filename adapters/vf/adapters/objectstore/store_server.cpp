@@ -331,7 +331,7 @@ void store_server::impl::run(io_worker& worker) {
                            "thread: "}
                + ex.what());
     } catch (...) {
-      ctx->log("objectstore: unexpected exception on an I/O thread");
+      ctx->log("objectstore: ERROR unexpected exception on an I/O thread");
     }
   }
 }
@@ -344,14 +344,14 @@ void store_server::impl::run_on(io_worker& worker, std::function<void()> fn) {
     done->set_value();
   });
   if (fut.wait_for(std::chrono::seconds{10}) != std::future_status::ready)
-    ctx->log("objectstore: an I/O thread did not respond during shutdown");
+    ctx->log("objectstore: WARN an I/O thread did not respond during shutdown");
 }
 
 void store_server::impl::recover_markers() {
   // Blocking is fine at start-up; no I/O thread runs yet.
   auto found = ctx->journal().scan(cfg.buckets);
   for (auto& problem : found.problems)
-    ctx->log("objectstore: announcement journal: " + problem);
+    ctx->log("objectstore: WARN announcement journal: " + problem);
   if (found.stale > 0)
     ctx->log("objectstore: discarded " + std::to_string(found.stale)
              + " announcement marker(s) of uploads that never completed or "

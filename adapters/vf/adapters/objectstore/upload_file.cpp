@@ -89,7 +89,7 @@ std::optional<fs_error> make_dirs(const std::string& dir) {
   if (parent != dir)
     if (auto err = make_dirs(parent))
       return err;
-  if (::mkdir(dir.c_str(), 0755) != 0) {
+  if (::mkdir(dir.c_str(), 0700) != 0) {
     // Another upload may have created it in the meantime.
     if (errno == EEXIST && ::stat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
       return std::nullopt;
@@ -107,7 +107,7 @@ upload_file::~upload_file() {
 }
 
 std::optional<fs_error> upload_file::open() {
-  fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd_ < 0) {
     gone_ = true;
     return make_fs_error(errno, "cannot create " + path_);
@@ -129,7 +129,7 @@ std::optional<fs_error> write_file_synced(const std::string& path,
                                           const std::string& text,
                                           bool exclusive) {
   auto flags = O_WRONLY | O_CREAT | O_CLOEXEC | (exclusive ? O_EXCL : O_TRUNC);
-  auto fd = ::open(path.c_str(), flags, 0644);
+  auto fd = ::open(path.c_str(), flags, 0600);
   if (fd < 0)
     return make_fs_error(errno, "cannot create " + path);
   if (auto err = write_all(fd, text.data(), text.size(), path)) {

@@ -196,9 +196,10 @@ job_store(job_store_pointer self, std::unique_ptr<job_tables> tables,
     [self](atoms::get, const std::string& id) {
       return read<job>(self, [id](job_tables& t) { return t.find_job(id); });
     },
-    [self](atoms::history, uint32_t limit) {
-      return read<std::vector<job>>(
-        self, [limit](job_tables& t) { return t.recent_jobs(limit); });
+    [self](atoms::history, const std::string& owner, uint32_t limit) {
+      return read<std::vector<job>>(self, [owner, limit](job_tables& t) {
+        return t.recent_jobs(owner, limit);
+      });
     },
     [self](atoms::get_result, const std::string& id) {
       return read<job_result>(

@@ -52,6 +52,12 @@ constexpr const char* select_recent_sql
   = "SELECT " VF_JOB_COLUMNS " FROM jobs "
     "ORDER BY created_at DESC, rowid DESC LIMIT ?1";
 
+// One owner's page, served by jobs_by_owner (owner, created_at): other
+// owners' jobs are never read, so they cannot crowd it out.
+constexpr const char* select_recent_by_owner_sql
+  = "SELECT " VF_JOB_COLUMNS " FROM jobs WHERE owner = ?2 "
+    "ORDER BY created_at DESC, rowid DESC LIMIT ?1";
+
 // Served by the partial index jobs_to_purge (same WHERE terms), oldest
 // first; bounded by LIMIT.
 constexpr const char* select_purgeable_sql
@@ -224,6 +230,7 @@ caf::error job_tables::prepare_all() {
     {&update_job_, update_job_sql},
     {&select_job_, select_job_sql},
     {&select_recent_, select_recent_sql},
+    {&select_recent_by_owner_, select_recent_by_owner_sql},
     {&select_active_, select_active_sql},
     {&count_by_status_, count_by_status_sql},
     {&usage_by_owner_, usage_by_owner_sql},
@@ -659,12 +666,16 @@ caf::expected<job> job_tables::find_job(const std::string& id) {
   return db_->fail(rc, "select job " + id);
 }
 
-caf::expected<std::vector<job>> job_tables::recent_jobs(uint32_t limit) {
-  statement::use guard{select_recent_};
-  auto rc = select_recent_.bind(1, static_cast<int64_t>(limit));
+caf::expected<std::vector<job>>
+job_tables::recent_jobs(const std::string& owner, uint32_t limit) {
+  auto& stmt = owner.empty() ? select_recent_ : select_recent_by_owner_;
+  statement::use guard{stmt};
+  auto rc = stmt.bind(1, static_cast<int64_t>(limit));
+  if (rc == SQLITE_OK && !owner.empty())
+    rc = stmt.bind(2, owner);
   if (rc != SQLITE_OK)
-    return db_->fail(rc, "bind history limit");
-  return read_jobs(select_recent_, "select history");
+    return db_->fail(rc, "bind history");
+  return read_jobs(stmt, "select history");
 }
 
 caf::expected<std::vector<job>>

@@ -110,7 +110,8 @@ public:
 
   /// Returns up to `limit` jobs, newest `created_at` first (ties: newest
   /// insert first).
-  caf::expected<std::vector<messages::job>> recent_jobs(uint32_t limit);
+  caf::expected<std::vector<messages::job>>
+  recent_jobs(const std::string& owner, uint32_t limit);
 
   /// Returns up to `limit` FAILED, CANCELLED or EXPIRED jobs whose object
   /// is not purged yet and that ended (`updated_at`) before `before_ms`,
@@ -198,6 +199,7 @@ private:
   statement update_job_;
   statement select_job_;
   statement select_recent_;
+  statement select_recent_by_owner_;
   statement select_active_;
   statement count_by_status_;
   statement usage_by_owner_;

@@ -1,0 +1,107 @@
+#define CAF_SUITE actors.upload_gate
+
+#include "vf/actors/upload_gate.hpp"
+
+#include "vf_test.hpp"
+
+#include "fakes.hpp"
+
+using namespace caf;
+using namespace vf;
+using messages::errc;
+using messages::job_status;
+
+namespace {
+
+struct fixture : testing::fixture_base {
+  fixture() {
+    store = sys.spawn(testing::fake_store);
+    gate = sys.spawn(actors::upload_gate, store,
+                     actors::upload_gate_config{"uploads", "uploads"});
+    consume_messages();
+    for (auto status : {job_status::awaiting_upload, job_status::submitted,
+                        job_status::processing, job_status::succeeded,
+                        job_status::failed, job_status::cancelled,
+                        job_status::expired}) {
+      messages::job j;
+      j.id = to_string(status);
+      j.bucket = "uploads";
+      j.key = "uploads/" + j.id + "/clip.mp4";
+      j.status = status;
+      if (status == job_status::succeeded || status == job_status::processing
+          || status == job_status::submitted) {
+        j.object = {j.bucket, j.key, "v1", "etag1", 10, {}};
+      }
+      st().jobs[j.id] = j;
+    }
+  }
+
+  testing::fake_store_state& st() {
+    return deref<testing::fake_store_impl>(store).state;
+  }
+
+  expected<messages::object_ref> admit(const std::string& bucket,
+                                       const std::string& key) {
+    self->send(gate, atoms::admit_v, bucket, key);
+    consume_messages();
+    expected<messages::object_ref> result
+      = messages::make_error(errc::internal, "no reply");
+    self->receive([&](messages::object_ref& x) { result = std::move(x); },
+                  [&](error& x) { result = std::move(x); },
+                  after(std::chrono::seconds(0)) >> [] {});
+    return result;
+  }
+
+  messages::job_store_actor store;
+  messages::upload_gate_actor gate;
+};
+
+errc code_of(const expected<messages::object_ref>& x) {
+  return x ? errc::internal : messages::errc_of(x.error());
+}
+
+} // namespace
+
+CAF_TEST_FIXTURE_SCOPE(upload_gate_tests, fixture)
+
+CAF_TEST(only a job waiting for its upload admits one) {
+  auto r = admit("uploads", "uploads/AWAITING_UPLOAD/clip.mp4");
+  CAF_REQUIRE(r);
+  CAF_CHECK(r->version.empty()); // store it
+  // A job with its upload names it: only an identical retry may pass.
+  for (auto s : {"SUBMITTED", "PROCESSING", "SUCCEEDED"}) {
+    CAF_MESSAGE("status " << s);
+    r = admit("uploads", std::string{"uploads/"} + s + "/clip.mp4");
+    CAF_REQUIRE(r);
+    CAF_CHECK_EQUAL(r->version, "v1");
+    CAF_CHECK_EQUAL(r->etag, "etag1");
+    CAF_CHECK_EQUAL(r->size, 10u);
+  }
+  // Past waiting and without an upload: nothing passes.
+  for (auto s : {"FAILED", "CANCELLED", "EXPIRED"}) {
+    CAF_MESSAGE("status " << s);
+    r = admit("uploads", std::string{"uploads/"} + s + "/clip.mp4");
+    CAF_CHECK_EQUAL(code_of(r), errc::conflict);
+  }
+}
+
+CAF_TEST(keys no job expects are refused) {
+  // Another file name of a waiting job, an unknown job, foreign places.
+  CAF_CHECK_EQUAL(code_of(admit("uploads", "uploads/AWAITING_UPLOAD/x.mp4")),
+                  errc::not_found);
+  CAF_CHECK_EQUAL(code_of(admit("uploads", "uploads/nope/clip.mp4")),
+                  errc::not_found);
+  CAF_CHECK_EQUAL(code_of(admit("uploads", "elsewhere/x")), errc::not_found);
+  CAF_CHECK_EQUAL(code_of(admit("other",
+                                "uploads/AWAITING_UPLOAD/clip.mp4")),
+                  errc::not_found);
+}
+
+CAF_TEST(a store that does not answer is not an admission) {
+  anon_send_exit(store, exit_reason::kill);
+  consume_messages();
+  auto r = admit("uploads", "uploads/AWAITING_UPLOAD/clip.mp4");
+  CAF_CHECK(!r);
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()
