@@ -633,8 +633,8 @@ std::optional<jwt_claims> router::authenticate(exchange& ex) {
            != 0
       || claims->gen.size() != account->epoch.size()) {
     ex.respond(unauthorized("this token was revoked (the account's "
-                            "password changed); log in again via POST "
-                            "/auth/login"));
+                            "password or role changed); log in again via "
+                            "POST /auth/login"));
     return std::nullopt;
   }
   claims->role = account->role;
