@@ -38,6 +38,7 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <type_traits>
 #include <unordered_set>
 #include <vector>
 
@@ -119,24 +120,11 @@ std::string_view view(beast::string_view x) {
   return {x.data(), x.size()};
 }
 
-/// Returns the rate-limiting key of `addr` (see `client_address`).
+/// Returns the rate-limiting key of `addr` (see `client_address`): the
+/// same key the connection gate counts by.
 client_address client_key(const asio::ip::address& addr) {
-  client_address key{};
-  if (addr.is_v4()) {
-    auto v4 = addr.to_v4().to_bytes();
-    key[10] = 0xFF;
-    key[11] = 0xFF;
-    std::copy(v4.begin(), v4.end(), key.begin() + 12);
-    return key;
-  }
-  auto v6 = addr.to_v6();
-  auto bytes = v6.to_bytes();
-  std::copy(bytes.begin(), bytes.end(), key.begin());
-  // One host, or one subscriber, usually owns a whole /64; an IPv4-mapped
-  // address is a single IPv4 host and stays whole.
-  if (!v6.is_v4_mapped())
-    std::fill(key.begin() + 8, key.end(), 0);
-  return key;
+  static_assert(std::is_same_v<client_address, common::conn_key>);
+  return common::make_conn_key(addr);
 }
 
 /// One client connection: reads a request, lets the router answer it,
