@@ -23,6 +23,7 @@
 #include "vf/adapters/objectstore/store_server.hpp"
 #include "vf/adapters/sigv4/sigv4.hpp"
 #include "vf/messages/orchestrator_actor.hpp"
+#include "vf/messages/upload_gate_actor.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -159,6 +160,26 @@ fake_orchestrator(orchestrator_actor::pointer self,
     [](vf::atoms::report, vf::messages::task_outcome&) { return false; },
     [](vf::atoms::retry, const std::string&, uint64_t) {},
     [](vf::atoms::expire_old) {},
+  };
+}
+
+/// A gate like the real one, over what the fake orchestrator accepted: a
+/// key whose event was acknowledged has its upload (only an identical
+/// retry passes), any other key waits for one.
+vf::messages::upload_gate_actor::behavior_type
+fake_gate(vf::messages::upload_gate_actor::pointer,
+          std::shared_ptr<recorder> rec) {
+  return {
+    [rec](vf::atoms::admit, const std::string& bucket,
+          const std::string& key) -> vf::messages::object_ref {
+      if (rec->fail || rec->hold)
+        return {};
+      std::lock_guard<std::mutex> guard{rec->mtx};
+      for (auto& evt : rec->events)
+        if (evt.object.bucket == bucket && evt.object.key == key)
+          return evt.object;
+      return {};
+    },
   };
 }
 
@@ -1068,6 +1089,60 @@ CAF_TEST(a rejected event removes the marker) {
   CAF_CHECK(journal_empty());
   std::this_thread::sleep_for(std::chrono::milliseconds{200});
   CAF_CHECK_EQUAL(rec->snapshot().size(), 2u);
+}
+
+CAF_TEST(a retry racing the announcement of a crashed upload waits) {
+  // kill -9 after the commit: the client never heard 200 and retries the
+  // same bytes as soon as the node is back, while the journaled version is
+  // still to be announced. The retry must neither replace the object the
+  // announcement starts work on nor be refused once it has.
+  server.reset();
+  auto crashed = crashed_upload("uploads/job7/c.mp4", "crashed bytes",
+                                "00000000000000000300");
+  auto conf = config();
+  conf.gate = sys.spawn(fake_gate, rec);
+  start(conf);
+  auto early = put(presign("PUT", crashed.key), "crashed bytes");
+  CAF_CHECK_EQUAL(early.status, 503u);
+  CAF_CHECK_EQUAL(early.header("x-amz-error-code"), "SlowDown");
+  CAF_CHECK_EQUAL(early.header(http::field::retry_after), "1");
+  CAF_CHECK_EQUAL(markers(), std::vector<std::string>{crashed.version});
+  CAF_CHECK_EQUAL(get(presign("GET", crashed.key)).header("x-amz-version-id"),
+                  crashed.version);
+  server->announce_pending();
+  CAF_CHECK(journal_empty());
+  // Announced: the retry is the job's upload again, acknowledged as such.
+  auto again = put(presign("PUT", crashed.key), "crashed bytes");
+  CAF_CHECK_EQUAL(again.status, 200u);
+  CAF_CHECK_EQUAL(again.header("x-amz-version-id"), crashed.version);
+  CAF_CHECK_EQUAL(put(presign("PUT", crashed.key), "other bytes").status,
+                  409u);
+  CAF_CHECK_EQUAL(rec->snapshot().size(), 1u);
+  CAF_CHECK_EQUAL(get(presign("GET", crashed.key)).body, "crashed bytes");
+  caf::anon_send_exit(conf.gate, caf::exit_reason::user_shutdown);
+}
+
+CAF_TEST(a second upload to a key waits while the first is announced) {
+  auto conf = config();
+  conf.gate = sys.spawn(fake_gate, rec);
+  start(conf);
+  rec->hold = true;
+  client first{port};
+  first.write(request_head("PUT", presign("PUT", "uploads/job8/f.mp4"),
+                           "Content-Length: 5\r\n")
+              + "first");
+  CAF_REQUIRE(eventually([&] { return rec->snapshot().size() == 1; }));
+  auto second = put(presign("PUT", "uploads/job8/f.mp4"), "other");
+  CAF_CHECK_EQUAL(second.status, 503u);
+  CAF_CHECK_EQUAL(second.header("x-amz-error-code"), "SlowDown");
+  // Other keys are not held up.
+  rec->hold = false;
+  CAF_CHECK_EQUAL(put(presign("PUT", "uploads/job9/g.mp4"), "g").status,
+                  200u);
+  CAF_CHECK_EQUAL(get(presign("GET", "uploads/job8/f.mp4")).body, "first");
+  CAF_CHECK_EQUAL(rec->snapshot().size(), 2u);
+  server.reset();
+  caf::anon_send_exit(conf.gate, caf::exit_reason::user_shutdown);
 }
 
 CAF_TEST(a marker whose object was replaced is dropped unannounced) {

@@ -28,7 +28,7 @@ pending_announcer::pending_announcer(store_context& ctx, io_worker& worker)
   // nop
 }
 
-void pending_announcer::adopt(object_meta meta, bool delay) {
+void pending_announcer::adopt(object_meta meta, bool delay, key_hold hold) {
   if (stopped_)
     return;
   auto version = meta.version;
@@ -36,6 +36,7 @@ void pending_announcer::adopt(object_meta meta, bool delay) {
   if (!added)
     return;
   i->second.meta = std::move(meta);
+  i->second.hold = std::move(hold);
   i->second.backoff = ctx_.config().announce_backoff_min;
   i->second.timer = std::make_unique<asio::steady_timer>(worker_.ioc);
   if (!active_)

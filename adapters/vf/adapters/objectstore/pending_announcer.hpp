@@ -39,8 +39,10 @@ public:
   /// Takes over the marker of `meta`. Once active, it is announced after
   /// the first backoff when `delay` (the orchestrator just failed) or at
   /// once otherwise; before that, it waits for `activate`. May be called
-  /// before the worker's thread runs.
-  void adopt(object_meta meta, bool delay);
+  /// before the worker's thread runs. `hold` (the claim on the object's
+  /// key) is kept until the marker is finished or dropped, so no new
+  /// upload to the key races its announcement.
+  void adopt(object_meta meta, bool delay, key_hold hold);
 
   /// Starts announcing (idempotent): every marker not in flight goes out.
   void activate();
@@ -51,6 +53,8 @@ public:
 private:
   struct entry {
     object_meta meta;
+    /// The claim on the key (see `adopt`).
+    key_hold hold;
     std::chrono::milliseconds backoff{0};
     std::unique_ptr<boost::asio::steady_timer> timer;
     /// Checking the disk or waiting for the orchestrator.

@@ -143,6 +143,7 @@ void session::read_header() {
   if (closed_)
     return;
   req_ = request_state{};
+  key_hold_.reset();
   body_.reset();
   upload_.reset();
   pending_get_.reset();
@@ -380,6 +381,15 @@ void session::handle_put() {
   // A job takes one upload, and only while it waits for it: a URL that is
   // still valid after the job finished or was cancelled must not replace
   // the object its result describes. Asked before any body byte is read.
+  // One upload per key at a time, and none while a stored version still
+  // waits for its announcement (after a crash, say): otherwise a retry
+  // admitted while the job waited could replace the bytes the first
+  // version's event has just started work on.
+  key_hold_ = ctx_.try_hold_key(req_.bucket, req_.key);
+  if (!key_hold_)
+    return send_error({http::status::service_unavailable, "SlowDown",
+                       "Another upload to this key is being stored or "
+                       "announced; retry shortly"});
   hold_ = shared_from_this();
   std::weak_ptr<session> weak = hold_;
   worker_.bridge->self()
@@ -835,6 +845,8 @@ void session::send_error(const s3_error& err) {
   res->set("x-amz-error-code", err.code);
   if (err.status == http::status::method_not_allowed)
     res->set(http::field::allow, "GET, HEAD, PUT");
+  if (err.status == http::status::service_unavailable)
+    res->set(http::field::retry_after, "1");
   // A response to HEAD has no body; the status and the header say it all.
   if (req_.method != http::verb::head)
     res->body()

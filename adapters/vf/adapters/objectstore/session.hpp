@@ -244,6 +244,9 @@ private:
   bool closed_ = false;
   /// This connection's place under the connection limits.
   common::connection_gate::slot slot_;
+  /// The current upload's claim on its key (see `store_context::
+  /// try_hold_key`), from its admission until the next request.
+  key_hold key_hold_;
   /// End of the current `min_rate` window of a body.
   std::chrono::steady_clock::time_point window_end_;
   /// Body bytes read in the current window.

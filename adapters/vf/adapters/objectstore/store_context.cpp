@@ -36,6 +36,37 @@ void store_context::release_pending(std::string version) {
   });
 }
 
+key_hold store_context::claim(const std::string& bucket,
+                               const std::string& key, bool exclusive) {
+  auto name = bucket;
+  name += '\0';
+  name += key;
+  {
+    std::lock_guard<std::mutex> guard{held_mtx_};
+    auto& n = held_[name];
+    if (exclusive && n > 0)
+      return nullptr;
+    ++n;
+  }
+  // A non-null pointer to nothing in particular: only the deleter matters.
+  return key_hold{this, [this, name = std::move(name)](void*) {
+                    std::lock_guard<std::mutex> guard{held_mtx_};
+                    auto i = held_.find(name);
+                    if (i != held_.end() && --i->second == 0)
+                      held_.erase(i);
+                  }};
+}
+
+key_hold store_context::try_hold_key(const std::string& bucket,
+                                     const std::string& key) {
+  return claim(bucket, key, true);
+}
+
+key_hold store_context::hold_key(const std::string& bucket,
+                                 const std::string& key) {
+  return claim(bucket, key, false);
+}
+
 int64_t store_context::now() const {
   if (cfg_.now)
     return cfg_.now();

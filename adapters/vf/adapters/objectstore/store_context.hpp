@@ -17,11 +17,18 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 
 namespace vf::adapters::objectstore {
+
+/// A claim on one object key (see `store_context::try_hold_key`); the key
+/// is free again once every copy of the claim is gone.
+using key_hold = std::shared_ptr<void>;
 
 /// Shared state of one server; outlives every session and I/O thread.
 class store_context {
@@ -51,13 +58,30 @@ public:
   /// client went away before it) to the server's announcer, which retries
   /// it with backoff once `announce_pending` was called. Callable from any
   /// I/O thread; set by the server before any session exists.
-  std::function<void(object_meta)> adopt_pending;
+  /// The claim keeps the key busy until the announcer is done with it.
+  std::function<void(object_meta, key_hold)> adopt_pending;
 
-  /// Calls `adopt_pending` if set (it is not once the server stopped).
-  void hand_over(object_meta meta) const {
-    if (adopt_pending)
-      adopt_pending(std::move(meta));
+  /// Calls `adopt_pending` if set (it is not once the server stopped),
+  /// with a claim on the object's key taken before the caller lets go of
+  /// its own.
+  void hand_over(object_meta meta) {
+    if (adopt_pending) {
+      auto hold = hold_key(meta.bucket, meta.key);
+      adopt_pending(std::move(meta), std::move(hold));
+    }
   }
+
+  /// Claims `bucket/key` for one upload, from its admission until its
+  /// event was answered; empty if the key is claimed already (another
+  /// upload to it is under way, or a stored version of it still waits for
+  /// its announcement). Two versions of one job's upload must never race:
+  /// the later rename would replace the bytes the first one's event
+  /// started work on. Thread-safe.
+  key_hold try_hold_key(const std::string& bucket, const std::string& key);
+
+  /// Claims `bucket/key` even if it is claimed already (the announcer
+  /// taking over a session's claim). Thread-safe.
+  key_hold hold_key(const std::string& bucket, const std::string& key);
 
   /// The announcement journal (markers in `.pending/`).
   pending_journal& journal() {
@@ -104,6 +128,14 @@ private:
   uint64_t request_prefix_;
   /// Lower half of request ids.
   std::atomic<uint64_t> request_counter_{0};
+  /// Guards `held_`.
+  std::mutex held_mtx_;
+  /// Claimed keys (`bucket` NUL `key`) and their number of claims.
+  std::map<std::string, size_t> held_;
+
+  /// Takes a claim if `exclusive` is false or the key is free.
+  key_hold claim(const std::string& bucket, const std::string& key,
+                 bool exclusive);
 };
 
 } // namespace vf::adapters::objectstore

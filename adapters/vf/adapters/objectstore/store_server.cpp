@@ -363,8 +363,11 @@ void store_server::impl::recover_markers() {
     ctx->log("objectstore: " + std::to_string(found.live.size())
              + " stored object(s) may not have been announced before the "
                "last stop; they are announced again after recovery");
-  for (auto& meta : found.live)
-    announcer->adopt(std::move(meta), false);
+  for (auto& meta : found.live) {
+    // Until its event is answered, no new upload to the key may race it.
+    auto hold = ctx->hold_key(meta.bucket, meta.key);
+    announcer->adopt(std::move(meta), false, std::move(hold));
+  }
 }
 
 void store_server::impl::teardown() {
@@ -447,10 +450,11 @@ caf::error store_server::start() {
   auto& first = *d.workers.front();
   d.announcer = std::make_shared<pending_announcer>(*d.ctx, first);
   d.ctx->adopt_pending = [weak = std::weak_ptr<pending_announcer>{d.announcer},
-                          &first](object_meta meta) {
-    asio::post(first.ioc, [weak, meta = std::move(meta)]() mutable {
+                          &first](object_meta meta, key_hold hold) {
+    asio::post(first.ioc, [weak, meta = std::move(meta),
+                           hold = std::move(hold)]() mutable {
       if (auto announcer = weak.lock())
-        announcer->adopt(std::move(meta), true);
+        announcer->adopt(std::move(meta), true, std::move(hold));
     });
   };
   d.recover_markers();
