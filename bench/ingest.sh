@@ -121,6 +121,7 @@ if [ "$only" != reference ]; then
     mkdir -p "$tmp/vf-data"
     "$vidflow" serve --config "$config" --http-port "$vport" \
       --store-port "$sport" --data-dir "$tmp/vf-data" --rate-limit 0 \
+      --jobs-in-flight-per-user 0 \
       >"$tmp/vidflow.log" 2>&1 &
     vpid=$!; pids+=("$vpid")
     wait_healthy "http://127.0.0.1:$vport" "$vpid" "$tmp/vidflow.log"
