@@ -11,6 +11,9 @@
 #   one link cut mid-run (heartbeat timeout, leases handed on) and restored
 #   (the node registers again and runs tasks). Needs root; exits 77
 #   (Skipped) where namespaces cannot be made.
+# - e2e_cluster_frozen: one worker node frozen with SIGSTOP mid-run (no root
+#   needed): the heartbeat timeout drops it, its leases end as worker_lost
+#   and are done elsewhere; after SIGCONT it registers again and runs tasks.
 # - e2e_cluster_tls: the cluster port admits only certificates from the
 #   cluster CA: junk bytes, no certificate, self-signed, expired and
 #   foreign-CA certificates never register; a valid node does and is not
@@ -20,7 +23,7 @@
 # Label `integration`: `ctest -LE integration` leaves them out.
 if(TARGET vidflow)
   set(vf_cluster_python /usr/bin/python3)
-  foreach(t e2e_cluster e2e_cluster_netns e2e_cluster_tls
+  foreach(t e2e_cluster e2e_cluster_netns e2e_cluster_frozen e2e_cluster_tls
             e2e_cluster_drain e2e_cluster_s3)
     add_test(NAME integration.${t}
              COMMAND ${vf_cluster_python} ${CMAKE_CURRENT_LIST_DIR}/${t}.py
@@ -31,6 +34,8 @@ if(TARGET vidflow)
                        LABELS integration TIMEOUT 900)
   set_tests_properties(integration.e2e_cluster_netns PROPERTIES
                        LABELS integration TIMEOUT 600 SKIP_RETURN_CODE 77)
+  set_tests_properties(integration.e2e_cluster_frozen PROPERTIES
+                       LABELS integration TIMEOUT 300)
   set_tests_properties(integration.e2e_cluster_tls PROPERTIES
                        LABELS integration TIMEOUT 300)
   set_tests_properties(integration.e2e_cluster_drain PROPERTIES
