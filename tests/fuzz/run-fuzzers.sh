@@ -123,6 +123,19 @@ run_one() {
   fi
   grep -E '^(Done|stat::number_of_executed_units|stat::peak_rss_mb)|cov: ' \
     "$log" | tail -n 4
+  # A run that only replayed its corpus (or started nothing at all) fuzzed
+  # nothing: after loading the corpus (the INITED line) it must execute
+  # more new units than the inputs it was given.
+  local units inited inputs
+  units="$(sed -n 's/^stat::number_of_executed_units: *\([0-9]*\).*/\1/p' \
+    "$log" | tail -n 1)"
+  inited="$(sed -n 's/^#\([0-9]*\)[[:space:]]*INITED.*/\1/p' "$log" | head -n 1)"
+  inputs=$(( $(find "$corpus" "$seeds" -type f | wc -l) ))
+  if [ -z "$units" ] || [ -z "$inited" ] \
+     || [ $(( units - inited )) -le "$inputs" ]; then
+    echo "run-fuzzers: fuzz_$target executed ${units:-no} units, ${inited:-?} of them loading the corpus, for $inputs corpus inputs: it did not fuzz (log: $log)" >&2
+    return 1
+  fi
   echo "run-fuzzers: fuzz_$target: no failure in ${seconds}s, corpus $(find "$corpus" -type f | wc -l) inputs"
 }
 
