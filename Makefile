@@ -44,7 +44,7 @@ run: build
 
 test: test-deps configure
 	cmake --build $(BUILD_DIR) -j $(JOBS)
-	cd $(BUILD_DIR) && ctest --output-on-failure --timeout 900
+	tests/run-ctest.sh $(BUILD_DIR) --output-on-failure --timeout 900
 
 bench: bench-deps configure
 	cmake --build $(BUILD_DIR) -j $(JOBS)

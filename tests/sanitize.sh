@@ -44,7 +44,7 @@ export UBSAN_OPTIONS="$ubsan${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
 echo "sanitize: ASAN_OPTIONS=$ASAN_OPTIONS"
 echo "sanitize: UBSAN_OPTIONS=$UBSAN_OPTIONS"
 rc=0
-(cd "$build_dir" && ctest --output-on-failure --timeout 900 -LE fuzz \
-  "${ctest_args[@]}") || rc=$?
+"$root/tests/run-ctest.sh" "$build_dir" --output-on-failure --timeout 900 \
+  -LE fuzz "${ctest_args[@]}" || rc=$?
 echo "sanitize: tests took $(($(date +%s) - built)) s (exit $rc)"
 exit "$rc"
