@@ -420,7 +420,24 @@ class Process:
         self.proc = subprocess.Popen(argv, stdout=self._log,
                                      stderr=subprocess.STDOUT, env=full_env,
                                      cwd=cwd, start_new_session=True)
+        # For the exit audit (see `exit_problems`): the signal `stop` sent
+        # while the process ran, what it exited with, and what exit the test
+        # expects instead of 0 (`expect_exit`).
+        self.signalled = None
+        self.exit_rc = None
+        self.expected_rc = 0
         _servers.append(self)
+
+    def is_vidflow(self):
+        """Whether this runs the vidflow binary (also inside `ip netns
+        exec`), i.e. its exit code after SIGTERM/SIGINT is ours to check."""
+        return any(os.path.basename(str(a)) == "vidflow"
+                   or (binary and str(a) == binary) for a in self.argv)
+
+    def expect_exit(self, rc):
+        """Declares that stopping this process with SIGTERM/SIGINT should
+        end in `rc` rather than 0 (checked by the exit audit)."""
+        self.expected_rc = rc
 
     def poll(self):
         return self.proc.poll()
@@ -441,6 +458,7 @@ class Process:
         """Sends `sig`, waits; returns the exit code (kills after the
         deadline and returns None then)."""
         if self.proc.poll() is None:
+            self.signalled = sig
             self.proc.send_signal(sig)
             try:
                 self.proc.wait(deadline_s)
@@ -448,7 +466,9 @@ class Process:
                 self.proc.kill()
                 self.proc.wait()
                 self._log.close()
+                self.exit_rc = "killed after the stop deadline"
                 return None
+            self.exit_rc = self.proc.returncode
         self._log.close()
         return self.proc.returncode
 
@@ -539,6 +559,41 @@ def resolve_binary(arg=None):
 
 SKIP_EXIT_CODE = 77
 
+# What AddressSanitizer, LeakSanitizer and UBSan print; a server log holding
+# one of them fails the test, whatever its exit code was.
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                     "SUMMARY: UndefinedBehaviorSanitizer",
+                     "SUMMARY: AddressSanitizer", ": runtime error: ")
+
+
+def exit_problems():
+    """The exit audit, run by `main` after the tests: vidflow processes a
+    test forgot are stopped with SIGTERM first. Then every process log with
+    a sanitizer report, and every vidflow process that did not exit 0 (or
+    its `expect_exit` code) after SIGTERM/SIGINT, is a problem: leaks and
+    errors found at shutdown must fail the test they happen in."""
+    problems = []
+    for p in _servers:
+        if p.poll() is None and p.is_vidflow():
+            p.stop(signal.SIGTERM, deadline_s=60)
+        try:
+            text = p.log_text()
+        except OSError:
+            text = ""
+        for marker in SANITIZER_MARKERS:
+            at = text.find(marker)
+            if at >= 0:
+                start = text.rfind("\n", 0, max(0, at - 200)) + 1
+                problems.append(f"{p.name}: sanitizer report in {p.log_path}:"
+                                f"\n{text[start:start + 3000]}")
+                break
+        if (p.is_vidflow() and p.signalled in (signal.SIGTERM, signal.SIGINT)
+                and p.exit_rc != p.expected_rc):
+            problems.append(f"{p.name}: exited {p.exit_rc} after "
+                            f"{signal.Signals(p.signalled).name}, expected "
+                            f"{p.expected_rc} (log: {p.log_path})")
+    return problems
+
 
 def main(description):
     """Parses --binary/--keep, runs unittest; prints server log tails when
@@ -564,6 +619,11 @@ def main(description):
         sys.exit(1)
     prog = unittest.main(argv=[sys.argv[0], *rest], exit=False, verbosity=2)
     ok = prog.result.wasSuccessful()
+    audit = exit_problems()
+    if audit:
+        ok = False
+        print("\nFAIL: the exit audit found " + str(len(audit))
+              + " problem(s):\n" + "\n".join(audit), file=sys.stderr)
     if ok and prog.result.skipped:
         # Skipped is not passed: CTest shows exit 77 as "Skipped", and
         # tests/run-ctest.sh fails the run unless the skip is declared
