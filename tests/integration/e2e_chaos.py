@@ -50,7 +50,10 @@ CLIENT_THREADS = cl.pop_option("client-threads", 16, int)
 SPREAD_S = cl.pop_option("spread", 30.0, float)
 
 STUCK = ("AWAITING_UPLOAD", "SUBMITTED", "PROCESSING")
-STEP_KINDS = ("probe", "summarize")
+# A short first step keeps jobs in PROCESSING for a moment, so kills find
+# work to resume (asserted below), not only uploads.
+SLEEP_MS = cl.pop_option("sleep-ms", 60, int)
+STEP_KINDS = ("sleep", "probe", "summarize")
 
 
 class JobState:
@@ -96,7 +99,9 @@ class Chaos(unittest.TestCase):
                    for k in range(KILLS)]
         data = {name: h.read_bytes(cl.media(name)) for name in set(plan)}
 
-        node = cl.Node(h.binary, extra_args=("--presign-expires", "7200"))
+        node = cl.Node(h.binary, extra_args=(
+            "--presign-expires", "7200",
+            "--pipeline", ",".join(STEP_KINDS), "--sleep-ms", str(SLEEP_MS)))
         node.start()
         retries = cl.Retries()
         client = h.Client(node.base)
@@ -375,6 +380,17 @@ class Chaos(unittest.TestCase):
             problems.append(ledger_missing)
         if node.kills < min(KILLS, 5):
             problems.append(f"only {node.kills} kills happened")
+        # The test is named after these paths: prove it went through them.
+        in_flight = sum(k.get("phases", {}).get(p, 0) for k in kills
+                        for p in ("creating", "uploading"))
+        if in_flight == 0:
+            problems.append("no kill found a POST /jobs or PUT in flight")
+        for key in ("jobs resumed", "uploads re-announced",
+                    "partial uploads discarded"):
+            if found[key] == 0:
+                problems.append(f"no restart reported any {key} "
+                                f"(found: {dict(found)}): the kills missed "
+                                f"the path this test is about")
         self.assertFalse(problems, "\n".join(
             [f"{len(problems)} problem(s) (seed {SEED}):"] + problems[:40]))
 
