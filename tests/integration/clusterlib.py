@@ -35,6 +35,13 @@ import vfharness as h  # noqa: E402
 import chaoslib as cl  # noqa: E402
 
 ADMIN = ("admin", "admin")  # config/vidflow.conf's admin account
+# Peer timeout of tests that do not measure failure detection: long, so a
+# loaded machine that delays heartbeats cannot drop a healthy node (and fail
+# a test on a worker_lost it is not about). Nodes killed or stopped close
+# their connection, which is noticed at once whatever the timeout. Tests of
+# heartbeat timeouts (e2e_cluster_netns, e2e_cluster_frozen) pass short
+# ones.
+LONG_TIMEOUT_MS = 30000
 STUCK = ("AWAITING_UPLOAD", "SUBMITTED", "PROCESSING")
 # Small inputs of several kinds; every one probes successfully.
 CLIPS = ("h264_aac.mp4", "h264_only.mp4", "vp9_opus.webm", "audio_only.mp3")
@@ -157,7 +164,7 @@ class Coordinator:
     back as the same coordinator."""
 
     def __init__(self, binary, certs, pipeline="sleep,probe,summarize",
-                 sleep_ms=150, heartbeat_ms=500, timeout_ms=3000,
+                 sleep_ms=150, heartbeat_ms=500, timeout_ms=LONG_TIMEOUT_MS,
                  cluster_host="127.0.0.1", store_host=None, object_url=None,
                  public_url=None, store_port=None, extra_args=()):
         self.binary = binary
@@ -306,7 +313,7 @@ class WorkerNode:
     namespace (`ip netns exec`, which execs, so the PID is vidflow's)."""
 
     def __init__(self, binary, name, join, cert_args, slots=2,
-                 heartbeat_ms=500, timeout_ms=3000, reconnect_max_ms=2000,
+                 heartbeat_ms=500, timeout_ms=LONG_TIMEOUT_MS, reconnect_max_ms=2000,
                  netns=None, extra_args=()):
         self.binary = binary
         self.name = name

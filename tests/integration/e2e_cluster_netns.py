@@ -50,6 +50,8 @@ NODES = ("w1", "w2", "w3")
 SLOTS = 2
 COORDINATOR_IP = "10.231.0.1"
 SKIP_EXIT_CODE = 77
+# The heartbeat timeout under test (a cut link is noticed by it alone).
+TIMEOUT_MS = 3000
 
 
 def ip(*args, check=True):
@@ -184,13 +186,15 @@ class ClusterNetns(unittest.TestCase):
         store = h.free_port()
         url = f"http://{COORDINATOR_IP}:{store}"
         coord = cx.Coordinator(
-            h.binary, certs, sleep_ms=SLEEP_MS, cluster_host=COORDINATOR_IP,
+            h.binary, certs, sleep_ms=SLEEP_MS, timeout_ms=TIMEOUT_MS,
+            cluster_host=COORDINATOR_IP,
             store_host=COORDINATOR_IP, object_url=url, public_url=url,
             store_port=store)
         self.coord = coord.start()
         join = coord.join_address(COORDINATOR_IP)
         self.workers = [cx.WorkerNode(h.binary, n, join, certs.args(n),
-                                      slots=SLOTS, netns=ns).start()
+                                      slots=SLOTS, timeout_ms=TIMEOUT_MS,
+                                      netns=ns).start()
                         for n, ns in zip(NODES, net.netns)]
         coord.wait_nodes(f"nodes {NODES} registered from their namespaces",
                          lambda ns: all(n in ns and ns[n]["workers"] == SLOTS

@@ -29,6 +29,7 @@ from `vidflow cluster init-certs`), then, in order:
 /cluster/nodes is read as admin (config/vidflow.conf's admin account).
 """
 
+import collections
 import os
 import socket
 import ssl
@@ -120,6 +121,10 @@ JUNK = {
     "oversized TLS record": b"\x16\x03\x01\xff\xff" + os.urandom(512),
     "HTTP request": b"GET /cluster/nodes HTTP/1.1\r\nHost: x\r\n\r\n",
 }
+
+
+# How long the valid node is watched after the hostile peers.
+DAMAGE_WINDOW_S = 4.0
 
 
 class ClusterTls(unittest.TestCase):
@@ -296,7 +301,20 @@ class ClusterTls(unittest.TestCase):
             time.sleep(3.0)
         finally:
             rogue.stop(deadline_s=10)
-        time.sleep(1.0)  # a heartbeat timeout's worth for damage to show
+        # Damage (the OpenSSL error-queue bug) shows as the valid node's
+        # connection failing on its next read; heartbeats every 0.5 s read
+        # several times in this window. Then the node proves it still works
+        # by running a job end to end.
+        time.sleep(DAMAGE_WINDOW_S)
+        client = self.coord.client()
+        jobs = cx.submit_jobs(client, 1, tag="after-rogues")
+        final = cx.wait_terminal(client, jobs, deadline_s=120)
+        problems += cx.outcome_problems(jobs, final)
+        ok_by = collections.Counter(cx.node_of(r["worker"])
+                                    for r in self.coord.ledger() if r["ok"])
+        if ok_by.get("good", 0) == 0:
+            problems.append(f"no step ran on the valid node after the "
+                            f"hostile peers (ok steps by node: {dict(ok_by)})")
         nodes = self.coord.nodes()
         good = cls.good.log_counts()
         print(f"  after the hostile peers: nodes "
