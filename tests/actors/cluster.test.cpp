@@ -53,8 +53,6 @@ fake_orchestrator(messages::orchestrator_actor::stateful_pointer<
       self->state.reports.push_back(out);
       return out.ok;
     },
-    [](atoms::retry, const std::string&, uint64_t) {},
-    [](atoms::expire_old) {},
   };
 }
 
@@ -246,7 +244,7 @@ CAF_TEST(leases of a worker that goes down are handed back) {
     [&](messages::task_outcome& out) {
       got = true;
       CAF_CHECK(!out.ok);
-      CAF_CHECK_EQUAL(out.error_code, "worker_lost");
+      CAF_CHECK_EQUAL(out.error_code, messages::errc::worker_lost);
       CAF_CHECK(out.transient);
     },
     [&](error& err) { CAF_FAIL("unexpected error: " << err); });

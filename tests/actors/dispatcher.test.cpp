@@ -177,7 +177,7 @@ CAF_TEST(an unanswered lease expires at its deadline) {
   auto xs = outcomes();
   CAF_REQUIRE_EQUAL(xs.size(), 1u);
   CAF_CHECK(!xs[0].ok);
-  CAF_CHECK_EQUAL(xs[0].error_code, "timeout");
+  CAF_CHECK_EQUAL(xs[0].error_code, messages::errc::timeout);
   CAF_CHECK(xs[0].transient);
   CAF_CHECK_EQUAL(stats().free_slots, 1u);
 }
@@ -191,7 +191,7 @@ CAF_TEST(a worker that goes down hands back its leases) {
   auto xs = outcomes();
   CAF_REQUIRE_EQUAL(xs.size(), 2u);
   for (auto& x : xs) {
-    CAF_CHECK_EQUAL(x.error_code, "worker_lost");
+    CAF_CHECK_EQUAL(x.error_code, messages::errc::worker_lost);
     CAF_CHECK(x.transient);
   }
   auto s = stats();
@@ -210,7 +210,7 @@ CAF_TEST(cancel drops a queued task and interrupts a leased one) {
   consume_messages();
   auto xs = outcomes();
   CAF_REQUIRE_EQUAL(xs.size(), 1u);
-  CAF_CHECK_EQUAL(xs[0].error_code, "cancelled");
+  CAF_CHECK_EQUAL(xs[0].error_code, messages::errc::cancelled);
   CAF_CHECK(!xs[0].transient);
   CAF_CHECK_EQUAL(stats().queued, 0u);
   auto w = add_worker("w1", 1);
@@ -323,7 +323,7 @@ CAF_TEST(an outcome must answer the lease it was given for) {
   CAF_CHECK_EQUAL(xs[0].job_id, "job-8");
   CAF_CHECK_EQUAL(xs[0].lease_id, 8u);
   CAF_CHECK(!xs[0].ok);
-  CAF_CHECK_EQUAL(xs[0].error_code, "forbidden");
+  CAF_CHECK_EQUAL(xs[0].error_code, messages::errc::forbidden);
   CAF_CHECK(xs[0].output.empty());
   CAF_CHECK_EQUAL(xs[0].worker, "w1");
   // Lease 9 still stands: only its own answer ends it.

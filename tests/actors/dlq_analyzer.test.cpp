@@ -52,8 +52,6 @@ fake_orchestrator(messages::orchestrator_actor::stateful_pointer<fake_orch_state
       return rp;
     },
     [](atoms::report, messages::task_outcome&) { return false; },
-    [](atoms::retry, const std::string&, uint64_t) {},
-    [](atoms::expire_old) {},
   };
 }
 

@@ -217,15 +217,24 @@ fake_store(fake_store_impl* self) {
       }
       return n > 0;
     },
-    [=](atoms::expire_old, int64_t before, int64_t at) -> caf::result<uint64_t> {
+    [=](atoms::expire_old, int64_t before, uint32_t limit) {
+      std::vector<messages::job> xs;
+      for (auto& [id, j] : self->state.jobs)
+        if (j.status == messages::job_status::awaiting_upload
+            && j.created_at < before && xs.size() < limit)
+          xs.push_back(j);
+      return xs;
+    },
+    [=](atoms::expire,
+        const std::vector<messages::job>& xs) -> caf::result<uint64_t> {
       if (self->state.fail_writes)
         return down();
       uint64_t n = 0;
-      for (auto& [id, j] : self->state.jobs) {
-        if (j.status == messages::job_status::awaiting_upload
-            && j.created_at < before) {
-          j.status = messages::job_status::expired;
-          j.updated_at = at;
+      for (auto& x : xs) {
+        auto i = self->state.jobs.find(x.id);
+        if (i != self->state.jobs.end()
+            && i->second.status == messages::job_status::awaiting_upload) {
+          i->second = x;
           ++n;
         }
       }
@@ -378,7 +387,7 @@ inline messages::task_outcome failed_outcome(const messages::task& t,
   out.lease_id = t.lease_id;
   out.kind = t.kind;
   out.ok = false;
-  out.error_code = to_string(code);
+  out.error_code = code;
   out.error_message = "injected " + to_string(code);
   out.transient = messages::is_transient(code);
   // Like the real worker, which copies these from the task.

@@ -303,8 +303,10 @@ CAF_TEST(outcomes of stale leases are ignored) {
   advance_time(1min);
   consume_messages();
   CAF_REQUIRE_EQUAL(pending().size(), 1u);
-  // The stale timer of the first lease fires after the retry started.
-  self->send(orch, atoms::retry_v, id, first.lease_id);
+  // The stale timer of the first lease fires after the retry started (the
+  // timer is private: only the orchestrator's own handle type can send it).
+  self->send(actor_cast<actors::orchestrator_private_actor>(orch),
+             atoms::retry_v, id, first.lease_id);
   consume_messages();
   CAF_CHECK_EQUAL(pending().size(), 1u);
   auto second = pending()[0].first;

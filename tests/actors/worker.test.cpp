@@ -125,14 +125,14 @@ CAF_TEST(probe output passes through) {
 CAF_TEST(failures are classified by code) {
   auto out = run(task_kind::probe, "bad");
   CAF_CHECK(!out.ok);
-  CAF_CHECK_EQUAL(out.error_code, "bad_media");
+  CAF_CHECK_EQUAL(out.error_code, messages::errc::bad_media);
   CAF_CHECK_EQUAL(out.error_message, "not a media file");
   CAF_CHECK(!out.transient);
   out = run(task_kind::probe, "slow");
-  CAF_CHECK_EQUAL(out.error_code, "timeout");
+  CAF_CHECK_EQUAL(out.error_code, messages::errc::timeout);
   CAF_CHECK(out.transient);
   out = run(task_kind::summarize, "", "throttle");
-  CAF_CHECK_EQUAL(out.error_code, "throttled");
+  CAF_CHECK_EQUAL(out.error_code, messages::errc::throttled);
   CAF_CHECK(out.transient);
 }
 
@@ -167,7 +167,7 @@ CAF_TEST(a dead port is a lost worker and not a media verdict) {
   consume_messages();
   auto out = run(task_kind::probe, "good");
   CAF_CHECK(!out.ok);
-  CAF_CHECK_EQUAL(out.error_code, "worker_lost");
+  CAF_CHECK_EQUAL(out.error_code, messages::errc::worker_lost);
   CAF_CHECK(out.transient);
 }
 
@@ -194,7 +194,7 @@ CAF_TEST(a cancelled probe ends with a cancelled outcome) {
   self->receive([&](messages::task_outcome& x) { out = std::move(x); },
                 after(std::chrono::seconds(0)) >> [] {});
   CAF_CHECK_EQUAL(out.lease_id, 11u);
-  CAF_CHECK_EQUAL(out.error_code, "cancelled");
+  CAF_CHECK_EQUAL(out.error_code, messages::errc::cancelled);
   CAF_CHECK(!out.transient);
 }
 
@@ -210,7 +210,7 @@ CAF_TEST(a cancelled sleep ends at once) {
   messages::task_outcome out;
   self->receive([&](messages::task_outcome& x) { out = std::move(x); },
                 after(std::chrono::seconds(0)) >> [] {});
-  CAF_CHECK_EQUAL(out.error_code, "cancelled");
+  CAF_CHECK_EQUAL(out.error_code, messages::errc::cancelled);
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

@@ -301,8 +301,6 @@ orchestrator_actor::behavior_type fake_orchestrator(store_ptr store) {
       return std::move(*j);
     },
     [=](atoms::report, task_outcome&) { return false; },
-    [=](atoms::retry, const std::string&, uint64_t) {},
-    [=](atoms::expire_old) {},
   };
 }
 

@@ -158,8 +158,6 @@ fake_orchestrator(orchestrator_actor::pointer self,
       return vf::messages::make_error(vf::messages::errc::not_found);
     },
     [](vf::atoms::report, vf::messages::task_outcome&) { return false; },
-    [](vf::atoms::retry, const std::string&, uint64_t) {},
-    [](vf::atoms::expire_old) {},
   };
 }
 

@@ -20,6 +20,7 @@
 #include <filesystem>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
@@ -1011,7 +1012,7 @@ CAF_TEST(dlq_remove drops every record of the job) {
   CAF_CHECK(same(fresh, *got));
 }
 
-CAF_TEST(expire_old expires only old jobs awaiting upload) {
+CAF_TEST(expiry lists only old jobs awaiting upload and persists them) {
   auto add = [&](const std::string& id, int64_t created_at, job_status st) {
     auto x = make_job(id, created_at, st);
     CAF_CHECK_EQUAL(ask<bool>(atoms::create_v, x), true);
@@ -1023,8 +1024,25 @@ CAF_TEST(expire_old expires only old jobs awaiting upload) {
   auto young = add("young", 2000, job_status::awaiting_upload);
   auto sub = add("old-submitted", 100, job_status::submitted);
   auto fail = add("old-failed", 100, job_status::failed);
-  CAF_CHECK_EQUAL(
-    ask<uint64_t>(atoms::expire_old_v, int64_t{1000}, int64_t{5000}), 2u);
+  // The store lists candidates; the job lifecycle decides (here: what the
+  // orchestrator's lifecycle writes for `expire`), the store persists.
+  // `stale`: a candidate listed earlier that stopped waiting since (its
+  // upload came); a late expiry must not overwrite it.
+  auto expire = [&](int64_t before, int64_t at,
+                    std::optional<job> stale = std::nullopt) {
+    auto xs = ask<std::vector<job>>(atoms::expire_old_v, before, uint32_t{100});
+    CAF_REQUIRE(xs);
+    if (stale)
+      xs->push_back(*stale);
+    for (auto& x : *xs) {
+      x.status = job_status::expired;
+      x.updated_at = at;
+      x.error_code = "expired";
+      x.error_message = "no upload arrived before the upload URL expired";
+    }
+    return ask<uint64_t>(atoms::expire_v, *xs);
+  };
+  CAF_CHECK_EQUAL(expire(int64_t{1000}, int64_t{5000}), 2u);
   for (auto id : {"old-1", "old-2"}) {
     auto x = ask<job>(atoms::get_v, std::string{id});
     CAF_REQUIRE(x);
@@ -1039,8 +1057,7 @@ CAF_TEST(expire_old expires only old jobs awaiting upload) {
     CAF_REQUIRE(y);
     CAF_CHECK(same(x, *y));
   }
-  CAF_CHECK_EQUAL(
-    ask<uint64_t>(atoms::expire_old_v, int64_t{1000}, int64_t{6000}), 0u);
+  CAF_CHECK_EQUAL(expire(int64_t{1000}, int64_t{6000}, sub), 0u);
   auto counts = ask<status_counts>(atoms::counts_v);
   CAF_REQUIRE(counts);
   CAF_CHECK_EQUAL(*counts, (status_counts{2, 1, 0, 0, 1, 0, 2}));

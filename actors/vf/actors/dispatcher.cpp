@@ -39,7 +39,7 @@ messages::task_outcome lost_outcome(const messages::task& t,
   out.lease_id = t.lease_id;
   out.kind = t.kind;
   out.ok = false;
-  out.error_code = to_string(code);
+  out.error_code = code;
   out.error_message = std::move(msg);
   out.transient = true;
   out.worker = std::move(worker);

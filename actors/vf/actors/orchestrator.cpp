@@ -2,6 +2,7 @@
 
 #include "vf/actors/orchestrator.hpp"
 
+#include "vf/actors/job_lifecycle.hpp"
 #include "vf/actors/secure_random.hpp"
 
 #include "caf/sec.hpp"
@@ -27,6 +28,12 @@ constexpr auto store_timeout = 30s;
 /// only catches a dispatcher that is gone.
 constexpr auto dispatch_timeout = std::chrono::seconds{86400};
 
+/// A dead letter the store refused is written again this much later.
+constexpr auto burial_backoff = std::chrono::seconds{5};
+
+/// Expiry candidates per store round trip; a full batch sweeps on at once.
+constexpr uint32_t expiry_batch = 500;
+
 /// Builds a failed outcome for lease `lease` of job `id`.
 messages::task_outcome failure(const std::string& id, uint64_t lease,
                                task_kind kind, errc code, std::string msg) {
@@ -34,13 +41,15 @@ messages::task_outcome failure(const std::string& id, uint64_t lease,
   out.job_id = id;
   out.lease_id = lease;
   out.kind = kind;
-  out.error_code = to_string(code);
+  out.error_code = code;
   out.error_message = std::move(msg);
   out.transient = messages::is_transient(code);
   return out;
 }
 
-/// Everything one handler needs to drive the machine.
+/// Everything one handler needs to drive the machine. Every change of a
+/// job's status goes through `transit`, i.e. through the job lifecycle
+/// table (`job_lifecycle.hpp`); the effects it answers say what to do.
 struct machine {
   orchestrator_impl* self;
   messages::job_store_actor store;
@@ -63,6 +72,29 @@ struct machine {
     return &i->second;
   }
 
+  /// Applies `ev` to `j` by the lifecycle: the one place the orchestrator
+  /// changes a status. Returns the effects, nullopt for an illegal pair
+  /// (then `j` is unchanged and nothing may be written).
+  std::optional<job_effect> transit(messages::job& j, job_event ev,
+                                    job_event_data data = {}) const {
+    data.now = now();
+    return apply(j, ev, data);
+  }
+
+  /// Arms the run's backoff timer; `ev` is fed to the lifecycle when it
+  /// fires for the run's current lease.
+  void arm(const std::string& id, job_run& run, job_event ev,
+           std::chrono::milliseconds delay) const {
+    run.timer = ev;
+    self->delayed_send(self, delay, atoms::retry_v, id, run.lease);
+  }
+
+  /// Returns the next full-jitter backoff after `attempts` attempts.
+  std::chrono::milliseconds backoff(uint32_t attempts) const {
+    std::uniform_real_distribution<double> uniform{0.0, 1.0};
+    return backoff_delay(st().cfg, attempts, uniform(st().rng));
+  }
+
   /// Writes `j`; calls `then` once it is durable, `fail` if the store
   /// refused.
   template <class Then, class Fail>
@@ -78,16 +110,16 @@ struct machine {
     if (i == st().runs.end())
       return;
     auto& run = i->second;
+    auto& j = run.snapshot;
+    auto fx = transit(j, job_event::attempt_started);
+    if (!fx)
+      return;
     auto kind = st().cfg.pipeline[run.step];
     auto lease = st().next_lease();
     run.lease = lease;
     run.recording = false;
-    auto& j = run.snapshot;
-    j.status = job_status::processing;
     j.step = to_string(kind);
     j.attempts = attempt;
-    j.next_attempt_at = 0;
-    j.updated_at = now();
     messages::task t;
     t.job_id = id;
     t.kind = kind;
@@ -109,26 +141,7 @@ struct machine {
       [m, t]() mutable {
         if (!m.current(t.job_id, t.lease_id))
           return; // Cancelled meanwhile.
-        m.self->request(m.dispatcher, dispatch_timeout, atoms::submit_v, t)
-          .then(
-            [m, t](messages::task_outcome& out) {
-              // The answer to lease t is about lease t, whatever it says:
-              // never another job's (or step's) result.
-              if (out.job_id != t.job_id || out.lease_id != t.lease_id
-                  || out.kind != t.kind) {
-                out = failure(t.job_id, t.lease_id, t.kind, errc::forbidden,
-                              "the answer to lease "
-                                + std::to_string(t.lease_id)
-                                + " was the outcome of another task");
-                out.transient = true; // The next worker may be honest.
-              }
-              m.on_outcome(std::move(out));
-            },
-            [m, t](caf::error& err) {
-              m.on_outcome(failure(t.job_id, t.lease_id, t.kind,
-                                   errc::worker_lost,
-                                   "dispatcher failed: " + to_string(err)));
-            });
+        m.dispatch(std::move(t));
       },
       [m, id, lease, kind](caf::error& err) {
         // Not durable: treat as a transient failure of this attempt.
@@ -138,11 +151,37 @@ struct machine {
       });
   }
 
+  /// Leases `t` to the dispatcher; its answer is the lease's outcome.
+  void dispatch(messages::task t) const {
+    auto m = *this;
+    self->request(dispatcher, dispatch_timeout, atoms::submit_v, t)
+      .then(
+        [m, t](messages::task_outcome& out) {
+          // The answer to lease t is about lease t, whatever it says:
+          // never another job's (or step's) result.
+          if (out.job_id != t.job_id || out.lease_id != t.lease_id
+              || out.kind != t.kind) {
+            out = failure(t.job_id, t.lease_id, t.kind, errc::forbidden,
+                          "the answer to lease " + std::to_string(t.lease_id)
+                            + " was the outcome of another task");
+            out.transient = true; // The next worker may be honest.
+          }
+          m.on_outcome(std::move(out));
+        },
+        [m, t](caf::error& err) {
+          m.on_outcome(failure(t.job_id, t.lease_id, t.kind,
+                               errc::worker_lost,
+                               "dispatcher failed: " + to_string(err)));
+        });
+  }
+
   /// Records the outcome of one lease in the ledger, then acts on it.
   void on_outcome(messages::task_outcome out) const {
     auto run = current(out.job_id, out.lease_id);
     if (run == nullptr || run->recording)
       return; // Stale: cancelled, superseded, or already being recorded.
+    if (!next(run->snapshot.status, job_event::outcome_arrived))
+      return;
     run->recording = true;
     auto& j = run->snapshot;
     messages::attempt_record rec;
@@ -155,7 +194,8 @@ struct machine {
     rec.ok = out.ok;
     if (out.ok)
       rec.output = out.output;
-    rec.error_code = out.error_code;
+    else
+      rec.error_code = to_string(out.error_code); // The ledger's edge.
     rec.error_message = out.error_message;
     rec.worker = out.worker;
     rec.finished_at = now();
@@ -185,39 +225,48 @@ struct machine {
     if (run == nullptr)
       return;
     run->recording = false;
-    if (out.ok) {
-      run->outputs[st().cfg.pipeline[run->step]] = std::move(out.output);
-      if (run->step + 1 < st().cfg.pipeline.size()) {
-        ++run->step;
-        start_step(out.job_id, 1);
-      } else {
-        succeed(out.job_id);
-      }
+    if (!out.ok) {
+      if (out.transient && run->snapshot.attempts < st().cfg.max_attempts)
+        schedule_retry(out.job_id, out.error_code, out.error_message);
+      else
+        fail_job(out.job_id, out.error_code, out.error_message);
       return;
     }
-    if (out.transient && run->snapshot.attempts < st().cfg.max_attempts)
-      schedule_retry(out.job_id, out.error_code, out.error_message);
-    else
-      fail_job(out.job_id, out.error_code, out.error_message);
+    auto& pipeline = st().cfg.pipeline;
+    run->outputs[pipeline[run->step]] = std::move(out.output);
+    auto last = run->step + 1 >= pipeline.size();
+    auto fx = transit(run->snapshot, last ? job_event::last_step_succeeded
+                                          : job_event::step_succeeded);
+    if (!fx)
+      return;
+    if (has(*fx, job_effect::start_attempt)) {
+      ++run->step;
+      start_step(out.job_id, 1);
+    }
+    if (has(*fx, job_effect::store_result))
+      succeed(out.job_id);
   }
 
   /// Keeps the job PROCESSING and starts the next attempt after a backoff.
-  void schedule_retry(const std::string& id, const std::string& code,
+  void schedule_retry(const std::string& id, errc code,
                       const std::string& msg) const {
     auto& run = st().runs[id];
     auto& j = run.snapshot;
-    std::uniform_real_distribution<double> uniform{0.0, 1.0};
-    auto delay = backoff_delay(st().cfg, j.attempts, uniform(st().rng));
-    auto lease = st().next_lease();
-    run.lease = lease;
-    j.error_code = code;
-    j.error_message = msg;
-    j.updated_at = now();
-    j.next_attempt_at = j.updated_at + delay.count();
+    auto delay = backoff(j.attempts);
+    job_event_data data;
+    data.code = code;
+    data.message = msg;
+    data.next_attempt_at = now() + delay.count();
+    auto fx = transit(j, job_event::transient_failure, data);
+    if (!fx)
+      return;
+    run.lease = st().next_lease();
     // The timer is armed whether or not the write lands: the retry itself
     // writes again, and losing a retry would strand the job.
-    persist(j, [] {}, [](caf::error&) {});
-    self->delayed_send(self, delay, atoms::retry_v, id, lease);
+    if (has(*fx, job_effect::persist))
+      persist(j, [] {}, [](caf::error&) {});
+    if (has(*fx, job_effect::retry_attempt_later))
+      arm(id, run, job_event::attempt_due, delay);
   }
 
   /// Writes the result, then marks the job SUCCEEDED.
@@ -240,14 +289,13 @@ struct machine {
           if (run == nullptr)
             return;
           auto j = run->snapshot;
-          j.status = job_status::succeeded;
-          j.step.clear();
-          j.next_attempt_at = 0;
-          j.error_code.clear();
-          j.error_message.clear();
-          j.updated_at = m.now();
-          m.st().runs.erase(id);
-          m.persist(j, [] {}, [](caf::error&) {});
+          auto fx = m.transit(j, job_event::result_stored);
+          if (!fx)
+            return;
+          if (has(*fx, job_effect::forget))
+            m.st().runs.erase(id);
+          if (has(*fx, job_effect::persist))
+            m.persist(j, [] {}, [](caf::error&) {});
         },
         [m, id, lease](caf::error& err) {
           // The result is idempotent (first write wins) and the steps are
@@ -255,31 +303,34 @@ struct machine {
           auto run = m.current(id, lease);
           if (run == nullptr)
             return;
-          std::uniform_real_distribution<double> uniform{0.0, 1.0};
-          auto delay = backoff_delay(m.st().cfg, run->snapshot.attempts,
-                                     uniform(m.st().rng));
-          m.self->delayed_send(m.self, delay, atoms::retry_v, id, lease);
-          run->snapshot.error_code = to_string(errc::storage_unavailable);
-          run->snapshot.error_message = "could not store the result: "
-                                        + messages::message_of(err);
+          job_event_data data;
+          data.code = errc::storage_unavailable;
+          data.message = "could not store the result: "
+                         + messages::message_of(err);
+          auto delay = m.backoff(run->snapshot.attempts);
+          auto fx = m.transit(run->snapshot, job_event::result_failed, data);
+          if (fx && has(*fx, job_effect::retry_result_later))
+            m.arm(id, *run, job_event::result_due, delay);
         });
   }
 
-  /// Writes the dead letter and FAILED in one transaction.
-  void fail_job(const std::string& id, const std::string& code,
+  /// Moves the job to FAILED and writes its dead letter with FAILED in one
+  /// transaction.
+  void fail_job(const std::string& id, errc code,
                 const std::string& msg) const {
     auto i = st().runs.find(id);
     if (i == st().runs.end())
       return;
     auto& run = i->second;
+    job_event_data data;
+    data.code = code;
+    data.message = msg;
+    auto fx = transit(run.snapshot, job_event::permanent_failure, data);
+    if (!fx)
+      return;
     auto lease = st().next_lease(); // Nothing else may act on the job now.
     run.lease = lease;
-    auto j = run.snapshot;
-    j.status = job_status::failed;
-    j.next_attempt_at = 0;
-    j.error_code = code.empty() ? to_string(errc::internal) : code;
-    j.error_message = msg;
-    j.updated_at = now();
+    auto& j = run.snapshot;
     messages::dead_letter dl;
     dl.job_id = id;
     dl.object = j.object;
@@ -291,71 +342,92 @@ struct machine {
     if (auto p = run.outputs.find(task_kind::probe); p != run.outputs.end())
       dl.probe_output = p->second;
     dl.created_at = j.updated_at;
+    auto series = j.series;
+    auto version = j.object.version;
     auto m = *this;
+    auto keep = [m, id, lease](messages::dead_letter dl) {
+      auto run = m.current(id, lease);
+      if (run == nullptr)
+        return;
+      run->burial = std::move(dl);
+      m.bury(id, lease);
+    };
     self->request(store, store_timeout, atoms::attempts_v, id)
       .then(
-        [m, dl, j, lease](std::vector<messages::attempt_record>& ledger) mutable {
+        [keep, dl, series,
+         version](std::vector<messages::attempt_record>& ledger) mutable {
           for (auto& r : ledger)
-            if (r.series == j.series && r.object_version == j.object.version)
+            if (r.series == series && r.object_version == version)
               dl.attempts.push_back(std::move(r));
-          m.bury(std::move(dl), std::move(j), lease);
+          keep(std::move(dl));
         },
-        [m, dl, j, lease](caf::error&) mutable {
+        [keep, dl](caf::error&) mutable {
           // The evidence matters more than its completeness.
-          m.bury(std::move(dl), std::move(j), lease);
+          keep(std::move(dl));
         });
   }
 
-  void bury(messages::dead_letter dl, messages::job j, uint64_t lease) const {
+  /// Writes the run's dead letter and its FAILED record in one transaction;
+  /// a refused write is tried again later. The job stays FAILED meanwhile:
+  /// a burial is retried, never the step.
+  void bury(const std::string& id, uint64_t lease) const {
+    auto run = current(id, lease);
+    if (run == nullptr || !run->burial)
+      return;
     auto m = *this;
-    auto id = j.id;
-    self->request(store, store_timeout, atoms::bury_v, std::move(dl), j)
+    self
+      ->request(store, store_timeout, atoms::bury_v, *run->burial,
+                run->snapshot)
       .then(
         [m, id, lease](bool) {
           if (m.current(id, lease))
             m.st().runs.erase(id);
         },
-        [m, id, lease, j](caf::error&) {
+        [m, id, lease](caf::error&) {
           // Not recorded: try again later rather than lose the failure.
-          if (!m.current(id, lease))
+          auto run = m.current(id, lease);
+          if (run == nullptr)
             return;
-          m.self->delayed_send(m.self, std::chrono::seconds{5}, atoms::retry_v,
-                               id, lease);
-          m.st().runs[id].snapshot.status = job_status::processing;
+          auto fx = m.transit(run->snapshot, job_event::burial_failed);
+          if (fx && has(*fx, job_effect::retry_burial_later))
+            m.arm(id, *run, job_event::burial_due, burial_backoff);
         });
   }
 
-  /// Moves `j` to SUBMITTED durably (with `obj` and a fresh pipeline), then
-  /// calls `done(error-or-none)`, then starts the first step.
+  /// Moves `j` by `ev` (`upload_arrived` or `redrive`) to SUBMITTED durably
+  /// with `obj` and a fresh pipeline, then calls `done(error-or-none, job)`,
+  /// then starts the first step.
   template <class Done>
-  void begin(messages::job j, const messages::object_ref& obj,
+  void begin(messages::job j, const messages::object_ref& obj, job_event ev,
              Done done) const {
+    auto from = j.status;
+    j.object = obj;
+    auto fx = transit(j, ev);
+    if (!fx) {
+      done(make_error(errc::conflict,
+                      "job " + j.id + " is " + to_string(from)),
+           j);
+      return;
+    }
     auto& run = st().runs[j.id];
     run = job_run{};
     run.lease = st().next_lease(); // Supersedes leases of an older object.
-    j.object = obj;
-    j.status = job_status::submitted;
-    j.step.clear();
-    j.attempts = 0;
-    j.next_attempt_at = 0;
-    j.error_code.clear();
-    j.error_message.clear();
-    j.updated_at = now();
     run.snapshot = j;
     auto m = *this;
     auto id = j.id;
     auto lease = run.lease;
+    auto start = has(*fx, job_effect::start_attempt);
     persist(
       j,
-      [m, done, id, lease]() mutable {
-        done(caf::error{});
-        if (m.current(id, lease))
-          m.start_step(id, 1);
+      [m, done, j, lease, start]() mutable {
+        done(caf::error{}, j);
+        if (start && m.current(j.id, lease))
+          m.start_step(j.id, 1);
       },
-      [m, done, id, lease](caf::error& err) mutable {
-        if (m.current(id, lease))
-          m.st().runs.erase(id);
-        done(err);
+      [m, done, j, lease](caf::error& err) mutable {
+        if (m.current(j.id, lease))
+          m.st().runs.erase(j.id);
+        done(err, j);
       });
   }
 
@@ -380,7 +452,9 @@ struct machine {
     if (run.step == cfg.pipeline.size()) {
       // Every step is recorded: only the result (idempotent) may be missing.
       run.step = cfg.pipeline.size() - 1;
-      succeed(j.id);
+      auto fx = transit(run.snapshot, job_event::last_step_succeeded);
+      if (fx && has(*fx, job_effect::store_result))
+        succeed(j.id);
       return;
     }
     uint32_t failed = 0;
@@ -447,7 +521,7 @@ std::chrono::milliseconds backoff_delay(const orchestrator_config& cfg,
   return std::chrono::milliseconds{static_cast<int64_t>(ceiling * u)};
 }
 
-messages::orchestrator_actor::behavior_type
+orchestrator_private_actor::behavior_type
 orchestrator(orchestrator_impl* self, orchestrator_config cfg,
              messages::job_store_actor store,
              messages::idempotency_guard_actor guard,
@@ -462,271 +536,23 @@ orchestrator(orchestrator_impl* self, orchestrator_config cfg,
     self->delayed_send(self, self->state.cfg.expire_interval,
                        atoms::expire_old_v);
   return {
-    [=](atoms::created,
-        const messages::object_event& ev) -> caf::result<bool> {
-      auto& st = self->state;
-      const auto& obj = ev.object;
-      if (obj.bucket != st.cfg.bucket)
-        return make_error(errc::invalid_argument,
-                          "bucket '" + obj.bucket + "' is not vidflow's ('"
-                            + st.cfg.bucket + "')");
-      auto id = job_id_of(obj.key, st.cfg.key_prefix);
-      if (!id)
-        return make_error(errc::invalid_argument,
-                          "object key '" + obj.key + "' is not of the form "
-                            + st.cfg.key_prefix + "/<job_id>/<filename>");
-      auto ckey = messages::claim_key(obj);
-      if (st.claiming.count(ckey) > 0)
-        return false; // The same event is being handled right now.
-      st.claiming.insert(ckey);
-      auto rp = self->make_response_promise<bool>();
-      auto fail = [=](caf::error& err) mutable {
-        self->state.claiming.erase(ckey);
-        rp.deliver(err);
-      };
-      // Claims and starts work; `j` is a job waiting for this upload.
-      auto start = [=](messages::job j) mutable {
-        self->request(guard, store_timeout, atoms::claim_v, obj, j.id)
-          .then(
-            [=](bool first) mutable {
-              // A claim without the transition means we crashed in
-              // between: the job still waits, so the event is new.
-              if (!first && j.status != job_status::awaiting_upload) {
-                self->state.claiming.erase(ckey);
-                rp.deliver(false);
-                return;
-              }
-              m.begin(std::move(j), obj, [=](const caf::error& err) mutable {
-                self->state.claiming.erase(ckey);
-                if (err)
-                  rp.deliver(err); // The source redelivers.
-                else
-                  rp.deliver(true);
-              });
-            },
-            fail);
-      };
-      self->request(store, store_timeout, atoms::get_v, *id)
-        .then(
-          [=](messages::job& j) mutable {
-            if (!obj.version.empty() && j.object.version == obj.version) {
-              self->state.claiming.erase(ckey);
-              rp.deliver(false); // A redelivery of the event we acted on.
-              return;
-            }
-            // The job's own key only: another file under its id is not
-            // its upload (and may be someone's attempt to swap it).
-            if (obj.key != j.key) {
-              self->state.claiming.erase(ckey);
-              rp.deliver(make_error(errc::not_found,
-                                    "job " + j.id + " expects no object '"
-                                      + obj.key + "'"));
-              return;
-            }
-            // An event only starts work for a job waiting for its upload: a
-            // finished, failed, cancelled or expired job is never revived,
-            // and a running one never gets its object replaced.
-            if (j.status != job_status::awaiting_upload) {
-              self->state.claiming.erase(ckey);
-              rp.deliver(make_error(errc::conflict,
-                                    "job " + j.id + " is "
-                                      + to_string(j.status)
-                                      + ", not waiting for an upload"));
-              return;
-            }
-            auto checker = self->state.cfg.checker;
-            if (!checker || ev.source == "builtin") {
-              start(std::move(j));
-              return;
-            }
-            // Outside sources are believed only when the store holds the
-            // object they name, with the size and ETag they say.
-            self->request(checker, store_timeout, atoms::head_v, obj)
-              .then(
-                [=](const messages::object_ref& now) mutable {
-                  if (obj.etag.empty() || now.size != obj.size
-                      || now.etag != obj.etag) {
-                    self->state.claiming.erase(ckey);
-                    rp.deliver(make_error(
-                      errc::invalid_argument,
-                      "the store's object does not match the event (size "
-                        + std::to_string(now.size) + " vs "
-                        + std::to_string(obj.size) + ", etag '" + now.etag
-                        + "' vs '" + obj.etag + "')"));
-                    return;
-                  }
-                  start(std::move(j));
-                },
-                fail);
-          },
-          fail);
-      return rp;
+    [m](atoms::created, const messages::object_event& ev) {
+      return m.on_created(ev);
     },
-    [=](atoms::cancel,
-        const std::string& id) -> caf::result<messages::job> {
-      auto rp = self->make_response_promise<messages::job>();
-      auto apply = [=](messages::job j) mutable {
-        if (is_terminal(j.status)) {
-          rp.deliver(make_error(errc::conflict,
-                                "job is already " + to_string(j.status)));
-          return;
-        }
-        auto i = self->state.runs.find(j.id);
-        if (i != self->state.runs.end()) {
-          // Interrupt the running task; its outcome is stale from now on.
-          self->send(dispatcher, atoms::cancel_v, i->second.lease);
-          self->state.runs.erase(i);
-        }
-        j.status = job_status::cancelled;
-        j.next_attempt_at = 0;
-        j.error_code = to_string(errc::cancelled);
-        j.error_message = "cancelled on request";
-        j.updated_at = m.now();
-        m.persist(
-          j, [rp, j]() mutable { rp.deliver(j); },
-          [rp](caf::error& err) mutable { rp.deliver(err); });
-      };
-      auto i = self->state.runs.find(id);
-      if (i != self->state.runs.end()) {
-        apply(i->second.snapshot);
-        return rp;
-      }
-      self->request(store, store_timeout, atoms::get_v, id)
-        .then([apply](messages::job& j) mutable { apply(std::move(j)); },
-              [rp](caf::error& err) mutable { rp.deliver(err); });
-      return rp;
+    [m](atoms::cancel, const std::string& id) { return m.on_cancel(id); },
+    [m](atoms::redrive, const std::string& id) { return m.on_redrive(id); },
+    [m](atoms::recover) { return m.on_recover(); },
+    [m](atoms::report, messages::task_outcome& out) {
+      return m.on_report(out);
     },
-    [=](atoms::redrive,
-        const std::string& id) -> caf::result<messages::job> {
-      auto rp = self->make_response_promise<messages::job>();
-      if (self->state.runs.count(id) > 0) {
-        rp.deliver(make_error(errc::conflict, "job is still running"));
-        return rp;
-      }
-      self->request(store, store_timeout, atoms::get_v, id)
-        .then(
-          [=](messages::job& j) mutable {
-            if (j.status != job_status::failed) {
-              rp.deliver(make_error(errc::conflict,
-                                    "only FAILED jobs can be redriven; job is "
-                                      + to_string(j.status)));
-              return;
-            }
-            // Mark the record first: of two redrives, one wins.
-            self
-              ->request(store, store_timeout, atoms::redriven_v, j.id,
-                        j.series, m.now())
-              .then(
-                [=](bool first) mutable {
-                  if (!first || self->state.runs.count(j.id) > 0) {
-                    rp.deliver(make_error(errc::conflict,
-                                          "the dead letter of job " + j.id
-                                            + " was redriven already"));
-                    return;
-                  }
-                  auto obj = j.object;
-                  j.series += 1;
-                  auto snapshot = j;
-                  m.begin(std::move(j), obj,
-                          [=](const caf::error& err) mutable {
-                            if (err) {
-                              rp.deliver(err);
-                              return;
-                            }
-                            auto out = snapshot;
-                            out.status = job_status::submitted;
-                            out.attempts = 0;
-                            out.step.clear();
-                            out.error_code.clear();
-                            out.error_message.clear();
-                            rp.deliver(std::move(out));
-                          });
-                },
-                [rp](caf::error& err) mutable { rp.deliver(err); });
-          },
-          [rp](caf::error& err) mutable { rp.deliver(err); });
-      return rp;
+    // -- private: the actor's own timers ------------------------------------
+    [m](atoms::retry, const std::string& id, uint64_t lease) {
+      m.on_timer(id, lease);
     },
-    [=](atoms::recover) -> caf::result<uint64_t> {
-      auto rp = self->make_response_promise<uint64_t>();
-      self->request(store, store_timeout, atoms::active_v)
-        .then(
-          [=](std::vector<messages::job>& jobs) mutable {
-            uint64_t resumed = 0;
-            for (auto& j : jobs) {
-              if (self->state.runs.count(j.id) > 0)
-                continue;
-              ++resumed;
-              // Claim the run now so events racing the ledger read wait.
-              auto& run = self->state.runs[j.id];
-              run.snapshot = j;
-              auto lease = self->state.next_lease();
-              run.lease = lease;
-              self->request(store, store_timeout, atoms::attempts_v, j.id)
-                .then(
-                  [=](std::vector<messages::attempt_record>& ledger) {
-                    if (m.current(j.id, lease))
-                      m.resume(j, ledger);
-                  },
-                  [=](caf::error&) {
-                    // Without the ledger, start over: steps are free of
-                    // side effects, only their records count.
-                    if (m.current(j.id, lease))
-                      m.resume(j, {});
-                  });
-            }
-            rp.deliver(resumed);
-          },
-          [rp](caf::error& err) mutable { rp.deliver(err); });
-      return rp;
-    },
-    [=](atoms::report, messages::task_outcome& out) -> bool {
-      auto i = self->state.runs.find(out.job_id);
-      if (i == self->state.runs.end() || !out.ok)
-        return false; // Finished, unknown, or a failure nobody waits for.
-      auto& run = i->second;
-      auto& pipeline = self->state.cfg.pipeline;
-      if (run.recording || run.step >= pipeline.size()
-          || pipeline[run.step] != out.kind
-          || run.outputs.count(out.kind) > 0
-          || out.object_version != run.snapshot.object.version
-          || out.series != run.snapshot.series
-          || run.snapshot.status != job_status::processing)
-        return false; // Another step, upload or series, or recorded.
-      if (out.lease_id != run.lease) {
-        // The running (or scheduled) attempt of this step is redundant now.
-        self->send(dispatcher, atoms::cancel_v, run.lease);
-        run.lease = out.lease_id;
-      }
-      m.on_outcome(std::move(out));
-      return true;
-    },
-    [=](atoms::retry, const std::string& id, uint64_t lease) {
-      auto run = m.current(id, lease);
-      if (run == nullptr)
-        return; // Cancelled or superseded meanwhile.
-      if (run->snapshot.status == job_status::failed
-          || run->step >= self->state.cfg.pipeline.size()) {
-        return;
-      }
-      if (run->snapshot.status == job_status::processing
-          && !run->snapshot.error_code.empty()
-          && run->snapshot.error_code == to_string(errc::storage_unavailable)
-          && run->outputs.count(self->state.cfg.pipeline[run->step]) > 0) {
-        // The last step is recorded; only the result write failed.
-        m.succeed(id);
-        return;
-      }
-      m.start_step(id, run->snapshot.attempts + 1);
-    },
-    [=](atoms::expire_old) {
-      auto& cfg = self->state.cfg;
-      auto now = m.now();
-      self
-        ->request(store, store_timeout, atoms::expire_old_v,
-                  now - static_cast<int64_t>(cfg.upload_ttl.count()), now)
-        .then([](uint64_t) {}, [](caf::error&) {});
-      self->delayed_send(self, cfg.expire_interval, atoms::expire_old_v);
+    [m](atoms::expire_old) {
+      m.sweep();
+      m.self->delayed_send(m.self, m.st().cfg.expire_interval,
+                           atoms::expire_old_v);
     },
   };
 }

@@ -100,6 +100,11 @@ struct job_run {
   /// other outcome for the step (a duplicate report, a late lease) waits
   /// for none and is dropped, so a step is recorded once.
   bool recording = false;
+  /// What the run's backoff timer feeds to the lifecycle when it fires for
+  /// the current lease: `attempt_due`, `result_due` or `burial_due`.
+  job_event timer = job_event::attempt_due;
+  /// The dead letter of a FAILED run, kept until the store has it.
+  std::optional<messages::dead_letter> burial;
 };
 
 /// State of the orchestrator.
@@ -117,11 +122,21 @@ struct orchestrator_state {
   std::unordered_set<std::string> claiming;
 };
 
-using orchestrator_impl
-  = messages::orchestrator_actor::stateful_base<orchestrator_state>;
+/// The orchestrator's own interface: the public one plus the timers it
+/// sends only to itself (`(retry, job_id, lease_id)`: a run's backoff
+/// elapsed; `(expire_old)`: the expiry sweep). Handles given to others are
+/// `messages::orchestrator_actor`, which converts from this one, so no other
+/// actor (or test fake) knows or implements the timers.
+using orchestrator_private_actor = messages::orchestrator_actor::extend<
+  caf::reacts_to<atoms::retry, std::string, uint64_t>,
+  caf::reacts_to<atoms::expire_old>>;
 
-/// Spawn with `sys.spawn(orchestrator, cfg, store, guard, dispatcher)`.
-messages::orchestrator_actor::behavior_type
+using orchestrator_impl
+  = orchestrator_private_actor::stateful_base<orchestrator_state>;
+
+/// Spawn with `sys.spawn(orchestrator, cfg, store, guard, dispatcher)`; hand
+/// out the result as a `messages::orchestrator_actor`.
+orchestrator_private_actor::behavior_type
 orchestrator(orchestrator_impl* self, orchestrator_config cfg,
              messages::job_store_actor store,
              messages::idempotency_guard_actor guard,

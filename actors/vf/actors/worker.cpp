@@ -44,7 +44,7 @@ void fail(messages::task_outcome& out, const caf::error& err) {
     code = messages::errc::worker_lost; // The port actor itself is gone.
   else
     code = messages::errc_of(err);
-  out.error_code = to_string(code);
+  out.error_code = code;
   out.error_message = messages::message_of(err);
   out.transient = messages::is_transient(code);
 }

@@ -11,7 +11,7 @@ namespace vf::messages {
 
 namespace {
 
-constexpr std::array<std::pair<errc, const char*>, 19> names{{
+constexpr std::array<std::pair<errc, const char*>, 20> names{{
   {errc::not_found, "not_found"},
   {errc::invalid_argument, "invalid_argument"},
   {errc::duplicate, "duplicate"},
@@ -31,6 +31,7 @@ constexpr std::array<std::pair<errc, const char*>, 19> names{{
   {errc::internal, "internal"},
   {errc::quota_exceeded, "quota_exceeded"},
   {errc::storage_quota_exceeded, "storage_quota_exceeded"},
+  {errc::expired, "expired"},
 }};
 
 } // namespace

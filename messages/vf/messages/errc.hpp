@@ -54,6 +54,9 @@ enum class errc : uint8_t {
   /// The user's stored objects reach `limits.bytes_per_user`; no new job
   /// until retention frees some (HTTP 403 `quota_exceeded`).
   storage_quota_exceeded,
+  /// The job's upload never came before its upload URL (plus grace)
+  /// expired; the job is EXPIRED.
+  expired,
 };
 
 /// Category tag for `caf::error` values built from `errc`.

@@ -44,8 +44,12 @@ namespace vf::messages {
 ///   series was open and is now marked redriven, `false` if it was redriven
 ///   already (so a redrive runs once); `errc::not_found`.
 /// - `(dlq_remove, job_id)` → `true` if records were removed.
-/// - `(expire_old, before_ms, at_ms)` → number of jobs still
-///   AWAITING_UPLOAD created before `before_ms`, now EXPIRED.
+/// - `(expire_old, before_ms, limit)` → up to `limit` jobs still
+///   AWAITING_UPLOAD created before `before_ms`, oldest first: candidates
+///   for expiry (the orchestrator's job lifecycle decides). Changes nothing.
+/// - `(expire, jobs)` → how many of `jobs` (each EXPIRED by the lifecycle)
+///   were written: a job is written only over a row still AWAITING_UPLOAD,
+///   so an upload or cancel that landed meanwhile wins.
 /// - `(usage, owner)` → `owner`'s jobs in flight (AWAITING_UPLOAD,
 ///   SUBMITTED, PROCESSING) and the bytes of their stored objects, for the
 ///   registry's per-user limits.
@@ -77,7 +81,8 @@ using job_store_actor = caf::typed_actor<
   caf::replies_to<atoms::dlq_get, std::string>::with<dead_letter>,
   caf::replies_to<atoms::redriven, std::string, uint32_t, int64_t>::with<bool>,
   caf::replies_to<atoms::dlq_remove, std::string>::with<bool>,
-  caf::replies_to<atoms::expire_old, int64_t, int64_t>::with<uint64_t>,
+  caf::replies_to<atoms::expire_old, int64_t, uint32_t>::with<std::vector<job>>,
+  caf::replies_to<atoms::expire, std::vector<job>>::with<uint64_t>,
   caf::replies_to<atoms::usage, std::string>::with<user_usage>,
   caf::replies_to<atoms::purgeable, int64_t, uint32_t>::with<std::vector<job>>,
   caf::replies_to<atoms::purged, std::string, int64_t>::with<bool>>;

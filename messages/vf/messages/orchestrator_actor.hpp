@@ -35,9 +35,9 @@ namespace vf::messages {
 ///   and attempt series, is recorded and supersedes the running attempt;
 ///   anything else (failures, steps already recorded, other runs) is
 ///   dropped, so each step is recorded once.
-/// - `(retry, job_id, lease_id)`: its own backoff timer.
 ///
-/// - `(expire_old)`: its own timer; expires uploads that never came.
+/// Its timers (backoff, expiry of uploads that never came) are private:
+/// see `orchestrator_private_actor` in `vf/actors/orchestrator.hpp`.
 ///
 /// Sent by: event sources, the HTTP adapter (`cancel`, `redrive`), the DLQ
 /// analyzer (`redrive`), runtime (`recover`).
@@ -46,8 +46,6 @@ using orchestrator_actor = caf::typed_actor<
   caf::replies_to<atoms::cancel, std::string>::with<job>,
   caf::replies_to<atoms::recover>::with<uint64_t>,
   caf::replies_to<atoms::redrive, std::string>::with<job>,
-  caf::replies_to<atoms::report, task_outcome>::with<bool>,
-  caf::reacts_to<atoms::retry, std::string, uint64_t>,
-  caf::reacts_to<atoms::expire_old>>;
+  caf::replies_to<atoms::report, task_outcome>::with<bool>>;
 
 } // namespace vf::messages

@@ -4,6 +4,7 @@
 
 #include "caf/meta/type_name.hpp"
 
+#include "vf/messages/errc.hpp"
 #include "vf/messages/job.hpp"
 
 #include <cstdint>
@@ -70,8 +71,9 @@ struct task_outcome {
   bool ok = false;
   /// JSON text (probe) or plain text (summarize) on success.
   std::string output;
-  /// `to_string(errc)` on failure.
-  std::string error_code;
+  /// Why it failed (meaningless when `ok`). Travels as an `errc`; only the
+  /// edges (ledger rows, JSON, metrics labels) turn it into its name.
+  errc error_code = errc::internal;
   std::string error_message;
   /// Whether trying again may succeed.
   bool transient = false;

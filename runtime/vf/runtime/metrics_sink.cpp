@@ -26,7 +26,7 @@ spawn_metrics_sink(caf::actor_system& sys,
     return {
       [registry, &durations, &totals](atoms::observe,
                                       const messages::task_outcome& out) {
-        auto outcome = out.ok ? std::string{"ok"} : out.error_code;
+        auto outcome = out.ok ? std::string{"ok"} : to_string(out.error_code);
         std::map<std::string, std::string> labels{
           {"kind", to_string(out.kind)}, {"outcome", outcome}};
         static const prometheus::Histogram::BucketBoundaries buckets{

@@ -183,10 +183,9 @@ job_store(job_store_pointer self, std::unique_ptr<job_tables> tables,
         return t.remove_dead_letters(job_id);
       });
     },
-    [self](atoms::expire_old, int64_t before_ms, int64_t at_ms) {
-      return write<uint64_t>(self, [=](job_tables& t) {
-        return t.expire_jobs(before_ms, at_ms);
-      });
+    [self](atoms::expire, const std::vector<job>& xs) {
+      return write<uint64_t>(self,
+                             [&xs](job_tables& t) { return t.expire_jobs(xs); });
     },
     [self](atoms::purged, const std::string& id, int64_t at_ms) {
       return write<bool>(self,
@@ -212,6 +211,11 @@ job_store(job_store_pointer self, std::unique_ptr<job_tables> tables,
     [self](atoms::counts) {
       return read<messages::status_counts>(
         self, [](job_tables& t) { return t.count_jobs(); });
+    },
+    [self](atoms::expire_old, int64_t before_ms, uint32_t limit) {
+      return read<std::vector<job>>(self, [=](job_tables& t) {
+        return t.expiry_candidates(before_ms, limit);
+      });
     },
     [self](atoms::purgeable, int64_t before_ms, uint32_t limit) {
       return read<std::vector<job>>(self, [=](job_tables& t) {

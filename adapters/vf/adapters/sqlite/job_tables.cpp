@@ -69,6 +69,12 @@ constexpr const char* mark_purged_sql
   = "UPDATE jobs SET purged_at = ?2 WHERE id = ?1 AND purged_at = 0 "
     "AND status IN ('FAILED', 'CANCELLED', 'EXPIRED')";
 
+// Candidates only: the lifecycle decides which of them expire.
+constexpr const char* select_expiry_candidates_sql
+  = "SELECT " VF_JOB_COLUMNS " FROM jobs "
+    "WHERE status = 'AWAITING_UPLOAD' AND created_at < ?1 "
+    "ORDER BY created_at LIMIT ?2";
+
 constexpr const char* select_active_sql
   = "SELECT " VF_JOB_COLUMNS " FROM jobs "
     "WHERE status IN ('SUBMITTED', 'PROCESSING') "
@@ -175,11 +181,12 @@ constexpr const char* dead_letter_exists_sql
 constexpr const char* delete_dead_letters_sql
   = "DELETE FROM dead_letters WHERE job_id = ?1";
 
+// The orchestrator's job lifecycle decides expiry; the store persists the
+// record it was given, and only over a row still waiting for its upload (an
+// upload or a cancel that landed since the candidates were listed wins).
 constexpr const char* expire_jobs_sql
-  = "UPDATE jobs SET status = 'EXPIRED', updated_at = ?2, "
-    "error_code = 'expired', "
-    "error_message = 'no upload arrived before the upload URL expired' "
-    "WHERE status = 'AWAITING_UPLOAD' AND created_at < ?1";
+  = "UPDATE jobs SET status = ?2, updated_at = ?3, error_code = ?4, "
+    "error_message = ?5 WHERE id = ?1 AND status = 'AWAITING_UPLOAD'";
 
 /// Prefixes the message of a `vf` error with `prefix`.
 caf::error prefixed(const std::string& prefix, const caf::error& err) {
@@ -254,6 +261,7 @@ caf::error job_tables::prepare_all() {
     {&delete_dead_letters_, delete_dead_letters_sql},
     {&expire_jobs_, expire_jobs_sql},
     {&select_purgeable_, select_purgeable_sql},
+    {&select_expiry_candidates_, select_expiry_candidates_sql},
     {&mark_purged_, mark_purged_sql},
   };
   for (auto& [stmt, sql] : all) {
@@ -576,19 +584,38 @@ job_tables::remove_dead_letters_unguarded(const std::string& job_id) {
   return db_->changes() > 0;
 }
 
-caf::expected<uint64_t> job_tables::expire_jobs(int64_t before_ms,
-                                                int64_t at_ms) {
-  statement::use guard{expire_jobs_};
+caf::expected<uint64_t>
+job_tables::expire_jobs(const std::vector<job>& xs) {
+  uint64_t n = 0;
+  for (auto& x : xs) {
+    statement::use guard{expire_jobs_};
+    auto rc = first_failure({
+      expire_jobs_.bind(1, x.id),
+      expire_jobs_.bind(2, to_string(x.status)),
+      expire_jobs_.bind(3, x.updated_at),
+      expire_jobs_.bind(4, x.error_code),
+      expire_jobs_.bind(5, x.error_message),
+    });
+    if (rc != SQLITE_OK)
+      return db_->fail(rc, "bind expiry of " + x.id);
+    rc = expire_jobs_.step();
+    if (rc != SQLITE_DONE)
+      return db_->fail(rc, "expire job " + x.id);
+    n += static_cast<uint64_t>(db_->changes());
+  }
+  return n;
+}
+
+caf::expected<std::vector<job>>
+job_tables::expiry_candidates(int64_t before_ms, uint32_t limit) {
+  statement::use guard{select_expiry_candidates_};
   auto rc = first_failure({
-    expire_jobs_.bind(1, before_ms),
-    expire_jobs_.bind(2, at_ms),
+    select_expiry_candidates_.bind(1, before_ms),
+    select_expiry_candidates_.bind(2, static_cast<int64_t>(limit)),
   });
   if (rc != SQLITE_OK)
-    return db_->fail(rc, "bind expiry");
-  rc = expire_jobs_.step();
-  if (rc != SQLITE_DONE)
-    return db_->fail(rc, "expire jobs");
-  return static_cast<uint64_t>(db_->changes());
+    return db_->fail(rc, "bind expiry candidates");
+  return read_jobs(select_expiry_candidates_, "select expiry candidates");
 }
 
 caf::expected<bool> job_tables::mark_purged(const std::string& id,

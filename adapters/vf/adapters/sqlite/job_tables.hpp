@@ -94,9 +94,15 @@ public:
   /// Removes every dead letter of `job_id`: `true` if there was any.
   caf::expected<bool> remove_dead_letters(const std::string& job_id);
 
-  /// Moves every job still `AWAITING_UPLOAD` with `created_at < before_ms`
-  /// to `EXPIRED` at `at_ms`; returns how many.
-  caf::expected<uint64_t> expire_jobs(int64_t before_ms, int64_t at_ms);
+  /// Up to `limit` jobs still `AWAITING_UPLOAD` with `created_at <
+  /// before_ms`, oldest first: candidates for expiry. Changes nothing.
+  caf::expected<std::vector<messages::job>>
+  expiry_candidates(int64_t before_ms, uint32_t limit);
+
+  /// Writes the status, `updated_at` and error of each job in `xs` (as the
+  /// job lifecycle expired it) over rows still `AWAITING_UPLOAD`; returns
+  /// how many were written.
+  caf::expected<uint64_t> expire_jobs(const std::vector<messages::job>& xs);
 
   /// Records that the object of FAILED, CANCELLED or EXPIRED job `id` was
   /// deleted at `at_ms`; false if it was recorded before (or the job is in
@@ -222,6 +228,7 @@ private:
   statement delete_dl_attempts_of_job_;
   statement delete_dead_letters_;
   statement expire_jobs_;
+  statement select_expiry_candidates_;
   statement select_purgeable_;
   statement mark_purged_;
 };
