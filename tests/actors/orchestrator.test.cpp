@@ -610,6 +610,29 @@ CAF_TEST(a failed job leaves a dead letter with its attempts) {
   CAF_CHECK_EQUAL(dl.redriven_at, 0);
 }
 
+CAF_TEST(a refused dead letter is written again and never reruns the step) {
+  CAF_CHECK_EQUAL(deliver(event("v1")), true);
+  CAF_REQUIRE_EQUAL(pending().size(), 1u);
+  // The store refuses the ledger record and the burial of a permanent
+  // failure: the job must stay failed, not go back to running its step.
+  st().fail_writes = true;
+  answer(0, testing::failed_outcome(pending()[0].first, errc::bad_media));
+  CAF_CHECK(pending().empty());
+  CAF_CHECK(st().dead.empty());
+  CAF_CHECK_EQUAL(job().status, job_status::processing); // nothing written
+  st().fail_writes = false;
+  advance_time(std::chrono::seconds{5});
+  consume_messages();
+  CAF_CHECK_EQUAL(job().status, job_status::failed);
+  CAF_CHECK_EQUAL(job().error_code, "bad_media");
+  CAF_REQUIRE_EQUAL(st().dead.size(), 1u);
+  CAF_CHECK_EQUAL(st().dead.begin()->second.error_code, "bad_media");
+  advance_time(1min);
+  consume_messages();
+  CAF_CHECK(pending().empty()); // no attempt beyond the failure
+  CAF_CHECK_EQUAL(st().dead.size(), 1u);
+}
+
 CAF_TEST(a redrive runs once with a new attempt series) {
   CAF_CHECK_EQUAL(deliver(event("v1")), true);
   answer(0, testing::failed_outcome(pending()[0].first, errc::bad_media));
