@@ -16,7 +16,7 @@ struct fixture : testing::fixture_base {
   fixture() {
     store = sys.spawn(testing::fake_store);
     guard = sys.spawn(actors::idempotency_guard,
-                      actors::claim_store_actor{store}, size_t{2});
+                      messages::claim_store_actor{store}, size_t{2});
     consume_messages();
   }
 

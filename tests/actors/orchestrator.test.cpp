@@ -34,8 +34,8 @@ struct fixture : testing::fixture_base {
   fixture() {
     store = sys.spawn(testing::fake_store);
     disp = sys.spawn(testing::fake_dispatcher);
-    guard = sys.spawn(actors::idempotency_guard, actors::claim_store_actor{store},
-                      size_t{1000});
+    guard = sys.spawn(actors::idempotency_guard,
+                      messages::claim_store_actor{store}, size_t{1000});
     cfg.wall_ms = t0;
     cfg.seed = 42;
     cfg.lease_ids = [n = uint64_t{0}]() mutable { return ++n; };

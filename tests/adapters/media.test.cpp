@@ -7,7 +7,7 @@
 #define CAF_SUITE adapters.media
 
 #include "vf/adapters/media/confined_input.hpp"
-#include "vf/adapters/media/media_actor.hpp"
+#include "vf/adapters/media/libav_media.hpp"
 #include "vf/adapters/media/probe.hpp"
 #include "vf/adapters/summarizer/mock_summarizer.hpp"
 #include "vf_test.hpp"

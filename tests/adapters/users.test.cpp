@@ -5,10 +5,9 @@
 #include "vf/adapters/http/user_table.hpp"
 
 #include "vf_test.hpp"
+#include "vf_test_files.hpp"
 
-#include <cstdlib>
 #include <fstream>
-#include <sstream>
 #include <string>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -19,24 +18,13 @@
 using namespace vf::adapters::http;
 using vf::messages::errc;
 
+using vf::testing::slurp;
+using vf::testing::temp_dir;
+
 namespace {
 
 // Cheap parameters: the format and the checks are what is tested here.
 const kdf_params cheap{1024, 8, 1};
-
-std::string temp_dir() {
-  char tmpl[] = "/tmp/vf-users-XXXXXX";
-  auto dir = ::mkdtemp(tmpl);
-  CAF_REQUIRE(dir != nullptr);
-  return dir;
-}
-
-std::string slurp(const std::string& path) {
-  std::ifstream in{path};
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 user_account account(std::string name, std::string role,
                      std::string_view password) {
@@ -93,7 +81,7 @@ CAF_TEST(malformed or costly hashes are refused) {
 }
 
 CAF_TEST(users file round trip mode and no plaintext) {
-  auto dir = temp_dir();
+  auto dir = temp_dir("users");
   auto path = dir + "/users.json";
   auto missing = read_users_file(path);
   CAF_REQUIRE(!missing);
@@ -128,7 +116,7 @@ CAF_TEST(users file round trip mode and no plaintext) {
 }
 
 CAF_TEST(a file backed table follows the file) {
-  auto dir = temp_dir();
+  auto dir = temp_dir("users");
   auto path = dir + "/users.json";
   std::vector<user_account> users{account("alice", "user", "a-pw"),
                                   account("root", "admin", "r-pw")};

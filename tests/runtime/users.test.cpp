@@ -7,31 +7,19 @@
 #include "vf/runtime/settings.hpp"
 
 #include "vf_test.hpp"
+#include "vf_test_files.hpp"
 
-#include <cstdlib>
 #include <fstream>
-#include <sstream>
 #include <sys/stat.h>
 #include <unistd.h>
 
 using namespace vf;
 namespace http = vf::adapters::http;
 
+using vf::testing::slurp;
+using vf::testing::temp_dir;
+
 namespace {
-
-std::string temp_dir() {
-  char tmpl[] = "/tmp/vf-runtime-users-XXXXXX";
-  auto dir = ::mkdtemp(tmpl);
-  CAF_REQUIRE(dir != nullptr);
-  return dir;
-}
-
-std::string slurp(const std::string& path) {
-  std::ifstream in{path};
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 caf::expected<runtime::node_config> parse(std::vector<std::string> args) {
   std::vector<std::string> base{"--access-key", "ak", "--secret-key",
@@ -47,7 +35,7 @@ caf::expected<runtime::node_config> parse(std::vector<std::string> args) {
 } // namespace
 
 CAF_TEST(the first start seeds the users file and later ones keep it) {
-  auto dir = temp_dir();
+  auto dir = temp_dir("runtime-users");
   auto path = dir + "/users.json";
   runtime::logger log;
   log.set_level(runtime::log_level::error);
@@ -78,7 +66,7 @@ CAF_TEST(the first start seeds the users file and later ones keep it) {
   CAF_CHECK_EQUAL(slurp(path), text);
   // With the file there, auth.users may be empty; without, it may not.
   CAF_CHECK(parse({"--data-dir", dir}));
-  auto empty = temp_dir();
+  auto empty = temp_dir("runtime-users");
   auto err = parse({"--data-dir", empty});
   CAF_REQUIRE(!err);
   CAF_CHECK_NOT_EQUAL(messages::message_of(err.error()).find("auth.users"),
@@ -90,7 +78,7 @@ CAF_TEST(the first start seeds the users file and later ones keep it) {
 }
 
 CAF_TEST(a bad users file stops the start) {
-  auto dir = temp_dir();
+  auto dir = temp_dir("runtime-users");
   auto path = dir + "/users.json";
   std::ofstream{path} << R"({"version":1,"users":[{"name":"a"}]})";
   runtime::logger log;

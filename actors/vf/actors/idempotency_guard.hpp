@@ -6,8 +6,8 @@
 #include "caf/typed_event_based_actor.hpp"
 #include "caf/typed_response_promise.hpp"
 
+#include "vf/messages/claim_store_actor.hpp"
 #include "vf/messages/idempotency_guard_actor.hpp"
-#include "vf/messages/job_store_actor.hpp"
 
 #include <deque>
 #include <string>
@@ -17,9 +17,8 @@
 
 namespace vf::actors {
 
-/// The part of a store the guard needs: durable claims.
-using claim_store_actor = caf::typed_actor<
-  caf::replies_to<atoms::claim, std::string, std::string>::with<bool>>;
+/// Transitional alias: the port lives in `vf/messages/claim_store_actor.hpp`.
+using messages::claim_store_actor;
 
 /// State of the idempotency guard: a bounded cache of keys known to be
 /// claimed (answers duplicates without a store round trip) and the claims

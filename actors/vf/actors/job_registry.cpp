@@ -4,6 +4,7 @@
 
 #include "vf/actors/secure_random.hpp"
 #include "vf/messages/errc.hpp"
+#include "vf/messages/upload_key.hpp"
 
 #include <chrono>
 
@@ -62,7 +63,11 @@ job_registry(job_registry_impl* self, messages::job_store_actor store,
       j.filename = std::move(req.filename);
       j.content_type = std::move(req.content_type);
       j.bucket = st.cfg.bucket;
-      j.key = st.cfg.key_prefix + '/' + j.id + '/' + j.filename;
+      auto key = messages::make_upload_key(st.cfg.key_prefix, j.id, j.filename);
+      if (!key) // check_filename passed: only a bad key_prefix gets here.
+        return make_error(errc::internal, "no upload key under prefix '"
+                                            + st.cfg.key_prefix + "'");
+      j.key = std::move(*key);
       j.status = messages::job_status::awaiting_upload;
       j.created_at = j.updated_at = st.clock.at(self->clock().now());
       auto rp = self->make_response_promise<messages::job>();

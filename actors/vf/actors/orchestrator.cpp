@@ -472,20 +472,6 @@ struct machine {
 
 } // namespace
 
-std::optional<std::string> job_id_of(const std::string& key,
-                                     const std::string& prefix) {
-  if (key.size() <= prefix.size() + 1 || key.compare(0, prefix.size(), prefix)
-      || key[prefix.size()] != '/')
-    return std::nullopt;
-  auto start = prefix.size() + 1;
-  auto slash = key.find('/', start);
-  if (slash == std::string::npos || slash == start || slash + 1 >= key.size())
-    return std::nullopt;
-  if (key.find('/', slash + 1) != std::string::npos)
-    return std::nullopt;
-  return key.substr(start, slash - start);
-}
-
 std::optional<std::string>
 check_pipeline(const std::vector<task_kind>& pipeline) {
   if (pipeline.empty())

@@ -12,6 +12,7 @@
 #include "vf/messages/job_store_actor.hpp"
 #include "vf/messages/object_checker_actor.hpp"
 #include "vf/messages/orchestrator_actor.hpp"
+#include "vf/messages/upload_key.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -76,9 +77,8 @@ struct orchestrator_config {
 std::optional<std::string>
 check_pipeline(const std::vector<messages::task_kind>& pipeline);
 
-/// Parses `<prefix>/<job_id>/<filename>`; returns the job id.
-std::optional<std::string> job_id_of(const std::string& key,
-                                     const std::string& prefix);
+/// Transitional alias: the key format lives in `vf/messages/upload_key.hpp`.
+using messages::job_id_of;
 
 /// Returns the backoff before retry number `retry` (1-based) given a
 /// uniform random number `u` in [0, 1).

@@ -2,8 +2,8 @@
 
 #include "vf/actors/upload_gate.hpp"
 
-#include "vf/actors/orchestrator.hpp"
 #include "vf/messages/errc.hpp"
+#include "vf/messages/upload_key.hpp"
 
 #include <chrono>
 
@@ -18,7 +18,7 @@ upload_gate(messages::upload_gate_actor::pointer self,
   return {
     [=](atoms::admit, const std::string& bucket,
         const std::string& key) -> caf::result<messages::object_ref> {
-      auto id = job_id_of(key, cfg.key_prefix);
+      auto id = messages::job_id_of(key, cfg.key_prefix);
       if (bucket != cfg.bucket || !id)
         return make_error(errc::not_found, "no job expects an upload to "
                                              + bucket + "/" + key);

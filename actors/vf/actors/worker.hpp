@@ -7,6 +7,7 @@
 #include "caf/typed_response_promise.hpp"
 
 #include "vf/messages/media_actor.hpp"
+#include "vf/messages/summarizer_actor.hpp"
 #include "vf/messages/worker_actor.hpp"
 
 #include <cstdint>

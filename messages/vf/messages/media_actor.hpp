@@ -37,15 +37,4 @@ using media_actor = caf::typed_actor<
 using media_control_actor
   = caf::typed_actor<caf::reacts_to<atoms::cancel, uint64_t>>;
 
-/// Port: writes a summary of a video from its metadata.
-///
-/// - `(summarize, filename, metadata_json)` → summary text.
-///   Errors: `errc::throttled`, `errc::provider_error`, `errc::timeout`,
-///   `errc::invalid_argument` (metadata not JSON).
-///
-/// Sent by: a worker.
-using summarizer_actor = caf::typed_actor<
-  caf::replies_to<atoms::summarize, std::string, std::string>::with<
-    std::string>>;
-
 } // namespace vf::messages

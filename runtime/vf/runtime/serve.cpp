@@ -12,7 +12,7 @@
 #include "vf/actors/upload_gate.hpp"
 #include "vf/actors/worker.hpp"
 #include "vf/adapters/http/api_server.hpp"
-#include "vf/adapters/media/media_actor.hpp"
+#include "vf/adapters/media/libav_media.hpp"
 #include "vf/adapters/minio/events.hpp"
 #include "vf/adapters/objectstore/object_deleter.hpp"
 #include "vf/adapters/objectstore/store_server.hpp"
@@ -199,7 +199,7 @@ int serve(const std::vector<std::string>& raw_args) {
 
   // -- domain ----------------------------------------------------------------
   auto guard = keep(sys.spawn(actors::idempotency_guard,
-                              actors::claim_store_actor{*store},
+                              messages::claim_store_actor{*store},
                               size_t{100000}));
   actors::dispatcher_config disp_cfg;
   disp_cfg.metrics = keep(spawn_metrics_sink(sys, metrics));

@@ -3,7 +3,7 @@
 #include "vf/runtime/worker_node.hpp"
 
 #include "vf/actors/worker.hpp"
-#include "vf/adapters/media/media_actor.hpp"
+#include "vf/adapters/media/libav_media.hpp"
 #include "vf/adapters/s3/client.hpp"
 #include "vf/adapters/summarizer/mock_summarizer.hpp"
 #include "vf/messages/cluster_registry_actor.hpp"

@@ -1,6 +1,6 @@
-// vf/adapters/media/media_actor.cpp
+// vf/adapters/media/libav_media.cpp
 
-#include "vf/adapters/media/media_actor.hpp"
+#include "vf/adapters/media/libav_media.hpp"
 
 #include "vf/adapters/media/probe.hpp"
 #include "vf/messages/errc.hpp"

@@ -1,4 +1,4 @@
-// vf/adapters/media/media_actor.hpp
+// vf/adapters/media/libav_media.hpp
 
 #pragma once
 

@@ -6,7 +6,7 @@
 
 #pragma once
 
-#include "vf/messages/media_actor.hpp"
+#include "vf/messages/summarizer_actor.hpp"
 #include <nlohmann/json.hpp>
 
 #include "caf/actor_system.hpp"
