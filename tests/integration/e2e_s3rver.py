@@ -11,8 +11,10 @@ the bucket `uploads` and forwards each object event to vidflow's
 never a skip.
 """
 
+import collections
 import os
 import shutil
+import sqlite3
 import sys
 import tempfile
 import time
@@ -20,6 +22,7 @@ import unittest
 
 sys.dont_write_bytecode = True
 import vfharness as h  # noqa: E402
+import chaoslib as cl  # noqa: E402
 
 S3RVER_MODULE = os.environ.get(
     "VF_S3RVER_MODULE",
@@ -129,6 +132,44 @@ class S3rverStore(unittest.TestCase):
             - h.metric_value(m0, "vidflow_object_events_total",
                              outcome="accepted"), 1,
             "s3rver's webhook event accepted once")
+
+    def test_webhook_503_is_redelivered_and_processed_once(self):
+        """Issue 10: an event that arrives while the job store cannot take
+        it is answered 503; MinIO (here the launcher, which redelivers as
+        MinIO does) sends it again, and the job is processed exactly once.
+        The outage is real: another connection holds SQLite's write lock."""
+        job = self.c.create_job("outage.mp4", "video/mp4")
+        key = job["s3_key"]
+        failed = f"of uploads/{key}: status 503; retrying"
+        db = sqlite3.connect(os.path.join(self.server.data_dir, "vidflow.db"),
+                             timeout=30, isolation_level=None)
+        db.execute("BEGIN EXCLUSIVE")
+        try:
+            data = h.read_bytes(h.clip("h264_aac.mp4"))
+            r = h.upload(job["upload_url"], data, "video/mp4")
+            self.assertEqual(r.status, 200, r)
+            end = time.monotonic() + 90
+            while self.s3rver.log_text().count(failed) < 2:
+                self.assertLess(time.monotonic(), end,
+                                "no two 503 answers to the webhook while the "
+                                "job store was locked:\n"
+                                + self.s3rver.log_tail())
+                time.sleep(0.2)
+        finally:
+            db.execute("ROLLBACK")
+            db.close()
+        done = self.c.wait_status(job["job_id"], h.TERMINAL, deadline_s=90)
+        self.assertEqual(done["status"], "SUCCEEDED", done)
+        self.assertEqual(done["attempts"], 1, done)
+        log = self.s3rver.log_text()
+        self.assertIn(f"of uploads/{key}: status 200", log)
+        ok = collections.Counter(
+            it["kind"] for it in cl.attempts(self.c, job["job_id"])
+            if it.get("ok") is True)
+        self.assertEqual(ok, collections.Counter({"probe": 1,
+                                                  "summarize": 1}), ok)
+        print(f"\n  {log.count(failed)} deliveries answered 503 during the "
+              f"outage, then 200; processed once", flush=True)
 
     def test_event_believed_only_for_an_object_s3rver_holds(self):
         """Issue 8 #1: in s3 mode an (authenticated) event starts work only

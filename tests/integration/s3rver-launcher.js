@@ -6,7 +6,8 @@
 // Port 0 picks a free port; the line tells which. With a webhook URL, each S3
 // event is forwarded re-shaped like MinIO's webhook body {EventName, Key,
 // Records}, with 'Authorization: Bearer <webhookToken>' as MinIO sends its
-// auth_token. With S3RVER_EXIT_ON_EOF=1 it exits when stdin closes, so a test
+// auth_token; 5xx answers and failed connections are redelivered as MinIO
+// does (see deliver). With S3RVER_EXIT_ON_EOF=1 it exits when stdin closes, so a test
 // that dies cannot leave it running.
 //
 // Adapted from shared/reference/s3rver-webhook-launcher.js: the port actually
@@ -33,10 +34,31 @@ server.on('event', (ev) => {
   });
   const headers = { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) };
   if (webhookToken) headers['Authorization'] = 'Bearer ' + webhookToken;
-  const req = http.request(webhook, { method: 'POST', headers }, (res) => res.resume());
-  req.on('error', (e) => console.error('webhook error', e.message));
-  req.end(body);
+  deliver(body, headers, 1, 200, Date.now());
 });
+
+// Redelivers like MinIO with a queue_dir: a 5xx answer or a failed
+// connection is retried with backoff (200 ms doubling to 2 s) for up to a
+// minute; a 2xx or 4xx answer ends it. Every failed try is logged as
+//   webhook delivery <n> of <key>: <status or error>; retrying in <ms> ms
+function deliver(body, headers, n, delay, started) {
+  const key = JSON.parse(body).Key;
+  const retry = (why) => {
+    if (Date.now() - started > 60000) {
+      console.error(`webhook delivery ${n} of ${key}: ${why}; giving up`);
+      return;
+    }
+    console.log(`webhook delivery ${n} of ${key}: ${why}; retrying in ${delay} ms`);
+    setTimeout(() => deliver(body, headers, n + 1, Math.min(delay * 2, 2000), started), delay);
+  };
+  const req = http.request(webhook, { method: 'POST', headers }, (res) => {
+    res.resume();
+    if (res.statusCode >= 500) retry(`status ${res.statusCode}`);
+    else console.log(`webhook delivery ${n} of ${key}: status ${res.statusCode}`);
+  });
+  req.on('error', (e) => retry(`error ${e.message}`));
+  req.end(body);
+}
 if (process.env.S3RVER_EXIT_ON_EOF === '1') {
   process.stdin.on('end', () => process.exit(0));
   process.stdin.on('close', () => process.exit(0));
