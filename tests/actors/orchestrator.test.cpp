@@ -146,16 +146,6 @@ CAF_TEST(pipelines whose steps do not fit are refused) {
   }
 }
 
-CAF_TEST(job keys parse into job ids) {
-  CAF_CHECK_EQUAL(actors::job_id_of("uploads/abc/clip.mp4", "uploads"),
-                  std::string{"abc"});
-  CAF_CHECK(!actors::job_id_of("uploads/abc/", "uploads"));
-  CAF_CHECK(!actors::job_id_of("uploads//clip.mp4", "uploads"));
-  CAF_CHECK(!actors::job_id_of("other/abc/clip.mp4", "uploads"));
-  CAF_CHECK(!actors::job_id_of("uploads/abc/x/clip.mp4", "uploads"));
-  CAF_CHECK(!actors::job_id_of("uploadsX/abc/clip.mp4", "uploads"));
-}
-
 CAF_TEST(backoff grows exponentially under a cap with full jitter) {
   actors::orchestrator_config c;
   c.backoff_base = 500ms;

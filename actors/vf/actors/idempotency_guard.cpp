@@ -21,8 +21,8 @@ void idempotency_guard_state::remember(const std::string& key) {
 }
 
 messages::idempotency_guard_actor::behavior_type
-idempotency_guard(idempotency_guard_impl* self, claim_store_actor store,
-                  size_t capacity) {
+idempotency_guard(idempotency_guard_impl* self,
+                  messages::claim_store_actor store, size_t capacity) {
   self->state.capacity = capacity > 0 ? capacity : 1;
   return {
     [=](atoms::claim, const messages::object_ref& obj,

@@ -17,9 +17,6 @@
 
 namespace vf::actors {
 
-/// Transitional alias: the port lives in `vf/messages/claim_store_actor.hpp`.
-using messages::claim_store_actor;
-
 /// State of the idempotency guard: a bounded cache of keys known to be
 /// claimed (answers duplicates without a store round trip) and the claims
 /// in flight (so racing duplicates never reach the store as "first").
@@ -45,7 +42,7 @@ using idempotency_guard_impl
 
 /// Spawn with `sys.spawn(idempotency_guard, store, capacity)`.
 messages::idempotency_guard_actor::behavior_type
-idempotency_guard(idempotency_guard_impl* self, claim_store_actor store,
-                  size_t capacity);
+idempotency_guard(idempotency_guard_impl* self,
+                  messages::claim_store_actor store, size_t capacity);
 
 } // namespace vf::actors

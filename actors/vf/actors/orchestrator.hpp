@@ -12,7 +12,6 @@
 #include "vf/messages/job_store_actor.hpp"
 #include "vf/messages/object_checker_actor.hpp"
 #include "vf/messages/orchestrator_actor.hpp"
-#include "vf/messages/upload_key.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -76,9 +75,6 @@ struct orchestrator_config {
 /// kind appears at most once (outputs are kept by kind).
 std::optional<std::string>
 check_pipeline(const std::vector<messages::task_kind>& pipeline);
-
-/// Transitional alias: the key format lives in `vf/messages/upload_key.hpp`.
-using messages::job_id_of;
 
 /// Returns the backoff before retry number `retry` (1-based) given a
 /// uniform random number `u` in [0, 1).
