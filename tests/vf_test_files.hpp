@@ -10,6 +10,7 @@
 #include <string>
 
 #include <stdlib.h>
+#include <sys/stat.h>
 
 namespace vf::testing {
 
@@ -20,6 +21,14 @@ inline std::string temp_dir(const std::string& name) {
   auto dir = ::mkdtemp(tmpl.data());
   CAF_REQUIRE(dir != nullptr);
   return dir;
+}
+
+/// Returns the permission bits (`mode & 0777`) of the file at `path`; the
+/// test stops if there is no such file.
+inline unsigned file_mode(const std::string& path) {
+  struct stat st {};
+  CAF_REQUIRE_EQUAL(::stat(path.c_str(), &st), 0);
+  return st.st_mode & 0777;
 }
 
 /// Returns the contents of the file at `path`; empty if it cannot be read.

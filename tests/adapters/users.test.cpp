@@ -9,7 +9,6 @@
 
 #include <fstream>
 #include <string>
-#include <sys/stat.h>
 #include <unistd.h>
 #include <vector>
 
@@ -18,6 +17,7 @@
 using namespace vf::adapters::http;
 using vf::messages::errc;
 
+using vf::testing::file_mode;
 using vf::testing::slurp;
 using vf::testing::temp_dir;
 
@@ -89,9 +89,7 @@ CAF_TEST(users file round trip mode and no plaintext) {
   std::vector<user_account> users{account("alice", "user", "s3cret-pw"),
                                   account("root", "admin", "toor-pw")};
   CAF_REQUIRE(!write_users_file(path, users));
-  struct stat st {};
-  CAF_REQUIRE_EQUAL(::stat(path.c_str(), &st), 0);
-  CAF_CHECK_EQUAL(st.st_mode & 0777, 0600u);
+  CAF_CHECK_EQUAL(file_mode(path), 0600u);
   auto text = slurp(path);
   CAF_CHECK_EQUAL(text.find("s3cret-pw"), std::string::npos);
   CAF_CHECK_EQUAL(text.find("toor-pw"), std::string::npos);

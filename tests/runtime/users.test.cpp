@@ -10,12 +10,12 @@
 #include "vf_test_files.hpp"
 
 #include <fstream>
-#include <sys/stat.h>
 #include <unistd.h>
 
 using namespace vf;
 namespace http = vf::adapters::http;
 
+using vf::testing::file_mode;
 using vf::testing::slurp;
 using vf::testing::temp_dir;
 
@@ -44,9 +44,7 @@ CAF_TEST(the first start seeds the users file and later ones keep it) {
   cfg.users = {{"demo", "demo-pw", "user"}, {"boss", "boss-pw", "admin"}};
   auto table = runtime::open_user_table(cfg, log);
   CAF_REQUIRE(table);
-  struct stat st {};
-  CAF_REQUIRE_EQUAL(::stat(path.c_str(), &st), 0);
-  CAF_CHECK_EQUAL(st.st_mode & 0777, 0600u);
+  CAF_CHECK_EQUAL(file_mode(path), 0600u);
   auto text = slurp(path);
   CAF_CHECK_EQUAL(text.find("demo-pw"), std::string::npos);
   CAF_CHECK_EQUAL(text.find("boss-pw"), std::string::npos);
