@@ -29,6 +29,8 @@ struct fake_store_state {
   std::map<std::string, messages::job> jobs;
   std::map<std::string, messages::job_result> results;
   std::set<std::string> claims;
+  /// Claim requests that reached the store (failed ones included).
+  size_t claim_calls = 0;
   /// Every put, in order (to check the transitions a job went through).
   std::vector<messages::job> puts;
   size_t result_writes = 0;
@@ -142,6 +144,7 @@ fake_store(fake_store_impl* self) {
     },
     [=](atoms::claim, const std::string& key,
         const std::string&) -> caf::result<bool> {
+      ++self->state.claim_calls;
       if (self->state.fail_writes)
         return down();
       return self->state.claims.insert(key).second;

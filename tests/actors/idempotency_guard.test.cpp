@@ -56,6 +56,8 @@ CAF_TEST(the first claim wins and later ones are duplicates) {
   CAF_CHECK_EQUAL(claim(obj("a")), false);
   CAF_CHECK_EQUAL(claim(obj("a", "v2")), true); // a new upload of the key
   CAF_CHECK_EQUAL(st().claims.size(), 2u);
+  // The cached duplicate was answered without a store round trip.
+  CAF_CHECK_EQUAL(st().claim_calls, 2u);
 }
 
 CAF_TEST(racing claims reach the store once) {
@@ -67,13 +69,16 @@ CAF_TEST(racing claims reach the store once) {
   CAF_CHECK_EQUAL(xs[0], true);
   for (size_t i = 1; i < xs.size(); ++i)
     CAF_CHECK_EQUAL(xs[i], false);
+  CAF_CHECK_EQUAL(st().claim_calls, 1u);
 }
 
 CAF_TEST(an evicted key is still a duplicate through the store) {
   CAF_CHECK_EQUAL(claim(obj("a")), true);
   CAF_CHECK_EQUAL(claim(obj("b")), true);
   CAF_CHECK_EQUAL(claim(obj("c")), true); // evicts "a" from the cache
+  CAF_CHECK_EQUAL(st().claim_calls, 3u);
   CAF_CHECK_EQUAL(claim(obj("a")), false);
+  CAF_CHECK_EQUAL(st().claim_calls, 4u); // not cached any more: asked
 }
 
 CAF_TEST(a store failure reaches every claimant and records nothing) {
