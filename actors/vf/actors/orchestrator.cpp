@@ -8,6 +8,7 @@
 #include "caf/sec.hpp"
 
 #include "vf/messages/errc.hpp"
+#include "vf/messages/upload_key.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -462,11 +463,314 @@ struct machine {
       if (same(r) && !r.ok && r.kind == cfg.pipeline[run.step])
         ++failed;
     if (failed >= cfg.max_attempts) {
-      fail_job(j.id, to_string(errc::worker_lost),
+      fail_job(j.id, errc::worker_lost,
                "the node stopped after the last allowed attempt");
       return;
     }
     start_step(j.id, failed + 1);
+  }
+
+  // -- handlers ---------------------------------------------------------------
+
+  /// `(created, object_event)`: see orchestrator_actor.hpp.
+  caf::result<bool> on_created(const messages::object_event& ev) const {
+    auto self = this->self;
+    auto store = this->store;
+    auto guard = this->guard;
+    auto m = *this;
+    auto& st = self->state;
+    const auto& obj = ev.object;
+    if (obj.bucket != st.cfg.bucket)
+      return make_error(errc::invalid_argument,
+                        "bucket '" + obj.bucket + "' is not vidflow's ('"
+                          + st.cfg.bucket + "')");
+    auto id = messages::job_id_of(obj.key, st.cfg.key_prefix);
+    if (!id)
+      return make_error(errc::invalid_argument,
+                        "object key '" + obj.key + "' is not of the form "
+                          + st.cfg.key_prefix + "/<job_id>/<filename>");
+    auto ckey = messages::claim_key(obj);
+    if (st.claiming.count(ckey) > 0)
+      return false; // The same event is being handled right now.
+    st.claiming.insert(ckey);
+    auto rp = self->make_response_promise<bool>();
+    auto fail = [=](caf::error& err) mutable {
+      self->state.claiming.erase(ckey);
+      rp.deliver(err);
+    };
+    // Claims and starts work; `j` is a job waiting for this upload.
+    auto start = [=](messages::job j) mutable {
+      self->request(guard, store_timeout, atoms::claim_v, obj, j.id)
+        .then(
+          [=](bool first) mutable {
+            // A claim without the transition means we crashed in
+            // between: the job still waits, so the event is new.
+            if (!first && !next(j.status, job_event::upload_arrived)) {
+              self->state.claiming.erase(ckey);
+              rp.deliver(false);
+              return;
+            }
+            m.begin(std::move(j), obj, job_event::upload_arrived,
+                    [=](const caf::error& err,
+                        const messages::job&) mutable {
+                      self->state.claiming.erase(ckey);
+                      if (err)
+                        rp.deliver(err); // The source redelivers.
+                      else
+                        rp.deliver(true);
+                    });
+          },
+          fail);
+    };
+    self->request(store, store_timeout, atoms::get_v, *id)
+      .then(
+        [=](messages::job& j) mutable {
+          if (!obj.version.empty() && j.object.version == obj.version) {
+            self->state.claiming.erase(ckey);
+            rp.deliver(false); // A redelivery of the event we acted on.
+            return;
+          }
+          // The job's own key only: another file under its id is not
+          // its upload (and may be someone's attempt to swap it).
+          if (obj.key != j.key) {
+            self->state.claiming.erase(ckey);
+            rp.deliver(make_error(errc::not_found, "job " + j.id
+                                                     + " expects no object '"
+                                                     + obj.key + "'"));
+            return;
+          }
+          // An event only starts work for a job waiting for its upload: a
+          // finished, failed, cancelled or expired job is never revived,
+          // and a running one never gets its object replaced.
+          if (!next(j.status, job_event::upload_arrived)) {
+            self->state.claiming.erase(ckey);
+            rp.deliver(make_error(errc::conflict,
+                                  "job " + j.id + " is "
+                                    + to_string(j.status)
+                                    + ", not waiting for an upload"));
+            return;
+          }
+          auto checker = self->state.cfg.checker;
+          if (!checker || ev.source == "builtin") {
+            start(std::move(j));
+            return;
+          }
+          // Outside sources are believed only when the store holds the
+          // object they name, with the size and ETag they say.
+          self->request(checker, store_timeout, atoms::head_v, obj)
+            .then(
+              [=](const messages::object_ref& now) mutable {
+                if (obj.etag.empty() || now.size != obj.size
+                    || now.etag != obj.etag) {
+                  self->state.claiming.erase(ckey);
+                  rp.deliver(make_error(
+                    errc::invalid_argument,
+                    "the store's object does not match the event (size "
+                      + std::to_string(now.size) + " vs "
+                      + std::to_string(obj.size) + ", etag '" + now.etag
+                      + "' vs '" + obj.etag + "')"));
+                  return;
+                }
+                start(std::move(j));
+              },
+              fail);
+        },
+        fail);
+    return rp;
+  }
+
+  /// `(cancel, job_id)`: see orchestrator_actor.hpp.
+  caf::result<messages::job> on_cancel(const std::string& id) const {
+    auto m = *this;
+    auto rp = self->make_response_promise<messages::job>();
+    auto apply_cancel = [m, rp](messages::job j) mutable {
+      auto from = j.status;
+      auto fx = m.transit(j, job_event::cancel);
+      if (!fx) {
+        rp.deliver(make_error(errc::conflict,
+                              "job is already " + to_string(from)));
+        return;
+      }
+      auto i = m.st().runs.find(j.id);
+      if (i != m.st().runs.end()) {
+        // Interrupt the running task; its outcome is stale from now on.
+        if (has(*fx, job_effect::cancel_lease))
+          m.self->send(m.dispatcher, atoms::cancel_v, i->second.lease);
+        if (has(*fx, job_effect::forget))
+          m.st().runs.erase(i);
+      }
+      m.persist(
+        j, [rp, j]() mutable { rp.deliver(j); },
+        [rp](caf::error& err) mutable { rp.deliver(err); });
+    };
+    auto i = st().runs.find(id);
+    if (i != st().runs.end()) {
+      apply_cancel(i->second.snapshot);
+      return rp;
+    }
+    self->request(store, store_timeout, atoms::get_v, id)
+      .then([apply_cancel](messages::job& j) mutable { apply_cancel(j); },
+            [rp](caf::error& err) mutable { rp.deliver(err); });
+    return rp;
+  }
+
+  /// `(redrive, job_id)`: see orchestrator_actor.hpp.
+  caf::result<messages::job> on_redrive(const std::string& id) const {
+    auto m = *this;
+    auto rp = self->make_response_promise<messages::job>();
+    if (st().runs.count(id) > 0) {
+      rp.deliver(make_error(errc::conflict, "job is still running"));
+      return rp;
+    }
+    auto redrive = [m, rp](messages::job j) mutable {
+      auto obj = j.object;
+      m.begin(std::move(j), obj, job_event::redrive,
+              [rp](const caf::error& err, const messages::job& j) mutable {
+                if (err)
+                  rp.deliver(err);
+                else
+                  rp.deliver(j);
+              });
+    };
+    self->request(store, store_timeout, atoms::get_v, id)
+      .then(
+        [m, rp, redrive](messages::job& j) mutable {
+          auto t = next(j.status, job_event::redrive);
+          if (!t) {
+            rp.deliver(make_error(errc::conflict,
+                                  "only FAILED jobs can be redriven; job is "
+                                    + to_string(j.status)));
+            return;
+          }
+          // Mark the record first: of two redrives, one wins.
+          m.self
+            ->request(m.store, store_timeout, atoms::redriven_v, j.id,
+                      j.series, m.now())
+            .then(
+              [m, rp, redrive, j](bool first) mutable {
+                if (!first || m.st().runs.count(j.id) > 0) {
+                  rp.deliver(make_error(errc::conflict,
+                                        "the dead letter of job " + j.id
+                                          + " was redriven already"));
+                  return;
+                }
+                redrive(std::move(j));
+              },
+              [rp](caf::error& err) mutable { rp.deliver(err); });
+        },
+        [rp](caf::error& err) mutable { rp.deliver(err); });
+    return rp;
+  }
+
+  /// `(recover)`: see orchestrator_actor.hpp.
+  caf::result<uint64_t> on_recover() const {
+    auto m = *this;
+    auto rp = self->make_response_promise<uint64_t>();
+    self->request(store, store_timeout, atoms::active_v)
+      .then(
+        [m, rp](std::vector<messages::job>& jobs) mutable {
+          uint64_t resumed = 0;
+          for (auto& j : jobs) {
+            auto t = next(j.status, job_event::recover);
+            if (!t || m.st().runs.count(j.id) > 0)
+              continue;
+            ++resumed;
+            // Claim the run now so events racing the ledger read wait.
+            auto& run = m.st().runs[j.id];
+            run.snapshot = j;
+            auto lease = m.st().next_lease();
+            run.lease = lease;
+            if (!has(t->effects, job_effect::read_ledger))
+              continue;
+            m.self->request(m.store, store_timeout, atoms::attempts_v, j.id)
+              .then(
+                [m, j, lease](std::vector<messages::attempt_record>& ledger) {
+                  if (m.current(j.id, lease))
+                    m.resume(j, ledger);
+                },
+                [m, j, lease](caf::error&) {
+                  // Without the ledger, start over: steps are free of
+                  // side effects, only their records count.
+                  if (m.current(j.id, lease))
+                    m.resume(j, {});
+                });
+          }
+          rp.deliver(resumed);
+        },
+        [rp](caf::error& err) mutable { rp.deliver(err); });
+    return rp;
+  }
+
+  /// `(report, outcome)`: see orchestrator_actor.hpp.
+  bool on_report(messages::task_outcome& out) const {
+    auto i = st().runs.find(out.job_id);
+    if (i == st().runs.end() || !out.ok)
+      return false; // Finished, unknown, or a failure nobody waits for.
+    auto& run = i->second;
+    auto& pipeline = st().cfg.pipeline;
+    auto t = next(run.snapshot.status, job_event::report_adopted);
+    if (!t || run.recording || run.step >= pipeline.size()
+        || pipeline[run.step] != out.kind || run.outputs.count(out.kind) > 0
+        || out.object_version != run.snapshot.object.version
+        || out.series != run.snapshot.series)
+      return false; // Another step, upload or series, or recorded.
+    if (out.lease_id != run.lease) {
+      // The running (or scheduled) attempt of this step is redundant now.
+      if (has(t->effects, job_effect::cancel_lease))
+        self->send(dispatcher, atoms::cancel_v, run.lease);
+      run.lease = out.lease_id;
+    }
+    on_outcome(std::move(out));
+    return true;
+  }
+
+  /// `(retry, job_id, lease)`: a backoff timer of the run fired.
+  void on_timer(const std::string& id, uint64_t lease) const {
+    auto run = current(id, lease);
+    if (run == nullptr || run->step >= st().cfg.pipeline.size())
+      return; // Cancelled or superseded meanwhile.
+    auto fx = transit(run->snapshot, run->timer);
+    if (!fx)
+      return;
+    if (has(*fx, job_effect::start_attempt))
+      start_step(id, run->snapshot.attempts + 1);
+    if (has(*fx, job_effect::store_result))
+      succeed(id);
+    if (has(*fx, job_effect::bury))
+      bury(id, lease);
+  }
+
+  /// `(expire_old)`: expires the uploads that never came. The store lists
+  /// candidates; the lifecycle decides; the store persists.
+  void sweep() const {
+    auto m = *this;
+    auto before = now() - static_cast<int64_t>(st().cfg.upload_ttl.count());
+    self->request(store, store_timeout, atoms::expire_old_v, before,
+                  expiry_batch)
+      .then(
+        [m](std::vector<messages::job>& xs) {
+          auto full = xs.size() >= expiry_batch;
+          std::vector<messages::job> expired;
+          for (auto& j : xs) {
+            if (m.st().runs.count(j.id) > 0)
+              continue; // Being started right now.
+            auto fx = m.transit(j, job_event::expire);
+            if (fx && has(*fx, job_effect::persist))
+              expired.push_back(std::move(j));
+          }
+          if (expired.empty())
+            return;
+          m.self
+            ->request(m.store, store_timeout, atoms::expire_v,
+                      std::move(expired))
+            .then(
+              [m, full](uint64_t n) {
+                if (full && n > 0)
+                  m.sweep(); // A backlog: on with the next batch.
+              },
+              [](caf::error&) {});
+        },
+        [](caf::error&) {});
   }
 };
 

@@ -6,6 +6,7 @@
 #include "caf/typed_event_based_actor.hpp"
 
 #include "vf/actors/idempotency_guard.hpp"
+#include "vf/actors/job_lifecycle.hpp"
 #include "vf/actors/wall_clock.hpp"
 #include "vf/messages/dispatcher_actor.hpp"
 #include "vf/messages/idempotency_guard_actor.hpp"
