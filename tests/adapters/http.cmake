@@ -4,6 +4,7 @@ vf_add_unit_test(vf-test-http
   SOURCES
     ${CMAKE_CURRENT_LIST_DIR}/jwt.test.cpp
     ${CMAKE_CURRENT_LIST_DIR}/http.test.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/http_routes.test.cpp
     ${CMAKE_CURRENT_LIST_DIR}/users.test.cpp
   LIBS vf::adapters_http OpenSSL::Crypto nlohmann_json::nlohmann_json
-  SUITES adapters.http adapters.jwt adapters.users)
+  SUITES adapters.http adapters.http_routes adapters.jwt adapters.users)

@@ -2,29 +2,15 @@
 
 #include "vf/adapters/common/http_framing.hpp"
 
+#include "vf/adapters/common/text.hpp"
+
 #include <cctype>
 
 namespace vf::adapters::common {
 
 namespace {
 
-bool iequals(std::string_view x, std::string_view y) {
-  if (x.size() != y.size())
-    return false;
-  for (size_t i = 0; i < x.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(x[i]))
-        != std::tolower(static_cast<unsigned char>(y[i])))
-      return false;
-  return true;
-}
-
-std::string_view trim(std::string_view x) {
-  while (!x.empty() && (x.front() == ' ' || x.front() == '\t'))
-    x.remove_prefix(1);
-  while (!x.empty() && (x.back() == ' ' || x.back() == '\t'))
-    x.remove_suffix(1);
-  return x;
-}
+constexpr auto trim = trim_blanks;
 
 // Malformed framing is a bad request like any other parse error; the
 // detail says which rule was broken.

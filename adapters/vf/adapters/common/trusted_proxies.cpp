@@ -2,6 +2,8 @@
 
 #include "vf/adapters/common/trusted_proxies.hpp"
 
+#include "vf/adapters/common/text.hpp"
+
 #include <algorithm>
 #include <cstdlib>
 
@@ -20,13 +22,7 @@ std::array<unsigned char, 16> bytes_of(const address& addr) {
   return addr.to_v6().to_bytes();
 }
 
-std::string_view trim(std::string_view x) {
-  while (!x.empty() && (x.front() == ' ' || x.front() == '\t'))
-    x.remove_prefix(1);
-  while (!x.empty() && (x.back() == ' ' || x.back() == '\t'))
-    x.remove_suffix(1);
-  return x;
-}
+constexpr auto trim = trim_blanks;
 
 bool parse_address(std::string_view text, address& out) {
   // "[v6]" and "v4:port" forms some proxies write.

@@ -26,6 +26,7 @@
 #include "vf/adapters/common/connection_gate.hpp"
 #include "vf/adapters/common/http_framing.hpp"
 #include "vf/adapters/common/refuse_connection.hpp"
+#include "vf/adapters/common/text.hpp"
 #include "vf/adapters/common/trusted_proxies.hpp"
 #include "vf/adapters/http/json_views.hpp"
 #include "vf/adapters/http/router.hpp"
@@ -85,15 +86,6 @@ struct io_unit {
   bool stopping = false;
   std::thread thread;
 };
-
-bool iequals(std::string_view x, std::string_view y) {
-  if (x.size() != y.size())
-    return false;
-  for (size_t i = 0; i < x.size(); ++i)
-    if ((x[i] | 0x20) != (y[i] | 0x20))
-      return false;
-  return true;
-}
 
 http_method to_method(bhttp::verb x) {
   switch (x) {
@@ -317,7 +309,7 @@ private:
     }
     phase_ = phase::reading_body;
     auto expect = req[bhttp::field::expect];
-    if (!expect.empty() && iequals(view(expect), "100-continue")) {
+    if (!expect.empty() && common::iequals(view(expect), "100-continue")) {
       asio::async_write(
         stream_, asio::buffer(continue_line.data(), continue_line.size()),
         [self = shared_from_this()](beast::error_code ec, size_t) {

@@ -297,13 +297,9 @@ void append_dead_letter_json(std::string& out, const messages::dead_letter& x) {
   append_json_string_or_null(out, x.error_code);
   out += R"(,"error_message":)";
   append_json_string_or_null(out, x.error_message);
-  out += R"(,"attempts":[)";
-  for (size_t i = 0; i < x.attempts.size(); ++i) {
-    if (i > 0)
-      out += ',';
-    append_attempt_json(out, x.attempts[i]);
-  }
-  out += R"(],"probe_output":)";
+  out += R"(,"attempts":)";
+  append_json_array(out, x.attempts, append_attempt_json);
+  out += R"(,"probe_output":)";
   append_json_object_or_string(out, x.probe_output);
   out += R"(,"created_at":)";
   append_iso8601(out, x.created_at);
@@ -327,13 +323,9 @@ std::string cluster_nodes_json(const std::vector<messages::cluster_node>& xs) {
     append_uint(out, x.workers, 1);
     out += R"(,"slots":)";
     append_uint(out, x.slots, 1);
-    out += R"(,"labels":[)";
-    for (size_t j = 0; j < x.labels.size(); ++j) {
-      if (j > 0)
-        out += ',';
-      append_json_string(out, x.labels[j]);
-    }
-    out += R"(],"draining":)";
+    out += R"(,"labels":)";
+    append_json_array(out, x.labels, append_json_string);
+    out += R"(,"draining":)";
     out += x.draining ? "true" : "false";
     out += R"(,"joined_at":)";
     append_iso8601(out, x.joined_at);
@@ -371,13 +363,9 @@ std::string incident_report_json(const messages::incident_report& x) {
     append_iso8601(out, c.last_seen);
     out += R"(,"recommendation":)";
     append_json_string(out, c.recommendation);
-    out += R"(,"samples":[)";
-    for (size_t i = 0; i < c.samples.size(); ++i) {
-      if (i > 0)
-        out += ',';
-      append_json_string(out, c.samples[i]);
-    }
-    out += "]}";
+    out += R"(,"samples":)";
+    append_json_array(out, c.samples, append_json_string);
+    out += '}';
   }
   out += "}}";
   return out;

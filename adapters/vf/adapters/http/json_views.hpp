@@ -28,6 +28,20 @@ void append_iso8601(std::string& out, int64_t unix_ms);
 /// Returns Unix milliseconds as ISO-8601 UTC with milliseconds (unquoted).
 std::string iso8601(int64_t unix_ms);
 
+/// Appends `xs` as a JSON array, each element written by `append(out, x)`.
+template <class List, class Append>
+void append_json_array(std::string& out, const List& xs, Append append) {
+  out += '[';
+  bool first = true;
+  for (auto& x : xs) {
+    if (!first)
+      out += ',';
+    first = false;
+    append(out, x);
+  }
+  out += ']';
+}
+
 /// Appends the API view of a job (`GET /jobs/{id}`) as a JSON object.
 void append_job_json(std::string& out, const messages::job& x);
 

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <openssl/rand.h>
 
+#include "vf/adapters/common/hex.hpp"
 #include "vf/adapters/http/password_hash.hpp"
 #include "vf/messages/errc.hpp"
 
@@ -56,14 +57,7 @@ std::string new_user_epoch() {
   unsigned char bytes[16];
   if (RAND_bytes(bytes, sizeof(bytes)) != 1)
     throw std::runtime_error("OpenSSL: RAND_bytes failed");
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(32);
-  for (auto b : bytes) {
-    out += digits[b >> 4];
-    out += digits[b & 15];
-  }
-  return out;
+  return common::to_hex(bytes, sizeof(bytes));
 }
 
 caf::error check_user_name(std::string_view name) {

@@ -2,6 +2,7 @@
 
 #include "vf/adapters/minio/events.hpp"
 
+#include "vf/adapters/common/hex.hpp"
 #include "vf/messages/errc.hpp"
 #include <nlohmann/json.hpp>
 
@@ -30,16 +31,6 @@ caf::error make_bad(std::string what) {
 
 bool starts_with(std::string_view str, std::string_view prefix) {
   return str.substr(0, prefix.size()) == prefix;
-}
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
 }
 
 // Parses `body` as a JSON object, or says why not.
@@ -247,8 +238,8 @@ bool decode_key(std::string_view encoded, std::string& out) {
     } else if (c == '%') {
       if (i + 2 >= encoded.size())
         return false;
-      int hi = hex_value(encoded[i + 1]);
-      int lo = hex_value(encoded[i + 2]);
+      int hi = common::hex_digit_value(encoded[i + 1]);
+      int lo = common::hex_digit_value(encoded[i + 2]);
       if (hi < 0 || lo < 0)
         return false;
       out += static_cast<char>(hi * 16 + lo);

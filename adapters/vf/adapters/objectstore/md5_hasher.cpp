@@ -4,6 +4,8 @@
 
 #include <openssl/evp.h>
 
+#include "vf/adapters/common/hex.hpp"
+
 #include <new>
 
 namespace vf::adapters::objectstore {
@@ -14,16 +16,7 @@ EVP_MD_CTX* as_ctx(void* ptr) {
   return static_cast<EVP_MD_CTX*>(ptr);
 }
 
-std::string to_hex(const unsigned char* data, size_t size) {
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string result;
-  result.reserve(size * 2);
-  for (size_t i = 0; i < size; ++i) {
-    result += digits[data[i] >> 4];
-    result += digits[data[i] & 0x0F];
-  }
-  return result;
-}
+using common::to_hex;
 
 } // namespace
 

@@ -15,6 +15,7 @@
 #include "caf/error.hpp"
 
 #include "vf/adapters/common/http_framing.hpp"
+#include "vf/adapters/common/text.hpp"
 #include "vf/adapters/objectstore/md5_hasher.hpp"
 #include "vf/adapters/objectstore/object_paths.hpp"
 #include "vf/messages/errc.hpp"
@@ -56,17 +57,7 @@ bool is_http_parse_error(const beast::error_code& ec) {
          && ec != http::error::partial_message;
 }
 
-bool iequals(std::string_view x, std::string_view y) {
-  if (x.size() != y.size())
-    return false;
-  for (size_t i = 0; i < x.size(); ++i) {
-    auto a = x[i] >= 'A' && x[i] <= 'Z' ? x[i] - 'A' + 'a' : x[i];
-    auto b = y[i] >= 'A' && y[i] <= 'Z' ? y[i] - 'A' + 'a' : y[i];
-    if (a != b)
-      return false;
-  }
-  return true;
-}
+using common::iequals;
 
 // RFC 7231 IMF-fixdate, spelled out rather than strftime'd so that the
 // process locale cannot change it.

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "vf/adapters/common/text.hpp"
 #include "vf/messages/errc.hpp"
 
 #include <algorithm>
@@ -63,19 +64,6 @@ struct file_closer {
 using easy_ptr = std::unique_ptr<CURL, easy_deleter>;
 using slist_ptr = std::unique_ptr<curl_slist, slist_deleter>;
 using file_ptr = std::unique_ptr<FILE, file_closer>;
-
-bool iequals_prefix(std::string_view line, std::string_view name) {
-  if (line.size() < name.size())
-    return false;
-  for (size_t i = 0; i < name.size(); ++i) {
-    auto c = line[i];
-    if (c >= 'A' && c <= 'Z')
-      c = static_cast<char>(c - 'A' + 'a');
-    if (c != name[i])
-      return false;
-  }
-  return true;
-}
 
 std::string trim(std::string_view str) {
   while (!str.empty() && (str.front() == ' ' || str.front() == '\t'))
@@ -146,17 +134,17 @@ size_t on_header(char* data, size_t size, size_t count, void* user) {
   if (colon == std::string_view::npos)
     return size * count;
   auto value = trim(line.substr(colon + 1));
-  if (iequals_prefix(line, "content-length:")) {
+  if (common::istarts_with(line, "content-length:")) {
     char* end = nullptr;
     errno = 0;
     auto len = std::strtoull(value.c_str(), &end, 10);
     if (errno == 0 && end != value.c_str() && *end == '\0')
       tr->content_length = len;
-  } else if (iequals_prefix(line, "etag:")) {
+  } else if (common::istarts_with(line, "etag:")) {
     tr->info.etag = unquote(value);
-  } else if (iequals_prefix(line, "content-type:")) {
+  } else if (common::istarts_with(line, "content-type:")) {
     tr->info.content_type = value;
-  } else if (iequals_prefix(line, "last-modified:")) {
+  } else if (common::istarts_with(line, "last-modified:")) {
     tr->info.last_modified = value;
   }
   return size * count;

@@ -2,6 +2,9 @@
 
 #include "vf/adapters/sigv4/sigv4.hpp"
 
+#include "vf/adapters/common/hex.hpp"
+#include "vf/adapters/common/text.hpp"
+
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -36,38 +39,8 @@ bool is_space(char c) {
   return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
-std::string to_hex(const unsigned char* data, size_t size) {
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string result;
-  result.reserve(size * 2);
-  for (size_t i = 0; i < size; ++i) {
-    result += digits[data[i] >> 4];
-    result += digits[data[i] & 0x0F];
-  }
-  return result;
-}
-
-std::string to_lower(std::string_view str) {
-  std::string result{str};
-  for (auto& c : result)
-    if (c >= 'A' && c <= 'Z')
-      c = static_cast<char>(c - 'A' + 'a');
-  return result;
-}
-
-bool iequals(std::string_view x, std::string_view y) {
-  return x.size() == y.size() && to_lower(x) == to_lower(y);
-}
+using common::iequals;
+using common::to_hex;
 
 // Trims and folds runs of whitespace into one space; folded continuation
 // lines of a multi-line header arrive here as embedded newlines.
@@ -177,7 +150,7 @@ std::string all_header_names(const pairs& headers) {
   std::vector<std::string> names;
   names.reserve(headers.size());
   for (auto& kvp : headers)
-    names.emplace_back(to_lower(kvp.first));
+    names.emplace_back(common::to_lower_ascii(kvp.first));
   std::sort(names.begin(), names.end());
   names.erase(std::unique(names.begin(), names.end()), names.end());
   std::string result;
@@ -276,8 +249,8 @@ std::optional<std::string> uri_decode(std::string_view str,
     if (c == '%') {
       if (i + 2 >= str.size())
         return std::nullopt;
-      int hi = hex_value(str[i + 1]);
-      int lo = hex_value(str[i + 2]);
+      int hi = common::hex_digit_value(str[i + 1]);
+      int lo = common::hex_digit_value(str[i + 2]);
       if (hi < 0 || lo < 0)
         return std::nullopt;
       result += static_cast<char>(hi * 16 + lo);
@@ -384,7 +357,7 @@ std::string canonical_request(const request& req,
         value += canonical_value(val);
         first = false;
       }
-      result += to_lower(name);
+      result += common::to_lower_ascii(name);
       result += ':';
       result += value;
       result += '\n';
@@ -510,7 +483,7 @@ std::optional<endpoint_parts> parse_endpoint(std::string_view endpoint) {
   }
   if (host.empty())
     return std::nullopt;
-  result.host = to_lower(host);
+  result.host = common::to_lower_ascii(host);
   if (!port.empty() && port != default_port) {
     result.host += ':';
     result.host += port;
@@ -545,7 +518,7 @@ std::string presign_url(const presign_params& params) {
   req.headers.emplace_back("host", ep->host);
   for (auto& [name, value] : params.signed_headers)
     if (!iequals(name, "host"))
-      req.headers.emplace_back(to_lower(name), value);
+      req.headers.emplace_back(common::to_lower_ascii(name), value);
   req.payload_hash = std::string{unsigned_payload};
   scope sc;
   sc.region = params.region;

@@ -1,0 +1,82 @@
+// vf/adapters/http/request_parse.cpp
+
+#include "vf/adapters/http/request_parse.hpp"
+
+#include "vf/adapters/common/text.hpp"
+#include "vf/adapters/http/call.hpp"
+
+namespace vf::adapters::http {
+
+using json = nlohmann::json;
+
+std::optional<json> parse_object(call& c) {
+  auto body = c.request().body;
+  json result = json::parse(body.begin(), body.end(), nullptr, false);
+  if (result.is_discarded()) {
+    c.error(400, "invalid_json",
+            "body is not valid JSON; send a JSON object with Content-Type: "
+            "application/json");
+    return std::nullopt;
+  }
+  if (!result.is_object()) {
+    c.error(422, "invalid_argument", "body must be a JSON object");
+    return std::nullopt;
+  }
+  return result;
+}
+
+const std::string* string_member(const json& obj, const char* name, bool& bad) {
+  auto i = obj.find(name);
+  if (i == obj.end() || i->is_null())
+    return nullptr;
+  if (!i->is_string()) {
+    bad = true;
+    return nullptr;
+  }
+  return &i->get_ref<const std::string&>();
+}
+
+std::optional<std::string_view> query_param(std::string_view query,
+                                            std::string_view name) {
+  while (!query.empty()) {
+    auto amp = query.find('&');
+    auto pair = query.substr(0, amp);
+    auto eq = pair.find('=');
+    if (pair.substr(0, eq) == name)
+      return eq == std::string_view::npos ? std::string_view{}
+                                          : pair.substr(eq + 1);
+    if (amp == std::string_view::npos)
+      break;
+    query.remove_prefix(amp + 1);
+  }
+  return std::nullopt;
+}
+
+std::optional<uint64_t> parse_decimal(std::string_view str, size_t max_digits) {
+  if (str.empty() || str.size() > max_digits)
+    return std::nullopt;
+  uint64_t value = 0;
+  for (char c : str) {
+    if (c < '0' || c > '9')
+      return std::nullopt;
+    value = value * 10 + static_cast<uint64_t>(c - '0');
+  }
+  return value;
+}
+
+std::string_view bearer_token(std::string_view header) {
+  constexpr std::string_view scheme = "bearer";
+  if (header.size() <= scheme.size() || !common::istarts_with(header, scheme)
+      || (header[scheme.size()] != ' ' && header[scheme.size()] != '\t'))
+    return {};
+  return common::trim_blanks(header.substr(scheme.size()));
+}
+
+bool is_json_media_type(std::string_view x) {
+  auto type = x.substr(0, x.find(';'));
+  while (!type.empty() && (type.back() == ' ' || type.back() == '\t'))
+    type.remove_suffix(1);
+  return common::iequals(type, "application/json");
+}
+
+} // namespace vf::adapters::http

@@ -1,0 +1,102 @@
+// vf/adapters/http/routes_auth.cpp
+//
+// POST /auth/login: a password for a bearer token.
+
+#include "vf/adapters/http/call.hpp"
+#include "vf/adapters/http/json_views.hpp"
+#include "vf/adapters/http/request_parse.hpp"
+#include "vf/adapters/http/routes.hpp"
+
+#include <string>
+
+namespace vf::adapters::http {
+
+namespace {
+
+// Answers a login once the KDF checked the password.
+void logged_in(reply& r, bool ok, const std::optional<user_account>& account,
+               const std::string& user, const client_address& client) {
+  auto& state = r.state();
+  if (!ok || !account) {
+    state.throttle.failed(user, client, state.now());
+    r.error(401, "unauthorized", "wrong username or password");
+    return;
+  }
+  state.throttle.succeeded(user);
+  jwt_claims claims;
+  claims.sub = account->name;
+  claims.role = account->role;
+  claims.iat = state.now();
+  claims.exp = claims.iat + state.config.token_ttl;
+  claims.gen = account->epoch;
+  auto token = r.services().jwt.sign(claims);
+  std::string out;
+  out.reserve(token.size() + 80);
+  out += R"({"access_token":)";
+  append_json_string(out, token);
+  out += R"(,"token_type":"bearer","expires_in":)";
+  out += std::to_string(state.config.token_ttl);
+  out += '}';
+  r.send(200, std::move(out));
+}
+
+void login(call& c) {
+  auto body = parse_object(c);
+  if (!body)
+    return;
+  bool bad = false;
+  auto name = string_member(*body, "username", bad);
+  auto password = string_member(*body, "password", bad);
+  if (bad || name == nullptr || password == nullptr) {
+    c.error(422, "invalid_argument",
+            "username and password are required and must be strings");
+    return;
+  }
+  auto& state = c.state();
+  auto client = c.request().client;
+  if (auto wait = state.throttle.check(*name, client, state.now())) {
+    c.error(429, "rate_limited",
+            "too many failed logins for this name or from this client; "
+            "retry after "
+              + std::to_string(wait) + " s",
+            wait);
+    return;
+  }
+  // Unknown names are checked against another account's hash (same cost)
+  // and refused whatever the outcome, so timing does not reveal which names
+  // exist.
+  auto account = state.users->find(*name, state.now());
+  auto encoded
+    = account ? account->password_hash : state.users->sample_hash(state.now());
+  // Each check takes tens of milliseconds; beyond this many waiting, the
+  // newest would only time out anyway.
+  constexpr size_t max_pending_checks = 32;
+  auto& io = c.services();
+  if (io.kdf_pending >= max_pending_checks) {
+    c.error(503, "busy", "too many logins in progress; retry in a second", 1);
+    return;
+  }
+  ++io.kdf_pending;
+  // Always runs: the pending count must drop even if the client left.
+  c.ask(io.kdf, *password, std::move(encoded))
+    .then_always(
+      [account = std::move(account), client, user = *name](reply& r, bool ok) {
+        --r.services().kdf_pending;
+        if (!r.gone())
+          logged_in(r, ok, account, user, client);
+      },
+      [](reply& r, caf::error& err) {
+        --r.services().kdf_pending;
+        r.fail(err);
+      });
+}
+
+} // namespace
+
+std::vector<route_entry> auth_routes() {
+  return {
+    {http_method::post, "/auth/login", access::open, login},
+  };
+}
+
+} // namespace vf::adapters::http

@@ -1,0 +1,170 @@
+#define CAF_SUITE adapters.http_routes
+
+#include "vf_test.hpp"
+
+#include "vf/adapters/http/route_table.hpp"
+#include "vf/adapters/http/routes.hpp"
+
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+using namespace vf::adapters::http;
+
+namespace {
+
+void nop(call&) {
+  // nop
+}
+
+void other(call&) {
+  // nop
+}
+
+// Returns why the table of `xs` was refused, or an empty string.
+std::string refusal(const std::vector<route_entry>& xs) {
+  try {
+    route_table table{xs};
+  } catch (const std::invalid_argument& e) {
+    return e.what();
+  }
+  return {};
+}
+
+bool contains(const std::string& x, const std::string& y) {
+  return x.find(y) != std::string::npos;
+}
+
+api_config with_webhook() {
+  api_config cfg;
+  cfg.webhook_token = "secret";
+  return cfg;
+}
+
+// Returns the label of the route `path` matches (and its parameter).
+route label_of(const route_table& table, std::string_view path,
+               std::string_view* param = nullptr) {
+  std::string_view p;
+  auto res = table.match(path, p);
+  if (param != nullptr)
+    *param = p;
+  return res != nullptr ? res->label : route::unmatched;
+}
+
+} // namespace
+
+// A route without a handler does not compile: there is no constructor that
+// leaves it out (checked here as well as next to the type).
+static_assert(!std::is_default_constructible<route_entry>::value);
+static_assert(!std::is_constructible<route_entry, http_method, std::string_view,
+                                     access>::value);
+static_assert(std::is_constructible<route_entry, http_method, std::string_view,
+                                    access, handler_fn>::value);
+
+CAF_TEST(the API table is valid and labels every route) {
+  route_table table{api_routes(with_webhook())};
+  CAF_CHECK_EQUAL(table.size(), route_count - 1);
+  for (size_t i = 0; i + 1 < route_count; ++i) {
+    auto r = static_cast<route>(i);
+    std::string path{route_pattern(r)};
+    // A concrete path for the pattern: any id in place of the parameter.
+    for (auto name : {"{id}", "{job_id}"})
+      if (auto pos = path.find(name); pos != std::string::npos)
+        path.replace(pos, std::string_view{name}.size(), "0c4a7e2f");
+    CAF_CHECK_EQUAL(label_of(table, path), r);
+  }
+}
+
+CAF_TEST(literal segments win over a parameter) {
+  route_table table{api_routes(with_webhook())};
+  std::string_view param;
+  CAF_CHECK_EQUAL(label_of(table, "/dlq/report", &param), route::dlq_report);
+  CAF_CHECK_EQUAL(param, "");
+  CAF_CHECK_EQUAL(label_of(table, "/dlq/redrive"), route::dlq_redrive);
+  CAF_CHECK_EQUAL(label_of(table, "/dlq/abc", &param), route::dlq_item);
+  CAF_CHECK_EQUAL(param, "abc");
+  CAF_CHECK_EQUAL(label_of(table, "/jobs/abc/result", &param),
+                  route::job_result);
+  CAF_CHECK_EQUAL(param, "abc");
+}
+
+CAF_TEST(paths that name no route do not match) {
+  route_table table{api_routes(with_webhook())};
+  for (auto path : {"", "jobs", "/", "/jobs/", "/jobs//result", "/jobs/a/",
+                    "/jobs/a/b", "/dlq/", "/dlq/a/b", "/dlq/report/x", "//jobs",
+                    "/Jobs", "/healthz/", "/cluster"})
+    CAF_CHECK_EQUAL(label_of(table, path), route::unmatched);
+}
+
+CAF_TEST(the webhook exists only with a secret) {
+  route_table open{api_routes(api_config{})};
+  CAF_CHECK_EQUAL(label_of(open, "/minio/webhook"), route::unmatched);
+  route_table closed{api_routes(with_webhook())};
+  CAF_CHECK_EQUAL(label_of(closed, "/minio/webhook"), route::webhook);
+}
+
+CAF_TEST(methods and access come from the entries) {
+  route_table table{api_routes(with_webhook())};
+  std::string_view param;
+  auto item = table.match("/dlq/x", param);
+  CAF_REQUIRE(item != nullptr);
+  CAF_CHECK_EQUAL(item->allow, "GET, DELETE");
+  CAF_CHECK(item->who[static_cast<size_t>(http_method::del)] == access::admin);
+  auto health = table.match("/healthz", param);
+  CAF_REQUIRE(health != nullptr);
+  CAF_CHECK(health->unlimited);
+  CAF_CHECK(health->handlers[static_cast<size_t>(http_method::post)]
+            == nullptr);
+  auto login = table.match("/auth/login", param);
+  CAF_REQUIRE(login != nullptr);
+  CAF_CHECK(!login->unlimited);
+  CAF_CHECK_EQUAL(login->allow, "POST");
+}
+
+CAF_TEST(a route without a handler is refused at start) {
+  auto why = refusal({{http_method::get, "/healthz", access::open, nullptr}});
+  CAF_CHECK(contains(why, "GET /healthz: no handler"));
+}
+
+CAF_TEST(a route declared twice is refused) {
+  auto why = refusal({{http_method::get, "/healthz", access::open, nop},
+                      {http_method::get, "/healthz", access::open, other}});
+  CAF_CHECK(contains(why, "GET /healthz: declared twice"));
+  CAF_CHECK(refusal({{http_method::get, "/healthz", access::open, nop},
+                     {http_method::post, "/healthz", access::open, other}})
+              .empty());
+}
+
+CAF_TEST(malformed patterns are refused) {
+  for (auto pattern :
+       {"", "/", "healthz", "/healthz/", "//healthz", "/jobs/{}", "/jobs/{ID}",
+        "/jobs/{id", "/jobs/{a}/{b}", "/Jobs", "/jobs/a b"}) {
+    auto why = refusal({{http_method::get, pattern, access::open, nop}});
+    CAF_CHECK(contains(why, "malformed pattern"));
+  }
+}
+
+CAF_TEST(a pattern without a metric label is refused) {
+  auto why = refusal({{http_method::get, "/jobs2", access::open, nop}});
+  CAF_CHECK(contains(why, "no metric label"));
+}
+
+CAF_TEST(patterns that match the same paths are refused) {
+  auto why = refusal({{http_method::get, "/dlq/{job_id}", access::admin, nop},
+                      {http_method::get, "/jobs/{id}", access::user, nop},
+                      {http_method::del, "/dlq/{id}", access::admin, nop}});
+  CAF_CHECK(contains(why, "DELETE /dlq/{id}: matches the same paths as "
+                          "/dlq/{job_id}"));
+}
+
+CAF_TEST(monitoring and other access do not mix on one pattern) {
+  auto why = refusal({{http_method::get, "/metrics", access::monitoring, nop},
+                      {http_method::post, "/metrics", access::admin, nop}});
+  CAF_CHECK(contains(why, "POST /metrics: monitoring routes"));
+}
+
+CAF_TEST(only methods the API tells apart) {
+  auto why = refusal({{http_method::other, "/healthz", access::open, nop}});
+  CAF_CHECK(contains(why, "not a method"));
+}
