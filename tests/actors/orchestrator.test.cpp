@@ -515,6 +515,46 @@ CAF_TEST(recover fails a job whose ledger used up its attempts) {
   CAF_CHECK_EQUAL(st().dead.size(), 1u);
 }
 
+CAF_TEST(recover counts an attempt the node died in) {
+  // A poison upload: the node crashed during the last allowed attempt, so
+  // that attempt has no ledger record. It must not be retried for ever.
+  job().status = job_status::processing;
+  job().step = "probe";
+  job().object.version = "v1";
+  job().attempts = cfg.max_attempts;
+  for (uint32_t n = 1; n < cfg.max_attempts; ++n) {
+    messages::attempt_record r;
+    r.job_id = id;
+    r.object_version = "v1";
+    r.kind = task_kind::probe;
+    r.attempt = n;
+    r.error_code = "worker_lost";
+    st().ledger.push_back(r);
+  }
+  self->send(orch, atoms::recover_v);
+  consume_messages();
+  CAF_CHECK_EQUAL(receive_one<uint64_t>(), uint64_t{1});
+  CAF_CHECK(pending().empty());
+  CAF_CHECK_EQUAL(job().status, job_status::failed);
+  CAF_CHECK_EQUAL(job().error_code, "worker_lost");
+  CAF_CHECK_NOT_EQUAL(job().error_message.find("during the last allowed"),
+                      std::string::npos);
+  CAF_CHECK_EQUAL(st().dead.size(), 1u);
+}
+
+CAF_TEST(recover after a crash mid-attempt goes on with the next attempt) {
+  job().status = job_status::processing;
+  job().step = "probe";
+  job().object.version = "v1";
+  job().attempts = 1; // started, then the node died: no record
+  self->send(orch, atoms::recover_v);
+  consume_messages();
+  CAF_CHECK_EQUAL(receive_one<uint64_t>(), uint64_t{1});
+  CAF_REQUIRE_EQUAL(pending().size(), 1u);
+  CAF_CHECK_EQUAL(pending()[0].first.kind, task_kind::probe);
+  CAF_CHECK_EQUAL(pending()[0].first.attempt, 2u);
+}
+
 CAF_TEST(every outcome lands in the ledger with its output) {
   CAF_CHECK_EQUAL(deliver(event("v1")), true);
   answer(0, testing::failed_outcome(pending()[0].first, errc::timeout));

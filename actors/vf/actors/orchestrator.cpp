@@ -458,16 +458,28 @@ struct machine {
         succeed(j.id);
       return;
     }
+    auto kind = cfg.pipeline[run.step];
     uint32_t failed = 0;
     for (auto& r : ledger)
-      if (same(r) && !r.ok && r.kind == cfg.pipeline[run.step])
+      if (same(r) && !r.ok && r.kind == kind)
         ++failed;
-    if (failed >= cfg.max_attempts) {
+    // An attempt is persisted before it is dispatched; one the node died in
+    // (a crash on this very input, say) left no record, yet it counts, or a
+    // poison upload would crash the node on every restart for ever.
+    uint32_t used = failed;
+    if (j.step == to_string(kind))
+      used = std::max(used, j.attempts);
+    if (used >= cfg.max_attempts) {
       fail_job(j.id, errc::worker_lost,
-               "the node stopped after the last allowed attempt");
+               used > failed
+                 ? "the node stopped during the last allowed attempt ("
+                     + std::to_string(used) + " of "
+                     + std::to_string(cfg.max_attempts)
+                     + "), e.g. it crashed on this input"
+                 : "the node stopped after the last allowed attempt");
       return;
     }
-    start_step(j.id, failed + 1);
+    start_step(j.id, used + 1);
   }
 
   // -- handlers ---------------------------------------------------------------
