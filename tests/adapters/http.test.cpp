@@ -542,7 +542,9 @@ struct fixture {
                                      "limits.min_free_bytes (1024 bytes)"};
       return storage_status{};
     };
-    c.request_timeout = std::chrono::milliseconds{300};
+    // Long: a loaded machine must not turn a slow answer into a 503. The
+    // one test about the deadline sets its own.
+    c.request_timeout = std::chrono::seconds{10};
     c.shutdown_grace = std::chrono::milliseconds{2000};
     return c;
   }
@@ -921,9 +923,16 @@ CAF_TEST(get job) {
 
 CAF_TEST(actor failures map to status codes) {
   auto token = login("alice", "wonderland");
-  // No reply within request_timeout (300 ms here): 503, not a hang.
-  auto r = call(bhttp::verb::get, "/jobs/hang", "", bearer(token));
+  // No reply within request_timeout (300 ms on this server): 503, not a
+  // hang.
+  auto cfg = make_config();
+  cfg.request_timeout = std::chrono::milliseconds{300};
+  api_server quick{sys, cfg, handles, nullptr};
+  CAF_REQUIRE(!quick.start());
+  client c{quick.port()};
+  auto r = c.call(bhttp::verb::get, "/jobs/hang", "", bearer(token));
   CAF_CHECK(is_error(r, 503, "timeout"));
+  quick.stop();
   // An unexpected error is a bug: 500, and logged.
   r = call(bhttp::verb::get, "/jobs/boom", "", bearer(token));
   CAF_CHECK(is_error(r, 500, "internal"));
@@ -1237,13 +1246,21 @@ CAF_TEST(concurrent clients) {
 }
 
 CAF_TEST(graceful stop) {
+  // An idle keep-alive connection must not hold the stop up for the
+  // shutdown grace. The grace here is a minute, so the bound below is about
+  // that, not about how fast a loaded machine is.
+  server->stop();
+  auto cfg = make_config();
+  cfg.shutdown_grace = std::chrono::seconds{60};
+  server = std::make_unique<api_server>(sys, cfg, handles, nullptr);
+  CAF_REQUIRE(!server->start());
   client idle{server->port()};
   CAF_CHECK_EQUAL(idle.call(bhttp::verb::get, "/healthz").status, 200u);
   auto port = server->port();
   auto t0 = std::chrono::steady_clock::now();
   server->stop();
   auto took = std::chrono::steady_clock::now() - t0;
-  CAF_CHECK(took < std::chrono::seconds{1});
+  CAF_CHECK(took < std::chrono::seconds{30});
   CAF_CHECK(idle.closed_by_peer());
   boost::system::error_code ec;
   asio::io_context ioc;
@@ -1694,6 +1711,13 @@ CAF_TEST(rate limiting per client) {
   auto cfg = make_config();
   cfg.rate_limit = 2;
   cfg.rate_burst = 3;
+  // The limiter's clock stands still unless the test moves it: a slow
+  // machine cannot refill the bucket between the burst and the refusal.
+  auto steady = std::make_shared<std::atomic<int64_t>>(0);
+  auto t0 = std::chrono::steady_clock::now();
+  cfg.steady_now = [steady, t0] {
+    return t0 + std::chrono::milliseconds{steady->load()};
+  };
   api_server limited{sys, cfg, handles, nullptr};
   CAF_REQUIRE(!limited.start());
   client c{limited.port()};
@@ -1721,7 +1745,7 @@ CAF_TEST(rate limiting per client) {
     CAF_CHECK_EQUAL(c.call(bhttp::verb::get, "/metrics").status, 200u);
   }
   // Waiting as told is enough, however hard the client pushed meanwhile.
-  std::this_thread::sleep_for(std::chrono::seconds{seconds});
+  *steady += int64_t{seconds} * 1000;
   CAF_CHECK_EQUAL(c.call(bhttp::verb::post, "/auth/login", body).status,
                   200u);
   // Counted by route and status like any other answer.

@@ -104,6 +104,10 @@ struct api_config {
   /// Returns Unix seconds (tests inject); system clock when empty. Called
   /// from every I/O thread.
   std::function<int64_t()> now;
+  /// The monotonic time the rate limiter refills on (tests inject, so a
+  /// burst is not refilled while a slow machine runs it); the steady clock
+  /// when empty. Called from every I/O thread.
+  std::function<std::chrono::steady_clock::time_point()> steady_now;
   /// Receives start/stop notes and unexpected failures; optional. Called
   /// from the I/O threads too, so it must be thread-safe.
   std::function<void(const std::string&)> log;

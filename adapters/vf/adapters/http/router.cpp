@@ -97,7 +97,10 @@ bool router::admit(exchange& ex) {
   if (!limiter.enabled())
     return true;
   auto& req = ex.request();
-  auto wait = limiter.acquire(req.client, rate_limiter::clock::now());
+  auto& steady_now = io_.state.config.steady_now;
+  auto wait = limiter.acquire(req.client, steady_now
+                                            ? steady_now()
+                                            : rate_limiter::clock::now());
   if (wait == 0)
     return true;
   std::string detail = "too many requests from ";
