@@ -8,6 +8,7 @@
 
 #include "vf/actors/cluster_registry.hpp"
 #include "vf/actors/dispatcher.hpp"
+#include "vf/messages/presigner_actor.hpp"
 
 #include "fakes.hpp"
 
@@ -82,12 +83,23 @@ std::string test_mac(const std::string& text) {
 
 constexpr int64_t wall_ms = 1'800'000'000'000;
 
+/// Stands in for the SigV4 presigner: a URL that names the object.
+messages::presigner_actor::behavior_type fake_presigner() {
+  return {
+    [](atoms::presign, const messages::object_ref& obj) {
+      return "http://store/" + obj.bucket + "/" + obj.key + "?signed";
+    },
+  };
+}
+
 struct fixture : point_to_point_fixture<planet> {
   fixture() {
     prepare_connection(mars, earth, "coordinator", 4242);
     actors::dispatcher_config dcfg;
     // The simulated network fires every timer when idle (see settle()).
     dcfg.expire_leases = false;
+    presigner = mars.sys.spawn(fake_presigner);
+    dcfg.presigner = presigner;
     disp = mars.sys.spawn(actors::dispatcher, dcfg);
     orch = mars.sys.spawn(fake_orchestrator);
     actors::cluster_registry_config cfg;
@@ -103,7 +115,7 @@ struct fixture : point_to_point_fixture<planet> {
 
   ~fixture() {
     for (auto hdl : {actor_cast<actor>(disp), actor_cast<actor>(orch),
-                     actor_cast<actor>(registry)})
+                     actor_cast<actor>(registry), actor_cast<actor>(presigner)})
       anon_send_exit(hdl, exit_reason::user_shutdown);
     for (auto hdl : {actor_cast<actor>(agent), actor_cast<actor>(worker)})
       anon_send_exit(hdl, exit_reason::user_shutdown);
@@ -168,6 +180,7 @@ struct fixture : point_to_point_fixture<planet> {
     return t;
   }
 
+  messages::presigner_actor presigner;
   messages::dispatcher_actor disp;
   messages::orchestrator_actor orch;
   messages::cluster_registry_actor registry;
@@ -229,6 +242,36 @@ CAF_TEST(the dispatcher leases to a remote worker and gets its outcome) {
     [&](error& err) { CAF_FAIL("unexpected error: " << err); });
   CAF_CHECK(got);
   CAF_CHECK_EQUAL(stats().leased, 0u);
+}
+
+CAF_TEST(a remote probe carries a presigned URL and other kinds none) {
+  join();
+  auto t = make_task(11);
+  t.object.bucket = "uploads";
+  t.object.key = "uploads/job-11/a.mp4";
+  auto h = mars.self->request(disp, infinite, atoms::submit_v, t);
+  settle();
+  CAF_REQUIRE_EQUAL(ws().running.size(), 1u);
+  CAF_CHECK_EQUAL(ws().running[0].first.object.url,
+                  "http://store/uploads/uploads/job-11/a.mp4?signed");
+  earth.self->send(worker, atoms::dispatch_v,
+                   testing::ok_outcome(ws().running[0].first, "{meta}"));
+  settle();
+  h.receive([](messages::task_outcome&) {},
+            [&](error& err) { CAF_FAIL("unexpected error: " << err); });
+  auto s = make_task(12);
+  s.kind = task_kind::sleep;
+  s.object = t.object;
+  auto h2 = mars.self->request(disp, infinite, atoms::submit_v, s);
+  settle();
+  CAF_REQUIRE_EQUAL(ws().running.size(), 1u);
+  CAF_CHECK_EQUAL(ws().running[0].first.lease_id, 12u);
+  CAF_CHECK_EQUAL(ws().running[0].first.object.url, "");
+  earth.self->send(worker, atoms::dispatch_v,
+                   testing::ok_outcome(ws().running[0].first, "{}"));
+  settle();
+  h2.receive([](messages::task_outcome&) {},
+             [&](error& err) { CAF_FAIL("unexpected error: " << err); });
 }
 
 CAF_TEST(leases of a worker that goes down are handed back) {

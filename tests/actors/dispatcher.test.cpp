@@ -99,7 +99,7 @@ struct fixture : testing::fixture_base {
     }
   }
 
-  messages::dispatcher_actor disp;
+  messages::dispatcher_node_actor disp;
   std::vector<testing::fake_worker_actor> workers;
 };
 
@@ -288,24 +288,68 @@ CAF_TEST(a draining node gets no new tasks and reports its leases) {
   CAF_CHECK_EQUAL(held, 0u);
 }
 
-CAF_TEST(prepare sees each task before its worker does) {
+CAF_TEST(a local lease costs no presign) {
   anon_send_exit(disp, exit_reason::user_shutdown);
   actors::dispatcher_config cfg;
-  std::vector<std::pair<uint64_t, bool>> seen;
-  cfg.prepare = [&seen](messages::task& t, const messages::worker_info& info,
-                        bool remote) {
-    seen.emplace_back(t.lease_id, remote);
-    t.object.url = "http://store/" + info.name;
-  };
+  auto presigns = std::make_shared<size_t>(0);
+  cfg.presigner = sys.spawn(
+    [presigns]() -> messages::presigner_actor::behavior_type {
+      return {
+        [presigns](atoms::presign, const messages::object_ref& obj) {
+          ++*presigns;
+          return "http://store/" + obj.key;
+        },
+      };
+    });
   disp = sys.spawn(actors::dispatcher, cfg);
   consume_messages();
   auto w = add_worker("w1", 1);
-  submit(make_task(7));
-  CAF_REQUIRE_EQUAL(seen.size(), 1u);
-  CAF_CHECK_EQUAL(seen[0].first, 7u);
-  CAF_CHECK_EQUAL(seen[0].second, false); // same actor system: local
+  auto t = make_task(7);
+  t.object.key = "uploads/job-7/a.mp4";
+  submit(t);
+  // Same actor system: the worker reads the store itself, straight from
+  // the dispatcher (no relay, no presigner hop).
   CAF_REQUIRE_EQUAL(ws(w).running.size(), 1u);
-  CAF_CHECK_EQUAL(ws(w).running[0].first.object.url, "http://store/w1");
+  CAF_CHECK_EQUAL(ws(w).running[0].first.lease_id, 7u);
+  CAF_CHECK_EQUAL(ws(w).running[0].first.object.url, "");
+  CAF_CHECK_EQUAL(*presigns, 0u);
+  anon_send_exit(cfg.presigner, exit_reason::user_shutdown);
+}
+
+CAF_TEST(drain is answered when the last lease ends) {
+  auto w = add_worker("w1", 2);
+  // No lease: answered at once.
+  self->send(disp, atoms::drain_v);
+  consume_messages();
+  uint64_t left = 99;
+  self->receive([&](uint64_t n) { left = n; },
+                after(std::chrono::seconds(0)) >> [] {});
+  CAF_CHECK_EQUAL(left, 0u);
+  submit(make_task(1));
+  submit(make_task(2));
+  CAF_REQUIRE_EQUAL(ws(w).running.size(), 2u);
+  self->send(disp, atoms::drain_v);
+  consume_messages();
+  bool answered = false;
+  self->receive([&](uint64_t) { answered = true; },
+                after(std::chrono::seconds(0)) >> [] {});
+  CAF_CHECK(!answered); // two leases still held
+  self->send(w, atoms::dispatch_v,
+             testing::ok_outcome(ws(w).running[0].first, "x"));
+  consume_messages();
+  static_cast<void>(outcomes());
+  self->receive([&](uint64_t) { answered = true; },
+                after(std::chrono::seconds(0)) >> [] {});
+  CAF_CHECK(!answered); // one left
+  self->send(w, atoms::dispatch_v,
+             testing::ok_outcome(ws(w).running[1].first, "x"));
+  consume_messages();
+  static_cast<void>(outcomes());
+  left = 99;
+  self->receive([&](uint64_t n) { left = n; answered = true; },
+                after(std::chrono::seconds(0)) >> [] {});
+  CAF_CHECK(answered);
+  CAF_CHECK_EQUAL(left, 0u);
 }
 
 CAF_TEST(an outcome must answer the lease it was given for) {

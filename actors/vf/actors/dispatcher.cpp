@@ -101,10 +101,28 @@ struct relay_state {
   bool used = false;
 };
 
+/// Sends `t` to the worker and passes its answer on to `rp`, then quits.
+void relay_run(messages::lease_relay_actor::stateful_pointer<relay_state> self,
+               const messages::worker_actor& worker, caf::duration deadline,
+               messages::task t,
+               caf::typed_response_promise<messages::task_outcome> rp) {
+  self->request(worker, deadline, atoms::run_v, std::move(t))
+    .then(
+      [=](messages::task_outcome& out) mutable {
+        rp.deliver(std::move(out));
+        self->quit();
+      },
+      [=](caf::error& err) mutable {
+        rp.deliver(std::move(err));
+        self->quit();
+      });
+}
+
 messages::lease_relay_actor::behavior_type
 lease_relay(messages::lease_relay_actor::stateful_pointer<relay_state> self,
             messages::worker_actor worker, caf::duration deadline,
-            caf::strong_actor_ptr dispatcher) {
+            caf::strong_actor_ptr dispatcher,
+            messages::presigner_actor presigner) {
   // Not linked: a node that kills its relay must not take the dispatcher
   // with it. A relay whose dispatcher is gone has nobody to answer.
   auto owner = caf::actor_cast<caf::actor_addr>(dispatcher);
@@ -121,11 +139,18 @@ lease_relay(messages::lease_relay_actor::stateful_pointer<relay_state> self,
                                     "a lease relay runs one lease only");
       self->state.used = true;
       auto rp = self->make_response_promise<messages::task_outcome>();
-      self->request(worker, deadline, atoms::run_v, std::move(t))
+      // A worker on another node holds no store credentials: a probe reads
+      // its upload by a presigned GET, valid for the lease.
+      if (!presigner || t.kind != messages::task_kind::probe) {
+        relay_run(self, worker, deadline, std::move(t), rp);
+        return rp;
+      }
+      auto obj = t.object;
+      self->request(presigner, deadline, atoms::presign_v, std::move(obj))
         .then(
-          [=](messages::task_outcome& out) mutable {
-            rp.deliver(std::move(out));
-            self->quit();
+          [=](std::string& url) mutable {
+            t.object.url = std::move(url);
+            relay_run(self, worker, deadline, std::move(t), rp);
           },
           [=](caf::error& err) mutable {
             rp.deliver(std::move(err));
@@ -156,6 +181,11 @@ void finish(dispatcher_impl* self, uint64_t lease_id,
     self->send_exit(i->second.relay, caf::exit_reason::user_shutdown);
   st.leases.erase(i);
   try_dispatch(self);
+  if (!st.drain_waiters.empty() && st.leases.empty()) {
+    for (auto& rp : st.drain_waiters)
+      rp.deliver(uint64_t{0});
+    st.drain_waiters.clear();
+  }
 }
 
 void try_dispatch(dispatcher_impl* self) {
@@ -186,15 +216,14 @@ void try_dispatch(dispatcher_impl* self) {
                          lease{t, std::move(q->second.promise), addr, {}})
                 .first->second;
     auto remote = best->handle.node() != self->node();
-    if (st.cfg.prepare)
-      st.cfg.prepare(t, best->info, remote);
     auto deadline = st.cfg.expire_leases ? caf::duration{timeout}
                                          : caf::duration{caf::infinite};
     messages::lease_relay_actor runner;
     if (remote) {
       remember(self, t, best->handle.node());
       l.relay = self->spawn(lease_relay, best->handle, deadline,
-                            caf::actor_cast<caf::strong_actor_ptr>(self));
+                            caf::actor_cast<caf::strong_actor_ptr>(self),
+                            st.cfg.presigner);
       runner = l.relay;
     } else {
       runner = caf::actor_cast<messages::lease_relay_actor>(best->handle);
@@ -232,7 +261,7 @@ void try_dispatch(dispatcher_impl* self) {
 
 } // namespace
 
-messages::dispatcher_actor::behavior_type
+messages::dispatcher_node_actor::behavior_type
 dispatcher(dispatcher_impl* self, dispatcher_config cfg) {
   self->state.cfg = std::move(cfg);
   self->set_down_handler([=](caf::down_msg& msg) {
@@ -333,6 +362,14 @@ dispatcher(dispatcher_impl* self, dispatcher_config cfg) {
             ++held;
       }
       return held;
+    },
+    [=](atoms::drain) -> caf::result<uint64_t> {
+      auto& st = self->state;
+      if (st.leases.empty())
+        return uint64_t{0};
+      auto rp = self->make_response_promise<uint64_t>();
+      st.drain_waiters.push_back(rp);
+      return rp;
     },
     [=](atoms::stats) {
       auto& st = self->state;

@@ -10,15 +10,16 @@
 #include "vf/actors/wall_clock.hpp"
 #include "vf/messages/dispatcher_actor.hpp"
 #include "vf/messages/metrics_actor.hpp"
+#include "vf/messages/presigner_actor.hpp"
 
 #include <chrono>
 #include <cstdint>
 #include <deque>
-#include <functional>
 #include <map>
 #include <string>
 #include <unordered_map>
 #include <utility>
+#include <vector>
 
 namespace vf::actors {
 
@@ -33,10 +34,10 @@ struct dispatcher_config {
   bool expire_leases = true;
   /// Optional sink for observations (invalid handle: none).
   messages::metrics_actor metrics;
-  /// Called on each task just before it goes to a worker, with whether the
-  /// worker runs on another node, e.g. to presign a GET URL for it.
-  std::function<void(messages::task&, const messages::worker_info&, bool)>
-    prepare;
+  /// Presigns the download of a probe leased to a worker on another node
+  /// (invalid handle: remote leases go without a URL). Asked by the lease's
+  /// relay, so local leases never pay for it.
+  messages::presigner_actor presigner;
   /// How many remote leases the dispatcher remembers after they end, so a
   /// node that lost its answers can report them (`report`); older ones are
   /// forgotten (their reports are then dropped and the work is redone).
@@ -91,13 +92,16 @@ struct dispatcher_state {
   /// Remote leases by lease id, the oldest first out of `recent_order`.
   std::unordered_map<uint64_t, lease_record> recent;
   std::deque<uint64_t> recent_order;
+  /// Answered with 0 when the last lease ends (`(drain)`).
+  std::vector<caf::typed_response_promise<uint64_t>> drain_waiters;
 };
 
 using dispatcher_impl
-  = messages::dispatcher_actor::stateful_base<dispatcher_state>;
+  = messages::dispatcher_node_actor::stateful_base<dispatcher_state>;
 
-/// Spawn with `sys.spawn(dispatcher, cfg)`.
-messages::dispatcher_actor::behavior_type
+/// Spawn with `sys.spawn(dispatcher, cfg)`; the handle converts to a
+/// `messages::dispatcher_actor` for everyone but the node.
+messages::dispatcher_node_actor::behavior_type
 dispatcher(dispatcher_impl* self, dispatcher_config cfg);
 
 } // namespace vf::actors

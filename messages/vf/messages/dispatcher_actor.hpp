@@ -51,6 +51,18 @@ using dispatcher_actor = caf::typed_actor<
   caf::replies_to<atoms::report, caf::node_id, std::vector<task_outcome>>::
     with<std::vector<task_outcome>>>;
 
+/// The dispatcher as the node that owns it sees it: the worker pool plus
+///
+/// - `(drain)` → `uint64_t{0}` once no lease is held any more (at once if
+///   none is). Tasks keep being leased meanwhile; the node asks this while
+///   it stops, after its edges closed, so that leased tasks finish and
+///   their results are recorded before the domain stops.
+///
+/// Sent by: the runtime's node only (fakes of `dispatcher_actor` need not
+/// implement it; a `dispatcher_node_actor` converts to one).
+using dispatcher_node_actor = dispatcher_actor::extend<
+  caf::replies_to<atoms::drain>::with<uint64_t>>;
+
 /// What the dispatcher puts between itself and a remote worker: one actor
 /// per remote lease, the only coordinator actor besides the cluster
 /// registry that a worker node can address (it is the sender of `run`).

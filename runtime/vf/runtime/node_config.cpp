@@ -2,12 +2,16 @@
 
 #include "vf/runtime/node_config.hpp"
 
+#include "vf/runtime/cluster.hpp"
+
 #include "vf/actors/orchestrator.hpp"
 #include "vf/adapters/common/trusted_proxies.hpp"
 #include "vf/messages/errc.hpp"
 #include "vf/messages/task.hpp"
 
+#include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <unistd.h>
@@ -336,18 +340,21 @@ caf::expected<node_config> make_node_config(const settings& xs) {
   cfg.backoff_base = std::chrono::milliseconds{*base};
   VF_TRY(cap, xs.uint("workers.backoff_cap_ms", 0, 86400000));
   cfg.backoff_cap = std::chrono::milliseconds{*cap};
-  cfg.store_mode = xs.str("store.mode");
-  if (cfg.store_mode != "builtin" && cfg.store_mode != "s3")
-    return bad(xs, "store.mode", "must be 'builtin' or 's3', got '"
-                                   + cfg.store_mode + "'");
+  if (auto& mode = xs.str("store.mode"); mode == "builtin")
+    cfg.store_mode = store_mode::builtin;
+  else if (mode == "s3")
+    cfg.store_mode = store_mode::s3;
+  else
+    return bad(xs, "store.mode", "must be 'builtin' or 's3', got '" + mode
+                                   + "'");
   cfg.store_host = xs.str("store.host");
   VF_TRY(store_port, port("store.port"));
   cfg.store_port = *store_port;
   cfg.store_endpoint = xs.str("store.endpoint");
-  if (cfg.store_mode == "s3" && cfg.store_endpoint.empty())
+  if (cfg.store_mode == store_mode::s3 && cfg.store_endpoint.empty())
     return bad(xs, "store.endpoint",
                "is required with store.mode = s3 (e.g. http://127.0.0.1:9000)");
-  if (cfg.store_mode == "builtin")
+  if (cfg.store_mode == store_mode::builtin)
     cfg.store_endpoint = "http://" + cfg.store_host + ":"
                          + std::to_string(cfg.store_port);
   cfg.public_url = xs.str("store.public_url");
@@ -374,7 +381,7 @@ caf::expected<node_config> make_node_config(const settings& xs) {
                "is required (env VIDFLOW_STORE_ACCESS_KEY)");
   // Our own store's key must resist guessing; an external server's key is
   // whatever that server was given (s3rver's is fixed at 'S3RVER').
-  if (cfg.store_mode == "builtin" && cfg.secret_key.size() < 8)
+  if (cfg.store_mode == store_mode::builtin && cfg.secret_key.size() < 8)
     return bad(xs, "store.secret_key",
                "must be at least 8 characters (env VIDFLOW_STORE_SECRET_KEY)");
   if (cfg.secret_key.empty())
@@ -404,7 +411,7 @@ caf::expected<node_config> make_node_config(const settings& xs) {
   cfg.webhook_token = xs.str("webhook.token");
   // The webhook is how an S3-compatible server tells us about uploads, and
   // an open webhook lets anyone forge them.
-  if (cfg.store_mode == "s3" && cfg.webhook_token.size() < 16)
+  if (cfg.store_mode == store_mode::s3 && cfg.webhook_token.size() < 16)
     return bad(xs, "webhook.token",
                "s3 mode needs a webhook secret of at least 16 characters "
                "(env VIDFLOW_WEBHOOK_TOKEN; give MinIO the same value as its "
@@ -518,7 +525,7 @@ caf::expected<node_config> make_node_config(const settings& xs) {
     return err;
   cfg.object_url = xs.str("cluster.object_url");
   if (cfg.object_url.empty())
-    cfg.object_url = cfg.store_mode == "s3" ? cfg.store_endpoint
+    cfg.object_url = cfg.store_mode == store_mode::s3 ? cfg.store_endpoint
                                              : cfg.public_url;
   while (!cfg.object_url.empty() && cfg.object_url.back() == '/')
     cfg.object_url.pop_back();
@@ -600,6 +607,146 @@ caf::expected<worker_node_config> make_worker_config(const settings& xs) {
     return threads.error();
   cfg.scheduler_threads = *threads;
   return cfg;
+}
+
+std::string to_string(store_mode x) {
+  return x == store_mode::s3 ? "s3" : "builtin";
+}
+
+namespace {
+
+int64_t unix_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch())
+    .count();
+}
+
+} // namespace
+
+actors::orchestrator_config orchestrator_config_of(const node_config& cfg) {
+  actors::orchestrator_config x;
+  x.bucket = cfg.bucket;
+  x.key_prefix = "uploads";
+  x.max_attempts = cfg.max_attempts;
+  x.backoff_base = cfg.backoff_base;
+  x.backoff_cap = cfg.backoff_cap;
+  x.task_timeout_ms = cfg.task_timeout_ms;
+  x.pipeline.clear();
+  for (auto& step : cfg.pipeline) {
+    messages::task_kind kind;
+    if (from_string(step, kind))
+      x.pipeline.push_back(kind);
+  }
+  for (auto& [step, label] : cfg.step_labels) {
+    messages::task_kind kind;
+    if (from_string(step, kind))
+      x.labels[kind].push_back(label);
+  }
+  x.sleep_input = std::to_string(cfg.sleep_ms);
+  x.wall_ms = unix_ms();
+  // An upload URL works for presign_expires; a minute of grace covers an
+  // upload that started just before it expired.
+  x.upload_ttl = std::chrono::seconds{cfg.presign_expires}
+                 + std::chrono::seconds{60};
+  return x;
+}
+
+actors::job_registry_config job_registry_config_of(const node_config& cfg) {
+  actors::job_registry_config x;
+  x.bucket = cfg.bucket;
+  x.key_prefix = "uploads";
+  x.wall_ms = unix_ms();
+  x.jobs_in_flight_per_user = cfg.jobs_in_flight_per_user;
+  x.bytes_per_user = cfg.bytes_per_user;
+  return x;
+}
+
+actors::dlq_analyzer_config dlq_analyzer_config_of(const node_config& cfg) {
+  actors::dlq_analyzer_config x;
+  x.interval = cfg.dlq_interval;
+  x.window = cfg.dlq_window;
+  x.wall_ms = unix_ms();
+  return x;
+}
+
+actors::retention_config retention_config_of(const node_config& cfg,
+                                             logger& log) {
+  using std::chrono::milliseconds;
+  actors::retention_config x;
+  x.keep = cfg.retention_failed;
+  x.interval = std::clamp<milliseconds>(milliseconds{cfg.retention_failed}
+                                          / 10,
+                                        std::chrono::seconds{1},
+                                        std::chrono::seconds{300});
+  x.wall_ms = unix_ms();
+  x.log = [&log](const std::string& line) { log.info("retention", line); };
+  return x;
+}
+
+actors::cluster_registry_config
+cluster_registry_config_of(const node_config& cfg, logger& log) {
+  actors::cluster_registry_config x;
+  x.wall_ms = unix_ms();
+  x.log = [&log](const std::string& line) { log.info("cluster", line); };
+  if (!cfg.cluster.admin_key.empty())
+    x.admin_mac = [key = cfg.cluster.admin_key](const std::string& text) {
+      return admin_mac(key, text);
+    };
+  return x;
+}
+
+adapters::s3::client_config s3_client_config_of(const node_config& cfg) {
+  adapters::s3::client_config x;
+  x.endpoint = cfg.store_endpoint;
+  x.region = cfg.region;
+  x.creds = {cfg.access_key, cfg.secret_key, {}};
+  return x;
+}
+
+adapters::s3::presigner_config presigner_config_of(const node_config& cfg) {
+  adapters::s3::presigner_config x;
+  // Workers on other nodes fetch the upload by a presigned GET from the
+  // built-in store or straight from MinIO/S3.
+  x.endpoint = cfg.object_url;
+  x.creds = {cfg.access_key, cfg.secret_key, {}};
+  x.region = cfg.region;
+  // Valid for the whole lease (the task's deadline plus a margin).
+  x.expires = cfg.task_timeout_ms / 1000 + 300;
+  return x;
+}
+
+adapters::objectstore::store_config store_config_of(const node_config& cfg) {
+  adapters::objectstore::store_config x;
+  x.host = cfg.store_host;
+  x.port = cfg.store_port;
+  x.data_dir = cfg.data_dir;
+  x.buckets = {cfg.bucket};
+  x.region = cfg.region;
+  x.keys = {adapters::sigv4::credentials{cfg.access_key, cfg.secret_key, {}}};
+  x.max_object_bytes = cfg.max_upload_bytes;
+  x.trusted_proxies = cfg.trusted_proxies;
+  x.header_timeout = cfg.store_header_timeout;
+  x.min_rate = cfg.store_min_rate;
+  x.rate_window = cfg.store_rate_window;
+  return x;
+}
+
+adapters::http::api_config api_config_of(const node_config& cfg) {
+  adapters::http::api_config x;
+  x.host = cfg.http_host;
+  x.port = cfg.http_port;
+  x.threads = cfg.http_threads;
+  x.jwt_secret = cfg.jwt_secret;
+  x.token_ttl = cfg.token_ttl;
+  x.max_body_bytes = cfg.http_max_body;
+  x.presign_expires = cfg.presign_expires;
+  x.webhook_token = cfg.webhook_token;
+  x.webhook_max_records = cfg.webhook_max_records;
+  x.rate_limit = cfg.rate_limit;
+  x.rate_burst = cfg.rate_burst;
+  x.idle_timeout = cfg.http_idle_timeout;
+  x.trusted_proxies = cfg.trusted_proxies;
+  return x;
 }
 
 } // namespace vf::runtime

@@ -2,6 +2,15 @@
 
 #pragma once
 
+#include "vf/actors/cluster_registry.hpp"
+#include "vf/actors/dlq_analyzer.hpp"
+#include "vf/actors/job_registry.hpp"
+#include "vf/actors/orchestrator.hpp"
+#include "vf/actors/retention.hpp"
+#include "vf/adapters/http/api_server.hpp"
+#include "vf/adapters/objectstore/store_config.hpp"
+#include "vf/adapters/s3/client.hpp"
+#include "vf/adapters/s3/presigner.hpp"
 #include "vf/runtime/logger.hpp"
 #include "vf/runtime/settings.hpp"
 
@@ -49,6 +58,19 @@ struct cluster_config {
   std::string admin_key;
 };
 
+/// Which object store a node uses (`store.mode`).
+enum class store_mode : uint8_t {
+  /// The built-in S3-compatible store in this process; its upload hook is
+  /// the event source.
+  builtin,
+  /// An outside S3-compatible server (MinIO, AWS S3); its webhook is the
+  /// event source.
+  s3,
+};
+
+/// `builtin` or `s3`.
+std::string to_string(store_mode x);
+
 /// Everything `vidflow serve` needs, parsed and checked.
 struct node_config {
   std::string http_host;
@@ -61,8 +83,8 @@ struct node_config {
   uint32_t max_attempts = 3;
   std::chrono::milliseconds backoff_base{500};
   std::chrono::milliseconds backoff_cap{30000};
-  /// `builtin` or `s3`.
-  std::string store_mode;
+  /// Parsed once from `store.mode`; `ports.cpp` maps it to adapters.
+  runtime::store_mode store_mode = runtime::store_mode::builtin;
   std::string store_host;
   uint16_t store_port = 9000;
   std::string public_url;
@@ -159,5 +181,38 @@ caf::expected<worker_node_config> make_worker_config(const settings& xs);
 /// Turns raw settings into a node configuration; an error names the
 /// setting that is missing or wrong and says what it accepts.
 caf::expected<node_config> make_node_config(const settings& xs);
+
+// -- the configuration of each actor and adapter, from the node's ----------
+
+/// The orchestrator's settings (pipeline, retries, upload expiry).
+actors::orchestrator_config orchestrator_config_of(const node_config& cfg);
+
+/// The job registry's settings (bucket, per-user limits).
+actors::job_registry_config job_registry_config_of(const node_config& cfg);
+
+/// The DLQ analyzer's schedule and window.
+actors::dlq_analyzer_config dlq_analyzer_config_of(const node_config& cfg);
+
+/// The retention sweep's schedule (logs through `log`).
+actors::retention_config retention_config_of(const node_config& cfg,
+                                             logger& log);
+
+/// The cluster registry's settings (logs through `log`).
+actors::cluster_registry_config
+cluster_registry_config_of(const node_config& cfg, logger& log);
+
+/// The S3 client of `store.mode = s3` (endpoint, region, keys).
+adapters::s3::client_config s3_client_config_of(const node_config& cfg);
+
+/// The presigner of remote workers' downloads: `cluster.object_url`, valid
+/// for a lease (task timeout plus 5 minutes).
+adapters::s3::presigner_config presigner_config_of(const node_config& cfg);
+
+/// The built-in store's settings, without its gate, event counter and log.
+adapters::objectstore::store_config store_config_of(const node_config& cfg);
+
+/// The JSON API's settings, without accounts, limits derived from file
+/// descriptors, storage check and log.
+adapters::http::api_config api_config_of(const node_config& cfg);
 
 } // namespace vf::runtime

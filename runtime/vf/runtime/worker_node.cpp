@@ -2,17 +2,17 @@
 
 #include "vf/runtime/worker_node.hpp"
 
-#include "vf/actors/worker.hpp"
-#include "vf/adapters/media/libav_media.hpp"
-#include "vf/adapters/s3/client.hpp"
-#include "vf/adapters/summarizer/mock_summarizer.hpp"
 #include "vf/messages/cluster_registry_actor.hpp"
 #include "vf/messages/errc.hpp"
 #include "vf/messages/register_types.hpp"
 #include "vf/runtime/cluster.hpp"
+#include "vf/runtime/drain_command.hpp"
 #include "vf/runtime/command.hpp"
 #include "vf/runtime/logger.hpp"
+#include "vf/runtime/node.hpp"
 #include "vf/runtime/node_config.hpp"
+#include "vf/runtime/ports.hpp"
+#include "vf/runtime/worker_slot.hpp"
 
 #include "caf/actor_system.hpp"
 #include "caf/actor_system_config.hpp"
@@ -63,121 +63,16 @@ void print_help() {
        "  -h, --help                    show this help\n";
 }
 
-/// Returns the pending SIGINT/SIGTERM, or 0; never blocks.
-int pending_signal(const sigset_t& sigs) {
-  timespec zero{0, 0};
-  auto sig = sigtimedwait(&sigs, nullptr, &zero);
-  return sig > 0 ? sig : 0;
-}
-
-/// Sleeps `d` in small steps; returns a signal that arrived meanwhile.
-int nap(milliseconds d, const sigset_t& sigs) {
-  auto until = steady_clock::now() + d;
-  while (steady_clock::now() < until) {
-    if (auto sig = pending_signal(sigs))
-      return sig;
-    std::this_thread::sleep_for(std::min<milliseconds>(
-      50ms, std::chrono::duration_cast<milliseconds>(until
-                                                     - steady_clock::now())
-              + 1ms));
-  }
-  return 0;
-}
-
-std::string where(const worker_node_config& cfg) {
-  return cfg.cluster.host + ":" + std::to_string(cfg.cluster.port);
-}
-
-/// `--drain`: drains another node through the coordinator.
-int drain_remote(caf::actor_system& sys, const worker_node_config& cfg,
-                 const sigset_t& sigs) {
-  auto reg = connect_registry(sys, cfg.cluster);
-  if (!reg) {
-    std::cerr << "vidflow worker --drain: cannot reach the coordinator at "
-              << where(cfg) << ": " << sys.render(reg.error())
-              << "\n(check --join, and that --cluster-ca/--cluster-cert/"
-                 "--cluster-key are from the cluster's CA)\n";
-    return 1;
-  }
-  caf::scoped_actor self{sys};
-  // Another node's drain needs the operator's admin key: each request is
-  // signed with the time, so a captured one is useless a minute later.
-  auto& key = cfg.cluster.admin_key;
-  auto signed_at = [] {
-    using namespace std::chrono;
-    return duration_cast<milliseconds>(system_clock::now().time_since_epoch())
-      .count();
-  };
-  auto deadline = steady_clock::now() + cfg.drain_timeout;
-  uint64_t last = UINT64_MAX;
-  for (;;) {
-    caf::error err;
-    uint64_t held = 0;
-    auto on_held = [&](uint64_t n) { held = n; };
-    auto on_err = [&](caf::error& e) { err = std::move(e); };
-    if (key.empty()) {
-      self->request(*reg, call_timeout, atoms::drain_v, cfg.name)
-        .receive(on_held, on_err);
-    } else {
-      int64_t at = signed_at();
-      auto mac = admin_mac(key, messages::admin_payload("drain", cfg.name,
-                                                        at));
-      self->request(*reg, call_timeout, atoms::drain_v, cfg.name, at, mac)
-        .receive(on_held, on_err);
-    }
-    if (err) {
-      std::cerr << "vidflow worker --drain: " << messages::message_of(err)
-                << "\n";
-      if (messages::errc_of(err) == messages::errc::forbidden)
-        std::cerr << "(a cluster certificate lets a node drain only itself; "
-                     "an operator passes --cluster-admin-key)\n";
-      return 1;
-    }
-    if (held != last)
-      std::cout << "node " << cfg.name << ": " << held
-                << " leased task(s) left" << std::endl;
-    last = held;
-    if (held == 0)
-      break;
-    if (steady_clock::now() > deadline) {
-      std::cerr << "vidflow worker --drain: node " << cfg.name
-                << " still holds " << held << " task(s) after "
-                << cfg.drain_timeout.count() / 1000
-                << " s; it stays drained (no new tasks). Run again to wait "
-                   "longer.\n";
-      return 1;
-    }
-    if (nap(250ms, sigs) != 0) {
-      std::cerr << "vidflow worker --drain: interrupted; node " << cfg.name
-                << " stays drained\n";
-      return 1;
-    }
-  }
-  bool ok = false;
-  auto on_left = [&](bool) { ok = true; };
-  auto on_refused = [&](caf::error& e) {
-    std::cerr << "vidflow worker --drain: " << messages::message_of(e) << "\n";
-  };
-  if (key.empty()) {
-    self->request(*reg, call_timeout, atoms::leave_v, cfg.name)
-      .receive(on_left, on_refused);
-  } else {
-    int64_t at = signed_at();
-    auto mac = admin_mac(key, messages::admin_payload("leave", cfg.name, at));
-    self->request(*reg, call_timeout, atoms::leave_v, cfg.name, at, mac)
-      .receive(on_left, on_refused);
-  }
-  if (ok)
-    std::cout << "node " << cfg.name << " drained; told it to leave"
-              << std::endl;
-  return ok ? 0 : 1;
-}
-
-/// One local worker with its ports.
-struct slot {
-  actors::worker_impl_actor worker;
-  messages::worker_info info;
+/// Tells the node's main loop to stop: a signal number, or 0 when a kept
+/// actor failed. Local only (never registered, so no peer can send it).
+struct stop_signal {
+  int sig = 0;
 };
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, stop_signal& x) {
+  return f(caf::meta::type_name("stop_signal"), x.sig);
+}
 
 } // namespace
 
@@ -187,7 +82,6 @@ int worker_node(const std::vector<std::string>& raw_args) {
     print_help();
     return 0;
   }
-  bool drain = cmd.has("--drain");
   int exit_code = 0;
   auto xs = load_settings("worker", worker_specs(), cmd, exit_code);
   if (!xs)
@@ -200,15 +94,13 @@ int worker_node(const std::vector<std::string>& raw_args) {
   }
   logger log;
   log.set_level(cfg->level);
-  auto sigs = block_stop_signals();
-
   caf::actor_system_config sys_cfg;
   configure_actor_system(sys_cfg, cfg->scheduler, cfg->scheduler_threads);
   enable_cluster(sys_cfg, cfg->cluster);
-  caf::actor_system sys{sys_cfg};
-  if (drain)
-    return drain_remote(sys, *cfg, sigs);
-
+  node n{sys_cfg, log, "worker"};
+  auto& sys = n.system();
+  if (cmd.has("--drain"))
+    return drain_remote(sys, *cfg, n.signals());
   auto tmp = cfg->data_dir + "/tmp";
   ::umask(077); // Downloaded uploads are readable by this node only.
   if (!make_dirs(tmp)) {
@@ -216,58 +108,42 @@ int worker_node(const std::vector<std::string>& raw_args) {
               << "'\n";
     return 2;
   }
-  std::vector<caf::actor> actors;
-  auto keep = [&](auto hdl) {
-    actors.push_back(caf::actor_cast<caf::actor>(hdl));
-    return hdl;
-  };
-  auto stop_all = [&] {
-    for (auto& a : actors)
-      caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
-  };
   std::vector<messages::task_kind> kinds;
   for (auto& k : cfg->kinds) {
     messages::task_kind kind;
     if (from_string(k, kind))
       kinds.push_back(kind);
   }
-  auto summarizer = keep(adapters::summarizer::spawn_mock_summarizer(sys));
-  std::vector<slot> slots;
+  // A slot that dies stops the node (exit 1): its registration with the
+  // coordinator cannot be redone from here; the coordinator hands its
+  // leases on and a supervisor (systemd) starts the node again.
+  auto summarizer = summarizer_of(n);
+  std::vector<worker_slot> slots;
   for (uint32_t i = 0; i < cfg->slots; ++i) {
     // One download file per slot: its media actor probes one at a time.
-    auto path = tmp + "/slot-" + std::to_string(i + 1) + ".object";
-    adapters::media::object_resolver resolve
-      = [path](const messages::object_ref& obj,
-               milliseconds timeout) -> caf::expected<std::string> {
-      if (obj.url.empty())
-        return messages::make_error(messages::errc::not_found,
-                                    "object " + obj.bucket + "/" + obj.key
-                                      + " came without a download URL");
-      auto info = adapters::s3::get_url_to_file(obj.url, path,
-                                                timeout.count());
-      if (!info)
-        return info.error();
-      return path;
-    };
-    auto media = adapters::media::spawn_media_actor(sys, resolve);
-    keep(media.media);
-    keep(media.control);
-    actors::worker_config wcfg;
-    wcfg.name = cfg->name + "/worker-" + std::to_string(i + 1);
-    wcfg.media = media.media;
-    wcfg.media_control = media.control;
-    wcfg.summarizer = summarizer;
-    slot s;
-    s.worker = keep(sys.spawn(actors::worker, wcfg));
-    s.info.name = wcfg.name;
-    s.info.node = cfg->name;
-    s.info.kinds = kinds;
-    s.info.slots = 1;
-    s.info.labels = cfg->labels;
-    slots.push_back(std::move(s));
+    slot_spec spec{cfg->name + "/worker-" + std::to_string(i + 1), cfg->name,
+                   kinds, cfg->labels,
+                   url_object_resolver(tmp + "/slot-" + std::to_string(i + 1)
+                                       + ".object"),
+                   summarizer, 0, {}, 0};
+    slots.push_back(spawn_worker_slot(sys, spec));
+    for (auto& hdl : slots.back().actors)
+      n.keep(spec.name, tier::domain, hdl);
   }
-
   caf::scoped_actor self{sys};
+  int sig = 0; // SIGINT/SIGTERM, or -1 after a kept actor failed
+  auto on_stop = [&](stop_signal& x) { sig = x.sig != 0 ? x.sig : -1; };
+  // Waits `d` unless a stop arrives first; returns it (0: none).
+  auto nap = [&](milliseconds d) {
+    int got = 0;
+    self->receive([&](stop_signal& x) { got = x.sig != 0 ? x.sig : -1; },
+                  caf::after(d) >> [] {});
+    return got;
+  };
+  // Signals (and a failed actor, as 0) arrive in the receive loops below.
+  n.forward_signals([hdl = caf::actor{self}](int sig) {
+    caf::anon_send(hdl, stop_signal{sig});
+  });
   auto agent = caf::actor_cast<messages::node_actor>(
     caf::actor_cast<caf::actor>(self));
   std::minstd_rand rng{std::random_device{}()};
@@ -283,9 +159,8 @@ int worker_node(const std::vector<std::string>& raw_args) {
   messages::cluster_registry_actor reg;
   bool connected = false;
   bool leaving = false;
-  int sig = 0;
   log.info("worker", "node " + cfg->name + ": " + std::to_string(cfg->slots)
-                       + " slots, joining " + where(*cfg));
+                       + " slots, joining " + coordinator_address(*cfg));
   // Registers with a freshly connected registry; false if it refused.
   auto register_node = [&]() -> bool {
     caf::error err;
@@ -338,24 +213,24 @@ int worker_node(const std::vector<std::string>& raw_args) {
       auto r = connect_registry(sys, cfg->cluster);
       if (!r) {
         auto wait = next_wait();
-        log.warn("worker", "cannot reach the coordinator at " + where(*cfg)
+        log.warn("worker", "cannot reach the coordinator at " + coordinator_address(*cfg)
                              + ": " + sys.render(r.error()) + "; retrying in "
                              + std::to_string(wait.count()) + " ms");
-        sig = nap(wait, sigs);
+        sig = nap(wait);
         continue;
       }
       reg = *r;
       self->monitor(reg);
       if (!register_node()) {
         self->demonitor(reg.address());
-        sig = nap(next_wait(), sigs);
+        sig = nap(next_wait());
         continue;
       }
       connected = true;
       backoff = 200ms;
       log.info("worker", "registered " + std::to_string(slots.size())
                            + " workers with the coordinator at "
-                           + where(*cfg));
+                           + coordinator_address(*cfg));
     }
     self->receive(
       [&](caf::down_msg& dm) {
@@ -367,7 +242,7 @@ int worker_node(const std::vector<std::string>& raw_args) {
                                "and reported after reconnecting");
         // The middleman forgets a dead connection only after its own down
         // message: reconnecting at once would get the stale handle back.
-        sig = nap(100ms + next_wait(), sigs);
+        sig = nap(100ms + next_wait());
       },
       [&](atoms::leave) {
         // Only the coordinator's registry holds this agent's handle; refuse
@@ -381,9 +256,9 @@ int worker_node(const std::vector<std::string>& raw_args) {
         log.info("worker", "the coordinator drained this node; leaving");
         leaving = true;
       },
-      caf::after(200ms) >> [&] { sig = pending_signal(sigs); });
+      on_stop);
   }
-  if (sig != 0 && connected) {
+  if (sig > 0 && connected) {
     log.info("worker", std::string{"received "}
                          + (sig == SIGINT ? "SIGINT" : "SIGTERM")
                          + ": draining (no new tasks, finishing leased ones)");
@@ -408,7 +283,7 @@ int worker_node(const std::vector<std::string>& raw_args) {
                                "leaving, the coordinator hands them on");
         break;
       }
-      if (nap(250ms, sigs) != 0) {
+      if (nap(250ms) != 0) {
         log.warn("worker", "second signal: leaving without waiting");
         break;
       }
@@ -416,9 +291,9 @@ int worker_node(const std::vector<std::string>& raw_args) {
   }
   if (connected)
     self->demonitor(reg.address());
-  stop_all();
+  n.stop();
   log.info("worker", "node " + cfg->name + " stopped");
-  return 0;
+  return n.exit_code();
 }
 
 } // namespace vf::runtime

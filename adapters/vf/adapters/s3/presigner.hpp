@@ -1,0 +1,33 @@
+// vf/adapters/s3/presigner.hpp
+//
+// Implements `messages::presigner_actor` with SigV4 query signing: the URLs
+// work against the built-in store and any S3-compatible server.
+
+#pragma once
+
+#include "vf/adapters/sigv4/sigv4.hpp"
+#include "vf/messages/presigner_actor.hpp"
+
+#include "caf/actor_system.hpp"
+
+#include <cstdint>
+#include <string>
+
+namespace vf::adapters::s3 {
+
+/// Where presigned GET URLs point and how long they stay valid.
+struct presigner_config {
+  /// Scheme, host and port the worker nodes reach the store by.
+  std::string endpoint;
+  std::string region;
+  sigv4::credentials creds;
+  /// Lifetime of a URL in seconds (a lease's deadline plus a margin).
+  uint32_t expires = 900;
+};
+
+/// Spawns a presigner (pure computation: an HMAC chain per URL, so it runs
+/// on the cooperative scheduler).
+messages::presigner_actor spawn_presigner(caf::actor_system& sys,
+                                          presigner_config cfg);
+
+} // namespace vf::adapters::s3

@@ -1,0 +1,83 @@
+// vf/runtime/domain.cpp
+
+#include "vf/runtime/domain.hpp"
+
+#include "vf/actors/cluster_registry.hpp"
+#include "vf/actors/dispatcher.hpp"
+#include "vf/actors/dlq_analyzer.hpp"
+#include "vf/actors/idempotency_guard.hpp"
+#include "vf/actors/job_registry.hpp"
+#include "vf/actors/orchestrator.hpp"
+#include "vf/actors/retention.hpp"
+#include "vf/runtime/metrics_sink.hpp"
+
+namespace vf::runtime {
+
+namespace {
+
+/// Retention: uploads of failed, cancelled and expired jobs go after
+/// retention.failed_s; records and dead letters stay. A sweep that dies is
+/// spawned again (it holds no state beyond its next tick).
+void keep_retention(node& n, const node_config& cfg,
+                    const store_ports& stores) {
+  if (cfg.retention_failed.count() == 0)
+    return;
+  if (auto deleter = object_deleter_of(n, cfg)) {
+    n.keep_restartable("retention", tier::domain, [&n, &cfg, stores, deleter] {
+      return std::vector<caf::actor>{caf::actor_cast<caf::actor>(
+        n.system().spawn(actors::retention, stores.jobs, deleter,
+                         retention_config_of(cfg, n.log())))};
+    });
+    return;
+  }
+  // An S3-compatible server deletes by its own lifecycle rules; we do not
+  // hold delete rights on the bucket by design.
+  n.log().info("retention",
+               "store.mode = s3: uploads of failed, cancelled and expired "
+               "jobs are NOT deleted by vidflow; add a lifecycle rule to "
+               "bucket '" + cfg.bucket
+                 + "' (expire objects under uploads/ after "
+                 + std::to_string(cfg.retention_failed.count())
+                 + " s) to bound its size");
+}
+
+} // namespace
+
+domain_actors spawn_domain(node& n, const node_config& cfg,
+                           const store_ports& stores, uint64_t seed) {
+  auto& sys = n.system();
+  domain_actors d;
+  auto guard = n.keep("idempotency guard", tier::domain,
+                      sys.spawn(actors::idempotency_guard, stores.claims,
+                                size_t{100000}));
+  actors::dispatcher_config disp_cfg;
+  disp_cfg.metrics = n.keep("metrics sink", tier::store,
+                            spawn_metrics_sink(sys, n.metrics()));
+  disp_cfg.presigner = presigner_of(n, cfg);
+  d.dispatcher = n.keep("dispatcher", tier::domain,
+                        sys.spawn(actors::dispatcher, disp_cfg));
+  auto orch_cfg = orchestrator_config_of(cfg);
+  orch_cfg.checker = object_checker_of(n, cfg);
+  orch_cfg.seed = seed;
+  d.orchestrator = n.keep("orchestrator", tier::domain,
+                          sys.spawn(actors::orchestrator, orch_cfg,
+                                    stores.jobs,
+                                    messages::idempotency_guard_actor{guard},
+                                    messages::dispatcher_actor{d.dispatcher}));
+  d.registry = n.keep("job registry", tier::domain,
+                      sys.spawn(actors::job_registry, stores.jobs,
+                                job_registry_config_of(cfg)));
+  keep_retention(n, cfg, stores);
+  d.analyzer = n.keep("dlq analyzer", tier::domain,
+                      sys.spawn(actors::dlq_analyzer,
+                                dlq_analyzer_config_of(cfg), stores.jobs,
+                                d.orchestrator));
+  d.cluster = n.keep("cluster registry", tier::domain,
+                     sys.spawn(actors::cluster_registry,
+                               cluster_registry_config_of(cfg, n.log()),
+                               messages::dispatcher_actor{d.dispatcher},
+                               d.orchestrator));
+  return d;
+}
+
+} // namespace vf::runtime

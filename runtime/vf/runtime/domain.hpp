@@ -1,0 +1,33 @@
+// vf/runtime/domain.hpp
+
+#pragma once
+
+#include "vf/messages/cluster_registry_actor.hpp"
+#include "vf/messages/dispatcher_actor.hpp"
+#include "vf/messages/dlq_analyzer_actor.hpp"
+#include "vf/messages/job_registry_actor.hpp"
+#include "vf/messages/orchestrator_actor.hpp"
+#include "vf/runtime/node.hpp"
+#include "vf/runtime/node_config.hpp"
+#include "vf/runtime/ports.hpp"
+
+#include <cstdint>
+
+namespace vf::runtime {
+
+/// The coordinator's domain actors, as the edges and workers address them.
+struct domain_actors {
+  messages::dispatcher_node_actor dispatcher;
+  messages::orchestrator_actor orchestrator;
+  messages::job_registry_actor registry;
+  messages::dlq_analyzer_actor analyzer;
+  messages::cluster_registry_actor cluster;
+};
+
+/// Spawns and keeps (in `n`) the domain of a `serve` node over `stores`:
+/// idempotency guard, metrics sink, dispatcher, orchestrator, job registry,
+/// retention sweep (restartable), DLQ analyzer and cluster registry.
+domain_actors spawn_domain(node& n, const node_config& cfg,
+                           const store_ports& stores, uint64_t seed);
+
+} // namespace vf::runtime

@@ -1,0 +1,184 @@
+// vf/runtime/ports.cpp
+
+#include "vf/runtime/ports.hpp"
+
+#include "vf/adapters/minio/events.hpp"
+#include "vf/adapters/objectstore/object_deleter.hpp"
+#include "vf/adapters/s3/client.hpp"
+#include "vf/adapters/s3/object_checker.hpp"
+#include "vf/adapters/s3/presigner.hpp"
+#include "vf/adapters/sigv4/sigv4.hpp"
+#include "vf/adapters/sqlite/job_store.hpp"
+#include "vf/adapters/summarizer/mock_summarizer.hpp"
+#include "vf/messages/errc.hpp"
+
+#include <prometheus/counter.h>
+#include <prometheus/registry.h>
+
+#include <ctime>
+#include <map>
+#include <sys/stat.h>
+
+namespace vf::runtime {
+
+namespace objectstore = adapters::objectstore;
+
+caf::expected<store_ports> open_stores(node& n, const node_config& cfg) {
+  auto db_path = cfg.data_dir + "/vidflow.db";
+  auto store = adapters::sqlite::spawn_job_store(n.system(), {db_path, 512});
+  if (!store)
+    return store.error();
+  n.keep("job store", tier::store, *store);
+  return store_ports{*store, messages::claim_store_actor{*store}};
+}
+
+messages::object_checker_actor object_checker_of(node& n,
+                                                 const node_config& cfg) {
+  if (cfg.store_mode != store_mode::s3)
+    return {};
+  // Webhook events are believed only for objects the server really has.
+  return n.keep("object checker", tier::store,
+                adapters::s3::spawn_object_checker(n.system(),
+                                                   s3_client_config_of(cfg),
+                                                   10000));
+}
+
+messages::object_deleter_actor object_deleter_of(node& n,
+                                                 const node_config& cfg) {
+  if (cfg.store_mode != store_mode::builtin)
+    return {};
+  return n.keep("object deleter", tier::store,
+                objectstore::spawn_object_deleter(n.system(), cfg.data_dir));
+}
+
+messages::presigner_actor presigner_of(node& n, const node_config& cfg) {
+  if (cfg.cluster.port == 0)
+    return {};
+  // SigV4 query signing serves the built-in store and S3 servers alike.
+  return n.keep("presigner", tier::store,
+                adapters::s3::spawn_presigner(n.system(),
+                                              presigner_config_of(cfg)));
+}
+
+std::function<std::string(const messages::job&)>
+upload_presigner_of(const node_config& cfg) {
+  adapters::sigv4::presign_params base;
+  base.method = "PUT";
+  base.endpoint = cfg.public_url;
+  base.bucket = cfg.bucket;
+  base.creds = {cfg.access_key, cfg.secret_key, {}};
+  base.region = cfg.region;
+  base.expires = cfg.presign_expires;
+  return [base](const messages::job& j) {
+    auto p = base;
+    p.key = j.key;
+    p.now = static_cast<int64_t>(std::time(nullptr));
+    return adapters::sigv4::presign_url(p);
+  };
+}
+
+std::function<caf::expected<adapters::http::parsed_events>(std::string_view)>
+webhook_parser_of(const node_config&) {
+  return [](std::string_view body)
+           -> caf::expected<adapters::http::parsed_events> {
+    auto res = adapters::minio::parse_minio_webhook(body);
+    if (!res)
+      return res.error();
+    return adapters::http::parsed_events{std::move(res->events),
+                                         res->ignored.size()};
+  };
+}
+
+messages::summarizer_actor summarizer_of(node& n) {
+  return n.keep("summarizer", tier::domain,
+                adapters::summarizer::spawn_mock_summarizer(n.system()));
+}
+
+adapters::media::object_resolver local_object_resolver(const node_config& cfg,
+                                                       size_t slot) {
+  if (cfg.store_mode == store_mode::builtin) {
+    auto store_cfg = store_config_of(cfg);
+    return [store_cfg](const messages::object_ref& obj,
+                       std::chrono::milliseconds)
+             -> caf::expected<std::string> {
+      auto path = objectstore::store_server::object_path(store_cfg, obj.bucket,
+                                                         obj.key);
+      struct stat st {};
+      if (path.empty() || ::stat(path.c_str(), &st) != 0)
+        return messages::make_error(messages::errc::not_found,
+                                    "object " + obj.bucket + "/" + obj.key
+                                      + " is not in the built-in store");
+      return path;
+    };
+  }
+  // One download slot per media actor: it probes one file at a time.
+  auto path = cfg.data_dir + "/tmp/worker-" + std::to_string(slot)
+              + ".object";
+  return [s3_cfg = s3_client_config_of(cfg),
+          path](const messages::object_ref& obj,
+                std::chrono::milliseconds timeout)
+           -> caf::expected<std::string> {
+    auto info = adapters::s3::get_object_to_file(s3_cfg, obj.bucket, obj.key,
+                                                 path, timeout.count());
+    if (!info)
+      return info.error();
+    return path;
+  };
+}
+
+adapters::media::object_resolver url_object_resolver(std::string path) {
+  return [path](const messages::object_ref& obj,
+                std::chrono::milliseconds timeout)
+           -> caf::expected<std::string> {
+    if (obj.url.empty())
+      return messages::make_error(messages::errc::not_found,
+                                  "object " + obj.bucket + "/" + obj.key
+                                    + " came without a download URL");
+    auto info = adapters::s3::get_url_to_file(obj.url, path, timeout.count());
+    if (!info)
+      return info.error();
+    return path;
+  };
+}
+
+std::unique_ptr<objectstore::store_server>
+builtin_store_of(node& n, const node_config& cfg,
+                 const listener_limits& limits,
+                 messages::upload_gate_actor gate,
+                 messages::orchestrator_actor orchestrator) {
+  if (cfg.store_mode != store_mode::builtin)
+    return nullptr;
+  auto store_cfg = store_config_of(cfg);
+  store_cfg.max_connections = limits.store > 0 ? limits.store : 1;
+  store_cfg.max_connections_per_client = limits.store_per_client;
+  store_cfg.gate = std::move(gate);
+  store_cfg.log = [&log = n.log()](std::string line) {
+    log.adapter_line("objectstore", line);
+  };
+  // Same family as the API's webhook events (prometheus-cpp merges
+  // families of one name), labelled source="builtin".
+  auto& metrics = *n.metrics();
+  auto& family = prometheus::BuildCounter()
+                   .Name("vidflow_object_events_total")
+                   .Help("Object events received, by source and outcome")
+                   .Register(metrics);
+  std::map<std::string, prometheus::Counter*> counters;
+  for (auto outcome : {"accepted", "duplicate", "rejected"})
+    counters[outcome] = &family.Add({{"source", "builtin"},
+                                     {"outcome", outcome}});
+  counters["error"] = &prometheus::BuildCounter()
+                         .Name("vidflow_object_event_errors_total")
+                         .Help("Object events that could not be recorded "
+                               "and are left for redelivery, by source")
+                         .Register(metrics)
+                         .Add({{"source", "builtin"}});
+  store_cfg.on_event = [counters](const std::string& outcome) {
+    if (auto i = counters.find(outcome); i != counters.end())
+      i->second->Increment();
+  };
+  return std::make_unique<objectstore::store_server>(n.system(),
+                                                     std::move(store_cfg),
+                                                     orchestrator);
+}
+
+} // namespace vf::runtime

@@ -1,0 +1,85 @@
+// vf/runtime/ports.hpp
+//
+// The one place that maps configuration to the adapter serving each port.
+// Adding a backend for a port is one adapter folder, one target and one
+// branch here; roles (`serve.cpp`, `worker_node.cpp`) never name adapters.
+
+#pragma once
+
+#include "vf/adapters/http/api_server.hpp"
+#include "vf/adapters/media/libav_media.hpp"
+#include "vf/adapters/objectstore/store_server.hpp"
+#include "vf/messages/claim_store_actor.hpp"
+#include "vf/messages/job_store_actor.hpp"
+#include "vf/messages/object_checker_actor.hpp"
+#include "vf/messages/orchestrator_actor.hpp"
+#include "vf/messages/presigner_actor.hpp"
+#include "vf/messages/retention_actor.hpp"
+#include "vf/messages/summarizer_actor.hpp"
+#include "vf/runtime/node.hpp"
+#include "vf/runtime/node_config.hpp"
+#include "vf/runtime/serve_setup.hpp"
+
+#include "caf/expected.hpp"
+
+#include <functional>
+#include <memory>
+#include <string>
+
+namespace vf::runtime {
+
+/// The durable stores: jobs and results, claims, attempt ledger and dead
+/// letters. Today one SQLite actor serves all of them.
+struct store_ports {
+  messages::job_store_actor jobs;
+  messages::claim_store_actor claims;
+};
+
+/// Opens the stores in `data.dir` (kept by `n` in the store tier). The
+/// error names the database.
+caf::expected<store_ports> open_stores(node& n, const node_config& cfg);
+
+/// Checks that objects named by outside events exist: the S3 server in
+/// `s3` mode; invalid handle with the built-in store (its events are ours).
+messages::object_checker_actor object_checker_of(node& n,
+                                                 const node_config& cfg);
+
+/// Deletes stored uploads for retention: the built-in store's files;
+/// invalid handle in `s3` mode (a bucket lifecycle rule does it there).
+messages::object_deleter_actor object_deleter_of(node& n,
+                                                 const node_config& cfg);
+
+/// Presigns downloads for workers on other nodes; invalid handle without a
+/// cluster port (no remote workers).
+messages::presigner_actor presigner_of(node& n, const node_config& cfg);
+
+/// Presigns the upload URL `POST /jobs` hands out.
+std::function<std::string(const messages::job&)>
+upload_presigner_of(const node_config& cfg);
+
+/// Parses the object-store webhook (MinIO / S3 event notifications).
+std::function<caf::expected<adapters::http::parsed_events>(std::string_view)>
+webhook_parser_of(const node_config& cfg);
+
+/// The summarizer (the mock).
+messages::summarizer_actor summarizer_of(node& n);
+
+/// How the media port of local worker slot `slot` opens an upload: a file
+/// of the built-in store, or a download from the S3 server into `data.dir`.
+adapters::media::object_resolver local_object_resolver(const node_config& cfg,
+                                                       size_t slot);
+
+/// How a worker node's media port opens an upload: by the presigned URL the
+/// lease carries, downloaded to `path`.
+adapters::media::object_resolver url_object_resolver(std::string path);
+
+/// The built-in object store and its event source (announces uploads to
+/// `orchestrator`, admits uploads through `gate`); null in `s3` mode. Not
+/// started yet.
+std::unique_ptr<adapters::objectstore::store_server>
+builtin_store_of(node& n, const node_config& cfg,
+                 const listener_limits& limits,
+                 messages::upload_gate_actor gate,
+                 messages::orchestrator_actor orchestrator);
+
+} // namespace vf::runtime

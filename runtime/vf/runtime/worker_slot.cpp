@@ -1,0 +1,62 @@
+// vf/runtime/worker_slot.cpp
+
+#include "vf/runtime/worker_slot.hpp"
+
+#include "vf/runtime/fault_injector.hpp"
+#include "vf/runtime/ports.hpp"
+
+#include "caf/actor_cast.hpp"
+#include "caf/send.hpp"
+
+namespace vf::runtime {
+
+worker_slot spawn_worker_slot(caf::actor_system& sys, const slot_spec& spec) {
+  worker_slot s;
+  auto media = adapters::media::spawn_media_actor(sys, spec.resolve);
+  s.actors.push_back(caf::actor_cast<caf::actor>(media.media));
+  s.actors.push_back(caf::actor_cast<caf::actor>(media.control));
+  actors::worker_config wcfg;
+  wcfg.name = spec.name;
+  wcfg.media = media.media;
+  wcfg.media_control = media.control;
+  if (spec.fault_rate > 0) {
+    wcfg.media = spawn_fault_injector(sys, media.media, spec.fault_rate,
+                                      spec.fault_code, spec.seed);
+    s.actors.push_back(caf::actor_cast<caf::actor>(wcfg.media));
+  }
+  wcfg.summarizer = spec.summarizer;
+  s.worker = sys.spawn(actors::worker, wcfg);
+  s.actors.push_back(caf::actor_cast<caf::actor>(s.worker));
+  s.info.name = spec.name;
+  s.info.node = spec.node;
+  s.info.kinds = spec.kinds;
+  s.info.labels = spec.labels;
+  s.info.slots = 1;
+  return s;
+}
+
+void keep_local_slots(node& n, const node_config& cfg,
+                      const messages::dispatcher_actor& dispatcher,
+                      const std::string& host, uint64_t seed) {
+  auto summarizer = summarizer_of(n);
+  for (size_t i = 0; i < cfg.workers; ++i) {
+    slot_spec spec{host + "/worker-" + std::to_string(i + 1), host,
+                   {messages::task_kind::probe, messages::task_kind::summarize,
+                    messages::task_kind::sleep},
+                   {}, local_object_resolver(cfg, i), summarizer,
+                   cfg.fault_rate, cfg.fault_code, seed + i};
+    n.keep_restartable(spec.name, tier::domain, [&n, spec, dispatcher] {
+      if (spec.fault_rate > 0)
+        n.log().warn("serve", "TEST ONLY: failing "
+                                + std::to_string(spec.fault_rate)
+                                + " of probes on " + spec.name + " with "
+                                + spec.fault_code);
+      auto slot = spawn_worker_slot(n.system(), spec);
+      caf::anon_send(dispatcher, atoms::join_v,
+                     messages::worker_actor{slot.worker}, slot.info);
+      return slot.actors;
+    });
+  }
+}
+
+} // namespace vf::runtime

@@ -1,0 +1,59 @@
+// vf/runtime/worker_slot.hpp
+
+#pragma once
+
+#include "vf/actors/worker.hpp"
+#include "vf/adapters/media/libav_media.hpp"
+#include "vf/messages/summarizer_actor.hpp"
+#include "vf/messages/dispatcher_actor.hpp"
+#include "vf/messages/task.hpp"
+#include "vf/runtime/node.hpp"
+#include "vf/runtime/node_config.hpp"
+
+#include "caf/actor.hpp"
+#include "caf/actor_system.hpp"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace vf::runtime {
+
+/// What one worker slot runs with (`serve`'s local workers and a worker
+/// node's slots alike).
+struct slot_spec {
+  /// Unique within the cluster, e.g. `node-a/worker-1`.
+  std::string name;
+  /// The node it runs on.
+  std::string node;
+  std::vector<messages::task_kind> kinds;
+  std::vector<std::string> labels;
+  /// How its media port opens an upload (from `ports.hpp`).
+  adapters::media::object_resolver resolve;
+  messages::summarizer_actor summarizer;
+  /// Test only: share of probes that fail with `fault_code` (0: off).
+  double fault_rate = 0;
+  std::string fault_code;
+  uint64_t seed = 0;
+};
+
+/// A spawned slot: its worker, what it registers with, and every actor of
+/// the slot (media, media control, fault injector, worker).
+struct worker_slot {
+  actors::worker_impl_actor worker;
+  messages::worker_info info;
+  std::vector<caf::actor> actors;
+};
+
+/// Spawns one worker with its own media actor (one slot: one task at a
+/// time).
+worker_slot spawn_worker_slot(caf::actor_system& sys, const slot_spec& spec);
+
+/// `serve`'s `workers.count` local slots on `host`, joined to `dispatcher`;
+/// kept by `n` as restartable groups: a slot that dies is spawned again and
+/// joins anew (the dispatcher handed its lease back when it went down).
+void keep_local_slots(node& n, const node_config& cfg,
+                      const messages::dispatcher_actor& dispatcher,
+                      const std::string& host, uint64_t seed);
+
+} // namespace vf::runtime
