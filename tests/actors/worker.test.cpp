@@ -62,6 +62,7 @@ fake_control(messages::media_control_actor::pointer self,
   return {
     [=](atoms::cancel, uint64_t lease) {
       self->send(media, atoms::cancel_v, lease);
+      return true;
     },
   };
 }

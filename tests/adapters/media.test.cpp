@@ -834,9 +834,11 @@ CAF_TEST(the control port cancels exactly its lease) {
         std::chrono::milliseconds) -> caf::expected<std::string> {
       return cs.h264_mp4;
     });
-  // A cancel that arrives before its probe starts still counts.
-  self->send(hdls.control, vf::atoms::cancel_v, uint64_t{7});
-  std::this_thread::sleep_for(50ms);
+  // A cancel that arrives before its probe starts still counts; the
+  // acknowledgement orders the probe after it.
+  self->request(hdls.control, caf::infinite, vf::atoms::cancel_v, uint64_t{7})
+    .receive([](bool noted) { CAF_CHECK(noted); },
+             [](caf::error& err) { CAF_FAIL("cancel: " << to_string(err)); });
   require_error(probe(hdls.media, "uploads/a.mp4", 10000, 7), errc::cancelled);
   // Other leases are unaffected.
   CAF_CHECK(probe(hdls.media, "uploads/b.mp4", 10000, 8));

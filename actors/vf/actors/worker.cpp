@@ -3,6 +3,7 @@
 #include "vf/actors/worker.hpp"
 
 #include "caf/sec.hpp"
+#include "caf/send.hpp"
 
 #include "vf/messages/errc.hpp"
 
@@ -146,7 +147,8 @@ worker_impl_actor::behavior_type worker(worker_impl* self, worker_config cfg) {
       auto i = st.running.find(lease_id);
       if (i != st.running.end() && i->second == messages::task_kind::probe
           && st.cfg.media_control)
-        self->send(st.cfg.media_control, atoms::cancel_v, lease_id);
+        // Anonymous: the worker has no use for the acknowledgement.
+        caf::anon_send(st.cfg.media_control, atoms::cancel_v, lease_id);
       // A summary takes microseconds: it is let to finish.
     },
     [=](atoms::flush) {

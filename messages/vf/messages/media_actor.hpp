@@ -29,12 +29,14 @@ using media_actor = caf::typed_actor<
 
 /// Port: reaches a media actor while it is busy (it blocks in libav).
 ///
-/// - `(cancel, lease_id)`: the probe of that lease stops at its next
-///   interrupt check and answers `errc::cancelled`; other leases are
-///   unaffected.
+/// - `(cancel, lease_id)` → `true` once noted: the probe of that lease
+///   stops at its next interrupt check (or at once if it has not started
+///   yet) and answers `errc::cancelled`; other leases are unaffected. The
+///   answer lets a caller order later requests after the cancel; senders
+///   that do not need it send anonymously.
 ///
 /// Sent by: a worker.
-using media_control_actor
-  = caf::typed_actor<caf::reacts_to<atoms::cancel, uint64_t>>;
+using media_control_actor = caf::typed_actor<
+  caf::replies_to<atoms::cancel, uint64_t>::with<bool>>;
 
 } // namespace vf::messages

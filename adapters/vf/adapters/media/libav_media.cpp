@@ -126,7 +126,10 @@ messages::media_control_actor::behavior_type
 control_behavior(messages::media_control_actor::pointer,
                  std::shared_ptr<cancel_board> board) {
   return {
-    [board](atoms::cancel, uint64_t lease) { board->cancel(lease); },
+    [board](atoms::cancel, uint64_t lease) {
+      board->cancel(lease);
+      return true;
+    },
   };
 }
 
