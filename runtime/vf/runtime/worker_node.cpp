@@ -6,6 +6,7 @@
 #include "vf/messages/errc.hpp"
 #include "vf/messages/register_types.hpp"
 #include "vf/runtime/cluster.hpp"
+#include "vf/runtime/coordinator_link.hpp"
 #include "vf/runtime/drain_command.hpp"
 #include "vf/runtime/command.hpp"
 #include "vf/runtime/logger.hpp"
@@ -61,17 +62,6 @@ void print_help() {
        "  --print-config                print the effective settings and "
        "exit\n"
        "  -h, --help                    show this help\n";
-}
-
-/// Tells the node's main loop to stop: a signal number, or 0 when a kept
-/// actor failed. Local only (never registered, so no peer can send it).
-struct stop_signal {
-  int sig = 0;
-};
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, stop_signal& x) {
-  return f(caf::meta::type_name("stop_signal"), x.sig);
 }
 
 } // namespace
@@ -130,167 +120,7 @@ int worker_node(const std::vector<std::string>& raw_args) {
     for (auto& hdl : slots.back().actors)
       n.keep(spec.name, tier::domain, hdl);
   }
-  caf::scoped_actor self{sys};
-  int sig = 0; // SIGINT/SIGTERM, or -1 after a kept actor failed
-  auto on_stop = [&](stop_signal& x) { sig = x.sig != 0 ? x.sig : -1; };
-  // Waits `d` unless a stop arrives first; returns it (0: none).
-  auto nap = [&](milliseconds d) {
-    int got = 0;
-    self->receive([&](stop_signal& x) { got = x.sig != 0 ? x.sig : -1; },
-                  caf::after(d) >> [] {});
-    return got;
-  };
-  // Signals (and a failed actor, as 0) arrive in the receive loops below.
-  n.forward_signals([hdl = caf::actor{self}](int sig) {
-    caf::anon_send(hdl, stop_signal{sig});
-  });
-  auto agent = caf::actor_cast<messages::node_actor>(
-    caf::actor_cast<caf::actor>(self));
-  std::minstd_rand rng{std::random_device{}()};
-  auto backoff = 200ms;
-  auto next_wait = [&] {
-    // Equal jitter: half fixed, half random, so restarted workers spread.
-    auto half = backoff / 2;
-    std::uniform_int_distribution<int64_t> pick{0, half.count()};
-    auto wait = half + milliseconds{pick(rng)};
-    backoff = std::min<milliseconds>(backoff * 2, cfg->reconnect_max);
-    return wait;
-  };
-  messages::cluster_registry_actor reg;
-  bool connected = false;
-  bool leaving = false;
-  log.info("worker", "node " + cfg->name + ": " + std::to_string(cfg->slots)
-                       + " slots, joining " + coordinator_address(*cfg));
-  // Registers with a freshly connected registry; false if it refused.
-  auto register_node = [&]() -> bool {
-    caf::error err;
-    self->request(reg, call_timeout, atoms::hello_v, agent, cfg->name)
-      .receive([](bool) {}, [&](caf::error& e) { err = std::move(e); });
-    if (err) {
-      log.error("worker", "the coordinator refused node " + cfg->name + ": "
-                            + messages::message_of(err));
-      return false;
-    }
-    // Results first: they may finish jobs the coordinator would otherwise
-    // hand to a worker again.
-    std::vector<messages::task_outcome> outs;
-    for (auto& s : slots)
-      self->request(s.worker, call_timeout, atoms::flush_v)
-        .receive(
-          [&](std::vector<messages::task_outcome>& xs) {
-            for (auto& x : xs)
-              outs.push_back(std::move(x));
-          },
-          [](caf::error&) {});
-    if (!outs.empty())
-      self->request(reg, call_timeout, atoms::report_v, outs)
-        .receive(
-          [&](uint64_t n) {
-            log.info("worker", "re-reported " + std::to_string(outs.size())
-                                 + " recent results (answers may have been "
-                                   "lost); "
-                                 + std::to_string(n) + " were new to it");
-          },
-          [&](caf::error& e) {
-            log.warn("worker", "could not report results: "
-                                 + messages::message_of(e));
-          });
-    for (auto& s : slots) {
-      self
-        ->request(reg, call_timeout, atoms::join_v,
-                  messages::worker_actor{s.worker}, s.info)
-        .receive([](bool) {}, [&](caf::error& e) { err = std::move(e); });
-      if (err) {
-        log.error("worker", "the coordinator refused worker " + s.info.name
-                              + ": " + messages::message_of(err));
-        return false;
-      }
-    }
-    return true;
-  };
-  while (!leaving && sig == 0) {
-    if (!connected) {
-      auto r = connect_registry(sys, cfg->cluster);
-      if (!r) {
-        auto wait = next_wait();
-        log.warn("worker", "cannot reach the coordinator at " + coordinator_address(*cfg)
-                             + ": " + sys.render(r.error()) + "; retrying in "
-                             + std::to_string(wait.count()) + " ms");
-        sig = nap(wait);
-        continue;
-      }
-      reg = *r;
-      self->monitor(reg);
-      if (!register_node()) {
-        self->demonitor(reg.address());
-        sig = nap(next_wait());
-        continue;
-      }
-      connected = true;
-      backoff = 200ms;
-      log.info("worker", "registered " + std::to_string(slots.size())
-                           + " workers with the coordinator at "
-                           + coordinator_address(*cfg));
-    }
-    self->receive(
-      [&](caf::down_msg& dm) {
-        if (dm.source != reg.address())
-          return;
-        connected = false;
-        log.warn("worker", "lost the coordinator (" + to_string(dm.reason)
-                             + "); running tasks go on, results are kept "
-                               "and reported after reconnecting");
-        // The middleman forgets a dead connection only after its own down
-        // message: reconnecting at once would get the stale handle back.
-        sig = nap(100ms + next_wait());
-      },
-      [&](atoms::leave) {
-        // Only the coordinator's registry holds this agent's handle; refuse
-        // anything else that found it.
-        if (caf::actor_cast<caf::actor_addr>(self->current_sender())
-            != reg.address()) {
-          log.warn("worker", "ignored a leave that did not come from the "
-                             "coordinator");
-          return;
-        }
-        log.info("worker", "the coordinator drained this node; leaving");
-        leaving = true;
-      },
-      on_stop);
-  }
-  if (sig > 0 && connected) {
-    log.info("worker", std::string{"received "}
-                         + (sig == SIGINT ? "SIGINT" : "SIGTERM")
-                         + ": draining (no new tasks, finishing leased ones)");
-    auto deadline = steady_clock::now() + cfg->drain_timeout;
-    for (;;) {
-      uint64_t held = 0;
-      bool ok = false;
-      self->request(reg, call_timeout, atoms::drain_v, cfg->name)
-        .receive(
-          [&](uint64_t n) {
-            held = n;
-            ok = true;
-          },
-          [&](caf::error& e) {
-            log.warn("worker", "drain: " + messages::message_of(e));
-          });
-      if (!ok || held == 0)
-        break;
-      if (steady_clock::now() > deadline) {
-        log.warn("worker", "drain: " + std::to_string(held)
-                             + " tasks still leased after the drain timeout; "
-                               "leaving, the coordinator hands them on");
-        break;
-      }
-      if (nap(250ms) != 0) {
-        log.warn("worker", "second signal: leaving without waiting");
-        break;
-      }
-    }
-  }
-  if (connected)
-    self->demonitor(reg.address());
+  run_coordinator_link(n, *cfg, slots);
   n.stop();
   log.info("worker", "node " + cfg->name + " stopped");
   return n.exit_code();
