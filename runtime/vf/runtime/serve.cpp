@@ -19,42 +19,15 @@
 
 #include <iostream>
 #include <random>
-#include <unistd.h>
 
 namespace vf::runtime {
 
-namespace {
-
 using namespace std::chrono_literals;
-
-std::string host_name() {
-  char buf[256] = {};
-  if (gethostname(buf, sizeof(buf) - 1) != 0 || buf[0] == '\0')
-    return "local";
-  return buf;
-}
-
-void print_help() {
-  std::cout
-    << "Usage: vidflow serve [--config FILE] [options]\n\n"
-       "Runs a whole vidflow node in the foreground: the JSON API, the job\n"
-       "store (SQLite), the built-in S3-compatible object store, the\n"
-       "orchestrator and the workers. Stops cleanly on SIGINT or SIGTERM.\n\n"
-       "Every option is also a config-file key and an environment variable;\n"
-       "flags win over the environment, which wins over the file.\n\n"
-       "Options:\n"
-    << usage(serve_specs())
-    << "  --print-config                print the effective settings and "
-       "exit\n"
-       "  -h, --help                    show this help\n";
-}
-
-} // namespace
 
 int serve(const std::vector<std::string>& raw_args) {
   auto cmd = parse_command_line(raw_args);
   if (cmd.help) {
-    print_help();
+    print_serve_help();
     return 0;
   }
   int exit_code = 0;

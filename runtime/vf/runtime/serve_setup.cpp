@@ -4,13 +4,37 @@
 
 #include "vf/runtime/command.hpp"
 #include "vf/runtime/fd_limits.hpp"
+#include "vf/runtime/settings.hpp"
 
 #include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <sys/stat.h>
+#include <unistd.h>
 
 namespace vf::runtime {
+
+std::string host_name() {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof(buf) - 1) != 0 || buf[0] == '\0')
+    return "local";
+  return buf;
+}
+
+void print_serve_help() {
+  std::cout
+    << "Usage: vidflow serve [--config FILE] [options]\n\n"
+       "Runs a whole vidflow node in the foreground: the JSON API, the job\n"
+       "store (SQLite), the built-in S3-compatible object store, the\n"
+       "orchestrator and the workers. Stops cleanly on SIGINT or SIGTERM.\n\n"
+       "Every option is also a config-file key and an environment variable;\n"
+       "flags win over the environment, which wins over the file.\n\n"
+       "Options:\n"
+    << usage(serve_specs())
+    << "  --print-config                print the effective settings and "
+       "exit\n"
+       "  -h, --help                    show this help\n";
+}
 
 int prepare_data_dir(const node_config& cfg, logger& log) {
   // Uploads, outputs, the database and its journal belong to this node

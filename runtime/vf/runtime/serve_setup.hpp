@@ -9,8 +9,15 @@
 #include "vf/runtime/node_config.hpp"
 
 #include <cstddef>
+#include <string>
 
 namespace vf::runtime {
+
+/// This machine's host name ("local" when it has none).
+std::string host_name();
+
+/// Prints `vidflow serve --help`.
+void print_serve_help();
 
 /// Creates `data.dir` (and its `tmp/` in s3 mode) private to this user and
 /// warns when it is open to others. Returns 0, or the exit code after the
