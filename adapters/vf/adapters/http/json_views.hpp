@@ -42,6 +42,18 @@ void append_json_array(std::string& out, const List& xs, Append append) {
   out += ']';
 }
 
+/// Returns `{"items":[…]}`, each element written by `append(out, x)`;
+/// `item_size` is a guess of an element's size, to reserve once.
+template <class List, class Append>
+std::string json_items(const List& xs, Append append, size_t item_size) {
+  std::string out;
+  out.reserve(16 + xs.size() * item_size);
+  out += R"({"items":)";
+  append_json_array(out, xs, append);
+  out += '}';
+  return out;
+}
+
 /// Appends the API view of a job (`GET /jobs/{id}`) as a JSON object.
 void append_job_json(std::string& out, const messages::job& x);
 

@@ -25,6 +25,10 @@ std::optional<json> parse_object(call& c) {
   return result;
 }
 
+namespace {
+
+// Returns the string member `name`, or null when absent or null; sets `bad`
+// on any other type.
 const std::string* string_member(const json& obj, const char* name, bool& bad) {
   auto i = obj.find(name);
   if (i == obj.end() || i->is_null())
@@ -34,6 +38,21 @@ const std::string* string_member(const json& obj, const char* name, bool& bad) {
     return nullptr;
   }
   return &i->get_ref<const std::string&>();
+}
+
+} // namespace
+
+std::optional<string_pair> parse_strings(call& c, const char* x,
+                                         const char* y) {
+  std::optional<string_pair> result;
+  auto body = parse_object(c);
+  if (!body)
+    return result;
+  result.emplace();
+  result->body = std::move(*body);
+  result->first = string_member(result->body, x, result->first_bad);
+  result->second = string_member(result->body, y, result->second_bad);
+  return result;
 }
 
 std::optional<std::string_view> query_param(std::string_view query,
@@ -62,6 +81,20 @@ std::optional<uint64_t> parse_decimal(std::string_view str, size_t max_digits) {
     value = value * 10 + static_cast<uint64_t>(c - '0');
   }
   return value;
+}
+
+bool query_limit(call& c, size_t max_digits, uint32_t& limit) {
+  auto str = query_param(c.request().query, "limit");
+  if (!str)
+    return true;
+  auto value = parse_decimal(*str, max_digits);
+  if (!value || *value < 1 || *value > 200) {
+    c.error(422, "invalid_argument",
+            "limit must be an integer between 1 and 200");
+    return false;
+  }
+  limit = static_cast<uint32_t>(*value);
+  return true;
 }
 
 std::string_view bearer_token(std::string_view header) {

@@ -21,10 +21,28 @@ class call;
 /// nothing otherwise.
 std::optional<nlohmann::json> parse_object(call& c);
 
-/// Returns the string member `name`, or null when absent or null; sets `bad`
-/// on any other type.
-const std::string* string_member(const nlohmann::json& obj, const char* name,
-                                 bool& bad);
+/// A JSON object body and two of its string members.
+struct string_pair {
+  /// The parsed body; `first` and `second` point into it.
+  nlohmann::json body;
+  /// The first member; null when absent, null or not a string.
+  const std::string* first = nullptr;
+  /// The second member; null when absent, null or not a string.
+  const std::string* second = nullptr;
+  /// True if the first member is there but not a string (nor null).
+  bool first_bad = false;
+  /// True if the second member is there but not a string (nor null).
+  bool second_bad = false;
+
+  /// True if either member is there but not a string.
+  bool bad() const {
+    return first_bad || second_bad;
+  }
+};
+
+/// Parses the body of `c` as a JSON object and finds its string members `x`
+/// and `y`; answers 400/422 and returns nothing if it is no JSON object.
+std::optional<string_pair> parse_strings(call& c, const char* x, const char* y);
 
 /// Returns the value of `name` in a query string, if present.
 std::optional<std::string_view> query_param(std::string_view query,
@@ -32,6 +50,11 @@ std::optional<std::string_view> query_param(std::string_view query,
 
 /// Parses a decimal of at most `max_digits` digits (no sign, no blanks).
 std::optional<uint64_t> parse_decimal(std::string_view str, size_t max_digits);
+
+/// Reads the query parameter `limit` (1 to 200, at most `max_digits`
+/// digits) into `limit` if present; answers 422 and returns false if it is
+/// malformed.
+bool query_limit(call& c, size_t max_digits, uint32_t& limit);
 
 /// Returns the credentials of an `Authorization: Bearer <x>` header, or an
 /// empty view.

@@ -41,17 +41,16 @@ void logged_in(reply& r, bool ok, const std::optional<user_account>& account,
 }
 
 void login(call& c) {
-  auto body = parse_object(c);
+  auto body = parse_strings(c, "username", "password");
   if (!body)
     return;
-  bool bad = false;
-  auto name = string_member(*body, "username", bad);
-  auto password = string_member(*body, "password", bad);
-  if (bad || name == nullptr || password == nullptr) {
+  if (body->bad() || body->first == nullptr || body->second == nullptr) {
     c.error(422, "invalid_argument",
             "username and password are required and must be strings");
     return;
   }
+  auto name = body->first;
+  auto password = body->second;
   auto& state = c.state();
   auto client = c.request().client;
   if (auto wait = state.throttle.check(*name, client, state.now())) {

@@ -41,23 +41,11 @@ void dlq_list(call& c) {
     }
     since = static_cast<int64_t>(*value);
   }
-  if (auto str = query_param(query, "limit")) {
-    auto value = parse_decimal(*str, 3);
-    if (!value || *value < 1 || *value > 200) {
-      c.error(422, "invalid_argument",
-              "limit must be an integer between 1 and 200");
-      return;
-    }
-    limit = static_cast<uint32_t>(*value);
-  }
+  if (!query_limit(c, 3, limit))
+    return;
   c.ask(c.state().handles.registry, atoms::dlq_list_v, since, limit)
     .then([](reply& r, std::vector<messages::dead_letter>& items) {
-      std::string out;
-      out.reserve(16 + items.size() * 1024);
-      out += R"({"items":)";
-      append_json_array(out, items, append_dead_letter_json);
-      out += '}';
-      r.send(200, std::move(out));
+      r.send(200, json_items(items, append_dead_letter_json, 1024));
     });
 }
 
@@ -147,13 +135,12 @@ void redrive_category(call& c, const std::string& category) {
 }
 
 void dlq_redrive(call& c) {
-  auto body = parse_object(c);
+  auto body = parse_strings(c, "job_id", "category");
   if (!body)
     return;
-  bool bad = false;
-  auto job_id = string_member(*body, "job_id", bad);
-  auto category = string_member(*body, "category", bad);
-  if (bad || (job_id == nullptr) == (category == nullptr)
+  auto job_id = body->first;
+  auto category = body->second;
+  if (body->bad() || (job_id == nullptr) == (category == nullptr)
       || (job_id != nullptr && job_id->empty())
       || (category != nullptr && category->empty())) {
     c.error(422, "invalid_argument",
@@ -169,13 +156,11 @@ void dlq_redrive(call& c) {
 } // namespace
 
 std::vector<route_entry> dead_letter_routes() {
-  return {
-    {http_method::get, "/dlq", access::admin, dlq_list},
-    {http_method::get, "/dlq/{job_id}", access::admin, dlq_get},
-    {http_method::del, "/dlq/{job_id}", access::admin, dlq_remove},
-    {http_method::get, "/dlq/report", access::admin, dlq_report},
-    {http_method::post, "/dlq/redrive", access::admin, dlq_redrive},
-  };
+  return {{http_method::get, "/dlq", access::admin, dlq_list},
+          {http_method::get, "/dlq/{job_id}", access::admin, dlq_get},
+          {http_method::del, "/dlq/{job_id}", access::admin, dlq_remove},
+          {http_method::get, "/dlq/report", access::admin, dlq_report},
+          {http_method::post, "/dlq/redrive", access::admin, dlq_redrive}};
 }
 
 } // namespace vf::adapters::http

@@ -94,18 +94,17 @@ bool has_control_chars(const std::string& x) {
 }
 
 void create_job(call& c) {
-  auto body = parse_object(c);
+  auto body = parse_strings(c, "filename", "content_type");
   if (!body)
     return;
-  bool bad = false;
-  auto filename = string_member(*body, "filename", bad);
-  if (bad || filename == nullptr) {
+  auto filename = body->first;
+  if (body->first_bad || filename == nullptr) {
     c.error(422, "invalid_argument",
             "filename is required and must be a string");
     return;
   }
-  auto content_type = string_member(*body, "content_type", bad);
-  if (bad) {
+  auto content_type = body->second;
+  if (body->second_bad) {
     c.error(422, "invalid_argument", "content_type must be a string");
     return;
   }
@@ -206,15 +205,8 @@ void get_attempts(call& c) {
 
 void history(call& c) {
   uint32_t limit = 20;
-  if (auto str = query_param(c.request().query, "limit")) {
-    auto value = parse_decimal(*str, 4);
-    if (!value || *value < 1 || *value > 200) {
-      c.error(422, "invalid_argument",
-              "limit must be an integer between 1 and 200");
-      return;
-    }
-    limit = static_cast<uint32_t>(*value);
-  }
+  if (!query_limit(c, 4, limit))
+    return;
   // The store filters by owner (admins see everyone's): a filter here,
   // after the limit, let other users' new jobs empty a user's page.
   auto& who = c.who();
@@ -226,26 +218,20 @@ void history(call& c) {
                    jobs.begin(), jobs.end(),
                    [&](const messages::job& j) { return !may_see(who, j); }),
                  jobs.end());
-      std::string out;
-      out.reserve(16 + jobs.size() * 512);
-      out += R"({"items":)";
-      append_json_array(out, jobs, append_job_json);
-      out += '}';
-      r.send(200, std::move(out));
+      r.send(200, json_items(jobs, append_job_json, 512));
     });
 }
 
 } // namespace
 
 std::vector<route_entry> job_routes() {
-  return {
-    {http_method::post, "/jobs", access::user, create_job},
-    {http_method::get, "/jobs/{id}", access::user, get_job},
-    {http_method::get, "/jobs/{id}/result", access::user, get_result},
-    {http_method::post, "/jobs/{id}/cancel", access::user, cancel_job},
-    {http_method::get, "/jobs/{id}/attempts", access::user, get_attempts},
-    {http_method::get, "/history", access::user, history},
-  };
+  using m = http_method;
+  return {{m::post, "/jobs", access::user, create_job},
+          {m::get, "/jobs/{id}", access::user, get_job},
+          {m::get, "/jobs/{id}/result", access::user, get_result},
+          {m::post, "/jobs/{id}/cancel", access::user, cancel_job},
+          {m::get, "/jobs/{id}/attempts", access::user, get_attempts},
+          {m::get, "/history", access::user, history}};
 }
 
 } // namespace vf::adapters::http

@@ -81,10 +81,12 @@ void readyz(call& c) {
       });
 }
 
-// Asks `dest` for one set of gauges, `set` stores them; `done` runs either
-// way. Always runs: the gauges are worth refreshing even if the client left.
-template <class Handle, class Atom, class Set, class Done>
-void scrape(call& c, const Handle& dest, Atom what, Set set, Done done) {
+// Asks `dest` for one set of gauges and stores them with `set`; `done` runs
+// either way. Always runs: the gauges are worth refreshing even if the
+// client left.
+template <class T, class Handle, class Atom, class Done>
+void scrape(call& c, const Handle& dest, Atom what,
+            void (http_metrics::*set)(const T&), Done done) {
   // A silent actor must not stall the scrape for long.
   constexpr auto scrape_timeout = std::chrono::seconds{2};
   if (!dest) {
@@ -92,7 +94,12 @@ void scrape(call& c, const Handle& dest, Atom what, Set set, Done done) {
     return;
   }
   c.ask_within(scrape_timeout, dest, what)
-    .then_always(std::move(set), [done](reply& r, caf::error&) { done(r); });
+    .then_always(
+      [set, done](reply& r, T& x) {
+        (r.state().metrics.*set)(x);
+        done(r);
+      },
+      [done](reply& r, caf::error&) { done(r); });
 }
 
 void metrics(call& c) {
@@ -106,38 +113,20 @@ void metrics(call& c) {
     res.content_type = "text/plain; version=0.0.4; charset=utf-8";
     r.send(std::move(res));
   };
-  auto& handles = c.state().handles;
-  scrape(
-    c, handles.registry, atoms::counts_v,
-    [done](reply& r, messages::status_counts& x) {
-      r.state().metrics.set_job_counts(x);
-      done(r);
-    },
-    done);
-  scrape(
-    c, handles.dispatcher, atoms::stats_v,
-    [done](reply& r, messages::dispatcher_stats& x) {
-      r.state().metrics.set_dispatcher_stats(x);
-      done(r);
-    },
-    done);
-  scrape(
-    c, handles.cluster, atoms::nodes_v,
-    [done](reply& r, std::vector<messages::cluster_node>& x) {
-      r.state().metrics.set_cluster_nodes(x);
-      done(r);
-    },
-    done);
+  auto& hdl = c.state().handles;
+  scrape(c, hdl.registry, atoms::counts_v, &http_metrics::set_job_counts, done);
+  scrape(c, hdl.dispatcher, atoms::stats_v, &http_metrics::set_dispatcher_stats,
+         done);
+  scrape(c, hdl.cluster, atoms::nodes_v, &http_metrics::set_cluster_nodes,
+         done);
 }
 
 } // namespace
 
 std::vector<route_entry> ops_routes() {
-  return {
-    {http_method::get, "/healthz", access::monitoring, healthz},
-    {http_method::get, "/readyz", access::monitoring, readyz},
-    {http_method::get, "/metrics", access::monitoring, metrics},
-  };
+  return {{http_method::get, "/healthz", access::monitoring, healthz},
+          {http_method::get, "/readyz", access::monitoring, readyz},
+          {http_method::get, "/metrics", access::monitoring, metrics}};
 }
 
 } // namespace vf::adapters::http
