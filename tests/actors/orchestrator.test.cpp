@@ -80,6 +80,20 @@ struct fixture : testing::fixture_base {
     return st().jobs[job_id];
   }
 
+  /// Puts failed probe attempts `first`..`last` of object version v1 into
+  /// the ledger, as a previous run of the node recorded them.
+  void failed_probes(uint32_t first, uint32_t last, const char* code) {
+    for (uint32_t n = first; n <= last; ++n) {
+      messages::attempt_record r;
+      r.job_id = id;
+      r.object_version = "v1";
+      r.kind = task_kind::probe;
+      r.attempt = n;
+      r.error_code = code;
+      st().ledger.push_back(r);
+    }
+  }
+
   messages::object_event event(std::string version,
                                const std::string& job_id = "j1") {
     messages::object_event ev;
@@ -497,15 +511,7 @@ CAF_TEST(recover fails a job whose ledger used up its attempts) {
   job().status = job_status::processing;
   job().step = "probe";
   job().object.version = "v1";
-  for (uint32_t n = 1; n <= cfg.max_attempts; ++n) {
-    messages::attempt_record r;
-    r.job_id = id;
-    r.object_version = "v1";
-    r.kind = task_kind::probe;
-    r.attempt = n;
-    r.error_code = "timeout";
-    st().ledger.push_back(r);
-  }
+  failed_probes(1, cfg.max_attempts, "timeout");
   self->send(orch, atoms::recover_v);
   consume_messages();
   CAF_CHECK_EQUAL(receive_one<uint64_t>(), uint64_t{1});
@@ -522,15 +528,7 @@ CAF_TEST(recover counts an attempt the node died in) {
   job().step = "probe";
   job().object.version = "v1";
   job().attempts = cfg.max_attempts;
-  for (uint32_t n = 1; n < cfg.max_attempts; ++n) {
-    messages::attempt_record r;
-    r.job_id = id;
-    r.object_version = "v1";
-    r.kind = task_kind::probe;
-    r.attempt = n;
-    r.error_code = "worker_lost";
-    st().ledger.push_back(r);
-  }
+  failed_probes(1, cfg.max_attempts - 1, "worker_lost");
   self->send(orch, atoms::recover_v);
   consume_messages();
   CAF_CHECK_EQUAL(receive_one<uint64_t>(), uint64_t{1});

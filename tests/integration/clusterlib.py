@@ -508,6 +508,30 @@ class LedgerReport:
         return rs[0] if rs else None
 
 
+def lost_lease_problems(rep, victim, how):
+    """Problems with the leases of node `victim` after it was `how` (e.g.
+    "cut off"): it must have lost some (worker_lost in the ledger), each
+    must have been done by another node, and no other node lost any.
+    Returns (problems, the victim's lost rows)."""
+    problems = []
+    lost = [r for r in rep.lost if node_of(r["worker"]) == victim]
+    if not lost:
+        problems.append(f"{victim} was {how} with leases in flight, yet the "
+                        f"ledger has no worker_lost failure for it "
+                        f"(failures: {fmt_counter(rep.failed)})")
+    for r in lost:
+        done = rep.finished_elsewhere(r)
+        if done is None or node_of(done["worker"]) == victim:
+            problems.append(f"job {r['job_id']}: lost {r['kind']} lease "
+                            f"{r['lease_id']} not done by another node "
+                            f"({done and done['worker']})")
+    others = [r for r in rep.lost if node_of(r["worker"]) != victim]
+    if others:
+        problems.append(f"worker_lost failures on nodes other than {victim}: "
+                        f"{[(r['worker'], r['job_id']) for r in others]}")
+    return problems, lost
+
+
 def final_states(client, jobs, retries=None):
     """GET /jobs/{id} for every job (retried); {job_id: job}."""
     retries = retries or cl.Retries()

@@ -98,25 +98,9 @@ class ClusterFrozen(unittest.TestCase):
         problems += cx.outcome_problems(jobs, final)
         rep1 = cx.LedgerReport(coord.ledger(), jobs, final, coord.pipeline)
         problems += rep1.problems
-        lost = [r for r in rep1.lost
-                if cx.node_of(r["worker"]) == victim.name]
-        if not lost:
-            problems.append(f"{victim.name} was frozen with leases in "
-                            f"flight, yet the ledger has no worker_lost "
-                            f"failure for it (failures: "
-                            f"{cx.fmt_counter(rep1.failed)})")
-        for r in lost:
-            done = rep1.finished_elsewhere(r)
-            if done is None or cx.node_of(done["worker"]) == victim.name:
-                problems.append(f"job {r['job_id']}: lost {r['kind']} lease "
-                                f"{r['lease_id']} not done by another node "
-                                f"({done and done['worker']})")
-        others_lost = [r for r in rep1.lost
-                       if cx.node_of(r["worker"]) != victim.name]
-        if others_lost:
-            problems.append(f"worker_lost failures on nodes that were not "
-                            f"frozen: "
-                            f"{[(r['worker'], r['job_id']) for r in others_lost]}")
+        lost_problems, lost = cx.lost_lease_problems(rep1, victim.name,
+                                                     "frozen")
+        problems += lost_problems
 
         # --- thawed ---------------------------------------------------------
         victim.proc.proc.send_signal(signal.SIGCONT)

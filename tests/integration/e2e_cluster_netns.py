@@ -228,24 +228,9 @@ class ClusterNetns(unittest.TestCase):
         problems += cx.outcome_problems(jobs, final)
         rep1 = cx.LedgerReport(coord.ledger(), jobs, final, coord.pipeline)
         problems += rep1.problems
-        lost = [r for r in rep1.lost
-                if cx.node_of(r["worker"]) == victim.name]
-        if not lost:
-            problems.append(f"{victim.name} was cut off with leases in "
-                            f"flight, yet the ledger has no worker_lost "
-                            f"failure for it (failures: "
-                            f"{cx.fmt_counter(rep1.failed)})")
-        for r in lost:
-            done = rep1.finished_elsewhere(r)
-            if done is None or cx.node_of(done["worker"]) == victim.name:
-                problems.append(f"job {r['job_id']}: lost {r['kind']} lease "
-                                f"{r['lease_id']} not done by another node "
-                                f"({done and done['worker']})")
-        others_lost = [r for r in rep1.lost
-                       if cx.node_of(r["worker"]) != victim.name]
-        if others_lost:
-            problems.append(f"worker_lost failures on nodes whose link was "
-                            f"not cut: {[(r['worker'], r['job_id']) for r in others_lost]}")
+        lost_problems, lost = cx.lost_lease_problems(rep1, victim.name,
+                                                     "cut off")
+        problems += lost_problems
         cut_log = victim.log_counts()
         if cut_log["lost the coordinator"] < 1:
             problems.append(f"{victim.name} never logged that it lost the "
