@@ -9,8 +9,15 @@ binary (issue 10: only fakes tested them before).
   CANCELLED, its running lease is stopped (the worker's slot is free again
   long before the step would end) and it never records an ok step; cancelling again is 409, someone
   else's or an unknown job is 404; every refusal is a JSON {detail, code}.
+- A poison upload: the node aborts whenever it probes it (the test-only
+  `--crash-on`, as a decoder crashing on a file would). Restarted after
+  each crash, the node gives up after `--max-attempts` attempts: the job
+  ends FAILED (`worker_lost`, "stopped during the last allowed attempt")
+  instead of crashing the node for ever, and other jobs are processed.
 """
 
+import http.client
+import signal
 import time
 
 import vfharness as h
@@ -95,6 +102,75 @@ class Cancel(h.unittest.TestCase):
                          "AWAITING_UPLOAD")
         error_of(self, self.cancel("00000000-0000-4000-8000-000000000000"),
                  404, "not_found")
+
+
+class PoisonUpload(h.unittest.TestCase):
+
+    MAX_ATTEMPTS = 2
+
+    @staticmethod
+    def restart(node):
+        """Starts the node and logs in; None if it crashed again first
+        (before /healthz answered, or during the login)."""
+        try:
+            node.start()
+        except AssertionError as e:
+            if f"exited with -{signal.SIGABRT.value}" not in str(e):
+                raise
+            return None
+        try:
+            return node.server.client()
+        except (OSError, http.client.HTTPException):
+            if node.server.poll() is None:
+                raise
+            return None
+
+    def test_a_crashing_upload_ends_failed_not_in_a_loop(self):
+        node = cl.Node(h.binary, extra_args=(
+            "--crash-on", "poison", "--max-attempts", str(self.MAX_ATTEMPTS)))
+        node.start()
+        try:
+            c = node.server.client()
+            data = h.read_bytes(h.clip("h264_aac.mp4"))
+            job = c.create_job("poison.mp4", "video/mp4")
+            jid = job["job_id"]
+            self.assertEqual(h.upload(job["upload_url"], data).status, 200)
+            crashes = 0
+            alive = True
+            # Each start resumes the job and crashes on it (during start-up
+            # or just after), until the attempts are used up; the bound
+            # well past MAX_ATTEMPTS catches a node that would loop.
+            while True:
+                if alive:
+                    cx.wait_until("the node crashed on the poison upload, or "
+                                  "the job failed",
+                                  lambda: node.server.poll() is not None
+                                  or c.get_job(jid)["status"] == "FAILED",
+                                  deadline_s=60)
+                    if node.server.poll() is None:
+                        break
+                crashes += 1
+                self.assertIn("aborting on uploads/", node.server.log_text())
+                self.assertLessEqual(crashes, self.MAX_ATTEMPTS + 2,
+                                     "the node keeps crashing on the upload")
+                c = self.restart(node)
+                alive = c is not None
+            done = c.wait_status(jid, h.TERMINAL, deadline_s=60)
+            self.assertEqual(done["status"], "FAILED", done)
+            self.assertEqual(done["error_code"], "worker_lost", done)
+            self.assertIn("during the last allowed attempt",
+                          done["error_message"])
+            self.assertEqual(crashes, self.MAX_ATTEMPTS, done)
+            # The node is healthy and processes other uploads.
+            ok = c.create_job("fine.mp4", "video/mp4")
+            self.assertEqual(h.upload(ok["upload_url"], data).status, 200)
+            self.assertEqual(c.wait_status(ok["job_id"], h.TERMINAL,
+                                           deadline_s=60)["status"],
+                             "SUCCEEDED")
+            print(f"\n  poison upload: {crashes} crash(es), then FAILED "
+                  f"({done['error_message']})", flush=True)
+        finally:
+            node.stop()
 
 
 if __name__ == "__main__":

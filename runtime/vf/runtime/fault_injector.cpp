@@ -6,6 +6,8 @@
 
 #include "caf/typed_event_based_actor.hpp"
 
+#include <cstdio>
+#include <cstdlib>
 #include <random>
 
 namespace vf::runtime {
@@ -19,12 +21,18 @@ struct injector_state {
 messages::media_actor::behavior_type
 injector(messages::media_actor::stateful_pointer<injector_state> self,
          messages::media_actor inner, double rate, std::string code,
-         uint64_t seed) {
+         uint64_t seed, std::string crash_on) {
   self->state.rng.seed(seed);
   auto err = messages::errc_from_string(code);
   return {
     [=](atoms::probe, const messages::object_ref& obj, uint32_t timeout_ms,
         uint64_t lease) -> caf::result<std::string> {
+      if (!crash_on.empty() && obj.key.find(crash_on) != std::string::npos) {
+        std::fprintf(stderr, "TEST ONLY: aborting on %s (testing.crash_on)\n",
+                     obj.key.c_str());
+        std::fflush(stderr);
+        std::abort();
+      }
       std::uniform_real_distribution<double> u{0.0, 1.0};
       if (u(self->state.rng) < rate)
         return messages::make_error(err, "injected fault (testing.fault_rate)");
@@ -38,8 +46,9 @@ injector(messages::media_actor::stateful_pointer<injector_state> self,
 messages::media_actor spawn_fault_injector(caf::actor_system& sys,
                                            messages::media_actor inner,
                                            double rate, std::string code,
-                                           uint64_t seed) {
-  return sys.spawn(injector, std::move(inner), rate, std::move(code), seed);
+                                           uint64_t seed, std::string crash_on) {
+  return sys.spawn(injector, std::move(inner), rate, std::move(code), seed,
+                   std::move(crash_on));
 }
 
 } // namespace vf::runtime

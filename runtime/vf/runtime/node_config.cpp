@@ -171,6 +171,9 @@ const std::vector<setting_spec>& serve_specs() {
      "TEST ONLY: share of probes (0..1) that fail with testing.fault_code"},
     {"testing.fault_code", "--fault-code", "storage_unavailable",
      "TEST ONLY: error code of injected faults (e.g. timeout, bad_media)"},
+    {"testing.crash_on", "--crash-on", "",
+     "TEST ONLY: abort the whole process when a probe of an upload whose "
+     "key contains this text starts (a poison upload); empty: off"},
     {"log.level", "--log-level", "info", "debug, info, warning or error"},
     {"scheduler.policy", "--scheduler", "sharing",
      "CAF scheduler: sharing (one queue) or stealing (work stealing)"},
@@ -479,6 +482,7 @@ caf::expected<node_config> make_node_config(const settings& xs) {
   VF_TRY(fault_rate, ratio("testing.fault_rate", 1.0));
   cfg.fault_rate = *fault_rate;
   cfg.fault_code = xs.str("testing.fault_code");
+  cfg.crash_on = xs.str("testing.crash_on");
   if (messages::errc_from_string(cfg.fault_code) == messages::errc::internal
       && cfg.fault_code != "internal")
     return bad(xs, "testing.fault_code",

@@ -136,6 +136,8 @@ struct node_config {
   /// Test-only: share of probes that fail with `fault_code` (0: off).
   double fault_rate = 0;
   std::string fault_code = "storage_unavailable";
+  /// Test-only: abort the process on probes of keys containing this.
+  std::string crash_on;
   /// CAF scheduler policy: `sharing` or `stealing`.
   std::string scheduler = "sharing";
   /// CAF scheduler threads; 0 lets CAF choose.

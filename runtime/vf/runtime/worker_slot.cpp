@@ -19,9 +19,10 @@ worker_slot spawn_worker_slot(caf::actor_system& sys, const slot_spec& spec) {
   wcfg.name = spec.name;
   wcfg.media = media.media;
   wcfg.media_control = media.control;
-  if (spec.fault_rate > 0) {
+  if (spec.fault_rate > 0 || !spec.crash_on.empty()) {
     wcfg.media = spawn_fault_injector(sys, media.media, spec.fault_rate,
-                                      spec.fault_code, spec.seed);
+                                      spec.fault_code, spec.seed,
+                                      spec.crash_on);
     s.actors.push_back(caf::actor_cast<caf::actor>(wcfg.media));
   }
   wcfg.summarizer = spec.summarizer;
@@ -44,13 +45,17 @@ void keep_local_slots(node& n, const node_config& cfg,
                    {messages::task_kind::probe, messages::task_kind::summarize,
                     messages::task_kind::sleep},
                    {}, local_object_resolver(cfg, i), summarizer,
-                   cfg.fault_rate, cfg.fault_code, seed + i};
+                   cfg.fault_rate, cfg.fault_code, seed + i, cfg.crash_on};
     n.keep_restartable(spec.name, tier::domain, [&n, spec, dispatcher] {
       if (spec.fault_rate > 0)
         n.log().warn("serve", "TEST ONLY: failing "
                                 + std::to_string(spec.fault_rate)
                                 + " of probes on " + spec.name + " with "
                                 + spec.fault_code);
+      if (!spec.crash_on.empty())
+        n.log().warn("serve", "TEST ONLY: " + spec.name
+                                + " aborts the process on objects named *"
+                                + spec.crash_on + "* (testing.crash_on)");
       auto slot = spawn_worker_slot(n.system(), spec);
       caf::anon_send(dispatcher, atoms::join_v,
                      messages::worker_actor{slot.worker}, slot.info);

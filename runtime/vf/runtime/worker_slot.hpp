@@ -35,6 +35,9 @@ struct slot_spec {
   double fault_rate = 0;
   std::string fault_code;
   uint64_t seed = 0;
+  /// Test only: the process aborts when a probe of an object whose key
+  /// contains this starts (a poison upload); empty: off.
+  std::string crash_on;
 };
 
 /// A spawned slot: its worker, what it registers with, and every actor of
