@@ -81,8 +81,14 @@ void login(call& c) {
     .then_always(
       [account = std::move(account), client, user = *name](reply& r, bool ok) {
         --r.services().kdf_pending;
-        if (!r.gone())
+        if (!r.gone()) {
           logged_in(r, ok, account, user, client);
+        } else if (!ok || !account) {
+          // Counted even when nobody is left to answer: a guesser who
+          // hangs up before the check ends must not escape the throttle.
+          auto& state = r.state();
+          state.throttle.failed(user, client, state.now());
+        }
       },
       [](reply& r, caf::error& err) {
         --r.services().kdf_pending;
