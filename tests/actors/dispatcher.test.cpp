@@ -218,10 +218,22 @@ CAF_TEST(cancel drops a queued task and interrupts a leased one) {
   submit(make_task(2));
   CAF_REQUIRE_EQUAL(ws(w).running.size(), 1u);
   // The fake worker answers cancels the way a real one does: with an
-  // outcome for that lease (here injected by the test).
+  // outcome for that lease (here injected by the test), which reaches the
+  // requester and frees the slot.
   self->send(disp, atoms::cancel_v, uint64_t{2});
   consume_messages();
   CAF_CHECK_EQUAL(deref<testing::fake_worker_impl>(w).state.cancels.size(), 1u);
+  CAF_CHECK(outcomes().empty());
+  auto leased = ws(w).running.front().first;
+  self->send(w, atoms::dispatch_v, uint64_t{2},
+             testing::failed_outcome(leased, messages::errc::cancelled));
+  consume_messages();
+  auto ys = outcomes();
+  CAF_REQUIRE_EQUAL(ys.size(), 1u);
+  CAF_CHECK_EQUAL(ys[0].lease_id, 2u);
+  CAF_CHECK_EQUAL(ys[0].error_code, messages::errc::cancelled);
+  CAF_CHECK_EQUAL(stats().leased, 0u);
+  CAF_CHECK(ws(w).running.empty());
 }
 
 CAF_TEST(a join without slots or kinds is refused) {
