@@ -532,6 +532,56 @@ def lost_lease_problems(rep, victim, how):
     return problems, lost
 
 
+class Rejoin:
+    """Phase two of a node-failure test: `victim` was cut off (or frozen)
+    and is now restored. Waits for it in /cluster/nodes (registrations >= 2),
+    then runs `count` more jobs and checks they all succeed once, some on
+    the victim. `jobs`, `final` and `rep1` are phase one's; `final` gets the
+    new jobs' states. Afterwards: problems, more (the new jobs), rows (the
+    whole ledger), rep, rejoin_s, registrations, victim_again."""
+
+    def __init__(self, coord, client, victim, jobs, final, rep1, count, tag,
+                 retries, back_after, deadline_s=60):
+        self.problems = []
+        t0 = time.monotonic()
+        self.rejoin_s = None
+        self.registrations = None
+        try:
+            nodes = coord.wait_nodes(f"{victim.name} back after {back_after}",
+                                     lambda ns: victim.name in ns,
+                                     deadline_s=deadline_s)
+            self.rejoin_s = time.monotonic() - t0
+            self.registrations = nodes[victim.name]["registrations"]
+            if self.registrations < 2:
+                self.problems.append(
+                    f"{victim.name} is back in /cluster/nodes with "
+                    f"registrations={self.registrations}, expected >= 2 (its "
+                    f"log: registered {victim.log_counts()['registered']} "
+                    f"times)")
+        except AssertionError as e:
+            self.problems.append(str(e))
+        self.more = []
+        if self.rejoin_s is not None:
+            self.more = submit_jobs(client, count, tag=tag, retries=retries)
+            final2 = wait_terminal(client, self.more, deadline_s=180,
+                                   retries=retries)
+            self.problems += outcome_problems(self.more, final2)
+            final.update(final2)
+        self.rows = coord.ledger()
+        self.rep = LedgerReport(self.rows, jobs + self.more, final,
+                                coord.pipeline)
+        self.problems += [p for p in self.rep.problems
+                          if p not in rep1.problems]
+        again = {s.job_id for s in self.more}
+        ok_again = collections.Counter(node_of(r["worker"]) for r in self.rows
+                                       if r["ok"] and r["job_id"] in again)
+        self.victim_again = ok_again.get(victim.name, 0)
+        if self.more and self.victim_again == 0:
+            self.problems.append(f"{victim.name} ran none of the {count} jobs "
+                                 f"submitted after {back_after} (ok by node: "
+                                 f"{fmt_counter(ok_again)})")
+
+
 def final_states(client, jobs, retries=None):
     """GET /jobs/{id} for every job (retried); {job_id: job}."""
     retries = retries or cl.Retries()

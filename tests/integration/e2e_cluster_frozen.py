@@ -105,38 +105,12 @@ class ClusterFrozen(unittest.TestCase):
         # --- thawed ---------------------------------------------------------
         victim.proc.proc.send_signal(signal.SIGCONT)
         self.frozen = None
-        t_cont = time.monotonic()
-        rejoin_s = None
-        registrations = None
-        try:
-            nodes = coord.wait_nodes(f"{victim.name} back after SIGCONT",
-                                     lambda ns: victim.name in ns,
-                                     deadline_s=60)
-            rejoin_s = time.monotonic() - t_cont
-            registrations = nodes[victim.name]["registrations"]
-            if registrations < 2:
-                problems.append(f"{victim.name} is back with registrations="
-                                f"{registrations}, expected >= 2")
-        except AssertionError as e:
-            problems.append(str(e))
-        more = []
-        if rejoin_s is not None:
-            more = cx.submit_jobs(client, MORE_JOBS, tag="frozen-again",
-                                  retries=retries)
-            final2 = cx.wait_terminal(client, more, deadline_s=180,
-                                      retries=retries)
-            problems += cx.outcome_problems(more, final2)
-            final.update(final2)
-        rows = coord.ledger()
-        rep = cx.LedgerReport(rows, jobs + more, final, coord.pipeline)
-        problems += [p for p in rep.problems if p not in rep1.problems]
-        again = {s.job_id for s in more}
-        victim_again = sum(1 for r in rows if r["ok"]
-                           and r["job_id"] in again
-                           and cx.node_of(r["worker"]) == victim.name)
-        if more and victim_again == 0:
-            problems.append(f"{victim.name} ran none of the {MORE_JOBS} jobs "
-                            f"submitted after it was thawed")
+        back = cx.Rejoin(coord, client, victim, jobs, final, rep1, MORE_JOBS,
+                         "frozen-again", retries, "SIGCONT")
+        problems += back.problems
+        more, rep = back.more, back.rep
+        rejoin_s, registrations = back.rejoin_s, back.registrations
+        victim_again = back.victim_again
         vlog = victim.log_counts()
         if vlog["lost the coordinator"] < 1:
             problems.append(f"{victim.name} never logged that it lost the "

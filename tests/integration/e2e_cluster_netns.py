@@ -238,45 +238,16 @@ class ClusterNetns(unittest.TestCase):
 
         # --- the link comes back -------------------------------------------
         net.restore(vi)
-        t_up = time.monotonic()
-        rejoin_s = None
-        registrations = None
-        try:
-            nodes = coord.wait_nodes(f"{victim.name} back after its link "
-                                     f"was restored",
-                                     lambda ns: victim.name in ns,
-                                     deadline_s=90)
-            rejoin_s = time.monotonic() - t_up
-            registrations = nodes[victim.name]["registrations"]
-            if registrations < 2:
-                problems.append(
-                    f"{victim.name} is back in /cluster/nodes with "
-                    f"registrations={registrations}, expected >= 2 (its log: "
-                    f"registered {victim.log_counts()['registered']} times)")
-        except AssertionError as e:
-            problems.append(str(e))
+        back = cx.Rejoin(coord, client, victim, jobs, final, rep1, MORE_JOBS,
+                         "netns-again", retries, "its link was restored",
+                         deadline_s=90)
+        problems += back.problems
+        more, rep = back.more, back.rep
+        rejoin_s, registrations = back.rejoin_s, back.registrations
+        victim_again = back.victim_again
         print(f"  link up; {victim.name} back after "
               f"{rejoin_s if rejoin_s is None else round(rejoin_s, 1)}s, "
               f"registrations={registrations}", flush=True)
-        more = []
-        if rejoin_s is not None:
-            more = cx.submit_jobs(client, MORE_JOBS, tag="netns-again",
-                                  retries=retries)
-            final2 = cx.wait_terminal(client, more, deadline_s=180,
-                                      retries=retries)
-            problems += cx.outcome_problems(more, final2)
-            final.update(final2)
-        rows = coord.ledger()
-        rep = cx.LedgerReport(rows, jobs + more, final, coord.pipeline)
-        problems += [p for p in rep.problems if p not in rep1.problems]
-        again = {s.job_id for s in more}
-        victim_again = sum(1 for r in rows if r["ok"]
-                           and r["job_id"] in again
-                           and cx.node_of(r["worker"]) == victim.name)
-        if more and victim_again == 0:
-            problems.append(f"{victim.name} ran none of the {MORE_JOBS} "
-                            f"jobs submitted after it came back (ok by "
-                            f"node: {cx.fmt_counter(collections.Counter(cx.node_of(r['worker']) for r in rows if r['ok'] and r['job_id'] in again))})")
         meta, clips = cx.metadata_problems(client, jobs + more, count=2)
         problems += meta
         vlog = victim.log_counts()

@@ -31,13 +31,6 @@ namespace vf::runtime {
 
 namespace {
 
-using namespace std::chrono_literals;
-using std::chrono::milliseconds;
-using std::chrono::steady_clock;
-
-/// How long one request to the coordinator may take.
-constexpr auto call_timeout = 10s;
-
 void print_help() {
   std::cout
     << "Usage: vidflow worker --join HOST:PORT [--config FILE] [options]\n"
