@@ -11,6 +11,7 @@
 #include "vf/adapters/media/probe.hpp"
 #include "vf/adapters/summarizer/mock_summarizer.hpp"
 #include "vf_test.hpp"
+#include <sys/resource.h>
 #include <fcntl.h>
 #include <nlohmann/json.hpp>
 #include <sys/stat.h>
@@ -468,6 +469,50 @@ CAF_TEST(concurrent probes give the same answers) {
 }
 
 // -- broken input -------------------------------------------------------------
+
+CAF_TEST(a header naming a huge size is bad media without a huge allocation) {
+  // Found by fuzz.media_probe in CI: a 237-byte WAV whose LIST/INFO
+  // sub-chunk claims 1.9 GB. FFmpeg 5.1 allocates and zeroes that much
+  // (ffprobe peaks at 1.9 GB RSS); max_libav_alloc caps any single libav
+  // allocation, so the probe refuses the file instead.
+  static const char bytes[] =
+    "\x52\x49\x46\x46\xd6\x01\x00\x00\x57\x41\x56\x45\x66\x6d\x74\x20"
+    "\x10\x00\x00\x00\x01\x00\x01\x00\x40\x1f\x00\x00\x40\x1f\x00\x00"
+    "\x01\x00\x08\x00\x4c\x49\x53\x54\x1a\x00\x00\xfd\x49\x4e\x46\x4f"
+    "\x63\x68\x61\x6e\x6e\x65\x6c\x73\x4c\x61\x76\x66\x35\x31\x2e\x32"
+    "\x37\x2e\x31\x30\x30\xbf\x64\x61\x74\x61\x90\x01\x00\x00\x80\xd6"
+    "\xd6\xd6\xd6\xd6\xd6\xd6\xd6\xd6\xd6\xd6\xd6\xd6\xd6\x9a\x9a\x9a"
+    "\x9a\x9a\x9a\x9a\x9a\x9a\x9a\x9a\x9a\x9a\x9a\x9a\x9a\x9a\x9a\x9a"
+    "\x9a\x9a\x9a\x9a\x9a\x9a\x9a\x9a\x9a\x9a\x9a\x9a\x9a\x9a\x9a\x9a"
+    "\x9a\x9a\x9a\x9a\x9a\x9a\x9a\x9a\x9a\x9a\x9a\x9a\x9a\x9a\x9a\x9a"
+    "\x9a\x9a\x9a\x9a\x9a\x9a\x9a\x9a\x9a\x9a\x9a\x9a\x9a\x9a\x9a\x9a"
+    "\x9a\x9a\x9a\x9a\x9a\x9a\x9a\x9a\x9a\x9a\x60\x9a\x9a\x9a\x9a\x9a"
+    "\x9a\x9a\x9a\x9a\x9a\x9a\x9a\x9a\x9a\x9a\x9a\x9a\x9a\x9a\x9a\x9a"
+    "\x9a\x9a\x9a\x9a\x9a\x9a\x9a\x9a\x9a\x9a\x9a\x9a\x9a\x9a\x6f\xf4"
+    "\x1e\xa7\x9a\x9a\x9a\x9a\x9a\x9a\x9a\x9a\x9a\x9a\x9a\x9a\x9a\x9a"
+    "\x9a\x9a\x9a\x9a\x9a\x9a\x9a\x9a\x9a\x9a\x9a\x9a\x9a";
+  auto path = clips().dir + "/huge-info.wav";
+  {
+    std::ofstream out{path, std::ios::binary};
+    out.write(bytes, sizeof(bytes) - 1);
+  }
+  CAF_REQUIRE_EQUAL(sizeof(bytes) - 1, 237u);
+  auto peak_kib = [] {
+    rusage ru{};
+    getrusage(RUSAGE_SELF, &ru);
+    return static_cast<long>(ru.ru_maxrss);
+  };
+  auto before = peak_kib();
+  auto res = probe_file(path, 30s);
+  auto grew_mib = (peak_kib() - before) / 1024;
+  CAF_MESSAGE("peak RSS grew by " << grew_mib << " MiB");
+  CAF_REQUIRE(!res);
+  CAF_CHECK_EQUAL(vf::messages::errc_of(res.error()), errc::bad_media);
+  // Not a speed check: without the cap this alone grows by ~1.8 GB; with
+  // it by a few MiB (a single allocation may reach max_libav_alloc).
+  static_assert(vf::adapters::media::max_libav_alloc <= (size_t{256} << 20));
+  CAF_CHECK_LESS(grew_mib, 512L);
+}
 
 CAF_TEST(mp4 cut before its moov box is truncated) {
   // ffprobe: "moov atom not found" / Invalid data; the ftyp box tells us the

@@ -33,6 +33,7 @@ extern "C" {
 #include <libavutil/avutil.h>
 #include <libavutil/dict.h>
 #include <libavutil/error.h>
+#include <libavutil/mem.h>
 #include <libavutil/pixdesc.h>
 }
 
@@ -69,9 +70,14 @@ int on_interrupt(void* opaque) {
 
 // libav logs to stderr by default, from every thread; a service logs through
 // its own channels and reports failures as errors instead.
-void silence_libav() {
+// Once per process, before libav reads anything: quiet logs, and a bound on
+// any single allocation (see `max_libav_alloc`).
+void prepare_libav() {
   static std::once_flag flag;
-  std::call_once(flag, [] { av_log_set_level(AV_LOG_QUIET); });
+  std::call_once(flag, [] {
+    av_log_set_level(AV_LOG_QUIET);
+    av_max_alloc(max_libav_alloc);
+  });
 }
 
 std::string av_error_string(int code) {
@@ -447,7 +453,7 @@ caf::expected<std::string> probe_file_as(const std::string& path,
                                          const std::string& print_filename,
                                          std::chrono::milliseconds timeout,
                                          const std::atomic<bool>* cancel) {
-  silence_libav();
+  prepare_libav();
   const auto& name = print_filename;
   interrupt_state st;
   // A day is "no deadline" in practice and keeps now() + timeout in range.

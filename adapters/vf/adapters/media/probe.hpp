@@ -10,9 +10,18 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <string>
 
 namespace vf::adapters::media {
+
+/// The largest single allocation libav may make in this process (set with
+/// `av_max_alloc` before the first probe; FFmpeg's default is INT_MAX).
+/// Headers from a hostile file can name huge sizes: a 237-byte WAV whose
+/// LIST/INFO sub-chunk claims 1.9 GB made libavformat (and ffprobe)
+/// allocate and zero 1.9 GB. Probing never needs more than this; the file
+/// is then `bad_media` instead of a memory blow-up.
+constexpr size_t max_libav_alloc = size_t{256} << 20;
 
 /// Reads the container and stream headers of a local file and returns JSON
 /// text shaped and formatted exactly like `ffprobe -v quiet -print_format json
