@@ -2,6 +2,7 @@
 
 #include "vf/runtime/cluster.hpp"
 
+#include "caf/io/basp_broker.hpp"
 #include "caf/io/middleman.hpp"
 #include "caf/openssl/manager.hpp"
 #include "caf/openssl/publish.hpp"
@@ -9,6 +10,10 @@
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/lsan_interface.h>
+#endif
 
 namespace vf::runtime {
 
@@ -21,6 +26,22 @@ void enable_cluster(caf::actor_system_config& sys_cfg,
   sys_cfg.set("openssl.cafile", cfg.ca);
   sys_cfg.set("middleman.heartbeat-interval", caf::timespan{cfg.heartbeat});
   sys_cfg.set("middleman.connection-timeout", caf::timespan{cfg.timeout});
+}
+
+void exempt_caf_network_from_leak_check(caf::actor_system& sys) {
+#if defined(__SANITIZE_ADDRESS__)
+  auto exempt = [](const caf::strong_actor_ptr& ptr) {
+    if (ptr)
+      __lsan_ignore_object(caf::actor_cast<caf::abstract_actor*>(ptr));
+  };
+  if (sys.has_middleman())
+    exempt(caf::actor_cast<caf::strong_actor_ptr>(
+      sys.middleman().named_broker<caf::io::basp_broker>(caf::atom("BASP"))));
+  exempt(sys.registry().get(caf::atom("ConfigServ")));
+  exempt(sys.registry().get(caf::atom("SpawnServ")));
+#else
+  static_cast<void>(sys);
+#endif
 }
 
 caf::expected<uint16_t>

@@ -2,6 +2,7 @@
 
 #include "vf/runtime/node.hpp"
 
+#include "vf/runtime/cluster.hpp"
 #include "vf/runtime/command.hpp"
 
 #include "caf/exit_reason.hpp"
@@ -41,6 +42,8 @@ node::node(caf::actor_system_config& cfg, logger& log, std::string role)
     role_(std::move(role)),
     metrics_(std::make_shared<prometheus::Registry>()),
     sys_(cfg) {
+  if (sys_.has_middleman())
+    exempt_caf_network_from_leak_check(sys_);
   // Nothing else: signals were blocked before the actor system's threads
   // started (they inherit the mask), so only `wait`'s thread takes them.
 }
