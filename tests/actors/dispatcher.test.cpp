@@ -20,6 +20,7 @@ struct fixture : testing::fixture_base {
   fixture() {
     actors::dispatcher_config cfg;
     cfg.lease_grace = 2s;
+    cfg.wall_ms = spawned_ms;
     disp = sys.spawn(actors::dispatcher, cfg);
     consume_messages();
   }
@@ -98,6 +99,9 @@ struct fixture : testing::fixture_base {
         return xs;
     }
   }
+
+  /// The dispatcher's wall clock at spawn (Unix ms).
+  static constexpr int64_t spawned_ms = 1'700'000'000'000;
 
   messages::dispatcher_node_actor disp;
   std::vector<testing::fake_worker_actor> workers;
@@ -234,6 +238,39 @@ CAF_TEST(cancel drops a queued task and interrupts a leased one) {
   CAF_CHECK_EQUAL(ys[0].error_code, messages::errc::cancelled);
   CAF_CHECK_EQUAL(stats().leased, 0u);
   CAF_CHECK(ws(w).running.empty());
+}
+
+CAF_TEST(every outcome carries the time its task was leased) {
+  // Queued for 5 s before a worker comes: the lease time is when a worker
+  // got it, not when it was submitted.
+  submit(make_task(1));
+  submit(make_task(2));
+  submit(make_task(3));
+  self->send(disp, atoms::cancel_v, uint64_t{3});
+  consume_messages();
+  auto cancelled = outcomes();
+  CAF_REQUIRE_EQUAL(cancelled.size(), 1u);
+  CAF_CHECK_EQUAL(cancelled[0].leased_at, 0); // Never left the queue.
+  advance_time(5s);
+  auto w = add_worker("w1", 2);
+  CAF_REQUIRE_EQUAL(ws(w).running.size(), 2u);
+  for (auto& [t, rp] : ws(w).running)
+    CAF_CHECK_EQUAL(t.leased_at, spawned_ms + 5000);
+  // The worker's answer need not carry it: the dispatcher stamps it.
+  auto answer = testing::ok_outcome(ws(w).running[0].first, "out");
+  answer.leased_at = 0;
+  advance_time(1s);
+  self->send(w, atoms::dispatch_v, answer);
+  consume_messages();
+  // An outcome the dispatcher makes itself (the worker went down) too.
+  anon_send_exit(w, exit_reason::kill);
+  consume_messages();
+  auto xs = outcomes();
+  CAF_REQUIRE_EQUAL(xs.size(), 2u);
+  CAF_CHECK(xs[0].ok);
+  CAF_CHECK_EQUAL(xs[1].error_code, messages::errc::worker_lost);
+  for (auto& x : xs)
+    CAF_CHECK_EQUAL(x.leased_at, spawned_ms + 5000);
 }
 
 CAF_TEST(a join without slots or kinds is refused) {

@@ -1306,6 +1306,7 @@ CAF_TEST(attempts) {
     probe.worker = "node-a/worker-1";
     probe.finished_at = 1'795'266'120'500;
     probe.duration_us = 2500;
+    probe.leased_at = 1'795'266'120'000;
     auto broken = probe;
     broken.lease_id = 12;
     broken.series = 1;
@@ -1322,6 +1323,7 @@ CAF_TEST(attempts) {
     failed.output.clear();
     failed.error_code = "provider_error";
     failed.error_message = "HTTP 500 from \"bedrock\"";
+    failed.leased_at = 0;
     store->attempts[id] = {probe, broken, summary, failed};
   }
   r = call(bhttp::verb::get, target, "", bearer(alice));
@@ -1345,6 +1347,7 @@ CAF_TEST(attempts) {
   CAF_CHECK_EQUAL(first["worker"], "node-a/worker-1");
   CAF_CHECK_EQUAL(first["finished_at"], "2026-11-21T13:02:00.500Z");
   CAF_CHECK_EQUAL(first["duration_us"], 2500);
+  CAF_CHECK_EQUAL(first["leased_at"], "2026-11-21T13:02:00.000Z");
   // Output that is not valid JSON stays a string; the answer stays valid.
   CAF_CHECK_EQUAL(items[1]["output"], R"({"format": trunc)");
   CAF_CHECK_EQUAL(items[1]["series"], 1);
@@ -1355,6 +1358,7 @@ CAF_TEST(attempts) {
   CAF_CHECK(items[3]["output"].is_null());
   CAF_CHECK_EQUAL(items[3]["error_code"], "provider_error");
   CAF_CHECK_EQUAL(items[3]["error_message"], "HTTP 500 from \"bedrock\"");
+  CAF_CHECK(items[3]["leased_at"].is_null());
   // Owner or admin only; unknown jobs are 404.
   auto bob = login("bob", "builder");
   CAF_CHECK(

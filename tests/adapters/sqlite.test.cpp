@@ -96,6 +96,7 @@ attempt_record make_attempt(std::string job_id, uint32_t attempt,
   x.worker = "node-1/probe-" + std::to_string(attempt);
   x.finished_at = 1700000000000 + attempt;
   x.duration_us = 250000 + attempt;
+  x.leased_at = 1699999999000 + attempt;
   return x;
 }
 
@@ -105,7 +106,8 @@ bool same(const attempt_record& x, const attempt_record& y) {
          && x.kind == y.kind && x.attempt == y.attempt && x.ok == y.ok
          && x.output == y.output && x.error_code == y.error_code
          && x.error_message == y.error_message && x.worker == y.worker
-         && x.finished_at == y.finished_at && x.duration_us == y.duration_us;
+         && x.finished_at == y.finished_at && x.duration_us == y.duration_us
+         && x.leased_at == y.leased_at;
 }
 
 bool same(const std::vector<attempt_record>& xs,
@@ -1119,7 +1121,7 @@ CAF_TEST(a version 1 database opens and migrates) {
   CAF_CHECK(same(make_dead_letter("old", 50, 1), *dl));
   stop();
   CAF_CHECK_EQUAL(user_version(old_path), sqlite::schema_version);
-  CAF_CHECK_EQUAL(sqlite::schema_version, 4);
+  CAF_CHECK_EQUAL(sqlite::schema_version, 5);
   // Opening the migrated file again changes nothing.
   hdl = sqlite::spawn_job_store(sys, {old_path, 512});
   CAF_REQUIRE(hdl);

@@ -16,13 +16,19 @@ outside (an 'admin' certificate from the same CA). While it runs,
 task(s) left" (N > 0 at first) and exits 0 with "drained; told it to
 leave"; the w1 process then leaves by itself (exit 0) and drops out of
 /cluster/nodes. w1 has no worker_lost attempt and none of its attempts
-started after the drain took effect (start = finished_at - duration, 200 ms
-margin). `--drain --name nosuchnode` exits non-zero saying there is no such
+was leased to it after the drain took effect (the ledger's `leased_at`,
+stamped by the coordinator's dispatcher, against the time the first
+progress line appeared: same clock, no margin). `--drain --name nosuchnode` exits non-zero saying there is no such
 node.
 
 Batch 2 (40 jobs): a new gpu node w1b joins; mid-run w2 gets SIGTERM while
 it holds leases (one of its attempts ends after the signal): it exits 0,
 has no worker_lost attempt, and w1b and w3 finish the rest.
+
+Drain timeout: a node with `--drain-timeout-s 1` gets SIGTERM while it
+holds two 8 s steps. It leaves after the timeout (exit 0, "tasks still
+leased after the drain timeout"), records no ok step, its two leases end
+`worker_lost` and a node that joins afterwards finishes both jobs.
 
 For both batches: every `sleep` attempt ran on a gpu node (w1, w2, w1b),
 w3 ran probe/summarize steps, no worker_lost anywhere, every job SUCCEEDED
@@ -45,9 +51,10 @@ import clusterlib as cx  # noqa: E402
 JOBS = cl.pop_option("jobs", 40, int)
 SLEEP_MS = cl.pop_option("sleep-ms", 300, int)
 SLOTS = 2
+# Steps of the drain-timeout test: far longer than its 1 s drain timeout.
+TIMEOUT_SLEEP_MS = 8000
 GPU = ("w1", "w2")
 NODES = ("w1", "w2", "w3")
-MARGIN_MS = 200
 
 
 def now_ms():
@@ -55,21 +62,22 @@ def now_ms():
 
 
 def attempts(coord, jobs):
-    """Ledger rows of `jobs` with start (Unix ms) = finished_at - duration."""
+    """Ledger rows of `jobs`; `leased_at` (Unix ms) is when the dispatcher
+    gave the attempt to its worker."""
     mine = {s.job_id for s in jobs}
     with contextlib.closing(coord.db()) as conn:
         rows = [dict(r) for r in conn.execute(
             "SELECT id, job_id, lease_id, kind, ok, error_code, worker, "
-            "finished_at, duration_us FROM attempts ORDER BY id")]
+            "finished_at, duration_us, leased_at FROM attempts ORDER BY id")]
     for r in rows:
         r["node"] = cx.node_of(r["worker"])
-        r["start"] = r["finished_at"] - r["duration_us"] // 1000
     return [r for r in rows if r["job_id"] in mine]
 
 
 def brief(rows, n=8):
-    return [f"{r['worker']} {r['kind']} ok={r['ok']} start={r['start']} "
-            f"finished={r['finished_at']}" for r in rows[:n]]
+    return [f"{r['worker']} {r['kind']} ok={r['ok']} "
+            f"leased={r['leased_at']} finished={r['finished_at']}"
+            for r in rows[:n]]
 
 
 class ClusterDrain(unittest.TestCase):
@@ -226,14 +234,18 @@ class ClusterDrain(unittest.TestCase):
         problems += rep1.problems
         rows1 = attempts(coord, jobs1)
         on_w1 = [r for r in rows1 if r["node"] == "w1"]
-        late = [r for r in on_w1 if r["start"] > drained_ms + MARGIN_MS]
+        unstamped = [r for r in rows1 if r["leased_at"] <= 0]
+        if unstamped:
+            problems.append(f"{len(unstamped)} attempt(s) without a lease "
+                            f"time: {brief(unstamped)}")
+        late = [r for r in on_w1 if r["leased_at"] > drained_ms]
         if late:
-            problems.append(f"{len(late)} attempt(s) on w1 started after the "
+            problems.append(f"{len(late)} attempt(s) leased to w1 after the "
                             f"drain finished at {drained_ms}: {brief(late)}")
         after_first = [r for r in on_w1 if first_line_ms is not None
-                       and r["start"] > first_line_ms + MARGIN_MS]
+                       and r["leased_at"] > first_line_ms]
         if after_first:
-            problems.append(f"{len(after_first)} attempt(s) on w1 started "
+            problems.append(f"{len(after_first)} attempt(s) leased to w1 "
                             f"after the drain took effect (first progress "
                             f"line at {first_line_ms}): {brief(after_first)}")
         sleeps1 = self.label_problems(rows1, GPU, problems)
@@ -271,15 +283,15 @@ class ClusterDrain(unittest.TestCase):
         problems += rep2.problems
         rows2 = attempts(coord, jobs2)
         on_w2 = [r for r in rows2 if r["node"] == "w2"]
-        held = [r for r in on_w2 if r["ok"] and r["start"] < term_ms
+        held = [r for r in on_w2 if r["ok"] and r["leased_at"] < term_ms
                 and r["finished_at"] > term_ms]
         if not held:
             problems.append(f"no w2 attempt was running across the SIGTERM "
                             f"at {term_ms} (w2 attempts: {len(on_w2)}, last: "
                             f"{brief(on_w2[-3:])})")
-        late2 = [r for r in on_w2 if r["start"] > w2_exited_ms + MARGIN_MS]
+        late2 = [r for r in on_w2 if r["leased_at"] > w2_exited_ms]
         if late2:
-            problems.append(f"{len(late2)} attempt(s) on w2 started after it "
+            problems.append(f"{len(late2)} attempt(s) leased to w2 after it "
                             f"exited at {w2_exited_ms}: {brief(late2)}")
         sleeps2 = self.label_problems(rows2, ("w2", "w1b"), problems)
         if sleeps2["w1b"] == 0:
@@ -317,6 +329,72 @@ class ClusterDrain(unittest.TestCase):
             ("nosuchnode", f"rc {r.returncode}: {nosuch[:100]}"),
             ("client retries", retries.summary()),
             ("worker exits", cx.fmt_counter(exits)),
+        ])
+        self.assertFalse(problems, "\n".join(
+            [f"{len(problems)} problem(s):"] + problems[:40]))
+
+    def test_drain_timeout_leaves_and_hands_leases_on(self):
+        """`worker.drain_timeout_s`: a node told to stop while its tasks run
+        longer than the timeout leaves once it passed (exit 0), without
+        waiting for them; the coordinator hands the leases on, another node
+        finishes the jobs, and the leaving node records no ok step."""
+        certs = cx.Certs(h.binary).make("coordinator", "w1", "w2", "admin")
+        self.coord = cx.Coordinator(h.binary, certs, pipeline="sleep",
+                                    sleep_ms=TIMEOUT_SLEEP_MS)
+        coord = self.coord.start()
+        w1 = cx.WorkerNode(h.binary, "w1", coord.join_address(),
+                           certs.args("w1"), slots=SLOTS,
+                           extra_args=["--drain-timeout-s", "1"]).start()
+        self.workers["w1"] = w1
+        self.wait_registered(("w1",))
+        client = coord.client()
+        jobs = cx.submit_jobs(client, SLOTS, tag="timeout")
+        cx.wait_until("w1 holds a lease per slot",
+                      lambda: h.metric_value(client.metrics(),
+                                             "vidflow_leases") == SLOTS,
+                      deadline_s=60)
+        t_term = time.monotonic()
+        rc = w1.stop(deadline_s=60)
+        term_s = time.monotonic() - t_term
+        problems = []
+        if rc != 0:
+            problems.append(f"w1 exited {rc} after SIGTERM (None: killed "
+                            f"after 60 s)")
+        log = w1.log_text()
+        if "tasks still leased after the drain timeout" not in log:
+            problems.append("w1's log lacks 'tasks still leased after the "
+                            "drain timeout'")
+        # Only now a second node: the handed-on leases can go nowhere else.
+        self.add_worker(certs, "w2")
+        final = cx.wait_terminal(client, jobs, deadline_s=120)
+        problems += cx.outcome_problems(jobs, final)
+        rows = attempts(coord, jobs)
+        on_w1 = [r for r in rows if r["node"] == "w1"]
+        ok_w1 = [r for r in on_w1 if r["ok"]]
+        if ok_w1:
+            problems.append(f"{len(ok_w1)} ok step(s) on w1, which should "
+                            f"have left before its {TIMEOUT_SLEEP_MS} ms "
+                            f"steps ended: {brief(ok_w1)}")
+        handed = [r for r in on_w1 if not r["ok"]
+                  and r["error_code"] == "worker_lost"]
+        if len(handed) != SLOTS:
+            problems.append(f"expected {SLOTS} worker_lost attempts on w1 "
+                            f"(its leases handed on), got {brief(on_w1)}")
+        ok_w2 = [r for r in rows if r["node"] == "w2" and r["ok"]]
+        if len(ok_w2) != SLOTS:
+            problems.append(f"expected w2 to finish {SLOTS} steps, got "
+                            f"{brief(ok_w2)}")
+        w2_rc = self.workers["w2"].stop(deadline_s=60)
+        if w2_rc != 0:
+            problems.append(f"w2 exited {w2_rc} after SIGTERM")
+        cx.print_summary("cluster: drain timeout", [
+            ("w1", f"SIGTERM with {SLOTS} leases of {TIMEOUT_SLEEP_MS} ms "
+                   f"steps, --drain-timeout-s 1: exit {rc} after "
+                   f"{term_s:.2f}s"),
+            ("w1 attempts", brief(on_w1)),
+            ("jobs", cx.fmt_counter(collections.Counter(
+                j["status"] for j in final.values()))),
+            ("ok steps on w2", len(ok_w2)),
         ])
         self.assertFalse(problems, "\n".join(
             [f"{len(problems)} problem(s):"] + problems[:40]))

@@ -9,6 +9,10 @@ binary (issue 10: only fakes tested them before).
   CANCELLED, its running lease is stopped (the worker's slot is free again
   long before the step would end) and it never records an ok step; cancelling again is 409, someone
   else's or an unknown job is 404; every refusal is a JSON {detail, code}.
+- Expiry: a job whose upload never comes ends EXPIRED (`expired`) once
+  its URL and the grace passed (`--upload-grace-s`, swept every
+  `--expire-sweep-s`); the late PUT is 403 and revives nothing, cancelling
+  it is 409, and a job uploaded in time on the same node SUCCEEDED.
 - A poison upload: the node aborts whenever it probes it (the test-only
   `--crash-on`, as a decoder crashing on a file would). Restarted after
   each crash, the node gives up after `--max-attempts` attempts: the job
@@ -103,6 +107,46 @@ class Cancel(h.unittest.TestCase):
                          "AWAITING_UPLOAD")
         error_of(self, self.cancel("00000000-0000-4000-8000-000000000000"),
                  404, "not_found")
+
+
+class Expiry(h.unittest.TestCase):
+    """An upload that never comes: its URL lives 2 s, the grace is 1 s and
+    the sweep runs every second, so the job is EXPIRED within seconds."""
+
+    def test_a_job_without_upload_expires_and_stays_expired(self):
+        server = h.Server(h.binary, workers=1, extra_args=(
+            "--users", USERS, "--presign-expires", "2",
+            "--upload-grace-s", "1", "--expire-sweep-s", "1"))
+        try:
+            c = server.client()
+            data = h.read_bytes(h.clip("h264_aac.mp4"))
+            never = c.create_job("never.mp4", "video/mp4")
+            self.assertEqual(never["expires_in"], 2, never)
+            # Uploaded at once: past the same deadline it is not expired.
+            ontime = c.create_job("ontime.mp4", "video/mp4")
+            self.assertEqual(h.upload(ontime["upload_url"], data).status,
+                             200)
+            jid = never["job_id"]
+            self.assertEqual(c.get_job(jid)["status"], "AWAITING_UPLOAD")
+            done = c.wait_status(jid, h.TERMINAL, deadline_s=60)
+            self.assertEqual(done["status"], "EXPIRED", done)
+            self.assertEqual(done["error_code"], "expired", done)
+            self.assertIn("upload URL expired", done["error_message"])
+            # The late upload is refused and revives nothing.
+            up = h.upload(never["upload_url"], data)
+            self.assertEqual(up.status, 403, up)
+            error_of(self, c.call("POST", f"/jobs/{jid}/cancel"), 409,
+                     "conflict")
+            self.assertEqual(c.get_job(jid)["status"], "EXPIRED")
+            self.assertEqual(c.wait_status(ontime["job_id"], h.TERMINAL,
+                                           deadline_s=60)["status"],
+                             "SUCCEEDED")
+            listed = {j["job_id"]: j["status"] for j in c.history()}
+            self.assertEqual(listed.get(jid), "EXPIRED", listed)
+            print(f"\n  expiry: job EXPIRED ({done['error_message']}); the "
+                  f"late PUT got {up.status}", flush=True)
+        finally:
+            server.stop()
 
 
 class PoisonUpload(h.unittest.TestCase):

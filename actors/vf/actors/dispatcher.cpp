@@ -174,6 +174,7 @@ void finish(dispatcher_impl* self, uint64_t lease_id,
   auto w = st.workers.find(i->second.worker);
   if (w != st.workers.end() && w->second.busy > 0)
     --w->second.busy;
+  out.leased_at = i->second.job_task.leased_at; // Whoever made it.
   if (st.cfg.metrics)
     self->send(st.cfg.metrics, atoms::observe_v, out);
   i->second.promise.deliver(std::move(out));
@@ -207,6 +208,7 @@ void try_dispatch(dispatcher_impl* self) {
       continue;
     }
     ++best->busy;
+    t.leased_at = st.clock.at(self->clock().now());
     auto lease_id = t.lease_id;
     auto addr = best->handle.address();
     auto worker_name = best->info.name;
@@ -264,6 +266,7 @@ void try_dispatch(dispatcher_impl* self) {
 messages::dispatcher_node_actor::behavior_type
 dispatcher(dispatcher_impl* self, dispatcher_config cfg) {
   self->state.cfg = std::move(cfg);
+  self->state.clock = wall_clock{self->state.cfg.wall_ms, self->clock().now()};
   self->set_down_handler([=](caf::down_msg& msg) {
     auto& st = self->state;
     auto w = st.workers.find(msg.source);

@@ -42,6 +42,9 @@ struct dispatcher_config {
   /// node that lost its answers can report them (`report`); older ones are
   /// forgotten (their reports are then dropped and the work is redone).
   size_t recent_leases = 65536;
+  /// Unix ms at spawn: anchors the wall clock that stamps `leased_at`
+  /// (tests leave 0 and read times relative to it).
+  int64_t wall_ms = 0;
 };
 
 /// A worker as the dispatcher sees it.
@@ -84,6 +87,8 @@ struct dispatcher_state {
   static inline const char* name = "vf.dispatcher";
 
   dispatcher_config cfg;
+  /// Stamps `leased_at`.
+  wall_clock clock;
   std::map<caf::actor_addr, worker_entry> workers;
   /// Ordered by (-priority, arrival): `begin()` runs next.
   std::map<std::pair<int64_t, uint64_t>, queued_task> queue;

@@ -201,6 +201,7 @@ struct machine {
     rec.worker = out.worker;
     rec.finished_at = now();
     rec.duration_us = out.duration_us;
+    rec.leased_at = out.leased_at;
     auto m = *this;
     self->request(store, store_timeout, atoms::record_v, std::move(rec))
       .then([m, out](bool) mutable { m.after_record(std::move(out)); },

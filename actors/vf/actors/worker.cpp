@@ -30,6 +30,7 @@ messages::task_outcome make_outcome(const messages::task& t,
   out.worker = worker;
   out.object_version = t.object.version;
   out.series = t.series;
+  out.leased_at = t.leased_at;
   return out;
 }
 

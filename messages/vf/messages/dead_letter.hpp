@@ -37,6 +37,9 @@ struct attempt_record {
   /// Unix ms when the outcome was recorded.
   int64_t finished_at = 0;
   uint64_t duration_us = 0;
+  /// Unix ms when the dispatcher leased the attempt to its worker (0: it
+  /// never left the queue, e.g. cancelled before it started).
+  int64_t leased_at = 0;
 };
 
 template <class Inspector>
@@ -44,7 +47,7 @@ typename Inspector::result_type inspect(Inspector& f, attempt_record& x) {
   return f(caf::meta::type_name("attempt_record"), x.job_id, x.lease_id,
            x.object_version, x.series, x.kind, x.attempt, x.ok, x.output,
            x.error_code, x.error_message, x.worker, x.finished_at,
-           x.duration_us);
+           x.duration_us, x.leased_at);
 }
 
 /// The durable evidence of a job that failed for good. Kept until an

@@ -54,13 +54,16 @@ struct task {
   uint32_t series = 0;
   /// Labels a worker must have all of to run it (e.g. `gpu`).
   std::vector<std::string> labels;
+  /// Unix ms when the dispatcher leased it to a worker (the coordinator's
+  /// clock); 0 while queued.
+  int64_t leased_at = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, task& x) {
   return f(caf::meta::type_name("task"), x.job_id, x.kind, x.object,
            x.filename, x.input, x.lease_id, x.attempt, x.timeout_ms,
-           x.priority, x.series, x.labels);
+           x.priority, x.series, x.labels, x.leased_at);
 }
 
 /// What came of one lease: output on success, a classified error otherwise.
@@ -85,13 +88,17 @@ struct task_outcome {
   /// so that a late outcome is never applied to another run of the job.
   std::string object_version;
   uint32_t series = 0;
+  /// Unix ms when the dispatcher leased the attempt (stamped by the
+  /// dispatcher on every outcome it passes on; 0: never leased).
+  int64_t leased_at = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, task_outcome& x) {
   return f(caf::meta::type_name("task_outcome"), x.job_id, x.lease_id, x.kind,
            x.ok, x.output, x.error_code, x.error_message, x.transient,
-           x.duration_us, x.worker, x.object_version, x.series);
+           x.duration_us, x.worker, x.object_version, x.series,
+           x.leased_at);
 }
 
 /// What a worker offers when it registers with a dispatcher.

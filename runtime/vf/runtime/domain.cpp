@@ -50,7 +50,7 @@ domain_actors spawn_domain(node& n, const node_config& cfg,
   auto guard = n.keep("idempotency guard", tier::domain,
                       sys.spawn(actors::idempotency_guard, stores.claims,
                                 size_t{100000}));
-  actors::dispatcher_config disp_cfg;
+  auto disp_cfg = dispatcher_config_of(cfg);
   disp_cfg.metrics = n.keep("metrics sink", tier::store,
                             spawn_metrics_sink(sys, n.metrics()));
   disp_cfg.presigner = presigner_of(n, cfg);

@@ -149,6 +149,12 @@ const std::vector<setting_spec>& serve_specs() {
      "largest upload the built-in store accepts (larger: 413)"},
     {"store.presign_expires", "--presign-expires", "900",
      "lifetime of presigned upload URLs, in seconds (1..604800)"},
+    {"store.upload_grace_s", "--upload-grace-s", "60",
+     "seconds an upload may still arrive after its URL expired before the "
+     "job is EXPIRED (covers an upload that started just before)"},
+    {"store.expire_sweep_s", "--expire-sweep-s", "60",
+     "how often jobs whose upload never came are marked EXPIRED, in "
+     "seconds"},
     {"auth.jwt_secret", "--jwt-secret", "",
      "HMAC key of access tokens (at least 16 bytes)", true},
     {"auth.token_ttl", "--token-ttl", "3600",
@@ -394,6 +400,10 @@ caf::expected<node_config> make_node_config(const settings& xs) {
   cfg.max_upload_bytes = *max_upload;
   VF_TRY(expires, xs.uint("store.presign_expires", 1, 604800));
   cfg.presign_expires = static_cast<uint32_t>(*expires);
+  VF_TRY(grace, xs.uint("store.upload_grace_s", 0, 86400));
+  cfg.upload_grace = std::chrono::seconds{*grace};
+  VF_TRY(sweep, xs.uint("store.expire_sweep_s", 1, 86400));
+  cfg.expire_sweep = std::chrono::seconds{*sweep};
   cfg.jwt_secret = xs.str("auth.jwt_secret");
   if (cfg.jwt_secret.size() < 16)
     return bad(xs, "auth.jwt_secret",
@@ -648,10 +658,16 @@ actors::orchestrator_config orchestrator_config_of(const node_config& cfg) {
   }
   x.sleep_input = std::to_string(cfg.sleep_ms);
   x.wall_ms = unix_ms();
-  // An upload URL works for presign_expires; a minute of grace covers an
-  // upload that started just before it expired.
-  x.upload_ttl = std::chrono::seconds{cfg.presign_expires}
-                 + std::chrono::seconds{60};
+  // An upload URL works for presign_expires; the grace covers an upload
+  // that started just before it expired.
+  x.upload_ttl = std::chrono::seconds{cfg.presign_expires} + cfg.upload_grace;
+  x.expire_interval = cfg.expire_sweep;
+  return x;
+}
+
+actors::dispatcher_config dispatcher_config_of(const node_config&) {
+  actors::dispatcher_config x;
+  x.wall_ms = unix_ms();
   return x;
 }
 

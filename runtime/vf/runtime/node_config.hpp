@@ -3,6 +3,7 @@
 #pragma once
 
 #include "vf/actors/cluster_registry.hpp"
+#include "vf/actors/dispatcher.hpp"
 #include "vf/actors/dlq_analyzer.hpp"
 #include "vf/actors/job_registry.hpp"
 #include "vf/actors/orchestrator.hpp"
@@ -95,6 +96,10 @@ struct node_config {
   std::string secret_key;
   uint64_t max_upload_bytes = 0;
   uint32_t presign_expires = 900;
+  /// How long after its URL expired an upload may still arrive.
+  std::chrono::seconds upload_grace{60};
+  /// How often uploads that never came are expired.
+  std::chrono::seconds expire_sweep{60};
   std::string jwt_secret;
   uint32_t token_ttl = 3600;
   std::vector<account> users;
@@ -185,6 +190,10 @@ caf::expected<worker_node_config> make_worker_config(const settings& xs);
 caf::expected<node_config> make_node_config(const settings& xs);
 
 // -- the configuration of each actor and adapter, from the node's ----------
+
+/// The dispatcher's settings (its wall clock; the runtime adds the metrics
+/// sink and the presigner).
+actors::dispatcher_config dispatcher_config_of(const node_config& cfg);
 
 /// The orchestrator's settings (pipeline, retries, upload expiry).
 actors::orchestrator_config orchestrator_config_of(const node_config& cfg);

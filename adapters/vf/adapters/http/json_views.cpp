@@ -271,6 +271,11 @@ void append_attempt_json(std::string& out, const messages::attempt_record& x) {
   append_iso8601(out, x.finished_at);
   out += R"(,"duration_us":)";
   append_uint(out, x.duration_us, 1);
+  out += R"(,"leased_at":)";
+  if (x.leased_at > 0)
+    append_iso8601(out, x.leased_at);
+  else
+    out += "null"; // Never left the queue, or recorded before leases had times.
   out += '}';
 }
 

@@ -114,14 +114,14 @@ constexpr const char* rollback_to_sql = "ROLLBACK TO vf_write";
 // bind_attempt/read_attempt.
 #define VF_ATTEMPT_COLUMNS                                                     \
   "job_id, lease_id, object_version, series, kind, attempt, ok, output, "     \
-  "error_code, error_message, worker, finished_at, duration_us"
+  "error_code, error_message, worker, finished_at, duration_us, leased_at"
 
 /// Number of columns in VF_ATTEMPT_COLUMNS.
-constexpr int attempt_columns = 13;
+constexpr int attempt_columns = 14;
 
 constexpr const char* insert_attempt_sql
   = "INSERT INTO attempts (" VF_ATTEMPT_COLUMNS ") VALUES "
-    "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
+    "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)";
 
 // id is the rowid, which the job_id index carries: no sort step.
 constexpr const char* select_attempts_sql
@@ -131,7 +131,8 @@ constexpr const char* select_attempts_sql
 constexpr const char* insert_dl_attempt_sql
   = "INSERT INTO dead_letter_attempts (dl_job_id, dl_series, position, "
     VF_ATTEMPT_COLUMNS ") VALUES "
-    "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)";
+    "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, "
+    "?17)";
 
 constexpr const char* select_dl_attempts_sql
   = "SELECT " VF_ATTEMPT_COLUMNS " FROM dead_letter_attempts "
@@ -417,7 +418,7 @@ caf::expected<T> job_tables::in_savepoint(Op op) {
 
 caf::error job_tables::bind_attempt(statement& stmt, int first,
                                     const attempt_record& x) {
-  static_assert(attempt_columns == 13, "bind_attempt must bind every column");
+  static_assert(attempt_columns == 14, "bind_attempt must bind every column");
   auto rc = first_failure({
     stmt.bind(first, x.job_id),
     stmt.bind(first + 1, static_cast<int64_t>(x.lease_id)),
@@ -432,6 +433,7 @@ caf::error job_tables::bind_attempt(statement& stmt, int first,
     stmt.bind(first + 10, x.worker),
     stmt.bind(first + 11, x.finished_at),
     stmt.bind(first + 12, static_cast<int64_t>(x.duration_us)),
+    stmt.bind(first + 13, x.leased_at),
   });
   if (rc != SQLITE_OK)
     return db_->fail(rc, "bind attempt of " + x.job_id);
@@ -777,7 +779,7 @@ caf::expected<job_result> job_tables::find_result(const std::string& job_id) {
 
 caf::expected<attempt_record> job_tables::read_attempt(statement& stmt,
                                                        int first) {
-  static_assert(attempt_columns == 13, "read_attempt must read every column");
+  static_assert(attempt_columns == 14, "read_attempt must read every column");
   attempt_record x;
   x.job_id = stmt.column_text(first);
   x.lease_id = static_cast<uint64_t>(stmt.column_int64(first + 1));
@@ -796,6 +798,7 @@ caf::expected<attempt_record> job_tables::read_attempt(statement& stmt,
   x.worker = stmt.column_text(first + 10);
   x.finished_at = stmt.column_int64(first + 11);
   x.duration_us = static_cast<uint64_t>(stmt.column_int64(first + 12));
+  x.leased_at = stmt.column_int64(first + 13);
   return x;
 }
 

@@ -135,6 +135,14 @@ constexpr std::array<const char*, schema_version> migrations{{
     CREATE INDEX jobs_to_purge ON jobs (updated_at)
       WHERE purged_at = 0 AND status IN ('FAILED', 'CANCELLED', 'EXPIRED');
   )sql",
+  // 4 -> 5: when the dispatcher leased each attempt (Unix ms on the
+  // coordinator's clock; 0 for attempts recorded before this version and
+  // for tasks that never left the queue).
+  R"sql(
+    ALTER TABLE attempts ADD COLUMN leased_at INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE dead_letter_attempts
+      ADD COLUMN leased_at INTEGER NOT NULL DEFAULT 0;
+  )sql",
 }};
 
 /// Runs a single-value PRAGMA (or query) and returns its text result.

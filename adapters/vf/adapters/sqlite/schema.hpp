@@ -18,7 +18,7 @@ class database;
 ///
 /// - 1: jobs, results, claims.
 /// - 2: `jobs.series`; the attempt ledger; dead letters and their attempts.
-constexpr int64_t schema_version = 4;
+constexpr int64_t schema_version = 5;
 
 /// Sets the connection PRAGMAs the store's promises rest on: WAL journal,
 /// `synchronous=FULL` (a commit is on disk before its reply) and a busy
