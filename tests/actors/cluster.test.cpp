@@ -100,6 +100,8 @@ struct fixture : point_to_point_fixture<planet> {
     dcfg.expire_leases = false;
     presigner = mars.sys.spawn(fake_presigner);
     dcfg.presigner = presigner;
+    // Lease times are then well above 0 (a forged 1 stands out).
+    dcfg.wall_ms = wall_ms;
     disp = mars.sys.spawn(actors::dispatcher, dcfg);
     orch = mars.sys.spawn(fake_orchestrator);
     actors::cluster_registry_config cfg;
@@ -428,6 +430,10 @@ CAF_TEST(a node reports only outcomes of leases it was given) {
   auto swapped = testing::ok_outcome(t11, "{swapped}");
   swapped.job_id = t10.job_id;
   auto own = testing::ok_outcome(t11, "{mine}");
+  // The node's word on when it was leased is not taken: the ledger gets the
+  // dispatcher's own record of the lease.
+  CAF_REQUIRE_GREATER_OR_EQUAL(t11.leased_at, wall_ms);
+  own.leased_at = 1;
   std::vector<messages::task_outcome> outs{stolen, never, swapped, own};
   CAF_CHECK_EQUAL(ask<uint64_t>(atoms::report_v, outs), uint64_t{1});
   auto& reports = mars.deref<messages::orchestrator_actor::stateful_base<
@@ -436,6 +442,7 @@ CAF_TEST(a node reports only outcomes of leases it was given) {
   CAF_REQUIRE_EQUAL(reports.size(), 1u);
   CAF_CHECK_EQUAL(reports[0].lease_id, 11u);
   CAF_CHECK_EQUAL(reports[0].output, "{mine}");
+  CAF_CHECK_EQUAL(reports[0].leased_at, t11.leased_at);
   anon_send_exit(local, exit_reason::user_shutdown);
   settle();
 }

@@ -327,9 +327,11 @@ CAF_TEST(an answer carrying another jobs ids fails its own lease) {
   auto mine = pending()[0].first;
   auto other = pending()[1].first;
   CAF_REQUIRE_EQUAL(other.job_id, "j2");
-  // Lease `mine` is answered with j2's probe result (ids and all).
-  self->send(disp, atoms::dispatch_v, mine.lease_id,
-             testing::ok_outcome(other, R"({"stolen":1})"));
+  // Lease `mine` is answered with j2's probe result (ids and all); the
+  // dispatcher stamped the time it leased `mine`.
+  auto stolen = testing::ok_outcome(other, R"({"stolen":1})");
+  stolen.leased_at = 1'800'000'000'123;
+  self->send(disp, atoms::dispatch_v, mine.lease_id, stolen);
   consume_messages();
   for (auto& rec : st().ledger) {
     CAF_CHECK(!(rec.job_id == "j2" && rec.ok));
@@ -337,6 +339,7 @@ CAF_TEST(an answer carrying another jobs ids fails its own lease) {
       CAF_CHECK(!rec.ok);
       CAF_CHECK_EQUAL(rec.lease_id, mine.lease_id);
       CAF_CHECK_EQUAL(rec.error_code, "forbidden");
+      CAF_CHECK_EQUAL(rec.leased_at, 1'800'000'000'123);
     }
   }
   CAF_CHECK_EQUAL(st().ledger.size(), 1u);
@@ -555,10 +558,14 @@ CAF_TEST(recover after a crash mid-attempt goes on with the next attempt) {
 
 CAF_TEST(every outcome lands in the ledger with its output) {
   CAF_CHECK_EQUAL(deliver(event("v1")), true);
-  answer(0, testing::failed_outcome(pending()[0].first, errc::timeout));
+  auto timed_out = testing::failed_outcome(pending()[0].first, errc::timeout);
+  timed_out.leased_at = 1'800'000'000'001;
+  answer(0, timed_out);
   advance_time(1min);
   consume_messages();
-  answer(0, testing::ok_outcome(pending()[0].first, "{meta}"));
+  auto probed = testing::ok_outcome(pending()[0].first, "{meta}");
+  probed.leased_at = 1'800'000'060'002;
+  answer(0, probed);
   answer(0, testing::ok_outcome(pending()[0].first, "summary"));
   auto& ledger = st().ledger;
   CAF_REQUIRE_EQUAL(ledger.size(), 3u);
@@ -570,6 +577,9 @@ CAF_TEST(every outcome lands in the ledger with its output) {
   CAF_CHECK_EQUAL(ledger[1].attempt, 2u);
   CAF_CHECK_EQUAL(ledger[1].output, "{meta}");
   CAF_CHECK_EQUAL(ledger[1].object_version, "v1");
+  // The time each lease was given, as the dispatcher stamped it.
+  CAF_CHECK_EQUAL(ledger[0].leased_at, 1'800'000'000'001);
+  CAF_CHECK_EQUAL(ledger[1].leased_at, 1'800'000'060'002);
   CAF_CHECK_EQUAL(ledger[2].kind, task_kind::summarize);
   CAF_CHECK_EQUAL(job().status, job_status::succeeded);
 }

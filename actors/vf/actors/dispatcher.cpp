@@ -82,7 +82,7 @@ void remember(dispatcher_impl* self, const messages::task& t,
     return;
   auto [i, added] = st.recent.insert_or_assign(
     t.lease_id, lease_record{t.job_id, t.kind, t.object.version, t.series,
-                             node});
+                             t.leased_at, node});
   static_cast<void>(i);
   if (added)
     st.recent_order.push_back(t.lease_id);
@@ -348,8 +348,10 @@ dispatcher(dispatcher_impl* self, dispatcher_config cfg) {
       for (auto& out : outs) {
         auto r = st.recent.find(out.lease_id);
         if (r != st.recent.end() && r->second.node == node
-            && answers(r->second, out))
+            && answers(r->second, out)) {
+          out.leased_at = r->second.leased_at;
           kept.push_back(std::move(out));
+        }
       }
       return kept;
     },

@@ -78,6 +78,9 @@ struct lease_record {
   messages::task_kind kind = messages::task_kind::probe;
   std::string object_version;
   uint32_t series = 0;
+  /// When it was leased (Unix ms), stamped on a late report of it: a
+  /// worker's own copy of the task is not trusted for the ledger.
+  int64_t leased_at = 0;
   /// The CAF node of the worker that got it.
   caf::node_id node;
 };

@@ -162,10 +162,12 @@ struct machine {
           // never another job's (or step's) result.
           if (out.job_id != t.job_id || out.lease_id != t.lease_id
               || out.kind != t.kind) {
+            auto leased_at = out.leased_at; // The dispatcher's stamp.
             out = failure(t.job_id, t.lease_id, t.kind, errc::forbidden,
                           "the answer to lease " + std::to_string(t.lease_id)
                             + " was the outcome of another task");
             out.transient = true; // The next worker may be honest.
+            out.leased_at = leased_at;
           }
           m.on_outcome(std::move(out));
         },
