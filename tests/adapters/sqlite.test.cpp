@@ -18,6 +18,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <limits>
 #include <memory>
 #include <optional>
@@ -206,8 +207,10 @@ struct fixture {
   }
 
   /// Spawns a store on `path` or fails the test.
-  job_store_actor spawn(uint32_t max_batch = 512) {
-    auto hdl = sqlite::spawn_job_store(sys, {path, max_batch});
+  job_store_actor
+  spawn(uint32_t max_batch = 512,
+        std::shared_ptr<vf::adapters::common::effects_log> effects = nullptr) {
+    auto hdl = sqlite::spawn_job_store(sys, {path, max_batch, effects});
     if (!hdl)
       CAF_FAIL("spawn_job_store failed: " << sys.render(hdl.error()));
     return std::move(*hdl);
@@ -643,7 +646,7 @@ CAF_TEST(a read in the same burst sees the earlier write) {
 
 CAF_TEST(a bad path fails spawn and names the path) {
   auto bad = dir + "/no-such-dir/jobs.db";
-  auto hdl = sqlite::spawn_job_store(sys, {bad, 512});
+  auto hdl = sqlite::spawn_job_store(sys, {bad, 512, nullptr});
   CAF_REQUIRE(!hdl);
   CAF_CHECK(vf::messages::errc_of(hdl.error()) == errc::storage_unavailable);
   auto msg = vf::messages::message_of(hdl.error());
@@ -660,7 +663,7 @@ CAF_TEST(a file that is not a database fails spawn) {
     std::fwrite(junk.data(), 1, junk.size(), f);
     std::fclose(f);
   }
-  auto hdl = sqlite::spawn_job_store(sys, {bad, 512});
+  auto hdl = sqlite::spawn_job_store(sys, {bad, 512, nullptr});
   CAF_REQUIRE(!hdl);
   auto msg = vf::messages::message_of(hdl.error());
   CAF_MESSAGE("error: " << msg);
@@ -674,7 +677,7 @@ CAF_TEST(a schema newer than this build fails spawn) {
     CAF_REQUIRE(db);
     CAF_REQUIRE(!(*db)->exec("PRAGMA user_version=99", "set version"));
   }
-  auto hdl = sqlite::spawn_job_store(sys, {path, 512});
+  auto hdl = sqlite::spawn_job_store(sys, {path, 512, nullptr});
   CAF_REQUIRE(!hdl);
   auto msg = vf::messages::message_of(hdl.error());
   CAF_MESSAGE("error: " << msg);
@@ -701,6 +704,51 @@ CAF_TEST(series round trips through create put and reopen) {
   CAF_REQUIRE(xs);
   CAF_REQUIRE_EQUAL(xs->size(), 1u);
   CAF_CHECK_EQUAL(xs->front().series, x.series);
+}
+
+CAF_TEST(the effects log gets a line for each committed ok attempt) {
+  stop();
+  auto log_path = dir + "/effects.jsonl";
+  auto log = vf::adapters::common::effects_log::open(log_path);
+  CAF_REQUIRE(log);
+  store = spawn(512, *log);
+  auto failed = make_attempt("e", 1);
+  auto ok = make_attempt("e", 2, true);
+  auto other = make_attempt("f", 1, true);
+  other.kind = task_kind::summarize;
+  other.series = 3;
+  // One burst: a failure, two ok steps and a write that is no attempt.
+  auto r1 = self->request(store, timeout, atoms::record_v, failed);
+  auto r2 = self->request(store, timeout, atoms::record_v, ok);
+  auto r3 = self->request(store, timeout, atoms::record_v, other);
+  auto r4 = self->request(store, timeout, atoms::create_v,
+                          make_job("e", 1, job_status::awaiting_upload));
+  for (auto* r : {&r1, &r2, &r3, &r4})
+    r->receive([](bool x) { CAF_CHECK(x); },
+               [](caf::error& err) { CAF_FAIL(err); });
+  std::vector<std::string> lines;
+  {
+    std::ifstream in{log_path};
+    for (std::string line; std::getline(in, line);)
+      lines.push_back(line);
+  }
+  // The replies went out after the COMMIT, and the lines before them.
+  CAF_REQUIRE_EQUAL(lines.size(), 2u);
+  auto has = [](const std::string& line, const std::string& part) {
+    if (line.find(part) != std::string::npos)
+      return true;
+    CAF_MESSAGE(part << " is not in " << line);
+    return false;
+  };
+  CAF_CHECK(has(lines[0], R"("e":"record")"));
+  CAF_CHECK(has(lines[0], R"("job":"e")"));
+  CAF_CHECK(has(lines[0], R"("lease":1002)"));
+  CAF_CHECK(has(lines[0], R"("kind":"probe")"));
+  CAF_CHECK(has(lines[0], R"("version":"v1")"));
+  CAF_CHECK(has(lines[0], R"("series":0)"));
+  CAF_CHECK(has(lines[1], R"("job":"f")"));
+  CAF_CHECK(has(lines[1], R"("kind":"summarize")"));
+  CAF_CHECK(has(lines[1], R"("series":3)"));
 }
 
 CAF_TEST(attempt records round trip every field oldest first) {
@@ -1091,7 +1139,7 @@ CAF_TEST(a version 1 database opens and migrates) {
   }
   CAF_REQUIRE_EQUAL(user_version(old_path), 1);
   stop();
-  auto hdl = sqlite::spawn_job_store(sys, {old_path, 512});
+  auto hdl = sqlite::spawn_job_store(sys, {old_path, 512, nullptr});
   if (!hdl)
     CAF_FAIL("spawn on a version 1 file: " << sys.render(hdl.error()));
   store = std::move(*hdl);
@@ -1123,7 +1171,7 @@ CAF_TEST(a version 1 database opens and migrates) {
   CAF_CHECK_EQUAL(user_version(old_path), sqlite::schema_version);
   CAF_CHECK_EQUAL(sqlite::schema_version, 5);
   // Opening the migrated file again changes nothing.
-  hdl = sqlite::spawn_job_store(sys, {old_path, 512});
+  hdl = sqlite::spawn_job_store(sys, {old_path, 512, nullptr});
   CAF_REQUIRE(hdl);
   store = std::move(*hdl);
   x = ask<job>(atoms::get_v, std::string{"old"});
@@ -1133,6 +1181,46 @@ CAF_TEST(a version 1 database opens and migrates) {
                                                  std::string{"old"});
   CAF_REQUIRE(ledger);
   CAF_CHECK(same(*ledger, std::vector<attempt_record>{make_attempt("old", 1)}));
+}
+
+CAF_TEST(a version 4 ledger keeps its rows with no lease time) {
+  auto old_path = dir + "/v4.db";
+  {
+    auto db = sqlite::database::open(old_path);
+    CAF_REQUIRE(db);
+    // What a build of schema version 4 left behind: one attempt row, and
+    // one row of a dead letter's attempts, without `leased_at`.
+    CAF_REQUIRE(!sqlite::configure(**db));
+    CAF_REQUIRE(!sqlite::migrate(**db, 4));
+    CAF_REQUIRE(!(*db)->exec(
+      "INSERT INTO attempts (job_id, lease_id, object_version, series, kind,"
+      " attempt, ok, output, error_code, error_message, worker, finished_at,"
+      " duration_us) VALUES ('old', 1001, 'v1', 0, 'probe', 1, 0, '',"
+      " 'timeout', 'probe took longer than 30000 ms', 'node-1/probe-1',"
+      " 1700000000001, 250001);",
+      "fill version 4"));
+  }
+  CAF_REQUIRE_EQUAL(user_version(old_path), 4);
+  stop();
+  auto hdl = sqlite::spawn_job_store(sys, {old_path, 512, nullptr});
+  if (!hdl)
+    CAF_FAIL("spawn on a version 4 file: " << sys.render(hdl.error()));
+  store = std::move(*hdl);
+  auto ledger = ask<std::vector<attempt_record>>(atoms::attempts_v,
+                                                 std::string{"old"});
+  CAF_REQUIRE(ledger);
+  auto expected = make_attempt("old", 1);
+  expected.leased_at = 0; // Unknown for rows older than schema 5.
+  CAF_CHECK(same(*ledger, std::vector<attempt_record>{expected}));
+  // New rows keep theirs, next to the old one.
+  CAF_CHECK_EQUAL(ask<bool>(atoms::record_v, make_attempt("old", 2, true)),
+                  true);
+  ledger = ask<std::vector<attempt_record>>(atoms::attempts_v,
+                                            std::string{"old"});
+  CAF_REQUIRE(ledger);
+  CAF_CHECK(same(*ledger, std::vector<attempt_record>{
+                            expected, make_attempt("old", 2, true)}));
+  CAF_CHECK_EQUAL(user_version(old_path), sqlite::schema_version);
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

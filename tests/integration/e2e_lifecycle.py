@@ -110,24 +110,26 @@ class Cancel(h.unittest.TestCase):
 
 
 class Expiry(h.unittest.TestCase):
-    """An upload that never comes: its URL lives 2 s, the grace is 1 s and
+    """An upload that never comes: its URL lives 5 s, the grace is 1 s and
     the sweep runs every second, so the job is EXPIRED within seconds."""
 
     def test_a_job_without_upload_expires_and_stays_expired(self):
         server = h.Server(h.binary, workers=1, extra_args=(
-            "--users", USERS, "--presign-expires", "2",
+            "--users", USERS, "--presign-expires", "5",
             "--upload-grace-s", "1", "--expire-sweep-s", "1"))
         try:
             c = server.client()
             data = h.read_bytes(h.clip("h264_aac.mp4"))
             never = c.create_job("never.mp4", "video/mp4")
-            self.assertEqual(never["expires_in"], 2, never)
+            jid = never["job_id"]
+            # Checked at once: its URL is valid for 5 s more, so the sweep
+            # cannot have taken it yet, however slow the machine.
+            self.assertEqual(c.get_job(jid)["status"], "AWAITING_UPLOAD")
+            self.assertEqual(never["expires_in"], 5, never)
             # Uploaded at once: past the same deadline it is not expired.
             ontime = c.create_job("ontime.mp4", "video/mp4")
             self.assertEqual(h.upload(ontime["upload_url"], data).status,
                              200)
-            jid = never["job_id"]
-            self.assertEqual(c.get_job(jid)["status"], "AWAITING_UPLOAD")
             done = c.wait_status(jid, h.TERMINAL, deadline_s=60)
             self.assertEqual(done["status"], "EXPIRED", done)
             self.assertEqual(done["error_code"], "expired", done)

@@ -83,6 +83,14 @@ CAF_TEST(derived defaults) {
   CAF_REQUIRE_EQUAL(cfg->users.size(), 1u);
   CAF_CHECK_EQUAL(cfg->users[0].role, "user");
   CAF_CHECK_EQUAL(cfg->max_upload_bytes, uint64_t{5} << 30);
+  CAF_CHECK_EQUAL(cfg->upload_grace.count(), 60);
+  CAF_CHECK_EQUAL(cfg->expire_sweep.count(), 60);
+  // The edges of their ranges are taken.
+  cfg = parse({"--config", f.path, "--upload-grace-s", "0",
+               "--expire-sweep-s", "1"});
+  CAF_REQUIRE(cfg);
+  CAF_CHECK_EQUAL(cfg->upload_grace.count(), 0);
+  CAF_CHECK_EQUAL(cfg->expire_sweep.count(), 1);
 }
 
 CAF_TEST(bad settings are named) {
@@ -121,6 +129,14 @@ CAF_TEST(bad settings are named) {
                      "webhook.token"));
   CAF_CHECK(contains(with({"--webhook-max-records", "0"}),
                      "webhook.max_records"));
+  // Expiry: a sweep every 0 s would spin; more than a day is a typo.
+  CAF_CHECK(contains(with({"--expire-sweep-s", "0"}), "store.expire_sweep_s"));
+  CAF_CHECK(contains(with({"--expire-sweep-s", "86401"}),
+                     "store.expire_sweep_s"));
+  CAF_CHECK(contains(with({"--upload-grace-s", "86401"}),
+                     "store.upload_grace_s"));
+  CAF_CHECK(contains(with({"--upload-grace-s", "-1"}),
+                     "store.upload_grace_s"));
   CAF_CHECK(contains(error_of({}), "store.access_key"));
   temp_file bad_key{valid + "http.prot = 1\n"};
   CAF_CHECK(contains(error_of({"--config", bad_key.path}), ":5: unknown "

@@ -18,6 +18,9 @@ class database;
 ///
 /// - 1: jobs, results, claims.
 /// - 2: `jobs.series`; the attempt ledger; dead letters and their attempts.
+/// - 3: index of jobs by owner and creation (history in the query).
+/// - 4: `jobs.purged_at` and the index of jobs to purge (retention).
+/// - 5: `leased_at` on attempts and on dead letters' attempts.
 constexpr int64_t schema_version = 5;
 
 /// Sets the connection PRAGMAs the store's promises rest on: WAL journal,
