@@ -7,6 +7,8 @@
 #include "fakes.hpp"
 
 #include <map>
+#include <memory>
+#include <vector>
 
 using namespace caf;
 using namespace vf;
@@ -86,6 +88,9 @@ struct fixture : testing::fixture_base {
     cfg.media = media;
     cfg.media_control = sys.spawn(fake_control, media);
     cfg.summarizer = sys.spawn(fake_summarizer);
+    cfg.on_finished = [seen{seen}](const messages::task_outcome& out) {
+      seen->push_back(out);
+    };
     w = sys.spawn(actors::worker, cfg);
     consume_messages();
   }
@@ -109,6 +114,9 @@ struct fixture : testing::fixture_base {
   }
 
   actors::worker_impl_actor w;
+  /// What `on_finished` (the effects log's hook) was told.
+  std::shared_ptr<std::vector<messages::task_outcome>> seen
+    = std::make_shared<std::vector<messages::task_outcome>>();
 };
 
 } // namespace
@@ -212,6 +220,39 @@ CAF_TEST(a cancelled sleep ends at once) {
   self->receive([&](messages::task_outcome& x) { out = std::move(x); },
                 after(std::chrono::seconds(0)) >> [] {});
   CAF_CHECK_EQUAL(out.error_code, messages::errc::cancelled);
+}
+
+CAF_TEST(every outcome answered is told to the effects hook) {
+  auto good = run(task_kind::probe, "good");
+  auto bad = run(task_kind::probe, "bad");
+  auto sum = run(task_kind::summarize, "", "a.mp4", "{meta}");
+  messages::task t;
+  t.job_id = "j";
+  t.kind = task_kind::sleep;
+  t.input = "60000";
+  t.lease_id = 12;
+  self->send(w, atoms::run_v, t);
+  self->send(w, atoms::cancel_v, uint64_t{12});
+  consume_messages();
+  self->receive([](messages::task_outcome&) {},
+                after(std::chrono::seconds(0)) >> [] {});
+  CAF_REQUIRE_EQUAL(seen->size(), 4u);
+  CAF_CHECK((*seen)[0].ok);
+  CAF_CHECK_EQUAL((*seen)[0].output, good.output);
+  CAF_CHECK(!(*seen)[1].ok);
+  CAF_CHECK_EQUAL((*seen)[1].error_code, bad.error_code);
+  CAF_CHECK_EQUAL((*seen)[2].kind, task_kind::summarize);
+  CAF_CHECK_EQUAL((*seen)[2].output, sum.output);
+  CAF_CHECK_EQUAL((*seen)[3].lease_id, 12u);
+  CAF_CHECK_EQUAL((*seen)[3].error_code, messages::errc::cancelled);
+  // A task it cannot run is refused, not executed: no line.
+  t.input = "soon";
+  t.lease_id = 13;
+  self->send(w, atoms::run_v, t);
+  consume_messages();
+  self->receive([](messages::task_outcome&) {},
+                after(std::chrono::seconds(0)) >> [] {});
+  CAF_CHECK_EQUAL(seen->size(), 4u);
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

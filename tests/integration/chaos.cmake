@@ -9,3 +9,6 @@
 vf_add_e2e_test(e2e_storm TIMEOUT 600)
 # Kills, restarts and a bounded settle phase (180 s) of its own.
 vf_add_e2e_test(e2e_chaos TIMEOUT 1200)
+# The checker behind the effects log of e2e_chaos and e2e_cluster, on
+# hand-made histories: it must fail each kind of unexplained effect.
+vf_add_e2e_test(effects_check TIMEOUT 60)

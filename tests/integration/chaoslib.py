@@ -3,12 +3,14 @@
 Standard library only (Debian's /usr/bin/python3); builds on vfharness.py
 (which it does not change): a node that can be killed with SIGKILL and
 restarted on the same ports and data directory, client calls retried
-through kills, the attempt ledger (GET /jobs/{id}/attempts), small media
-made once with ffmpeg, and a reproducible random seed.
+through kills, the attempt ledger (GET /jobs/{id}/attempts), the
+independent count of effects (`--effects-log`), small media made once with
+ffmpeg, and a reproducible random seed.
 """
 
 import collections
 import http.client
+import json
 import os
 import random
 import shutil
@@ -251,6 +253,165 @@ def ok_counts(items, version, series=None):
         if it.get("ok") is True and int(it.get("series", 0)) == series)
 
 
+# --- the independent count of effects --------------------------------------------
+
+
+class EffectsLog:
+    """The test-only effects log (`--effects-log PATH`, key
+    `testing.effects_log`): every vidflow process given the same path
+    appends one JSON line per task a worker finished ("exec", written before
+    the outcome goes out) and per ok step the SQLite ledger committed
+    ("record", written after the COMMIT). It lives outside the system, so
+    it counts how often work ran and was recorded whatever the ledger and
+    the orchestrator say later."""
+
+    def __init__(self, prefix="effects"):
+        fd, self.path = tempfile.mkstemp(prefix=prefix + "-", suffix=".jsonl",
+                                         dir=h.scratch_dir())
+        os.close(fd)
+
+    def args(self):
+        return ("--effects-log", self.path)
+
+    def lines(self):
+        out = []
+        with open(self.path, encoding="utf-8") as f:
+            for n, line in enumerate(f, 1):
+                try:
+                    out.append(json.loads(line))
+                except ValueError as e:
+                    raise AssertionError(f"{self.path}:{n}: not a JSON line "
+                                         f"({e}): {line[:200]!r}") from e
+        return out
+
+
+def now_ms():
+    return int(time.time() * 1000)
+
+
+def effects_verdict(lines, ledgers, recorder_runs, allow_superseded=False):
+    """Compares the effects log with the ledgers of the jobs checked.
+
+    `ledgers`: job id → items of GET /jobs/{id}/attempts. `recorder_runs`:
+    every run of the process that records outcomes (the node, or the
+    coordinator), as dicts with `start_ms`, `end_ms` (None while running)
+    and `killed`. Returns (problems, counts).
+
+    Per step of an upload (job, kind, object version, series):
+    - at most one "record" line (recorded twice is a duplicate effect, even
+      if the ledger shows one);
+    - every "record" line names a lease some worker finished ok ("exec"),
+      so executions >= 1 for every recorded step;
+    - the ledger's ok entry and the "record" line name the same lease; a
+      ledger entry without its line is allowed only as often as the
+      recorder was killed (a kill between COMMIT and append);
+    - every other ok execution is explained: its lease was handed back (the
+      ledger holds a failed entry for it: timeout, worker_lost,
+      cancelled), or the recorder alive when it finished was killed after
+      that, or (`allow_superseded`: cluster re-reports racing a retry after
+      a coordinator restart) it finished after a kill of the recorder and
+      the step was recorded from another lease. Anything else is work that
+      ran ok and vanished."""
+    problems = []
+    counts = collections.Counter()
+
+    def key(job, kind, version, series):
+        return (job, kind, version or "", int(series or 0))
+
+    def lease_of(value):
+        # Lease ids are unsigned 64-bit; SQLite hands them back signed.
+        return int(value) % (1 << 64)
+
+    records = collections.defaultdict(list)
+    ok_execs = []
+    ok_exec_leases = set()
+    for x in lines:
+        if x.get("job") not in ledgers:
+            continue
+        k = key(x["job"], x["kind"], x.get("version"), x.get("series"))
+        if x.get("e") == "record":
+            records[k].append(x)
+            counts["record lines"] += 1
+        elif x.get("e") == "exec":
+            counts["executions"] += 1
+            if x.get("ok") is True:
+                ok_execs.append((k, x))
+                ok_exec_leases.add((x["job"], lease_of(x["lease"])))
+            else:
+                counts["failed executions"] += 1
+        else:
+            problems.append(f"effects log: unknown line {x!r}")
+    ledger_ok = collections.defaultdict(set)
+    ledger_failed = set()
+    for jid, items in ledgers.items():
+        for it in items:
+            k = key(jid, it.get("kind"), it.get("object_version"),
+                    it.get("series"))
+            if it.get("ok") is True:
+                ledger_ok[k].add(lease_of(it["lease_id"]))
+            else:
+                ledger_failed.add((jid, lease_of(it["lease_id"])))
+    counts["steps recorded (ledger)"] = len(ledger_ok)
+    for k, rs in records.items():
+        if len(rs) > 1:
+            problems.append(f"step {k} recorded {len(rs)} times: "
+                            f"leases {[r['lease'] for r in rs]}")
+        for r in rs:
+            if (r["job"], lease_of(r["lease"])) not in ok_exec_leases:
+                problems.append(f"step {k} recorded from lease {r['lease']} "
+                                f"that no worker finished ok")
+        if k not in ledger_ok:
+            problems.append(f"step {k} was committed (record line) but is "
+                            f"not in the ledger")
+    lost_lines = 0
+    for k, leases in ledger_ok.items():
+        if len(leases) > 1:
+            problems.append(f"step {k}: the ledger has {len(leases)} ok "
+                            f"entries {sorted(leases)}")
+        rs = records.get(k, [])
+        if not rs:
+            lost_lines += 1
+        elif {lease_of(r["lease"]) for r in rs} != leases:
+            problems.append(f"step {k}: the ledger's ok lease {sorted(leases)} "
+                            f"is not the recorded one "
+                            f"{[r['lease'] for r in rs]}")
+    counts["record lines lost to a kill"] = lost_lines
+    kills = sum(1 for r in recorder_runs if r["killed"])
+    if lost_lines > kills:
+        problems.append(f"{lost_lines} recorded steps have no record line, "
+                        f"but the recorder was killed only {kills} times")
+
+    def killed_after(at_ms):
+        for run in recorder_runs:
+            end = run["end_ms"]
+            if (run["killed"] and run["start_ms"] <= at_ms
+                    and end is not None and at_ms <= end):
+                return True
+        return False
+
+    def restarted_before(at_ms):
+        # Re-reports (and so their races with retries) follow a kill.
+        return any(run["killed"] and run["end_ms"] is not None
+                   and run["end_ms"] <= at_ms for run in recorder_runs)
+
+    for k, x in ok_execs:
+        lease = lease_of(x["lease"])
+        if lease in ledger_ok.get(k, ()):
+            counts["ok executions recorded"] += 1
+        elif (x["job"], lease) in ledger_failed:
+            counts["extra: lease handed back first"] += 1
+        elif killed_after(int(x["at"])):
+            counts["extra: recorder killed before recording"] += 1
+        elif (allow_superseded and ledger_ok.get(k)
+              and restarted_before(int(x["at"]))):
+            counts["extra: step recorded from another lease"] += 1
+        else:
+            problems.append(f"step {k}: lease {lease} finished ok on "
+                            f"{x.get('worker')} at {x['at']} and was neither "
+                            f"recorded, handed back, nor lost to a kill")
+    return problems, counts
+
+
 # --- a node that is killed and restarted ------------------------------------------
 
 
@@ -271,8 +432,12 @@ class Node:
         self.runs = []          # every h.Server started, oldest first
         self.starts = 0
         self.kills = 0
+        # Per run: when it started and ended (Unix ms) and whether it was
+        # killed (for effects_verdict).
+        self.history = []
 
     def start(self):
+        started = now_ms()
         self.server = h.Server(self.binary, extra_args=self.extra_args,
                                data_dir=self.data_dir,
                                http_port=self.http_port,
@@ -281,17 +446,22 @@ class Node:
                                start_deadline_s=self.start_deadline_s)
         self.runs.append(self.server)
         self.starts += 1
+        self.history.append({"start_ms": started, "end_ms": None,
+                             "killed": False})
         return self.server
 
     def kill(self):
         """SIGKILL (no chance to clean up) and reap."""
         rc = self.server.stop(signal.SIGKILL, deadline_s=10)
         self.kills += 1
+        self.history[-1].update(end_ms=now_ms(), killed=True)
         return rc
 
     def stop(self):
         if self.server is not None and self.server.poll() is None:
-            return self.server.stop()
+            rc = self.server.stop()
+            self.history[-1]["end_ms"] = now_ms()
+            return rc
         return None
 
     def alive(self):

@@ -196,12 +196,15 @@ class Coordinator:
         self.server = None
         self.runs = []
         self.kills = 0
+        # Per run: start and end (Unix ms), killed or not (effects_verdict).
+        self.history = []
         self._admin = None
 
     def join_address(self, host="127.0.0.1"):
         return f"{host}:{self.cluster_port}"
 
     def start(self):
+        started = cl.now_ms()
         self.server = h.Server(self.binary, extra_args=self.args,
                                data_dir=self.data_dir,
                                http_port=self.http_port,
@@ -209,17 +212,22 @@ class Coordinator:
                                name=f"coordinator-run{len(self.runs)}",
                                start_deadline_s=60)
         self.runs.append(self.server)
+        self.history.append({"start_ms": started, "end_ms": None,
+                             "killed": False})
         return self
 
     def kill(self):
         """SIGKILL (no chance to clean up) and reap."""
         rc = self.server.stop(signal.SIGKILL, deadline_s=10)
         self.kills += 1
+        self.history[-1].update(end_ms=cl.now_ms(), killed=True)
         return rc
 
     def stop(self):
         if self.server is not None and self.server.poll() is None:
-            return self.server.stop()
+            rc = self.server.stop()
+            self.history[-1]["end_ms"] = cl.now_ms()
+            return rc
         return None
 
     def alive(self):
@@ -593,6 +601,20 @@ def final_states(client, jobs, retries=None):
             raise AssertionError(f"GET /jobs/{s.job_id} → {r!r}")
         out[s.job_id] = r.json()
     return out
+
+
+def effects_problems(coord, effects, jobs, allow_superseded):
+    """The independent count of effects (chaoslib.effects_verdict) for
+    `jobs`, against the coordinator's ledger and its runs."""
+    ledgers = {s.job_id: [] for s in jobs}
+    for r in coord.ledger():
+        if r["job_id"] in ledgers:
+            ledgers[r["job_id"]].append(dict(r, ok=bool(r["ok"])))
+    problems, counts = cl.effects_verdict(effects.lines(), ledgers,
+                                          coord.history, allow_superseded)
+    if counts["steps recorded (ledger)"] == 0:
+        problems.append("the effects check saw no recorded step")
+    return problems, counts
 
 
 def outcome_problems(jobs, final):

@@ -21,7 +21,12 @@ none lost, none stuck in AWAITING_UPLOAD/SUBMITTED/PROCESSING; each job's
 attempt ledger (GET /jobs/{id}/attempts) has exactly one ok entry per step
 kind for its final object version and series (duplicate effects = 0); no
 result changed after it was first seen, and each agrees with ffprobe of the
-uploaded file. A summary (kills, lost jobs, duplicate effects, client
+uploaded file. Independently of the ledger, the node appends every task its
+workers finished and every ok step its ledger committed to an effects log
+(`--effects-log`, test only): each step is recorded at most once there
+too, from a lease a worker finished ok, and every other ok execution is
+explained (its lease was handed back, or the node was killed before it
+could record it). A summary (kills, lost jobs, duplicate effects, client
 retries) is printed; the random seed is printed first, rerun with --seed.
 """
 
@@ -99,9 +104,11 @@ class Chaos(unittest.TestCase):
                    for k in range(KILLS)]
         data = {name: h.read_bytes(cl.media(name)) for name in set(plan)}
 
+        effects = cl.EffectsLog("chaos-effects")
         node = cl.Node(h.binary, extra_args=(
             "--presign-expires", "7200",
-            "--pipeline", ",".join(STEP_KINDS), "--sleep-ms", str(SLEEP_MS)))
+            "--pipeline", ",".join(STEP_KINDS), "--sleep-ms", str(SLEEP_MS))
+            + effects.args())
         node.start()
         retries = cl.Retries()
         client = h.Client(node.base)
@@ -277,6 +284,7 @@ class Chaos(unittest.TestCase):
         problems = []
         lost, wrong, dup_effects, changed, ledger_missing = [], [], 0, [], None
         version_moved = 0
+        ledgers = {}            # job id → its attempt ledger
         multi_version = 0   # jobs processed for more than one upload
         uploaded = [s for s in states if s.phase == "uploaded"]
         for st in states:
@@ -332,6 +340,7 @@ class Chaos(unittest.TestCase):
             except AssertionError as e:
                 ledger_missing = str(e)
                 continue
+            ledgers[jid] = items
             # Duplicate effects: a step done twice for one object version in
             # one series, whichever version (not only the final one).
             groups = collections.Counter(
@@ -354,6 +363,8 @@ class Chaos(unittest.TestCase):
                                         f"expected 1: "
                                         f"{json.dumps(items)[:600]}")
         node.stop()
+        effect_problems, effect_counts = cl.effects_verdict(
+            effects.lines(), ledgers, node.history)
 
         print("\n  ===== chaos summary (seed %d) =====" % SEED)
         print(f"  kills survived:        {node.kills} "
@@ -365,6 +376,7 @@ class Chaos(unittest.TestCase):
         print(f"  duplicate effects:     "
               f"{'unknown (no ledger route)' if ledger_missing else dup_effects}")
         print(f"  results changed:       {len(changed)}")
+        print(f"  effects log:           {dict(sorted(effect_counts.items()))}")
         print(f"  client retries:        {retries.summary()}")
         print(f"  PUTs sent:             "
               f"{sum(s.put_attempts for s in states)} for {JOBS} jobs")
@@ -375,7 +387,9 @@ class Chaos(unittest.TestCase):
               f"{dict(found) or 'nothing to resume'}")
         print(f"  uploads done at t={uploads_done:.1f}s, settled at "
               f"t={settled:.1f}s")
-        problems = lost + wrong + changed + problems
+        problems = lost + wrong + changed + problems + effect_problems
+        if effect_counts["steps recorded (ledger)"] == 0:
+            problems.append("the effects check saw no recorded step")
         if ledger_missing:
             problems.append(ledger_missing)
         if node.kills < min(KILLS, 5):

@@ -26,8 +26,14 @@ could not reach it, reconnects with backoff and registers again (all three
 back in /cluster/nodes); results finished meanwhile are re-reported; every
 job SUCCEEDED; each step recorded ok exactly once.
 
-Both check a few results against ffprobe of the uploaded clip and print a
-summary (kills, lost leases, re-registrations, retries).
+Both check a few results against ffprobe of the uploaded clip, count
+effects independently of the ledger (every process appends each task its
+workers finished and each ok step the ledger committed to one effects log,
+`--effects-log`, test only: each step recorded at most once, from a lease a
+worker finished ok; every other ok execution explained by a lease handed
+back, a coordinator killed before it could record it, or, after the
+coordinator's restart only, a re-reported lease recorded instead) and print
+a summary (kills, lost leases, re-registrations, retries, effects).
 """
 
 import collections
@@ -64,9 +70,12 @@ class Cluster(unittest.TestCase):
 
     def start_cluster(self):
         certs = cx.Certs(h.binary).make("coordinator", *NODES)
-        self.coord = cx.Coordinator(h.binary, certs, sleep_ms=SLEEP_MS).start()
+        self.effects = cl.EffectsLog("cluster-effects")
+        self.coord = cx.Coordinator(h.binary, certs, sleep_ms=SLEEP_MS,
+                                    extra_args=self.effects.args()).start()
         self.workers = [cx.WorkerNode(h.binary, n, self.coord.join_address(),
-                                      certs.args(n), slots=SLOTS).start()
+                                      certs.args(n), slots=SLOTS,
+                                      extra_args=self.effects.args()).start()
                         for n in NODES]
         nodes = self.coord.wait_nodes(
             f"nodes {NODES} registered",
@@ -109,7 +118,8 @@ class Cluster(unittest.TestCase):
               f"{cx.fmt_counter(at_kill)})", flush=True)
         certs.make("w4")
         newcomer = cx.WorkerNode(h.binary, "w4", coord.join_address(),
-                                 certs.args("w4"), slots=SLOTS).start()
+                                 certs.args("w4"), slots=SLOTS,
+                                 extra_args=self.effects.args()).start()
         self.workers.append(newcomer)
         nodes = coord.wait_nodes(f"{victim.name} dropped from /cluster/nodes",
                                  lambda ns: victim.name not in ns,
@@ -125,6 +135,9 @@ class Cluster(unittest.TestCase):
         problems = cx.outcome_problems(jobs, final)
         rep = cx.LedgerReport(coord.ledger(), jobs, final, coord.pipeline)
         problems += rep.problems
+        effect_problems, effects = cx.effects_problems(
+            coord, self.effects, jobs, allow_superseded=False)
+        problems += effect_problems
         mine = [r for r in rep.lost if cx.node_of(r["worker"]) == victim.name]
         others = [r for r in rep.lost if cx.node_of(r["worker"]) != victim.name]
         if not mine:
@@ -172,6 +185,7 @@ class Cluster(unittest.TestCase):
             ("failed attempts", cx.fmt_counter(rep.failed)),
             ("jobs with attempts>1", retried),
             ("duplicate ok steps", sum(len(v) - 1 for v in rep.duplicates.values())),
+            ("effects log", cx.fmt_counter(effects)),
             ("results checked", f"{len(clips)} vs ffprobe ({', '.join(clips)})"),
             ("client retries", retries.summary()),
             ("worker exits", cx.fmt_counter(exits)),
@@ -218,6 +232,11 @@ class Cluster(unittest.TestCase):
         problems = cx.outcome_problems(jobs, final)
         rep = cx.LedgerReport(coord.ledger(), jobs, final, coord.pipeline)
         problems += rep.problems
+        # Re-reports after the restart may race the step's retry: then
+        # the step is recorded from one lease and the other ran for nothing.
+        effect_problems, effects = cx.effects_problems(
+            coord, self.effects, jobs, allow_superseded=True)
+        problems += effect_problems
         logs = {w.name: w.log_counts() for w in self.workers}
         for name, c in logs.items():
             if c["lost the coordinator"] < 1:
@@ -249,6 +268,7 @@ class Cluster(unittest.TestCase):
             ("failed attempts", cx.fmt_counter(rep.failed)),
             ("jobs with attempts>1", retried),
             ("duplicate ok steps", sum(len(v) - 1 for v in rep.duplicates.values())),
+            ("effects log", cx.fmt_counter(effects)),
             ("results checked", f"{len(clips)} vs ffprobe ({', '.join(clips)})"),
             ("client retries", retries.summary()),
             ("worker exits", cx.fmt_counter(exits)),

@@ -15,7 +15,10 @@ every job SUCCEEDED with one attempt; its attempt ledger
 `summarize` entry for its object version; each delivery is answered as a
 duplicate; vidflow_object_events_total{outcome="duplicate"} rose by the
 number of deliveries and {outcome="accepted"} by the number of uploads; no
-result changed. Deadlines are correctness bounds, not performance checks.
+result changed; and, counted outside the ledger (the node's effects log,
+`--effects-log`, test only), each step was recorded once from a lease a
+worker finished ok and no other ok execution happened unexplained.
+Deadlines are correctness bounds, not performance checks.
 """
 
 import collections
@@ -44,7 +47,8 @@ class DuplicateStorm(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.server = h.Server(h.binary)
+        cls.effects = cl.EffectsLog("storm-effects")
+        cls.server = h.Server(h.binary, extra_args=cls.effects.args())
         cls.c = cls.server.client()
 
     @classmethod
@@ -175,6 +179,7 @@ class DuplicateStorm(unittest.TestCase):
 
         # Jobs: SUCCEEDED once, results unchanged, ledger without doubles.
         ledger_missing = None
+        ledgers = {}            # job id → its attempt ledger
         for up, job0 in zip(ups, jobs_after_early):
             jid = up["job"]["job_id"]
             job = self.c.get_job(jid)
@@ -211,12 +216,24 @@ class DuplicateStorm(unittest.TestCase):
                 ledger_missing = str(e)
                 problem(ledger_missing)
                 continue
+            ledgers[jid] = items
             ok = cl.ok_counts(items, up["version"])
             for kind in ("probe", "summarize"):
                 if ok[kind] != 1:
                     problem(f"{what}: {ok[kind]} ok '{kind}' entries for "
                             f"version {up['version']}, expected 1; ledger: "
                             f"{json.dumps(items)[:600]}")
+        # Independently of the ledger: no kill here, so every ok execution
+        # is the recorded one or a lease handed back, and each step was
+        # recorded once however often its event arrived.
+        effect_problems, effect_counts = cl.effects_verdict(
+            self.effects.lines(), ledgers,
+            [{"start_ms": 0, "end_ms": None, "killed": False}])
+        print(f"  effects log: {dict(sorted(effect_counts.items()))}")
+        for p in effect_problems:
+            problem(f"effects log: {p}")
+        if effect_counts["steps recorded (ledger)"] == 0 and ledgers:
+            problem("the effects check saw no recorded step")
         self.assertFalse(problems, "\n".join(
             [f"{len(problems)} problem(s):"] + problems[:40]))
 

@@ -54,6 +54,8 @@ void fail(messages::task_outcome& out, const caf::error& err) {
 } // namespace
 
 void worker_state::remember(const messages::task_outcome& out) {
+  if (cfg.on_finished)
+    cfg.on_finished(out);
   recent.push_back(out);
   if (recent.size() > max_recent)
     recent.pop_front();

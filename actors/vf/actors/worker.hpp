@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <string>
 #include <unordered_map>
 
@@ -30,6 +31,9 @@ struct worker_config {
   /// Cancels the media actor's probe while it blocks (optional).
   messages::media_control_actor media_control;
   messages::summarizer_actor summarizer;
+  /// Test only (may be empty): told of every outcome the worker answers
+  /// (`testing.effects_log`), right before it goes out.
+  std::function<void(const messages::task_outcome&)> on_finished;
 };
 
 /// State of a worker: the ports it uses and the lease it runs.
@@ -50,7 +54,8 @@ struct worker_state {
   /// Outcomes answered since the last `flush`, oldest first.
   std::deque<messages::task_outcome> recent;
 
-  /// Keeps a copy of `out` for `flush`, dropping the oldest beyond 1024.
+  /// Keeps a copy of `out` for `flush`, dropping the oldest beyond 1024;
+  /// tells `cfg.on_finished` first. Called for every outcome answered.
   void remember(const messages::task_outcome& out);
 };
 

@@ -180,6 +180,9 @@ const std::vector<setting_spec>& serve_specs() {
     {"testing.crash_on", "--crash-on", "",
      "TEST ONLY: abort the whole process when a probe of an upload whose "
      "key contains this text starts (a poison upload); empty: off"},
+    {"testing.effects_log", "--effects-log", "",
+     "TEST ONLY: append a JSON line for every task a worker finished and "
+     "every ok step the ledger committed to this file; empty: off"},
     {"log.level", "--log-level", "info", "debug, info, warning or error"},
     {"scheduler.policy", "--scheduler", "sharing",
      "CAF scheduler: sharing (one queue) or stealing (work stealing)"},
@@ -224,6 +227,9 @@ const std::vector<setting_spec>& worker_specs() {
        "how long a draining node waits for its tasks before it leaves"},
       {"data.dir", "--data-dir", "./var/worker",
        "where downloaded objects are kept while they are probed"},
+      {"testing.effects_log", "--effects-log", "",
+       "TEST ONLY: append a JSON line for every task this node's workers "
+       "finished to this file; empty: off"},
       {"log.level", "--log-level", "info", "debug, info, warning or error"},
       {"scheduler.policy", "--scheduler", "sharing",
        "CAF scheduler: sharing (one queue) or stealing (work stealing)"},
@@ -493,6 +499,7 @@ caf::expected<node_config> make_node_config(const settings& xs) {
   cfg.fault_rate = *fault_rate;
   cfg.fault_code = xs.str("testing.fault_code");
   cfg.crash_on = xs.str("testing.crash_on");
+  cfg.effects_log = xs.str("testing.effects_log");
   if (messages::errc_from_string(cfg.fault_code) == messages::errc::internal
       && cfg.fault_code != "internal")
     return bad(xs, "testing.fault_code",
@@ -611,6 +618,7 @@ caf::expected<worker_node_config> make_worker_config(const settings& xs) {
   cfg.data_dir = xs.str("data.dir");
   if (cfg.data_dir.empty())
     return bad(xs, "data.dir", "must name a directory");
+  cfg.effects_log = xs.str("testing.effects_log");
   if (!logger::parse(xs.str("log.level"), cfg.level))
     return bad(xs, "log.level", "must be debug, info, warning or error");
   cfg.scheduler = xs.str("scheduler.policy");

@@ -143,6 +143,8 @@ struct node_config {
   std::string fault_code = "storage_unavailable";
   /// Test-only: abort the process on probes of keys containing this.
   std::string crash_on;
+  /// Test-only: the effects log's path (empty: off).
+  std::string effects_log;
   /// CAF scheduler policy: `sharing` or `stealing`.
   std::string scheduler = "sharing";
   /// CAF scheduler threads; 0 lets CAF choose.
@@ -172,6 +174,8 @@ struct worker_node_config {
   std::chrono::milliseconds reconnect_max{5000};
   /// How long a draining node waits for its leases before it leaves anyway.
   std::chrono::milliseconds drain_timeout{120000};
+  /// Test-only: the effects log's path (empty: off).
+  std::string effects_log;
   std::string scheduler = "sharing";
   size_t scheduler_threads = 0;
 };

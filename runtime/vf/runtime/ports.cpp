@@ -23,9 +23,25 @@ namespace vf::runtime {
 
 namespace objectstore = adapters::objectstore;
 
-caf::expected<store_ports> open_stores(node& n, const node_config& cfg) {
+caf::expected<std::shared_ptr<adapters::common::effects_log>>
+open_effects_log(const std::string& path, logger& log) {
+  if (path.empty())
+    return std::shared_ptr<adapters::common::effects_log>{};
+  auto x = adapters::common::effects_log::open(path);
+  if (x)
+    log.warn("effects", "TEST ONLY: every finished task and every recorded "
+                        "step is appended to "
+                          + path + " (testing.effects_log)");
+  return x;
+}
+
+caf::expected<store_ports>
+open_stores(node& n, const node_config& cfg,
+            std::shared_ptr<adapters::common::effects_log> effects) {
   auto db_path = cfg.data_dir + "/vidflow.db";
-  auto store = adapters::sqlite::spawn_job_store(n.system(), {db_path, 512});
+  auto store = adapters::sqlite::spawn_job_store(n.system(),
+                                                 {db_path, 512,
+                                                  std::move(effects)});
   if (!store)
     return store.error();
   n.keep("job store", tier::store, *store);

@@ -6,6 +6,7 @@
 
 #pragma once
 
+#include "vf/adapters/common/effects_log.hpp"
 #include "vf/adapters/http/api_server.hpp"
 #include "vf/adapters/media/libav_media.hpp"
 #include "vf/adapters/objectstore/store_server.hpp"
@@ -17,6 +18,7 @@
 #include "vf/messages/retention_actor.hpp"
 #include "vf/messages/summarizer_actor.hpp"
 #include "vf/runtime/node.hpp"
+#include "vf/runtime/logger.hpp"
 #include "vf/runtime/node_config.hpp"
 #include "vf/runtime/serve_setup.hpp"
 
@@ -35,9 +37,17 @@ struct store_ports {
   messages::claim_store_actor claims;
 };
 
+/// Test only: opens the effects log at `path` (`testing.effects_log`),
+/// saying so in the log; null if `path` is empty. The error names the path.
+caf::expected<std::shared_ptr<adapters::common::effects_log>>
+open_effects_log(const std::string& path, logger& log);
+
 /// Opens the stores in `data.dir` (kept by `n` in the store tier). The
-/// error names the database.
-caf::expected<store_ports> open_stores(node& n, const node_config& cfg);
+/// error names the database. `effects` (may be null) gets a line for every
+/// ok step the ledger commits.
+caf::expected<store_ports>
+open_stores(node& n, const node_config& cfg,
+            std::shared_ptr<adapters::common::effects_log> effects = nullptr);
 
 /// Checks that objects named by outside events exist: the S3 server in
 /// `s3` mode; invalid handle with the built-in store (its events are ours).

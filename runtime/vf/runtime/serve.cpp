@@ -53,6 +53,12 @@ int serve(const std::vector<std::string>& raw_args) {
               << messages::message_of(accounts.error()) << "\n";
     return 2;
   }
+  auto effects = open_effects_log(cfg->effects_log, log);
+  if (!effects) {
+    std::cerr << "vidflow serve: setting testing.effects_log: "
+              << messages::message_of(effects.error()) << "\n";
+    return 2;
+  }
   caf::actor_system_config sys_cfg;
   configure_actor_system(sys_cfg, cfg->scheduler, cfg->scheduler_threads);
   if (cfg->cluster.port != 0)
@@ -70,7 +76,7 @@ int serve(const std::vector<std::string>& raw_args) {
   };
 
   // -- stores and domain -----------------------------------------------------
-  auto stores = open_stores(n, *cfg);
+  auto stores = open_stores(n, *cfg, *effects);
   if (!stores)
     return fail("setting data.dir", messages::message_of(stores.error()));
   auto d = spawn_domain(n, *cfg, *stores, seed);
@@ -79,7 +85,7 @@ int serve(const std::vector<std::string>& raw_args) {
                 "cannot create '" + cfg->data_dir + "/tmp'");
 
   // -- workers: a slot that dies is spawned again and joins anew -------------
-  keep_local_slots(n, *cfg, d.dispatcher, host, seed);
+  keep_local_slots(n, *cfg, d.dispatcher, host, seed, *effects);
 
   // -- edges -----------------------------------------------------------------
   auto gate = n.keep("upload gate", tier::domain,

@@ -77,6 +77,12 @@ int worker_node(const std::vector<std::string>& raw_args) {
   }
   logger log;
   log.set_level(cfg->level);
+  auto effects = open_effects_log(cfg->effects_log, log);
+  if (!effects) {
+    std::cerr << "vidflow worker: setting testing.effects_log: "
+              << messages::message_of(effects.error()) << "\n";
+    return 2;
+  }
   caf::actor_system_config sys_cfg;
   configure_actor_system(sys_cfg, cfg->scheduler, cfg->scheduler_threads);
   enable_cluster(sys_cfg, cfg->cluster);
@@ -108,7 +114,7 @@ int worker_node(const std::vector<std::string>& raw_args) {
                    kinds, cfg->labels,
                    url_object_resolver(tmp + "/slot-" + std::to_string(i + 1)
                                        + ".object"),
-                   summarizer, 0, {}, 0, {}};
+                   summarizer, 0, {}, 0, {}, *effects};
     slots.push_back(spawn_worker_slot(sys, spec));
     for (auto& hdl : slots.back().actors)
       n.keep(spec.name, tier::domain, hdl);

@@ -26,6 +26,10 @@ worker_slot spawn_worker_slot(caf::actor_system& sys, const slot_spec& spec) {
     s.actors.push_back(caf::actor_cast<caf::actor>(wcfg.media));
   }
   wcfg.summarizer = spec.summarizer;
+  if (spec.effects)
+    wcfg.on_finished = [log{spec.effects}](const messages::task_outcome& o) {
+      log->exec(o);
+    };
   s.worker = sys.spawn(actors::worker, wcfg);
   s.actors.push_back(caf::actor_cast<caf::actor>(s.worker));
   s.info.name = spec.name;
@@ -38,14 +42,16 @@ worker_slot spawn_worker_slot(caf::actor_system& sys, const slot_spec& spec) {
 
 void keep_local_slots(node& n, const node_config& cfg,
                       const messages::dispatcher_actor& dispatcher,
-                      const std::string& host, uint64_t seed) {
+                      const std::string& host, uint64_t seed,
+                      std::shared_ptr<adapters::common::effects_log> effects) {
   auto summarizer = summarizer_of(n);
   for (size_t i = 0; i < cfg.workers; ++i) {
     slot_spec spec{host + "/worker-" + std::to_string(i + 1), host,
                    {messages::task_kind::probe, messages::task_kind::summarize,
                     messages::task_kind::sleep},
                    {}, local_object_resolver(cfg, i), summarizer,
-                   cfg.fault_rate, cfg.fault_code, seed + i, cfg.crash_on};
+                   cfg.fault_rate, cfg.fault_code, seed + i, cfg.crash_on,
+                   effects};
     n.keep_restartable(spec.name, tier::domain, [&n, spec, dispatcher] {
       if (spec.fault_rate > 0)
         n.log().warn("serve", "TEST ONLY: failing "

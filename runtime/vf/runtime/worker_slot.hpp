@@ -3,6 +3,7 @@
 #pragma once
 
 #include "vf/actors/worker.hpp"
+#include "vf/adapters/common/effects_log.hpp"
 #include "vf/adapters/media/libav_media.hpp"
 #include "vf/messages/summarizer_actor.hpp"
 #include "vf/messages/dispatcher_actor.hpp"
@@ -14,6 +15,7 @@
 #include "caf/actor_system.hpp"
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -38,6 +40,8 @@ struct slot_spec {
   /// Test only: the process aborts when a probe of an object whose key
   /// contains this starts (a poison upload); empty: off.
   std::string crash_on;
+  /// Test only (null: off): gets an "exec" line for every task it finished.
+  std::shared_ptr<adapters::common::effects_log> effects;
 };
 
 /// A spawned slot: its worker, what it registers with, and every actor of
@@ -55,8 +59,10 @@ worker_slot spawn_worker_slot(caf::actor_system& sys, const slot_spec& spec);
 /// `serve`'s `workers.count` local slots on `host`, joined to `dispatcher`;
 /// kept by `n` as restartable groups: a slot that dies is spawned again and
 /// joins anew (the dispatcher handed its lease back when it went down).
-void keep_local_slots(node& n, const node_config& cfg,
-                      const messages::dispatcher_actor& dispatcher,
-                      const std::string& host, uint64_t seed);
+void keep_local_slots(
+  node& n, const node_config& cfg,
+  const messages::dispatcher_actor& dispatcher, const std::string& host,
+  uint64_t seed,
+  std::shared_ptr<adapters::common::effects_log> effects = nullptr);
 
 } // namespace vf::runtime

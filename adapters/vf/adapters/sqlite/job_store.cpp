@@ -89,9 +89,10 @@ void abort_batch(job_store_pointer self, const caf::error& cause) {
 }
 
 /// Runs the write `op` inside the open batch (opening one if needed) and
-/// holds its reply until the batch commits.
+/// holds its reply until the batch commits; `then` runs after that COMMIT
+/// if `op` succeeded.
 template <class T = bool, class Op>
-caf::result<T> write(job_store_pointer self, Op op) {
+caf::result<T> write(job_store_pointer self, Op op, after_commit then = {}) {
   auto& st = self->state;
   if (!st.batch_open) {
     if (auto err = st.tables->begin())
@@ -109,12 +110,18 @@ caf::result<T> write(job_store_pointer self, Op op) {
     return outcome.error();
   }
   auto rp = self->make_response_promise<T>();
+  if (!outcome)
+    then = nullptr;
   st.held.push_back(held_write{
-    [rp, outcome{std::move(outcome)}](const caf::error* failure) mutable {
-      if (failure != nullptr)
+    [rp, outcome{std::move(outcome)},
+     then{std::move(then)}](const caf::error* failure) mutable {
+      if (failure != nullptr) {
         rp.deliver(*failure);
-      else
-        deliver(rp, std::move(outcome));
+        return;
+      }
+      if (then)
+        then();
+      deliver(rp, std::move(outcome));
     }});
   if (st.held.size() >= st.max_batch)
     end_batch(self);
@@ -137,8 +144,9 @@ caf::result<T> read(job_store_pointer self, Query query) {
 
 sqlite_job_store_actor::behavior_type
 job_store(job_store_pointer self, std::unique_ptr<job_tables> tables,
-          uint32_t max_batch) {
+          uint32_t max_batch, std::shared_ptr<common::effects_log> effects) {
   self->state.tables = std::move(tables);
+  self->state.effects = std::move(effects);
   self->state.max_batch = std::max(max_batch, uint32_t{1});
   // A shutdown commits what already ran instead of dropping the replies
   // (their requesters would only see a timeout).
@@ -167,7 +175,12 @@ job_store(job_store_pointer self, std::unique_ptr<job_tables> tables,
       });
     },
     [self](atoms::record, const attempt_record& x) {
-      return write(self, [&x](job_tables& t) { return t.insert_attempt(x); });
+      after_commit then;
+      if (x.ok && self->state.effects)
+        then = [log{self->state.effects}, x] { log->record(x); };
+      return write(
+        self, [&x](job_tables& t) { return t.insert_attempt(x); },
+        std::move(then));
     },
     [self](atoms::bury, const dead_letter& dl, const job& x) {
       return write(self, [&](job_tables& t) { return t.bury(dl, x); });
@@ -260,7 +273,8 @@ caf::expected<messages::job_store_actor> spawn_job_store(caf::actor_system& sys,
   // Detached: SQLite blocks on disk, which must never stall the cooperative
   // scheduler's threads.
   sqlite_job_store_actor hdl
-    = sys.spawn<caf::detached>(job_store, std::move(*tables), cfg.max_batch);
+    = sys.spawn<caf::detached>(job_store, std::move(*tables), cfg.max_batch,
+                               std::move(cfg.effects));
   return messages::job_store_actor{hdl};
 }
 

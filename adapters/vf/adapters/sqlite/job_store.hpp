@@ -16,6 +16,7 @@
 
 #pragma once
 
+#include "vf/adapters/common/effects_log.hpp"
 #include "vf/adapters/sqlite/job_tables.hpp"
 #include "vf/messages/job_store_actor.hpp"
 
@@ -42,6 +43,9 @@ struct job_store_config {
   /// Most writes per transaction; a full batch commits without waiting for
   /// its flush message. 1 disables group commit; 0 counts as 1.
   uint32_t max_batch = 512;
+  /// Test only (`testing.effects_log`; null: off): gets a "record" line
+  /// after every COMMIT that made an ok attempt durable.
+  std::shared_ptr<common::effects_log> effects;
 };
 
 /// The store's full interface: the port plus its own messages.
@@ -65,6 +69,9 @@ struct held_write {
   /// (the batch committed), or the given error instead (it did not).
   std::function<void(const caf::error* failure)> finish;
 };
+
+/// Runs after the COMMIT of a write that succeeded (the effects log).
+using after_commit = std::function<void()>;
 
 /// State of the SQLite job store actor.
 struct job_store_state {
@@ -94,6 +101,9 @@ struct job_store_state {
 
   /// Write requests answered after a successful commit since start.
   uint64_t writes = 0;
+
+  /// See `job_store_config::effects`.
+  std::shared_ptr<common::effects_log> effects;
 };
 
 /// The actor type behind `sqlite_job_store_actor`.
@@ -107,7 +117,8 @@ using job_store_pointer
 /// this must run in a detached actor, because every handler blocks on disk.
 sqlite_job_store_actor::behavior_type
 job_store(job_store_pointer self, std::unique_ptr<job_tables> tables,
-          uint32_t max_batch);
+          uint32_t max_batch,
+          std::shared_ptr<common::effects_log> effects = nullptr);
 
 /// Opens (and migrates) the database at `cfg.path`, then spawns the store as
 /// a detached actor. Fails if the database cannot be opened or set up, with
