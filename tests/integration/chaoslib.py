@@ -454,13 +454,15 @@ class Node:
         """SIGKILL (no chance to clean up) and reap."""
         rc = self.server.stop(signal.SIGKILL, deadline_s=10)
         self.kills += 1
-        self.history[-1].update(end_ms=now_ms(), killed=True)
+        if self.history:  # Empty if a test started its runs itself.
+            self.history[-1].update(end_ms=now_ms(), killed=True)
         return rc
 
     def stop(self):
         if self.server is not None and self.server.poll() is None:
             rc = self.server.stop()
-            self.history[-1]["end_ms"] = now_ms()
+            if self.history:
+                self.history[-1]["end_ms"] = now_ms()
             return rc
         return None
 
