@@ -30,7 +30,7 @@ struct fake_orch_state {
 
 messages::orchestrator_actor::behavior_type
 fake_orchestrator(messages::orchestrator_actor::stateful_pointer<fake_orch_state> self,
-                  messages::job_store_actor store) {
+                  messages::dead_letter_store_actor store) {
   return {
     [](atoms::created, const messages::object_event&) { return true; },
     [](atoms::cancel, const std::string&) { return messages::job{}; },
@@ -102,7 +102,7 @@ struct fixture : testing::fixture_base {
     return nullptr;
   }
 
-  messages::job_store_actor store;
+  messages::store_actor store;
   messages::orchestrator_actor orch;
   messages::dlq_analyzer_actor analyzer;
 };

@@ -5,7 +5,7 @@
 
 #include "vf/messages/dispatcher_actor.hpp"
 #include "vf/messages/errc.hpp"
-#include "vf/messages/job_store_actor.hpp"
+#include "vf/messages/stores.hpp"
 #include "vf/messages/media_actor.hpp"
 #include "vf/messages/worker_actor.hpp"
 
@@ -22,7 +22,10 @@
 
 namespace vf::testing {
 
-/// State of the fake job store: plain maps plus failure switches.
+/// State of the fake store: plain maps plus failure switches. One fake
+/// serves all four store ports (jobs, claims, ledger, dead letters) over one
+/// in-memory "database", as SQLite does (`bury` writes a job and a dead
+/// letter together); tests hand out its ports with `messages::stores_of`.
 struct fake_store_state {
   std::vector<messages::attempt_record> ledger;
   std::map<std::pair<std::string, uint32_t>, messages::dead_letter> dead;
@@ -40,9 +43,9 @@ struct fake_store_state {
 };
 
 using fake_store_impl
-  = messages::job_store_actor::stateful_base<fake_store_state>;
+  = messages::store_actor::stateful_base<fake_store_state>;
 
-inline messages::job_store_actor::behavior_type
+inline messages::store_actor::behavior_type
 fake_store(fake_store_impl* self) {
   using messages::errc;
   using messages::make_error;

@@ -43,7 +43,7 @@ struct fixture : testing::fixture_base {
     return deref<testing::fake_store_impl>(store).state;
   }
 
-  messages::job_store_actor store;
+  messages::store_actor store;
   messages::idempotency_guard_actor guard;
 };
 

@@ -28,7 +28,7 @@ struct fixture : testing::fixture_base {
     cfg.bucket = "media";
     cfg.key_prefix = "uploads";
     cfg.wall_ms = t0;
-    reg = sys.spawn(actors::job_registry, store, cfg);
+    reg = sys.spawn(actors::job_registry, messages::stores_of(store), cfg);
     consume_messages();
   }
 
@@ -49,7 +49,7 @@ struct fixture : testing::fixture_base {
                                                     "video/mp4"});
   }
 
-  messages::job_store_actor store;
+  messages::store_actor store;
   messages::job_registry_actor reg;
 };
 
@@ -150,7 +150,7 @@ CAF_TEST(job ids come from the OS generator and not a seeded one) {
   cfg.bucket = "media";
   cfg.key_prefix = "uploads";
   cfg.wall_ms = t0;
-  reg = sys.spawn(actors::job_registry, store, cfg);
+  reg = sys.spawn(actors::job_registry, messages::stores_of(store), cfg);
   consume_messages();
   std::set<std::string> seen(first.begin(), first.end());
   CAF_CHECK_EQUAL(seen.size(), first.size());
@@ -213,7 +213,7 @@ CAF_TEST(per user limits refuse new jobs with quota errors) {
   cfg.wall_ms = t0;
   cfg.jobs_in_flight_per_user = 2;
   cfg.bytes_per_user = 1000;
-  reg = sys.spawn(actors::job_registry, store, cfg);
+  reg = sys.spawn(actors::job_registry, messages::stores_of(store), cfg);
   auto a = create("a.mp4");
   auto b = create("b.mp4");
   CAF_REQUIRE(a && b);
@@ -248,7 +248,7 @@ CAF_TEST(a burst of creates cannot pass one in flight check together) {
   actors::job_registry_config cfg;
   cfg.wall_ms = t0;
   cfg.jobs_in_flight_per_user = 3;
-  reg = sys.spawn(actors::job_registry, store, cfg);
+  reg = sys.spawn(actors::job_registry, messages::stores_of(store), cfg);
   for (int i = 0; i < 10; ++i)
     self->send(reg, atoms::create_v,
                messages::job_request{"demo", "x" + std::to_string(i) + ".mp4",

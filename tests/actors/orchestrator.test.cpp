@@ -41,7 +41,7 @@ struct fixture : testing::fixture_base {
     cfg.lease_ids = [n = uint64_t{0}]() mutable { return ++n; };
     cfg.max_attempts = 3;
     cfg.expire_interval = std::chrono::milliseconds{0};
-    orch = sys.spawn(actors::orchestrator, cfg, store, guard,
+    orch = sys.spawn(actors::orchestrator, cfg, messages::stores_of(store), guard,
                      messages::dispatcher_actor{disp});
     consume_messages();
     add_job(id);
@@ -132,7 +132,7 @@ struct fixture : testing::fixture_base {
   }
 
   actors::orchestrator_config cfg;
-  messages::job_store_actor store;
+  messages::store_actor store;
   testing::fake_dispatcher_actor disp;
   messages::idempotency_guard_actor guard;
   messages::orchestrator_actor orch;
@@ -420,7 +420,7 @@ CAF_TEST(outside events are checked against the store before a claim) {
   });
   auto c = cfg;
   c.checker = checker;
-  auto o = sys.spawn(actors::orchestrator, c, store, guard,
+  auto o = sys.spawn(actors::orchestrator, c, messages::stores_of(store), guard,
                      messages::dispatcher_actor{disp});
   consume_messages();
   auto send = [&](messages::object_event ev) {
@@ -721,7 +721,7 @@ CAF_TEST(uploads that never came expire on schedule) {
   job("old").created_at = t0 - 2 * cfg.upload_ttl.count();
   auto c = cfg;
   c.expire_interval = std::chrono::seconds{60};
-  auto o = sys.spawn(actors::orchestrator, c, store, guard,
+  auto o = sys.spawn(actors::orchestrator, c, messages::stores_of(store), guard,
                      messages::dispatcher_actor{disp});
   consume_messages();
   advance_time(std::chrono::seconds{59});

@@ -95,7 +95,7 @@ struct fixture : testing::fixture_base {
     consume_messages();
   }
 
-  messages::job_store_actor store;
+  messages::store_actor store;
   messages::object_deleter_actor deleter;
   messages::retention_actor sweep;
 };

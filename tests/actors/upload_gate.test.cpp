@@ -52,7 +52,7 @@ struct fixture : testing::fixture_base {
     return result;
   }
 
-  messages::job_store_actor store;
+  messages::store_actor store;
   messages::upload_gate_actor gate;
 };
 

@@ -37,7 +37,7 @@ using vf::messages::errc;
 using vf::messages::job;
 using vf::messages::job_result;
 using vf::messages::job_status;
-using vf::messages::job_store_actor;
+using vf::messages::store_actor;
 using vf::messages::user_usage;
 using vf::messages::status_counts;
 using vf::messages::task_kind;
@@ -207,7 +207,7 @@ struct fixture {
   }
 
   /// Spawns a store on `path` or fails the test.
-  job_store_actor
+  store_actor
   spawn(uint32_t max_batch = 512,
         std::shared_ptr<vf::adapters::common::effects_log> effects = nullptr) {
     auto hdl = sqlite::spawn_job_store(sys, {path, max_batch, effects});
@@ -282,7 +282,7 @@ struct fixture {
   caf::scoped_actor self;
   std::string dir;
   std::string path;
-  job_store_actor store;
+  store_actor store;
 };
 
 /// Checks that `x` failed with `code`.

@@ -107,7 +107,7 @@ make_report(const std::vector<messages::dead_letter>& records,
 
 messages::dlq_analyzer_actor::behavior_type
 dlq_analyzer(dlq_analyzer_impl* self, dlq_analyzer_config cfg,
-             messages::job_store_actor store,
+             messages::dead_letter_store_actor store,
              messages::orchestrator_actor orchestrator) {
   self->state.cfg = cfg;
   self->state.clock = wall_clock{cfg.wall_ms, self->clock().now()};

@@ -7,7 +7,7 @@
 
 #include "vf/actors/wall_clock.hpp"
 #include "vf/messages/dlq_analyzer_actor.hpp"
-#include "vf/messages/job_store_actor.hpp"
+#include "vf/messages/dead_letter_store_actor.hpp"
 #include "vf/messages/orchestrator_actor.hpp"
 
 #include <chrono>
@@ -61,7 +61,7 @@ using dlq_analyzer_impl
 /// Spawn with `sys.spawn(dlq_analyzer, cfg, store, orchestrator)`.
 messages::dlq_analyzer_actor::behavior_type
 dlq_analyzer(dlq_analyzer_impl* self, dlq_analyzer_config cfg,
-             messages::job_store_actor store,
+             messages::dead_letter_store_actor store,
              messages::orchestrator_actor orchestrator);
 
 } // namespace vf::actors

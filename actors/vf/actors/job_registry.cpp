@@ -39,10 +39,11 @@ std::optional<std::string> check_filename(const std::string& filename) {
 }
 
 messages::job_registry_actor::behavior_type
-job_registry(job_registry_impl* self, messages::job_store_actor store,
+job_registry(job_registry_impl* self, messages::stores stores,
              job_registry_config cfg) {
   self->state.cfg = std::move(cfg);
   self->state.clock = wall_clock{self->state.cfg.wall_ms, self->clock().now()};
+  auto store = stores.jobs;
   return {
     [=](atoms::create,
         messages::job_request& req) -> caf::result<messages::job> {
@@ -164,20 +165,20 @@ job_registry(job_registry_impl* self, messages::job_store_actor store,
     },
     [=](atoms::counts) { return self->delegate(store, atoms::counts_v); },
     [=](atoms::attempts, const std::string& id) {
-      return self->delegate(store, atoms::attempts_v, id);
+      return self->delegate(stores.ledger, atoms::attempts_v, id);
     },
     [=](atoms::dlq_list, int64_t since,
         uint32_t limit) -> caf::result<std::vector<messages::dead_letter>> {
       if (limit < 1 || limit > 200)
         return make_error(errc::invalid_argument,
                           "limit must be between 1 and 200");
-      return self->delegate(store, atoms::dlq_list_v, since, limit);
+      return self->delegate(stores.dead_letters, atoms::dlq_list_v, since, limit);
     },
     [=](atoms::dlq_get, const std::string& id) {
-      return self->delegate(store, atoms::dlq_get_v, id);
+      return self->delegate(stores.dead_letters, atoms::dlq_get_v, id);
     },
     [=](atoms::dlq_remove, const std::string& id) {
-      return self->delegate(store, atoms::dlq_remove_v, id);
+      return self->delegate(stores.dead_letters, atoms::dlq_remove_v, id);
     },
   };
 }

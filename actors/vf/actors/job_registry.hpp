@@ -7,7 +7,7 @@
 
 #include "vf/actors/wall_clock.hpp"
 #include "vf/messages/job_registry_actor.hpp"
-#include "vf/messages/job_store_actor.hpp"
+#include "vf/messages/stores.hpp"
 
 #include <cstdint>
 #include <map>
@@ -51,9 +51,10 @@ struct job_registry_state {
 using job_registry_impl
   = messages::job_registry_actor::stateful_base<job_registry_state>;
 
-/// Spawn with `sys.spawn(job_registry, store, cfg)`.
+/// Spawn with `sys.spawn(job_registry, stores, cfg)`; it uses the jobs, the
+/// ledger and the dead letters.
 messages::job_registry_actor::behavior_type
-job_registry(job_registry_impl* self, messages::job_store_actor store,
+job_registry(job_registry_impl* self, messages::stores stores,
              job_registry_config cfg);
 
 } // namespace vf::actors

@@ -54,6 +54,8 @@ messages::task_outcome failure(const std::string& id, uint64_t lease,
 struct machine {
   orchestrator_impl* self;
   messages::job_store_actor store;
+  messages::ledger_actor ledger;
+  messages::dead_letter_store_actor dead_letters;
   messages::idempotency_guard_actor guard;
   messages::dispatcher_actor dispatcher;
 
@@ -205,7 +207,7 @@ struct machine {
     rec.duration_us = out.duration_us;
     rec.leased_at = out.leased_at;
     auto m = *this;
-    self->request(store, store_timeout, atoms::record_v, std::move(rec))
+    self->request(ledger, store_timeout, atoms::record_v, std::move(rec))
       .then([m, out](bool) mutable { m.after_record(std::move(out)); },
             [m, out](caf::error& err) {
               if (!out.ok) {
@@ -356,7 +358,7 @@ struct machine {
       run->burial = std::move(dl);
       m.bury(id, lease);
     };
-    self->request(store, store_timeout, atoms::attempts_v, id)
+    self->request(ledger, store_timeout, atoms::attempts_v, id)
       .then(
         [keep, dl, series,
          version](std::vector<messages::attempt_record>& ledger) mutable {
@@ -380,7 +382,7 @@ struct machine {
       return;
     auto m = *this;
     self
-      ->request(store, store_timeout, atoms::bury_v, *run->burial,
+      ->request(dead_letters, store_timeout, atoms::bury_v, *run->burial,
                 run->snapshot)
       .then(
         [m, id, lease](bool) {
@@ -659,7 +661,7 @@ struct machine {
           }
           // Mark the record first: of two redrives, one wins.
           m.self
-            ->request(m.store, store_timeout, atoms::redriven_v, j.id,
+            ->request(m.dead_letters, store_timeout, atoms::redriven_v, j.id,
                       j.series, m.now())
             .then(
               [m, rp, redrive, j](bool first) mutable {
@@ -697,7 +699,7 @@ struct machine {
             run.lease = lease;
             if (!has(t->effects, job_effect::read_ledger))
               continue;
-            m.self->request(m.store, store_timeout, atoms::attempts_v, j.id)
+            m.self->request(m.ledger, store_timeout, atoms::attempts_v, j.id)
               .then(
                 [m, j, lease](std::vector<messages::attempt_record>& ledger) {
                   if (m.current(j.id, lease))
@@ -828,7 +830,7 @@ std::chrono::milliseconds backoff_delay(const orchestrator_config& cfg,
 
 orchestrator_private_actor::behavior_type
 orchestrator(orchestrator_impl* self, orchestrator_config cfg,
-             messages::job_store_actor store,
+             messages::stores stores,
              messages::idempotency_guard_actor guard,
              messages::dispatcher_actor dispatcher) {
   if (cfg.pipeline.empty())
@@ -836,7 +838,8 @@ orchestrator(orchestrator_impl* self, orchestrator_config cfg,
   self->state.cfg = std::move(cfg);
   self->state.clock = wall_clock{self->state.cfg.wall_ms, self->clock().now()};
   self->state.rng.seed(self->state.cfg.seed);
-  machine m{self, store, guard, dispatcher};
+  machine m{self, stores.jobs, stores.ledger, stores.dead_letters, guard,
+            dispatcher};
   if (self->state.cfg.expire_interval.count() > 0)
     self->delayed_send(self, self->state.cfg.expire_interval,
                        atoms::expire_old_v);

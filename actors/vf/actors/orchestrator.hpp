@@ -10,7 +10,7 @@
 #include "vf/actors/wall_clock.hpp"
 #include "vf/messages/dispatcher_actor.hpp"
 #include "vf/messages/idempotency_guard_actor.hpp"
-#include "vf/messages/job_store_actor.hpp"
+#include "vf/messages/stores.hpp"
 #include "vf/messages/object_checker_actor.hpp"
 #include "vf/messages/orchestrator_actor.hpp"
 
@@ -131,11 +131,12 @@ using orchestrator_private_actor = messages::orchestrator_actor::extend<
 using orchestrator_impl
   = orchestrator_private_actor::stateful_base<orchestrator_state>;
 
-/// Spawn with `sys.spawn(orchestrator, cfg, store, guard, dispatcher)`; hand
-/// out the result as a `messages::orchestrator_actor`.
+/// Spawn with `sys.spawn(orchestrator, cfg, stores, guard, dispatcher)`
+/// (it uses the jobs, the ledger and the dead letters; claims go through
+/// the guard); hand out the result as a `messages::orchestrator_actor`.
 orchestrator_private_actor::behavior_type
 orchestrator(orchestrator_impl* self, orchestrator_config cfg,
-             messages::job_store_actor store,
+             messages::stores stores,
              messages::idempotency_guard_actor guard,
              messages::dispatcher_actor dispatcher);
 

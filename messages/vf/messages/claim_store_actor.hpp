@@ -17,7 +17,7 @@ namespace vf::messages {
 ///   is claimed, `false` ever after. Durable: a claim survives restarts.
 ///   Errors: `errc::storage_unavailable` if the claim could not be recorded.
 ///
-/// Served by: the job store (`job_store_actor` includes this message).
+/// Served by: the SQLite store (`store_actor` in `stores.hpp`).
 /// Sent by: the idempotency guard.
 using claim_store_actor = caf::typed_actor<
   caf::replies_to<atoms::claim, std::string, std::string>::with<bool>>;

@@ -12,9 +12,12 @@
 
 namespace vf::messages {
 
-/// Port: the durable job store (SQLite by default). Every write is durable
-/// (committed and synced) before its reply goes out. Implementations may
-/// batch writes from many requests into one transaction (group commit).
+/// Port: durable jobs and their results (SQLite by default). Every write is
+/// durable (committed and synced) before its reply goes out.
+/// Implementations may batch writes from many requests into one
+/// transaction (group commit). The other stores are separate ports
+/// (`claim_store_actor`, `ledger_actor`, `dead_letter_store_actor`); one
+/// backend may serve several of them (`store_actor` in `stores.hpp`).
 ///
 /// - `(create, job)` → `true`; `errc::duplicate` if the id exists.
 /// - `(get, id)` → the job; `errc::not_found`.
@@ -29,21 +32,6 @@ namespace vf::messages {
 /// - `(get_result, id)` → the result; `errc::not_found`.
 /// - `(active)` → every job in `SUBMITTED` or `PROCESSING`, for recovery.
 /// - `(counts)` → job counts indexed by `job_status`.
-/// - `(claim, key, job_id)` → `true` the first time `key` is claimed, `false`
-///   ever after. Durable: a claim survives restarts.
-///
-/// - `(record, attempt)` → `true`: appends to the job's attempt ledger.
-/// - `(attempts, job_id)` → the job's ledger, oldest first (empty if none).
-/// - `(bury, dead_letter, job)` → `true`: stores the dead letter (replacing
-///   one of the same job and series) and the job's new state in ONE
-///   transaction, so a FAILED job always has its record.
-/// - `(dlq_list, since_ms, limit)` → dead letters created at or after
-///   `since_ms`, newest first, open and redriven alike.
-/// - `(dlq_get, job_id)` → the job's latest dead letter; `errc::not_found`.
-/// - `(redriven, job_id, series, at_ms)` → `true` if the record of that
-///   series was open and is now marked redriven, `false` if it was redriven
-///   already (so a redrive runs once); `errc::not_found`.
-/// - `(dlq_remove, job_id)` → `true` if records were removed.
 /// - `(expire_old, before_ms, limit)` → up to `limit` jobs still
 ///   AWAITING_UPLOAD created before `before_ms`, oldest first: candidates
 ///   for expiry (the orchestrator's job lifecycle decides). Changes nothing.
@@ -61,7 +49,7 @@ namespace vf::messages {
 ///   those states). The job record and its dead letter stay.
 ///
 /// Errors: `errc::storage_unavailable` when the database cannot be written.
-/// Sent by: job_registry, orchestrator, idempotency_guard.
+/// Sent by: job_registry, orchestrator, upload_gate, retention.
 using job_store_actor = caf::typed_actor<
   caf::replies_to<atoms::create, job>::with<bool>,
   caf::replies_to<atoms::get, std::string>::with<job>,
@@ -71,16 +59,6 @@ using job_store_actor = caf::typed_actor<
   caf::replies_to<atoms::get_result, std::string>::with<job_result>,
   caf::replies_to<atoms::active>::with<std::vector<job>>,
   caf::replies_to<atoms::counts>::with<status_counts>,
-  caf::replies_to<atoms::claim, std::string, std::string>::with<bool>,
-  caf::replies_to<atoms::record, attempt_record>::with<bool>,
-  caf::replies_to<atoms::attempts, std::string>::with<
-    std::vector<attempt_record>>,
-  caf::replies_to<atoms::bury, dead_letter, job>::with<bool>,
-  caf::replies_to<atoms::dlq_list, int64_t, uint32_t>::with<
-    std::vector<dead_letter>>,
-  caf::replies_to<atoms::dlq_get, std::string>::with<dead_letter>,
-  caf::replies_to<atoms::redriven, std::string, uint32_t, int64_t>::with<bool>,
-  caf::replies_to<atoms::dlq_remove, std::string>::with<bool>,
   caf::replies_to<atoms::expire_old, int64_t, uint32_t>::with<std::vector<job>>,
   caf::replies_to<atoms::expire, std::vector<job>>::with<uint64_t>,
   caf::replies_to<atoms::usage, std::string>::with<user_usage>,

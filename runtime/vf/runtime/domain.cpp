@@ -19,7 +19,7 @@ namespace {
 /// retention.failed_s; records and dead letters stay. A sweep that dies is
 /// spawned again (it holds no state beyond its next tick).
 void keep_retention(node& n, const node_config& cfg,
-                    const store_ports& stores) {
+                    const messages::stores& stores) {
   if (cfg.retention_failed.count() == 0)
     return;
   if (auto deleter = object_deleter_of(n, cfg)) {
@@ -44,7 +44,7 @@ void keep_retention(node& n, const node_config& cfg,
 } // namespace
 
 domain_actors spawn_domain(node& n, const node_config& cfg,
-                           const store_ports& stores, uint64_t seed) {
+                           const messages::stores& stores, uint64_t seed) {
   auto& sys = n.system();
   domain_actors d;
   auto guard = n.keep("idempotency guard", tier::domain,
@@ -60,17 +60,17 @@ domain_actors spawn_domain(node& n, const node_config& cfg,
   orch_cfg.checker = object_checker_of(n, cfg);
   orch_cfg.seed = seed;
   d.orchestrator = n.keep("orchestrator", tier::domain,
-                          sys.spawn(actors::orchestrator, orch_cfg,
-                                    stores.jobs,
+                          sys.spawn(actors::orchestrator, orch_cfg, stores,
                                     messages::idempotency_guard_actor{guard},
                                     messages::dispatcher_actor{d.dispatcher}));
   d.registry = n.keep("job registry", tier::domain,
-                      sys.spawn(actors::job_registry, stores.jobs,
+                      sys.spawn(actors::job_registry, stores,
                                 job_registry_config_of(cfg)));
   keep_retention(n, cfg, stores);
   d.analyzer = n.keep("dlq analyzer", tier::domain,
                       sys.spawn(actors::dlq_analyzer,
-                                dlq_analyzer_config_of(cfg), stores.jobs,
+                                dlq_analyzer_config_of(cfg),
+                                stores.dead_letters,
                                 d.orchestrator));
   d.cluster = n.keep("cluster registry", tier::domain,
                      sys.spawn(actors::cluster_registry,

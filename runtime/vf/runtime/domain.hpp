@@ -28,6 +28,6 @@ struct domain_actors {
 /// idempotency guard, metrics sink, dispatcher, orchestrator, job registry,
 /// retention sweep (restartable), DLQ analyzer and cluster registry.
 domain_actors spawn_domain(node& n, const node_config& cfg,
-                           const store_ports& stores, uint64_t seed);
+                           const messages::stores& stores, uint64_t seed);
 
 } // namespace vf::runtime

@@ -35,7 +35,7 @@ open_effects_log(const std::string& path, logger& log) {
   return x;
 }
 
-caf::expected<store_ports>
+caf::expected<messages::stores>
 open_stores(node& n, const node_config& cfg,
             std::shared_ptr<adapters::common::effects_log> effects) {
   auto db_path = cfg.data_dir + "/vidflow.db";
@@ -45,7 +45,7 @@ open_stores(node& n, const node_config& cfg,
   if (!store)
     return store.error();
   n.keep("job store", tier::store, *store);
-  return store_ports{*store, messages::claim_store_actor{*store}};
+  return messages::stores_of(*store);
 }
 
 messages::object_checker_actor object_checker_of(node& n,

@@ -10,8 +10,7 @@
 #include "vf/adapters/http/api_server.hpp"
 #include "vf/adapters/media/libav_media.hpp"
 #include "vf/adapters/objectstore/store_server.hpp"
-#include "vf/messages/claim_store_actor.hpp"
-#include "vf/messages/job_store_actor.hpp"
+#include "vf/messages/stores.hpp"
 #include "vf/messages/object_checker_actor.hpp"
 #include "vf/messages/orchestrator_actor.hpp"
 #include "vf/messages/presigner_actor.hpp"
@@ -30,22 +29,17 @@
 
 namespace vf::runtime {
 
-/// The durable stores: jobs and results, claims, attempt ledger and dead
-/// letters. Today one SQLite actor serves all of them.
-struct store_ports {
-  messages::job_store_actor jobs;
-  messages::claim_store_actor claims;
-};
-
 /// Test only: opens the effects log at `path` (`testing.effects_log`),
 /// saying so in the log; null if `path` is empty. The error names the path.
 caf::expected<std::shared_ptr<adapters::common::effects_log>>
 open_effects_log(const std::string& path, logger& log);
 
-/// Opens the stores in `data.dir` (kept by `n` in the store tier). The
-/// error names the database. `effects` (may be null) gets a line for every
+/// Opens the durable stores in `data.dir` (kept by `n` in the store tier):
+/// today one SQLite actor serves all four ports (jobs and results, claims,
+/// ledger, dead letters), so they share group commit and one transaction
+/// for `bury`. The error names the database. `effects` (may be null) gets a line for every
 /// ok step the ledger commits.
-caf::expected<store_ports>
+caf::expected<messages::stores>
 open_stores(node& n, const node_config& cfg,
             std::shared_ptr<adapters::common::effects_log> effects = nullptr);
 

@@ -264,7 +264,7 @@ job_store(job_store_pointer self, std::unique_ptr<job_tables> tables,
   };
 }
 
-caf::expected<messages::job_store_actor> spawn_job_store(caf::actor_system& sys,
+caf::expected<messages::store_actor> spawn_job_store(caf::actor_system& sys,
                                                          job_store_config cfg) {
   // Open before spawning: a bad path fails start-up, not the first request.
   auto tables = job_tables::open(cfg.path);
@@ -275,7 +275,7 @@ caf::expected<messages::job_store_actor> spawn_job_store(caf::actor_system& sys,
   sqlite_job_store_actor hdl
     = sys.spawn<caf::detached>(job_store, std::move(*tables), cfg.max_batch,
                                std::move(cfg.effects));
-  return messages::job_store_actor{hdl};
+  return messages::store_actor{hdl};
 }
 
 } // namespace vf::adapters::sqlite

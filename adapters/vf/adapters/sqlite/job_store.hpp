@@ -1,6 +1,8 @@
 // vf/adapters/sqlite/job_store.hpp
 //
-// The SQLite implementation of `vf::messages::job_store_actor`. It exists so
+// The SQLite implementation of the four store ports (`vf::messages::
+// store_actor`: jobs and results, claims, the attempt ledger, dead letters)
+// in one actor over one database. It exists so
 // that the product's durability promise ("a reply means the write is on
 // disk") costs one fsync per *batch* rather than one per request: writes run
 // inside an open transaction as they arrive, and their replies are held back
@@ -18,7 +20,7 @@
 
 #include "vf/adapters/common/effects_log.hpp"
 #include "vf/adapters/sqlite/job_tables.hpp"
-#include "vf/messages/job_store_actor.hpp"
+#include "vf/messages/stores.hpp"
 
 #include "caf/actor_system.hpp"
 #include "caf/expected.hpp"
@@ -55,9 +57,9 @@ struct job_store_config {
 /// - `(stats)` → `(commits, writes)`: transactions committed and write
 ///   requests answered by them since start. For tests, benches and metrics.
 ///
-/// Callers hold a `vf::messages::job_store_actor`; convert with
+/// Callers hold one port each (`messages::stores_of`); convert with
 /// `caf::actor_cast<sqlite_job_store_actor>` to reach `(stats)`.
-using sqlite_job_store_actor = messages::job_store_actor::extend<
+using sqlite_job_store_actor = messages::store_actor::extend<
   caf::reacts_to<atoms::flush>,
   caf::replies_to<atoms::stats>::with<uint64_t, uint64_t>>;
 
@@ -124,7 +126,7 @@ job_store(job_store_pointer self, std::unique_ptr<job_tables> tables,
 /// a detached actor. Fails if the database cannot be opened or set up, with
 /// a message naming the path. Shutting the actor down (exit message)
 /// commits the open batch first.
-caf::expected<messages::job_store_actor> spawn_job_store(caf::actor_system& sys,
+caf::expected<messages::store_actor> spawn_job_store(caf::actor_system& sys,
                                                          job_store_config cfg);
 
 } // namespace vf::adapters::sqlite
