@@ -17,7 +17,7 @@ constexpr int64_t t0 = 1'800'000'000'000;
 messages::dead_letter record(std::string id, std::string code, int64_t at) {
   messages::dead_letter x;
   x.job_id = std::move(id);
-  x.error_code = std::move(code);
+  x.error_code = messages::errc_from_string(code); // As a store reads it.
   x.error_message = "because";
   x.created_at = at;
   return x;

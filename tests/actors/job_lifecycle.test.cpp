@@ -99,7 +99,7 @@ messages::job sample(job_status st) {
   j.step = "summarize";
   j.attempts = 2;
   j.next_attempt_at = 77;
-  j.error_code = "timeout";
+  j.error_code = vf::messages::errc::timeout;
   j.error_message = "slow";
   j.updated_at = 10;
   j.series = 3;
@@ -207,7 +207,7 @@ CAF_TEST(apply sets the fields each event owns) {
   {
     auto j = sample(P);
     CAF_REQUIRE(actors::apply(j, job_event::transient_failure, d));
-    CAF_CHECK_EQUAL(j.error_code, "throttled");
+    CAF_CHECK_EQUAL(j.error_code, vf::messages::errc::throttled);
     CAF_CHECK_EQUAL(j.error_message, "slow down");
     CAF_CHECK_EQUAL(j.next_attempt_at, 900);
     CAF_CHECK_EQUAL(j.attempts, 2u);
@@ -218,7 +218,7 @@ CAF_TEST(apply sets the fields each event owns) {
     d.message = "not media";
     CAF_REQUIRE(actors::apply(j, job_event::permanent_failure, d));
     CAF_CHECK(j.status == F);
-    CAF_CHECK_EQUAL(j.error_code, "bad_media");
+    CAF_CHECK_EQUAL(j.error_code, vf::messages::errc::bad_media);
     CAF_CHECK_EQUAL(j.error_message, "not media");
     CAF_CHECK_EQUAL(j.next_attempt_at, 0);
   }
@@ -226,14 +226,14 @@ CAF_TEST(apply sets the fields each event owns) {
     auto j = sample(P);
     CAF_REQUIRE(actors::apply(j, job_event::attempt_started, d));
     CAF_CHECK_EQUAL(j.next_attempt_at, 0);
-    CAF_CHECK_EQUAL(j.error_code, "timeout"); // the last error stays visible
+    CAF_CHECK_EQUAL(j.error_code, vf::messages::errc::timeout); // the last error stays visible
   }
   {
     auto j = sample(P);
     CAF_REQUIRE(actors::apply(j, job_event::result_stored, d));
     CAF_CHECK(j.status == OK);
     CAF_CHECK(j.step.empty());
-    CAF_CHECK(j.error_code.empty());
+    CAF_CHECK(j.error_code == vf::messages::errc::none);
     CAF_CHECK(j.error_message.empty());
     CAF_CHECK_EQUAL(j.next_attempt_at, 0);
   }
@@ -241,17 +241,17 @@ CAF_TEST(apply sets the fields each event owns) {
     auto j = sample(P);
     CAF_REQUIRE(actors::apply(j, job_event::cancel, d));
     CAF_CHECK(j.status == C);
-    CAF_CHECK_EQUAL(j.error_code, "cancelled");
+    CAF_CHECK_EQUAL(j.error_code, vf::messages::errc::cancelled);
     CAF_CHECK_EQUAL(j.error_message, "cancelled on request");
     CAF_CHECK_EQUAL(j.next_attempt_at, 0);
   }
   {
     auto j = sample(A);
-    j.error_code.clear();
+    j.error_code = vf::messages::errc::none;
     j.error_message.clear();
     CAF_REQUIRE(actors::apply(j, job_event::expire, d));
     CAF_CHECK(j.status == E);
-    CAF_CHECK_EQUAL(j.error_code, "expired");
+    CAF_CHECK_EQUAL(j.error_code, vf::messages::errc::expired);
     CAF_CHECK_EQUAL(j.error_message,
                     "no upload arrived before the upload URL expired");
     CAF_CHECK_EQUAL(j.updated_at, 500);
@@ -262,7 +262,7 @@ CAF_TEST(apply sets the fields each event owns) {
     CAF_CHECK(j.status == S);
     CAF_CHECK(j.step.empty());
     CAF_CHECK_EQUAL(j.attempts, 0u);
-    CAF_CHECK(j.error_code.empty());
+    CAF_CHECK(j.error_code == vf::messages::errc::none);
     CAF_CHECK_EQUAL(j.series, 3u);
   }
   {
@@ -271,7 +271,7 @@ CAF_TEST(apply sets the fields each event owns) {
     CAF_CHECK(j.status == S);
     CAF_CHECK_EQUAL(j.series, 4u); // a new attempt series
     CAF_CHECK_EQUAL(j.attempts, 0u);
-    CAF_CHECK(j.error_code.empty());
+    CAF_CHECK(j.error_code == vf::messages::errc::none);
   }
 }
 

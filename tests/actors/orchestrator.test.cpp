@@ -82,7 +82,7 @@ struct fixture : testing::fixture_base {
 
   /// Puts failed probe attempts `first`..`last` of object version v1 into
   /// the ledger, as a previous run of the node recorded them.
-  void failed_probes(uint32_t first, uint32_t last, const char* code) {
+  void failed_probes(uint32_t first, uint32_t last, errc code) {
     for (uint32_t n = first; n <= last; ++n) {
       messages::attempt_record r;
       r.job_id = id;
@@ -254,7 +254,7 @@ CAF_TEST(a permanent failure fails fast) {
   CAF_CHECK_EQUAL(deliver(event("v1")), true);
   answer(0, testing::failed_outcome(pending()[0].first, errc::bad_media));
   CAF_CHECK_EQUAL(job().status, job_status::failed);
-  CAF_CHECK_EQUAL(job().error_code, "bad_media");
+  CAF_CHECK_EQUAL(job().error_code, vf::messages::errc::bad_media);
   CAF_CHECK_EQUAL(job().error_message, "injected bad_media");
   CAF_CHECK_EQUAL(job().attempts, 1u);
   CAF_CHECK(pending().empty());
@@ -277,7 +277,7 @@ CAF_TEST(transient failures retry with backoff on the actor clock) {
     CAF_MESSAGE("attempt " << attempt << " retries after " << delay.count()
                            << " ms");
     CAF_CHECK_EQUAL(job().status, job_status::processing);
-    CAF_CHECK_EQUAL(job().error_code, "timeout");
+    CAF_CHECK_EQUAL(job().error_code, vf::messages::errc::timeout);
     CAF_CHECK_EQUAL(job().next_attempt_at, t0 + elapsed + delay.count());
     elapsed += delay.count();
     CAF_CHECK(pending().empty());
@@ -296,7 +296,7 @@ CAF_TEST(transient failures retry with backoff on the actor clock) {
   // The last allowed attempt fails too: the job fails for good.
   answer(0, testing::failed_outcome(pending()[0].first, errc::throttled));
   CAF_CHECK_EQUAL(job().status, job_status::failed);
-  CAF_CHECK_EQUAL(job().error_code, "throttled");
+  CAF_CHECK_EQUAL(job().error_code, vf::messages::errc::throttled);
   CAF_CHECK_EQUAL(job().attempts, cfg.max_attempts);
 }
 
@@ -338,7 +338,7 @@ CAF_TEST(an answer carrying another jobs ids fails its own lease) {
     if (rec.job_id == mine.job_id) {
       CAF_CHECK(!rec.ok);
       CAF_CHECK_EQUAL(rec.lease_id, mine.lease_id);
-      CAF_CHECK_EQUAL(rec.error_code, "forbidden");
+      CAF_CHECK_EQUAL(rec.error_code, vf::messages::errc::forbidden);
       CAF_CHECK_EQUAL(rec.leased_at, 1'800'000'000'123);
     }
   }
@@ -347,7 +347,7 @@ CAF_TEST(an answer carrying another jobs ids fails its own lease) {
   CAF_CHECK_EQUAL(job("j2").status, job_status::processing);
   // j1 retries (the next worker may be honest); j2's lease still stands.
   CAF_CHECK_EQUAL(job("j1").status, job_status::processing);
-  CAF_CHECK_EQUAL(job("j1").error_code, "forbidden");
+  CAF_CHECK_EQUAL(job("j1").error_code, vf::messages::errc::forbidden);
 }
 
 CAF_TEST(a finished job is never revived by an event) {
@@ -514,13 +514,13 @@ CAF_TEST(recover fails a job whose ledger used up its attempts) {
   job().status = job_status::processing;
   job().step = "probe";
   job().object.version = "v1";
-  failed_probes(1, cfg.max_attempts, "timeout");
+  failed_probes(1, cfg.max_attempts, errc::timeout);
   self->send(orch, atoms::recover_v);
   consume_messages();
   CAF_CHECK_EQUAL(receive_one<uint64_t>(), uint64_t{1});
   CAF_CHECK(pending().empty());
   CAF_CHECK_EQUAL(job().status, job_status::failed);
-  CAF_CHECK_EQUAL(job().error_code, "worker_lost");
+  CAF_CHECK_EQUAL(job().error_code, vf::messages::errc::worker_lost);
   CAF_CHECK_EQUAL(st().dead.size(), 1u);
 }
 
@@ -531,13 +531,13 @@ CAF_TEST(recover counts an attempt the node died in) {
   job().step = "probe";
   job().object.version = "v1";
   job().attempts = cfg.max_attempts;
-  failed_probes(1, cfg.max_attempts - 1, "worker_lost");
+  failed_probes(1, cfg.max_attempts - 1, errc::worker_lost);
   self->send(orch, atoms::recover_v);
   consume_messages();
   CAF_CHECK_EQUAL(receive_one<uint64_t>(), uint64_t{1});
   CAF_CHECK(pending().empty());
   CAF_CHECK_EQUAL(job().status, job_status::failed);
-  CAF_CHECK_EQUAL(job().error_code, "worker_lost");
+  CAF_CHECK_EQUAL(job().error_code, vf::messages::errc::worker_lost);
   CAF_CHECK_NOT_EQUAL(job().error_message.find("during the last allowed"),
                       std::string::npos);
   CAF_CHECK_EQUAL(st().dead.size(), 1u);
@@ -570,7 +570,7 @@ CAF_TEST(every outcome lands in the ledger with its output) {
   auto& ledger = st().ledger;
   CAF_REQUIRE_EQUAL(ledger.size(), 3u);
   CAF_CHECK(!ledger[0].ok);
-  CAF_CHECK_EQUAL(ledger[0].error_code, "timeout");
+  CAF_CHECK_EQUAL(ledger[0].error_code, vf::messages::errc::timeout);
   CAF_CHECK_EQUAL(ledger[0].attempt, 1u);
   CAF_CHECK(ledger[1].ok);
   CAF_CHECK_EQUAL(ledger[1].kind, task_kind::probe);
@@ -642,7 +642,7 @@ CAF_TEST(a failed job leaves a dead letter with its attempts) {
   auto& dl = st().dead.begin()->second;
   CAF_CHECK_EQUAL(dl.job_id, id);
   CAF_CHECK_EQUAL(dl.kind, task_kind::summarize);
-  CAF_CHECK_EQUAL(dl.error_code, "throttled");
+  CAF_CHECK_EQUAL(dl.error_code, vf::messages::errc::throttled);
   CAF_CHECK_EQUAL(dl.probe_output, "{meta}");
   CAF_CHECK_EQUAL(dl.attempts.size(), 1u + cfg.max_attempts);
   CAF_CHECK_EQUAL(dl.redriven_at, 0);
@@ -662,9 +662,9 @@ CAF_TEST(a refused dead letter is written again and never reruns the step) {
   advance_time(std::chrono::seconds{5});
   consume_messages();
   CAF_CHECK_EQUAL(job().status, job_status::failed);
-  CAF_CHECK_EQUAL(job().error_code, "bad_media");
+  CAF_CHECK_EQUAL(job().error_code, vf::messages::errc::bad_media);
   CAF_REQUIRE_EQUAL(st().dead.size(), 1u);
-  CAF_CHECK_EQUAL(st().dead.begin()->second.error_code, "bad_media");
+  CAF_CHECK_EQUAL(st().dead.begin()->second.error_code, vf::messages::errc::bad_media);
   advance_time(1min);
   consume_messages();
   CAF_CHECK(pending().empty()); // no attempt beyond the failure

@@ -210,7 +210,7 @@ caf::expected<job> redrive_job(fake_store& store, const std::string& id,
   j.status = job_status::submitted;
   ++j.series;
   j.attempts = 0;
-  j.error_code.clear();
+  j.error_code = vf::messages::errc::none;
   j.error_message.clear();
   return j;
 }
@@ -228,16 +228,17 @@ dlq_analyzer_actor::behavior_type fake_analyzer(store_ptr store) {
       for (auto& [id, d] : store->dlq) {
         if (d.created_at < r.window_start)
           continue;
-        auto& c = cats[d.error_code];
+        auto code = to_string(d.error_code);
+        auto& c = cats[code];
         if (c.count == 0) {
-          c.name = d.error_code;
+          c.name = code;
           c.first_seen = d.created_at;
-          c.recommendation = "look at " + d.error_code;
+          c.recommendation = "look at " + code;
         }
         ++c.count;
         c.first_seen = std::min(c.first_seen, d.created_at);
         c.last_seen = std::max(c.last_seen, d.created_at);
-        c.samples.push_back(id + ": " + d.error_code + ": " + d.error_message);
+        c.samples.push_back(id + ": " + code + ": " + d.error_message);
         ++r.total;
       }
       for (auto& kvp : cats)
@@ -252,7 +253,7 @@ dlq_analyzer_actor::behavior_type fake_analyzer(store_ptr store) {
       std::lock_guard<std::mutex> guard{store->mtx};
       uint64_t n = 0;
       for (auto& [id, d] : store->dlq)
-        if (d.error_code == category && redrive_job(*store, id, 1))
+        if (to_string(d.error_code) == category && redrive_job(*store, id, 1))
           ++n;
       return n;
     },
@@ -581,21 +582,21 @@ struct fixture {
     std::lock_guard<std::mutex> guard{store->mtx};
     auto& j = store->jobs[id];
     j.status = job_status::failed;
-    j.error_code = code;
+    j.error_code = vf::messages::errc_from_string(code);
     j.error_message = code + " happened";
     dead_letter d;
     d.job_id = id;
     d.object = {"uploads", j.key, "v1", "etag-1", 42, {}};
     d.filename = j.filename;
     d.kind = task_kind::summarize;
-    d.error_code = code;
+    d.error_code = vf::messages::errc_from_string(code);
     d.error_message = code + " happened";
     attempt_record a;
     a.job_id = id;
     a.lease_id = 7;
     a.object_version = "v1";
     a.kind = task_kind::summarize;
-    a.error_code = code;
+    a.error_code = vf::messages::errc_from_string(code);
     a.error_message = "attempt failed";
     a.worker = "node/w1";
     a.finished_at = created_at - 5;
@@ -896,7 +897,7 @@ CAF_TEST(get job) {
     std::lock_guard<std::mutex> guard{store->mtx};
     auto& j = store->jobs[id];
     j.next_attempt_at = 1'795'266'125'007;
-    j.error_code = "timeout";
+    j.error_code = vf::messages::errc::timeout;
     j.error_message = "probe took \"too\" long";
     j.object = {"uploads", j.key, "v1", "etag-1", 99, {}};
     j.attempts = 2;
@@ -1321,7 +1322,7 @@ CAF_TEST(attempts) {
     failed.kind = task_kind::summarize;
     failed.ok = false;
     failed.output.clear();
-    failed.error_code = "provider_error";
+    failed.error_code = vf::messages::errc::provider_error;
     failed.error_message = "HTTP 500 from \"bedrock\"";
     failed.leased_at = 0;
     store->attempts[id] = {probe, broken, summary, failed};

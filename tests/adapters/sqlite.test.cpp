@@ -91,7 +91,7 @@ attempt_record make_attempt(std::string job_id, uint32_t attempt,
   if (ok) {
     x.output = R"({"format":{"duration":"1.5"},"streams":[]})";
   } else {
-    x.error_code = "timeout";
+    x.error_code = vf::messages::errc::timeout;
     x.error_message = "probe took longer than 30000 ms";
   }
   x.worker = "node-1/probe-" + std::to_string(attempt);
@@ -131,7 +131,7 @@ dead_letter make_dead_letter(std::string id, int64_t created_at,
   x.filename = "clip.mp4";
   x.series = series;
   x.kind = task_kind::summarize;
-  x.error_code = "provider_error";
+  x.error_code = vf::messages::errc::provider_error;
   x.error_message = "summarizer answered 500";
   x.attempts = {make_attempt(x.job_id, 1, false, series),
                 make_attempt(x.job_id, 2, false, series)};
@@ -157,7 +157,7 @@ job failed_job(const std::string& id, int64_t at) {
   x.updated_at = at;
   x.attempts = 2;
   x.step = "summarize";
-  x.error_code = "provider_error";
+  x.error_code = vf::messages::errc::provider_error;
   x.error_message = "summarizer answered 500";
   return x;
 }
@@ -309,7 +309,7 @@ CAF_TEST(create and get round trip every field) {
   x.attempts = 4;
   x.step = "thumbnail";
   x.next_attempt_at = 1700000009999;
-  x.error_code = "timeout";
+  x.error_code = vf::messages::errc::timeout;
   x.error_message
     = std::string{"took too long: \xc3\xa9t\xc3\xa9 "} + '\0' + " tail";
   CAF_CHECK_EQUAL(ask<bool>(atoms::create_v, x), true);
@@ -360,7 +360,7 @@ CAF_TEST(put replaces the stored state) {
   x.attempts = 3;
   x.updated_at = 6000;
   x.step = "probe";
-  x.error_code = "bad_media";
+  x.error_code = vf::messages::errc::bad_media;
   x.error_message = "moov atom not found";
   x.object.version = "v2";
   CAF_CHECK_EQUAL(ask<bool>(atoms::put_v, x), true);
@@ -902,11 +902,10 @@ CAF_TEST(a bury failing halfway undoes its job update) {
     CAF_REQUIRE(db);
     CAF_REQUIRE(!(*db)->exec(
       "CREATE TRIGGER fail_boom BEFORE INSERT ON dead_letters "
-      "WHEN NEW.error_code = 'boom' BEGIN SELECT RAISE(ABORT, 'boom'); END",
+      "WHEN NEW.job_id = 'half' BEGIN SELECT RAISE(ABORT, 'boom'); END",
       "create trigger"));
   }
   auto boom = make_dead_letter("half", 2000);
-  boom.error_code = "boom";
   auto lock = hold_write_lock();
   auto r1 = self->request(store, timeout, atoms::bury_v, boom,
                           failed_job("half", 2000));
@@ -986,7 +985,7 @@ CAF_TEST(dlq_get returns the latest series and bury replaces a series) {
   CAF_CHECK(same(make_dead_letter("s", 300, 2), *got));
   // Burying series 2 again replaces its record, attempts included.
   auto again = make_dead_letter("s", 700, 2);
-  again.error_code = "timeout";
+  again.error_code = vf::messages::errc::timeout;
   again.kind = task_kind::probe;
   again.attempts = {make_attempt("s", 1, false, 2)};
   auto x = failed_job("s", 700);
@@ -1094,7 +1093,7 @@ CAF_TEST(expiry lists only old jobs awaiting upload and persists them) {
     for (auto& x : *xs) {
       x.status = job_status::expired;
       x.updated_at = at;
-      x.error_code = "expired";
+      x.error_code = vf::messages::errc::expired;
       x.error_message = "no upload arrived before the upload URL expired";
     }
     return ask<uint64_t>(atoms::expire_v, *xs);
@@ -1105,7 +1104,7 @@ CAF_TEST(expiry lists only old jobs awaiting upload and persists them) {
     CAF_REQUIRE(x);
     CAF_CHECK(x->status == job_status::expired);
     CAF_CHECK_EQUAL(x->updated_at, 5000);
-    CAF_CHECK_EQUAL(x->error_code, "expired");
+    CAF_CHECK_EQUAL(x->error_code, vf::messages::errc::expired);
     CAF_CHECK_EQUAL(x->error_message,
                     "no upload arrived before the upload URL expired");
   }

@@ -27,7 +27,7 @@ const std::vector<std::string>& dlq_categories() {
 }
 
 std::string classify(const messages::dead_letter& x) {
-  switch (messages::errc_from_string(x.error_code)) {
+  switch (x.error_code) {
     case errc::bad_media:
     case errc::truncated:
     case errc::unsupported_codec:
@@ -95,7 +95,7 @@ make_report(const std::vector<messages::dead_letter>& records,
     c.first_seen = std::min(c.first_seen, r.created_at);
     c.last_seen = std::max(c.last_seen, r.created_at);
     if (c.samples.size() < samples)
-      c.samples.push_back(r.job_id + ": " + r.error_code + ": "
+      c.samples.push_back(r.job_id + ": " + to_string(r.error_code) + ": "
                           + r.error_message);
     ++rep.total;
   }

@@ -136,12 +136,12 @@ static_assert(1u << (effect_names.size() - 1)
               "every job_effect bit needs a name");
 
 void set_error(messages::job& j, errc code, std::string msg) {
-  j.error_code = to_string(code);
+  j.error_code = code;
   j.error_message = std::move(msg);
 }
 
 void clear_error(messages::job& j) {
-  j.error_code.clear();
+  j.error_code = errc::none;
   j.error_message.clear();
 }
 

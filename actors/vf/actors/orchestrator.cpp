@@ -200,7 +200,7 @@ struct machine {
     if (out.ok)
       rec.output = out.output;
     else
-      rec.error_code = to_string(out.error_code); // The ledger's edge.
+      rec.error_code = out.error_code;
     rec.error_message = out.error_message;
     rec.worker = out.worker;
     rec.finished_at = now();

@@ -30,7 +30,8 @@ struct attempt_record {
   bool ok = false;
   /// The step's output on success (input of the next step).
   std::string output;
-  std::string error_code;
+  /// `errc::none` for an ok attempt.
+  errc error_code = errc::none;
   std::string error_message;
   /// Which worker ran it (`node/name`).
   std::string worker;
@@ -61,7 +62,7 @@ struct dead_letter {
   /// The step that failed.
   task_kind kind = task_kind::probe;
   /// Error of the last attempt.
-  std::string error_code;
+  errc error_code = errc::none;
   std::string error_message;
   /// Every attempt of the failed series, oldest first.
   std::vector<attempt_record> attempts;

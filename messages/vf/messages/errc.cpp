@@ -11,7 +11,8 @@ namespace vf::messages {
 
 namespace {
 
-constexpr std::array<std::pair<errc, const char*>, 20> names{{
+constexpr std::array<std::pair<errc, const char*>, 21> names{{
+  {errc::none, ""},
   {errc::not_found, "not_found"},
   {errc::invalid_argument, "invalid_argument"},
   {errc::duplicate, "duplicate"},

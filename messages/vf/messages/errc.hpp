@@ -14,6 +14,10 @@ namespace vf::messages {
 /// Error codes of vidflow. Travel inside `caf::error`; the HTTP adapter maps
 /// them to status codes, the orchestrator to retry decisions.
 enum class errc : uint8_t {
+  /// No error: the value of a record's `error_code` while nothing failed
+  /// (its name is the empty string). Never inside a `caf::error`, where
+  /// code 0 means "no error" anyway.
+  none = 0,
   /// A job, result or object does not exist.
   not_found = 1,
   /// The request itself is malformed (bad field, bad name).
@@ -62,10 +66,12 @@ enum class errc : uint8_t {
 /// Category tag for `caf::error` values built from `errc`.
 constexpr caf::atom_value errc_category = caf::atom("vidflow");
 
-/// Returns the stable snake_case name of `x`, as used in APIs and records.
+/// Returns the stable snake_case name of `x`, as used in APIs and records
+/// (the empty string for `errc::none`).
 std::string to_string(errc x);
 
-/// Parses a name produced by `to_string`; returns `errc::internal` otherwise.
+/// Parses a name produced by `to_string` (the empty string is
+/// `errc::none`); returns `errc::internal` otherwise.
 errc errc_from_string(const std::string& x);
 
 /// Returns whether a failure with this code may succeed when tried again.

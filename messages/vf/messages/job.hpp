@@ -4,6 +4,8 @@
 
 #include "caf/meta/type_name.hpp"
 
+#include "vf/messages/errc.hpp"
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -79,7 +81,9 @@ struct job {
   std::string step;
   /// Unix ms of the next scheduled attempt, 0 when none is scheduled.
   int64_t next_attempt_at = 0;
-  std::string error_code;
+  /// Why the job failed or waits for a retry; `errc::none` otherwise.
+  /// Strings only at the edges (JSON, SQLite).
+  errc error_code = errc::none;
   std::string error_message;
   /// Attempt series: 0 for the first run, +1 for each redrive.
   uint32_t series = 0;

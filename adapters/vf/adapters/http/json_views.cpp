@@ -199,7 +199,7 @@ void append_job_json(std::string& out, const messages::job& x) {
   else
     append_iso8601(out, x.next_attempt_at);
   out += R"(,"error_code":)";
-  append_json_string_or_null(out, x.error_code);
+  append_json_string_or_null(out, to_string(x.error_code));
   out += R"(,"error_message":)";
   append_json_string_or_null(out, x.error_message);
   out += R"(,"object":)";
@@ -262,7 +262,7 @@ void append_attempt_json(std::string& out, const messages::attempt_record& x) {
   else
     append_json_string_or_null(out, x.output);
   out += R"(,"error_code":)";
-  append_json_string_or_null(out, x.error_code);
+  append_json_string_or_null(out, to_string(x.error_code));
   out += R"(,"error_message":)";
   append_json_string_or_null(out, x.error_message);
   out += R"(,"worker":)";
@@ -299,7 +299,7 @@ void append_dead_letter_json(std::string& out, const messages::dead_letter& x) {
   out += R"(,"kind":)";
   append_json_string(out, messages::to_string(x.kind));
   out += R"(,"error_code":)";
-  append_json_string_or_null(out, x.error_code);
+  append_json_string_or_null(out, to_string(x.error_code));
   out += R"(,"error_message":)";
   append_json_string_or_null(out, x.error_message);
   out += R"(,"attempts":)";

@@ -322,7 +322,7 @@ caf::error job_tables::bind_job(statement& stmt, const job& x) {
     stmt.bind(15, static_cast<int64_t>(x.attempts)),
     stmt.bind(16, x.step),
     stmt.bind(17, x.next_attempt_at),
-    stmt.bind(18, x.error_code),
+    stmt.bind(18, to_string(x.error_code)),
     stmt.bind(19, x.error_message),
     stmt.bind(20, static_cast<int64_t>(x.series)),
   });
@@ -428,7 +428,7 @@ caf::error job_tables::bind_attempt(statement& stmt, int first,
     stmt.bind(first + 5, static_cast<int64_t>(x.attempt)),
     stmt.bind(first + 6, int64_t{x.ok ? 1 : 0}),
     stmt.bind(first + 7, x.output),
-    stmt.bind(first + 8, x.error_code),
+    stmt.bind(first + 8, to_string(x.error_code)),
     stmt.bind(first + 9, x.error_message),
     stmt.bind(first + 10, x.worker),
     stmt.bind(first + 11, x.finished_at),
@@ -479,7 +479,7 @@ caf::expected<bool> job_tables::bury_unguarded(const dead_letter& dl,
       stmt.bind(7, static_cast<int64_t>(dl.object.size)),
       stmt.bind(8, dl.filename),
       stmt.bind(9, to_string(dl.kind)),
-      stmt.bind(10, dl.error_code),
+      stmt.bind(10, to_string(dl.error_code)),
       stmt.bind(11, dl.error_message),
       stmt.bind(12, dl.probe_output),
       stmt.bind(13, dl.created_at),
@@ -595,7 +595,7 @@ job_tables::expire_jobs(const std::vector<job>& xs) {
       expire_jobs_.bind(1, x.id),
       expire_jobs_.bind(2, to_string(x.status)),
       expire_jobs_.bind(3, x.updated_at),
-      expire_jobs_.bind(4, x.error_code),
+      expire_jobs_.bind(4, to_string(x.error_code)),
       expire_jobs_.bind(5, x.error_message),
     });
     if (rc != SQLITE_OK)
@@ -660,7 +660,7 @@ caf::expected<job> job_tables::read_job(statement& stmt) {
   x.attempts = static_cast<uint32_t>(stmt.column_int64(14));
   x.step = stmt.column_text(15);
   x.next_attempt_at = stmt.column_int64(16);
-  x.error_code = stmt.column_text(17);
+  x.error_code = messages::errc_from_string(stmt.column_text(17));
   x.error_message = stmt.column_text(18);
   x.series = static_cast<uint32_t>(stmt.column_int64(19));
   return x;
@@ -793,7 +793,7 @@ caf::expected<attempt_record> job_tables::read_attempt(statement& stmt,
   x.attempt = static_cast<uint32_t>(stmt.column_int64(first + 5));
   x.ok = stmt.column_int64(first + 6) != 0;
   x.output = stmt.column_text(first + 7);
-  x.error_code = stmt.column_text(first + 8);
+  x.error_code = messages::errc_from_string(stmt.column_text(first + 8));
   x.error_message = stmt.column_text(first + 9);
   x.worker = stmt.column_text(first + 10);
   x.finished_at = stmt.column_int64(first + 11);
@@ -839,7 +839,7 @@ caf::expected<dead_letter> job_tables::read_dead_letter(statement& stmt) {
     return messages::make_error(errc::internal, "dead letter of " + x.job_id
                                                   + " has unknown kind '"
                                                   + kind + "'");
-  x.error_code = stmt.column_text(9);
+  x.error_code = messages::errc_from_string(stmt.column_text(9));
   x.error_message = stmt.column_text(10);
   x.probe_output = stmt.column_text(11);
   x.created_at = stmt.column_int64(12);
