@@ -85,6 +85,10 @@ CAF_TEST(derived defaults) {
   CAF_CHECK_EQUAL(cfg->max_upload_bytes, uint64_t{5} << 30);
   CAF_CHECK_EQUAL(cfg->upload_grace.count(), 60);
   CAF_CHECK_EQUAL(cfg->expire_sweep.count(), 60);
+  CAF_CHECK(cfg->scheduler == runtime::scheduler_policy::sharing);
+  cfg = parse({"--config", f.path, "--scheduler", "stealing"});
+  CAF_REQUIRE(cfg);
+  CAF_CHECK(cfg->scheduler == runtime::scheduler_policy::stealing);
   // The edges of their ranges are taken.
   cfg = parse({"--config", f.path, "--upload-grace-s", "0",
                "--expire-sweep-s", "1"});
@@ -129,6 +133,7 @@ CAF_TEST(bad settings are named) {
                      "webhook.token"));
   CAF_CHECK(contains(with({"--webhook-max-records", "0"}),
                      "webhook.max_records"));
+  CAF_CHECK(contains(with({"--scheduler", "fifo"}), "scheduler.policy"));
   // Expiry: a sweep every 0 s would spin; more than a day is a typo.
   CAF_CHECK(contains(with({"--expire-sweep-s", "0"}), "store.expire_sweep_s"));
   CAF_CHECK(contains(with({"--expire-sweep-s", "86401"}),

@@ -53,9 +53,11 @@ std::optional<settings> load_settings(const std::string& name,
 }
 
 void configure_actor_system(caf::actor_system_config& sys_cfg,
-                            const std::string& policy, size_t threads) {
+                            scheduler_policy policy, size_t threads) {
   messages::register_types(sys_cfg);
-  sys_cfg.set("scheduler.policy", caf::atom_from_string(policy));
+  sys_cfg.set("scheduler.policy", policy == scheduler_policy::stealing
+                                    ? caf::atom("stealing")
+                                    : caf::atom("sharing"));
   if (threads > 0)
     sys_cfg.set("scheduler.max-threads", threads);
 }

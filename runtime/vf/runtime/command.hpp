@@ -41,10 +41,10 @@ std::optional<settings> load_settings(const std::string& name,
                                       const std::vector<setting_spec>& specs,
                                       const command_line& cmd, int& exit_code);
 
-/// Registers our message types and sets CAF's scheduler: `policy`
-/// (`sharing` or `stealing`) and `threads` (0: CAF's default).
+/// Registers our message types and sets CAF's scheduler: `policy` and
+/// `threads` (0: CAF's default).
 void configure_actor_system(caf::actor_system_config& sys_cfg,
-                            const std::string& policy, size_t threads);
+                            scheduler_policy policy, size_t threads);
 
 /// Creates `path` and its parents; false if that is impossible.
 bool make_dirs(const std::string& path);

@@ -251,6 +251,16 @@ caf::error bad(const settings& xs, const std::string& key,
                                               + xs.origin(key) + ") " + what);
 }
 
+/// `scheduler.policy`, checked.
+caf::expected<scheduler_policy> scheduler_policy_of(const settings& xs) {
+  auto x = xs.str("scheduler.policy");
+  if (x == "sharing")
+    return scheduler_policy::sharing;
+  if (x == "stealing")
+    return scheduler_policy::stealing;
+  return bad(xs, "scheduler.policy", "must be sharing or stealing");
+}
+
 std::vector<std::string> split_list(const std::string& text) {
   std::vector<std::string> out;
   std::istringstream in{text};
@@ -505,9 +515,10 @@ caf::expected<node_config> make_node_config(const settings& xs) {
     return bad(xs, "testing.fault_code",
                "must be an error code such as storage_unavailable, timeout "
                "or bad_media");
-  cfg.scheduler = xs.str("scheduler.policy");
-  if (cfg.scheduler != "sharing" && cfg.scheduler != "stealing")
-    return bad(xs, "scheduler.policy", "must be sharing or stealing");
+  if (auto policy = scheduler_policy_of(xs))
+    cfg.scheduler = *policy;
+  else
+    return policy.error();
   VF_TRY(sched_threads, xs.uint("scheduler.threads", 0, 256));
   cfg.scheduler_threads = *sched_threads;
   cfg.pipeline = split_list(xs.str("pipeline.steps"));
@@ -621,9 +632,10 @@ caf::expected<worker_node_config> make_worker_config(const settings& xs) {
   cfg.effects_log = xs.str("testing.effects_log");
   if (!logger::parse(xs.str("log.level"), cfg.level))
     return bad(xs, "log.level", "must be debug, info, warning or error");
-  cfg.scheduler = xs.str("scheduler.policy");
-  if (cfg.scheduler != "sharing" && cfg.scheduler != "stealing")
-    return bad(xs, "scheduler.policy", "must be sharing or stealing");
+  if (auto policy = scheduler_policy_of(xs))
+    cfg.scheduler = *policy;
+  else
+    return policy.error();
   auto threads = xs.uint("scheduler.threads", 0, 256);
   if (!threads)
     return threads.error();

@@ -145,8 +145,8 @@ struct node_config {
   std::string crash_on;
   /// Test-only: the effects log's path (empty: off).
   std::string effects_log;
-  /// CAF scheduler policy: `sharing` or `stealing`.
-  std::string scheduler = "sharing";
+  /// CAF scheduler policy.
+  scheduler_policy scheduler = scheduler_policy::sharing;
   /// CAF scheduler threads; 0 lets CAF choose.
   size_t scheduler_threads = 0;
   /// The steps of every job, in order (e.g. probe, summarize).
@@ -176,7 +176,7 @@ struct worker_node_config {
   std::chrono::milliseconds drain_timeout{120000};
   /// Test-only: the effects log's path (empty: off).
   std::string effects_log;
-  std::string scheduler = "sharing";
+  scheduler_policy scheduler = scheduler_policy::sharing;
   size_t scheduler_threads = 0;
 };
 

@@ -11,6 +11,15 @@
 
 namespace vf::runtime {
 
+/// CAF's scheduler policy (`scheduler.policy`), parsed once in
+/// `make_node_config` / `make_worker_config`.
+enum class scheduler_policy : uint8_t {
+  /// One shared job queue (`sharing`).
+  sharing,
+  /// Work stealing between per-thread queues (`stealing`).
+  stealing,
+};
+
 /// One configuration key: its name in files (`http.port`), its flag
 /// (`--http-port`), its environment variable (`VIDFLOW_HTTP_PORT`), its
 /// default and what it means.
