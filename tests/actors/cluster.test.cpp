@@ -409,6 +409,37 @@ CAF_TEST(a node cannot drain or evict another node by name) {
   settle();
 }
 
+CAF_TEST(a draining node hears when its last lease ended) {
+  join();
+  mars.self->send(disp, atoms::submit_v, make_task(30));
+  settle();
+  CAF_REQUIRE_EQUAL(ws().running.size(), 1u);
+  CAF_CHECK_EQUAL(ask<uint64_t>(atoms::drain_v, std::string{"earth"}),
+                  uint64_t{1});
+  // Asked while the lease runs: no answer yet.
+  auto h = earth.self->request(proxy, infinite, atoms::drained_v,
+                               std::string{"earth"});
+  settle();
+  auto& dst = mars.deref<actors::dispatcher_impl>(disp).state;
+  CAF_CHECK_EQUAL(dst.node_waiters.count("earth"), 1u);
+  // Another node may not wait on it (nor learn of its leases).
+  auto moon = hello_moon(*this);
+  auto foreign = ask<uint64_t>(atoms::drained_v, std::string{"moon"});
+  CAF_REQUIRE(!foreign);
+  CAF_CHECK_EQUAL(messages::errc_of(foreign.error()), errc::forbidden);
+  // The lease ends: the wait is answered.
+  earth.self->send(worker, atoms::dispatch_v,
+                   testing::ok_outcome(ws().running[0].first, "x"));
+  settle();
+  uint64_t left = 99;
+  h.receive([&](uint64_t n) { left = n; },
+            [&](error& err) { CAF_FAIL("drained failed: " << err); });
+  CAF_CHECK_EQUAL(left, 0u);
+  CAF_CHECK(dst.node_waiters.empty());
+  anon_send_exit(moon, exit_reason::user_shutdown);
+  settle();
+}
+
 CAF_TEST(a node reports only outcomes of leases it was given) {
   join();
   // A worker of another node (here: on the coordinator) holds lease 10.

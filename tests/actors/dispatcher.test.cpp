@@ -6,6 +6,7 @@
 
 #include "fakes.hpp"
 
+#include <optional>
 #include <chrono>
 
 using namespace caf;
@@ -399,6 +400,48 @@ CAF_TEST(drain is answered when the last lease ends) {
                 after(std::chrono::seconds(0)) >> [] {});
   CAF_CHECK(answered);
   CAF_CHECK_EQUAL(left, 0u);
+}
+
+CAF_TEST(drained is answered when the last lease of the node ends) {
+  auto a = add_worker("a/w1", 2, {task_kind::probe}, {}, "a");
+  auto b = add_worker("b/w1", 1, {task_kind::probe}, {}, "b");
+  submit(make_task(1));
+  submit(make_task(2));
+  submit(make_task(3));
+  CAF_REQUIRE_EQUAL(ws(a).running.size(), 2u);
+  CAF_REQUIRE_EQUAL(ws(b).running.size(), 1u);
+  auto next = [&] {
+    std::optional<uint64_t> got;
+    self->receive([&](uint64_t n) { got = n; },
+                  after(std::chrono::seconds(0)) >> [] {});
+    return got;
+  };
+  // A node without leases: answered at once.
+  self->send(disp, atoms::drained_v, std::string{"c"});
+  consume_messages();
+  CAF_CHECK(next() == std::optional<uint64_t>{0});
+  self->send(disp, atoms::drain_v, std::string{"a"});
+  consume_messages();
+  CAF_CHECK(next() == std::optional<uint64_t>{2});
+  self->send(disp, atoms::drained_v, std::string{"a"});
+  consume_messages();
+  CAF_CHECK(!next());
+  // Another node's lease ending is not a's.
+  self->send(b, atoms::dispatch_v,
+             testing::ok_outcome(ws(b).running[0].first, "x"));
+  consume_messages();
+  static_cast<void>(outcomes());
+  CAF_CHECK(!next());
+  self->send(a, atoms::dispatch_v,
+             testing::ok_outcome(ws(a).running[0].first, "x"));
+  consume_messages();
+  static_cast<void>(outcomes());
+  CAF_CHECK(!next()); // one left
+  self->send(a, atoms::dispatch_v,
+             testing::ok_outcome(ws(a).running[1].first, "x"));
+  consume_messages();
+  static_cast<void>(outcomes());
+  CAF_CHECK(next() == std::optional<uint64_t>{0});
 }
 
 CAF_TEST(an outcome must answer the lease it was given for) {

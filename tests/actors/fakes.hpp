@@ -296,6 +296,7 @@ fake_dispatcher(fake_dispatcher_impl* self) {
     },
     [=](atoms::stats) { return messages::dispatcher_stats{}; },
     [=](atoms::drain, const std::string&) { return uint64_t{0}; },
+    [=](atoms::drained, const std::string&) { return uint64_t{0}; },
     [=](atoms::cancel, uint64_t lease) {
       self->state.cancels.push_back(lease);
     },

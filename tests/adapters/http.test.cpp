@@ -317,6 +317,7 @@ dispatcher_actor::behavior_type fake_dispatcher(store_ptr) {
       return dispatcher_stats{3, 2, 1, 0};
     },
     [=](atoms::drain, const std::string&) { return uint64_t{0}; },
+    [=](atoms::drained, const std::string&) { return uint64_t{0}; },
     [=](atoms::cancel, uint64_t) {},
     [=](atoms::report, const caf::node_id&, std::vector<task_outcome>&) {
       return std::vector<task_outcome>{};

@@ -248,6 +248,18 @@ cluster_registry(cluster_registry_impl* self, cluster_registry_config cfg,
         return std::move(e.error());
       return drain_node(self, dispatcher, name, **e);
     },
+    [=](atoms::drained, const std::string& name) -> caf::result<uint64_t> {
+      auto e = own_node(self, name);
+      if (!e)
+        return std::move(e.error());
+      // Waits as long as the leases last: the node bounds its own wait
+      // (worker.drain_timeout_s), and a lease ends by its deadline anyway.
+      auto rp = self->make_response_promise<uint64_t>();
+      self->request(dispatcher, caf::infinite, atoms::drained_v, name)
+        .then([rp](uint64_t n) mutable { rp.deliver(n); },
+              [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      return rp;
+    },
     [=](atoms::leave, const std::string& name) -> caf::result<bool> {
       auto e = own_node(self, name);
       if (!e)

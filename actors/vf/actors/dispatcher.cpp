@@ -163,6 +163,18 @@ lease_relay(messages::lease_relay_actor::stateful_pointer<relay_state> self,
 
 void try_dispatch(dispatcher_impl* self);
 
+} // namespace
+
+uint64_t dispatcher_state::held_by(const std::string& node) const {
+  uint64_t n = 0;
+  for (auto& [id, l] : leases)
+    if (l.node == node)
+      ++n;
+  return n;
+}
+
+namespace {
+
 /// Ends a lease exactly once: frees the slot, reports, answers, and hands
 /// the slot to the next queued task.
 void finish(dispatcher_impl* self, uint64_t lease_id,
@@ -180,8 +192,15 @@ void finish(dispatcher_impl* self, uint64_t lease_id,
   i->second.promise.deliver(std::move(out));
   if (i->second.relay) // Ended without its answer: stop waiting for it.
     self->send_exit(i->second.relay, caf::exit_reason::user_shutdown);
+  auto node = std::move(i->second.node);
   st.leases.erase(i);
   try_dispatch(self);
+  if (auto nw = st.node_waiters.find(node);
+      nw != st.node_waiters.end() && st.held_by(node) == 0) {
+    for (auto& rp : nw->second)
+      rp.deliver(uint64_t{0});
+    st.node_waiters.erase(nw);
+  }
   if (!st.drain_waiters.empty() && st.leases.empty()) {
     for (auto& rp : st.drain_waiters)
       rp.deliver(uint64_t{0});
@@ -215,7 +234,8 @@ void try_dispatch(dispatcher_impl* self) {
     auto timeout = std::chrono::milliseconds{t.timeout_ms} + st.cfg.lease_grace;
     auto& l = st.leases
                 .emplace(lease_id,
-                         lease{t, std::move(q->second.promise), addr, {}})
+                         lease{t, std::move(q->second.promise), addr, {},
+                               best->info.node})
                 .first->second;
     auto remote = best->handle.node() != self->node();
     auto deadline = st.cfg.expire_leases ? caf::duration{timeout}
@@ -367,6 +387,14 @@ dispatcher(dispatcher_impl* self, dispatcher_config cfg) {
             ++held;
       }
       return held;
+    },
+    [=](atoms::drained, const std::string& node) -> caf::result<uint64_t> {
+      auto& st = self->state;
+      if (st.held_by(node) == 0)
+        return uint64_t{0};
+      auto rp = self->make_response_promise<uint64_t>();
+      st.node_waiters[node].push_back(rp);
+      return rp;
     },
     [=](atoms::drain) -> caf::result<uint64_t> {
       auto& st = self->state;

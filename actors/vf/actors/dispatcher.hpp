@@ -69,6 +69,8 @@ struct lease {
   caf::actor_addr worker;
   /// The relay that talks to a remote worker (invalid for a local one).
   messages::lease_relay_actor relay;
+  /// The node of its worker (`worker_info::node`).
+  std::string node;
 };
 
 /// What the dispatcher remembers of a lease it gave to a remote worker:
@@ -102,6 +104,14 @@ struct dispatcher_state {
   std::deque<uint64_t> recent_order;
   /// Answered with 0 when the last lease ends (`(drain)`).
   std::vector<caf::typed_response_promise<uint64_t>> drain_waiters;
+  /// Answered with 0 when the last lease of their node ends (`(drained,
+  /// node)`).
+  std::unordered_map<std::string,
+                     std::vector<caf::typed_response_promise<uint64_t>>>
+    node_waiters;
+
+  /// Leases held by the workers of `node`.
+  uint64_t held_by(const std::string& node) const;
 };
 
 using dispatcher_impl

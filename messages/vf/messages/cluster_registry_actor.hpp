@@ -51,6 +51,10 @@ inline std::string admin_payload(const std::string& command,
 ///   hello gets `errc::forbidden`.
 /// - `(drain, name)` → leases the node still holds: it gets no new tasks.
 ///   Only node `name` itself may ask (`errc::forbidden` otherwise).
+/// - `(drained, name)` → `0` once node `name` holds no lease any more
+///   (each ended with its result passed on, or handed back): a draining
+///   node waits on this instead of asking again and again. Only node
+///   `name` itself may ask.
 /// - `(leave, name)` → `true`: tells a drained node to stop; only node
 ///   `name` itself may ask.
 /// - `(drain, name, at_ms, mac)`, `(leave, name, at_ms, mac)`: the same for
@@ -67,6 +71,7 @@ using cluster_registry_actor = caf::typed_actor<
   caf::replies_to<atoms::join, worker_actor, worker_info>::with<bool>,
   caf::replies_to<atoms::report, std::vector<task_outcome>>::with<uint64_t>,
   caf::replies_to<atoms::drain, std::string>::with<uint64_t>,
+  caf::replies_to<atoms::drained, std::string>::with<uint64_t>,
   caf::replies_to<atoms::leave, std::string>::with<bool>,
   caf::replies_to<atoms::drain, std::string, int64_t, std::string>::with<
     uint64_t>,

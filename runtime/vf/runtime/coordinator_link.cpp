@@ -7,6 +7,7 @@
 #include "vf/runtime/cluster.hpp"
 #include "vf/runtime/drain_command.hpp"
 
+#include "caf/event_based_actor.hpp"
 #include "caf/scoped_actor.hpp"
 #include "caf/send.hpp"
 
@@ -34,6 +35,19 @@ struct stop_signal {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, stop_signal& x) {
   return f(caf::meta::type_name("stop_signal"), x.sig);
+}
+
+/// The coordinator's answer to `(drained, name)`, passed on to the node's
+/// main loop (local only, like `stop_signal`): `ok`, or why not.
+struct drain_answer {
+  bool ok = false;
+  bool timed_out = false;
+  std::string why;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, drain_answer& x) {
+  return f(caf::meta::type_name("drain_answer"), x.ok, x.timed_out, x.why);
 }
 
 } // namespace
@@ -174,30 +188,55 @@ void run_coordinator_link(node& n, const worker_node_config& cfg,
     log.info("worker", std::string{"received "}
                          + (sig == SIGINT ? "SIGINT" : "SIGTERM")
                          + ": draining (no new tasks, finishing leased ones)");
-    auto deadline = steady_clock::now() + cfg.drain_timeout;
-    for (;;) {
-      uint64_t held = 0;
-      bool ok = false;
-      self->request(reg, call_timeout, atoms::drain_v, cfg.name)
-        .receive(
-          [&](uint64_t n) {
-            held = n;
-            ok = true;
+    uint64_t held = 0;
+    bool ok = false;
+    self->request(reg, call_timeout, atoms::drain_v, cfg.name)
+      .receive(
+        [&](uint64_t n) {
+          held = n;
+          ok = true;
+        },
+        [&](caf::error& e) {
+          log.warn("worker", "drain: " + messages::message_of(e));
+        });
+    if (ok && held > 0) {
+      // The coordinator answers `drained` when this node's last lease
+      // ended; a helper waits for it, so this loop still hears a second
+      // signal or the coordinator going away. No polling.
+      sys.spawn([reg, me = caf::actor{self}, name = cfg.name,
+                 limit = cfg.drain_timeout](caf::event_based_actor* a) {
+        a->request(reg, limit, atoms::drained_v, name)
+          .then(
+            [a, me](uint64_t) { a->send(me, drain_answer{true, false, {}}); },
+            [a, me](caf::error& e) {
+              a->send(me, drain_answer{false, e == caf::sec::request_timeout,
+                                       messages::message_of(e)});
+            });
+      });
+      for (bool waiting = true; waiting;) {
+        self->receive(
+          [&](drain_answer& x) {
+            waiting = false;
+            if (x.timed_out)
+              log.warn("worker", "drain: " + std::to_string(held)
+                                   + " tasks still leased after the drain "
+                                     "timeout; leaving, the coordinator "
+                                     "hands them on");
+            else if (!x.ok)
+              log.warn("worker", "drain: " + x.why);
           },
-          [&](caf::error& e) {
-            log.warn("worker", "drain: " + messages::message_of(e));
+          [&](stop_signal&) {
+            waiting = false;
+            log.warn("worker", "second signal: leaving without waiting");
+          },
+          [&](caf::down_msg& dm) {
+            if (dm.source != reg.address())
+              return;
+            waiting = false;
+            connected = false;
+            log.warn("worker", "lost the coordinator while draining; "
+                               "leaving, it hands the leases on");
           });
-      if (!ok || held == 0)
-        break;
-      if (steady_clock::now() > deadline) {
-        log.warn("worker", "drain: " + std::to_string(held)
-                             + " tasks still leased after the drain timeout; "
-                               "leaving, the coordinator hands them on");
-        break;
-      }
-      if (nap(250ms) != 0) {
-        log.warn("worker", "second signal: leaving without waiting");
-        break;
       }
     }
   }
