@@ -377,16 +377,10 @@ dispatcher(dispatcher_impl* self, dispatcher_config cfg) {
     },
     [=](atoms::drain, const std::string& node) {
       auto& st = self->state;
-      uint64_t held = 0;
-      for (auto& [addr, w] : st.workers) {
-        if (w.info.node != node)
-          continue;
-        w.draining = true;
-        for (auto& [id, l] : st.leases)
-          if (l.worker == addr)
-            ++held;
-      }
-      return held;
+      for (auto& [addr, w] : st.workers)
+        if (w.info.node == node)
+          w.draining = true;
+      return st.held_by(node);
     },
     [=](atoms::drained, const std::string& node) -> caf::result<uint64_t> {
       auto& st = self->state;

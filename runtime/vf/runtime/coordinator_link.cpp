@@ -21,7 +21,6 @@ namespace {
 
 using namespace std::chrono_literals;
 using std::chrono::milliseconds;
-using std::chrono::steady_clock;
 
 /// How long one request to the coordinator may take.
 constexpr auto call_timeout = 10s;
