@@ -19,9 +19,12 @@
 #include "caf/actor_system.hpp"
 #include "caf/send.hpp"
 
+#include "vf/adapters/objectstore/object_deleter.hpp"
+#include "vf/adapters/objectstore/object_install.hpp"
 #include "vf/adapters/objectstore/object_meta.hpp"
 #include "vf/adapters/objectstore/store_server.hpp"
 #include "vf/adapters/sigv4/sigv4.hpp"
+#include "vf/messages/errc.hpp"
 #include "vf/messages/orchestrator_actor.hpp"
 #include "vf/messages/upload_gate_actor.hpp"
 
@@ -379,10 +382,26 @@ struct fixture {
     return c.read();
   }
 
-  reply get(const std::string& target, const std::string& method = "GET") {
+  reply get(const std::string& target, const std::string& method = "GET",
+            const std::string& extra = "") {
     client c{port};
-    c.write(request_head(method, target));
+    c.write(request_head(method, target, extra));
     return c.read(method == "HEAD");
+  }
+
+  /// A presigned GET sending `Range: <range>` (not a signed header).
+  reply get_range(const std::string& key, const std::string& range,
+                  const std::string& extra = "") {
+    return get(presign("GET", key), "GET", "Range: " + range + "\r\n" + extra);
+  }
+
+  /// Writes `content` to a file outside the store (as a worker would) and
+  /// returns its path.
+  std::string local_file(const std::string& name, const std::string& content) {
+    auto path = dir + "/work/" + name;
+    fs::create_directories(fs::path{path}.parent_path());
+    std::ofstream{path, std::ios::binary} << content;
+    return path;
   }
 
   std::string object_file(const std::string& key) {
@@ -1263,6 +1282,385 @@ CAF_TEST(ambiguous framing is refused and the connection closed) {
     CAF_CHECK(!fs::exists(object_file(key)));
   }
   CAF_CHECK(rec->snapshot().empty());
+}
+
+// -- byte ranges -------------------------------------------------------------
+
+CAF_TEST(a GET with one Range gets 206 with only those bytes) {
+  byte_source src;
+  auto body = src.make(1000);
+  CAF_REQUIRE_EQUAL(
+    put(presign("PUT", "r/obj"), body, "Content-Type: video/mp4\r\n").status,
+    200u);
+  auto etag = "\"" + md5_hex(body) + "\"";
+  struct expectation {
+    const char* range;
+    uint64_t first;
+    uint64_t last;
+  };
+  for (auto x : {expectation{"bytes=10-19", 10, 19},
+                 expectation{"bytes=990-", 990, 999},
+                 expectation{"bytes=-7", 993, 999},
+                 expectation{"bytes=0-0", 0, 0},
+                 expectation{"bytes=0-", 0, 999},
+                 expectation{"bytes=-5000", 0, 999},
+                 expectation{"bytes=500-999999", 500, 999},
+                 expectation{"Bytes = 3-4 ", 3, 4}}) {
+    CAF_MESSAGE("Range: " << x.range);
+    auto res = get_range("r/obj", x.range);
+    CAF_REQUIRE(res.ok);
+    CAF_CHECK_EQUAL(res.status, 206u);
+    auto len = x.last - x.first + 1;
+    CAF_CHECK(res.body == body.substr(x.first, len));
+    CAF_CHECK_EQUAL(res.header(http::field::content_range),
+                    "bytes " + std::to_string(x.first) + "-"
+                      + std::to_string(x.last) + "/1000");
+    CAF_CHECK_EQUAL(res.header(http::field::content_length),
+                    std::to_string(len));
+    CAF_CHECK_EQUAL(res.header(http::field::accept_ranges), "bytes");
+    CAF_CHECK_EQUAL(res.header(http::field::etag), etag);
+    CAF_CHECK_EQUAL(res.header(http::field::content_type), "video/mp4");
+    CAF_CHECK(!res.header(http::field::last_modified).empty());
+  }
+}
+
+CAF_TEST(a range past the end of a small object is clamped) {
+  CAF_REQUIRE_EQUAL(put(presign("PUT", "ten"), "0123456789").status, 200u);
+  auto res = get_range("ten", "bytes=0-999999");
+  CAF_CHECK_EQUAL(res.status, 206u);
+  CAF_CHECK_EQUAL(res.body, "0123456789");
+  CAF_CHECK_EQUAL(res.header(http::field::content_range), "bytes 0-9/10");
+  CAF_CHECK_EQUAL(res.header(http::field::content_length), "10");
+  res = get_range("ten", "bytes=8-99999999999999999999999999");
+  CAF_CHECK_EQUAL(res.status, 206u);
+  CAF_CHECK_EQUAL(res.body, "89");
+  CAF_CHECK_EQUAL(res.header(http::field::content_range), "bytes 8-9/10");
+}
+
+CAF_TEST(a range of a large object streams across chunks) {
+  byte_source src;
+  auto body = src.make(300 * 1024 + 5);
+  CAF_REQUIRE_EQUAL(put(presign("PUT", "big"), body).status, 200u);
+  auto res = get_range("big", "bytes=30001-250000");
+  CAF_REQUIRE_EQUAL(res.status, 206u);
+  CAF_CHECK_EQUAL(res.body.size(), 220000u);
+  CAF_CHECK(res.body == body.substr(30001, 220000));
+  CAF_CHECK_EQUAL(res.header(http::field::content_range),
+                  "bytes 30001-250000/" + std::to_string(body.size()));
+}
+
+CAF_TEST(an unsatisfiable range gets 416 with the object size) {
+  CAF_REQUIRE_EQUAL(put(presign("PUT", "ten"), "0123456789").status, 200u);
+  for (auto range : {"bytes=10-", "bytes=10-20", "bytes=99999999999999999999-",
+                     "bytes=-0"}) {
+    CAF_MESSAGE("Range: " << range);
+    auto res = get_range("ten", range);
+    CAF_REQUIRE(res.ok);
+    CAF_CHECK_EQUAL(res.status, 416u);
+    CAF_CHECK_EQUAL(res.header(http::field::content_range), "bytes */10");
+    CAF_CHECK_EQUAL(res.header("x-amz-error-code"), "InvalidRange");
+    CAF_CHECK(res.body.find("<Code>InvalidRange</Code>") != std::string::npos);
+    CAF_CHECK(res.body.find("<Key>ten</Key>") != std::string::npos);
+  }
+  // Every range of an empty object is unsatisfiable.
+  CAF_REQUIRE_EQUAL(put(presign("PUT", "empty"), "").status, 200u);
+  for (auto range : {"bytes=0-", "bytes=0-0", "bytes=-1"}) {
+    auto res = get_range("empty", range);
+    CAF_CHECK_EQUAL(res.status, 416u);
+    CAF_CHECK_EQUAL(res.header(http::field::content_range), "bytes */0");
+  }
+}
+
+CAF_TEST(multiple or malformed ranges get the whole object) {
+  CAF_REQUIRE_EQUAL(put(presign("PUT", "ten"), "0123456789").status, 200u);
+  for (auto range :
+       {"bytes=0-1,5-6", "bytes=0-1,", "bytes=abc", "bytes=5-2", "bytes=-",
+        "bytes=1-2-3", "items=0-1", "0-1", "bytes=+1-2", "bytes= -1-"}) {
+    CAF_MESSAGE("Range: " << range);
+    auto res = get_range("ten", range);
+    CAF_REQUIRE(res.ok);
+    CAF_CHECK_EQUAL(res.status, 200u);
+    CAF_CHECK_EQUAL(res.body, "0123456789");
+    CAF_CHECK_EQUAL(res.header(http::field::content_range), "");
+    CAF_CHECK_EQUAL(res.header(http::field::content_length), "10");
+    CAF_CHECK_EQUAL(res.header(http::field::accept_ranges), "bytes");
+  }
+  // Two Range fields are as ambiguous as two ranges.
+  auto res = get(presign("GET", "ten"), "GET",
+                 "Range: bytes=0-1\r\nRange: bytes=2-3\r\n");
+  CAF_CHECK_EQUAL(res.status, 200u);
+  CAF_CHECK_EQUAL(res.body, "0123456789");
+}
+
+CAF_TEST(HEAD advertises ranges and the length and ignores Range) {
+  CAF_REQUIRE_EQUAL(put(presign("PUT", "ten"), "0123456789").status, 200u);
+  auto plain = get(presign("GET", "ten"));
+  CAF_CHECK_EQUAL(plain.header(http::field::accept_ranges), "bytes");
+  for (auto& extra : {std::string{}, std::string{"Range: bytes=0-1\r\n"}}) {
+    auto head = get(presign("HEAD", "ten"), "HEAD", extra);
+    CAF_REQUIRE(head.ok);
+    CAF_CHECK_EQUAL(head.status, 200u);
+    CAF_CHECK_EQUAL(head.header(http::field::accept_ranges), "bytes");
+    CAF_CHECK_EQUAL(head.header(http::field::content_length), "10");
+    CAF_CHECK_EQUAL(head.header(http::field::content_range), "");
+    CAF_CHECK_EQUAL(head.header(http::field::etag),
+                    "\"" + md5_hex("0123456789") + "\"");
+    CAF_CHECK(head.body.empty());
+  }
+}
+
+CAF_TEST(If - Range honours the range only for the current object) {
+  CAF_REQUIRE_EQUAL(put(presign("PUT", "ten"), "0123456789").status, 200u);
+  auto full = get(presign("GET", "ten"));
+  auto etag = full.header(http::field::etag);
+  auto modified = full.header(http::field::last_modified);
+  auto res = get_range("ten", "bytes=2-3", "If-Range: " + etag + "\r\n");
+  CAF_CHECK_EQUAL(res.status, 206u);
+  CAF_CHECK_EQUAL(res.body, "23");
+  res = get_range("ten", "bytes=2-3", "If-Range: " + modified + "\r\n");
+  CAF_CHECK_EQUAL(res.status, 206u);
+  res = get_range("ten", "bytes=2-3", "If-Range: \"0000\"\r\n");
+  CAF_CHECK_EQUAL(res.status, 200u);
+  CAF_CHECK_EQUAL(res.body, "0123456789");
+  res = get_range("ten", "bytes=2-3", "If-Range: W/" + etag + "\r\n");
+  CAF_CHECK_EQUAL(res.status, 200u);
+}
+
+CAF_TEST(a Range does not break signatures or keep - alive) {
+  CAF_REQUIRE_EQUAL(put(presign("PUT", "ten"), "0123456789").status, 200u);
+  client c{port};
+  c.write(request_head("GET", presign("GET", "ten"), "Range: bytes=1-2\r\n"));
+  auto res = c.read();
+  CAF_CHECK_EQUAL(res.status, 206u);
+  CAF_CHECK_EQUAL(res.body, "12");
+  c.write(request_head("GET", presign("GET", "ten"), "Range: bytes=50-\r\n"));
+  res = c.read();
+  CAF_CHECK_EQUAL(res.status, 416u);
+  c.write(request_head("GET", presign("GET", "ten")));
+  res = c.read();
+  CAF_CHECK_EQUAL(res.status, 200u);
+  CAF_CHECK_EQUAL(res.body, "0123456789");
+  // The Range header never rescues a bad signature.
+  auto bad = presign("GET", "ten");
+  bad.back() = bad.back() == '0' ? '1' : '0';
+  res = get(bad, "GET", "Range: bytes=1-2\r\n");
+  CAF_CHECK_EQUAL(res.status, 403u);
+  CAF_CHECK(res.body.find("<Code>SignatureDoesNotMatch</Code>")
+            != std::string::npos);
+}
+
+// -- installing outputs ------------------------------------------------------
+
+CAF_TEST(an installed object is served like an upload and announces nothing) {
+  byte_source src;
+  auto body = src.make(100 * 1024 + 3);
+  auto local = local_file("thumb.jpg", body);
+  auto res = vf::adapters::objectstore::install_object(
+    dir, "uploads", "outputs/job1/thumb.jpg", local, "image/jpeg");
+  CAF_REQUIRE(res);
+  CAF_CHECK_EQUAL(res->bucket, "uploads");
+  CAF_CHECK_EQUAL(res->key, "outputs/job1/thumb.jpg");
+  CAF_CHECK_EQUAL(res->etag, md5_hex(body));
+  CAF_CHECK_EQUAL(res->size, body.size());
+  CAF_CHECK_EQUAL(res->content_type, "image/jpeg");
+  CAF_CHECK_EQUAL(res->version.size(), 20u);
+  // Moved, not copied.
+  CAF_CHECK(!fs::exists(local));
+  auto got = get(presign("GET", "outputs/job1/thumb.jpg"));
+  CAF_REQUIRE_EQUAL(got.status, 200u);
+  CAF_CHECK(got.body == body);
+  CAF_CHECK_EQUAL(got.header(http::field::etag), "\"" + md5_hex(body) + "\"");
+  CAF_CHECK_EQUAL(got.header(http::field::content_type), "image/jpeg");
+  CAF_CHECK_EQUAL(got.header("x-amz-version-id"), res->version);
+  // Served from its metadata, not recomputed.
+  {
+    std::lock_guard<std::mutex> guard{*log_mtx};
+    CAF_CHECK(std::none_of(log_lines->begin(), log_lines->end(),
+                           [](const std::string& line) {
+                             return line.find("recomputing")
+                                    != std::string::npos;
+                           }));
+  }
+  auto part = get_range("outputs/job1/thumb.jpg", "bytes=-3");
+  CAF_CHECK_EQUAL(part.status, 206u);
+  CAF_CHECK(part.body == body.substr(body.size() - 3));
+  // Not an upload: no event, no marker.
+  std::this_thread::sleep_for(std::chrono::milliseconds{100});
+  CAF_CHECK(rec->snapshot().empty());
+  CAF_CHECK(markers().empty());
+  CAF_CHECK_EQUAL(entries_in(partial_dir()), 0u);
+}
+
+CAF_TEST(installing a key twice leaves one object and no partial file) {
+  auto key = std::string{"outputs/job2/r.mp4"};
+  auto first = vf::adapters::objectstore::install_object(
+    dir, "uploads", key, local_file("r1.mp4", "first run"), "video/mp4");
+  CAF_REQUIRE(first);
+  auto second = vf::adapters::objectstore::install_object(
+    dir, "uploads", key, local_file("r2.mp4", "second run!"), "video/mp4");
+  CAF_REQUIRE(second);
+  CAF_CHECK_LESS(first->version, second->version);
+  CAF_CHECK_EQUAL(entries_in(partial_dir()), 0u);
+  CAF_CHECK_EQUAL(entries_in(dir + "/objects/uploads/outputs/job2"), 1u);
+  CAF_CHECK_EQUAL(entries_in(dir + "/objects/.meta/uploads/outputs/job2"), 1u);
+  auto got = get(presign("GET", key));
+  CAF_CHECK_EQUAL(got.status, 200u);
+  CAF_CHECK_EQUAL(got.body, "second run!");
+  CAF_CHECK_EQUAL(got.header(http::field::etag),
+                  "\"" + md5_hex("second run!") + "\"");
+  // An installed output may also replace an uploaded object.
+  CAF_REQUIRE_EQUAL(put(presign("PUT", "outputs/job2/up"), "uploaded").status,
+                    200u);
+  CAF_REQUIRE(vf::adapters::objectstore::install_object(
+    dir, "uploads", "outputs/job2/up", local_file("up", "installed"), ""));
+  CAF_CHECK_EQUAL(get(presign("GET", "outputs/job2/up")).body, "installed");
+  CAF_CHECK_EQUAL(entries_in(partial_dir()), 0u);
+}
+
+CAF_TEST(a file with other links or behind a symlink is copied) {
+  auto local = local_file("linked.bin", "shared bytes");
+  auto other = dir + "/work/other-name.bin";
+  CAF_REQUIRE_EQUAL(::link(local.c_str(), other.c_str()), 0);
+  auto res = vf::adapters::objectstore::install_object(
+    dir, "uploads", "outputs/job3/a", local, "application/octet-stream");
+  CAF_REQUIRE(res);
+  // The object has its own inode: writing through the other name later
+  // cannot change it.
+  std::ofstream{other, std::ios::binary} << "changed!!!!!";
+  CAF_CHECK_EQUAL(get(presign("GET", "outputs/job3/a")).body, "shared bytes");
+  CAF_CHECK(!fs::exists(local));
+  auto target = local_file("target.bin", "via symlink");
+  auto link = dir + "/work/link.bin";
+  fs::create_symlink(target, link);
+  CAF_REQUIRE(vf::adapters::objectstore::install_object(dir, "uploads",
+                                                        "outputs/job3/b", link,
+                                                        "text/plain"));
+  auto got = get(presign("GET", "outputs/job3/b"));
+  CAF_CHECK_EQUAL(got.body, "via symlink");
+  CAF_CHECK_EQUAL(got.header(http::field::content_type), "text/plain");
+  struct stat st;
+  CAF_REQUIRE_EQUAL(::lstat(object_file("outputs/job3/b").c_str(), &st), 0);
+  CAF_CHECK(S_ISREG(st.st_mode));
+  CAF_CHECK_EQUAL(entries_in(partial_dir()), 0u);
+}
+
+CAF_TEST(a file on another file system is copied) {
+  struct stat here;
+  struct stat shm;
+  CAF_REQUIRE_EQUAL(::stat(dir.c_str(), &here), 0);
+  if (::stat("/dev/shm", &shm) != 0 || shm.st_dev == here.st_dev) {
+    CAF_MESSAGE("no second file system at /dev/shm; skipped");
+    return;
+  }
+  char tmpl[] = "/dev/shm/vf-install-XXXXXX";
+  CAF_REQUIRE(::mkstemp(tmpl) >= 0);
+  std::string local = tmpl;
+  std::ofstream{local, std::ios::binary} << "from tmpfs";
+  auto res = vf::adapters::objectstore::install_object(
+    dir, "uploads", "outputs/job4/x", local, "text/plain");
+  CAF_REQUIRE(res);
+  CAF_CHECK(!fs::exists(local));
+  CAF_CHECK_EQUAL(get(presign("GET", "outputs/job4/x")).body, "from tmpfs");
+  CAF_CHECK_EQUAL(entries_in(partial_dir()), 0u);
+}
+
+CAF_TEST(bad installs are refused and leave the local file) {
+  using vf::messages::errc;
+  using vf::messages::errc_of;
+  namespace os = vf::adapters::objectstore;
+  auto local = local_file("keep.bin", "keep me");
+  for (auto key : {"", "../escape", "outputs/../../x", "a//b", "outputs/",
+                   "/abs", "./x", "bad\x01key"}) {
+    CAF_MESSAGE("key: " << key);
+    auto res = os::install_object(dir, "uploads", key, local, "");
+    CAF_REQUIRE(!res);
+    CAF_CHECK_EQUAL(errc_of(res.error()), errc::invalid_argument);
+  }
+  for (auto bucket : {"UP", "..", ".meta", "a/b"}) {
+    auto res = os::install_object(dir, bucket, "k", local, "");
+    CAF_REQUIRE(!res);
+    CAF_CHECK_EQUAL(errc_of(res.error()), errc::invalid_argument);
+  }
+  CAF_CHECK_EQUAL(read_file(local), "keep me");
+  auto missing = os::install_object(dir, "uploads", "k", dir + "/work/none",
+                                    "");
+  CAF_REQUIRE(!missing);
+  CAF_CHECK_EQUAL(errc_of(missing.error()), errc::not_found);
+  auto folder = os::install_object(dir, "uploads", "k", dir + "/work", "");
+  CAF_REQUIRE(!folder);
+  CAF_CHECK_EQUAL(errc_of(folder.error()), errc::invalid_argument);
+  // A key below an existing object clashes with it.
+  CAF_REQUIRE(os::install_object(dir, "uploads", "outputs/j/file",
+                                 local_file("f", "x"), ""));
+  auto clash = os::install_object(dir, "uploads", "outputs/j/file/deeper",
+                                  local, "");
+  CAF_REQUIRE(!clash);
+  CAF_CHECK_EQUAL(errc_of(clash.error()), errc::conflict);
+  // A file of the store itself is never moved (that would lose an object).
+  for (auto key : {"outputs/j/file", "outputs/j/other"}) {
+    auto self = os::install_object(dir, "uploads", key,
+                                   object_file("outputs/j/file"), "");
+    CAF_REQUIRE(!self);
+    CAF_CHECK_EQUAL(errc_of(self.error()), errc::invalid_argument);
+  }
+  CAF_CHECK_EQUAL(get(presign("GET", "outputs/j/file")).body, "x");
+  CAF_CHECK_EQUAL(read_file(local), "keep me");
+  CAF_CHECK_EQUAL(entries_in(partial_dir()), 0u);
+  CAF_CHECK(rec->snapshot().empty());
+}
+
+CAF_TEST(delete_prefix removes only the objects under that prefix) {
+  using vf::messages::errc;
+  using vf::messages::errc_of;
+  namespace os = vf::adapters::objectstore;
+  for (auto key : {"outputs/j1/thumb.jpg", "outputs/j1/r/720p.mp4",
+                   "outputs/j10/thumb.jpg", "outputs/j1x", "outputs/keep"})
+    CAF_REQUIRE(os::install_object(dir, "uploads", key,
+                                   local_file("src", key), "image/jpeg"));
+  CAF_REQUIRE_EQUAL(put(presign("PUT", "outputs/j1/uploaded"), "up").status,
+                    200u);
+  // Stray metadata of an object deleted half-way is swept too.
+  fs::create_directories(dir + "/objects/.meta/uploads/outputs/j1/gone");
+  std::ofstream{dir + "/objects/.meta/uploads/outputs/j1/gone/x"} << "{}";
+  auto removed = os::delete_prefix(dir, "uploads", "outputs/j1/");
+  CAF_REQUIRE(removed);
+  CAF_CHECK_EQUAL(*removed, 3u);
+  for (auto key : {"outputs/j1/thumb.jpg", "outputs/j1/r/720p.mp4",
+                   "outputs/j1/uploaded"})
+    CAF_CHECK_EQUAL(get(presign("GET", key)).status, 404u);
+  for (auto key : {"outputs/j10/thumb.jpg", "outputs/j1x", "outputs/keep"}) {
+    auto got = get(presign("GET", key));
+    CAF_CHECK_EQUAL(got.status, 200u);
+    CAF_CHECK_EQUAL(got.body, key);
+  }
+  CAF_CHECK(!fs::exists(dir + "/objects/uploads/outputs/j1"));
+  CAF_CHECK(!fs::exists(dir + "/objects/.meta/uploads/outputs/j1"));
+  CAF_CHECK(fs::exists(dir + "/objects/.meta/uploads/outputs/j10/thumb.jpg"));
+  // Again: nothing left, nothing removed.
+  removed = os::delete_prefix(dir, "uploads", "outputs/j1/");
+  CAF_REQUIRE(removed);
+  CAF_CHECK_EQUAL(*removed, 0u);
+  // A prefix must name a folder inside the bucket.
+  for (auto prefix : {"", "/", "outputs/j1", "../", "outputs/../", "./",
+                      "outputs//", "outputs/j10/../"}) {
+    CAF_MESSAGE("prefix: " << prefix);
+    auto res = os::delete_prefix(dir, "uploads", prefix);
+    CAF_REQUIRE(!res);
+    CAF_CHECK_EQUAL(errc_of(res.error()), errc::invalid_argument);
+  }
+  auto bad_bucket = os::delete_prefix(dir, ".meta", "outputs/");
+  CAF_REQUIRE(!bad_bucket);
+  CAF_CHECK_EQUAL(errc_of(bad_bucket.error()), errc::invalid_argument);
+  // An object named like the folder is not under it.
+  removed = os::delete_prefix(dir, "uploads", "outputs/keep/");
+  CAF_REQUIRE(removed);
+  CAF_CHECK_EQUAL(*removed, 0u);
+  CAF_CHECK_EQUAL(get(presign("GET", "outputs/keep")).status, 200u);
+  // Everything under outputs/.
+  removed = os::delete_prefix(dir, "uploads", "outputs/");
+  CAF_REQUIRE(removed);
+  CAF_CHECK_EQUAL(*removed, 3u);
+  CAF_CHECK(fs::exists(dir + "/objects/uploads"));
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

@@ -16,6 +16,7 @@
 
 #include "vf/adapters/common/http_framing.hpp"
 #include "vf/adapters/common/text.hpp"
+#include "vf/adapters/objectstore/byte_range.hpp"
 #include "vf/adapters/objectstore/md5_hasher.hpp"
 #include "vf/adapters/objectstore/object_paths.hpp"
 #include "vf/messages/errc.hpp"
@@ -99,6 +100,7 @@ void set_object_headers(Message& msg, const object_meta& meta, int64_t mtime) {
   msg.set(http::field::content_type, meta.content_type.empty()
                                        ? std::string{"binary/octet-stream"}
                                        : meta.content_type);
+  msg.set(http::field::accept_ranges, "bytes");
 }
 
 } // namespace
@@ -732,12 +734,22 @@ void session::handle_get() {
     return send_error(*err);
   if (auto err = check_object_address())
     return send_error(*err);
+  if (req_.method == http::verb::get) {
+    // Range is not a signed header of our presigned URLs, so it is read
+    // only now, after the signature was verified without it.
+    auto& msg = header_->get();
+    // Two Range fields are as good as a malformed one: ignored.
+    if (msg.count(http::field::range) == 1)
+      req_.range = std::string{msg[http::field::range]};
+    if (auto i = msg.find(http::field::if_range); i != msg.end())
+      req_.if_range = std::string{i->value()};
+  }
   auto& dir = ctx_.config().data_dir;
   auto path = object_file(dir, req_.bucket, req_.key);
   auto res
     = std::make_shared<file_response>(http::status::ok, req_.http_version);
   beast::error_code ec;
-  res->body().open(path.c_str(), beast::file_mode::scan, ec);
+  res->body().file.open(path.c_str(), beast::file_mode::scan, ec);
   s3_error no_such_key{http::status::not_found, "NoSuchKey",
                        "The specified key does not exist."};
   if (ec) {
@@ -749,7 +761,7 @@ void session::handle_get() {
                        "We encountered an internal error reading the "
                        "object. Please try again."});
   }
-  auto fd = res->body().file().native_handle();
+  auto fd = res->body().file.native_handle();
   struct stat st;
   // A folder of deeper keys is not an object.
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
@@ -822,17 +834,59 @@ void session::send_object(const object_meta& meta, uint64_t size,
     head->content_length(size);
     return send(std::move(head));
   }
+  // RFC 7233 3.1: only a GET's Range counts (handle_get reads no other).
+  auto selection = range_selection{};
+  if (req_.range && if_range_matches(meta, mtime))
+    selection = select_range(*req_.range, size);
+  switch (selection.verdict) {
+    case range_verdict::unsatisfiable:
+      return send_error(
+        {http::status::range_not_satisfiable, "InvalidRange",
+         "The requested range is not satisfiable: the object has "
+           + std::to_string(size) + " bytes"},
+        unsatisfied_content_range(size));
+    case range_verdict::partial: {
+      auto& range = selection.range;
+      res->result(http::status::partial_content);
+      set_object_headers(*res, meta, mtime);
+      res->set(http::field::content_range, content_range(range, size));
+      res->body().offset = range.first;
+      res->body().length = range.length();
+      res->content_length(range.length());
+      return send(std::move(res));
+    }
+    case range_verdict::whole:
+      break;
+  }
   set_object_headers(*res, meta, mtime);
+  res->body().offset = 0;
+  res->body().length = size;
   res->content_length(size);
   send(std::move(res));
 }
 
+bool session::if_range_matches(const object_meta& meta, int64_t mtime) const {
+  if (!req_.if_range)
+    return true;
+  // An entity tag must match ours exactly (a weak one never does); a date
+  // must be exactly our Last-Modified. Anything else means the client's
+  // copy is stale, so it gets the whole current object instead of a piece
+  // of it spliced onto old bytes.
+  auto value = common::trim_blanks(*req_.if_range);
+  if (!value.empty() && value.front() == '"')
+    return value == "\"" + meta.etag + "\"";
+  return value == http_date(mtime);
+}
+
 // -- responses ---------------------------------------------------------------
 
-void session::send_error(const s3_error& err) {
+void session::send_error(const s3_error& err,
+                         const std::string& range_header) {
   auto res = std::make_shared<http::response<http::string_body>>(
     err.status, req_.http_version);
   res->set(http::field::content_type, "application/xml");
+  if (!range_header.empty())
+    res->set(http::field::content_range, range_header);
   res->set("x-amz-error-code", err.code);
   if (err.status == http::status::method_not_allowed)
     res->set(http::field::allow, "GET, HEAD, PUT");

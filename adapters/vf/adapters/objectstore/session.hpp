@@ -4,7 +4,8 @@
 // another (keep-alive), verifies presigned URLs before reading any body,
 // streams PUT bodies to a partial file, commits them off the I/O thread,
 // announces them to the orchestrator through the CAF bridge, and streams
-// objects back for GET/HEAD. Internal to the object store.
+// objects (or one byte range of one) back for GET/HEAD. Internal to the
+// object store.
 
 #pragma once
 
@@ -15,12 +16,12 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/empty_body.hpp>
-#include <boost/beast/http/file_body.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/parser.hpp>
 
 #include "vf/adapters/common/asio_bridge.hpp"
 #include "vf/adapters/common/connection_gate.hpp"
+#include "vf/adapters/objectstore/file_range_body.hpp"
 #include "vf/adapters/objectstore/object_meta.hpp"
 #include "vf/adapters/objectstore/s3_error.hpp"
 #include "vf/adapters/objectstore/store_context.hpp"
@@ -120,6 +121,10 @@ private:
     std::string content_md5;
     /// `Content-Type` of the upload, kept for GET.
     std::string content_type;
+    /// The GET's single `Range` header value, if it sent exactly one.
+    std::optional<std::string> range;
+    /// The GET's `If-Range` header value, if any.
+    std::optional<std::string> if_range;
     /// Version id assigned to the upload.
     std::string version_id;
     /// Hex MD5 of the uploaded bytes.
@@ -143,9 +148,8 @@ private:
   /// Reads a body through `chunk_`, never holding more than one chunk.
   using body_parser
     = boost::beast::http::request_parser<boost::beast::http::buffer_body>;
-  /// Streams an object file back.
-  using file_response
-    = boost::beast::http::response<boost::beast::http::file_body>;
+  /// Streams an object file (or one byte range of it) back.
+  using file_response = boost::beast::http::response<file_range_body>;
 
   // -- request dispatch ------------------------------------------------------
 
@@ -199,13 +203,18 @@ private:
 
   /// Validates a GET or HEAD and opens the object.
   void handle_get();
-  /// Sends the object (GET) or its headers (HEAD).
+  /// Sends the object (GET), the byte range a GET asked for (206 or 416),
+  /// or the object's headers (HEAD).
   void send_object(const object_meta& meta, uint64_t size, int64_t mtime);
+  /// Returns whether the GET's `If-Range` (if any) matches the object, i.e.
+  /// whether its `Range` may be honoured.
+  bool if_range_matches(const object_meta& meta, int64_t mtime) const;
 
   // -- responses -------------------------------------------------------------
 
-  /// Sends an S3 XML error.
-  void send_error(const s3_error& err);
+  /// Sends an S3 XML error; a non-empty `range_header` goes out as the
+  /// `Content-Range` header (416 answers).
+  void send_error(const s3_error& err, const std::string& range_header = {});
   /// Sends a response, then continues with the next request or closes.
   template <class Body>
   void send(std::shared_ptr<boost::beast::http::response<Body>> res);

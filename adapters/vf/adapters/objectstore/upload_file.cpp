@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <vector>
 
 namespace vf::adapters::objectstore {
 
@@ -122,6 +123,43 @@ std::optional<fs_error> upload_file::append(const char* data, size_t size) {
     return err;
   md5_.update(data, size);
   size_ += size;
+  return std::nullopt;
+}
+
+std::optional<fs_error> upload_file::link_from(const std::string& source) {
+  if (fd_ >= 0)
+    return make_fs_error(EBUSY, "cannot link " + source + " to " + path_
+                                  + ": already open");
+  if (::link(source.c_str(), path_.c_str()) != 0) {
+    gone_ = true;
+    return make_fs_error(errno, "cannot link " + source + " to " + path_);
+  }
+  // link() does not follow a symbolic link, but the check below must hold
+  // whatever the path named: only a regular file becomes an object.
+  fd_ = ::open(path_.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd_ < 0)
+    return make_fs_error(errno, "cannot open " + path_);
+  struct stat st;
+  if (::fstat(fd_, &st) != 0)
+    return make_fs_error(errno, "cannot stat " + path_);
+  if (!S_ISREG(st.st_mode))
+    return make_fs_error(EINVAL, source + " is not a regular file");
+  std::vector<char> buf(size_t{64} * 1024);
+  for (;;) {
+    auto n = ::read(fd_, buf.data(), buf.size());
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0)
+      return make_fs_error(errno, "cannot read " + path_);
+    if (n == 0)
+      break;
+    md5_.update(buf.data(), static_cast<size_t>(n));
+    size_ += static_cast<uint64_t>(n);
+  }
+  // The object's Last-Modified is its file's mtime, which should say when
+  // it entered the store rather than when its producer last wrote it. A
+  // failure only leaves the older time, so it is not an error.
+  ::futimens(fd_, nullptr);
   return std::nullopt;
 }
 

@@ -53,6 +53,13 @@ public:
   /// Appends `size` bytes to the file and the MD5.
   [[nodiscard]] std::optional<fs_error> append(const char* data, size_t size);
 
+  /// Instead of `open` and `append`: hard-links the existing regular file
+  /// `source` as the partial file, opens it and hashes its bytes, so that
+  /// `commit` moves it into place without copying. `source` itself is left
+  /// as it is. Fails with `EXDEV` if `source` is on another file system
+  /// (the caller copies then), and if `source` is not a regular file.
+  [[nodiscard]] std::optional<fs_error> link_from(const std::string& source);
+
   /// Bytes appended so far.
   uint64_t size() const {
     return size_;
