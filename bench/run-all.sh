@@ -40,6 +40,7 @@ echo "vidflow benchmarks — $(date -u +%FT%TZ), $(nproc) CPUs, load $(cut -d' '
 run_program vf-bench-probe
 run_program vf-bench-sqlite-store
 run_program vf-bench-dispatch
+run_program vf-bench-render
 
 section "ingest: POST /jobs, vidflow vs reference (bench/ingest.sh)"
 # shellcheck disable=SC2086

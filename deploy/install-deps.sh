@@ -23,11 +23,13 @@ done
 pkgs=(build-essential cmake pkg-config ccache
       libcaf-dev libboost-dev libssl-dev
       libavformat-dev libavcodec-dev libavutil-dev libswscale-dev
+      libavfilter-dev
       libhiredis-dev libsqlite3-dev nlohmann-json3-dev
-      libcurl4-openssl-dev prometheus-cpp-dev)
+      libcurl4-openssl-dev prometheus-cpp-dev
+      ffmpeg curl python3)  # what the README walk-through uses
 if [ "$want_test" = 1 ]; then
   # openssl: certificates for TLS refusal tests; iproute2: `ip netns`.
-  pkgs+=(ffmpeg curl python3 sqlite3 clang libclang-rt-14-dev openssl iproute2)
+  pkgs+=(sqlite3 clang libclang-rt-14-dev openssl iproute2)
   # Node may come from elsewhere than Debian (with its own npm): only ask
   # apt for it when there is none at all.
   command -v node >/dev/null || pkgs+=(nodejs)

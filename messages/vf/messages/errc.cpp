@@ -11,7 +11,7 @@ namespace vf::messages {
 
 namespace {
 
-constexpr std::array<std::pair<errc, const char*>, 21> names{{
+constexpr std::array<std::pair<errc, const char*>, 22> names{{
   {errc::none, ""},
   {errc::not_found, "not_found"},
   {errc::invalid_argument, "invalid_argument"},
@@ -33,6 +33,7 @@ constexpr std::array<std::pair<errc, const char*>, 21> names{{
   {errc::quota_exceeded, "quota_exceeded"},
   {errc::storage_quota_exceeded, "storage_quota_exceeded"},
   {errc::expired, "expired"},
+  {errc::encoder_failed, "encoder_failed"},
 }};
 
 } // namespace
@@ -58,6 +59,7 @@ bool is_transient(errc x) {
     case errc::throttled:
     case errc::worker_lost:
     case errc::provider_error:
+    case errc::encoder_failed:
       return true;
     default:
       return false;

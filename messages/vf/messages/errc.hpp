@@ -61,6 +61,10 @@ enum class errc : uint8_t {
   /// The job's upload never came before its upload URL (plus grace)
   /// expired; the job is EXPIRED.
   expired,
+  /// An encoder, filter graph or muxer could not be set up or failed
+  /// mid-stream (not the input's fault); another attempt, maybe on another
+  /// worker, may work.
+  encoder_failed,
 };
 
 /// Category tag for `caf::error` values built from `errc`.
