@@ -5,6 +5,7 @@
 
 #include "vf/messages/dispatcher_actor.hpp"
 #include "vf/messages/errc.hpp"
+#include "vf/messages/retention_actor.hpp"
 #include "vf/messages/stores.hpp"
 #include "vf/messages/media_actor.hpp"
 #include "vf/messages/worker_actor.hpp"
@@ -131,6 +132,18 @@ fake_store(fake_store_impl* self) {
       if (self->state.fail_writes)
         return down();
       return self->state.purged.emplace(id, at_ms).second;
+    },
+    [=](atoms::erase, const std::string& id) -> caf::result<bool> {
+      if (self->state.fail_writes)
+        return down();
+      auto& st = self->state;
+      st.results.erase(id);
+      st.ledger.erase(std::remove_if(st.ledger.begin(), st.ledger.end(),
+                                     [&](const messages::attempt_record& r) {
+                                       return r.job_id == id;
+                                     }),
+                      st.ledger.end());
+      return st.jobs.erase(id) > 0;
     },
     [=](atoms::usage, const std::string& owner) {
       messages::user_usage x;
@@ -401,6 +414,36 @@ inline messages::task_outcome failed_outcome(const messages::task& t,
   out.object_version = t.object.version;
   out.series = t.series;
   return out;
+}
+
+/// Records what it was asked to delete; fails keys listed in `broken`.
+struct fake_deleter_state {
+  std::vector<std::string> erased;
+  std::set<std::string> broken;
+};
+
+/// An object deleter that deletes nothing: it records `bucket/key` (and
+/// `bucket/prefix*` for prefixes) in `erased`.
+inline messages::object_deleter_actor::behavior_type fake_deleter(
+  messages::object_deleter_actor::stateful_pointer<fake_deleter_state> self) {
+  return {
+    [=](atoms::erase, const std::string& bucket,
+        const std::string& key) -> caf::result<bool> {
+      if (self->state.broken.count(key) > 0)
+        return messages::make_error(messages::errc::storage_unavailable,
+                                    "disk says no");
+      self->state.erased.push_back(bucket + "/" + key);
+      return true;
+    },
+    [=](atoms::erase_prefix, const std::string& bucket,
+        const std::string& prefix) -> caf::result<uint64_t> {
+      if (self->state.broken.count(prefix) > 0)
+        return messages::make_error(messages::errc::storage_unavailable,
+                                    "disk says no");
+      self->state.erased.push_back(bucket + "/" + prefix + "*");
+      return uint64_t{2};
+    },
+  };
 }
 
 } // namespace vf::testing

@@ -46,7 +46,7 @@ struct fixture : testing::fixture_base {
   expected<messages::job> create(std::string filename) {
     return ask<messages::job>(atoms::create_v,
                               messages::job_request{"demo", filename,
-                                                    "video/mp4"});
+                                                    "video/mp4", 0, ""});
   }
 
   messages::store_actor store;
@@ -131,7 +131,7 @@ CAF_TEST(results are only served for succeeded jobs) {
   CAF_CHECK_EQUAL(messages::errc_of(r.error()), errc::not_found);
   auto& st = deref<testing::fake_store_impl>(store).state;
   st.jobs[j->id].status = job_status::succeeded;
-  st.results[j->id] = messages::job_result{j->id, "{}", "sum", t0};
+  st.results[j->id] = messages::job_result{j->id, "{}", "sum", t0, ""};
   r = ask<messages::job_result>(atoms::get_result_v, j->id);
   CAF_REQUIRE(r);
   CAF_CHECK_EQUAL(r->summary, "sum");
@@ -227,7 +227,7 @@ CAF_TEST(per user limits refuse new jobs with quota errors) {
   CAF_CHECK_EQUAL(jobs.size(), 2u);
   // Another user has their own budget.
   auto other = ask<messages::job>(
-    atoms::create_v, messages::job_request{"eve", "e.mp4", "video/mp4"});
+    atoms::create_v, messages::job_request{"eve", "e.mp4", "video/mp4", 0, ""});
   CAF_CHECK(other);
   // A finished job leaves the in-flight count, but its bytes stay.
   jobs[a->id].status = job_status::succeeded;
@@ -252,7 +252,7 @@ CAF_TEST(a burst of creates cannot pass one in flight check together) {
   for (int i = 0; i < 10; ++i)
     self->send(reg, atoms::create_v,
                messages::job_request{"demo", "x" + std::to_string(i) + ".mp4",
-                                     "video/mp4"});
+                                     "video/mp4", 0, ""});
   consume_messages();
   size_t ok = 0;
   size_t refused = 0;
@@ -267,6 +267,71 @@ CAF_TEST(a burst of creates cannot pass one in flight check together) {
   CAF_CHECK_EQUAL(refused, 7u);
   CAF_CHECK_EQUAL(deref<testing::fake_store_impl>(store).state.jobs.size(),
                   3u);
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()
+
+namespace {
+
+struct erase_fixture : fixture {
+  erase_fixture() {
+    deleter = sys.spawn(testing::fake_deleter);
+    actors::job_registry_config cfg;
+    cfg.bucket = "media";
+    cfg.key_prefix = "uploads";
+    cfg.wall_ms = t0;
+    cfg.deleter = deleter;
+    anon_send_exit(reg, exit_reason::user_shutdown);
+    reg = sys.spawn(actors::job_registry, messages::stores_of(store), cfg);
+    consume_messages();
+  }
+
+  ~erase_fixture() {
+    anon_send_exit(deleter, exit_reason::user_shutdown);
+  }
+
+  testing::fake_deleter_state& deleted() {
+    return deref<messages::object_deleter_actor::stateful_base<
+      testing::fake_deleter_state>>(deleter)
+      .state;
+  }
+
+  messages::object_deleter_actor deleter;
+};
+
+} // namespace
+
+CAF_TEST_FIXTURE_SCOPE(erase_tests, erase_fixture)
+
+CAF_TEST(erase deletes the upload and outputs then the records) {
+  auto j = create("clip.mp4");
+  CAF_REQUIRE(j);
+  auto& st = deref<testing::fake_store_impl>(store).state;
+  st.results[j->id] = messages::job_result{j->id, "{}", "sum", t0, ""};
+  CAF_CHECK_EQUAL(ask<uint64_t>(atoms::erase_v, j->id), uint64_t{3});
+  CAF_CHECK_EQUAL(deleted().erased,
+                  (std::vector<std::string>{"media/" + j->key,
+                                            "media/outputs/" + j->id + "/*"}));
+  CAF_CHECK_EQUAL(st.jobs.count(j->id), 0u);
+  CAF_CHECK_EQUAL(st.results.count(j->id), 0u);
+  // Twice: nothing left to delete.
+  auto again = ask<uint64_t>(atoms::erase_v, j->id);
+  CAF_REQUIRE(!again);
+  CAF_CHECK_EQUAL(messages::errc_of(again.error()), errc::not_found);
+}
+
+CAF_TEST(a failed object delete keeps the records for a retry) {
+  auto j = create("clip.mp4");
+  CAF_REQUIRE(j);
+  deleted().broken.insert("outputs/" + j->id + "/");
+  auto res = ask<uint64_t>(atoms::erase_v, j->id);
+  CAF_REQUIRE(!res);
+  CAF_CHECK_EQUAL(messages::errc_of(res.error()), errc::storage_unavailable);
+  auto& st = deref<testing::fake_store_impl>(store).state;
+  CAF_CHECK_EQUAL(st.jobs.count(j->id), 1u);
+  deleted().broken.clear();
+  CAF_CHECK_EQUAL(ask<uint64_t>(atoms::erase_v, j->id), uint64_t{3});
+  CAF_CHECK_EQUAL(st.jobs.count(j->id), 0u);
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

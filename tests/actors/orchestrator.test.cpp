@@ -141,6 +141,12 @@ struct fixture : testing::fixture_base {
 
 } // namespace
 
+CAF_TEST(render is never a configured step) {
+  auto why = actors::check_pipeline({task_kind::probe, task_kind::render});
+  CAF_REQUIRE(why);
+  CAF_CHECK(why->find("asks for media outputs") != std::string::npos);
+}
+
 CAF_TEST(pipelines whose steps do not fit are refused) {
   using k = task_kind;
   using steps = std::vector<task_kind>;
@@ -198,6 +204,81 @@ CAF_TEST(an upload runs the pipeline to SUCCEEDED) {
   CAF_CHECK_EQUAL(st().results[id].summary, "a summary");
   CAF_CHECK_EQUAL(st().result_writes, 1u);
   CAF_CHECK(pending().empty());
+}
+
+CAF_TEST(a job with outputs renders last with its recipe and priority) {
+  const std::string recipe
+    = R"({"thumbnails":[{"name":"small","width":320,"height":180}],)"
+      R"("renditions":[]})";
+  job().outputs = recipe;
+  job().priority = messages::priority_low;
+  CAF_CHECK_EQUAL(deliver(event("v1")), true);
+  CAF_REQUIRE_EQUAL(pending().size(), 1u);
+  auto probe = pending()[0].first;
+  CAF_CHECK_EQUAL(probe.priority, messages::priority_low);
+  answer(0, testing::ok_outcome(probe, R"({"format":{}})"));
+  CAF_REQUIRE_EQUAL(pending().size(), 1u);
+  auto sum = pending()[0].first;
+  CAF_CHECK_EQUAL(sum.priority, messages::priority_low);
+  answer(0, testing::ok_outcome(sum, "a summary"));
+  CAF_CHECK_EQUAL(job().status, job_status::processing);
+  CAF_REQUIRE_EQUAL(pending().size(), 1u);
+  auto render = pending()[0].first;
+  CAF_CHECK_EQUAL(render.kind, task_kind::render);
+  CAF_CHECK_EQUAL(render.priority, messages::priority_low);
+  CAF_CHECK_EQUAL(render.timeout_ms, cfg.render_timeout_ms);
+  CAF_CHECK_EQUAL(render.input, R"({"recipe":)" + recipe
+                                  + R"(,"metadata":{"format":{}}})");
+  CAF_CHECK_EQUAL(job().step, "render");
+  answer(0, testing::ok_outcome(render, R"({"thumbnails":[]})"));
+  CAF_CHECK_EQUAL(job().status, job_status::succeeded);
+  CAF_CHECK_EQUAL(st().results[id].outputs, R"({"thumbnails":[]})");
+  CAF_CHECK_EQUAL(st().results[id].summary, "a summary");
+}
+
+CAF_TEST(a failed render retries only the render) {
+  job().outputs = R"({"thumbnails":[],"renditions":[{"name":"360p"}]})";
+  CAF_CHECK_EQUAL(deliver(event("v1")), true);
+  answer(0, testing::ok_outcome(pending()[0].first, R"({"format":{}})"));
+  answer(0, testing::ok_outcome(pending()[0].first, "s"));
+  CAF_REQUIRE_EQUAL(pending().size(), 1u);
+  auto render = pending()[0].first;
+  auto out = testing::ok_outcome(render, "");
+  out.ok = false;
+  out.error_code = errc::internal;
+  out.transient = true;
+  answer(0, out);
+  advance_time(std::chrono::hours{1});
+  consume_messages();
+  CAF_REQUIRE_EQUAL(pending().size(), 1u);
+  CAF_CHECK_EQUAL(pending()[0].first.kind, task_kind::render);
+  CAF_CHECK_EQUAL(pending()[0].first.attempt, 2u);
+}
+
+CAF_TEST(recover resumes a job at its render step) {
+  job().status = job_status::processing;
+  job().step = "render";
+  job().attempts = 1;
+  job().object.version = "v1";
+  job().outputs = R"({"thumbnails":[],"renditions":[{"name":"360p"}]})";
+  for (auto kind : {task_kind::probe, task_kind::summarize}) {
+    messages::attempt_record r;
+    r.job_id = id;
+    r.object_version = "v1";
+    r.kind = kind;
+    r.ok = true;
+    r.output = to_string(kind) + "-out";
+    st().ledger.push_back(r);
+  }
+  self->send(orch, atoms::recover_v);
+  consume_messages();
+  CAF_REQUIRE_EQUAL(pending().size(), 1u);
+  CAF_CHECK_EQUAL(pending()[0].first.kind, task_kind::render);
+  // The attempt the node died in counts.
+  CAF_CHECK_EQUAL(pending()[0].first.attempt, 2u);
+  answer(0, testing::ok_outcome(pending()[0].first, R"({"renditions":[]})"));
+  CAF_CHECK_EQUAL(job().status, job_status::succeeded);
+  CAF_CHECK_EQUAL(st().results[id].outputs, R"({"renditions":[]})");
 }
 
 CAF_TEST(a duplicate event is a no-op in flight and after the end) {

@@ -20,24 +20,8 @@ namespace {
 constexpr int64_t t0 = 1'800'000'000'000;
 constexpr int64_t day_ms = 86'400'000;
 
-/// Records what it was asked to delete; fails keys listed in `broken`.
-struct deleter_state {
-  std::vector<std::string> erased;
-  std::set<std::string> broken;
-};
-
-messages::object_deleter_actor::behavior_type fake_deleter(
-  messages::object_deleter_actor::stateful_pointer<deleter_state> self) {
-  return {
-    [=](atoms::erase, const std::string& bucket,
-        const std::string& key) -> caf::result<bool> {
-      if (self->state.broken.count(key) > 0)
-        return messages::make_error(errc::storage_unavailable, "disk says no");
-      self->state.erased.push_back(bucket + "/" + key);
-      return true;
-    },
-  };
-}
+using deleter_state = testing::fake_deleter_state;
+using testing::fake_deleter;
 
 struct fixture : testing::fixture_base {
   fixture() {

@@ -46,6 +46,18 @@ fake_media(fake_media_actor::stateful_pointer<fake_media_state> self) {
         return messages::make_error(errc::timeout, "deadline hit");
       return std::string{R"({"format":{"duration":"1.0"}})"};
     },
+    [=](atoms::render, const messages::object_ref& obj, const std::string&,
+        const std::string& input, uint32_t,
+        uint64_t lease) -> result<std::string> {
+      if (obj.key == "hang") {
+        auto rp = self->make_response_promise<std::string>();
+        self->state.held.emplace(lease, rp);
+        return rp;
+      }
+      if (obj.key == "bad")
+        return messages::make_error(errc::bad_media, "broken at 1.2 s");
+      return std::string{R"({"rendered":)"} + input + "}";
+    },
     [=](atoms::cancel, uint64_t lease) {
       auto i = self->state.held.find(lease);
       if (i == self->state.held.end())
@@ -205,6 +217,34 @@ CAF_TEST(a cancelled probe ends with a cancelled outcome) {
   CAF_CHECK_EQUAL(out.lease_id, 11u);
   CAF_CHECK_EQUAL(out.error_code, messages::errc::cancelled);
   CAF_CHECK(!out.transient);
+}
+
+CAF_TEST(a render goes to the media port with its job and input) {
+  auto out = run(task_kind::render, "good", "clip.mp4", R"({"recipe":{}})");
+  CAF_CHECK(out.ok);
+  CAF_CHECK_EQUAL(out.kind, task_kind::render);
+  CAF_CHECK_EQUAL(out.output, R"({"rendered":{"recipe":{}}})");
+  out = run(task_kind::render, "bad");
+  CAF_CHECK(!out.ok);
+  CAF_CHECK_EQUAL(out.error_code, messages::errc::bad_media);
+  CAF_CHECK_EQUAL(out.error_message, "broken at 1.2 s");
+}
+
+CAF_TEST(a cancelled render ends with a cancelled outcome) {
+  messages::task t;
+  t.job_id = "j";
+  t.kind = task_kind::render;
+  t.object.key = "hang";
+  t.lease_id = 12;
+  self->send(w, atoms::run_v, t);
+  consume_messages();
+  self->send(w, atoms::cancel_v, uint64_t{12});
+  consume_messages();
+  messages::task_outcome out;
+  self->receive([&](messages::task_outcome& x) { out = std::move(x); },
+                after(std::chrono::seconds(0)) >> [] {});
+  CAF_CHECK_EQUAL(out.lease_id, 12u);
+  CAF_CHECK_EQUAL(out.error_code, messages::errc::cancelled);
 }
 
 CAF_TEST(a cancelled sleep ends at once) {

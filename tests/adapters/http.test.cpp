@@ -63,6 +63,8 @@ struct fake_store {
   std::map<std::string, std::vector<attempt_record>> attempts;
   /// Dead letters by job id.
   std::map<std::string, dead_letter> dlq;
+  /// Stored outputs of results (the render step's JSON) by job id.
+  std::map<std::string, std::string> outputs;
   /// Arguments of the last `dlq_list` and `analyze`.
   int64_t last_since = -1;
   uint32_t last_limit = 0;
@@ -103,6 +105,8 @@ fake_registry(job_registry_actor::stateful_pointer<registry_state> self,
       j.owner = req.owner;
       j.filename = req.filename;
       j.content_type = req.content_type;
+      j.priority = req.priority;
+      j.outputs = req.outputs;
       j.bucket = "uploads";
       j.key = "uploads/" + j.id + "/" + req.filename;
       j.created_at = 1'795'266'120'123; // 2026-11-21T13:02:00.123Z
@@ -145,7 +149,8 @@ fake_registry(job_registry_actor::stateful_pointer<registry_state> self,
       if (i->second.status != job_status::succeeded)
         return make_error(errc::conflict);
       return job_result{id, R"({"format":{"duration":"1.5"},"streams":[]})",
-                        "a short clip", 1'795'266'121'000};
+                        "a short clip", 1'795'266'121'000,
+                        store->outputs[id]};
     },
     [=](atoms::counts) -> caf::result<status_counts> {
       std::lock_guard<std::mutex> guard{store->mtx};
@@ -189,6 +194,17 @@ fake_registry(job_registry_actor::stateful_pointer<registry_state> self,
     [=](atoms::dlq_remove, const std::string& id) {
       std::lock_guard<std::mutex> guard{store->mtx};
       return store->dlq.erase(id) > 0;
+    },
+    [=](atoms::erase, const std::string& id) -> caf::result<uint64_t> {
+      std::lock_guard<std::mutex> guard{store->mtx};
+      auto i = store->jobs.find(id);
+      if (i == store->jobs.end())
+        return make_error(errc::not_found, "no job " + id);
+      // What the real registry meets: the orchestrator stopped it first.
+      if (!is_terminal(i->second.status))
+        return make_error(errc::internal, "erased a running job");
+      store->jobs.erase(i);
+      return uint64_t{3};
     },
   };
 }
@@ -528,6 +544,9 @@ struct fixture {
       return "http://store.local/" + j.bucket + "/" + j.key
              + "?X-Amz-Signature=fake";
     };
+    c.presign_download = [](const std::string& bucket, const std::string& key) {
+      return "http://store.local/" + bucket + "/" + key + "?get=1";
+    };
     c.parse_webhook = fake_parse;
     c.webhook_token = "hook-secret";
     c.webhook_max_records = 8;
@@ -652,9 +671,9 @@ CAF_TEST(healthz unknown routes and wrong methods) {
   r = call(bhttp::verb::get, "/auth/login");
   CAF_CHECK(is_error(r, 405, "method_not_allowed"));
   CAF_CHECK_EQUAL(r.header("Allow"), "POST");
-  r = call(bhttp::verb::delete_, "/jobs/abc");
+  r = call(bhttp::verb::put, "/jobs/abc");
   CAF_CHECK(is_error(r, 405, "method_not_allowed"));
-  CAF_CHECK_EQUAL(r.header("Allow"), "GET");
+  CAF_CHECK_EQUAL(r.header("Allow"), "GET, DELETE");
   r = call(bhttp::verb::post, "/healthz", "{}");
   CAF_CHECK_EQUAL(r.header("Allow"), "GET");
   CAF_CHECK_EQUAL(r.status, 405u);
@@ -843,6 +862,169 @@ CAF_TEST(create job) {
   // content_type is optional, null counts as absent.
   CAF_CHECK_EQUAL(post(R"({"filename":"b.mp4","content_type":null})").status,
                   201u);
+}
+
+CAF_TEST(create job with outputs and priority) {
+  auto token = login("alice", "wonderland");
+  auto post = [&](const std::string& body) {
+    return call(bhttp::verb::post, "/jobs", body, bearer(token));
+  };
+  auto r = post(R"({"filename":"m.mp4","priority":"high","outputs":)"
+                R"({"thumbnails":["small",{"width":200,"height":100}],)"
+                R"("thumbnail_at":2.5,"renditions":["720p","360p"]}})");
+  CAF_REQUIRE_EQUAL(r.status, 201u);
+  auto id = r.doc()["job_id"].get<std::string>();
+  {
+    std::lock_guard<std::mutex> guard{store->mtx};
+    auto& j = store->jobs[id];
+    CAF_CHECK_EQUAL(j.priority, vf::messages::priority_high);
+    auto recipe = nlohmann::json::parse(j.outputs);
+    CAF_CHECK_EQUAL(recipe["thumbnails"][0]["name"], "small");
+    CAF_CHECK_EQUAL(recipe["thumbnails"][0]["width"], 320);
+    CAF_CHECK_EQUAL(recipe["thumbnails"][0]["height"], 180);
+    CAF_CHECK_EQUAL(recipe["thumbnails"][1]["name"], "200x100");
+    CAF_CHECK_EQUAL(recipe["thumbnail_at"], 2.5);
+    CAF_CHECK_EQUAL(recipe["renditions"][1]["name"], "360p");
+    CAF_CHECK_EQUAL(recipe["renditions"][1]["height"], 360);
+  }
+  // Nothing asked for is the same as no outputs.
+  r = post(R"({"filename":"n.mp4","outputs":{"thumbnails":[]}})");
+  CAF_REQUIRE_EQUAL(r.status, 201u);
+  {
+    std::lock_guard<std::mutex> guard{store->mtx};
+    auto& j = store->jobs[r.doc()["job_id"].get<std::string>()];
+    CAF_CHECK_EQUAL(j.outputs, "");
+    CAF_CHECK_EQUAL(j.priority, vf::messages::priority_default);
+  }
+  // Every refusal is a 422 naming what is wrong, and creates nothing.
+  size_t before = 0;
+  {
+    std::lock_guard<std::mutex> guard{store->mtx};
+    before = store->jobs.size();
+  }
+  std::vector<std::pair<std::string, std::string>> bad{
+    {R"({"filename":"a.mp4","priority":"urgent"})", "priority"},
+    {R"({"filename":"a.mp4","priority":1})", "priority"},
+    {R"({"filename":"a.mp4","colour":"red"})", "unknown field 'colour'"},
+    {R"({"filename":"a.mp4","outputs":[]})", "outputs must be an object"},
+    {R"({"filename":"a.mp4","outputs":{"gifs":[]}})", "unknown field 'gifs'"},
+    {R"({"filename":"a.mp4","outputs":{"thumbnails":["huge"]}})",
+     "thumbnails[0]: unknown preset"},
+    {R"({"filename":"a.mp4","outputs":{"thumbnails":[{"width":8,"height":8}]}})",
+     "thumbnails[0].width must be 16..3840"},
+    {R"({"filename":"a.mp4","outputs":{"thumbnails":[{"width":100}]}})",
+     "thumbnails[0].height is required"},
+    {R"({"filename":"a.mp4","outputs":{"thumbnails":[{"width":100,"height":100,"x":1}]}})",
+     "unknown field 'x'"},
+    {R"({"filename":"a.mp4","outputs":{"thumbnails":["small","small"]}})",
+     "'small' appears twice"},
+    {R"({"filename":"a.mp4","outputs":{"renditions":["4320p"]}})",
+     "renditions[0]: unknown preset"},
+    {R"({"filename":"a.mp4","outputs":{"renditions":["720p","720p"]}})",
+     "'720p' appears twice"},
+    {R"({"filename":"a.mp4","outputs":{"thumbnail_at":-1}})", "thumbnail_at"},
+    {R"({"filename":"a.mp4","outputs":{"thumbnail_at":"1"}})", "thumbnail_at"},
+  };
+  std::string many = R"({"filename":"a.mp4","outputs":{"thumbnails":[)";
+  for (int i = 0; i < 17; ++i)
+    many += (i > 0 ? "," : "") + std::string{R"({"width":)"}
+            + std::to_string(100 + i) + R"(,"height":100})";
+  bad.emplace_back(many + "]}}", "at most 16");
+  bad.emplace_back(R"({"filename":"a.mp4","outputs":{"renditions":)"
+                   R"(["2160p","1440p","1080p","720p","480p","360p","240p",)"
+                   R"("240p","360p"]}})",
+                   "at most 8");
+  for (auto& [body, what] : bad) {
+    auto res = post(body);
+    CAF_CHECK(is_error(res, 422, "invalid_argument"));
+    if (!contains(detail(res), what))
+      CAF_FAIL("detail '" << detail(res) << "' does not name '" << what
+                          << "' for " << body);
+  }
+  std::lock_guard<std::mutex> guard{store->mtx};
+  CAF_CHECK_EQUAL(store->jobs.size(), before);
+}
+
+CAF_TEST(result lists outputs with fresh urls and download answers one) {
+  auto token = login("alice", "wonderland");
+  auto id = create_job(token)["job_id"].get<std::string>();
+  auto dl = [&](const std::string& name) {
+    return call(bhttp::verb::get, "/jobs/" + id + "/download/" + name, "",
+                bearer(token));
+  };
+  CAF_CHECK(is_error(dl("720p"), 409, "conflict"));
+  {
+    std::lock_guard<std::mutex> guard{store->mtx};
+    store->outputs[id]
+      = R"({"thumbnails":[{"name":"small","width":320,"height":180,)"
+        R"("content_type":"image/jpeg","bytes":1234,"bucket":"uploads",)"
+        R"("key":"outputs/)"
+        + id
+        + R"(/small.jpg"}],"renditions":[{"name":"1080p","skipped":"source )"
+          R"(is 720 pixels high; renditions are never upscaled"},{"name":)"
+          R"("720p","width":1280,"height":720,"content_type":"video/mp4",)"
+          R"("bytes":99,"bucket":"uploads","key":"outputs/)"
+        + id
+        + R"(/720p.mp4","duration":3.0,"video_codec":"h264",)"
+          R"("audio_codec":"aac"}]})";
+  }
+  set_status(id, job_status::succeeded);
+  auto r = call(bhttp::verb::get, "/jobs/" + id + "/result", "", bearer(token));
+  CAF_REQUIRE_EQUAL(r.status, 200u);
+  auto doc = r.doc();
+  auto& thumb = doc["outputs"]["thumbnails"][0];
+  CAF_CHECK_EQUAL(thumb["name"], "small");
+  CAF_CHECK_EQUAL(thumb["url"],
+                  "http://store.local/uploads/outputs/" + id
+                    + "/small.jpg?get=1");
+  CAF_CHECK(!thumb.contains("key"));
+  CAF_CHECK(!thumb.contains("bucket"));
+  CAF_CHECK_EQUAL(doc["outputs"]["renditions"][0]["name"], "1080p");
+  CAF_CHECK(contains(doc["outputs"]["renditions"][0]["skipped"], "upscaled"));
+  CAF_CHECK(!doc["outputs"]["renditions"][0].contains("url"));
+  CAF_CHECK_EQUAL(doc["outputs"]["renditions"][1]["video_codec"], "h264");
+  r = dl("720p");
+  CAF_REQUIRE_EQUAL(r.status, 200u);
+  doc = r.doc();
+  CAF_CHECK_EQUAL(doc["download_url"], "http://store.local/uploads/outputs/"
+                                         + id + "/720p.mp4?get=1");
+  CAF_CHECK_EQUAL(doc["bytes"], 99);
+  CAF_CHECK_EQUAL(doc["content_type"], "video/mp4");
+  CAF_CHECK(doc["expires_at"].is_string());
+  CAF_CHECK(is_error(dl("1080p"), 404, "not_found"));
+  CAF_CHECK(contains(detail(dl("1080p")), "never upscaled"));
+  CAF_CHECK(is_error(dl("4k"), 404, "not_found"));
+  auto bob = login("bob", "builder");
+  CAF_CHECK(is_error(call(bhttp::verb::get, "/jobs/" + id + "/download/720p",
+                          "", bearer(bob)),
+                     404, "not_found"));
+}
+
+CAF_TEST(delete cancels a running job then erases it once) {
+  auto token = login("alice", "wonderland");
+  auto id = create_job(token)["job_id"].get<std::string>();
+  auto bob = login("bob", "builder");
+  auto del = [&](const std::string& who) {
+    return call(bhttp::verb::delete_, "/jobs/" + id, "", bearer(who));
+  };
+  // Someone else's job does not exist for them.
+  CAF_CHECK(is_error(del(bob), 404, "not_found"));
+  set_status(id, job_status::processing);
+  auto r = del(token);
+  CAF_REQUIRE_EQUAL(r.status, 200u);
+  auto doc = r.doc();
+  CAF_CHECK_EQUAL(doc["job_id"], id);
+  CAF_CHECK_EQUAL(doc["deleted"], true);
+  CAF_CHECK_EQUAL(doc["objects_deleted"], 3);
+  CAF_CHECK(is_error(del(token), 404, "not_found"));
+  CAF_CHECK(is_error(call(bhttp::verb::get, "/jobs/" + id, "", bearer(token)),
+                     404, "not_found"));
+  // A finished job is erased without a cancel.
+  auto done = create_job(token)["job_id"].get<std::string>();
+  set_status(done, job_status::succeeded);
+  CAF_CHECK_EQUAL(
+    call(bhttp::verb::delete_, "/jobs/" + done, "", bearer(token)).status,
+    200u);
 }
 
 CAF_TEST(body limit) {

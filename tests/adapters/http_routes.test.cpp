@@ -46,7 +46,8 @@ api_config with_webhook() {
 route label_of(const route_table& table, std::string_view path,
                std::string_view* param = nullptr) {
   std::string_view p;
-  auto res = table.match(path, p);
+  std::string_view p2;
+  auto res = table.match(path, p, p2);
   if (param != nullptr)
     *param = p;
   return res != nullptr ? res->label : route::unmatched;
@@ -69,7 +70,7 @@ CAF_TEST(the API table is valid and labels every route) {
     auto r = static_cast<route>(i);
     std::string path{route_pattern(r)};
     // A concrete path for the pattern: any id in place of the parameter.
-    for (auto name : {"{id}", "{job_id}"})
+    for (auto name : {"{id}", "{job_id}", "{name}"})
       if (auto pos = path.find(name); pos != std::string::npos)
         path.replace(pos, std::string_view{name}.size(), "0c4a7e2f");
     CAF_CHECK_EQUAL(label_of(table, path), r);
@@ -87,6 +88,20 @@ CAF_TEST(literal segments win over a parameter) {
   CAF_CHECK_EQUAL(label_of(table, "/jobs/abc/result", &param),
                   route::job_result);
   CAF_CHECK_EQUAL(param, "abc");
+}
+
+CAF_TEST(a pattern may have two parameters) {
+  route_table table{api_routes(with_webhook())};
+  std::string_view param;
+  std::string_view param2;
+  auto res = table.match("/jobs/abc/download/720p", param, param2);
+  CAF_REQUIRE(res != nullptr);
+  CAF_CHECK_EQUAL(res->label, route::job_download);
+  CAF_CHECK_EQUAL(param, "abc");
+  CAF_CHECK_EQUAL(param2, "720p");
+  CAF_CHECK(table.match("/jobs/abc/download/", param, param2) == nullptr);
+  CAF_CHECK(table.match("/jobs/abc/download", param, param2) == nullptr);
+  CAF_CHECK(table.match("/jobs/abc/download/a/b", param, param2) == nullptr);
 }
 
 CAF_TEST(paths that name no route do not match) {
@@ -107,16 +122,17 @@ CAF_TEST(the webhook exists only with a secret) {
 CAF_TEST(methods and access come from the entries) {
   route_table table{api_routes(with_webhook())};
   std::string_view param;
-  auto item = table.match("/dlq/x", param);
+  std::string_view param2;
+  auto item = table.match("/dlq/x", param, param2);
   CAF_REQUIRE(item != nullptr);
   CAF_CHECK_EQUAL(item->allow, "GET, DELETE");
   CAF_CHECK(item->who[static_cast<size_t>(http_method::del)] == access::admin);
-  auto health = table.match("/healthz", param);
+  auto health = table.match("/healthz", param, param2);
   CAF_REQUIRE(health != nullptr);
   CAF_CHECK(health->unlimited);
   CAF_CHECK(health->handlers[static_cast<size_t>(http_method::post)]
             == nullptr);
-  auto login = table.match("/auth/login", param);
+  auto login = table.match("/auth/login", param, param2);
   CAF_REQUIRE(login != nullptr);
   CAF_CHECK(!login->unlimited);
   CAF_CHECK_EQUAL(login->allow, "POST");
@@ -139,7 +155,7 @@ CAF_TEST(a route declared twice is refused) {
 CAF_TEST(malformed patterns are refused) {
   for (auto pattern :
        {"", "/", "healthz", "/healthz/", "//healthz", "/jobs/{}", "/jobs/{ID}",
-        "/jobs/{id", "/jobs/{a}/{b}", "/Jobs", "/jobs/a b"}) {
+        "/jobs/{id", "/jobs/{a}/{b}/{c}", "/Jobs", "/jobs/a b"}) {
     auto why = refusal({{http_method::get, pattern, access::open, nop}});
     CAF_CHECK(contains(why, "malformed pattern"));
   }

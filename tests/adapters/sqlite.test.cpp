@@ -70,7 +70,8 @@ bool same(const job& x, const job& y) {
          && x.object == y.object && x.attempts == y.attempts && x.step == y.step
          && x.next_attempt_at == y.next_attempt_at
          && x.error_code == y.error_code && x.error_message == y.error_message
-         && x.series == y.series;
+         && x.series == y.series && x.priority == y.priority
+         && x.outputs == y.outputs;
 }
 
 /// Bytes that must survive: UTF-8, an embedded NUL and invalid UTF-8.
@@ -419,7 +420,7 @@ CAF_TEST(history of one owner is not crowded out by others) {
 }
 
 CAF_TEST(put_result first write wins) {
-  job_result r{"j-r", R"({"format":{},"streams":[]})", "first", 42};
+  job_result r{"j-r", R"({"format":{},"streams":[]})", "first", 42, ""};
   CAF_CHECK_EQUAL(ask<bool>(atoms::put_result_v, r), true);
   auto second = r;
   second.summary = "second";
@@ -548,7 +549,7 @@ CAF_TEST(purgeable lists ended unpurged jobs and purged records once) {
 CAF_TEST(data survives close and reopen) {
   CAF_CHECK_EQUAL(ask<bool>(atoms::create_v, make_job("keep", 7)), true);
   CAF_CHECK_EQUAL(
-    ask<bool>(atoms::put_result_v, job_result{"keep", "{}", "sum", 8}), true);
+    ask<bool>(atoms::put_result_v, job_result{"keep", "{}", "sum", 8, ""}), true);
   CAF_CHECK_EQUAL(
     ask<bool>(atoms::claim_v, std::string{"k1"}, std::string{"keep"}), true);
   stop();
@@ -1120,6 +1121,52 @@ CAF_TEST(expiry lists only old jobs awaiting upload and persists them) {
   CAF_CHECK_EQUAL(stats().second, 8u);
 }
 
+CAF_TEST(priority recipe and outputs round trip) {
+  auto j = make_job("media", 7);
+  j.priority = vf::messages::priority_low;
+  j.outputs = R"({"thumbnails":[{"name":"small","width":320,"height":180}]})";
+  CAF_CHECK_EQUAL(ask<bool>(atoms::create_v, j), true);
+  auto x = ask<job>(atoms::get_v, std::string{"media"});
+  CAF_REQUIRE(x);
+  CAF_CHECK(same(j, *x));
+  CAF_CHECK_EQUAL(x->priority, -1);
+  job_result r{"media", "{}", "sum", 9, R"({"thumbnails":[]})"};
+  CAF_CHECK_EQUAL(ask<bool>(atoms::put_result_v, r), true);
+  auto y = ask<job_result>(atoms::get_result_v, std::string{"media"});
+  CAF_REQUIRE(y);
+  CAF_CHECK_EQUAL(y->outputs, r.outputs);
+}
+
+CAF_TEST(erase removes a job and every record of it) {
+  auto j = make_job("gone", 7, job_status::failed);
+  CAF_CHECK_EQUAL(ask<bool>(atoms::create_v, j), true);
+  CAF_CHECK_EQUAL(ask<bool>(atoms::put_result_v,
+                            job_result{"gone", "{}", "s", 9, ""}),
+                  true);
+  CAF_CHECK_EQUAL(ask<bool>(atoms::claim_v, std::string{"b/k@v"},
+                            std::string{"gone"}),
+                  true);
+  CAF_CHECK_EQUAL(ask<bool>(atoms::record_v, make_attempt("gone", 1)), true);
+  CAF_CHECK_EQUAL(ask<bool>(atoms::bury_v, make_dead_letter("gone", 50, 0), j),
+                  true);
+  auto keep = make_job("kept", 8);
+  CAF_CHECK_EQUAL(ask<bool>(atoms::create_v, keep), true);
+  CAF_CHECK_EQUAL(ask<bool>(atoms::erase_v, std::string{"gone"}), true);
+  CAF_CHECK(!ask<job>(atoms::get_v, std::string{"gone"}));
+  CAF_CHECK(!ask<job_result>(atoms::get_result_v, std::string{"gone"}));
+  CAF_CHECK(!ask<dead_letter>(atoms::dlq_get_v, std::string{"gone"}));
+  auto ledger = ask<std::vector<attempt_record>>(atoms::attempts_v,
+                                                 std::string{"gone"});
+  CAF_REQUIRE(ledger);
+  CAF_CHECK(ledger->empty());
+  // The claim went too: the key may be claimed again.
+  CAF_CHECK_EQUAL(ask<bool>(atoms::claim_v, std::string{"b/k@v"},
+                            std::string{"other"}),
+                  true);
+  CAF_CHECK(ask<job>(atoms::get_v, std::string{"kept"}));
+  CAF_CHECK_EQUAL(ask<bool>(atoms::erase_v, std::string{"gone"}), false);
+}
+
 CAF_TEST(a version 1 database opens and migrates) {
   auto old_path = dir + "/v1.db";
   {
@@ -1154,6 +1201,10 @@ CAF_TEST(a version 1 database opens and migrates) {
   auto r = ask<job_result>(atoms::get_result_v, std::string{"old"});
   CAF_REQUIRE(r);
   CAF_CHECK_EQUAL(r->summary, "sum");
+  // Version 6 columns read as "no outputs, default priority".
+  CAF_CHECK_EQUAL(r->outputs, "");
+  CAF_CHECK_EQUAL(x->priority, 0);
+  CAF_CHECK_EQUAL(x->outputs, "");
   CAF_CHECK_EQUAL(ask<bool>(atoms::claim_v, std::string{"raw/old@v1"},
                             std::string{"old"}),
                   false);
@@ -1168,7 +1219,7 @@ CAF_TEST(a version 1 database opens and migrates) {
   CAF_CHECK(same(make_dead_letter("old", 50, 1), *dl));
   stop();
   CAF_CHECK_EQUAL(user_version(old_path), sqlite::schema_version);
-  CAF_CHECK_EQUAL(sqlite::schema_version, 5);
+  CAF_CHECK_EQUAL(sqlite::schema_version, 6);
   // Opening the migrated file again changes nothing.
   hdl = sqlite::spawn_job_store(sys, {old_path, 512, nullptr});
   CAF_REQUIRE(hdl);

@@ -4,3 +4,4 @@
 vf_add_e2e_test(e2e_single_node TIMEOUT 600)
 vf_add_e2e_test(e2e_s3rver TIMEOUT 600)
 vf_add_e2e_test(e2e_faults TIMEOUT 600)
+vf_add_e2e_test(e2e_outputs TIMEOUT 600)

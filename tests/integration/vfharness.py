@@ -39,7 +39,8 @@ DEFAULT_BINARY_CANDIDATES = (
 TERMINAL = ("SUCCEEDED", "FAILED", "CANCELLED", "EXPIRED")
 JOB_FIELDS = ("job_id", "status", "created_at", "updated_at", "s3_bucket",
               "s3_key", "filename", "content_type", "attempts", "step",
-              "next_attempt_at", "error_code", "error_message", "object")
+              "next_attempt_at", "error_code", "error_message", "priority",
+              "outputs", "object")
 ISO_UTC = re.compile(
     r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|\+00:00)$")
 # The webhook secret every test node gets (webhook.token): the route exists
@@ -149,9 +150,13 @@ def request(method, url, body=None, headers=None, timeout=30):
         try:
             resp = conn.getresponse()
             data = resp.read()
-        except (http.client.HTTPException, OSError):
+        except (http.client.HTTPException, OSError, AttributeError) as e:
+            # AttributeError: http.client closed the socket when the send
+            # failed (a peer killed mid-request) and then reads from None.
             if send_error is not None:
                 raise send_error
+            if isinstance(e, AttributeError):
+                raise ConnectionResetError(f"connection lost: {e}") from e
             raise
         return Response(resp.status, resp.getheaders(), data)
     finally:
@@ -358,6 +363,12 @@ _CLIPS = {
                       "-shortest"],
     "audio_only.m4a": ["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
                        "-t", "1", "-c:a", "aac", "-b:a", "64k"],
+    # 16:9 with sound, 3 s at 25 fps, a keyframe every second: for outputs.
+    "h264_aac_640x360.mp4": ["-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25",
+                             "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
+                             "-t", "3", "-c:v", "libx264", "-preset", "ultrafast",
+                             "-g", "25", "-pix_fmt", "yuv420p", "-c:a", "aac",
+                             "-b:a", "96k", "-shortest"],
     "audio_only.mp3": ["-f", "lavfi", "-i", "sine=frequency=330:sample_rate=44100",
                        "-t", "1", "-c:a", "libmp3lame", "-b:a", "64k"],
 }

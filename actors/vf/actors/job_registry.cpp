@@ -2,6 +2,8 @@
 
 #include "vf/actors/job_registry.hpp"
 
+#include "vf/messages/upload_key.hpp"
+
 #include "vf/actors/secure_random.hpp"
 #include "vf/messages/errc.hpp"
 #include "vf/messages/upload_key.hpp"
@@ -63,6 +65,8 @@ job_registry(job_registry_impl* self, messages::stores stores,
       j.owner = std::move(req.owner);
       j.filename = std::move(req.filename);
       j.content_type = std::move(req.content_type);
+      j.priority = req.priority;
+      j.outputs = std::move(req.outputs);
       j.bucket = st.cfg.bucket;
       auto key = messages::make_upload_key(st.cfg.key_prefix, j.id, j.filename);
       if (!key) // check_filename passed: only a bad key_prefix gets here.
@@ -179,6 +183,48 @@ job_registry(job_registry_impl* self, messages::stores stores,
     },
     [=](atoms::dlq_remove, const std::string& id) {
       return self->delegate(stores.dead_letters, atoms::dlq_remove_v, id);
+    },
+    [=](atoms::erase, const std::string& id) -> caf::result<uint64_t> {
+      auto rp = self->make_response_promise<uint64_t>();
+      auto fail = [rp](caf::error& err) mutable { rp.deliver(err); };
+      // The records go last: a failure before leaves the job in place, so
+      // the client's retry finds it and deletes what is left.
+      auto drop_records = [=](uint64_t objects) mutable {
+        self->request(store, store_timeout, atoms::erase_v, id)
+          .then(
+            [rp, objects, id](bool existed) mutable {
+              if (existed)
+                rp.deliver(objects);
+              else
+                rp.deliver(make_error(errc::not_found, "no job " + id));
+            },
+            fail);
+      };
+      self->request(store, store_timeout, atoms::get_v, id)
+        .then(
+          [=](const messages::job& j) mutable {
+            auto deleter = self->state.cfg.deleter;
+            if (!deleter) {
+              drop_records(0);
+              return;
+            }
+            self->request(deleter, store_timeout, atoms::erase_v, j.bucket,
+                          j.key)
+              .then(
+                [=](bool) mutable {
+                  self
+                    ->request(deleter, store_timeout, atoms::erase_prefix_v,
+                              j.bucket, messages::outputs_prefix(id))
+                    .then(
+                      [=](uint64_t outputs) mutable {
+                        drop_records(outputs + 1);
+                      },
+                      fail);
+                },
+                fail);
+          },
+          fail);
+      return rp;
     },
   };
 }

@@ -7,6 +7,7 @@
 
 #include "vf/actors/wall_clock.hpp"
 #include "vf/messages/job_registry_actor.hpp"
+#include "vf/messages/retention_actor.hpp"
 #include "vf/messages/stores.hpp"
 
 #include <cstdint>
@@ -30,6 +31,9 @@ struct job_registry_config {
   /// Most bytes of stored objects one owner may hold; at or over it a new
   /// job is `errc::storage_quota_exceeded`. 0: no limit.
   uint64_t bytes_per_user = 0;
+  /// Deletes a job's upload and outputs on `(erase, id)`; invalid (an S3
+  /// server, where we hold no delete rights): only the records go.
+  messages::object_deleter_actor deleter;
 };
 
 /// Returns why `filename` is not acceptable as the last segment of an object

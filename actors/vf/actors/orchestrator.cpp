@@ -36,6 +36,20 @@ constexpr auto burial_backoff = std::chrono::seconds{5};
 constexpr uint32_t expiry_batch = 500;
 
 /// Builds a failed outcome for lease `lease` of job `id`.
+/// The input of a render step: the job's recipe and the probe's metadata,
+/// as `{"recipe": ..., "metadata": ...}` (both already JSON text).
+std::string render_input(const std::string& recipe,
+                         const std::string& metadata) {
+  std::string out;
+  out.reserve(32 + recipe.size() + metadata.size());
+  out += R"({"recipe":)";
+  out += recipe.empty() ? "{}" : recipe;
+  out += R"(,"metadata":)";
+  out += metadata.empty() ? "{}" : metadata;
+  out += '}';
+  return out;
+}
+
 messages::task_outcome failure(const std::string& id, uint64_t lease,
                                task_kind kind, errc code, std::string msg) {
   messages::task_outcome out;
@@ -117,7 +131,7 @@ struct machine {
     auto fx = transit(j, job_event::attempt_started);
     if (!fx)
       return;
-    auto kind = st().cfg.pipeline[run.step];
+    auto kind = run.pipeline[run.step];
     auto lease = st().next_lease();
     run.lease = lease;
     run.recording = false;
@@ -130,11 +144,15 @@ struct machine {
     t.filename = j.filename;
     if (kind == task_kind::sleep)
       t.input = st().cfg.sleep_input;
+    else if (kind == task_kind::render)
+      t.input = render_input(j.outputs, run.outputs[task_kind::probe]);
     else if (run.step > 0)
-      t.input = run.outputs[st().cfg.pipeline[run.step - 1]];
+      t.input = run.outputs[run.pipeline[run.step - 1]];
     t.lease_id = lease;
     t.attempt = attempt;
-    t.timeout_ms = st().cfg.task_timeout_ms;
+    t.timeout_ms = kind == task_kind::render ? st().cfg.render_timeout_ms
+                                             : st().cfg.task_timeout_ms;
+    t.priority = j.priority;
     t.series = j.series;
     if (auto l = st().cfg.labels.find(kind); l != st().cfg.labels.end())
       t.labels = l->second;
@@ -238,7 +256,7 @@ struct machine {
         fail_job(out.job_id, out.error_code, out.error_message);
       return;
     }
-    auto& pipeline = st().cfg.pipeline;
+    auto& pipeline = run->pipeline;
     run->outputs[pipeline[run->step]] = std::move(out.output);
     auto last = run->step + 1 >= pipeline.size();
     auto fx = transit(run->snapshot, last ? job_event::last_step_succeeded
@@ -285,6 +303,8 @@ struct machine {
     auto sum = run.outputs.find(task_kind::summarize);
     if (sum != run.outputs.end())
       res.summary = sum->second;
+    if (auto r = run.outputs.find(task_kind::render); r != run.outputs.end())
+      res.outputs = r->second;
     res.created_at = now();
     auto lease = run.lease;
     auto m = *this;
@@ -342,7 +362,7 @@ struct machine {
     dl.object = j.object;
     dl.filename = j.filename;
     dl.series = j.series;
-    dl.kind = st().cfg.pipeline[run.step];
+    dl.kind = run.pipeline[run.step];
     dl.error_code = j.error_code;
     dl.error_message = msg;
     if (auto p = run.outputs.find(task_kind::probe); p != run.outputs.end())
@@ -419,6 +439,7 @@ struct machine {
     run = job_run{};
     run.lease = st().next_lease(); // Supersedes leases of an older object.
     run.snapshot = j;
+    run.pipeline = pipeline_of(st().cfg, j);
     auto m = *this;
     auto id = j.id;
     auto lease = run.lease;
@@ -451,19 +472,20 @@ struct machine {
     for (auto& r : ledger)
       if (same(r) && r.ok)
         run.outputs[r.kind] = r.output;
+    run.pipeline = pipeline_of(cfg, j);
     run.step = 0;
-    while (run.step < cfg.pipeline.size()
-           && run.outputs.count(cfg.pipeline[run.step]) > 0)
+    while (run.step < run.pipeline.size()
+           && run.outputs.count(run.pipeline[run.step]) > 0)
       ++run.step;
-    if (run.step == cfg.pipeline.size()) {
+    if (run.step == run.pipeline.size()) {
       // Every step is recorded: only the result (idempotent) may be missing.
-      run.step = cfg.pipeline.size() - 1;
+      run.step = run.pipeline.size() - 1;
       auto fx = transit(run.snapshot, job_event::last_step_succeeded);
       if (fx && has(*fx, job_effect::store_result))
         succeed(j.id);
       return;
     }
-    auto kind = cfg.pipeline[run.step];
+    auto kind = run.pipeline[run.step];
     uint32_t failed = 0;
     for (auto& r : ledger)
       if (same(r) && !r.ok && r.kind == kind)
@@ -724,7 +746,7 @@ struct machine {
     if (i == st().runs.end() || !out.ok)
       return false; // Finished, unknown, or a failure nobody waits for.
     auto& run = i->second;
-    auto& pipeline = st().cfg.pipeline;
+    auto& pipeline = run.pipeline;
     auto t = next(run.snapshot.status, job_event::report_adopted);
     if (!t || run.recording || run.step >= pipeline.size()
         || pipeline[run.step] != out.kind || run.outputs.count(out.kind) > 0
@@ -744,7 +766,7 @@ struct machine {
   /// `(retry, job_id, lease)`: a backoff timer of the run fired.
   void on_timer(const std::string& id, uint64_t lease) const {
     auto run = current(id, lease);
-    if (run == nullptr || run->step >= st().cfg.pipeline.size())
+    if (run == nullptr || run->step >= run->pipeline.size())
       return; // Cancelled or superseded meanwhile.
     auto fx = transit(run->snapshot, run->timer);
     if (!fx)
@@ -793,6 +815,14 @@ struct machine {
 
 } // namespace
 
+std::vector<task_kind> pipeline_of(const orchestrator_config& cfg,
+                                   const messages::job& j) {
+  auto result = cfg.pipeline;
+  if (!j.outputs.empty())
+    result.push_back(task_kind::render);
+  return result;
+}
+
 std::optional<std::string>
 check_pipeline(const std::vector<task_kind>& pipeline) {
   if (pipeline.empty())
@@ -802,6 +832,9 @@ check_pipeline(const std::vector<task_kind>& pipeline) {
     for (size_t j = 0; j < i; ++j)
       if (pipeline[j] == kind)
         return "step '" + to_string(kind) + "' appears twice";
+    if (kind == task_kind::render)
+      return "step 'render' is not configured: a job gets it when it asks "
+             "for media outputs (POST /jobs \"outputs\", or outputs.default)";
     if (kind == task_kind::summarize
         && (i == 0 || pipeline[i - 1] != task_kind::probe))
       return "step 'summarize' reads the probe's metadata, so it must come "

@@ -50,6 +50,9 @@ struct orchestrator_config {
   std::chrono::milliseconds backoff_cap{30000};
   /// Deadline of one task attempt.
   uint32_t task_timeout_ms = 60000;
+  /// Deadline of one attempt of a render step (thumbnails and renditions
+  /// of a whole source).
+  uint32_t render_timeout_ms = 1800000;
   /// Unix ms at spawn (runtime: system clock; tests: a fixed value).
   int64_t wall_ms = 0;
   /// Seeds backoff jitter (runtime: random_device; tests: fixed).
@@ -77,6 +80,11 @@ struct orchestrator_config {
 std::optional<std::string>
 check_pipeline(const std::vector<messages::task_kind>& pipeline);
 
+/// The steps job `j` runs: `cfg.pipeline`, then `render` when the job asks
+/// for media outputs (it reads the probe's metadata, recorded by then).
+std::vector<messages::task_kind> pipeline_of(const orchestrator_config& cfg,
+                                             const messages::job& j);
+
 /// Returns the backoff before retry number `retry` (1-based) given a
 /// uniform random number `u` in [0, 1).
 std::chrono::milliseconds backoff_delay(const orchestrator_config& cfg,
@@ -86,7 +94,9 @@ std::chrono::milliseconds backoff_delay(const orchestrator_config& cfg,
 struct job_run {
   /// The job as last written to the store.
   messages::job snapshot;
-  /// Index into the pipeline of the current step.
+  /// The steps of this job (`pipeline_of`).
+  std::vector<messages::task_kind> pipeline;
+  /// Index into `pipeline` of the current step.
   size_t step = 0;
   /// Lease of the running or scheduled attempt; results of other leases
   /// are stale and ignored.

@@ -99,6 +99,12 @@ worker_impl_actor::behavior_type worker(worker_impl* self, worker_config cfg) {
                       t.timeout_ms, t.lease_id)
             .then(on_text, on_error);
           break;
+        case messages::task_kind::render:
+          self
+            ->request(cfg.media, timeout, atoms::render_v, t.object, t.job_id,
+                      t.input, t.timeout_ms, t.lease_id)
+            .then(on_text, on_error);
+          break;
         case messages::task_kind::summarize:
           self
             ->request(cfg.summarizer, timeout, atoms::summarize_v, t.filename,
@@ -148,7 +154,9 @@ worker_impl_actor::behavior_type worker(worker_impl* self, worker_config cfg) {
         return;
       }
       auto i = st.running.find(lease_id);
-      if (i != st.running.end() && i->second == messages::task_kind::probe
+      if (i != st.running.end()
+          && (i->second == messages::task_kind::probe
+              || i->second == messages::task_kind::render)
           && st.cfg.media_control)
         // Anonymous: the worker has no use for the acknowledgement.
         caf::anon_send(st.cfg.media_control, atoms::cancel_v, lease_id);

@@ -35,4 +35,24 @@ bool from_string(const std::string& str, job_status& x) {
   return false;
 }
 
+std::string priority_name(int32_t x) {
+  if (x == priority_high)
+    return "high";
+  if (x == priority_low)
+    return "low";
+  return "default";
+}
+
+bool priority_from_name(const std::string& str, int32_t& x) {
+  if (str == "high")
+    x = priority_high;
+  else if (str == "default")
+    x = priority_default;
+  else if (str == "low")
+    x = priority_low;
+  else
+    return false;
+  return true;
+}
+
 } // namespace vf::messages

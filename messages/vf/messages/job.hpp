@@ -87,6 +87,13 @@ struct job {
   std::string error_message;
   /// Attempt series: 0 for the first run, +1 for each redrive.
   uint32_t series = 0;
+  /// `priority_high`, `priority_default` or `priority_low`; carried on
+  /// every task of the job.
+  int32_t priority = 0;
+  /// The media outputs asked for: canonical recipe JSON
+  /// (`{"thumbnails": [...], "thumbnail_at": t, "renditions": [...]}`),
+  /// empty when the job makes only metadata and a summary.
+  std::string outputs;
 };
 
 template <class Inspector>
@@ -94,20 +101,34 @@ typename Inspector::result_type inspect(Inspector& f, job& x) {
   return f(caf::meta::type_name("job"), x.id, x.owner, x.filename,
            x.content_type, x.bucket, x.key, x.status, x.created_at,
            x.updated_at, x.object, x.attempts, x.step, x.next_attempt_at,
-           x.error_code, x.error_message, x.series);
+           x.error_code, x.error_message, x.series, x.priority, x.outputs);
 }
+
+/// Job priorities; the dispatcher serves higher values first.
+constexpr int32_t priority_high = 1;
+constexpr int32_t priority_default = 0;
+constexpr int32_t priority_low = -1;
+
+/// Returns `high`, `default` or `low` (anything else reads as `default`).
+std::string priority_name(int32_t x);
+
+/// Parses `high`, `default` or `low`; returns false for anything else.
+bool priority_from_name(const std::string& str, int32_t& x);
 
 /// What a client asks for with `POST /jobs`, after validation at the edge.
 struct job_request {
   std::string owner;
   std::string filename;
   std::string content_type;
+  int32_t priority = 0;
+  /// Canonical recipe JSON (see `job::outputs`), empty for none.
+  std::string outputs;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, job_request& x) {
   return f(caf::meta::type_name("job_request"), x.owner, x.filename,
-           x.content_type);
+           x.content_type, x.priority, x.outputs);
 }
 
 /// The outcome of a finished job: ffprobe-shaped metadata and a summary.
@@ -117,12 +138,16 @@ struct job_result {
   std::string metadata;
   std::string summary;
   int64_t created_at = 0;
+  /// JSON text of the media outputs made (the render step's output:
+  /// `{"thumbnails": [...], "renditions": [...]}` with object keys, never
+  /// URLs), empty when the job asked for none.
+  std::string outputs;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, job_result& x) {
   return f(caf::meta::type_name("job_result"), x.job_id, x.metadata,
-           x.summary, x.created_at);
+           x.summary, x.created_at, x.outputs);
 }
 
 /// Job counts indexed by `job_status`, for metrics and status pages.

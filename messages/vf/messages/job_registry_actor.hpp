@@ -29,6 +29,10 @@ namespace vf::messages {
 /// - `(dlq_list, since_ms, limit)` → dead letters, newest first (1..200).
 /// - `(dlq_get, id)` → the job's latest dead letter; `errc::not_found`.
 /// - `(dlq_remove, id)` → `true` if records were removed (operator action).
+/// - `(erase, id)` → how many objects were deleted: the job's upload and
+///   its outputs (`outputs/<id>/`) first, then every record of the job;
+///   `errc::not_found` if there is no such job. The caller cancels a
+///   running job first (the orchestrator's `cancel`).
 ///
 /// Sent by: the HTTP adapter, the admin console.
 using job_registry_actor = caf::typed_actor<
@@ -42,6 +46,7 @@ using job_registry_actor = caf::typed_actor<
   caf::replies_to<atoms::dlq_list, int64_t, uint32_t>::with<
     std::vector<dead_letter>>,
   caf::replies_to<atoms::dlq_get, std::string>::with<dead_letter>,
-  caf::replies_to<atoms::dlq_remove, std::string>::with<bool>>;
+  caf::replies_to<atoms::dlq_remove, std::string>::with<bool>,
+  caf::replies_to<atoms::erase, std::string>::with<uint64_t>>;
 
 } // namespace vf::messages

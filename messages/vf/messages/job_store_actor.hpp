@@ -47,6 +47,9 @@ namespace vf::messages {
 /// - `(purged, job_id, at_ms)` → `true` if the purge of the job's object is
 ///   recorded now, `false` if it was before (or the job is not in one of
 ///   those states). The job record and its dead letter stay.
+/// - `(erase, job_id)` → `true` once the job and every record of it (result,
+///   claims, attempts, dead letters) are gone, `false` if there was no such
+///   job (`DELETE /jobs/{id}`; its objects are deleted before).
 ///
 /// Errors: `errc::storage_unavailable` when the database cannot be written.
 /// Sent by: job_registry, orchestrator, upload_gate, retention.
@@ -63,6 +66,7 @@ using job_store_actor = caf::typed_actor<
   caf::replies_to<atoms::expire, std::vector<job>>::with<uint64_t>,
   caf::replies_to<atoms::usage, std::string>::with<user_usage>,
   caf::replies_to<atoms::purgeable, int64_t, uint32_t>::with<std::vector<job>>,
-  caf::replies_to<atoms::purged, std::string, int64_t>::with<bool>>;
+  caf::replies_to<atoms::purged, std::string, int64_t>::with<bool>,
+  caf::replies_to<atoms::erase, std::string>::with<bool>>;
 
 } // namespace vf::messages

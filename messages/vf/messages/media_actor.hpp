@@ -22,14 +22,32 @@ namespace vf::messages {
 ///   object), `errc::storage_unavailable` (the store did not answer),
 ///   `errc::cancelled` (its lease was cancelled through the control port).
 ///
+/// - `(render, object, job_id, input, timeout_ms, lease_id)` → JSON text
+///   `{"thumbnails": [...], "renditions": [...]}`: makes the media outputs
+///   `input` asks for (`{"recipe": {...}, "metadata": {...}}`, see
+///   `task_kind::render`) from one decode of the object and stores each as
+///   `outputs/<job_id>/<name>.<jpg|mp4>` in the object's bucket. Each entry
+///   is `{name, width, height, content_type, bytes, bucket, key}`
+///   (renditions also `duration`, `video_codec`, `audio_codec`), or
+///   `{name, skipped}` for an output not made (never upscaled; a source
+///   without video). A second run for the same job replaces the objects,
+///   so one object per output remains. Errors as for `probe`, plus
+///   `errc::invalid_argument` (a malformed input), `errc::encoder_failed`
+///   (transient: an encoder or muxer failed) and
+///   `errc::storage_unavailable` (an output could not be stored); every
+///   temporary file is removed on every path.
+///
 /// Sent by: a worker.
 using media_actor = caf::typed_actor<
   caf::replies_to<atoms::probe, object_ref, uint32_t, uint64_t>::with<
-    std::string>>;
+    std::string>,
+  caf::replies_to<atoms::render, object_ref, std::string, std::string,
+                  uint32_t, uint64_t>::with<std::string>>;
 
 /// Port: reaches a media actor while it is busy (it blocks in libav).
 ///
-/// - `(cancel, lease_id)` → `true` once noted: the probe of that lease
+/// - `(cancel, lease_id)` → `true` once noted: the probe or render of that
+///   lease
 ///   stops at its next interrupt check (or at once if it has not started
 ///   yet) and answers `errc::cancelled`; other leases are unaffected. The
 ///   answer lets a caller order later requests after the cancel; senders

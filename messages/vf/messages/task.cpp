@@ -10,8 +10,8 @@ namespace vf::messages {
 
 namespace {
 
-constexpr std::array<const char*, 3> kind_names{{"probe", "summarize",
-                                                 "sleep"}};
+constexpr std::array<const char*, 4> kind_names{{"probe", "summarize",
+                                                 "sleep", "render"}};
 
 } // namespace
 

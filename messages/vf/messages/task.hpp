@@ -22,6 +22,10 @@ enum class task_kind : uint8_t {
   summarize,
   /// Synthetic: sleeps a fixed time; for benchmarks and tests only.
   sleep,
+  /// Makes the job's media outputs (thumbnails, renditions) from one decode
+  /// and stores them under `outputs/<job_id>/`; input `{"recipe",
+  /// "metadata"}`, output the list of what was made (JSON).
+  render,
 };
 
 /// Returns the stable name, e.g. `probe`.
@@ -124,12 +128,24 @@ struct dispatcher_stats {
   uint64_t leased = 0;
   uint64_t workers = 0;
   uint64_t free_slots = 0;
+  /// Queued tasks by priority class: [0] high (> 0), [1] default (0),
+  /// [2] low (< 0).
+  std::vector<uint64_t> queued_by_priority = std::vector<uint64_t>(3, 0);
+  /// Milliseconds the oldest queued task of each class has waited (0: none).
+  std::vector<uint64_t> oldest_ms_by_priority = std::vector<uint64_t>(3, 0);
 };
+
+/// Index of `priority`'s class in `dispatcher_stats`: 0 high, 1 default,
+/// 2 low.
+constexpr size_t priority_class(int32_t priority) {
+  return priority > 0 ? 0 : priority == 0 ? 1 : 2;
+}
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, dispatcher_stats& x) {
   return f(caf::meta::type_name("dispatcher_stats"), x.queued, x.leased,
-           x.workers, x.free_slots);
+           x.workers, x.free_slots, x.queued_by_priority,
+           x.oldest_ms_by_priority);
 }
 
 } // namespace vf::messages

@@ -85,5 +85,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(vf, caf::first_custom_type_id)
   CAF_ADD_ATOM(vf, vf::atoms, erase, "erase")
   CAF_ADD_ATOM(vf, vf::atoms, presign, "presign")
   CAF_ADD_ATOM(vf, vf::atoms, drained, "drained")
+  CAF_ADD_ATOM(vf, vf::atoms, render, "render")
+  CAF_ADD_ATOM(vf, vf::atoms, erase_prefix, "eraseprfx")
 
 CAF_END_TYPE_ID_BLOCK(vf)

@@ -39,4 +39,8 @@ std::optional<std::string> job_id_of(const std::string& key,
   return id;
 }
 
+std::string outputs_prefix(const std::string& job_id) {
+  return "outputs/" + job_id + "/";
+}
+
 } // namespace vf::messages

@@ -22,4 +22,9 @@ make_upload_key(const std::string& prefix, const std::string& job_id,
 [[nodiscard]] std::optional<std::string>
 job_id_of(const std::string& key, const std::string& prefix);
 
+/// The folder of a job's media outputs, `outputs/<job_id>/` (in the bucket
+/// of its upload); an output's key is this plus `<name>.<jpg|mp4>`. The one
+/// place the folder is named.
+[[nodiscard]] std::string outputs_prefix(const std::string& job_id);
+
 } // namespace vf::messages

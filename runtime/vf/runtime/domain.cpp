@@ -19,10 +19,11 @@ namespace {
 /// retention.failed_s; records and dead letters stay. A sweep that dies is
 /// spawned again (it holds no state beyond its next tick).
 void keep_retention(node& n, const node_config& cfg,
-                    const messages::stores& stores) {
+                    const messages::stores& stores,
+                    messages::object_deleter_actor deleter) {
   if (cfg.retention_failed.count() == 0)
     return;
-  if (auto deleter = object_deleter_of(n, cfg)) {
+  if (deleter) {
     n.keep_restartable("retention", tier::domain, [&n, &cfg, stores, deleter] {
       return std::vector<caf::actor>{caf::actor_cast<caf::actor>(
         n.system().spawn(actors::retention, stores.jobs, deleter,
@@ -63,10 +64,12 @@ domain_actors spawn_domain(node& n, const node_config& cfg,
                           sys.spawn(actors::orchestrator, orch_cfg, stores,
                                     messages::idempotency_guard_actor{guard},
                                     messages::dispatcher_actor{d.dispatcher}));
+  auto deleter = object_deleter_of(n, cfg);
+  auto reg_cfg = job_registry_config_of(cfg);
+  reg_cfg.deleter = deleter;
   d.registry = n.keep("job registry", tier::domain,
-                      sys.spawn(actors::job_registry, stores,
-                                job_registry_config_of(cfg)));
-  keep_retention(n, cfg, stores);
+                      sys.spawn(actors::job_registry, stores, reg_cfg));
+  keep_retention(n, cfg, stores, deleter);
   d.analyzer = n.keep("dlq analyzer", tier::domain,
                       sys.spawn(actors::dlq_analyzer,
                                 dlq_analyzer_config_of(cfg),

@@ -38,6 +38,13 @@ injector(messages::media_actor::stateful_pointer<injector_state> self,
         return messages::make_error(err, "injected fault (testing.fault_rate)");
       return self->delegate(inner, atoms::probe_v, obj, timeout_ms, lease);
     },
+    // Faults are injected into probes only; renders pass through.
+    [=](atoms::render, const messages::object_ref& obj,
+        const std::string& job_id, const std::string& input,
+        uint32_t timeout_ms, uint64_t lease) {
+      return self->delegate(inner, atoms::render_v, obj, job_id, input,
+                            timeout_ms, lease);
+    },
   };
 }
 

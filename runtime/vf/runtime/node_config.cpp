@@ -6,6 +6,7 @@
 
 #include "vf/actors/orchestrator.hpp"
 #include "vf/adapters/common/trusted_proxies.hpp"
+#include "vf/adapters/http/recipe.hpp"
 #include "vf/messages/errc.hpp"
 #include "vf/messages/task.hpp"
 
@@ -149,6 +150,16 @@ const std::vector<setting_spec>& serve_specs() {
      "largest upload the built-in store accepts (larger: 413)"},
     {"store.presign_expires", "--presign-expires", "900",
      "lifetime of presigned upload URLs, in seconds (1..604800)"},
+    {"outputs.default", "--outputs-default", "",
+     "media outputs of jobs created without \"outputs\", as the JSON of "
+     "POST /jobs, e.g. {\"thumbnails\":[\"small\"]} (empty: metadata and "
+     "summary only)"},
+    {"outputs.url_expires", "--outputs-url-expires", "3600",
+     "lifetime of presigned download URLs of outputs, in seconds "
+     "(1..604800)"},
+    {"outputs.timeout_s", "--outputs-timeout-s", "1800",
+     "deadline of one attempt of a job's render step (thumbnails and "
+     "renditions), in seconds"},
     {"store.upload_grace_s", "--upload-grace-s", "60",
      "seconds an upload may still arrive after its URL expired before the "
      "job is EXPIRED (covers an upload that started just before)"},
@@ -416,6 +427,19 @@ caf::expected<node_config> make_node_config(const settings& xs) {
   cfg.max_upload_bytes = *max_upload;
   VF_TRY(expires, xs.uint("store.presign_expires", 1, 604800));
   cfg.presign_expires = static_cast<uint32_t>(*expires);
+  if (auto& text = xs.str("outputs.default"); !text.empty()) {
+    auto doc = nlohmann::json::parse(text, nullptr, false);
+    if (doc.is_discarded())
+      return bad(xs, "outputs.default", "is not JSON");
+    auto check = adapters::http::canonical_recipe(doc);
+    if (!check.error.empty())
+      return bad(xs, "outputs.default", check.error);
+    cfg.default_outputs = check.canonical;
+  }
+  VF_TRY(url_expires, xs.uint("outputs.url_expires", 1, 604800));
+  cfg.outputs_url_expires = static_cast<uint32_t>(*url_expires);
+  VF_TRY(render_timeout, xs.uint("outputs.timeout_s", 1, 86400));
+  cfg.render_timeout_ms = static_cast<uint32_t>(*render_timeout * 1000);
   VF_TRY(grace, xs.uint("store.upload_grace_s", 0, 86400));
   cfg.upload_grace = std::chrono::seconds{*grace};
   VF_TRY(sweep, xs.uint("store.expire_sweep_s", 1, 86400));
@@ -665,6 +689,7 @@ actors::orchestrator_config orchestrator_config_of(const node_config& cfg) {
   x.backoff_base = cfg.backoff_base;
   x.backoff_cap = cfg.backoff_cap;
   x.task_timeout_ms = cfg.task_timeout_ms;
+  x.render_timeout_ms = cfg.render_timeout_ms;
   x.pipeline.clear();
   for (auto& step : cfg.pipeline) {
     messages::task_kind kind;
@@ -780,6 +805,8 @@ adapters::http::api_config api_config_of(const node_config& cfg) {
   x.token_ttl = cfg.token_ttl;
   x.max_body_bytes = cfg.http_max_body;
   x.presign_expires = cfg.presign_expires;
+  x.download_expires = cfg.outputs_url_expires;
+  x.default_outputs = cfg.default_outputs;
   x.webhook_token = cfg.webhook_token;
   x.webhook_max_records = cfg.webhook_max_records;
   x.rate_limit = cfg.rate_limit;

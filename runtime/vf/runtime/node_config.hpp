@@ -81,6 +81,12 @@ struct node_config {
   std::string data_dir;
   size_t workers = 2;
   uint32_t task_timeout_ms = 60000;
+  /// Deadline of one render attempt (`outputs.timeout_s`).
+  uint32_t render_timeout_ms = 1800000;
+  /// Canonical recipe of jobs created without outputs (`outputs.default`).
+  std::string default_outputs;
+  /// Lifetime of output download URLs (`outputs.url_expires`).
+  uint32_t outputs_url_expires = 3600;
   uint32_t max_attempts = 3;
   std::chrono::milliseconds backoff_base{500};
   std::chrono::milliseconds backoff_cap{30000};

@@ -4,6 +4,7 @@
 
 #include "vf/adapters/minio/events.hpp"
 #include "vf/adapters/objectstore/object_deleter.hpp"
+#include "vf/adapters/objectstore/object_install.hpp"
 #include "vf/adapters/s3/client.hpp"
 #include "vf/adapters/s3/object_checker.hpp"
 #include "vf/adapters/s3/presigner.hpp"
@@ -16,6 +17,7 @@
 #include <prometheus/registry.h>
 
 #include <ctime>
+#include <filesystem>
 #include <map>
 #include <sys/stat.h>
 
@@ -91,6 +93,69 @@ upload_presigner_of(const node_config& cfg) {
     p.now = static_cast<int64_t>(std::time(nullptr));
     return adapters::sigv4::presign_url(p);
   };
+}
+
+std::function<std::string(const std::string&, const std::string&)>
+download_presigner_of(const node_config& cfg) {
+  adapters::sigv4::presign_params base;
+  base.method = "GET";
+  base.endpoint = cfg.public_url;
+  base.creds = {cfg.access_key, cfg.secret_key, {}};
+  base.region = cfg.region;
+  base.expires = cfg.outputs_url_expires;
+  return [base](const std::string& bucket, const std::string& key) {
+    auto p = base;
+    p.bucket = bucket;
+    p.key = key;
+    p.now = static_cast<int64_t>(std::time(nullptr));
+    return adapters::sigv4::presign_url(p);
+  };
+}
+
+adapters::media::render_setup local_render_setup(const node_config& cfg,
+                                                 size_t slot) {
+  adapters::media::render_setup x;
+  x.work_dir = cfg.data_dir + "/tmp/render-" + std::to_string(slot);
+  if (cfg.store_mode == store_mode::builtin) {
+    x.store = [dir = cfg.data_dir](const std::string& bucket,
+                                   const std::string& key,
+                                   const std::string& path,
+                                   const std::string& content_type) {
+      auto res = objectstore::install_object(dir, bucket, key, path,
+                                             content_type);
+      return res ? caf::error{} : std::move(res.error());
+    };
+  } else {
+    x.store = [s3_cfg = s3_client_config_of(cfg)](
+                const std::string& bucket, const std::string& key,
+                const std::string& path, const std::string& content_type) {
+      auto res = adapters::s3::put_object_from_file(s3_cfg, bucket, key, path,
+                                                    600000, content_type);
+      return res ? caf::error{} : std::move(res.error());
+    };
+  }
+  return x;
+}
+
+size_t discard_render_leftovers(const std::string& data_dir) {
+  namespace fs = std::filesystem;
+  size_t n = 0;
+  std::error_code ec;
+  for (fs::directory_iterator slot{data_dir + "/tmp", ec}, end;
+       !ec && slot != end; slot.increment(ec)) {
+    if (slot->path().filename().string().rfind("render-", 0) != 0
+        || !slot->is_directory())
+      continue;
+    std::error_code inner;
+    for (fs::directory_iterator work{slot->path(), inner}, wend;
+         !inner && work != wend; work.increment(inner)) {
+      std::error_code rm;
+      fs::remove_all(work->path(), rm);
+      if (!rm)
+        ++n;
+    }
+  }
+  return n;
 }
 
 std::function<caf::expected<adapters::http::parsed_events>(std::string_view)>

@@ -61,6 +61,19 @@ messages::presigner_actor presigner_of(node& n, const node_config& cfg);
 std::function<std::string(const messages::job&)>
 upload_presigner_of(const node_config& cfg);
 
+/// Presigns the download URL of an output object (`outputs.url_expires`).
+std::function<std::string(const std::string& bucket, const std::string& key)>
+download_presigner_of(const node_config& cfg);
+
+/// Where local worker slot `slot` makes and stores media outputs: into the
+/// built-in store (atomic install) or by PUT to the S3 server.
+adapters::media::render_setup local_render_setup(const node_config& cfg,
+                                                 size_t slot);
+
+/// Removes the render work folders (`<data_dir>/tmp/render-*/render-*`) an
+/// earlier process left behind; returns how many.
+size_t discard_render_leftovers(const std::string& data_dir);
+
 /// Parses the object-store webhook (MinIO / S3 event notifications).
 std::function<caf::expected<adapters::http::parsed_events>(std::string_view)>
 webhook_parser_of(const node_config& cfg);

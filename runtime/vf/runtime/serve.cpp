@@ -84,6 +84,13 @@ int serve(const std::vector<std::string>& raw_args) {
     return fail("setting data.dir",
                 "cannot create '" + cfg->data_dir + "/tmp'");
 
+  // Render work folders a killed process left behind hold half-made
+  // outputs that nothing will finish: their steps rerun from the ledger.
+  if (auto left = discard_render_leftovers(cfg->data_dir); left > 0)
+    log.info("serve", "discarded " + std::to_string(left)
+                        + " unfinished render work folder(s) from an "
+                          "earlier run");
+
   // -- workers: a slot that dies is spawned again and joins anew -------------
   keep_local_slots(n, *cfg, d.dispatcher, host, seed, *effects);
 
@@ -103,6 +110,7 @@ int serve(const std::vector<std::string>& raw_args) {
   auto api_cfg = api_config_of(*cfg);
   api_cfg.accounts = *accounts;
   api_cfg.presign_upload = upload_presigner_of(*cfg);
+  api_cfg.presign_download = download_presigner_of(*cfg);
   api_cfg.parse_webhook = webhook_parser_of(*cfg);
   api_cfg.max_connections = limits.http;
   api_cfg.max_connections_per_client = limits.http_per_client;

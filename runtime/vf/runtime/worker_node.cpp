@@ -114,7 +114,7 @@ int worker_node(const std::vector<std::string>& raw_args) {
                    kinds, cfg->labels,
                    url_object_resolver(tmp + "/slot-" + std::to_string(i + 1)
                                        + ".object"),
-                   summarizer, 0, {}, 0, {}, *effects};
+                   summarizer, 0, {}, 0, {}, *effects, {}};
     slots.push_back(spawn_worker_slot(sys, spec));
     for (auto& hdl : slots.back().actors)
       n.keep(spec.name, tier::domain, hdl);

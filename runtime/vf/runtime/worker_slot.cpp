@@ -12,7 +12,8 @@ namespace vf::runtime {
 
 worker_slot spawn_worker_slot(caf::actor_system& sys, const slot_spec& spec) {
   worker_slot s;
-  auto media = adapters::media::spawn_media_actor(sys, spec.resolve);
+  auto media = adapters::media::spawn_media_actor(sys, spec.resolve,
+                                                  spec.render);
   s.actors.push_back(caf::actor_cast<caf::actor>(media.media));
   s.actors.push_back(caf::actor_cast<caf::actor>(media.control));
   actors::worker_config wcfg;
@@ -48,10 +49,10 @@ void keep_local_slots(node& n, const node_config& cfg,
   for (size_t i = 0; i < cfg.workers; ++i) {
     slot_spec spec{host + "/worker-" + std::to_string(i + 1), host,
                    {messages::task_kind::probe, messages::task_kind::summarize,
-                    messages::task_kind::sleep},
+                    messages::task_kind::sleep, messages::task_kind::render},
                    {}, local_object_resolver(cfg, i), summarizer,
                    cfg.fault_rate, cfg.fault_code, seed + i, cfg.crash_on,
-                   effects};
+                   effects, local_render_setup(cfg, i)};
     n.keep_restartable(spec.name, tier::domain, [&n, spec, dispatcher] {
       if (spec.fault_rate > 0)
         n.log().warn("serve", "TEST ONLY: failing "

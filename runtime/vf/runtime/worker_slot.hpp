@@ -42,6 +42,8 @@ struct slot_spec {
   std::string crash_on;
   /// Test only (null: off): gets an "exec" line for every task it finished.
   std::shared_ptr<adapters::common::effects_log> effects;
+  /// Where renders make and store outputs (no store: no `render` kind).
+  adapters::media::render_setup render;
 };
 
 /// A spawned slot: its worker, what it registers with, and every actor of

@@ -89,6 +89,16 @@ struct api_config {
   std::function<std::string(const vf::messages::job&)> presign_upload;
   /// Lifetime of a presigned URL in seconds, as reported to clients.
   uint32_t presign_expires = 900;
+  /// Returns a presigned GET URL of an output object (`bucket`, `key`),
+  /// valid `download_expires` seconds from now. Empty: results list their
+  /// outputs without URLs and `GET /jobs/{id}/download/{name}` answers 503.
+  std::function<std::string(const std::string& bucket, const std::string& key)>
+    presign_download;
+  /// Lifetime of a download URL in seconds (`outputs.url_expires`).
+  uint32_t download_expires = 3600;
+  /// Recipe of jobs created without `outputs` (canonical JSON from
+  /// `canonical_recipe`; empty: metadata and summary only).
+  std::string default_outputs;
   /// Parses a MinIO webhook body (runtime supplies the minio adapter's
   /// parser).
   std::function<caf::expected<parsed_events>(std::string_view body)>

@@ -162,8 +162,8 @@ class call : public reply {
 public:
   /// Handles `ex`, whose path parameter is `param`.
   call(thread_services& io, const std::shared_ptr<exchange>& ex,
-       std::string_view param)
-    : reply(io, ex), request_(ex->request()), param_(param) {
+       std::string_view param, std::string_view param2 = {})
+    : reply(io, ex), request_(ex->request()), param_(param), param2_(param2) {
     // nop
   }
 
@@ -177,6 +177,12 @@ public:
     return param_;
   }
 
+  /// The `{param}` segment number `i` (0: the first, 1: the second); empty
+  /// if the pattern has none there.
+  std::string_view param(size_t i) const {
+    return i == 0 ? param_ : i == 1 ? param2_ : std::string_view{};
+  }
+
   /// The caller, checked by the router on `user` and `admin` routes; the
   /// role is the account's current one.
   jwt_claims& who() {
@@ -186,6 +192,7 @@ public:
 private:
   const http_request& request_;
   std::string_view param_;
+  std::string_view param2_;
   jwt_claims who_;
 };
 

@@ -22,6 +22,7 @@ enum class route : uint8_t {
   job_result,
   job_cancel,
   job_attempts,
+  job_download,
   history,
   webhook,
   healthz,
@@ -37,7 +38,7 @@ enum class route : uint8_t {
 };
 
 /// Number of `route` values.
-constexpr size_t route_count = 17;
+constexpr size_t route_count = 18;
 
 static_assert(static_cast<size_t>(route::unmatched) + 1 == route_count,
               "route_count must match the route enum");
@@ -51,6 +52,7 @@ constexpr std::string_view route_pattern(route x) {
     "/jobs/{id}/result",
     "/jobs/{id}/cancel",
     "/jobs/{id}/attempts",
+    "/jobs/{id}/download/{name}",
     "/history",
     "/minio/webhook",
     "/healthz",

@@ -202,6 +202,14 @@ void append_job_json(std::string& out, const messages::job& x) {
   append_json_string_or_null(out, to_string(x.error_code));
   out += R"(,"error_message":)";
   append_json_string_or_null(out, x.error_message);
+  out += R"(,"priority":)";
+  append_json_string(out, messages::priority_name(x.priority));
+  out += R"(,"outputs":)";
+  // Stored canonical by `canonical_recipe`: spliced in once it proved valid.
+  if (!x.outputs.empty() && nlohmann::json::accept(x.outputs))
+    out += x.outputs;
+  else
+    out += "null";
   out += R"(,"object":)";
   if (x.object.version.empty()) {
     out += "null";

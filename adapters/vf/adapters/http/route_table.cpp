@@ -43,12 +43,14 @@ bool valid_literal(std::string_view seg) {
 
 // Splits a pattern into segments; refuses what could never match as meant.
 std::vector<std::string_view> segments_of(const route_entry& x,
-                                          size_t& param_index) {
+                                          size_t& param_index,
+                                          size_t& param2_index) {
   auto pattern = x.pattern;
   if (pattern.size() < 2 || pattern.front() != '/')
     refuse(x, "malformed pattern: it must start with '/' and name a path");
   std::vector<std::string_view> result;
   param_index = route_table::npos;
+  param2_index = route_table::npos;
   auto rest = pattern.substr(1);
   for (;;) {
     auto slash = rest.find('/');
@@ -56,9 +58,12 @@ std::vector<std::string_view> segments_of(const route_entry& x,
     if (is_param(seg)) {
       if (!valid_param_name(seg.substr(1, seg.size() - 2)))
         refuse(x, "malformed pattern: a parameter is '{name}' in a-z and _");
-      if (param_index != route_table::npos)
-        refuse(x, "malformed pattern: at most one '{param}' segment");
-      param_index = result.size();
+      if (param2_index != route_table::npos)
+        refuse(x, "malformed pattern: at most two '{param}' segments");
+      if (param_index == route_table::npos)
+        param_index = result.size();
+      else
+        param2_index = result.size();
     } else if (!valid_literal(seg)) {
       refuse(x, "malformed pattern: empty segment or a character outside "
                 "a-z 0-9 - _ .");
@@ -74,10 +79,12 @@ std::vector<std::string_view> segments_of(const route_entry& x,
 // their parameter.
 bool same_shape(const route_table::resource& x,
                 const route_table::resource& y) {
-  if (x.segments.size() != y.segments.size() || x.param_index != y.param_index)
+  if (x.segments.size() != y.segments.size() || x.param_index != y.param_index
+      || x.param2_index != y.param2_index)
     return false;
   for (size_t i = 0; i < x.segments.size(); ++i)
-    if (i != x.param_index && x.segments[i] != y.segments[i])
+    if (i != x.param_index && i != x.param2_index
+        && x.segments[i] != y.segments[i])
       return false;
   return true;
 }
@@ -91,7 +98,8 @@ route_table::route_table(const std::vector<route_entry>& entries) {
     if (x.method == http_method::other)
       refuse(x, "not a method the API tells apart");
     size_t param_index = npos;
-    auto segments = segments_of(x, param_index);
+    size_t param2_index = npos;
+    auto segments = segments_of(x, param_index, param2_index);
     auto i
       = std::find_if(resources_.begin(), resources_.end(),
                      [&](const resource& r) { return r.pattern == x.pattern; });
@@ -100,6 +108,7 @@ route_table::route_table(const std::vector<route_entry>& entries) {
       r.pattern = x.pattern;
       r.segments = std::move(segments);
       r.param_index = param_index;
+      r.param2_index = param2_index;
       for (auto& other : resources_)
         if (same_shape(other, r))
           refuse(x, "matches the same paths as " + std::string{other.pattern});
@@ -137,24 +146,30 @@ route_table::route_table(const std::vector<route_entry>& entries) {
 }
 
 const route_table::resource* route_table::match(std::string_view path,
-                                                std::string_view& param) const {
+                                                std::string_view& param,
+                                                std::string_view& param2) const {
   if (path.empty() || path.front() != '/')
     return nullptr;
   auto path_rest = path.substr(1);
   for (auto& r : resources_) {
     auto rest = path_rest;
     std::string_view value;
+    std::string_view value2;
     for (size_t i = 0; i < r.segments.size(); ++i) {
       auto slash = rest.find('/');
       auto seg = rest.substr(0, slash);
-      if (i == r.param_index ? seg.empty() : seg != r.segments[i])
+      auto is_param = i == r.param_index || i == r.param2_index;
+      if (is_param ? seg.empty() : seg != r.segments[i])
         break;
       if (i == r.param_index)
         value = seg;
+      else if (i == r.param2_index)
+        value2 = seg;
       if (slash == std::string_view::npos) {
         if (i + 1 != r.segments.size())
           break;
         param = value;
+        param2 = value2;
         return &r;
       }
       rest.remove_prefix(slash + 1);

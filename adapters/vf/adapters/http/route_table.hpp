@@ -37,8 +37,8 @@ enum class access : uint8_t {
 /// Answers one request; runs on the connection's I/O thread.
 using handler_fn = void (*)(call&);
 
-/// One route: `method` on `pattern` (e.g. `/jobs/{id}`, at most one
-/// `{param}` segment) is answered by `handler` for callers `who` admits.
+/// One route: `method` on `pattern` (e.g. `/jobs/{id}`, at most two
+/// `{param}` segments) is answered by `handler` for callers `who` admits.
 /// There is no default constructor: an entry without a handler does not
 /// compile, and a null handler is refused when the table is built.
 struct route_entry {
@@ -78,6 +78,8 @@ public:
     std::vector<std::string_view> segments;
     /// Index of the `{param}` segment, or `npos`.
     size_t param_index = npos;
+    /// Index of a second `{param}` segment, or `npos`.
+    size_t param2_index = npos;
     /// Handler per `http_method`; null for methods the pattern lacks.
     std::array<handler_fn, http_method_count> handlers{};
     /// Access per `http_method`.
@@ -100,7 +102,8 @@ public:
   /// Returns the resource whose pattern matches `path` (literal segments
   /// win over a parameter) and sets `param` to the parameter's segment;
   /// null if none matches.
-  const resource* match(std::string_view path, std::string_view& param) const;
+  const resource* match(std::string_view path, std::string_view& param,
+                        std::string_view& param2) const;
 
   /// Returns the number of patterns.
   size_t size() const {

@@ -52,7 +52,8 @@ router::~router() {
 void router::handle(const std::shared_ptr<exchange>& ex) {
   auto& req = ex->request();
   std::string_view param;
-  auto res = routes_.match(req.path, param);
+  std::string_view param2;
+  auto res = routes_.match(req.path, param, param2);
   ex->set_route(res ? res->label : route::unmatched);
   // Before anything else, unknown routes included: a flood of 404s is a
   // flood too. Monitoring must never be throttled.
@@ -77,7 +78,7 @@ void router::handle(const std::shared_ptr<exchange>& ex) {
     ex->respond(std::move(err));
     return;
   }
-  call c{io_, ex, param};
+  call c{io_, ex, param, param2};
   // Handlers may throw (allocation, nlohmann type errors we did not
   // foresee); a request must never take the server down.
   c.guard([&] {

@@ -5,12 +5,15 @@
 
 #include "vf/adapters/http/call.hpp"
 #include "vf/adapters/http/json_views.hpp"
+#include "vf/adapters/http/recipe.hpp"
 #include "vf/adapters/http/request_parse.hpp"
 #include "vf/adapters/http/routes.hpp"
 #include "vf/messages/atoms.hpp"
 #include "vf/messages/errc.hpp"
 
 #include <algorithm>
+#include <ctime>
+#include <optional>
 #include <string>
 
 namespace vf::adapters::http {
@@ -40,6 +43,51 @@ void with_visible_job(call& c, Then then) {
         then(r, j);
       },
       [id](reply& r, caf::error& err) { r.fail(err, not_found_job(id)); });
+}
+
+// The stored outputs list (`{"thumbnails": [...], "renditions": [...]}`,
+// entries with bucket and key) as clients see it: no bucket or key, a fresh
+// presigned `url` per output made.
+nlohmann::json outputs_json(const api_config& cfg, const std::string& stored) {
+  auto doc = nlohmann::json::parse(stored, nullptr, false);
+  nlohmann::json out = {{"thumbnails", nlohmann::json::array()},
+                        {"renditions", nlohmann::json::array()}};
+  if (doc.is_discarded() || !doc.is_object())
+    return out;
+  for (auto list : {"thumbnails", "renditions"}) {
+    auto i = doc.find(list);
+    if (i == doc.end() || !i->is_array())
+      continue;
+    for (auto e : *i) {
+      if (!e.is_object())
+        continue;
+      auto bucket = e.value("bucket", "");
+      auto key = e.value("key", "");
+      e.erase("bucket");
+      e.erase("key");
+      if (!e.contains("skipped") && cfg.presign_download)
+        e["url"] = cfg.presign_download(bucket, key);
+      out[list].push_back(std::move(e));
+    }
+  }
+  return out;
+}
+
+// The stored entry of output `name` (a thumbnail or rendition), if any.
+std::optional<nlohmann::json> find_output(const std::string& stored,
+                                          const std::string& name) {
+  auto doc = nlohmann::json::parse(stored, nullptr, false);
+  if (doc.is_discarded() || !doc.is_object())
+    return std::nullopt;
+  for (auto list : {"thumbnails", "renditions"}) {
+    auto i = doc.find(list);
+    if (i == doc.end() || !i->is_array())
+      continue;
+    for (auto& e : *i)
+      if (e.is_object() && e.value("name", "") == name)
+        return e;
+  }
+  return std::nullopt;
 }
 
 // Answers `POST /jobs` with the new job and the URL to upload it to.
@@ -97,6 +145,16 @@ void create_job(call& c) {
   auto body = parse_strings(c, "filename", "content_type");
   if (!body)
     return;
+  for (auto& [k, v] : body->body.items()) {
+    (void) v;
+    if (k != "filename" && k != "content_type" && k != "priority"
+        && k != "outputs") {
+      c.error(422, "invalid_argument",
+              "unknown field '" + k.substr(0, 64)
+                + "' (known: filename, content_type, priority, outputs)");
+      return;
+    }
+  }
   auto filename = body->first;
   if (body->first_bad || filename == nullptr) {
     c.error(422, "invalid_argument",
@@ -115,10 +173,29 @@ void create_job(call& c) {
             "content_type must not contain control characters");
     return;
   }
+  int32_t priority = messages::priority_default;
+  if (auto p = body->body.find("priority"); p != body->body.end()) {
+    if (!p->is_string()
+        || !messages::priority_from_name(p->get<std::string>(), priority)) {
+      c.error(422, "invalid_argument",
+              "priority must be \"high\", \"default\" or \"low\"");
+      return;
+    }
+  }
+  std::string outputs = c.state().config.default_outputs;
+  if (auto o = body->body.find("outputs"); o != body->body.end()) {
+    auto check = canonical_recipe(*o);
+    if (!check.error.empty()) {
+      c.error(422, "invalid_argument", check.error);
+      return;
+    }
+    outputs = std::move(check.canonical);
+  }
   if (storage_full(c))
     return;
   messages::job_request req{std::move(c.who().sub), *filename,
-                            content_type ? *content_type : std::string{}};
+                            content_type ? *content_type : std::string{},
+                            priority, std::move(outputs)};
   c.ask(c.state().handles.registry, atoms::create_v, std::move(req))
     .then(job_created);
 }
@@ -136,7 +213,8 @@ void get_result(call& c) {
       .then(
         [](reply& r, messages::job_result& x) {
           std::string out;
-          out.reserve(128 + x.metadata.size() + x.summary.size());
+          out.reserve(128 + x.metadata.size() + x.summary.size()
+                      + 2 * x.outputs.size());
           out += R"({"job_id":)";
           append_json_string(out, x.job_id);
           out += R"(,"metadata":)";
@@ -149,6 +227,10 @@ void get_result(call& c) {
           append_json_string(out, x.summary);
           out += R"(,"created_at":)";
           append_iso8601(out, x.created_at);
+          if (!x.outputs.empty()) {
+            out += R"(,"outputs":)";
+            out += outputs_json(r.state().config, x.outputs).dump();
+          }
           out += '}';
           r.send(200, std::move(out));
         },
@@ -160,6 +242,61 @@ void get_result(call& c) {
                       + "); poll GET /jobs/{id} until it is SUCCEEDED");
           else
             r.fail(err, not_found_job(jid));
+        });
+  });
+}
+
+/// Answers 409 naming the status when `j` has no result yet; returns
+/// whether it did.
+bool unfinished(reply& r, const messages::job& j) {
+  if (j.status == messages::job_status::succeeded)
+    return false;
+  r.error(409, "conflict",
+          "job is not finished yet (status " + messages::to_string(j.status)
+            + "); poll GET /jobs/{id} until it is SUCCEEDED");
+  return true;
+}
+
+void download(call& c) {
+  std::string name{c.param(1)};
+  with_visible_job(c, [name](reply& r, messages::job& j) {
+    if (unfinished(r, j))
+      return;
+    r.ask(r.state().handles.registry, atoms::get_result_v, j.id)
+      .then(
+        [name](reply& r, messages::job_result& x) {
+          auto& cfg = r.state().config;
+          auto entry = find_output(x.outputs, name);
+          if (!entry) {
+            r.error(404, "not_found",
+                    "job " + x.job_id + " has no output named '"
+                      + name.substr(0, 64)
+                      + "' (see GET /jobs/{id}/result for the names)");
+            return;
+          }
+          if (entry->contains("skipped")) {
+            r.error(404, "not_found",
+                    "output '" + name + "' was not made: "
+                      + (*entry)["skipped"].get<std::string>());
+            return;
+          }
+          if (!cfg.presign_download) {
+            r.error(503, "unavailable", "downloads are not configured");
+            return;
+          }
+          nlohmann::json out;
+          out["download_url"] = cfg.presign_download(
+            entry->value("bucket", ""), entry->value("key", ""));
+          auto now = cfg.now ? cfg.now() : static_cast<int64_t>(std::time(nullptr));
+          std::string exp;
+          append_iso8601(exp, (now + cfg.download_expires) * 1000);
+          out["expires_at"] = nlohmann::json::parse(exp);
+          out["bytes"] = entry->value("bytes", uint64_t{0});
+          out["content_type"] = entry->value("content_type", "");
+          r.send(200, out.dump());
+        },
+        [jid = j.id](reply& r, caf::error& err) {
+          r.fail(err, not_found_job(jid));
         });
   });
 }
@@ -178,6 +315,38 @@ void cancel_job(call& c) {
                                          + " and cannot be cancelled"));
               else
                 r.fail(err, not_found_job(jid));
+            });
+  });
+}
+
+void delete_job(call& c) {
+  with_visible_job(c, [](reply& r, messages::job& j) {
+    auto erase = [id = j.id](reply& r) {
+      r.ask(r.state().handles.registry, atoms::erase_v, id)
+        .then(
+          [id](reply& r, uint64_t objects) {
+            std::string out = R"({"job_id":)";
+            append_json_string(out, id);
+            out += R"(,"deleted":true,"objects_deleted":)";
+            out += std::to_string(objects);
+            out += '}';
+            r.send(200, std::move(out));
+          },
+          [id](reply& r, caf::error& err) { r.fail(err, not_found_job(id)); });
+    };
+    if (messages::is_terminal(j.status)) {
+      erase(r);
+      return;
+    }
+    // Stop the work first: nothing may write outputs of a deleted job.
+    r.ask(r.state().handles.orchestrator, atoms::cancel_v, j.id)
+      .then([erase](reply& r, messages::job&) { erase(r); },
+            [erase, id = j.id](reply& r, caf::error& err) {
+              // Conflict: it finished meanwhile; delete it all the same.
+              if (messages::errc_of(err) == errc::conflict)
+                erase(r);
+              else
+                r.fail(err, not_found_job(id));
             });
   });
 }
@@ -228,9 +397,11 @@ std::vector<route_entry> job_routes() {
   using m = http_method;
   return {{m::post, "/jobs", access::user, create_job},
           {m::get, "/jobs/{id}", access::user, get_job},
+          {m::del, "/jobs/{id}", access::user, delete_job},
           {m::get, "/jobs/{id}/result", access::user, get_result},
           {m::post, "/jobs/{id}/cancel", access::user, cancel_job},
           {m::get, "/jobs/{id}/attempts", access::user, get_attempts},
+          {m::get, "/jobs/{id}/download/{name}", access::user, download},
           {m::get, "/history", access::user, history}};
 }
 

@@ -3,14 +3,20 @@
 #include "vf/adapters/media/libav_media.hpp"
 
 #include "vf/adapters/media/probe.hpp"
+#include "vf/adapters/media/render.hpp"
 #include "vf/messages/errc.hpp"
+#include "vf/messages/upload_key.hpp"
+
+#include <nlohmann/json.hpp>
 
 #include "caf/result.hpp"
 #include "caf/spawn_options.hpp"
 #include "caf/typed_event_based_actor.hpp"
 
 #include <atomic>
+#include <cstdlib>
 #include <deque>
+#include <filesystem>
 #include <exception>
 #include <memory>
 #include <mutex>
@@ -93,12 +99,126 @@ caf::result<std::string> probe_object(const object_resolver& resolve,
   return std::move(*res);
 }
 
+/// Resolves `obj` within `timeout`, mapping foreign errors like the probe.
+caf::expected<std::string> resolve_object(const object_resolver& resolve,
+                                          const messages::object_ref& obj,
+                                          std::chrono::milliseconds timeout) {
+  if (!resolve)
+    return make_error(errc::internal, "media actor has no object resolver");
+  auto path = resolve(obj, timeout);
+  if (!path && path.error().category() != messages::errc_category)
+    return make_error(errc::storage_unavailable, "fetching " + obj.key
+                                                   + " failed: "
+                                                   + to_string(path.error()));
+  return path;
+}
+
+/// Removes a folder tree when it goes out of scope.
+struct folder_guard {
+  std::string path;
+  ~folder_guard() {
+    if (path.empty())
+      return;
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+};
+
+nlohmann::json entry_json(const rendered_output& x, const std::string& bucket,
+                          const std::string& key) {
+  nlohmann::json e;
+  e["name"] = x.name;
+  if (!x.skipped.empty()) {
+    e["skipped"] = x.skipped;
+    return e;
+  }
+  e["width"] = x.width;
+  e["height"] = x.height;
+  e["content_type"] = x.content_type;
+  e["bytes"] = x.bytes;
+  e["bucket"] = bucket;
+  e["key"] = key;
+  if (x.kind == "rendition") {
+    e["duration"] = x.duration;
+    e["video_codec"] = x.video_codec;
+    e["audio_codec"] = x.audio_codec;
+  }
+  return e;
+}
+
+caf::result<std::string>
+render_object(const object_resolver& resolve, const render_setup& setup,
+              const messages::object_ref& obj, const std::string& job_id,
+              const std::string& input, uint32_t timeout_ms,
+              const std::atomic<bool>* cancel) {
+  auto timeout = std::chrono::milliseconds{timeout_ms};
+  auto deadline = clock_type::now() + timeout;
+  if (timeout_ms == 0)
+    return make_error(errc::timeout, "render of " + obj.key + " given no time");
+  if (!setup.store)
+    return make_error(errc::internal, "media actor has no output store");
+  if (job_id.empty() || job_id.find('/') != std::string::npos
+      || job_id.find("..") != std::string::npos)
+    return make_error(errc::invalid_argument,
+                      "render needs a plain job id, got '" + job_id + "'");
+  render_request req;
+  if (auto why = parse_render_input(input, req); !why.empty())
+    return make_error(errc::invalid_argument, "render input: " + why);
+  std::error_code ec;
+  std::filesystem::create_directories(setup.work_dir, ec);
+  auto tmpl = setup.work_dir + "/render-XXXXXX";
+  std::vector<char> buf{tmpl.begin(), tmpl.end()};
+  buf.push_back('\0');
+  if (::mkdtemp(buf.data()) == nullptr)
+    return make_error(errc::storage_unavailable,
+                      "cannot make a work folder under " + setup.work_dir);
+  folder_guard work{buf.data()};
+  auto path = resolve_object(resolve, obj, timeout);
+  if (!path)
+    return std::move(path.error());
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+    deadline - clock_type::now());
+  if (left.count() <= 0)
+    return make_error(errc::timeout, "fetching " + obj.key + " used up the "
+                                       + std::to_string(timeout_ms)
+                                       + " ms deadline");
+  req.input_path = *path;
+  req.out_dir = work.path;
+  req.threads = setup.threads;
+  req.timeout = left;
+  req.cancel = cancel;
+  auto made = render_file(req);
+  if (!made)
+    return std::move(made.error());
+  nlohmann::json out;
+  out["thumbnails"] = nlohmann::json::array();
+  out["renditions"] = nlohmann::json::array();
+  for (auto& x : *made) {
+    std::string key;
+    if (x.skipped.empty()) {
+      if (cancel != nullptr && cancel->load())
+        return make_error(errc::cancelled, "render of " + obj.key
+                                             + " cancelled");
+      auto file = std::filesystem::path{x.path}.filename().string();
+      key = messages::outputs_prefix(job_id) + file;
+      if (auto err = setup.store(obj.bucket, key, x.path, x.content_type)) {
+        if (err.category() != messages::errc_category)
+          return make_error(errc::storage_unavailable,
+                            "storing " + key + " failed: " + to_string(err));
+        return err;
+      }
+    }
+    auto& list = x.kind == "thumbnail" ? out["thumbnails"] : out["renditions"];
+    list.push_back(entry_json(x, obj.bucket, key));
+  }
+  return out.dump();
+}
+
 messages::media_actor::behavior_type
 media_behavior(messages::media_actor::pointer, object_resolver resolve,
-               std::shared_ptr<cancel_board> board) {
+               std::shared_ptr<cancel_board> board, render_setup setup) {
   return {
-    [resolve = std::move(resolve),
-     board](atoms::probe, const messages::object_ref& obj, uint32_t timeout_ms,
+    [resolve, board](atoms::probe, const messages::object_ref& obj, uint32_t timeout_ms,
             uint64_t lease) -> caf::result<std::string> {
       board->start(lease);
       struct finisher {
@@ -119,6 +239,28 @@ media_behavior(messages::media_actor::pointer, object_resolver resolve,
                           "probe of " + obj.key + " threw a non-exception");
       }
     },
+    [resolve, setup, board](atoms::render, const messages::object_ref& obj,
+                            const std::string& job_id,
+                            const std::string& input, uint32_t timeout_ms,
+                            uint64_t lease) -> caf::result<std::string> {
+      board->start(lease);
+      struct finisher {
+        cancel_board* b;
+        ~finisher() {
+          b->finish();
+        }
+      } on_exit{board.get()};
+      try {
+        return render_object(resolve, setup, obj, job_id, input, timeout_ms,
+                             &board->flag);
+      } catch (const std::exception& ex) {
+        return make_error(errc::internal,
+                          "render of " + obj.key + " threw: " + ex.what());
+      } catch (...) {
+        return make_error(errc::internal,
+                          "render of " + obj.key + " threw a non-exception");
+      }
+    },
   };
 }
 
@@ -135,12 +277,54 @@ control_behavior(messages::media_control_actor::pointer,
 
 } // namespace
 
+std::string parse_render_input(const std::string& input,
+                               render_request& req) {
+  auto doc = nlohmann::json::parse(input, nullptr, false);
+  if (doc.is_discarded() || !doc.is_object())
+    return "not a JSON object";
+  auto recipe = doc.find("recipe");
+  if (recipe == doc.end() || !recipe->is_object())
+    return "no recipe object";
+  try {
+    if (auto t = recipe->find("thumbnails"); t != recipe->end())
+      for (auto& x : *t)
+        req.thumbnails.push_back({x.at("name").get<std::string>(),
+                                  x.at("width").get<int>(),
+                                  x.at("height").get<int>()});
+    if (auto r = recipe->find("renditions"); r != recipe->end())
+      for (auto& x : *r)
+        req.renditions.push_back(
+          {x.at("name").get<std::string>(), x.at("height").get<int>()});
+    if (auto at = recipe->find("thumbnail_at"); at != recipe->end())
+      req.thumbnail_at = at->get<double>();
+    if (auto k = recipe->find("keyframe_thumbnails"); k != recipe->end())
+      req.keyframe_thumbnails = k->get<bool>();
+  } catch (const nlohmann::json::exception& ex) {
+    return std::string{"malformed recipe: "} + ex.what();
+  }
+  auto plain = [](const std::string& name) {
+    return !name.empty() && name.size() <= 64
+           && name.find_first_not_of("abcdefghijklmnopqrstuvwxyz"
+                                     "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
+                == std::string::npos;
+  };
+  for (auto& x : req.thumbnails)
+    if (!plain(x.name) || x.box_width < 16 || x.box_width > 3840
+        || x.box_height < 16 || x.box_height > 3840)
+      return "bad thumbnail '" + x.name + "'";
+  for (auto& x : req.renditions)
+    if (!plain(x.name) || x.height < 16 || x.height > 4320)
+      return "bad rendition '" + x.name + "'";
+  return {};
+}
+
 media_handles spawn_media_actor(caf::actor_system& sys,
-                                object_resolver resolver) {
+                                object_resolver resolver,
+                                render_setup render) {
   auto board = std::make_shared<cancel_board>();
   media_handles result;
   result.media = sys.spawn<caf::detached>(media_behavior, std::move(resolver),
-                                          board);
+                                          board, std::move(render));
   // Event-based: it must answer while the media actor blocks in libav.
   result.control = sys.spawn(control_behavior, board);
   return result;

@@ -2,6 +2,7 @@
 
 #pragma once
 
+#include "vf/adapters/media/render.hpp"
 #include "vf/messages/job.hpp"
 #include "vf/messages/media_actor.hpp"
 
@@ -22,6 +23,26 @@ namespace vf::adapters::media {
 using object_resolver = std::function<caf::expected<std::string>(
   const vf::messages::object_ref&, std::chrono::milliseconds timeout)>;
 
+/// Stores one finished output file (`local_path`, a file of the media
+/// actor's work folder that the sink may move) as `key` in `bucket`, where a
+/// second store of the same key replaces the first. Supplied by the runtime
+/// (the built-in store's atomic install, or a SigV4 PUT to S3/MinIO).
+/// Errors: `errc::storage_unavailable`, `errc::invalid_argument`.
+using output_sink = std::function<caf::error(
+  const std::string& bucket, const std::string& key,
+  const std::string& local_path, const std::string& content_type)>;
+
+/// Where and how a media actor makes outputs (for `render`).
+struct render_setup {
+  /// Stores finished outputs; null: `render` answers `errc::internal`.
+  output_sink store;
+  /// Private folder (created if missing) for work folders of renders in
+  /// progress; each render uses and removes its own sub-folder.
+  std::string work_dir;
+  /// Encoder threads per render (0: libx264 decides).
+  int threads = 0;
+};
+
 /// Spawns a detached actor (its own thread: libavformat blocks) that
 /// implements `vf::messages::media_actor`. `(probe, object, timeout_ms)`
 /// resolves the object, then probes it with `probe_file` within what is left
@@ -35,6 +56,13 @@ struct media_handles {
 
 /// Spawns the media actor and its control port (see `media_handles`).
 media_handles spawn_media_actor(caf::actor_system& sys,
-                                object_resolver resolver);
+                                object_resolver resolver,
+                                render_setup render = {});
+
+/// Parses a render step's input (`{"recipe": {...}, "metadata": {...}}`,
+/// the recipe canonical as `POST /jobs` stores it) into `req`'s thumbnail,
+/// rendition and time fields. Returns an error message, or empty on success.
+std::string parse_render_input(const std::string& input,
+                               render_request& req);
 
 } // namespace vf::adapters::media

@@ -89,6 +89,13 @@ object_deleter(messages::object_deleter_actor::pointer,
         return std::move(res.error());
       return true;
     },
+    [data_dir](atoms::erase_prefix, const std::string& bucket,
+               const std::string& prefix) -> caf::result<uint64_t> {
+      auto res = delete_prefix(data_dir, bucket, prefix);
+      if (!res)
+        return std::move(res.error());
+      return *res;
+    },
   };
 }
 

@@ -204,6 +204,9 @@ job_store(job_store_pointer self, std::unique_ptr<job_tables> tables,
       return write<bool>(self,
                          [=](job_tables& t) { return t.mark_purged(id, at_ms); });
     },
+    [self](atoms::erase, const std::string& id) {
+      return write<bool>(self, [=](job_tables& t) { return t.erase_job(id); });
+    },
     // -- reads: never see an uncommitted batch -------------------------------
     [self](atoms::get, const std::string& id) {
       return read<job>(self, [id](job_tables& t) { return t.find_job(id); });

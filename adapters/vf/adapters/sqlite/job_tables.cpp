@@ -25,15 +25,15 @@ using messages::task_kind;
   "id, owner, filename, content_type, bucket, \"key\", status, created_at, "   \
   "updated_at, object_bucket, object_key, object_version, object_etag, "       \
   "object_size, attempts, step, next_attempt_at, error_code, error_message, "  \
-  "series"
+  "series, priority, outputs"
 
 /// Number of columns in VF_JOB_COLUMNS.
-constexpr int job_columns = 20;
+constexpr int job_columns = 22;
 
 constexpr const char* insert_job_sql
   = "INSERT INTO jobs (" VF_JOB_COLUMNS ") VALUES "
     "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, "
-    "?17, ?18, ?19, ?20)";
+    "?17, ?18, ?19, ?20, ?21, ?22)";
 
 constexpr const char* update_job_sql
   = "UPDATE jobs SET owner = ?2, filename = ?3, content_type = ?4, "
@@ -41,7 +41,8 @@ constexpr const char* update_job_sql
     "updated_at = ?9, object_bucket = ?10, object_key = ?11, "
     "object_version = ?12, object_etag = ?13, object_size = ?14, "
     "attempts = ?15, step = ?16, next_attempt_at = ?17, error_code = ?18, "
-    "error_message = ?19, series = ?20 WHERE id = ?1";
+    "error_message = ?19, series = ?20, priority = ?21, outputs = ?22 "
+    "WHERE id = ?1";
 
 constexpr const char* select_job_sql
   = "SELECT " VF_JOB_COLUMNS " FROM jobs WHERE id = ?1";
@@ -93,11 +94,11 @@ constexpr const char* usage_by_owner_sql
     "object_size ELSE 0 END), 0) FROM jobs WHERE owner = ?1";
 
 constexpr const char* insert_result_sql
-  = "INSERT OR IGNORE INTO results (job_id, metadata, summary, created_at) "
-    "VALUES (?1, ?2, ?3, ?4)";
+  = "INSERT OR IGNORE INTO results (job_id, metadata, summary, created_at, "
+    "outputs) VALUES (?1, ?2, ?3, ?4, ?5)";
 
 constexpr const char* select_result_sql
-  = "SELECT job_id, metadata, summary, created_at FROM results "
+  = "SELECT job_id, metadata, summary, created_at, outputs FROM results "
     "WHERE job_id = ?1";
 
 constexpr const char* insert_claim_sql
@@ -182,6 +183,15 @@ constexpr const char* dead_letter_exists_sql
 constexpr const char* delete_dead_letters_sql
   = "DELETE FROM dead_letters WHERE job_id = ?1";
 
+// Erasing a job (DELETE /jobs/{id}): every record of it, in one savepoint.
+constexpr const char* delete_job_sql = "DELETE FROM jobs WHERE id = ?1";
+constexpr const char* delete_result_sql
+  = "DELETE FROM results WHERE job_id = ?1";
+constexpr const char* delete_claims_of_job_sql
+  = "DELETE FROM claims WHERE job_id = ?1";
+constexpr const char* delete_attempts_of_job_sql
+  = "DELETE FROM attempts WHERE job_id = ?1";
+
 // The orchestrator's job lifecycle decides expiry; the store persists the
 // record it was given, and only over a row still waiting for its upload (an
 // upload or a cancel that landed since the candidates were listed wins).
@@ -260,6 +270,10 @@ caf::error job_tables::prepare_all() {
     {&dead_letter_exists_, dead_letter_exists_sql},
     {&delete_dl_attempts_of_job_, delete_dl_attempts_of_job_sql},
     {&delete_dead_letters_, delete_dead_letters_sql},
+    {&delete_job_, delete_job_sql},
+    {&delete_result_, delete_result_sql},
+    {&delete_claims_of_job_, delete_claims_of_job_sql},
+    {&delete_attempts_of_job_, delete_attempts_of_job_sql},
     {&expire_jobs_, expire_jobs_sql},
     {&select_purgeable_, select_purgeable_sql},
     {&select_expiry_candidates_, select_expiry_candidates_sql},
@@ -325,6 +339,8 @@ caf::error job_tables::bind_job(statement& stmt, const job& x) {
     stmt.bind(18, to_string(x.error_code)),
     stmt.bind(19, x.error_message),
     stmt.bind(20, static_cast<int64_t>(x.series)),
+    stmt.bind(21, static_cast<int64_t>(x.priority)),
+    stmt.bind(22, x.outputs),
   });
   if (rc != SQLITE_OK)
     return db_->fail(rc, "bind job " + x.id);
@@ -364,6 +380,7 @@ caf::expected<bool> job_tables::insert_result(const job_result& x) {
     insert_result_.bind(2, x.metadata),
     insert_result_.bind(3, x.summary),
     insert_result_.bind(4, x.created_at),
+    insert_result_.bind(5, x.outputs),
   });
   if (rc != SQLITE_OK)
     return db_->fail(rc, "bind result " + x.job_id);
@@ -586,6 +603,25 @@ job_tables::remove_dead_letters_unguarded(const std::string& job_id) {
   return db_->changes() > 0;
 }
 
+caf::expected<bool> job_tables::erase_job(const std::string& id) {
+  return in_savepoint<bool>([&]() -> caf::expected<bool> {
+    if (auto gone = remove_dead_letters_unguarded(id); !gone)
+      return gone;
+    for (auto* stmt : {&delete_result_, &delete_claims_of_job_,
+                       &delete_attempts_of_job_, &delete_job_}) {
+      statement::use guard{*stmt};
+      auto rc = stmt->bind(1, id);
+      if (rc != SQLITE_OK)
+        return db_->fail(rc, "bind job id " + id);
+      rc = stmt->step();
+      if (rc != SQLITE_DONE)
+        return db_->fail(rc, "erase records of job " + id);
+    }
+    // The last statement removed the job row itself.
+    return db_->changes() > 0;
+  });
+}
+
 caf::expected<uint64_t>
 job_tables::expire_jobs(const std::vector<job>& xs) {
   uint64_t n = 0;
@@ -638,7 +674,7 @@ caf::expected<bool> job_tables::mark_purged(const std::string& id,
 // -- reads --------------------------------------------------------------------
 
 caf::expected<job> job_tables::read_job(statement& stmt) {
-  static_assert(job_columns == 20, "read_job must read every column");
+  static_assert(job_columns == 22, "read_job must read every column");
   job x;
   x.id = stmt.column_text(0);
   x.owner = stmt.column_text(1);
@@ -663,6 +699,8 @@ caf::expected<job> job_tables::read_job(statement& stmt) {
   x.error_code = messages::errc_from_string(stmt.column_text(17));
   x.error_message = stmt.column_text(18);
   x.series = static_cast<uint32_t>(stmt.column_int64(19));
+  x.priority = static_cast<int32_t>(stmt.column_int64(20));
+  x.outputs = stmt.column_text(21);
   return x;
 }
 
@@ -774,6 +812,7 @@ caf::expected<job_result> job_tables::find_result(const std::string& job_id) {
   x.metadata = select_result_.column_text(1);
   x.summary = select_result_.column_text(2);
   x.created_at = select_result_.column_int64(3);
+  x.outputs = select_result_.column_text(4);
   return x;
 }
 

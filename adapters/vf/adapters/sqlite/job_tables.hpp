@@ -109,6 +109,10 @@ public:
   /// another state or unknown).
   caf::expected<bool> mark_purged(const std::string& id, int64_t at_ms);
 
+  /// Removes job `id` and every record of it (result, claims, attempts,
+  /// dead letters) in one savepoint; false if there was no such job.
+  caf::expected<bool> erase_job(const std::string& id);
+
   // -- reads ------------------------------------------------------------------
 
   /// Returns the job with id `id`, or `errc::not_found`.
@@ -231,6 +235,10 @@ private:
   statement select_expiry_candidates_;
   statement select_purgeable_;
   statement mark_purged_;
+  statement delete_job_;
+  statement delete_result_;
+  statement delete_claims_of_job_;
+  statement delete_attempts_of_job_;
 };
 
 } // namespace vf::adapters::sqlite

@@ -143,6 +143,13 @@ constexpr std::array<const char*, schema_version> migrations{{
     ALTER TABLE dead_letter_attempts
       ADD COLUMN leased_at INTEGER NOT NULL DEFAULT 0;
   )sql",
+  // 5 -> 6: media outputs. A job's priority and recipe (canonical JSON,
+  // '' for none); a result's outputs (the render step's JSON, '' for none).
+  R"sql(
+    ALTER TABLE jobs ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE jobs ADD COLUMN outputs TEXT NOT NULL DEFAULT '';
+    ALTER TABLE results ADD COLUMN outputs TEXT NOT NULL DEFAULT '';
+  )sql",
 }};
 
 /// Runs a single-value PRAGMA (or query) and returns its text result.
