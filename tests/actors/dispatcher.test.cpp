@@ -145,6 +145,57 @@ CAF_TEST(slots bound concurrent leases and higher priority runs first) {
   CAF_CHECK_EQUAL(ws(w).running[1].first.lease_id, 4u); // priority 5
 }
 
+CAF_TEST(high runs before default before low) {
+  auto w = add_worker("w1", 1);
+  submit(make_task(1)); // Takes the slot.
+  submit(make_task(2, messages::priority_low));
+  submit(make_task(3, messages::priority_default));
+  submit(make_task(4, messages::priority_high));
+  std::vector<uint64_t> order;
+  for (int i = 0; i < 4; ++i) {
+    CAF_REQUIRE_EQUAL(ws(w).running.size(), 1u);
+    order.push_back(ws(w).running[0].first.lease_id);
+    self->send(w, atoms::dispatch_v,
+               testing::ok_outcome(ws(w).running[0].first, ""));
+    consume_messages();
+  }
+  CAF_CHECK_EQUAL(order, (std::vector<uint64_t>{1, 4, 3, 2}));
+}
+
+CAF_TEST(stats count queued tasks and their age by priority) {
+  submit(make_task(1, messages::priority_low));
+  advance_time(3s);
+  submit(make_task(2, messages::priority_high));
+  submit(make_task(3, messages::priority_high));
+  advance_time(1s);
+  auto s = stats();
+  CAF_CHECK_EQUAL(s.queued, 3u);
+  CAF_CHECK_EQUAL(s.queued_by_priority, (std::vector<uint64_t>{2, 0, 1}));
+  CAF_CHECK_EQUAL(s.oldest_ms_by_priority,
+                  (std::vector<uint64_t>{1000, 0, 4000}));
+}
+
+CAF_TEST(a stream of high priority work does not starve low) {
+  auto w = add_worker("w1", 1);
+  submit(make_task(1, messages::priority_high)); // Takes the slot.
+  submit(make_task(2, messages::priority_low));
+  for (uint64_t i = 3; i < 30; ++i)
+    submit(make_task(i, messages::priority_high));
+  size_t position = 0;
+  for (size_t n = 1; n <= 29 && position == 0; ++n) {
+    CAF_REQUIRE_EQUAL(ws(w).running.size(), 1u);
+    auto& t = ws(w).running[0].first;
+    if (t.lease_id == 2)
+      position = n;
+    self->send(w, atoms::dispatch_v, testing::ok_outcome(t, ""));
+    consume_messages();
+    // High-priority work keeps arriving while low waits.
+    submit(make_task(100 + n, messages::priority_high));
+  }
+  // The 8th lease goes to the oldest runnable task: the low one.
+  CAF_CHECK_EQUAL(position, 8u);
+}
+
 CAF_TEST(work goes to the worker with the most free slots) {
   auto small = add_worker("small", 1);
   auto big = add_worker("big", 4);

@@ -208,24 +208,50 @@ void finish(dispatcher_impl* self, uint64_t lease_id,
   }
 }
 
+/// The worker with the most free slots that can run `t` (spreads load over
+/// nodes), or null.
+worker_entry* best_worker(dispatcher_state& st, const messages::task& t) {
+  worker_entry* best = nullptr;
+  for (auto& [addr, w] : st.workers) {
+    if (!fits(w, t))
+      continue;
+    if (best == nullptr
+        || w.info.slots - w.busy > best->info.slots - best->busy)
+      best = &w;
+  }
+  return best;
+}
+
+/// The task that arrived first among those some worker can run now,
+/// whatever its priority, or `queue.end()`.
+dispatcher_state::queue_type::iterator oldest_runnable(dispatcher_state& st) {
+  auto result = st.queue.end();
+  for (auto i = st.queue.begin(); i != st.queue.end(); ++i)
+    if ((result == st.queue.end() || i->first.second < result->first.second)
+        && best_worker(st, i->second.job_task) != nullptr)
+      result = i;
+  return result;
+}
+
 void try_dispatch(dispatcher_impl* self) {
   auto& st = self->state;
   auto q = st.queue.begin();
   while (q != st.queue.end()) {
-    auto& t = q->second.job_task;
-    // Prefer the worker with the most free slots: spreads load over nodes.
-    worker_entry* best = nullptr;
-    for (auto& [addr, w] : st.workers) {
-      if (!fits(w, t))
-        continue;
-      if (best == nullptr
-          || w.info.slots - w.busy > best->info.slots - best->busy)
-        best = &w;
-    }
+    // Higher priority first, except every `fair_every`-th lease, which goes
+    // to the oldest runnable task: a steady stream of high-priority work
+    // slows low-priority work down but never stops it.
+    auto pick = q;
+    auto n = st.cfg.fair_every;
+    if (n > 1 && st.leased_total % n == n - 1)
+      if (auto o = oldest_runnable(st); o != st.queue.end())
+        pick = o;
+    auto& t = pick->second.job_task;
+    worker_entry* best = best_worker(st, t);
     if (best == nullptr) {
       ++q; // No worker for this kind right now; lower priorities may fit.
       continue;
     }
+    ++st.leased_total;
     ++best->busy;
     t.leased_at = st.clock.at(self->clock().now());
     auto lease_id = t.lease_id;
@@ -234,7 +260,7 @@ void try_dispatch(dispatcher_impl* self) {
     auto timeout = std::chrono::milliseconds{t.timeout_ms} + st.cfg.lease_grace;
     auto& l = st.leases
                 .emplace(lease_id,
-                         lease{t, std::move(q->second.promise), addr, {},
+                         lease{t, std::move(pick->second.promise), addr, {},
                                best->info.node})
                 .first->second;
     auto remote = best->handle.node() != self->node();
@@ -277,7 +303,10 @@ void try_dispatch(dispatcher_impl* self) {
                                   + " failed: " + to_string(err),
                                 worker_name));
         });
-    q = st.queue.erase(q);
+    if (pick == q)
+      q = st.queue.erase(q);
+    else
+      st.queue.erase(pick); // `q` stays valid: another element.
   }
 }
 
@@ -315,7 +344,8 @@ dispatcher(dispatcher_impl* self, dispatcher_config cfg) {
       auto& st = self->state;
       auto key = std::make_pair(-static_cast<int64_t>(t.priority),
                                 st.arrivals++);
-      st.queue.emplace(key, queued_task{std::move(t), rp});
+      st.queue.emplace(key,
+                       queued_task{std::move(t), rp, self->clock().now()});
       try_dispatch(self);
       return rp;
     },
@@ -407,6 +437,15 @@ dispatcher(dispatcher_impl* self, dispatcher_config cfg) {
       for (auto& [addr, w] : st.workers)
         if (!w.draining)
           s.free_slots += w.info.slots > w.busy ? w.info.slots - w.busy : 0;
+      auto now = self->clock().now();
+      for (auto& [key, q] : st.queue) {
+        auto c = messages::priority_class(q.job_task.priority);
+        ++s.queued_by_priority[c];
+        auto age = static_cast<uint64_t>(
+          std::chrono::duration_cast<std::chrono::milliseconds>(now - q.since)
+            .count());
+        s.oldest_ms_by_priority[c] = std::max(s.oldest_ms_by_priority[c], age);
+      }
       return s;
     },
   };

@@ -42,6 +42,12 @@ struct dispatcher_config {
   /// node that lost its answers can report them (`report`); older ones are
   /// forgotten (their reports are then dropped and the work is redone).
   size_t recent_leases = 65536;
+  /// Starvation guard: every `fair_every`-th lease goes to the task that
+  /// has waited longest among those a worker can run now, whatever its
+  /// priority (0 or 1: strict priority). With the default 8, low-priority
+  /// work gets at least 1/8 of the leases while high-priority work keeps
+  /// arriving.
+  uint32_t fair_every = 8;
   /// Unix ms at spawn: anchors the wall clock that stamps `leased_at`
   /// (tests leave 0 and read times relative to it).
   int64_t wall_ms = 0;
@@ -60,6 +66,8 @@ struct worker_entry {
 struct queued_task {
   messages::task job_task;
   caf::typed_response_promise<messages::task_outcome> promise;
+  /// When it was submitted (the actor clock), for the oldest-age metric.
+  caf::actor_clock::time_point since;
 };
 
 /// A task a worker holds.
@@ -95,9 +103,13 @@ struct dispatcher_state {
   /// Stamps `leased_at`.
   wall_clock clock;
   std::map<caf::actor_addr, worker_entry> workers;
-  /// Ordered by (-priority, arrival): `begin()` runs next.
-  std::map<std::pair<int64_t, uint64_t>, queued_task> queue;
+  using queue_type = std::map<std::pair<int64_t, uint64_t>, queued_task>;
+  /// Ordered by (-priority, arrival): `begin()` runs next (see
+  /// `dispatcher_config::fair_every` for the exception).
+  queue_type queue;
   uint64_t arrivals = 0;
+  /// Leases handed out since spawn.
+  uint64_t leased_total = 0;
   std::unordered_map<uint64_t, lease> leases;
   /// Remote leases by lease id, the oldest first out of `recent_order`.
   std::unordered_map<uint64_t, lease_record> recent;

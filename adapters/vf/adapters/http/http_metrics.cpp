@@ -74,6 +74,20 @@ http_metrics::http_metrics(std::shared_ptr<prometheus::Registry> registry)
                     .Help("Tasks waiting for a worker")
                     .Register(reg)
                     .Add({});
+  auto& by_priority = prometheus::BuildGauge()
+                        .Name("vidflow_queue_depth_by_priority")
+                        .Help("Tasks waiting for a worker, by job priority")
+                        .Register(reg);
+  auto& oldest = prometheus::BuildGauge()
+                   .Name("vidflow_queue_oldest_seconds")
+                   .Help("How long the oldest waiting task of each job "
+                         "priority has waited (0: none waiting)")
+                   .Register(reg);
+  const char* names[] = {"high", "default", "low"};
+  for (size_t i = 0; i < 3; ++i) {
+    queue_by_priority_[i] = &by_priority.Add({{"priority", names[i]}});
+    oldest_by_priority_[i] = &oldest.Add({{"priority", names[i]}});
+  }
   leases_ = &prometheus::BuildGauge()
                .Name("vidflow_leases")
                .Help("Tasks leased to workers")
@@ -127,6 +141,15 @@ void http_metrics::set_job_counts(const messages::status_counts& counts) {
 void http_metrics::set_dispatcher_stats(
   const messages::dispatcher_stats& stats) {
   queue_depth_->Set(static_cast<double>(stats.queued));
+  for (size_t i = 0; i < 3; ++i) {
+    auto n = i < stats.queued_by_priority.size() ? stats.queued_by_priority[i]
+                                                 : 0;
+    auto ms = i < stats.oldest_ms_by_priority.size()
+                ? stats.oldest_ms_by_priority[i]
+                : 0;
+    queue_by_priority_[i]->Set(static_cast<double>(n));
+    oldest_by_priority_[i]->Set(static_cast<double>(ms) / 1000.0);
+  }
   leases_->Set(static_cast<double>(stats.leased));
   workers_->Set(static_cast<double>(stats.workers));
   free_slots_->Set(static_cast<double>(stats.free_slots));

@@ -92,6 +92,9 @@ private:
   std::array<prometheus::Counter*, event_outcome_count> events_;
   std::array<prometheus::Gauge*, messages::job_status_count> jobs_;
   prometheus::Gauge* queue_depth_;
+  /// By priority class: high, default, low.
+  std::array<prometheus::Gauge*, 3> queue_by_priority_;
+  std::array<prometheus::Gauge*, 3> oldest_by_priority_;
   prometheus::Gauge* leases_;
   prometheus::Gauge* workers_;
   prometheus::Gauge* free_slots_;
