@@ -32,7 +32,9 @@ retries) is printed; the random seed is printed first, rerun with --seed.
 
 import collections
 import concurrent.futures
+import glob
 import json
+import os
 import random
 import re
 import sys
@@ -59,6 +61,11 @@ STUCK = ("AWAITING_UPLOAD", "SUBMITTED", "PROCESSING")
 # work to resume (asserted below), not only uploads.
 SLEEP_MS = cl.pop_option("sleep-ms", 60, int)
 STEP_KINDS = ("sleep", "probe", "summarize")
+# About one video in four also asks for media outputs (a render step after
+# the others): a thumbnail and one small rendition, so kills land in encodes
+# and output installs too.
+RECIPE = {"thumbnails": ["small"], "renditions": ["240p"]}
+RECIPE_SHARE = cl.pop_option("recipe-share", 0.25, float)
 
 
 class JobState:
@@ -75,6 +82,46 @@ class JobState:
         self.last_status = None
         self.terminal = None    # first terminal GET /jobs/{id} seen
         self.first_result = None  # (object version, result) first seen
+        self.recipe = False     # asks for RECIPE
+
+
+def without_urls(result):
+    """A result without its download URLs, which are presigned afresh on
+    every read (everything else must never change)."""
+    out = json.loads(json.dumps(result))
+    for kind in ("thumbnails", "renditions"):
+        for o in (out.get("outputs") or {}).get(kind, []):
+            o.pop("url", None)
+    return out
+
+
+def check_outputs(client, retries, data_dir, jid, result):
+    """Problems with a finished job's outputs: each listed output downloads
+    with its size, and the store holds exactly one object per output made
+    (no second copy under another name)."""
+    problems = []
+    outs = result.get("outputs")
+    if not isinstance(outs, dict):
+        return [f"no outputs in the result: {json.dumps(result)[:300]}"]
+    want = set()
+    for kind, ext in (("thumbnails", ".jpg"), ("renditions", ".mp4")):
+        names = [o.get("name") for o in outs.get(kind, [])]
+        if len(names) != 1:
+            problems.append(f"{kind}: {names}, expected one entry")
+        for o in outs.get(kind, []):
+            if "skipped" in o:
+                continue
+            want.add(o["name"] + ext)
+            r = cl.retrying(lambda: h.request("GET", o["url"]),
+                            "GET output", retries)
+            if r.status != 200 or len(r.body) != o.get("bytes"):
+                problems.append(f"{o['name']}: GET → {r!r}, "
+                                f"{len(r.body)} bytes, listed {o.get('bytes')}")
+    folder = os.path.join(data_dir, "objects", "uploads", "outputs", jid)
+    have = set(os.listdir(folder)) if os.path.isdir(folder) else set()
+    if have != want:
+        problems.append(f"store holds {sorted(have)}, expected {sorted(want)}")
+    return problems
 
 
 class Chaos(unittest.TestCase):
@@ -91,6 +138,9 @@ class Chaos(unittest.TestCase):
         plan = [rng.choice(others) if rng.random() < 1 / 12
                 else rng.choice(videos) for _ in range(JOBS)]
         states = [JobState(i, name) for i, name in enumerate(plan)]
+        for st in states:
+            st.recipe = (st.name in cl.SMALL_VIDEOS
+                         and rng.random() < RECIPE_SHARE)
         bursts = KILLS + 2
         burst_at = [0.5 + b * SPREAD_S / bursts
                     + rng.uniform(0, SPREAD_S / bursts / 2)
@@ -180,6 +230,8 @@ class Chaos(unittest.TestCase):
                 st.phase = "creating"
             body = {"filename": f"chaos {st.index:03d} {st.name}",
                     "content_type": ctype}
+            if st.recipe:
+                body["outputs"] = RECIPE
             r = cl.retrying(lambda: client.call("POST", "/jobs", body),
                             "POST /jobs", retries, deadline_s=240)
             if r.status != 201:
@@ -221,7 +273,7 @@ class Chaos(unittest.TestCase):
                         return
                     version = (job.get("object") or {}).get("version")
                     with lock:
-                        st.first_result = (version, res.json())
+                        st.first_result = (version, without_urls(res.json()))
                 with lock:
                     st.terminal = job
             except (OSError, ValueError, AssertionError):
@@ -276,13 +328,15 @@ class Chaos(unittest.TestCase):
                     (r"resumed (\d+) unfinished", "jobs resumed"),
                     (r"discarded (\d+) partial upload", "partial uploads discarded"),
                     (r"announcing (\d+) stored object", "uploads re-announced"),
-                    (r"discarded (\d+) announcement marker", "stale markers")):
+                    (r"discarded (\d+) announcement marker", "stale markers"),
+                    (r"discarded (\d+) unfinished render", "render work folders discarded")):
                 for m in re.finditer(pattern, text):
                     found[key] += int(m.group(1))
 
         # --- the verdict ----------------------------------------------------
         problems = []
         lost, wrong, dup_effects, changed, ledger_missing = [], [], 0, [], None
+        rendered = 0
         version_moved = 0
         ledgers = {}            # job id → its attempt ledger
         multi_version = 0   # jobs processed for more than one upload
@@ -329,9 +383,13 @@ class Chaos(unittest.TestCase):
                                                  cl.media(st.name)):
                         wrong.append(f"{what}: metadata: {p}")
                     if (st.first_result and st.first_result[0] == version
-                            and st.first_result[1] != body):
+                            and st.first_result[1] != without_urls(body)):
                         changed.append(f"{what}: result changed after it was "
                                        f"first seen")
+                    if st.recipe:
+                        rendered += 1
+                        wrong.extend(f"{what}: {p}" for p in check_outputs(
+                            client, retries, node.data_dir, jid, body))
             # The ledger: one ok entry per step kind for the final version.
             if ledger_missing:
                 continue
@@ -356,13 +414,19 @@ class Chaos(unittest.TestCase):
                 multi_version += 1
             ok = cl.ok_counts(items, version, job.get("series"))
             if status == "SUCCEEDED":
-                for kind in STEP_KINDS:
+                for kind in STEP_KINDS + (("render",) if st.recipe else ()):
                     if ok[kind] != 1:
                         problems.append(f"{what}: {ok[kind]} ok '{kind}' "
                                         f"entries for version {version}, "
                                         f"expected 1: "
                                         f"{json.dumps(items)[:600]}")
         node.stop()
+        # Work folders of renders the kills interrupted are gone (discarded
+        # at the next start), and nothing half-installed is left.
+        left = glob.glob(os.path.join(node.data_dir, "tmp", "render-*",
+                                      "render-*"))
+        if left:
+            problems.append(f"render work folders left behind: {left[:5]}")
         effect_problems, effect_counts = cl.effects_verdict(
             effects.lines(), ledgers, node.history)
 
@@ -376,6 +440,8 @@ class Chaos(unittest.TestCase):
         print(f"  duplicate effects:     "
               f"{'unknown (no ledger route)' if ledger_missing else dup_effects}")
         print(f"  results changed:       {len(changed)}")
+        print(f"  jobs with outputs:     {rendered} succeeded, each output "
+              f"downloaded and stored exactly once")
         print(f"  effects log:           {dict(sorted(effect_counts.items()))}")
         print(f"  client retries:        {retries.summary()}")
         print(f"  PUTs sent:             "
