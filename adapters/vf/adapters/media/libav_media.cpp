@@ -66,40 +66,10 @@ struct cancel_board {
   }
 };
 
-caf::result<std::string> probe_object(const object_resolver& resolve,
-                                      const messages::object_ref& obj,
-                                      uint32_t timeout_ms,
-                                      const std::atomic<bool>* cancel) {
-  const auto& name = obj.key;
-  auto timeout = std::chrono::milliseconds{timeout_ms};
-  auto deadline = clock_type::now() + timeout;
-  if (timeout_ms == 0)
-    return make_error(errc::timeout, "probe of " + name + " given no time");
-  if (!resolve)
-    return make_error(errc::internal, "media actor has no object resolver");
-  auto path = resolve(obj, timeout);
-  if (!path) {
-    auto err = std::move(path.error());
-    // The worker decides on retries by errc: foreign errors would all read
-    // as `internal` (a bug), although a failed fetch is usually transient.
-    if (err.category() != messages::errc_category)
-      return make_error(errc::storage_unavailable,
-                        "fetching " + name + " failed: " + to_string(err));
-    return err;
-  }
-  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-    deadline - clock_type::now());
-  if (left.count() <= 0)
-    return make_error(errc::timeout, "fetching " + name + " used up the "
-                                       + std::to_string(timeout_ms)
-                                       + " ms deadline");
-  auto res = probe_file_as(*path, name.empty() ? *path : name, left, cancel);
-  if (!res)
-    return std::move(res.error());
-  return std::move(*res);
-}
-
-/// Resolves `obj` within `timeout`, mapping foreign errors like the probe.
+/// Turns `obj` into a local path within `timeout`. The worker decides on
+/// retries by errc: foreign errors would all read as `internal` (a bug),
+/// although a failed fetch is usually transient, so they become
+/// `storage_unavailable`.
 caf::expected<std::string> resolve_object(const object_resolver& resolve,
                                           const messages::object_ref& obj,
                                           std::chrono::milliseconds timeout) {
@@ -111,6 +81,30 @@ caf::expected<std::string> resolve_object(const object_resolver& resolve,
                                                    + " failed: "
                                                    + to_string(path.error()));
   return path;
+}
+
+caf::result<std::string> probe_object(const object_resolver& resolve,
+                                      const messages::object_ref& obj,
+                                      uint32_t timeout_ms,
+                                      const std::atomic<bool>* cancel) {
+  const auto& name = obj.key;
+  auto timeout = std::chrono::milliseconds{timeout_ms};
+  auto deadline = clock_type::now() + timeout;
+  if (timeout_ms == 0)
+    return make_error(errc::timeout, "probe of " + name + " given no time");
+  auto path = resolve_object(resolve, obj, timeout);
+  if (!path)
+    return std::move(path.error());
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+    deadline - clock_type::now());
+  if (left.count() <= 0)
+    return make_error(errc::timeout, "fetching " + name + " used up the "
+                                       + std::to_string(timeout_ms)
+                                       + " ms deadline");
+  auto res = probe_file_as(*path, name.empty() ? *path : name, left, cancel);
+  if (!res)
+    return std::move(res.error());
+  return std::move(*res);
 }
 
 /// Removes a folder tree when it goes out of scope.
@@ -214,52 +208,51 @@ render_object(const object_resolver& resolve, const render_setup& setup,
   return out.dump();
 }
 
+/// Runs `work` for lease `lease` with the cancel board pointing at it.
+/// Nothing may escape a handler: a throwing resolver, sink or bad_alloc
+/// becomes an error reply (`what` of `key` threw) instead of killing the
+/// actor.
+template <class Work>
+caf::result<std::string> for_lease(cancel_board& board, uint64_t lease,
+                                   const char* what, const std::string& key,
+                                   Work work) {
+  board.start(lease);
+  struct finisher {
+    cancel_board* b;
+    ~finisher() {
+      b->finish();
+    }
+  } on_exit{&board};
+  try {
+    return work();
+  } catch (const std::exception& ex) {
+    return make_error(errc::internal,
+                      std::string{what} + " of " + key + " threw: " + ex.what());
+  } catch (...) {
+    return make_error(errc::internal, std::string{what} + " of " + key
+                                        + " threw a non-exception");
+  }
+}
+
 messages::media_actor::behavior_type
 media_behavior(messages::media_actor::pointer, object_resolver resolve,
                std::shared_ptr<cancel_board> board, render_setup setup) {
   return {
-    [resolve, board](atoms::probe, const messages::object_ref& obj, uint32_t timeout_ms,
-            uint64_t lease) -> caf::result<std::string> {
-      board->start(lease);
-      struct finisher {
-        cancel_board* b;
-        ~finisher() {
-          b->finish();
-        }
-      } on_exit{board.get()};
-      // Nothing may escape a handler: a throwing resolver (or bad_alloc)
-      // becomes an error reply instead of killing the actor.
-      try {
+    [resolve, board](atoms::probe, const messages::object_ref& obj,
+                     uint32_t timeout_ms,
+                     uint64_t lease) -> caf::result<std::string> {
+      return for_lease(*board, lease, "probe", obj.key, [&] {
         return probe_object(resolve, obj, timeout_ms, &board->flag);
-      } catch (const std::exception& ex) {
-        return make_error(errc::internal,
-                          "probe of " + obj.key + " threw: " + ex.what());
-      } catch (...) {
-        return make_error(errc::internal,
-                          "probe of " + obj.key + " threw a non-exception");
-      }
+      });
     },
     [resolve, setup, board](atoms::render, const messages::object_ref& obj,
                             const std::string& job_id,
                             const std::string& input, uint32_t timeout_ms,
                             uint64_t lease) -> caf::result<std::string> {
-      board->start(lease);
-      struct finisher {
-        cancel_board* b;
-        ~finisher() {
-          b->finish();
-        }
-      } on_exit{board.get()};
-      try {
+      return for_lease(*board, lease, "render", obj.key, [&] {
         return render_object(resolve, setup, obj, job_id, input, timeout_ms,
                              &board->flag);
-      } catch (const std::exception& ex) {
-        return make_error(errc::internal,
-                          "render of " + obj.key + " threw: " + ex.what());
-      } catch (...) {
-        return make_error(errc::internal,
-                          "render of " + obj.key + " threw a non-exception");
-      }
+      });
     },
   };
 }
