@@ -665,3 +665,32 @@ CAF_TEST(output names must be plain and unique) {
   require_error(render_file(req), errc::invalid_argument);
   CAF_CHECK(files_in(req.out_dir).empty());
 }
+
+CAF_TEST(playlists and concat scripts never pull in another file) {
+  // Another user's upload: a valid MPEG-TS a playlist could name.
+  auto victim = clips().av_ts;
+  auto dir = clips().dir;
+  struct hostile {
+    const char* name;
+    std::string text;
+  };
+  std::vector<hostile> inputs{
+    {"list.m3u8", "#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:10,\n" + victim
+                    + "\n#EXT-X-ENDLIST\n"},
+    {"list-as.mp4", "#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:10,\nfile:"
+                      + victim + "\n#EXT-X-ENDLIST\n"},
+    {"list.ffconcat", "ffconcat version 1.0\nfile '" + victim + "'\n"},
+  };
+  for (auto& x : inputs) {
+    auto path = dir + "/hostile-" + x.name;
+    std::ofstream{path} << x.text;
+    render_request req;
+    req.input_path = path;
+    req.out_dir = out_dir();
+    req.thumbnails = {{"small", 320, 180}};
+    req.renditions = {{"240p", 240}};
+    auto msg = require_error(render_file(req), errc::bad_media);
+    CAF_MESSAGE(x.name << ": " << msg);
+    CAF_CHECK(files_in(req.out_dir).empty());
+  }
+}
