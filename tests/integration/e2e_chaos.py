@@ -454,6 +454,9 @@ class Chaos(unittest.TestCase):
         print(f"  uploads done at t={uploads_done:.1f}s, settled at "
               f"t={settled:.1f}s")
         problems = lost + wrong + changed + problems + effect_problems
+        if RECIPE_SHARE > 0 and rendered == 0:
+            problems.append("no job with outputs succeeded: the render "
+                            "checks above checked nothing")
         if effect_counts["steps recorded (ledger)"] == 0:
             problems.append("the effects check saw no recorded step")
         if ledger_missing:
