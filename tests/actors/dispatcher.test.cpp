@@ -6,8 +6,10 @@
 
 #include "fakes.hpp"
 
-#include <optional>
 #include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
 
 using namespace caf;
 using namespace vf;
@@ -128,6 +130,38 @@ CAF_TEST(tasks wait for a worker and run when one joins) {
   CAF_CHECK_EQUAL(xs[0].output, "out");
   CAF_CHECK_EQUAL(stats().leased, 0u);
   CAF_CHECK_EQUAL(stats().free_slots, 1u);
+}
+
+CAF_TEST(the begin hook runs when a worker takes a task and not before) {
+  // The runtime journals attempts there: a task still queued at a crash
+  // must not look begun, and one a worker took must, before it runs.
+  std::vector<std::string> seen;
+  actors::dispatcher_config cfg;
+  cfg.lease_grace = 2s;
+  cfg.wall_ms = spawned_ms;
+  cfg.on_begin = [&seen](const messages::task& t) {
+    seen.push_back("begin " + t.job_id);
+  };
+  cfg.on_end = [&seen](const messages::task& t) {
+    seen.push_back("end " + t.job_id);
+  };
+  anon_send_exit(disp, exit_reason::user_shutdown);
+  run();
+  disp = sys.spawn(actors::dispatcher, cfg);
+  consume_messages();
+  submit(make_task(1));
+  CAF_CHECK(seen.empty());
+  auto w = add_worker("w1", 1);
+  submit(make_task(2));
+  CAF_CHECK_EQUAL(seen, (std::vector<std::string>{"begin job-1"}));
+  CAF_REQUIRE_EQUAL(ws(w).running.size(), 1u);
+  self->send(w, atoms::dispatch_v,
+             testing::failed_outcome(ws(w).running[0].first,
+                                     errc::bad_media));
+  consume_messages();
+  CAF_CHECK_EQUAL(seen, (std::vector<std::string>{"begin job-1", "end job-1",
+                                                  "begin job-2"}));
+  CAF_CHECK_EQUAL(outcomes().size(), 1u);
 }
 
 CAF_TEST(slots bound concurrent leases and higher priority runs first) {

@@ -10,6 +10,9 @@
 
 #include <chrono>
 #include <random>
+#include <string>
+#include <tuple>
+#include <vector>
 
 using namespace caf;
 using namespace vf;
@@ -53,6 +56,17 @@ struct fixture : testing::fixture_base {
                      actor_cast<actor>(disp), actor_cast<actor>(store)})
       anon_send_exit(hdl, exit_reason::user_shutdown);
     run();
+  }
+
+  /// Replaces the orchestrator with one whose journal answers `began`
+  /// (a restart of the node).
+  void respawn(decltype(actors::orchestrator_config::began_before) began) {
+    anon_send_exit(orch, exit_reason::kill);
+    run();
+    cfg.began_before = std::move(began);
+    orch = sys.spawn(actors::orchestrator, cfg, messages::stores_of(store),
+                     guard, messages::dispatcher_actor{disp});
+    consume_messages();
   }
 
   void add_job(const std::string& job_id) {
@@ -635,6 +649,73 @@ CAF_TEST(recover after a crash mid-attempt goes on with the next attempt) {
   CAF_REQUIRE_EQUAL(pending().size(), 1u);
   CAF_CHECK_EQUAL(pending()[0].first.kind, task_kind::probe);
   CAF_CHECK_EQUAL(pending()[0].first.attempt, 2u);
+}
+
+CAF_TEST(recover starts again an attempt that was still queued) {
+  // The node died with the last allowed attempt persisted but still in the
+  // dispatcher's queue: no worker began it, so it did not use an attempt.
+  job().status = job_status::processing;
+  job().step = "probe";
+  job().object.version = "v1";
+  job().attempts = cfg.max_attempts;
+  failed_probes(1, cfg.max_attempts - 1, errc::timeout);
+  std::vector<std::tuple<std::string, uint32_t, task_kind, uint32_t>> asked;
+  respawn([&asked](const std::string& job_id, uint32_t series, task_kind kind,
+                   uint32_t attempt) {
+    asked.emplace_back(job_id, series, kind, attempt);
+    return false;
+  });
+  self->send(orch, atoms::recover_v);
+  consume_messages();
+  CAF_CHECK_EQUAL(receive_one<uint64_t>(), uint64_t{1});
+  CAF_REQUIRE_EQUAL(asked.size(), 1u);
+  CAF_CHECK_EQUAL(std::get<0>(asked[0]), id);
+  CAF_CHECK_EQUAL(std::get<1>(asked[0]), 0u);
+  CAF_CHECK_EQUAL(std::get<2>(asked[0]), task_kind::probe);
+  CAF_CHECK_EQUAL(std::get<3>(asked[0]), cfg.max_attempts);
+  CAF_REQUIRE_EQUAL(pending().size(), 1u);
+  CAF_CHECK_EQUAL(pending()[0].first.kind, task_kind::probe);
+  CAF_CHECK_EQUAL(pending()[0].first.attempt, cfg.max_attempts);
+  CAF_CHECK_EQUAL(job().status, job_status::processing);
+}
+
+CAF_TEST(recover counts an attempt the journal says had begun) {
+  job().status = job_status::processing;
+  job().step = "probe";
+  job().object.version = "v1";
+  job().attempts = cfg.max_attempts;
+  failed_probes(1, cfg.max_attempts - 1, errc::timeout);
+  respawn([](const std::string&, uint32_t, task_kind, uint32_t) {
+    return true;
+  });
+  self->send(orch, atoms::recover_v);
+  consume_messages();
+  CAF_CHECK_EQUAL(receive_one<uint64_t>(), uint64_t{1});
+  CAF_CHECK(pending().empty());
+  CAF_CHECK_EQUAL(job().status, job_status::failed);
+  CAF_CHECK_NOT_EQUAL(job().error_message.find("during the last allowed"),
+                      std::string::npos);
+}
+
+CAF_TEST(recover does not ask the journal about a recorded attempt) {
+  // The last attempt failed and was recorded before the crash: the ledger
+  // alone says it was used.
+  job().status = job_status::processing;
+  job().step = "probe";
+  job().object.version = "v1";
+  job().attempts = 2;
+  failed_probes(1, 2, errc::timeout);
+  size_t asked = 0;
+  respawn([&asked](const std::string&, uint32_t, task_kind, uint32_t) {
+    ++asked;
+    return false;
+  });
+  self->send(orch, atoms::recover_v);
+  consume_messages();
+  CAF_CHECK_EQUAL(receive_one<uint64_t>(), uint64_t{1});
+  CAF_CHECK_EQUAL(asked, 0u);
+  CAF_REQUIRE_EQUAL(pending().size(), 1u);
+  CAF_CHECK_EQUAL(pending()[0].first.attempt, 3u);
 }
 
 CAF_TEST(every outcome lands in the ledger with its output) {

@@ -193,6 +193,8 @@ void finish(dispatcher_impl* self, uint64_t lease_id,
   if (i->second.relay) // Ended without its answer: stop waiting for it.
     self->send_exit(i->second.relay, caf::exit_reason::user_shutdown);
   auto node = std::move(i->second.node);
+  if (st.cfg.on_end)
+    st.cfg.on_end(i->second.job_task);
   st.leases.erase(i);
   try_dispatch(self);
   if (auto nw = st.node_waiters.find(node);
@@ -266,6 +268,8 @@ void try_dispatch(dispatcher_impl* self) {
     auto remote = best->handle.node() != self->node();
     auto deadline = st.cfg.expire_leases ? caf::duration{timeout}
                                          : caf::duration{caf::infinite};
+    if (st.cfg.on_begin)
+      st.cfg.on_begin(l.job_task);
     messages::lease_relay_actor runner;
     if (remote) {
       remember(self, t, best->handle.node());

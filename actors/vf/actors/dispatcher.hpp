@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <string>
 #include <unordered_map>
@@ -51,6 +52,13 @@ struct dispatcher_config {
   /// Unix ms at spawn: anchors the wall clock that stamps `leased_at`
   /// (tests leave 0 and read times relative to it).
   int64_t wall_ms = 0;
+  /// Called when a worker takes a task, before the task is sent to it; the
+  /// runtime journals the attempt there, so that after a crash of this node
+  /// an attempt that had begun counts and one still queued does not (see
+  /// adapters/common/lease_journal.hpp). Empty: nothing is called.
+  std::function<void(const messages::task&)> on_begin;
+  /// Called once when a lease ends, whatever its outcome.
+  std::function<void(const messages::task&)> on_end;
 };
 
 /// A worker as the dispatcher sees it.

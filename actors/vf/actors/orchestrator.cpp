@@ -492,10 +492,15 @@ struct machine {
         ++failed;
     // An attempt is persisted before it is dispatched; one the node died in
     // (a crash on this very input, say) left no record, yet it counts, or a
-    // poison upload would crash the node on every restart for ever.
+    // poison upload would crash the node on every restart for ever. One
+    // that never left the dispatcher's queue did not run: it does not count
+    // (with a backlog, a few restarts would otherwise fail healthy jobs).
     uint32_t used = failed;
-    if (j.step == to_string(kind))
-      used = std::max(used, j.attempts);
+    if (j.step == to_string(kind) && j.attempts > failed) {
+      auto began = !cfg.began_before
+                   || cfg.began_before(j.id, j.series, kind, j.attempts);
+      used = began ? j.attempts : j.attempts - 1;
+    }
     if (used >= cfg.max_attempts) {
       fail_job(j.id, errc::worker_lost,
                used > failed

@@ -70,6 +70,14 @@ struct orchestrator_config {
   /// A job still AWAITING_UPLOAD this long after creation is EXPIRED (its
   /// upload URL expired; the runtime adds a grace period).
   std::chrono::milliseconds upload_ttl{960000};
+  /// Whether a worker had begun this attempt (job, series, step, attempt)
+  /// when the node last stopped: on recovery, an interrupted attempt counts
+  /// against `max_attempts` only if it had (it may have crashed the node);
+  /// one still queued did not run and is started again under its number.
+  /// Empty: every interrupted attempt counts.
+  std::function<bool(const std::string&, uint32_t, messages::task_kind,
+                     uint32_t)>
+    began_before;
 };
 
 /// Returns why the steps `pipeline` cannot run together, or nullopt if they

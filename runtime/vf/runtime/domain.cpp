@@ -9,6 +9,8 @@
 #include "vf/actors/job_registry.hpp"
 #include "vf/actors/orchestrator.hpp"
 #include "vf/actors/retention.hpp"
+#include "vf/adapters/common/lease_journal.hpp"
+#include "vf/messages/errc.hpp"
 #include "vf/runtime/metrics_sink.hpp"
 
 namespace vf::runtime {
@@ -42,6 +44,36 @@ void keep_retention(node& n, const node_config& cfg,
                  + " s) to bound its size");
 }
 
+/// Journals the attempts workers begin (`<data>/leases.log`), so recovery
+/// counts an interrupted attempt only if it had begun (see lease_journal).
+/// Without a journal every interrupted attempt counts, as it must when we
+/// cannot tell.
+void keep_lease_journal(node& n, const node_config& cfg,
+                        actors::dispatcher_config& disp_cfg,
+                        actors::orchestrator_config& orch_cfg) {
+  if (cfg.data_dir.empty())
+    return;
+  auto path = cfg.data_dir + "/leases.log";
+  auto journal = adapters::common::lease_journal::open(path);
+  if (!journal) {
+    n.log().warn("domain", messages::message_of(journal.error())
+                             + "; after a crash, attempts still queued will "
+                               "count as tried");
+    return;
+  }
+  auto j = *journal;
+  if (j->previous_count() > 0)
+    n.log().info("domain", std::to_string(j->previous_count())
+                             + " attempt(s) were running when the node last "
+                               "stopped (" + path + ")");
+  disp_cfg.on_begin = [j](const messages::task& t) { j->began(t); };
+  disp_cfg.on_end = [j](const messages::task& t) { j->ended(t); };
+  orch_cfg.began_before = [j](const std::string& id, uint32_t series,
+                              messages::task_kind kind, uint32_t attempt) {
+    return j->began_before(id, series, kind, attempt);
+  };
+}
+
 } // namespace
 
 domain_actors spawn_domain(node& n, const node_config& cfg,
@@ -52,12 +84,13 @@ domain_actors spawn_domain(node& n, const node_config& cfg,
                       sys.spawn(actors::idempotency_guard, stores.claims,
                                 size_t{100000}));
   auto disp_cfg = dispatcher_config_of(cfg);
+  auto orch_cfg = orchestrator_config_of(cfg);
+  keep_lease_journal(n, cfg, disp_cfg, orch_cfg);
   disp_cfg.metrics = n.keep("metrics sink", tier::store,
                             spawn_metrics_sink(sys, n.metrics()));
   disp_cfg.presigner = presigner_of(n, cfg);
   d.dispatcher = n.keep("dispatcher", tier::domain,
                         sys.spawn(actors::dispatcher, disp_cfg));
-  auto orch_cfg = orchestrator_config_of(cfg);
   orch_cfg.checker = object_checker_of(n, cfg);
   orch_cfg.seed = seed;
   d.orchestrator = n.keep("orchestrator", tier::domain,
