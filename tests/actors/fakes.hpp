@@ -18,6 +18,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -41,6 +42,10 @@ struct fake_store_state {
   bool fail_writes = false;
   /// Jobs whose object the retention sweep deleted, with when.
   std::map<std::string, int64_t> purged;
+  /// Idempotency-Keys: (owner, key) -> {job_id, request_hash, created_at}.
+  std::map<std::pair<std::string, std::string>,
+           std::tuple<std::string, std::string, int64_t>>
+    keys;
 };
 
 using fake_store_impl
@@ -60,6 +65,31 @@ fake_store(fake_store_impl* self) {
       if (!self->state.jobs.emplace(j.id, j).second)
         return make_error(errc::duplicate, "exists");
       return true;
+    },
+    [=](atoms::create_keyed, messages::job& j, const std::string& key,
+        const std::string& hash,
+        int64_t since) -> caf::result<std::vector<std::string>> {
+      auto& st = self->state;
+      if (st.fail_writes)
+        return down();
+      auto k = std::make_pair(j.owner, key);
+      if (auto i = st.keys.find(k);
+          i != st.keys.end() && std::get<2>(i->second) >= since)
+        return std::vector<std::string>{std::get<0>(i->second),
+                                        std::get<1>(i->second)};
+      if (!st.jobs.emplace(j.id, j).second)
+        return make_error(errc::duplicate, "exists");
+      st.keys[k] = {j.id, hash, j.created_at};
+      return std::vector<std::string>{j.id, hash};
+    },
+    [=](atoms::find_key, const std::string& owner, const std::string& key,
+        int64_t since) {
+      auto& st = self->state;
+      if (auto i = st.keys.find(std::make_pair(owner, key));
+          i != st.keys.end() && std::get<2>(i->second) >= since)
+        return std::vector<std::string>{std::get<0>(i->second),
+                                        std::get<1>(i->second)};
+      return std::vector<std::string>{};
     },
     [=](atoms::get, const std::string& id) -> caf::result<messages::job> {
       auto i = self->state.jobs.find(id);
@@ -143,6 +173,8 @@ fake_store(fake_store_impl* self) {
                                        return r.job_id == id;
                                      }),
                       st.ledger.end());
+      for (auto i = st.keys.begin(); i != st.keys.end();)
+        i = std::get<0>(i->second) == id ? st.keys.erase(i) : std::next(i);
       return st.jobs.erase(id) > 0;
     },
     [=](atoms::usage, const std::string& owner) {

@@ -46,7 +46,29 @@ struct fixture : testing::fixture_base {
   expected<messages::job> create(std::string filename) {
     return ask<messages::job>(atoms::create_v,
                               messages::job_request{"demo", filename,
-                                                    "video/mp4", 0, ""});
+                                                    "video/mp4", 0, "", "",
+                                                    ""});
+  }
+
+  /// `(create_keyed, ...)`: the job and whether this call made it.
+  expected<std::pair<messages::job, bool>>
+  create_keyed(std::string owner, std::string key, std::string hash,
+               std::string filename = "clip.mp4") {
+    messages::job_request req{std::move(owner), std::move(filename),
+                              "video/mp4",      0,
+                              "",               std::move(key),
+                              std::move(hash)};
+    self->send(reg, atoms::create_keyed_v, std::move(req));
+    consume_messages();
+    expected<std::pair<messages::job, bool>> result
+      = messages::make_error(errc::internal, "no reply");
+    self->receive(
+      [&](messages::job& j, bool created) {
+        result = std::make_pair(std::move(j), created);
+      },
+      [&](error& x) { result = std::move(x); },
+      after(std::chrono::seconds(0)) >> [] {});
+    return result;
   }
 
   messages::store_actor store;
@@ -227,7 +249,7 @@ CAF_TEST(per user limits refuse new jobs with quota errors) {
   CAF_CHECK_EQUAL(jobs.size(), 2u);
   // Another user has their own budget.
   auto other = ask<messages::job>(
-    atoms::create_v, messages::job_request{"eve", "e.mp4", "video/mp4", 0, ""});
+    atoms::create_v, messages::job_request{"eve", "e.mp4", "video/mp4", 0, "", "", ""});
   CAF_CHECK(other);
   // A finished job leaves the in-flight count, but its bytes stay.
   jobs[a->id].status = job_status::succeeded;
@@ -244,6 +266,67 @@ CAF_TEST(per user limits refuse new jobs with quota errors) {
             != std::string::npos);
 }
 
+CAF_TEST(an idempotency key names one job per owner for a day) {
+  auto a = create_keyed("demo", "k1", "h1");
+  CAF_REQUIRE(a);
+  CAF_CHECK(a->second);
+  CAF_CHECK_EQUAL(a->first.status, job_status::awaiting_upload);
+  auto again = create_keyed("demo", "k1", "h1", "other-name-same-hash.mp4");
+  CAF_REQUIRE(again);
+  CAF_CHECK(!again->second);
+  CAF_CHECK_EQUAL(again->first.id, a->first.id);
+  CAF_CHECK_EQUAL(again->first.filename, "clip.mp4"); // The stored job.
+  // The job as it is now, not as it was made.
+  auto& jobs = deref<testing::fake_store_impl>(store).state.jobs;
+  jobs[a->first.id].status = job_status::processing;
+  again = create_keyed("demo", "k1", "h1");
+  CAF_REQUIRE(again);
+  CAF_CHECK_EQUAL(again->first.status, job_status::processing);
+  // The same key with another request: refused, nothing made.
+  auto clash = create_keyed("demo", "k1", "h2");
+  CAF_REQUIRE(!clash);
+  CAF_CHECK_EQUAL(messages::errc_of(clash.error()), errc::invalid_argument);
+  CAF_CHECK(messages::message_of(clash.error()).find("different request")
+            != std::string::npos);
+  CAF_CHECK(messages::message_of(clash.error()).find(a->first.id)
+            != std::string::npos);
+  // Keys are per owner.
+  auto eve = create_keyed("eve", "k1", "h1");
+  CAF_REQUIRE(eve);
+  CAF_CHECK(eve->second);
+  CAF_CHECK_NOT_EQUAL(eve->first.id, a->first.id);
+  CAF_CHECK_EQUAL(jobs.size(), 2u);
+  // After the window the key is free again.
+  advance_time(std::chrono::hours{24} + std::chrono::seconds{1});
+  auto later = create_keyed("demo", "k1", "h2");
+  CAF_REQUIRE(later);
+  CAF_CHECK(later->second);
+  CAF_CHECK_NOT_EQUAL(later->first.id, a->first.id);
+  // Validation comes first, as for every create.
+  auto bad = create_keyed("demo", "k9", "h1", "../x");
+  CAF_REQUIRE(!bad);
+  CAF_CHECK_EQUAL(messages::errc_of(bad.error()), errc::invalid_argument);
+}
+
+CAF_TEST(a replay is answered even at the in flight limit) {
+  actors::job_registry_config cfg;
+  cfg.wall_ms = t0;
+  cfg.jobs_in_flight_per_user = 1;
+  reg = sys.spawn(actors::job_registry, messages::stores_of(store), cfg);
+  auto a = create_keyed("demo", "k1", "h1");
+  CAF_REQUIRE(a);
+  CAF_CHECK(a->second);
+  // The client lost the answer and retries: its own job fills the limit,
+  // yet the retry gets it back instead of a 429.
+  auto again = create_keyed("demo", "k1", "h1");
+  CAF_REQUIRE(again);
+  CAF_CHECK(!again->second);
+  CAF_CHECK_EQUAL(again->first.id, a->first.id);
+  auto more = create_keyed("demo", "k2", "h1");
+  CAF_REQUIRE(!more);
+  CAF_CHECK_EQUAL(messages::errc_of(more.error()), errc::quota_exceeded);
+}
+
 CAF_TEST(a burst of creates cannot pass one in flight check together) {
   actors::job_registry_config cfg;
   cfg.wall_ms = t0;
@@ -252,7 +335,7 @@ CAF_TEST(a burst of creates cannot pass one in flight check together) {
   for (int i = 0; i < 10; ++i)
     self->send(reg, atoms::create_v,
                messages::job_request{"demo", "x" + std::to_string(i) + ".mp4",
-                                     "video/mp4", 0, ""});
+                                     "video/mp4", 0, "", "", ""});
   consume_messages();
   size_t ok = 0;
   size_t refused = 0;

@@ -65,6 +65,10 @@ struct fake_store {
   std::map<std::string, dead_letter> dlq;
   /// Stored outputs of results (the render step's JSON) by job id.
   std::map<std::string, std::string> outputs;
+  /// Idempotency-Keys: owner + '\n' + key -> {job id, request hash}.
+  std::map<std::string, std::pair<std::string, std::string>> keys;
+  /// Every keyed request the registry got.
+  std::vector<job_request> keyed;
   /// Arguments of the last `dlq_list` and `analyze`.
   int64_t last_since = -1;
   uint32_t last_limit = 0;
@@ -77,6 +81,25 @@ struct registry_state {
   /// Requests for job "hang": never answered (timeout tests).
   std::vector<caf::typed_response_promise<job>> hung;
 };
+
+/// Stores the job `req` asks for, as the registry would (caller holds the
+/// lock).
+job add_job(fake_store& store, const job_request& req) {
+  job j;
+  j.id = "job-" + std::to_string(++store.next);
+  j.owner = req.owner;
+  j.filename = req.filename;
+  j.content_type = req.content_type;
+  j.priority = req.priority;
+  j.outputs = req.outputs;
+  j.bucket = "uploads";
+  j.key = "uploads/" + j.id + "/" + req.filename;
+  j.created_at = 1'795'266'120'123; // 2026-11-21T13:02:00.123Z
+  j.updated_at = j.created_at + store.next;
+  store.jobs.emplace(j.id, j);
+  store.order.push_back(j.id);
+  return j;
+}
 
 job_registry_actor::behavior_type
 fake_registry(job_registry_actor::stateful_pointer<registry_state> self,
@@ -100,20 +123,22 @@ fake_registry(job_registry_actor::stateful_pointer<registry_state> self,
       if (req.filename == "over-bytes.mp4")
         return make_error(errc::storage_quota_exceeded,
                           "limits.bytes_per_user (1000 bytes) reached");
-      job j;
-      j.id = "job-" + std::to_string(++store->next);
-      j.owner = req.owner;
-      j.filename = req.filename;
-      j.content_type = req.content_type;
-      j.priority = req.priority;
-      j.outputs = req.outputs;
-      j.bucket = "uploads";
-      j.key = "uploads/" + j.id + "/" + req.filename;
-      j.created_at = 1'795'266'120'123; // 2026-11-21T13:02:00.123Z
-      j.updated_at = j.created_at + store->next;
-      store->jobs.emplace(j.id, j);
-      store->order.push_back(j.id);
-      return j;
+      return add_job(*store, req);
+    },
+    [=](atoms::create_keyed, job_request& req) -> caf::result<job, bool> {
+      std::lock_guard<std::mutex> guard{store->mtx};
+      store->keyed.push_back(req);
+      auto k = req.owner + "\n" + req.idempotency_key;
+      if (auto i = store->keys.find(k); i != store->keys.end()) {
+        if (i->second.second != req.request_hash)
+          return make_error(errc::invalid_argument,
+                            "Idempotency-Key was used for a different "
+                            "request");
+        return {store->jobs[i->second.first], false};
+      }
+      auto j = add_job(*store, req);
+      store->keys[k] = {j.id, req.request_hash};
+      return {j, true};
     },
     [=](atoms::get, const std::string& id) -> caf::result<job> {
       if (id == "hang") {
@@ -422,7 +447,7 @@ public:
     bhttp::request<bhttp::string_body> req{method, target, 11};
     req.set(bhttp::field::host, "127.0.0.1");
     for (auto& [k, v] : headers)
-      req.set(k, v);
+      req.insert(k, v); // A name given twice is sent twice.
     if (!body.empty() || method == bhttp::verb::post) {
       if (req.find(bhttp::field::content_type) == req.end())
         req.set(bhttp::field::content_type, "application/json");
@@ -943,6 +968,86 @@ CAF_TEST(create job with outputs and priority) {
   }
   std::lock_guard<std::mutex> guard{store->mtx};
   CAF_CHECK_EQUAL(store->jobs.size(), before);
+}
+
+CAF_TEST(an idempotency key gets the same job back for the same request) {
+  auto token = login("alice", "wonderland");
+  auto post = [&](const std::string& body, header_list extra) {
+    auto h = bearer(token);
+    h.insert(h.end(), extra.begin(), extra.end());
+    return call(bhttp::verb::post, "/jobs", body, h);
+  };
+  auto body = R"({"filename":"k.mp4","priority":"low",)"
+              R"("outputs":{"renditions":["360p"]}})";
+  auto first = post(body, {{"Idempotency-Key", "key-1"}});
+  CAF_REQUIRE_EQUAL(first.status, 201u);
+  auto first_doc = first.doc();
+  // The same request, spelled differently: same job, 200, the same shape.
+  auto again = post(R"({"outputs":{"renditions":["360p"]},)"
+                    R"( "priority":"low", "filename":"k.mp4"})",
+                    {{"Idempotency-Key", "key-1"}});
+  CAF_REQUIRE_EQUAL(again.status, 200u);
+  auto again_doc = again.doc();
+  CAF_CHECK_EQUAL(again_doc["job_id"], first_doc["job_id"]);
+  CAF_CHECK_EQUAL(again_doc["job_id"], "job-1");
+  CAF_CHECK_EQUAL(again_doc["upload_url"], first_doc["upload_url"]);
+  CAF_CHECK_EQUAL(again_doc["expires_in"], 900);
+  // Another key, or none, is another job.
+  auto other = post(body, {{"Idempotency-Key", "key-2"}});
+  CAF_REQUIRE_EQUAL(other.status, 201u);
+  auto other_doc = other.doc();
+  CAF_CHECK_EQUAL(other_doc["job_id"], "job-2");
+  CAF_CHECK_EQUAL(post(body, {}).status, 201u);
+  // The edge hashed what was asked: every field counts.
+  {
+    std::lock_guard<std::mutex> guard{store->mtx};
+    CAF_REQUIRE_EQUAL(store->keyed.size(), 3u);
+    CAF_CHECK_EQUAL(store->keyed[0].idempotency_key, "key-1");
+    CAF_CHECK_EQUAL(store->keyed[0].owner, "alice");
+    CAF_CHECK_EQUAL(store->keyed[0].request_hash.size(), 64u);
+    CAF_CHECK_EQUAL(store->keyed[0].request_hash,
+                    store->keyed[1].request_hash);
+  }
+  std::vector<std::string> changed{
+    R"({"filename":"k2.mp4","priority":"low","outputs":{"renditions":["360p"]}})",
+    R"({"filename":"k.mp4","priority":"high","outputs":{"renditions":["360p"]}})",
+    R"({"filename":"k.mp4","priority":"low","outputs":{"renditions":["480p"]}})",
+    R"({"filename":"k.mp4","priority":"low"})",
+    R"({"filename":"k.mp4","priority":"low","content_type":"video/mp4",)"
+    R"("outputs":{"renditions":["360p"]}})",
+  };
+  for (auto& b : changed) {
+    auto r = post(b, {{"Idempotency-Key", "key-1"}});
+    CAF_CHECK(is_error(r, 422, "invalid_argument"));
+    CAF_CHECK(contains(detail(r), "different request"));
+  }
+  // Malformed keys are refused before anything is created.
+  size_t before = 0;
+  {
+    std::lock_guard<std::mutex> guard{store->mtx};
+    before = store->jobs.size();
+  }
+  for (auto& bad : {std::string{}, std::string(256, 'a'),
+                    std::string{"has space"}, std::string{"caf\xc3\xa9"}}) {
+    auto r = post(body, {{"Idempotency-Key", bad}});
+    CAF_CHECK(is_error(r, 422, "invalid_argument"));
+    CAF_CHECK(contains(detail(r), "Idempotency-Key"));
+  }
+  auto two = post(body, {{"Idempotency-Key", "a"}, {"Idempotency-Key", "b"}});
+  CAF_CHECK(is_error(two, 422, "invalid_argument"));
+  CAF_CHECK(contains(detail(two), "one Idempotency-Key"));
+  std::lock_guard<std::mutex> guard{store->mtx};
+  CAF_CHECK_EQUAL(store->jobs.size(), before);
+}
+
+CAF_TEST(outputs null is the default recipe) {
+  auto token = login("alice", "wonderland");
+  auto r = call(bhttp::verb::post, "/jobs",
+                R"({"filename":"z.mp4","outputs":null})", bearer(token));
+  CAF_REQUIRE_EQUAL(r.status, 201u);
+  std::lock_guard<std::mutex> guard{store->mtx};
+  CAF_CHECK_EQUAL(store->jobs[r.doc()["job_id"].get<std::string>()].outputs,
+                  "");
 }
 
 CAF_TEST(result lists outputs with fresh urls and download answers one) {

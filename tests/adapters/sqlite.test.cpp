@@ -354,6 +354,45 @@ CAF_TEST(duplicate create fails alone in its batch) {
   CAF_CHECK_EQUAL(counts->at(0), 3u);
 }
 
+CAF_TEST(an idempotency key makes its job once) {
+  using names = std::vector<std::string>;
+  auto keyed = [&](job j, std::string key, std::string hash, int64_t since) {
+    return ask<names>(atoms::create_keyed_v, std::move(j), std::move(key),
+                      std::move(hash), since);
+  };
+  auto find = [&](std::string owner, std::string key, int64_t since) {
+    return ask<names>(atoms::find_key_v, std::move(owner), std::move(key),
+                      since);
+  };
+  CAF_CHECK_EQUAL(find("alice", "k", 0), names{});
+  auto first = keyed(make_job("a", 1000), "k", "h1", 0);
+  CAF_REQUIRE(first);
+  CAF_CHECK_EQUAL(*first, (names{"a", "h1"}));
+  CAF_CHECK(ask<job>(atoms::get_v, std::string{"a"}));
+  // The key names "a" now: "b" is not created, whatever its hash.
+  auto second = keyed(make_job("b", 2000), "k", "h2", 0);
+  CAF_REQUIRE(second);
+  CAF_CHECK_EQUAL(*second, (names{"a", "h1"}));
+  CHECK_ERRC(ask<job>(atoms::get_v, std::string{"b"}), errc::not_found);
+  CAF_CHECK_EQUAL(find("alice", "k", 0), (names{"a", "h1"}));
+  CAF_CHECK_EQUAL(find("alice", "k", 1001), names{});
+  // Keys are per owner.
+  auto bob = make_job("c", 4500);
+  bob.owner = "bob";
+  CAF_CHECK_EQUAL(keyed(bob, "k", "h1", 0), (names{"c", "h1"}));
+  // A key older than the window is dropped and made again.
+  CAF_CHECK_EQUAL(keyed(make_job("d", 5000), "k", "h3", 4000),
+                  (names{"d", "h3"}));
+  CAF_CHECK_EQUAL(find("alice", "k", 0), (names{"d", "h3"}));
+  // A duplicate job id fails the whole write: no key is left behind.
+  CHECK_ERRC(keyed(make_job("d", 6000), "k2", "h", 0), errc::duplicate);
+  CAF_CHECK_EQUAL(find("alice", "k2", 0), names{});
+  // Erasing the job frees its key.
+  CAF_CHECK_EQUAL(ask<bool>(atoms::erase_v, std::string{"d"}), true);
+  CAF_CHECK_EQUAL(find("alice", "k", 0), names{});
+  CAF_CHECK_EQUAL(find("bob", "k", 0), (names{"c", "h1"}));
+}
+
 CAF_TEST(put replaces the stored state) {
   auto x = make_job("j-put", 5000, job_status::submitted);
   CAF_CHECK_EQUAL(ask<bool>(atoms::create_v, x), true);
@@ -1219,7 +1258,7 @@ CAF_TEST(a version 1 database opens and migrates) {
   CAF_CHECK(same(make_dead_letter("old", 50, 1), *dl));
   stop();
   CAF_CHECK_EQUAL(user_version(old_path), sqlite::schema_version);
-  CAF_CHECK_EQUAL(sqlite::schema_version, 6);
+  CAF_CHECK_EQUAL(sqlite::schema_version, 7);
   // Opening the migrated file again changes nothing.
   hdl = sqlite::spawn_job_store(sys, {old_path, 512, nullptr});
   CAF_REQUIRE(hdl);

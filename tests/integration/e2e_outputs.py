@@ -11,9 +11,11 @@ inspected with the real ffprobe; deadlines are correctness bounds only.
 
 import glob
 import os
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 
@@ -332,6 +334,71 @@ class Outputs(unittest.TestCase):
             self.assertEqual(r.status, 422, r)
             self.assertIn(what, r.json()["detail"])
         self.assertEqual(len(self.c.history()), before)
+
+    def test_idempotency_key_gives_one_job_even_across_a_crash(self):
+        body = {"filename": "idem.mp4", "content_type": "video/mp4",
+                "outputs": {"thumbnails": ["small"]}}
+        key = {"Idempotency-Key": f"e2e-{time.time_ns()}"}
+        before = len(self.c.history())
+        # A client that never heard back retries, several times at once.
+        answers = []
+        lock = threading.Lock()
+
+        def post():
+            r = self.c.call("POST", "/jobs", body, headers=key)
+            with lock:
+                answers.append(r)
+        threads = [threading.Thread(target=post) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        statuses = sorted(r.status for r in answers)
+        self.assertEqual(statuses, [200] * 7 + [201], answers)
+        ids = {r.json()["job_id"] for r in answers}
+        self.assertEqual(len(ids), 1, answers)
+        jid = ids.pop()
+        self.assertEqual(len(self.c.history()), before + 1)
+        # Another request under the same key is refused and makes nothing.
+        other = dict(body, filename="other.mp4")
+        r = self.c.call("POST", "/jobs", other, headers=key)
+        self.assertEqual(r.status, 422, r)
+        self.assertIn("different request", r.json()["detail"])
+        bad = self.c.call("POST", "/jobs", body,
+                          headers={"Idempotency-Key": "with space"})
+        self.assertEqual(bad.status, 422, bad)
+        self.assertEqual(len(self.c.history()), before + 1)
+        # The key is durable: after kill -9 and a restart it names the
+        # same job, which is then uploaded and processed once.
+        server = h.Server(h.binary)
+        try:
+            c = server.client()
+            first = c.call("POST", "/jobs", body, headers=key)
+            self.assertEqual(first.status, 201, first)
+            server.stop(sig=signal.SIGKILL)
+            server = h.Server(h.binary, data_dir=server.data_dir)
+            c = server.client()
+            again = c.call("POST", "/jobs", body, headers=key)
+            self.assertEqual(again.status, 200, again)
+            self.assertEqual(again.json()["job_id"], first.json()["job_id"])
+            put = h.upload(again.json()["upload_url"],
+                           h.read_bytes(self.source), "video/mp4")
+            self.assertEqual(put.status, 200, put)
+            kid = first.json()["job_id"]
+            job = c.wait_status(kid, h.TERMINAL, deadline_s=120)
+            self.assertEqual(job["status"], "SUCCEEDED", job)
+            self.assertEqual(len(c.history()), 1)
+            # A replay after the job finished still names it.
+            late = c.call("POST", "/jobs", body, headers=key)
+            self.assertEqual(late.status, 200, late)
+            self.assertEqual(late.json()["job_id"], kid)
+            # Once the job is deleted, its key is free.
+            self.assertEqual(c.call("DELETE", f"/jobs/{kid}").status, 200)
+            fresh = c.call("POST", "/jobs", body, headers=key)
+            self.assertEqual(fresh.status, 201, fresh)
+            self.assertNotEqual(fresh.json()["job_id"], kid)
+        finally:
+            server.stop()
 
     def test_jobs_without_outputs_work_as_before(self):
         job = self.c.create_job("plain.mp4", "video/mp4")

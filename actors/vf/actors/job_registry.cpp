@@ -9,6 +9,9 @@
 #include "vf/messages/upload_key.hpp"
 
 #include <chrono>
+#include <functional>
+#include <string>
+#include <vector>
 
 namespace vf::actors {
 
@@ -40,6 +43,96 @@ std::optional<std::string> check_filename(const std::string& filename) {
   return std::nullopt;
 }
 
+namespace {
+
+/// Builds the job `req` asks for (not stored yet), or the error refusing it.
+caf::expected<messages::job> new_job(job_registry_impl* self,
+                                     messages::job_request& req) {
+  if (auto why = check_filename(req.filename))
+    return make_error(errc::invalid_argument, *why);
+  if (req.content_type.size() > 255)
+    return make_error(errc::invalid_argument,
+                      "content_type must be at most 255 bytes");
+  auto& st = self->state;
+  messages::job j;
+  try {
+    j.id = secure_uuid4();
+  } catch (const std::exception& e) {
+    return make_error(errc::internal,
+                      std::string{"no random job id: "} + e.what());
+  }
+  j.owner = std::move(req.owner);
+  j.filename = std::move(req.filename);
+  j.content_type = std::move(req.content_type);
+  j.priority = req.priority;
+  j.outputs = std::move(req.outputs);
+  j.bucket = st.cfg.bucket;
+  auto key = messages::make_upload_key(st.cfg.key_prefix, j.id, j.filename);
+  if (!key) // check_filename passed: only a bad key_prefix gets here.
+    return make_error(errc::internal, "no upload key under prefix '"
+                                        + st.cfg.key_prefix + "'");
+  j.key = std::move(*key);
+  j.status = messages::job_status::awaiting_upload;
+  j.created_at = j.updated_at = st.clock.at(self->clock().now());
+  return j;
+}
+
+/// Calls `create(done)` once `owner` is within the per-user limits (at once
+/// when there are none); `create` calls `done` when the store answered.
+/// The limits are checked here, next to the creation, so no other path
+/// creates jobs around them. A refusal goes to `refuse`.
+void within_limits(job_registry_impl* self, messages::job_store_actor store,
+                   const std::string& owner,
+                   std::function<void(std::function<void()>)> create,
+                   std::function<void(caf::error)> refuse) {
+  auto& st = self->state;
+  if (st.cfg.jobs_in_flight_per_user == 0 && st.cfg.bytes_per_user == 0) {
+    create([] {});
+    return;
+  }
+  auto before = st.creating[owner]++;
+  std::function<void()> done = [self, owner] {
+    auto i = self->state.creating.find(owner);
+    if (i != self->state.creating.end() && --i->second == 0)
+      self->state.creating.erase(i);
+  };
+  self->request(store, store_timeout, atoms::usage_v, owner)
+    .then(
+      [=](const messages::user_usage& u) mutable {
+        auto& cfg = self->state.cfg;
+        auto in_flight = u.jobs_in_flight + before;
+        if (cfg.jobs_in_flight_per_user > 0
+            && in_flight >= cfg.jobs_in_flight_per_user) {
+          done();
+          refuse(make_error(
+            errc::quota_exceeded,
+            "you have " + std::to_string(in_flight)
+              + " jobs waiting for an upload or in processing, the most "
+                "limits.jobs_in_flight_per_user allows ("
+              + std::to_string(cfg.jobs_in_flight_per_user)
+              + "); retry when some finished"));
+          return;
+        }
+        if (cfg.bytes_per_user > 0 && u.bytes_stored >= cfg.bytes_per_user) {
+          done();
+          refuse(make_error(
+            errc::storage_quota_exceeded,
+            "your stored uploads take " + std::to_string(u.bytes_stored)
+              + " bytes, at or over limits.bytes_per_user ("
+              + std::to_string(cfg.bytes_per_user)
+              + " bytes); no new jobs until old uploads are deleted"));
+          return;
+        }
+        create(done);
+      },
+      [=](caf::error& err) mutable {
+        done();
+        refuse(std::move(err));
+      });
+}
+
+} // namespace
+
 messages::job_registry_actor::behavior_type
 job_registry(job_registry_impl* self, messages::stores stores,
              job_registry_config cfg) {
@@ -49,93 +142,102 @@ job_registry(job_registry_impl* self, messages::stores stores,
   return {
     [=](atoms::create,
         messages::job_request& req) -> caf::result<messages::job> {
-      if (auto why = check_filename(req.filename))
-        return make_error(errc::invalid_argument, *why);
-      if (req.content_type.size() > 255)
-        return make_error(errc::invalid_argument,
-                          "content_type must be at most 255 bytes");
-      auto& st = self->state;
-      messages::job j;
-      try {
-        j.id = secure_uuid4();
-      } catch (const std::exception& e) {
-        return make_error(errc::internal,
-                          std::string{"no random job id: "} + e.what());
-      }
-      j.owner = std::move(req.owner);
-      j.filename = std::move(req.filename);
-      j.content_type = std::move(req.content_type);
-      j.priority = req.priority;
-      j.outputs = std::move(req.outputs);
-      j.bucket = st.cfg.bucket;
-      auto key = messages::make_upload_key(st.cfg.key_prefix, j.id, j.filename);
-      if (!key) // check_filename passed: only a bad key_prefix gets here.
-        return make_error(errc::internal, "no upload key under prefix '"
-                                            + st.cfg.key_prefix + "'");
-      j.key = std::move(*key);
-      j.status = messages::job_status::awaiting_upload;
-      j.created_at = j.updated_at = st.clock.at(self->clock().now());
+      auto j = new_job(self, req);
+      if (!j)
+        return std::move(j.error());
       auto rp = self->make_response_promise<messages::job>();
-      auto create = [=](messages::job j) mutable {
-        self->request(store, store_timeout, atoms::create_v, j)
-          .then([rp, j](bool) mutable { rp.deliver(std::move(j)); },
-                [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      auto owner = j->owner; // Not from `j`: the lambda below takes it.
+      within_limits(
+        self, store, owner,
+        [=, j{std::move(*j)}](std::function<void()> done) mutable {
+          self->request(store, store_timeout, atoms::create_v, j)
+            .then(
+              [rp, j, done](bool) mutable {
+                done();
+                rp.deliver(std::move(j));
+              },
+              [rp, done](caf::error& err) mutable {
+                done();
+                rp.deliver(std::move(err));
+              });
+        },
+        [rp](caf::error err) mutable { rp.deliver(std::move(err)); });
+      return rp;
+    },
+    [=](atoms::create_keyed, messages::job_request& req)
+      -> caf::result<messages::job, bool> {
+      if (req.idempotency_key.empty())
+        return make_error(errc::invalid_argument, "no Idempotency-Key");
+      auto j = new_job(self, req);
+      if (!j)
+        return std::move(j.error());
+      auto rp = self->make_response_promise<messages::job, bool>();
+      auto key = req.idempotency_key;
+      auto hash = req.request_hash;
+      auto window = self->state.cfg.idempotency_window;
+      auto since = j->created_at
+                   - std::chrono::duration_cast<std::chrono::milliseconds>(
+                       window)
+                       .count();
+      // Answers with the job an earlier request with this key made, as it
+      // is now; a different request under the same key is refused.
+      auto replay = [=](const std::vector<std::string>& hit) mutable {
+        if (hit.size() != 2) {
+          rp.deliver(make_error(errc::internal,
+                                "the store answered an Idempotency-Key "
+                                "look-up with "
+                                  + std::to_string(hit.size()) + " values"));
+          return;
+        }
+        if (hit[1] != hash) {
+          rp.deliver(make_error(
+            errc::invalid_argument,
+            "Idempotency-Key '" + key.substr(0, 64)
+              + "' was used for a different request (job " + hit[0]
+              + ") in the last "
+              + std::to_string(
+                std::chrono::duration_cast<std::chrono::hours>(window)
+                  .count())
+              + " h; send a new key for a new job"));
+          return;
+        }
+        self->request(store, store_timeout, atoms::get_v, hit[0])
+          .then(
+            [rp](messages::job& earlier) mutable {
+              rp.deliver(std::move(earlier), false);
+            },
+            [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
       };
-      if (st.cfg.jobs_in_flight_per_user == 0 && st.cfg.bytes_per_user == 0) {
-        create(std::move(j));
-        return rp;
-      }
-      // The limits are checked here, next to the creation, so no other
-      // path creates jobs around them.
-      auto owner = j.owner;
-      auto before = st.creating[owner]++;
-      auto done = [self, owner] {
-        auto i = self->state.creating.find(owner);
-        if (i != self->state.creating.end() && --i->second == 0)
-          self->state.creating.erase(i);
-      };
-      self->request(store, store_timeout, atoms::usage_v, owner)
+      auto owner = j->owner;
+      self->request(store, store_timeout, atoms::find_key_v, owner, key, since)
         .then(
-          [=](const messages::user_usage& u) mutable {
-            auto& cfg = self->state.cfg;
-            auto in_flight = u.jobs_in_flight + before;
-            if (cfg.jobs_in_flight_per_user > 0
-                && in_flight >= cfg.jobs_in_flight_per_user) {
-              done();
-              rp.deliver(make_error(
-                errc::quota_exceeded,
-                "you have " + std::to_string(in_flight)
-                  + " jobs waiting for an upload or in processing, the most "
-                    "limits.jobs_in_flight_per_user allows ("
-                  + std::to_string(cfg.jobs_in_flight_per_user)
-                  + "); retry when some finished"));
+          [=, j{std::move(*j)}](std::vector<std::string>& hit) mutable {
+            if (!hit.empty()) {
+              replay(hit); // Creates nothing: no limit applies.
               return;
             }
-            if (cfg.bytes_per_user > 0 && u.bytes_stored >= cfg.bytes_per_user) {
-              done();
-              rp.deliver(make_error(
-                errc::storage_quota_exceeded,
-                "your stored uploads take " + std::to_string(u.bytes_stored)
-                  + " bytes, at or over limits.bytes_per_user ("
-                  + std::to_string(cfg.bytes_per_user)
-                  + " bytes); no new jobs until old uploads are deleted"));
-              return;
-            }
-            self->request(store, store_timeout, atoms::create_v, j)
-              .then(
-                [rp, j, done](bool) mutable {
-                  done();
-                  rp.deliver(std::move(j));
-                },
-                [rp, done](caf::error& err) mutable {
-                  done();
-                  rp.deliver(std::move(err));
-                });
+            within_limits(
+              self, store, j.owner,
+              [=](std::function<void()> done) mutable {
+                self
+                  ->request(store, store_timeout, atoms::create_keyed_v, j,
+                            key, hash, since)
+                  .then(
+                    [=](std::vector<std::string>& named) mutable {
+                      done();
+                      if (named.size() == 2 && named[0] == j.id)
+                        rp.deliver(std::move(j), true);
+                      else // A request with this key won the race.
+                        replay(named);
+                    },
+                    [rp, done](caf::error& err) mutable {
+                      done();
+                      rp.deliver(std::move(err));
+                    });
+              },
+              [rp](caf::error err) mutable { rp.deliver(std::move(err)); });
           },
-          [rp, done](caf::error& err) mutable {
-            done();
-            rp.deliver(std::move(err));
-          });
+          [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
       return rp;
     },
     [=](atoms::get, const std::string& id) {

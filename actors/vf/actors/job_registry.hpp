@@ -10,6 +10,7 @@
 #include "vf/messages/retention_actor.hpp"
 #include "vf/messages/stores.hpp"
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -34,6 +35,9 @@ struct job_registry_config {
   /// Deletes a job's upload and outputs on `(erase, id)`; invalid (an S3
   /// server, where we hold no delete rights): only the records go.
   messages::object_deleter_actor deleter;
+  /// How long an Idempotency-Key of `POST /jobs` names the job it made: the
+  /// same owner sending it again within this time gets that job back.
+  std::chrono::hours idempotency_window{24};
 };
 
 /// Returns why `filename` is not acceptable as the last segment of an object

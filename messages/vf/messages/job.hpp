@@ -123,12 +123,18 @@ struct job_request {
   int32_t priority = 0;
   /// Canonical recipe JSON (see `job::outputs`), empty for none.
   std::string outputs;
+  /// The client's `Idempotency-Key` (empty: none); see `create_keyed`.
+  std::string idempotency_key;
+  /// Hex SHA-256 of the request as the edge understood it: the same key
+  /// with another hash is a different request.
+  std::string request_hash;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, job_request& x) {
   return f(caf::meta::type_name("job_request"), x.owner, x.filename,
-           x.content_type, x.priority, x.outputs);
+           x.content_type, x.priority, x.outputs, x.idempotency_key,
+           x.request_hash);
 }
 
 /// The outcome of a finished job: ffprobe-shaped metadata and a summary.

@@ -18,6 +18,11 @@ namespace vf::messages {
 ///   id, bucket and key (`<prefix>/<id>/<filename>`); `errc::invalid_argument`
 ///   for a filename that is empty, too long, has a path separator, `..`, or
 ///   control characters.
+/// - `(create_keyed, job_request)` → as `create`, for a request with an
+///   `Idempotency-Key`: `(job, true)` when it made the job, `(job, false)`
+///   when the same owner sent the same key within the idempotency window
+///   (24 h) and the earlier job is answered instead; `errc::invalid_argument`
+///   if that earlier request differed (another `request_hash`).
 /// - `(get, id)` → the job; `errc::not_found`.
 /// - `(history, owner, limit)` → up to `limit` (1..200) of `owner`'s jobs
 ///   (every owner's if `owner` is empty: admins), newest first;
@@ -37,6 +42,7 @@ namespace vf::messages {
 /// Sent by: the HTTP adapter, the admin console.
 using job_registry_actor = caf::typed_actor<
   caf::replies_to<atoms::create, job_request>::with<job>,
+  caf::replies_to<atoms::create_keyed, job_request>::with<job, bool>,
   caf::replies_to<atoms::get, std::string>::with<job>,
   caf::replies_to<atoms::history, std::string, uint32_t>::with<std::vector<job>>,
   caf::replies_to<atoms::get_result, std::string>::with<job_result>,

@@ -20,6 +20,13 @@ namespace vf::messages {
 /// backend may serve several of them (`store_actor` in `stores.hpp`).
 ///
 /// - `(create, job)` → `true`; `errc::duplicate` if the id exists.
+/// - `(create_keyed, job, key, request_hash, since_ms)` → `{job_id,
+///   request_hash}` of the job the owner's Idempotency-Key `key` names
+///   afterwards: `job` itself (created, with the key) if no key of that
+///   owner and name was made at or after `since_ms`, else the earlier job
+///   (and nothing is created). Keys older than `since_ms` are dropped.
+/// - `(find_key, owner, key, since_ms)` → `{job_id, request_hash}` of the
+///   job that key names if it was made at or after `since_ms`, else `{}`.
 /// - `(get, id)` → the job; `errc::not_found`.
 /// - `(history, owner, limit)` → up to `limit` of `owner`'s jobs (every
 ///   owner's if empty), newest first; the filter runs in the query, so other
@@ -48,13 +55,17 @@ namespace vf::messages {
 ///   recorded now, `false` if it was before (or the job is not in one of
 ///   those states). The job record and its dead letter stay.
 /// - `(erase, job_id)` → `true` once the job and every record of it (result,
-///   claims, attempts, dead letters) are gone, `false` if there was no such
+///   claims, attempts, dead letters, Idempotency-Keys) are gone, `false` if there was no such
 ///   job (`DELETE /jobs/{id}`; its objects are deleted before).
 ///
 /// Errors: `errc::storage_unavailable` when the database cannot be written.
 /// Sent by: job_registry, orchestrator, upload_gate, retention.
 using job_store_actor = caf::typed_actor<
   caf::replies_to<atoms::create, job>::with<bool>,
+  caf::replies_to<atoms::create_keyed, job, std::string, std::string,
+                  int64_t>::with<std::vector<std::string>>,
+  caf::replies_to<atoms::find_key, std::string, std::string,
+                  int64_t>::with<std::vector<std::string>>,
   caf::replies_to<atoms::get, std::string>::with<job>,
   caf::replies_to<atoms::history, std::string, uint32_t>::with<std::vector<job>>,
   caf::replies_to<atoms::put, job>::with<bool>,

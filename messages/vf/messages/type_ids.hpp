@@ -38,6 +38,8 @@ CAF_BEGIN_TYPE_ID_BLOCK(vf, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(vf, (vf::messages::incident_report))
 
   CAF_ADD_ATOM(vf, vf::atoms, create, "create")
+  CAF_ADD_ATOM(vf, vf::atoms, create_keyed, "createkey")
+  CAF_ADD_ATOM(vf, vf::atoms, find_key, "findkey")
   CAF_ADD_ATOM(vf, vf::atoms, get, "get")
   CAF_ADD_ATOM(vf, vf::atoms, put, "put")
   CAF_ADD_ATOM(vf, vf::atoms, history, "history")

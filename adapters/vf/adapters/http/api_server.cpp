@@ -401,6 +401,8 @@ private:
     request_.authorization = view(req[bhttp::field::authorization]);
     request_.content_type = view(req[bhttp::field::content_type]);
     request_.signature = view(req["X-Vidflow-Signature"]);
+    request_.idempotency_key = view(req["Idempotency-Key"]);
+    request_.idempotency_keys = req.count("Idempotency-Key");
     request_.body = req.body();
     request_.client = client_;
     request_.client_name = client_name_;

@@ -110,6 +110,11 @@ struct http_request {
   std::string_view content_type;
   /// Value of the `X-Vidflow-Signature` header (webhook HMAC); empty if none.
   std::string_view signature;
+  /// Value of the first `Idempotency-Key` header (POST /jobs); empty if none.
+  std::string_view idempotency_key;
+  /// How many `Idempotency-Key` headers the request has (more than one is
+  /// refused: which one would count?).
+  size_t idempotency_keys = 0;
   /// The request body.
   std::string_view body;
   /// The peer's address as a rate-limiting key.

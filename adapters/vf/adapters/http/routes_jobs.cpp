@@ -3,6 +3,8 @@
 // Jobs of the caller: create one, read it, its result and attempts, cancel
 // it, list the caller's history.
 
+#include "vf/adapters/common/digest.hpp"
+#include "vf/adapters/common/hex.hpp"
 #include "vf/adapters/http/call.hpp"
 #include "vf/adapters/http/json_views.hpp"
 #include "vf/adapters/http/recipe.hpp"
@@ -15,6 +17,7 @@
 #include <ctime>
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace vf::adapters::http {
 
@@ -90,8 +93,10 @@ std::optional<nlohmann::json> find_output(const std::string& stored,
   return std::nullopt;
 }
 
-// Answers `POST /jobs` with the new job and the URL to upload it to.
-void job_created(reply& r, messages::job& j) {
+// Answers `POST /jobs` with the job and the URL to upload it to: 201 for a
+// new job, 200 for the one an earlier request with the same Idempotency-Key
+// made.
+void send_job(reply& r, messages::job& j, unsigned status) {
   auto& cfg = r.state().config;
   std::string url;
   try {
@@ -115,7 +120,39 @@ void job_created(reply& r, messages::job& j) {
   out += R"(,"expires_in":)";
   out += std::to_string(cfg.presign_expires);
   out += '}';
-  r.send(201, std::move(out));
+  r.send(status, std::move(out));
+}
+
+void job_created(reply& r, messages::job& j) {
+  send_job(r, j, 201);
+}
+
+// Returns why `key` is not a usable Idempotency-Key, or nullopt.
+std::optional<std::string> check_idempotency_key(std::string_view key) {
+  if (key.empty() || key.size() > 255)
+    return "Idempotency-Key must be 1 to 255 characters";
+  for (unsigned char ch : key)
+    if (ch < 0x21 || ch > 0x7e)
+      return "Idempotency-Key must be printable ASCII without spaces (a "
+             "UUID is a good key)";
+  return std::nullopt;
+}
+
+// Hex SHA-256 of what a POST /jobs asks for, as parsed (so spacing and the
+// order of fields do not matter, but every value does).
+std::string request_hash(const std::string& filename,
+                         const std::string* content_type, int32_t priority,
+                         const std::string* outputs) {
+  nlohmann::json doc = {
+    {"filename", filename},
+    {"content_type",
+     content_type ? nlohmann::json(*content_type) : nlohmann::json(nullptr)},
+    {"priority", priority},
+    {"outputs", outputs ? nlohmann::json(*outputs) : nlohmann::json(nullptr)}};
+  auto digest = common::sha256(doc.dump());
+  std::string hex;
+  common::append_hex(hex, digest.data(), digest.size());
+  return hex;
 }
 
 // Answers 507 and returns true when the disk cannot take new uploads: an
@@ -142,6 +179,19 @@ bool has_control_chars(const std::string& x) {
 }
 
 void create_job(call& c) {
+  auto& req = c.request();
+  if (req.idempotency_keys > 1) {
+    c.error(422, "invalid_argument",
+            "send one Idempotency-Key header, not "
+              + std::to_string(req.idempotency_keys));
+    return;
+  }
+  std::string idem_key{req.idempotency_key};
+  if (req.idempotency_keys == 1)
+    if (auto why = check_idempotency_key(idem_key)) {
+      c.error(422, "invalid_argument", *why);
+      return;
+    }
   auto body = parse_strings(c, "filename", "content_type");
   if (!body)
     return;
@@ -183,21 +233,39 @@ void create_job(call& c) {
     }
   }
   std::string outputs = c.state().config.default_outputs;
-  if (auto o = body->body.find("outputs"); o != body->body.end()) {
+  std::optional<std::string> asked_outputs;
+  // `"outputs": null` reads as no field at all (the default recipe), as it
+  // does for content_type.
+  if (auto o = body->body.find("outputs");
+      o != body->body.end() && !o->is_null()) {
     auto check = canonical_recipe(*o);
     if (!check.error.empty()) {
       c.error(422, "invalid_argument", check.error);
       return;
     }
     outputs = std::move(check.canonical);
+    asked_outputs = outputs;
   }
   if (storage_full(c))
     return;
-  messages::job_request req{std::move(c.who().sub), *filename,
-                            content_type ? *content_type : std::string{},
-                            priority, std::move(outputs)};
-  c.ask(c.state().handles.registry, atoms::create_v, std::move(req))
-    .then(job_created);
+  messages::job_request jr;
+  jr.owner = std::move(c.who().sub);
+  jr.filename = *filename;
+  jr.content_type = content_type ? *content_type : std::string{};
+  jr.priority = priority;
+  jr.outputs = std::move(outputs);
+  if (idem_key.empty()) {
+    c.ask(c.state().handles.registry, atoms::create_v, std::move(jr))
+      .then(job_created);
+    return;
+  }
+  jr.request_hash = request_hash(*filename, content_type, priority,
+                                 asked_outputs ? &*asked_outputs : nullptr);
+  jr.idempotency_key = std::move(idem_key);
+  c.ask(c.state().handles.registry, atoms::create_keyed_v, std::move(jr))
+    .then([](reply& r, messages::job& j, bool created) {
+      send_job(r, j, created ? 201 : 200);
+    });
 }
 
 void get_job(call& c) {

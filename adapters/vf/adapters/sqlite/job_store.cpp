@@ -163,6 +163,12 @@ job_store(job_store_pointer self, std::unique_ptr<job_tables> tables,
     [self](atoms::create, const job& x) {
       return write(self, [&x](job_tables& t) { return t.insert_job(x); });
     },
+    [self](atoms::create_keyed, const job& x, const std::string& key,
+           const std::string& request_hash, int64_t since_ms) {
+      return write<std::vector<std::string>>(self, [&](job_tables& t) {
+        return t.insert_keyed_job(x, key, request_hash, since_ms);
+      });
+    },
     [self](atoms::put, const job& x) {
       return write(self, [&x](job_tables& t) { return t.update_job(x); });
     },
@@ -210,6 +216,13 @@ job_store(job_store_pointer self, std::unique_ptr<job_tables> tables,
     // -- reads: never see an uncommitted batch -------------------------------
     [self](atoms::get, const std::string& id) {
       return read<job>(self, [id](job_tables& t) { return t.find_job(id); });
+    },
+    [self](atoms::find_key, const std::string& owner, const std::string& key,
+           int64_t since_ms) {
+      return read<std::vector<std::string>>(
+        self, [owner, key, since_ms](job_tables& t) {
+          return t.find_key(owner, key, since_ms);
+        });
     },
     [self](atoms::history, const std::string& owner, uint32_t limit) {
       return read<std::vector<job>>(self, [owner, limit](job_tables& t) {

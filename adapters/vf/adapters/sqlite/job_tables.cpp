@@ -191,6 +191,18 @@ constexpr const char* delete_claims_of_job_sql
   = "DELETE FROM claims WHERE job_id = ?1";
 constexpr const char* delete_attempts_of_job_sql
   = "DELETE FROM attempts WHERE job_id = ?1";
+constexpr const char* delete_keys_of_job_sql
+  = "DELETE FROM idempotency_keys WHERE job_id = ?1";
+
+// Idempotency-Keys of POST /jobs (owner, key) -> job, for a day.
+constexpr const char* delete_old_keys_sql
+  = "DELETE FROM idempotency_keys WHERE created_at < ?1";
+constexpr const char* select_key_sql
+  = "SELECT job_id, request_hash FROM idempotency_keys "
+    "WHERE owner = ?1 AND \"key\" = ?2 AND created_at >= ?3";
+constexpr const char* insert_key_sql
+  = "INSERT INTO idempotency_keys (owner, \"key\", request_hash, job_id, "
+    "created_at) VALUES (?1, ?2, ?3, ?4, ?5)";
 
 // The orchestrator's job lifecycle decides expiry; the store persists the
 // record it was given, and only over a row still waiting for its upload (an
@@ -274,6 +286,10 @@ caf::error job_tables::prepare_all() {
     {&delete_result_, delete_result_sql},
     {&delete_claims_of_job_, delete_claims_of_job_sql},
     {&delete_attempts_of_job_, delete_attempts_of_job_sql},
+    {&delete_keys_of_job_, delete_keys_of_job_sql},
+    {&delete_old_keys_, delete_old_keys_sql},
+    {&select_key_, select_key_sql},
+    {&insert_key_, insert_key_sql},
     {&expire_jobs_, expire_jobs_sql},
     {&select_purgeable_, select_purgeable_sql},
     {&select_expiry_candidates_, select_expiry_candidates_sql},
@@ -359,6 +375,59 @@ caf::expected<bool> job_tables::insert_job(const job& x) {
   if (rc == SQLITE_CONSTRAINT_PRIMARYKEY)
     return messages::make_error(errc::duplicate, "job " + x.id + " exists");
   return db_->fail(rc, "insert job " + x.id);
+}
+
+caf::expected<std::vector<std::string>>
+job_tables::find_key(const std::string& owner, const std::string& key,
+                     int64_t since_ms) {
+  statement::use guard{select_key_};
+  auto rc = first_failure({select_key_.bind(1, owner),
+                           select_key_.bind(2, key),
+                           select_key_.bind(3, since_ms)});
+  if (rc != SQLITE_OK)
+    return db_->fail(rc, "bind idempotency key");
+  rc = select_key_.step();
+  if (rc == SQLITE_DONE)
+    return std::vector<std::string>{};
+  if (rc != SQLITE_ROW)
+    return db_->fail(rc, "read idempotency key");
+  return std::vector<std::string>{select_key_.column_text(0),
+                                  select_key_.column_text(1)};
+}
+
+caf::expected<std::vector<std::string>>
+job_tables::insert_keyed_job(const job& x, const std::string& key,
+                             const std::string& request_hash,
+                             int64_t since_ms) {
+  using result = std::vector<std::string>;
+  return in_savepoint<result>([&]() -> caf::expected<result> {
+    {
+      statement::use guard{delete_old_keys_};
+      auto rc = delete_old_keys_.bind(1, since_ms);
+      if (rc != SQLITE_OK)
+        return db_->fail(rc, "bind key expiry");
+      rc = delete_old_keys_.step();
+      if (rc != SQLITE_DONE)
+        return db_->fail(rc, "delete expired idempotency keys");
+    }
+    auto earlier = find_key(x.owner, key, since_ms);
+    if (!earlier || !earlier->empty())
+      return earlier;
+    if (auto ok = insert_job(x); !ok)
+      return std::move(ok.error());
+    statement::use guard{insert_key_};
+    auto rc = first_failure({insert_key_.bind(1, x.owner),
+                             insert_key_.bind(2, key),
+                             insert_key_.bind(3, request_hash),
+                             insert_key_.bind(4, x.id),
+                             insert_key_.bind(5, x.created_at)});
+    if (rc != SQLITE_OK)
+      return db_->fail(rc, "bind idempotency key");
+    rc = insert_key_.step();
+    if (rc != SQLITE_DONE)
+      return db_->fail(rc, "insert idempotency key");
+    return result{x.id, request_hash};
+  });
 }
 
 caf::expected<bool> job_tables::update_job(const job& x) {
@@ -608,7 +677,8 @@ caf::expected<bool> job_tables::erase_job(const std::string& id) {
     if (auto gone = remove_dead_letters_unguarded(id); !gone)
       return gone;
     for (auto* stmt : {&delete_result_, &delete_claims_of_job_,
-                       &delete_attempts_of_job_, &delete_job_}) {
+                       &delete_attempts_of_job_, &delete_keys_of_job_,
+                       &delete_job_}) {
       statement::use guard{*stmt};
       auto rc = stmt->bind(1, id);
       if (rc != SQLITE_OK)

@@ -61,6 +61,14 @@ public:
   /// undoes only this statement; the surrounding transaction stays intact.
   caf::expected<bool> insert_job(const messages::job& x);
 
+  /// Inserts `x` with the Idempotency-Key `key` of its owner (one
+  /// savepoint) unless that key names a job already: returns `{job_id,
+  /// request_hash}` of the job the key names afterwards. Keys made before
+  /// `since_ms` are deleted first.
+  caf::expected<std::vector<std::string>>
+  insert_keyed_job(const messages::job& x, const std::string& key,
+                   const std::string& request_hash, int64_t since_ms);
+
   /// Replaces every stored field of the job with id `x.id`: `true`, or
   /// `errc::not_found`.
   caf::expected<bool> update_job(const messages::job& x);
@@ -117,6 +125,12 @@ public:
 
   /// Returns the job with id `id`, or `errc::not_found`.
   caf::expected<messages::job> find_job(const std::string& id);
+
+  /// Returns `{job_id, request_hash}` of the job `owner`'s Idempotency-Key
+  /// `key` names if the key was made at or after `since_ms`, else `{}`.
+  caf::expected<std::vector<std::string>>
+  find_key(const std::string& owner, const std::string& key,
+           int64_t since_ms);
 
   /// Returns up to `limit` jobs, newest `created_at` first (ties: newest
   /// insert first).
@@ -239,6 +253,10 @@ private:
   statement delete_result_;
   statement delete_claims_of_job_;
   statement delete_attempts_of_job_;
+  statement delete_keys_of_job_;
+  statement delete_old_keys_;
+  statement select_key_;
+  statement insert_key_;
 };
 
 } // namespace vf::adapters::sqlite

@@ -150,6 +150,22 @@ constexpr std::array<const char*, schema_version> migrations{{
     ALTER TABLE jobs ADD COLUMN outputs TEXT NOT NULL DEFAULT '';
     ALTER TABLE results ADD COLUMN outputs TEXT NOT NULL DEFAULT '';
   )sql",
+  // 6 -> 7: Idempotency-Keys of POST /jobs: which job a user's key made,
+  // with a hash of the request, for 24 hours (rows past that are deleted
+  // as keys are used; created_at is indexed for it).
+  R"sql(
+    CREATE TABLE idempotency_keys (
+      owner        TEXT    NOT NULL,
+      "key"        TEXT    NOT NULL,
+      request_hash TEXT    NOT NULL,
+      job_id       TEXT    NOT NULL,
+      created_at   INTEGER NOT NULL,
+      PRIMARY KEY (owner, "key")
+    );
+    CREATE INDEX idempotency_keys_by_created_at
+      ON idempotency_keys (created_at);
+    CREATE INDEX idempotency_keys_by_job_id ON idempotency_keys (job_id);
+  )sql",
 }};
 
 /// Runs a single-value PRAGMA (or query) and returns its text result.
