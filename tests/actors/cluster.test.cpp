@@ -98,6 +98,9 @@ struct fixture : point_to_point_fixture<planet> {
     actors::dispatcher_config dcfg;
     // The simulated network fires every timer when idle (see settle()).
     dcfg.expire_leases = false;
+    // Same reason: the wait for a worker that offers a task would end at
+    // once (a task queued behind a draining node would fail no_worker).
+    dcfg.unrunnable_after = std::chrono::milliseconds{0};
     presigner = mars.sys.spawn(fake_presigner);
     dcfg.presigner = presigner;
     // Lease times are then well above 0 (a forged 1 stands out).

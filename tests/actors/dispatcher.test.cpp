@@ -6,6 +6,7 @@
 
 #include "fakes.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <optional>
 #include <string>
@@ -162,6 +163,65 @@ CAF_TEST(the begin hook runs when a worker takes a task and not before) {
   CAF_CHECK_EQUAL(seen, (std::vector<std::string>{"begin job-1", "end job-1",
                                                   "begin job-2"}));
   CAF_CHECK_EQUAL(outcomes().size(), 1u);
+}
+
+CAF_TEST(a task no worker offers fails after the wait and others wait on) {
+  auto w = add_worker("w1", 1, {task_kind::probe});
+  auto busy = make_task(1);
+  busy.timeout_ms = 100'000'000; // Holds the only slot all along.
+  submit(busy);
+  auto waiting = make_task(2);
+  waiting.timeout_ms = 100'000'000;
+  submit(waiting);                               // offered: waits its turn
+  submit(make_task(3, 0, task_kind::render));    // nobody offers render
+  auto gpu = make_task(4);
+  gpu.labels = {"gpu"};
+  submit(gpu);                                   // nobody has the label
+  advance_time(300s - 1ms);
+  consume_messages();
+  CAF_CHECK(outcomes().empty());
+  advance_time(1ms);
+  consume_messages();
+  auto xs = outcomes();
+  CAF_REQUIRE_EQUAL(xs.size(), 2u);
+  std::sort(xs.begin(), xs.end(),
+            [](auto& x, auto& y) { return x.lease_id < y.lease_id; });
+  for (auto& x : xs) {
+    CAF_CHECK(!x.ok);
+    CAF_CHECK_EQUAL(x.error_code, errc::no_worker);
+    CAF_CHECK(!x.transient);
+  }
+  CAF_CHECK_EQUAL(xs[0].lease_id, 3u);
+  CAF_CHECK_NOT_EQUAL(xs[0].error_message.find("'render'"), std::string::npos);
+  CAF_CHECK_NOT_EQUAL(xs[0].error_message.find("workers.count"),
+                      std::string::npos);
+  CAF_CHECK_EQUAL(xs[1].lease_id, 4u);
+  CAF_CHECK_NOT_EQUAL(xs[1].error_message.find("labels [gpu]"),
+                      std::string::npos);
+  // The task a worker offers is still queued, however long it waits.
+  advance_time(900s);
+  consume_messages();
+  CAF_CHECK(outcomes().empty());
+  CAF_CHECK_EQUAL(stats().queued, 1u);
+  CAF_CHECK_EQUAL(ws(w).running.size(), 1u);
+}
+
+CAF_TEST(a worker that joins in time takes a task nobody offered) {
+  auto t = make_task(1, 0, task_kind::render);
+  t.timeout_ms = 100'000'000;
+  submit(t);
+  advance_time(200s);
+  consume_messages();
+  auto w = add_worker("renderer", 1, {task_kind::render});
+  CAF_REQUIRE_EQUAL(ws(w).running.size(), 1u);
+  advance_time(200s);
+  consume_messages();
+  self->send(w, atoms::dispatch_v,
+             testing::ok_outcome(ws(w).running[0].first, "{}"));
+  consume_messages();
+  auto xs = outcomes();
+  CAF_REQUIRE_EQUAL(xs.size(), 1u);
+  CAF_CHECK(xs[0].ok);
 }
 
 CAF_TEST(slots bound concurrent leases and higher priority runs first) {

@@ -124,6 +124,7 @@ CAF_TEST(classification uses error codes only) {
   CAF_CHECK_EQUAL(c("storage_unavailable"), "dependency_unavailable");
   CAF_CHECK_EQUAL(c("worker_lost"), "crash");
   CAF_CHECK_EQUAL(c("cancelled"), "cancelled");
+  CAF_CHECK_EQUAL(c("no_worker"), "no_worker");
   CAF_CHECK_EQUAL(c("internal"), "unexpected_exception");
   CAF_CHECK_EQUAL(c("something new"), "unexpected_exception");
   // A message that reads like a timeout does not make it one.

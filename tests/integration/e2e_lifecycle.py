@@ -151,6 +151,38 @@ class Expiry(h.unittest.TestCase):
             server.stop()
 
 
+class NoWorker(h.unittest.TestCase):
+    """A node with no worker slots and no worker nodes: a job's first task
+    can never run, so after --no-worker-after-s it fails with no_worker
+    (permanent, dead-lettered) instead of waiting for ever."""
+
+    def test_a_task_nobody_runs_fails_clearly(self):
+        server = h.Server(h.binary, workers=0, extra_args=(
+            "--users", USERS, "--no-worker-after-s", "2"))
+        try:
+            c = server.client()
+            job = c.create_job("orphan.mp4", "video/mp4")
+            jid = job["job_id"]
+            up = h.upload(job["upload_url"],
+                          h.read_bytes(h.clip("h264_aac.mp4")))
+            self.assertEqual(up.status, 200, up)
+            started = time.monotonic()
+            done = c.wait_status(jid, h.TERMINAL, deadline_s=60)
+            waited = time.monotonic() - started
+            self.assertEqual(done["status"], "FAILED", done)
+            self.assertEqual(done["error_code"], "no_worker", done)
+            self.assertIn("'probe'", done["error_message"])
+            self.assertIn("redrive", done["error_message"])
+            # Permanent: one attempt, no retries that would wait again.
+            items = c.call("GET", f"/jobs/{jid}/attempts").json()["items"]
+            self.assertEqual([a["error_code"] for a in items], ["no_worker"],
+                             items)
+            print(f"\n  no worker: FAILED after {waited:.1f} s "
+                  f"({done['error_message']})", flush=True)
+        finally:
+            server.stop()
+
+
 class PoisonUpload(h.unittest.TestCase):
 
     MAX_ATTEMPTS = 2

@@ -30,6 +30,49 @@ bool fits(const worker_entry& w, const messages::task& t) {
   return true;
 }
 
+/// Whether some worker that is not leaving runs tasks like `t` (its kind and
+/// labels), busy or not.
+bool offered(const dispatcher_state& st, const messages::task& t) {
+  for (auto& [addr, w] : st.workers) {
+    auto& info = w.info;
+    if (w.draining
+        || std::find(info.kinds.begin(), info.kinds.end(), t.kind)
+             == info.kinds.end())
+      continue;
+    auto has_labels = std::all_of(
+      t.labels.begin(), t.labels.end(), [&info](const std::string& label) {
+        return std::find(info.labels.begin(), info.labels.end(), label)
+               != info.labels.end();
+      });
+    if (has_labels)
+      return true;
+  }
+  return false;
+}
+
+/// Why nobody will run `t`: its kind and labels, and what to do.
+std::string no_worker_message(const dispatcher_state& st,
+                              const messages::task& t) {
+  std::string what = "'" + to_string(t.kind) + "'";
+  if (!t.labels.empty()) {
+    what += " with labels [";
+    for (size_t i = 0; i < t.labels.size(); ++i)
+      what += (i > 0 ? ", " : "") + t.labels[i];
+    what += "]";
+  }
+  auto waited = std::chrono::duration_cast<std::chrono::seconds>(
+                  st.cfg.unrunnable_after)
+                  .count();
+  auto msg = "no worker runs " + what + " tasks: none of the "
+             + std::to_string(st.workers.size())
+             + " workers that joined offered it within "
+             + std::to_string(waited) + " s";
+  if (t.kind == messages::task_kind::render)
+    msg += "; renders run on the coordinator's own workers (workers.count "
+           "> 0), worker nodes do not render yet";
+  return msg + "; start such a worker, then redrive the job";
+}
+
 /// Builds the outcome of a lease the worker never answered.
 messages::task_outcome lost_outcome(const messages::task& t,
                                     messages::errc code, std::string msg,
@@ -348,6 +391,9 @@ dispatcher(dispatcher_impl* self, dispatcher_config cfg) {
       auto& st = self->state;
       auto key = std::make_pair(-static_cast<int64_t>(t.priority),
                                 st.arrivals++);
+      if (st.cfg.unrunnable_after.count() > 0 && !offered(st, t))
+        self->delayed_send(self, st.cfg.unrunnable_after, atoms::unrunnable_v,
+                           t.lease_id);
       st.queue.emplace(key,
                        queued_task{std::move(t), rp, self->clock().now()});
       try_dispatch(self);
@@ -373,6 +419,27 @@ dispatcher(dispatcher_impl* self, dispatcher_config cfg) {
       i->second.draining = false;
       try_dispatch(self);
       return true;
+    },
+    [=](atoms::unrunnable, uint64_t lease_id) {
+      auto& st = self->state;
+      for (auto i = st.queue.begin(); i != st.queue.end(); ++i) {
+        auto& t = i->second.job_task;
+        if (t.lease_id != lease_id)
+          continue;
+        if (offered(st, t)) {
+          // A worker for it joined: it waits its turn, and is looked at
+          // again in case that worker leaves for good.
+          self->delayed_send(self, st.cfg.unrunnable_after,
+                             atoms::unrunnable_v, lease_id);
+          return;
+        }
+        auto out = lost_outcome(t, messages::errc::no_worker,
+                                no_worker_message(st, t), "");
+        out.transient = false;
+        i->second.promise.deliver(std::move(out));
+        st.queue.erase(i);
+        return;
+      }
     },
     [=](atoms::cancel, uint64_t lease_id) {
       auto& st = self->state;

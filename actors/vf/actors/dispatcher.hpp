@@ -59,6 +59,11 @@ struct dispatcher_config {
   std::function<void(const messages::task&)> on_begin;
   /// Called once when a lease ends, whatever its outcome.
   std::function<void(const messages::task&)> on_end;
+  /// A task that no joined worker offers to run (its kind, its labels;
+  /// workers leaving do not count) fails with a permanent `no_worker`
+  /// outcome after waiting this long for one to join, instead of waiting
+  /// for ever (0: it waits). A task some worker offers waits its turn.
+  std::chrono::milliseconds unrunnable_after{300000};
 };
 
 /// A worker as the dispatcher sees it.

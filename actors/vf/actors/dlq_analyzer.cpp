@@ -21,8 +21,8 @@ constexpr auto store_timeout = 30s;
 
 const std::vector<std::string>& dlq_categories() {
   static const std::vector<std::string> names{
-    "bad_media", "timeout",  "provider_error",      "dependency_unavailable",
-    "crash",     "cancelled", "unexpected_exception"};
+    "bad_media", "timeout",   "provider_error",      "dependency_unavailable",
+    "crash",     "no_worker", "cancelled",           "unexpected_exception"};
   return names;
 }
 
@@ -44,6 +44,8 @@ std::string classify(const messages::dead_letter& x) {
       // The worker or its node died holding the lease: a crash or signal
       // inside decoding, or a node that went away.
       return "crash";
+    case errc::no_worker:
+      return "no_worker";
     case errc::cancelled:
       return "cancelled";
     default:
@@ -67,6 +69,11 @@ std::string recommendation(const std::string& category) {
   if (category == "crash")
     return "A worker or node died while holding the task. Look for crashes "
            "or OOM kills in the node logs; redrive once fixed.";
+  if (category == "no_worker")
+    return "No worker offers these tasks (a render on a coordinator without "
+           "local workers, a label no node has). Start workers that do "
+           "(workers.count > 0 on the coordinator, or a node with the "
+           "labels), then redrive the category.";
   if (category == "cancelled")
     return "Cancelled on request; nothing to do unless it was a mistake.";
   return "An unexpected error, likely a bug. Keep the record, report it with "

@@ -62,11 +62,15 @@ using dispatcher_actor = caf::typed_actor<
 ///   none is). Tasks keep being leased meanwhile; the node asks this while
 ///   it stops, after its edges closed, so that leased tasks finish and
 ///   their results are recorded before the domain stops.
+/// - `(unrunnable, lease_id)`: the dispatcher's own timer for a queued task
+///   that no joined worker offers to run: if still none does, the task ends
+///   with a permanent `no_worker` outcome instead of waiting for ever.
 ///
 /// Sent by: the runtime's node only (fakes of `dispatcher_actor` need not
 /// implement it; a `dispatcher_node_actor` converts to one).
 using dispatcher_node_actor = dispatcher_actor::extend<
-  caf::replies_to<atoms::drain>::with<uint64_t>>;
+  caf::replies_to<atoms::drain>::with<uint64_t>,
+  caf::reacts_to<atoms::unrunnable, uint64_t>>;
 
 /// What the dispatcher puts between itself and a remote worker: one actor
 /// per remote lease, the only coordinator actor besides the cluster

@@ -11,7 +11,7 @@ namespace vf::messages {
 
 namespace {
 
-constexpr std::array<std::pair<errc, const char*>, 22> names{{
+constexpr std::array<std::pair<errc, const char*>, 23> names{{
   {errc::none, ""},
   {errc::not_found, "not_found"},
   {errc::invalid_argument, "invalid_argument"},
@@ -34,6 +34,7 @@ constexpr std::array<std::pair<errc, const char*>, 22> names{{
   {errc::storage_quota_exceeded, "storage_quota_exceeded"},
   {errc::expired, "expired"},
   {errc::encoder_failed, "encoder_failed"},
+  {errc::no_worker, "no_worker"},
 }};
 
 } // namespace

@@ -65,6 +65,10 @@ enum class errc : uint8_t {
   /// mid-stream (not the input's fault); another attempt, maybe on another
   /// worker, may work.
   encoder_failed,
+  /// No worker that joined the dispatcher offers the task's kind (with its
+  /// labels), and none came within `dispatcher.unrunnable_after_s`: the
+  /// task would wait for ever. Permanent; redrive once such a worker runs.
+  no_worker,
 };
 
 /// Category tag for `caf::error` values built from `errc`.

@@ -130,6 +130,10 @@ const std::vector<setting_spec>& serve_specs() {
      "first retry waits up to this long (full jitter, doubling)"},
     {"workers.backoff_cap_ms", "--backoff-cap-ms", "30000",
      "longest wait between retries"},
+    {"workers.no_worker_after_s", "--no-worker-after-s", "300",
+     "a task that no joined worker offers to run (e.g. a render on a "
+     "coordinator with workers.count = 0) fails with no_worker after this "
+     "many seconds instead of waiting for ever (0: it waits)"},
     {"store.mode", "--store-mode", "builtin",
      "object store: builtin (embedded S3 endpoint) or s3 (MinIO/S3/...)"},
     {"store.host", "--store-host", "127.0.0.1",
@@ -160,6 +164,10 @@ const std::vector<setting_spec>& serve_specs() {
     {"outputs.timeout_s", "--outputs-timeout-s", "1800",
      "deadline of one attempt of a job's render step (thumbnails and "
      "renditions), in seconds"},
+    {"outputs.encoder_threads", "--encoder-threads", "0",
+     "encoder threads of one render, split between its renditions (0: the "
+     "machine's cores divided by workers.count, at least 1, so renders on "
+     "every worker slot share the cores instead of fighting for them)"},
     {"store.upload_grace_s", "--upload-grace-s", "60",
      "seconds an upload may still arrive after its URL expired before the "
      "job is EXPIRED (covers an upload that started just before)"},
@@ -440,6 +448,10 @@ caf::expected<node_config> make_node_config(const settings& xs) {
   cfg.outputs_url_expires = static_cast<uint32_t>(*url_expires);
   VF_TRY(render_timeout, xs.uint("outputs.timeout_s", 1, 86400));
   cfg.render_timeout_ms = static_cast<uint32_t>(*render_timeout * 1000);
+  VF_TRY(no_worker_after, xs.uint("workers.no_worker_after_s", 0, 604800));
+  cfg.no_worker_after = std::chrono::seconds{*no_worker_after};
+  VF_TRY(encoder_threads, xs.uint("outputs.encoder_threads", 0, 256));
+  cfg.encoder_threads = static_cast<uint32_t>(*encoder_threads);
   VF_TRY(grace, xs.uint("store.upload_grace_s", 0, 86400));
   cfg.upload_grace = std::chrono::seconds{*grace};
   VF_TRY(sweep, xs.uint("store.expire_sweep_s", 1, 86400));
@@ -710,9 +722,10 @@ actors::orchestrator_config orchestrator_config_of(const node_config& cfg) {
   return x;
 }
 
-actors::dispatcher_config dispatcher_config_of(const node_config&) {
+actors::dispatcher_config dispatcher_config_of(const node_config& cfg) {
   actors::dispatcher_config x;
   x.wall_ms = unix_ms();
+  x.unrunnable_after = cfg.no_worker_after;
   return x;
 }
 

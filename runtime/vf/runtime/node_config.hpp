@@ -87,6 +87,12 @@ struct node_config {
   std::string default_outputs;
   /// Lifetime of output download URLs (`outputs.url_expires`).
   uint32_t outputs_url_expires = 3600;
+  /// A task no joined worker offers fails after this long
+  /// (`workers.no_worker_after_s`; 0: it waits for ever).
+  std::chrono::milliseconds no_worker_after{300000};
+  /// Encoder threads of one render (`outputs.encoder_threads`; 0: cores /
+  /// workers, at least 1).
+  uint32_t encoder_threads = 0;
   uint32_t max_attempts = 3;
   std::chrono::milliseconds backoff_base{500};
   std::chrono::milliseconds backoff_cap{30000};

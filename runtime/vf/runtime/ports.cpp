@@ -16,10 +16,12 @@
 #include <prometheus/counter.h>
 #include <prometheus/registry.h>
 
+#include <algorithm>
 #include <ctime>
 #include <filesystem>
 #include <map>
 #include <sys/stat.h>
+#include <thread>
 
 namespace vf::runtime {
 
@@ -112,10 +114,20 @@ download_presigner_of(const node_config& cfg) {
   };
 }
 
+uint32_t encoder_threads_of(const node_config& cfg) {
+  if (cfg.encoder_threads > 0)
+    return cfg.encoder_threads;
+  // Every local slot may render at once: each gets its share of the cores.
+  auto cores = std::max(1u, std::thread::hardware_concurrency());
+  auto slots = std::max<size_t>(1, cfg.workers);
+  return static_cast<uint32_t>(std::max<size_t>(1, cores / slots));
+}
+
 adapters::media::render_setup local_render_setup(const node_config& cfg,
                                                  size_t slot) {
   adapters::media::render_setup x;
   x.work_dir = cfg.data_dir + "/tmp/render-" + std::to_string(slot);
+  x.threads = static_cast<int>(encoder_threads_of(cfg));
   if (cfg.store_mode == store_mode::builtin) {
     x.store = [dir = cfg.data_dir](const std::string& bucket,
                                    const std::string& key,

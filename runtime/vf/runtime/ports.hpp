@@ -65,8 +65,13 @@ upload_presigner_of(const node_config& cfg);
 std::function<std::string(const std::string& bucket, const std::string& key)>
 download_presigner_of(const node_config& cfg);
 
+/// Encoder threads of one local render: `outputs.encoder_threads`, or the
+/// cores divided by `workers.count` (at least 1) when that is 0.
+uint32_t encoder_threads_of(const node_config& cfg);
+
 /// Where local worker slot `slot` makes and stores media outputs: into the
-/// built-in store (atomic install) or by PUT to the S3 server.
+/// built-in store (atomic install) or by PUT to the S3 server; its renders
+/// use `encoder_threads_of(cfg)` encoder threads.
 adapters::media::render_setup local_render_setup(const node_config& cfg,
                                                  size_t slot);
 
