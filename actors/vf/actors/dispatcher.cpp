@@ -15,39 +15,30 @@ namespace vf::actors {
 
 namespace {
 
-/// Whether `w` may run `t`: its kind, and every label the task requires.
-bool fits(const worker_entry& w, const messages::task& t) {
+/// Whether `w` runs tasks like `t` at all: it is not leaving, offers the
+/// kind and has every label the task requires (busy or not).
+bool offers(const worker_entry& w, const messages::task& t) {
   auto& info = w.info;
-  if (w.draining || w.busy >= info.slots)
+  if (w.draining
+      || std::find(info.kinds.begin(), info.kinds.end(), t.kind)
+           == info.kinds.end())
     return false;
-  if (std::find(info.kinds.begin(), info.kinds.end(), t.kind)
-      == info.kinds.end())
-    return false;
-  for (auto& label : t.labels)
-    if (std::find(info.labels.begin(), info.labels.end(), label)
-        == info.labels.end())
-      return false;
-  return true;
+  return std::all_of(
+    t.labels.begin(), t.labels.end(), [&info](const std::string& label) {
+      return std::find(info.labels.begin(), info.labels.end(), label)
+             != info.labels.end();
+    });
 }
 
-/// Whether some worker that is not leaving runs tasks like `t` (its kind and
-/// labels), busy or not.
+/// Whether `w` may run `t` now: it offers it and has a free slot.
+bool fits(const worker_entry& w, const messages::task& t) {
+  return w.busy < w.info.slots && offers(w, t);
+}
+
+/// Whether some worker runs tasks like `t`, busy or not.
 bool offered(const dispatcher_state& st, const messages::task& t) {
-  for (auto& [addr, w] : st.workers) {
-    auto& info = w.info;
-    if (w.draining
-        || std::find(info.kinds.begin(), info.kinds.end(), t.kind)
-             == info.kinds.end())
-      continue;
-    auto has_labels = std::all_of(
-      t.labels.begin(), t.labels.end(), [&info](const std::string& label) {
-        return std::find(info.labels.begin(), info.labels.end(), label)
-               != info.labels.end();
-      });
-    if (has_labels)
-      return true;
-  }
-  return false;
+  return std::any_of(st.workers.begin(), st.workers.end(),
+                     [&t](const auto& kv) { return offers(kv.second, t); });
 }
 
 /// Why nobody will run `t`: its kind and labels, and what to do.
