@@ -65,6 +65,7 @@ messages::worker_actor::behavior_type echo_worker() {
     },
     [](atoms::cancel, uint64_t) {},
     [](atoms::flush) { return std::vector<messages::task_outcome>{}; },
+    [](atoms::progress, uint64_t, uint8_t) {},
   };
 }
 

@@ -520,6 +520,40 @@ CAF_TEST(remote nodes never get a handle to a coordinator actor) {
   CAF_CHECK(mars.sys.registry().get(orch->id()) == nullptr);
 }
 
+CAF_TEST(progress of a remote worker reaches the dispatcher through its relay) {
+  join();
+  auto h = mars.self->request(disp, infinite, atoms::submit_v, make_task(30));
+  settle();
+  CAF_REQUIRE_EQUAL(ws().running.size(), 1u);
+  auto relay = actor_cast<messages::progress_sink_actor>(ws().senders.at(0));
+  auto percent = [&] {
+    mars.self->send(disp, atoms::lease_of_v, std::string{"job-30"});
+    settle();
+    int result = -1;
+    mars.self->receive(
+      [&](std::vector<messages::task_progress>& xs) {
+        if (xs.size() == 1)
+          result = xs[0].percent;
+      },
+      after(0s) >> [] {});
+    return result;
+  };
+  CAF_CHECK_EQUAL(percent(), 0);
+  caf::send_as(worker, relay, atoms::progress_v, uint64_t{30}, uint8_t{55});
+  settle();
+  CAF_CHECK_EQUAL(percent(), 55);
+  // Another actor of that node, or another lease: ignored.
+  earth.self->send(relay, atoms::progress_v, uint64_t{30}, uint8_t{90});
+  caf::send_as(worker, relay, atoms::progress_v, uint64_t{31}, uint8_t{90});
+  settle();
+  CAF_CHECK_EQUAL(percent(), 55);
+  earth.self->send(worker, atoms::dispatch_v,
+                   testing::ok_outcome(ws().running[0].first, "{m}"));
+  settle();
+  h.receive([](messages::task_outcome&) {},
+            [](error& err) { CAF_FAIL("unexpected error: " << err); });
+}
+
 CAF_TEST(an operator with the admin key drains and evicts any node) {
   join();
   auto moon = hello_moon(*this);

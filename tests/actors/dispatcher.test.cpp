@@ -104,6 +104,15 @@ struct fixture : testing::fixture_base {
     }
   }
 
+  std::vector<messages::task_progress> lease_of(const std::string& job_id) {
+    self->send(disp, atoms::lease_of_v, job_id);
+    consume_messages();
+    std::vector<messages::task_progress> xs;
+    self->receive([&](std::vector<messages::task_progress>& x) { xs = x; },
+                  after(std::chrono::seconds(0)) >> [] {});
+    return xs;
+  }
+
   /// The dispatcher's wall clock at spawn (Unix ms).
   static constexpr int64_t spawned_ms = 1'700'000'000'000;
 
@@ -417,6 +426,58 @@ CAF_TEST(every outcome carries the time its task was leased) {
   CAF_CHECK_EQUAL(xs[1].error_code, messages::errc::worker_lost);
   for (auto& x : xs)
     CAF_CHECK_EQUAL(x.leased_at, spawned_ms + 5000);
+}
+
+CAF_TEST(the tasks of a job show queued or leased with the percent of their worker) {
+  auto w = add_worker("w1", 1, {task_kind::probe, task_kind::render});
+  advance_time(2s);
+  auto t = make_task(1, 0, task_kind::render);
+  t.series = 3;
+  t.object.version = "v7";
+  submit(t);
+  submit(make_task(2)); // The only slot is taken: it waits.
+  CAF_CHECK(lease_of("job-9").empty());
+  auto waiting = lease_of("job-2");
+  CAF_REQUIRE_EQUAL(waiting.size(), 1u);
+  CAF_CHECK(!waiting[0].leased);
+  CAF_CHECK_EQUAL(waiting[0].worker, "");
+  CAF_CHECK_EQUAL(waiting[0].leased_at, 0);
+  caf::send_as(w, disp, atoms::progress_v, uint64_t{1}, uint8_t{40});
+  consume_messages();
+  auto xs = lease_of("job-1");
+  CAF_REQUIRE_EQUAL(xs.size(), 1u);
+  CAF_CHECK(xs[0].leased);
+  CAF_CHECK_EQUAL(xs[0].lease_id, 1u);
+  CAF_CHECK_EQUAL(xs[0].kind, task_kind::render);
+  CAF_CHECK_EQUAL(xs[0].series, 3u);
+  CAF_CHECK_EQUAL(xs[0].object_version, "v7");
+  CAF_CHECK_EQUAL(xs[0].worker, "w1");
+  CAF_CHECK_EQUAL(xs[0].node, "local");
+  CAF_CHECK_EQUAL(xs[0].leased_at, spawned_ms + 2000);
+  CAF_CHECK_EQUAL(xs[0].percent, 40u);
+  // Only the lease's worker is listened to; a percent never falls and
+  // stops at 100; reports on other leases change nothing.
+  self->send(disp, atoms::progress_v, uint64_t{1}, uint8_t{90});
+  caf::send_as(w, disp, atoms::progress_v, uint64_t{1}, uint8_t{30});
+  caf::send_as(w, disp, atoms::progress_v, uint64_t{2}, uint8_t{50});
+  consume_messages();
+  CAF_CHECK_EQUAL(lease_of("job-1").at(0).percent, 40u);
+  CAF_CHECK_EQUAL(lease_of("job-2").at(0).percent, 0u);
+  caf::send_as(w, disp, atoms::progress_v, uint64_t{1}, uint8_t{250});
+  consume_messages();
+  CAF_CHECK_EQUAL(lease_of("job-1").at(0).percent, 100u);
+  // Once the lease ends the job has nothing in the dispatcher; a late
+  // report is dropped.
+  self->send(w, atoms::dispatch_v,
+             testing::ok_outcome(ws(w).running[0].first, "out"));
+  consume_messages();
+  caf::send_as(w, disp, atoms::progress_v, uint64_t{1}, uint8_t{100});
+  consume_messages();
+  CAF_CHECK(lease_of("job-1").empty());
+  auto next = lease_of("job-2");
+  CAF_REQUIRE_EQUAL(next.size(), 1u);
+  CAF_CHECK(next[0].leased);
+  CAF_CHECK_EQUAL(next[0].percent, 0u);
 }
 
 CAF_TEST(a join without slots or kinds is refused) {

@@ -347,6 +347,20 @@ fake_dispatcher(fake_dispatcher_impl* self) {
     },
     [=](atoms::report, const caf::node_id&,
         std::vector<messages::task_outcome>& outs) { return outs; },
+    [=](atoms::lease_of, const std::string& job_id) {
+      std::vector<messages::task_progress> xs;
+      for (auto& [t, rp] : self->state.pending)
+        if (t.job_id == job_id) {
+          messages::task_progress x;
+          x.job_id = t.job_id;
+          x.lease_id = t.lease_id;
+          x.kind = t.kind;
+          x.series = t.series;
+          x.object_version = t.object.version;
+          xs.push_back(std::move(x));
+        }
+      return xs;
+    },
     [=](atoms::dispatch, messages::task_outcome& out) {
       answer_pending(self->state.pending, out);
     },
@@ -375,6 +389,8 @@ struct fake_worker_state {
   std::vector<uint64_t> cancels;
   /// Who sent each `run` (the handle its node could talk back to).
   std::vector<caf::strong_actor_ptr> senders;
+  /// `(progress, lease, percent)` reports it got, in order.
+  std::vector<std::pair<uint64_t, uint8_t>> progress;
 };
 
 /// The fake's interface: the real one plus `(dispatch, outcome)`, and
@@ -414,6 +430,9 @@ inline fake_worker_actor::behavior_type fake_worker(fake_worker_impl* self) {
       self->state.cancels.push_back(lease);
     },
     [=](atoms::flush) { return std::vector<messages::task_outcome>{}; },
+    [=](atoms::progress, uint64_t lease, uint8_t percent) {
+      self->state.progress.emplace_back(lease, percent);
+    },
   };
 }
 

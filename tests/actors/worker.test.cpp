@@ -96,7 +96,7 @@ struct fixture : testing::fixture_base {
   fixture() {
     actors::worker_config cfg;
     cfg.name = "n1/w1";
-    auto media = sys.spawn(fake_media);
+    media = sys.spawn(fake_media);
     cfg.media = media;
     cfg.media_control = sys.spawn(fake_control, media);
     cfg.summarizer = sys.spawn(fake_summarizer);
@@ -126,6 +126,7 @@ struct fixture : testing::fixture_base {
   }
 
   actors::worker_impl_actor w;
+  fake_media_actor media;
   /// What `on_finished` (the effects log's hook) was told.
   std::shared_ptr<std::vector<messages::task_outcome>> seen
     = std::make_shared<std::vector<messages::task_outcome>>();
@@ -245,6 +246,51 @@ CAF_TEST(a cancelled render ends with a cancelled outcome) {
                 after(std::chrono::seconds(0)) >> [] {});
   CAF_CHECK_EQUAL(out.lease_id, 12u);
   CAF_CHECK_EQUAL(out.error_code, messages::errc::cancelled);
+}
+
+CAF_TEST(render progress goes to whoever sent the run) {
+  messages::task t;
+  t.job_id = "j";
+  t.kind = task_kind::render;
+  t.object.key = "hang";
+  t.lease_id = 12;
+  self->send(w, atoms::run_v, t);
+  consume_messages();
+  std::vector<std::pair<uint64_t, uint8_t>> got;
+  auto drain = [&] {
+    consume_messages();
+    for (bool more = true; more;)
+      self->receive(
+        [&](atoms::progress, uint64_t lease, uint8_t pct) {
+          got.emplace_back(lease, pct);
+        },
+        after(std::chrono::seconds(0)) >> [&] { more = false; });
+  };
+  caf::send_as(media, w, atoms::progress_v, uint64_t{12}, uint8_t{7});
+  drain();
+  CAF_CHECK_EQUAL(got.size(), 1u);
+  // Passed on only when the whole percent grew, only from its media
+  // actor, only for a lease it runs; capped at 100.
+  caf::send_as(media, w, atoms::progress_v, uint64_t{12}, uint8_t{7});
+  self->send(w, atoms::progress_v, uint64_t{12}, uint8_t{60});
+  caf::send_as(media, w, atoms::progress_v, uint64_t{13}, uint8_t{60});
+  drain();
+  CAF_CHECK_EQUAL(got.size(), 1u);
+  caf::send_as(media, w, atoms::progress_v, uint64_t{12}, uint8_t{255});
+  drain();
+  CAF_REQUIRE_EQUAL(got.size(), 2u);
+  CAF_CHECK_EQUAL(got[0], std::make_pair(uint64_t{12}, uint8_t{7}));
+  CAF_CHECK_EQUAL(got[1], std::make_pair(uint64_t{12}, uint8_t{100}));
+  self->send(w, atoms::cancel_v, uint64_t{12});
+  consume_messages();
+  messages::task_outcome out;
+  self->receive([&](messages::task_outcome& x) { out = std::move(x); },
+                after(std::chrono::seconds(0)) >> [] {});
+  CAF_CHECK_EQUAL(out.error_code, messages::errc::cancelled);
+  // After the lease: nothing goes out.
+  caf::send_as(media, w, atoms::progress_v, uint64_t{12}, uint8_t{100});
+  drain();
+  CAF_CHECK_EQUAL(got.size(), 2u);
 }
 
 CAF_TEST(a cancelled sleep ends at once) {

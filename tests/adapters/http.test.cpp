@@ -63,6 +63,10 @@ struct fake_store {
   std::map<std::string, std::vector<attempt_record>> attempts;
   /// Dead letters by job id.
   std::map<std::string, dead_letter> dlq;
+  /// What the dispatcher says of each job's tasks (`lease_of`).
+  std::map<std::string, std::vector<task_progress>> live;
+  /// `lease_of` fails (the dispatcher does not answer).
+  bool live_fails = false;
   /// Stored outputs of results (the render step's JSON) by job id.
   std::map<std::string, std::string> outputs;
   /// Idempotency-Keys: owner + '\n' + key -> {job id, request hash}.
@@ -348,7 +352,7 @@ orchestrator_actor::behavior_type fake_orchestrator(store_ptr store) {
 
 // Takes an argument only because CAF 0.17 spawns argument-less functions
 // through a null shared_ptr<tuple<>> (UBSan reports the dereference).
-dispatcher_actor::behavior_type fake_dispatcher(store_ptr) {
+dispatcher_actor::behavior_type fake_dispatcher(store_ptr store) {
   return {
     [=](atoms::submit, const task&) -> caf::result<task_outcome> {
       return make_error(errc::internal);
@@ -362,6 +366,13 @@ dispatcher_actor::behavior_type fake_dispatcher(store_ptr) {
     [=](atoms::cancel, uint64_t) {},
     [=](atoms::report, const caf::node_id&, std::vector<task_outcome>&) {
       return std::vector<task_outcome>{};
+    },
+    [=](atoms::lease_of,
+        const std::string& id) -> caf::result<std::vector<task_progress>> {
+      std::lock_guard<std::mutex> guard{store->mtx};
+      if (store->live_fails)
+        return make_error(errc::storage_unavailable);
+      return store->live[id];
     },
   };
 }
@@ -1208,6 +1219,156 @@ CAF_TEST(get job) {
   auto root = login("root", "toor");
   CAF_CHECK_EQUAL(
     call(bhttp::verb::get, "/jobs/" + id, "", bearer(root)).status, 200u);
+}
+
+CAF_TEST(get job shows its progress step by step) {
+  auto token = login("alice", "wonderland");
+  auto r = call(bhttp::verb::post, "/jobs",
+                R"({"filename":"m.mp4","outputs":{"thumbnails":["small"],)"
+                R"("renditions":["720p","480p"]}})",
+                bearer(token));
+  CAF_REQUIRE_EQUAL(r.status, 201u);
+  auto id = r.doc()["job_id"].get<std::string>();
+  auto progress = [&] {
+    auto res = call(bhttp::verb::get, "/jobs/" + id, "", bearer(token));
+    CAF_REQUIRE_EQUAL(res.status, 200u);
+    auto doc = res.doc();
+    return doc["progress"];
+  };
+  // By value: a check must not hold a reference into a temporary document.
+  auto field = [](const json& p, const std::string& name,
+                  const std::string& key) {
+    for (auto& s : p["steps"])
+      if (s["name"] == name)
+        return s[key].is_string() ? s[key].get<std::string>()
+                                  : std::string{"(not a string)"};
+    return std::string{"(no step " + name + ")"};
+  };
+  auto step = [](const json& p, const std::string& name) {
+    for (auto& s : p["steps"])
+      if (s["name"] == name)
+        return s;
+    CAF_FAIL("no step " << name);
+    return json{};
+  };
+  // Waiting for its upload: every step queued.
+  auto p = progress();
+  CAF_CHECK_EQUAL(p["percent"], 0);
+  std::vector<std::string> names;
+  for (auto& s : p["steps"]) {
+    names.push_back(s["name"].get<std::string>());
+    CAF_CHECK_EQUAL(s["state"], "queued");
+    CAF_CHECK(s["node"].is_null());
+    CAF_CHECK(s["started_at"].is_null());
+  }
+  CAF_CHECK_EQUAL(names,
+                  (std::vector<std::string>{"probe", "summary",
+                                            "thumbnail:small",
+                                            "rendition:720p",
+                                            "rendition:480p"}));
+  auto record = [&](task_kind kind, bool ok, std::string output,
+                    uint32_t series = 1) {
+    attempt_record x;
+    x.job_id = id;
+    x.kind = kind;
+    x.ok = ok;
+    x.output = std::move(output);
+    x.object_version = "v1";
+    x.series = series;
+    x.worker = "n1/w1";
+    x.leased_at = 1'795'266'125'000;
+    x.finished_at = 1'795'266'126'500;
+    x.error_message = ok ? "" : "encoder said no";
+    return x;
+  };
+  {
+    std::lock_guard<std::mutex> guard{store->mtx};
+    auto& j = store->jobs[id];
+    j.status = job_status::processing;
+    j.series = 1;
+    j.object = {"uploads", j.key, "v1", "etag-1", 99, {}};
+    j.step = "render";
+    auto& ledger = store->attempts[id];
+    ledger.push_back(record(task_kind::probe, true, "{}"));
+    ledger.push_back(record(task_kind::summarize, true, "a summary"));
+    // An older series (before a redrive) counts for nothing.
+    ledger.push_back(record(task_kind::render, true, "{}", 0));
+    ledger.push_back(record(task_kind::render, false, ""));
+    task_progress live;
+    live.job_id = id;
+    live.kind = task_kind::render;
+    live.series = 1;
+    live.object_version = "v1";
+    live.leased = true;
+    live.worker = "n2/w3";
+    live.node = "n2";
+    live.leased_at = 1'795'266'127'000;
+    live.percent = 40;
+    store->live[id] = {live};
+  }
+  p = progress();
+  auto probe = step(p, "probe");
+  CAF_CHECK_EQUAL(probe["state"], "done");
+  CAF_CHECK_EQUAL(probe["percent"], 100);
+  CAF_CHECK_EQUAL(probe["node"], "n1");
+  CAF_CHECK_EQUAL(probe["worker"], "n1/w1");
+  CAF_CHECK_EQUAL(probe["started_at"], "2026-11-21T13:02:05.000Z");
+  CAF_CHECK_EQUAL(probe["finished_at"], "2026-11-21T13:02:06.500Z");
+  CAF_CHECK_EQUAL(field(p, "summary", "state"), "done");
+  for (auto name : {"thumbnail:small", "rendition:720p", "rendition:480p"}) {
+    auto s = step(p, name);
+    CAF_CHECK_EQUAL(s["state"], "running");
+    CAF_CHECK_EQUAL(s["percent"], 40);
+    CAF_CHECK_EQUAL(s["node"], "n2");
+    CAF_CHECK_EQUAL(s["started_at"], "2026-11-21T13:02:07.000Z");
+    CAF_CHECK(s["finished_at"].is_null());
+  }
+  // Renditions weigh ten: (100 + 100 + 40 + 10 * 40 * 2) / 23.
+  CAF_CHECK_EQUAL(p["percent"], 45);
+  // Without the dispatcher's view the ledger still tells what is done, and
+  // the failed attempt shows as a retry.
+  {
+    std::lock_guard<std::mutex> guard{store->mtx};
+    store->live_fails = true;
+  }
+  p = progress();
+  CAF_CHECK_EQUAL(field(p, "probe", "state"), "done");
+  auto waiting = step(p, "rendition:720p");
+  CAF_CHECK_EQUAL(waiting["state"], "queued");
+  CAF_CHECK(contains(waiting["reason"], "encoder said no"));
+  // Done, one rendition not made.
+  {
+    std::lock_guard<std::mutex> guard{store->mtx};
+    store->live_fails = false;
+    store->live[id].clear();
+    store->attempts[id].push_back(record(
+      task_kind::render, true,
+      R"({"thumbnails":[{"name":"small"}],"renditions":[{"name":"720p",)"
+      R"("skipped":"source is 480 pixels high"},{"name":"480p"}]})"));
+    store->jobs[id].status = job_status::succeeded;
+  }
+  p = progress();
+  CAF_CHECK_EQUAL(p["percent"], 100);
+  CAF_CHECK_EQUAL(field(p, "rendition:480p", "state"), "done");
+  auto skipped = step(p, "rendition:720p");
+  CAF_CHECK_EQUAL(skipped["state"], "skipped");
+  CAF_CHECK_EQUAL(skipped["reason"], "source is 480 pixels high");
+  CAF_CHECK_EQUAL(field(p, "thumbnail:small", "finished_at"),
+                  "2026-11-21T13:02:06.500Z");
+  // A job that failed at its render: those steps failed, with the reason.
+  {
+    std::lock_guard<std::mutex> guard{store->mtx};
+    auto& j = store->jobs[id];
+    j.status = job_status::failed;
+    j.error_message = "render failed for good";
+    store->attempts[id].pop_back();
+  }
+  p = progress();
+  CAF_CHECK_LESS(p["percent"].get<int>(), 100);
+  CAF_CHECK_EQUAL(field(p, "rendition:480p", "state"), "failed");
+  CAF_CHECK_EQUAL(field(p, "rendition:480p", "reason"),
+                  "render failed for good");
+  CAF_CHECK_EQUAL(field(p, "summary", "state"), "done");
 }
 
 CAF_TEST(actor failures map to status codes) {

@@ -131,6 +131,23 @@ class Outputs(unittest.TestCase):
             "renditions": ["360p", "240p", "720p"]}, priority="high")
         job, res = self.finished(jid)
         self.assertEqual(job["priority"], "high")
+        # Every step is accounted for: done, or skipped with its reason.
+        prog = job["progress"]
+        self.assertEqual(prog["percent"], 100, prog)
+        steps = {s["name"]: s for s in prog["steps"]}
+        self.assertEqual(set(steps), {
+            "probe", "summary", "thumbnail:small", "thumbnail:200x200",
+            "thumbnail:medium", "rendition:360p", "rendition:240p",
+            "rendition:720p"})
+        for name, s in steps.items():
+            want = "skipped" if name == "rendition:720p" else "done"
+            self.assertEqual(s["state"], want, s)
+            self.assertEqual(s["percent"], 100, s)
+            self.assertTrue(s["node"], s)
+            self.assertRegex(s["started_at"], h.ISO_UTC)
+            self.assertRegex(s["finished_at"], h.ISO_UTC)
+            self.assertLessEqual(s["started_at"], s["finished_at"], s)
+        self.assertIn("upscale", steps["rendition:720p"]["reason"])
         self.assertEqual([t["name"] for t in job["outputs"]["thumbnails"]],
                          ["small", "200x200", "medium"])
         outs = res["outputs"]
@@ -231,6 +248,26 @@ class Outputs(unittest.TestCase):
         jid = self.submit(self.long_source(),
                           {"renditions": ["720p", "480p", "360p"]})
         self.wait_rendering(jid)
+        # The percent moves while the renditions encode.
+        seen = []
+        end = time.monotonic() + 60
+        while not seen or seen[-1] == 0:
+            job = self.c.get_job(jid)
+            self.assertEqual(job["status"], "PROCESSING", job)
+            steps = {s["name"]: s for s in job["progress"]["steps"]}
+            s = steps["rendition:720p"]
+            self.assertEqual(s["state"], "running", s)
+            self.assertTrue(s["node"], s)
+            self.assertRegex(s["started_at"], h.ISO_UTC)
+            self.assertIsNone(s["finished_at"], s)
+            self.assertEqual(steps["probe"]["state"], "done", steps)
+            seen.append(s["percent"])
+            self.assertLess(time.monotonic(), end, seen)
+            time.sleep(0.05)
+        self.assertTrue(0 < seen[-1] < 100, seen)
+        print(f"progress: rendition:720p at {seen[-1]}% after {len(seen)} "
+              "polls", file=sys.stderr)
+        self.assertTrue(0 < job["progress"]["percent"] < 100, job["progress"])
         work = glob.glob(os.path.join(self.server.data_dir, "tmp",
                                       "render-*", "render-*"))
         self.assertTrue(work, "no render work folder while encoding")
@@ -253,7 +290,12 @@ class Outputs(unittest.TestCase):
         attempts = self.c.call("GET", f"/jobs/{jid}/attempts").json()["items"]
         self.assertFalse([a for a in attempts if a["kind"] == "render"
                           and a["ok"]], attempts)
-        self.assertEqual(self.c.get_job(jid)["status"], "CANCELLED")
+        job = self.c.get_job(jid)
+        self.assertEqual(job["status"], "CANCELLED")
+        for s in job["progress"]["steps"]:
+            if s["name"].startswith("rendition:"):
+                self.assertEqual(s["state"], "skipped", s)
+                self.assertIn("cancelled", s["reason"], s)
         print(f"cancel: work folder gone {time.monotonic() - cancelled:.2f} s "
               "after POST /cancel answered", file=sys.stderr)
 

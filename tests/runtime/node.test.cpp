@@ -99,6 +99,7 @@ holding_worker(holding_worker_actor::stateful_pointer<holding_worker_state> self
     },
     [](atoms::cancel, uint64_t) {},
     [](atoms::flush) { return std::vector<messages::task_outcome>{}; },
+    [](atoms::progress, uint64_t, uint8_t) {},
     [=](atoms::dispatch) {
       for (auto& [t, rp] : self->state.held) {
         messages::task_outcome out;

@@ -133,6 +133,8 @@ void remember(dispatcher_impl* self, const messages::task& t,
 struct relay_state {
   static inline const char* name = "vf.lease_relay";
   bool used = false;
+  /// The lease it runs (0 before its `run`).
+  uint64_t lease = 0;
 };
 
 /// Sends `t` to the worker and passes its answer on to `rp`, then quits.
@@ -172,6 +174,7 @@ lease_relay(messages::lease_relay_actor::stateful_pointer<relay_state> self,
         return messages::make_error(messages::errc::forbidden,
                                     "a lease relay runs one lease only");
       self->state.used = true;
+      self->state.lease = t.lease_id;
       auto rp = self->make_response_promise<messages::task_outcome>();
       // A worker on another node holds no store credentials: a probe reads
       // its upload by a presigned GET, valid for the lease.
@@ -192,7 +195,28 @@ lease_relay(messages::lease_relay_actor::stateful_pointer<relay_state> self,
           });
       return rp;
     },
+    [=](atoms::progress, uint64_t lease_id, uint8_t percent) {
+      // Only its worker, only on its lease: a node cannot move another
+      // node's leases by guessing relays.
+      if (lease_id == 0 || lease_id != self->state.lease
+          || caf::actor_cast<caf::actor_addr>(self->current_sender())
+               != worker.address())
+        return;
+      self->send(caf::actor_cast<messages::progress_sink_actor>(dispatcher),
+                 atoms::progress_v, lease_id, percent);
+    },
   };
+}
+
+/// What `lease_of` reports of a task.
+messages::task_progress progress_of(const messages::task& t) {
+  messages::task_progress x;
+  x.job_id = t.job_id;
+  x.lease_id = t.lease_id;
+  x.kind = t.kind;
+  x.series = t.series;
+  x.object_version = t.object.version;
+  return x;
 }
 
 void try_dispatch(dispatcher_impl* self);
@@ -489,6 +513,38 @@ dispatcher(dispatcher_impl* self, dispatcher_config cfg) {
       auto rp = self->make_response_promise<uint64_t>();
       st.drain_waiters.push_back(rp);
       return rp;
+    },
+    [=](atoms::progress, uint64_t lease_id, uint8_t percent) {
+      auto& st = self->state;
+      auto i = st.leases.find(lease_id);
+      if (i == st.leases.end())
+        return; // Ended meanwhile: reports may trail the outcome.
+      auto& l = i->second;
+      auto from = caf::actor_cast<caf::actor_addr>(self->current_sender());
+      if (from != l.worker && (!l.relay || from != l.relay.address()))
+        return;
+      l.percent = std::max(l.percent, std::min(percent, uint8_t{100}));
+    },
+    [=](atoms::lease_of, const std::string& job_id) {
+      auto& st = self->state;
+      std::vector<messages::task_progress> xs;
+      for (auto& [id, l] : st.leases) {
+        if (l.job_task.job_id != job_id)
+          continue;
+        auto x = progress_of(l.job_task);
+        x.leased = true;
+        auto w = st.workers.find(l.worker);
+        if (w != st.workers.end())
+          x.worker = w->second.info.name;
+        x.node = l.node;
+        x.leased_at = l.job_task.leased_at;
+        x.percent = l.percent;
+        xs.push_back(std::move(x));
+      }
+      for (auto& [key, q] : st.queue)
+        if (q.job_task.job_id == job_id)
+          xs.push_back(progress_of(q.job_task));
+      return xs;
     },
     [=](atoms::stats) {
       auto& st = self->state;

@@ -92,6 +92,8 @@ struct lease {
   messages::lease_relay_actor relay;
   /// The node of its worker (`worker_info::node`).
   std::string node;
+  /// How far the worker got, 0..100 (its `progress` reports; never falls).
+  uint8_t percent = 0;
 };
 
 /// What the dispatcher remembers of a lease it gave to a remote worker:

@@ -7,6 +7,7 @@
 
 #include "vf/messages/errc.hpp"
 
+#include <algorithm>
 #include <chrono>
 
 namespace vf::actors {
@@ -67,11 +68,14 @@ worker_impl_actor::behavior_type worker(worker_impl* self, worker_config cfg) {
     [=](atoms::run,
         messages::task& t) -> caf::result<messages::task_outcome> {
       auto& cfg = self->state.cfg;
+      // Before the promise, which takes the sender out of the message.
+      auto requester = self->current_sender();
       auto rp = self->make_response_promise<messages::task_outcome>();
       auto started = self->clock().now();
       auto out = make_outcome(t, cfg.name);
       auto lease = t.lease_id;
-      self->state.running.emplace(lease, t.kind);
+      self->state.running.emplace(
+        lease, worker_state::run_entry{t.kind, std::move(requester), 0});
       auto done = [=](messages::task_outcome o) mutable {
         self->state.running.erase(lease);
         o.duration_us = static_cast<uint64_t>(
@@ -155,12 +159,29 @@ worker_impl_actor::behavior_type worker(worker_impl* self, worker_config cfg) {
       }
       auto i = st.running.find(lease_id);
       if (i != st.running.end()
-          && (i->second == messages::task_kind::probe
-              || i->second == messages::task_kind::render)
+          && (i->second.kind == messages::task_kind::probe
+              || i->second.kind == messages::task_kind::render)
           && st.cfg.media_control)
         // Anonymous: the worker has no use for the acknowledgement.
         caf::anon_send(st.cfg.media_control, atoms::cancel_v, lease_id);
       // A summary takes microseconds: it is let to finish.
+    },
+    [=](atoms::progress, uint64_t lease_id, uint8_t percent) {
+      auto& st = self->state;
+      auto i = st.running.find(lease_id);
+      if (i == st.running.end() || !i->second.requester
+          || caf::actor_cast<caf::actor_addr>(self->current_sender())
+               != st.cfg.media.address())
+        return;
+      percent = std::min(percent, uint8_t{100});
+      // Whole percents only: a render reports every half percent, and a
+      // remote lease pays a network message for each.
+      if (percent <= i->second.percent)
+        return;
+      i->second.percent = percent;
+      self->send(
+        caf::actor_cast<messages::progress_sink_actor>(i->second.requester),
+        atoms::progress_v, lease_id, percent);
     },
     [=](atoms::flush) {
       auto& rec = self->state.recent;

@@ -49,8 +49,17 @@ struct worker_state {
   };
   /// Synthetic sleeps waiting for their timer, by lease id.
   std::unordered_map<uint64_t, sleeper> sleeping;
-  /// Leases running through a port, by lease id, with their kind.
-  std::unordered_map<uint64_t, messages::task_kind> running;
+  /// A lease running through a port.
+  struct run_entry {
+    messages::task_kind kind = messages::task_kind::probe;
+    /// The sender of its `run` (dispatcher or lease relay): where progress
+    /// goes.
+    caf::strong_actor_ptr requester;
+    /// The last percent passed on.
+    uint8_t percent = 0;
+  };
+  /// Leases running through a port, by lease id.
+  std::unordered_map<uint64_t, run_entry> running;
   /// Outcomes answered since the last `flush`, oldest first.
   std::deque<messages::task_outcome> recent;
 

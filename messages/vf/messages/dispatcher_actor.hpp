@@ -37,6 +37,9 @@ namespace vf::messages {
 ///   step, upload and attempt series), from a bounded record of recent
 ///   remote leases; everything else is left out. The cluster registry asks
 ///   this before it passes a node's late results to the orchestrator.
+/// - `(lease_of, job_id)` → where the job's tasks stand: one entry per
+///   queued or leased task (empty when none is), with the percent its
+///   worker last reported.
 ///
 /// A lease binds the outcome to its holder: the answer to lease L must
 /// carry L's lease id, job id, step, upload and series, or it ends L as a
@@ -54,7 +57,9 @@ using dispatcher_actor = caf::typed_actor<
   caf::replies_to<atoms::drained, std::string>::with<uint64_t>,
   caf::reacts_to<atoms::cancel, uint64_t>,
   caf::replies_to<atoms::report, caf::node_id, std::vector<task_outcome>>::
-    with<std::vector<task_outcome>>>;
+    with<std::vector<task_outcome>>,
+  caf::replies_to<atoms::lease_of, std::string>::with<
+    std::vector<task_progress>>>;
 
 /// The dispatcher as the node that owns it sees it: the worker pool plus
 ///
@@ -65,12 +70,15 @@ using dispatcher_actor = caf::typed_actor<
 /// - `(unrunnable, lease_id)`: the dispatcher's own timer for a queued task
 ///   that no joined worker offers to run: if still none does, the task ends
 ///   with a permanent `no_worker` outcome instead of waiting for ever.
+/// - `(progress, lease_id, percent)`: a local worker's report (see
+///   `progress_sink_actor`); only the lease's worker is listened to.
 ///
 /// Sent by: the runtime's node only (fakes of `dispatcher_actor` need not
 /// implement it; a `dispatcher_node_actor` converts to one).
 using dispatcher_node_actor = dispatcher_actor::extend<
   caf::replies_to<atoms::drain>::with<uint64_t>,
-  caf::reacts_to<atoms::unrunnable, uint64_t>>;
+  caf::reacts_to<atoms::unrunnable, uint64_t>,
+  caf::reacts_to<atoms::progress, uint64_t, uint8_t>>;
 
 /// What the dispatcher puts between itself and a remote worker: one actor
 /// per remote lease, the only coordinator actor besides the cluster
@@ -79,9 +87,13 @@ using dispatcher_node_actor = dispatcher_actor::extend<
 /// - `(run, task)` → the worker's outcome. Accepted once, from the
 ///   dispatcher that spawned it, before any remote node knows it; every
 ///   later `run` is refused (`errc::forbidden`). It quits after answering.
+/// - `(progress, lease_id, percent)`: its worker's report on its lease,
+///   passed on to the dispatcher; from anyone else, or for another lease,
+///   ignored.
 ///
-/// Sent by: the dispatcher.
+/// Sent by: the dispatcher (`run`), its worker (`progress`).
 using lease_relay_actor
-  = caf::typed_actor<caf::replies_to<atoms::run, task>::with<task_outcome>>;
+  = caf::typed_actor<caf::replies_to<atoms::run, task>::with<task_outcome>,
+                     caf::reacts_to<atoms::progress, uint64_t, uint8_t>>;
 
 } // namespace vf::messages

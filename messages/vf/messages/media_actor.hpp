@@ -35,7 +35,9 @@ namespace vf::messages {
 ///   `errc::invalid_argument` (a malformed input), `errc::encoder_failed`
 ///   (transient: an encoder or muxer failed) and
 ///   `errc::storage_unavailable` (an output could not be stored); every
-///   temporary file is removed on every path.
+///   temporary file is removed on every path. While it encodes, it sends
+///   `(progress, lease_id, percent)` (output time / duration) to the
+///   requester, as a `progress_sink_actor`.
 ///
 /// Sent by: a worker.
 using media_actor = caf::typed_actor<

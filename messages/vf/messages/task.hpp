@@ -105,6 +105,33 @@ typename Inspector::result_type inspect(Inspector& f, task_outcome& x) {
            x.leased_at);
 }
 
+/// Where one task of a job stands in the dispatcher: queued, or leased to a
+/// worker and how far it got (`GET /jobs/{id}` progress).
+struct task_progress {
+  std::string job_id;
+  uint64_t lease_id = 0;
+  task_kind kind = task_kind::probe;
+  uint32_t series = 0;
+  std::string object_version;
+  /// Held by a worker (false: waiting in the queue).
+  bool leased = false;
+  /// Holder (`node/name`) and its node; empty while queued.
+  std::string worker;
+  std::string node;
+  /// Unix ms when it was leased (0 while queued).
+  int64_t leased_at = 0;
+  /// 0..100 as last reported by the worker (renders report it by output
+  /// time; other kinds stay at 0 until they finish).
+  uint8_t percent = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, task_progress& x) {
+  return f(caf::meta::type_name("task_progress"), x.job_id, x.lease_id,
+           x.kind, x.series, x.object_version, x.leased, x.worker, x.node,
+           x.leased_at, x.percent);
+}
+
 /// What a worker offers when it registers with a dispatcher.
 struct worker_info {
   /// Unique within the cluster, e.g. `node-a/worker-3`.

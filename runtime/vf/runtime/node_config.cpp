@@ -691,6 +691,18 @@ int64_t unix_ms() {
     .count();
 }
 
+/// The task kinds of `steps` (`pipeline.steps`, checked by `parse`).
+std::vector<messages::task_kind>
+kinds_of(const std::vector<std::string>& steps) {
+  std::vector<messages::task_kind> result;
+  for (auto& step : steps) {
+    messages::task_kind kind;
+    if (messages::from_string(step, kind))
+      result.push_back(kind);
+  }
+  return result;
+}
+
 } // namespace
 
 actors::orchestrator_config orchestrator_config_of(const node_config& cfg) {
@@ -702,12 +714,7 @@ actors::orchestrator_config orchestrator_config_of(const node_config& cfg) {
   x.backoff_cap = cfg.backoff_cap;
   x.task_timeout_ms = cfg.task_timeout_ms;
   x.render_timeout_ms = cfg.render_timeout_ms;
-  x.pipeline.clear();
-  for (auto& step : cfg.pipeline) {
-    messages::task_kind kind;
-    if (from_string(step, kind))
-      x.pipeline.push_back(kind);
-  }
+  x.pipeline = kinds_of(cfg.pipeline);
   for (auto& [step, label] : cfg.step_labels) {
     messages::task_kind kind;
     if (from_string(step, kind))
@@ -820,6 +827,7 @@ adapters::http::api_config api_config_of(const node_config& cfg) {
   x.presign_expires = cfg.presign_expires;
   x.download_expires = cfg.outputs_url_expires;
   x.default_outputs = cfg.default_outputs;
+  x.pipeline = kinds_of(cfg.pipeline);
   x.webhook_token = cfg.webhook_token;
   x.webhook_max_records = cfg.webhook_max_records;
   x.rate_limit = cfg.rate_limit;

@@ -96,6 +96,10 @@ struct api_config {
     presign_download;
   /// Lifetime of a download URL in seconds (`outputs.url_expires`).
   uint32_t download_expires = 3600;
+  /// The configured pipeline (`pipeline.steps`), for the steps of a job's
+  /// `progress` (a job with outputs adds the render step).
+  std::vector<vf::messages::task_kind> pipeline{
+    vf::messages::task_kind::probe, vf::messages::task_kind::summarize};
   /// Recipe of jobs created without `outputs` (canonical JSON from
   /// `canonical_recipe`; empty: metadata and summary only).
   std::string default_outputs;
@@ -161,7 +165,8 @@ struct api_handles {
   vf::messages::job_registry_actor registry;
   /// Receives webhook events, cancellations and single-job redrives.
   vf::messages::orchestrator_actor orchestrator;
-  /// Answers queue statistics for `/metrics`.
+  /// Answers queue statistics for `/metrics` and where a job's tasks stand
+  /// (`GET /jobs/{id}` progress).
   vf::messages::dispatcher_actor dispatcher;
   /// Answers `/dlq/report` and redrives whole categories; optional (those
   /// routes answer 503 without it).

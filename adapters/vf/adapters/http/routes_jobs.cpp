@@ -6,6 +6,7 @@
 #include "vf/adapters/common/digest.hpp"
 #include "vf/adapters/common/hex.hpp"
 #include "vf/adapters/http/call.hpp"
+#include "vf/adapters/http/job_progress.hpp"
 #include "vf/adapters/http/json_views.hpp"
 #include "vf/adapters/http/recipe.hpp"
 #include "vf/adapters/http/request_parse.hpp"
@@ -268,9 +269,45 @@ void create_job(call& c) {
     });
 }
 
+/// Answers `j` with its `progress` (null when the ledger cannot be read).
+void send_with_progress(reply& r, const messages::job& j,
+                        const std::vector<messages::attempt_record>* ledger,
+                        const std::vector<messages::task_progress>& live) {
+  auto out = job_json(j);
+  out.pop_back(); // The closing brace.
+  out += R"(,"progress":)";
+  if (ledger != nullptr)
+    out += job_progress(j, r.state().config.pipeline, *ledger, live).dump();
+  else
+    out += "null";
+  out += '}';
+  r.send(200, std::move(out));
+}
+
 void get_job(call& c) {
-  with_visible_job(
-    c, [](reply& r, messages::job& j) { r.send(200, job_json(j)); });
+  with_visible_job(c, [](reply& r, messages::job& j) {
+    r.ask(r.state().handles.registry, atoms::attempts_v, j.id)
+      .then(
+        [j](reply& r, std::vector<messages::attempt_record>& ledger) {
+          if (!r.state().handles.dispatcher) {
+            send_with_progress(r, j, &ledger, {});
+            return;
+          }
+          r.ask(r.state().handles.dispatcher, atoms::lease_of_v, j.id)
+            .then(
+              [j, ledger](reply& r,
+                          std::vector<messages::task_progress>& live) {
+                send_with_progress(r, j, &ledger, live);
+              },
+              // No live view: the ledger still tells what is done.
+              [j, ledger](reply& r, caf::error&) {
+                send_with_progress(r, j, &ledger, {});
+              });
+        },
+        // The job itself was read: answer it, without progress, rather
+        // than fail a status poll on the ledger.
+        [j](reply& r, caf::error&) { send_with_progress(r, j, nullptr, {}); });
+  });
 }
 
 void get_result(call& c) {

@@ -6,6 +6,7 @@
 #include "vf/adapters/media/render.hpp"
 #include "vf/messages/errc.hpp"
 #include "vf/messages/upload_key.hpp"
+#include "vf/messages/worker_actor.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -13,11 +14,13 @@
 #include "caf/spawn_options.hpp"
 #include "caf/typed_event_based_actor.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <deque>
 #include <filesystem>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <utility>
@@ -144,7 +147,8 @@ caf::result<std::string>
 render_object(const object_resolver& resolve, const render_setup& setup,
               const messages::object_ref& obj, const std::string& job_id,
               const std::string& input, uint32_t timeout_ms,
-              const std::atomic<bool>* cancel) {
+              const std::atomic<bool>* cancel,
+              std::function<void(double)> progress) {
   auto timeout = std::chrono::milliseconds{timeout_ms};
   auto deadline = clock_type::now() + timeout;
   if (timeout_ms == 0)
@@ -181,6 +185,7 @@ render_object(const object_resolver& resolve, const render_setup& setup,
   req.threads = setup.threads;
   req.timeout = left;
   req.cancel = cancel;
+  req.progress = std::move(progress);
   auto made = render_file(req);
   if (!made)
     return std::move(made.error());
@@ -235,7 +240,7 @@ caf::result<std::string> for_lease(cancel_board& board, uint64_t lease,
 }
 
 messages::media_actor::behavior_type
-media_behavior(messages::media_actor::pointer, object_resolver resolve,
+media_behavior(messages::media_actor::pointer self, object_resolver resolve,
                std::shared_ptr<cancel_board> board, render_setup setup) {
   return {
     [resolve, board](atoms::probe, const messages::object_ref& obj,
@@ -245,13 +250,24 @@ media_behavior(messages::media_actor::pointer, object_resolver resolve,
         return probe_object(resolve, obj, timeout_ms, &board->flag);
       });
     },
-    [resolve, setup, board](atoms::render, const messages::object_ref& obj,
-                            const std::string& job_id,
-                            const std::string& input, uint32_t timeout_ms,
-                            uint64_t lease) -> caf::result<std::string> {
+    [self, resolve, setup, board](
+      atoms::render, const messages::object_ref& obj, const std::string& job_id,
+      const std::string& input, uint32_t timeout_ms,
+      uint64_t lease) -> caf::result<std::string> {
+      // How far the encode got goes to the worker that asked (it passes it
+      // on to the lease's holder); called on this actor's thread, inside
+      // this handler, so `self` is valid.
+      auto to = caf::actor_cast<messages::progress_sink_actor>(
+        self->current_sender());
+      std::function<void(double)> progress;
+      if (to)
+        progress = [self, to, lease](double pct) {
+          auto p = static_cast<uint8_t>(std::clamp(pct, 0.0, 100.0));
+          self->send(to, atoms::progress_v, lease, p);
+        };
       return for_lease(*board, lease, "render", obj.key, [&] {
         return render_object(resolve, setup, obj, job_id, input, timeout_ms,
-                             &board->flag);
+                             &board->flag, std::move(progress));
       });
     },
   };
