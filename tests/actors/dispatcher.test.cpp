@@ -42,7 +42,9 @@ struct fixture : testing::fixture_base {
                                     = {task_kind::probe,
                                        task_kind::summarize},
                                     std::vector<std::string> labels = {},
-                                    std::string node = "local") {
+                                    std::string node = "local",
+                                    uint32_t cores = 0,
+                                    uint64_t memory_mb = 0) {
     auto w = sys.spawn(testing::fake_worker);
     workers.push_back(w);
     messages::worker_info info;
@@ -51,6 +53,8 @@ struct fixture : testing::fixture_base {
     info.labels = std::move(labels);
     info.kinds = std::move(kinds);
     info.slots = slots;
+    info.cores = cores;
+    info.memory_mb = memory_mb;
     self->send(disp, atoms::join_v, messages::worker_actor{w}, info);
     consume_messages();
     bool joined = false;
@@ -478,6 +482,99 @@ CAF_TEST(the tasks of a job show queued or leased with the percent of their work
   CAF_REQUIRE_EQUAL(next.size(), 1u);
   CAF_CHECK(next[0].leased);
   CAF_CHECK_EQUAL(next[0].percent, 0u);
+}
+
+CAF_TEST(a node admits tasks within its memory budget) {
+  auto w = add_worker("w1", 4, {task_kind::probe, task_kind::render}, {},
+                      "n1", 8, 1000);
+  auto big = [&](uint64_t lease, uint64_t mb) {
+    auto t = make_task(lease, 0, task_kind::render);
+    t.memory_mb = mb;
+    t.threads = 1;
+    return t;
+  };
+  submit(big(1, 600));
+  submit(big(2, 600)); // A slot is free, the memory is not: it waits.
+  submit(make_task(3)); // A probe costs nothing: it runs.
+  submit(big(4, 400)); // Fits next to the first.
+  CAF_REQUIRE_EQUAL(ws(w).running.size(), 3u);
+  CAF_CHECK_EQUAL(ws(w).running[0].first.lease_id, 1u);
+  CAF_CHECK_EQUAL(ws(w).running[1].first.lease_id, 3u);
+  CAF_CHECK_EQUAL(ws(w).running[2].first.lease_id, 4u);
+  CAF_CHECK_EQUAL(stats().queued, 1u);
+  // The probe ends: nothing changes for the waiting 600.
+  self->send(w, atoms::dispatch_v,
+             testing::ok_outcome(ws(w).running[1].first, "done"));
+  consume_messages();
+  CAF_CHECK_EQUAL(ws(w).running.size(), 2u);
+  CAF_CHECK_EQUAL(stats().queued, 1u);
+  // The first 600 ends: 400 + 600 is exactly the budget.
+  self->send(w, atoms::dispatch_v,
+             testing::ok_outcome(ws(w).running[0].first, "done"));
+  consume_messages();
+  CAF_REQUIRE_EQUAL(ws(w).running.size(), 2u);
+  CAF_CHECK_EQUAL(ws(w).running[1].first.lease_id, 2u);
+  CAF_CHECK_EQUAL(stats().queued, 0u);
+  CAF_CHECK_EQUAL(outcomes().size(), 2u);
+}
+
+CAF_TEST(a node admits tasks within its cores and a big one alone) {
+  auto w = add_worker("w1", 4, {task_kind::probe, task_kind::render}, {},
+                      "n1", 2, 0);
+  auto encode = [&](uint64_t lease, uint32_t threads) {
+    auto t = make_task(lease, 0, task_kind::render);
+    t.threads = threads;
+    return t;
+  };
+  submit(encode(1, 4)); // More than the node has: runs, but alone.
+  submit(encode(2, 1));
+  submit(make_task(3)); // No cores asked: runs.
+  CAF_REQUIRE_EQUAL(ws(w).running.size(), 2u);
+  CAF_CHECK_EQUAL(ws(w).running[1].first.lease_id, 3u);
+  self->send(w, atoms::dispatch_v,
+             testing::ok_outcome(ws(w).running[0].first, "done"));
+  consume_messages();
+  submit(encode(4, 1));
+  // Two one-core encodes on two cores.
+  CAF_REQUIRE_EQUAL(ws(w).running.size(), 3u);
+  CAF_CHECK_EQUAL(ws(w).running[1].first.lease_id, 2u);
+  CAF_CHECK_EQUAL(ws(w).running[2].first.lease_id, 4u);
+  submit(encode(5, 1));
+  CAF_CHECK_EQUAL(stats().queued, 1u);
+}
+
+CAF_TEST(budgets are per node and a big task goes where it fits) {
+  auto small = add_worker("small/w1", 2, {task_kind::render}, {}, "small", 0,
+                          500);
+  auto large = add_worker("large/w1", 2, {task_kind::render}, {}, "large", 0,
+                          4000);
+  auto t = make_task(1, 0, task_kind::render);
+  t.memory_mb = 1500;
+  submit(t);
+  CAF_CHECK(ws(small).running.empty());
+  CAF_REQUIRE_EQUAL(ws(large).running.size(), 1u);
+  t = make_task(2, 0, task_kind::render);
+  t.memory_mb = 400;
+  submit(t);
+  CAF_CHECK_EQUAL(ws(small).running.size() + ws(large).running.size(), 2u);
+}
+
+CAF_TEST(a task no node can ever admit fails no_worker and says why) {
+  add_worker("w1", 2, {task_kind::render}, {}, "n1", 0, 1000);
+  auto t = make_task(1, 0, task_kind::render);
+  t.memory_mb = 5000;
+  submit(t);
+  advance_time(300s);
+  consume_messages();
+  auto xs = outcomes();
+  CAF_REQUIRE_EQUAL(xs.size(), 1u);
+  CAF_CHECK_EQUAL(xs[0].error_code, errc::no_worker);
+  CAF_CHECK(!xs[0].transient);
+  auto& msg = xs[0].error_message;
+  CAF_MESSAGE(msg);
+  CAF_CHECK(msg.find("5000 MiB") != std::string::npos);
+  CAF_CHECK(msg.find("1000 MiB") != std::string::npos);
+  CAF_CHECK(msg.find("memory_budget") != std::string::npos);
 }
 
 CAF_TEST(a join without slots or kinds is refused) {

@@ -44,6 +44,11 @@ struct fixture : testing::fixture_base {
     cfg.lease_ids = [n = uint64_t{0}]() mutable { return ++n; };
     cfg.max_attempts = 3;
     cfg.expire_interval = std::chrono::milliseconds{0};
+    // A stand-in for the media adapter's estimate, easy to predict.
+    cfg.render_cost = [](const std::string& recipe, const std::string& meta) {
+      return std::make_pair(uint32_t{2},
+                            static_cast<uint64_t>(recipe.size() + meta.size()));
+    };
     orch = sys.spawn(actors::orchestrator, cfg, messages::stores_of(store), guard,
                      messages::dispatcher_actor{disp});
     consume_messages();
@@ -230,6 +235,9 @@ CAF_TEST(a job with outputs renders last with its recipe and priority) {
   CAF_REQUIRE_EQUAL(pending().size(), 1u);
   auto probe = pending()[0].first;
   CAF_CHECK_EQUAL(probe.priority, messages::priority_low);
+  // Only a render costs more than a slot.
+  CAF_CHECK_EQUAL(probe.threads, 0u);
+  CAF_CHECK_EQUAL(probe.memory_mb, 0u);
   answer(0, testing::ok_outcome(probe, R"({"format":{}})"));
   CAF_REQUIRE_EQUAL(pending().size(), 1u);
   auto sum = pending()[0].first;
@@ -241,6 +249,9 @@ CAF_TEST(a job with outputs renders last with its recipe and priority) {
   CAF_CHECK_EQUAL(render.kind, task_kind::render);
   CAF_CHECK_EQUAL(render.priority, messages::priority_low);
   CAF_CHECK_EQUAL(render.timeout_ms, cfg.render_timeout_ms);
+  CAF_CHECK_EQUAL(render.threads, 2u);
+  CAF_CHECK_EQUAL(render.memory_mb,
+                  recipe.size() + std::string{R"({"format":{}})"}.size());
   CAF_CHECK_EQUAL(render.input, R"({"recipe":)" + recipe
                                   + R"(,"metadata":{"format":{}}})");
   CAF_CHECK_EQUAL(job().step, "render");

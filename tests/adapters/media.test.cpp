@@ -911,3 +911,41 @@ CAF_TEST(mock summary of probed clips) {
   CAF_CHECK(contains(text, "44.1 kHz"));
   CAF_CHECK(!contains(text, "fps"));
 }
+
+CAF_TEST(render cost grows with the renditions actually made) {
+  using vf::adapters::media::estimate_render_cost;
+  auto meta = [](int w, int h) {
+    return R"({"streams":[{"codec_type":"audio"},{"codec_type":"video",)"
+           R"("width":)"
+           + std::to_string(w) + R"(,"height":)" + std::to_string(h) + "}]}";
+  };
+  const std::string three
+    = R"({"renditions":[{"name":"1080p","height":1080},)"
+      R"({"name":"720p","height":720},{"name":"480p","height":480}]})";
+  auto full = estimate_render_cost(three, meta(1920, 1080), 2);
+  CAF_MESSAGE("1080p to 1080p/720p/480p: " << full.memory_mb << " MiB");
+  CAF_CHECK_EQUAL(full.threads, 2u);
+  // Calibrated against ffmpeg's peak for the same work (about 700 MiB).
+  CAF_CHECK_GREATER(full.memory_mb, 500u);
+  CAF_CHECK_LESS(full.memory_mb, 800u);
+  // A 720p source makes two of the three: less.
+  auto smaller = estimate_render_cost(three, meta(1280, 720), 2);
+  CAF_CHECK_LESS(smaller.memory_mb, full.memory_mb / 2);
+  // One 4k rendition of a 4k source needs more than all three above.
+  auto uhd = estimate_render_cost(
+    R"({"renditions":[{"name":"2160p","height":2160}]})", meta(3840, 2160), 1);
+  CAF_CHECK_GREATER(uhd.memory_mb, full.memory_mb);
+  CAF_CHECK_EQUAL(uhd.threads, 1u);
+  // No video (audio only, or metadata that says nothing): the base alone,
+  // and never fewer than one thread.
+  auto base = estimate_render_cost(three, R"({"streams":[]})", 0);
+  CAF_CHECK_EQUAL(base.memory_mb, 48u);
+  CAF_CHECK_EQUAL(base.threads, 1u);
+  CAF_CHECK_EQUAL(estimate_render_cost(three, "not json", 1).memory_mb, 48u);
+  // Thumbnails cost a few frames each.
+  auto thumbs = estimate_render_cost(
+    R"({"thumbnails":[{"name":"large","width":1280,"height":720}]})",
+    meta(1920, 1080), 1);
+  CAF_CHECK_GREATER(thumbs.memory_mb, base.memory_mb);
+  CAF_CHECK_LESS(thumbs.memory_mb, 120u);
+}

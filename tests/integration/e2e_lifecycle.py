@@ -182,6 +182,39 @@ class NoWorker(h.unittest.TestCase):
         finally:
             server.stop()
 
+    def test_a_render_no_node_can_admit_fails_naming_memory(self):
+        # 48 MiB is what any render costs before its frames: no render fits,
+        # a probe (which costs nothing) does.
+        server = h.Server(h.binary, workers=1, extra_args=(
+            "--users", USERS, "--no-worker-after-s", "1",
+            "--memory-budget", "48MiB"))
+        try:
+            c = server.client()
+            r = c.call("POST", "/jobs", {
+                "filename": "big.mp4", "content_type": "video/mp4",
+                "outputs": {"thumbnails": ["small"]}})
+            self.assertEqual(r.status, 201, r)
+            job = r.json()
+            jid = job["job_id"]
+            up = h.upload(job["upload_url"],
+                          h.read_bytes(h.clip("h264_aac.mp4")))
+            self.assertEqual(up.status, 200, up)
+            done = c.wait_status(jid, h.TERMINAL, deadline_s=60)
+            self.assertEqual(done["status"], "FAILED", done)
+            self.assertEqual(done["error_code"], "no_worker", done)
+            self.assertEqual(done["step"], "render", done)
+            msg = done["error_message"]
+            self.assertIn("48 MiB", msg)
+            self.assertIn("memory_budget", msg)
+            steps = {s["name"]: s for s in done["progress"]["steps"]}
+            self.assertEqual(steps["probe"]["state"], "done", steps)
+            self.assertEqual(steps["thumbnail:small"]["state"], "failed",
+                             steps)
+            self.assertIn("memory_budget", server.log_tail())
+            print(f"\n  over budget: {msg}", flush=True)
+        finally:
+            server.stop()
+
 
 class PoisonUpload(h.unittest.TestCase):
 

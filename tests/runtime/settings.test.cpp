@@ -158,6 +158,12 @@ CAF_TEST(sizes take units) {
   CAF_REQUIRE(cfg);
   CAF_CHECK_EQUAL(cfg->max_upload_bytes, 65536u);
   CAF_CHECK_EQUAL(cfg->http_max_body, 10000000u);
+  CAF_CHECK_EQUAL(cfg->memory_budget_mb, 0u); // From the machine.
+  cfg = parse({"--config", f.path, "--memory-budget", "6GiB"});
+  CAF_REQUIRE(cfg);
+  CAF_CHECK_EQUAL(cfg->memory_budget_mb, 6144u);
+  CAF_CHECK(!parse({"--config", f.path, "--memory-budget", "512KiB"}));
+  CAF_CHECK(!parse({"--config", f.path, "--memory-budget", "lots"}));
 }
 
 CAF_TEST(adapter problems are logged as warnings and errors) {

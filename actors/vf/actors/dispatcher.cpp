@@ -17,7 +17,7 @@ namespace {
 
 /// Whether `w` runs tasks like `t` at all: it is not leaving, offers the
 /// kind and has every label the task requires (busy or not).
-bool offers(const worker_entry& w, const messages::task& t) {
+bool runs_kind(const worker_entry& w, const messages::task& t) {
   auto& info = w.info;
   if (w.draining
       || std::find(info.kinds.begin(), info.kinds.end(), t.kind)
@@ -30,9 +30,33 @@ bool offers(const worker_entry& w, const messages::task& t) {
     });
 }
 
-/// Whether `w` may run `t` now: it offers it and has a free slot.
-bool fits(const worker_entry& w, const messages::task& t) {
-  return w.busy < w.info.slots && offers(w, t);
+/// Whether `w` could ever run `t`: it runs its kind with its labels, is
+/// not draining, and its node's memory budget holds the task.
+bool offers(const worker_entry& w, const messages::task& t) {
+  return runs_kind(w, t)
+         && (w.info.memory_mb == 0 || t.memory_mb <= w.info.memory_mb);
+}
+
+/// Whether the node of `w` admits `t` next to what it runs: within its
+/// memory budget, and within its cores unless it runs nothing that needs
+/// one (a task wanting more cores than a node has still runs there, alone).
+bool admits(const dispatcher_state& st, const worker_entry& w,
+            const messages::task& t) {
+  auto i = st.loads.find(w.info.node);
+  if (i == st.loads.end())
+    return true;
+  auto& used = i->second;
+  if (w.info.memory_mb > 0 && used.memory_mb + t.memory_mb > w.info.memory_mb)
+    return false;
+  return w.info.cores == 0 || t.threads == 0 || used.threads == 0
+         || used.threads + t.threads <= w.info.cores;
+}
+
+/// Whether `w` may run `t` now: it offers it, has a free slot, and its
+/// node admits the task's cost.
+bool fits(const dispatcher_state& st, const worker_entry& w,
+          const messages::task& t) {
+  return w.busy < w.info.slots && offers(w, t) && admits(st, w, t);
 }
 
 /// Whether some worker runs tasks like `t`, busy or not.
@@ -54,6 +78,22 @@ std::string no_worker_message(const dispatcher_state& st,
   auto waited = std::chrono::duration_cast<std::chrono::seconds>(
                   st.cfg.unrunnable_after)
                   .count();
+  uint64_t largest = 0;
+  bool kind_ok = false;
+  for (auto& [addr, w] : st.workers)
+    if (runs_kind(w, t)) {
+      kind_ok = true;
+      largest = std::max(largest, w.info.memory_mb);
+    }
+  if (kind_ok)
+    return "no worker node can admit this " + to_string(t.kind)
+           + " task: it needs about " + std::to_string(t.memory_mb)
+           + " MiB of memory and the largest budget of a node that runs it "
+             "is "
+           + std::to_string(largest)
+           + " MiB; raise workers.memory_budget (worker.memory_budget on "
+             "worker nodes) on a node with that much memory, or ask for "
+             "smaller renditions, then redrive the job";
   auto msg = "no worker runs " + what + " tasks: none of the "
              + std::to_string(st.workers.size())
              + " workers that joined offered it within "
@@ -251,6 +291,13 @@ void finish(dispatcher_impl* self, uint64_t lease_id,
   if (i->second.relay) // Ended without its answer: stop waiting for it.
     self->send_exit(i->second.relay, caf::exit_reason::user_shutdown);
   auto node = std::move(i->second.node);
+  if (auto l = st.loads.find(node); l != st.loads.end()) {
+    auto& t = i->second.job_task;
+    l->second.threads -= std::min(l->second.threads, t.threads);
+    l->second.memory_mb -= std::min(l->second.memory_mb, t.memory_mb);
+    if (l->second.threads == 0 && l->second.memory_mb == 0)
+      st.loads.erase(l);
+  }
   if (st.cfg.on_end)
     st.cfg.on_end(i->second.job_task);
   st.leases.erase(i);
@@ -273,7 +320,7 @@ void finish(dispatcher_impl* self, uint64_t lease_id,
 worker_entry* best_worker(dispatcher_state& st, const messages::task& t) {
   worker_entry* best = nullptr;
   for (auto& [addr, w] : st.workers) {
-    if (!fits(w, t))
+    if (!fits(st, w, t))
       continue;
     if (best == nullptr
         || w.info.slots - w.busy > best->info.slots - best->busy)
@@ -313,6 +360,9 @@ void try_dispatch(dispatcher_impl* self) {
     }
     ++st.leased_total;
     ++best->busy;
+    auto& load = st.loads[best->info.node];
+    load.threads += t.threads;
+    load.memory_mb += t.memory_mb;
     t.leased_at = st.clock.at(self->clock().now());
     auto lease_id = t.lease_id;
     auto addr = best->handle.address();

@@ -137,6 +137,15 @@ struct dispatcher_state {
                      std::vector<caf::typed_response_promise<uint64_t>>>
     node_waiters;
 
+  /// What the leases on a node cost together (admission, see
+  /// `messages::task::threads`).
+  struct node_load {
+    uint32_t threads = 0;
+    uint64_t memory_mb = 0;
+  };
+  /// Cost of the leases on each node (`worker_info::node`), nodes with
+  /// costly leases only.
+  std::unordered_map<std::string, node_load> loads;
   /// Leases held by the workers of `node`.
   uint64_t held_by(const std::string& node) const;
 };

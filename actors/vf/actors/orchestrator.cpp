@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <tuple>
 
 namespace vf::actors {
 
@@ -144,8 +145,13 @@ struct machine {
     t.filename = j.filename;
     if (kind == task_kind::sleep)
       t.input = st().cfg.sleep_input;
-    else if (kind == task_kind::render)
-      t.input = render_input(j.outputs, run.outputs[task_kind::probe]);
+    else if (kind == task_kind::render) {
+      auto& meta = run.outputs[task_kind::probe];
+      t.input = render_input(j.outputs, meta);
+      if (st().cfg.render_cost)
+        std::tie(t.threads, t.memory_mb) = st().cfg.render_cost(j.outputs,
+                                                                meta);
+    }
     else if (run.step > 0)
       t.input = run.outputs[run.pipeline[run.step - 1]];
     t.lease_id = lease;

@@ -23,6 +23,7 @@
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
 namespace vf::actors {
@@ -78,6 +79,12 @@ struct orchestrator_config {
   std::function<bool(const std::string&, uint32_t, messages::task_kind,
                      uint32_t)>
     began_before;
+  /// Cost of a render task (`task::threads`, `task::memory_mb`) from the
+  /// job's recipe and the probe's metadata (runtime: the media adapter's
+  /// estimate). Empty: renders cost nothing and only slots bound them.
+  std::function<std::pair<uint32_t, uint64_t>(const std::string& recipe,
+                                              const std::string& metadata)>
+    render_cost;
 };
 
 /// Returns why the steps `pipeline` cannot run together, or nullopt if they

@@ -14,7 +14,9 @@
 namespace vf::messages {
 
 /// The worker pool: queues tasks, leases them to workers with free slots
-/// (highest priority first, then oldest), and answers with the outcome.
+/// (highest priority first, then oldest) whose node admits the task's cost
+/// (`task::threads`, `task::memory_mb` against `worker_info::cores`,
+/// `memory_mb`, shared by a node's workers), and answers with the outcome.
 ///
 /// - `(submit, task)` → `task_outcome` once a worker finished the lease. A
 ///   lease whose deadline passes, or whose worker goes down, ends in a

@@ -61,13 +61,19 @@ struct task {
   /// Unix ms when the dispatcher leased it to a worker (the coordinator's
   /// clock); 0 while queued.
   int64_t leased_at = 0;
+  /// Cost, for admission on the worker's node: cores it keeps busy (0:
+  /// negligible, e.g. a probe) and an estimate of its peak memory in MiB
+  /// (0: negligible). A render's comes from the probed resolution.
+  uint32_t threads = 0;
+  uint64_t memory_mb = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, task& x) {
   return f(caf::meta::type_name("task"), x.job_id, x.kind, x.object,
            x.filename, x.input, x.lease_id, x.attempt, x.timeout_ms,
-           x.priority, x.series, x.labels, x.leased_at);
+           x.priority, x.series, x.labels, x.leased_at, x.threads,
+           x.memory_mb);
 }
 
 /// What came of one lease: output on success, a classified error otherwise.
@@ -141,12 +147,16 @@ struct worker_info {
   /// Tasks it runs at once.
   uint32_t slots = 1;
   std::vector<std::string> labels;
+  /// What its node admits, shared by all workers of the node: cores and a
+  /// memory budget in MiB (`workers.memory_budget`); 0: no limit.
+  uint32_t cores = 0;
+  uint64_t memory_mb = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, worker_info& x) {
   return f(caf::meta::type_name("worker_info"), x.name, x.node, x.kinds,
-           x.slots, x.labels);
+           x.slots, x.labels, x.cores, x.memory_mb);
 }
 
 /// A dispatcher's view of its pool, for metrics and the admin console.

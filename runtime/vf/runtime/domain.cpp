@@ -10,8 +10,10 @@
 #include "vf/actors/orchestrator.hpp"
 #include "vf/actors/retention.hpp"
 #include "vf/adapters/common/lease_journal.hpp"
+#include "vf/adapters/media/libav_media.hpp"
 #include "vf/messages/errc.hpp"
 #include "vf/runtime/metrics_sink.hpp"
+#include "vf/runtime/ports.hpp"
 
 namespace vf::runtime {
 
@@ -92,6 +94,12 @@ domain_actors spawn_domain(node& n, const node_config& cfg,
   d.dispatcher = n.keep("dispatcher", tier::domain,
                         sys.spawn(actors::dispatcher, disp_cfg));
   orch_cfg.checker = object_checker_of(n, cfg);
+  orch_cfg.render_cost = [threads = encoder_threads_of(cfg)](
+                           const std::string& recipe,
+                           const std::string& metadata) {
+    auto c = adapters::media::estimate_render_cost(recipe, metadata, threads);
+    return std::make_pair(c.threads, c.memory_mb);
+  };
   orch_cfg.seed = seed;
   d.orchestrator = n.keep("orchestrator", tier::domain,
                           sys.spawn(actors::orchestrator, orch_cfg, stores,

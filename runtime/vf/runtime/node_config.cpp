@@ -130,6 +130,12 @@ const std::vector<setting_spec>& serve_specs() {
      "first retry waits up to this long (full jitter, doubling)"},
     {"workers.backoff_cap_ms", "--backoff-cap-ms", "30000",
      "longest wait between retries"},
+    {"workers.memory_budget", "--memory-budget", "0",
+     "memory the tasks of this node's workers may use at once, by their "
+     "estimates, e.g. 4GiB (a 1080p rendition of a 1080p source counts about "
+     "420 MiB); a "
+     "task that needs more than any node's budget fails no_worker (0: "
+     "three quarters of the machine's memory)"},
     {"workers.no_worker_after_s", "--no-worker-after-s", "300",
      "a task that no joined worker offers to run (e.g. a render on a "
      "coordinator with workers.count = 0) fails with no_worker after this "
@@ -236,6 +242,9 @@ const std::vector<setting_spec>& worker_specs() {
       {"worker.name", "--name", "",
        "this node's name in the cluster (default: the host name)"},
       {"worker.slots", "--slots", "2", "tasks this node runs at once"},
+      {"worker.memory_budget", "--memory-budget", "0",
+       "memory this node's tasks may use at once, by their estimates, "
+       "e.g. 4GiB (0: three quarters of the machine's memory)"},
       {"worker.kinds", "--kinds", "probe,summarize,sleep",
        "task kinds this node runs"},
       {"worker.labels", "--labels", "",
@@ -450,6 +459,11 @@ caf::expected<node_config> make_node_config(const settings& xs) {
   cfg.render_timeout_ms = static_cast<uint32_t>(*render_timeout * 1000);
   VF_TRY(no_worker_after, xs.uint("workers.no_worker_after_s", 0, 604800));
   cfg.no_worker_after = std::chrono::seconds{*no_worker_after};
+  VF_TRY(budget, xs.bytes("workers.memory_budget"));
+  cfg.memory_budget_mb = *budget / (1024 * 1024);
+  if (*budget > 0 && cfg.memory_budget_mb == 0)
+    return bad(xs, "workers.memory_budget",
+               "must be at least 1MiB (or 0 for the default)");
   VF_TRY(encoder_threads, xs.uint("outputs.encoder_threads", 0, 256));
   cfg.encoder_threads = static_cast<uint32_t>(*encoder_threads);
   VF_TRY(grace, xs.uint("store.upload_grace_s", 0, 86400));
@@ -641,6 +655,13 @@ caf::expected<worker_node_config> make_worker_config(const settings& xs) {
   if (!slots)
     return slots.error();
   cfg.slots = static_cast<uint32_t>(*slots);
+  auto budget = xs.bytes("worker.memory_budget");
+  if (!budget)
+    return budget.error();
+  cfg.memory_budget_mb = *budget / (1024 * 1024);
+  if (*budget > 0 && cfg.memory_budget_mb == 0)
+    return bad(xs, "worker.memory_budget",
+               "must be at least 1MiB (or 0 for the default)");
   cfg.kinds = split_list(xs.str("worker.kinds"));
   if (cfg.kinds.empty())
     return bad(xs, "worker.kinds", "must name at least one task kind");

@@ -90,6 +90,10 @@ struct node_config {
   /// A task no joined worker offers fails after this long
   /// (`workers.no_worker_after_s`; 0: it waits for ever).
   std::chrono::milliseconds no_worker_after{300000};
+  /// Memory this node's workers may fill with tasks at once, in MiB, by
+  /// the tasks' estimates (`workers.memory_budget`, a size such as `4GiB`;
+  /// 0: three quarters of the machine's memory).
+  uint64_t memory_budget_mb = 0;
   /// Encoder threads of one render (`outputs.encoder_threads`; 0: cores /
   /// workers, at least 1).
   uint32_t encoder_threads = 0;
@@ -184,6 +188,8 @@ struct worker_node_config {
   log_level level = log_level::info;
   /// Longest wait between reconnect attempts.
   std::chrono::milliseconds reconnect_max{5000};
+  /// As `node_config::memory_budget_mb` (`worker.memory_budget`).
+  uint64_t memory_budget_mb = 0;
   /// How long a draining node waits for its leases before it leaves anyway.
   std::chrono::milliseconds drain_timeout{120000};
   /// Test-only: the effects log's path (empty: off).

@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <ctime>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <sys/stat.h>
 #include <thread>
@@ -112,6 +113,23 @@ download_presigner_of(const node_config& cfg) {
     p.now = static_cast<int64_t>(std::time(nullptr));
     return adapters::sigv4::presign_url(p);
   };
+}
+
+uint64_t memory_budget_of(uint64_t configured) {
+  if (configured > 0)
+    return configured;
+  std::ifstream in{"/proc/meminfo"};
+  std::string key;
+  uint64_t kib = 0;
+  std::string unit;
+  while (in >> key >> kib >> unit)
+    if (key == "MemTotal:")
+      return kib / 1024 * 3 / 4;
+  return 0;
+}
+
+uint32_t cores_of() {
+  return std::max(1u, std::thread::hardware_concurrency());
 }
 
 uint32_t encoder_threads_of(const node_config& cfg) {

@@ -65,6 +65,14 @@ upload_presigner_of(const node_config& cfg);
 std::function<std::string(const std::string& bucket, const std::string& key)>
 download_presigner_of(const node_config& cfg);
 
+/// The memory this node's tasks may use at once, in MiB: `configured`, or
+/// three quarters of the machine's memory (`MemTotal` of /proc/meminfo)
+/// when that is 0; 0 (no limit) if the machine does not say.
+uint64_t memory_budget_of(uint64_t configured);
+
+/// This machine's cores (at least 1).
+uint32_t cores_of();
+
 /// Encoder threads of one local render: `outputs.encoder_threads`, or the
 /// cores divided by `workers.count` (at least 1) when that is 0.
 uint32_t encoder_threads_of(const node_config& cfg);

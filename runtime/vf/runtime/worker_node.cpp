@@ -115,6 +115,8 @@ int worker_node(const std::vector<std::string>& raw_args) {
                    url_object_resolver(tmp + "/slot-" + std::to_string(i + 1)
                                        + ".object"),
                    summarizer, 0, {}, 0, {}, *effects, {}};
+    spec.cores = cores_of();
+    spec.memory_mb = memory_budget_of(cfg->memory_budget_mb);
     slots.push_back(spawn_worker_slot(sys, spec));
     for (auto& hdl : slots.back().actors)
       n.keep(spec.name, tier::domain, hdl);

@@ -38,6 +38,8 @@ worker_slot spawn_worker_slot(caf::actor_system& sys, const slot_spec& spec) {
   s.info.kinds = spec.kinds;
   s.info.labels = spec.labels;
   s.info.slots = 1;
+  s.info.cores = spec.cores;
+  s.info.memory_mb = spec.memory_mb;
   return s;
 }
 
@@ -46,6 +48,11 @@ void keep_local_slots(node& n, const node_config& cfg,
                       const std::string& host, uint64_t seed,
                       std::shared_ptr<adapters::common::effects_log> effects) {
   auto summarizer = summarizer_of(n);
+  auto budget = memory_budget_of(cfg.memory_budget_mb);
+  if (cfg.workers > 0)
+    n.log().info("serve", "workers admit tasks within " + std::to_string(cores_of())
+                            + " cores and " + std::to_string(budget)
+                            + " MiB of memory (workers.memory_budget)");
   for (size_t i = 0; i < cfg.workers; ++i) {
     slot_spec spec{host + "/worker-" + std::to_string(i + 1), host,
                    {messages::task_kind::probe, messages::task_kind::summarize,
@@ -53,6 +60,8 @@ void keep_local_slots(node& n, const node_config& cfg,
                    {}, local_object_resolver(cfg, i), summarizer,
                    cfg.fault_rate, cfg.fault_code, seed + i, cfg.crash_on,
                    effects, local_render_setup(cfg, i)};
+    spec.cores = cores_of();
+    spec.memory_mb = budget;
     n.keep_restartable(spec.name, tier::domain, [&n, spec, dispatcher] {
       if (spec.fault_rate > 0)
         n.log().warn("serve", "TEST ONLY: failing "

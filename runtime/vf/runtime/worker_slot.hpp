@@ -44,6 +44,9 @@ struct slot_spec {
   std::shared_ptr<adapters::common::effects_log> effects;
   /// Where renders make and store outputs (no store: no `render` kind).
   adapters::media::render_setup render;
+  /// What its node admits (`worker_info::cores`, `memory_mb`; 0: no limit).
+  uint32_t cores = 0;
+  uint64_t memory_mb = 0;
 };
 
 /// A spawned slot: its worker, what it registers with, and every actor of

@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <cstdlib>
 #include <deque>
 #include <filesystem>
@@ -337,6 +338,74 @@ media_handles spawn_media_actor(caf::actor_system& sys,
   // Event-based: it must answer while the media actor blocks in libav.
   result.control = sys.spawn(control_behavior, board);
   return result;
+}
+
+} // namespace vf::adapters::media
+
+namespace vf::adapters::media {
+
+namespace {
+
+/// Memory that any render holds regardless of size (codecs, muxers,
+/// buffers), in bytes.
+constexpr double render_base_bytes = 48.0 * 1024 * 1024;
+
+/// Source frames a decoder keeps (references, frame threads, the split).
+constexpr double decoded_frames = 16;
+
+/// Frames' worth of memory one x264 encode holds at preset `fast`
+/// (look-ahead 30, references, B-frames, half-resolution planes, macroblock
+/// data); fitted to ffmpeg's peak for 1080p to 1080p/720p/480p.
+constexpr double encoder_frames = 110;
+
+/// Bytes of one 8-bit 4:2:0 frame.
+double frame_bytes(double width, double height) {
+  return width * height * 1.5;
+}
+
+} // namespace
+
+render_cost estimate_render_cost(const std::string& recipe,
+                                 const std::string& metadata,
+                                 uint32_t threads) {
+  render_cost cost;
+  cost.threads = std::max(1u, threads);
+  double bytes = render_base_bytes;
+  auto meta = nlohmann::json::parse(metadata, nullptr, false);
+  auto r = nlohmann::json::parse(recipe, nullptr, false);
+  double width = 0;
+  double height = 0;
+  if (meta.is_object() && meta.contains("streams")
+      && meta["streams"].is_array())
+    for (auto& s : meta["streams"])
+      if (s.is_object() && s.value("codec_type", "") == "video"
+          && s.contains("width") && s["width"].is_number()
+          && s.contains("height") && s["height"].is_number()) {
+        width = s["width"].get<double>();
+        height = s["height"].get<double>();
+        break;
+      }
+  if (width > 0 && height > 0 && r.is_object()) {
+    bytes += decoded_frames * frame_bytes(width, height);
+    if (auto l = r.find("renditions"); l != r.end() && l->is_array())
+      for (auto& x : *l) {
+        if (!x.is_object() || !x.contains("height")
+            || !x["height"].is_number())
+          continue;
+        auto h = x["height"].get<double>();
+        if (h > height)
+          continue; // Never upscaled: not made.
+        bytes += encoder_frames * frame_bytes(h * width / height, h);
+      }
+    if (auto l = r.find("thumbnails"); l != r.end() && l->is_array())
+      for (auto& x : *l)
+        if (x.is_object() && x.contains("width") && x["width"].is_number()
+            && x.contains("height") && x["height"].is_number())
+          bytes += 3 * frame_bytes(x["width"].get<double>(),
+                                   x["height"].get<double>());
+  }
+  cost.memory_mb = static_cast<uint64_t>(std::ceil(bytes / (1024 * 1024)));
+  return cost;
 }
 
 } // namespace vf::adapters::media

@@ -59,6 +59,25 @@ media_handles spawn_media_actor(caf::actor_system& sys,
                                 object_resolver resolver,
                                 render_setup render = {});
 
+/// What a render costs, for admission (`messages::task::threads` and
+/// `memory_mb`).
+struct render_cost {
+  uint32_t threads = 0;
+  uint64_t memory_mb = 0;
+};
+
+/// Estimates the peak memory of rendering `recipe` (canonical, as `POST
+/// /jobs` stores it) from a source described by `metadata` (the probe's
+/// ffprobe-shaped JSON), with `threads` encoder threads: decoder frames of
+/// the source, x264's look-ahead and reference frames per rendition that
+/// is made (renditions taller than the source are not), a few frames per
+/// thumbnail, and a fixed base. Calibrated against ffmpeg doing the same
+/// (a 1080p source to 1080p, 720p and 480p peaks near 700 MiB); without a
+/// video stream it is the base alone.
+render_cost estimate_render_cost(const std::string& recipe,
+                                 const std::string& metadata,
+                                 uint32_t threads);
+
 /// Parses a render step's input (`{"recipe": {...}, "metadata": {...}}`,
 /// the recipe canonical as `POST /jobs` stores it) into `req`'s thumbnail,
 /// rendition and time fields. Returns an error message, or empty on success.
