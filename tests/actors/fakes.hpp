@@ -91,6 +91,24 @@ fake_store(fake_store_impl* self) {
                                         std::get<1>(i->second)};
       return std::vector<std::string>{};
     },
+    [=](atoms::find_reuse, const std::string& owner, const std::string& sha,
+        const std::string& recipe, const std::string& job_id) {
+      auto& st = self->state;
+      std::vector<std::string> found;
+      int64_t newest = 0;
+      for (auto& [id, j] : st.jobs) {
+        auto r = st.results.find(id);
+        if (j.owner == owner && !sha.empty() && j.object.sha256 == sha
+            && j.outputs == recipe && id != job_id
+            && j.status == messages::job_status::succeeded
+            && r != st.results.end() && !r->second.outputs.empty()
+            && (found.empty() || j.updated_at >= newest)) {
+          found = {id, r->second.outputs};
+          newest = j.updated_at;
+        }
+      }
+      return found;
+    },
     [=](atoms::get, const std::string& id) -> caf::result<messages::job> {
       auto i = self->state.jobs.find(id);
       if (i == self->state.jobs.end())

@@ -21,7 +21,7 @@ struct fixture : testing::fixture_base {
   }
 
   messages::object_ref obj(std::string key, std::string version = "v1") {
-    return {"uploads", std::move(key), std::move(version), "etag", 1, {}};
+    return {"uploads", std::move(key), std::move(version), "etag", 1, {}, {}};
   }
 
   std::vector<expected<bool>> replies(size_t n) {

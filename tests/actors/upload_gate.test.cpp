@@ -30,7 +30,7 @@ struct fixture : testing::fixture_base {
       j.status = status;
       if (status == job_status::succeeded || status == job_status::processing
           || status == job_status::submitted) {
-        j.object = {j.bucket, j.key, "v1", "etag1", 10, {}};
+        j.object = {j.bucket, j.key, "v1", "etag1", 10, {}, {}};
       }
       st().jobs[j.id] = j;
     }

@@ -32,7 +32,7 @@ std::string payload(const std::string& name) {
 object_ref ref(std::string bucket, std::string key, std::string version,
                std::string etag, uint64_t size) {
   return object_ref{std::move(bucket), std::move(key), std::move(version),
-                    std::move(etag), size, {}};
+                    std::move(etag), size, {}, {}};
 }
 
 /// A MinIO-shaped body with one record, for edge cases.

@@ -642,7 +642,7 @@ struct fixture {
     j.error_message = code + " happened";
     dead_letter d;
     d.job_id = id;
-    d.object = {"uploads", j.key, "v1", "etag-1", 42, {}};
+    d.object = {"uploads", j.key, "v1", "etag-1", 42, {}, {}};
     d.filename = j.filename;
     d.kind = task_kind::summarize;
     d.error_code = vf::messages::errc_from_string(code);
@@ -1198,7 +1198,7 @@ CAF_TEST(get job) {
     j.next_attempt_at = 1'795'266'125'007;
     j.error_code = vf::messages::errc::timeout;
     j.error_message = "probe took \"too\" long";
-    j.object = {"uploads", j.key, "v1", "etag-1", 99, {}};
+    j.object = {"uploads", j.key, "v1", "etag-1", 99, {}, {}};
     j.attempts = 2;
     j.step = "probe";
   }
@@ -1286,7 +1286,7 @@ CAF_TEST(get job shows its progress step by step) {
     auto& j = store->jobs[id];
     j.status = job_status::processing;
     j.series = 1;
-    j.object = {"uploads", j.key, "v1", "etag-1", 99, {}};
+    j.object = {"uploads", j.key, "v1", "etag-1", 99, {}, {}};
     j.step = "render";
     auto& ledger = store->attempts[id];
     ledger.push_back(record(task_kind::probe, true, "{}"));

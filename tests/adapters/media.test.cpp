@@ -805,7 +805,7 @@ struct actor_fixture {
                                    const std::string& key,
                                    uint32_t timeout_ms = 10000,
                                    uint64_t lease = 1) {
-    vf::messages::object_ref obj{"uploads", key, "v1", "etag", 0, {}};
+    vf::messages::object_ref obj{"uploads", key, "v1", "etag", 0, {}, {}};
     caf::expected<std::string> result{std::string{}};
     self->request(hdl, 30s, vf::atoms::probe_v, obj, timeout_ms, lease)
       .receive([&](const std::string& js) { result = js; },

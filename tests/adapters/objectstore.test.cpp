@@ -22,6 +22,7 @@
 #include "vf/adapters/objectstore/object_deleter.hpp"
 #include "vf/adapters/objectstore/object_install.hpp"
 #include "vf/adapters/objectstore/object_meta.hpp"
+#include "vf/adapters/objectstore/object_paths.hpp"
 #include "vf/adapters/objectstore/store_server.hpp"
 #include "vf/adapters/sigv4/sigv4.hpp"
 #include "vf/messages/errc.hpp"
@@ -58,10 +59,10 @@ constexpr uint64_t small_limit = 1024 * 1024;
 
 // -- helpers -----------------------------------------------------------------
 
-std::string md5_hex(std::string_view data) {
+std::string digest_hex(std::string_view data, const EVP_MD* md) {
   unsigned char out[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), out, &len, EVP_md5(), nullptr);
+  EVP_Digest(data.data(), data.size(), out, &len, md, nullptr);
   static constexpr char digits[] = "0123456789abcdef";
   std::string hex;
   for (unsigned i = 0; i < len; ++i) {
@@ -69,6 +70,14 @@ std::string md5_hex(std::string_view data) {
     hex += digits[out[i] & 0x0F];
   }
   return hex;
+}
+
+std::string md5_hex(std::string_view data) {
+  return digest_hex(data, EVP_md5());
+}
+
+std::string sha256_hex(std::string_view data) {
+  return digest_hex(data, EVP_sha256());
 }
 
 /// Deterministic pseudo-random bytes, produced chunk by chunk.
@@ -499,6 +508,14 @@ CAF_TEST(a presigned PUT stores the bytes and announces the object) {
   CAF_CHECK_EQUAL(evt.object.key, "uploads/job1/clip one.mp4");
   CAF_CHECK_EQUAL(evt.object.size, body.size());
   CAF_CHECK_EQUAL(evt.object.etag, etag);
+  // Hashed while the body streamed in, for content reuse; kept in the
+  // metadata, so an announcement after a crash carries it too.
+  CAF_CHECK_EQUAL(evt.object.sha256, sha256_hex(body));
+  auto meta = vf::adapters::objectstore::read_object_meta(
+    vf::adapters::objectstore::meta_file(dir, "uploads",
+                                         "uploads/job1/clip one.mp4"));
+  CAF_REQUIRE(meta);
+  CAF_CHECK_EQUAL(meta->sha256, sha256_hex(body));
   CAF_CHECK_EQUAL(evt.object.version, version);
   CAF_CHECK_EQUAL(entries_in(partial_dir()), 0u);
   // Diagnostics go to the hook only.

@@ -71,7 +71,7 @@ bool same(const job& x, const job& y) {
          && x.next_attempt_at == y.next_attempt_at
          && x.error_code == y.error_code && x.error_message == y.error_message
          && x.series == y.series && x.priority == y.priority
-         && x.outputs == y.outputs;
+         && x.outputs == y.outputs && x.object.sha256 == y.object.sha256;
 }
 
 /// Bytes that must survive: UTF-8, an embedded NUL and invalid UTF-8.
@@ -128,7 +128,7 @@ dead_letter make_dead_letter(std::string id, int64_t created_at,
   dead_letter x;
   x.job_id = std::move(id);
   x.object = {"raw", "uploads/" + x.job_id + "/clip.mp4", "v1", "\"e1\"",
-              12345, {}};
+              12345, {}, {}};
   x.filename = "clip.mp4";
   x.series = series;
   x.kind = task_kind::summarize;
@@ -306,7 +306,7 @@ CAF_TEST(create and get round trip every field) {
   auto x = make_job("j-1", 1700000000123, job_status::processing);
   x.updated_at = 1700000000456;
   x.object = {"raw", "uploads/j-1/clip.mp4", "v7", "\"etag-1\"",
-              (uint64_t{1} << 40) + 3, {}};
+              (uint64_t{1} << 40) + 3, {}, std::string(64, 'e')};
   x.attempts = 4;
   x.step = "thumbnail";
   x.next_attempt_at = 1700000009999;
@@ -1176,6 +1176,57 @@ CAF_TEST(priority recipe and outputs round trip) {
   CAF_CHECK_EQUAL(y->outputs, r.outputs);
 }
 
+CAF_TEST(reuse finds the newest succeeded job of the owner with the same bytes and recipe) {
+  const std::string recipe = R"({"renditions":[{"name":"360p","height":360}]})";
+  const std::string sha(64, 'a');
+  auto add = [&](std::string id, int64_t at, std::string owner,
+                 std::string digest, std::string r, job_status status,
+                 bool with_outputs) {
+    auto j = make_job(id, at, status);
+    j.owner = std::move(owner);
+    j.updated_at = at;
+    j.outputs = std::move(r);
+    j.object = {"raw", "uploads/" + id + "/a.mp4", "v1", "e", 5, {},
+                std::move(digest)};
+    CAF_REQUIRE_EQUAL(ask<bool>(atoms::create_v, j), true);
+    job_result res{id, "{}", "sum", at,
+                   with_outputs ? R"({"renditions":[{"name":"360p"}]})" : ""};
+    CAF_REQUIRE_EQUAL(ask<bool>(atoms::put_result_v, res), true);
+  };
+  using names = std::vector<std::string>;
+  auto find = [&](std::string owner, std::string digest, std::string r,
+                  std::string self) {
+    auto x = ask<names>(atoms::find_reuse_v, std::move(owner),
+                        std::move(digest), std::move(r), std::move(self));
+    CAF_REQUIRE(x);
+    return *x;
+  };
+  add("old", 10, "alice", sha, recipe, job_status::succeeded, true);
+  add("new", 20, "alice", sha, recipe, job_status::succeeded, true);
+  add("failed", 30, "alice", sha, recipe, job_status::failed, true);
+  add("bob", 40, "bob", sha, recipe, job_status::succeeded, true);
+  add("other", 50, "alice", std::string(64, 'b'), recipe,
+      job_status::succeeded, true);
+  add("bare", 60, "alice", sha, "", job_status::succeeded, false);
+  auto hit = find("alice", sha, recipe, "me");
+  CAF_REQUIRE_EQUAL(hit.size(), 2u);
+  CAF_CHECK_EQUAL(hit[0], "new");
+  CAF_CHECK_EQUAL(hit[1], R"({"renditions":[{"name":"360p"}]})");
+  // Never the asking job itself, never another owner's, nor another
+  // recipe's, nor a job without a digest.
+  auto older = find("alice", sha, recipe, "new");
+  CAF_REQUIRE_EQUAL(older.size(), 2u);
+  CAF_CHECK_EQUAL(older[0], "old");
+  CAF_CHECK(find("carol", sha, recipe, "me").empty());
+  CAF_CHECK(find("alice", sha, R"({"thumbnails":[]})", "me").empty());
+  CAF_CHECK(find("alice", "", "", "me").empty());
+  // Gone with its job.
+  CAF_CHECK_EQUAL(ask<bool>(atoms::erase_v, std::string{"new"}), true);
+  auto left = find("alice", sha, recipe, "me");
+  CAF_REQUIRE_EQUAL(left.size(), 2u);
+  CAF_CHECK_EQUAL(left[0], "old");
+}
+
 CAF_TEST(erase removes a job and every record of it) {
   auto j = make_job("gone", 7, job_status::failed);
   CAF_CHECK_EQUAL(ask<bool>(atoms::create_v, j), true);
@@ -1232,7 +1283,7 @@ CAF_TEST(a version 1 database opens and migrates) {
   CAF_REQUIRE(x);
   auto expected = make_job("old", 10, job_status::submitted);
   expected.updated_at = 20;
-  expected.object = {"raw", "uploads/old/clip.mp4", "v1", "e", 7, {}};
+  expected.object = {"raw", "uploads/old/clip.mp4", "v1", "e", 7, {}, {}};
   expected.attempts = 1;
   expected.step = "probe";
   CAF_CHECK(same(expected, *x));
@@ -1258,7 +1309,7 @@ CAF_TEST(a version 1 database opens and migrates) {
   CAF_CHECK(same(make_dead_letter("old", 50, 1), *dl));
   stop();
   CAF_CHECK_EQUAL(user_version(old_path), sqlite::schema_version);
-  CAF_CHECK_EQUAL(sqlite::schema_version, 7);
+  CAF_CHECK_EQUAL(sqlite::schema_version, 8);
   // Opening the migrated file again changes nothing.
   hdl = sqlite::spawn_job_store(sys, {old_path, 512, nullptr});
   CAF_REQUIRE(hdl);

@@ -244,6 +244,48 @@ class Outputs(unittest.TestCase):
         self.assertEqual(other.call("GET", f"/jobs/{jid}/download/240p",
                                     token="").status, 401)
 
+    def test_same_bytes_and_recipe_reuse_the_outputs(self):
+        recipe = {"thumbnails": ["small"], "renditions": ["240p"]}
+        first = self.submit(self.source, recipe)
+        started = time.monotonic()
+        _, r1 = self.finished(first)
+        made_in = time.monotonic() - started
+        self.assertNotIn("reused_from", r1)
+        second = self.submit(self.source, recipe)
+        started = time.monotonic()
+        _, r2 = self.finished(second)
+        reused_in = time.monotonic() - started
+        self.assertEqual(r2.get("reused_from"), first, r2)
+        # The same outputs, as objects of its own.
+        def by_name(res):
+            return {x["name"]: x for k in ("thumbnails", "renditions")
+                    for x in res["outputs"][k]}
+        o1, o2 = by_name(r1), by_name(r2)
+        self.assertEqual(set(o1), set(o2))
+        bodies = {}
+        for name, x in o2.items():
+            for key in ("width", "height", "bytes", "content_type"):
+                self.assertEqual(x[key], o1[name][key], name)
+            self.assertIn(f"/outputs/{second}/", x["url"])
+            b2 = self.fetch(x["url"])
+            self.assertEqual(b2.status, 200, b2)
+            self.assertEqual(b2.body, self.fetch(o1[name]["url"]).body, name)
+            bodies[name] = b2.body
+        # Another recipe is made afresh.
+        third = self.submit(self.source, {"thumbnails": ["medium"]})
+        _, r3 = self.finished(third)
+        self.assertNotIn("reused_from", r3)
+        # Deleting the first job leaves the second whole.
+        d = self.c.call("DELETE", f"/jobs/{first}")
+        self.assertEqual(d.status, 200, d)
+        again = by_name(self.c.result(second).json())
+        for name, x in again.items():
+            r = self.fetch(x["url"])
+            self.assertEqual(r.status, 200, f"{name} after delete: {r!r}")
+            self.assertEqual(r.body, bodies[name], name)
+        print(f"reuse: made in {made_in:.2f} s, reused in {reused_in:.2f} s",
+              file=sys.stderr)
+
     def test_cancel_mid_encode_stops_and_cleans_up(self):
         jid = self.submit(self.long_source(),
                           {"renditions": ["720p", "480p", "360p"]})

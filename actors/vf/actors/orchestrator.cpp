@@ -51,6 +51,24 @@ std::string render_input(const std::string& recipe,
   return out;
 }
 
+/// Adds `"reuse": {"job_id", "outputs"}` to a render input: the outputs of
+/// job `from` (its render step's JSON, as stored) to copy. Unchanged if
+/// `from` is not a plain job id (it is spliced into JSON text).
+std::string with_reuse(const std::string& input, const std::string& from,
+                       const std::string& outputs) {
+  if (input.empty() || input.back() != '}' || from.empty() || outputs.empty()
+      || from.find_first_not_of("0123456789abcdefABCDEF-") != std::string::npos)
+    return input;
+  auto out = input;
+  out.pop_back();
+  out += R"(,"reuse":{"job_id":")";
+  out += from;
+  out += R"(","outputs":)";
+  out += outputs;
+  out += "}}";
+  return out;
+}
+
 messages::task_outcome failure(const std::string& id, uint64_t lease,
                                task_kind kind, errc code, std::string msg) {
   messages::task_outcome out;
@@ -165,10 +183,13 @@ struct machine {
     auto m = *this;
     persist(
       j,
-      [m, t]() mutable {
+      [m, t, owner = j.owner, recipe = j.outputs]() mutable {
         if (!m.current(t.job_id, t.lease_id))
           return; // Cancelled meanwhile.
-        m.dispatch(std::move(t));
+        if (t.kind == task_kind::render)
+          m.dispatch_render(std::move(t), owner, recipe);
+        else
+          m.dispatch(std::move(t));
       },
       [m, id, lease, kind](caf::error& err) {
         // Not durable: treat as a transient failure of this attempt.
@@ -176,6 +197,36 @@ struct machine {
                              "could not record the attempt: "
                                + messages::message_of(err)));
       });
+  }
+
+  /// Leases render `t`, telling it the outputs of an earlier job of the
+  /// same owner with the same bytes and recipe, if there is one, to copy
+  /// instead of encoding again (content reuse; the worker falls back to
+  /// rendering when they are gone). A failed look-up only costs the reuse.
+  void dispatch_render(messages::task t, const std::string& owner,
+                       const std::string& recipe) const {
+    if (!st().cfg.reuse_outputs || t.object.sha256.empty()) {
+      dispatch(std::move(t));
+      return;
+    }
+    auto m = *this;
+    auto sha = t.object.sha256;
+    auto id = t.job_id;
+    self
+      ->request(store, store_timeout, atoms::find_reuse_v, owner,
+                std::move(sha), recipe, std::move(id))
+      .then(
+        [m, t](std::vector<std::string>& found) mutable {
+          if (!m.current(t.job_id, t.lease_id))
+            return;
+          if (found.size() == 2)
+            t.input = with_reuse(t.input, found[0], found[1]);
+          m.dispatch(std::move(t));
+        },
+        [m, t](caf::error&) mutable {
+          if (m.current(t.job_id, t.lease_id))
+            m.dispatch(std::move(t));
+        });
   }
 
   /// Leases `t` to the dispatcher; its answer is the lease's outcome.

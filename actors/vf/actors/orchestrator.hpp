@@ -79,6 +79,10 @@ struct orchestrator_config {
   std::function<bool(const std::string&, uint32_t, messages::task_kind,
                      uint32_t)>
     began_before;
+  /// Whether a render looks for an earlier job of the same owner with the
+  /// same upload bytes (SHA-256) and recipe and copies its outputs
+  /// (`outputs.reuse`).
+  bool reuse_outputs = true;
   /// Cost of a render task (`task::threads`, `task::memory_mb`) from the
   /// job's recipe and the probe's metadata (runtime: the media adapter's
   /// estimate). Empty: renders cost nothing and only slots bound them.

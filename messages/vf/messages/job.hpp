@@ -49,12 +49,16 @@ struct object_ref {
   /// Transient, never stored: a presigned GET URL by which a worker on
   /// another node fetches the object (set by the dispatcher per lease).
   std::string url;
+  /// Lower-case hex SHA-256 of the bytes, when the store that took the
+  /// upload computed it (the built-in store does, while the body streams
+  /// in); empty otherwise. Content reuse matches uploads by it.
+  std::string sha256;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, object_ref& x) {
   return f(caf::meta::type_name("object_ref"), x.bucket, x.key, x.version,
-           x.etag, x.size, x.url);
+           x.etag, x.size, x.url, x.sha256);
 }
 
 inline bool operator==(const object_ref& x, const object_ref& y) {

@@ -27,6 +27,10 @@ namespace vf::messages {
 ///   (and nothing is created). Keys older than `since_ms` are dropped.
 /// - `(find_key, owner, key, since_ms)` → `{job_id, request_hash}` of the
 ///   job that key names if it was made at or after `since_ms`, else `{}`.
+/// - `(find_reuse, owner, sha256, recipe, job_id)` → `{job_id, outputs}`
+///   of the newest SUCCEEDED job of `owner`, other than `job_id`, whose
+///   upload had SHA-256 `sha256` and whose recipe is `recipe`, with its
+///   render output (content reuse); `{}` if there is none.
 /// - `(get, id)` → the job; `errc::not_found`.
 /// - `(history, owner, limit)` → up to `limit` of `owner`'s jobs (every
 ///   owner's if empty), newest first; the filter runs in the query, so other
@@ -66,6 +70,8 @@ using job_store_actor = caf::typed_actor<
                   int64_t>::with<std::vector<std::string>>,
   caf::replies_to<atoms::find_key, std::string, std::string,
                   int64_t>::with<std::vector<std::string>>,
+  caf::replies_to<atoms::find_reuse, std::string, std::string, std::string,
+                  std::string>::with<std::vector<std::string>>,
   caf::replies_to<atoms::get, std::string>::with<job>,
   caf::replies_to<atoms::history, std::string, uint32_t>::with<std::vector<job>>,
   caf::replies_to<atoms::put, job>::with<bool>,

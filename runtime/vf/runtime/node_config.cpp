@@ -170,6 +170,11 @@ const std::vector<setting_spec>& serve_specs() {
     {"outputs.timeout_s", "--outputs-timeout-s", "1800",
      "deadline of one attempt of a job's render step (thumbnails and "
      "renditions), in seconds"},
+    {"outputs.reuse", "--reuse-outputs", "1",
+     "1: a job whose upload has the same bytes (SHA-256) and recipe as an "
+     "earlier succeeded job of the same user copies that job's outputs "
+     "instead of encoding again; 0: always encode (e.g. after changing "
+     "encoder settings)"},
     {"outputs.encoder_threads", "--encoder-threads", "0",
      "encoder threads of one render, split between its renditions (0: the "
      "machine's cores divided by workers.count, at least 1, so renders on "
@@ -459,6 +464,8 @@ caf::expected<node_config> make_node_config(const settings& xs) {
   cfg.render_timeout_ms = static_cast<uint32_t>(*render_timeout * 1000);
   VF_TRY(no_worker_after, xs.uint("workers.no_worker_after_s", 0, 604800));
   cfg.no_worker_after = std::chrono::seconds{*no_worker_after};
+  VF_TRY(reuse, xs.uint("outputs.reuse", 0, 1));
+  cfg.reuse_outputs = *reuse == 1;
   VF_TRY(budget, xs.bytes("workers.memory_budget"));
   cfg.memory_budget_mb = *budget / (1024 * 1024);
   if (*budget > 0 && cfg.memory_budget_mb == 0)
@@ -735,6 +742,7 @@ actors::orchestrator_config orchestrator_config_of(const node_config& cfg) {
   x.backoff_cap = cfg.backoff_cap;
   x.task_timeout_ms = cfg.task_timeout_ms;
   x.render_timeout_ms = cfg.render_timeout_ms;
+  x.reuse_outputs = cfg.reuse_outputs;
   x.pipeline = kinds_of(cfg.pipeline);
   for (auto& [step, label] : cfg.step_labels) {
     messages::task_kind kind;

@@ -90,6 +90,9 @@ struct node_config {
   /// A task no joined worker offers fails after this long
   /// (`workers.no_worker_after_s`; 0: it waits for ever).
   std::chrono::milliseconds no_worker_after{300000};
+  /// Whether renders copy the outputs of an earlier job of the same user
+  /// with the same bytes and recipe (`outputs.reuse`).
+  bool reuse_outputs = true;
   /// Memory this node's workers may fill with tasks at once, in MiB, by
   /// the tasks' estimates (`workers.memory_budget`, a size such as `4GiB`;
   /// 0: three quarters of the machine's memory).

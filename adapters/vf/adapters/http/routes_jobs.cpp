@@ -77,6 +77,17 @@ nlohmann::json outputs_json(const api_config& cfg, const std::string& stored) {
   return out;
 }
 
+// The job whose outputs the stored list was copied from (content reuse),
+// or empty.
+std::string reused_from_of(const std::string& stored) {
+  auto doc = nlohmann::json::parse(stored, nullptr, false);
+  if (!doc.is_object())
+    return {};
+  auto i = doc.find("reused_from");
+  return i != doc.end() && i->is_string() ? i->get<std::string>()
+                                          : std::string{};
+}
+
 // The stored entry of output `name` (a thumbnail or rendition), if any.
 std::optional<nlohmann::json> find_output(const std::string& stored,
                                           const std::string& name) {
@@ -335,6 +346,10 @@ void get_result(call& c) {
           if (!x.outputs.empty()) {
             out += R"(,"outputs":)";
             out += outputs_json(r.state().config, x.outputs).dump();
+            if (auto from = reused_from_of(x.outputs); !from.empty()) {
+              out += R"(,"reused_from":)";
+              append_json_string(out, from);
+            }
           }
           out += '}';
           r.send(200, std::move(out));

@@ -24,6 +24,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <utility>
 
 namespace vf::adapters::media {
@@ -144,6 +145,82 @@ nlohmann::json entry_json(const rendered_output& x, const std::string& bucket,
   return e;
 }
 
+/// Content reuse: copies the outputs of the earlier job that `input` names
+/// under `"reuse"` (`{"job_id", "outputs"}`, added by the orchestrator)
+/// into job `job_id`'s folder. Each output that was made is fetched through
+/// `resolve`, copied into `work` and stored under `outputs/<job_id>/` like
+/// a fresh one, so deleting either job leaves the other whole. Returns the
+/// render output, with `"reused_from"`, or nullopt when there is nothing to
+/// reuse or anything is missing or odd (the caller then renders).
+std::optional<std::string>
+reuse_outputs(const object_resolver& resolve, const render_setup& setup,
+              const messages::object_ref& obj, const std::string& job_id,
+              const std::string& input, const std::string& work,
+              std::chrono::milliseconds timeout,
+              const std::atomic<bool>* cancel) {
+  auto doc = nlohmann::json::parse(input, nullptr, false);
+  if (!doc.is_object())
+    return std::nullopt;
+  auto r = doc.find("reuse");
+  if (r == doc.end() || !r->is_object() || !r->contains("outputs")
+      || !(*r)["outputs"].is_object() || !r->contains("job_id")
+      || !(*r)["job_id"].is_string())
+    return std::nullopt;
+  auto from = (*r)["job_id"].get<std::string>();
+  if (from.empty() || from == job_id || from.find('/') != std::string::npos
+      || from.find("..") != std::string::npos)
+    return std::nullopt;
+  auto theirs = messages::outputs_prefix(from);
+  auto mine = messages::outputs_prefix(job_id);
+  auto& outs = (*r)["outputs"];
+  nlohmann::json out;
+  for (auto list : {"thumbnails", "renditions"}) {
+    out[list] = nlohmann::json::array();
+    auto l = outs.find(list);
+    if (l == outs.end())
+      continue;
+    if (!l->is_array())
+      return std::nullopt;
+    for (auto e : *l) {
+      if (cancel != nullptr && cancel->load())
+        return std::nullopt; // The render notices and answers cancelled.
+      if (!e.is_object())
+        return std::nullopt;
+      if (e.contains("skipped")) {
+        out[list].push_back(std::move(e));
+        continue;
+      }
+      // Only the earlier job's own outputs, in this upload's bucket.
+      auto key = e.value("key", "");
+      if (e.value("bucket", "") != obj.bucket || key.rfind(theirs, 0) != 0)
+        return std::nullopt;
+      auto file = key.substr(theirs.size());
+      if (file.empty() || file.find('/') != std::string::npos
+          || file.find("..") != std::string::npos)
+        return std::nullopt;
+      messages::object_ref src;
+      src.bucket = obj.bucket;
+      src.key = key;
+      auto path = resolve_object(resolve, src, timeout);
+      if (!path)
+        return std::nullopt; // Deleted meanwhile: render.
+      auto copy = work + "/" + file;
+      std::error_code ec;
+      std::filesystem::copy_file(
+        *path, copy, std::filesystem::copy_options::overwrite_existing, ec);
+      if (ec)
+        return std::nullopt;
+      e["key"] = mine + file;
+      if (setup.store(obj.bucket, mine + file, copy,
+                      e.value("content_type", "")))
+        return std::nullopt;
+      out[list].push_back(std::move(e));
+    }
+  }
+  out["reused_from"] = from;
+  return out.dump();
+}
+
 caf::result<std::string>
 render_object(const object_resolver& resolve, const render_setup& setup,
               const messages::object_ref& obj, const std::string& job_id,
@@ -172,6 +249,14 @@ render_object(const object_resolver& resolve, const render_setup& setup,
     return make_error(errc::storage_unavailable,
                       "cannot make a work folder under " + setup.work_dir);
   folder_guard work{buf.data()};
+  if (auto reused = reuse_outputs(resolve, setup, obj, job_id, input,
+                                  work.path, timeout, cancel)) {
+    if (progress)
+      progress(100.0);
+    return std::move(*reused);
+  }
+  if (cancel != nullptr && cancel->load())
+    return make_error(errc::cancelled, "render of " + obj.key + " cancelled");
   auto path = resolve_object(resolve, obj, timeout);
   if (!path)
     return std::move(path.error());

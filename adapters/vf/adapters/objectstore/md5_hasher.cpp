@@ -20,24 +20,24 @@ using common::to_hex;
 
 } // namespace
 
-md5_hasher::md5_hasher() : ctx_(EVP_MD_CTX_new()) {
+digest_hasher::digest_hasher(algorithm a) : ctx_(EVP_MD_CTX_new()) {
   // Only allocation can fail here; a process without MD5 (FIPS-only
   // OpenSSL) cannot produce S3 ETags at all.
-  if (ctx_ == nullptr
-      || EVP_DigestInit_ex(as_ctx(ctx_), EVP_md5(), nullptr) != 1)
+  auto md = a == algorithm::md5 ? EVP_md5() : EVP_sha256();
+  if (ctx_ == nullptr || EVP_DigestInit_ex(as_ctx(ctx_), md, nullptr) != 1)
     throw std::bad_alloc{};
 }
 
-md5_hasher::~md5_hasher() {
+digest_hasher::~digest_hasher() {
   EVP_MD_CTX_free(as_ctx(ctx_));
 }
 
-void md5_hasher::update(const void* data, size_t size) {
+void digest_hasher::update(const void* data, size_t size) {
   if (digest_.empty() && size > 0)
     EVP_DigestUpdate(as_ctx(ctx_), data, size);
 }
 
-const std::string& md5_hasher::hex_digest() {
+const std::string& digest_hasher::hex_digest() {
   if (digest_.empty()) {
     unsigned char buf[EVP_MAX_MD_SIZE];
     unsigned int len = 0;

@@ -12,21 +12,24 @@
 
 namespace vf::adapters::objectstore {
 
-/// Incremental MD5 (OpenSSL EVP), fed chunk by chunk.
-class md5_hasher {
+/// Incremental digest (OpenSSL EVP), fed chunk by chunk.
+class digest_hasher {
 public:
+  enum class algorithm { md5, sha256 };
+
   /// Starts an empty digest.
-  md5_hasher();
+  explicit digest_hasher(algorithm a);
 
-  md5_hasher(const md5_hasher&) = delete;
-  md5_hasher& operator=(const md5_hasher&) = delete;
+  digest_hasher(const digest_hasher&) = delete;
+  digest_hasher& operator=(const digest_hasher&) = delete;
 
-  ~md5_hasher();
+  ~digest_hasher();
 
   /// Adds `size` bytes at `data` to the digest.
   void update(const void* data, size_t size);
 
-  /// Finishes the digest and returns it as 32 lower-case hex characters.
+  /// Finishes the digest and returns it in lower-case hex (32 characters
+  /// for MD5, 64 for SHA-256).
   /// Later calls return the same value; `update` after it is ignored.
   const std::string& hex_digest();
 
@@ -35,6 +38,22 @@ private:
   void* ctx_;
   /// The finished digest; empty until `hex_digest`.
   std::string digest_;
+};
+
+/// Incremental MD5: S3's ETag of a single-PUT object.
+class md5_hasher : public digest_hasher {
+public:
+  md5_hasher() : digest_hasher(algorithm::md5) {
+    // nop
+  }
+};
+
+/// Incremental SHA-256: what content reuse matches uploads by.
+class sha256_hasher : public digest_hasher {
+public:
+  sha256_hasher() : digest_hasher(algorithm::sha256) {
+    // nop
+  }
 };
 
 /// Returns the lower-case hex MD5 of `data` (convenience for small inputs).

@@ -16,6 +16,8 @@ std::string to_json(const object_meta& meta) {
     {"size", meta.size},       {"content_type", meta.content_type},
     {"inode", meta.inode},
   };
+  if (!meta.sha256.empty())
+    doc["sha256"] = meta.sha256;
   // A content type is whatever the client sent and may not be UTF-8;
   // replace bad bytes rather than throw.
   return doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
@@ -43,8 +45,15 @@ std::optional<object_meta> object_meta_from_json(const std::string& text) {
   if (str("bucket", meta.bucket) && str("key", meta.key)
       && str("version", meta.version) && str("etag", meta.etag)
       && num("size", meta.size) && str("content_type", meta.content_type)
-      && num("inode", meta.inode))
+      && num("inode", meta.inode)) {
+    // Optional (older files have none); anything but 64 hex digits is
+    // ignored rather than trusted.
+    std::string sha;
+    if (str("sha256", sha) && sha.size() == 64
+        && sha.find_first_not_of("0123456789abcdef") == std::string::npos)
+      meta.sha256 = std::move(sha);
     return meta;
+  }
   return std::nullopt;
 }
 

@@ -30,6 +30,9 @@ struct object_meta {
   std::string content_type;
   /// Inode number of the object file this describes.
   uint64_t inode = 0;
+  /// Lower-case hex SHA-256 of the bytes of an upload (empty for outputs
+  /// and for metadata written before it was recorded).
+  std::string sha256;
 };
 
 /// Renders `meta` as a one-line JSON object.

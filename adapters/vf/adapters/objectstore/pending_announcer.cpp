@@ -112,7 +112,7 @@ void pending_announcer::send(const std::string& version) {
   messages::object_event evt{"s3:ObjectCreated:Put", "builtin",
                              messages::object_ref{meta.bucket, meta.key,
                                                   meta.version, meta.etag,
-                                                  meta.size, {}}};
+                                                  meta.size, {}, meta.sha256}};
   std::weak_ptr<pending_announcer> weak = shared_from_this();
   worker_.bridge->self()
     ->request(ctx_.events(), ctx_.config().event_timeout, atoms::created_v,

@@ -581,6 +581,8 @@ void session::finish_upload() {
   meta.key = req_.key;
   meta.version = req_.version_id;
   meta.content_type = req_.content_type;
+  // Hashed while the body streamed in: content reuse matches uploads by it.
+  meta.sha256 = upload_->sha256();
   // The marker is the metadata itself, plus the inode the object will have.
   req_.marker = meta;
   req_.marker.etag = req_.etag;
@@ -664,7 +666,8 @@ void session::announce() {
   messages::object_event evt{"s3:ObjectCreated:Put", "builtin",
                              messages::object_ref{req_.bucket, req_.key,
                                                   req_.version_id, req_.etag,
-                                                  req_.size, {}}};
+                                                  req_.size, {},
+                                                  req_.marker.sha256}};
   // CAF holds only a weak reference (see hold_): after shutdown the
   // companion may outlive the I/O threads, a session must not.
   hold_ = shared_from_this();

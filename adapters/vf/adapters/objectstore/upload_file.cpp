@@ -122,6 +122,7 @@ std::optional<fs_error> upload_file::append(const char* data, size_t size) {
   if (auto err = write_all(fd_, data, size, path_))
     return err;
   md5_.update(data, size);
+  sha256_.update(data, size);
   size_ += size;
   return std::nullopt;
 }

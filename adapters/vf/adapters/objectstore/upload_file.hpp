@@ -70,6 +70,12 @@ public:
     return md5_.hex_digest();
   }
 
+  /// Lower-case hex SHA-256 of the bytes appended (not of a `link_from`
+  /// source: installs of outputs need none); call after the last `append`.
+  const std::string& sha256() {
+    return sha256_.hex_digest();
+  }
+
   /// Makes the upload durable and visible (blocking): fsyncs the file,
   /// renames it to `object_path` (creating parent folders), fsyncs the
   /// folder, then writes `meta` (with inode, size and ETag filled in) to
@@ -104,8 +110,9 @@ private:
   int fd_ = -1;
   /// Bytes appended.
   uint64_t size_ = 0;
-  /// Digest of the bytes appended.
+  /// Digests of the bytes appended.
   md5_hasher md5_;
+  sha256_hasher sha256_;
   /// True once the partial file no longer exists under `path_`.
   bool gone_ = false;
 };

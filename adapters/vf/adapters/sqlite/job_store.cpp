@@ -224,6 +224,14 @@ job_store(job_store_pointer self, std::unique_ptr<job_tables> tables,
           return t.find_key(owner, key, since_ms);
         });
     },
+    [self](atoms::find_reuse, const std::string& owner,
+           const std::string& sha256, const std::string& recipe,
+           const std::string& job_id) {
+      return read<std::vector<std::string>>(
+        self, [owner, sha256, recipe, job_id](job_tables& t) {
+          return t.find_reuse(owner, sha256, recipe, job_id);
+        });
+    },
     [self](atoms::history, const std::string& owner, uint32_t limit) {
       return read<std::vector<job>>(self, [owner, limit](job_tables& t) {
         return t.recent_jobs(owner, limit);

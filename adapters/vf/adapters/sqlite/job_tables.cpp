@@ -25,15 +25,15 @@ using messages::task_kind;
   "id, owner, filename, content_type, bucket, \"key\", status, created_at, "   \
   "updated_at, object_bucket, object_key, object_version, object_etag, "       \
   "object_size, attempts, step, next_attempt_at, error_code, error_message, "  \
-  "series, priority, outputs"
+  "series, priority, outputs, object_sha256"
 
 /// Number of columns in VF_JOB_COLUMNS.
-constexpr int job_columns = 22;
+constexpr int job_columns = 23;
 
 constexpr const char* insert_job_sql
   = "INSERT INTO jobs (" VF_JOB_COLUMNS ") VALUES "
     "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, "
-    "?17, ?18, ?19, ?20, ?21, ?22)";
+    "?17, ?18, ?19, ?20, ?21, ?22, ?23)";
 
 constexpr const char* update_job_sql
   = "UPDATE jobs SET owner = ?2, filename = ?3, content_type = ?4, "
@@ -41,8 +41,8 @@ constexpr const char* update_job_sql
     "updated_at = ?9, object_bucket = ?10, object_key = ?11, "
     "object_version = ?12, object_etag = ?13, object_size = ?14, "
     "attempts = ?15, step = ?16, next_attempt_at = ?17, error_code = ?18, "
-    "error_message = ?19, series = ?20, priority = ?21, outputs = ?22 "
-    "WHERE id = ?1";
+    "error_message = ?19, series = ?20, priority = ?21, outputs = ?22, "
+    "object_sha256 = ?23 WHERE id = ?1";
 
 constexpr const char* select_job_sql
   = "SELECT " VF_JOB_COLUMNS " FROM jobs WHERE id = ?1";
@@ -200,6 +200,14 @@ constexpr const char* delete_old_keys_sql
 constexpr const char* select_key_sql
   = "SELECT job_id, request_hash FROM idempotency_keys "
     "WHERE owner = ?1 AND \"key\" = ?2 AND created_at >= ?3";
+// Content reuse: the newest SUCCEEDED job of the owner with the same bytes
+// and the same recipe that made outputs, other than the asking job; served
+// by jobs_by_content.
+constexpr const char* select_reuse_sql
+  = "SELECT j.id, r.outputs FROM jobs j JOIN results r ON r.job_id = j.id "
+    "WHERE j.owner = ?1 AND j.object_sha256 = ?2 AND j.object_sha256 != '' "
+    "AND j.outputs = ?3 AND j.id != ?4 AND j.status = 'SUCCEEDED' "
+    "AND r.outputs != '' ORDER BY j.updated_at DESC, j.rowid DESC LIMIT 1";
 constexpr const char* insert_key_sql
   = "INSERT INTO idempotency_keys (owner, \"key\", request_hash, job_id, "
     "created_at) VALUES (?1, ?2, ?3, ?4, ?5)";
@@ -289,6 +297,7 @@ caf::error job_tables::prepare_all() {
     {&delete_keys_of_job_, delete_keys_of_job_sql},
     {&delete_old_keys_, delete_old_keys_sql},
     {&select_key_, select_key_sql},
+    {&select_reuse_, select_reuse_sql},
     {&insert_key_, insert_key_sql},
     {&expire_jobs_, expire_jobs_sql},
     {&select_purgeable_, select_purgeable_sql},
@@ -357,6 +366,7 @@ caf::error job_tables::bind_job(statement& stmt, const job& x) {
     stmt.bind(20, static_cast<int64_t>(x.series)),
     stmt.bind(21, static_cast<int64_t>(x.priority)),
     stmt.bind(22, x.outputs),
+    stmt.bind(23, x.object.sha256),
   });
   if (rc != SQLITE_OK)
     return db_->fail(rc, "bind job " + x.id);
@@ -393,6 +403,24 @@ job_tables::find_key(const std::string& owner, const std::string& key,
     return db_->fail(rc, "read idempotency key");
   return std::vector<std::string>{select_key_.column_text(0),
                                   select_key_.column_text(1)};
+}
+
+caf::expected<std::vector<std::string>>
+job_tables::find_reuse(const std::string& owner, const std::string& sha256,
+                       const std::string& recipe, const std::string& job_id) {
+  statement::use guard{select_reuse_};
+  auto rc = first_failure(
+    {select_reuse_.bind(1, owner), select_reuse_.bind(2, sha256),
+     select_reuse_.bind(3, recipe), select_reuse_.bind(4, job_id)});
+  if (rc != SQLITE_OK)
+    return db_->fail(rc, "bind reuse look-up");
+  rc = select_reuse_.step();
+  if (rc == SQLITE_DONE)
+    return std::vector<std::string>{};
+  if (rc != SQLITE_ROW)
+    return db_->fail(rc, "read reuse look-up");
+  return std::vector<std::string>{select_reuse_.column_text(0),
+                                  select_reuse_.column_text(1)};
 }
 
 caf::expected<std::vector<std::string>>
@@ -744,7 +772,7 @@ caf::expected<bool> job_tables::mark_purged(const std::string& id,
 // -- reads --------------------------------------------------------------------
 
 caf::expected<job> job_tables::read_job(statement& stmt) {
-  static_assert(job_columns == 22, "read_job must read every column");
+  static_assert(job_columns == 23, "read_job must read every column");
   job x;
   x.id = stmt.column_text(0);
   x.owner = stmt.column_text(1);
@@ -771,6 +799,7 @@ caf::expected<job> job_tables::read_job(statement& stmt) {
   x.series = static_cast<uint32_t>(stmt.column_int64(19));
   x.priority = static_cast<int32_t>(stmt.column_int64(20));
   x.outputs = stmt.column_text(21);
+  x.object.sha256 = stmt.column_text(22);
   return x;
 }
 

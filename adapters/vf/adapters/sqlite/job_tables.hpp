@@ -132,6 +132,13 @@ public:
   find_key(const std::string& owner, const std::string& key,
            int64_t since_ms);
 
+  /// Returns `{job_id, outputs}` of the newest SUCCEEDED job of `owner`
+  /// other than `job_id` whose upload had SHA-256 `sha256` and whose recipe
+  /// is `recipe`, with its render output; `{}` if there is none.
+  caf::expected<std::vector<std::string>>
+  find_reuse(const std::string& owner, const std::string& sha256,
+             const std::string& recipe, const std::string& job_id);
+
   /// Returns up to `limit` jobs, newest `created_at` first (ties: newest
   /// insert first).
   caf::expected<std::vector<messages::job>>
@@ -256,6 +263,7 @@ private:
   statement delete_keys_of_job_;
   statement delete_old_keys_;
   statement select_key_;
+  statement select_reuse_;
   statement insert_key_;
 };
 

@@ -166,6 +166,14 @@ constexpr std::array<const char*, schema_version> migrations{{
       ON idempotency_keys (created_at);
     CREATE INDEX idempotency_keys_by_job_id ON idempotency_keys (job_id);
   )sql",
+  // 7 -> 8: content reuse. The SHA-256 of a job's upload ('' when its
+  // store did not compute one), indexed with the owner for the look-up of
+  // an earlier job of the same owner with the same bytes.
+  R"sql(
+    ALTER TABLE jobs ADD COLUMN object_sha256 TEXT NOT NULL DEFAULT '';
+    CREATE INDEX jobs_by_content ON jobs (owner, object_sha256)
+      WHERE object_sha256 != '';
+  )sql",
 }};
 
 /// Runs a single-value PRAGMA (or query) and returns its text result.
