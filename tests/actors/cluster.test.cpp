@@ -213,6 +213,19 @@ CAF_TEST(a remote node registers its workers with their capacity) {
   CAF_CHECK_EQUAL(s.free_slots, 1u);
 }
 
+CAF_TEST(a remote worker that offers renders is refused) {
+  // A render's outcome becomes stored outputs that content reuse copies:
+  // only the coordinator's own workers make them.
+  CAF_REQUIRE_EQUAL(ask<bool>(atoms::hello_v, agent, std::string{"earth"}),
+                    true);
+  auto x = info();
+  x.kinds.push_back(task_kind::render);
+  auto res = ask<bool>(atoms::join_v, messages::worker_actor{worker}, x);
+  CAF_REQUIRE(!res);
+  CAF_CHECK_EQUAL(messages::errc_of(res.error()), errc::invalid_argument);
+  CAF_CHECK_EQUAL(stats().workers, 0u);
+}
+
 CAF_TEST(workers of a node that did not say hello are refused) {
   auto res = ask<bool>(atoms::join_v, messages::worker_actor{worker}, info());
   CAF_REQUIRE(!res);

@@ -261,6 +261,49 @@ CAF_TEST(a job with outputs renders last with its recipe and priority) {
   CAF_CHECK_EQUAL(st().results[id].summary, "a summary");
 }
 
+CAF_TEST(a render is told the outputs of the same bytes and recipe of its owner) {
+  // The runtime builds the input with the media adapter; this stand-in
+  // shows what the orchestrator passed.
+  cfg.render_input = [](const std::string& recipe, const std::string& meta,
+                        const std::string& from, const std::string& outs) {
+    return recipe + "|" + meta + "|" + from + "|" + outs;
+  };
+  respawn({});
+  const std::string recipe = R"({"thumbnails":[{"name":"small"}]})";
+  const std::string sha(64, 'a');
+  const std::string made = R"({"thumbnails":[{"name":"small","key":"k"}]})";
+  auto old = job();
+  old.id = "old";
+  old.owner = "alice";
+  old.status = job_status::succeeded;
+  old.outputs = recipe;
+  old.object.sha256 = sha;
+  st().jobs["old"] = old;
+  st().results["old"] = messages::job_result{"old", "{}", "s", t0, made};
+  add_job("j2");
+  for (auto jid : {"j1", "j2"}) {
+    job(jid).owner = "alice";
+    job(jid).outputs = recipe;
+  }
+  auto render_input_of = [&](const std::string& jid, std::string digest) {
+    auto ev = event("v1", jid);
+    ev.object.sha256 = std::move(digest);
+    CAF_CHECK_EQUAL(deliver(ev), true);
+    answer(0, testing::ok_outcome(pending()[0].first, R"({"format":{}})"));
+    answer(0, testing::ok_outcome(pending()[0].first, "a summary"));
+    CAF_REQUIRE_EQUAL(pending().size(), 1u);
+    auto t = pending()[0].first;
+    CAF_CHECK_EQUAL(t.kind, task_kind::render);
+    answer(0, testing::ok_outcome(t, made));
+    return t.input;
+  };
+  CAF_CHECK_EQUAL(render_input_of("j1", sha),
+                  recipe + R"(|{"format":{}}|old|)" + made);
+  // Other bytes: nothing to copy.
+  CAF_CHECK_EQUAL(render_input_of("j2", std::string(64, 'b')),
+                  recipe + R"(|{"format":{}}||)");
+}
+
 CAF_TEST(a failed render retries only the render) {
   job().outputs = R"({"thumbnails":[],"renditions":[{"name":"360p"}]})";
   CAF_CHECK_EQUAL(deliver(event("v1")), true);

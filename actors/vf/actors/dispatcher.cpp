@@ -17,6 +17,12 @@ namespace {
 
 /// Whether `w` runs tasks like `t` at all: it is not leaving, offers the
 /// kind and has every label the task requires (busy or not).
+/// Whose budget a lease of `w` counts against: its node, by CAF node and
+/// name, so that a node naming itself like another shares nothing with it.
+std::string load_key(const worker_entry& w) {
+  return to_string(w.handle.node()) + '|' + w.info.node;
+}
+
 bool runs_kind(const worker_entry& w, const messages::task& t) {
   auto& info = w.info;
   if (w.draining
@@ -42,7 +48,7 @@ bool offers(const worker_entry& w, const messages::task& t) {
 /// one (a task wanting more cores than a node has still runs there, alone).
 bool admits(const dispatcher_state& st, const worker_entry& w,
             const messages::task& t) {
-  auto i = st.loads.find(w.info.node);
+  auto i = st.loads.find(load_key(w));
   if (i == st.loads.end())
     return true;
   auto& used = i->second;
@@ -167,8 +173,9 @@ void remember(dispatcher_impl* self, const messages::task& t,
 }
 
 /// One remote lease: the relay sends `run` to the worker, so the worker's
-/// node learns the relay's handle instead of the dispatcher's, and the only
-/// thing it can ask the relay is a second `run`, which is refused.
+/// node learns the relay's handle instead of the dispatcher's; all it can
+/// send the relay is a second `run`, which is refused, and `progress` on
+/// its own lease.
 /// State of a lease relay: whether it took its one `run`.
 struct relay_state {
   static inline const char* name = "vf.lease_relay";
@@ -291,7 +298,7 @@ void finish(dispatcher_impl* self, uint64_t lease_id,
   if (i->second.relay) // Ended without its answer: stop waiting for it.
     self->send_exit(i->second.relay, caf::exit_reason::user_shutdown);
   auto node = std::move(i->second.node);
-  if (auto l = st.loads.find(node); l != st.loads.end()) {
+  if (auto l = st.loads.find(i->second.load_key); l != st.loads.end()) {
     auto& t = i->second.job_task;
     l->second.threads -= std::min(l->second.threads, t.threads);
     l->second.memory_mb -= std::min(l->second.memory_mb, t.memory_mb);
@@ -360,9 +367,13 @@ void try_dispatch(dispatcher_impl* self) {
     }
     ++st.leased_total;
     ++best->busy;
-    auto& load = st.loads[best->info.node];
-    load.threads += t.threads;
-    load.memory_mb += t.memory_mb;
+    std::string key;
+    if (t.threads > 0 || t.memory_mb > 0) {
+      key = load_key(*best);
+      auto& load = st.loads[key];
+      load.threads += t.threads;
+      load.memory_mb += t.memory_mb;
+    }
     t.leased_at = st.clock.at(self->clock().now());
     auto lease_id = t.lease_id;
     auto addr = best->handle.address();
@@ -371,7 +382,7 @@ void try_dispatch(dispatcher_impl* self) {
     auto& l = st.leases
                 .emplace(lease_id,
                          lease{t, std::move(pick->second.promise), addr, {},
-                               best->info.node})
+                               best->info.node, 0, std::move(key)})
                 .first->second;
     auto remote = best->handle.node() != self->node();
     auto deadline = st.cfg.expire_leases ? caf::duration{timeout}

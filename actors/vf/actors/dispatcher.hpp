@@ -94,6 +94,8 @@ struct lease {
   std::string node;
   /// How far the worker got, 0..100 (its `progress` reports; never falls).
   uint8_t percent = 0;
+  /// Its entry in `dispatcher_state::loads` (empty: it costs nothing).
+  std::string load_key;
 };
 
 /// What the dispatcher remembers of a lease it gave to a remote worker:
@@ -143,8 +145,8 @@ struct dispatcher_state {
     uint32_t threads = 0;
     uint64_t memory_mb = 0;
   };
-  /// Cost of the leases on each node (`worker_info::node`), nodes with
-  /// costly leases only.
+  /// Cost of the leases on each node (by CAF node and `worker_info::node`),
+  /// nodes with costly leases only.
   std::unordered_map<std::string, node_load> loads;
   /// Leases held by the workers of `node`.
   uint64_t held_by(const std::string& node) const;

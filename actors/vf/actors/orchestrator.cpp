@@ -51,24 +51,6 @@ std::string render_input(const std::string& recipe,
   return out;
 }
 
-/// Adds `"reuse": {"job_id", "outputs"}` to a render input: the outputs of
-/// job `from` (its render step's JSON, as stored) to copy. Unchanged if
-/// `from` is not a plain job id (it is spliced into JSON text).
-std::string with_reuse(const std::string& input, const std::string& from,
-                       const std::string& outputs) {
-  if (input.empty() || input.back() != '}' || from.empty() || outputs.empty()
-      || from.find_first_not_of("0123456789abcdefABCDEF-") != std::string::npos)
-    return input;
-  auto out = input;
-  out.pop_back();
-  out += R"(,"reuse":{"job_id":")";
-  out += from;
-  out += R"(","outputs":)";
-  out += outputs;
-  out += "}}";
-  return out;
-}
-
 messages::task_outcome failure(const std::string& id, uint64_t lease,
                                task_kind kind, errc code, std::string msg) {
   messages::task_outcome out;
@@ -165,7 +147,9 @@ struct machine {
       t.input = st().cfg.sleep_input;
     else if (kind == task_kind::render) {
       auto& meta = run.outputs[task_kind::probe];
-      t.input = render_input(j.outputs, meta);
+      t.input = st().cfg.render_input
+                  ? st().cfg.render_input(j.outputs, meta, {}, {})
+                  : render_input(j.outputs, meta);
       if (st().cfg.render_cost)
         std::tie(t.threads, t.memory_mb) = st().cfg.render_cost(j.outputs,
                                                                 meta);
@@ -205,7 +189,8 @@ struct machine {
   /// rendering when they are gone). A failed look-up only costs the reuse.
   void dispatch_render(messages::task t, const std::string& owner,
                        const std::string& recipe) const {
-    if (!st().cfg.reuse_outputs || t.object.sha256.empty()) {
+    if (!st().cfg.reuse_outputs || !st().cfg.render_input
+        || t.object.sha256.empty()) {
       dispatch(std::move(t));
       return;
     }
@@ -216,11 +201,13 @@ struct machine {
       ->request(store, store_timeout, atoms::find_reuse_v, owner,
                 std::move(sha), recipe, std::move(id))
       .then(
-        [m, t](std::vector<std::string>& found) mutable {
+        [m, t, recipe](std::vector<std::string>& found) mutable {
           if (!m.current(t.job_id, t.lease_id))
             return;
           if (found.size() == 2)
-            t.input = with_reuse(t.input, found[0], found[1]);
+            t.input = m.st().cfg.render_input(
+              recipe, m.st().runs[t.job_id].outputs[task_kind::probe],
+              found[0], found[1]);
           m.dispatch(std::move(t));
         },
         [m, t](caf::error&) mutable {

@@ -83,6 +83,17 @@ struct orchestrator_config {
   /// same upload bytes (SHA-256) and recipe and copies its outputs
   /// (`outputs.reuse`).
   bool reuse_outputs = true;
+  /// Builds a render task's input from the job's recipe, the probe's
+  /// metadata and, for content reuse, an earlier job's id and stored
+  /// outputs (both empty: none), as one JSON object, so that no part (a
+  /// probe's output comes from a worker) can add keys of its own (runtime:
+  /// the media adapter's `make_render_input`). Empty: the orchestrator
+  /// splices the texts itself and never reuses.
+  std::function<std::string(const std::string& recipe,
+                            const std::string& metadata,
+                            const std::string& reuse_job,
+                            const std::string& reuse_outputs)>
+    render_input;
   /// Cost of a render task (`task::threads`, `task::memory_mb`) from the
   /// job's recipe and the probe's metadata (runtime: the media adapter's
   /// estimate). Empty: renders cost nothing and only slots bound them.

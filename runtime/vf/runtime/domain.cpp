@@ -94,6 +94,7 @@ domain_actors spawn_domain(node& n, const node_config& cfg,
   d.dispatcher = n.keep("dispatcher", tier::domain,
                         sys.spawn(actors::dispatcher, disp_cfg));
   orch_cfg.checker = object_checker_of(n, cfg);
+  orch_cfg.render_input = adapters::media::make_render_input;
   orch_cfg.render_cost = [threads = encoder_threads_of(cfg)](
                            const std::string& recipe,
                            const std::string& metadata) {

@@ -133,7 +133,7 @@ const std::vector<setting_spec>& serve_specs() {
     {"workers.memory_budget", "--memory-budget", "0",
      "memory the tasks of this node's workers may use at once, by their "
      "estimates, e.g. 4GiB (a 1080p rendition of a 1080p source counts about "
-     "420 MiB); a "
+     "450 MiB); a "
      "task that needs more than any node's budget fails no_worker (0: "
      "three quarters of the machine's memory)"},
     {"workers.no_worker_after_s", "--no-worker-after-s", "300",

@@ -287,8 +287,11 @@ void send_with_progress(reply& r, const messages::job& j,
   auto out = job_json(j);
   out.pop_back(); // The closing brace.
   out += R"(,"progress":)";
+  // Reasons quote error messages, which may hold any bytes (a worker on
+  // another node wrote some of them): replaced, never a 500.
   if (ledger != nullptr)
-    out += job_progress(j, r.state().config.pipeline, *ledger, live).dump();
+    out += job_progress(j, r.state().config.pipeline, *ledger, live)
+             .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   else
     out += "null";
   out += '}';

@@ -348,7 +348,9 @@ media_behavior(messages::media_actor::pointer self, object_resolver resolve,
       std::function<void(double)> progress;
       if (to)
         progress = [self, to, lease](double pct) {
-          auto p = static_cast<uint8_t>(std::clamp(pct, 0.0, 100.0));
+          // 99 at most: the step is done once its outputs are stored and
+          // its outcome recorded, not when the last frame is encoded.
+          auto p = static_cast<uint8_t>(std::clamp(pct, 0.0, 99.0));
           self->send(to, atoms::progress_v, lease, p);
         };
       return for_lease(*board, lease, "render", obj.key, [&] {
@@ -441,7 +443,11 @@ constexpr double decoded_frames = 16;
 /// Frames' worth of memory one x264 encode holds at preset `fast`
 /// (look-ahead 30, references, B-frames, half-resolution planes, macroblock
 /// data); fitted to ffmpeg's peak for 1080p to 1080p/720p/480p.
-constexpr double encoder_frames = 110;
+constexpr double encoder_frames = 120;
+
+/// Sides beyond this are not real video (the probe refuses them); they
+/// only keep the arithmetic finite.
+constexpr double max_side = 65536;
 
 /// Bytes of one 8-bit 4:2:0 frame.
 double frame_bytes(double width, double height) {
@@ -449,6 +455,24 @@ double frame_bytes(double width, double height) {
 }
 
 } // namespace
+
+std::string make_render_input(const std::string& recipe,
+                              const std::string& metadata,
+                              const std::string& reuse_job,
+                              const std::string& reuse_outputs) {
+  using nlohmann::json;
+  json doc = json::object();
+  auto r = json::parse(recipe, nullptr, false);
+  doc["recipe"] = r.is_object() ? std::move(r) : json::object();
+  auto m = json::parse(metadata, nullptr, false);
+  doc["metadata"] = m.is_object() ? std::move(m) : json(nullptr);
+  if (!reuse_job.empty()) {
+    auto o = json::parse(reuse_outputs, nullptr, false);
+    if (o.is_object())
+      doc["reuse"] = json{{"job_id", reuse_job}, {"outputs", std::move(o)}};
+  }
+  return doc.dump(-1, ' ', false, json::error_handler_t::replace);
+}
 
 render_cost estimate_render_cost(const std::string& recipe,
                                  const std::string& metadata,
@@ -466,8 +490,8 @@ render_cost estimate_render_cost(const std::string& recipe,
       if (s.is_object() && s.value("codec_type", "") == "video"
           && s.contains("width") && s["width"].is_number()
           && s.contains("height") && s["height"].is_number()) {
-        width = s["width"].get<double>();
-        height = s["height"].get<double>();
+        width = std::clamp(s["width"].get<double>(), 0.0, max_side);
+        height = std::clamp(s["height"].get<double>(), 0.0, max_side);
         break;
       }
   if (width > 0 && height > 0 && r.is_object()) {
@@ -477,7 +501,7 @@ render_cost estimate_render_cost(const std::string& recipe,
         if (!x.is_object() || !x.contains("height")
             || !x["height"].is_number())
           continue;
-        auto h = x["height"].get<double>();
+        auto h = std::clamp(x["height"].get<double>(), 0.0, max_side);
         if (h > height)
           continue; // Never upscaled: not made.
         bytes += encoder_frames * frame_bytes(h * width / height, h);
@@ -486,8 +510,9 @@ render_cost estimate_render_cost(const std::string& recipe,
       for (auto& x : *l)
         if (x.is_object() && x.contains("width") && x["width"].is_number()
             && x.contains("height") && x["height"].is_number())
-          bytes += 3 * frame_bytes(x["width"].get<double>(),
-                                   x["height"].get<double>());
+          bytes += 3 * frame_bytes(
+                   std::clamp(x["width"].get<double>(), 0.0, max_side),
+                   std::clamp(x["height"].get<double>(), 0.0, max_side));
   }
   cost.memory_mb = static_cast<uint64_t>(std::ceil(bytes / (1024 * 1024)));
   return cost;

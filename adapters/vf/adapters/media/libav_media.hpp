@@ -78,6 +78,18 @@ render_cost estimate_render_cost(const std::string& recipe,
                                  const std::string& metadata,
                                  uint32_t threads);
 
+/// Builds a render step's input `{"recipe", "metadata", "reuse"?}` as one
+/// JSON object: `recipe` (canonical, from `POST /jobs`; `{}` if it is not
+/// an object), `metadata` (the probe's output, which a worker on another
+/// node produced: null unless it is an object, and it can add no keys of
+/// its own), and, when `reuse_job` is set, `{"job_id", "outputs"}` naming
+/// an earlier job's stored outputs to copy (left out unless `reuse_outputs`
+/// is an object). Invalid UTF-8 is replaced.
+std::string make_render_input(const std::string& recipe,
+                              const std::string& metadata,
+                              const std::string& reuse_job,
+                              const std::string& reuse_outputs);
+
 /// Parses a render step's input (`{"recipe": {...}, "metadata": {...}}`,
 /// the recipe canonical as `POST /jobs` stores it) into `req`'s thumbnail,
 /// rendition and time fields. Returns an error message, or empty on success.
