@@ -368,15 +368,8 @@ fake_dispatcher(fake_dispatcher_impl* self) {
     [=](atoms::lease_of, const std::string& job_id) {
       std::vector<messages::task_progress> xs;
       for (auto& [t, rp] : self->state.pending)
-        if (t.job_id == job_id) {
-          messages::task_progress x;
-          x.job_id = t.job_id;
-          x.lease_id = t.lease_id;
-          x.kind = t.kind;
-          x.series = t.series;
-          x.object_version = t.object.version;
-          xs.push_back(std::move(x));
-        }
+        if (t.job_id == job_id)
+          xs.push_back(messages::progress_of(t));
       return xs;
     },
     [=](atoms::dispatch, messages::task_outcome& out) {

@@ -125,6 +125,18 @@ struct fixture : testing::fixture_base {
     return out;
   }
 
+  /// Sends `run` for a task of `kind` on the "hang" object, which the fake
+  /// media port holds until cancelled.
+  void run_hanging(task_kind kind, uint64_t lease) {
+    messages::task t;
+    t.job_id = "j";
+    t.kind = kind;
+    t.object.key = "hang";
+    t.lease_id = lease;
+    self->send(w, atoms::run_v, t);
+    consume_messages();
+  }
+
   actors::worker_impl_actor w;
   fake_media_actor media;
   /// What `on_finished` (the effects log's hook) was told.
@@ -194,13 +206,7 @@ CAF_TEST(a dead port is a lost worker and not a media verdict) {
 }
 
 CAF_TEST(a cancelled probe ends with a cancelled outcome) {
-  messages::task t;
-  t.job_id = "j";
-  t.kind = task_kind::probe;
-  t.object.key = "hang";
-  t.lease_id = 11;
-  self->send(w, atoms::run_v, t);
-  consume_messages();
+  run_hanging(task_kind::probe, 11);
   bool answered = false;
   self->receive([&](messages::task_outcome&) { answered = true; },
                 after(std::chrono::seconds(0)) >> [] {});
@@ -232,13 +238,7 @@ CAF_TEST(a render goes to the media port with its job and input) {
 }
 
 CAF_TEST(a cancelled render ends with a cancelled outcome) {
-  messages::task t;
-  t.job_id = "j";
-  t.kind = task_kind::render;
-  t.object.key = "hang";
-  t.lease_id = 12;
-  self->send(w, atoms::run_v, t);
-  consume_messages();
+  run_hanging(task_kind::render, 12);
   self->send(w, atoms::cancel_v, uint64_t{12});
   consume_messages();
   messages::task_outcome out;
@@ -249,13 +249,7 @@ CAF_TEST(a cancelled render ends with a cancelled outcome) {
 }
 
 CAF_TEST(render progress goes to whoever sent the run) {
-  messages::task t;
-  t.job_id = "j";
-  t.kind = task_kind::render;
-  t.object.key = "hang";
-  t.lease_id = 12;
-  self->send(w, atoms::run_v, t);
-  consume_messages();
+  run_hanging(task_kind::render, 12);
   std::vector<std::pair<uint64_t, uint8_t>> got;
   auto drain = [&] {
     consume_messages();

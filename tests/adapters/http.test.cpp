@@ -1238,15 +1238,17 @@ CAF_TEST(get job shows its progress step by step) {
   // By value: a check must not hold a reference into a temporary document.
   auto field = [](const json& p, const std::string& name,
                   const std::string& key) {
-    for (auto& s : p["steps"])
-      if (s["name"] == name)
-        return s[key].is_string() ? s[key].get<std::string>()
-                                  : std::string{"(not a string)"};
+    for (auto& s : p.at("steps"))
+      if (s.value("name", "") == name) {
+        auto i = s.find(key);
+        return i != s.end() && i->is_string() ? i->get<std::string>()
+                                              : std::string{"(not a string)"};
+      }
     return std::string{"(no step " + name + ")"};
   };
   auto step = [](const json& p, const std::string& name) {
-    for (auto& s : p["steps"])
-      if (s["name"] == name)
+    for (auto& s : p.at("steps"))
+      if (s.value("name", "") == name)
         return s;
     CAF_FAIL("no step " << name);
     return json{};

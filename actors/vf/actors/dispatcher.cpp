@@ -255,16 +255,6 @@ lease_relay(messages::lease_relay_actor::stateful_pointer<relay_state> self,
   };
 }
 
-/// What `lease_of` reports of a task.
-messages::task_progress progress_of(const messages::task& t) {
-  messages::task_progress x;
-  x.job_id = t.job_id;
-  x.lease_id = t.lease_id;
-  x.kind = t.kind;
-  x.series = t.series;
-  x.object_version = t.object.version;
-  return x;
-}
 
 void try_dispatch(dispatcher_impl* self);
 
@@ -592,7 +582,7 @@ dispatcher(dispatcher_impl* self, dispatcher_config cfg) {
       for (auto& [id, l] : st.leases) {
         if (l.job_task.job_id != job_id)
           continue;
-        auto x = progress_of(l.job_task);
+        auto x = messages::progress_of(l.job_task);
         x.leased = true;
         auto w = st.workers.find(l.worker);
         if (w != st.workers.end())
@@ -604,7 +594,7 @@ dispatcher(dispatcher_impl* self, dispatcher_config cfg) {
       }
       for (auto& [key, q] : st.queue)
         if (q.job_task.job_id == job_id)
-          xs.push_back(progress_of(q.job_task));
+          xs.push_back(messages::progress_of(q.job_task));
       return xs;
     },
     [=](atoms::stats) {

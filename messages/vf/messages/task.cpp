@@ -39,4 +39,14 @@ bool from_string(const std::string& str, task_kind& x) {
   return false;
 }
 
+task_progress progress_of(const task& t) {
+  task_progress x;
+  x.job_id = t.job_id;
+  x.lease_id = t.lease_id;
+  x.kind = t.kind;
+  x.series = t.series;
+  x.object_version = t.object.version;
+  return x;
+}
+
 } // namespace vf::messages

@@ -138,6 +138,10 @@ typename Inspector::result_type inspect(Inspector& f, task_progress& x) {
            x.leased_at, x.percent);
 }
 
+/// How `t` stands while it waits in a queue: its job, lease, kind, series
+/// and upload, not leased, 0 percent.
+task_progress progress_of(const task& t);
+
 /// What a worker offers when it registers with a dispatcher.
 struct worker_info {
   /// Unique within the cluster, e.g. `node-a/worker-3`.
