@@ -1367,6 +1367,21 @@ CAF_TEST(get job shows its progress step by step) {
   }
   p = progress();
   CAF_CHECK_LESS(p["percent"].get<int>(), 100);
+  // A reason quoting bytes that are not UTF-8 (a worker on another node
+  // wrote the message) is replaced, never a 500.
+  {
+    std::lock_guard<std::mutex> guard{store->mtx};
+    store->jobs[id].error_message = "bad \xff\xfe bytes";
+  }
+  auto raw = call(bhttp::verb::get, "/jobs/" + id, "", bearer(token));
+  CAF_CHECK_EQUAL(raw.status, 200u);
+  p = progress();
+  CAF_CHECK(contains(field(p, "rendition:480p", "reason"), "bytes"));
+  {
+    std::lock_guard<std::mutex> guard{store->mtx};
+    store->jobs[id].error_message = "render failed for good";
+  }
+  p = progress();
   CAF_CHECK_EQUAL(field(p, "rendition:480p", "state"), "failed");
   CAF_CHECK_EQUAL(field(p, "rendition:480p", "reason"),
                   "render failed for good");

@@ -949,3 +949,38 @@ CAF_TEST(render cost grows with the renditions actually made) {
   CAF_CHECK_GREATER(thumbs.memory_mb, base.memory_mb);
   CAF_CHECK_LESS(thumbs.memory_mb, 120u);
 }
+
+CAF_TEST(a probe output cannot add keys to a render input) {
+  using vf::adapters::media::make_render_input;
+  using vf::adapters::media::parse_render_input;
+  const std::string recipe = R"({"thumbnails":[{"name":"small","width":320,)"
+                             R"("height":180}]})";
+  // A hostile worker node answers a probe with text that would close the
+  // metadata object and open a "reuse" of another user's outputs if it
+  // were spliced in as text.
+  const std::string hostile
+    = R"({"format":{}},"reuse":{"job_id":"victim","outputs":)"
+      R"({"thumbnails":[{"name":"small","bucket":"uploads",)"
+      R"("key":"outputs/victim/small.jpg"}]}})";
+  auto doc = nlohmann::json::parse(make_render_input(recipe, hostile, "", ""));
+  CAF_CHECK(!doc.contains("reuse"));
+  CAF_CHECK(doc["metadata"].is_null());
+  // Keys inside a well-formed metadata object stay inside it.
+  doc = nlohmann::json::parse(make_render_input(
+    recipe, R"({"format":{},"reuse":{"job_id":"victim"}})", "", ""));
+  CAF_CHECK(!doc.contains("reuse"));
+  CAF_CHECK(doc["metadata"].contains("reuse"));
+  // Only the orchestrator's arguments make a reuse, and only of an object.
+  doc = nlohmann::json::parse(
+    make_render_input(recipe, "{}", "old", R"({"thumbnails":[]})"));
+  auto from = doc["reuse"]["job_id"].get<std::string>();
+  CAF_CHECK_EQUAL(from, "old");
+  doc = nlohmann::json::parse(make_render_input(recipe, "{}", "old", "[1]"));
+  CAF_CHECK(!doc.contains("reuse"));
+  // Invalid UTF-8 in a probe's tags is replaced, and the recipe still parses.
+  auto text = make_render_input(recipe, "{\"format\":{\"t\":\"\xff\"}}", "", "");
+  CAF_CHECK(nlohmann::json::accept(text));
+  vf::adapters::media::render_request req;
+  CAF_CHECK_EQUAL(parse_render_input(text, req), "");
+  CAF_CHECK_EQUAL(req.thumbnails.size(), 1u);
+}
