@@ -89,6 +89,13 @@ messages::presigner_actor::behavior_type fake_presigner() {
     [](atoms::presign, const messages::object_ref& obj) {
       return "http://store/" + obj.bucket + "/" + obj.key + "?signed";
     },
+    [](atoms::presign_put, const std::vector<messages::object_ref>& objs) {
+      std::vector<std::string> urls;
+      for (auto& obj : objs)
+        urls.push_back("http://store/" + obj.bucket + "/" + obj.key
+                       + "?put-signed");
+      return urls;
+    },
   };
 }
 
@@ -213,17 +220,40 @@ CAF_TEST(a remote node registers its workers with their capacity) {
   CAF_CHECK_EQUAL(s.free_slots, 1u);
 }
 
-CAF_TEST(a remote worker that offers renders is refused) {
-  // A render's outcome becomes stored outputs that content reuse copies:
-  // only the coordinator's own workers make them.
+CAF_TEST(a remote render carries a GET of its upload and a PUT per output) {
+  // The node holds no store credentials: it reads the upload and stores
+  // each output through URLs signed for exactly those objects.
   CAF_REQUIRE_EQUAL(ask<bool>(atoms::hello_v, agent, std::string{"earth"}),
                     true);
   auto x = info();
   x.kinds.push_back(task_kind::render);
-  auto res = ask<bool>(atoms::join_v, messages::worker_actor{worker}, x);
-  CAF_REQUIRE(!res);
-  CAF_CHECK_EQUAL(messages::errc_of(res.error()), errc::invalid_argument);
-  CAF_CHECK_EQUAL(stats().workers, 0u);
+  CAF_REQUIRE_EQUAL(ask<bool>(atoms::join_v, messages::worker_actor{worker},
+                              x),
+                    true);
+  auto t = make_task(21);
+  t.kind = task_kind::render;
+  t.object.bucket = "uploads";
+  t.object.key = "uploads/job-21/a.mp4";
+  t.outputs = {{"uploads", "outputs/job-21/small.jpg", {}, {}, 0, {}, {}},
+               {"uploads", "outputs/job-21/720p.mp4", {}, {}, 0, {}, {}}};
+  auto h = mars.self->request(disp, infinite, atoms::submit_v, t);
+  settle();
+  CAF_REQUIRE_EQUAL(ws().running.size(), 1u);
+  auto got = ws().running[0].first;
+  CAF_CHECK_EQUAL(got.object.url,
+                  "http://store/uploads/uploads/job-21/a.mp4?signed");
+  CAF_REQUIRE_EQUAL(got.outputs.size(), 2u);
+  auto first = got.outputs[0];
+  auto second = got.outputs[1];
+  CAF_CHECK_EQUAL(first.key, "outputs/job-21/small.jpg");
+  CAF_CHECK_EQUAL(first.url,
+                  "http://store/uploads/outputs/job-21/small.jpg?put-signed");
+  CAF_CHECK_EQUAL(second.url,
+                  "http://store/uploads/outputs/job-21/720p.mp4?put-signed");
+  earth.self->send(worker, atoms::dispatch_v, testing::ok_outcome(got, "{}"));
+  settle();
+  h.receive([](messages::task_outcome& out) { CAF_CHECK(out.ok); },
+            [&](error& err) { CAF_FAIL("unexpected error: " << err); });
 }
 
 CAF_TEST(workers of a node that did not say hello are refused) {

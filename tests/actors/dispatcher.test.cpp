@@ -657,6 +657,11 @@ CAF_TEST(a local lease costs no presign) {
           ++*presigns;
           return "http://store/" + obj.key;
         },
+        [presigns](atoms::presign_put,
+                   const std::vector<messages::object_ref>& objs) {
+          ++*presigns;
+          return std::vector<std::string>(objs.size(), "http://store/put");
+        },
       };
     });
   disp = sys.spawn(actors::dispatcher, cfg);
@@ -670,6 +675,17 @@ CAF_TEST(a local lease costs no presign) {
   CAF_REQUIRE_EQUAL(ws(w).running.size(), 1u);
   CAF_CHECK_EQUAL(ws(w).running[0].first.lease_id, 7u);
   CAF_CHECK_EQUAL(ws(w).running[0].first.object.url, "");
+  CAF_CHECK_EQUAL(*presigns, 0u);
+  // Nor a local render: it stores its outputs itself.
+  auto r = add_worker("r1", 1, {task_kind::render});
+  auto render = make_task(8, 0, task_kind::render);
+  render.outputs = {{"uploads", "outputs/job-8/small.jpg", {}, {}, 0, {}, {}}};
+  submit(render);
+  CAF_REQUIRE_EQUAL(ws(r).running.size(), 1u);
+  auto got = ws(r).running[0].first;
+  CAF_REQUIRE_EQUAL(got.outputs.size(), 1u);
+  auto out = got.outputs[0];
+  CAF_CHECK_EQUAL(out.url, "");
   CAF_CHECK_EQUAL(*presigns, 0u);
   anon_send_exit(cfg.presigner, exit_reason::user_shutdown);
 }

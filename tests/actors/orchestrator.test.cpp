@@ -304,6 +304,59 @@ CAF_TEST(a render is told the outputs of the same bytes and recipe of its owner)
                   recipe + R"(|{"format":{}}||)");
 }
 
+CAF_TEST(a render lists its output keys and a foreign outcome is refused) {
+  // Stand-ins for the media adapter: one key per output name; an outcome
+  // is fine unless it says "foreign".
+  cfg.output_keys = [](const std::string& jid, const std::string&) {
+    return std::vector<std::string>{"outputs/" + jid + "/small.jpg"};
+  };
+  std::vector<std::string> checked;
+  cfg.check_render_output = [&](const std::string& jid,
+                                const std::string& bucket,
+                                const std::string& reuse,
+                                const std::string& out) -> std::string {
+    checked.push_back(jid + "|" + bucket + "|" + reuse + "|" + out);
+    return out == "foreign" ? "it names another job" : "";
+  };
+  respawn({});
+  job().outputs = R"({"thumbnails":[{"name":"small"}]})";
+  CAF_CHECK_EQUAL(deliver(event("v1")), true);
+  answer(0, testing::ok_outcome(pending()[0].first, R"({"format":{}})"));
+  answer(0, testing::ok_outcome(pending()[0].first, "s"));
+  CAF_REQUIRE_EQUAL(pending().size(), 1u);
+  auto render = pending()[0].first;
+  CAF_REQUIRE_EQUAL(render.outputs.size(), 1u);
+  auto out_ref = render.outputs[0];
+  CAF_CHECK_EQUAL(out_ref.bucket, "uploads");
+  CAF_CHECK_EQUAL(out_ref.key, "outputs/j1/small.jpg");
+  CAF_CHECK_EQUAL(out_ref.url, ""); // Signed by a relay, for remote leases.
+  answer(0, testing::ok_outcome(render, "foreign"));
+  // Recorded as a failed attempt, then retried: never the job's outputs.
+  CAF_CHECK_EQUAL(job().status, job_status::processing);
+  CAF_CHECK(st().results.count(id) == 0);
+  size_t refused = 0;
+  for (auto& rec : st().ledger)
+    if (rec.kind == task_kind::render && !rec.ok
+        && rec.error_code == errc::forbidden
+        && rec.error_message.find("render outcome refused: it names another "
+                                  "job")
+             != std::string::npos)
+      ++refused;
+  CAF_CHECK_EQUAL(refused, 1u);
+  advance_time(std::chrono::hours{1});
+  consume_messages();
+  CAF_REQUIRE_EQUAL(pending().size(), 1u);
+  auto again = pending()[0].first;
+  CAF_CHECK_EQUAL(again.kind, task_kind::render);
+  CAF_CHECK_EQUAL(again.attempt, 2u);
+  answer(0, testing::ok_outcome(again, R"({"thumbnails":[]})"));
+  CAF_CHECK_EQUAL(job().status, job_status::succeeded);
+  CAF_CHECK_EQUAL(st().results[id].outputs, R"({"thumbnails":[]})");
+  CAF_REQUIRE_EQUAL(checked.size(), 2u);
+  auto first = checked[0];
+  CAF_CHECK_EQUAL(first, "j1|uploads||foreign");
+}
+
 CAF_TEST(a failed render retries only the render) {
   job().outputs = R"({"thumbnails":[],"renditions":[{"name":"360p"}]})";
   CAF_CHECK_EQUAL(deliver(event("v1")), true);

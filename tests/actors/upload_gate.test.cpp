@@ -17,7 +17,7 @@ struct fixture : testing::fixture_base {
   fixture() {
     store = sys.spawn(testing::fake_store);
     gate = sys.spawn(actors::upload_gate, store,
-                     actors::upload_gate_config{"uploads", "uploads"});
+                     actors::upload_gate_config{"uploads", "uploads", "outputs"});
     consume_messages();
     for (auto status : {job_status::awaiting_upload, job_status::submitted,
                         job_status::processing, job_status::succeeded,
@@ -94,6 +94,37 @@ CAF_TEST(keys no job expects are refused) {
   CAF_CHECK_EQUAL(code_of(admit("uploads", "elsewhere/x")), errc::not_found);
   CAF_CHECK_EQUAL(code_of(admit("other",
                                 "uploads/AWAITING_UPLOAD/clip.mp4")),
+                  errc::not_found);
+}
+
+CAF_TEST(outputs are admitted only while their job renders) {
+  // A worker node stores a render's outputs by presigned PUT; a URL that
+  // outlived the render stores nothing.
+  auto& j = st().jobs["PROCESSING"];
+  j.step = "render";
+  auto r = admit("uploads", "outputs/PROCESSING/small.jpg");
+  CAF_REQUIRE(r);
+  CAF_CHECK(r->version.empty()); // store it
+  j.step = "probe";
+  CAF_CHECK_EQUAL(code_of(admit("uploads", "outputs/PROCESSING/small.jpg")),
+                  errc::conflict);
+  for (auto s : {"AWAITING_UPLOAD", "SUBMITTED", "SUCCEEDED", "FAILED",
+                 "CANCELLED", "EXPIRED"}) {
+    CAF_MESSAGE("status " << s);
+    st().jobs[s].step = "render";
+    CAF_CHECK_EQUAL(code_of(admit("uploads", std::string{"outputs/"} + s
+                                               + "/small.jpg")),
+                    errc::conflict);
+  }
+  // Not a job, not a plain key, not our bucket.
+  CAF_CHECK_EQUAL(code_of(admit("uploads", "outputs/nope/small.jpg")),
+                  errc::not_found);
+  j.step = "render";
+  CAF_CHECK_EQUAL(code_of(admit("uploads", "outputs/PROCESSING/a/b.jpg")),
+                  errc::not_found);
+  CAF_CHECK_EQUAL(code_of(admit("uploads", "outputs/PROCESSING/..")),
+                  errc::not_found);
+  CAF_CHECK_EQUAL(code_of(admit("other", "outputs/PROCESSING/small.jpg")),
                   errc::not_found);
 }
 

@@ -891,7 +891,111 @@ CAF_TEST(the control port cancels exactly its lease) {
   self->send_exit(hdls.control, caf::exit_reason::user_shutdown);
 }
 
+CAF_TEST(a render stores each output by the PUT URL its task carries) {
+  // A worker node holds no credentials: its sink gets the URL the
+  // coordinator signed for exactly that key, and none for other keys.
+  const auto& cs = clips();
+  std::vector<std::pair<std::string, std::string>> stored;
+  vf::adapters::media::render_setup setup;
+  setup.work_dir = cs.dir + "/render-put";
+  setup.threads = 1;
+  setup.store = [&](const std::string&, const std::string& key,
+                    const std::string& path, const std::string&,
+                    const std::string& url) -> caf::error {
+    std::error_code ec;
+    CAF_CHECK(std::filesystem::file_size(path, ec) > 0);
+    stored.emplace_back(key, url);
+    return {};
+  };
+  auto media = vf::adapters::media::spawn_media_actor(
+    sys,
+    [&](const vf::messages::object_ref&,
+        std::chrono::milliseconds) -> caf::expected<std::string> {
+      return cs.h264_mp4;
+    },
+    setup).media;
+  const std::string recipe
+    = R"({"thumbnails":[{"name":"small","width":320,"height":180}]})";
+  auto input = vf::adapters::media::make_render_input(recipe, "{}", "", "");
+  auto keys = vf::adapters::media::render_output_keys("j9", recipe);
+  CAF_REQUIRE_EQUAL(keys.size(), 1u);
+  std::vector<vf::messages::object_ref> outputs{
+    {"uploads", keys[0], {}, {}, 0, "http://store/put-small?sig", {}},
+    {"uploads", "outputs/j9/other.jpg", {}, {}, 0, "http://store/x", {}}};
+  vf::messages::object_ref obj{"uploads", "uploads/j9/c.mp4", "v1", "e", 0,
+                               {}, {}};
+  caf::expected<std::string> res{std::string{}};
+  self
+    ->request(media, 30s, vf::atoms::render_v, obj, std::string{"j9"}, input,
+              outputs, uint32_t{20000}, uint64_t{3})
+    .receive([&](const std::string& js) { res = js; },
+             [&](const caf::error& err) { res = err; });
+  CAF_REQUIRE(res);
+  CAF_REQUIRE_EQUAL(stored.size(), 1u);
+  auto key = stored[0].first;
+  auto url = stored[0].second;
+  CAF_CHECK_EQUAL(key, "outputs/j9/small.jpg");
+  CAF_CHECK_EQUAL(url, "http://store/put-small?sig");
+  CAF_CHECK_EQUAL(vf::adapters::media::check_render_output("j9", "uploads", "",
+                                                           *res),
+                  "");
+  self->send_exit(media, caf::exit_reason::user_shutdown);
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()
+
+// -- outputs of a render on another node ---------------------------------------
+
+CAF_TEST(the output keys of a recipe name every thumbnail and rendition) {
+  using vf::adapters::media::render_output_keys;
+  auto keys = render_output_keys(
+    "j1", R"({"thumbnails":[{"name":"small","width":320,"height":180}],)"
+          R"("renditions":[{"name":"720p","height":720},)"
+          R"({"name":"480p","height":480}]})");
+  CAF_CHECK_EQUAL(keys, (std::vector<std::string>{"outputs/j1/small.jpg",
+                                                  "outputs/j1/720p.mp4",
+                                                  "outputs/j1/480p.mp4"}));
+  CAF_CHECK(render_output_keys("j1", "not json").empty());
+  CAF_CHECK(render_output_keys("j1", "{}").empty());
+}
+
+CAF_TEST(a render outcome may only name its own job outputs) {
+  // A worker node wrote it; the API presigns downloads of the keys it
+  // names: another job's (another user's) objects must not get in.
+  using vf::adapters::media::check_render_output;
+  auto entry = [](const std::string& bucket, const std::string& key) {
+    return R"({"thumbnails":[{"name":"small","bucket":")" + bucket
+           + R"(","key":")" + key + R"(","bytes":10}],"renditions":[]})";
+  };
+  CAF_CHECK_EQUAL(check_render_output("j1", "uploads", "",
+                                      entry("uploads", "outputs/j1/s.jpg")),
+                  "");
+  for (auto bad : {entry("uploads", "outputs/j2/s.jpg"),
+                   entry("other", "outputs/j1/s.jpg"),
+                   entry("uploads", "uploads/j1/clip.mp4"),
+                   entry("uploads", "outputs/j1/../j2/s.jpg"),
+                   entry("uploads", "outputs/j1/"),
+                   entry("uploads", "outputs/j1/a/b.jpg"),
+                   std::string{R"({"thumbnails":[{"name":"x"}]})"},
+                   std::string{R"({"thumbnails":{"name":"x"}})"},
+                   std::string{R"({"thumbnails":[3]})"},
+                   std::string{"[]"}, std::string{"not json"}}) {
+    auto why = check_render_output("j1", "uploads", "", bad);
+    if (why.empty())
+      CAF_MESSAGE("accepted: " << bad);
+    CAF_CHECK(!why.empty());
+  }
+  // Skipped outputs name no object.
+  CAF_CHECK_EQUAL(check_render_output(
+                    "j1", "uploads", "",
+                    R"({"renditions":[{"name":"1080p","skipped":"no"}]})"),
+                  "");
+  // reused_from only when that job was offered.
+  const std::string reused = R"({"thumbnails":[],"reused_from":"j0"})";
+  CAF_CHECK_EQUAL(check_render_output("j1", "uploads", "j0", reused), "");
+  CAF_CHECK(!check_render_output("j1", "uploads", "", reused).empty());
+  CAF_CHECK(!check_render_output("j1", "uploads", "j7", reused).empty());
+}
 
 // -- probe + summary ----------------------------------------------------------
 

@@ -193,6 +193,21 @@ fake_gate(vf::messages::upload_gate_actor::pointer,
   };
 }
 
+/// A gate for outputs: those of job `open` pass (it renders), the rest are
+/// closed, like the real gate for a job that no longer renders.
+vf::messages::upload_gate_actor::behavior_type output_gate() {
+  return {
+    [](vf::atoms::admit, const std::string&,
+       const std::string& key) -> caf::result<vf::messages::object_ref> {
+      if (key.rfind("outputs/open/", 0) == 0)
+        return vf::messages::object_ref{};
+      return vf::messages::make_error(vf::messages::errc::conflict,
+                                      "job closed is SUCCEEDED and is not "
+                                      "making outputs");
+    },
+  };
+}
+
 // -- a small HTTP client with deadlines --------------------------------------
 
 struct reply {
@@ -1506,6 +1521,40 @@ CAF_TEST(an installed object is served like an upload and announces nothing) {
   CAF_CHECK(rec->snapshot().empty());
   CAF_CHECK(markers().empty());
   CAF_CHECK_EQUAL(entries_in(partial_dir()), 0u);
+}
+
+CAF_TEST(an output PUT by a worker node is stored and announces nothing) {
+  auto conf = config();
+  conf.gate = sys.spawn(output_gate);
+  start(conf);
+  byte_source src;
+  auto body = src.make(70 * 1024 + 1);
+  auto res = put(presign("PUT", "outputs/open/small.jpg"), body,
+                 "Content-Type: image/jpeg\r\n");
+  CAF_REQUIRE_EQUAL(res.status, 200u);
+  CAF_CHECK_EQUAL(res.header(http::field::etag), "\"" + md5_hex(body) + "\"");
+  auto got = get(presign("GET", "outputs/open/small.jpg"));
+  CAF_REQUIRE_EQUAL(got.status, 200u);
+  CAF_CHECK(got.body == body);
+  CAF_CHECK_EQUAL(got.header(http::field::content_type), "image/jpeg");
+  // A second run of the render replaces it: one object remains.
+  CAF_REQUIRE_EQUAL(put(presign("PUT", "outputs/open/small.jpg"), "again")
+                      .status,
+                    200u);
+  CAF_CHECK_EQUAL(get(presign("GET", "outputs/open/small.jpg")).body, "again");
+  CAF_CHECK_EQUAL(entries_in(dir + "/objects/uploads/outputs/open"), 1u);
+  // A job that no longer renders takes no outputs, whatever the URL says.
+  auto closed = put(presign("PUT", "outputs/closed/small.jpg"), body);
+  CAF_CHECK_EQUAL(closed.status, 409u);
+  CAF_CHECK_EQUAL(get(presign("GET", "outputs/closed/small.jpg")).status,
+                  404u);
+  // Not an upload: no event, no marker, no partial file.
+  std::this_thread::sleep_for(std::chrono::milliseconds{100});
+  CAF_CHECK(rec->snapshot().empty());
+  CAF_CHECK(markers().empty());
+  CAF_CHECK_EQUAL(entries_in(partial_dir()), 0u);
+  server.reset();
+  caf::anon_send_exit(conf.gate, caf::exit_reason::user_shutdown);
 }
 
 CAF_TEST(installing a key twice leaves one object and no partial file) {

@@ -20,11 +20,14 @@
 #   disturbed by the others.
 # - e2e_cluster_drain: step labels; --drain and SIGTERM drains lose no lease.
 # - e2e_cluster_s3: store.mode s3 against s3rver; nodes fetch by presigned GET.
+# - e2e_cluster_outputs: renders on worker nodes (presigned GET of the
+#   upload, presigned PUT per output); a node killed mid-encode, the render
+#   done again elsewhere, one object per output.
 # Label `integration`: `ctest -LE integration` leaves them out.
 if(TARGET vidflow)
   set(vf_cluster_python /usr/bin/python3)
   foreach(t e2e_cluster e2e_cluster_netns e2e_cluster_frozen e2e_cluster_tls
-            e2e_cluster_drain e2e_cluster_s3)
+            e2e_cluster_drain e2e_cluster_s3 e2e_cluster_outputs)
     add_test(NAME integration.${t}
              COMMAND ${vf_cluster_python} ${CMAKE_CURRENT_LIST_DIR}/${t}.py
                      --binary $<TARGET_FILE:vidflow>)
@@ -42,4 +45,6 @@ if(TARGET vidflow)
                        LABELS integration TIMEOUT 300)
   set_tests_properties(integration.e2e_cluster_s3 PROPERTIES
                        LABELS integration TIMEOUT 300)
+  set_tests_properties(integration.e2e_cluster_outputs PROPERTIES
+                       LABELS integration TIMEOUT 600)
 endif()

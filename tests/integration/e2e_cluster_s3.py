@@ -23,6 +23,11 @@ coordinator's built-in store is not running (its store port refuses
 connections), the nodes hold no credentials, and each node's download file
 (D/tmp/slot-N.object) is byte for byte one of the uploaded clips. Missing
 node or s3rver is a failure, never a skip (as in e2e_s3rver.py).
+
+test_remote_render_stores_outputs_in_s3: a job with a thumbnail and a
+rendition renders on a worker node, which stores both straight in s3rver
+by the presigned PUT URLs its lease carries; the API's download URLs serve
+them from s3rver and ffprobe reads the expected sizes.
 """
 
 import collections
@@ -239,6 +244,47 @@ class ClusterS3(unittest.TestCase):
         ])
         self.assertFalse(problems, "\n".join(
             [f"{len(problems)} problem(s):"] + problems[:40]))
+
+    def test_remote_render_stores_outputs_in_s3(self):
+        """A render on a worker node stores each output straight in s3rver
+        by the presigned PUT its lease carries (the node has no
+        credentials); the API's download URLs serve them from s3rver."""
+        self.start_cluster()
+        client = self.coord.client()
+        body = {"filename": "render.mp4", "content_type": "video/mp4",
+                "outputs": {"thumbnails": ["small"],
+                            "renditions": ["240p"]}}
+        r = client.call("POST", "/jobs", body)
+        self.assertEqual(r.status, 201, r)
+        job = r.json()
+        src = h.clip("h264_aac_640x360.mp4")
+        put = h.upload(job["upload_url"], h.read_bytes(src), "video/mp4")
+        self.assertEqual(put.status, 200, put)
+        final = client.wait_status(job["job_id"], h.TERMINAL, deadline_s=120)
+        self.assertEqual(final["status"], "SUCCEEDED",
+                         f"{final}\n{self.coord.log_text()[-3000:]}")
+        res = client.result(job["job_id"]).json()
+        renders = [row for row in self.coord.ledger()
+                   if row["job_id"] == job["job_id"]
+                   and row["kind"] == "render"]
+        self.assertEqual([cx.node_of(row["worker"]) in NODES
+                          for row in renders], [True], renders)
+        got = {}
+        for kind, suffix in (("thumbnails", ".jpg"), ("renditions", ".mp4")):
+            for x in res["outputs"][kind]:
+                self.assertTrue(x["url"].startswith(self.endpoint + "/"), x)
+                dl = h.request("GET", x["url"], timeout=30)
+                self.assertEqual(dl.status, 200, dl)
+                self.assertEqual(len(dl.body), x["bytes"], x)
+                path = os.path.join(h.scratch_dir(), f"s3-{x['name']}{suffix}")
+                with open(path, "wb") as f:
+                    f.write(dl.body)
+                info = h.ffprobe(path)
+                got[x["name"]] = (int(info["streams"][0]["width"]),
+                                  int(info["streams"][0]["height"]))
+        self.assertEqual(got, {"small": (320, 180), "240p": (426, 240)}, res)
+        print(f"\n  render on {renders[0]['worker']}: outputs stored in "
+              f"s3rver by presigned PUT: {got}", flush=True)
 
 
 if __name__ == "__main__":

@@ -177,14 +177,6 @@ cluster_registry(cluster_registry_impl* self, cluster_registry_config cfg,
         return make_error(errc::invalid_argument,
                           "a worker needs at least one slot and one task "
                           "kind");
-      // A render's outcome becomes a job's stored outputs (and what content
-      // reuse copies): only the coordinator's own workers make them.
-      if (std::find(info.kinds.begin(), info.kinds.end(),
-                    messages::task_kind::render)
-          != info.kinds.end())
-        return make_error(errc::invalid_argument,
-                          "worker nodes do not run render tasks: they hold "
-                          "no store credentials for outputs");
       e.info.workers += 1;
       e.info.slots += info.slots;
       for (auto& l : info.labels)

@@ -223,23 +223,51 @@ lease_relay(messages::lease_relay_actor::stateful_pointer<relay_state> self,
       self->state.used = true;
       self->state.lease = t.lease_id;
       auto rp = self->make_response_promise<messages::task_outcome>();
-      // A worker on another node holds no store credentials: a probe reads
-      // its upload by a presigned GET, valid for the lease.
-      if (!presigner || t.kind != messages::task_kind::probe) {
+      // A worker on another node holds no store credentials: a probe or a
+      // render reads its upload by a presigned GET, valid for the lease,
+      // and a render stores each output by a presigned PUT, valid until
+      // its deadline.
+      if (!presigner
+          || (t.kind != messages::task_kind::probe
+              && t.kind != messages::task_kind::render)) {
         relay_run(self, worker, deadline, std::move(t), rp);
         return rp;
       }
+      auto fail = [=](caf::error& err) mutable {
+        rp.deliver(std::move(err));
+        self->quit();
+      };
       auto obj = t.object;
       self->request(presigner, deadline, atoms::presign_v, std::move(obj))
         .then(
           [=](std::string& url) mutable {
             t.object.url = std::move(url);
-            relay_run(self, worker, deadline, std::move(t), rp);
+            if (t.outputs.empty()) {
+              relay_run(self, worker, deadline, std::move(t), rp);
+              return;
+            }
+            auto outs = t.outputs;
+            self
+              ->request(presigner, deadline, atoms::presign_put_v,
+                        std::move(outs))
+              .then(
+                [=](std::vector<std::string>& urls) mutable {
+                  if (urls.size() != t.outputs.size()) {
+                    rp.deliver(messages::make_error(
+                      messages::errc::internal,
+                      "the presigner answered " + std::to_string(urls.size())
+                        + " URLs for " + std::to_string(t.outputs.size())
+                        + " outputs"));
+                    self->quit();
+                    return;
+                  }
+                  for (size_t i = 0; i < urls.size(); ++i)
+                    t.outputs[i].url = std::move(urls[i]);
+                  relay_run(self, worker, deadline, std::move(t), rp);
+                },
+                fail);
           },
-          [=](caf::error& err) mutable {
-            rp.deliver(std::move(err));
-            self->quit();
-          });
+          fail);
       return rp;
     },
     [=](atoms::progress, uint64_t lease_id, uint8_t percent) {

@@ -153,6 +153,12 @@ struct machine {
       if (st().cfg.render_cost)
         std::tie(t.threads, t.memory_mb) = st().cfg.render_cost(j.outputs,
                                                                 meta);
+      if (st().cfg.output_keys)
+        for (auto& key : st().cfg.output_keys(id, j.outputs))
+          t.outputs.push_back(
+            messages::object_ref{j.object.bucket, std::move(key), {}, {}, 0,
+                                 {}, {}});
+      run.reuse_job.clear();
     }
     else if (run.step > 0)
       t.input = run.outputs[run.pipeline[run.step - 1]];
@@ -204,10 +210,12 @@ struct machine {
         [m, t, recipe](std::vector<std::string>& found) mutable {
           if (!m.current(t.job_id, t.lease_id))
             return;
-          if (found.size() == 2)
+          if (found.size() == 2) {
+            auto& run = m.st().runs[t.job_id];
             t.input = m.st().cfg.render_input(
-              recipe, m.st().runs[t.job_id].outputs[task_kind::probe],
-              found[0], found[1]);
+              recipe, run.outputs[task_kind::probe], found[0], found[1]);
+            run.reuse_job = found[0];
+          }
           m.dispatch(std::move(t));
         },
         [m, t](caf::error&) mutable {
@@ -251,6 +259,21 @@ struct machine {
       return;
     run->recording = true;
     auto& j = run->snapshot;
+    if (out.ok && out.kind == task_kind::render
+        && st().cfg.check_render_output) {
+      auto why = st().cfg.check_render_output(out.job_id, j.object.bucket,
+                                              run->reuse_job, out.output);
+      if (!why.empty()) {
+        // Recorded as a failed attempt; the next worker may be honest.
+        auto leased_at = out.leased_at;
+        auto worker = out.worker;
+        out = failure(out.job_id, out.lease_id, out.kind, errc::forbidden,
+                      "render outcome refused: " + why);
+        out.transient = true;
+        out.leased_at = leased_at;
+        out.worker = std::move(worker);
+      }
+    }
     messages::attempt_record rec;
     rec.job_id = out.job_id;
     rec.lease_id = out.lease_id;

@@ -100,6 +100,26 @@ struct orchestrator_config {
   std::function<std::pair<uint32_t, uint64_t>(const std::string& recipe,
                                               const std::string& metadata)>
     render_cost;
+  /// Keys of every object a render of `recipe` for job `job_id` may store
+  /// (under `outputs/<job_id>/`), put on the task (`task::outputs`, in the
+  /// upload's bucket) so that a worker on another node gets a presigned PUT
+  /// for each (runtime: the media adapter's `render_output_keys`). Empty:
+  /// no list, and only local workers can store a render's outputs.
+  std::function<std::vector<std::string>(const std::string& job_id,
+                                         const std::string& recipe)>
+    output_keys;
+  /// Checks a render's output before it is recorded: every stored object
+  /// in `bucket` under `outputs/<job_id>/`, and `reused_from` only the job
+  /// the orchestrator offered for reuse (`reuse_job`, empty: none). Returns
+  /// why it is refused, or empty. A worker on another node wrote it, and
+  /// the API presigns downloads of the keys it names, so a node must not
+  /// make a job point at another job's objects (runtime: the media
+  /// adapter's `check_render_output`). Empty: outputs are taken as they are.
+  std::function<std::string(const std::string& job_id,
+                            const std::string& bucket,
+                            const std::string& reuse_job,
+                            const std::string& output)>
+    check_render_output;
 };
 
 /// Returns why the steps `pipeline` cannot run together, or nullopt if they
@@ -133,6 +153,9 @@ struct job_run {
   uint64_t lease = 0;
   /// Outputs of finished steps, by kind.
   std::map<messages::task_kind, std::string> outputs;
+  /// The earlier job whose outputs the current render attempt was offered
+  /// to copy (content reuse); empty: none.
+  std::string reuse_job;
   /// An outcome of the current step is being written to the ledger: any
   /// other outcome for the step (a duplicate report, a late lease) waits
   /// for none and is dropped, so a step is recorded once.

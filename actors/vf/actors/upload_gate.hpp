@@ -17,6 +17,9 @@ struct upload_gate_config {
   std::string bucket = "uploads";
   /// First path segment of every upload key.
   std::string key_prefix = "uploads";
+  /// First path segment of every output key (`outputs/<job_id>/<file>`,
+  /// see `messages::outputs_prefix`): admitted only while the job renders.
+  std::string outputs_prefix = "outputs";
 };
 
 /// Spawn with `sys.spawn(upload_gate, store, cfg)`. Answers from the job

@@ -8,6 +8,7 @@
 #include "vf/messages/type_ids.hpp"
 
 #include <string>
+#include <vector>
 
 namespace vf::messages {
 
@@ -22,11 +23,13 @@ namespace vf::messages {
 ///   object), `errc::storage_unavailable` (the store did not answer),
 ///   `errc::cancelled` (its lease was cancelled through the control port).
 ///
-/// - `(render, object, job_id, input, timeout_ms, lease_id)` → JSON text
-///   `{"thumbnails": [...], "renditions": [...]}`: makes the media outputs
-///   `input` asks for (`{"recipe": {...}, "metadata": {...}}`, see
+/// - `(render, object, job_id, input, outputs, timeout_ms, lease_id)` → JSON
+///   text `{"thumbnails": [...], "renditions": [...]}`: makes the media
+///   outputs `input` asks for (`{"recipe": {...}, "metadata": {...}}`, see
 ///   `task_kind::render`) from one decode of the object and stores each as
-///   `outputs/<job_id>/<name>.<jpg|mp4>` in the object's bucket. Each entry
+///   `outputs/<job_id>/<name>.<jpg|mp4>` in the object's bucket, by the
+///   presigned PUT `url` of its entry in `outputs` when it has one (a
+///   worker on another node; `task::outputs`), else directly. Each entry
 ///   is `{name, width, height, content_type, bytes, bucket, key}`
 ///   (renditions also `duration`, `video_codec`, `audio_codec`), or
 ///   `{name, skipped}` for an output not made (never upscaled; a source
@@ -44,7 +47,8 @@ using media_actor = caf::typed_actor<
   caf::replies_to<atoms::probe, object_ref, uint32_t, uint64_t>::with<
     std::string>,
   caf::replies_to<atoms::render, object_ref, std::string, std::string,
-                  uint32_t, uint64_t>::with<std::string>>;
+                  std::vector<object_ref>, uint32_t, uint64_t>::with<
+    std::string>>;
 
 /// Port: reaches a media actor while it is busy (it blocks in libav).
 ///

@@ -8,6 +8,7 @@
 #include "vf/messages/type_ids.hpp"
 
 #include <string>
+#include <vector>
 
 namespace vf::messages {
 
@@ -16,6 +17,8 @@ namespace vf::messages {
 /// a GET URL valid for the lease (`object_ref::url`).
 ///
 /// - `(presign, object_ref)` → the presigned GET URL of `bucket`/`key`.
+/// - `(presign_put, objects)` → one presigned PUT URL per object, in order:
+///   where a render on another node stores each output (`task::outputs`).
 ///
 /// Errors: `errc::internal` when the URL cannot be made. Sent by: the
 /// dispatcher's lease relay, only for remote leases (local workers read the
@@ -23,6 +26,8 @@ namespace vf::messages {
 /// (SigV4 query signing, valid for the built-in store and any S3-compatible
 /// server); chosen in `runtime/ports.cpp`.
 using presigner_actor = caf::typed_actor<
-  caf::replies_to<atoms::presign, object_ref>::with<std::string>>;
+  caf::replies_to<atoms::presign, object_ref>::with<std::string>,
+  caf::replies_to<atoms::presign_put, std::vector<object_ref>>::with<
+    std::vector<std::string>>>;
 
 } // namespace vf::messages

@@ -66,6 +66,12 @@ struct task {
   /// (0: negligible). A render's comes from the probed resolution.
   uint32_t threads = 0;
   uint64_t memory_mb = 0;
+  /// Render only: every object the task may store (`bucket`, `key` under
+  /// `outputs/<job_id>/`), set by the orchestrator from the recipe. A
+  /// lease relay adds a presigned PUT `url` to each, so that a worker on
+  /// another node stores its outputs without store credentials; local
+  /// workers store them directly and get no URLs.
+  std::vector<object_ref> outputs;
 };
 
 template <class Inspector>
@@ -73,7 +79,7 @@ typename Inspector::result_type inspect(Inspector& f, task& x) {
   return f(caf::meta::type_name("task"), x.job_id, x.kind, x.object,
            x.filename, x.input, x.lease_id, x.attempt, x.timeout_ms,
            x.priority, x.series, x.labels, x.leased_at, x.threads,
-           x.memory_mb);
+           x.memory_mb, x.outputs);
 }
 
 /// What came of one lease: output on success, a classified error otherwise.

@@ -95,5 +95,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(vf, caf::first_custom_type_id)
   CAF_ADD_ATOM(vf, vf::atoms, find_reuse, "findreuse")
   CAF_ADD_TYPE_ID(vf, (vf::messages::task_progress))
   CAF_ADD_TYPE_ID(vf, (std::vector<vf::messages::task_progress>))
+  CAF_ADD_TYPE_ID(vf, (std::vector<vf::messages::object_ref>))
+  CAF_ADD_ATOM(vf, vf::atoms, presign_put, "presignput")
 
 CAF_END_TYPE_ID_BLOCK(vf)

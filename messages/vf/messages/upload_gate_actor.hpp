@@ -21,6 +21,9 @@ namespace vf::messages {
 ///   (a retried PUT whose first answer was lost, e.g. to a crash after the
 ///   commit), the job's object: the store may only acknowledge a retry with
 ///   the very same bytes (size and MD5 ETag), and stores nothing.
+///   For a key `outputs/<job_id>/<file>` (a render on a worker node storing
+///   an output by presigned PUT), an empty `object_ref` while the job is
+///   `PROCESSING` its render step; `errc::conflict` otherwise.
 ///
 /// Errors: `errc::conflict` (the job exists but no longer waits and has no
 /// upload: failed, was cancelled or expired; the message names the state), `errc::not_found` (no such job, or the key is not one of ours),

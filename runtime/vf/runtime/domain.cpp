@@ -95,6 +95,8 @@ domain_actors spawn_domain(node& n, const node_config& cfg,
                         sys.spawn(actors::dispatcher, disp_cfg));
   orch_cfg.checker = object_checker_of(n, cfg);
   orch_cfg.render_input = adapters::media::make_render_input;
+  orch_cfg.output_keys = adapters::media::render_output_keys;
+  orch_cfg.check_render_output = adapters::media::check_render_output;
   orch_cfg.render_cost = [threads = encoder_threads_of(cfg)](
                            const std::string& recipe,
                            const std::string& metadata) {

@@ -250,7 +250,7 @@ const std::vector<setting_spec>& worker_specs() {
       {"worker.memory_budget", "--memory-budget", "0",
        "memory this node's tasks may use at once, by their estimates, "
        "e.g. 4GiB (0: three quarters of the machine's memory)"},
-      {"worker.kinds", "--kinds", "probe,summarize,sleep",
+      {"worker.kinds", "--kinds", "probe,summarize,sleep,render",
        "task kinds this node runs"},
       {"worker.labels", "--labels", "",
        "labels of this node, e.g. gpu,big-memory"},
@@ -307,8 +307,15 @@ std::vector<std::string> split_list(const std::string& text) {
   return out;
 }
 
-bool valid_kind(const std::string& x) {
+/// A step `pipeline.steps` may name (a render follows them when a job asks
+/// for outputs).
+bool valid_step(const std::string& x) {
   return x == "probe" || x == "summarize" || x == "sleep";
+}
+
+/// A kind a worker node may run (`worker.kinds`) or a label may be for.
+bool valid_kind(const std::string& x) {
+  return valid_step(x) || x == "render";
 }
 
 bool readable(const std::string& path) {
@@ -582,7 +589,7 @@ caf::expected<node_config> make_node_config(const settings& xs) {
   if (cfg.pipeline.empty())
     return bad(xs, "pipeline.steps", "must name at least one step");
   for (auto& k : cfg.pipeline)
-    if (!valid_kind(k))
+    if (!valid_step(k))
       return bad(xs, "pipeline.steps",
                  "has unknown step '" + k + "'; use probe, summarize, sleep");
   {
@@ -675,7 +682,8 @@ caf::expected<worker_node_config> make_worker_config(const settings& xs) {
   for (auto& k : cfg.kinds)
     if (!valid_kind(k))
       return bad(xs, "worker.kinds",
-                 "has unknown kind '" + k + "'; use probe, summarize, sleep");
+                 "has unknown kind '" + k
+                   + "'; use probe, summarize, sleep, render");
   cfg.labels = split_list(xs.str("worker.labels"));
   for (auto& l : cfg.labels)
     if (!messages::is_valid_name(l))
@@ -826,6 +834,9 @@ adapters::s3::presigner_config presigner_config_of(const node_config& cfg) {
   x.region = cfg.region;
   // Valid for the whole lease (the task's deadline plus a margin).
   x.expires = cfg.task_timeout_ms / 1000 + 300;
+  // A render stores its outputs at its end: valid for its whole deadline.
+  x.put_expires = std::min<uint32_t>(cfg.render_timeout_ms / 1000 + 300,
+                                     604800);
   return x;
 }
 

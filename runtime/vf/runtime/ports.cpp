@@ -150,7 +150,8 @@ adapters::media::render_setup local_render_setup(const node_config& cfg,
     x.store = [dir = cfg.data_dir](const std::string& bucket,
                                    const std::string& key,
                                    const std::string& path,
-                                   const std::string& content_type) {
+                                   const std::string& content_type,
+                                   const std::string&) {
       auto res = objectstore::install_object(dir, bucket, key, path,
                                              content_type);
       return res ? caf::error{} : std::move(res.error());
@@ -158,12 +159,36 @@ adapters::media::render_setup local_render_setup(const node_config& cfg,
   } else {
     x.store = [s3_cfg = s3_client_config_of(cfg)](
                 const std::string& bucket, const std::string& key,
-                const std::string& path, const std::string& content_type) {
+                const std::string& path, const std::string& content_type,
+                const std::string&) {
       auto res = adapters::s3::put_object_from_file(s3_cfg, bucket, key, path,
                                                     600000, content_type);
       return res ? caf::error{} : std::move(res.error());
     };
   }
+  return x;
+}
+
+adapters::media::render_setup remote_render_setup(const std::string& work_dir,
+                                                  uint32_t slots) {
+  adapters::media::render_setup x;
+  x.work_dir = work_dir;
+  // Every slot of the node may render at once: each gets its share.
+  x.threads = static_cast<int>(std::max(1u, cores_of() / std::max(1u, slots)));
+  x.store = [](const std::string& bucket, const std::string& key,
+               const std::string& path, const std::string& content_type,
+               const std::string& put_url) -> caf::error {
+    if (put_url.empty())
+      return messages::make_error(messages::errc::invalid_argument,
+                                  "the render task carries no upload URL "
+                                  "for "
+                                    + bucket + "/" + key
+                                    + " (is the coordinator older than this "
+                                      "node?)");
+    auto res = adapters::s3::put_file_to_url(put_url, path, 600000,
+                                             content_type);
+    return res ? caf::error{} : std::move(res.error());
+  };
   return x;
 }
 

@@ -77,6 +77,13 @@ uint32_t cores_of();
 /// cores divided by `workers.count` (at least 1) when that is 0.
 uint32_t encoder_threads_of(const node_config& cfg);
 
+/// Where a slot of a worker node (`slots` slots) makes media outputs: in
+/// `work_dir`, stored by the presigned PUT URL the task carries for each
+/// (the node holds no store credentials); its renders share the cores
+/// between the slots.
+adapters::media::render_setup remote_render_setup(const std::string& work_dir,
+                                                  uint32_t slots);
+
 /// Where local worker slot `slot` makes and stores media outputs: into the
 /// built-in store (atomic install) or by PUT to the S3 server; its renders
 /// use `encoder_threads_of(cfg)` encoder threads.

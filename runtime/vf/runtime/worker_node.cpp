@@ -97,6 +97,10 @@ int worker_node(const std::vector<std::string>& raw_args) {
               << "'\n";
     return 2;
   }
+  // A render killed with the node left its work folder behind.
+  if (auto left = discard_render_leftovers(cfg->data_dir); left > 0)
+    log.info("worker", "removed " + std::to_string(left)
+                         + " render work folder(s) left by an earlier run");
   std::vector<messages::task_kind> kinds;
   for (auto& k : cfg->kinds) {
     messages::task_kind kind;
@@ -114,7 +118,10 @@ int worker_node(const std::vector<std::string>& raw_args) {
                    kinds, cfg->labels,
                    url_object_resolver(tmp + "/slot-" + std::to_string(i + 1)
                                        + ".object"),
-                   summarizer, 0, {}, 0, {}, *effects, {}};
+                   summarizer, 0, {}, 0, {}, *effects,
+                   remote_render_setup(tmp + "/render-"
+                                         + std::to_string(i + 1),
+                                       cfg->slots)};
     spec.cores = cores_of();
     spec.memory_mb = memory_budget_of(cfg->memory_budget_mb);
     slots.push_back(spawn_worker_slot(sys, spec));

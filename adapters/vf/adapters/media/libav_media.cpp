@@ -145,6 +145,16 @@ nlohmann::json entry_json(const rendered_output& x, const std::string& bucket,
   return e;
 }
 
+/// The presigned PUT URL `outputs` (`task::outputs`) carries for
+/// `bucket`/`key`, or empty.
+std::string put_url_of(const std::vector<messages::object_ref>& outputs,
+                       const std::string& bucket, const std::string& key) {
+  for (auto& o : outputs)
+    if (o.bucket == bucket && o.key == key)
+      return o.url;
+  return {};
+}
+
 /// Content reuse: copies the outputs of the earlier job that `input` names
 /// under `"reuse"` (`{"job_id", "outputs"}`, added by the orchestrator)
 /// into job `job_id`'s folder. Each output that was made is fetched through
@@ -155,7 +165,9 @@ nlohmann::json entry_json(const rendered_output& x, const std::string& bucket,
 std::optional<std::string>
 reuse_outputs(const object_resolver& resolve, const render_setup& setup,
               const messages::object_ref& obj, const std::string& job_id,
-              const std::string& input, const std::string& work,
+              const std::string& input,
+              const std::vector<messages::object_ref>& outputs,
+              const std::string& work,
               std::chrono::milliseconds timeout,
               const std::atomic<bool>* cancel) {
   auto doc = nlohmann::json::parse(input, nullptr, false);
@@ -212,7 +224,8 @@ reuse_outputs(const object_resolver& resolve, const render_setup& setup,
         return std::nullopt;
       e["key"] = mine + file;
       if (setup.store(obj.bucket, mine + file, copy,
-                      e.value("content_type", "")))
+                      e.value("content_type", ""),
+                      put_url_of(outputs, obj.bucket, mine + file)))
         return std::nullopt;
       out[list].push_back(std::move(e));
     }
@@ -224,7 +237,9 @@ reuse_outputs(const object_resolver& resolve, const render_setup& setup,
 caf::result<std::string>
 render_object(const object_resolver& resolve, const render_setup& setup,
               const messages::object_ref& obj, const std::string& job_id,
-              const std::string& input, uint32_t timeout_ms,
+              const std::string& input,
+              const std::vector<messages::object_ref>& outputs,
+              uint32_t timeout_ms,
               const std::atomic<bool>* cancel,
               std::function<void(double)> progress) {
   auto timeout = std::chrono::milliseconds{timeout_ms};
@@ -250,7 +265,7 @@ render_object(const object_resolver& resolve, const render_setup& setup,
                       "cannot make a work folder under " + setup.work_dir);
   folder_guard work{buf.data()};
   if (auto reused = reuse_outputs(resolve, setup, obj, job_id, input,
-                                  work.path, timeout, cancel)) {
+                                  outputs, work.path, timeout, cancel)) {
     if (progress)
       progress(100.0);
     return std::move(*reused);
@@ -286,7 +301,8 @@ render_object(const object_resolver& resolve, const render_setup& setup,
                                              + " cancelled");
       auto file = std::filesystem::path{x.path}.filename().string();
       key = messages::outputs_prefix(job_id) + file;
-      if (auto err = setup.store(obj.bucket, key, x.path, x.content_type)) {
+      if (auto err = setup.store(obj.bucket, key, x.path, x.content_type,
+                                 put_url_of(outputs, obj.bucket, key))) {
         if (err.category() != messages::errc_category)
           return make_error(errc::storage_unavailable,
                             "storing " + key + " failed: " + to_string(err));
@@ -338,7 +354,8 @@ media_behavior(messages::media_actor::pointer self, object_resolver resolve,
     },
     [self, resolve, setup, board](
       atoms::render, const messages::object_ref& obj, const std::string& job_id,
-      const std::string& input, uint32_t timeout_ms,
+      const std::string& input,
+      const std::vector<messages::object_ref>& outputs, uint32_t timeout_ms,
       uint64_t lease) -> caf::result<std::string> {
       // How far the encode got goes to the worker that asked (it passes it
       // on to the lease's holder); called on this actor's thread, inside
@@ -354,7 +371,8 @@ media_behavior(messages::media_actor::pointer self, object_resolver resolve,
           self->send(to, atoms::progress_v, lease, p);
         };
       return for_lease(*board, lease, "render", obj.key, [&] {
-        return render_object(resolve, setup, obj, job_id, input, timeout_ms,
+        return render_object(resolve, setup, obj, job_id, input, outputs,
+                             timeout_ms,
                              &board->flag, std::move(progress));
       });
     },
@@ -412,6 +430,68 @@ std::string parse_render_input(const std::string& input,
   for (auto& x : req.renditions)
     if (!plain(x.name) || x.height < 16 || x.height > 4320)
       return "bad rendition '" + x.name + "'";
+  return {};
+}
+
+std::vector<std::string> render_output_keys(const std::string& job_id,
+                                            const std::string& recipe) {
+  auto doc = nlohmann::json::parse(recipe, nullptr, false);
+  std::vector<std::string> keys;
+  if (!doc.is_object())
+    return keys;
+  auto prefix = messages::outputs_prefix(job_id);
+  for (auto [list, ext] : {std::pair{"thumbnails", ".jpg"},
+                           std::pair{"renditions", ".mp4"}}) {
+    auto l = doc.find(list);
+    if (l == doc.end() || !l->is_array())
+      continue;
+    for (auto& x : *l)
+      if (x.is_object() && x.contains("name") && x["name"].is_string())
+        keys.push_back(prefix + x["name"].get<std::string>() + ext);
+  }
+  return keys;
+}
+
+std::string check_render_output(const std::string& job_id,
+                                const std::string& bucket,
+                                const std::string& reuse_job,
+                                const std::string& output) {
+  auto doc = nlohmann::json::parse(output, nullptr, false);
+  if (!doc.is_object())
+    return "not a JSON object";
+  auto prefix = messages::outputs_prefix(job_id);
+  for (auto list : {"thumbnails", "renditions"}) {
+    auto l = doc.find(list);
+    if (l == doc.end())
+      continue;
+    if (!l->is_array())
+      return std::string{list} + " is not an array";
+    for (auto& e : *l) {
+      if (!e.is_object())
+        return std::string{"an entry of "} + list + " is not an object";
+      if (e.contains("skipped"))
+        continue;
+      auto b = e.find("bucket");
+      auto k = e.find("key");
+      if (b == e.end() || k == e.end() || !b->is_string() || !k->is_string())
+        return std::string{"an entry of "} + list + " has no bucket and key";
+      auto key = k->get<std::string>();
+      if (b->get<std::string>() != bucket)
+        return "an output is stored in another bucket";
+      if (key.rfind(prefix, 0) != 0)
+        return "an output is stored outside " + prefix;
+      auto file = key.substr(prefix.size());
+      if (file.empty() || file.find('/') != std::string::npos
+          || file.find("..") != std::string::npos)
+        return "an output key has a malformed name";
+    }
+  }
+  if (auto r = doc.find("reused_from"); r != doc.end()) {
+    if (reuse_job.empty() || !r->is_string()
+        || r->get<std::string>() != reuse_job)
+      return "it names a job to have reused outputs from that was not "
+             "offered";
+  }
   return {};
 }
 

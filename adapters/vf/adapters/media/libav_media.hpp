@@ -12,6 +12,7 @@
 #include <chrono>
 #include <functional>
 #include <string>
+#include <vector>
 
 namespace vf::adapters::media {
 
@@ -25,12 +26,16 @@ using object_resolver = std::function<caf::expected<std::string>(
 
 /// Stores one finished output file (`local_path`, a file of the media
 /// actor's work folder that the sink may move) as `key` in `bucket`, where a
-/// second store of the same key replaces the first. Supplied by the runtime
-/// (the built-in store's atomic install, or a SigV4 PUT to S3/MinIO).
-/// Errors: `errc::storage_unavailable`, `errc::invalid_argument`.
+/// second store of the same key replaces the first. `put_url` is the
+/// presigned PUT the task carries for `key` (empty: none; a worker node's
+/// sink needs one, it holds no credentials). Supplied by the runtime (the
+/// built-in store's atomic install, a SigV4 PUT to S3/MinIO, or a PUT to
+/// `put_url`). Errors: `errc::storage_unavailable`,
+/// `errc::invalid_argument`.
 using output_sink = std::function<caf::error(
   const std::string& bucket, const std::string& key,
-  const std::string& local_path, const std::string& content_type)>;
+  const std::string& local_path, const std::string& content_type,
+  const std::string& put_url)>;
 
 /// Where and how a media actor makes outputs (for `render`).
 struct render_setup {
@@ -89,6 +94,25 @@ std::string make_render_input(const std::string& recipe,
                               const std::string& metadata,
                               const std::string& reuse_job,
                               const std::string& reuse_outputs);
+
+/// Keys of every object a render of `recipe` (canonical, as `POST /jobs`
+/// stores it) for job `job_id` may store: `outputs/<job_id>/<name>.jpg` per
+/// thumbnail and `.mp4` per rendition, whether or not it will be made.
+/// Empty for a recipe that is not an object.
+std::vector<std::string> render_output_keys(const std::string& job_id,
+                                            const std::string& recipe);
+
+/// Checks a render's `output` (the media actor's answer) before the
+/// coordinator records it: a JSON object whose `thumbnails` and
+/// `renditions` are arrays of objects, each either `{name, skipped}` or
+/// stored in `bucket` under exactly `outputs/<job_id>/<file>`, and whose
+/// `reused_from`, if any, is `reuse_job`. Returns why it is refused, or
+/// empty. A worker on another node made it: it must not make a job point
+/// at another job's (or user's) objects.
+std::string check_render_output(const std::string& job_id,
+                                const std::string& bucket,
+                                const std::string& reuse_job,
+                                const std::string& output);
 
 /// Parses a render step's input (`{"recipe": {...}, "metadata": {...}}`,
 /// the recipe canonical as `POST /jobs` stores it) into `req`'s thumbnail,

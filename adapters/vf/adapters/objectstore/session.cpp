@@ -364,6 +364,8 @@ void session::handle_put() {
   }
   if (auto i = msg.find(http::field::content_type); i != msg.end())
     req_.content_type = std::string{i->value()};
+  auto& outputs = ctx_.config().outputs_prefix;
+  req_.output = !outputs.empty() && req_.key.rfind(outputs, 0) == 0;
   bool expect_continue = false;
   if (auto i = msg.find(http::field::expect); i != msg.end())
     expect_continue
@@ -606,6 +608,8 @@ void session::finish_upload() {
         // Journal first: once the object is visible, its event must not be
         // lost to a crash before the orchestrator acknowledged it.
         auto before_rename = [&](uint64_t inode) -> std::optional<fs_error> {
+          if (self->req_.output)
+            return std::nullopt; // An output is never announced.
           marker.inode = inode;
           auto res = journal.record(marker);
           self->req_.marked = !res;
@@ -652,6 +656,13 @@ void session::on_committed(std::optional<fs_error> err,
     if (marker_kept)
       ctx_.hand_over(req_.marker);
     return send_error(storage_error(*err));
+  }
+  if (req_.output) {
+    // In place, and nothing to announce: the render that sent it reports
+    // it with its outcome.
+    if (!closed_)
+      reply_stored();
+    return;
   }
   if (closed_) {
     // Closed meanwhile (the server is stopping): the object is stored and

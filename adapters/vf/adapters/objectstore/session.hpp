@@ -140,6 +140,10 @@ private:
     /// Set when the job already has its upload: this PUT is acknowledged
     /// only if it carries the very same bytes, and is never stored.
     std::optional<messages::object_ref> retry_of;
+    /// Whether the key is under `store_config::outputs_prefix`: a render's
+    /// output, stored like an upload but never announced (no marker, no
+    /// ObjectCreated event).
+    bool output = false;
   };
 
   /// Reads request headers only, so a request is judged before its body.

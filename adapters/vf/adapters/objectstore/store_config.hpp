@@ -61,8 +61,14 @@ struct store_config {
   /// Window over which `min_rate` is averaged.
   std::chrono::milliseconds rate_window{10'000};
   /// Asked before a PUT reads its body: a job takes one upload, and only
-  /// while it waits for it. Null (adapter tests): every PUT is admitted.
+  /// while it waits for it; an output only while its job renders. Null
+  /// (adapter tests): every PUT is admitted.
   messages::upload_gate_actor gate;
+  /// Keys that start with this are media outputs that a render on a worker
+  /// node stores by presigned PUT: stored atomically like uploads, but no
+  /// ObjectCreated event is raised for them (they are no new work). Empty:
+  /// every PUT is an upload.
+  std::string outputs_prefix = "outputs/";
   /// How long the orchestrator may take to acknowledge an ObjectCreated
   /// event before the upload is answered with 503.
   std::chrono::seconds event_timeout{30};

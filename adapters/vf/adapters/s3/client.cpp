@@ -317,6 +317,14 @@ caf::error perform(const client_config& cfg, const call& c, transfer& tr,
       headers.reset(next);
     }
     url = ep->scheme + "://" + ep->host + signed_req.path;
+  } else if (!c.content_type.empty()) {
+    // A presigned URL signs only the host: the type goes along unsigned.
+    auto line = "Content-Type: " + c.content_type;
+    auto* next = curl_slist_append(headers.get(), line.c_str());
+    if (next == nullptr)
+      return make_error(errc::internal, c.what() + ": out of memory");
+    static_cast<void>(headers.release());
+    headers.reset(next);
   }
   // No `Expect: 100-continue` round trip before PUT bodies.
   if (auto* next = curl_slist_append(headers.get(), "Expect:")) {
@@ -456,12 +464,11 @@ caf::expected<object_info> get_url_to_file(const std::string& url,
   return download(client_config{}, c, dest_path);
 }
 
-caf::expected<object_info>
-put_object_from_file(const client_config& cfg, std::string_view bucket,
-                     std::string_view key, const std::string& src_path,
-                     int64_t timeout_ms, std::string_view content_type) {
-  auto c = make_call("PUT", bucket, key, timeout_ms);
-  c.content_type = std::string{content_type};
+namespace {
+
+/// Runs the PUT `c` with the file `src_path` as its body.
+caf::expected<object_info> upload(const client_config& cfg, const call& c,
+                                  const std::string& src_path) {
   file_ptr in{std::fopen(src_path.c_str(), "rb")};
   if (!in)
     return make_error(errc::invalid_argument, c.what() + ": cannot open "
@@ -484,6 +491,27 @@ put_object_from_file(const client_config& cfg, std::string_view bucket,
   info.size = size;
   info.etag = tr.info.etag;
   return info;
+}
+
+} // namespace
+
+caf::expected<object_info>
+put_object_from_file(const client_config& cfg, std::string_view bucket,
+                     std::string_view key, const std::string& src_path,
+                     int64_t timeout_ms, std::string_view content_type) {
+  auto c = make_call("PUT", bucket, key, timeout_ms);
+  c.content_type = std::string{content_type};
+  return upload(cfg, c, src_path);
+}
+
+caf::expected<object_info> put_file_to_url(const std::string& url,
+                                           const std::string& src_path,
+                                           int64_t timeout_ms,
+                                           std::string_view content_type) {
+  auto c = make_call("PUT", "", "", timeout_ms);
+  c.url = url;
+  c.content_type = std::string{content_type};
+  return upload(client_config{}, c, src_path);
 }
 
 } // namespace vf::adapters::s3

@@ -77,4 +77,12 @@ caf::expected<object_info> put_object_from_file(
   const std::string& src_path, int64_t timeout_ms,
   std::string_view content_type = "application/octet-stream");
 
+/// Uploads the file `src_path` by a presigned PUT `url` (a render's output
+/// on a worker node, which holds no credentials); `content_type` goes along
+/// unsigned. Errors as for `put_object_from_file`; messages never show the
+/// URL's query (its signature).
+caf::expected<object_info> put_file_to_url(
+  const std::string& url, const std::string& src_path, int64_t timeout_ms,
+  std::string_view content_type = "application/octet-stream");
+
 } // namespace vf::adapters::s3

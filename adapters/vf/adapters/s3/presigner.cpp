@@ -2,6 +2,8 @@
 
 #include "vf/adapters/s3/presigner.hpp"
 
+#include "vf/messages/errc.hpp"
+
 #include "caf/typed_event_based_actor.hpp"
 
 #include <ctime>
@@ -25,6 +27,26 @@ presigner(messages::presigner_actor::pointer, presigner_config cfg) {
       p.key = obj.key;
       p.now = static_cast<int64_t>(std::time(nullptr));
       return sigv4::presign_url(p);
+    },
+    [base, put_expires = cfg.put_expires](
+      atoms::presign_put, const std::vector<messages::object_ref>& objs)
+      -> caf::result<std::vector<std::string>> {
+      auto p = base;
+      p.method = "PUT";
+      p.expires = put_expires;
+      p.now = static_cast<int64_t>(std::time(nullptr));
+      std::vector<std::string> urls;
+      urls.reserve(objs.size());
+      for (auto& obj : objs) {
+        p.bucket = obj.bucket;
+        p.key = obj.key;
+        urls.push_back(sigv4::presign_url(p));
+        if (urls.back().empty())
+          return messages::make_error(messages::errc::internal,
+                                      "cannot presign a PUT of " + obj.bucket
+                                        + "/" + obj.key);
+      }
+      return urls;
     },
   };
 }

@@ -1,7 +1,8 @@
 // vf/adapters/s3/presigner.hpp
 //
-// Implements `messages::presigner_actor` with SigV4 query signing: the URLs
-// work against the built-in store and any S3-compatible server.
+// Implements `messages::presigner_actor` with SigV4 query signing (GETs of
+// uploads, PUTs of outputs): the URLs work against the built-in store and
+// any S3-compatible server.
 
 #pragma once
 
@@ -21,8 +22,11 @@ struct presigner_config {
   std::string endpoint;
   std::string region;
   sigv4::credentials creds;
-  /// Lifetime of a URL in seconds (a lease's deadline plus a margin).
+  /// Lifetime of a GET URL in seconds (a lease's deadline plus a margin).
   uint32_t expires = 900;
+  /// Lifetime of a PUT URL of a render's output in seconds (a render's
+  /// deadline plus a margin: outputs are stored at its end).
+  uint32_t put_expires = 2100;
 };
 
 /// Spawns a presigner (pure computation: an HMAC chain per URL, so it runs

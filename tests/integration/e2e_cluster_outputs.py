@@ -1,0 +1,229 @@
+#!/usr/bin/python3
+"""Media outputs made on worker nodes: a coordinator without local workers
+and two worker nodes on 127.0.0.1.
+
+    /usr/bin/python3 tests/integration/e2e_cluster_outputs.py \\
+        --binary build/vidflow [--keep]
+
+`vidflow serve --workers 0 --pipeline probe,summarize` with a cluster port
+and two `vidflow worker` nodes (1 slot each, default kinds, which include
+`render`). Worker nodes hold no store credentials: each render lease
+carries a presigned GET of the upload and one presigned PUT per output,
+signed by the coordinator for exactly those keys.
+
+test_renders_run_on_worker_nodes: three jobs, each with two renditions and
+two thumbnails. Every render attempt is recorded by a worker node (never
+the coordinator); every output is downloaded through the presigned URL the
+API hands out and checked with ffprobe (codec, size, duration within 0.1 s
+of the source); the coordinator's store holds exactly one object per
+output made and no partial upload; the nodes' render folders are empty.
+
+test_node_killed_mid_encode: one job rendering a 20 s 720p clip to 720p
+and 360p. Once `GET /jobs/{id}` shows a rendition running on a node at
+5 % or more, that node gets SIGKILL. Its lease ends `worker_lost`; the
+render is done again by the other node; the job SUCCEEDED with exactly
+one object per output (no second object, no partial one) and both
+renditions have the source's duration.
+
+Deadlines are correctness bounds, never performance assertions.
+"""
+
+import contextlib
+import os
+import subprocess
+import sys
+import time
+import unittest
+
+sys.dont_write_bytecode = True
+import vfharness as h  # noqa: E402
+import clusterlib as cx  # noqa: E402
+
+SOURCE = "h264_aac_640x360.mp4"  # 640x360, 3 s, 25 fps, AAC
+NODES = ("w1", "w2")
+
+
+def outputs_on_disk(coord, jid):
+    """Names of the objects under outputs/<jid>/ in the coordinator's
+    built-in store."""
+    folder = os.path.join(coord.data_dir, "objects", "uploads", "outputs",
+                          jid)
+    return sorted(os.listdir(folder)) if os.path.isdir(folder) else []
+
+
+def partial_uploads(coord):
+    folder = os.path.join(coord.data_dir, "objects", ".partial")
+    return sorted(os.listdir(folder)) if os.path.isdir(folder) else []
+
+
+def render_leftovers(node):
+    """Work folders left in a worker node's render slots."""
+    left = []
+    tmp = os.path.join(node.data_dir, "tmp")
+    if not os.path.isdir(tmp):
+        return left
+    for slot in os.listdir(tmp):
+        if slot.startswith("render-"):
+            left += [f"{slot}/{x}" for x in
+                     os.listdir(os.path.join(tmp, slot))]
+    return left
+
+
+def render_attempts(coord, jid):
+    with contextlib.closing(coord.db()) as conn:
+        return [dict(r) for r in conn.execute(
+            "SELECT lease_id, attempt, ok, error_code, worker FROM attempts "
+            "WHERE job_id = ? AND kind = 'render' ORDER BY id", (jid,))]
+
+
+def probe_download(url, suffix):
+    r = h.request("GET", url, timeout=60)
+    if r.status != 200:
+        raise AssertionError(f"GET {url.split('?')[0]} → {r!r}")
+    path = os.path.join(h.scratch_dir(), f"dl-{time.monotonic_ns()}{suffix}")
+    with open(path, "wb") as f:
+        f.write(r.body)
+    return h.ffprobe(path), len(r.body)
+
+
+class ClusterOutputs(unittest.TestCase):
+
+    def setUp(self):
+        self.coord = None
+        self.workers = {}
+        certs = cx.Certs(h.binary).make("coordinator", *NODES)
+        self.coord = cx.Coordinator(h.binary, certs,
+                                    pipeline="probe,summarize").start()
+        for n in NODES:
+            self.workers[n] = cx.WorkerNode(
+                h.binary, n, self.coord.join_address(), certs.args(n),
+                slots=1).start()
+        self.coord.wait_nodes(f"nodes {NODES} registered",
+                              lambda ns: all(n in ns for n in NODES))
+        self.c = self.coord.client()
+
+    def tearDown(self):
+        for w in self.workers.values():
+            if w.alive():
+                w.stop(deadline_s=20)
+        if self.coord is not None:
+            self.coord.stop()
+
+    def submit(self, path, outputs):
+        r = self.c.call("POST", "/jobs", {"filename": "clip.mp4",
+                                          "content_type": "video/mp4",
+                                          "outputs": outputs})
+        self.assertEqual(r.status, 201, r)
+        job = r.json()
+        put = h.upload(job["upload_url"], h.read_bytes(path), "video/mp4")
+        self.assertEqual(put.status, 200, put)
+        return job["job_id"]
+
+    def succeeded(self, jid, deadline_s=180):
+        job = self.c.wait_status(jid, h.TERMINAL, deadline_s=deadline_s)
+        logs = "\n".join(f"--- {n} ---\n{w.log_text()[-3000:]}"
+                         for n, w in self.workers.items())
+        self.assertEqual(job["status"], "SUCCEEDED",
+                         f"{job}\n--- coordinator ---\n"
+                         f"{self.coord.log_text()[-3000:]}\n{logs}")
+        r = self.c.result(jid)
+        self.assertEqual(r.status, 200, r)
+        return r.json()
+
+    def check_renditions(self, res, want_duration, names):
+        got = {x["name"]: x for x in res["outputs"]["renditions"]}
+        self.assertEqual(sorted(got), sorted(names), res)
+        for name, x in got.items():
+            self.assertNotIn("skipped", x, x)
+            info, size = probe_download(x["url"], ".mp4")
+            self.assertEqual(size, x["bytes"], x)
+            video = [s for s in info["streams"]
+                     if s["codec_type"] == "video"][0]
+            self.assertEqual(video["codec_name"], "h264", name)
+            self.assertEqual(int(video["height"]), x["height"], name)
+            self.assertEqual(int(video["width"]), x["width"], name)
+            self.assertLess(abs(float(info["format"]["duration"])
+                                - want_duration), 0.1, (name, info["format"]))
+
+    def test_renders_run_on_worker_nodes(self):
+        src = h.clip(SOURCE)
+        want = float(h.ffprobe(src)["format"]["duration"])
+        recipe = {"thumbnails": ["small", {"width": 200, "height": 200}],
+                  "renditions": ["360p", "240p"]}
+        jids = [self.submit(src, recipe) for _ in range(3)]
+        nodes_used = set()
+        for jid in jids:
+            res = self.succeeded(jid)
+            self.check_renditions(res, want, ["360p", "240p"])
+            thumbs = {x["name"]: x for x in res["outputs"]["thumbnails"]}
+            self.assertEqual(sorted(thumbs), ["200x200", "small"], res)
+            for x in thumbs.values():
+                info, size = probe_download(x["url"], ".jpg")
+                self.assertEqual(size, x["bytes"], x)
+                self.assertEqual(int(info["streams"][0]["width"]), x["width"])
+            self.assertEqual(outputs_on_disk(self.coord, jid),
+                             ["200x200.jpg", "240p.mp4", "360p.mp4",
+                              "small.jpg"])
+            renders = render_attempts(self.coord, jid)
+            ok = [r for r in renders if r["ok"]]
+            self.assertEqual(len(ok), 1, renders)
+            node = cx.node_of(ok[0]["worker"])
+            self.assertIn(node, NODES, renders)
+            nodes_used.add(node)
+        self.assertEqual(partial_uploads(self.coord), [])
+        for n, w in self.workers.items():
+            self.assertEqual(render_leftovers(w), [], n)
+        print(f"\n  3 jobs rendered on worker nodes {sorted(nodes_used)}; "
+              f"every output downloaded and probed", flush=True)
+
+    def long_source(self):
+        src = os.path.join(h.scratch_dir(), "long_720p.mp4")
+        if not os.path.exists(src):
+            r = subprocess.run(
+                ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
+                 "testsrc2=size=1280x720:rate=30", "-t", "20", "-c:v",
+                 "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+                 src], capture_output=True, text=True)
+            self.assertEqual(r.returncode, 0, r.stderr)
+        return src
+
+    def test_node_killed_mid_encode(self):
+        src = self.long_source()
+        jid = self.submit(src, {"thumbnails": ["small"],
+                                "renditions": ["720p", "360p"]})
+        end = time.monotonic() + 120
+        victim = None
+        while victim is None:
+            job = self.c.get_job(jid)
+            self.assertNotIn(job["status"], h.TERMINAL, job)
+            self.assertLess(time.monotonic(), end, job)
+            for step in (job.get("progress") or {}).get("steps", []):
+                if (step["name"].startswith("rendition:")
+                        and step["state"] == "running"
+                        and step.get("node") in NODES
+                        and step.get("percent", 0) >= 5):
+                    victim = step["node"]
+            time.sleep(0.05)
+        self.workers[victim].kill()
+        other = [n for n in NODES if n != victim][0]
+        res = self.succeeded(jid, deadline_s=240)
+        self.check_renditions(res, 20.0, ["720p", "360p"])
+        renders = render_attempts(self.coord, jid)
+        lost = [r for r in renders if not r["ok"]]
+        ok = [r for r in renders if r["ok"]]
+        self.assertEqual(len(ok), 1, renders)
+        self.assertEqual(cx.node_of(ok[0]["worker"]), other, renders)
+        self.assertTrue(any(r["error_code"] == "worker_lost"
+                            and cx.node_of(r["worker"]) == victim
+                            for r in lost), renders)
+        self.assertEqual(outputs_on_disk(self.coord, jid),
+                         ["360p.mp4", "720p.mp4", "small.jpg"])
+        self.assertEqual(partial_uploads(self.coord), [])
+        self.assertEqual(render_leftovers(self.workers[other]), [])
+        print(f"\n  killed {victim} mid-encode; {other} rendered again; "
+              f"attempts: {[(r['worker'], r['ok'], r['error_code']) for r in renders]}",
+              flush=True)
+
+
+if __name__ == "__main__":
+    h.main(__doc__)
