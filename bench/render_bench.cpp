@@ -58,6 +58,7 @@ options:
   --work DIR       keep the sources in DIR and reuse them on the next run
                    (default: a temporary directory, removed at the end)
   --repeat N       thumbnails per method and clip (default 5)
+  --only PART      run one part: thumbnails or renditions
   --help           show this text
 )";
 
@@ -66,6 +67,7 @@ struct options {
   int seconds = 60;
   int repeat = 5;
   std::string work;
+  std::string only;
   bool help = false;
 };
 
@@ -101,6 +103,17 @@ bool parse_args(int argc, char** argv, options& opts) {
       if (val == nullptr)
         return false;
       opts.work = val;
+    } else if (arg == "--only") {
+      auto val = value();
+      if (val == nullptr)
+        return false;
+      opts.only = val;
+      if (opts.only != "thumbnails" && opts.only != "renditions") {
+        std::cerr << "vf-bench-render: --only takes thumbnails or "
+                     "renditions, not "
+                  << opts.only << "\n";
+        return false;
+      }
     } else {
       std::cerr << "vf-bench-render: unknown option " << arg << "\n" << usage;
       return false;
@@ -400,8 +413,10 @@ int main(int argc, char** argv) {
     std::printf("vf-bench-render: %s, %ld CPUs online\n",
                 opts.quick ? "quick run" : "full run",
                 ::sysconf(_SC_NPROCESSORS_ONLN));
-    bench_thumbnails(sources, work, opts.repeat);
-    bench_renditions(sources[1], work);
+    if (opts.only != "renditions")
+      bench_thumbnails(sources, work, opts.repeat);
+    if (opts.only != "thumbnails")
+      bench_renditions(sources[1], work);
   } else {
     status = EXIT_FAILURE;
   }

@@ -49,6 +49,7 @@ struct clip_set {
   std::string wide_mp4;   // 640x360 25 fps 3 s H.264, no audio
   std::string audio_m4a;  // 3 s AAC, no video
   std::string colors_mp4; // red for 1 s, then blue for 2 s; keyframes 0, 2 s
+  std::string colors_b_mp4; // the same with B-frames (3 between P-frames)
   std::string av_ts;      // av_mp4's content in MPEG-TS (starts at 1.4 s)
   std::string broken_ts;  // MPEG-TS with garbage written over its middle
   std::string huge_avi;   // rawvideo AVI whose headers say 100000x100000
@@ -135,6 +136,7 @@ void make_clips(clip_set& cs) {
   cs.wide_mp4 = at("wide.mp4");
   cs.audio_m4a = at("audio.m4a");
   cs.colors_mp4 = at("colors.mp4");
+  cs.colors_b_mp4 = at("colors_b.mp4");
   cs.av_ts = at("av.ts");
   auto& ts = cs.av_ts;
   auto raw_avi = at("raw.avi");
@@ -151,6 +153,14 @@ void make_clips(clip_set& cs) {
                 "-filter_complex '[0:v][1:v]concat=n=2:v=1:a=0' "
                   + x264 + "-x264-params keyint=50:min-keyint=50:scenecut=0",
                 cs.colors_mp4)
+      // Fixed B-frame runs: pictures before a time that nothing refers to
+      // are skipped when an exact thumbnail is cut.
+      && ffmpeg("-f lavfi -i color=red:size=320x240:rate=25:duration=1 "
+                "-f lavfi -i color=blue:size=320x240:rate=25:duration=2 "
+                "-filter_complex '[0:v][1:v]concat=n=2:v=1:a=0' "
+                "-c:v libx264 -preset medium -pix_fmt yuv420p -x264-params "
+                "keyint=50:min-keyint=50:scenecut=0:bframes=3:b-adapt=0",
+                cs.colors_b_mp4)
       && ffmpeg("-f lavfi -i testsrc2=size=320x240:rate=25:duration=3 " + tone
                   + x264 + "-c:a aac -f mpegts",
                 ts)
@@ -544,6 +554,23 @@ CAF_TEST(thumbnails show the frame at the requested time) {
     CAF_MESSAGE("thumbnail at " << at << " s, keyframe " << keyframe);
     auto req = thumbs_at(clip, at, keyframe);
     auto outs = require_ok(render_file(req));
+    CAF_REQUIRE_EQUAL(outs.size(), 1u);
+    check_thumbnail(outs[0], 160, 120);
+    auto colour = average_colour(outs[0].path);
+    CAF_CHECK_EQUAL(want_red ? is_red(colour) : is_blue(colour), true);
+  }
+}
+
+CAF_TEST(an exact thumbnail of a source with B-frames is the exact frame) {
+  // Frames shown before the time that are not references are not decoded;
+  // the frame at the time (whatever its kind) still is.
+  auto& clip = clips().colors_b_mp4;
+  for (auto [at, want_red] :
+       {std::pair{0.5, true}, std::pair{0.96, true}, std::pair{0.92, true},
+        std::pair{1.0, false}, std::pair{1.04, false}, std::pair{1.5, false},
+        std::pair{2.9, false}, std::pair{10.0, false}}) {
+    CAF_MESSAGE("thumbnail at " << at << " s");
+    auto outs = require_ok(render_file(thumbs_at(clip, at, false)));
     CAF_REQUIRE_EQUAL(outs.size(), 1u);
     check_thumbnail(outs[0], 160, 120);
     auto colour = average_colour(outs[0].path);

@@ -461,7 +461,11 @@ caf::error renderer::open_video_decoder() {
   vdec_->pkt_timebase = vst_->time_base;
   // Report corruption instead of concealing it: a broken upload must fail.
   vdec_->err_recognition |= AV_EF_EXPLODE;
-  vdec_->thread_count = 0;
+  // A keyframe-snapped thumbnail decodes one picture: frame threads would
+  // only add their start-up and a few frames of delay. Anything longer
+  // decodes on every core.
+  vdec_->thread_count
+    = req_.renditions.empty() && req_.keyframe_thumbnails ? 1 : 0;
   if (int ret = avcodec_open2(vdec_.get(), codec, nullptr); ret < 0)
     return make_error(errc::bad_media, "cannot decode the video stream: "
                                          + av_error_string(ret));
@@ -1097,8 +1101,21 @@ caf::error renderer::thumbnail_pass() {
       return broken("container", last_video_at_, ret);
     }
     caf::error err;
-    if (pkt->stream_index == vst_->index)
+    if (pkt->stream_index == vst_->index) {
+      // A picture shown before the time is never the answer: when nothing
+      // refers to it (a non-reference B-frame), it need not be decoded.
+      // Unless the time may lie past the last picture (then the last one
+      // decoded is the answer, whatever its kind).
+      bool early = false;
+      if (exact_thumbnails_ && pkt->pts != AV_NOPTS_VALUE && duration_ > 0
+          && thumb_at_ + 2 * frame_step_ < duration_) {
+        double shown = static_cast<double>(pkt->pts - v_offset_)
+                       * av_q2d(vst_->time_base);
+        early = shown + frame_step_ < thumb_at_;
+      }
+      vdec_->skip_frame = early ? AVDISCARD_NONREF : AVDISCARD_DEFAULT;
       err = decode(vdec_.get(), pkt.get(), vst_, "video stream", on_video);
+    }
     av_packet_unref(pkt.get());
     if (err)
       return err;
