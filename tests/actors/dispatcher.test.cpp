@@ -523,6 +523,70 @@ CAF_TEST(a node admits tasks within its memory budget) {
   CAF_CHECK_EQUAL(outcomes().size(), 2u);
 }
 
+CAF_TEST(a large render that waited keeps a node for itself) {
+  auto w = add_worker("w1", 4, {task_kind::probe, task_kind::render}, {},
+                      "n1", 0, 1000);
+  auto big = [&](uint64_t lease, uint64_t mb) {
+    auto t = make_task(lease, 0, task_kind::render);
+    t.memory_mb = mb;
+    t.threads = 1;
+    t.timeout_ms = 100'000'000; // No lease expires while time is advanced.
+    return t;
+  };
+  submit(big(1, 600));
+  submit(big(2, 600)); // Waits for memory.
+  // Past reserve_after (30 s): the node is kept for the waiting 600.
+  advance_time(31s);
+  consume_messages();
+  submit(big(3, 300)); // Would fit next to the first: not any more.
+  auto probe = make_task(4);
+  probe.timeout_ms = 100'000'000;
+  submit(probe); // Costs nothing: still runs.
+  CAF_REQUIRE_EQUAL(ws(w).running.size(), 2u);
+  CAF_CHECK_EQUAL(ws(w).running[0].first.lease_id, 1u);
+  CAF_CHECK_EQUAL(ws(w).running[1].first.lease_id, 4u);
+  CAF_CHECK_EQUAL(stats().queued, 2u);
+  // The first ends: the waiting 600 goes first, the 300 fits beside it.
+  self->send(w, atoms::dispatch_v,
+             testing::ok_outcome(ws(w).running[0].first, "done"));
+  consume_messages();
+  CAF_REQUIRE_EQUAL(ws(w).running.size(), 3u);
+  CAF_CHECK_EQUAL(ws(w).running[1].first.lease_id, 2u);
+  CAF_CHECK_EQUAL(ws(w).running[2].first.lease_id, 3u);
+  CAF_CHECK_EQUAL(stats().queued, 0u);
+}
+
+CAF_TEST(a reservation holds one node and the others keep working) {
+  auto a = add_worker("a/w1", 4, {task_kind::render}, {}, "a", 0, 1000);
+  auto b = add_worker("b/w1", 4, {task_kind::render}, {}, "b", 0, 1000);
+  auto big = [&](uint64_t lease, uint64_t mb) {
+    auto t = make_task(lease, 0, task_kind::render);
+    t.memory_mb = mb;
+    t.timeout_ms = 100'000'000;
+    return t;
+  };
+  submit(big(1, 600));
+  submit(big(2, 600));
+  CAF_REQUIRE_EQUAL(ws(a).running.size() + ws(b).running.size(), 2u);
+  submit(big(3, 600)); // Fits nowhere now.
+  advance_time(31s);
+  consume_messages();
+  // A small one goes to the node that is not held, and only there.
+  submit(big(4, 300));
+  auto on_a = ws(a).running.size();
+  auto on_b = ws(b).running.size();
+  CAF_REQUIRE_EQUAL(on_a + on_b, 3u);
+  auto held = on_a == 1 ? a : b;
+  CAF_REQUIRE_EQUAL(ws(held).running.size(), 1u);
+  // The held node frees up: the waiting 600 goes there.
+  self->send(held, atoms::dispatch_v,
+             testing::ok_outcome(ws(held).running[0].first, "done"));
+  consume_messages();
+  CAF_REQUIRE_EQUAL(ws(held).running.size(), 1u);
+  CAF_CHECK_EQUAL(ws(held).running[0].first.lease_id, 3u);
+  CAF_CHECK_EQUAL(stats().queued, 0u);
+}
+
 CAF_TEST(a node admits tasks within its cores and a big one alone) {
   auto w = add_worker("w1", 4, {task_kind::probe, task_kind::render}, {},
                       "n1", 2, 0);

@@ -50,6 +50,14 @@ std::string error_of(std::vector<std::string> args) {
   return messages::message_of(cfg.error());
 }
 
+bool contains(const std::string& haystack, const std::string& needle) {
+  if (haystack.find(needle) == std::string::npos) {
+    CAF_MESSAGE("'" << needle << "' not in: " << haystack);
+    return false;
+  }
+  return true;
+}
+
 } // namespace
 
 CAF_TEST(env names follow the key) {
@@ -103,10 +111,6 @@ CAF_TEST(bad settings are named) {
     std::vector<std::string> args{"--config", f.path};
     args.insert(args.end(), extra.begin(), extra.end());
     return error_of(args);
-  };
-  auto contains = [](const std::string& haystack, const std::string& needle) {
-    CAF_MESSAGE("error: " << haystack);
-    return haystack.find(needle) != std::string::npos;
   };
   CAF_CHECK(contains(with({"--http-port", "eighty"}), "http.port"));
   CAF_CHECK(contains(with({"--http-port", "70000"}), "0 to 65535"));
@@ -164,6 +168,50 @@ CAF_TEST(sizes take units) {
   CAF_CHECK_EQUAL(cfg->memory_budget_mb, 6144u);
   CAF_CHECK(!parse({"--config", f.path, "--memory-budget", "512KiB"}));
   CAF_CHECK(!parse({"--config", f.path, "--memory-budget", "lots"}));
+}
+
+CAF_TEST(render settings are checked and named) {
+  temp_file f{valid};
+  auto cfg = parse({"--config", f.path});
+  CAF_REQUIRE(cfg);
+  CAF_CHECK_EQUAL(cfg->reserve_after.count(), 30000);
+  CAF_CHECK(cfg->reuse_outputs);
+  cfg = parse({"--config", f.path, "--reserve-after-s", "0",
+               "--reuse-outputs", "0"});
+  CAF_REQUIRE(cfg);
+  CAF_CHECK_EQUAL(cfg->reserve_after.count(), 0);
+  CAF_CHECK(!cfg->reuse_outputs);
+  CAF_CHECK(contains(error_of({"--config", f.path, "--reuse-outputs", "2"}),
+                     "outputs.reuse"));
+  CAF_CHECK(contains(error_of({"--config", f.path, "--reserve-after-s",
+                               "-3"}),
+                     "workers.reserve_after_s"));
+  // A render is never a configured step; it follows them.
+  CAF_CHECK(contains(error_of({"--config", f.path, "--pipeline",
+                               "probe,render"}),
+                     "pipeline.steps"));
+}
+
+CAF_TEST(worker nodes run renders by default and name bad kinds) {
+  // Only checked for being readable here.
+  temp_file pem{"-----BEGIN CERTIFICATE-----\n"};
+  auto worker = [&pem](std::vector<std::string> args) {
+    args.insert(args.begin(),
+                {"--join", "127.0.0.1:4242", "--cluster-ca", pem.path,
+                 "--cluster-cert", pem.path, "--cluster-key", pem.path});
+    auto xs = settings::load(runtime::worker_specs(), args);
+    CAF_REQUIRE(xs);
+    return runtime::make_worker_config(*xs);
+  };
+  auto cfg = worker({});
+  CAF_REQUIRE(cfg);
+  CAF_CHECK_EQUAL(cfg->kinds, (std::vector<std::string>{"probe", "summarize",
+                                                        "sleep", "render"}));
+  auto bad = worker({"--kinds", "probe,transcode"});
+  CAF_REQUIRE(!bad);
+  auto msg = messages::message_of(bad.error());
+  CAF_CHECK(contains(msg, "worker.kinds"));
+  CAF_CHECK(contains(msg, "transcode"));
 }
 
 CAF_TEST(adapter problems are logged as warnings and errors) {

@@ -9,6 +9,7 @@
 #include "vf/messages/errc.hpp"
 
 #include <algorithm>
+#include <set>
 #include <string>
 
 namespace vf::actors {
@@ -58,11 +59,22 @@ bool admits(const dispatcher_state& st, const worker_entry& w,
          || used.threads + t.threads <= w.info.cores;
 }
 
-/// Whether `w` may run `t` now: it offers it, has a free slot, and its
-/// node admits the task's cost.
+/// Whether `t` costs more than its slot (a render): only such tasks count
+/// against a node's cores and memory, and only they respect reservations.
+bool costly(const messages::task& t) {
+  return t.threads > 0 || t.memory_mb > 0;
+}
+
+/// Nodes (load keys) kept free of new costly tasks during one dispatch
+/// pass, for costly tasks ahead of them that did not fit.
+using reservations = std::set<std::string>;
+
+/// Whether `w` may run `t` now: it offers it, has a free slot, its node
+/// admits the task's cost and, for a costly task, is not reserved.
 bool fits(const dispatcher_state& st, const worker_entry& w,
-          const messages::task& t) {
-  return w.busy < w.info.slots && offers(w, t) && admits(st, w, t);
+          const messages::task& t, const reservations& held) {
+  return w.busy < w.info.slots && offers(w, t) && admits(st, w, t)
+         && (!costly(t) || held.count(load_key(w)) == 0);
 }
 
 /// Whether some worker runs tasks like `t`, busy or not.
@@ -342,10 +354,11 @@ void finish(dispatcher_impl* self, uint64_t lease_id,
 
 /// The worker with the most free slots that can run `t` (spreads load over
 /// nodes), or null.
-worker_entry* best_worker(dispatcher_state& st, const messages::task& t) {
+worker_entry* best_worker(dispatcher_state& st, const messages::task& t,
+                          const reservations& held) {
   worker_entry* best = nullptr;
   for (auto& [addr, w] : st.workers) {
-    if (!fits(st, w, t))
+    if (!fits(st, w, t, held))
       continue;
     if (best == nullptr
         || w.info.slots - w.busy > best->info.slots - best->busy)
@@ -356,17 +369,45 @@ worker_entry* best_worker(dispatcher_state& st, const messages::task& t) {
 
 /// The task that arrived first among those some worker can run now,
 /// whatever its priority, or `queue.end()`.
-dispatcher_state::queue_type::iterator oldest_runnable(dispatcher_state& st) {
+dispatcher_state::queue_type::iterator
+oldest_runnable(dispatcher_state& st, const reservations& held) {
   auto result = st.queue.end();
   for (auto i = st.queue.begin(); i != st.queue.end(); ++i)
     if ((result == st.queue.end() || i->first.second < result->first.second)
-        && best_worker(st, i->second.job_task) != nullptr)
+        && best_worker(st, i->second.job_task, held) != nullptr)
       result = i;
   return result;
 }
 
+/// Keeps room for costly task `t`, which no node admits now: the node that
+/// could hold it and is least loaded takes no other costly task in this
+/// pass, so the renders it runs end and `t` fits there next.
+void reserve_for(const dispatcher_state& st, const messages::task& t,
+                 reservations& held) {
+  const worker_entry* best = nullptr;
+  uint64_t best_used = 0;
+  for (auto& [addr, w] : st.workers) {
+    if (!offers(w, t))
+      continue;
+    auto key = load_key(w);
+    if (held.count(key) > 0)
+      return; // Held already for a task ahead of it.
+    uint64_t used = 0;
+    if (auto i = st.loads.find(key); i != st.loads.end())
+      used = i->second.memory_mb;
+    if (best == nullptr || used < best_used) {
+      best = &w;
+      best_used = used;
+    }
+  }
+  if (best != nullptr)
+    held.insert(load_key(*best));
+}
+
 void try_dispatch(dispatcher_impl* self) {
   auto& st = self->state;
+  auto now = self->clock().now();
+  reservations held;
   auto q = st.queue.begin();
   while (q != st.queue.end()) {
     // Higher priority first, except every `fair_every`-th lease, which goes
@@ -375,11 +416,16 @@ void try_dispatch(dispatcher_impl* self) {
     auto pick = q;
     auto n = st.cfg.fair_every;
     if (n > 1 && st.leased_total % n == n - 1)
-      if (auto o = oldest_runnable(st); o != st.queue.end())
+      if (auto o = oldest_runnable(st, held); o != st.queue.end())
         pick = o;
     auto& t = pick->second.job_task;
-    worker_entry* best = best_worker(st, t);
+    worker_entry* best = best_worker(st, t, held);
     if (best == nullptr) {
+      // A costly task that has waited long enough for room keeps a node
+      // for itself: smaller costly tasks behind it no longer fill it up.
+      if (pick == q && costly(t) && offered(st, t)
+          && now - pick->second.since >= st.cfg.reserve_after)
+        reserve_for(st, t, held);
       ++q; // No worker for this kind right now; lower priorities may fit.
       continue;
     }

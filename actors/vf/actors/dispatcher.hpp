@@ -64,6 +64,12 @@ struct dispatcher_config {
   /// outcome after waiting this long for one to join, instead of waiting
   /// for ever (0: it waits). A task some worker offers waits its turn.
   std::chrono::milliseconds unrunnable_after{300000};
+  /// Room for large tasks: a costly task (a render) that no node admits
+  /// next to what it runs, after waiting this long, keeps the least loaded
+  /// node that could hold it: no other costly task starts there until it
+  /// fits (tasks without a cost, like probes, still do). Before that,
+  /// smaller renders that fit may pass it. 0: at once.
+  std::chrono::milliseconds reserve_after{30000};
 };
 
 /// A worker as the dispatcher sees it.

@@ -140,6 +140,10 @@ const std::vector<setting_spec>& serve_specs() {
      "a task that no joined worker offers to run (e.g. a render on a "
      "coordinator with workers.count = 0) fails with no_worker after this "
      "many seconds instead of waiting for ever (0: it waits)"},
+    {"workers.reserve_after_s", "--reserve-after-s", "30",
+     "a render that no node has room for after this many seconds keeps "
+     "the least loaded node that could hold it: no other render starts "
+     "there until it fits (0: at once)"},
     {"store.mode", "--store-mode", "builtin",
      "object store: builtin (embedded S3 endpoint) or s3 (MinIO/S3/...)"},
     {"store.host", "--store-host", "127.0.0.1",
@@ -471,6 +475,8 @@ caf::expected<node_config> make_node_config(const settings& xs) {
   cfg.render_timeout_ms = static_cast<uint32_t>(*render_timeout * 1000);
   VF_TRY(no_worker_after, xs.uint("workers.no_worker_after_s", 0, 604800));
   cfg.no_worker_after = std::chrono::seconds{*no_worker_after};
+  VF_TRY(reserve_after, xs.uint("workers.reserve_after_s", 0, 86400));
+  cfg.reserve_after = std::chrono::seconds{*reserve_after};
   VF_TRY(reuse, xs.uint("outputs.reuse", 0, 1));
   cfg.reuse_outputs = *reuse == 1;
   VF_TRY(budget, xs.bytes("workers.memory_budget"));
@@ -770,6 +776,7 @@ actors::dispatcher_config dispatcher_config_of(const node_config& cfg) {
   actors::dispatcher_config x;
   x.wall_ms = unix_ms();
   x.unrunnable_after = cfg.no_worker_after;
+  x.reserve_after = cfg.reserve_after;
   return x;
 }
 

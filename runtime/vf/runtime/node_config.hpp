@@ -90,6 +90,9 @@ struct node_config {
   /// A task no joined worker offers fails after this long
   /// (`workers.no_worker_after_s`; 0: it waits for ever).
   std::chrono::milliseconds no_worker_after{300000};
+  /// A render without room this long keeps a node for itself
+  /// (`workers.reserve_after_s`).
+  std::chrono::milliseconds reserve_after{30000};
   /// Whether renders copy the outputs of an earlier job of the same user
   /// with the same bytes and recipe (`outputs.reuse`).
   bool reuse_outputs = true;
