@@ -75,12 +75,12 @@ class Outputs(unittest.TestCase):
         cls.server.stop()
 
     def submit(self, path, outputs, filename="clip.mp4", priority=None,
-               content_type="video/mp4"):
+               content_type="video/mp4", client=None):
         body = {"filename": filename, "content_type": content_type,
                 "outputs": outputs}
         if priority:
             body["priority"] = priority
-        r = self.c.call("POST", "/jobs", body)
+        r = (client or self.c).call("POST", "/jobs", body)
         self.assertEqual(r.status, 201, r)
         job = r.json()
         put = h.upload(job["upload_url"], h.read_bytes(path), content_type)
@@ -271,6 +271,17 @@ class Outputs(unittest.TestCase):
             self.assertEqual(b2.status, 200, b2)
             self.assertEqual(b2.body, self.fetch(o1[name]["url"]).body, name)
             bodies[name] = b2.body
+        # Another user with the same bytes and recipe gets nothing of the
+        # first user's: reuse would tell them somebody has the same file.
+        other = h.Client(self.server.base)
+        other.login("admin", "admin")
+        theirs = self.submit(self.source, recipe, client=other)
+        job = other.wait_status(theirs, h.TERMINAL, deadline_s=120)
+        self.assertEqual(job["status"], "SUCCEEDED", job)
+        r_other = other.result(theirs).json()
+        self.assertNotIn("reused_from", r_other)
+        for x in by_name(r_other).values():
+            self.assertIn(f"/outputs/{theirs}/", x["url"])
         # Another recipe is made afresh.
         third = self.submit(self.source, {"thumbnails": ["medium"]})
         _, r3 = self.finished(third)
