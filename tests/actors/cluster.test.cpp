@@ -89,11 +89,12 @@ messages::presigner_actor::behavior_type fake_presigner() {
     [](atoms::presign, const messages::object_ref& obj) {
       return "http://store/" + obj.bucket + "/" + obj.key + "?signed";
     },
-    [](atoms::presign_put, const std::vector<messages::object_ref>& objs) {
+    [](atoms::presign_put, const std::vector<messages::object_ref>& objs,
+       uint64_t lease) {
       std::vector<std::string> urls;
       for (auto& obj : objs)
         urls.push_back("http://store/" + obj.bucket + "/" + obj.key
-                       + "?put-signed");
+                       + "?lease=" + std::to_string(lease));
       return urls;
     },
   };
@@ -246,10 +247,11 @@ CAF_TEST(a remote render carries a GET of its upload and a PUT per output) {
   auto first = got.outputs[0];
   auto second = got.outputs[1];
   CAF_CHECK_EQUAL(first.key, "outputs/job-21/small.jpg");
+  // Signed for this lease only.
   CAF_CHECK_EQUAL(first.url,
-                  "http://store/uploads/outputs/job-21/small.jpg?put-signed");
+                  "http://store/uploads/outputs/job-21/small.jpg?lease=21");
   CAF_CHECK_EQUAL(second.url,
-                  "http://store/uploads/outputs/job-21/720p.mp4?put-signed");
+                  "http://store/uploads/outputs/job-21/720p.mp4?lease=21");
   earth.self->send(worker, atoms::dispatch_v, testing::ok_outcome(got, "{}"));
   settle();
   h.receive([](messages::task_outcome& out) { CAF_CHECK(out.ok); },

@@ -722,7 +722,7 @@ CAF_TEST(a local lease costs no presign) {
           return "http://store/" + obj.key;
         },
         [presigns](atoms::presign_put,
-                   const std::vector<messages::object_ref>& objs) {
+                   const std::vector<messages::object_ref>& objs, uint64_t) {
           ++*presigns;
           return std::vector<std::string>(objs.size(), "http://store/put");
         },

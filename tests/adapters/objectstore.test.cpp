@@ -180,8 +180,8 @@ vf::messages::upload_gate_actor::behavior_type
 fake_gate(vf::messages::upload_gate_actor::pointer,
           std::shared_ptr<recorder> rec) {
   return {
-    [rec](vf::atoms::admit, const std::string& bucket,
-          const std::string& key) -> vf::messages::object_ref {
+    [rec](vf::atoms::admit, const std::string& bucket, const std::string& key,
+          uint64_t) -> vf::messages::object_ref {
       if (rec->fail || rec->hold)
         return {};
       std::lock_guard<std::mutex> guard{rec->mtx};
@@ -193,17 +193,20 @@ fake_gate(vf::messages::upload_gate_actor::pointer,
   };
 }
 
-/// A gate for outputs: those of job `open` pass (it renders), the rest are
-/// closed, like the real gate for a job that no longer renders.
+/// A gate for outputs: those of job `open` under lease 7 pass (it
+/// renders), the rest are closed, like the real gate for a job that no
+/// longer renders or a lease handed on; no lease at all is forbidden.
 vf::messages::upload_gate_actor::behavior_type output_gate() {
   return {
-    [](vf::atoms::admit, const std::string&,
-       const std::string& key) -> caf::result<vf::messages::object_ref> {
-      if (key.rfind("outputs/open/", 0) == 0)
+    [](vf::atoms::admit, const std::string&, const std::string& key,
+       uint64_t lease) -> caf::result<vf::messages::object_ref> {
+      if (lease == 0)
+        return vf::messages::make_error(vf::messages::errc::forbidden,
+                                        "no lease");
+      if (key.rfind("outputs/open/", 0) == 0 && lease == 7)
         return vf::messages::object_ref{};
       return vf::messages::make_error(vf::messages::errc::conflict,
-                                      "job closed is SUCCEEDED and is not "
-                                      "making outputs");
+                                      "the render lease of this URL is over");
     },
   };
 }
@@ -375,8 +378,10 @@ struct fixture {
   std::string presign(const std::string& method, const std::string& key,
                       std::optional<int64_t> signed_at = std::nullopt,
                       uint32_t expires = 900,
-                      const std::string& bucket = "uploads") {
+                      const std::string& bucket = "uploads",
+                      vf::adapters::sigv4::pairs query = {}) {
     vf::adapters::sigv4::presign_params params;
+    params.query = std::move(query);
     params.method = method;
     params.endpoint = endpoint();
     params.bucket = bucket;
@@ -1529,7 +1534,11 @@ CAF_TEST(an output PUT by a worker node is stored and announces nothing) {
   start(conf);
   byte_source src;
   auto body = src.make(70 * 1024 + 1);
-  auto res = put(presign("PUT", "outputs/open/small.jpg"), body,
+  auto lease = [this](const std::string& key, const std::string& id) {
+    return presign("PUT", key, std::nullopt, 900, "uploads",
+                   {{"x-vf-lease", id}});
+  };
+  auto res = put(lease("outputs/open/small.jpg", "7"), body,
                  "Content-Type: image/jpeg\r\n");
   CAF_REQUIRE_EQUAL(res.status, 200u);
   CAF_CHECK_EQUAL(res.header(http::field::etag), "\"" + md5_hex(body) + "\"");
@@ -1538,16 +1547,30 @@ CAF_TEST(an output PUT by a worker node is stored and announces nothing) {
   CAF_CHECK(got.body == body);
   CAF_CHECK_EQUAL(got.header(http::field::content_type), "image/jpeg");
   // A second run of the render replaces it: one object remains.
-  CAF_REQUIRE_EQUAL(put(presign("PUT", "outputs/open/small.jpg"), "again")
-                      .status,
+  CAF_REQUIRE_EQUAL(put(lease("outputs/open/small.jpg", "7"), "again").status,
                     200u);
   CAF_CHECK_EQUAL(get(presign("GET", "outputs/open/small.jpg")).body, "again");
   CAF_CHECK_EQUAL(entries_in(dir + "/objects/uploads/outputs/open"), 1u);
-  // A job that no longer renders takes no outputs, whatever the URL says.
-  auto closed = put(presign("PUT", "outputs/closed/small.jpg"), body);
+  // A job that no longer renders, or a lease handed on, takes no outputs.
+  auto closed = put(lease("outputs/closed/small.jpg", "7"), body);
   CAF_CHECK_EQUAL(closed.status, 409u);
+  CAF_CHECK_EQUAL(put(lease("outputs/open/small.jpg", "8"), body).status,
+                  409u);
   CAF_CHECK_EQUAL(get(presign("GET", "outputs/closed/small.jpg")).status,
                   404u);
+  // Without a lease, or one that is not a plain number: refused.
+  CAF_CHECK_EQUAL(put(presign("PUT", "outputs/open/small.jpg"), body).status,
+                  403u);
+  for (auto bad : {"0", "x7", "7 ", "-7", "99999999999999999999999"})
+    CAF_CHECK_EQUAL(put(lease("outputs/open/small.jpg", bad), body).status,
+                    400u);
+  // The lease is signed with the URL: changing it breaks the signature.
+  auto url = lease("outputs/open/small.jpg", "8");
+  auto at = url.find("x-vf-lease=8");
+  CAF_REQUIRE(at != std::string::npos);
+  url.replace(at, 12, "x-vf-lease=7");
+  CAF_CHECK_EQUAL(put(url, body).status, 403u);
+  CAF_CHECK_EQUAL(get(presign("GET", "outputs/open/small.jpg")).body, "again");
   // Not an upload: no event, no marker, no partial file.
   std::this_thread::sleep_for(std::chrono::milliseconds{100});
   CAF_CHECK(rec->snapshot().empty());

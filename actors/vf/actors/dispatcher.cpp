@@ -261,7 +261,7 @@ lease_relay(messages::lease_relay_actor::stateful_pointer<relay_state> self,
             auto outs = t.outputs;
             self
               ->request(presigner, deadline, atoms::presign_put_v,
-                        std::move(outs))
+                        std::move(outs), t.lease_id)
               .then(
                 [=](std::vector<std::string>& urls) mutable {
                   if (urls.size() != t.outputs.size()) {

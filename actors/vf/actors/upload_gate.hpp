@@ -4,6 +4,7 @@
 
 #include "caf/typed_event_based_actor.hpp"
 
+#include "vf/messages/dispatcher_actor.hpp"
 #include "vf/messages/job_store_actor.hpp"
 #include "vf/messages/upload_gate_actor.hpp"
 
@@ -20,6 +21,9 @@ struct upload_gate_config {
   /// First path segment of every output key (`outputs/<job_id>/<file>`,
   /// see `messages::outputs_prefix`): admitted only while the job renders.
   std::string outputs_prefix = "outputs";
+  /// Asked whether the lease an output PUT names is the job's current
+  /// render lease (`lease_of`). Null (tests): the job's state decides.
+  messages::dispatcher_actor dispatcher;
 };
 
 /// Spawn with `sys.spawn(upload_gate, store, cfg)`. Answers from the job

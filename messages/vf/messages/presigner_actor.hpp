@@ -7,6 +7,7 @@
 
 #include "vf/messages/type_ids.hpp"
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -17,8 +18,11 @@ namespace vf::messages {
 /// a GET URL valid for the lease (`object_ref::url`).
 ///
 /// - `(presign, object_ref)` → the presigned GET URL of `bucket`/`key`.
-/// - `(presign_put, objects)` → one presigned PUT URL per object, in order:
-///   where a render on another node stores each output (`task::outputs`).
+/// - `(presign_put, objects, lease_id)` → one presigned PUT URL per object,
+///   in order: where a render on another node stores each output
+///   (`task::outputs`). Each URL carries the lease as a signed query
+///   parameter, `x-vf-lease`, so that the built-in store takes the PUT only
+///   while that lease is the job's current render.
 ///
 /// Errors: `errc::internal` when the URL cannot be made. Sent by: the
 /// dispatcher's lease relay, only for remote leases (local workers read the
@@ -27,7 +31,7 @@ namespace vf::messages {
 /// server); chosen in `runtime/ports.cpp`.
 using presigner_actor = caf::typed_actor<
   caf::replies_to<atoms::presign, object_ref>::with<std::string>,
-  caf::replies_to<atoms::presign_put, std::vector<object_ref>>::with<
-    std::vector<std::string>>>;
+  caf::replies_to<atoms::presign_put, std::vector<object_ref>,
+                  uint64_t>::with<std::vector<std::string>>>;
 
 } // namespace vf::messages

@@ -95,10 +95,11 @@ int serve(const std::vector<std::string>& raw_args) {
   keep_local_slots(n, *cfg, d.dispatcher, host, seed, *effects);
 
   // -- edges -----------------------------------------------------------------
+  actors::upload_gate_config gate_cfg;
+  gate_cfg.bucket = cfg->bucket;
+  gate_cfg.dispatcher = d.dispatcher;
   auto gate = n.keep("upload gate", tier::domain,
-                     sys.spawn(actors::upload_gate, stores->jobs,
-                               actors::upload_gate_config{cfg->bucket,
-                                                          "uploads"}));
+                     sys.spawn(actors::upload_gate, stores->jobs, gate_cfg));
   auto object_server = builtin_store_of(n, *cfg, limits, gate,
                                         d.orchestrator);
   if (object_server) {

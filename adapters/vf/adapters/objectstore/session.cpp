@@ -24,6 +24,7 @@
 
 #include <array>
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -251,11 +252,26 @@ std::optional<s3_error> session::parse_target() {
     auto part = query.substr(0, amp);
     query = amp == std::string_view::npos ? std::string_view{}
                                           : query.substr(amp + 1);
-    auto name = sigv4::uri_decode(part.substr(0, part.find('=')), true);
+    auto eq = part.find('=');
+    auto name = sigv4::uri_decode(part.substr(0, eq), true);
     if (!name)
       return s3_error{http::status::bad_request, "InvalidURI",
                       "Couldn't parse the specified URI: malformed "
                       "percent-encoding in the query"};
+    if (*name == messages::output_lease_parameter) {
+      // Signed with the URL (checked by authenticate): the render lease an
+      // output PUT belongs to. Once, and a plain number.
+      uint64_t lease = 0;
+      auto value = eq == std::string_view::npos ? std::string_view{}
+                                                : part.substr(eq + 1);
+      auto [end, ec] = std::from_chars(value.data(),
+                                       value.data() + value.size(), lease);
+      if (req_.lease != 0 || ec != std::errc{}
+          || end != value.data() + value.size() || lease == 0)
+        return s3_error{http::status::bad_request, "InvalidArgument",
+                        "Malformed or repeated lease parameter"};
+      req_.lease = lease;
+    }
     for (auto sub : unsupported_subresources)
       if (*name == sub)
         return s3_error{http::status::not_implemented, "NotImplemented",
@@ -389,7 +405,7 @@ void session::handle_put() {
   std::weak_ptr<session> weak = hold_;
   worker_.bridge->self()
     ->request(gate, ctx_.config().event_timeout, atoms::admit_v, req_.bucket,
-              req_.key)
+              req_.key, req_.lease)
     .then(
       [weak, expect_continue](messages::object_ref& prior) {
         if (auto self = weak.lock()) {
@@ -410,6 +426,9 @@ void session::handle_put() {
           else if (code == messages::errc::not_found)
             self->send_error({http::status::forbidden, "AccessDenied",
                               "No job expects an upload to this key"});
+          else if (code == messages::errc::forbidden)
+            self->send_error({http::status::forbidden, "AccessDenied",
+                              "This upload is not allowed: " + what});
           else
             self->send_error({http::status::service_unavailable,
                               "ServiceUnavailable",

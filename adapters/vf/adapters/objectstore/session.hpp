@@ -144,6 +144,9 @@ private:
     /// output, stored like an upload but never announced (no marker, no
     /// ObjectCreated event).
     bool output = false;
+    /// The render lease a PUT of an output names (`x-vf-lease`, signed
+    /// with the URL); 0: none.
+    uint64_t lease = 0;
   };
 
   /// Reads request headers only, so a request is judged before its body.

@@ -3,6 +3,7 @@
 #include "vf/adapters/s3/presigner.hpp"
 
 #include "vf/messages/errc.hpp"
+#include "vf/messages/upload_gate_actor.hpp"
 
 #include "caf/typed_event_based_actor.hpp"
 
@@ -29,11 +30,13 @@ presigner(messages::presigner_actor::pointer, presigner_config cfg) {
       return sigv4::presign_url(p);
     },
     [base, put_expires = cfg.put_expires](
-      atoms::presign_put, const std::vector<messages::object_ref>& objs)
-      -> caf::result<std::vector<std::string>> {
+      atoms::presign_put, const std::vector<messages::object_ref>& objs,
+      uint64_t lease) -> caf::result<std::vector<std::string>> {
       auto p = base;
       p.method = "PUT";
       p.expires = put_expires;
+      p.query.emplace_back(std::string{messages::output_lease_parameter},
+                           std::to_string(lease));
       p.now = static_cast<int64_t>(std::time(nullptr));
       std::vector<std::string> urls;
       urls.reserve(objs.size());

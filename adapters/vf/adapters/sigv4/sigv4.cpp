@@ -520,6 +520,7 @@ std::string presign_url(const presign_params& params) {
     if (!iequals(name, "host"))
       req.headers.emplace_back(common::to_lower_ascii(name), value);
   req.payload_hash = std::string{unsigned_payload};
+  req.query = params.query;
   scope sc;
   sc.region = params.region;
   sc.service = "s3";

@@ -146,6 +146,9 @@ struct presign_params {
   /// Extra headers to sign besides `host` (lower-case names), e.g.
   /// `content-type`; the client must send them with these exact values.
   pairs signed_headers;
+  /// Extra query parameters, signed like every parameter of the URL (e.g.
+  /// `x-vf-lease`): a verifier knows they came from the signer.
+  pairs query;
 };
 
 /// Returns a path-style presigned URL:
