@@ -523,6 +523,125 @@ CAF_TEST(a node admits tasks within its memory budget) {
   CAF_CHECK_EQUAL(outcomes().size(), 2u);
 }
 
+namespace {
+
+/// Respawns `disp` with stand-ins for the media adapter's split and merge:
+/// two parts, with inputs "part-0" and "part-1", merged as
+/// "merged:<out0>,<out1>|<worker0>,<worker1>".
+void with_split(fixture& f) {
+  anon_send_exit(f.disp, exit_reason::user_shutdown);
+  actors::dispatcher_config cfg;
+  cfg.wall_ms = fixture::spawned_ms;
+  cfg.split_render = [](const messages::task& t) {
+    std::vector<messages::task> parts;
+    for (int i = 0; i < 2; ++i) {
+      auto p = t;
+      p.input = "part-" + std::to_string(i);
+      parts.push_back(std::move(p));
+    }
+    return parts;
+  };
+  cfg.merge_render = [](const messages::task&,
+                        const std::vector<std::string>& outs,
+                        const std::vector<std::string>& workers) {
+    return "merged:" + outs.at(0) + "," + outs.at(1) + "|" + workers.at(0)
+           + "," + workers.at(1);
+  };
+  f.disp = f.sys.spawn(actors::dispatcher, cfg);
+  f.consume_messages();
+}
+
+} // namespace
+
+CAF_TEST(a render spreads over two free nodes and answers once) {
+  with_split(*this);
+  auto a = add_worker("a/w1", 1, {task_kind::render}, {}, "a");
+  auto b = add_worker("b/w1", 1, {task_kind::render}, {}, "b");
+  auto t = make_task(100, 0, task_kind::render);
+  submit(t);
+  CAF_REQUIRE_EQUAL(ws(a).running.size(), 1u);
+  CAF_REQUIRE_EQUAL(ws(b).running.size(), 1u);
+  auto pa = ws(a).running[0].first;
+  auto pb = ws(b).running[0].first;
+  CAF_CHECK_NOT_EQUAL(pa.lease_id, pb.lease_id);
+  CAF_CHECK_NOT_EQUAL(pa.lease_id, 100u);
+  CAF_CHECK_EQUAL(pa.job_id, "job-100");
+  CAF_CHECK(pa.input != pb.input);
+  // Both parts are the job's leases now.
+  CAF_CHECK_EQUAL(lease_of("job-100").size(), 2u);
+  self->send(a, atoms::dispatch_v, testing::ok_outcome(pa, "oa"));
+  consume_messages();
+  CAF_CHECK(outcomes().empty()); // One part is not the render.
+  self->send(b, atoms::dispatch_v, testing::ok_outcome(pb, "ob"));
+  consume_messages();
+  auto xs = outcomes();
+  CAF_REQUIRE_EQUAL(xs.size(), 1u);
+  auto out = xs[0];
+  CAF_CHECK(out.ok);
+  CAF_CHECK_EQUAL(out.lease_id, 100u);
+  CAF_CHECK_EQUAL(out.kind, task_kind::render);
+  auto want = pa.input == "part-0" ? std::string{"merged:oa,ob|a/w1,b/w1"}
+                                   : std::string{"merged:ob,oa|b/w1,a/w1"};
+  CAF_CHECK_EQUAL(out.output, want);
+  CAF_CHECK(lease_of("job-100").empty());
+}
+
+CAF_TEST(a failed part fails the render and cancels the others) {
+  with_split(*this);
+  auto a = add_worker("a/w1", 1, {task_kind::render}, {}, "a");
+  auto b = add_worker("b/w1", 1, {task_kind::render}, {}, "b");
+  submit(make_task(100, 0, task_kind::render));
+  CAF_REQUIRE_EQUAL(ws(a).running.size(), 1u);
+  CAF_REQUIRE_EQUAL(ws(b).running.size(), 1u);
+  auto pa = ws(a).running[0].first;
+  auto pb = ws(b).running[0].first;
+  auto bad = testing::ok_outcome(pa, "");
+  bad.ok = false;
+  bad.error_code = errc::encoder_failed;
+  bad.transient = true;
+  bad.error_message = "x264 failed";
+  self->send(a, atoms::dispatch_v, bad);
+  consume_messages();
+  auto xs = outcomes();
+  CAF_REQUIRE_EQUAL(xs.size(), 1u);
+  auto out = xs[0];
+  CAF_CHECK(!out.ok);
+  CAF_CHECK_EQUAL(out.lease_id, 100u);
+  CAF_CHECK_EQUAL(out.error_code, errc::encoder_failed);
+  CAF_CHECK(out.transient);
+  CAF_REQUIRE_EQUAL(ws(b).cancels.size(), 1u);
+  auto cancelled = ws(b).cancels[0];
+  CAF_CHECK_EQUAL(cancelled, pb.lease_id);
+  // The other part ends (cancelled): nothing more is answered.
+  self->send(b, atoms::dispatch_v, testing::ok_outcome(pb, "late"));
+  consume_messages();
+  CAF_CHECK(outcomes().empty());
+  CAF_CHECK(lease_of("job-100").empty());
+}
+
+CAF_TEST(a render is not split without two free nodes) {
+  with_split(*this);
+  auto a = add_worker("a/w1", 2, {task_kind::render}, {}, "a");
+  auto t = make_task(100, 0, task_kind::render);
+  submit(t);
+  CAF_REQUIRE_EQUAL(ws(a).running.size(), 1u);
+  auto got = ws(a).running[0].first;
+  CAF_CHECK_EQUAL(got.lease_id, 100u);
+  CAF_CHECK_EQUAL(got.input, t.input);
+}
+
+CAF_TEST(cancelling a split render cancels its parts) {
+  with_split(*this);
+  auto a = add_worker("a/w1", 1, {task_kind::render}, {}, "a");
+  auto b = add_worker("b/w1", 1, {task_kind::render}, {}, "b");
+  submit(make_task(100, 0, task_kind::render));
+  CAF_REQUIRE_EQUAL(ws(a).running.size(), 1u);
+  self->send(disp, atoms::cancel_v, uint64_t{100});
+  consume_messages();
+  CAF_CHECK_EQUAL(ws(a).cancels.size(), 1u);
+  CAF_CHECK_EQUAL(ws(b).cancels.size(), 1u);
+}
+
 CAF_TEST(a large render that waited keeps a node for itself) {
   auto w = add_worker("w1", 4, {task_kind::probe, task_kind::render}, {},
                       "n1", 0, 1000);

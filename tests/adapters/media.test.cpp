@@ -959,6 +959,94 @@ CAF_TEST(the output keys of a recipe name every thumbnail and rendition) {
   CAF_CHECK(render_output_keys("j1", "{}").empty());
 }
 
+CAF_TEST(a render splits its renditions into two balanced parts) {
+  using vf::adapters::media::make_render_input;
+  using vf::adapters::media::merge_render;
+  using vf::adapters::media::render_output_keys;
+  using vf::adapters::media::split_render;
+  const std::string meta = R"({"streams":[{"codec_type":"video",)"
+                           R"("width":1920,"height":1080}]})";
+  const std::string recipe
+    = R"({"thumbnails":[{"name":"small","width":320,"height":180}],)"
+      R"("renditions":[{"name":"2160p","height":2160},)"
+      R"({"name":"1080p","height":1080},{"name":"720p","height":720},)"
+      R"({"name":"480p","height":480}]})";
+  vf::messages::task t;
+  t.job_id = "j1";
+  t.kind = vf::messages::task_kind::render;
+  t.input = make_render_input(recipe, meta, "", "");
+  t.threads = 2;
+  t.memory_mb = 900;
+  for (auto& key : render_output_keys("j1", recipe))
+    t.outputs.push_back({"uploads", key, {}, {}, 0, "", {}});
+  auto parts = split_render(t);
+  CAF_REQUIRE_EQUAL(parts.size(), 2u);
+  // The 1080p alone; 720p, 480p, the thumbnail and the 2160p (not made:
+  // never upscaled) with the lighter part.
+  auto names = [](const vf::messages::task& p) {
+    std::vector<std::string> xs;
+    for (auto& o : p.outputs)
+      xs.push_back(o.key);
+    return xs;
+  };
+  auto first = names(parts[0]);
+  auto second = names(parts[1]);
+  CAF_CHECK_EQUAL(first, (std::vector<std::string>{"outputs/j1/1080p.mp4"}));
+  CAF_CHECK_EQUAL(second, (std::vector<std::string>{
+                            "outputs/j1/small.jpg", "outputs/j1/2160p.mp4",
+                            "outputs/j1/720p.mp4", "outputs/j1/480p.mp4"}));
+  for (auto& p : parts) {
+    CAF_CHECK_LESS(p.memory_mb, t.memory_mb);
+    CAF_CHECK_EQUAL(p.threads, 2u);
+    vf::adapters::media::render_request req;
+    CAF_CHECK_EQUAL(vf::adapters::media::parse_render_input(p.input, req), "");
+  }
+  // Merged back in the recipe's order, each made entry with its worker.
+  auto merged = nlohmann::json::parse(merge_render(
+    t,
+    {R"({"thumbnails":[],"renditions":[{"name":"1080p","bytes":1}]})",
+     R"({"thumbnails":[{"name":"small","bytes":2}],"renditions":[)"
+     R"({"name":"2160p","skipped":"no"},{"name":"720p","bytes":3},)"
+     R"({"name":"480p","bytes":4}]})"},
+    {"w1/worker-1", "w2/worker-1"}));
+  std::vector<std::string> order;
+  for (auto& e : merged["renditions"])
+    order.push_back(e["name"].get<std::string>());
+  CAF_CHECK_EQUAL(order, (std::vector<std::string>{"2160p", "1080p", "720p",
+                                                   "480p"}));
+  CAF_CHECK_EQUAL(merged["renditions"][1]["worker"].get<std::string>(),
+                  "w1/worker-1");
+  CAF_CHECK_EQUAL(merged["thumbnails"][0]["worker"].get<std::string>(),
+                  "w2/worker-1");
+  CAF_CHECK(!merged["renditions"][0].contains("worker"));
+}
+
+CAF_TEST(a render with one rendition made or a reuse is not split) {
+  using vf::adapters::media::make_render_input;
+  using vf::adapters::media::split_render;
+  const std::string meta = R"({"streams":[{"codec_type":"video",)"
+                           R"("width":640,"height":360}]})";
+  vf::messages::task t;
+  t.job_id = "j1";
+  t.kind = vf::messages::task_kind::render;
+  // 1080p and 720p are never upscaled from 360p: one made.
+  t.input = make_render_input(
+    R"({"renditions":[{"name":"1080p","height":1080},)"
+    R"({"name":"720p","height":720},{"name":"360p","height":360}]})",
+    meta, "", "");
+  CAF_CHECK(split_render(t).empty());
+  t.input = make_render_input(R"({"renditions":[{"name":"360p","height":360},)"
+                              R"({"name":"240p","height":240}]})",
+                              meta, "j0", R"({"renditions":[]})");
+  CAF_CHECK(split_render(t).empty());
+  t.input = make_render_input(R"({"renditions":[{"name":"360p","height":360},)"
+                              R"({"name":"240p","height":240}]})",
+                              "{}", "", "");
+  CAF_CHECK(split_render(t).empty()); // Size unknown.
+  t.input = "not json";
+  CAF_CHECK(split_render(t).empty());
+}
+
 CAF_TEST(a render outcome may only name its own job outputs) {
   // A worker node wrote it; the API presigns downloads of the keys it
   // names: another job's (another user's) objects must not get in.

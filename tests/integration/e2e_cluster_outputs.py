@@ -18,6 +18,11 @@ API hands out and checked with ffprobe (codec, size, duration within 0.1 s
 of the source); the coordinator's store holds exactly one object per
 output made and no partial upload; the nodes' render folders are empty.
 
+test_one_render_spread_over_two_nodes: with both nodes idle, a job's two
+renditions are made as two parts on both nodes (dispatcher split, media
+adapter grouping); one render outcome is recorded (its worker lists both),
+progress names each output's node, and the outputs are whole.
+
 test_node_killed_mid_encode: one job rendering a 20 s 720p clip to 720p
 and 360p. Once `GET /jobs/{id}` shows a rendition running on a node at
 5 % or more, that node gets SIGKILL. Its lease ends `worker_lost`; the
@@ -74,6 +79,12 @@ def render_attempts(coord, jid):
         return [dict(r) for r in conn.execute(
             "SELECT lease_id, attempt, ok, error_code, worker FROM attempts "
             "WHERE job_id = ? AND kind = 'render' ORDER BY id", (jid,))]
+
+
+def render_nodes(row):
+    """Nodes that made a render: a render spread over parts is recorded
+    with its parts' workers joined by '+'."""
+    return {cx.node_of(w) for w in (row["worker"] or "").split("+") if w}
 
 
 def probe_download(url, suffix):
@@ -167,14 +178,39 @@ class ClusterOutputs(unittest.TestCase):
             renders = render_attempts(self.coord, jid)
             ok = [r for r in renders if r["ok"]]
             self.assertEqual(len(ok), 1, renders)
-            node = cx.node_of(ok[0]["worker"])
-            self.assertIn(node, NODES, renders)
-            nodes_used.add(node)
+            nodes = render_nodes(ok[0])
+            self.assertTrue(nodes and nodes <= set(NODES), renders)
+            nodes_used |= nodes
         self.assertEqual(partial_uploads(self.coord), [])
         for n, w in self.workers.items():
             self.assertEqual(render_leftovers(w), [], n)
         print(f"\n  3 jobs rendered on worker nodes {sorted(nodes_used)}; "
               f"every output downloaded and probed", flush=True)
+
+    def test_one_render_spread_over_two_nodes(self):
+        """Both nodes idle: the job's two renditions are made on both, one
+        outcome is recorded, and every output is whole."""
+        src = h.clip(SOURCE)
+        want = float(h.ffprobe(src)["format"]["duration"])
+        jid = self.submit(src, {"thumbnails": ["small"],
+                                "renditions": ["360p", "240p"]})
+        res = self.succeeded(jid)
+        self.check_renditions(res, want, ["360p", "240p"])
+        for x in res["outputs"]["renditions"] + res["outputs"]["thumbnails"]:
+            self.assertNotIn("worker", x)  # internal: not for clients
+        renders = render_attempts(self.coord, jid)
+        self.assertEqual(len(renders), 1, renders)
+        self.assertTrue(renders[0]["ok"], renders)
+        self.assertEqual(render_nodes(renders[0]), set(NODES), renders)
+        # Progress names the node of each output.
+        steps = {st["name"]: st for st in
+                 self.c.get_job(jid)["progress"]["steps"]}
+        made_on = {steps[f"rendition:{n}"]["node"] for n in ("360p", "240p")}
+        self.assertEqual(made_on, set(NODES), steps)
+        self.assertEqual(outputs_on_disk(self.coord, jid),
+                         ["240p.mp4", "360p.mp4", "small.jpg"])
+        print(f"\n  one render spread over {sorted(made_on)}: "
+              f"{renders[0]['worker']}", flush=True)
 
     def long_source(self):
         src = os.path.join(h.scratch_dir(), "long_720p.mp4")

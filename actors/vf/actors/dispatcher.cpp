@@ -65,6 +65,9 @@ bool costly(const messages::task& t) {
   return t.threads > 0 || t.memory_mb > 0;
 }
 
+/// Most parts a render is split into (queue keys leave room for them).
+constexpr size_t max_parts = 7;
+
 /// Nodes (load keys) kept free of new costly tasks during one dispatch
 /// pass, for costly tasks ahead of them that did not fit.
 using reservations = std::set<std::string>;
@@ -310,6 +313,74 @@ uint64_t dispatcher_state::held_by(const std::string& node) const {
 
 namespace {
 
+/// One part of a split render ended with `out`: keeps its output; the first
+/// failure answers the render (and cancels the other parts), the last
+/// success answers it with the merged outputs.
+void part_done(dispatcher_impl* self, uint64_t parent, uint64_t part,
+               messages::task_outcome out) {
+  auto& st = self->state;
+  auto s = st.splits.find(parent);
+  if (s == st.splits.end())
+    return;
+  auto& sp = s->second;
+  auto idx = static_cast<size_t>(
+    std::find(sp.parts.begin(), sp.parts.end(), part) - sp.parts.begin());
+  if (idx >= sp.parts.size())
+    return;
+  if (!sp.answered) {
+    if (!out.ok) {
+      sp.answered = true;
+      // Sent, not called: a queued part answers at once, and this entry
+      // must stay as it is until this call is over.
+      for (auto other : sp.parts)
+        if (other != part)
+          self->send(self, atoms::cancel_v, other);
+      out.job_id = sp.job_task.job_id;
+      out.lease_id = parent;
+      sp.promise.deliver(std::move(out));
+    } else {
+      sp.outputs[idx] = std::move(out.output);
+      sp.workers[idx] = std::move(out.worker);
+      sp.duration_us = std::max(sp.duration_us, out.duration_us);
+      if (sp.leased_at == 0 || (out.leased_at != 0 && out.leased_at < sp.leased_at))
+        sp.leased_at = out.leased_at;
+    }
+  }
+  if (++sp.done < sp.parts.size())
+    return;
+  if (!sp.answered) {
+    messages::task_outcome m;
+    m.job_id = sp.job_task.job_id;
+    m.lease_id = parent;
+    m.kind = sp.job_task.kind;
+    m.ok = true;
+    m.output = st.cfg.merge_render(sp.job_task, sp.outputs, sp.workers);
+    for (auto& w : sp.workers)
+      m.worker += (m.worker.empty() ? "" : "+") + w;
+    m.duration_us = sp.duration_us;
+    m.object_version = sp.job_task.object.version;
+    m.series = sp.job_task.series;
+    m.leased_at = sp.leased_at;
+    sp.promise.deliver(std::move(m));
+  }
+  st.splits.erase(s);
+}
+
+/// Answers the task of lease `lease_id` with `out`: its requester, or, for
+/// a part of a split render, the render.
+void answer(dispatcher_impl* self,
+            caf::typed_response_promise<messages::task_outcome>& rp,
+            uint64_t lease_id, messages::task_outcome out) {
+  auto& st = self->state;
+  if (auto p = st.part_of.find(lease_id); p != st.part_of.end()) {
+    auto parent = p->second;
+    st.part_of.erase(p);
+    part_done(self, parent, lease_id, std::move(out));
+    return;
+  }
+  rp.deliver(std::move(out));
+}
+
 /// Ends a lease exactly once: frees the slot, reports, answers, and hands
 /// the slot to the next queued task.
 void finish(dispatcher_impl* self, uint64_t lease_id,
@@ -324,7 +395,7 @@ void finish(dispatcher_impl* self, uint64_t lease_id,
   out.leased_at = i->second.job_task.leased_at; // Whoever made it.
   if (st.cfg.metrics)
     self->send(st.cfg.metrics, atoms::observe_v, out);
-  i->second.promise.deliver(std::move(out));
+  answer(self, i->second.promise, lease_id, std::move(out));
   if (i->second.relay) // Ended without its answer: stop waiting for it.
     self->send_exit(i->second.relay, caf::exit_reason::user_shutdown);
   auto node = std::move(i->second.node);
@@ -404,6 +475,46 @@ void reserve_for(const dispatcher_state& st, const messages::task& t,
     held.insert(load_key(*best));
 }
 
+/// How many nodes have a free worker that runs tasks like `t`.
+size_t free_nodes(const dispatcher_state& st, const messages::task& t,
+                  const reservations& held) {
+  std::set<std::string> nodes;
+  for (auto& [addr, w] : st.workers)
+    if (w.busy < w.info.slots && runs_kind(w, t)
+        && held.count(load_key(w)) == 0)
+      nodes.insert(load_key(w));
+  return nodes.size();
+}
+
+/// Replaces render `pick` (still in the queue; the caller erases it) by
+/// `parts`, queued right behind it with their own lease ids.
+void split(dispatcher_impl* self, dispatcher_state::queue_type::iterator pick,
+           std::vector<messages::task> parts) {
+  auto& st = self->state;
+  auto parent = pick->second.job_task.lease_id;
+  auto& sp = st.splits[parent];
+  sp.job_task = pick->second.job_task;
+  sp.promise = std::move(pick->second.promise);
+  sp.outputs.resize(parts.size());
+  sp.workers.resize(parts.size());
+  auto id = parent;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    do
+      ++id;
+    while (id == 0 || st.leases.count(id) > 0 || st.splits.count(id) > 0
+           || st.part_of.count(id) > 0);
+    auto& part = parts[i];
+    part.lease_id = id;
+    part.job_id = sp.job_task.job_id;
+    part.kind = sp.job_task.kind;
+    part.priority = sp.job_task.priority;
+    st.part_of[id] = parent;
+    sp.parts.push_back(id);
+    auto key = std::make_pair(pick->first.first, pick->first.second + 1 + i);
+    st.queue.emplace(key, queued_task{std::move(part), {}, pick->second.since});
+  }
+}
+
 void try_dispatch(dispatcher_impl* self) {
   auto& st = self->state;
   auto now = self->clock().now();
@@ -428,6 +539,17 @@ void try_dispatch(dispatcher_impl* self) {
         reserve_for(st, t, held);
       ++q; // No worker for this kind right now; lower priorities may fit.
       continue;
+    }
+    if (t.kind == messages::task_kind::render && st.cfg.split_render
+        && st.cfg.merge_render && st.part_of.count(t.lease_id) == 0
+        && free_nodes(st, t, held) >= 2) {
+      auto parts = st.cfg.split_render(t);
+      if (parts.size() >= 2 && parts.size() <= max_parts) {
+        split(self, pick, std::move(parts));
+        st.queue.erase(pick);
+        q = st.queue.begin(); // The parts go first, in order.
+        continue;
+      }
     }
     ++st.leased_total;
     ++best->busy;
@@ -529,8 +651,11 @@ dispatcher(dispatcher_impl* self, dispatcher_config cfg) {
         messages::task& t) -> caf::result<messages::task_outcome> {
       auto rp = self->make_response_promise<messages::task_outcome>();
       auto& st = self->state;
+      // Arrivals leave room for the parts of a split render right after
+      // it (see try_dispatch).
       auto key = std::make_pair(-static_cast<int64_t>(t.priority),
-                                st.arrivals++);
+                                st.arrivals);
+      st.arrivals += max_parts + 1;
       if (st.cfg.unrunnable_after.count() > 0 && !offered(st, t))
         self->delayed_send(self, st.cfg.unrunnable_after, atoms::unrunnable_v,
                            t.lease_id);
@@ -562,6 +687,12 @@ dispatcher(dispatcher_impl* self, dispatcher_config cfg) {
     },
     [=](atoms::unrunnable, uint64_t lease_id) {
       auto& st = self->state;
+      if (auto s = st.splits.find(lease_id); s != st.splits.end()) {
+        // A split render: its queued parts are looked at instead.
+        for (auto part : s->second.parts)
+          self->send(self, atoms::unrunnable_v, part);
+        return;
+      }
       for (auto i = st.queue.begin(); i != st.queue.end(); ++i) {
         auto& t = i->second.job_task;
         if (t.lease_id != lease_id)
@@ -576,20 +707,27 @@ dispatcher(dispatcher_impl* self, dispatcher_config cfg) {
         auto out = lost_outcome(t, messages::errc::no_worker,
                                 no_worker_message(st, t), "");
         out.transient = false;
-        i->second.promise.deliver(std::move(out));
+        auto rp = std::move(i->second.promise);
         st.queue.erase(i);
+        answer(self, rp, lease_id, std::move(out));
         return;
       }
     },
     [=](atoms::cancel, uint64_t lease_id) {
       auto& st = self->state;
+      if (auto s = st.splits.find(lease_id); s != st.splits.end()) {
+        for (auto part : s->second.parts)
+          self->send(self, atoms::cancel_v, part);
+        return;
+      }
       for (auto i = st.queue.begin(); i != st.queue.end(); ++i) {
         if (i->second.job_task.lease_id == lease_id) {
           auto out = lost_outcome(i->second.job_task, messages::errc::cancelled,
                                   "cancelled before it started", "");
           out.transient = false;
-          i->second.promise.deliver(std::move(out));
+          auto rp = std::move(i->second.promise);
           st.queue.erase(i);
+          answer(self, rp, lease_id, std::move(out));
           return;
         }
       }

@@ -70,6 +70,20 @@ struct dispatcher_config {
   /// fits (tasks without a cost, like probes, still do). Before that,
   /// smaller renders that fit may pass it. 0: at once.
   std::chrono::milliseconds reserve_after{30000};
+  /// Spreads one render over nodes: when a render is next to run and more
+  /// than one node has a free worker for it, `split_render` may cut it into
+  /// parts (each a render task of its own, with a share of the outputs and
+  /// its own cost); the dispatcher leases the parts like any task and
+  /// answers the render with one outcome: `merge_render(render, outputs,
+  /// workers)` of the parts' outputs when all succeed, else the first
+  /// failure (the other parts are cancelled). Fewer than two parts: not split. Empty
+  /// (tests, runtime without media): renders are never split.
+  std::function<std::vector<messages::task>(const messages::task&)>
+    split_render;
+  std::function<std::string(const messages::task&,
+                            const std::vector<std::string>&,
+                            const std::vector<std::string>&)>
+    merge_render;
 };
 
 /// A worker as the dispatcher sees it.
@@ -154,6 +168,22 @@ struct dispatcher_state {
   /// Cost of the leases on each node (by CAF node and `worker_info::node`),
   /// nodes with costly leases only.
   std::unordered_map<std::string, node_load> loads;
+  /// A render spread over parts: the requester's promise, waiting for
+  /// every part (by the render's lease id).
+  struct split_render {
+    messages::task job_task;
+    caf::typed_response_promise<messages::task_outcome> promise;
+    std::vector<uint64_t> parts;
+    std::vector<std::string> outputs;
+    std::vector<std::string> workers;
+    size_t done = 0;
+    bool answered = false;
+    uint64_t duration_us = 0;
+    int64_t leased_at = 0;
+  };
+  std::unordered_map<uint64_t, split_render> splits;
+  /// Lease ids of parts (never split again), mapped to their render's.
+  std::unordered_map<uint64_t, uint64_t> part_of;
   /// Leases held by the workers of `node`.
   uint64_t held_by(const std::string& node) const;
 };

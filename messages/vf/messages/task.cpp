@@ -46,6 +46,8 @@ task_progress progress_of(const task& t) {
   x.kind = t.kind;
   x.series = t.series;
   x.object_version = t.object.version;
+  for (auto& o : t.outputs)
+    x.outputs.push_back(o.key);
   return x;
 }
 

@@ -135,13 +135,16 @@ struct task_progress {
   /// 0..100 as last reported by the worker (renders report it by output
   /// time; other kinds stay at 0 until they finish).
   uint8_t percent = 0;
+  /// Render only: keys of the outputs this task makes (a job's renditions
+  /// may be spread over several tasks, see `dispatcher_config`).
+  std::vector<std::string> outputs;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, task_progress& x) {
   return f(caf::meta::type_name("task_progress"), x.job_id, x.lease_id,
            x.kind, x.series, x.object_version, x.leased, x.worker, x.node,
-           x.leased_at, x.percent);
+           x.leased_at, x.percent, x.outputs);
 }
 
 /// How `t` stands while it waits in a queue: its job, lease, kind, series

@@ -91,6 +91,10 @@ domain_actors spawn_domain(node& n, const node_config& cfg,
   disp_cfg.metrics = n.keep("metrics sink", tier::store,
                             spawn_metrics_sink(sys, n.metrics()));
   disp_cfg.presigner = presigner_of(n, cfg);
+  if (cfg.split_renders) {
+    disp_cfg.split_render = adapters::media::split_render;
+    disp_cfg.merge_render = adapters::media::merge_render;
+  }
   d.dispatcher = n.keep("dispatcher", tier::domain,
                         sys.spawn(actors::dispatcher, disp_cfg));
   orch_cfg.checker = object_checker_of(n, cfg);

@@ -140,6 +140,9 @@ const std::vector<setting_spec>& serve_specs() {
      "a task that no joined worker offers to run (e.g. a render on a "
      "coordinator with workers.count = 0) fails with no_worker after this "
      "many seconds instead of waiting for ever (0: it waits)"},
+    {"outputs.split", "--split-renders", "1",
+     "spread a job's renditions over two nodes when two have a free "
+     "worker (0: one render task per job)"},
     {"workers.reserve_after_s", "--reserve-after-s", "30",
      "a render that no node has room for after this many seconds keeps "
      "the least loaded node that could hold it: no other render starts "
@@ -475,6 +478,8 @@ caf::expected<node_config> make_node_config(const settings& xs) {
   cfg.render_timeout_ms = static_cast<uint32_t>(*render_timeout * 1000);
   VF_TRY(no_worker_after, xs.uint("workers.no_worker_after_s", 0, 604800));
   cfg.no_worker_after = std::chrono::seconds{*no_worker_after};
+  VF_TRY(split, xs.uint("outputs.split", 0, 1));
+  cfg.split_renders = *split == 1;
   VF_TRY(reserve_after, xs.uint("workers.reserve_after_s", 0, 86400));
   cfg.reserve_after = std::chrono::seconds{*reserve_after};
   VF_TRY(reuse, xs.uint("outputs.reuse", 0, 1));

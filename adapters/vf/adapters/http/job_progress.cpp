@@ -158,16 +158,39 @@ const json* find_entry(const json& made, const char* list,
   return nullptr;
 }
 
+/// The live task of job `j` that makes the output stored as `file` (a
+/// render spread over parts lists its keys per part), or null.
+const messages::task_progress*
+live_part(const messages::job& j,
+          const std::vector<messages::task_progress>& live,
+          const std::string& file) {
+  for (auto& x : live) {
+    if (x.kind != task_kind::render || x.series != j.series
+        || x.object_version != j.object.version)
+      continue;
+    for (auto& key : x.outputs)
+      if (key.size() > file.size()
+          && key.compare(key.size() - file.size(), file.size(), file) == 0
+          && key[key.size() - file.size() - 1] == '/')
+        return &x;
+  }
+  return nullptr;
+}
+
 /// Appends one step per output of the render step `s` (`recipe` is the
-/// job's canonical recipe).
+/// job's canonical recipe): a render spread over parts shows each output
+/// with its own part (`live`), a finished one with the worker that made it.
 void add_outputs(json& steps, double& done, double& total,
-                 const std::string& recipe, const task_state& s) {
+                 const std::string& recipe, const task_state& s,
+                 const messages::job& j,
+                 const std::vector<messages::task_progress>& live) {
   auto r = json::parse(recipe, nullptr, false);
   if (!r.is_object())
     return;
   auto made = s.state == "done" ? json::parse(s.output, nullptr, false)
                                 : json{};
-  auto add = [&](const char* list, const char* prefix, double weight) {
+  auto add = [&](const char* list, const char* prefix, const char* ext,
+                 double weight) {
     auto l = r.find(list);
     if (l == r.end() || !l->is_array())
       return;
@@ -176,20 +199,32 @@ void add_outputs(json& steps, double& done, double& total,
         continue;
       auto name = x["name"].get<std::string>();
       auto one = s;
-      if (auto e = find_entry(made, list, name);
-          e != nullptr && e->contains("skipped")) {
+      auto e = find_entry(made, list, name);
+      if (e != nullptr && e->contains("skipped")) {
         one.state = "skipped";
         one.reason = (*e)["skipped"].is_string()
                        ? (*e)["skipped"].get<std::string>()
                        : std::string{"not made"};
+      } else if (e != nullptr && e->contains("worker")
+                 && (*e)["worker"].is_string()) {
+        one.worker = (*e)["worker"].get<std::string>();
+        one.node = node_of(one.worker);
+      } else if (s.state == "running") {
+        if (auto p = live_part(j, live, name + ext); p != nullptr) {
+          one.state = p->leased ? "running" : "queued";
+          one.percent = p->leased ? std::min<int>(p->percent, 100) : 0;
+          one.worker = p->worker;
+          one.node = p->node;
+          one.started_at = p->leased ? p->leased_at : 0;
+        }
       }
       steps.push_back(step_json(prefix + name, one));
       total += weight;
       done += weight * one.percent;
     }
   };
-  add("thumbnails", "thumbnail:", 1.0);
-  add("renditions", "rendition:", rendition_weight);
+  add("thumbnails", "thumbnail:", ".jpg", 1.0);
+  add("renditions", "rendition:", ".mp4", rendition_weight);
 }
 
 } // namespace
@@ -209,7 +244,7 @@ json job_progress(const messages::job& j,
   for (auto kind : kinds) {
     auto s = state_of(j, kind, ledger, live);
     if (kind == task_kind::render) {
-      add_outputs(steps, done, total, j.outputs, s);
+      add_outputs(steps, done, total, j.outputs, s, j, live);
       continue;
     }
     auto name = step_name(kind);

@@ -50,7 +50,8 @@ void with_visible_job(call& c, Then then) {
 }
 
 // The stored outputs list (`{"thumbnails": [...], "renditions": [...]}`,
-// entries with bucket and key) as clients see it: no bucket or key, a fresh
+// entries with bucket and key) as clients see it: no bucket, key or worker
+// (which node made it is for operators: GET /jobs/{id} progress), a fresh
 // presigned `url` per output made.
 nlohmann::json outputs_json(const api_config& cfg, const std::string& stored) {
   auto doc = nlohmann::json::parse(stored, nullptr, false);
@@ -69,6 +70,7 @@ nlohmann::json outputs_json(const api_config& cfg, const std::string& stored) {
       auto key = e.value("key", "");
       e.erase("bucket");
       e.erase("key");
+      e.erase("worker");
       if (!e.contains("skipped") && cfg.presign_download)
         e["url"] = cfg.presign_download(bucket, key);
       out[list].push_back(std::move(e));

@@ -15,6 +15,7 @@
 #include "caf/typed_event_based_actor.hpp"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cmath>
 #include <cstdlib>
@@ -22,6 +23,7 @@
 #include <filesystem>
 #include <exception>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -554,6 +556,24 @@ std::string make_render_input(const std::string& recipe,
   return doc.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
+namespace {
+
+/// Width and height of the first video stream `metadata` describes (0, 0
+/// when there is none), clamped like the cost estimate.
+std::pair<double, double> video_size(const nlohmann::json& meta) {
+  if (meta.is_object() && meta.contains("streams")
+      && meta["streams"].is_array())
+    for (auto& s : meta["streams"])
+      if (s.is_object() && s.value("codec_type", "") == "video"
+          && s.contains("width") && s["width"].is_number()
+          && s.contains("height") && s["height"].is_number())
+        return {std::clamp(s["width"].get<double>(), 0.0, max_side),
+                std::clamp(s["height"].get<double>(), 0.0, max_side)};
+  return {0, 0};
+}
+
+} // namespace
+
 render_cost estimate_render_cost(const std::string& recipe,
                                  const std::string& metadata,
                                  uint32_t threads) {
@@ -562,18 +582,7 @@ render_cost estimate_render_cost(const std::string& recipe,
   double bytes = render_base_bytes;
   auto meta = nlohmann::json::parse(metadata, nullptr, false);
   auto r = nlohmann::json::parse(recipe, nullptr, false);
-  double width = 0;
-  double height = 0;
-  if (meta.is_object() && meta.contains("streams")
-      && meta["streams"].is_array())
-    for (auto& s : meta["streams"])
-      if (s.is_object() && s.value("codec_type", "") == "video"
-          && s.contains("width") && s["width"].is_number()
-          && s.contains("height") && s["height"].is_number()) {
-        width = std::clamp(s["width"].get<double>(), 0.0, max_side);
-        height = std::clamp(s["height"].get<double>(), 0.0, max_side);
-        break;
-      }
+  auto [width, height] = video_size(meta);
   if (width > 0 && height > 0 && r.is_object()) {
     bytes += decoded_frames * frame_bytes(width, height);
     if (auto l = r.find("renditions"); l != r.end() && l->is_array())
@@ -596,6 +605,117 @@ render_cost estimate_render_cost(const std::string& recipe,
   }
   cost.memory_mb = static_cast<uint64_t>(std::ceil(bytes / (1024 * 1024)));
   return cost;
+}
+
+
+std::vector<messages::task> split_render(const messages::task& t) {
+  std::vector<messages::task> parts;
+  auto doc = nlohmann::json::parse(t.input, nullptr, false);
+  if (!doc.is_object() || doc.contains("reuse") || !doc.contains("recipe")
+      || !doc["recipe"].is_object())
+    return parts; // A copy of earlier outputs is cheap: one task.
+  auto& recipe = doc["recipe"];
+  auto meta = doc.contains("metadata") ? doc["metadata"] : nlohmann::json{};
+  auto [width, height] = video_size(meta);
+  auto r = recipe.find("renditions");
+  if (width <= 0 || height <= 0 || r == recipe.end() || !r->is_array())
+    return parts;
+  // Renditions that are made (never upscaled), heaviest first, go to the
+  // lighter of two parts by pixels per frame; the rest (thumbnails,
+  // renditions not made) go with the lighter part. Each part decodes the
+  // source once: worth it when encoding dominates, i.e. two or more
+  // renditions are made.
+  std::vector<std::pair<double, nlohmann::json>> made;
+  std::vector<nlohmann::json> rest;
+  for (auto& x : *r) {
+    if (!x.is_object() || !x.contains("height") || !x["height"].is_number())
+      return {};
+    auto h = std::clamp(x["height"].get<double>(), 0.0, max_side);
+    if (h > height)
+      rest.push_back(x);
+    else
+      made.emplace_back(h * h * width / height, x);
+  }
+  if (made.size() < 2)
+    return parts;
+  std::stable_sort(made.begin(), made.end(),
+                   [](auto& a, auto& b) { return a.first > b.first; });
+  std::array<double, 2> load{0, 0};
+  std::array<nlohmann::json, 2> lists{nlohmann::json::array(),
+                                      nlohmann::json::array()};
+  for (auto& [px, x] : made) {
+    auto i = load[0] <= load[1] ? 0 : 1;
+    load[i] += px;
+    lists[i].push_back(x);
+  }
+  auto light = load[0] <= load[1] ? 0 : 1;
+  for (auto& x : rest)
+    lists[light].push_back(x);
+  auto prefix = messages::outputs_prefix(t.job_id);
+  for (size_t i = 0; i < 2; ++i) {
+    auto sub = recipe;
+    sub["renditions"] = lists[i];
+    if (i != static_cast<size_t>(light))
+      sub["thumbnails"] = nlohmann::json::array();
+    auto text = sub.dump();
+    auto part = t;
+    part.input = make_render_input(text, meta.dump(), "", "");
+    auto cost = estimate_render_cost(text, meta.dump(), t.threads);
+    part.memory_mb = cost.memory_mb;
+    auto keys = render_output_keys(t.job_id, text);
+    part.outputs.clear();
+    for (auto& o : t.outputs)
+      if (std::find(keys.begin(), keys.end(), o.key) != keys.end())
+        part.outputs.push_back(o);
+    parts.push_back(std::move(part));
+  }
+  return parts;
+}
+
+std::string merge_render(const messages::task& t,
+                         const std::vector<std::string>& outputs,
+                         const std::vector<std::string>& workers) {
+  auto doc = nlohmann::json::parse(t.input, nullptr, false);
+  nlohmann::json recipe = doc.is_object() && doc.contains("recipe")
+                            ? doc["recipe"]
+                            : nlohmann::json::object();
+  // Every entry of every part, by list and name, with the worker that
+  // made it.
+  std::map<std::string, std::map<std::string, nlohmann::json>> found;
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    auto part = nlohmann::json::parse(outputs[i], nullptr, false);
+    if (!part.is_object())
+      continue;
+    for (auto list : {"thumbnails", "renditions"}) {
+      auto l = part.find(list);
+      if (l == part.end() || !l->is_array())
+        continue;
+      for (auto e : *l) {
+        if (!e.is_object() || !e.contains("name") || !e["name"].is_string())
+          continue;
+        if (i < workers.size() && !e.contains("skipped"))
+          e["worker"] = workers[i];
+        auto name = e["name"].get<std::string>();
+        found[list].emplace(name, std::move(e));
+      }
+    }
+  }
+  // In the recipe's order, like a render in one piece.
+  nlohmann::json out;
+  for (auto list : {"thumbnails", "renditions"}) {
+    out[list] = nlohmann::json::array();
+    auto l = recipe.find(list);
+    if (l == recipe.end() || !l->is_array())
+      continue;
+    for (auto& x : *l) {
+      if (!x.is_object() || !x.contains("name") || !x["name"].is_string())
+        continue;
+      auto f = found[list].find(x["name"].get<std::string>());
+      if (f != found[list].end())
+        out[list].push_back(std::move(f->second));
+    }
+  }
+  return out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 } // namespace vf::adapters::media

@@ -4,6 +4,7 @@
 
 #include "vf/adapters/media/render.hpp"
 #include "vf/messages/job.hpp"
+#include "vf/messages/task.hpp"
 #include "vf/messages/media_actor.hpp"
 
 #include "caf/actor_system.hpp"
@@ -113,6 +114,23 @@ std::string check_render_output(const std::string& job_id,
                                 const std::string& bucket,
                                 const std::string& reuse_job,
                                 const std::string& output);
+
+/// Cuts render task `t` into two parts that run on different nodes (for
+/// the dispatcher's `split_render`): when two or more of its renditions are
+/// made (never upscaled), the heaviest go to the lighter part by pixels
+/// per frame, thumbnails and renditions not made go with the lighter part.
+/// Each part is `t` with its share of the recipe as input, its own memory
+/// estimate and its share of `outputs`. Empty (not split): fewer than two
+/// renditions made, a copy of earlier outputs (content reuse), or an input
+/// it cannot read.
+std::vector<messages::task> split_render(const messages::task& t);
+
+/// Joins the outputs of the parts of render `t` (in part order, made by
+/// `workers`) into one render output in the recipe's order, each entry
+/// made marked with its `worker`.
+std::string merge_render(const messages::task& t,
+                         const std::vector<std::string>& outputs,
+                         const std::vector<std::string>& workers);
 
 /// Parses a render step's input (`{"recipe": {...}, "metadata": {...}}`,
 /// the recipe canonical as `POST /jobs` stores it) into `req`'s thumbnail,
