@@ -663,9 +663,15 @@ caf::error renderer::open_rendition(rendition_out& out) {
   if (rate.num > 0 && rate.den > 0)
     enc->framerate = rate;
   enc->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
+  // The renditions' encoders are fed in turn from the decode thread: one
+  // with a single thread encodes synchronously and stalls the others, so
+  // three renditions on one thread each would use one core. Two threads
+  // each let libx264 work in the background while the next one is fed.
   if (req_.threads > 0)
     enc->thread_count
-      = std::max(1, req_.threads / static_cast<int>(renditions_.size()));
+      = renditions_.size() > 1
+          ? std::max(2, req_.threads / static_cast<int>(renditions_.size()))
+          : req_.threads;
   av_opt_set(enc->priv_data, "preset", "fast", 0);
   av_opt_set(enc->priv_data, "crf", "23", 0);
   if (int ret = avcodec_open2(enc, x264, nullptr); ret < 0)
