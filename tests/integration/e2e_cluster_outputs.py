@@ -35,7 +35,6 @@ Deadlines are correctness bounds, never performance assertions.
 
 import contextlib
 import os
-import subprocess
 import sys
 import time
 import unittest
@@ -213,15 +212,8 @@ class ClusterOutputs(unittest.TestCase):
               f"{renders[0]['worker']}", flush=True)
 
     def long_source(self):
-        src = os.path.join(h.scratch_dir(), "long_720p.mp4")
-        if not os.path.exists(src):
-            r = subprocess.run(
-                ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
-                 "testsrc2=size=1280x720:rate=30", "-t", "20", "-c:v",
-                 "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
-                 src], capture_output=True, text=True)
-            self.assertEqual(r.returncode, 0, r.stderr)
-        return src
+        """A 20 s 720p clip (vfharness makes it once per process)."""
+        return h.clip("long_720p.mp4")
 
     def test_node_killed_mid_encode(self):
         src = self.long_source()

@@ -96,17 +96,8 @@ class Outputs(unittest.TestCase):
         return job, r.json()
 
     def long_source(self):
-        """A 20 s 720p clip: long enough that a render is still encoding
-        when the test acts."""
-        src = os.path.join(h.scratch_dir(), "long_720p.mp4")
-        if not os.path.exists(src):
-            r = subprocess.run(
-                ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
-                 "testsrc2=size=1280x720:rate=30", "-t", "20", "-c:v",
-                 "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
-                 src], capture_output=True, text=True)
-            self.assertEqual(r.returncode, 0, r.stderr)
-        return src
+        """A 20 s 720p clip (vfharness makes it once per process)."""
+        return h.clip("long_720p.mp4")
 
     def wait_rendering(self, jid):
         """Waits until the job's render step runs, then a moment more."""
