@@ -542,6 +542,7 @@ void with_split(fixture& f) {
     return parts;
   };
   cfg.merge_render = [](const messages::task&,
+                        const std::vector<std::string>&,
                         const std::vector<std::string>& outs,
                         const std::vector<std::string>& workers) {
     return "merged:" + outs.at(0) + "," + outs.at(1) + "|" + workers.at(0)
@@ -616,6 +617,35 @@ CAF_TEST(a failed part fails the render and cancels the others) {
   self->send(b, atoms::dispatch_v, testing::ok_outcome(pb, "late"));
   consume_messages();
   CAF_CHECK(outcomes().empty());
+  CAF_CHECK(lease_of("job-100").empty());
+}
+
+CAF_TEST(the parts of a split render go to different nodes) {
+  with_split(*this);
+  // Node a has more free slots; still only one part goes there.
+  auto a = add_worker("a/w1", 4, {task_kind::render}, {}, "a");
+  auto b = add_worker("b/w1", 1, {task_kind::render}, {}, "b");
+  submit(make_task(100, 0, task_kind::render));
+  CAF_CHECK_EQUAL(ws(a).running.size(), 1u);
+  CAF_CHECK_EQUAL(ws(b).running.size(), 1u);
+}
+
+CAF_TEST(a cancelled lease is no longer the job and its siblings neither) {
+  with_split(*this);
+  auto a = add_worker("a/w1", 1, {task_kind::render}, {}, "a");
+  auto b = add_worker("b/w1", 1, {task_kind::render}, {}, "b");
+  submit(make_task(100, 0, task_kind::render));
+  CAF_REQUIRE_EQUAL(lease_of("job-100").size(), 2u);
+  auto pa = ws(a).running.at(0).first;
+  auto bad = testing::ok_outcome(pa, "");
+  bad.ok = false;
+  bad.error_code = errc::encoder_failed;
+  self->send(a, atoms::dispatch_v, bad);
+  consume_messages();
+  static_cast<void>(outcomes());
+  // The other part still runs on b, cancelled: the upload gate asks
+  // lease_of, which must not name it any more.
+  CAF_CHECK_EQUAL(ws(b).running.size(), 1u);
   CAF_CHECK(lease_of("job-100").empty());
 }
 

@@ -314,8 +314,10 @@ CAF_TEST(a render lists its output keys and a foreign outcome is refused) {
   cfg.check_render_output = [&](const std::string& jid,
                                 const std::string& bucket,
                                 const std::string& reuse,
+                                const std::string& recipe,
                                 const std::string& out) -> std::string {
-    checked.push_back(jid + "|" + bucket + "|" + reuse + "|" + out);
+    checked.push_back(jid + "|" + bucket + "|" + reuse + "|" + recipe + "|"
+                      + out);
     return out == "foreign" ? "it names another job" : "";
   };
   respawn({});
@@ -354,7 +356,8 @@ CAF_TEST(a render lists its output keys and a foreign outcome is refused) {
   CAF_CHECK_EQUAL(st().results[id].outputs, R"({"thumbnails":[]})");
   CAF_REQUIRE_EQUAL(checked.size(), 2u);
   auto first = checked[0];
-  CAF_CHECK_EQUAL(first, "j1|uploads||foreign");
+  CAF_CHECK_EQUAL(first,
+                  R"(j1|uploads||{"thumbnails":[{"name":"small"}]}|foreign)");
 }
 
 CAF_TEST(a failed render retries only the render) {

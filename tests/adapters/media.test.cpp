@@ -937,7 +937,7 @@ CAF_TEST(a render stores each output by the PUT URL its task carries) {
   CAF_CHECK_EQUAL(key, "outputs/j9/small.jpg");
   CAF_CHECK_EQUAL(url, "http://store/put-small?sig");
   CAF_CHECK_EQUAL(vf::adapters::media::check_render_output("j9", "uploads", "",
-                                                           *res),
+                                                           recipe, *res),
                   "");
   self->send_exit(media, caf::exit_reason::user_shutdown);
 }
@@ -1002,9 +1002,11 @@ CAF_TEST(a render splits its renditions into two balanced parts) {
     CAF_CHECK_EQUAL(vf::adapters::media::parse_render_input(p.input, req), "");
   }
   // Merged back in the recipe's order, each made entry with its worker.
+  // Part 0 also claims part 1's 720p as skipped: not its to say.
   auto merged = nlohmann::json::parse(merge_render(
-    t,
-    {R"({"thumbnails":[],"renditions":[{"name":"1080p","bytes":1}]})",
+    t, {parts[0].input, parts[1].input},
+    {R"({"thumbnails":[],"renditions":[{"name":"1080p","bytes":1},)"
+     R"({"name":"720p","skipped":"forged"}]})",
      R"({"thumbnails":[{"name":"small","bytes":2}],"renditions":[)"
      R"({"name":"2160p","skipped":"no"},{"name":"720p","bytes":3},)"
      R"({"name":"480p","bytes":4}]})"},
@@ -1019,6 +1021,7 @@ CAF_TEST(a render splits its renditions into two balanced parts) {
   CAF_CHECK_EQUAL(merged["thumbnails"][0]["worker"].get<std::string>(),
                   "w2/worker-1");
   CAF_CHECK(!merged["renditions"][0].contains("worker"));
+  CAF_CHECK_EQUAL(merged["renditions"][2]["bytes"].get<int>(), 3);
 }
 
 CAF_TEST(a render with one rendition made or a reuse is not split) {
@@ -1049,40 +1052,62 @@ CAF_TEST(a render with one rendition made or a reuse is not split) {
 
 CAF_TEST(a render outcome may only name its own job outputs) {
   // A worker node wrote it; the API presigns downloads of the keys it
-  // names: another job's (another user's) objects must not get in.
+  // names: another job's (another user's) objects must not get in, and
+  // outputs may be neither dropped nor added.
   using vf::adapters::media::check_render_output;
-  auto entry = [](const std::string& bucket, const std::string& key) {
-    return R"({"thumbnails":[{"name":"small","bucket":")" + bucket
-           + R"(","key":")" + key + R"(","bytes":10}],"renditions":[]})";
+  const std::string recipe
+    = R"({"thumbnails":[{"name":"s","width":320,"height":180}],)"
+      R"("renditions":[{"name":"1080p","height":1080}]})";
+  const std::string skipped = R"({"name":"1080p","skipped":"no"})";
+  auto entry = [&](const std::string& bucket, const std::string& key,
+                   const std::string& extra = "") {
+    return R"({"thumbnails":[{"name":"s","bucket":")" + bucket
+           + R"(","key":")" + key + R"(","bytes":10)" + extra
+           + R"(}],"renditions":[)" + skipped + "]}";
   };
-  CAF_CHECK_EQUAL(check_render_output("j1", "uploads", "",
+  CAF_CHECK_EQUAL(check_render_output("j1", "uploads", "", recipe,
                                       entry("uploads", "outputs/j1/s.jpg")),
                   "");
-  for (auto bad : {entry("uploads", "outputs/j2/s.jpg"),
-                   entry("other", "outputs/j1/s.jpg"),
-                   entry("uploads", "uploads/j1/clip.mp4"),
-                   entry("uploads", "outputs/j1/../j2/s.jpg"),
-                   entry("uploads", "outputs/j1/"),
-                   entry("uploads", "outputs/j1/a/b.jpg"),
-                   std::string{R"({"thumbnails":[{"name":"x"}]})"},
-                   std::string{R"({"thumbnails":{"name":"x"}})"},
-                   std::string{R"({"thumbnails":[3]})"},
-                   std::string{"[]"}, std::string{"not json"}}) {
-    auto why = check_render_output("j1", "uploads", "", bad);
+  for (auto bad :
+       {entry("uploads", "outputs/j2/s.jpg"), entry("other", "outputs/j1/s.jpg"),
+        entry("uploads", "uploads/j1/clip.mp4"),
+        entry("uploads", "outputs/j1/../j2/s.jpg"),
+        entry("uploads", "outputs/j1/"), entry("uploads", "outputs/j1/a/b.jpg"),
+        entry("uploads", "outputs/j1/other.jpg"),
+        entry("uploads", "outputs/j1/s.mp4"),
+        entry("uploads", "outputs/j1/s.jpg", R"(,"url":"https://evil")"),
+        // Dropped, added, repeated outputs.
+        std::string{R"({"thumbnails":[],"renditions":[)"} + skipped + "]}",
+        std::string{"{}"},
+        std::string{R"({"thumbnails":[{"name":"s","skipped":"x"},)"
+                    R"({"name":"extra","skipped":"x"}],"renditions":[)"}
+          + skipped + "]}",
+        std::string{R"({"thumbnails":[{"name":"s","skipped":"x"},)"
+                    R"({"name":"s","skipped":"x"}],"renditions":[)"}
+          + skipped + "]}",
+        // A skipped entry that still points somewhere.
+        std::string{R"({"thumbnails":[{"name":"s","skipped":"x",)"
+                    R"("key":"outputs/j2/s.jpg"}],"renditions":[)"}
+          + skipped + "]}",
+        std::string{R"({"thumbnails":[{"name":"s"}],"renditions":[)"} + skipped
+          + "]}",
+        std::string{R"({"thumbnails":{"name":"s"}})"},
+        std::string{R"({"thumbnails":[3]})"}, std::string{"[]"},
+        std::string{"not json"}}) {
+    auto why = check_render_output("j1", "uploads", "", recipe, bad);
     if (why.empty())
       CAF_MESSAGE("accepted: " << bad);
     CAF_CHECK(!why.empty());
   }
-  // Skipped outputs name no object.
-  CAF_CHECK_EQUAL(check_render_output(
-                    "j1", "uploads", "",
-                    R"({"renditions":[{"name":"1080p","skipped":"no"}]})"),
-                  "");
   // reused_from only when that job was offered.
-  const std::string reused = R"({"thumbnails":[],"reused_from":"j0"})";
-  CAF_CHECK_EQUAL(check_render_output("j1", "uploads", "j0", reused), "");
-  CAF_CHECK(!check_render_output("j1", "uploads", "", reused).empty());
-  CAF_CHECK(!check_render_output("j1", "uploads", "j7", reused).empty());
+  const std::string reused
+    = R"({"thumbnails":[{"name":"s","skipped":"x"}],"renditions":[)" + skipped
+      + R"(],"reused_from":"j0"})";
+  CAF_CHECK_EQUAL(check_render_output("j1", "uploads", "j0", recipe, reused),
+                  "");
+  CAF_CHECK(!check_render_output("j1", "uploads", "", recipe, reused).empty());
+  CAF_CHECK(
+    !check_render_output("j1", "uploads", "j7", recipe, reused).empty());
 }
 
 // -- probe + summary ----------------------------------------------------------

@@ -211,6 +211,21 @@ vf::messages::upload_gate_actor::behavior_type output_gate() {
   };
 }
 
+/// A gate that admits outputs while `open` holds (a lease that ends while
+/// its PUT is still under way).
+vf::messages::upload_gate_actor::behavior_type
+switch_gate(std::shared_ptr<std::atomic<bool>> open) {
+  return {
+    [open](vf::atoms::admit, const std::string&, const std::string&,
+           uint64_t) -> caf::result<vf::messages::object_ref> {
+      if (open->load())
+        return vf::messages::object_ref{};
+      return vf::messages::make_error(vf::messages::errc::conflict,
+                                      "the render lease of this URL is over");
+    },
+  };
+}
+
 // -- a small HTTP client with deadlines --------------------------------------
 
 struct reply {
@@ -1576,6 +1591,37 @@ CAF_TEST(an output PUT by a worker node is stored and announces nothing) {
   CAF_CHECK(rec->snapshot().empty());
   CAF_CHECK(markers().empty());
   CAF_CHECK_EQUAL(entries_in(partial_dir()), 0u);
+  server.reset();
+  caf::anon_send_exit(conf.gate, caf::exit_reason::user_shutdown);
+}
+
+CAF_TEST(an output whose lease ended during its PUT is not stored) {
+  auto open = std::make_shared<std::atomic<bool>>(true);
+  auto conf = config();
+  conf.gate = sys.spawn(switch_gate, open);
+  start(conf);
+  auto url = presign("PUT", "outputs/open/720p.mp4", std::nullopt, 900,
+                     "uploads", {{"x-vf-lease", "7"}});
+  client c{port};
+  // Admitted with its headers; the lease ends before the body is in.
+  CAF_REQUIRE(c.write(request_head("PUT", url, "Content-Length: 10\r\n")
+                      + "first"));
+  std::this_thread::sleep_for(std::chrono::milliseconds{200});
+  open->store(false);
+  CAF_REQUIRE(c.write(std::string_view{"-half"}));
+  auto res = c.read();
+  CAF_CHECK_EQUAL(res.status, 409u);
+  CAF_CHECK_EQUAL(get(presign("GET", "outputs/open/720p.mp4")).status, 404u);
+  CAF_CHECK_EQUAL(entries_in(partial_dir()), 0u);
+  // The type of an output comes from its name, never from its sender.
+  open->store(true);
+  CAF_REQUIRE_EQUAL(put(url, "<script>x</script>",
+                        "Content-Type: text/html\r\n")
+                      .status,
+                    200u);
+  auto got = get(presign("GET", "outputs/open/720p.mp4"));
+  CAF_CHECK_EQUAL(got.header(http::field::content_type), "video/mp4");
+  CAF_CHECK_EQUAL(got.header("X-Content-Type-Options"), "nosniff");
   server.reset();
   caf::anon_send_exit(conf.gate, caf::exit_reason::user_shutdown);
 }

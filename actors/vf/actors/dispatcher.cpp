@@ -120,8 +120,9 @@ std::string no_worker_message(const dispatcher_state& st,
              + " workers that joined offered it within "
              + std::to_string(waited) + " s";
   if (t.kind == messages::task_kind::render)
-    msg += "; renders run on the coordinator's own workers (workers.count "
-           "> 0), worker nodes do not render yet";
+    msg += "; renders run on workers with the render kind (workers.count > 0 "
+           "on the coordinator, or worker nodes with render in "
+           "worker.kinds)";
   return msg + "; start such a worker, then redrive the job";
 }
 
@@ -354,7 +355,8 @@ void part_done(dispatcher_impl* self, uint64_t parent, uint64_t part,
     m.lease_id = parent;
     m.kind = sp.job_task.kind;
     m.ok = true;
-    m.output = st.cfg.merge_render(sp.job_task, sp.outputs, sp.workers);
+    m.output = st.cfg.merge_render(sp.job_task, sp.inputs, sp.outputs,
+                                   sp.workers);
     for (auto& w : sp.workers)
       m.worker += (m.worker.empty() ? "" : "+") + w;
     m.duration_us = sp.duration_us;
@@ -427,13 +429,28 @@ void finish(dispatcher_impl* self, uint64_t lease_id,
 /// nodes), or null.
 worker_entry* best_worker(dispatcher_state& st, const messages::task& t,
                           const reservations& held) {
+  // A part of a split render goes to a node its sibling parts are not on
+  // when one fits: that is the point of splitting it.
+  std::set<std::string> taken;
+  if (auto p = st.part_of.find(t.lease_id); p != st.part_of.end())
+    if (auto s = st.splits.find(p->second); s != st.splits.end())
+      for (auto id : s->second.parts)
+        if (auto l = st.leases.find(id); l != st.leases.end())
+          if (auto w = st.workers.find(l->second.worker);
+              w != st.workers.end())
+            taken.insert(load_key(w->second));
   worker_entry* best = nullptr;
+  bool best_apart = false;
   for (auto& [addr, w] : st.workers) {
     if (!fits(st, w, t, held))
       continue;
-    if (best == nullptr
-        || w.info.slots - w.busy > best->info.slots - best->busy)
+    bool apart = taken.count(load_key(w)) == 0;
+    if (best == nullptr || (apart && !best_apart)
+        || (apart == best_apart
+            && w.info.slots - w.busy > best->info.slots - best->busy)) {
       best = &w;
+      best_apart = apart;
+    }
   }
   return best;
 }
@@ -499,10 +516,15 @@ void split(dispatcher_impl* self, dispatcher_state::queue_type::iterator pick,
   sp.workers.resize(parts.size());
   auto id = parent;
   for (size_t i = 0; i < parts.size(); ++i) {
+    auto queued = [&st](uint64_t x) {
+      return std::any_of(st.queue.begin(), st.queue.end(), [x](auto& kv) {
+        return kv.second.job_task.lease_id == x;
+      });
+    };
     do
       ++id;
     while (id == 0 || st.leases.count(id) > 0 || st.splits.count(id) > 0
-           || st.part_of.count(id) > 0);
+           || st.part_of.count(id) > 0 || queued(id));
     auto& part = parts[i];
     part.lease_id = id;
     part.job_id = sp.job_task.job_id;
@@ -510,6 +532,7 @@ void split(dispatcher_impl* self, dispatcher_state::queue_type::iterator pick,
     part.priority = sp.job_task.priority;
     st.part_of[id] = parent;
     sp.parts.push_back(id);
+    sp.inputs.push_back(part.input);
     auto key = std::make_pair(pick->first.first, pick->first.second + 1 + i);
     st.queue.emplace(key, queued_task{std::move(part), {}, pick->second.since});
   }
@@ -577,7 +600,10 @@ void try_dispatch(dispatcher_impl* self) {
       st.cfg.on_begin(l.job_task);
     messages::lease_relay_actor runner;
     if (remote) {
-      remember(self, t, best->handle.node());
+      // A part of a split render is not a step: a late report of it must
+      // never be taken for the render's outcome (it is done again).
+      if (st.part_of.count(t.lease_id) == 0)
+        remember(self, t, best->handle.node());
       l.relay = self->spawn(lease_relay, best->handle, deadline,
                             caf::actor_cast<caf::strong_actor_ptr>(self),
                             st.cfg.presigner);
@@ -734,6 +760,7 @@ dispatcher(dispatcher_impl* self, dispatcher_config cfg) {
       auto l = st.leases.find(lease_id);
       if (l == st.leases.end())
         return;
+      l->second.revoked = true;
       auto w = st.workers.find(l->second.worker);
       // Anonymous: the worker (maybe on another node) must not learn the
       // dispatcher's handle.
@@ -792,7 +819,7 @@ dispatcher(dispatcher_impl* self, dispatcher_config cfg) {
       auto& st = self->state;
       std::vector<messages::task_progress> xs;
       for (auto& [id, l] : st.leases) {
-        if (l.job_task.job_id != job_id)
+        if (l.job_task.job_id != job_id || l.revoked)
           continue;
         auto x = messages::progress_of(l.job_task);
         x.leased = true;

@@ -74,13 +74,14 @@ struct dispatcher_config {
   /// than one node has a free worker for it, `split_render` may cut it into
   /// parts (each a render task of its own, with a share of the outputs and
   /// its own cost); the dispatcher leases the parts like any task and
-  /// answers the render with one outcome: `merge_render(render, outputs,
-  /// workers)` of the parts' outputs when all succeed, else the first
-  /// failure (the other parts are cancelled). Fewer than two parts: not split. Empty
+  /// answers the render with one outcome: `merge_render(render, inputs,
+  /// outputs, workers)` of the parts' inputs and outputs when all succeed,
+  /// else the first failure (the other parts are cancelled). Fewer than two parts: not split. Empty
   /// (tests, runtime without media): renders are never split.
   std::function<std::vector<messages::task>(const messages::task&)>
     split_render;
   std::function<std::string(const messages::task&,
+                            const std::vector<std::string>&,
                             const std::vector<std::string>&,
                             const std::vector<std::string>&)>
     merge_render;
@@ -116,6 +117,10 @@ struct lease {
   uint8_t percent = 0;
   /// Its entry in `dispatcher_state::loads` (empty: it costs nothing).
   std::string load_key;
+  /// Cancelled (or its split render answered) while its worker still runs
+  /// it: no longer the job's, so `lease_of` leaves it out and the upload
+  /// gate refuses its output PUTs.
+  bool revoked = false;
 };
 
 /// What the dispatcher remembers of a lease it gave to a remote worker:
@@ -174,6 +179,7 @@ struct dispatcher_state {
     messages::task job_task;
     caf::typed_response_promise<messages::task_outcome> promise;
     std::vector<uint64_t> parts;
+    std::vector<std::string> inputs;
     std::vector<std::string> outputs;
     std::vector<std::string> workers;
     size_t done = 0;

@@ -262,7 +262,8 @@ struct machine {
     if (out.ok && out.kind == task_kind::render
         && st().cfg.check_render_output) {
       auto why = st().cfg.check_render_output(out.job_id, j.object.bucket,
-                                              run->reuse_job, out.output);
+                                              run->reuse_job, j.outputs,
+                                              out.output);
       if (!why.empty()) {
         // Recorded as a failed attempt; the next worker may be honest.
         auto leased_at = out.leased_at;

@@ -108,9 +108,10 @@ struct orchestrator_config {
   std::function<std::vector<std::string>(const std::string& job_id,
                                          const std::string& recipe)>
     output_keys;
-  /// Checks a render's output before it is recorded: every stored object
-  /// in `bucket` under `outputs/<job_id>/`, and `reused_from` only the job
-  /// the orchestrator offered for reuse (`reuse_job`, empty: none). Returns
+  /// Checks a render's output before it is recorded: exactly the outputs
+  /// of the job's `recipe`, every stored object in `bucket` under
+  /// `outputs/<job_id>/`, and `reused_from` only the job the orchestrator
+  /// offered for reuse (`reuse_job`, empty: none). Returns
   /// why it is refused, or empty. A worker on another node wrote it, and
   /// the API presigns downloads of the keys it names, so a node must not
   /// make a job point at another job's objects (runtime: the media
@@ -118,6 +119,7 @@ struct orchestrator_config {
   std::function<std::string(const std::string& job_id,
                             const std::string& bucket,
                             const std::string& reuse_job,
+                            const std::string& recipe,
                             const std::string& output)>
     check_render_output;
 };

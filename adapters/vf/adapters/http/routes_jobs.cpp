@@ -50,9 +50,9 @@ void with_visible_job(call& c, Then then) {
 }
 
 // The stored outputs list (`{"thumbnails": [...], "renditions": [...]}`,
-// entries with bucket and key) as clients see it: no bucket, key or worker
-// (which node made it is for operators: GET /jobs/{id} progress), a fresh
-// presigned `url` per output made.
+// entries with bucket and key) as clients see it: the documented fields
+// only (no bucket, key or worker: which node made it is for operators, in
+// GET /jobs/{id} progress), a fresh presigned `url` per output made.
 nlohmann::json outputs_json(const api_config& cfg, const std::string& stored) {
   auto doc = nlohmann::json::parse(stored, nullptr, false);
   nlohmann::json out = {{"thumbnails", nlohmann::json::array()},
@@ -63,17 +63,19 @@ nlohmann::json outputs_json(const api_config& cfg, const std::string& stored) {
     auto i = doc.find(list);
     if (i == doc.end() || !i->is_array())
       continue;
-    for (auto e : *i) {
+    for (auto& e : *i) {
       if (!e.is_object())
         continue;
-      auto bucket = e.value("bucket", "");
-      auto key = e.value("key", "");
-      e.erase("bucket");
-      e.erase("key");
-      e.erase("worker");
+      // Known fields only: whatever else a worker wrote stays inside.
+      nlohmann::json x = nlohmann::json::object();
+      for (auto field : {"name", "skipped", "width", "height", "content_type",
+                         "bytes", "duration", "video_codec", "audio_codec"})
+        if (auto f = e.find(field); f != e.end())
+          x[field] = *f;
       if (!e.contains("skipped") && cfg.presign_download)
-        e["url"] = cfg.presign_download(bucket, key);
-      out[list].push_back(std::move(e));
+        x["url"] = cfg.presign_download(e.value("bucket", ""),
+                                        e.value("key", ""));
+      out[list].push_back(std::move(x));
     }
   }
   return out;

@@ -457,36 +457,67 @@ std::vector<std::string> render_output_keys(const std::string& job_id,
 std::string check_render_output(const std::string& job_id,
                                 const std::string& bucket,
                                 const std::string& reuse_job,
+                                const std::string& recipe,
                                 const std::string& output) {
   auto doc = nlohmann::json::parse(output, nullptr, false);
   if (!doc.is_object())
     return "not a JSON object";
+  auto want = nlohmann::json::parse(recipe, nullptr, false);
   auto prefix = messages::outputs_prefix(job_id);
-  for (auto list : {"thumbnails", "renditions"}) {
+  for (auto [list, ext] : {std::pair{"thumbnails", ".jpg"},
+                           std::pair{"renditions", ".mp4"}}) {
+    // Exactly the recipe's outputs, each once, made or skipped.
+    std::vector<std::string> names;
+    if (want.is_object())
+      if (auto w = want.find(list); w != want.end() && w->is_array())
+        for (auto& x : *w)
+          if (x.is_object() && x.contains("name") && x["name"].is_string())
+            names.push_back(x["name"].get<std::string>());
     auto l = doc.find(list);
-    if (l == doc.end())
+    if (l == doc.end()) {
+      if (!names.empty())
+        return std::string{"it lists no "} + list;
       continue;
+    }
     if (!l->is_array())
       return std::string{list} + " is not an array";
+    std::vector<std::string> seen;
     for (auto& e : *l) {
-      if (!e.is_object())
-        return std::string{"an entry of "} + list + " is not an object";
-      if (e.contains("skipped"))
+      if (!e.is_object() || !e.contains("name") || !e["name"].is_string())
+        return std::string{"an entry of "} + list + " has no name";
+      auto name = e["name"].get<std::string>();
+      if (std::find(names.begin(), names.end(), name) == names.end())
+        return "it lists '" + name + "', which the recipe does not ask for";
+      if (std::find(seen.begin(), seen.end(), name) != seen.end())
+        return "it lists '" + name + "' twice";
+      seen.push_back(name);
+      for (auto& [field, value] : e.items()) {
+        static constexpr std::array<const char*, 12> known{
+          "name",     "width",       "height",      "content_type",
+          "bytes",    "bucket",      "key",         "duration",
+          "video_codec", "audio_codec", "skipped", "worker"};
+        if (std::none_of(known.begin(), known.end(),
+                         [&f = field](const char* k) { return f == k; }))
+          return "an entry has an unknown field '" + field.substr(0, 32)
+                 + "'";
+        static_cast<void>(value);
+      }
+      if (e.contains("skipped")) {
+        if (!e["skipped"].is_string() || e.contains("key"))
+          return "a skipped entry must only say why";
         continue;
+      }
       auto b = e.find("bucket");
       auto k = e.find("key");
       if (b == e.end() || k == e.end() || !b->is_string() || !k->is_string())
         return std::string{"an entry of "} + list + " has no bucket and key";
-      auto key = k->get<std::string>();
       if (b->get<std::string>() != bucket)
         return "an output is stored in another bucket";
-      if (key.rfind(prefix, 0) != 0)
-        return "an output is stored outside " + prefix;
-      auto file = key.substr(prefix.size());
-      if (file.empty() || file.find('/') != std::string::npos
-          || file.find("..") != std::string::npos)
-        return "an output key has a malformed name";
+      if (k->get<std::string>() != prefix + name + ext)
+        return "output '" + name + "' is not stored as " + prefix + name + ext;
     }
+    if (seen.size() != names.size())
+      return std::string{"it does not list every one of the "} + list;
   }
   if (auto r = doc.find("reused_from"); r != doc.end()) {
     if (reuse_job.empty() || !r->is_string()
@@ -673,6 +704,7 @@ std::vector<messages::task> split_render(const messages::task& t) {
 }
 
 std::string merge_render(const messages::task& t,
+                         const std::vector<std::string>& inputs,
                          const std::vector<std::string>& outputs,
                          const std::vector<std::string>& workers) {
   auto doc = nlohmann::json::parse(t.input, nullptr, false);
@@ -686,16 +718,31 @@ std::string merge_render(const messages::task& t,
     auto part = nlohmann::json::parse(outputs[i], nullptr, false);
     if (!part.is_object())
       continue;
+    // Only the outputs this part was given: one part must not speak for
+    // another's.
+    nlohmann::json mine;
+    if (i < inputs.size()) {
+      auto in = nlohmann::json::parse(inputs[i], nullptr, false);
+      if (in.is_object() && in.contains("recipe"))
+        mine = in["recipe"];
+    }
     for (auto list : {"thumbnails", "renditions"}) {
       auto l = part.find(list);
-      if (l == part.end() || !l->is_array())
+      auto given = mine.is_object() ? mine.find(list) : mine.end();
+      if (l == part.end() || !l->is_array() || !mine.is_object()
+          || given == mine.end() || !given->is_array())
         continue;
       for (auto e : *l) {
         if (!e.is_object() || !e.contains("name") || !e["name"].is_string())
           continue;
+        auto name = e["name"].get<std::string>();
+        if (std::none_of(given->begin(), given->end(), [&name](auto& x) {
+              return x.is_object() && x.value("name", "") == name;
+            }))
+          continue;
+        e.erase("worker");
         if (i < workers.size() && !e.contains("skipped"))
           e["worker"] = workers[i];
-        auto name = e["name"].get<std::string>();
         found[list].emplace(name, std::move(e));
       }
     }

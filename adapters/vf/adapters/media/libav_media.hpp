@@ -105,14 +105,16 @@ std::vector<std::string> render_output_keys(const std::string& job_id,
 
 /// Checks a render's `output` (the media actor's answer) before the
 /// coordinator records it: a JSON object whose `thumbnails` and
-/// `renditions` are arrays of objects, each either `{name, skipped}` or
-/// stored in `bucket` under exactly `outputs/<job_id>/<file>`, and whose
-/// `reused_from`, if any, is `reuse_job`. Returns why it is refused, or
-/// empty. A worker on another node made it: it must not make a job point
-/// at another job's (or user's) objects.
+/// `renditions` list exactly the outputs of `recipe`, each once, with
+/// known fields only, either `{name, skipped}` or stored in `bucket` as
+/// exactly `outputs/<job_id>/<name>.jpg|.mp4`, and whose `reused_from`, if
+/// any, is `reuse_job`. Returns why it is refused, or empty. A worker on
+/// another node made it: it must not make a job point at another job's
+/// (or user's) objects, nor drop or add outputs.
 std::string check_render_output(const std::string& job_id,
                                 const std::string& bucket,
                                 const std::string& reuse_job,
+                                const std::string& recipe,
                                 const std::string& output);
 
 /// Cuts render task `t` into two parts that run on different nodes (for
@@ -125,10 +127,13 @@ std::string check_render_output(const std::string& job_id,
 /// it cannot read.
 std::vector<messages::task> split_render(const messages::task& t);
 
-/// Joins the outputs of the parts of render `t` (in part order, made by
-/// `workers`) into one render output in the recipe's order, each entry
-/// made marked with its `worker`.
+/// Joins the outputs of the parts of render `t` (in part order: their
+/// `inputs`, what they answered, the `workers` that made them) into one
+/// render output in the recipe's order, each entry made marked with its
+/// `worker`. A part's entries count only for the outputs its input asked
+/// for.
 std::string merge_render(const messages::task& t,
+                         const std::vector<std::string>& inputs,
                          const std::vector<std::string>& outputs,
                          const std::vector<std::string>& workers);
 

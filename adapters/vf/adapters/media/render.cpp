@@ -1113,8 +1113,13 @@ caf::error renderer::thumbnail_pass() {
       // Unless the time may lie past the last picture (then the last one
       // decoded is the answer, whatever its kind).
       bool early = false;
-      if (exact_thumbnails_ && pkt->pts != AV_NOPTS_VALUE && duration_ > 0
-          && thumb_at_ + 2 * frame_step_ < duration_) {
+      // The video's own end: audio may run on past the last picture.
+      double video_end = vst_->duration != AV_NOPTS_VALUE && vst_->duration > 0
+                           ? static_cast<double>(vst_->duration)
+                               * av_q2d(vst_->time_base)
+                           : duration_;
+      if (exact_thumbnails_ && pkt->pts != AV_NOPTS_VALUE && video_end > 0
+          && thumb_at_ + 2 * frame_step_ < video_end) {
         double shown = static_cast<double>(pkt->pts - v_offset_)
                        * av_q2d(vst_->time_base);
         early = shown + frame_step_ < thumb_at_;

@@ -102,6 +102,8 @@ void set_object_headers(Message& msg, const object_meta& meta, int64_t mtime) {
                                        ? std::string{"binary/octet-stream"}
                                        : meta.content_type);
   msg.set(http::field::accept_ranges, "bytes");
+  // A browser takes the stored type as it is, never a sniffed one.
+  msg.set("X-Content-Type-Options", "nosniff");
 }
 
 } // namespace
@@ -382,6 +384,19 @@ void session::handle_put() {
     req_.content_type = std::string{i->value()};
   auto& outputs = ctx_.config().outputs_prefix;
   req_.output = !outputs.empty() && req_.key.rfind(outputs, 0) == 0;
+  if (req_.output) {
+    // A worker node sends it, and users' browsers open it: the type comes
+    // from the name (what the render makes), never from the sender.
+    auto ends = [this](std::string_view ext) {
+      return req_.key.size() > ext.size()
+             && req_.key.compare(req_.key.size() - ext.size(), ext.size(),
+                                 ext)
+                  == 0;
+    };
+    req_.content_type = ends(".jpg")   ? "image/jpeg"
+                        : ends(".mp4") ? "video/mp4"
+                                       : "application/octet-stream";
+  }
   bool expect_continue = false;
   if (auto i = msg.find(http::field::expect); i != msg.end())
     expect_continue
@@ -597,6 +612,46 @@ void session::finish_upload() {
     req_.version_id = prior.version;
     return reply_stored();
   }
+  auto& gate = ctx_.config().gate;
+  if (!req_.output || !gate)
+    return commit_upload();
+  // An output PUT may have taken long: its lease must still be the job's
+  // render when it lands, or a node whose lease was handed on would replace
+  // what the current one stored.
+  hold_ = shared_from_this();
+  std::weak_ptr<session> weak = hold_;
+  stream_.expires_never();
+  worker_.bridge->self()
+    ->request(gate, ctx_.config().event_timeout, atoms::admit_v, req_.bucket,
+              req_.key, req_.lease)
+    .then(
+      [weak](messages::object_ref&) {
+        if (auto self = weak.lock()) {
+          self->hold_.reset();
+          self->commit_upload();
+        }
+      },
+      [weak](caf::error& err) {
+        if (auto self = weak.lock()) {
+          self->hold_.reset();
+          self->upload_.reset();
+          auto code = messages::errc_of(err);
+          if (code == messages::errc::conflict
+              || code == messages::errc::forbidden
+              || code == messages::errc::not_found)
+            self->send_error({http::status::conflict, "OperationAborted",
+                              "Not stored: " + messages::message_of(err)});
+          else
+            self->send_error({http::status::service_unavailable,
+                              "ServiceUnavailable",
+                              "Could not check the upload ("
+                                + messages::message_of(err)
+                                + "); please retry"});
+        }
+      });
+}
+
+void session::commit_upload() {
   object_meta meta;
   meta.bucket = req_.bucket;
   meta.key = req_.key;

@@ -197,6 +197,8 @@ private:
   void fail_body(boost::beast::error_code ec);
   /// Checks the digest and commits on the blocking pool.
   void finish_upload();
+  /// Stores the received body: the atomic commit on the blocking pool.
+  void commit_upload();
   /// Back on the I/O thread after the commit; `marker_kept` says whether
   /// a failed commit left a marker whose object is in place.
   void on_committed(std::optional<fs_error> err, const std::string& warning,
