@@ -132,13 +132,21 @@ uint32_t cores_of() {
   return std::max(1u, std::thread::hardware_concurrency());
 }
 
+namespace {
+
+/// Encoder threads of one render when `slots` slots of this machine may
+/// render at once: each gets its share of the cores (at least 1).
+uint32_t core_share(size_t slots) {
+  return static_cast<uint32_t>(
+    std::max<size_t>(1, cores_of() / std::max<size_t>(1, slots)));
+}
+
+} // namespace
+
 uint32_t encoder_threads_of(const node_config& cfg) {
   if (cfg.encoder_threads > 0)
     return cfg.encoder_threads;
-  // Every local slot may render at once: each gets its share of the cores.
-  auto cores = std::max(1u, std::thread::hardware_concurrency());
-  auto slots = std::max<size_t>(1, cfg.workers);
-  return static_cast<uint32_t>(std::max<size_t>(1, cores / slots));
+  return core_share(cfg.workers);
 }
 
 adapters::media::render_setup local_render_setup(const node_config& cfg,
@@ -173,8 +181,7 @@ adapters::media::render_setup remote_render_setup(const std::string& work_dir,
                                                   uint32_t slots) {
   adapters::media::render_setup x;
   x.work_dir = work_dir;
-  // Every slot of the node may render at once: each gets its share.
-  x.threads = static_cast<int>(std::max(1u, cores_of() / std::max(1u, slots)));
+  x.threads = static_cast<int>(core_share(slots));
   x.store = [](const std::string& bucket, const std::string& key,
                const std::string& path, const std::string& content_type,
                const std::string& put_url) -> caf::error {
