@@ -38,6 +38,8 @@ struct fake_store_state {
   size_t claim_calls = 0;
   /// Every put, in order (to check the transitions a job went through).
   std::vector<messages::job> puts;
+  /// The journal of status changes, as the SQLite store's triggers keep it.
+  std::vector<std::pair<std::string, messages::job_event>> events;
   size_t result_writes = 0;
   bool fail_writes = false;
   /// Jobs whose object the retention sweep deleted, with when.
@@ -50,6 +52,17 @@ struct fake_store_state {
 
 using fake_store_impl
   = messages::store_actor::stateful_base<fake_store_state>;
+
+/// Journals `j`'s status as the SQLite store's triggers do.
+inline void journal(fake_store_state& st, const messages::job& j) {
+  messages::job_event ev;
+  ev.seq = st.events.size() + 1;
+  ev.status = j.status;
+  ev.series = j.series;
+  ev.at = j.updated_at;
+  ev.error_code = j.error_code;
+  st.events.emplace_back(j.id, ev);
+}
 
 inline messages::store_actor::behavior_type
 fake_store(fake_store_impl* self) {
@@ -64,6 +77,7 @@ fake_store(fake_store_impl* self) {
         return down();
       if (!self->state.jobs.emplace(j.id, j).second)
         return make_error(errc::duplicate, "exists");
+      journal(self->state, j);
       return true;
     },
     [=](atoms::create_keyed, messages::job& j, const std::string& key,
@@ -79,6 +93,7 @@ fake_store(fake_store_impl* self) {
                                         std::get<1>(i->second)};
       if (!st.jobs.emplace(j.id, j).second)
         return make_error(errc::duplicate, "exists");
+      journal(st, j);
       st.keys[k] = {j.id, hash, j.created_at};
       return std::vector<std::string>{j.id, hash};
     },
@@ -115,6 +130,13 @@ fake_store(fake_store_impl* self) {
         return make_error(errc::not_found, "no job " + id);
       return i->second;
     },
+    [=](atoms::events, const std::string& id, uint64_t after) {
+      std::vector<messages::job_event> xs;
+      for (auto& [job_id, ev] : self->state.events)
+        if (job_id == id && ev.seq > after)
+          xs.push_back(ev);
+      return xs;
+    },
     [=](atoms::history, const std::string& owner, uint32_t limit) {
       std::vector<messages::job> xs;
       for (auto& [id, j] : self->state.jobs)
@@ -133,6 +155,8 @@ fake_store(fake_store_impl* self) {
       auto i = self->state.jobs.find(j.id);
       if (i == self->state.jobs.end())
         return make_error(errc::not_found, "no job " + j.id);
+      if (i->second.status != j.status || i->second.series != j.series)
+        journal(self->state, j);
       i->second = j;
       self->state.puts.push_back(j);
       return true;
@@ -235,6 +259,8 @@ fake_store(fake_store_impl* self) {
       auto i = self->state.jobs.find(j.id);
       if (i == self->state.jobs.end())
         return make_error(errc::not_found, "no job " + j.id);
+      if (i->second.status != j.status || i->second.series != j.series)
+        journal(self->state, j);
       i->second = j;
       self->state.puts.push_back(j);
       self->state.dead[{dl.job_id, dl.series}] = std::move(dl);
@@ -303,6 +329,7 @@ fake_store(fake_store_impl* self) {
         auto i = self->state.jobs.find(x.id);
         if (i != self->state.jobs.end()
             && i->second.status == messages::job_status::awaiting_upload) {
+          journal(self->state, x);
           i->second = x;
           ++n;
         }

@@ -170,6 +170,21 @@ fake_registry(job_registry_actor::stateful_pointer<registry_state> self,
           result.push_back(store->jobs[*i]);
       return result;
     },
+    [=](atoms::events, const std::string& id, uint64_t after) {
+      // One journal line per job: its current status.
+      std::lock_guard<std::mutex> guard{store->mtx};
+      std::vector<vf::messages::job_event> result;
+      auto i = store->jobs.find(id);
+      if (i != store->jobs.end() && after < 1) {
+        vf::messages::job_event ev;
+        ev.seq = 1;
+        ev.status = i->second.status;
+        ev.series = i->second.series;
+        ev.at = i->second.updated_at;
+        result.push_back(ev);
+      }
+      return result;
+    },
     [=](atoms::get_result, const std::string& id) -> caf::result<job_result> {
       std::lock_guard<std::mutex> guard{store->mtx};
       auto i = store->jobs.find(id);

@@ -2,6 +2,7 @@
 
 #include "vf_test.hpp"
 
+#include "vf/adapters/http/job_feed.hpp"
 #include "vf/adapters/http/route_table.hpp"
 #include "vf/adapters/http/routes.hpp"
 
@@ -183,4 +184,74 @@ CAF_TEST(monitoring and other access do not mix on one pattern) {
 CAF_TEST(only methods the API tells apart) {
   auto why = refusal({{http_method::other, "/healthz", access::open, nop}});
   CAF_CHECK(contains(why, "not a method"));
+}
+
+// -- live progress: event ids and event data (job_feed.hpp) -------------------
+
+CAF_TEST(an event id says where a resumed stream goes on) {
+  auto start = parse_event_id("");
+  CAF_REQUIRE(start);
+  CAF_CHECK_EQUAL(start->seq, 0u);
+  CAF_CHECK(start->sample.empty());
+  CAF_CHECK(!start->done);
+  auto state = parse_event_id("42");
+  CAF_REQUIRE(state);
+  CAF_CHECK_EQUAL(state->seq, 42u);
+  CAF_CHECK(state->sample.empty());
+  auto sample = parse_event_id("42.0a1b2c3d");
+  CAF_REQUIRE(sample);
+  CAF_CHECK_EQUAL(sample->seq, 42u);
+  CAF_CHECK_EQUAL(sample->sample, "42.0a1b2c3d");
+  auto done = parse_event_id("7.done");
+  CAF_REQUIRE(done);
+  CAF_CHECK_EQUAL(done->seq, 7u);
+  CAF_CHECK(done->done);
+  // Anything this server never sends is refused, not guessed at.
+  for (auto bad : {"abc", "-1", "4 2", "42.", ".42", "42.0A1B2C3D", "42.abc",
+                   "42.0a1b2c3d4", "1.2.3", "42.DONE", "99999999999999999999",
+                   "42\n", "0x10"})
+    if (parse_event_id(bad))
+      CAF_FAIL("accepted " << bad);
+}
+
+CAF_TEST(a sample id is its state and a digest of its data) {
+  auto a = sample_id(5, R"({"percent":10})");
+  auto b = sample_id(5, R"({"percent":11})");
+  auto c = sample_id(6, R"({"percent":10})");
+  CAF_CHECK_NOT_EQUAL(a, b);
+  CAF_CHECK_NOT_EQUAL(a, c);
+  CAF_CHECK_EQUAL(a, sample_id(5, R"({"percent":10})"));
+  CAF_CHECK_EQUAL(a.substr(0, 2), "5.");
+  CAF_CHECK_EQUAL(a.size(), 10u);
+  // Every id the feed makes parses back to itself.
+  auto back = parse_event_id(a);
+  CAF_REQUIRE(back);
+  CAF_CHECK_EQUAL(back->seq, 5u);
+  CAF_CHECK_EQUAL(back->sample, a);
+}
+
+CAF_TEST(state and done events carry the documented fields on one line) {
+  vf::messages::job_event ev;
+  ev.seq = 3;
+  ev.status = vf::messages::job_status::failed;
+  ev.series = 1;
+  ev.at = 1795266121000;
+  ev.error_code = vf::messages::errc::bad_media;
+  auto state = state_event_data(ev);
+  CAF_CHECK_EQUAL(state, R"({"at":"2026-11-21T13:02:01.000Z","error_code":)"
+                         R"("bad_media","series":1,"status":"FAILED"})");
+  vf::messages::job j;
+  j.id = "j1";
+  j.status = vf::messages::job_status::succeeded;
+  CAF_CHECK_EQUAL(done_event_data(j),
+                  R"({"result":"/jobs/j1/result","status":"SUCCEEDED"})");
+  j.status = vf::messages::job_status::failed;
+  j.error_code = vf::messages::errc::bad_media;
+  j.error_message = "line one\nline two \xff";
+  auto failed = done_event_data(j);
+  // One line (SSE data), bytes that are no UTF-8 replaced.
+  CAF_CHECK_EQUAL(failed.find('\n'), std::string::npos);
+  CAF_CHECK(contains(failed, R"("result":null)"));
+  CAF_CHECK(contains(failed, R"("error_code":"bad_media")"));
+  CAF_CHECK(contains(failed, R"(line one\nline two)"));
 }

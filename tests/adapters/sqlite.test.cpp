@@ -35,6 +35,7 @@ using vf::messages::attempt_record;
 using vf::messages::dead_letter;
 using vf::messages::errc;
 using vf::messages::job;
+using vf::messages::job_event;
 using vf::messages::job_result;
 using vf::messages::job_status;
 using vf::messages::store_actor;
@@ -407,6 +408,62 @@ CAF_TEST(put replaces the stored state) {
   auto y = ask<job>(atoms::get_v, x.id);
   CAF_REQUIRE(y);
   CAF_CHECK(same(x, *y));
+}
+
+CAF_TEST(the journal records each status change once in the same write) {
+  auto x = make_job("j-ev", 5000);
+  CAF_CHECK_EQUAL(ask<bool>(atoms::create_v, x), true);
+  x.status = job_status::submitted;
+  x.updated_at = 5100;
+  CAF_CHECK_EQUAL(ask<bool>(atoms::put_v, x), true);
+  // A put that changes no status (an attempt count, a step) adds nothing.
+  x.attempts = 1;
+  x.step = "probe";
+  x.updated_at = 5150;
+  CAF_CHECK_EQUAL(ask<bool>(atoms::put_v, x), true);
+  x.status = job_status::failed;
+  x.error_code = vf::messages::errc::bad_media;
+  x.updated_at = 5200;
+  CAF_CHECK_EQUAL(ask<bool>(atoms::put_v, x), true);
+  // A redrive: same status name again would be no change, a new series is.
+  x.series = 1;
+  x.updated_at = 5300;
+  CAF_CHECK_EQUAL(ask<bool>(atoms::put_v, x), true);
+  auto other = make_job("j-other", 5001);
+  CAF_CHECK_EQUAL(ask<bool>(atoms::create_v, other), true);
+  auto evs = ask<std::vector<job_event>>(atoms::events_v, x.id, uint64_t{0});
+  CAF_REQUIRE(evs);
+  CAF_REQUIRE_EQUAL(evs->size(), 4u);
+  auto all = *evs;
+  CAF_CHECK_EQUAL(to_string(all[0].status), "AWAITING_UPLOAD");
+  CAF_CHECK_EQUAL(all[0].at, 5000);
+  CAF_CHECK_EQUAL(to_string(all[1].status), "SUBMITTED");
+  CAF_CHECK_EQUAL(all[1].at, 5100);
+  CAF_CHECK_EQUAL(to_string(all[2].status), "FAILED");
+  CAF_CHECK(all[2].error_code == vf::messages::errc::bad_media);
+  CAF_CHECK_EQUAL(all[2].series, 0u);
+  CAF_CHECK_EQUAL(to_string(all[3].status), "FAILED");
+  CAF_CHECK_EQUAL(all[3].series, 1u);
+  for (size_t i = 1; i < all.size(); ++i)
+    CAF_CHECK_LESS(all[i - 1].seq, all[i].seq);
+  // After a sequence number: only what came later.
+  auto later = ask<std::vector<job_event>>(atoms::events_v, x.id, all[1].seq);
+  CAF_REQUIRE(later);
+  CAF_REQUIRE_EQUAL(later->size(), 2u);
+  auto first_later = (*later)[0].seq;
+  CAF_CHECK_EQUAL(first_later, all[2].seq);
+  auto none = ask<std::vector<job_event>>(atoms::events_v,
+                                          std::string{"ghost"}, uint64_t{0});
+  CAF_REQUIRE(none);
+  CAF_CHECK(none->empty());
+  // Erasing a job erases its journal, not another job's.
+  CAF_CHECK_EQUAL(ask<bool>(atoms::erase_v, x.id), true);
+  evs = ask<std::vector<job_event>>(atoms::events_v, x.id, uint64_t{0});
+  CAF_REQUIRE(evs);
+  CAF_CHECK(evs->empty());
+  evs = ask<std::vector<job_event>>(atoms::events_v, other.id, uint64_t{0});
+  CAF_REQUIRE(evs);
+  CAF_CHECK_EQUAL(evs->size(), 1u);
 }
 
 CAF_TEST(put of an unknown id is not_found) {
@@ -1295,6 +1352,14 @@ CAF_TEST(a version 1 database opens and migrates) {
   CAF_CHECK_EQUAL(r->outputs, "");
   CAF_CHECK_EQUAL(x->priority, 0);
   CAF_CHECK_EQUAL(x->outputs, "");
+  // Version 9: the journal of an old job starts with its current status.
+  auto evs = ask<std::vector<job_event>>(atoms::events_v, std::string{"old"},
+                                         uint64_t{0});
+  CAF_REQUIRE(evs);
+  CAF_REQUIRE_EQUAL(evs->size(), 1u);
+  auto migrated = evs->front();
+  CAF_CHECK_EQUAL(to_string(migrated.status), "SUBMITTED");
+  CAF_CHECK_EQUAL(migrated.at, 20);
   CAF_CHECK_EQUAL(ask<bool>(atoms::claim_v, std::string{"raw/old@v1"},
                             std::string{"old"}),
                   false);
@@ -1309,7 +1374,7 @@ CAF_TEST(a version 1 database opens and migrates) {
   CAF_CHECK(same(make_dead_letter("old", 50, 1), *dl));
   stop();
   CAF_CHECK_EQUAL(user_version(old_path), sqlite::schema_version);
-  CAF_CHECK_EQUAL(sqlite::schema_version, 8);
+  CAF_CHECK_EQUAL(sqlite::schema_version, 9);
   // Opening the migrated file again changes nothing.
   hdl = sqlite::spawn_job_store(sys, {old_path, 512, nullptr});
   CAF_REQUIRE(hdl);

@@ -250,6 +250,9 @@ job_registry(job_registry_impl* self, messages::stores stores,
                           "limit must be between 1 and 200");
       return self->delegate(store, atoms::history_v, std::move(owner), limit);
     },
+    [=](atoms::events, std::string& id, uint64_t after_seq) {
+      return self->delegate(store, atoms::events_v, std::move(id), after_seq);
+    },
     [=](atoms::get_result,
         const std::string& id) -> caf::result<messages::job_result> {
       auto rp = self->make_response_promise<messages::job_result>();

@@ -160,6 +160,27 @@ typename Inspector::result_type inspect(Inspector& f, job_result& x) {
            x.summary, x.created_at, x.outputs);
 }
 
+/// One change of a job's status (or of its attempt series: a redrive), as
+/// the job store journals it in the same transaction as the change. Live
+/// progress (`GET /jobs/{id}/events`) replays these by `seq`.
+struct job_event {
+  /// Position in the store's journal: increases with every change of any
+  /// job, never reused.
+  uint64_t seq = 0;
+  job_status status = job_status::awaiting_upload;
+  uint32_t series = 0;
+  /// Unix ms of the change (the job's `updated_at` then).
+  int64_t at = 0;
+  /// The job's error code then (`errc::none` unless it failed or waits).
+  errc error_code = errc::none;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, job_event& x) {
+  return f(caf::meta::type_name("job_event"), x.seq, x.status, x.series,
+           x.at, x.error_code);
+}
+
 /// Job counts indexed by `job_status`, for metrics and status pages.
 using status_counts = std::vector<uint64_t>;
 

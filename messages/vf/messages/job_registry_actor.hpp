@@ -24,6 +24,8 @@ namespace vf::messages {
 ///   (24 h) and the earlier job is answered instead; `errc::invalid_argument`
 ///   if that earlier request differed (another `request_hash`).
 /// - `(get, id)` → the job; `errc::not_found`.
+/// - `(events, id, after_seq)` → the job's status changes after
+///   `after_seq`, oldest first (see the job store's `events`).
 /// - `(history, owner, limit)` → up to `limit` (1..200) of `owner`'s jobs
 ///   (every owner's if `owner` is empty: admins), newest first;
 ///   `errc::invalid_argument` outside that range.
@@ -45,6 +47,8 @@ using job_registry_actor = caf::typed_actor<
   caf::replies_to<atoms::create_keyed, job_request>::with<job, bool>,
   caf::replies_to<atoms::get, std::string>::with<job>,
   caf::replies_to<atoms::history, std::string, uint32_t>::with<std::vector<job>>,
+  caf::replies_to<atoms::events, std::string, uint64_t>::with<
+    std::vector<job_event>>,
   caf::replies_to<atoms::get_result, std::string>::with<job_result>,
   caf::replies_to<atoms::counts>::with<status_counts>,
   caf::replies_to<atoms::attempts, std::string>::with<

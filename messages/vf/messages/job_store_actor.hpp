@@ -32,6 +32,9 @@ namespace vf::messages {
 ///   upload had SHA-256 `sha256` and whose recipe is `recipe`, with its
 ///   render output (content reuse); `{}` if there is none.
 /// - `(get, id)` → the job; `errc::not_found`.
+/// - `(events, id, after_seq)` → the status changes of job `id` journaled
+///   after `after_seq` (0: all), oldest first, at most 100; `{}` for an
+///   unknown job. Journaled with the change itself (creation counts).
 /// - `(history, owner, limit)` → up to `limit` of `owner`'s jobs (every
 ///   owner's if empty), newest first; the filter runs in the query, so other
 ///   owners' jobs never crowd a user's page.
@@ -74,6 +77,8 @@ using job_store_actor = caf::typed_actor<
                   std::string>::with<std::vector<std::string>>,
   caf::replies_to<atoms::get, std::string>::with<job>,
   caf::replies_to<atoms::history, std::string, uint32_t>::with<std::vector<job>>,
+  caf::replies_to<atoms::events, std::string, uint64_t>::with<
+    std::vector<job_event>>,
   caf::replies_to<atoms::put, job>::with<bool>,
   caf::replies_to<atoms::put_result, job_result>::with<bool>,
   caf::replies_to<atoms::get_result, std::string>::with<job_result>,

@@ -97,5 +97,8 @@ CAF_BEGIN_TYPE_ID_BLOCK(vf, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(vf, (std::vector<vf::messages::task_progress>))
   CAF_ADD_TYPE_ID(vf, (std::vector<vf::messages::object_ref>))
   CAF_ADD_ATOM(vf, vf::atoms, presign_put, "presignput")
+  CAF_ADD_TYPE_ID(vf, (vf::messages::job_event))
+  CAF_ADD_TYPE_ID(vf, (std::vector<vf::messages::job_event>))
+  CAF_ADD_ATOM(vf, vf::atoms, events, "events")
 
 CAF_END_TYPE_ID_BLOCK(vf)

@@ -90,6 +90,10 @@ const std::vector<setting_spec>& serve_specs() {
      "most open API connections (also capped by the descriptor limit)"},
     {"http.max_connections_per_client", "--http-max-connections-per-client",
      "128", "most open API connections per client IP (0: no per-client cap)"},
+    {"http.max_streams", "--http-max-streams", "256",
+     "most live event streams (GET /jobs/{id}/events, /ws) open at once"},
+    {"http.max_streams_per_user", "--http-max-streams-per-user", "8",
+     "most live event streams one user may hold open"},
     {"http.idle_timeout_s", "--http-idle-timeout-s", "30",
      "seconds a connection may idle or take to send one whole request"},
     {"http.trusted_proxies", "--trusted-proxies", "",
@@ -546,6 +550,10 @@ caf::expected<node_config> make_node_config(const settings& xs) {
   VF_TRY(http_per_client, xs.uint("http.max_connections_per_client", 0,
                                   1000000));
   cfg.http_max_connections_per_client = *http_per_client;
+  VF_TRY(streams, xs.uint("http.max_streams", 1, 1000000));
+  cfg.http_max_streams = *streams;
+  VF_TRY(streams_per_user, xs.uint("http.max_streams_per_user", 1, 1000000));
+  cfg.http_max_streams_per_user = *streams_per_user;
   VF_TRY(http_idle, xs.uint("http.idle_timeout_s", 1, 3600));
   cfg.http_idle_timeout = std::chrono::seconds{*http_idle};
   cfg.trusted_proxies = split_list(xs.str("http.trusted_proxies"));
@@ -886,6 +894,8 @@ adapters::http::api_config api_config_of(const node_config& cfg) {
   x.rate_burst = cfg.rate_burst;
   x.idle_timeout = cfg.http_idle_timeout;
   x.trusted_proxies = cfg.trusted_proxies;
+  x.max_streams = cfg.http_max_streams;
+  x.max_streams_per_user = cfg.http_max_streams_per_user;
   return x;
 }
 

@@ -138,6 +138,9 @@ struct node_config {
   /// Connection limits of the JSON API (total, per client IP), its request
   /// deadline, and the proxies whose X-Forwarded-For is believed.
   size_t http_max_connections = 1024;
+  /// Live event streams open at once, in all and per user.
+  size_t http_max_streams = 256;
+  size_t http_max_streams_per_user = 8;
   size_t http_max_connections_per_client = 128;
   std::chrono::seconds http_idle_timeout{30};
   std::vector<std::string> trusted_proxies;

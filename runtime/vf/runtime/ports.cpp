@@ -288,10 +288,12 @@ std::unique_ptr<objectstore::store_server>
 builtin_store_of(node& n, const node_config& cfg,
                  const listener_limits& limits,
                  messages::upload_gate_actor gate,
-                 messages::orchestrator_actor orchestrator) {
+                 messages::orchestrator_actor orchestrator,
+                 std::shared_ptr<adapters::common::upload_meter> meter) {
   if (cfg.store_mode != store_mode::builtin)
     return nullptr;
   auto store_cfg = store_config_of(cfg);
+  store_cfg.meter = std::move(meter);
   store_cfg.max_connections = limits.store > 0 ? limits.store : 1;
   store_cfg.max_connections_per_client = limits.store_per_client;
   store_cfg.gate = std::move(gate);

@@ -111,12 +111,13 @@ adapters::media::object_resolver local_object_resolver(const node_config& cfg,
 adapters::media::object_resolver url_object_resolver(std::string path);
 
 /// The built-in object store and its event source (announces uploads to
-/// `orchestrator`, admits uploads through `gate`); null in `s3` mode. Not
-/// started yet.
+/// `orchestrator`, admits uploads through `gate`, reports the bytes of
+/// uploads in flight to `meter`); null in `s3` mode. Not started yet.
 std::unique_ptr<adapters::objectstore::store_server>
 builtin_store_of(node& n, const node_config& cfg,
                  const listener_limits& limits,
                  messages::upload_gate_actor gate,
-                 messages::orchestrator_actor orchestrator);
+                 messages::orchestrator_actor orchestrator,
+                 std::shared_ptr<adapters::common::upload_meter> meter);
 
 } // namespace vf::runtime

@@ -100,8 +100,9 @@ int serve(const std::vector<std::string>& raw_args) {
   gate_cfg.dispatcher = d.dispatcher;
   auto gate = n.keep("upload gate", tier::domain,
                      sys.spawn(actors::upload_gate, stores->jobs, gate_cfg));
+  auto uploads = std::make_shared<adapters::common::upload_meter>();
   auto object_server = builtin_store_of(n, *cfg, limits, gate,
-                                        d.orchestrator);
+                                        d.orchestrator, uploads);
   if (object_server) {
     if (auto err = object_server->start())
       return fail("built-in object store (store.host, store.port)",
@@ -113,6 +114,7 @@ int serve(const std::vector<std::string>& raw_args) {
   api_cfg.presign_upload = upload_presigner_of(*cfg);
   api_cfg.presign_download = download_presigner_of(*cfg);
   api_cfg.parse_webhook = webhook_parser_of(*cfg);
+  api_cfg.uploads = uploads;
   api_cfg.max_connections = limits.http;
   api_cfg.max_connections_per_client = limits.http_per_client;
   api_cfg.check_storage = make_storage_check(cfg->data_dir,

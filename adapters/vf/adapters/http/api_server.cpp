@@ -17,6 +17,8 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
+#include <boost/beast/websocket/stream.hpp>
 #include <prometheus/registry.h>
 
 #include "caf/sec.hpp"
@@ -35,6 +37,7 @@
 #include <atomic>
 #include <cmath>
 #include <condition_variable>
+#include <deque>
 #include <exception>
 #include <mutex>
 #include <optional>
@@ -70,6 +73,23 @@ constexpr size_t max_drain_bytes = 1 << 20;
 constexpr auto drain_timeout = std::chrono::seconds{1};
 
 constexpr std::string_view continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
+
+/// The head of an event stream: no length (it ends when the connection
+/// does), nothing cached or buffered on the way, and the reconnect delay
+/// EventSource clients should use.
+constexpr std::string_view sse_head
+  = "HTTP/1.1 200 OK\r\n"
+    "Content-Type: text/event-stream; charset=utf-8\r\n"
+    "Cache-Control: no-store\r\n"
+    "X-Accel-Buffering: no\r\n"
+    "X-Content-Type-Options: nosniff\r\n"
+    "Connection: close\r\n"
+    "\r\n"
+    "retry: 2000\n\n";
+
+/// Largest message a WebSocket client may send us (we read none; pings
+/// and close frames are tiny).
+constexpr size_t max_ws_message = 4096;
 
 class session;
 
@@ -119,8 +139,29 @@ client_address client_key(const asio::ip::address& addr) {
   return common::make_conn_key(addr);
 }
 
+/// The route code's handle on a streaming session; forwards while the
+/// session lives.
+class session_sink final : public event_sink {
+public:
+  explicit session_sink(std::weak_ptr<session> s) : session_(std::move(s)) {
+    // nop
+  }
+
+  bool send(std::string_view id, std::string_view name,
+            std::string_view data) override;
+  bool heartbeat() override;
+  std::chrono::steady_clock::time_point stalled_since() const override;
+  bool closed() const override;
+  void finish() override;
+  void abort() override;
+
+private:
+  std::weak_ptr<session> session_;
+};
+
 /// One client connection: reads a request, lets the router answer it,
-/// writes the response, repeats while keep-alive holds.
+/// writes the response, repeats while keep-alive holds. A request may turn
+/// the connection into an event stream (SSE or WebSocket) until it ends.
 class session final : public exchange,
                       public std::enable_shared_from_this<session> {
 public:
@@ -190,10 +231,110 @@ public:
       });
   }
 
-  /// Closes the connection if it waits for a new request (shutdown).
+  std::shared_ptr<event_sink> open_stream(stream_kind kind) override {
+    if (phase_ != phase::handling)
+      return nullptr;
+    if (kind == stream_kind::websocket
+        && !beast::websocket::is_upgrade(parser_->get()))
+      return nullptr;
+    busy_.reset();
+    auto elapsed = std::chrono::duration<double>(
+                     std::chrono::steady_clock::now() - started_)
+                     .count();
+    state_.metrics.observe_request(unit_.metrics_cache, route_, request_.method,
+                                   kind == stream_kind::sse ? 200 : 101,
+                                   elapsed);
+    phase_ = phase::streaming;
+    kind_ = kind;
+    // Streams have no deadline of their own: the route code drops one that
+    // stalls (see `event_sink::stalled_since`), heartbeats find dead peers.
+    stream_.expires_never();
+    if (kind == stream_kind::sse) {
+      out_.emplace_back(sse_head);
+      out_bytes_ = sse_head.size();
+      flush();
+      read_discard();
+    } else {
+      namespace ws = beast::websocket;
+      ws_.emplace(stream_);
+      ws_->set_option(ws::stream_base::timeout::suggested(
+        beast::role_type::server));
+      ws_->read_message_max(max_ws_message);
+      ws_->async_accept(parser_->get(),
+                        [self = shared_from_this()](beast::error_code ec) {
+                          if (self->phase_ == phase::closed)
+                            return;
+                          if (ec) {
+                            self->close();
+                            return;
+                          }
+                          self->ws_open_ = true;
+                          self->read_ws();
+                          self->flush();
+                        });
+    }
+    return std::make_shared<session_sink>(weak_from_this());
+  }
+
+  // -- the event stream (see `event_sink`) ----------------------------------
+
+  bool stream_send(std::string_view id, std::string_view name,
+                   std::string_view data) {
+    if (phase_ != phase::streaming || finishing_)
+      return false;
+    std::string frame;
+    if (kind_ == stream_kind::sse) {
+      frame.reserve(id.size() + name.size() + data.size() + 24);
+      frame += "id: ";
+      frame += id;
+      frame += "\nevent: ";
+      frame += name;
+      frame += "\ndata: ";
+      frame += data;
+      frame += "\n\n";
+    } else {
+      frame.reserve(id.size() + name.size() + data.size() + 32);
+      frame += R"({"id":")";
+      frame += id;
+      frame += R"(","event":")";
+      frame += name;
+      frame += R"(","data":)";
+      frame += data;
+      frame += '}';
+    }
+    return enqueue(std::move(frame));
+  }
+
+  bool stream_heartbeat() {
+    if (phase_ != phase::streaming || finishing_)
+      return false;
+    if (kind_ == stream_kind::websocket)
+      return true;
+    return enqueue(": keep-alive\n\n");
+  }
+
+  std::chrono::steady_clock::time_point stream_stalled_since() const {
+    return stalled_since_;
+  }
+
+  bool stream_closed() const {
+    return phase_ != phase::streaming;
+  }
+
+  void stream_finish() {
+    if (phase_ != phase::streaming || finishing_)
+      return;
+    finishing_ = true;
+    if (!writing_)
+      end_stream();
+  }
+
+  /// Closes the connection if it waits for a new request, or streams
+  /// events (shutdown).
   void close_if_idle() {
-    if (phase_ == phase::reading_header && !parser_->got_some()
-        && buffer_.size() == 0)
+    if ((phase_ == phase::reading_header && !parser_->got_some()
+         && buffer_.size() == 0)
+        || phase_ == phase::streaming)
       close();
   }
 
@@ -217,8 +358,118 @@ private:
     handling,
     writing,
     draining,
+    streaming,
     closed,
   };
+
+  // Queues a frame of the stream; drops a client over `max_unsent`.
+  bool enqueue(std::string frame) {
+    if (out_bytes_ + frame.size() > event_sink::max_unsent) {
+      close();
+      return false;
+    }
+    out_bytes_ += frame.size();
+    out_.push_back(std::move(frame));
+    if (stalled_since_ == std::chrono::steady_clock::time_point{})
+      stalled_since_ = std::chrono::steady_clock::now();
+    flush();
+    return true;
+  }
+
+  // Writes what is queued: SSE frames all at once, WebSocket messages one
+  // by one (once the handshake is done).
+  void flush() {
+    if (writing_ || out_.empty() || phase_ != phase::streaming)
+      return;
+    if (kind_ == stream_kind::websocket && !ws_open_)
+      return;
+    writing_ = true;
+    wbuf_.clear();
+    if (kind_ == stream_kind::sse) {
+      for (auto& x : out_)
+        wbuf_ += x;
+      out_.clear();
+      asio::async_write(stream_, asio::buffer(wbuf_),
+                        [self = shared_from_this()](beast::error_code ec,
+                                                    size_t) {
+                          self->on_stream_write(ec);
+                        });
+      return;
+    }
+    wbuf_ = std::move(out_.front());
+    out_.pop_front();
+    ws_->text(true);
+    ws_->async_write(asio::buffer(wbuf_),
+                     [self = shared_from_this()](beast::error_code ec,
+                                                 size_t) {
+                       self->on_stream_write(ec);
+                     });
+  }
+
+  void on_stream_write(beast::error_code ec) {
+    writing_ = false;
+    if (phase_ != phase::streaming)
+      return;
+    if (ec) {
+      close();
+      return;
+    }
+    out_bytes_ -= std::min(out_bytes_, wbuf_.size());
+    wbuf_.clear();
+    stalled_since_ = out_.empty() ? std::chrono::steady_clock::time_point{}
+                                  : std::chrono::steady_clock::now();
+    if (!out_.empty()) {
+      flush();
+      return;
+    }
+    if (finishing_)
+      end_stream();
+  }
+
+  // Everything went out: closes the stream (a WebSocket with a close frame).
+  void end_stream() {
+    if (kind_ == stream_kind::websocket && ws_open_) {
+      writing_ = true;
+      ws_->async_close(beast::websocket::close_code::normal,
+                       [self = shared_from_this()](beast::error_code) {
+                         self->close();
+                       });
+      return;
+    }
+    close();
+  }
+
+  // While an SSE stream runs, reads only to notice the client leaving.
+  void read_discard() {
+    buffer_.clear();
+    stream_.async_read_some(
+      buffer_.prepare(1024),
+      [self = shared_from_this()](beast::error_code ec, size_t) {
+        if (self->phase_ != phase::streaming)
+          return;
+        if (ec) {
+          self->close();
+          return;
+        }
+        self->read_discard();
+      });
+  }
+
+  // A WebSocket reads to answer pings and see the close frame; what the
+  // client sends is ignored.
+  void read_ws() {
+    ws_buf_.clear();
+    ws_->async_read(ws_buf_,
+                    [self = shared_from_this()](beast::error_code ec, size_t) {
+                      if (self->phase_ != phase::streaming)
+                        return;
+                      if (ec) {
+                        self->close();
+                        return;
+                      }
+                      self->read_ws();
+                    });
+  }
 
   void read_header() {
     if (unit_.stopping) {
@@ -403,6 +654,8 @@ private:
     request_.signature = view(req["X-Vidflow-Signature"]);
     request_.idempotency_key = view(req["Idempotency-Key"]);
     request_.idempotency_keys = req.count("Idempotency-Key");
+    request_.last_event_id = view(req["Last-Event-ID"]);
+    request_.websocket_upgrade = beast::websocket::is_upgrade(req);
     request_.body = req.body();
     request_.client = client_;
     request_.client_name = client_name_;
@@ -492,7 +745,54 @@ private:
   std::string forwarded_name_;
   std::chrono::steady_clock::time_point started_;
   std::optional<work_guard> busy_;
+  // -- event streams --------------------------------------------------------
+  stream_kind kind_ = stream_kind::sse;
+  /// The WebSocket over `stream_` (WebSocket streams only).
+  std::optional<beast::websocket::stream<beast::tcp_stream&>> ws_;
+  beast::flat_buffer ws_buf_;
+  bool ws_open_ = false;
+  /// Frames queued and not yet being written, and the bytes of all frames
+  /// not written yet (queued and in flight).
+  std::deque<std::string> out_;
+  size_t out_bytes_ = 0;
+  /// The frame(s) being written.
+  std::string wbuf_;
+  bool writing_ = false;
+  bool finishing_ = false;
+  std::chrono::steady_clock::time_point stalled_since_;
 };
+
+bool session_sink::send(std::string_view id, std::string_view name,
+                        std::string_view data) {
+  auto s = session_.lock();
+  return s && s->stream_send(id, name, data);
+}
+
+bool session_sink::heartbeat() {
+  auto s = session_.lock();
+  return s && s->stream_heartbeat();
+}
+
+std::chrono::steady_clock::time_point session_sink::stalled_since() const {
+  auto s = session_.lock();
+  return s ? s->stream_stalled_since()
+           : std::chrono::steady_clock::time_point{};
+}
+
+bool session_sink::closed() const {
+  auto s = session_.lock();
+  return !s || s->stream_closed();
+}
+
+void session_sink::finish() {
+  if (auto s = session_.lock())
+    s->stream_finish();
+}
+
+void session_sink::abort() {
+  if (auto s = session_.lock())
+    s->close();
+}
 
 } // namespace
 
@@ -566,6 +866,12 @@ struct api_server::impl {
       return bad("http api: rate_burst must be at most 1e9");
     if (config.max_connections == 0)
       return bad("http api: max_connections must be positive");
+    if (config.max_streams == 0 || config.max_streams_per_user == 0)
+      return bad("http api: max_streams and max_streams_per_user must be "
+                 "positive");
+    if (config.stream_interval < std::chrono::milliseconds{250})
+      return bad("http api: stream_interval must be at least 250 ms (at "
+                 "most 4 progress events per second)");
     if (config.idle_timeout.count() <= 0)
       return bad("http api: idle_timeout must be positive");
     common::trusted_proxies probe;

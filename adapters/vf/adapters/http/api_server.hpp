@@ -12,6 +12,7 @@
 #include "caf/expected.hpp"
 #include "caf/fwd.hpp"
 
+#include "vf/adapters/common/upload_meter.hpp"
 #include "vf/messages/cluster_registry_actor.hpp"
 #include "vf/messages/dispatcher_actor.hpp"
 #include "vf/messages/dlq_analyzer_actor.hpp"
@@ -149,6 +150,23 @@ struct api_config {
   std::vector<std::string> trusted_proxies;
   /// Time `stop()` waits for requests in flight before cutting them off.
   std::chrono::milliseconds shutdown_grace{5'000};
+  /// Most live event streams (`GET /jobs/{id}/events` and `/ws`) open at
+  /// once; more answer 429 `too_many_streams`.
+  size_t max_streams = 256;
+  /// Most live event streams one user may hold open; more answer 429.
+  size_t max_streams_per_user = 8;
+  /// How long a stream may hold events its client has not read before the
+  /// client counts as too slow and is dropped (it may reconnect with
+  /// `Last-Event-ID` and lose nothing).
+  std::chrono::milliseconds stream_stall_timeout{15'000};
+  /// Time between two looks at a streamed job: at most one `progress` (or
+  /// `upload`) event per interval; 250 ms makes the "4 per second".
+  std::chrono::milliseconds stream_interval{250};
+  /// Time without events after which a stream sends a keep-alive.
+  std::chrono::milliseconds stream_heartbeat{15'000};
+  /// Uploads streaming into the built-in store, for `upload` events; none
+  /// when null (an S3 server tells nothing until the object is complete).
+  std::shared_ptr<common::upload_meter> uploads;
   /// Requests per second one client (remote IP; IPv6 by /64) may make on
   /// average; 0 turns rate limiting off. Over the limit: 429 with
   /// `Retry-After`. `/healthz` and `/metrics` are never limited.

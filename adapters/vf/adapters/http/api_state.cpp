@@ -14,7 +14,8 @@ api_state::api_state(api_config cfg, api_handles hdl,
                      std::shared_ptr<prometheus::Registry> registry)
   : config(std::move(cfg)), handles(std::move(hdl)),
     metrics(std::move(registry)),
-    limiter(config.rate_limit, config.rate_burst) {
+    limiter(config.rate_limit, config.rate_burst),
+    streams(config.max_streams, config.max_streams_per_user) {
   if (config.accounts) {
     users = config.accounts;
     return;

@@ -9,6 +9,7 @@
 #include "vf/adapters/http/http_metrics.hpp"
 #include "vf/adapters/http/login_throttle.hpp"
 #include "vf/adapters/http/rate_limiter.hpp"
+#include "vf/adapters/http/stream_limits.hpp"
 #include "vf/adapters/http/user_table.hpp"
 
 #include <cstdint>
@@ -38,6 +39,8 @@ struct api_state {
   mutable login_throttle throttle;
   /// Token buckets per client; mutable because it locks internally.
   mutable rate_limiter limiter;
+  /// Live event streams open, per node and per user; locks internally.
+  mutable stream_limits streams;
 };
 
 } // namespace vf::adapters::http

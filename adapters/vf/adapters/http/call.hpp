@@ -35,7 +35,7 @@ struct thread_services {
   /// Builds the services of the thread running `ioc` and `bridge`.
   thread_services(const api_state& st, common::asio_bridge& br,
                   boost::asio::io_context& ioc)
-    : state(st), bridge(br), jwt(st.config.jwt_secret),
+    : state(st), bridge(br), ioc(ioc), jwt(st.config.jwt_secret),
       deadlines(br, ioc, st.config.request_timeout) {
     // nop
   }
@@ -44,6 +44,8 @@ struct thread_services {
   const api_state& state;
   /// Sends requests to actors from this thread.
   common::asio_bridge& bridge;
+  /// Runs this thread's handlers and timers.
+  boost::asio::io_context& ioc;
   /// Signs and checks tokens.
   jwt_codec jwt;
   /// Times out the requests sent with `reply::ask`.
@@ -78,6 +80,14 @@ public:
   void send(http_response&& res) const {
     if (auto ex = ex_.lock())
       ex->respond(std::move(res));
+  }
+
+  /// Answers with a stream of events (see `exchange::open_stream`); null
+  /// if the connection is gone or answered.
+  std::shared_ptr<event_sink> open_stream(stream_kind kind) const {
+    if (auto ex = ex_.lock())
+      return ex->open_stream(kind);
+    return nullptr;
   }
 
   /// Sends `status` with a JSON `body`.

@@ -9,6 +9,7 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -23,6 +24,8 @@ enum class route : uint8_t {
   job_cancel,
   job_attempts,
   job_download,
+  job_events,
+  job_ws,
   history,
   webhook,
   healthz,
@@ -38,7 +41,7 @@ enum class route : uint8_t {
 };
 
 /// Number of `route` values.
-constexpr size_t route_count = 18;
+constexpr size_t route_count = 20;
 
 static_assert(static_cast<size_t>(route::unmatched) + 1 == route_count,
               "route_count must match the route enum");
@@ -53,6 +56,8 @@ constexpr std::string_view route_pattern(route x) {
     "/jobs/{id}/cancel",
     "/jobs/{id}/attempts",
     "/jobs/{id}/download/{name}",
+    "/jobs/{id}/events",
+    "/jobs/{id}/ws",
     "/history",
     "/minio/webhook",
     "/healthz",
@@ -115,6 +120,11 @@ struct http_request {
   /// How many `Idempotency-Key` headers the request has (more than one is
   /// refused: which one would count?).
   size_t idempotency_keys = 0;
+  /// Value of the `Last-Event-ID` header (a resuming event stream); empty
+  /// if none.
+  std::string_view last_event_id;
+  /// True if the request asks to become a WebSocket (`Upgrade: websocket`).
+  bool websocket_upgrade = false;
   /// The request body.
   std::string_view body;
   /// The peer's address as a rate-limiting key.
@@ -139,6 +149,50 @@ struct http_response {
   uint32_t retry_after = 0;
 };
 
+/// How a streamed answer frames its events.
+enum class stream_kind : uint8_t {
+  /// Server-Sent Events (`text/event-stream`): `id:`, `event:`, `data:`.
+  sse,
+  /// WebSocket text messages `{"id", "event", "data"}`.
+  websocket,
+};
+
+/// A streamed answer: events written one at a time for as long as the
+/// client stays. Used on the connection's I/O thread only. Memory is
+/// bounded: a client that reads too slowly is dropped, never buffered for.
+class event_sink {
+public:
+  /// Lets owners delete through the interface.
+  virtual ~event_sink() = default;
+
+  /// Queues one event (`data` is one line of JSON); false, and the stream
+  /// ends, if the client is gone or has more than `max_unsent` bytes
+  /// waiting already.
+  virtual bool send(std::string_view id, std::string_view name,
+                    std::string_view data)
+    = 0;
+
+  /// Keeps an idle stream (and the proxies on its way) alive: an SSE
+  /// comment; nothing for a WebSocket, which pings by itself.
+  virtual bool heartbeat() = 0;
+
+  /// When the oldest byte still unsent was queued; `time_point{}` when all
+  /// went out. A stream stalled too long should be `abort`ed.
+  virtual std::chrono::steady_clock::time_point stalled_since() const = 0;
+
+  /// True once the stream ended: client gone, aborted or finished.
+  virtual bool closed() const = 0;
+
+  /// Ends the stream once everything queued went out.
+  virtual void finish() = 0;
+
+  /// Ends the stream now.
+  virtual void abort() = 0;
+
+  /// Most bytes a stream may hold unsent.
+  static constexpr size_t max_unsent = 256 * 1024;
+};
+
 /// One request/response exchange on a connection. The router answers each
 /// exchange exactly once, possibly later from an actor's reply; both happen
 /// on the connection's I/O thread.
@@ -159,6 +213,12 @@ public:
 
   /// Sends `res`; later calls are ignored.
   virtual void respond(http_response&& res) = 0;
+
+  /// Answers with a stream of events instead (200; for `websocket`, the
+  /// upgrade handshake); the connection then carries nothing else. Null if
+  /// the exchange was answered already, or for `websocket` when the request
+  /// is no valid upgrade.
+  virtual std::shared_ptr<event_sink> open_stream(stream_kind kind) = 0;
 
 protected:
   http_request request_;

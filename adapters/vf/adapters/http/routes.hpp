@@ -21,6 +21,10 @@ std::vector<route_entry> auth_routes();
 /// (routes_jobs.cpp).
 std::vector<route_entry> job_routes();
 
+/// `GET /jobs/{id}/events` and `/jobs/{id}/ws`: live progress
+/// (routes_events.cpp).
+std::vector<route_entry> event_routes();
+
 /// `/dlq`, `/dlq/{job_id}`, `/dlq/report`, `/dlq/redrive`
 /// (routes_dead_letters.cpp).
 std::vector<route_entry> dead_letter_routes();

@@ -465,6 +465,10 @@ void session::store_put(bool expect_continue) {
   }
   chunk_.resize(body_chunk_bytes);
   start_rate_window();
+  if (!req_.output)
+    metered_ = common::metered_upload{ctx_.config().meter, req_.bucket,
+                                      req_.key,
+                                      header_->content_length().value_or(0)};
   body_.emplace(std::move(*header_));
   header_.reset();
   // Counts decoded chunk data too, so chunked uploads stop at the limit.
@@ -557,16 +561,19 @@ void session::on_body(beast::error_code ec, size_t n_read) {
   if (n > 0) {
     if (auto err = upload_->append(chunk_.data(), n)) {
       ctx_.log("objectstore: ERROR " + err->what + ": " + err->code.message());
+      metered_ = {};
       upload_.reset();
       req_.body_pending = !body_->is_done();
       return send_error(storage_error(*err));
     }
+    metered_.update(upload_->size());
   }
   read_body();
 }
 
 void session::fail_body(beast::error_code ec) {
   // Whatever happened, this upload is over: its partial file goes now.
+  metered_ = {};
   upload_.reset();
   req_.body_pending = true;
   if (closed_)
@@ -588,6 +595,7 @@ void session::fail_body(beast::error_code ec) {
 }
 
 void session::finish_upload() {
+  metered_ = {};
   req_.body_pending = false;
   body_.reset();
   req_.etag = upload_->etag();

@@ -21,6 +21,7 @@
 
 #include "vf/adapters/common/asio_bridge.hpp"
 #include "vf/adapters/common/connection_gate.hpp"
+#include "vf/adapters/common/upload_meter.hpp"
 #include "vf/adapters/objectstore/file_range_body.hpp"
 #include "vf/adapters/objectstore/object_meta.hpp"
 #include "vf/adapters/objectstore/s3_error.hpp"
@@ -252,6 +253,8 @@ private:
   request_state req_;
   /// The current upload, if any.
   std::unique_ptr<upload_file> upload_;
+  /// Its entry in the upload meter (live progress), while its body streams.
+  common::metered_upload metered_;
   /// The GET response while its metadata is being recomputed.
   std::shared_ptr<file_response> pending_get_;
   /// Body and drain buffer; allocated when first needed.

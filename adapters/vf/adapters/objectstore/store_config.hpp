@@ -3,12 +3,14 @@
 #pragma once
 
 #include "vf/messages/upload_gate_actor.hpp"
+#include "vf/adapters/common/upload_meter.hpp"
 #include "vf/adapters/sigv4/sigv4.hpp"
 
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -18,6 +20,9 @@ namespace vf::adapters::objectstore {
 struct store_config {
   /// Address to listen on.
   std::string host = "127.0.0.1";
+  /// Where uploads in flight report their bytes (live progress of their
+  /// jobs); none when null.
+  std::shared_ptr<common::upload_meter> meter;
   /// TCP port to listen on; 0 picks an ephemeral port (see `port()`).
   uint16_t port = 9000;
   /// Root of the store: objects live under `<data_dir>/objects/<bucket>/<key>`,

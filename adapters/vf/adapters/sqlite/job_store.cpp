@@ -232,6 +232,12 @@ job_store(job_store_pointer self, std::unique_ptr<job_tables> tables,
           return t.find_reuse(owner, sha256, recipe, job_id);
         });
     },
+    [self](atoms::events, const std::string& id, uint64_t after_seq) {
+      return read<std::vector<messages::job_event>>(
+        self, [id, after_seq](job_tables& t) {
+          return t.find_events(id, after_seq);
+        });
+    },
     [self](atoms::history, const std::string& owner, uint32_t limit) {
       return read<std::vector<job>>(self, [owner, limit](job_tables& t) {
         return t.recent_jobs(owner, limit);

@@ -6,6 +6,8 @@
 #include "vf/messages/task.hpp"
 #include <sqlite3.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <utility>
 
 namespace vf::adapters::sqlite {
@@ -128,6 +130,10 @@ constexpr const char* insert_attempt_sql
 constexpr const char* select_attempts_sql
   = "SELECT " VF_ATTEMPT_COLUMNS " FROM attempts WHERE job_id = ?1 "
     "ORDER BY id";
+
+constexpr const char* select_events_sql
+  = "SELECT seq, status, series, at, error_code FROM job_events "
+    "WHERE job_id = ?1 AND seq > ?2 ORDER BY seq LIMIT 100";
 
 constexpr const char* insert_dl_attempt_sql
   = "INSERT INTO dead_letter_attempts (dl_job_id, dl_series, position, "
@@ -280,6 +286,7 @@ caf::error job_tables::prepare_all() {
     {&rollback_to_, rollback_to_sql},
     {&insert_attempt_, insert_attempt_sql},
     {&select_attempts_, select_attempts_sql},
+    {&select_events_, select_events_sql},
     {&upsert_dead_letter_, upsert_dead_letter_sql},
     {&delete_dl_attempts_of_series_, delete_dl_attempts_of_series_sql},
     {&insert_dl_attempt_, insert_dl_attempt_sql},
@@ -957,6 +964,36 @@ job_tables::find_attempts(const std::string& job_id) {
     if (!x)
       return std::move(x.error());
     result.emplace_back(std::move(*x));
+  }
+}
+
+caf::expected<std::vector<messages::job_event>>
+job_tables::find_events(const std::string& job_id, uint64_t after_seq) {
+  statement::use guard{select_events_};
+  auto rc = select_events_.bind(1, job_id);
+  if (rc == SQLITE_OK)
+    rc = select_events_.bind(2, static_cast<int64_t>(
+                                  std::min<uint64_t>(after_seq, INT64_MAX)));
+  if (rc != SQLITE_OK)
+    return db_->fail(rc, "bind events of " + job_id);
+  std::vector<messages::job_event> result;
+  for (;;) {
+    rc = select_events_.step();
+    if (rc == SQLITE_DONE)
+      return result;
+    if (rc != SQLITE_ROW)
+      return db_->fail(rc, "select events of " + job_id);
+    messages::job_event x;
+    x.seq = static_cast<uint64_t>(select_events_.column_int64(0));
+    auto status = select_events_.column_text(1);
+    if (!from_string(status, x.status))
+      return messages::make_error(errc::internal, "event of " + job_id
+                                                    + " has unknown status '"
+                                                    + status + "'");
+    x.series = static_cast<uint32_t>(select_events_.column_int64(2));
+    x.at = select_events_.column_int64(3);
+    x.error_code = messages::errc_from_string(select_events_.column_text(4));
+    result.emplace_back(std::move(x));
   }
 }
 

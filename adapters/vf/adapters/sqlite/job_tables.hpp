@@ -166,6 +166,11 @@ public:
   caf::expected<std::vector<messages::attempt_record>>
   find_attempts(const std::string& job_id);
 
+  /// Returns job `job_id`'s journaled status changes after `after_seq`,
+  /// oldest first, at most 100.
+  caf::expected<std::vector<messages::job_event>>
+  find_events(const std::string& job_id, uint64_t after_seq);
+
   /// Returns up to `limit` dead letters with `created_at >= since_ms`,
   /// newest first (ties: newest write first).
   caf::expected<std::vector<messages::dead_letter>>
@@ -242,6 +247,7 @@ private:
   statement rollback_to_;
   statement insert_attempt_;
   statement select_attempts_;
+  statement select_events_;
   statement upsert_dead_letter_;
   statement delete_dl_attempts_of_series_;
   statement insert_dl_attempt_;

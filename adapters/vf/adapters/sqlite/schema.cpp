@@ -174,6 +174,40 @@ constexpr std::array<const char*, schema_version> migrations{{
     CREATE INDEX jobs_by_content ON jobs (owner, object_sha256)
       WHERE object_sha256 != '';
   )sql",
+  // 8 -> 9: the journal of status changes that live progress replays
+  // (GET /jobs/{id}/events). Triggers write it in the transaction of the
+  // change itself, so no code path can change a status without a journal
+  // line, and a line never exists for a change that was rolled back.
+  // Existing jobs start with their current status.
+  R"sql(
+    CREATE TABLE job_events (
+      seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+      job_id     TEXT    NOT NULL,
+      status     TEXT    NOT NULL,
+      series     INTEGER NOT NULL,
+      error_code TEXT    NOT NULL,
+      at         INTEGER NOT NULL
+    );
+    CREATE INDEX job_events_by_job ON job_events (job_id, seq);
+    INSERT INTO job_events (job_id, status, series, error_code, at)
+      SELECT id, status, series, error_code, updated_at FROM jobs
+      ORDER BY created_at, rowid;
+    CREATE TRIGGER job_events_created AFTER INSERT ON jobs BEGIN
+      INSERT INTO job_events (job_id, status, series, error_code, at)
+        VALUES (NEW.id, NEW.status, NEW.series, NEW.error_code,
+                NEW.updated_at);
+    END;
+    CREATE TRIGGER job_events_changed AFTER UPDATE OF status, series ON jobs
+      WHEN OLD.status IS NOT NEW.status OR OLD.series IS NOT NEW.series
+    BEGIN
+      INSERT INTO job_events (job_id, status, series, error_code, at)
+        VALUES (NEW.id, NEW.status, NEW.series, NEW.error_code,
+                NEW.updated_at);
+    END;
+    CREATE TRIGGER job_events_erased AFTER DELETE ON jobs BEGIN
+      DELETE FROM job_events WHERE job_id = OLD.id;
+    END;
+  )sql",
 }};
 
 /// Runs a single-value PRAGMA (or query) and returns its text result.

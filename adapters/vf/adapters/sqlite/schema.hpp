@@ -21,7 +21,8 @@ class database;
 /// - 3: index of jobs by owner and creation (history in the query).
 /// - 4: `jobs.purged_at` and the index of jobs to purge (retention).
 /// - 5: `leased_at` on attempts and on dead letters' attempts.
-constexpr int64_t schema_version = 8;
+/// - 9: the journal of status changes (`job_events`, written by triggers).
+constexpr int64_t schema_version = 9;
 
 /// Sets the connection PRAGMAs the store's promises rest on: WAL journal,
 /// `synchronous=FULL` (a commit is on disk before its reply) and a busy
