@@ -38,6 +38,8 @@ struct fake_store_state {
   size_t claim_calls = 0;
   /// Every put, in order (to check the transitions a job went through).
   std::vector<messages::job> puts;
+  /// Callback deliveries by id (tests put them here).
+  std::map<std::string, messages::delivery> deliveries;
   /// The journal of status changes, as the SQLite store's triggers keep it.
   std::vector<std::pair<std::string, messages::job_event>> events;
   size_t result_writes = 0;
@@ -135,6 +137,29 @@ fake_store(fake_store_impl* self) {
       for (auto& [job_id, ev] : self->state.events)
         if (job_id == id && ev.seq > after)
           xs.push_back(ev);
+      return xs;
+    },
+    [=](atoms::deliveries_due, int64_t now, uint32_t limit) {
+      std::vector<messages::delivery> xs;
+      for (auto& [id, d] : self->state.deliveries)
+        if (d.state == "pending" && d.next_at <= now && xs.size() < limit)
+          xs.push_back(d);
+      return xs;
+    },
+    [=](atoms::record_delivery, messages::delivery& d) -> caf::result<bool> {
+      if (self->state.fail_writes)
+        return down();
+      auto i = self->state.deliveries.find(d.id);
+      if (i == self->state.deliveries.end())
+        return false;
+      i->second = d;
+      return true;
+    },
+    [=](atoms::deliveries, const std::string& job_id) {
+      std::vector<messages::delivery> xs;
+      for (auto& [id, d] : self->state.deliveries)
+        if (d.job_id == job_id)
+          xs.push_back(d);
       return xs;
     },
     [=](atoms::history, const std::string& owner, uint32_t limit) {

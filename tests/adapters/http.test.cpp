@@ -185,6 +185,9 @@ fake_registry(job_registry_actor::stateful_pointer<registry_state> self,
       }
       return result;
     },
+    [=](atoms::deliveries, const std::string&) {
+      return std::vector<vf::messages::delivery>{};
+    },
     [=](atoms::get_result, const std::string& id) -> caf::result<job_result> {
       std::lock_guard<std::mutex> guard{store->mtx};
       auto i = store->jobs.find(id);

@@ -2,5 +2,5 @@
 # actor system (the store is a detached actor, so no test coordinator).
 vf_add_unit_test(vf-test-sqlite
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/sqlite.test.cpp
-  LIBS vf::adapters_sqlite SQLite::SQLite3
+  LIBS vf::adapters_sqlite SQLite::SQLite3 nlohmann_json::nlohmann_json
   SUITES adapters.sqlite)

@@ -22,6 +22,8 @@
 #include <limits>
 #include <memory>
 #include <optional>
+#include <nlohmann/json.hpp>
+
 #include <string>
 #include <thread>
 #include <utility>
@@ -464,6 +466,91 @@ CAF_TEST(the journal records each status change once in the same write) {
   evs = ask<std::vector<job_event>>(atoms::events_v, other.id, uint64_t{0});
   CAF_REQUIRE(evs);
   CAF_CHECK_EQUAL(evs->size(), 1u);
+}
+
+CAF_TEST(a job with a callback gets one delivery per terminal status) {
+  auto x = make_job("j-cb", 5000);
+  x.callback_url = "https://example.org/hook?a=1";
+  CAF_CHECK_EQUAL(ask<bool>(atoms::create_v, x), true);
+  auto plain = make_job("j-plain", 5000);
+  CAF_CHECK_EQUAL(ask<bool>(atoms::create_v, plain), true);
+  x.status = job_status::processing;
+  x.updated_at = 5100;
+  CAF_CHECK_EQUAL(ask<bool>(atoms::put_v, x), true);
+  using dvec = std::vector<vf::messages::delivery>;
+  auto none = ask<dvec>(atoms::deliveries_v, x.id);
+  CAF_REQUIRE(none);
+  CAF_CHECK(none->empty());
+  x.status = job_status::failed;
+  x.error_code = vf::messages::errc::bad_media;
+  x.error_message = "moov atom not found";
+  x.updated_at = 1795266121123;
+  CAF_CHECK_EQUAL(ask<bool>(atoms::put_v, x), true);
+  plain.status = job_status::succeeded;
+  CAF_CHECK_EQUAL(ask<bool>(atoms::put_v, plain), true);
+  auto ds = ask<dvec>(atoms::deliveries_v, x.id);
+  CAF_REQUIRE(ds);
+  CAF_REQUIRE_EQUAL(ds->size(), 1u);
+  auto d = ds->front();
+  CAF_CHECK_EQUAL(d.job_id, x.id);
+  CAF_CHECK_EQUAL(d.owner, x.owner);
+  CAF_CHECK_EQUAL(d.url, x.callback_url);
+  CAF_CHECK_EQUAL(d.state, "pending");
+  CAF_CHECK_EQUAL(d.next_at, x.updated_at);
+  CAF_CHECK_EQUAL(d.body.substr(0, 4), R"({"id)");
+  auto body = nlohmann::json::parse(d.body);
+  CAF_CHECK_EQUAL(body["id"].get<std::string>(), d.id);
+  CAF_CHECK_EQUAL(body["type"].get<std::string>(), "job.failed");
+  CAF_CHECK_EQUAL(body["job_id"].get<std::string>(), x.id);
+  CAF_CHECK_EQUAL(body["status"].get<std::string>(), "FAILED");
+  CAF_CHECK_EQUAL(body["error_code"].get<std::string>(), "bad_media");
+  CAF_CHECK_EQUAL(body["error_message"].get<std::string>(),
+                  "moov atom not found");
+  CAF_CHECK(body["result"].is_null());
+  CAF_CHECK_EQUAL(body["at"].get<std::string>(), "2026-11-21T13:02:01.123Z");
+  // Due from its time on, oldest first; the job without a callback has none.
+  auto early = ask<dvec>(atoms::deliveries_due_v, x.updated_at - 1,
+                         uint32_t{10});
+  CAF_REQUIRE(early);
+  CAF_CHECK(early->empty());
+  auto due = ask<dvec>(atoms::deliveries_due_v, x.updated_at, uint32_t{10});
+  CAF_REQUIRE(due);
+  CAF_REQUIRE_EQUAL(due->size(), 1u);
+  // An attempt is recorded; a delivered one is no longer due.
+  d.state = "delivered";
+  d.attempts = 2;
+  d.last_status = 200;
+  d.delivered_at = x.updated_at + 10;
+  CAF_CHECK_EQUAL(ask<bool>(atoms::record_delivery_v, d), true);
+  due = ask<dvec>(atoms::deliveries_due_v, x.updated_at + 99, uint32_t{10});
+  CAF_REQUIRE(due);
+  CAF_CHECK(due->empty());
+  ds = ask<dvec>(atoms::deliveries_v, x.id);
+  CAF_REQUIRE(ds);
+  auto back = ds->front();
+  CAF_CHECK_EQUAL(back.attempts, 2u);
+  CAF_CHECK_EQUAL(back.state, "delivered");
+  // A redrive that ends again makes a second delivery.
+  x.series = 1;
+  x.status = job_status::succeeded;
+  x.error_code = vf::messages::errc::none;
+  x.error_message.clear();
+  x.updated_at += 1000;
+  CAF_CHECK_EQUAL(ask<bool>(atoms::put_v, x), true);
+  ds = ask<dvec>(atoms::deliveries_v, x.id);
+  CAF_REQUIRE(ds);
+  CAF_REQUIRE_EQUAL(ds->size(), 2u);
+  auto second = nlohmann::json::parse(ds->back().body);
+  CAF_CHECK_EQUAL(second["type"].get<std::string>(), "job.succeeded");
+  CAF_CHECK_EQUAL(second["result"].get<std::string>(),
+                  "/jobs/" + x.id + "/result");
+  CAF_CHECK(second["error_code"].is_null());
+  // Erasing the job erases its deliveries; recording one then says so.
+  CAF_CHECK_EQUAL(ask<bool>(atoms::erase_v, x.id), true);
+  ds = ask<dvec>(atoms::deliveries_v, x.id);
+  CAF_REQUIRE(ds);
+  CAF_CHECK(ds->empty());
+  CAF_CHECK_EQUAL(ask<bool>(atoms::record_delivery_v, d), false);
 }
 
 CAF_TEST(put of an unknown id is not_found) {
@@ -1374,7 +1461,7 @@ CAF_TEST(a version 1 database opens and migrates) {
   CAF_CHECK(same(make_dead_letter("old", 50, 1), *dl));
   stop();
   CAF_CHECK_EQUAL(user_version(old_path), sqlite::schema_version);
-  CAF_CHECK_EQUAL(sqlite::schema_version, 9);
+  CAF_CHECK_EQUAL(sqlite::schema_version, 10);
   // Opening the migrated file again changes nothing.
   hdl = sqlite::spawn_job_store(sys, {old_path, 512, nullptr});
   CAF_REQUIRE(hdl);

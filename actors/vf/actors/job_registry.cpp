@@ -66,6 +66,7 @@ caf::expected<messages::job> new_job(job_registry_impl* self,
   j.content_type = std::move(req.content_type);
   j.priority = req.priority;
   j.outputs = std::move(req.outputs);
+  j.callback_url = std::move(req.callback_url);
   j.bucket = st.cfg.bucket;
   auto key = messages::make_upload_key(st.cfg.key_prefix, j.id, j.filename);
   if (!key) // check_filename passed: only a bad key_prefix gets here.
@@ -252,6 +253,9 @@ job_registry(job_registry_impl* self, messages::stores stores,
     },
     [=](atoms::events, std::string& id, uint64_t after_seq) {
       return self->delegate(store, atoms::events_v, std::move(id), after_seq);
+    },
+    [=](atoms::deliveries, std::string& id) {
+      return self->delegate(store, atoms::deliveries_v, std::move(id));
     },
     [=](atoms::get_result,
         const std::string& id) -> caf::result<messages::job_result> {

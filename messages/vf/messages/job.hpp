@@ -98,6 +98,9 @@ struct job {
   /// (`{"thumbnails": [...], "thumbnail_at": t, "renditions": [...]}`),
   /// empty when the job makes only metadata and a summary.
   std::string outputs;
+  /// Where a signed JSON event goes on each terminal state (`POST /jobs`
+  /// `callback_url`); empty: none.
+  std::string callback_url;
 };
 
 template <class Inspector>
@@ -105,7 +108,8 @@ typename Inspector::result_type inspect(Inspector& f, job& x) {
   return f(caf::meta::type_name("job"), x.id, x.owner, x.filename,
            x.content_type, x.bucket, x.key, x.status, x.created_at,
            x.updated_at, x.object, x.attempts, x.step, x.next_attempt_at,
-           x.error_code, x.error_message, x.series, x.priority, x.outputs);
+           x.error_code, x.error_message, x.series, x.priority, x.outputs,
+           x.callback_url);
 }
 
 /// Job priorities; the dispatcher serves higher values first.
@@ -132,13 +136,15 @@ struct job_request {
   /// Hex SHA-256 of the request as the edge understood it: the same key
   /// with another hash is a different request.
   std::string request_hash;
+  /// See `job::callback_url` (checked against `webhooks.allow` at the edge).
+  std::string callback_url;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, job_request& x) {
   return f(caf::meta::type_name("job_request"), x.owner, x.filename,
            x.content_type, x.priority, x.outputs, x.idempotency_key,
-           x.request_hash);
+           x.request_hash, x.callback_url);
 }
 
 /// The outcome of a finished job: ffprobe-shaped metadata and a summary.
@@ -179,6 +185,56 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, job_event& x) {
   return f(caf::meta::type_name("job_event"), x.seq, x.status, x.series,
            x.at, x.error_code);
+}
+
+/// One signed callback of a job (`callback_url`): made by the job store in
+/// the transaction that ends the job, sent until the receiver answers 2xx
+/// or 24 h passed. Times are Unix ms.
+struct delivery {
+  /// Idempotency id, also in the body: `dlv_<journal seq>`; a receiver
+  /// that sees one twice (a retry after a lost answer) drops the copy.
+  std::string id;
+  std::string job_id;
+  std::string owner;
+  std::string url;
+  /// The JSON body, fixed when made: every attempt sends the same bytes.
+  std::string body;
+  /// `pending`, `delivered` or `failed` (gave up).
+  std::string state;
+  uint32_t attempts = 0;
+  /// When the next attempt is due (pending only).
+  int64_t next_at = 0;
+  int64_t created_at = 0;
+  /// HTTP status of the last attempt; 0 if it got none.
+  uint32_t last_status = 0;
+  /// Why the last attempt failed; empty after a success.
+  std::string last_error;
+  int64_t delivered_at = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, delivery& x) {
+  return f(caf::meta::type_name("delivery"), x.id, x.job_id, x.owner, x.url,
+           x.body, x.state, x.attempts, x.next_at, x.created_at,
+           x.last_status, x.last_error, x.delivered_at);
+}
+
+/// What one attempt to send a delivery got.
+struct delivery_attempt {
+  /// The receiver answered 2xx.
+  bool ok = false;
+  /// Retrying cannot help (the target is not allowed, or not a URL).
+  bool permanent = false;
+  /// The receiver's HTTP status; 0 if none.
+  uint32_t status = 0;
+  /// Why it failed, in words.
+  std::string error;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, delivery_attempt& x) {
+  return f(caf::meta::type_name("delivery_attempt"), x.ok, x.permanent,
+           x.status, x.error);
 }
 
 /// Job counts indexed by `job_status`, for metrics and status pages.

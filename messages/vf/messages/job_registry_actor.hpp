@@ -26,6 +26,7 @@ namespace vf::messages {
 /// - `(get, id)` → the job; `errc::not_found`.
 /// - `(events, id, after_seq)` → the job's status changes after
 ///   `after_seq`, oldest first (see the job store's `events`).
+/// - `(deliveries, id)` → the job's callback deliveries, oldest first.
 /// - `(history, owner, limit)` → up to `limit` (1..200) of `owner`'s jobs
 ///   (every owner's if `owner` is empty: admins), newest first;
 ///   `errc::invalid_argument` outside that range.
@@ -49,6 +50,8 @@ using job_registry_actor = caf::typed_actor<
   caf::replies_to<atoms::history, std::string, uint32_t>::with<std::vector<job>>,
   caf::replies_to<atoms::events, std::string, uint64_t>::with<
     std::vector<job_event>>,
+  caf::replies_to<atoms::deliveries, std::string>::with<
+    std::vector<delivery>>,
   caf::replies_to<atoms::get_result, std::string>::with<job_result>,
   caf::replies_to<atoms::counts>::with<status_counts>,
   caf::replies_to<atoms::attempts, std::string>::with<

@@ -35,6 +35,15 @@ namespace vf::messages {
 /// - `(events, id, after_seq)` → the status changes of job `id` journaled
 ///   after `after_seq` (0: all), oldest first, at most 100; `{}` for an
 ///   unknown job. Journaled with the change itself (creation counts).
+/// - `(deliveries_due, now_ms, limit)` → up to `limit` pending callback
+///   deliveries due at `now_ms`, oldest due first. A job with a
+///   `callback_url` gets its delivery in the transaction that makes it
+///   SUCCEEDED, FAILED, CANCELLED or EXPIRED (one per terminal status
+///   change; a redriven job that ends again gets another).
+/// - `(record_delivery, delivery)` → `true` once the attempt (state,
+///   attempts, next_at, last_status, last_error, delivered_at) is written;
+///   `false` if there is no such delivery (its job was deleted).
+/// - `(deliveries, job_id)` → the job's deliveries, oldest first.
 /// - `(history, owner, limit)` → up to `limit` of `owner`'s jobs (every
 ///   owner's if empty), newest first; the filter runs in the query, so other
 ///   owners' jobs never crowd a user's page.
@@ -79,6 +88,11 @@ using job_store_actor = caf::typed_actor<
   caf::replies_to<atoms::history, std::string, uint32_t>::with<std::vector<job>>,
   caf::replies_to<atoms::events, std::string, uint64_t>::with<
     std::vector<job_event>>,
+  caf::replies_to<atoms::deliveries_due, int64_t, uint32_t>::with<
+    std::vector<delivery>>,
+  caf::replies_to<atoms::record_delivery, delivery>::with<bool>,
+  caf::replies_to<atoms::deliveries, std::string>::with<
+    std::vector<delivery>>,
   caf::replies_to<atoms::put, job>::with<bool>,
   caf::replies_to<atoms::put_result, job_result>::with<bool>,
   caf::replies_to<atoms::get_result, std::string>::with<job_result>,

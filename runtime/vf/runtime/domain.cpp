@@ -9,11 +9,20 @@
 #include "vf/actors/job_registry.hpp"
 #include "vf/actors/orchestrator.hpp"
 #include "vf/actors/retention.hpp"
+#include "vf/actors/webhook_sender.hpp"
+#include "vf/adapters/webhooks/callback_client.hpp"
 #include "vf/adapters/common/lease_journal.hpp"
 #include "vf/adapters/media/libav_media.hpp"
 #include "vf/messages/errc.hpp"
 #include "vf/runtime/metrics_sink.hpp"
 #include "vf/runtime/ports.hpp"
+
+#include <prometheus/counter.h>
+#include <prometheus/registry.h>
+
+#include <map>
+#include <string>
+#include <vector>
 
 namespace vf::runtime {
 
@@ -44,6 +53,39 @@ void keep_retention(node& n, const node_config& cfg,
                  + "' (expire objects under uploads/ after "
                  + std::to_string(cfg.retention_failed.count())
                  + " s) to bound its size");
+}
+
+/// Callbacks of ended jobs (`callback_url`): the client POSTs on its own
+/// thread, the sender (restarted if it dies: the deliveries are in the
+/// store) decides when.
+void keep_webhooks(node& n, const node_config& cfg,
+                   const messages::stores& stores) {
+  auto client = n.keep("callback client", tier::domain,
+                       adapters::webhooks::spawn_callback_client(
+                         n.system(), callback_client_config_of(cfg)));
+  auto& family = prometheus::BuildCounter()
+                   .Name("vidflow_webhook_deliveries_total")
+                   .Help("Attempts to deliver job callbacks, by outcome "
+                         "(delivered, retry, failed: given up)")
+                   .Register(*n.metrics());
+  std::map<std::string, prometheus::Counter*> counters;
+  for (auto outcome : {"delivered", "retry", "failed"})
+    counters[outcome] = &family.Add({{"outcome", outcome}});
+  n.keep_restartable("webhook sender", tier::domain,
+                     [&n, &cfg, stores, client, counters] {
+                       auto sender_cfg = webhook_sender_config_of(cfg,
+                                                                  n.log());
+                       sender_cfg.on_outcome
+                         = [counters](const std::string& outcome) {
+                             if (auto i = counters.find(outcome);
+                                 i != counters.end())
+                               i->second->Increment();
+                           };
+                       return std::vector<caf::actor>{
+                         caf::actor_cast<caf::actor>(n.system().spawn(
+                           actors::webhook_sender, stores.jobs, client,
+                           std::move(sender_cfg)))};
+                     });
 }
 
 /// Journals the attempts workers begin (`<data>/leases.log`), so recovery
@@ -118,6 +160,7 @@ domain_actors spawn_domain(node& n, const node_config& cfg,
   d.registry = n.keep("job registry", tier::domain,
                       sys.spawn(actors::job_registry, stores, reg_cfg));
   keep_retention(n, cfg, stores, deleter);
+  keep_webhooks(n, cfg, stores);
   d.analyzer = n.keep("dlq analyzer", tier::domain,
                       sys.spawn(actors::dlq_analyzer,
                                 dlq_analyzer_config_of(cfg),

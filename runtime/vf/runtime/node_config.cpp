@@ -6,6 +6,7 @@
 
 #include "vf/actors/orchestrator.hpp"
 #include "vf/adapters/common/trusted_proxies.hpp"
+#include "vf/adapters/webhooks/callback_policy.hpp"
 #include "vf/adapters/http/recipe.hpp"
 #include "vf/messages/errc.hpp"
 #include "vf/messages/task.hpp"
@@ -210,6 +211,16 @@ const std::vector<setting_spec>& serve_specs() {
      true},
     {"webhook.max_records", "--webhook-max-records", "100",
      "most records one webhook request may carry (more: 413)"},
+    {"webhooks.secret", "--webhooks-secret", "",
+     "key the signing secrets of callbacks (POST /jobs callback_url) are "
+     "derived from, one per user (empty: derived from auth.jwt_secret)",
+     true},
+    {"webhooks.allow", "--webhooks-allow", "public",
+     "where callbacks may go: 'public' addresses and/or IP networks "
+     "(comma-separated), checked after DNS resolution"},
+    {"webhooks.retry_base_ms", "--webhooks-retry-base-ms", "5000",
+     "wait after a failed callback; doubles per attempt up to 1 h, given "
+     "up after 24 h"},
     {"dlq.interval_s", "--dlq-interval-s", "300",
      "how often the DLQ analyzer writes its scheduled report (0: never)"},
     {"dlq.window_s", "--dlq-window-s", "86400",
@@ -527,6 +538,20 @@ caf::expected<node_config> make_node_config(const settings& xs) {
   if (!cfg.webhook_token.empty() && cfg.webhook_token.size() < 16)
     return bad(xs, "webhook.token",
                "must be at least 16 characters (env VIDFLOW_WEBHOOK_TOKEN)");
+  cfg.webhooks_secret = xs.str("webhooks.secret");
+  if (!cfg.webhooks_secret.empty() && cfg.webhooks_secret.size() < 16)
+    return bad(xs, "webhooks.secret",
+               "must be at least 16 characters (env "
+               "VIDFLOW_WEBHOOKS_SECRET), or empty");
+  cfg.webhooks_allow = split_list(xs.str("webhooks.allow"));
+  {
+    adapters::webhooks::callback_policy probe;
+    std::string why;
+    if (!probe.parse(cfg.webhooks_allow, why))
+      return bad(xs, "webhooks.allow", why);
+  }
+  VF_TRY(retry_base, xs.uint("webhooks.retry_base_ms", 100, 3600000));
+  cfg.webhooks_retry_base = std::chrono::milliseconds{*retry_base};
   VF_TRY(max_records, xs.uint("webhook.max_records", 1, 10000));
   cfg.webhook_max_records = static_cast<size_t>(*max_records);
   if (!logger::parse(xs.str("log.level"), cfg.level))
@@ -811,6 +836,32 @@ actors::dlq_analyzer_config dlq_analyzer_config_of(const node_config& cfg) {
   return x;
 }
 
+std::string webhooks_node_secret(const node_config& cfg) {
+  if (!cfg.webhooks_secret.empty())
+    return cfg.webhooks_secret;
+  // Not the JWT key itself: a key of its own, derived one way from it.
+  return adapters::webhooks::owner_secret(cfg.jwt_secret,
+                                          "\x01vidflow-node-callbacks");
+}
+
+adapters::webhooks::callback_client_config
+callback_client_config_of(const node_config& cfg) {
+  adapters::webhooks::callback_client_config x;
+  x.secret = webhooks_node_secret(cfg);
+  std::string why;
+  static_cast<void>(x.policy.parse(cfg.webhooks_allow, why));
+  return x;
+}
+
+actors::webhook_sender_config webhook_sender_config_of(const node_config& cfg,
+                                                       logger& log) {
+  actors::webhook_sender_config x;
+  x.retry_base = cfg.webhooks_retry_base;
+  x.wall_ms = unix_ms();
+  x.log = [&log](const std::string& line) { log.warn("webhooks", line); };
+  return x;
+}
+
 actors::retention_config retention_config_of(const node_config& cfg,
                                              logger& log) {
   using std::chrono::milliseconds;
@@ -895,6 +946,17 @@ adapters::http::api_config api_config_of(const node_config& cfg) {
   x.idle_timeout = cfg.http_idle_timeout;
   x.trusted_proxies = cfg.trusted_proxies;
   x.max_streams = cfg.http_max_streams;
+  adapters::webhooks::callback_policy policy;
+  std::string why;
+  // Checked when the configuration was read: cannot fail here.
+  static_cast<void>(policy.parse(cfg.webhooks_allow, why));
+  x.check_callback = [policy](std::string_view url) {
+    return policy.refuse(url);
+  };
+  x.callback_secret = [secret = webhooks_node_secret(cfg)](
+                        const std::string& owner) {
+    return adapters::webhooks::owner_secret(secret, owner);
+  };
   x.max_streams_per_user = cfg.http_max_streams_per_user;
   return x;
 }

@@ -8,10 +8,12 @@
 #include "vf/actors/job_registry.hpp"
 #include "vf/actors/orchestrator.hpp"
 #include "vf/actors/retention.hpp"
+#include "vf/actors/webhook_sender.hpp"
 #include "vf/adapters/http/api_server.hpp"
 #include "vf/adapters/objectstore/store_config.hpp"
 #include "vf/adapters/s3/client.hpp"
 #include "vf/adapters/s3/presigner.hpp"
+#include "vf/adapters/webhooks/callback_client.hpp"
 #include "vf/runtime/logger.hpp"
 #include "vf/runtime/settings.hpp"
 
@@ -129,6 +131,11 @@ struct node_config {
   uint32_t token_ttl = 3600;
   std::vector<account> users;
   std::string webhook_token;
+  /// Callbacks: the key of the per-user signing secrets (empty: derived
+  /// from `jwt_secret`), where they may go, the first retry's wait.
+  std::string webhooks_secret;
+  std::vector<std::string> webhooks_allow;
+  std::chrono::milliseconds webhooks_retry_base{5000};
   /// Most records one webhook request may carry.
   size_t webhook_max_records = 100;
   log_level level = log_level::info;
@@ -239,6 +246,18 @@ actors::job_registry_config job_registry_config_of(const node_config& cfg);
 actors::dlq_analyzer_config dlq_analyzer_config_of(const node_config& cfg);
 
 /// The retention sweep's schedule (logs through `log`).
+/// The key callbacks' per-user secrets derive from: `webhooks.secret`, or
+/// one derived from `auth.jwt_secret`.
+std::string webhooks_node_secret(const node_config& cfg);
+
+/// Settings of the callback client (signing key, allow-list).
+adapters::webhooks::callback_client_config
+callback_client_config_of(const node_config& cfg);
+
+/// Settings of the webhook sender (retry schedule; logs give-ups).
+actors::webhook_sender_config webhook_sender_config_of(const node_config& cfg,
+                                                       logger& log);
+
 actors::retention_config retention_config_of(const node_config& cfg,
                                              logger& log);
 

@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -104,6 +105,14 @@ struct api_config {
   /// Recipe of jobs created without `outputs` (canonical JSON from
   /// `canonical_recipe`; empty: metadata and summary only).
   std::string default_outputs;
+  /// Why a `callback_url` of `POST /jobs` is refused (not an http(s) URL,
+  /// or an address `webhooks.allow` does not allow), or nullopt. Empty:
+  /// callbacks are not offered (`callback_url` answers 422).
+  std::function<std::optional<std::string>(std::string_view url)>
+    check_callback;
+  /// The secret `owner`'s callbacks are signed with (`GET
+  /// /webhooks/secret`); empty when callbacks are not offered.
+  std::function<std::string(const std::string& owner)> callback_secret;
   /// Parses a MinIO webhook body (runtime supplies the minio adapter's
   /// parser).
   std::function<caf::expected<parsed_events>(std::string_view body)>

@@ -26,6 +26,7 @@ enum class route : uint8_t {
   job_download,
   job_events,
   job_ws,
+  job_deliveries,
   history,
   webhook,
   healthz,
@@ -36,12 +37,13 @@ enum class route : uint8_t {
   dlq_report,
   dlq_redrive,
   cluster_nodes,
+  webhook_secret,
   /// Anything else; labelled `unmatched`, never with the raw path.
   unmatched,
 };
 
 /// Number of `route` values.
-constexpr size_t route_count = 20;
+constexpr size_t route_count = 22;
 
 static_assert(static_cast<size_t>(route::unmatched) + 1 == route_count,
               "route_count must match the route enum");
@@ -58,6 +60,7 @@ constexpr std::string_view route_pattern(route x) {
     "/jobs/{id}/download/{name}",
     "/jobs/{id}/events",
     "/jobs/{id}/ws",
+    "/jobs/{id}/deliveries",
     "/history",
     "/minio/webhook",
     "/healthz",
@@ -68,6 +71,7 @@ constexpr std::string_view route_pattern(route x) {
     "/dlq/report",
     "/dlq/redrive",
     "/cluster/nodes",
+    "/webhooks/secret",
     "unmatched",
   }};
   return names[static_cast<size_t>(x)];

@@ -210,6 +210,8 @@ void append_job_json(std::string& out, const messages::job& x) {
     out += x.outputs;
   else
     out += "null";
+  out += R"(,"callback_url":)";
+  append_json_string_or_null(out, x.callback_url);
   out += R"(,"object":)";
   if (x.object.version.empty()) {
     out += "null";

@@ -7,6 +7,8 @@
 #include "vf/adapters/http/request_parse.hpp"
 #include "vf/adapters/http/routes.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <string>
 
 namespace vf::adapters::http {
@@ -96,11 +98,28 @@ void login(call& c) {
       });
 }
 
+// The secret the caller's callbacks are signed with: each user has their
+// own (derived from the node's), so one user can verify only their own.
+void webhook_secret(call& c) {
+  auto& secret = c.state().config.callback_secret;
+  if (!secret) {
+    c.error(404, "not_found", "this node sends no callbacks");
+    return;
+  }
+  nlohmann::json doc{{"secret", secret(c.who().sub)},
+                     {"signature_header", "X-Vidflow-Signature"},
+                     {"scheme", "t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "
+                                "t + \".\" + body)>"}};
+  auto res = make_response(200, doc.dump());
+  c.send(std::move(res));
+}
+
 } // namespace
 
 std::vector<route_entry> auth_routes() {
   return {
     {http_method::post, "/auth/login", access::open, login},
+    {http_method::get, "/webhooks/secret", access::user, webhook_secret},
   };
 }
 

@@ -136,13 +136,17 @@ std::optional<std::string> check_idempotency_key(std::string_view key) {
 // order of fields do not matter, but every value does).
 std::string request_hash(const std::string& filename,
                          const std::string* content_type, int32_t priority,
-                         const std::string* outputs) {
+                         const std::string* outputs,
+                         const std::string& callback_url) {
   nlohmann::json doc = {
     {"filename", filename},
     {"content_type",
      content_type ? nlohmann::json(*content_type) : nlohmann::json(nullptr)},
     {"priority", priority},
     {"outputs", outputs ? nlohmann::json(*outputs) : nlohmann::json(nullptr)}};
+  // Only when given: keys made before callbacks existed hash as they did.
+  if (!callback_url.empty())
+    doc["callback_url"] = callback_url;
   auto digest = common::sha256(doc.dump());
   std::string hex;
   common::append_hex(hex, digest.data(), digest.size());
@@ -192,10 +196,11 @@ void create_job(call& c) {
   for (auto& [k, v] : body->body.items()) {
     (void) v;
     if (k != "filename" && k != "content_type" && k != "priority"
-        && k != "outputs") {
+        && k != "outputs" && k != "callback_url") {
       c.error(422, "invalid_argument",
               "unknown field '" + k.substr(0, 64)
-                + "' (known: filename, content_type, priority, outputs)");
+                + "' (known: filename, content_type, priority, outputs, "
+                  "callback_url)");
       return;
     }
   }
@@ -240,6 +245,25 @@ void create_job(call& c) {
     outputs = std::move(check.canonical);
     asked_outputs = outputs;
   }
+  std::string callback_url;
+  if (auto cb = body->body.find("callback_url");
+      cb != body->body.end() && !cb->is_null()) {
+    auto& check = c.state().config.check_callback;
+    if (!check) {
+      c.error(422, "invalid_argument",
+              "callback_url: this node sends no callbacks");
+      return;
+    }
+    if (!cb->is_string()) {
+      c.error(422, "invalid_argument", "callback_url must be a string");
+      return;
+    }
+    callback_url = cb->get<std::string>();
+    if (auto why = check(callback_url)) {
+      c.error(422, "invalid_argument", "callback_url: " + *why);
+      return;
+    }
+  }
   if (storage_full(c))
     return;
   messages::job_request jr;
@@ -248,13 +272,15 @@ void create_job(call& c) {
   jr.content_type = content_type ? *content_type : std::string{};
   jr.priority = priority;
   jr.outputs = std::move(outputs);
+  jr.callback_url = callback_url;
   if (idem_key.empty()) {
     c.ask(c.state().handles.registry, atoms::create_v, std::move(jr))
       .then(job_created);
     return;
   }
   jr.request_hash = request_hash(*filename, content_type, priority,
-                                 asked_outputs ? &*asked_outputs : nullptr);
+                                 asked_outputs ? &*asked_outputs : nullptr,
+                                 callback_url);
   jr.idempotency_key = std::move(idem_key);
   c.ask(c.state().handles.registry, atoms::create_keyed_v, std::move(jr))
     .then([](reply& r, messages::job& j, bool created) {
@@ -496,6 +522,45 @@ void history(call& c) {
     });
 }
 
+// The callback deliveries of a job, for its owner: what was sent, how
+// often, what the receiver answered.
+void get_deliveries(call& c) {
+  with_visible_job(c, [](reply& r, messages::job& j) {
+    r.ask(r.state().handles.registry, atoms::deliveries_v, j.id)
+      .then([j](reply& r, std::vector<messages::delivery>& xs) {
+        auto items = nlohmann::json::array();
+        for (auto& d : xs) {
+          auto body = nlohmann::json::parse(d.body, nullptr, false);
+          items.push_back(
+            {{"id", d.id},
+             {"url", d.url},
+             {"state", d.state},
+             {"attempts", d.attempts},
+             {"created_at", iso8601(d.created_at)},
+             {"next_attempt_at", d.state == "pending"
+                                   ? nlohmann::json(iso8601(d.next_at))
+                                   : nlohmann::json(nullptr)},
+             {"delivered_at", d.delivered_at > 0
+                                ? nlohmann::json(iso8601(d.delivered_at))
+                                : nlohmann::json(nullptr)},
+             {"last_status", d.last_status > 0 ? nlohmann::json(d.last_status)
+                                               : nlohmann::json(nullptr)},
+             {"last_error", d.last_error.empty()
+                              ? nlohmann::json(nullptr)
+                              : nlohmann::json(d.last_error)},
+             {"event", body.is_discarded() ? nlohmann::json(nullptr) : body}});
+        }
+        nlohmann::json doc{{"job_id", j.id},
+                           {"callback_url", j.callback_url.empty()
+                                              ? nlohmann::json(nullptr)
+                                              : nlohmann::json(j.callback_url)},
+                           {"items", std::move(items)}};
+        r.send(200, doc.dump(-1, ' ', false,
+                             nlohmann::json::error_handler_t::replace));
+      });
+  });
+}
+
 } // namespace
 
 std::vector<route_entry> job_routes() {
@@ -507,6 +572,7 @@ std::vector<route_entry> job_routes() {
           {m::post, "/jobs/{id}/cancel", access::user, cancel_job},
           {m::get, "/jobs/{id}/attempts", access::user, get_attempts},
           {m::get, "/jobs/{id}/download/{name}", access::user, download},
+          {m::get, "/jobs/{id}/deliveries", access::user, get_deliveries},
           {m::get, "/history", access::user, history}};
 }
 

@@ -213,6 +213,10 @@ job_store(job_store_pointer self, std::unique_ptr<job_tables> tables,
     [self](atoms::erase, const std::string& id) {
       return write<bool>(self, [=](job_tables& t) { return t.erase_job(id); });
     },
+    [self](atoms::record_delivery, const messages::delivery& x) {
+      return write<bool>(self,
+                         [x](job_tables& t) { return t.record_delivery(x); });
+    },
     // -- reads: never see an uncommitted batch -------------------------------
     [self](atoms::get, const std::string& id) {
       return read<job>(self, [id](job_tables& t) { return t.find_job(id); });
@@ -237,6 +241,14 @@ job_store(job_store_pointer self, std::unique_ptr<job_tables> tables,
         self, [id, after_seq](job_tables& t) {
           return t.find_events(id, after_seq);
         });
+    },
+    [self](atoms::deliveries_due, int64_t now_ms, uint32_t limit) {
+      return read<std::vector<messages::delivery>>(
+        self, [=](job_tables& t) { return t.due_deliveries(now_ms, limit); });
+    },
+    [self](atoms::deliveries, const std::string& id) {
+      return read<std::vector<messages::delivery>>(
+        self, [id](job_tables& t) { return t.job_deliveries(id); });
     },
     [self](atoms::history, const std::string& owner, uint32_t limit) {
       return read<std::vector<job>>(self, [owner, limit](job_tables& t) {

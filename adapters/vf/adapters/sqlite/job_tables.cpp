@@ -27,15 +27,15 @@ using messages::task_kind;
   "id, owner, filename, content_type, bucket, \"key\", status, created_at, "   \
   "updated_at, object_bucket, object_key, object_version, object_etag, "       \
   "object_size, attempts, step, next_attempt_at, error_code, error_message, "  \
-  "series, priority, outputs, object_sha256"
+  "series, priority, outputs, object_sha256, callback_url"
 
 /// Number of columns in VF_JOB_COLUMNS.
-constexpr int job_columns = 23;
+constexpr int job_columns = 24;
 
 constexpr const char* insert_job_sql
   = "INSERT INTO jobs (" VF_JOB_COLUMNS ") VALUES "
     "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, "
-    "?17, ?18, ?19, ?20, ?21, ?22, ?23)";
+    "?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)";
 
 constexpr const char* update_job_sql
   = "UPDATE jobs SET owner = ?2, filename = ?3, content_type = ?4, "
@@ -44,7 +44,7 @@ constexpr const char* update_job_sql
     "object_version = ?12, object_etag = ?13, object_size = ?14, "
     "attempts = ?15, step = ?16, next_attempt_at = ?17, error_code = ?18, "
     "error_message = ?19, series = ?20, priority = ?21, outputs = ?22, "
-    "object_sha256 = ?23 WHERE id = ?1";
+    "object_sha256 = ?23, callback_url = ?24 WHERE id = ?1";
 
 constexpr const char* select_job_sql
   = "SELECT " VF_JOB_COLUMNS " FROM jobs WHERE id = ?1";
@@ -134,6 +134,23 @@ constexpr const char* select_attempts_sql
 constexpr const char* select_events_sql
   = "SELECT seq, status, series, at, error_code FROM job_events "
     "WHERE job_id = ?1 AND seq > ?2 ORDER BY seq LIMIT 100";
+
+#define VF_DELIVERY_COLUMNS                                                    \
+  "id, job_id, owner, url, body, state, attempts, next_at, created_at, "      \
+  "last_status, last_error, delivered_at"
+
+constexpr const char* select_due_deliveries_sql
+  = "SELECT " VF_DELIVERY_COLUMNS " FROM deliveries "
+    "WHERE state = 'pending' AND next_at <= ?1 ORDER BY next_at, rowid "
+    "LIMIT ?2";
+
+constexpr const char* select_job_deliveries_sql
+  = "SELECT " VF_DELIVERY_COLUMNS " FROM deliveries WHERE job_id = ?1 "
+    "ORDER BY created_at, rowid";
+
+constexpr const char* update_delivery_sql
+  = "UPDATE deliveries SET state = ?2, attempts = ?3, next_at = ?4, "
+    "last_status = ?5, last_error = ?6, delivered_at = ?7 WHERE id = ?1";
 
 constexpr const char* insert_dl_attempt_sql
   = "INSERT INTO dead_letter_attempts (dl_job_id, dl_series, position, "
@@ -287,6 +304,9 @@ caf::error job_tables::prepare_all() {
     {&insert_attempt_, insert_attempt_sql},
     {&select_attempts_, select_attempts_sql},
     {&select_events_, select_events_sql},
+    {&select_due_deliveries_, select_due_deliveries_sql},
+    {&select_job_deliveries_, select_job_deliveries_sql},
+    {&update_delivery_, update_delivery_sql},
     {&upsert_dead_letter_, upsert_dead_letter_sql},
     {&delete_dl_attempts_of_series_, delete_dl_attempts_of_series_sql},
     {&insert_dl_attempt_, insert_dl_attempt_sql},
@@ -374,6 +394,7 @@ caf::error job_tables::bind_job(statement& stmt, const job& x) {
     stmt.bind(21, static_cast<int64_t>(x.priority)),
     stmt.bind(22, x.outputs),
     stmt.bind(23, x.object.sha256),
+    stmt.bind(24, x.callback_url),
   });
   if (rc != SQLITE_OK)
     return db_->fail(rc, "bind job " + x.id);
@@ -779,7 +800,7 @@ caf::expected<bool> job_tables::mark_purged(const std::string& id,
 // -- reads --------------------------------------------------------------------
 
 caf::expected<job> job_tables::read_job(statement& stmt) {
-  static_assert(job_columns == 23, "read_job must read every column");
+  static_assert(job_columns == 24, "read_job must read every column");
   job x;
   x.id = stmt.column_text(0);
   x.owner = stmt.column_text(1);
@@ -807,6 +828,7 @@ caf::expected<job> job_tables::read_job(statement& stmt) {
   x.priority = static_cast<int32_t>(stmt.column_int64(20));
   x.outputs = stmt.column_text(21);
   x.object.sha256 = stmt.column_text(22);
+  x.callback_url = stmt.column_text(23);
   return x;
 }
 
@@ -995,6 +1017,72 @@ job_tables::find_events(const std::string& job_id, uint64_t after_seq) {
     x.error_code = messages::errc_from_string(select_events_.column_text(4));
     result.emplace_back(std::move(x));
   }
+}
+
+caf::expected<std::vector<messages::delivery>>
+job_tables::read_deliveries(statement& stmt, const char* what) {
+  std::vector<messages::delivery> result;
+  for (;;) {
+    auto rc = stmt.step();
+    if (rc == SQLITE_DONE)
+      return result;
+    if (rc != SQLITE_ROW)
+      return db_->fail(rc, what);
+    messages::delivery x;
+    x.id = stmt.column_text(0);
+    x.job_id = stmt.column_text(1);
+    x.owner = stmt.column_text(2);
+    x.url = stmt.column_text(3);
+    x.body = stmt.column_text(4);
+    x.state = stmt.column_text(5);
+    x.attempts = static_cast<uint32_t>(stmt.column_int64(6));
+    x.next_at = stmt.column_int64(7);
+    x.created_at = stmt.column_int64(8);
+    x.last_status = static_cast<uint32_t>(stmt.column_int64(9));
+    x.last_error = stmt.column_text(10);
+    x.delivered_at = stmt.column_int64(11);
+    result.emplace_back(std::move(x));
+  }
+}
+
+caf::expected<std::vector<messages::delivery>>
+job_tables::due_deliveries(int64_t now_ms, uint32_t limit) {
+  statement::use guard{select_due_deliveries_};
+  auto rc = select_due_deliveries_.bind(1, now_ms);
+  if (rc == SQLITE_OK)
+    rc = select_due_deliveries_.bind(2, static_cast<int64_t>(limit));
+  if (rc != SQLITE_OK)
+    return db_->fail(rc, "bind due deliveries");
+  return read_deliveries(select_due_deliveries_, "select due deliveries");
+}
+
+caf::expected<std::vector<messages::delivery>>
+job_tables::job_deliveries(const std::string& job_id) {
+  statement::use guard{select_job_deliveries_};
+  auto rc = select_job_deliveries_.bind(1, job_id);
+  if (rc != SQLITE_OK)
+    return db_->fail(rc, "bind deliveries of " + job_id);
+  return read_deliveries(select_job_deliveries_,
+                         "select deliveries of a job");
+}
+
+caf::expected<bool> job_tables::record_delivery(const messages::delivery& x) {
+  statement::use guard{update_delivery_};
+  auto rc = first_failure({
+    update_delivery_.bind(1, x.id),
+    update_delivery_.bind(2, x.state),
+    update_delivery_.bind(3, static_cast<int64_t>(x.attempts)),
+    update_delivery_.bind(4, x.next_at),
+    update_delivery_.bind(5, static_cast<int64_t>(x.last_status)),
+    update_delivery_.bind(6, x.last_error),
+    update_delivery_.bind(7, x.delivered_at),
+  });
+  if (rc != SQLITE_OK)
+    return db_->fail(rc, "bind delivery " + x.id);
+  rc = update_delivery_.step();
+  if (rc != SQLITE_DONE)
+    return db_->fail(rc, "update delivery " + x.id);
+  return sqlite3_changes(db_->native()) > 0;
 }
 
 caf::expected<dead_letter> job_tables::read_dead_letter(statement& stmt) {

@@ -166,6 +166,18 @@ public:
   caf::expected<std::vector<messages::attempt_record>>
   find_attempts(const std::string& job_id);
 
+  /// Returns up to `limit` pending deliveries due at `now_ms`, oldest due
+  /// first.
+  caf::expected<std::vector<messages::delivery>>
+  due_deliveries(int64_t now_ms, uint32_t limit);
+
+  /// Returns the deliveries of `job_id`, oldest first.
+  caf::expected<std::vector<messages::delivery>>
+  job_deliveries(const std::string& job_id);
+
+  /// Writes the outcome fields of delivery `x.id`; false if it is gone.
+  caf::expected<bool> record_delivery(const messages::delivery& x);
+
   /// Returns job `job_id`'s journaled status changes after `after_seq`,
   /// oldest first, at most 100.
   caf::expected<std::vector<messages::job_event>>
@@ -199,6 +211,10 @@ private:
   /// Steps through all rows of a job SELECT whose parameters are bound.
   caf::expected<std::vector<messages::job>> read_jobs(statement& stmt,
                                                       const char* what);
+
+  /// Steps through the rows of a delivery SELECT whose parameters are bound.
+  caf::expected<std::vector<messages::delivery>>
+  read_deliveries(statement& stmt, const char* what);
 
   /// Binds every field of `x` in column order starting at parameter `first`.
   caf::error bind_attempt(statement& stmt, int first,
@@ -248,6 +264,9 @@ private:
   statement insert_attempt_;
   statement select_attempts_;
   statement select_events_;
+  statement select_due_deliveries_;
+  statement select_job_deliveries_;
+  statement update_delivery_;
   statement upsert_dead_letter_;
   statement delete_dl_attempts_of_series_;
   statement insert_dl_attempt_;

@@ -208,6 +208,53 @@ constexpr std::array<const char*, schema_version> migrations{{
       DELETE FROM job_events WHERE job_id = OLD.id;
     END;
   )sql",
+  // 9 -> 10: signed callbacks. A job may name a callback_url; the journal
+  // line of each terminal status makes its delivery in the same
+  // transaction (a trigger), so an ended job cannot lose its callback to a
+  // crash. The body is fixed then: every attempt sends the same bytes.
+  R"sql(
+    ALTER TABLE jobs ADD COLUMN callback_url TEXT NOT NULL DEFAULT '';
+    CREATE TABLE deliveries (
+      id           TEXT    PRIMARY KEY NOT NULL,
+      job_id       TEXT    NOT NULL,
+      owner        TEXT    NOT NULL,
+      url          TEXT    NOT NULL,
+      body         TEXT    NOT NULL,
+      state        TEXT    NOT NULL,
+      attempts     INTEGER NOT NULL,
+      next_at      INTEGER NOT NULL,
+      created_at   INTEGER NOT NULL,
+      last_status  INTEGER NOT NULL,
+      last_error   TEXT    NOT NULL,
+      delivered_at INTEGER NOT NULL
+    );
+    CREATE INDEX deliveries_due ON deliveries (next_at)
+      WHERE state = 'pending';
+    CREATE INDEX deliveries_by_job ON deliveries (job_id, created_at);
+    CREATE TRIGGER deliveries_on_end AFTER INSERT ON job_events
+      WHEN NEW.status IN ('SUCCEEDED', 'FAILED', 'CANCELLED', 'EXPIRED')
+    BEGIN
+      INSERT OR IGNORE INTO deliveries
+        SELECT 'dlv_' || NEW.seq, j.id, j.owner, j.callback_url,
+               json_object(
+                 'id', 'dlv_' || NEW.seq,
+                 'type', 'job.' || lower(NEW.status),
+                 'job_id', j.id,
+                 'status', NEW.status,
+                 'series', NEW.series,
+                 'error_code', NULLIF(NEW.error_code, ''),
+                 'error_message', NULLIF(j.error_message, ''),
+                 'result', CASE NEW.status WHEN 'SUCCEEDED'
+                             THEN '/jobs/' || j.id || '/result' END,
+                 'at', strftime('%Y-%m-%dT%H:%M:%fZ', NEW.at / 1000.0,
+                                'unixepoch')),
+               'pending', 0, NEW.at, NEW.at, 0, '', 0
+        FROM jobs j WHERE j.id = NEW.job_id AND j.callback_url != '';
+    END;
+    CREATE TRIGGER deliveries_erased AFTER DELETE ON jobs BEGIN
+      DELETE FROM deliveries WHERE job_id = OLD.id;
+    END;
+  )sql",
 }};
 
 /// Runs a single-value PRAGMA (or query) and returns its text result.
