@@ -427,24 +427,28 @@ class Events(unittest.TestCase):
         self.assertEqual(self.c.get_job(jid)["status"], "AWAITING_UPLOAD")
 
     def test_streams_per_user_are_limited(self):
-        jid = self.job()["job_id"]
-        path = f"/jobs/{jid}/events"
-        held = [SSE(self.port, path, self.c.token) for _ in range(3)]
+        # eve's own job and streams: the other tests' streams (demo's) are
+        # not counted against her, nor hers against them.
+        r = self.eve.call("POST", "/jobs", {"filename": "clip.mp4"})
+        self.assertEqual(r.status, 201, r)
+        path = f"/jobs/{r.json()['job_id']}/events"
+        held = [SSE(self.port, path, self.eve.token) for _ in range(3)]
         for s in held:
             self.assertEqual(s.status, 200)
             self.assertEqual(s.next()["event"], "state")
-        over = SSE(self.port, path, self.c.token)
+        over = SSE(self.port, path, self.eve.token)
         self.assertEqual(over.status, 429)
         self.assertEqual(json.loads(over.body)["code"], "too_many_streams")
         self.assertIn("retry-after", over.headers)
-        # Another user is not affected; a closed stream frees its place.
+        # Another user (an admin here) is not affected; a closed stream
+        # frees its place once the server noticed.
         admin = SSE(self.port, path, self.admin.token)
         self.assertEqual(admin.status, 200)
         admin.close()
         held.pop().close()
         end = time.monotonic() + 10
         while True:
-            again = SSE(self.port, path, self.c.token)
+            again = SSE(self.port, path, self.eve.token)
             if again.status == 200:
                 break
             self.assertEqual(again.status, 429)
