@@ -28,8 +28,9 @@ pkgs=(build-essential cmake pkg-config ccache
       libcurl4-openssl-dev prometheus-cpp-dev
       ffmpeg curl python3)  # what the README walk-through uses
 if [ "$want_test" = 1 ]; then
-  # openssl: certificates for TLS refusal tests; iproute2: `ip netns`.
-  pkgs+=(sqlite3 clang libclang-rt-14-dev openssl iproute2)
+  # openssl: certificates for TLS refusal tests; iproute2: `ip netns`;
+  # prometheus: promtool and a real Prometheus for the observability test.
+  pkgs+=(sqlite3 clang libclang-rt-14-dev openssl iproute2 prometheus)
   # Node may come from elsewhere than Debian (with its own npm): only ask
   # apt for it when there is none at all.
   command -v node >/dev/null || pkgs+=(nodejs)

@@ -44,6 +44,9 @@ struct fixture : testing::fixture_base {
     cfg.lease_ids = [n = uint64_t{0}]() mutable { return ++n; };
     cfg.max_attempts = 3;
     cfg.expire_interval = std::chrono::milliseconds{0};
+    cfg.on_job_end = [this](job_status st, int64_t ms) {
+      ended.emplace_back(st, ms);
+    };
     // A stand-in for the media adapter's estimate, easy to predict.
     cfg.render_cost = [](const std::string& recipe, const std::string& meta) {
       return std::make_pair(uint32_t{2},
@@ -151,6 +154,8 @@ struct fixture : testing::fixture_base {
   }
 
   actors::orchestrator_config cfg;
+  /// What `on_job_end` was told.
+  std::vector<std::pair<job_status, int64_t>> ended;
   messages::store_actor store;
   testing::fake_dispatcher_actor disp;
   messages::idempotency_guard_actor guard;
@@ -217,12 +222,19 @@ CAF_TEST(an upload runs the pipeline to SUCCEEDED) {
   CAF_CHECK_EQUAL(sum.kind, task_kind::summarize);
   CAF_CHECK_EQUAL(sum.input, R"({"format":{}})");
   CAF_CHECK_EQUAL(job().step, "summarize");
+  CAF_CHECK(ended.empty());
+  advance_time(std::chrono::milliseconds{2500});
+  consume_messages();
   answer(0, testing::ok_outcome(sum, "a summary"));
   CAF_CHECK_EQUAL(job().status, job_status::succeeded);
   CAF_CHECK_EQUAL(st().results[id].metadata, R"({"format":{}})");
   CAF_CHECK_EQUAL(st().results[id].summary, "a summary");
   CAF_CHECK_EQUAL(st().result_writes, 1u);
   CAF_CHECK(pending().empty());
+  // Metrics hear of the end once, timed from the upload taken.
+  CAF_REQUIRE_EQUAL(ended.size(), 1u);
+  CAF_CHECK_EQUAL(ended[0].first, job_status::succeeded);
+  CAF_CHECK_EQUAL(ended[0].second, 2500);
 }
 
 CAF_TEST(a job with outputs renders last with its recipe and priority) {

@@ -128,6 +128,13 @@ class Cluster(unittest.TestCase):
         print(f"  {victim.name} gone from /cluster/nodes after "
               f"{detected_s:.1f}s; nodes now {sorted(nodes)}", flush=True)
         nodes = coord.wait_nodes("w4 registered", lambda ns: "w4" in ns)
+        # /metrics follows: a series per node there, none for the dead one.
+        m = client.metrics()
+        for name in nodes:
+            self.assertEqual(h.metric_value(m, "vidflow_node_slots",
+                                            node=name),
+                             nodes[name]["slots"], name)
+        self.assertNotIn(f'vidflow_node_slots{{node="{victim.name}"}}', m)
 
         final = cx.wait_terminal(client, jobs, deadline_s=240,
                                  retries=retries)

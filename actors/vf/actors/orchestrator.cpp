@@ -115,11 +115,36 @@ struct machine {
 
   /// Writes `j`; calls `then` once it is durable, `fail` if the store
   /// refused.
+  /// `since`: when the run took its upload, for a terminal status (0: as
+  /// the run in `runs` says, if any).
   template <class Then, class Fail>
-  void persist(const messages::job& j, Then then, Fail fail) const {
+  void persist(const messages::job& j, Then then, Fail fail,
+               int64_t since = 0) const {
+    auto m = *this;
+    auto ended = messages::is_terminal(j.status);
+    auto status = j.status;
+    if (ended && since == 0)
+      since = submitted_at(j.id);
     self->request(store, store_timeout, atoms::put_v, j)
-      .then([then](bool) mutable { then(); },
-            [fail](caf::error& err) mutable { fail(err); });
+      .then(
+        [m, then, ended, status, since](bool) mutable {
+          if (ended)
+            m.ended(status, since);
+          then();
+        },
+        [fail](caf::error& err) mutable { fail(err); });
+  }
+
+  /// When the run of `id` took its upload; 0 if unknown.
+  int64_t submitted_at(const std::string& id) const {
+    auto i = st().runs.find(id);
+    return i != st().runs.end() ? i->second.submitted_at : 0;
+  }
+
+  /// Reports a durable terminal status (metrics).
+  void ended(messages::job_status status, int64_t since) const {
+    if (st().cfg.on_job_end)
+      st().cfg.on_job_end(status, since > 0 ? now() - since : -1);
   }
 
   /// Starts attempt `attempt` of the current step of job `id`.
@@ -383,13 +408,14 @@ struct machine {
           if (run == nullptr)
             return;
           auto j = run->snapshot;
+          auto since = run->submitted_at;
           auto fx = m.transit(j, job_event::result_stored);
           if (!fx)
             return;
           if (has(*fx, job_effect::forget))
             m.st().runs.erase(id);
           if (has(*fx, job_effect::persist))
-            m.persist(j, [] {}, [](caf::error&) {});
+            m.persist(j, [] {}, [](caf::error&) {}, since);
         },
         [m, id, lease](caf::error& err) {
           // The result is idempotent (first write wins) and the steps are
@@ -469,13 +495,16 @@ struct machine {
     if (run == nullptr || !run->burial)
       return;
     auto m = *this;
+    auto since = run->submitted_at;
     self
       ->request(dead_letters, store_timeout, atoms::bury_v, *run->burial,
                 run->snapshot)
       .then(
-        [m, id, lease](bool) {
-          if (m.current(id, lease))
+        [m, id, lease, since](bool) {
+          if (m.current(id, lease)) {
             m.st().runs.erase(id);
+            m.ended(messages::job_status::failed, since);
+          }
         },
         [m, id, lease](caf::error&) {
           // Not recorded: try again later rather than lose the failure.
@@ -507,6 +536,7 @@ struct machine {
     run = job_run{};
     run.lease = st().next_lease(); // Supersedes leases of an older object.
     run.snapshot = j;
+    run.submitted_at = now();
     run.pipeline = pipeline_of(st().cfg, j);
     auto m = *this;
     auto id = j.id;
@@ -704,7 +734,9 @@ struct machine {
         return;
       }
       auto i = m.st().runs.find(j.id);
+      int64_t since = 0;
       if (i != m.st().runs.end()) {
+        since = i->second.submitted_at;
         // Interrupt the running task; its outcome is stale from now on.
         if (has(*fx, job_effect::cancel_lease))
           m.self->send(m.dispatcher, atoms::cancel_v, i->second.lease);
@@ -713,7 +745,7 @@ struct machine {
       }
       m.persist(
         j, [rp, j]() mutable { rp.deliver(j); },
-        [rp](caf::error& err) mutable { rp.deliver(err); });
+        [rp](caf::error& err) mutable { rp.deliver(err); }, since);
     };
     auto i = st().runs.find(id);
     if (i != st().runs.end()) {

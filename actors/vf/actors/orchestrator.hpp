@@ -122,6 +122,10 @@ struct orchestrator_config {
                             const std::string& recipe,
                             const std::string& output)>
     check_render_output;
+  /// Called once a job's terminal status is durable (metrics): the status,
+  /// and the milliseconds since its upload was taken (SUBMITTED), or -1
+  /// when that is not known (a run resumed after a restart). Optional.
+  std::function<void(messages::job_status, int64_t ms)> on_job_end;
 };
 
 /// Returns why the steps `pipeline` cannot run together, or nullopt if they
@@ -167,6 +171,8 @@ struct job_run {
   job_event timer = job_event::attempt_due;
   /// The dead letter of a FAILED run, kept until the store has it.
   std::optional<messages::dead_letter> burial;
+  /// Unix ms when this run's upload was taken (SUBMITTED); 0 if unknown.
+  int64_t submitted_at = 0;
 };
 
 /// State of the orchestrator.

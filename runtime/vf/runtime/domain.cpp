@@ -18,8 +18,10 @@
 #include "vf/runtime/ports.hpp"
 
 #include <prometheus/counter.h>
+#include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -88,6 +90,41 @@ void keep_webhooks(node& n, const node_config& cfg,
                      });
 }
 
+/// Counts ended jobs by status and times them from the upload taken to
+/// the end (`vidflow_jobs_ended_total`, `vidflow_job_duration_seconds`).
+std::function<void(messages::job_status, int64_t)>
+job_end_metrics(prometheus::Registry& reg) {
+  auto& ended = prometheus::BuildCounter()
+                  .Name("vidflow_jobs_ended_total")
+                  .Help("Jobs that reached a terminal status while this "
+                        "coordinator ran, by status")
+                  .Register(reg);
+  auto& durations = prometheus::BuildHistogram()
+                      .Name("vidflow_job_duration_seconds")
+                      .Help("Time from an upload taken (SUBMITTED) to its "
+                            "job's terminal status, by status")
+                      .Register(reg);
+  static const prometheus::Histogram::BucketBoundaries buckets{
+    0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600};
+  std::map<messages::job_status, std::pair<prometheus::Counter*,
+                                           prometheus::Histogram*>>
+    series;
+  for (auto st : {messages::job_status::succeeded, messages::job_status::failed,
+                  messages::job_status::cancelled,
+                  messages::job_status::expired}) {
+    std::map<std::string, std::string> labels{{"status", to_string(st)}};
+    series[st] = {&ended.Add(labels), &durations.Add(labels, buckets)};
+  }
+  return [series](messages::job_status st, int64_t ms) {
+    auto i = series.find(st);
+    if (i == series.end())
+      return;
+    i->second.first->Increment();
+    if (ms >= 0)
+      i->second.second->Observe(static_cast<double>(ms) / 1000.0);
+  };
+}
+
 /// Journals the attempts workers begin (`<data>/leases.log`), so recovery
 /// counts an interrupted attempt only if it had begun (see lease_journal).
 /// Without a journal every interrupted attempt counts, as it must when we
@@ -150,6 +187,7 @@ domain_actors spawn_domain(node& n, const node_config& cfg,
     return std::make_pair(c.threads, c.memory_mb);
   };
   orch_cfg.seed = seed;
+  orch_cfg.on_job_end = job_end_metrics(*n.metrics());
   d.orchestrator = n.keep("orchestrator", tier::domain,
                           sys.spawn(actors::orchestrator, orch_cfg, stores,
                                     messages::idempotency_guard_actor{guard},

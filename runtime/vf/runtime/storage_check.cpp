@@ -30,6 +30,9 @@ make_storage_check(std::string dir, uint64_t min_free_bytes) {
     }
     auto free_bytes = static_cast<uint64_t>(fs.f_bavail)
                       * static_cast<uint64_t>(fs.f_frsize);
+    result.free_bytes = free_bytes;
+    result.total_bytes = static_cast<uint64_t>(fs.f_blocks)
+                         * static_cast<uint64_t>(fs.f_frsize);
     if (free_bytes <= min_free_bytes) {
       result.ok = false;
       result.detail = "free space " + std::to_string(free_bytes)

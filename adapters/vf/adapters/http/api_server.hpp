@@ -63,6 +63,10 @@ struct storage_status {
   bool ok = true;
   /// Which check failed and why, in words (empty when `ok`).
   std::string detail;
+  /// Bytes free for new data on the data directory's file system and its
+  /// size (0 when unknown), for `/metrics`.
+  uint64_t free_bytes = 0;
+  uint64_t total_bytes = 0;
 };
 
 /// Settings of the API server. `jwt_secret`, `presign_upload` and

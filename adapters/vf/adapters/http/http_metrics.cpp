@@ -98,6 +98,27 @@ http_metrics::http_metrics(std::shared_ptr<prometheus::Registry> registry)
                 .Help("Workers known to the dispatcher")
                 .Register(reg)
                 .Add({});
+  storage_free_ = &prometheus::BuildGauge()
+                     .Name("vidflow_storage_free_bytes")
+                     .Help("Bytes free for new data on the file system of "
+                           "data.dir, as of the last scrape")
+                     .Register(reg)
+                     .Add({});
+  storage_total_ = &prometheus::BuildGauge()
+                      .Name("vidflow_storage_total_bytes")
+                      .Help("Size of the file system of data.dir")
+                      .Register(reg)
+                      .Add({});
+  storage_ready_ = &prometheus::BuildGauge()
+                      .Name("vidflow_storage_ready")
+                      .Help("1 while data.dir is writable with more than "
+                            "limits.min_free_bytes free, else 0")
+                      .Register(reg)
+                      .Add({});
+  node_slots_ = &prometheus::BuildGauge()
+                   .Name("vidflow_node_slots")
+                   .Help("Worker slots each node offers (0 while it drains)")
+                   .Register(reg);
   free_slots_ = &prometheus::BuildGauge()
                    .Name("vidflow_free_slots")
                    .Help("Worker slots free for a new task (draining nodes "
@@ -163,6 +184,30 @@ void http_metrics::set_cluster_nodes(
       ++draining;
   nodes_active_->Set(static_cast<double>(nodes.size()) - draining);
   nodes_draining_->Set(draining);
+  // One series per node that is there; a node gone loses its series (a
+  // stale value would read as slots that do not exist).
+  std::lock_guard<std::mutex> guard{node_slots_mtx_};
+  std::map<std::string, prometheus::Gauge*> next;
+  for (auto& n : nodes) {
+    auto i = node_slot_series_.find(n.name);
+    auto* g = i != node_slot_series_.end()
+                ? i->second
+                : &node_slots_->Add({{"node", n.name}});
+    g->Set(n.draining ? 0.0 : static_cast<double>(n.slots));
+    next.emplace(n.name, g);
+  }
+  for (auto& [name, g] : node_slot_series_)
+    if (next.count(name) == 0)
+      node_slots_->Remove(g);
+  node_slot_series_ = std::move(next);
+}
+
+void http_metrics::set_storage(const storage_status& st) {
+  storage_ready_->Set(st.ok ? 1.0 : 0.0);
+  if (st.total_bytes > 0) {
+    storage_free_->Set(static_cast<double>(st.free_bytes));
+    storage_total_->Set(static_cast<double>(st.total_bytes));
+  }
 }
 
 std::string http_metrics::serialize() const {

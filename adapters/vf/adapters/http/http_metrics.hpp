@@ -6,13 +6,16 @@
 
 #pragma once
 
+#include "vf/adapters/http/api_server.hpp"
 #include "vf/adapters/http/exchange.hpp"
 #include "vf/messages/job.hpp"
 #include "vf/messages/task.hpp"
 
 #include <array>
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -82,6 +85,10 @@ public:
   /// Refreshes `vidflow_cluster_nodes{state}`.
   void set_cluster_nodes(const std::vector<messages::cluster_node>& nodes);
 
+  /// Refreshes `vidflow_storage_free_bytes`, `_total_bytes` and
+  /// `vidflow_storage_ready` from a storage check.
+  void set_storage(const storage_status& st);
+
   /// Returns every family of the registry in the Prometheus text format.
   std::string serialize() const;
 
@@ -100,6 +107,13 @@ private:
   prometheus::Gauge* free_slots_;
   prometheus::Gauge* nodes_active_;
   prometheus::Gauge* nodes_draining_;
+  prometheus::Gauge* storage_free_;
+  prometheus::Gauge* storage_total_;
+  prometheus::Gauge* storage_ready_;
+  /// `vidflow_node_slots{node}`, and the nodes it has a series for.
+  prometheus::Family<prometheus::Gauge>* node_slots_;
+  std::map<std::string, prometheus::Gauge*> node_slot_series_;
+  std::mutex node_slots_mtx_;
 };
 
 } // namespace vf::adapters::http

@@ -113,6 +113,8 @@ void metrics(call& c) {
     res.content_type = "text/plain; version=0.0.4; charset=utf-8";
     r.send(std::move(res));
   };
+  if (auto& check = c.state().config.check_storage)
+    c.state().metrics.set_storage(check());
   auto& hdl = c.state().handles;
   scrape(c, hdl.registry, atoms::counts_v, &http_metrics::set_job_counts, done);
   scrape(c, hdl.dispatcher, atoms::stats_v, &http_metrics::set_dispatcher_stats,
