@@ -47,7 +47,7 @@ struct fixture : testing::fixture_base {
     return ask<messages::job>(atoms::create_v,
                               messages::job_request{"demo", filename,
                                                     "video/mp4", 0, "", "",
-                                                    "", ""});
+                                                    "", "", ""});
   }
 
   /// `(create_keyed, ...)`: the job and whether this call made it.
@@ -57,7 +57,7 @@ struct fixture : testing::fixture_base {
     messages::job_request req{std::move(owner), std::move(filename),
                               "video/mp4",      0,
                               "",               std::move(key),
-                              std::move(hash),  ""};
+                              std::move(hash),  "", ""};
     self->send(reg, atoms::create_keyed_v, std::move(req));
     consume_messages();
     expected<std::pair<messages::job, bool>> result
@@ -250,7 +250,7 @@ CAF_TEST(per user limits refuse new jobs with quota errors) {
   // Another user has their own budget.
   auto other = ask<messages::job>(
     atoms::create_v, messages::job_request{"eve", "e.mp4", "video/mp4", 0, "", "", "",
-                           ""});
+                           "", ""});
   CAF_CHECK(other);
   // A finished job leaves the in-flight count, but its bytes stay.
   jobs[a->id].status = job_status::succeeded;
@@ -336,7 +336,7 @@ CAF_TEST(a burst of creates cannot pass one in flight check together) {
   for (int i = 0; i < 10; ++i)
     self->send(reg, atoms::create_v,
                messages::job_request{"demo", "x" + std::to_string(i) + ".mp4",
-                                     "video/mp4", 0, "", "", "", ""});
+                                     "video/mp4", 0, "", "", "", "", ""});
   consume_messages();
   size_t ok = 0;
   size_t refused = 0;

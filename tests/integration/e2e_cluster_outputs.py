@@ -34,6 +34,7 @@ Deadlines are correctness bounds, never performance assertions.
 """
 
 import contextlib
+import json
 import os
 import sys
 import time
@@ -102,12 +103,16 @@ class ClusterOutputs(unittest.TestCase):
         self.coord = None
         self.workers = {}
         certs = cx.Certs(h.binary).make("coordinator", *NODES)
+        # JSON logs on every node: test_one_request_id_through_the_logs
+        # reads them.
         self.coord = cx.Coordinator(h.binary, certs,
-                                    pipeline="probe,summarize").start()
+                                    pipeline="probe,summarize",
+                                    extra_args=("--log-format",
+                                                "json")).start()
         for n in NODES:
             self.workers[n] = cx.WorkerNode(
                 h.binary, n, self.coord.join_address(), certs.args(n),
-                slots=1).start()
+                slots=1, extra_args=("--log-format", "json")).start()
         self.coord.wait_nodes(f"nodes {NODES} registered",
                               lambda ns: all(n in ns for n in NODES))
         self.c = self.coord.client()
@@ -154,6 +159,70 @@ class ClusterOutputs(unittest.TestCase):
             self.assertEqual(int(video["width"]), x["width"], name)
             self.assertLess(abs(float(info["format"]["duration"])
                                 - want_duration), 0.1, (name, info["format"]))
+
+    def json_lines(self, text, who):
+        """Every line of a JSON log, parsed (a line that is not one JSON
+        object fails the test)."""
+        out = []
+        for line in text.splitlines():
+            if not line.strip():
+                continue
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                self.fail(f"{who}: a log line is not JSON: {line!r}")
+        return out
+
+    def test_one_request_id_through_the_logs(self):
+        rid = "req-e2e-" + os.urandom(6).hex()
+        r = self.c.call("POST", "/jobs",
+                        {"filename": "clip.mp4", "content_type": "video/mp4",
+                         "outputs": {"thumbnails": ["small"]}},
+                        headers={"X-Request-ID": rid})
+        self.assertEqual(r.status, 201, r)
+        self.assertEqual(r.headers.get("x-request-id"), rid)
+        job = r.json()
+        put = h.upload(job["upload_url"], h.read_bytes(h.clip(SOURCE)),
+                       "video/mp4")
+        self.assertEqual(put.status, 200, put)
+        self.succeeded(job["job_id"])
+        self.assertEqual(self.c.get_job(job["job_id"])["job_id"],
+                         job["job_id"])
+        # One grep for the id shows the job's whole path: the coordinator
+        # took the upload, handed out each step and ended the job...
+        coord = [x for x in self.json_lines(self.coord.log_text(),
+                                            "coordinator")
+                 if x.get("request_id") == rid]
+        msgs = [x["msg"] for x in coord]
+        self.assertTrue(any(m.startswith("upload taken") for m in msgs), msgs)
+        for kind in ("probe", "summarize", "render"):
+            self.assertTrue(any(m.startswith(f"step {kind} attempt 1 queued")
+                                for m in msgs), (kind, msgs))
+        self.assertTrue(any(m.startswith("job ended SUCCEEDED")
+                            for m in msgs), msgs)
+        for x in coord:
+            self.assertEqual(x["job_id"], job["job_id"], x)
+            self.assertEqual(x["component"], "orchestrator", x)
+        # ... and the worker nodes ran them (the coordinator has none).
+        ran = {}
+        for n, w in self.workers.items():
+            for x in self.json_lines(w.log_text(), n):
+                if x.get("request_id") != rid:
+                    continue
+                self.assertEqual(x["node"], n, x)
+                self.assertEqual(x["job_id"], job["job_id"], x)
+                verb, kind = x["msg"].split()[:2]
+                ran.setdefault(kind, set()).add(verb)
+        self.assertEqual(ran, {"probe": {"started", "finished"},
+                               "summarize": {"started", "finished"},
+                               "render": {"started", "finished"}}, ran)
+        # An id that could forge or split log lines is replaced by a fresh
+        # one (echoed, so the client can still quote it).
+        r = self.c.call("GET", f"/jobs/{job['job_id']}",
+                        headers={"X-Request-ID": "two words"})
+        self.assertEqual(r.status, 200, r)
+        self.assertRegex(r.headers.get("x-request-id", ""),
+                         "^req-[0-9a-f]{24}$")
 
     def test_renders_run_on_worker_nodes(self):
         src = h.clip(SOURCE)

@@ -214,6 +214,32 @@ CAF_TEST(worker nodes run renders by default and name bad kinds) {
   CAF_CHECK(contains(msg, "transcode"));
 }
 
+CAF_TEST(json log lines are one object with the fields) {
+  using runtime::log_format;
+  using runtime::log_level;
+  using runtime::logger;
+  auto line = logger::format_line(
+    log_format::json, "2026-12-05T03:19:13.453Z", log_level::warning,
+    "worker", "failed probe: bad \"media\"\nsecond line \xff\x01 caf\xc3\xa9",
+    {{"job_id", "j1"}, {"request_id", "req-42"}});
+  CAF_CHECK_EQUAL(line,
+                  R"({"ts":"2026-12-05T03:19:13.453Z","level":"warning",)"
+                  R"("component":"worker","msg":"failed probe: bad )"
+                  R"(\"media\"\nsecond line \ufffd\u0001 caf)"
+                  "\xc3\xa9"
+                  R"(",)"
+                  R"("job_id":"j1","request_id":"req-42"})");
+  // Text lines stay one line too, fields after the text.
+  auto text = logger::format_line(log_format::text, "T", log_level::info,
+                                  "orchestrator", "job ended\nFAILED",
+                                  {{"job_id", "j1"}});
+  CAF_CHECK_EQUAL(text, "T INFO  orchestrator: job ended FAILED job_id=j1");
+  log_format f = log_format::text;
+  CAF_CHECK(logger::parse(std::string{"json"}, f));
+  CAF_CHECK(f == log_format::json);
+  CAF_CHECK(!logger::parse(std::string{"yaml"}, f));
+}
+
 CAF_TEST(adapter problems are logged as warnings and errors) {
   using runtime::log_level;
   using runtime::logger;

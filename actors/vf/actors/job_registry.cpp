@@ -67,6 +67,7 @@ caf::expected<messages::job> new_job(job_registry_impl* self,
   j.priority = req.priority;
   j.outputs = std::move(req.outputs);
   j.callback_url = std::move(req.callback_url);
+  j.request_id = std::move(req.request_id);
   j.bucket = st.cfg.bucket;
   auto key = messages::make_upload_key(st.cfg.key_prefix, j.id, j.filename);
   if (!key) // check_filename passed: only a bad key_prefix gets here.

@@ -122,14 +122,22 @@ struct machine {
                int64_t since = 0) const {
     auto m = *this;
     auto ended = messages::is_terminal(j.status);
-    auto status = j.status;
     if (ended && since == 0)
       since = submitted_at(j.id);
+    // Only what a trace line needs, for a terminal status.
+    messages::job brief;
+    if (ended) {
+      brief.id = j.id;
+      brief.status = j.status;
+      brief.request_id = j.request_id;
+      brief.error_code = j.error_code;
+      brief.error_message = j.error_message;
+    }
     self->request(store, store_timeout, atoms::put_v, j)
       .then(
-        [m, then, ended, status, since](bool) mutable {
+        [m, then, ended, brief, since](bool) mutable {
           if (ended)
-            m.ended(status, since);
+            m.ended(brief, since);
           then();
         },
         [fail](caf::error& err) mutable { fail(err); });
@@ -141,10 +149,27 @@ struct machine {
     return i != st().runs.end() ? i->second.submitted_at : 0;
   }
 
-  /// Reports a durable terminal status (metrics).
-  void ended(messages::job_status status, int64_t since) const {
+  /// Reports a durable terminal status of `j` (metrics, trace).
+  void ended(const messages::job& j, int64_t since) const {
+    auto ms = since > 0 ? now() - since : -1;
     if (st().cfg.on_job_end)
-      st().cfg.on_job_end(status, since > 0 ? now() - since : -1);
+      st().cfg.on_job_end(j.status, ms);
+    if (st().cfg.trace)
+      st().cfg.trace("job ended " + to_string(j.status)
+                       + (j.error_code != errc::none
+                            ? ": " + to_string(j.error_code) + ": "
+                                + j.error_message
+                            : std::string{})
+                       + (ms >= 0 ? " " + std::to_string(ms)
+                                      + " ms after its upload"
+                                  : std::string{}),
+                     j);
+  }
+
+  /// Traces `text` for `j` (see `orchestrator_config::trace`).
+  void trace(const std::string& text, const messages::job& j) const {
+    if (st().cfg.trace)
+      st().cfg.trace(text, j);
   }
 
   /// Starts attempt `attempt` of the current step of job `id`.
@@ -193,6 +218,10 @@ struct machine {
                                              : st().cfg.task_timeout_ms;
     t.priority = j.priority;
     t.series = j.series;
+    t.request_id = j.request_id;
+    trace("step " + to_string(kind) + " attempt " + std::to_string(attempt)
+            + " queued (lease " + std::to_string(lease) + ")",
+          j);
     if (auto l = st().cfg.labels.find(kind); l != st().cfg.labels.end())
       t.labels = l->second;
     auto m = *this;
@@ -501,9 +530,10 @@ struct machine {
                 run->snapshot)
       .then(
         [m, id, lease, since](bool) {
-          if (m.current(id, lease)) {
+          if (auto run = m.current(id, lease)) {
+            auto j = run->snapshot;
             m.st().runs.erase(id);
-            m.ended(messages::job_status::failed, since);
+            m.ended(j, since);
           }
         },
         [m, id, lease](caf::error&) {
@@ -545,6 +575,10 @@ struct machine {
     persist(
       j,
       [m, done, j, lease, start]() mutable {
+        m.trace("upload taken: " + j.object.bucket + "/" + j.object.key
+                  + " version " + j.object.version + ", "
+                  + std::to_string(j.object.size) + " bytes",
+                j);
         done(caf::error{}, j);
         if (start && m.current(j.id, lease))
           m.start_step(j.id, 1);

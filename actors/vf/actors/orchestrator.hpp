@@ -126,6 +126,10 @@ struct orchestrator_config {
   /// and the milliseconds since its upload was taken (SUBMITTED), or -1
   /// when that is not known (a run resumed after a restart). Optional.
   std::function<void(messages::job_status, int64_t ms)> on_job_end;
+  /// Receives a line per step of a job worth following (upload taken, a
+  /// step's attempt handed out, the end) with the job; its id and request
+  /// id go into the log line's fields. Optional.
+  std::function<void(const std::string& text, const messages::job& j)> trace;
 };
 
 /// Returns why the steps `pipeline` cannot run together, or nullopt if they

@@ -76,10 +76,29 @@ worker_impl_actor::behavior_type worker(worker_impl* self, worker_config cfg) {
       auto lease = t.lease_id;
       self->state.running.emplace(
         lease, worker_state::run_entry{t.kind, std::move(requester), 0});
+      // What the trace lines need of the task, not its (large) input.
+      messages::task brief;
+      brief.job_id = t.job_id;
+      brief.kind = t.kind;
+      brief.lease_id = t.lease_id;
+      brief.attempt = t.attempt;
+      brief.request_id = t.request_id;
+      if (cfg.trace)
+        cfg.trace("started " + to_string(t.kind) + " attempt "
+                    + std::to_string(t.attempt) + " (lease "
+                    + std::to_string(t.lease_id) + ")",
+                  brief);
       auto done = [=](messages::task_outcome o) mutable {
         self->state.running.erase(lease);
         o.duration_us = static_cast<uint64_t>(
           duration_cast<microseconds>(self->clock().now() - started).count());
+        if (self->state.cfg.trace)
+          self->state.cfg.trace(
+            (o.ok ? "finished " + to_string(brief.kind)
+                  : "failed " + to_string(brief.kind) + ": "
+                      + to_string(o.error_code) + ": " + o.error_message)
+              + " in " + std::to_string(o.duration_us / 1000) + " ms",
+            brief);
         self->state.remember(o);
         rp.deliver(std::move(o));
       };

@@ -34,6 +34,10 @@ struct worker_config {
   /// Test only (may be empty): told of every outcome the worker answers
   /// (`testing.effects_log`), right before it goes out.
   std::function<void(const messages::task_outcome&)> on_finished;
+  /// Receives a line when a task starts and when it ends, with the task
+  /// (its job and request id go into the log line's fields); optional.
+  std::function<void(const std::string& text, const messages::task& t)>
+    trace;
 };
 
 /// State of a worker: the ports it uses and the lease it runs.

@@ -101,6 +101,10 @@ struct job {
   /// Where a signed JSON event goes on each terminal state (`POST /jobs`
   /// `callback_url`); empty: none.
   std::string callback_url;
+  /// The `X-Request-ID` of the request that made the job (or the one the
+  /// API generated): its correlation id in every log line about it, on
+  /// every node.
+  std::string request_id;
 };
 
 template <class Inspector>
@@ -109,7 +113,7 @@ typename Inspector::result_type inspect(Inspector& f, job& x) {
            x.content_type, x.bucket, x.key, x.status, x.created_at,
            x.updated_at, x.object, x.attempts, x.step, x.next_attempt_at,
            x.error_code, x.error_message, x.series, x.priority, x.outputs,
-           x.callback_url);
+           x.callback_url, x.request_id);
 }
 
 /// Job priorities; the dispatcher serves higher values first.
@@ -138,13 +142,15 @@ struct job_request {
   std::string request_hash;
   /// See `job::callback_url` (checked against `webhooks.allow` at the edge).
   std::string callback_url;
+  /// See `job::request_id`.
+  std::string request_id;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, job_request& x) {
   return f(caf::meta::type_name("job_request"), x.owner, x.filename,
            x.content_type, x.priority, x.outputs, x.idempotency_key,
-           x.request_hash, x.callback_url);
+           x.request_hash, x.callback_url, x.request_id);
 }
 
 /// The outcome of a finished job: ffprobe-shaped metadata and a summary.

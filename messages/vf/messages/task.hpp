@@ -72,6 +72,8 @@ struct task {
   /// another node stores its outputs without store credentials; local
   /// workers store them directly and get no URLs.
   std::vector<object_ref> outputs;
+  /// The job's correlation id (`job::request_id`), for log lines.
+  std::string request_id;
 };
 
 template <class Inspector>
@@ -79,7 +81,7 @@ typename Inspector::result_type inspect(Inspector& f, task& x) {
   return f(caf::meta::type_name("task"), x.job_id, x.kind, x.object,
            x.filename, x.input, x.lease_id, x.attempt, x.timeout_ms,
            x.priority, x.series, x.labels, x.leased_at, x.threads,
-           x.memory_mb, x.outputs);
+           x.memory_mb, x.outputs, x.request_id);
 }
 
 /// What came of one lease: output on success, a classified error otherwise.

@@ -188,6 +188,11 @@ domain_actors spawn_domain(node& n, const node_config& cfg,
   };
   orch_cfg.seed = seed;
   orch_cfg.on_job_end = job_end_metrics(*n.metrics());
+  orch_cfg.trace = [&log = n.log()](const std::string& text,
+                                    const messages::job& j) {
+    log.info("orchestrator", text,
+             {{"job_id", j.id}, {"request_id", j.request_id}});
+  };
   d.orchestrator = n.keep("orchestrator", tier::domain,
                           sys.spawn(actors::orchestrator, orch_cfg, stores,
                                     messages::idempotency_guard_actor{guard},

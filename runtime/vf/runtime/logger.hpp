@@ -5,11 +5,21 @@
 #include <mutex>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace vf::runtime {
 
 /// Severity of a log line.
 enum class log_level { debug, info, warning, error };
+
+/// How lines look: `text` (`time LEVEL component: text key=value`) or
+/// `json` (one object per line: `ts`, `level`, `component`, `msg` and the
+/// line's fields, e.g. `request_id`, `job_id`).
+enum class log_format { text, json };
+
+/// Named values a line carries besides its text (`request_id`, `job_id`,
+/// `node`, ...), in order.
+using log_fields = std::vector<std::pair<std::string, std::string>>;
 
 /// A small thread-safe logger writing `time level component: text` lines
 /// to stdout (CAF 0.17.6 compiles its own logging out).
@@ -21,12 +31,34 @@ public:
   /// Parses `debug|info|warning|error`; returns false for anything else.
   static bool parse(const std::string& str, log_level& x);
 
+  /// Sets how lines look.
+  void set_format(log_format x);
+
+  /// Parses `text|json`; returns false for anything else.
+  static bool parse(const std::string& str, log_format& x);
+
+  /// Prints one line with `fields` if `lvl` is enabled.
+  void log(log_level lvl, const std::string& component,
+           const std::string& text, const log_fields& fields);
+
+  /// Returns the line `log` prints (without the newline), for tests.
+  static std::string format_line(log_format fmt, const std::string& stamp,
+                                 log_level lvl, const std::string& component,
+                                 const std::string& text,
+                                 const log_fields& fields);
+
   /// Prints one line if `lvl` is enabled.
   void log(log_level lvl, const std::string& component,
-           const std::string& text);
+           const std::string& text) {
+    log(lvl, component, text, {});
+  }
 
   void info(const std::string& component, const std::string& text) {
     log(log_level::info, component, text);
+  }
+  void info(const std::string& component, const std::string& text,
+            const log_fields& fields) {
+    log(log_level::info, component, text, fields);
   }
 
   void warn(const std::string& component, const std::string& text) {
@@ -51,6 +83,7 @@ public:
 private:
   std::mutex mtx_;
   log_level level_ = log_level::info;
+  log_format format_ = log_format::text;
 };
 
 } // namespace vf::runtime

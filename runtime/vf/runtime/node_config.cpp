@@ -236,6 +236,8 @@ const std::vector<setting_spec>& serve_specs() {
      "TEST ONLY: append a JSON line for every task a worker finished and "
      "every ok step the ledger committed to this file; empty: off"},
     {"log.level", "--log-level", "info", "debug, info, warning or error"},
+    {"log.format", "--log-format", "text",
+     "text (time LEVEL component: message) or json (one object per line)"},
     {"scheduler.policy", "--scheduler", "sharing",
      "CAF scheduler: sharing (one queue) or stealing (work stealing)"},
     {"scheduler.threads", "--scheduler-threads", "0",
@@ -286,6 +288,8 @@ const std::vector<setting_spec>& worker_specs() {
        "TEST ONLY: append a JSON line for every task this node's workers "
        "finished to this file; empty: off"},
       {"log.level", "--log-level", "info", "debug, info, warning or error"},
+      {"log.format", "--log-format", "text",
+       "text (time LEVEL component: message) or json (one object per line)"},
       {"scheduler.policy", "--scheduler", "sharing",
        "CAF scheduler: sharing (one queue) or stealing (work stealing)"},
       {"scheduler.threads", "--scheduler-threads", "0",
@@ -556,6 +560,8 @@ caf::expected<node_config> make_node_config(const settings& xs) {
   cfg.webhook_max_records = static_cast<size_t>(*max_records);
   if (!logger::parse(xs.str("log.level"), cfg.level))
     return bad(xs, "log.level", "must be debug, info, warning or error");
+  if (!logger::parse(xs.str("log.format"), cfg.log_style))
+    return bad(xs, "log.format", "must be text or json");
   auto ratio = [&](const std::string& key, double hi) -> caf::expected<double> {
     auto& text = xs.str(key);
     char* end = nullptr;
@@ -748,6 +754,8 @@ caf::expected<worker_node_config> make_worker_config(const settings& xs) {
   cfg.effects_log = xs.str("testing.effects_log");
   if (!logger::parse(xs.str("log.level"), cfg.level))
     return bad(xs, "log.level", "must be debug, info, warning or error");
+  if (!logger::parse(xs.str("log.format"), cfg.log_style))
+    return bad(xs, "log.format", "must be text or json");
   if (auto policy = scheduler_policy_of(xs))
     cfg.scheduler = *policy;
   else

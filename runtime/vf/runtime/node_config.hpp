@@ -139,6 +139,7 @@ struct node_config {
   /// Most records one webhook request may carry.
   size_t webhook_max_records = 100;
   log_level level = log_level::info;
+  log_format log_style = log_format::text;
   /// Requests per second one client may make (0: unlimited) and its burst.
   double rate_limit = 1000;
   uint32_t rate_burst = 2000;
@@ -205,6 +206,7 @@ struct worker_node_config {
   std::vector<std::string> labels;
   std::string data_dir;
   log_level level = log_level::info;
+  log_format log_style = log_format::text;
   /// Longest wait between reconnect attempts.
   std::chrono::milliseconds reconnect_max{5000};
   /// As `node_config::memory_budget_mb` (`worker.memory_budget`).

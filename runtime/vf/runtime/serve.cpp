@@ -42,6 +42,7 @@ int serve(const std::vector<std::string>& raw_args) {
   }
   logger log;
   log.set_level(cfg->level);
+  log.set_format(cfg->log_style);
   if (auto rc = prepare_data_dir(*cfg, log))
     return rc;
   auto limits = plan_listeners(*cfg, log);

@@ -77,6 +77,7 @@ int worker_node(const std::vector<std::string>& raw_args) {
   }
   logger log;
   log.set_level(cfg->level);
+  log.set_format(cfg->log_style);
   auto effects = open_effects_log(cfg->effects_log, log);
   if (!effects) {
     std::cerr << "vidflow worker: setting testing.effects_log: "
@@ -124,6 +125,7 @@ int worker_node(const std::vector<std::string>& raw_args) {
                                        cfg->slots)};
     spec.cores = cores_of();
     spec.memory_mb = memory_budget_of(cfg->memory_budget_mb);
+    spec.log = &log;
     slots.push_back(spawn_worker_slot(sys, spec));
     for (auto& hdl : slots.back().actors)
       n.keep(spec.name, tier::domain, hdl);

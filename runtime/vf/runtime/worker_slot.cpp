@@ -31,6 +31,16 @@ worker_slot spawn_worker_slot(caf::actor_system& sys, const slot_spec& spec) {
     wcfg.on_finished = [log{spec.effects}](const messages::task_outcome& o) {
       log->exec(o);
     };
+  if (spec.log != nullptr)
+    wcfg.trace = [log = spec.log, node = spec.node,
+                  worker = spec.name](const std::string& text,
+                                      const messages::task& t) {
+      log->info("worker", text,
+                {{"job_id", t.job_id},
+                 {"request_id", t.request_id},
+                 {"node", node},
+                 {"worker", worker}});
+    };
   s.worker = sys.spawn(actors::worker, wcfg);
   s.actors.push_back(caf::actor_cast<caf::actor>(s.worker));
   s.info.name = spec.name;
@@ -62,6 +72,7 @@ void keep_local_slots(node& n, const node_config& cfg,
                    effects, local_render_setup(cfg, i)};
     spec.cores = cores_of();
     spec.memory_mb = budget;
+    spec.log = &n.log();
     n.keep_restartable(spec.name, tier::domain, [&n, spec, dispatcher] {
       if (spec.fault_rate > 0)
         n.log().warn("serve", "TEST ONLY: failing "

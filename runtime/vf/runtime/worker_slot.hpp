@@ -47,6 +47,9 @@ struct slot_spec {
   /// What its node admits (`worker_info::cores`, `memory_mb`; 0: no limit).
   uint32_t cores = 0;
   uint64_t memory_mb = 0;
+  /// Where its worker traces its tasks (with their request ids); none when
+  /// null.
+  logger* log = nullptr;
 };
 
 /// A spawned slot: its worker, what it registers with, and every actor of

@@ -19,6 +19,7 @@
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 #include <boost/beast/websocket/stream.hpp>
+#include <openssl/rand.h>
 #include <prometheus/registry.h>
 
 #include "caf/sec.hpp"
@@ -86,6 +87,30 @@ constexpr std::string_view sse_head
     "Connection: close\r\n"
     "\r\n"
     "retry: 2000\n\n";
+
+/// The id of a request: the client's `X-Request-ID` when it is a sane
+/// token (so it can be grepped for and cannot forge log lines), else a
+/// fresh random one.
+std::string pick_request_id(std::string_view given) {
+  auto ok = !given.empty() && given.size() <= 128;
+  for (char c : given)
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+          || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == ':'
+          || c == '-'))
+      ok = false;
+  if (ok)
+    return std::string{given};
+  unsigned char bytes[12];
+  if (RAND_bytes(bytes, sizeof(bytes)) != 1)
+    return "req-unknown";
+  std::string result = "req-";
+  static constexpr char hex[] = "0123456789abcdef";
+  for (auto b : bytes) {
+    result += hex[b >> 4];
+    result += hex[b & 0x0f];
+  }
+  return result;
+}
 
 /// Largest message a WebSocket client may send us (we read none; pings
 /// and close frames are tiny).
@@ -216,6 +241,8 @@ public:
       res_.set(bhttp::field::www_authenticate, "Bearer");
     if (r.retry_after > 0)
       res_.set(bhttp::field::retry_after, std::to_string(r.retry_after));
+    if (!request_id_.empty())
+      res_.set("X-Request-ID", request_id_);
     res_.keep_alive(keep_alive_);
     if (request_.method == http_method::head) {
       // A HEAD answer announces the length but carries no body.
@@ -250,8 +277,12 @@ public:
     // stalls (see `event_sink::stalled_since`), heartbeats find dead peers.
     stream_.expires_never();
     if (kind == stream_kind::sse) {
-      out_.emplace_back(sse_head);
-      out_bytes_ = sse_head.size();
+      std::string head{sse_head};
+      // The request id goes with the other fields, before the blank line.
+      head.insert(head.find("\r\n\r\n") + 2,
+                  "X-Request-ID: " + request_id_ + "\r\n");
+      out_bytes_ = head.size();
+      out_.emplace_back(std::move(head));
       flush();
       read_discard();
     } else {
@@ -478,6 +509,7 @@ private:
     }
     phase_ = phase::reading_header;
     request_ = http_request{};
+    request_id_.clear();
     route_ = route::unmatched;
     parser_.emplace();
     // One budget for the request line and the fields; both are checked
@@ -655,6 +687,8 @@ private:
     request_.idempotency_key = view(req["Idempotency-Key"]);
     request_.idempotency_keys = req.count("Idempotency-Key");
     request_.last_event_id = view(req["Last-Event-ID"]);
+    request_id_ = pick_request_id(view(req["X-Request-ID"]));
+    request_.request_id = request_id_;
     request_.websocket_upgrade = beast::websocket::is_upgrade(req);
     request_.body = req.body();
     request_.client = client_;
@@ -745,6 +779,8 @@ private:
   std::string forwarded_name_;
   std::chrono::steady_clock::time_point started_;
   std::optional<work_guard> busy_;
+  /// The current request's id (see `http_request::request_id`).
+  std::string request_id_;
   // -- event streams --------------------------------------------------------
   stream_kind kind_ = stream_kind::sse;
   /// The WebSocket over `stream_` (WebSocket streams only).

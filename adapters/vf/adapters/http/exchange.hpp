@@ -127,6 +127,11 @@ struct http_request {
   /// Value of the `Last-Event-ID` header (a resuming event stream); empty
   /// if none.
   std::string_view last_event_id;
+  /// The request's id: its `X-Request-ID` if that is 1 to 128 characters
+  /// of `A-Z a-z 0-9 . _ : -`, else one the server made up (random). Echoed
+  /// in the response; a job made by the request keeps it as its
+  /// correlation id.
+  std::string_view request_id;
   /// True if the request asks to become a WebSocket (`Upgrade: websocket`).
   bool websocket_upgrade = false;
   /// The request body.

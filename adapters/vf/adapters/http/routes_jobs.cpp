@@ -273,6 +273,7 @@ void create_job(call& c) {
   jr.priority = priority;
   jr.outputs = std::move(outputs);
   jr.callback_url = callback_url;
+  jr.request_id = std::string{req.request_id};
   if (idem_key.empty()) {
     c.ask(c.state().handles.registry, atoms::create_v, std::move(jr))
       .then(job_created);

@@ -27,15 +27,15 @@ using messages::task_kind;
   "id, owner, filename, content_type, bucket, \"key\", status, created_at, "   \
   "updated_at, object_bucket, object_key, object_version, object_etag, "       \
   "object_size, attempts, step, next_attempt_at, error_code, error_message, "  \
-  "series, priority, outputs, object_sha256, callback_url"
+  "series, priority, outputs, object_sha256, callback_url, request_id"
 
 /// Number of columns in VF_JOB_COLUMNS.
-constexpr int job_columns = 24;
+constexpr int job_columns = 25;
 
 constexpr const char* insert_job_sql
   = "INSERT INTO jobs (" VF_JOB_COLUMNS ") VALUES "
     "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, "
-    "?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)";
+    "?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)";
 
 constexpr const char* update_job_sql
   = "UPDATE jobs SET owner = ?2, filename = ?3, content_type = ?4, "
@@ -44,7 +44,7 @@ constexpr const char* update_job_sql
     "object_version = ?12, object_etag = ?13, object_size = ?14, "
     "attempts = ?15, step = ?16, next_attempt_at = ?17, error_code = ?18, "
     "error_message = ?19, series = ?20, priority = ?21, outputs = ?22, "
-    "object_sha256 = ?23, callback_url = ?24 WHERE id = ?1";
+    "object_sha256 = ?23, callback_url = ?24, request_id = ?25 WHERE id = ?1";
 
 constexpr const char* select_job_sql
   = "SELECT " VF_JOB_COLUMNS " FROM jobs WHERE id = ?1";
@@ -395,6 +395,7 @@ caf::error job_tables::bind_job(statement& stmt, const job& x) {
     stmt.bind(22, x.outputs),
     stmt.bind(23, x.object.sha256),
     stmt.bind(24, x.callback_url),
+    stmt.bind(25, x.request_id),
   });
   if (rc != SQLITE_OK)
     return db_->fail(rc, "bind job " + x.id);
@@ -800,7 +801,7 @@ caf::expected<bool> job_tables::mark_purged(const std::string& id,
 // -- reads --------------------------------------------------------------------
 
 caf::expected<job> job_tables::read_job(statement& stmt) {
-  static_assert(job_columns == 24, "read_job must read every column");
+  static_assert(job_columns == 25, "read_job must read every column");
   job x;
   x.id = stmt.column_text(0);
   x.owner = stmt.column_text(1);
@@ -829,6 +830,7 @@ caf::expected<job> job_tables::read_job(statement& stmt) {
   x.outputs = stmt.column_text(21);
   x.object.sha256 = stmt.column_text(22);
   x.callback_url = stmt.column_text(23);
+  x.request_id = stmt.column_text(24);
   return x;
 }
 

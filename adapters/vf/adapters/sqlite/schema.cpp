@@ -255,6 +255,11 @@ constexpr std::array<const char*, schema_version> migrations{{
       DELETE FROM deliveries WHERE job_id = OLD.id;
     END;
   )sql",
+  // 10 -> 11: the request id a job was made with (its correlation id in
+  // the logs of every node).
+  R"sql(
+    ALTER TABLE jobs ADD COLUMN request_id TEXT NOT NULL DEFAULT '';
+  )sql",
 }};
 
 /// Runs a single-value PRAGMA (or query) and returns its text result.

@@ -23,7 +23,8 @@ class database;
 /// - 5: `leased_at` on attempts and on dead letters' attempts.
 /// - 9: the journal of status changes (`job_events`, written by triggers).
 /// - 10: `jobs.callback_url` and the callback `deliveries` (a trigger).
-constexpr int64_t schema_version = 10;
+/// - 11: `jobs.request_id`.
+constexpr int64_t schema_version = 11;
 
 /// Sets the connection PRAGMAs the store's promises rest on: WAL journal,
 /// `synchronous=FULL` (a commit is on disk before its reply) and a busy
