@@ -185,6 +185,7 @@ fake_registry(job_registry_actor::stateful_pointer<registry_state> self,
       }
       return result;
     },
+    [=](atoms::intake, bool open) { return open; },
     [=](atoms::deliveries, const std::string&) {
       return std::vector<vf::messages::delivery>{};
     },

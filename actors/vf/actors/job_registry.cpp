@@ -48,6 +48,10 @@ namespace {
 /// Builds the job `req` asks for (not stored yet), or the error refusing it.
 caf::expected<messages::job> new_job(job_registry_impl* self,
                                      messages::job_request& req) {
+  if (self->state.paused)
+    return make_error(errc::intake_paused,
+                      "an operator paused intake: no new jobs until it is "
+                      "resumed (uploads already accepted still process)");
   if (auto why = check_filename(req.filename))
     return make_error(errc::invalid_argument, *why);
   if (req.content_type.size() > 255)
@@ -251,6 +255,10 @@ job_registry(job_registry_impl* self, messages::stores stores,
         return make_error(errc::invalid_argument,
                           "limit must be between 1 and 200");
       return self->delegate(store, atoms::history_v, std::move(owner), limit);
+    },
+    [=](atoms::intake, bool open) {
+      self->state.paused = !open;
+      return open;
     },
     [=](atoms::events, std::string& id, uint64_t after_seq) {
       return self->delegate(store, atoms::events_v, std::move(id), after_seq);

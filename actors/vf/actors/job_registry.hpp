@@ -54,6 +54,8 @@ struct job_registry_state {
   /// counted against the in-flight limit, so a burst of concurrent creates
   /// cannot all pass one check.
   std::map<std::string, uint64_t> creating;
+  /// Intake paused by an operator: creates refused (`errc::intake_paused`).
+  bool paused = false;
 };
 
 using job_registry_impl

@@ -11,7 +11,7 @@ namespace vf::messages {
 
 namespace {
 
-constexpr std::array<std::pair<errc, const char*>, 23> names{{
+constexpr std::array<std::pair<errc, const char*>, 24> names{{
   {errc::none, ""},
   {errc::not_found, "not_found"},
   {errc::invalid_argument, "invalid_argument"},
@@ -35,6 +35,7 @@ constexpr std::array<std::pair<errc, const char*>, 23> names{{
   {errc::expired, "expired"},
   {errc::encoder_failed, "encoder_failed"},
   {errc::no_worker, "no_worker"},
+  {errc::intake_paused, "intake_paused"},
 }};
 
 } // namespace

@@ -69,6 +69,9 @@ enum class errc : uint8_t {
   /// labels), and none came within `dispatcher.unrunnable_after_s`: the
   /// task would wait for ever. Permanent; redrive once such a worker runs.
   no_worker,
+  /// An operator paused intake (`vidflow admin pause`): no new jobs until
+  /// resumed; uploads already accepted still process (HTTP 503).
+  intake_paused,
 };
 
 /// Category tag for `caf::error` values built from `errc`.

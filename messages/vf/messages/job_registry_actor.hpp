@@ -27,6 +27,9 @@ namespace vf::messages {
 /// - `(events, id, after_seq)` → the job's status changes after
 ///   `after_seq`, oldest first (see the job store's `events`).
 /// - `(deliveries, id)` → the job's callback deliveries, oldest first.
+/// - `(intake, open)` → `open`: while not open (an operator paused intake),
+///   `create` and `create_keyed` answer `errc::intake_paused`; nothing else
+///   changes (uploads of jobs made before still process).
 /// - `(history, owner, limit)` → up to `limit` (1..200) of `owner`'s jobs
 ///   (every owner's if `owner` is empty: admins), newest first;
 ///   `errc::invalid_argument` outside that range.
@@ -52,6 +55,7 @@ using job_registry_actor = caf::typed_actor<
     std::vector<job_event>>,
   caf::replies_to<atoms::deliveries, std::string>::with<
     std::vector<delivery>>,
+  caf::replies_to<atoms::intake, bool>::with<bool>,
   caf::replies_to<atoms::get_result, std::string>::with<job_result>,
   caf::replies_to<atoms::counts>::with<status_counts>,
   caf::replies_to<atoms::attempts, std::string>::with<

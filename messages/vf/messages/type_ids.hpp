@@ -9,6 +9,7 @@
 #include "vf/messages/object_event.hpp"
 #include "vf/messages/task.hpp"
 #include "vf/messages/user_usage.hpp"
+#include "vf/messages/admin_overview.hpp"
 
 #include <vector>
 
@@ -107,5 +108,10 @@ CAF_BEGIN_TYPE_ID_BLOCK(vf, caf::first_custom_type_id)
   CAF_ADD_ATOM(vf, vf::atoms, record_delivery, "dlvrecord")
   CAF_ADD_ATOM(vf, vf::atoms, deliveries, "dlvlist")
   CAF_ADD_ATOM(vf, vf::atoms, deliver, "deliver")
+  CAF_ADD_ATOM(vf, vf::atoms, intake, "intake")
+  CAF_ADD_ATOM(vf, vf::atoms, overview, "overview")
+  CAF_ADD_ATOM(vf, vf::atoms, pause, "pause")
+  CAF_ADD_ATOM(vf, vf::atoms, resume, "resume")
+  CAF_ADD_TYPE_ID(vf, (vf::messages::admin_overview))
 
 CAF_END_TYPE_ID_BLOCK(vf)

@@ -2,6 +2,7 @@
 
 #include "vf/runtime/cli.hpp"
 
+#include "vf/runtime/admin_command.hpp"
 #include "vf/runtime/certs.hpp"
 #include "vf/runtime/serve.hpp"
 #include "vf/runtime/users.hpp"
@@ -23,6 +24,8 @@ void print_usage(std::ostream& out) {
          "  worker     run a worker node that joins a coordinator\n"
          "  cluster    cluster tools (init-certs: a CA and node certificates)\n"
          "  users      manage accounts (add, remove, passwd, role, list)\n"
+         "  admin      operate a running coordinator (status, jobs, dlq,\n"
+         "             redrive, cancel, pause, resume, top)\n"
          "  version    print the version\n"
          "  help       show this help\n\n"
          "Run 'vidflow <command> --help' for the options of a command.\n";
@@ -46,6 +49,8 @@ int run(int argc, char** argv) {
     return cluster_command(args);
   if (cmd == "users")
     return users_command(args);
+  if (cmd == "admin")
+    return admin_command(args);
   if (cmd == "version" || cmd == "--version") {
     std::cout << "vidflow " << VF_VERSION << "\n";
     return 0;

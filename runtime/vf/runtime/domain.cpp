@@ -2,6 +2,7 @@
 
 #include "vf/runtime/domain.hpp"
 
+#include "vf/actors/admin_console.hpp"
 #include "vf/actors/cluster_registry.hpp"
 #include "vf/actors/dispatcher.hpp"
 #include "vf/actors/dlq_analyzer.hpp"
@@ -21,6 +22,7 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include <chrono>
 #include <functional>
 #include <map>
 #include <string>
@@ -214,6 +216,17 @@ domain_actors spawn_domain(node& n, const node_config& cfg,
                                cluster_registry_config_of(cfg, n.log()),
                                messages::dispatcher_actor{d.dispatcher},
                                d.orchestrator));
+  actors::admin_console_config admin_cfg;
+  admin_cfg.version = VF_VERSION;
+  admin_cfg.wall_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::system_clock::now().time_since_epoch())
+                        .count();
+  admin_cfg.registry = d.registry;
+  admin_cfg.jobs = stores.jobs;
+  admin_cfg.dispatcher = messages::dispatcher_actor{d.dispatcher};
+  admin_cfg.cluster = d.cluster;
+  d.admin = n.keep("admin console", tier::domain,
+                   sys.spawn(actors::admin_console, admin_cfg));
   return d;
 }
 

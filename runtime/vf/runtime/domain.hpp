@@ -2,6 +2,7 @@
 
 #pragma once
 
+#include "vf/messages/admin_console_actor.hpp"
 #include "vf/messages/cluster_registry_actor.hpp"
 #include "vf/messages/dispatcher_actor.hpp"
 #include "vf/messages/dlq_analyzer_actor.hpp"
@@ -22,11 +23,13 @@ struct domain_actors {
   messages::job_registry_actor registry;
   messages::dlq_analyzer_actor analyzer;
   messages::cluster_registry_actor cluster;
+  messages::admin_console_actor admin;
 };
 
 /// Spawns and keeps (in `n`) the domain of a `serve` node over `stores`:
 /// idempotency guard, metrics sink, dispatcher, orchestrator, job registry,
-/// retention sweep (restartable), DLQ analyzer and cluster registry.
+/// retention sweep (restartable), DLQ analyzer, cluster registry, webhook
+/// sender (restartable) and admin console.
 domain_actors spawn_domain(node& n, const node_config& cfg,
                            const messages::stores& stores, uint64_t seed);
 

@@ -126,7 +126,7 @@ int serve(const std::vector<std::string>& raw_args) {
   adapters::http::api_server api{sys, api_cfg,
                                  adapters::http::api_handles{
                                    d.registry, d.orchestrator, d.dispatcher,
-                                   d.analyzer, d.cluster},
+                                   d.analyzer, d.cluster, d.admin},
                                  n.metrics()};
   if (auto err = api.start())
     return fail("JSON API (http.host, http.port)", messages::message_of(err));

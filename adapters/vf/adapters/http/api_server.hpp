@@ -13,6 +13,7 @@
 #include "caf/fwd.hpp"
 
 #include "vf/adapters/common/upload_meter.hpp"
+#include "vf/messages/admin_console_actor.hpp"
 #include "vf/messages/cluster_registry_actor.hpp"
 #include "vf/messages/dispatcher_actor.hpp"
 #include "vf/messages/dlq_analyzer_actor.hpp"
@@ -204,6 +205,8 @@ struct api_handles {
   vf::messages::dlq_analyzer_actor analyzer;
   /// Answers `/cluster/nodes`; optional (503 without it).
   vf::messages::cluster_registry_actor cluster;
+  /// Answers `/admin/...`; optional (503 without it).
+  vf::messages::admin_console_actor admin;
 };
 
 /// The HTTP API server. Construct, `start()`, and `stop()` (or destroy)

@@ -49,6 +49,8 @@ struct errc_reply {
   unsigned status;
   std::string_view name; // empty: the errc's own name
   std::string_view fallback;
+  /// `Retry-After` seconds; 0: none.
+  uint32_t retry_after = 0;
 };
 
 constexpr errc_reply errc_replies[] = {
@@ -73,6 +75,8 @@ constexpr errc_reply errc_replies[] = {
    {},
    "a backing service is not available; retry later"},
   {errc::timeout, 503, {}, "a backing service is not available; retry later"},
+  {errc::intake_paused, 503, {},
+   "an operator paused intake: no new jobs for now; retry later", 30},
 };
 
 } // namespace
@@ -101,6 +105,7 @@ http_response from_error(const api_state& state, const caf::error& err) {
         = x.name.empty() ? messages::to_string(code) : std::string{x.name};
       auto res = error_response(x.status, name, detail_of(err, x.fallback));
       res.challenge = x.status == 401;
+      res.retry_after = x.retry_after;
       return res;
     }
   }

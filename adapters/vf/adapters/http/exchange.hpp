@@ -38,12 +38,17 @@ enum class route : uint8_t {
   dlq_redrive,
   cluster_nodes,
   webhook_secret,
+  admin_status,
+  admin_jobs,
+  admin_job,
+  admin_pause,
+  admin_resume,
   /// Anything else; labelled `unmatched`, never with the raw path.
   unmatched,
 };
 
 /// Number of `route` values.
-constexpr size_t route_count = 22;
+constexpr size_t route_count = 27;
 
 static_assert(static_cast<size_t>(route::unmatched) + 1 == route_count,
               "route_count must match the route enum");
@@ -72,6 +77,11 @@ constexpr std::string_view route_pattern(route x) {
     "/dlq/redrive",
     "/cluster/nodes",
     "/webhooks/secret",
+    "/admin/status",
+    "/admin/jobs",
+    "/admin/jobs/{id}",
+    "/admin/pause",
+    "/admin/resume",
     "unmatched",
   }};
   return names[static_cast<size_t>(x)];

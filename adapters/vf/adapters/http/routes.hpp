@@ -29,6 +29,10 @@ std::vector<route_entry> event_routes();
 /// (routes_dead_letters.cpp).
 std::vector<route_entry> dead_letter_routes();
 
+/// `/admin/status`, `/admin/jobs[/{id}]`, `/admin/pause`, `/admin/resume`
+/// (routes_admin.cpp).
+std::vector<route_entry> admin_routes();
+
 /// `GET /cluster/nodes` (routes_cluster.cpp).
 std::vector<route_entry> cluster_routes();
 

@@ -1,0 +1,565 @@
+// vf/runtime/admin_command.cpp
+//
+// `vidflow admin ...`: the operators' CLI. It logs in as an admin and asks
+// the coordinator's admin console through the HTTP admin routes (the same
+// actor the API uses), printing tables for people or JSON for scripts.
+
+#include "vf/runtime/admin_command.hpp"
+
+#include <curl/curl.h>
+#include <nlohmann/json.hpp>
+#include <termios.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace vf::runtime {
+
+namespace {
+
+using nlohmann::json;
+
+// Exit codes scripts can rely on (also in --help).
+constexpr int exit_ok = 0;
+constexpr int exit_refused = 1;  // the coordinator answered with an error
+constexpr int exit_usage = 2;    // bad command line
+constexpr int exit_offline = 3;  // the coordinator cannot be reached
+constexpr int exit_login = 4;    // login refused (or not an admin)
+
+const char* usage_text
+  = "Usage: vidflow admin <command> [arguments] [options]\n"
+    "\n"
+    "Commands:\n"
+    "  status                   the coordinator: version, uptime, intake, jobs\n"
+    "                           by status, queues, slots, worker nodes\n"
+    "  jobs                     jobs SUBMITTED or PROCESSING, oldest first,\n"
+    "                           with their ages (where a stuck job shows)\n"
+    "  job ID                   one job and its attempt ledger\n"
+    "  dlq                      dead letters, newest first (--limit N)\n"
+    "  incidents                dead letters by category, with advice\n"
+    "  redrive --job ID | --category NAME\n"
+    "                           run failed jobs again\n"
+    "  cancel ID                cancel a job\n"
+    "  pause                    pause intake: POST /jobs answers 503 with\n"
+    "                           Retry-After; uploads already accepted process\n"
+    "  resume                   open intake again\n"
+    "  top                      status refreshed every --interval seconds\n"
+    "                           (Ctrl-C ends it)\n"
+    "\n"
+    "Options:\n"
+    "  --url URL        the coordinator's API (default $VIDFLOW_ADMIN_URL or\n"
+    "                   http://127.0.0.1:8000)\n"
+    "  --user NAME      admin account (default $VIDFLOW_ADMIN_USER or admin);\n"
+    "                   the password comes from $VIDFLOW_ADMIN_PASSWORD, else\n"
+    "                   it is asked on the terminal\n"
+    "  --json           print the coordinator's JSON answer instead of tables\n"
+    "  --limit N        rows of dlq (default 20)\n"
+    "  --interval S     seconds between refreshes of top (default 2)\n"
+    "  --iterations N   top stops after N refreshes (default: never)\n"
+    "\n"
+    "Exit codes: 0 done, 1 the coordinator refused (its reason is printed),\n"
+    "2 bad command line, 3 coordinator unreachable, 4 login refused or not\n"
+    "an admin.\n";
+
+struct options {
+  std::string command;
+  std::vector<std::string> args;
+  std::string url;
+  std::string user;
+  bool json = false;
+  int limit = 20;
+  double interval = 2;
+  long iterations = -1;
+  std::string job;
+  std::string category;
+};
+
+struct answer {
+  long status = 0;
+  std::string body;
+  /// Transport failure (no answer at all); empty when there was one.
+  std::string error;
+};
+
+size_t collect(char* data, size_t size, size_t n, void* user) {
+  static_cast<std::string*>(user)->append(data, size * n);
+  return size * n;
+}
+
+answer http(const std::string& method, const std::string& url,
+            const std::string& token, const std::string& body = {}) {
+  static std::once_flag once;
+  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+  answer result;
+  CURL* h = curl_easy_init();
+  if (h == nullptr) {
+    result.error = "libcurl: no handle";
+    return result;
+  }
+  curl_slist* headers = nullptr;
+  headers = curl_slist_append(headers, "Content-Type: application/json");
+  std::string auth;
+  if (!token.empty()) {
+    auth = "Authorization: Bearer " + token;
+    headers = curl_slist_append(headers, auth.c_str());
+  }
+  char errbuf[CURL_ERROR_SIZE] = {};
+  curl_easy_setopt(h, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method.c_str());
+  curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(h, CURLOPT_TIMEOUT, 30L);
+  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 5L);
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, &result.body);
+  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+  if (method == "POST") {
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body.c_str());
+    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
+  }
+  auto rc = curl_easy_perform(h);
+  if (rc != CURLE_OK)
+    result.error = errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc);
+  else
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &result.status);
+  curl_slist_free_all(headers);
+  curl_easy_cleanup(h);
+  return result;
+}
+
+std::string env_or(const char* name, const std::string& fallback) {
+  auto x = std::getenv(name);
+  return x != nullptr && *x != '\0' ? std::string{x} : fallback;
+}
+
+// Reads a password from the terminal without echo; nullopt if there is
+// no terminal to ask.
+std::optional<std::string> ask_password(const std::string& user) {
+  if (!isatty(STDIN_FILENO))
+    return std::nullopt;
+  std::cerr << "password for " << user << ": " << std::flush;
+  termios old{};
+  tcgetattr(STDIN_FILENO, &old);
+  auto quiet = old;
+  quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+  tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
+  std::string pw;
+  std::getline(std::cin, pw);
+  tcsetattr(STDIN_FILENO, TCSANOW, &old);
+  std::cerr << "\n";
+  return pw;
+}
+
+/// Prints the coordinator's error and returns the exit code it means.
+int refused(const std::string& what, const answer& a) {
+  auto doc = json::parse(a.body, nullptr, false);
+  std::string detail = doc.is_object() && doc.contains("detail")
+                         ? doc["detail"].get<std::string>()
+                         : a.body.substr(0, 300);
+  std::cerr << "vidflow admin: " << what << ": HTTP " << a.status << ": "
+            << detail << "\n";
+  return a.status == 401 || a.status == 403 ? exit_login : exit_refused;
+}
+
+std::string pad(std::string x, size_t n) {
+  if (x.size() < n)
+    x.append(n - x.size(), ' ');
+  return x;
+}
+
+/// Prints rows as columns (the first row is the header).
+void table(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> width;
+  for (auto& r : rows)
+    for (size_t i = 0; i < r.size(); ++i) {
+      if (width.size() <= i)
+        width.push_back(0);
+      width[i] = std::max(width[i], r[i].size());
+    }
+  for (auto& r : rows) {
+    std::string line;
+    for (size_t i = 0; i < r.size(); ++i)
+      line += (i + 1 < r.size() ? pad(r[i], width[i] + 2) : r[i]);
+    std::cout << line << "\n";
+  }
+}
+
+std::string text(const json& x) {
+  if (x.is_null())
+    return "-";
+  if (x.is_string())
+    return x.get<std::string>();
+  return x.dump();
+}
+
+std::string duration(int64_t s) {
+  if (s < 120)
+    return std::to_string(s) + "s";
+  if (s < 7200)
+    return std::to_string(s / 60) + "m";
+  if (s < 172800)
+    return std::to_string(s / 3600) + "h";
+  return std::to_string(s / 86400) + "d";
+}
+
+void print_status(const json& x) {
+  std::cout << "vidflow " << text(x["version"]) << ", up "
+            << duration(x["uptime_s"].get<int64_t>()) << ", intake "
+            << (x["paused"].get<bool>() ? "PAUSED" : "open") << "\n\n";
+  std::vector<std::vector<std::string>> jobs{{"STATUS", "JOBS"}};
+  // In lifecycle order, not the JSON object's.
+  for (auto k : {"AWAITING_UPLOAD", "SUBMITTED", "PROCESSING", "SUCCEEDED",
+                 "FAILED", "CANCELLED", "EXPIRED"})
+    if (x["jobs"].contains(k))
+      jobs.push_back({k, text(x["jobs"][k])});
+  table(jobs);
+  auto& q = x["queue"];
+  std::cout << "\nqueue: " << text(q["queued"]) << " waiting, "
+            << text(q["leased"]) << " running, " << text(q["workers"])
+            << " workers, " << text(q["free_slots"]) << " slots free\n";
+  std::vector<std::vector<std::string>> prio{{"PRIORITY", "QUEUED",
+                                              "OLDEST"}};
+  for (auto k : {"high", "default", "low"}) {
+    auto& v = q["by_priority"][k];
+    prio.push_back({k, text(v["queued"]),
+                    duration(static_cast<int64_t>(v["oldest_s"].get<double>()))});
+  }
+  table(prio);
+  std::cout << "\n";
+  std::vector<std::vector<std::string>> nodes{{"NODE", "WORKERS", "SLOTS",
+                                               "STATE", "LABELS"}};
+  for (auto& n : x["nodes"]) {
+    std::string labels;
+    for (auto& l : n["labels"])
+      labels += (labels.empty() ? "" : ",") + l.get<std::string>();
+    nodes.push_back({text(n["name"]), text(n["workers"]), text(n["slots"]),
+                     n["draining"].get<bool>() ? "draining" : "active",
+                     labels.empty() ? "-" : labels});
+  }
+  if (nodes.size() == 1)
+    std::cout << "no worker nodes (only this node's own workers)\n";
+  else
+    table(nodes);
+}
+
+void print_jobs(const json& x) {
+  std::vector<std::vector<std::string>> rows{
+    {"JOB", "OWNER", "STATUS", "STEP", "ATTEMPT", "AGE", "IN STATE"}};
+  for (auto& j : x["items"])
+    rows.push_back({text(j["job_id"]), text(j["owner"]), text(j["status"]),
+                    text(j["step"]), text(j["attempts"]),
+                    duration(j["age_s"].get<int64_t>()),
+                    duration(j["in_state_s"].get<int64_t>())});
+  if (rows.size() == 1)
+    std::cout << "no job is waiting or processing\n";
+  else
+    table(rows);
+}
+
+void print_job(const json& x) {
+  auto& j = x["job"];
+  for (auto key : {"job_id", "owner", "filename", "status", "step",
+                   "attempts", "series", "priority", "created_at",
+                   "updated_at", "next_attempt_at", "error_code",
+                   "error_message", "request_id"})
+    if (j.contains(key))
+      std::cout << pad(key, 17) << text(j[key]) << "\n";
+  std::cout << "\n";
+  std::vector<std::vector<std::string>> rows{
+    {"KIND", "ATTEMPT", "SERIES", "OK", "ERROR", "WORKER", "AT"}};
+  for (auto& a : x["attempts"])
+    rows.push_back({text(a["kind"]), text(a["attempt"]), text(a["series"]),
+                    a["ok"].get<bool>() ? "yes" : "no",
+                    a["ok"].get<bool>()
+                      ? "-"
+                      : text(a["error_code"]) + ": " + text(a["error_message"]),
+                    text(a["worker"]), text(a["finished_at"])});
+  if (rows.size() == 1)
+    std::cout << "no attempt yet\n";
+  else
+    table(rows);
+}
+
+void print_dlq(const json& x) {
+  std::vector<std::vector<std::string>> rows{
+    {"JOB", "SERIES", "KIND", "ERROR", "CREATED", "REDRIVEN"}};
+  for (auto& d : x["items"])
+    rows.push_back({text(d["job_id"]), text(d["series"]), text(d["kind"]),
+                    text(d["error_code"]) + ": " + text(d["error_message"]),
+                    text(d["created_at"]), text(d["redriven_at"])});
+  if (rows.size() == 1)
+    std::cout << "no dead letters\n";
+  else
+    table(rows);
+}
+
+void print_incidents(const json& x) {
+  std::vector<std::vector<std::string>> rows{
+    {"CATEGORY", "COUNT", "LAST SEEN", "DO"}};
+  for (auto& [name, c] : x["categories"].items())
+    rows.push_back({name, text(c["count"]), text(c["last_seen"]),
+                    text(c["recommendation"])});
+  if (rows.size() == 1)
+    std::cout << "no incidents\n";
+  else
+    table(rows);
+}
+
+std::optional<options> parse(const std::vector<std::string>& args,
+                             std::string& why) {
+  options o;
+  o.url = env_or("VIDFLOW_ADMIN_URL", "http://127.0.0.1:8000");
+  o.user = env_or("VIDFLOW_ADMIN_USER", "admin");
+  for (size_t i = 0; i < args.size(); ++i) {
+    auto& a = args[i];
+    auto value = [&](const char* name) -> std::optional<std::string> {
+      if (i + 1 >= args.size()) {
+        why = std::string{name} + " needs a value";
+        return std::nullopt;
+      }
+      return args[++i];
+    };
+    auto number = [&](const char* name, double lo,
+                      double hi) -> std::optional<double> {
+      auto v = value(name);
+      if (!v)
+        return std::nullopt;
+      char* end = nullptr;
+      auto x = std::strtod(v->c_str(), &end);
+      if (v->empty() || *end != '\0' || !(x >= lo && x <= hi)) {
+        why = std::string{name} + " must be a number from "
+              + std::to_string(static_cast<long>(lo)) + " to "
+              + std::to_string(static_cast<long>(hi)) + ", got '" + *v + "'";
+        return std::nullopt;
+      }
+      return x;
+    };
+    if (a == "--url") {
+      auto v = value("--url");
+      if (!v)
+        return std::nullopt;
+      o.url = *v;
+    } else if (a == "--user") {
+      auto v = value("--user");
+      if (!v)
+        return std::nullopt;
+      o.user = *v;
+    } else if (a == "--json") {
+      o.json = true;
+    } else if (a == "--limit") {
+      auto v = number("--limit", 1, 200);
+      if (!v)
+        return std::nullopt;
+      o.limit = static_cast<int>(*v);
+    } else if (a == "--interval") {
+      auto v = number("--interval", 0.2, 3600);
+      if (!v)
+        return std::nullopt;
+      o.interval = *v;
+    } else if (a == "--iterations") {
+      auto v = number("--iterations", 1, 1e9);
+      if (!v)
+        return std::nullopt;
+      o.iterations = static_cast<long>(*v);
+    } else if (a == "--job") {
+      auto v = value("--job");
+      if (!v)
+        return std::nullopt;
+      o.job = *v;
+    } else if (a == "--category") {
+      auto v = value("--category");
+      if (!v)
+        return std::nullopt;
+      o.category = *v;
+    } else if (a.size() > 1 && a[0] == '-') {
+      why = "unknown option '" + a + "'";
+      return std::nullopt;
+    } else if (o.command.empty()) {
+      o.command = a;
+    } else {
+      o.args.push_back(a);
+    }
+  }
+  while (!o.url.empty() && o.url.back() == '/')
+    o.url.pop_back();
+  static const std::map<std::string, size_t> arity{
+    {"status", 0}, {"jobs", 0},  {"job", 1},   {"dlq", 0},    {"incidents", 0},
+    {"redrive", 0}, {"cancel", 1}, {"pause", 0}, {"resume", 0}, {"top", 0}};
+  auto i = arity.find(o.command);
+  if (o.command.empty()) {
+    why = "no command";
+    return std::nullopt;
+  }
+  if (i == arity.end()) {
+    why = "unknown command '" + o.command + "'";
+    return std::nullopt;
+  }
+  if (o.args.size() != i->second) {
+    why = "'" + o.command + "' takes "
+          + (i->second == 0 ? std::string{"no argument"}
+                            : std::string{"a job id"});
+    return std::nullopt;
+  }
+  if (o.command == "redrive" && o.job.empty() == o.category.empty()) {
+    why = "redrive needs --job ID or --category NAME (one of them)";
+    return std::nullopt;
+  }
+  return o;
+}
+
+} // namespace
+
+int admin_command(const std::vector<std::string>& args) {
+  for (auto& a : args)
+    if (a == "-h" || a == "--help") {
+      std::cout << usage_text;
+      return exit_ok;
+    }
+  std::string why;
+  auto o = parse(args, why);
+  if (!o) {
+    std::cerr << "vidflow admin: " << why << "\n\n" << usage_text;
+    return exit_usage;
+  }
+  std::string password = env_or("VIDFLOW_ADMIN_PASSWORD", "");
+  if (password.empty()) {
+    auto asked = ask_password(o->user);
+    if (!asked) {
+      std::cerr << "vidflow admin: no password: set VIDFLOW_ADMIN_PASSWORD "
+                   "or run on a terminal\n";
+      return exit_usage;
+    }
+    password = *asked;
+  }
+  auto login = http("POST", o->url + "/auth/login", {},
+                    json{{"username", o->user}, {"password", password}}.dump());
+  if (!login.error.empty()) {
+    std::cerr << "vidflow admin: cannot reach " << o->url << ": "
+              << login.error << " (is the coordinator running? --url)\n";
+    return exit_offline;
+  }
+  if (login.status != 200) {
+    refused("login as " + o->user, login);
+    return exit_login;
+  }
+  auto token_doc = json::parse(login.body, nullptr, false);
+  if (!token_doc.is_object() || !token_doc.contains("access_token")) {
+    std::cerr << "vidflow admin: the login answer has no token\n";
+    return exit_refused;
+  }
+  auto token = token_doc["access_token"].get<std::string>();
+  // One request; prints its JSON (--json) or hands it to `show`.
+  auto run = [&](const std::string& what, const std::string& method,
+                 const std::string& path, const std::string& body,
+                 auto show) -> int {
+    auto a = http(method, o->url + path, token, body);
+    if (!a.error.empty()) {
+      std::cerr << "vidflow admin: cannot reach " << o->url << ": " << a.error
+                << "\n";
+      return exit_offline;
+    }
+    if (a.status < 200 || a.status >= 300)
+      return refused(what, a);
+    auto doc = json::parse(a.body, nullptr, false);
+    if (doc.is_discarded()) {
+      std::cerr << "vidflow admin: " << what << ": the answer is not JSON\n";
+      return exit_refused;
+    }
+    if (o->json)
+      std::cout << doc.dump(2) << "\n";
+    else
+      show(doc);
+    return exit_ok;
+  };
+  auto& cmd = o->command;
+  if (cmd == "status")
+    return run("status", "GET", "/admin/status", {}, print_status);
+  if (cmd == "jobs")
+    return run("jobs", "GET", "/admin/jobs", {}, print_jobs);
+  if (cmd == "job")
+    return run("job " + o->args[0], "GET", "/admin/jobs/" + o->args[0], {},
+               print_job);
+  if (cmd == "dlq")
+    return run("dlq", "GET", "/dlq?limit=" + std::to_string(o->limit), {},
+               print_dlq);
+  if (cmd == "incidents")
+    return run("incidents", "GET", "/dlq/report", {}, print_incidents);
+  if (cmd == "redrive") {
+    auto body = o->job.empty() ? json{{"category", o->category}}
+                               : json{{"job_id", o->job}};
+    return run("redrive", "POST", "/dlq/redrive", body.dump(),
+               [](const json& x) {
+                 if (x.contains("redriven"))
+                   std::cout << "redriven: " << text(x["redriven"]) << "\n";
+                 else
+                   std::cout << "redriven: job " << text(x["job_id"])
+                             << ", now " << text(x["status"]) << "\n";
+               });
+  }
+  if (cmd == "cancel")
+    return run("cancel " + o->args[0], "POST",
+               "/jobs/" + o->args[0] + "/cancel", "{}", [](const json& x) {
+                 std::cout << "job " << text(x["job_id"]) << " is now "
+                           << text(x["status"]) << "\n";
+               });
+  if (cmd == "pause" || cmd == "resume")
+    return run(cmd, "POST", "/admin/" + cmd, "{}", [](const json& x) {
+      std::cout << (x["paused"].get<bool>()
+                      ? "intake paused: new jobs answer 503 until 'vidflow "
+                        "admin resume'\n"
+                      : "intake open\n");
+    });
+  // top: status again and again, with rates from one look to the next.
+  std::optional<std::pair<std::chrono::steady_clock::time_point, json>> prev;
+  for (long n = 0; o->iterations < 0 || n < o->iterations; ++n) {
+    if (n > 0)
+      std::this_thread::sleep_for(std::chrono::duration<double>(o->interval));
+    auto a = http("GET", o->url + "/admin/status", token);
+    if (!a.error.empty()) {
+      std::cerr << "vidflow admin: cannot reach " << o->url << ": " << a.error
+                << "\n";
+      return exit_offline;
+    }
+    if (a.status != 200)
+      return refused("top", a);
+    auto doc = json::parse(a.body, nullptr, false);
+    if (doc.is_discarded())
+      return exit_refused;
+    auto now = std::chrono::steady_clock::now();
+    if (o->json) {
+      std::cout << doc.dump() << "\n" << std::flush;
+    } else {
+      if (isatty(STDOUT_FILENO))
+        std::cout << "\x1b[H\x1b[2J";
+      print_status(doc);
+      if (prev) {
+        auto dt = std::chrono::duration<double>(now - prev->first).count();
+        auto rate = [&](const char* status) {
+          auto d = doc["jobs"][status].get<double>()
+                   - prev->second["jobs"][status].get<double>();
+          return dt > 0 ? d / dt : 0.0;
+        };
+        char line[160];
+        std::snprintf(line, sizeof(line),
+                      "\nrates: %.2f jobs/s succeeded, %.2f jobs/s failed\n",
+                      rate("SUCCEEDED"), rate("FAILED"));
+        std::cout << line;
+      }
+      std::cout << std::flush;
+    }
+    prev = std::make_pair(now, doc);
+  }
+  return exit_ok;
+}
+
+} // namespace vf::runtime

@@ -1,0 +1,147 @@
+#define CAF_SUITE actors.admin_console
+
+#include "vf/actors/admin_console.hpp"
+#include "vf/actors/job_registry.hpp"
+
+#include "vf_test.hpp"
+
+#include "fakes.hpp"
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+using namespace caf;
+using namespace vf;
+using messages::errc;
+using messages::job_status;
+
+namespace {
+
+constexpr int64_t t0 = 1'800'000'000'000;
+
+struct fixture : testing::fixture_base {
+  fixture() {
+    store = sys.spawn(testing::fake_store);
+    disp = sys.spawn(testing::fake_dispatcher);
+    actors::job_registry_config rcfg;
+    rcfg.wall_ms = t0;
+    reg = sys.spawn(actors::job_registry, messages::stores_of(store), rcfg);
+    actors::admin_console_config cfg;
+    cfg.version = "1.2.3";
+    cfg.wall_ms = t0;
+    cfg.registry = reg;
+    cfg.jobs = messages::job_store_actor{store};
+    cfg.dispatcher = messages::dispatcher_actor{disp};
+    console = sys.spawn(actors::admin_console, cfg);
+    consume_messages();
+  }
+
+  ~fixture() {
+    for (auto hdl : {actor_cast<actor>(console), actor_cast<actor>(reg),
+                     actor_cast<actor>(disp), actor_cast<actor>(store)})
+      anon_send_exit(hdl, exit_reason::user_shutdown);
+    run();
+  }
+
+  template <class T, class Dest, class... Ts>
+  expected<T> ask(const Dest& dest, Ts&&... xs) {
+    expected<T> result = make_error(errc::internal, "no answer");
+    auto h = self->request(dest, infinite, std::forward<Ts>(xs)...);
+    consume_messages();
+    h.receive([&](T& x) { result = std::move(x); },
+              [&](error& err) { result = std::move(err); });
+    return result;
+  }
+
+  void add(const std::string& id, job_status st, int64_t created) {
+    messages::job j;
+    j.id = id;
+    j.owner = "demo";
+    j.status = st;
+    j.created_at = created;
+    j.updated_at = created;
+    deref<testing::fake_store_impl>(store).state.jobs.emplace(id, j);
+  }
+
+  messages::store_actor store;
+  testing::fake_dispatcher_actor disp;
+  messages::job_registry_actor reg;
+  messages::admin_console_actor console;
+};
+
+} // namespace
+
+CAF_TEST_FIXTURE_SCOPE(admin_console_tests, fixture)
+
+CAF_TEST(the overview counts jobs and shows the queue and intake) {
+  add("a", job_status::processing, t0);
+  add("b", job_status::failed, t0);
+  add("c", job_status::failed, t0);
+  advance_time(std::chrono::seconds{90});
+  auto x = ask<messages::admin_overview>(console, atoms::overview_v);
+  CAF_REQUIRE(x);
+  CAF_CHECK_EQUAL(x->version, "1.2.3");
+  CAF_CHECK_EQUAL(x->started_at, t0);
+  CAF_CHECK_EQUAL(x->now, t0 + 90'000);
+  CAF_CHECK(!x->paused);
+  CAF_REQUIRE_EQUAL(x->jobs.size(), messages::job_status_count);
+  CAF_CHECK_EQUAL(x->jobs[static_cast<size_t>(job_status::failed)], 2u);
+  CAF_CHECK_EQUAL(x->jobs[static_cast<size_t>(job_status::processing)], 1u);
+  CAF_CHECK(x->nodes.empty());
+}
+
+CAF_TEST(pause refuses new jobs and resume takes them again) {
+  messages::job_request req;
+  req.owner = "demo";
+  req.filename = "a.mp4";
+  CAF_CHECK_EQUAL(ask<bool>(console, atoms::pause_v), true);
+  auto refused = ask<messages::job>(reg, atoms::create_v, req);
+  CAF_REQUIRE(!refused);
+  CAF_CHECK_EQUAL(messages::errc_of(refused.error()), errc::intake_paused);
+  auto paused = ask<messages::admin_overview>(console, atoms::overview_v);
+  CAF_REQUIRE(paused);
+  CAF_CHECK(paused->paused);
+  CAF_CHECK_EQUAL(ask<bool>(console, atoms::resume_v), false);
+  auto made = ask<messages::job>(reg, atoms::create_v, req);
+  CAF_CHECK(made);
+}
+
+CAF_TEST(active lists waiting and processing jobs and get adds the ledger) {
+  add("old", job_status::processing, t0 - 5000);
+  add("new", job_status::submitted, t0);
+  add("done", job_status::succeeded, t0);
+  auto xs = ask<std::vector<messages::job>>(console, atoms::active_v);
+  CAF_REQUIRE(xs);
+  std::vector<std::string> ids;
+  for (auto& j : *xs)
+    ids.push_back(j.id);
+  std::sort(ids.begin(), ids.end());
+  CAF_CHECK_EQUAL(ids, (std::vector<std::string>{"new", "old"}));
+  messages::attempt_record r;
+  r.job_id = "old";
+  r.attempt = 1;
+  deref<testing::fake_store_impl>(store).state.ledger.push_back(r);
+  auto h = self->request(console, infinite, atoms::get_v, std::string{"old"});
+  consume_messages();
+  bool answered = false;
+  h.receive(
+    [&](messages::job& j, std::vector<messages::attempt_record>& ledger) {
+      answered = true;
+      CAF_CHECK_EQUAL(j.id, "old");
+      CAF_CHECK_EQUAL(ledger.size(), 1u);
+    },
+    [&](error& err) { CAF_FAIL("get failed: " << sys.render(err)); });
+  CAF_CHECK(answered);
+  auto h2 = self->request(console, infinite, atoms::get_v,
+                          std::string{"nope"});
+  consume_messages();
+  bool refused = false;
+  h2.receive([&](messages::job&, std::vector<messages::attempt_record>&) {},
+             [&](error& err) {
+               refused = messages::errc_of(err) == errc::not_found;
+             });
+  CAF_CHECK(refused);
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()
