@@ -225,7 +225,9 @@ CAF_TEST(json log lines are one object with the fields) {
   CAF_CHECK_EQUAL(line,
                   R"({"ts":"2026-12-05T03:19:13.453Z","level":"warning",)"
                   R"("component":"worker","msg":"failed probe: bad )"
-                  R"(\"media\"\nsecond line \ufffd\u0001 caf)"
+                  R"(\"media\"\nsecond line )"
+                  "\xef\xbf\xbd"
+                  R"(\u0001 caf)"
                   "\xc3\xa9"
                   R"(",)"
                   R"("job_id":"j1","request_id":"req-42"})");

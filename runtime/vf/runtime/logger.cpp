@@ -2,6 +2,8 @@
 
 #include "vf/runtime/logger.hpp"
 
+#include "vf/adapters/http/json_views.hpp"
+
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -44,57 +46,6 @@ bool logger::parse(const std::string& str, log_format& x) {
 
 namespace {
 
-// Appends `x` as a JSON string; bytes that are no UTF-8 text (a control
-// character, a stray high byte) are escaped or replaced, so a line stays
-// one valid JSON object whatever a message quotes.
-void append_json(std::string& out, const std::string& x) {
-  out += '"';
-  for (size_t i = 0; i < x.size(); ++i) {
-    auto c = static_cast<unsigned char>(x[i]);
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20 || c == 0x7f) {
-          char buf[8];
-          std::snprintf(buf, sizeof(buf), "\\u%04x", c);
-          out += buf;
-        } else if (c < 0x80) {
-          out += static_cast<char>(c);
-        } else {
-          // Copies a well-formed UTF-8 sequence, replaces anything else.
-          size_t n = c >= 0xf0 && c <= 0xf4   ? 4
-                     : c >= 0xe0              ? 3
-                     : c >= 0xc2 && c <= 0xdf ? 2
-                                              : 0;
-          bool ok = n > 0 && i + n <= x.size();
-          for (size_t k = 1; ok && k < n; ++k)
-            ok = (static_cast<unsigned char>(x[i + k]) & 0xc0) == 0x80;
-          if (ok) {
-            out.append(x, i, n);
-            i += n - 1;
-          } else {
-            out += "\\ufffd";
-          }
-        }
-    }
-  }
-  out += '"';
-}
-
 // Text lines must stay one line each, whatever a message quotes.
 std::string one_line(const std::string& x) {
   std::string result = x;
@@ -115,18 +66,18 @@ std::string logger::format_line(log_format fmt, const std::string& stamp,
   std::string out;
   if (fmt == log_format::json) {
     out += R"({"ts":)";
-    append_json(out, stamp);
+    adapters::http::append_json_string(out, stamp);
     out += R"(,"level":)";
-    append_json(out, lower[static_cast<int>(lvl)]);
+    adapters::http::append_json_string(out, lower[static_cast<int>(lvl)]);
     out += R"(,"component":)";
-    append_json(out, component);
+    adapters::http::append_json_string(out, component);
     out += R"(,"msg":)";
-    append_json(out, text);
+    adapters::http::append_json_string(out, text);
     for (auto& [k, v] : fields) {
       out += ',';
-      append_json(out, k);
+      adapters::http::append_json_string(out, k);
       out += ':';
-      append_json(out, v);
+      adapters::http::append_json_string(out, v);
     }
     out += '}';
     return out;

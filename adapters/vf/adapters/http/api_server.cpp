@@ -284,7 +284,7 @@ public:
       out_bytes_ = head.size();
       out_.emplace_back(std::move(head));
       flush();
-      read_discard();
+      read_while_streaming();
     } else {
       namespace ws = beast::websocket;
       ws_.emplace(stream_);
@@ -300,7 +300,7 @@ public:
                             return;
                           }
                           self->ws_open_ = true;
-                          self->read_ws();
+                          self->read_while_streaming();
                           self->flush();
                         });
     }
@@ -470,36 +470,26 @@ private:
     close();
   }
 
-  // While an SSE stream runs, reads only to notice the client leaving.
-  void read_discard() {
+  // While a stream runs, reads only to notice the client leaving (and, for
+  // a WebSocket, to answer pings and see the close frame); what the client
+  // sends is ignored.
+  void read_while_streaming() {
+    auto next = [self = shared_from_this()](beast::error_code ec, size_t) {
+      if (self->phase_ != phase::streaming)
+        return;
+      if (ec) {
+        self->close();
+        return;
+      }
+      self->read_while_streaming();
+    };
+    if (kind_ == stream_kind::websocket) {
+      ws_buf_.clear();
+      ws_->async_read(ws_buf_, std::move(next));
+      return;
+    }
     buffer_.clear();
-    stream_.async_read_some(
-      buffer_.prepare(1024),
-      [self = shared_from_this()](beast::error_code ec, size_t) {
-        if (self->phase_ != phase::streaming)
-          return;
-        if (ec) {
-          self->close();
-          return;
-        }
-        self->read_discard();
-      });
-  }
-
-  // A WebSocket reads to answer pings and see the close frame; what the
-  // client sends is ignored.
-  void read_ws() {
-    ws_buf_.clear();
-    ws_->async_read(ws_buf_,
-                    [self = shared_from_this()](beast::error_code ec, size_t) {
-                      if (self->phase_ != phase::streaming)
-                        return;
-                      if (ec) {
-                        self->close();
-                        return;
-                      }
-                      self->read_ws();
-                    });
+    stream_.async_read_some(buffer_.prepare(1024), std::move(next));
   }
 
   void read_header() {
