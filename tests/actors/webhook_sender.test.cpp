@@ -74,7 +74,11 @@ struct fixture : testing::fixture_base {
     cfg.give_up_after = std::chrono::minutes{10};
     cfg.wall_ms = t0;
     cfg.on_outcome = [this](const std::string& x) { outcomes.push_back(x); };
-    sender = sys.spawn(actors::webhook_sender, store, client, cfg);
+    cfg.batch = 2;
+    sender = sys.spawn(actors::webhook_sender, store,
+                       std::function<messages::callback_actor()>{
+                         [this] { return client; }},
+                       cfg);
     consume_messages();
   }
 

@@ -66,7 +66,7 @@ CAF_TEST(only public unicast addresses are public) {
                  "198.18.0.1", "192.0.2.1", "::1", "::", "fe80::1", "fc00::1",
                  "fd12:3456::1", "ff02::1", "::ffff:127.0.0.1",
                  "::ffff:169.254.169.254", "::ffff:10.1.2.3", "2001:db8::1",
-                 "64:ff9b::a9fe:a9fe"})
+                 "64:ff9b::a9fe:a9fe", "2002:7f00:1::1", "2001:0:4136::1"})
     if (pub(x))
       CAF_FAIL(x << " counted as public");
   // Just outside the private ranges.

@@ -42,8 +42,9 @@ class Receiver:
     """An HTTP server that records callbacks and answers `fail_first`
     of them with 500."""
 
-    def __init__(self, fail_first=0):
+    def __init__(self, fail_first=0, hang_paths=()):
         self.lock = threading.Lock()
+        self.hang_paths = hang_paths
         self.calls = []
         self.fail_first = fail_first
         self.arrived = threading.Condition(self.lock)
@@ -53,6 +54,10 @@ class Receiver:
             def do_POST(self):
                 n = int(self.headers.get("Content-Length", "0"))
                 body = self.rfile.read(n)
+                if self.path in outer.hang_paths:
+                    # Never answers in time (vidflow gives up after 10 s).
+                    time.sleep(15)
+                    return
                 with outer.lock:
                     failing = len(outer.calls) < outer.fail_first
                     outer.calls.append({"path": self.path,
@@ -69,6 +74,8 @@ class Receiver:
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
                                                       Handler)
+        # A hanging handler must not hold up stop().
+        self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever,
                                        daemon=True)
@@ -197,6 +204,29 @@ class Callbacks(unittest.TestCase):
         # Only the owner (or an admin) sees the deliveries.
         r = self.eve.call("GET", f"/jobs/{jid}/deliveries")
         self.assertEqual(r.status, 404, r)
+
+    def test_a_hanging_receiver_does_not_hold_up_the_others(self):
+        rx = Receiver(hang_paths=("/hang",))
+        try:
+            slow = self.submit(rx.url("/hang"))
+            self.assertEqual(self.c.wait_status(slow)["status"], "SUCCEEDED")
+            fast = self.submit(rx.url("/fast"))
+            self.assertEqual(self.c.wait_status(fast)["status"], "SUCCEEDED")
+            end = time.monotonic() + 60
+            while True:
+                with rx.lock:
+                    paths = [c["path"] for c in rx.calls]
+                if "/fast" in paths:
+                    break
+                self.assertLess(time.monotonic(), end, paths)
+                time.sleep(0.05)
+            # The hanging one's first attempt is still under way: /fast did
+            # not wait for it.
+            item = self.deliveries(slow)["items"][0]
+            self.assertEqual(item["state"], "pending", item)
+            self.assertEqual(item["attempts"], 0, item)
+        finally:
+            rx.stop()
 
     def test_failed_jobs_call_back_too(self):
         rx = Receiver()

@@ -4,6 +4,8 @@
 
 #include "vf/messages/atoms.hpp"
 
+#include "caf/send.hpp"
+
 #include <algorithm>
 #include <utility>
 
@@ -46,9 +48,22 @@ messages::delivery after_attempt(messages::delivery d,
 
 messages::webhook_sender_actor::behavior_type
 webhook_sender(webhook_sender_impl* self, messages::job_store_actor store,
-               messages::callback_actor client, webhook_sender_config cfg) {
-  self->state.cfg = std::move(cfg);
-  self->state.clock = wall_clock{self->state.cfg.wall_ms, self->clock().now()};
+               std::function<messages::callback_actor()> make_client,
+               webhook_sender_config cfg) {
+  auto& st = self->state;
+  st.cfg = std::move(cfg);
+  st.clock = wall_clock{st.cfg.wall_ms, self->clock().now()};
+  st.make_client = std::move(make_client);
+  st.clients = std::make_shared<std::vector<messages::callback_actor>>();
+  for (size_t i = 0; i < std::max<uint32_t>(st.cfg.batch, 1); ++i) {
+    st.clients->push_back(st.make_client());
+    st.idle.push_back(i);
+  }
+  // The clients are ours: they stop with us.
+  self->attach_functor([clients = st.clients] {
+    for (auto& c : *clients)
+      caf::anon_send_exit(c, caf::exit_reason::user_shutdown);
+  });
   self->send(self, atoms::tick_v);
   auto now_ms = [self] {
     return self->state.clock.at(self->clock().now());
@@ -65,8 +80,8 @@ webhook_sender(webhook_sender_impl* self, messages::job_store_actor store,
     if (st.cfg.on_outcome)
       st.cfg.on_outcome(outcome);
     if (next.state == "failed" && st.cfg.log)
-      st.cfg.log("gave up delivery " + next.id + " of job "
-                 + next.job_id + " after " + std::to_string(next.attempts)
+      st.cfg.log("gave up delivery " + next.id + " of job " + next.job_id
+                 + " after " + std::to_string(next.attempts)
                  + " attempt(s): " + next.last_error);
     auto id = next.id;
     self->request(store, store_timeout, atoms::record_delivery_v, next)
@@ -75,37 +90,53 @@ webhook_sender(webhook_sender_impl* self, messages::job_store_actor store,
             // drops the copy by its id).
             [self, id](caf::error&) { self->state.in_flight.erase(id); });
   };
+  // Hands `d` to idle client `i`.
+  auto attempt = [=](const messages::delivery& d, size_t i) {
+    auto& st = self->state;
+    st.in_flight.insert(d.id);
+    self
+      ->request((*st.clients)[i], st.cfg.attempt_timeout, atoms::deliver_v, d)
+      .then(
+        [=](messages::delivery_attempt& a) {
+          self->state.idle.push_back(i);
+          record(d, a);
+        },
+        [=](caf::error& err) {
+          // No answer in time: that client may be stuck (a name lookup
+          // that hangs). Retire it for a fresh one, never queue behind it.
+          auto& st = self->state;
+          caf::anon_send_exit((*st.clients)[i],
+                              caf::exit_reason::user_shutdown);
+          (*st.clients)[i] = st.make_client();
+          st.idle.push_back(i);
+          messages::delivery_attempt a;
+          a.error = "no answer from the callback sender: "
+                    + self->system().render(err);
+          record(d, a);
+        });
+  };
   return {
     [=](atoms::tick) {
       auto& st = self->state;
       self->delayed_send(self, st.cfg.interval, atoms::tick_v);
-      if (st.looking || st.in_flight.size() >= st.cfg.batch)
+      if (st.looking || st.idle.empty())
         return;
       st.looking = true;
-      auto room = static_cast<uint32_t>(st.cfg.batch - st.in_flight.size());
+      auto want = static_cast<uint32_t>(st.idle.size() + st.in_flight.size());
       self->request(store, store_timeout, atoms::deliveries_due_v, now_ms(),
-                    room + static_cast<uint32_t>(st.in_flight.size()))
+                    want)
         .then(
           [=](std::vector<messages::delivery>& due) {
             auto& st = self->state;
             st.looking = false;
             for (auto& d : due) {
-              if (st.in_flight.size() >= st.cfg.batch)
+              if (st.idle.empty())
                 break;
-              if (!st.in_flight.insert(d.id).second)
+              if (st.in_flight.count(d.id) > 0)
                 continue;
-              self->request(client, st.cfg.attempt_timeout, atoms::deliver_v,
-                            d)
-                .then(
-                  [=](messages::delivery_attempt& attempt) {
-                    record(d, attempt);
-                  },
-                  [=](caf::error& err) {
-                    messages::delivery_attempt attempt;
-                    attempt.error = "no answer from the callback sender: "
-                                    + self->system().render(err);
-                    record(d, attempt);
-                  });
+              auto i = st.idle.back();
+              st.idle.pop_back();
+              attempt(d, i);
             }
           },
           [self](caf::error&) { self->state.looking = false; });

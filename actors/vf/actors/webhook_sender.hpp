@@ -13,8 +13,10 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <set>
 #include <string>
+#include <vector>
 
 namespace vf::actors {
 
@@ -30,8 +32,10 @@ struct webhook_sender_config {
   /// A delivery not done this long after it was made is given up
   /// (`failed`).
   std::chrono::milliseconds give_up_after{24 * 3'600'000LL};
-  /// Most deliveries in flight at once.
-  uint32_t batch = 16;
+  /// Most deliveries in flight at once: the sender keeps this many
+  /// callback clients (each sends one at a time), so a receiver that hangs
+  /// holds one of them, never the others' queue.
+  uint32_t batch = 8;
   /// How long one attempt may take before it counts as failed (the
   /// callback port's own timeout plus a margin).
   std::chrono::milliseconds attempt_timeout{20'000};
@@ -62,14 +66,23 @@ struct webhook_sender_state {
   bool looking = false;
   /// Deliveries being attempted (never twice at once).
   std::set<std::string> in_flight;
+  /// The callback clients, and which of them are idle.
+  std::shared_ptr<std::vector<messages::callback_actor>> clients;
+  std::vector<size_t> idle;
+  /// Makes a callback client (one more, or one for a client that did not
+  /// answer in time and was retired).
+  std::function<messages::callback_actor()> make_client;
 };
 
 using webhook_sender_impl
   = messages::webhook_sender_actor::stateful_base<webhook_sender_state>;
 
-/// Spawn with `sys.spawn(webhook_sender, store, client, cfg)`.
+/// Spawn with `sys.spawn(webhook_sender, store, make_client, cfg)`; it
+/// makes `cfg.batch` callback clients with `make_client` and stops them
+/// when it stops.
 messages::webhook_sender_actor::behavior_type
 webhook_sender(webhook_sender_impl* self, messages::job_store_actor store,
-               messages::callback_actor client, webhook_sender_config cfg);
+               std::function<messages::callback_actor()> make_client,
+               webhook_sender_config cfg);
 
 } // namespace vf::actors

@@ -59,14 +59,11 @@ void keep_retention(node& n, const node_config& cfg,
                  + " s) to bound its size");
 }
 
-/// Callbacks of ended jobs (`callback_url`): the client POSTs on its own
-/// thread, the sender (restarted if it dies: the deliveries are in the
-/// store) decides when.
+/// Callbacks of ended jobs (`callback_url`): the sender (restarted if it
+/// dies: the deliveries are in the store) decides when, and its pool of
+/// callback clients POST, each on its own thread.
 void keep_webhooks(node& n, const node_config& cfg,
                    const messages::stores& stores) {
-  auto client = n.keep("callback client", tier::domain,
-                       adapters::webhooks::spawn_callback_client(
-                         n.system(), callback_client_config_of(cfg)));
   auto& family = prometheus::BuildCounter()
                    .Name("vidflow_webhook_deliveries_total")
                    .Help("Attempts to deliver job callbacks, by outcome "
@@ -76,7 +73,7 @@ void keep_webhooks(node& n, const node_config& cfg,
   for (auto outcome : {"delivered", "retry", "failed"})
     counters[outcome] = &family.Add({{"outcome", outcome}});
   n.keep_restartable("webhook sender", tier::domain,
-                     [&n, &cfg, stores, client, counters] {
+                     [&n, &cfg, stores, counters] {
                        auto sender_cfg = webhook_sender_config_of(cfg,
                                                                   n.log());
                        sender_cfg.on_outcome
@@ -87,7 +84,13 @@ void keep_webhooks(node& n, const node_config& cfg,
                            };
                        return std::vector<caf::actor>{
                          caf::actor_cast<caf::actor>(n.system().spawn(
-                           actors::webhook_sender, stores.jobs, client,
+                           actors::webhook_sender, stores.jobs,
+                           std::function<messages::callback_actor()>{
+                             [&n, &cfg] {
+                               return adapters::webhooks::
+                                 spawn_callback_client(
+                                   n.system(), callback_client_config_of(cfg));
+                             }},
                            std::move(sender_cfg)))};
                      });
 }

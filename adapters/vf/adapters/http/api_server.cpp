@@ -259,7 +259,9 @@ public:
   }
 
   std::shared_ptr<event_sink> open_stream(stream_kind kind) override {
-    if (phase_ != phase::handling)
+    // Not while stopping: a stream would outlive stop()'s sweep of the
+    // connections and hold it for the whole grace period.
+    if (phase_ != phase::handling || unit_.stopping)
       return nullptr;
     if (kind == stream_kind::websocket
         && !beast::websocket::is_upgrade(parser_->get()))
@@ -282,7 +284,7 @@ public:
       head.insert(head.find("\r\n\r\n") + 2,
                   "X-Request-ID: " + request_id_ + "\r\n");
       out_bytes_ = head.size();
-      out_.emplace_back(std::move(head));
+      out_.emplace_back(std::chrono::steady_clock::now(), std::move(head));
       flush();
       read_while_streaming();
     } else {
@@ -302,6 +304,10 @@ public:
                           self->ws_open_ = true;
                           self->read_while_streaming();
                           self->flush();
+                          // Finished before the handshake was done: end
+                          // once what was queued went out.
+                          if (self->finishing_ && !self->writing_)
+                            self->end_stream();
                         });
     }
     return std::make_shared<session_sink>(weak_from_this());
@@ -345,7 +351,11 @@ public:
   }
 
   std::chrono::steady_clock::time_point stream_stalled_since() const {
-    return stalled_since_;
+    // When the oldest byte not yet written was queued.
+    if (writing_)
+      return inflight_since_;
+    return out_.empty() ? std::chrono::steady_clock::time_point{}
+                        : out_.front().first;
   }
 
   bool stream_closed() const {
@@ -356,8 +366,17 @@ public:
     if (phase_ != phase::streaming || finishing_)
       return;
     finishing_ = true;
-    if (!writing_)
+    // A WebSocket still shaking hands ends in the handshake's handler.
+    if (kind_ == stream_kind::websocket && !ws_open_)
+      return;
+    if (!writing_) {
       end_stream();
+      return;
+    }
+    // Nobody checks for stalls after the end (the feed is done): a client
+    // that never reads the last events must not hold the connection.
+    if (kind_ == stream_kind::sse)
+      stream_.expires_after(state_.config.stream_stall_timeout);
   }
 
   /// Closes the connection if it waits for a new request, or streams
@@ -400,9 +419,7 @@ private:
       return false;
     }
     out_bytes_ += frame.size();
-    out_.push_back(std::move(frame));
-    if (stalled_since_ == std::chrono::steady_clock::time_point{})
-      stalled_since_ = std::chrono::steady_clock::now();
+    out_.emplace_back(std::chrono::steady_clock::now(), std::move(frame));
     flush();
     return true;
   }
@@ -416,9 +433,10 @@ private:
       return;
     writing_ = true;
     wbuf_.clear();
+    inflight_since_ = out_.front().first;
     if (kind_ == stream_kind::sse) {
       for (auto& x : out_)
-        wbuf_ += x;
+        wbuf_ += x.second;
       out_.clear();
       asio::async_write(stream_, asio::buffer(wbuf_),
                         [self = shared_from_this()](beast::error_code ec,
@@ -427,7 +445,7 @@ private:
                         });
       return;
     }
-    wbuf_ = std::move(out_.front());
+    wbuf_ = std::move(out_.front().second);
     out_.pop_front();
     ws_->text(true);
     ws_->async_write(asio::buffer(wbuf_),
@@ -447,8 +465,6 @@ private:
     }
     out_bytes_ -= std::min(out_bytes_, wbuf_.size());
     wbuf_.clear();
-    stalled_since_ = out_.empty() ? std::chrono::steady_clock::time_point{}
-                                  : std::chrono::steady_clock::now();
     if (!out_.empty()) {
       flush();
       return;
@@ -779,13 +795,15 @@ private:
   bool ws_open_ = false;
   /// Frames queued and not yet being written, and the bytes of all frames
   /// not written yet (queued and in flight).
-  std::deque<std::string> out_;
+  std::deque<std::pair<std::chrono::steady_clock::time_point, std::string>>
+    out_;
   size_t out_bytes_ = 0;
   /// The frame(s) being written.
   std::string wbuf_;
   bool writing_ = false;
   bool finishing_ = false;
-  std::chrono::steady_clock::time_point stalled_since_;
+  /// When the oldest frame of the write in flight was queued.
+  std::chrono::steady_clock::time_point inflight_since_;
 };
 
 bool session_sink::send(std::string_view id, std::string_view name,

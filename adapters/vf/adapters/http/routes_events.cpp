@@ -32,8 +32,12 @@ void open_feed(reply& r, const messages::job& j, stream_kind kind,
   }
   auto sink = r.open_stream(kind);
   if (!sink) {
+    // The upgrade was checked before: the server is stopping.
     if (!r.gone())
-      r.error(400, "bad_request", "not a WebSocket upgrade request");
+      r.error(503, "shutting_down",
+              "the server is stopping; reconnect (with Last-Event-ID) in a "
+              "moment",
+              busy_retry_after);
     return;
   }
   follow_job(r, std::move(sink), std::move(place), j.id, std::move(from));

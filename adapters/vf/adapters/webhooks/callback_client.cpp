@@ -120,15 +120,25 @@ messages::delivery_attempt send_callback(const callback_client_config& cfg,
   std::unique_ptr<CURL, curl_deleter> h{curl_easy_init()};
   if (!h)
     return failure("libcurl: no handle");
-  // Connect to the address that was checked, not to a second resolution
-  // (which a DNS server could answer differently: rebinding).
-  auto pinned = addrs.front().to_string();
-  if (addrs.front().is_v6())
-    pinned = "[" + pinned + "]";
-  auto resolve_entry = target->host + ":" + std::to_string(target->port) + ":"
-                       + pinned;
-  std::unique_ptr<curl_slist, slist_deleter> pin{
-    curl_slist_append(nullptr, resolve_entry.c_str())};
+  // Connect to the addresses that were checked, not to a second
+  // resolution (which a DNS server could answer differently: rebinding).
+  // An IP literal needs no pin (and curl could not parse one: the host
+  // part of the entry ends at its first ':').
+  std::unique_ptr<curl_slist, slist_deleter> pin;
+  boost::system::error_code literal_ec;
+  ip::make_address(target->host, literal_ec);
+  if (literal_ec) {
+    auto entry = target->host + ":" + std::to_string(target->port) + ":";
+    for (size_t i = 0; i < addrs.size(); ++i) {
+      if (i > 0)
+        entry += ',';
+      entry += addrs[i].is_v6() ? "[" + addrs[i].to_string() + "]"
+                                : addrs[i].to_string();
+    }
+    pin.reset(curl_slist_append(nullptr, entry.c_str()));
+    if (!pin)
+      return failure("libcurl: out of memory");
+  }
   auto t = cfg.now ? cfg.now()
                    : std::chrono::duration_cast<std::chrono::seconds>(
                        std::chrono::system_clock::now().time_since_epoch())
@@ -158,7 +168,11 @@ messages::delivery_attempt send_callback(const callback_client_config& cfg,
       rc = curl_easy_setopt(c, opt, value);
   };
   set(CURLOPT_URL, d.url.c_str());
-  set(CURLOPT_RESOLVE, pin.get());
+  if (pin)
+    set(CURLOPT_RESOLVE, pin.get());
+  // No proxy from the environment (http_proxy, ALL_PROXY): a proxy would
+  // resolve and reach the host itself, past the address check.
+  set(CURLOPT_PROXY, "");
   set(CURLOPT_PROTOCOLS_STR, "http,https");
   set(CURLOPT_FOLLOWLOCATION, 0L);
   set(CURLOPT_NOSIGNAL, 1L);

@@ -60,6 +60,10 @@ bool public_v6(const ip::address_v6& a) {
     return false; // 2001:db8::/32, documentation
   if (b[0] == 0x00 && b[1] == 0x64 && b[2] == 0xFF && b[3] == 0x9B)
     return false; // 64:ff9b::/96, NAT64 (reaches IPv4 ranges)
+  if (b[0] == 0x20 && b[1] == 0x02)
+    return false; // 2002::/16, 6to4 (embeds any IPv4 address)
+  if (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0x00 && b[3] == 0x00)
+    return false; // 2001::/32, Teredo (embeds an IPv4 address)
   // Only global unicast (2000::/3) is public.
   return (b[0] & 0xE0) == 0x20;
 }
