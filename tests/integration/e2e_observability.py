@@ -143,7 +143,13 @@ class Scrape(unittest.TestCase):
                 self.assertEqual(r.status, 200, r)
                 return r.json()["data"]["result"]
 
+            # The port opens before Prometheus is ready (it answers 503
+            # while its storage starts): wait for /-/ready first.
             end = time.monotonic() + 60
+            while h.request("GET", base + "/-/ready", timeout=5).status != 200:
+                self.assertLess(time.monotonic(), end,
+                                f"Prometheus never ready\n{prom.log_tail()}")
+                time.sleep(0.2)
             while True:
                 up = query('up{job="vidflow"}')
                 done = query('vidflow_jobs_ended_total{status="SUCCEEDED"}')
