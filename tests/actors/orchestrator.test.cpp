@@ -44,7 +44,8 @@ struct fixture : testing::fixture_base {
     cfg.lease_ids = [n = uint64_t{0}]() mutable { return ++n; };
     cfg.max_attempts = 3;
     cfg.expire_interval = std::chrono::milliseconds{0};
-    cfg.on_job_end = [this](job_status st, int64_t ms) {
+    cfg.on_job_end = [this](const messages::job& j, int64_t ms) {
+      auto st = j.status;
       ended.emplace_back(st, ms);
     };
     // A stand-in for the media adapter's estimate, easy to predict.

@@ -117,7 +117,7 @@ class Scrape(unittest.TestCase):
     def test_prometheus_scrapes_a_node_and_answers_a_query(self):
         self.run_one_job()
         work = os.path.join(h.scratch_dir(), "prometheus")
-        os.makedirs(os.path.join(work, "targets"), exist_ok=True)
+        os.makedirs(os.path.join(work, "targets", "workers"), exist_ok=True)
         shutil.copy(os.path.join(OBS, "alerts.yml"), work)
         with open(os.path.join(OBS, "prometheus.yml")) as f:
             cfg = f.read()

@@ -153,7 +153,7 @@ struct machine {
   void ended(const messages::job& j, int64_t since) const {
     auto ms = since > 0 ? now() - since : -1;
     if (st().cfg.on_job_end)
-      st().cfg.on_job_end(j.status, ms);
+      st().cfg.on_job_end(j, ms);
     if (st().cfg.trace)
       st().cfg.trace("job ended " + to_string(j.status)
                        + (j.error_code != errc::none
@@ -222,6 +222,8 @@ struct machine {
     trace("step " + to_string(kind) + " attempt " + std::to_string(attempt)
             + " queued (lease " + std::to_string(lease) + ")",
           j);
+    if (attempt > 1 && st().cfg.on_retry)
+      st().cfg.on_retry(kind);
     if (auto l = st().cfg.labels.find(kind); l != st().cfg.labels.end())
       t.labels = l->second;
     auto m = *this;

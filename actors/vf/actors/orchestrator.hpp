@@ -122,10 +122,14 @@ struct orchestrator_config {
                             const std::string& recipe,
                             const std::string& output)>
     check_render_output;
-  /// Called once a job's terminal status is durable (metrics): the status,
-  /// and the milliseconds since its upload was taken (SUBMITTED), or -1
-  /// when that is not known (a run resumed after a restart). Optional.
-  std::function<void(messages::job_status, int64_t ms)> on_job_end;
+  /// Called once a job's terminal status is durable (metrics): the job
+  /// (its status and, if FAILED, its error), and the milliseconds since
+  /// its upload was taken (SUBMITTED), or -1 when that is not known (a run
+  /// resumed after a restart). Optional.
+  std::function<void(const messages::job& j, int64_t ms)> on_job_end;
+  /// Called when a step's attempt after the first is handed out (metrics:
+  /// retries by task kind). Optional.
+  std::function<void(messages::task_kind kind)> on_retry;
   /// Receives a line per step of a job worth following (upload taken, a
   /// step's attempt handed out, the end) with the job; its id and request
   /// id go into the log line's fields. Optional.

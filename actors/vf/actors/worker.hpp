@@ -31,8 +31,8 @@ struct worker_config {
   /// Cancels the media actor's probe while it blocks (optional).
   messages::media_control_actor media_control;
   messages::summarizer_actor summarizer;
-  /// Test only (may be empty): told of every outcome the worker answers
-  /// (`testing.effects_log`), right before it goes out.
+  /// Optional: told of every outcome the worker answers, right before it
+  /// goes out (a worker node's metrics; `testing.effects_log`).
   std::function<void(const messages::task_outcome&)> on_finished;
   /// Receives a line when a task starts and when it ends, with the task
   /// (its job and request id go into the log line's fields); optional.

@@ -11,6 +11,9 @@
 #include "caf/scoped_actor.hpp"
 #include "caf/send.hpp"
 
+#include <prometheus/gauge.h>
+#include <prometheus/registry.h>
+
 #include <chrono>
 #include <csignal>
 #include <random>
@@ -83,6 +86,18 @@ void run_coordinator_link(node& n, const worker_node_config& cfg,
   };
   messages::cluster_registry_actor reg;
   bool connected = false;
+  auto& link_gauge = prometheus::BuildGauge()
+                       .Name("vidflow_node_coordinator_connected")
+                       .Help("1 while this worker node is registered with "
+                             "its coordinator, 0 while it reconnects")
+                       .Register(*n.metrics())
+                       .Add({{"node", cfg.name}});
+  prometheus::BuildGauge()
+    .Name("vidflow_node_worker_slots")
+    .Help("Task slots of this worker node")
+    .Register(*n.metrics())
+    .Add({{"node", cfg.name}})
+    .Set(static_cast<double>(cfg.slots));
   bool leaving = false;
   log.info("worker", "node " + cfg.name + ": " + std::to_string(cfg.slots)
                        + " slots, joining " + coordinator_address(cfg));
@@ -152,6 +167,7 @@ void run_coordinator_link(node& n, const worker_node_config& cfg,
         continue;
       }
       connected = true;
+      link_gauge.Set(1);
       backoff = 200ms;
       log.info("worker", "registered " + std::to_string(slots.size())
                            + " workers with the coordinator at "
@@ -162,6 +178,7 @@ void run_coordinator_link(node& n, const worker_node_config& cfg,
         if (dm.source != reg.address())
           return;
         connected = false;
+        link_gauge.Set(0);
         log.warn("worker", "lost the coordinator (" + to_string(dm.reason)
                              + "); running tasks go on, results are kept "
                                "and reported after reconnecting");
@@ -233,6 +250,7 @@ void run_coordinator_link(node& n, const worker_node_config& cfg,
               return;
             waiting = false;
             connected = false;
+            link_gauge.Set(0);
             log.warn("worker", "lost the coordinator while draining; "
                                "leaving, it hands the leases on");
           });

@@ -96,8 +96,9 @@ void keep_webhooks(node& n, const node_config& cfg,
 }
 
 /// Counts ended jobs by status and times them from the upload taken to
-/// the end (`vidflow_jobs_ended_total`, `vidflow_job_duration_seconds`).
-std::function<void(messages::job_status, int64_t)>
+/// the end (`vidflow_jobs_ended_total`, `vidflow_job_duration_seconds`);
+/// counts dead letters by category (`vidflow_dead_letters_total`).
+std::function<void(const messages::job&, int64_t)>
 job_end_metrics(prometheus::Registry& reg) {
   auto& ended = prometheus::BuildCounter()
                   .Name("vidflow_jobs_ended_total")
@@ -120,13 +121,47 @@ job_end_metrics(prometheus::Registry& reg) {
     std::map<std::string, std::string> labels{{"status", to_string(st)}};
     series[st] = {&ended.Add(labels), &durations.Add(labels, buckets)};
   }
-  return [series](messages::job_status st, int64_t ms) {
-    auto i = series.find(st);
+  auto& dead = prometheus::BuildCounter()
+                .Name("vidflow_dead_letters_total")
+                .Help("Jobs that failed for good (a dead letter) while this "
+                      "coordinator ran, by incident category (as "
+                      "GET /dlq/report groups them)")
+                .Register(reg);
+  // Every category from the start, at 0: rate() and alerts see a series
+  // before the first dead letter of its kind.
+  using messages::errc;
+  for (auto code : {errc::bad_media, errc::timeout, errc::provider_error,
+                    errc::storage_unavailable, errc::worker_lost,
+                    errc::no_worker, errc::cancelled, errc::internal}) {
+    messages::dead_letter x;
+    x.error_code = code;
+    dead.Add({{"category", actors::classify(x)}});
+  }
+  return [series, &dead](const messages::job& j, int64_t ms) {
+    auto i = series.find(j.status);
     if (i == series.end())
       return;
     i->second.first->Increment();
     if (ms >= 0)
       i->second.second->Observe(static_cast<double>(ms) / 1000.0);
+    if (j.status == messages::job_status::failed) {
+      messages::dead_letter x;
+      x.error_code = j.error_code;
+      dead.Add({{"category", actors::classify(x)}}).Increment();
+    }
+  };
+}
+
+/// `vidflow_task_retries_total{kind}`: attempts after the first.
+std::function<void(messages::task_kind)>
+retry_metrics(prometheus::Registry& reg) {
+  auto& retries = prometheus::BuildCounter()
+                    .Name("vidflow_task_retries_total")
+                    .Help("Step attempts after the first (retries), by task "
+                          "kind")
+                    .Register(reg);
+  return [&retries](messages::task_kind kind) {
+    retries.Add({{"kind", to_string(kind)}}).Increment();
   };
 }
 
@@ -193,6 +228,7 @@ domain_actors spawn_domain(node& n, const node_config& cfg,
   };
   orch_cfg.seed = seed;
   orch_cfg.on_job_end = job_end_metrics(*n.metrics());
+  orch_cfg.on_retry = retry_metrics(*n.metrics());
   orch_cfg.trace = [&log = n.log()](const std::string& text,
                                     const messages::job& j) {
     log.info("orchestrator", text,

@@ -12,14 +12,22 @@ namespace vf::runtime {
 
 messages::metrics_actor
 spawn_metrics_sink(caf::actor_system& sys,
-                   std::shared_ptr<prometheus::Registry> registry) {
-  auto& durations = prometheus::BuildHistogram()
-                      .Name("vidflow_task_duration_seconds")
-                      .Help("Time workers spent on one task attempt")
-                      .Register(*registry);
+                   std::shared_ptr<prometheus::Registry> registry,
+                   bool node_local) {
+  auto& durations
+    = prometheus::BuildHistogram()
+        .Name(node_local ? "vidflow_node_task_duration_seconds"
+                         : "vidflow_task_duration_seconds")
+        .Help(node_local ? "Time this node's workers spent on one task attempt"
+                         : "Time workers spent on one task attempt")
+        .Register(*registry);
   auto& totals = prometheus::BuildCounter()
-                   .Name("vidflow_tasks_total")
-                   .Help("Task attempts by kind and outcome")
+                   .Name(node_local ? "vidflow_node_tasks_total"
+                                    : "vidflow_tasks_total")
+                   .Help(node_local
+                           ? "Task attempts this node's workers ran, by kind "
+                             "and outcome"
+                           : "Task attempts by kind and outcome")
                    .Register(*registry);
   auto fun = [registry, &durations,
               &totals]() -> messages::metrics_actor::behavior_type {

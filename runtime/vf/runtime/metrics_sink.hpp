@@ -14,11 +14,16 @@ class Registry;
 
 namespace vf::runtime {
 
-/// Spawns the actor that turns dispatcher observations into Prometheus
-/// metrics: `vidflow_task_duration_seconds{kind,outcome}` (histogram) and
-/// `vidflow_tasks_total{kind,outcome}` (counter).
+/// Spawns the actor that turns task outcomes into Prometheus metrics: on a
+/// coordinator (the dispatcher's observations, every node's tasks)
+/// `vidflow_task_duration_seconds{kind,outcome}` (histogram) and
+/// `vidflow_tasks_total{kind,outcome}` (counter); with `node_local` (a
+/// worker node's own tasks) `vidflow_node_task_duration_seconds` and
+/// `vidflow_node_tasks_total`, so that a sum over all targets never
+/// counts a task twice.
 messages::metrics_actor
 spawn_metrics_sink(caf::actor_system& sys,
-                   std::shared_ptr<prometheus::Registry> registry);
+                   std::shared_ptr<prometheus::Registry> registry,
+                   bool node_local = false);
 
 } // namespace vf::runtime

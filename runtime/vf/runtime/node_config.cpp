@@ -282,6 +282,10 @@ const std::vector<setting_spec>& worker_specs() {
        "longest wait between attempts to reach the coordinator"},
       {"worker.drain_timeout_s", "--drain-timeout-s", "120",
        "how long a draining node waits for its tasks before it leaves"},
+      {"metrics.listen", "--metrics-listen", "",
+       "host:port where this node serves GET /metrics for Prometheus (its "
+       "own tasks, slots and coordinator link), e.g. 0.0.0.0:9101; empty: "
+       "off"},
       {"data.dir", "--data-dir", "./var/worker",
        "where downloaded objects are kept while they are probed"},
       {"testing.effects_log", "--effects-log", "",
@@ -748,6 +752,19 @@ caf::expected<worker_node_config> make_worker_config(const settings& xs) {
   if (!drain)
     return drain.error();
   cfg.drain_timeout = std::chrono::seconds{*drain};
+  cfg.metrics_listen = xs.str("metrics.listen");
+  if (!cfg.metrics_listen.empty()) {
+    auto colon = cfg.metrics_listen.rfind(':');
+    auto port = colon == std::string::npos
+                  ? std::string{}
+                  : cfg.metrics_listen.substr(colon + 1);
+    char* end = nullptr;
+    auto n = std::strtoul(port.c_str(), &end, 10);
+    if (colon == std::string::npos || colon == 0 || port.empty()
+        || *end != '\0' || n == 0 || n > 65535)
+      return bad(xs, "metrics.listen",
+                 "must be host:port, e.g. 0.0.0.0:9101 (empty: off)");
+  }
   cfg.data_dir = xs.str("data.dir");
   if (cfg.data_dir.empty())
     return bad(xs, "data.dir", "must name a directory");

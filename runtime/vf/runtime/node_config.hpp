@@ -215,6 +215,8 @@ struct worker_node_config {
   std::chrono::milliseconds drain_timeout{120000};
   /// Test-only: the effects log's path (empty: off).
   std::string effects_log;
+  /// `host:port` of this node's `/metrics` (`metrics.listen`; empty: off).
+  std::string metrics_listen;
   scheduler_policy scheduler = scheduler_policy::sharing;
   size_t scheduler_threads = 0;
 };

@@ -5,6 +5,7 @@
 #include "vf/messages/cluster_registry_actor.hpp"
 #include "vf/messages/errc.hpp"
 #include "vf/messages/register_types.hpp"
+#include "vf/runtime/metrics_sink.hpp"
 #include "vf/runtime/cluster.hpp"
 #include "vf/runtime/coordinator_link.hpp"
 #include "vf/runtime/drain_command.hpp"
@@ -17,6 +18,9 @@
 
 #include "caf/actor_system.hpp"
 #include "caf/actor_system_config.hpp"
+
+#include <prometheus/exposer.h>
+#include <prometheus/registry.h>
 #include "caf/scoped_actor.hpp"
 
 #include <chrono>
@@ -111,6 +115,25 @@ int worker_node(const std::vector<std::string>& raw_args) {
   // A slot that dies stops the node (exit 1): its registration with the
   // coordinator cannot be redone from here; the coordinator hands its
   // leases on and a supervisor (systemd) starts the node again.
+  // This node's own /metrics (metrics.listen): its tasks, slots and link.
+  std::unique_ptr<prometheus::Exposer> exposer;
+  messages::metrics_actor metrics;
+  if (!cfg->metrics_listen.empty()) {
+    try {
+      exposer = std::make_unique<prometheus::Exposer>(cfg->metrics_listen, 2);
+    } catch (const std::exception& e) {
+      std::cerr << "vidflow worker: setting metrics.listen: cannot listen on "
+                << cfg->metrics_listen << " (" << e.what()
+                << "); choose a free port or leave it empty\n";
+      n.stop();
+      return 2;
+    }
+    exposer->RegisterCollectable(
+      std::weak_ptr<prometheus::Collectable>{n.metrics()});
+    metrics = spawn_metrics_sink(sys, n.metrics(), true);
+    n.keep("metrics", tier::domain, caf::actor_cast<caf::actor>(metrics));
+    log.info("worker", "serving /metrics on " + cfg->metrics_listen);
+  }
   auto summarizer = summarizer_of(n);
   std::vector<worker_slot> slots;
   for (uint32_t i = 0; i < cfg->slots; ++i) {
@@ -126,6 +149,7 @@ int worker_node(const std::vector<std::string>& raw_args) {
     spec.cores = cores_of();
     spec.memory_mb = memory_budget_of(cfg->memory_budget_mb);
     spec.log = &log;
+    spec.metrics = metrics;
     slots.push_back(spawn_worker_slot(sys, spec));
     for (auto& hdl : slots.back().actors)
       n.keep(spec.name, tier::domain, hdl);

@@ -27,9 +27,13 @@ worker_slot spawn_worker_slot(caf::actor_system& sys, const slot_spec& spec) {
     s.actors.push_back(caf::actor_cast<caf::actor>(wcfg.media));
   }
   wcfg.summarizer = spec.summarizer;
-  if (spec.effects)
-    wcfg.on_finished = [log{spec.effects}](const messages::task_outcome& o) {
-      log->exec(o);
+  if (spec.effects || spec.metrics)
+    wcfg.on_finished = [log{spec.effects}, metrics{spec.metrics}](
+                         const messages::task_outcome& o) {
+      if (log)
+        log->exec(o);
+      if (metrics)
+        caf::anon_send(metrics, atoms::observe_v, o);
     };
   if (spec.log != nullptr)
     wcfg.trace = [log = spec.log, node = spec.node,

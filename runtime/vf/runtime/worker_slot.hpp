@@ -3,6 +3,7 @@
 #pragma once
 
 #include "vf/actors/worker.hpp"
+#include "vf/messages/metrics_actor.hpp"
 #include "vf/adapters/common/effects_log.hpp"
 #include "vf/adapters/media/libav_media.hpp"
 #include "vf/messages/summarizer_actor.hpp"
@@ -50,6 +51,10 @@ struct slot_spec {
   /// Where its worker traces its tasks (with their request ids); none when
   /// null.
   logger* log = nullptr;
+  /// Told of every outcome its worker answers (a worker node's own
+  /// `/metrics`); none: not observed here (the coordinator's dispatcher
+  /// observes every outcome anyway).
+  messages::metrics_actor metrics = {};
 };
 
 /// A spawned slot: its worker, what it registers with, and every actor of
