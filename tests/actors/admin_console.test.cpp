@@ -1,6 +1,7 @@
 #define CAF_SUITE actors.admin_console
 
 #include "vf/actors/admin_console.hpp"
+#include "vf/actors/cluster_registry.hpp"
 #include "vf/actors/job_registry.hpp"
 
 #include "vf_test.hpp"
@@ -19,6 +20,11 @@ using messages::job_status;
 namespace {
 
 constexpr int64_t t0 = 1'800'000'000'000;
+
+// A worker node's agent that ignores `leave`.
+messages::node_actor::behavior_type quiet_agent(int) {
+  return {[](atoms::leave) {}};
+}
 
 struct fixture : testing::fixture_base {
   fixture() {
@@ -142,6 +148,68 @@ CAF_TEST(active lists waiting and processing jobs and get adds the ledger) {
                refused = messages::errc_of(err) == errc::not_found;
              });
   CAF_CHECK(refused);
+}
+
+CAF_TEST(drain and undrain steer a joined node through the registry) {
+  actors::cluster_registry_config ccfg;
+  ccfg.wall_ms = t0;
+  auto cluster = sys.spawn(actors::cluster_registry, ccfg,
+                           messages::dispatcher_actor{disp},
+                           messages::orchestrator_actor{});
+  actors::admin_console_config cfg;
+  cfg.wall_ms = t0;
+  cfg.registry = reg;
+  cfg.jobs = messages::job_store_actor{store};
+  cfg.dispatcher = messages::dispatcher_actor{disp};
+  cfg.cluster = cluster;
+  auto with_cluster = sys.spawn(actors::admin_console, cfg);
+  auto agent = sys.spawn(quiet_agent, 0);
+  consume_messages();
+  CAF_REQUIRE_EQUAL(ask<bool>(cluster, atoms::hello_v,
+                              messages::node_actor{agent},
+                              std::string{"w1"}),
+                    true);
+  auto draining = [&] {
+    auto x = ask<messages::admin_overview>(with_cluster, atoms::overview_v);
+    if (!x || x->nodes.size() != 1)
+      CAF_FAIL("no overview with one node");
+    return x->nodes[0].draining;
+  };
+  CAF_CHECK(!draining());
+  CAF_CHECK_EQUAL(ask<uint64_t>(with_cluster, atoms::drain_v,
+                                std::string{"w1"}),
+                  0u);
+  CAF_CHECK(draining());
+  CAF_CHECK_EQUAL(ask<uint64_t>(with_cluster, atoms::undrain_v,
+                                std::string{"w1"}),
+                  0u);
+  CAF_CHECK(!draining());
+  auto unknown = ask<uint64_t>(with_cluster, atoms::drain_v,
+                               std::string{"pluto"});
+  CAF_REQUIRE(!unknown);
+  CAF_CHECK_EQUAL(messages::errc_of(unknown.error()), errc::not_found);
+  for (auto hdl : {actor_cast<actor>(with_cluster), actor_cast<actor>(cluster),
+                   actor_cast<actor>(agent)})
+    anon_send_exit(hdl, exit_reason::user_shutdown);
+}
+
+CAF_TEST(commands that need a part this node lacks say so) {
+  auto drain = ask<uint64_t>(console, atoms::drain_v, std::string{"w1"});
+  CAF_REQUIRE(!drain);
+  CAF_CHECK_EQUAL(messages::errc_of(drain.error()), errc::not_found);
+  auto report = ask<messages::incident_report>(console, atoms::analyze_v,
+                                               int64_t{0});
+  CAF_REQUIRE(!report);
+  CAF_CHECK_EQUAL(messages::errc_of(report.error()),
+                  errc::storage_unavailable);
+  // A local sender needs no admission; the console says yes at once.
+  CAF_CHECK_EQUAL(ask<bool>(console, atoms::admit_v, int64_t{0},
+                            std::string{"x"}),
+                  true);
+  auto letters = ask<std::vector<messages::dead_letter>>(
+    console, atoms::dlq_list_v, int64_t{0}, uint32_t{10});
+  CAF_REQUIRE(letters);
+  CAF_CHECK(letters->empty());
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

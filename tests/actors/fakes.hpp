@@ -199,6 +199,23 @@ fake_store(fake_store_impl* self) {
         return make_error(errc::not_found, "no result " + id);
       return i->second;
     },
+    [=](atoms::in_status, const std::string& name,
+        uint32_t limit) -> caf::result<std::vector<messages::job>> {
+      messages::job_status status;
+      if (!from_string(name, status))
+        return messages::make_error(messages::errc::invalid_argument,
+                                    "unknown job status");
+      std::vector<messages::job> xs;
+      for (auto& [id, j] : self->state.jobs)
+        if (j.status == status)
+          xs.push_back(j);
+      std::sort(xs.begin(), xs.end(), [](const auto& x, const auto& y) {
+        return x.updated_at > y.updated_at;
+      });
+      if (xs.size() > limit)
+        xs.resize(limit);
+      return xs;
+    },
     [=](atoms::active) {
       std::vector<messages::job> xs;
       for (auto& [id, j] : self->state.jobs)
@@ -412,6 +429,7 @@ fake_dispatcher(fake_dispatcher_impl* self) {
     [=](atoms::stats) { return messages::dispatcher_stats{}; },
     [=](atoms::drain, const std::string&) { return uint64_t{0}; },
     [=](atoms::drained, const std::string&) { return uint64_t{0}; },
+    [=](atoms::undrain, const std::string&) { return uint64_t{0}; },
     [=](atoms::cancel, uint64_t lease) {
       self->state.cancels.push_back(lease);
     },

@@ -17,6 +17,7 @@
 #include "caf/stateful_actor.hpp"
 #include "caf/typed_event_based_actor.hpp"
 
+#include "vf/actors/admin_console.hpp"
 #include "vf/adapters/http/api_server.hpp"
 #include "vf/adapters/http/json_views.hpp"
 #include "vf/adapters/http/jwt.hpp"
@@ -382,6 +383,7 @@ dispatcher_actor::behavior_type fake_dispatcher(store_ptr store) {
     },
     [=](atoms::drain, const std::string&) { return uint64_t{0}; },
     [=](atoms::drained, const std::string&) { return uint64_t{0}; },
+    [=](atoms::undrain, const std::string&) { return uint64_t{0}; },
     [=](atoms::cancel, uint64_t) {},
     [=](atoms::report, const caf::node_id&, std::vector<task_outcome>&) {
       return std::vector<task_outcome>{};
@@ -564,16 +566,30 @@ struct fixture {
     return accounts.front();
   }
 
+  /// The real admin console over the fakes (the `/dlq` and `/admin`
+  /// routes ask it); `analyzer` may be null.
+  admin_console_actor spawn_console(dlq_analyzer_actor analyzer) {
+    vf::actors::admin_console_config cfg;
+    cfg.version = "test";
+    cfg.registry = handles.registry;
+    cfg.dispatcher = handles.dispatcher;
+    cfg.orchestrator = handles.orchestrator;
+    cfg.analyzer = std::move(analyzer);
+    return sys.spawn(vf::actors::admin_console, cfg);
+  }
+
   fixture() {
     write_accounts();
     handles.registry = sys.spawn(fake_registry, store);
     handles.orchestrator = sys.spawn(fake_orchestrator, store);
     handles.dispatcher = sys.spawn(fake_dispatcher, store);
     handles.analyzer = sys.spawn(fake_analyzer, store);
+    handles.admin = spawn_console(handles.analyzer);
     server
       = std::make_unique<api_server>(sys, make_config(), handles, registry);
     auto err = server->start();
-    CAF_REQUIRE(!err);
+    if (err)
+      CAF_FAIL("the API server did not start: " << sys.render(err));
     CAF_REQUIRE_NOT_EQUAL(server->port(), 0);
   }
 
@@ -584,6 +600,7 @@ struct fixture {
     caf::anon_send_exit(handles.orchestrator, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(handles.dispatcher, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(handles.analyzer, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(handles.admin, caf::exit_reason::user_shutdown);
     ::unlink(users_path.c_str());
     ::rmdir(users_dir.c_str());
   }
@@ -2096,6 +2113,7 @@ CAF_TEST(dlq routes without an analyzer) {
   auto cfg = make_config();
   auto hdl = handles;
   hdl.analyzer = nullptr;
+  hdl.admin = spawn_console(dlq_analyzer_actor{});
   api_server lean{sys, cfg, hdl, nullptr};
   CAF_REQUIRE(!lean.start());
   client c{lean.port()};
@@ -2108,6 +2126,7 @@ CAF_TEST(dlq routes without an analyzer) {
   r = c.call(bhttp::verb::get, "/dlq", "", bearer(admin()));
   CAF_CHECK_EQUAL(r.status, 200u);
   lean.stop();
+  caf::anon_send_exit(hdl.admin, caf::exit_reason::user_shutdown);
 }
 
 CAF_TEST(hostile filenames reach the registry intact) {

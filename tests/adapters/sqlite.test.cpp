@@ -649,6 +649,29 @@ CAF_TEST(active returns only submitted and processing jobs) {
                   (std::vector<std::string>{"SUBMITTED", "PROCESSING"}));
 }
 
+CAF_TEST(in_status lists one status newest change first with a limit) {
+  auto add = [&](const std::string& id, int64_t at, job_status status) {
+    CAF_CHECK_EQUAL(ask<bool>(atoms::create_v, make_job(id, at, status)), true);
+  };
+  add("f1", 10, job_status::failed);
+  add("f3", 30, job_status::failed);
+  add("f2", 20, job_status::failed);
+  add("s1", 40, job_status::succeeded);
+  auto xs = ask<std::vector<job>>(atoms::in_status_v, std::string{"FAILED"},
+                                  uint32_t{2});
+  CAF_REQUIRE(xs);
+  CAF_CHECK_EQUAL(ids_of(*xs), (std::vector<std::string>{"f3", "f2"}));
+  auto none = ask<std::vector<job>>(atoms::in_status_v,
+                                    std::string{"CANCELLED"}, uint32_t{10});
+  CAF_REQUIRE(none);
+  CAF_CHECK(none->empty());
+  auto bad = ask<std::vector<job>>(atoms::in_status_v, std::string{"failed"},
+                                   uint32_t{10});
+  CAF_REQUIRE(!bad);
+  CAF_CHECK_EQUAL(vf::messages::errc_of(bad.error()),
+                  vf::messages::errc::invalid_argument);
+}
+
 CAF_TEST(counts are indexed by status) {
   auto add = [&](const std::string& id, job_status status) {
     CAF_CHECK_EQUAL(ask<bool>(atoms::create_v, make_job(id, 1, status)), true);

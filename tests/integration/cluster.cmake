@@ -23,11 +23,15 @@
 # - e2e_cluster_outputs: renders on worker nodes (presigned GET of the
 #   upload, presigned PUT per output); a node killed mid-encode, the render
 #   done again elsewhere, one object per output.
+# - e2e_cluster_admin: `vidflow admin --cluster` over the cluster's mutual
+#   TLS with the admin certificate and key: status, drain/undrain, jobs,
+#   pause/resume, dlq/redrive, and refusals (foreign CA, wrong key).
 # Label `integration`: `ctest -LE integration` leaves them out.
 if(TARGET vidflow)
   set(vf_cluster_python /usr/bin/python3)
   foreach(t e2e_cluster e2e_cluster_netns e2e_cluster_frozen e2e_cluster_tls
-            e2e_cluster_drain e2e_cluster_s3 e2e_cluster_outputs)
+            e2e_cluster_drain e2e_cluster_s3 e2e_cluster_outputs
+            e2e_cluster_admin)
     add_test(NAME integration.${t}
              COMMAND ${vf_cluster_python} ${CMAKE_CURRENT_LIST_DIR}/${t}.py
                      --binary $<TARGET_FILE:vidflow>)
@@ -47,4 +51,6 @@ if(TARGET vidflow)
                        LABELS integration TIMEOUT 300)
   set_tests_properties(integration.e2e_cluster_outputs PROPERTIES
                        LABELS integration TIMEOUT 600)
+  set_tests_properties(integration.e2e_cluster_admin PROPERTIES
+                       LABELS integration TIMEOUT 300)
 endif()

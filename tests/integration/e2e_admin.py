@@ -139,6 +139,10 @@ class Admin(unittest.TestCase):
             self.assertIn(job["job_id"], [d["job_id"] for d in items])
             r = self.admin("dlq", url=url)
             self.assertIn(job["job_id"], r.stdout)
+            r = self.admin("jobs", "--state", "FAILED", "--json", url=url)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            failed = json.loads(r.stdout)["items"]
+            self.assertEqual([j["job_id"] for j in failed], [job["job_id"]])
             r = self.admin("incidents", url=url)
             self.assertEqual(r.returncode, 0, r.stderr)
             self.assertIn("bad_media", r.stdout)
@@ -172,6 +176,17 @@ class Admin(unittest.TestCase):
         r = self.admin("job", "no-such-job")
         self.assertEqual(r.returncode, 1)
         self.assertIn("404", r.stderr)
+        # No worker node joined a node without a cluster port.
+        r = self.admin("drain", "w1")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("404", r.stderr)
+        r = self.admin("jobs", "--state", "DONE")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("422", r.stderr)
+        for bad in (["drain"], ["status", "--state", "FAILED"],
+                    ["status", "--cluster", "127.0.0.1:1"]):
+            r = self.admin(*bad)
+            self.assertEqual(r.returncode, 2, (bad, r.stderr))
         r = self.admin("--help")
         self.assertEqual(r.returncode, 0)
         self.assertIn("Exit codes", r.stdout)

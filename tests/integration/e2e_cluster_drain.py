@@ -134,8 +134,9 @@ class ClusterDrain(unittest.TestCase):
         return sleeps
 
     def test_labels_and_drains(self):
-        certs = cx.Certs(h.binary).make("coordinator", *NODES, "w1b",
-                                        "admin")
+        # init-certs writes admin.pem/admin.key (the operators' client
+        # certificate) with every CA.
+        certs = cx.Certs(h.binary).make("coordinator", *NODES, "w1b")
         self.coord = cx.Coordinator(
             h.binary, certs, pipeline="sleep,probe,summarize",
             sleep_ms=SLEEP_MS, extra_args=["--step-labels", "sleep:gpu"])
@@ -338,7 +339,7 @@ class ClusterDrain(unittest.TestCase):
         longer than the timeout leaves once it passed (exit 0), without
         waiting for them; the coordinator hands the leases on, another node
         finishes the jobs, and the leaving node records no ok step."""
-        certs = cx.Certs(h.binary).make("coordinator", "w1", "w2", "admin")
+        certs = cx.Certs(h.binary).make("coordinator", "w1", "w2")
         self.coord = cx.Coordinator(h.binary, certs, pipeline="sleep",
                                     sleep_ms=TIMEOUT_SLEEP_MS)
         coord = self.coord.start()

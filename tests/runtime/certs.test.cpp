@@ -230,7 +230,23 @@ CAF_TEST(existing node files are only replaced with force) {
     CAF_CHECK(!contains(entry.path().string(), ".tmp-"));
     ++files;
   }
-  CAF_CHECK_EQUAL(files, 7u); // CA, 2 nodes, admin.secret
+  CAF_CHECK_EQUAL(files, 9u); // CA, 2 nodes, admin.pem/.key, admin.secret
+}
+
+CAF_TEST(the admin client certificate is made once and is client only) {
+  CAF_REQUIRE_EQUAL(run({"coordinator"}), "");
+  auto pem = slurp(file("admin.pem"));
+  CAF_CHECK_EQUAL(mode_of(file("admin.key")), 0600);
+  CAF_CHECK_EQUAL(
+    verify(file("ca.pem"), file("admin.pem"), X509_PURPOSE_SSL_CLIENT),
+    X509_V_OK);
+  CAF_CHECK_NOT_EQUAL(
+    verify(file("ca.pem"), file("admin.pem"), X509_PURPOSE_SSL_SERVER),
+    X509_V_OK);
+  // Adding a node keeps it; no node may take its name.
+  CAF_REQUIRE_EQUAL(run({"w9"}), "");
+  CAF_CHECK_EQUAL(slurp(file("admin.pem")), pem);
+  CAF_CHECK_NOT_EQUAL(run({"admin"}), "");
 }
 
 CAF_TEST(the cluster admin secret is made once and kept private) {
@@ -288,7 +304,7 @@ CAF_TEST(backdated certificates are expired) {
 
 CAF_TEST(invalid node names are refused) {
   for (auto name :
-       {"../x", "", "ca", "a b", "-rf", ".hidden", "x/y", "n\xc3\xa9"}) {
+       {"../x", "", "ca", "admin", "a b", "-rf", ".hidden", "x/y", "n\xc3\xa9"}) {
     auto err = run({name});
     CAF_CHECK(!err.empty());
     CAF_CHECK(!exists(dir));

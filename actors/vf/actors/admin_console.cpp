@@ -3,8 +3,10 @@
 #include "vf/actors/admin_console.hpp"
 
 #include "vf/messages/atoms.hpp"
+#include "vf/messages/errc.hpp"
 
 #include <algorithm>
+#include <iterator>
 #include <memory>
 #include <utility>
 
@@ -12,8 +14,65 @@ namespace vf::actors {
 
 namespace {
 
+using messages::errc;
+using messages::make_error;
+
 /// How long one look may wait for an actor.
 constexpr auto ask_timeout = std::chrono::seconds{10};
+
+/// How far an admission's time may be from the coordinator's clock.
+constexpr int64_t admit_window_ms = 60'000;
+
+/// How long one admission lasts at most (it ends earlier with the
+/// operator's connection).
+constexpr int64_t admission_ms = 3'600'000;
+
+/// Compares without an early exit, so timing does not leak the MAC.
+bool same_mac(const std::string& x, const std::string& y) {
+  if (x.size() != y.size())
+    return false;
+  unsigned char diff = 0;
+  for (size_t i = 0; i < x.size(); ++i)
+    diff |= static_cast<unsigned char>(x[i] ^ y[i]);
+  return diff == 0;
+}
+
+/// Empty for a sender the console answers: an actor on its own CAF node,
+/// or one on a node an operator admitted; `errc::unauthorized` otherwise.
+caf::error stranger(admin_console_impl* self) {
+  auto sender = self->current_sender();
+  if (sender && sender->node() == self->node())
+    return {};
+  auto& st = self->state;
+  if (sender) {
+    auto i = st.admitted.find(sender->node());
+    if (i != st.admitted.end() && i->second > st.clock.at(self->clock().now()))
+      return {};
+  }
+  return make_error(errc::unauthorized,
+                    "the admin console answers a remote operator only after "
+                    "'admit' signed with the cluster admin key");
+}
+
+/// Sets each node's `busy` from the dispatcher's count.
+void with_busy(std::vector<messages::cluster_node>& ns,
+               const messages::dispatcher_stats& stats) {
+  for (auto& n : ns)
+    if (auto i = stats.busy_by_node.find(n.name);
+        i != stats.busy_by_node.end())
+      n.busy = static_cast<uint32_t>(i->second);
+}
+
+/// Forwards one request and passes its answer (or error) on.
+template <class T, class Dest, class... Ts>
+caf::result<T> forward(admin_console_impl* self, const Dest& dest,
+                       Ts&&... xs) {
+  auto rp = self->make_response_promise<T>();
+  self->request(dest, ask_timeout, std::forward<Ts>(xs)...)
+    .then([rp](T& x) mutable { rp.deliver(std::move(x)); },
+          [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+  return rp;
+}
 
 } // namespace
 
@@ -21,6 +80,9 @@ messages::admin_console_actor::behavior_type
 admin_console(admin_console_impl* self, admin_console_config cfg) {
   self->state.cfg = std::move(cfg);
   self->state.clock = wall_clock{self->state.cfg.wall_ms, self->clock().now()};
+  self->set_down_handler([self](caf::down_msg& msg) {
+    self->state.admitted.erase(msg.source.node());
+  });
   // Tells the registry; answers once intake is as asked.
   auto set_intake = [self](bool open) {
     auto rp = self->make_response_promise<bool>();
@@ -36,6 +98,8 @@ admin_console(admin_console_impl* self, admin_console_config cfg) {
   };
   return {
     [=](atoms::overview) -> caf::result<messages::admin_overview> {
+      if (auto err = stranger(self))
+        return err;
       auto& st = self->state;
       auto rp = self->make_response_promise<messages::admin_overview>();
       auto x = std::make_shared<messages::admin_overview>();
@@ -65,6 +129,7 @@ admin_console(admin_console_impl* self, admin_console_config cfg) {
                     .then(
                       [=](std::vector<messages::cluster_node>& ns) mutable {
                         x->nodes = std::move(ns);
+                        with_busy(x->nodes, x->queue);
                         rp.deliver(std::move(*x));
                       },
                       fail);
@@ -74,11 +139,24 @@ admin_console(admin_console_impl* self, admin_console_config cfg) {
           fail);
       return rp;
     },
-    [=](atoms::active) {
-      return self->delegate(self->state.cfg.jobs, atoms::active_v);
+    [=](atoms::active) -> caf::result<std::vector<messages::job>> {
+      if (auto err = stranger(self))
+        return err;
+      return forward<std::vector<messages::job>>(self, self->state.cfg.jobs,
+                                                 atoms::active_v);
+    },
+    [=](atoms::in_status, const std::string& status,
+        uint32_t limit) -> caf::result<std::vector<messages::job>> {
+      if (auto err = stranger(self))
+        return err;
+      return forward<std::vector<messages::job>>(
+        self, self->state.cfg.jobs, atoms::in_status_v, status,
+        std::min<uint32_t>(std::max<uint32_t>(limit, 1), 1000));
     },
     [=](atoms::get, const std::string& id)
       -> caf::result<messages::job, std::vector<messages::attempt_record>> {
+      if (auto err = stranger(self))
+        return err;
       auto rp = self->make_response_promise<
         messages::job, std::vector<messages::attempt_record>>();
       auto fail = [rp](caf::error& err) mutable { rp.deliver(std::move(err)); };
@@ -97,8 +175,144 @@ admin_console(admin_console_impl* self, admin_console_config cfg) {
           fail);
       return rp;
     },
-    [=](atoms::pause) -> caf::result<bool> { return set_intake(false); },
-    [=](atoms::resume) -> caf::result<bool> { return set_intake(true); },
+    [=](atoms::pause) -> caf::result<bool> {
+      if (auto err = stranger(self))
+        return err;
+      return set_intake(false);
+    },
+    [=](atoms::resume) -> caf::result<bool> {
+      if (auto err = stranger(self))
+        return err;
+      return set_intake(true);
+    },
+    [=](atoms::dlq_list, int64_t since, uint32_t limit)
+      -> caf::result<std::vector<messages::dead_letter>> {
+      if (auto err = stranger(self))
+        return err;
+      return forward<std::vector<messages::dead_letter>>(
+        self, self->state.cfg.registry, atoms::dlq_list_v, since, limit);
+    },
+    [=](atoms::dlq_get,
+        const std::string& id) -> caf::result<messages::dead_letter> {
+      if (auto err = stranger(self))
+        return err;
+      return forward<messages::dead_letter>(self, self->state.cfg.registry,
+                                            atoms::dlq_get_v, id);
+    },
+    [=](atoms::dlq_remove, const std::string& id) -> caf::result<bool> {
+      if (auto err = stranger(self))
+        return err;
+      return forward<bool>(self, self->state.cfg.registry, atoms::dlq_remove_v,
+                           id);
+    },
+    [=](atoms::nodes) -> caf::result<std::vector<messages::cluster_node>> {
+      if (auto err = stranger(self))
+        return err;
+      if (!self->state.cfg.cluster)
+        return make_error(errc::storage_unavailable,
+                          "the cluster registry is not running on this node");
+      auto rp = self->make_response_promise<
+        std::vector<messages::cluster_node>>();
+      auto fail = [rp](caf::error& err) mutable { rp.deliver(std::move(err)); };
+      self->request(self->state.cfg.cluster, ask_timeout, atoms::nodes_v)
+        .then(
+          [=](std::vector<messages::cluster_node>& ns) mutable {
+            self
+              ->request(self->state.cfg.dispatcher, ask_timeout,
+                        atoms::stats_v)
+              .then(
+                [=](messages::dispatcher_stats& stats) mutable {
+                  with_busy(ns, stats);
+                  rp.deliver(std::move(ns));
+                },
+                fail);
+          },
+          fail);
+      return rp;
+    },
+    [=](atoms::analyze,
+        int64_t window_ms) -> caf::result<messages::incident_report> {
+      if (auto err = stranger(self))
+        return err;
+      if (!self->state.cfg.analyzer)
+        return make_error(errc::storage_unavailable,
+                          "the DLQ analyzer is not running on this node");
+      return forward<messages::incident_report>(
+        self, self->state.cfg.analyzer, atoms::analyze_v, window_ms);
+    },
+    [=](atoms::redrive, const std::string& id) -> caf::result<messages::job> {
+      if (auto err = stranger(self))
+        return err;
+      return forward<messages::job>(self, self->state.cfg.orchestrator,
+                                    atoms::redrive_v, id);
+    },
+    [=](atoms::redrive, atoms::category,
+        const std::string& name) -> caf::result<uint64_t> {
+      if (auto err = stranger(self))
+        return err;
+      if (!self->state.cfg.analyzer)
+        return make_error(errc::storage_unavailable,
+                          "the DLQ analyzer is not running on this node");
+      return forward<uint64_t>(self, self->state.cfg.analyzer,
+                               atoms::redrive_v, name);
+    },
+    [=](atoms::cancel, const std::string& id) -> caf::result<messages::job> {
+      if (auto err = stranger(self))
+        return err;
+      return forward<messages::job>(self, self->state.cfg.orchestrator,
+                                    atoms::cancel_v, id);
+    },
+    [=](atoms::drain, const std::string& node) -> caf::result<uint64_t> {
+      if (auto err = stranger(self))
+        return err;
+      if (!self->state.cfg.cluster)
+        return make_error(errc::not_found,
+                          "no node named '" + node
+                            + "': this coordinator runs no cluster");
+      return forward<uint64_t>(self, self->state.cfg.cluster, atoms::drain_v,
+                               node, true);
+    },
+    [=](atoms::undrain, const std::string& node) -> caf::result<uint64_t> {
+      if (auto err = stranger(self))
+        return err;
+      if (!self->state.cfg.cluster)
+        return make_error(errc::not_found,
+                          "no node named '" + node
+                            + "': this coordinator runs no cluster");
+      return forward<uint64_t>(self, self->state.cfg.cluster, atoms::drain_v,
+                               node, false);
+    },
+    [=](atoms::admit, int64_t at, const std::string& mac) -> caf::result<bool> {
+      auto& st = self->state;
+      auto sender = self->current_sender();
+      if (!sender)
+        return make_error(errc::unauthorized, "admit needs a sender");
+      if (sender->node() == self->node())
+        return true;
+      if (!st.cfg.admin_mac)
+        return make_error(errc::unauthorized,
+                          "this coordinator has no cluster admin key "
+                          "(cluster.admin_key): remote operators are off");
+      auto now = st.clock.at(self->clock().now());
+      for (auto i = st.used_macs.begin(); i != st.used_macs.end();)
+        i = now - i->second > 2 * admit_window_ms ? st.used_macs.erase(i)
+                                                  : std::next(i);
+      auto node = to_string(sender->node());
+      if (at < now - admit_window_ms || at > now + admit_window_ms
+          || mac.size() != 64
+          || !same_mac(st.cfg.admin_mac(messages::console_payload(node, at)),
+                       mac)
+          || st.used_macs.count(mac) > 0)
+        return make_error(errc::unauthorized,
+                          "the admin signature is wrong, expired (clocks "
+                          "more than 60 s apart?) or used before");
+      st.used_macs.emplace(mac, at);
+      st.admitted[sender->node()] = now + admission_ms;
+      // The admission ends with the operator's connection: CAF kills the
+      // proxy of a remote actor when its node goes away.
+      self->monitor(sender);
+      return true;
+    },
   };
 }
 

@@ -9,10 +9,16 @@
 #include "vf/messages/admin_console_actor.hpp"
 #include "vf/messages/cluster_registry_actor.hpp"
 #include "vf/messages/dispatcher_actor.hpp"
+#include "vf/messages/dlq_analyzer_actor.hpp"
 #include "vf/messages/job_registry_actor.hpp"
 #include "vf/messages/job_store_actor.hpp"
+#include "vf/messages/orchestrator_actor.hpp"
+
+#include "caf/node_id.hpp"
 
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <string>
 
 namespace vf::actors {
@@ -27,8 +33,16 @@ struct admin_console_config {
   messages::job_registry_actor registry;
   messages::job_store_actor jobs;
   messages::dispatcher_actor dispatcher;
-  /// Optional: without it, `overview` lists no worker nodes.
+  /// Optional: without it, `overview` lists no worker nodes and `drain`
+  /// finds none.
   messages::cluster_registry_actor cluster;
+  /// Redrives and cancels jobs.
+  messages::orchestrator_actor orchestrator;
+  /// Optional: the incident report and redrive by category.
+  messages::dlq_analyzer_actor analyzer;
+  /// Returns the hex HMAC-SHA256 of a text under the cluster admin key
+  /// (empty: no key; no remote operator is ever admitted).
+  std::function<std::string(const std::string&)> admin_mac;
 };
 
 /// State of the admin console.
@@ -38,6 +52,11 @@ struct admin_console_state {
   admin_console_config cfg;
   wall_clock clock;
   bool paused = false;
+  /// Remote operators' CAF nodes admitted by `admit`, with the Unix ms
+  /// their admission ends.
+  std::map<caf::node_id, int64_t> admitted;
+  /// Signatures seen in the last two minutes: each admits once.
+  std::map<std::string, int64_t> used_macs;
 };
 
 using admin_console_impl

@@ -55,13 +55,11 @@ caf::expected<node_entry*> own_node(cluster_registry_impl* self,
   return &i->second;
 }
 
-/// Finds node `name` for an operator's command; `errc::unauthorized`
-/// unless `mac` signs it under the admin key, recently and for the first
-/// time.
-caf::expected<node_entry*> admin_node(cluster_registry_impl* self,
-                                      const std::string& command,
-                                      const std::string& name, int64_t at,
-                                      const std::string& mac) {
+/// `errc::unauthorized` unless `mac` signs `command` for `name` under the
+/// admin key, recently and for the first time.
+caf::error check_admin(cluster_registry_impl* self, const std::string& command,
+                       const std::string& name, int64_t at,
+                       const std::string& mac) {
   auto& st = self->state;
   if (!st.cfg.admin_mac)
     return make_error(errc::unauthorized,
@@ -83,6 +81,17 @@ caf::expected<node_entry*> admin_node(cluster_registry_impl* self,
                         + "' is wrong, expired (clocks more than 60 s "
                           "apart?) or used before");
   st.used_macs.emplace(mac, at);
+  return {};
+}
+
+/// Finds node `name` for an operator's command (see `check_admin`).
+caf::expected<node_entry*> admin_node(cluster_registry_impl* self,
+                                      const std::string& command,
+                                      const std::string& name, int64_t at,
+                                      const std::string& mac) {
+  if (auto err = check_admin(self, command, name, at, mac))
+    return err;
+  auto& st = self->state;
   auto i = st.nodes.find(name);
   if (i == st.nodes.end())
     return make_error(errc::not_found, "no node named '" + name + "'");
@@ -150,6 +159,7 @@ cluster_registry(cluster_registry_impl* self, cluster_registry_config cfg,
       e.info.workers = 0;
       e.info.slots = 0;
       e.info.labels.clear();
+      e.info.kinds.clear();
       e.info.draining = false;
       e.info.joined_at = st.clock.at(self->clock().now());
       e.info.registrations = ++st.registrations[name];
@@ -183,6 +193,11 @@ cluster_registry(cluster_registry_impl* self, cluster_registry_config cfg,
         if (std::find(e.info.labels.begin(), e.info.labels.end(), l)
             == e.info.labels.end())
           e.info.labels.push_back(l);
+      for (auto k : info.kinds)
+        if (auto name = to_string(k);
+            std::find(e.info.kinds.begin(), e.info.kinds.end(), name)
+            == e.info.kinds.end())
+          e.info.kinds.push_back(std::move(name));
       // Not delegated: the dispatcher's answer would reach the node with
       // the dispatcher as its sender.
       auto rp = self->make_response_promise<bool>();
@@ -282,6 +297,44 @@ cluster_registry(cluster_registry_impl* self, cluster_registry_config cfg,
       say(self, "an operator told node " + name + " to leave");
       self->send((*e)->agent, atoms::leave_v);
       return true;
+    },
+    [=](atoms::drain, const std::string& name,
+        bool on) -> caf::result<uint64_t> {
+      auto sender = self->current_sender();
+      if (!sender || sender->node() != self->node())
+        return make_error(errc::forbidden,
+                          "only the coordinator's admin console may steer "
+                          "nodes this way");
+      auto i = self->state.nodes.find(name);
+      if (i == self->state.nodes.end())
+        return make_error(errc::not_found, "no node named '" + name
+                                             + "' joined this coordinator");
+      if (on)
+        return drain_node(self, dispatcher, name, i->second);
+      if (i->second.info.draining)
+        say(self, "node " + name + " takes tasks again");
+      i->second.info.draining = false;
+      auto rp = self->make_response_promise<uint64_t>();
+      self->request(dispatcher, forward_timeout, atoms::undrain_v, name)
+        .then([rp](uint64_t n) mutable { rp.deliver(n); },
+              [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      return rp;
+    },
+    [=](atoms::console, int64_t at,
+        const std::string& mac) -> caf::result<messages::admin_console_actor> {
+      // Signed for the sender's CAF node: only an operator's connection
+      // ever learns the console's handle.
+      auto sender = self->current_sender();
+      if (!sender)
+        return make_error(errc::unauthorized, "console needs a sender");
+      if (auto err = check_admin(self, "console", to_string(sender->node()),
+                                 at, mac))
+        return err;
+      auto& slot = self->state.cfg.console;
+      if (!slot || !*slot)
+        return make_error(errc::storage_unavailable,
+                          "the admin console is not running yet");
+      return *slot;
     },
     [=](atoms::nodes) {
       std::vector<messages::cluster_node> xs;

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <map>
 #include <string>
 
@@ -26,6 +27,10 @@ struct cluster_registry_config {
   /// Returns the hex HMAC-SHA256 of a text under the cluster admin key
   /// (empty: no key; commands for other nodes are then refused).
   std::function<std::string(const std::string&)> admin_mac;
+  /// Filled in by the runtime once the admin console runs (it needs the
+  /// registry first); `(console)` answers `errc::storage_unavailable`
+  /// while empty.
+  std::shared_ptr<messages::admin_console_actor> console;
 };
 
 /// A node that said hello.

@@ -788,6 +788,14 @@ dispatcher(dispatcher_impl* self, dispatcher_config cfg) {
           w.draining = true;
       return st.held_by(node);
     },
+    [=](atoms::undrain, const std::string& node) {
+      auto& st = self->state;
+      for (auto& [addr, w] : st.workers)
+        if (w.info.node == node)
+          w.draining = false;
+      try_dispatch(self);
+      return st.held_by(node);
+    },
     [=](atoms::drained, const std::string& node) -> caf::result<uint64_t> {
       auto& st = self->state;
       if (st.held_by(node) == 0)
@@ -842,9 +850,11 @@ dispatcher(dispatcher_impl* self, dispatcher_config cfg) {
       s.queued = st.queue.size();
       s.leased = st.leases.size();
       s.workers = st.workers.size();
-      for (auto& [addr, w] : st.workers)
+      for (auto& [addr, w] : st.workers) {
         if (!w.draining)
           s.free_slots += w.info.slots > w.busy ? w.info.slots - w.busy : 0;
+        s.busy_by_node[w.info.node] += w.busy;
+      }
       auto now = self->clock().now();
       for (auto& [key, q] : st.queue) {
         auto c = messages::priority_class(q.job_task.priority);

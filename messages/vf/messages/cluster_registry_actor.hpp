@@ -5,6 +5,7 @@
 #include "caf/replies_to.hpp"
 #include "caf/typed_actor.hpp"
 
+#include "vf/messages/admin_console_actor.hpp"
 #include "vf/messages/type_ids.hpp"
 #include "vf/messages/worker_actor.hpp"
 
@@ -63,9 +64,19 @@ inline std::string admin_payload(const std::string& command,
 ///   `at_ms` within 60 s of the coordinator's clock, each `mac` once
 ///   (`errc::unauthorized` otherwise, or if the coordinator has no key).
 /// - `(nodes)` → the registered nodes.
+/// - `(drain, name, on)` → leases node `name` holds; `on` marks it
+///   draining (no new tasks), `!on` lets it take tasks again. Only from an
+///   actor on the coordinator's own CAF node (the admin console);
+///   `errc::forbidden` otherwise.
+/// - `(console, at_ms, mac)` → the coordinator's admin console, for an
+///   operator: `mac` signs `admin_payload("console", node, at_ms)` where
+///   `node` is the sender's CAF node (`to_string`), like `drain` above. The
+///   console itself answers a remote sender only after its own `(admit,
+///   ...)`.
 ///
 /// Sent by: worker node agents (`vidflow worker`), the admin CLI
-/// (`vidflow worker --drain` with `cluster.admin_key`).
+/// (`vidflow worker --drain` with `cluster.admin_key`, `vidflow admin
+/// --cluster`), the admin console (`(drain, name, on)`, `(nodes)`).
 using cluster_registry_actor = caf::typed_actor<
   caf::replies_to<atoms::hello, node_actor, std::string>::with<bool>,
   caf::replies_to<atoms::join, worker_actor, worker_info>::with<bool>,
@@ -77,6 +88,9 @@ using cluster_registry_actor = caf::typed_actor<
     uint64_t>,
   caf::replies_to<atoms::leave, std::string, int64_t, std::string>::with<
     bool>,
-  caf::replies_to<atoms::nodes>::with<std::vector<cluster_node>>>;
+  caf::replies_to<atoms::nodes>::with<std::vector<cluster_node>>,
+  caf::replies_to<atoms::drain, std::string, bool>::with<uint64_t>,
+  caf::replies_to<atoms::console, int64_t, std::string>::with<
+    admin_console_actor>>;
 
 } // namespace vf::messages

@@ -27,6 +27,8 @@ namespace vf::messages {
 /// - `(stats)` → queue depth, leases, workers, free slots.
 /// - `(drain, node)` → leases the workers of `node` still hold; from now on
 ///   they get no new tasks (a worker that joins again is not draining).
+/// - `(undrain, node)` → leases the workers of `node` hold; they get new
+///   tasks again.
 /// - `(drained, node)` → `uint64_t{0}` once the workers of `node` hold no
 ///   lease any more (at once if they hold none): every lease of theirs
 ///   ended, with its outcome passed on or handed back. Ask after `(drain,
@@ -57,6 +59,7 @@ using dispatcher_actor = caf::typed_actor<
   caf::replies_to<atoms::stats>::with<dispatcher_stats>,
   caf::replies_to<atoms::drain, std::string>::with<uint64_t>,
   caf::replies_to<atoms::drained, std::string>::with<uint64_t>,
+  caf::replies_to<atoms::undrain, std::string>::with<uint64_t>,
   caf::reacts_to<atoms::cancel, uint64_t>,
   caf::replies_to<atoms::report, caf::node_id, std::vector<task_outcome>>::
     with<std::vector<task_outcome>>,

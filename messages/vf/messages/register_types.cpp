@@ -15,6 +15,8 @@ void register_types(caf::actor_system_config& cfg) {
   // Handles that travel inside messages (workers joining a dispatcher).
   cfg.add_message_type<worker_actor>("vf::messages::worker_actor");
   cfg.add_message_type<node_actor>("vf::messages::node_actor");
+  cfg.add_message_type<admin_console_actor>(
+    "vf::messages::admin_console_actor");
   cfg.add_message_type<std::vector<incident_category>>(
     "std::vector<vf::incident_category>");
   cfg.add_message_type<std::vector<task_kind>>("std::vector<vf::task_kind>");

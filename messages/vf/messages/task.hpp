@@ -8,6 +8,7 @@
 #include "vf/messages/job.hpp"
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -185,6 +186,9 @@ struct dispatcher_stats {
   std::vector<uint64_t> queued_by_priority = std::vector<uint64_t>(3, 0);
   /// Milliseconds the oldest queued task of each class has waited (0: none).
   std::vector<uint64_t> oldest_ms_by_priority = std::vector<uint64_t>(3, 0);
+  /// Slots in use by node name (the coordinator's own workers under its
+  /// node name too).
+  std::map<std::string, uint64_t> busy_by_node = {};
 };
 
 /// Index of `priority`'s class in `dispatcher_stats`: 0 high, 1 default,
@@ -197,7 +201,7 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, dispatcher_stats& x) {
   return f(caf::meta::type_name("dispatcher_stats"), x.queued, x.leased,
            x.workers, x.free_slots, x.queued_by_priority,
-           x.oldest_ms_by_priority);
+           x.oldest_ms_by_priority, x.busy_by_node);
 }
 
 } // namespace vf::messages
@@ -217,12 +221,18 @@ struct cluster_node {
   int64_t joined_at = 0;
   /// How many times it registered since the coordinator started.
   uint32_t registrations = 0;
+  /// Task kinds its workers run (`probe`, `render`, ...).
+  std::vector<std::string> kinds;
+  /// Slots in use (filled in by the admin console from the dispatcher; 0
+  /// in the registry's own answers).
+  uint32_t busy = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, cluster_node& x) {
   return f(caf::meta::type_name("cluster_node"), x.name, x.workers, x.slots,
-           x.labels, x.draining, x.joined_at, x.registrations);
+           x.labels, x.draining, x.joined_at, x.registrations, x.kinds,
+           x.busy);
 }
 
 } // namespace vf::messages

@@ -1,21 +1,28 @@
 // vf/runtime/admin_command.cpp
 //
-// `vidflow admin ...`: the operators' CLI. It logs in as an admin and asks
-// the coordinator's admin console through the HTTP admin routes (the same
-// actor the API uses), printing tables for people or JSON for scripts.
+// `vidflow admin ...`: the operators' CLI. It asks the coordinator's admin
+// console either over CAF's network layer (`--cluster`: the cluster's
+// mutual TLS with the admin client certificate, and the cluster admin key)
+// or through the HTTP admin routes with an admin login (a node without a
+// cluster port, as `make run` starts it). Both give the same JSON; it
+// prints tables for people or the JSON for scripts.
 
 #include "vf/runtime/admin_command.hpp"
+
+#include "vf/runtime/admin_link.hpp"
 
 #include <curl/curl.h>
 #include <nlohmann/json.hpp>
 #include <termios.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <sstream>
@@ -43,13 +50,18 @@ const char* usage_text
     "  status                   the coordinator: version, uptime, intake, jobs\n"
     "                           by status, queues, slots, worker nodes\n"
     "  jobs                     jobs SUBMITTED or PROCESSING, oldest first,\n"
-    "                           with their ages (where a stuck job shows)\n"
+    "                           with their ages (where a stuck job shows);\n"
+    "                           --state S: jobs in status S (e.g. FAILED),\n"
+    "                           most recently changed first (--limit N)\n"
     "  job ID                   one job and its attempt ledger\n"
     "  dlq                      dead letters, newest first (--limit N)\n"
     "  incidents                dead letters by category, with advice\n"
     "  redrive --job ID | --category NAME\n"
     "                           run failed jobs again\n"
     "  cancel ID                cancel a job\n"
+    "  drain NODE               worker node NODE gets no new tasks (its\n"
+    "                           running tasks finish)\n"
+    "  undrain NODE             worker node NODE gets tasks again\n"
     "  pause                    pause intake: POST /jobs answers 503 with\n"
     "                           Retry-After; uploads already accepted process\n"
     "  resume                   open intake again\n"
@@ -57,18 +69,31 @@ const char* usage_text
     "                           (Ctrl-C ends it)\n"
     "\n"
     "Options:\n"
-    "  --url URL        the coordinator's API (default $VIDFLOW_ADMIN_URL or\n"
-    "                   http://127.0.0.1:8000)\n"
+    "  --cluster HOST:PORT\n"
+    "                   talk to the coordinator's admin console over its\n"
+    "                   cluster port (mutual TLS; default\n"
+    "                   $VIDFLOW_ADMIN_CLUSTER); needs --certs\n"
+    "  --certs DIR      ca.pem, admin.pem, admin.key and admin.secret from\n"
+    "                   'vidflow cluster init-certs' (default\n"
+    "                   $VIDFLOW_ADMIN_CERTS)\n"
+    "  --url URL        without --cluster: the coordinator's HTTP API\n"
+    "                   (default $VIDFLOW_ADMIN_URL or http://127.0.0.1:8000)\n"
     "  --user NAME      admin account (default $VIDFLOW_ADMIN_USER or admin);\n"
     "                   the password comes from $VIDFLOW_ADMIN_PASSWORD, else\n"
     "                   it is asked on the terminal\n"
     "  --json           print the coordinator's JSON answer instead of tables\n"
-    "  --limit N        rows of dlq (default 20)\n"
+    "  --limit N        rows of dlq and jobs --state (default 20)\n"
+    "  --state S        with jobs: AWAITING_UPLOAD, SUBMITTED, PROCESSING,\n"
+    "                   SUCCEEDED, FAILED, CANCELLED or EXPIRED\n"
     "  --interval S     seconds between refreshes of top (default 2)\n"
     "  --iterations N   top stops after N refreshes (default: never)\n"
+    "  --testing-skip-admit\n"
+    "                   TEST ONLY, with --cluster: never ask the console to\n"
+    "                   admit this process (it must then refuse)\n"
     "\n"
     "Exit codes: 0 done, 1 the coordinator refused (its reason is printed),\n"
-    "2 bad command line, 3 coordinator unreachable, 4 login refused or not\n"
+    "2 bad command line or missing files, 3 coordinator unreachable (or it\n"
+    "does not trust the certificate), 4 login or admin key refused, or not\n"
     "an admin.\n";
 
 struct options {
@@ -76,12 +101,16 @@ struct options {
   std::vector<std::string> args;
   std::string url;
   std::string user;
+  std::string cluster;
+  std::string certs;
   bool json = false;
   int limit = 20;
   double interval = 2;
   long iterations = -1;
   std::string job;
   std::string category;
+  std::string state;
+  bool skip_admit = false;
 };
 
 struct answer {
@@ -236,14 +265,20 @@ void print_status(const json& x) {
   }
   table(prio);
   std::cout << "\n";
-  std::vector<std::vector<std::string>> nodes{{"NODE", "WORKERS", "SLOTS",
-                                               "STATE", "LABELS"}};
+  std::vector<std::vector<std::string>> nodes{
+    {"NODE", "WORKERS", "SLOTS", "BUSY", "STATE", "KINDS", "LABELS"}};
   for (auto& n : x["nodes"]) {
     std::string labels;
     for (auto& l : n["labels"])
       labels += (labels.empty() ? "" : ",") + l.get<std::string>();
+    std::string kinds;
+    if (n.contains("kinds"))
+      for (auto& k : n["kinds"])
+        kinds += (kinds.empty() ? "" : ",") + k.get<std::string>();
     nodes.push_back({text(n["name"]), text(n["workers"]), text(n["slots"]),
+                     n.contains("busy") ? text(n["busy"]) : "-",
                      n["draining"].get<bool>() ? "draining" : "active",
+                     kinds.empty() ? "-" : kinds,
                      labels.empty() ? "-" : labels});
   }
   if (nodes.size() == 1)
@@ -261,7 +296,7 @@ void print_jobs(const json& x) {
                     duration(j["age_s"].get<int64_t>()),
                     duration(j["in_state_s"].get<int64_t>())});
   if (rows.size() == 1)
-    std::cout << "no job is waiting or processing\n";
+    std::cout << "no job found\n";
   else
     table(rows);
 }
@@ -320,6 +355,8 @@ std::optional<options> parse(const std::vector<std::string>& args,
   options o;
   o.url = env_or("VIDFLOW_ADMIN_URL", "http://127.0.0.1:8000");
   o.user = env_or("VIDFLOW_ADMIN_USER", "admin");
+  o.cluster = env_or("VIDFLOW_ADMIN_CLUSTER", "");
+  o.certs = env_or("VIDFLOW_ADMIN_CERTS", "");
   for (size_t i = 0; i < args.size(); ++i) {
     auto& a = args[i];
     auto value = [&](const char* name) -> std::optional<std::string> {
@@ -344,7 +381,12 @@ std::optional<options> parse(const std::vector<std::string>& args,
       }
       return x;
     };
-    if (a == "--url") {
+    if (a == "--cluster" || a == "--certs") {
+      auto v = value(a == "--cluster" ? "--cluster" : "--certs");
+      if (!v)
+        return std::nullopt;
+      (a == "--cluster" ? o.cluster : o.certs) = *v;
+    } else if (a == "--url") {
       auto v = value("--url");
       if (!v)
         return std::nullopt;
@@ -354,6 +396,8 @@ std::optional<options> parse(const std::vector<std::string>& args,
       if (!v)
         return std::nullopt;
       o.user = *v;
+    } else if (a == "--testing-skip-admit") {
+      o.skip_admit = true;
     } else if (a == "--json") {
       o.json = true;
     } else if (a == "--limit") {
@@ -371,6 +415,13 @@ std::optional<options> parse(const std::vector<std::string>& args,
       if (!v)
         return std::nullopt;
       o.iterations = static_cast<long>(*v);
+    } else if (a == "--state") {
+      auto v = value("--state");
+      if (!v)
+        return std::nullopt;
+      o.state = *v;
+      for (auto& ch : o.state)
+        ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
     } else if (a == "--job") {
       auto v = value("--job");
       if (!v)
@@ -394,7 +445,8 @@ std::optional<options> parse(const std::vector<std::string>& args,
     o.url.pop_back();
   static const std::map<std::string, size_t> arity{
     {"status", 0}, {"jobs", 0},  {"job", 1},   {"dlq", 0},    {"incidents", 0},
-    {"redrive", 0}, {"cancel", 1}, {"pause", 0}, {"resume", 0}, {"top", 0}};
+    {"redrive", 0}, {"cancel", 1}, {"pause", 0}, {"resume", 0}, {"top", 0},
+    {"drain", 1},   {"undrain", 1}};
   auto i = arity.find(o.command);
   if (o.command.empty()) {
     why = "no command";
@@ -407,14 +459,154 @@ std::optional<options> parse(const std::vector<std::string>& args,
   if (o.args.size() != i->second) {
     why = "'" + o.command + "' takes "
           + (i->second == 0 ? std::string{"no argument"}
-                            : std::string{"a job id"});
+             : o.command == "drain" || o.command == "undrain"
+               ? std::string{"a node name"}
+               : std::string{"a job id"});
+    return std::nullopt;
+  }
+  if (!o.state.empty() && o.command != "jobs") {
+    why = "--state goes with 'jobs' only";
     return std::nullopt;
   }
   if (o.command == "redrive" && o.job.empty() == o.category.empty()) {
     why = "redrive needs --job ID or --category NAME (one of them)";
     return std::nullopt;
   }
+  if (!o.cluster.empty() && o.certs.empty()) {
+    why = "--cluster needs --certs DIR (or $VIDFLOW_ADMIN_CERTS)";
+    return std::nullopt;
+  }
   return o;
+}
+
+/// `host:port` → its parts; false if it is not that.
+bool split_host_port(const std::string& x, std::string& host,
+                     uint16_t& port) {
+  auto colon = x.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == x.size())
+    return false;
+  char* end = nullptr;
+  auto n = std::strtoul(x.c_str() + colon + 1, &end, 10);
+  if (*end != '\0' || n == 0 || n > 65535)
+    return false;
+  host = x.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  port = static_cast<uint16_t>(n);
+  return true;
+}
+
+std::string escape_segment(const std::string& x) {
+  std::string out;
+  static constexpr char digits[] = "0123456789ABCDEF";
+  for (unsigned char c : x) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back('%');
+      out.push_back(digits[c >> 4]);
+      out.push_back(digits[c & 0xf]);
+    }
+  }
+  return out;
+}
+
+/// The HTTP admin routes: logs in once, then one request per `call`.
+class http_admin_link : public admin_link {
+public:
+  http_admin_link(std::string url, std::string token)
+    : url_(std::move(url)), token_(std::move(token)) {
+  }
+
+  admin_answer call(const admin_op& op) override {
+    auto arg = escape_segment(op.arg);
+    std::string method = "POST";
+    std::string path;
+    std::string body = "{}";
+    switch (op.verb) {
+      case admin_op::status:
+        method = "GET", path = "/admin/status";
+        break;
+      case admin_op::jobs:
+        method = "GET", path = "/admin/jobs";
+        if (!op.arg.empty())
+          path += "?state=" + arg + "&limit=" + std::to_string(op.limit);
+        break;
+      case admin_op::job:
+        method = "GET", path = "/admin/jobs/" + arg;
+        break;
+      case admin_op::dlq:
+        method = "GET", path = "/dlq?limit=" + std::to_string(op.limit);
+        break;
+      case admin_op::incidents:
+        method = "GET", path = "/dlq/report";
+        break;
+      case admin_op::redrive_job:
+        path = "/dlq/redrive", body = json{{"job_id", op.arg}}.dump();
+        break;
+      case admin_op::redrive_category:
+        path = "/dlq/redrive", body = json{{"category", op.arg}}.dump();
+        break;
+      case admin_op::cancel:
+        path = "/jobs/" + arg + "/cancel";
+        break;
+      case admin_op::drain:
+        path = "/admin/nodes/" + arg + "/drain";
+        break;
+      case admin_op::undrain:
+        path = "/admin/nodes/" + arg + "/undrain";
+        break;
+      case admin_op::pause:
+        path = "/admin/pause";
+        break;
+      case admin_op::resume:
+        path = "/admin/resume";
+        break;
+    }
+    auto a = http(method, url_ + path, token_, method == "POST" ? body : "");
+    return admin_answer{a.status, std::move(a.body), std::move(a.error)};
+  }
+
+private:
+  std::string url_;
+  std::string token_;
+};
+
+/// Logs in over HTTP; null (with the exit code) when that fails.
+std::unique_ptr<admin_link> open_http_link(const options& o, int& code) {
+  std::string password = env_or("VIDFLOW_ADMIN_PASSWORD", "");
+  if (password.empty()) {
+    auto asked = ask_password(o.user);
+    if (!asked) {
+      std::cerr << "vidflow admin: no password: set VIDFLOW_ADMIN_PASSWORD "
+                   "or run on a terminal\n";
+      code = exit_usage;
+      return nullptr;
+    }
+    password = *asked;
+  }
+  auto login = http("POST", o.url + "/auth/login", {},
+                    json{{"username", o.user}, {"password", password}}.dump());
+  if (!login.error.empty()) {
+    std::cerr << "vidflow admin: cannot reach " << o.url << ": "
+              << login.error << " (is the coordinator running? --url)\n";
+    code = exit_offline;
+    return nullptr;
+  }
+  if (login.status != 200) {
+    refused("login as " + o.user, login);
+    code = exit_login;
+    return nullptr;
+  }
+  auto token_doc = json::parse(login.body, nullptr, false);
+  if (!token_doc.is_object() || !token_doc.contains("access_token")
+      || !token_doc["access_token"].is_string()) {
+    std::cerr << "vidflow admin: the login answer has no token\n";
+    code = exit_refused;
+    return nullptr;
+  }
+  return std::make_unique<http_admin_link>(
+    o.url, token_doc["access_token"].get<std::string>());
 }
 
 } // namespace
@@ -431,40 +623,39 @@ int admin_command(const std::vector<std::string>& args) {
     std::cerr << "vidflow admin: " << why << "\n\n" << usage_text;
     return exit_usage;
   }
-  std::string password = env_or("VIDFLOW_ADMIN_PASSWORD", "");
-  if (password.empty()) {
-    auto asked = ask_password(o->user);
-    if (!asked) {
-      std::cerr << "vidflow admin: no password: set VIDFLOW_ADMIN_PASSWORD "
-                   "or run on a terminal\n";
+  std::unique_ptr<admin_link> link;
+  std::string where;
+  if (!o->cluster.empty()) {
+    admin_link_options lo;
+    if (!split_host_port(o->cluster, lo.host, lo.port)) {
+      std::cerr << "vidflow admin: --cluster must be HOST:PORT, got '"
+                << o->cluster << "'\n";
       return exit_usage;
     }
-    password = *asked;
+    lo.certs_dir = o->certs;
+    lo.skip_admit = o->skip_admit;
+    std::string why;
+    int code = exit_refused;
+    link = open_admin_link(lo, why, code);
+    if (!link) {
+      std::cerr << "vidflow admin: " << why << "\n";
+      return code;
+    }
+    where = o->cluster;
+  } else {
+    int code = exit_refused;
+    link = open_http_link(*o, code);
+    if (!link)
+      return code;
+    where = o->url;
   }
-  auto login = http("POST", o->url + "/auth/login", {},
-                    json{{"username", o->user}, {"password", password}}.dump());
-  if (!login.error.empty()) {
-    std::cerr << "vidflow admin: cannot reach " << o->url << ": "
-              << login.error << " (is the coordinator running? --url)\n";
-    return exit_offline;
-  }
-  if (login.status != 200) {
-    refused("login as " + o->user, login);
-    return exit_login;
-  }
-  auto token_doc = json::parse(login.body, nullptr, false);
-  if (!token_doc.is_object() || !token_doc.contains("access_token")) {
-    std::cerr << "vidflow admin: the login answer has no token\n";
-    return exit_refused;
-  }
-  auto token = token_doc["access_token"].get<std::string>();
   // One request; prints its JSON (--json) or hands it to `show`.
-  auto run = [&](const std::string& what, const std::string& method,
-                 const std::string& path, const std::string& body,
-                 auto show) -> int {
-    auto a = http(method, o->url + path, token, body);
+  auto run = [&](const std::string& what, admin_op op, auto show) -> int {
+    op.limit = o->limit;
+    auto r = link->call(op);
+    answer a{r.status, std::move(r.body), std::move(r.error)};
     if (!a.error.empty()) {
-      std::cerr << "vidflow admin: cannot reach " << o->url << ": " << a.error
+      std::cerr << "vidflow admin: cannot reach " << where << ": " << a.error
                 << "\n";
       return exit_offline;
     }
@@ -482,51 +673,60 @@ int admin_command(const std::vector<std::string>& args) {
     return exit_ok;
   };
   auto& cmd = o->command;
+  auto arg = o->args.empty() ? std::string{} : o->args[0];
   if (cmd == "status")
-    return run("status", "GET", "/admin/status", {}, print_status);
+    return run("status", {admin_op::status}, print_status);
   if (cmd == "jobs")
-    return run("jobs", "GET", "/admin/jobs", {}, print_jobs);
+    return run("jobs", {admin_op::jobs, o->state}, print_jobs);
   if (cmd == "job")
-    return run("job " + o->args[0], "GET", "/admin/jobs/" + o->args[0], {},
-               print_job);
+    return run("job " + arg, {admin_op::job, arg}, print_job);
   if (cmd == "dlq")
-    return run("dlq", "GET", "/dlq?limit=" + std::to_string(o->limit), {},
-               print_dlq);
+    return run("dlq", {admin_op::dlq}, print_dlq);
   if (cmd == "incidents")
-    return run("incidents", "GET", "/dlq/report", {}, print_incidents);
+    return run("incidents", {admin_op::incidents}, print_incidents);
   if (cmd == "redrive") {
-    auto body = o->job.empty() ? json{{"category", o->category}}
-                               : json{{"job_id", o->job}};
-    return run("redrive", "POST", "/dlq/redrive", body.dump(),
-               [](const json& x) {
-                 if (x.contains("redriven"))
-                   std::cout << "redriven: " << text(x["redriven"]) << "\n";
-                 else
-                   std::cout << "redriven: job " << text(x["job_id"])
-                             << ", now " << text(x["status"]) << "\n";
-               });
+    auto op = o->job.empty() ? admin_op{admin_op::redrive_category, o->category}
+                             : admin_op{admin_op::redrive_job, o->job};
+    return run("redrive", op, [](const json& x) {
+      if (x.contains("redriven"))
+        std::cout << "redriven: " << text(x["redriven"]) << "\n";
+      else
+        std::cout << "redriven: job " << text(x["job_id"]) << ", now "
+                  << text(x["status"]) << "\n";
+    });
   }
   if (cmd == "cancel")
-    return run("cancel " + o->args[0], "POST",
-               "/jobs/" + o->args[0] + "/cancel", "{}", [](const json& x) {
-                 std::cout << "job " << text(x["job_id"]) << " is now "
-                           << text(x["status"]) << "\n";
+    return run("cancel " + arg, {admin_op::cancel, arg}, [](const json& x) {
+      std::cout << "job " << text(x["job_id"]) << " is now "
+                << text(x["status"]) << "\n";
+    });
+  if (cmd == "drain" || cmd == "undrain")
+    return run(cmd + " " + arg,
+               {cmd == "drain" ? admin_op::drain : admin_op::undrain, arg},
+               [](const json& x) {
+                 std::cout << "node " << text(x["node"])
+                           << (x["draining"].get<bool>()
+                                 ? " is draining: no new tasks; "
+                                 : " takes tasks again; ")
+                           << text(x["leases"]) << " running now\n";
                });
   if (cmd == "pause" || cmd == "resume")
-    return run(cmd, "POST", "/admin/" + cmd, "{}", [](const json& x) {
-      std::cout << (x["paused"].get<bool>()
-                      ? "intake paused: new jobs answer 503 until 'vidflow "
-                        "admin resume'\n"
-                      : "intake open\n");
-    });
+    return run(cmd, {cmd == "pause" ? admin_op::pause : admin_op::resume},
+               [](const json& x) {
+                 std::cout << (x["paused"].get<bool>()
+                                 ? "intake paused: new jobs answer 503 until "
+                                   "'vidflow admin resume'\n"
+                                 : "intake open\n");
+               });
   // top: status again and again, with rates from one look to the next.
   std::optional<std::pair<std::chrono::steady_clock::time_point, json>> prev;
   for (long n = 0; o->iterations < 0 || n < o->iterations; ++n) {
     if (n > 0)
       std::this_thread::sleep_for(std::chrono::duration<double>(o->interval));
-    auto a = http("GET", o->url + "/admin/status", token);
+    auto r = link->call({admin_op::status});
+    answer a{r.status, std::move(r.body), std::move(r.error)};
     if (!a.error.empty()) {
-      std::cerr << "vidflow admin: cannot reach " << o->url << ": " << a.error
+      std::cerr << "vidflow admin: cannot reach " << where << ": " << a.error
                 << "\n";
       return exit_offline;
     }

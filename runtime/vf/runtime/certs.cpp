@@ -245,7 +245,7 @@ bool add_ext(X509* cert, X509V3_CTX* ctx, int nid, const char* value) {
 /// (self-signed if `issuer` is null, which makes a CA).
 std::string make_cert(const std::string& cn, EVP_PKEY* key, X509* issuer,
                       EVP_PKEY* issuer_key, uint32_t days, uint32_t backdate,
-                      x509_ptr& out) {
+                      x509_ptr& out, bool client_only = false) {
   auto err = [&](const std::string& what) {
     return "cannot create the certificate of '" + cn + "' (" + what
            + "): " + openssl_error();
@@ -285,7 +285,8 @@ std::string make_cert(const std::string& cn, EVP_PKEY* key, X509* issuer,
     if (!add_ext(x, &ctx, NID_basic_constraints, "critical,CA:FALSE")
         || !add_ext(x, &ctx, NID_key_usage,
                     "critical,digitalSignature,keyEncipherment,keyAgreement")
-        || !add_ext(x, &ctx, NID_ext_key_usage, "serverAuth,clientAuth")
+        || !add_ext(x, &ctx, NID_ext_key_usage,
+                    client_only ? "clientAuth" : "serverAuth,clientAuth")
         || !add_ext(x, &ctx, NID_subject_alt_name, san.c_str())
         || !add_ext(x, &ctx, NID_subject_key_identifier, "hash")
         || !add_ext(x, &ctx, NID_authority_key_identifier, "keyid:always"))
@@ -409,6 +410,27 @@ std::string do_init_certs(const cert_options& opts, std::ostream& progress) {
     progress << "created the cluster admin key " << admin
              << " (mode 0600; for the coordinator and operators only)\n";
   }
+  // The operators' client certificate for `vidflow admin --cluster`: TLS
+  // client only, so it can never serve as a coordinator. Made once, kept
+  // (with the CA it belongs to); --force makes a new one.
+  if (auto pem = path("admin.pem");
+      !exists(pem) || !exists(path("admin.key")) || opts.force || !reuse) {
+    auto key = make_key();
+    if (!key)
+      return "cannot generate the admin client key: " + openssl_error();
+    x509_ptr cert;
+    if (auto err = make_cert("admin", key.get(), ca.get(), ca_key.get(),
+                             opts.days, opts.backdate_days, cert, true);
+        !err.empty())
+      return err;
+    if (auto err = write_key(path("admin.key"), key.get()); !err.empty())
+      return err;
+    if (auto err = write_cert(pem, cert.get()); !err.empty())
+      return err;
+    progress << "wrote " << pem << " and " << path("admin.key")
+             << " (the operators' client certificate for 'vidflow admin "
+                "--cluster'; keep with admin.secret)\n";
+  }
   for (auto& node : opts.nodes) {
     auto key = make_key();
     if (!key)
@@ -479,7 +501,10 @@ void print_init_certs_help(std::ostream& out) {
          "nodes. DIR/admin.secret (made once, mode 0600) is the operators'\n"
          "secret: the coordinator's cluster.admin_key, and what 'vidflow\n"
          "worker --drain --name NODE --cluster-admin-key FILE' signs with;\n"
-         "never copy it to worker nodes.\n";
+         "never copy it to worker nodes. DIR/admin.pem and DIR/admin.key\n"
+         "(a TLS client certificate, made once per CA) with ca.pem and\n"
+         "admin.secret are what 'vidflow admin --cluster HOST:PORT --certs\n"
+         "DIR' needs on an operator's machine.\n";
   static_assert(max_days == 3650, "update the help text");
 }
 
@@ -623,6 +648,9 @@ std::string check_node_name(const std::string& name) {
     return "node name '" + name + "' must not start with '.' or '-'";
   if (name == "ca")
     return "node name 'ca' is reserved for the CA's own files";
+  if (name == "admin")
+    return "node name 'admin' is reserved for the operators' client "
+           "certificate (admin.pem)";
   return {};
 }
 

@@ -24,6 +24,7 @@
 
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <map>
 #include <string>
 #include <vector>
@@ -250,9 +251,11 @@ domain_actors spawn_domain(node& n, const node_config& cfg,
                                 dlq_analyzer_config_of(cfg),
                                 stores.dead_letters,
                                 d.orchestrator));
+  auto cluster_cfg = cluster_registry_config_of(cfg, n.log());
+  auto console_slot = std::make_shared<messages::admin_console_actor>();
+  cluster_cfg.console = console_slot;
   d.cluster = n.keep("cluster registry", tier::domain,
-                     sys.spawn(actors::cluster_registry,
-                               cluster_registry_config_of(cfg, n.log()),
+                     sys.spawn(actors::cluster_registry, cluster_cfg,
                                messages::dispatcher_actor{d.dispatcher},
                                d.orchestrator));
   actors::admin_console_config admin_cfg;
@@ -264,8 +267,14 @@ domain_actors spawn_domain(node& n, const node_config& cfg,
   admin_cfg.jobs = stores.jobs;
   admin_cfg.dispatcher = messages::dispatcher_actor{d.dispatcher};
   admin_cfg.cluster = d.cluster;
+  admin_cfg.orchestrator = d.orchestrator;
+  admin_cfg.analyzer = d.analyzer;
+  admin_cfg.admin_mac = cluster_cfg.admin_mac;
   d.admin = n.keep("admin console", tier::domain,
                    sys.spawn(actors::admin_console, admin_cfg));
+  // Before the cluster port opens (serve publishes the registry later), so
+  // no operator asks `(console)` while the slot is empty.
+  *console_slot = d.admin;
   return d;
 }
 

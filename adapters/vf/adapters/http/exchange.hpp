@@ -43,12 +43,14 @@ enum class route : uint8_t {
   admin_job,
   admin_pause,
   admin_resume,
+  admin_drain,
+  admin_undrain,
   /// Anything else; labelled `unmatched`, never with the raw path.
   unmatched,
 };
 
 /// Number of `route` values.
-constexpr size_t route_count = 27;
+constexpr size_t route_count = 29;
 
 static_assert(static_cast<size_t>(route::unmatched) + 1 == route_count,
               "route_count must match the route enum");
@@ -82,6 +84,8 @@ constexpr std::string_view route_pattern(route x) {
     "/admin/jobs/{id}",
     "/admin/pause",
     "/admin/resume",
+    "/admin/nodes/{name}/drain",
+    "/admin/nodes/{name}/undrain",
     "unmatched",
   }};
   return names[static_cast<size_t>(x)];

@@ -4,6 +4,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <vector>
+
 namespace vf::adapters::http {
 
 namespace {
@@ -346,6 +349,10 @@ std::string cluster_nodes_json(const std::vector<messages::cluster_node>& xs) {
     append_iso8601(out, x.joined_at);
     out += R"(,"registrations":)";
     append_uint(out, x.registrations, 1);
+    out += R"(,"kinds":)";
+    append_json_array(out, x.kinds, append_json_string);
+    out += R"(,"busy":)";
+    append_uint(out, x.busy, 1);
     out += '}';
   }
   out += "]}";
@@ -395,6 +402,97 @@ std::string error_json(std::string_view code, std::string_view detail) {
   append_json_string(result, code);
   result += '}';
   return result;
+}
+
+std::string admin_overview_json(const messages::admin_overview& x) {
+  using nlohmann::json;
+  json jobs = json::object();
+  for (size_t i = 0; i < x.jobs.size() && i < messages::job_status_count; ++i)
+    jobs[to_string(static_cast<messages::job_status>(i))] = x.jobs[i];
+  const char* names[] = {"high", "default", "low"};
+  json by_priority = json::object();
+  for (size_t i = 0; i < 3; ++i)
+    by_priority[names[i]]
+      = {{"queued", i < x.queue.queued_by_priority.size()
+                      ? x.queue.queued_by_priority[i]
+                      : 0},
+         {"oldest_s", i < x.queue.oldest_ms_by_priority.size()
+                        ? x.queue.oldest_ms_by_priority[i] / 1000.0
+                        : 0.0}};
+  json nodes = json::array();
+  for (auto& n : x.nodes)
+    nodes.push_back({{"name", n.name},
+                     {"workers", n.workers},
+                     {"slots", n.slots},
+                     {"busy", n.busy},
+                     {"kinds", n.kinds},
+                     {"labels", n.labels},
+                     {"draining", n.draining},
+                     {"joined_at", iso8601(n.joined_at)}});
+  json out = {{"version", x.version},
+          {"started_at", iso8601(x.started_at)},
+          {"uptime_s", (x.now - x.started_at) / 1000},
+          {"paused", x.paused},
+          {"jobs", jobs},
+          {"queue",
+           {{"queued", x.queue.queued},
+            {"leased", x.queue.leased},
+            {"workers", x.queue.workers},
+            {"free_slots", x.queue.free_slots},
+            {"by_priority", by_priority}}},
+          {"nodes", nodes}};
+  return out.dump();
+}
+
+std::string active_jobs_json(const std::vector<messages::job>& xs,
+                             int64_t now_ms) {
+  std::string out = R"({"items":[)";
+  bool first = true;
+  for (auto& j : xs) {
+    if (!first)
+      out += ',';
+    first = false;
+    auto body = job_json(j);
+    body.pop_back();
+    body += R"(,"age_s":)";
+    body += std::to_string(std::max<int64_t>(0, now_ms - j.created_at) / 1000);
+    body += R"(,"in_state_s":)";
+    body += std::to_string(std::max<int64_t>(0, now_ms - j.updated_at) / 1000);
+    body += '}';
+    out += body;
+  }
+  out += "]}";
+  return out;
+}
+
+std::string job_detail_json(const messages::job& j,
+                            const std::vector<messages::attempt_record>& xs) {
+  std::string out = R"({"job":)";
+  out += job_json(j);
+  out += R"(,"attempts":)";
+  append_json_array(out, xs, append_attempt_json);
+  out += '}';
+  return out;
+}
+
+std::string redriven_json(std::string_view category, uint64_t n) {
+  std::string out = R"({"category":)";
+  append_json_string(out, category);
+  out += R"(,"redriven":)";
+  out += std::to_string(n);
+  out += '}';
+  return out;
+}
+
+std::string node_drain_json(std::string_view node, bool draining,
+                            uint64_t leases) {
+  std::string out = R"({"node":)";
+  append_json_string(out, node);
+  out += draining ? R"(,"draining":true,"leases":)"
+                  : R"(,"draining":false,"leases":)";
+  out += std::to_string(leases);
+  out += '}';
+  return out;
 }
 
 } // namespace vf::adapters::http

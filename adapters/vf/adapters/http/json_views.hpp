@@ -5,12 +5,14 @@
 
 #pragma once
 
+#include "vf/messages/admin_overview.hpp"
 #include "vf/messages/dead_letter.hpp"
 #include "vf/messages/job.hpp"
 
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace vf::adapters::http {
 
@@ -81,5 +83,28 @@ std::string cluster_nodes_json(const std::vector<messages::cluster_node>& xs);
 
 /// Returns the body of every error response: `{"detail": …, "code": …}`.
 std::string error_json(std::string_view code, std::string_view detail);
+
+// The admin console's answers, as `/admin/...` sends them and `vidflow
+// admin --cluster` prints them (one writer each, so both agree).
+
+/// `GET /admin/status`.
+std::string admin_overview_json(const messages::admin_overview& x);
+
+/// `GET /admin/jobs`: `{"items": [job + age_s + in_state_s]}` at Unix ms
+/// `now_ms`.
+std::string active_jobs_json(const std::vector<messages::job>& xs,
+                             int64_t now_ms);
+
+/// `GET /admin/jobs/{id}`: `{"job": ..., "attempts": [...]}`.
+std::string job_detail_json(const messages::job& j,
+                            const std::vector<messages::attempt_record>& xs);
+
+/// `POST /dlq/redrive` with a category: `{"category", "redriven"}`.
+std::string redriven_json(std::string_view category, uint64_t n);
+
+/// `POST /admin/nodes/{name}/drain|undrain`: `{"node", "draining",
+/// "leases"}`.
+std::string node_drain_json(std::string_view node, bool draining,
+                            uint64_t leases);
 
 } // namespace vf::adapters::http

@@ -5,10 +5,9 @@
 
 #include "vf/adapters/http/call.hpp"
 #include "vf/adapters/http/json_views.hpp"
+#include "vf/adapters/http/request_parse.hpp"
 #include "vf/adapters/http/routes.hpp"
 #include "vf/messages/atoms.hpp"
-
-#include <nlohmann/json.hpp>
 
 #include <string>
 #include <vector>
@@ -16,8 +15,6 @@
 namespace vf::adapters::http {
 
 namespace {
-
-using nlohmann::json;
 
 /// Answers 503 and returns false when there is no console to ask.
 bool has_console(call& c) {
@@ -28,79 +25,42 @@ bool has_console(call& c) {
   return false;
 }
 
-json overview_json(const messages::admin_overview& x) {
-  json jobs = json::object();
-  for (size_t i = 0; i < x.jobs.size() && i < messages::job_status_count; ++i)
-    jobs[to_string(static_cast<messages::job_status>(i))] = x.jobs[i];
-  const char* names[] = {"high", "default", "low"};
-  json by_priority = json::object();
-  for (size_t i = 0; i < 3; ++i)
-    by_priority[names[i]]
-      = {{"queued", i < x.queue.queued_by_priority.size()
-                      ? x.queue.queued_by_priority[i]
-                      : 0},
-         {"oldest_s", i < x.queue.oldest_ms_by_priority.size()
-                        ? x.queue.oldest_ms_by_priority[i] / 1000.0
-                        : 0.0}};
-  json nodes = json::array();
-  for (auto& n : x.nodes)
-    nodes.push_back({{"name", n.name},
-                     {"workers", n.workers},
-                     {"slots", n.slots},
-                     {"labels", n.labels},
-                     {"draining", n.draining},
-                     {"joined_at", iso8601(n.joined_at)}});
-  return {{"version", x.version},
-          {"started_at", iso8601(x.started_at)},
-          {"uptime_s", (x.now - x.started_at) / 1000},
-          {"paused", x.paused},
-          {"jobs", jobs},
-          {"queue",
-           {{"queued", x.queue.queued},
-            {"leased", x.queue.leased},
-            {"workers", x.queue.workers},
-            {"free_slots", x.queue.free_slots},
-            {"by_priority", by_priority}}},
-          {"nodes", nodes}};
-}
-
 void status(call& c) {
   if (!has_console(c))
     return;
   c.ask(c.state().handles.admin, atoms::overview_v)
     .then([](reply& r, messages::admin_overview& x) {
-      r.send(200, overview_json(x).dump());
+      r.send(200, admin_overview_json(x));
     });
 }
 
 // Jobs in SUBMITTED or PROCESSING, oldest first, with their ages: where
 // a stuck job shows.
+// With `?state=S` (any status, e.g. FAILED; `limit`, default 50): the jobs
+// in S, most recently changed first.
 void active_jobs(call& c) {
   if (!has_console(c))
     return;
-  c.ask(c.state().handles.admin, atoms::active_v)
-    .then([](reply& r, std::vector<messages::job>& xs) {
-      auto now_ms = r.state().now() * 1000;
-      std::string out = R"({"items":[)";
-      bool first = true;
-      for (auto& j : xs) {
-        if (!first)
-          out += ',';
-        first = false;
-        auto body = job_json(j);
-        body.pop_back();
-        body += R"(,"age_s":)";
-        body += std::to_string(std::max<int64_t>(0, now_ms - j.created_at)
-                               / 1000);
-        body += R"(,"in_state_s":)";
-        body += std::to_string(std::max<int64_t>(0, now_ms - j.updated_at)
-                               / 1000);
-        body += '}';
-        out += body;
-      }
-      out += "]}";
-      r.send(200, std::move(out));
-    });
+  auto then = [](reply& r, std::vector<messages::job>& xs) {
+    r.send(200, active_jobs_json(xs, r.state().now() * 1000));
+  };
+  auto state = query_param(c.request().query, "state");
+  if (!state) {
+    c.ask(c.state().handles.admin, atoms::active_v).then(then);
+    return;
+  }
+  uint32_t limit = 50;
+  if (!query_limit(c, 3, limit))
+    return;
+  messages::job_status status;
+  if (!from_string(std::string{*state}, status)) {
+    c.error(422, "invalid_argument",
+            "state must be a job status: AWAITING_UPLOAD, SUBMITTED, "
+            "PROCESSING, SUCCEEDED, FAILED, CANCELLED or EXPIRED");
+    return;
+  }
+  c.ask(c.state().handles.admin, atoms::in_status_v, to_string(status), limit)
+    .then(then);
 }
 
 void job_detail(call& c) {
@@ -111,12 +71,7 @@ void job_detail(call& c) {
     .then(
       [](reply& r, messages::job& j,
          std::vector<messages::attempt_record>& attempts) {
-        std::string out = R"({"job":)";
-        out += job_json(j);
-        out += R"(,"attempts":)";
-        append_json_array(out, attempts, append_attempt_json);
-        out += '}';
-        r.send(200, std::move(out));
+        r.send(200, job_detail_json(j, attempts));
       },
       [id](reply& r, caf::error& err) { r.fail(err, not_found_job(id)); });
 }
@@ -125,12 +80,37 @@ void set_intake(call& c, bool pause) {
   if (!has_console(c))
     return;
   auto then = [](reply& r, bool paused) {
-    r.send(200, json{{"paused", paused}}.dump());
+    r.send(200, paused ? R"({"paused":true})" : R"({"paused":false})");
   };
   if (pause)
     c.ask(c.state().handles.admin, atoms::pause_v).then(then);
   else
     c.ask(c.state().handles.admin, atoms::resume_v).then(then);
+}
+
+void steer_node(call& c, bool drain) {
+  if (!has_console(c))
+    return;
+  std::string node{c.param()};
+  auto then = [node, drain](reply& r, uint64_t leases) {
+    r.send(200, node_drain_json(node, drain, leases));
+  };
+  auto fail = [node](reply& r, caf::error& err) {
+    r.fail(err, not_found("no node named '", node,
+                          "' joined; GET /cluster/nodes lists them"));
+  };
+  if (drain)
+    c.ask(c.state().handles.admin, atoms::drain_v, node).then(then, fail);
+  else
+    c.ask(c.state().handles.admin, atoms::undrain_v, node).then(then, fail);
+}
+
+void drain(call& c) {
+  steer_node(c, true);
+}
+
+void undrain(call& c) {
+  steer_node(c, false);
 }
 
 void pause(call& c) {
@@ -149,7 +129,9 @@ std::vector<route_entry> admin_routes() {
           {m::get, "/admin/jobs", access::admin, active_jobs},
           {m::get, "/admin/jobs/{id}", access::admin, job_detail},
           {m::post, "/admin/pause", access::admin, pause},
-          {m::post, "/admin/resume", access::admin, resume}};
+          {m::post, "/admin/resume", access::admin, resume},
+          {m::post, "/admin/nodes/{name}/drain", access::admin, drain},
+          {m::post, "/admin/nodes/{name}/undrain", access::admin, undrain}};
 }
 
 } // namespace vf::adapters::http

@@ -12,13 +12,14 @@ namespace vf::adapters::http {
 namespace {
 
 void cluster_nodes(call& c) {
-  auto& cluster = c.state().handles.cluster;
-  if (!cluster) {
+  // The admin console answers, as for `vidflow admin status`.
+  auto& console = c.state().handles.admin;
+  if (!console) {
     c.error(503, "storage_unavailable",
             "the cluster registry is not running on this node");
     return;
   }
-  c.ask(cluster, atoms::nodes_v)
+  c.ask(console, atoms::nodes_v)
     .then([](reply& r, std::vector<messages::cluster_node>& xs) {
       r.send(200, cluster_nodes_json(xs));
     });

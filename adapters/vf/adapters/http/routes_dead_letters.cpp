@@ -1,7 +1,8 @@
 // vf/adapters/http/routes_dead_letters.cpp
 //
 // The dead letters (admins only): list, read, remove, the incident report,
-// and redriving by job or by category.
+// and redriving by job or by category. Each asks the admin console, as
+// `vidflow admin` does, so the CLI and the API never disagree.
 
 #include "vf/adapters/http/call.hpp"
 #include "vf/adapters/http/json_views.hpp"
@@ -22,9 +23,13 @@ http_response no_dead_letter(std::string_view id) {
   return not_found("no dead letter for job '", id, "'; GET /dlq lists them");
 }
 
-http_response no_analyzer() {
-  return error_response(503, "storage_unavailable",
-                        "the DLQ analyzer is not running on this node");
+/// Answers 503 and returns false when there is no console to ask.
+bool has_console(call& c) {
+  if (c.state().handles.admin)
+    return true;
+  c.error(503, "storage_unavailable",
+          "this node runs no admin console (it is not a coordinator)");
+  return false;
 }
 
 void dlq_list(call& c) {
@@ -41,17 +46,19 @@ void dlq_list(call& c) {
     }
     since = static_cast<int64_t>(*value);
   }
-  if (!query_limit(c, 3, limit))
+  if (!query_limit(c, 3, limit) || !has_console(c))
     return;
-  c.ask(c.state().handles.registry, atoms::dlq_list_v, since, limit)
+  c.ask(c.state().handles.admin, atoms::dlq_list_v, since, limit)
     .then([](reply& r, std::vector<messages::dead_letter>& items) {
       r.send(200, json_items(items, append_dead_letter_json, 1024));
     });
 }
 
 void dlq_get(call& c) {
+  if (!has_console(c))
+    return;
   std::string id{c.param()};
-  c.ask(c.state().handles.registry, atoms::dlq_get_v, id)
+  c.ask(c.state().handles.admin, atoms::dlq_get_v, id)
     .then(
       [](reply& r, messages::dead_letter& x) {
         std::string out;
@@ -63,8 +70,10 @@ void dlq_get(call& c) {
 }
 
 void dlq_remove(call& c) {
+  if (!has_console(c))
+    return;
   std::string id{c.param()};
-  c.ask(c.state().handles.registry, atoms::dlq_remove_v, id)
+  c.ask(c.state().handles.admin, atoms::dlq_remove_v, id)
     .then(
       [id](reply& r, bool removed) {
         std::string out = R"({"job_id":)";
@@ -90,19 +99,16 @@ void dlq_report(call& c) {
     }
     window_ms = static_cast<int64_t>(*value) * 1000;
   }
-  auto& analyzer = c.state().handles.analyzer;
-  if (!analyzer) {
-    c.send(no_analyzer());
+  if (!has_console(c))
     return;
-  }
-  c.ask(analyzer, atoms::analyze_v, window_ms)
+  c.ask(c.state().handles.admin, atoms::analyze_v, window_ms)
     .then([](reply& r, messages::incident_report& report) {
       r.send(200, incident_report_json(report));
     });
 }
 
 void redrive_job(call& c, const std::string& job_id) {
-  c.ask(c.state().handles.orchestrator, atoms::redrive_v, job_id)
+  c.ask(c.state().handles.admin, atoms::redrive_v, job_id)
     .then([](reply& r, messages::job& j) { r.send(200, job_json(j)); },
           [jid = job_id](reply& r, caf::error& err) {
             auto code = messages::errc_of(err);
@@ -118,19 +124,10 @@ void redrive_job(call& c, const std::string& job_id) {
 }
 
 void redrive_category(call& c, const std::string& category) {
-  auto& analyzer = c.state().handles.analyzer;
-  if (!analyzer) {
-    c.send(no_analyzer());
-    return;
-  }
-  c.ask(analyzer, atoms::redrive_v, category)
+  c.ask(c.state().handles.admin, atoms::redrive_v, atoms::category_v,
+        category)
     .then([name = category](reply& r, uint64_t n) {
-      std::string out = R"({"category":)";
-      append_json_string(out, name);
-      out += R"(,"redriven":)";
-      out += std::to_string(n);
-      out += '}';
-      r.send(200, std::move(out));
+      r.send(200, redriven_json(name, n));
     });
 }
 
@@ -147,6 +144,8 @@ void dlq_redrive(call& c) {
             "send exactly one of job_id or category, as a non-empty string");
     return;
   }
+  if (!has_console(c))
+    return;
   if (job_id != nullptr)
     redrive_job(c, *job_id);
   else

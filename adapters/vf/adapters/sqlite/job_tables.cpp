@@ -78,6 +78,11 @@ constexpr const char* select_expiry_candidates_sql
     "WHERE status = 'AWAITING_UPLOAD' AND created_at < ?1 "
     "ORDER BY created_at LIMIT ?2";
 
+// Served by jobs_by_status; the sort is over one status's rows.
+constexpr const char* select_in_status_sql
+  = "SELECT " VF_JOB_COLUMNS " FROM jobs WHERE status = ?1 "
+    "ORDER BY updated_at DESC, rowid DESC LIMIT ?2";
+
 constexpr const char* select_active_sql
   = "SELECT " VF_JOB_COLUMNS " FROM jobs "
     "WHERE status IN ('SUBMITTED', 'PROCESSING') "
@@ -293,6 +298,7 @@ caf::error job_tables::prepare_all() {
     {&select_recent_, select_recent_sql},
     {&select_recent_by_owner_, select_recent_by_owner_sql},
     {&select_active_, select_active_sql},
+    {&select_in_status_, select_in_status_sql},
     {&count_by_status_, count_by_status_sql},
     {&usage_by_owner_, usage_by_owner_sql},
     {&insert_result_, insert_result_sql},
@@ -885,6 +891,18 @@ job_tables::purgeable_jobs(int64_t before_ms, uint32_t limit) {
   if (rc != SQLITE_OK)
     return db_->fail(rc, "bind purgeable");
   return read_jobs(select_purgeable_, "select purgeable jobs");
+}
+
+caf::expected<std::vector<job>>
+job_tables::jobs_in_status(job_status status, uint32_t limit) {
+  statement::use guard{select_in_status_};
+  auto rc = first_failure({
+    select_in_status_.bind(1, to_string(status)),
+    select_in_status_.bind(2, static_cast<int64_t>(limit)),
+  });
+  if (rc != SQLITE_OK)
+    return db_->fail(rc, "bind jobs in status");
+  return read_jobs(select_in_status_, "select jobs in status");
 }
 
 caf::expected<std::vector<job>> job_tables::active_jobs() {

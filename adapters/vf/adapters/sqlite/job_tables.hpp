@@ -153,6 +153,10 @@ public:
   /// Returns every job in `SUBMITTED` or `PROCESSING`, oldest first.
   caf::expected<std::vector<messages::job>> active_jobs();
 
+  /// Returns up to `limit` jobs in `status`, most recently changed first.
+  caf::expected<std::vector<messages::job>>
+  jobs_in_status(messages::job_status status, uint32_t limit);
+
   /// Returns the number of jobs per status, indexed by `job_status`.
   caf::expected<messages::status_counts> count_jobs();
 
@@ -253,6 +257,7 @@ private:
   statement select_recent_;
   statement select_recent_by_owner_;
   statement select_active_;
+  statement select_in_status_;
   statement count_by_status_;
   statement usage_by_owner_;
   statement insert_result_;
