@@ -1,6 +1,7 @@
 #define CAF_SUITE actors.admin_console
 
 #include "vf/actors/admin_console.hpp"
+#include "vf/actors/admin_gate.hpp"
 #include "vf/actors/cluster_registry.hpp"
 #include "vf/actors/job_registry.hpp"
 
@@ -9,6 +10,7 @@
 #include "fakes.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -153,6 +155,7 @@ CAF_TEST(active lists waiting and processing jobs and get adds the ledger) {
 CAF_TEST(drain and undrain steer a joined node through the registry) {
   actors::cluster_registry_config ccfg;
   ccfg.wall_ms = t0;
+  ccfg.steer_token = "a-secret-of-this-process";
   auto cluster = sys.spawn(actors::cluster_registry, ccfg,
                            messages::dispatcher_actor{disp},
                            messages::orchestrator_actor{});
@@ -162,6 +165,7 @@ CAF_TEST(drain and undrain steer a joined node through the registry) {
   cfg.jobs = messages::job_store_actor{store};
   cfg.dispatcher = messages::dispatcher_actor{disp};
   cfg.cluster = cluster;
+  cfg.steer_token = ccfg.steer_token;
   auto with_cluster = sys.spawn(actors::admin_console, cfg);
   auto agent = sys.spawn(quiet_agent, 0);
   consume_messages();
@@ -188,9 +192,74 @@ CAF_TEST(drain and undrain steer a joined node through the registry) {
                                std::string{"pluto"});
   CAF_REQUIRE(!unknown);
   CAF_CHECK_EQUAL(messages::errc_of(unknown.error()), errc::not_found);
+  // Steering through the registry takes the console's token, not a claim
+  // to be a local actor (a peer can forge that in CAF 0.17).
+  for (auto token : {std::string{}, std::string{"a-secret-of-this-procesS"},
+                     std::string{"short"}}) {
+    auto forged = ask<uint64_t>(cluster, atoms::drain_v, std::string{"w1"},
+                                true, token);
+    CAF_REQUIRE(!forged);
+    CAF_CHECK_EQUAL(messages::errc_of(forged.error()), errc::forbidden);
+  }
+  CAF_CHECK(!draining());
   for (auto hdl : {actor_cast<actor>(with_cluster), actor_cast<actor>(cluster),
                    actor_cast<actor>(agent)})
     anon_send_exit(hdl, exit_reason::user_shutdown);
+}
+
+CAF_TEST(the gate answers only senders admitted with the admin key) {
+  // A stand-in for HMAC-SHA256: 64 hex digits that depend on the text.
+  auto sign = [](const std::string& text) {
+    std::string out;
+    uint64_t h = 1469598103934665603ull;
+    for (int round = 0; round < 4; ++round) {
+      for (auto c : text)
+        h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ull;
+      char buf[17];
+      std::snprintf(buf, sizeof(buf), "%016llx",
+                    static_cast<unsigned long long>(h));
+      out += buf;
+    }
+    return out;
+  };
+  actors::admin_gate_config gcfg;
+  gcfg.wall_ms = t0;
+  gcfg.admin_mac = sign;
+  gcfg.console = console;
+  auto gate = sys.spawn(actors::admin_gate, gcfg);
+  consume_messages();
+  auto refused = [&](caf::expected<messages::admin_overview> x) {
+    return !x && messages::errc_of(x.error()) == errc::unauthorized;
+  };
+  // Not even a sender on the coordinator's own node is exempt.
+  CAF_CHECK(refused(ask<messages::admin_overview>(gate, atoms::overview_v)));
+  auto node = to_string(self->node());
+  auto admit = [&](int64_t at, const std::string& mac) {
+    return ask<bool>(gate, atoms::admit_v, at, mac);
+  };
+  auto wrong = admit(t0, sign(messages::console_payload("other-node", t0)));
+  CAF_CHECK(!wrong);
+  auto stale = admit(t0 - 61'000,
+                     sign(messages::console_payload(node, t0 - 61'000)));
+  CAF_CHECK(!stale);
+  auto not_hex = admit(t0, "x");
+  CAF_CHECK(!not_hex);
+  CAF_CHECK(refused(ask<messages::admin_overview>(gate, atoms::overview_v)));
+  auto good = sign(messages::console_payload(node, t0));
+  CAF_CHECK_EQUAL(admit(t0, good), true);
+  auto x = ask<messages::admin_overview>(gate, atoms::overview_v);
+  CAF_REQUIRE(x);
+  CAF_CHECK_EQUAL(x->version, "1.2.3");
+  CAF_CHECK_EQUAL(ask<bool>(gate, atoms::pause_v), true);
+  CAF_CHECK_EQUAL(ask<bool>(gate, atoms::resume_v), false);
+  // A signature admits once.
+  auto replay = admit(t0, good);
+  CAF_REQUIRE(!replay);
+  CAF_CHECK_EQUAL(messages::errc_of(replay.error()), errc::unauthorized);
+  // The admission lasts an hour at most.
+  advance_time(std::chrono::minutes{61});
+  CAF_CHECK(refused(ask<messages::admin_overview>(gate, atoms::overview_v)));
+  anon_send_exit(gate, exit_reason::user_shutdown);
 }
 
 CAF_TEST(commands that need a part this node lacks say so) {

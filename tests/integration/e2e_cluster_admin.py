@@ -148,6 +148,15 @@ class ClusterAdmin(unittest.TestCase):
         self.assertTrue(seen, f"no job of the batch in {active}")
         for j in active["items"]:
             self.assertGreaterEqual(j["age_s"], 0)
+
+        # While the batch runs, w2's slots are busy and drained w1's idle.
+        def busy():
+            ns = {n["name"]: n for n in self.cli_json("status")["nodes"]}
+            return ns if ns["w2"]["busy"] > 0 else None
+        ns = cx.wait_until("w2 busy in status", busy, deadline_s=60,
+                           interval_s=0.3)
+        self.assertEqual(ns["w1"]["busy"], 0)
+        self.assertLessEqual(ns["w2"]["busy"], 2)
         self.finish(jobs)
         by_node = self.sleeps_by_node(ids)
         self.assertEqual(set(by_node), {"w2"},

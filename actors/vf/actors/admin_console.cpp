@@ -20,38 +20,18 @@ using messages::make_error;
 /// How long one look may wait for an actor.
 constexpr auto ask_timeout = std::chrono::seconds{10};
 
-/// How far an admission's time may be from the coordinator's clock.
-constexpr int64_t admit_window_ms = 60'000;
-
-/// How long one admission lasts at most (it ends earlier with the
-/// operator's connection).
-constexpr int64_t admission_ms = 3'600'000;
-
-/// Compares without an early exit, so timing does not leak the MAC.
-bool same_mac(const std::string& x, const std::string& y) {
-  if (x.size() != y.size())
-    return false;
-  unsigned char diff = 0;
-  for (size_t i = 0; i < x.size(); ++i)
-    diff |= static_cast<unsigned char>(x[i] ^ y[i]);
-  return diff == 0;
-}
-
-/// Empty for a sender the console answers: an actor on its own CAF node,
-/// or one on a node an operator admitted; `errc::unauthorized` otherwise.
+/// Empty for a sender on the console's own CAF node (the HTTP routes, the
+/// operators' gate); `errc::unauthorized` otherwise. The console's handle
+/// never leaves its process (remote operators reach it through
+/// `admin_gate`), so no remote actor can address it; this check only
+/// keeps it that way should a handle ever leak.
 caf::error stranger(admin_console_impl* self) {
   auto sender = self->current_sender();
   if (sender && sender->node() == self->node())
     return {};
-  auto& st = self->state;
-  if (sender) {
-    auto i = st.admitted.find(sender->node());
-    if (i != st.admitted.end() && i->second > st.clock.at(self->clock().now()))
-      return {};
-  }
   return make_error(errc::unauthorized,
-                    "the admin console answers a remote operator only after "
-                    "'admit' signed with the cluster admin key");
+                    "the admin console answers actors of its own node only; "
+                    "remote operators go through the admin gate");
 }
 
 /// Sets each node's `busy` from the dispatcher's count.
@@ -80,9 +60,6 @@ messages::admin_console_actor::behavior_type
 admin_console(admin_console_impl* self, admin_console_config cfg) {
   self->state.cfg = std::move(cfg);
   self->state.clock = wall_clock{self->state.cfg.wall_ms, self->clock().now()};
-  self->set_down_handler([self](caf::down_msg& msg) {
-    self->state.admitted.erase(msg.source.node());
-  });
   // Tells the registry; answers once intake is as asked.
   auto set_intake = [self](bool open) {
     auto rp = self->make_response_promise<bool>();
@@ -95,6 +72,18 @@ admin_console(admin_console_impl* self, admin_console_config cfg) {
         },
         [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
     return rp;
+  };
+  // Drains (or undrains) a worker node through the cluster registry.
+  auto steer = [self](const std::string& node,
+                      bool drain) -> caf::result<uint64_t> {
+    if (auto err = stranger(self))
+      return err;
+    if (!self->state.cfg.cluster)
+      return make_error(errc::not_found, "no node named '" + node
+                                           + "': this coordinator runs no "
+                                             "cluster");
+    return forward<uint64_t>(self, self->state.cfg.cluster, atoms::drain_v,
+                             node, drain, self->state.cfg.steer_token);
   };
   return {
     [=](atoms::overview) -> caf::result<messages::admin_overview> {
@@ -262,55 +251,16 @@ admin_console(admin_console_impl* self, admin_console_config cfg) {
       return forward<messages::job>(self, self->state.cfg.orchestrator,
                                     atoms::cancel_v, id);
     },
-    [=](atoms::drain, const std::string& node) -> caf::result<uint64_t> {
+    [=](atoms::drain, const std::string& node) {
+      return steer(node, true);
+    },
+    [=](atoms::undrain, const std::string& node) {
+      return steer(node, false);
+    },
+    [=](atoms::admit, int64_t, const std::string&) -> caf::result<bool> {
+      // Admission is the gate's business; a local sender needs none.
       if (auto err = stranger(self))
         return err;
-      if (!self->state.cfg.cluster)
-        return make_error(errc::not_found,
-                          "no node named '" + node
-                            + "': this coordinator runs no cluster");
-      return forward<uint64_t>(self, self->state.cfg.cluster, atoms::drain_v,
-                               node, true);
-    },
-    [=](atoms::undrain, const std::string& node) -> caf::result<uint64_t> {
-      if (auto err = stranger(self))
-        return err;
-      if (!self->state.cfg.cluster)
-        return make_error(errc::not_found,
-                          "no node named '" + node
-                            + "': this coordinator runs no cluster");
-      return forward<uint64_t>(self, self->state.cfg.cluster, atoms::drain_v,
-                               node, false);
-    },
-    [=](atoms::admit, int64_t at, const std::string& mac) -> caf::result<bool> {
-      auto& st = self->state;
-      auto sender = self->current_sender();
-      if (!sender)
-        return make_error(errc::unauthorized, "admit needs a sender");
-      if (sender->node() == self->node())
-        return true;
-      if (!st.cfg.admin_mac)
-        return make_error(errc::unauthorized,
-                          "this coordinator has no cluster admin key "
-                          "(cluster.admin_key): remote operators are off");
-      auto now = st.clock.at(self->clock().now());
-      for (auto i = st.used_macs.begin(); i != st.used_macs.end();)
-        i = now - i->second > 2 * admit_window_ms ? st.used_macs.erase(i)
-                                                  : std::next(i);
-      auto node = to_string(sender->node());
-      if (at < now - admit_window_ms || at > now + admit_window_ms
-          || mac.size() != 64
-          || !same_mac(st.cfg.admin_mac(messages::console_payload(node, at)),
-                       mac)
-          || st.used_macs.count(mac) > 0)
-        return make_error(errc::unauthorized,
-                          "the admin signature is wrong, expired (clocks "
-                          "more than 60 s apart?) or used before");
-      st.used_macs.emplace(mac, at);
-      st.admitted[sender->node()] = now + admission_ms;
-      // The admission ends with the operator's connection: CAF kills the
-      // proxy of a remote actor when its node goes away.
-      self->monitor(sender);
       return true;
     },
   };

@@ -40,9 +40,9 @@ struct admin_console_config {
   messages::orchestrator_actor orchestrator;
   /// Optional: the incident report and redrive by category.
   messages::dlq_analyzer_actor analyzer;
-  /// Returns the hex HMAC-SHA256 of a text under the cluster admin key
-  /// (empty: no key; no remote operator is ever admitted).
-  std::function<std::string(const std::string&)> admin_mac;
+  /// The cluster registry's `steer_token`: lets the console drain and
+  /// undrain nodes (see `cluster_registry_config`).
+  std::string steer_token;
 };
 
 /// State of the admin console.
@@ -52,11 +52,6 @@ struct admin_console_state {
   admin_console_config cfg;
   wall_clock clock;
   bool paused = false;
-  /// Remote operators' CAF nodes admitted by `admit`, with the Unix ms
-  /// their admission ends.
-  std::map<caf::node_id, int64_t> admitted;
-  /// Signatures seen in the last two minutes: each admits once.
-  std::map<std::string, int64_t> used_macs;
 };
 
 using admin_console_impl

@@ -19,22 +19,9 @@ namespace {
 /// once, so this only catches one that is gone.
 constexpr auto forward_timeout = std::chrono::seconds{30};
 
-/// How far an admin command's time may be from the coordinator's clock.
-constexpr int64_t admin_window_ms = 60'000;
-
 void say(cluster_registry_impl* self, const std::string& line) {
   if (self->state.cfg.log)
     self->state.cfg.log(line);
-}
-
-/// Compares without an early exit, so timing does not leak the MAC.
-bool same_mac(const std::string& x, const std::string& y) {
-  if (x.size() != y.size())
-    return false;
-  unsigned char diff = 0;
-  for (size_t i = 0; i < x.size(); ++i)
-    diff |= static_cast<unsigned char>(x[i] ^ y[i]);
-  return diff == 0;
 }
 
 /// Finds node `name`; `errc::forbidden` unless the current message comes
@@ -66,21 +53,13 @@ caf::error check_admin(cluster_registry_impl* self, const std::string& command,
                       "this coordinator has no cluster admin key "
                       "(cluster.admin_key); only a node may "
                         + command + " itself");
-  auto now = st.clock.at(self->clock().now());
-  for (auto i = st.used_macs.begin(); i != st.used_macs.end();)
-    i = now - i->second > 2 * admin_window_ms ? st.used_macs.erase(i)
-                                                : std::next(i);
-  if (at < now - admin_window_ms || at > now + admin_window_ms
-      || mac.size() != 64
-      || !same_mac(st.cfg.admin_mac(messages::admin_payload(command, name,
-                                                             at)),
-                   mac)
-      || st.used_macs.count(mac) > 0)
+  if (!st.signatures.accept(st.cfg.admin_mac,
+                            messages::admin_payload(command, name, at), at,
+                            mac, st.clock.at(self->clock().now())))
     return make_error(errc::unauthorized,
                       "the admin signature for '" + command + " " + name
                         + "' is wrong, expired (clocks more than 60 s "
                           "apart?) or used before");
-  st.used_macs.emplace(mac, at);
   return {};
 }
 
@@ -298,10 +277,14 @@ cluster_registry(cluster_registry_impl* self, cluster_registry_config cfg,
       self->send((*e)->agent, atoms::leave_v);
       return true;
     },
-    [=](atoms::drain, const std::string& name,
-        bool on) -> caf::result<uint64_t> {
-      auto sender = self->current_sender();
-      if (!sender || sender->node() != self->node())
+    [=](atoms::drain, const std::string& name, bool on,
+        const std::string& token) -> caf::result<uint64_t> {
+      // A token, not the sender's node: CAF 0.17 takes a routed message's
+      // source node on the peer's word, so a node could claim to be this
+      // one.
+      auto& want = self->state.cfg.steer_token;
+      if (want.empty() || token.size() != want.size()
+          || !admin_signatures::same(token, want))
         return make_error(errc::forbidden,
                           "only the coordinator's admin console may steer "
                           "nodes this way");

@@ -5,6 +5,7 @@
 #include "caf/stateful_actor.hpp"
 #include "caf/typed_event_based_actor.hpp"
 
+#include "vf/actors/admin_signatures.hpp"
 #include "vf/actors/wall_clock.hpp"
 #include "vf/messages/cluster_registry_actor.hpp"
 #include "vf/messages/dispatcher_actor.hpp"
@@ -27,10 +28,14 @@ struct cluster_registry_config {
   /// Returns the hex HMAC-SHA256 of a text under the cluster admin key
   /// (empty: no key; commands for other nodes are then refused).
   std::function<std::string(const std::string&)> admin_mac;
-  /// Filled in by the runtime once the admin console runs (it needs the
-  /// registry first); `(console)` answers `errc::storage_unavailable`
-  /// while empty.
+  /// The operators' gate to the admin console (`admin_gate`), filled in
+  /// by the runtime once it runs (the console needs the registry first);
+  /// `(console, ...)` answers `errc::storage_unavailable` while empty.
   std::shared_ptr<messages::admin_console_actor> console;
+  /// A random secret of this process that `(drain, name, on, token)` must
+  /// carry: only the admin console, spawned with it, steers nodes that way.
+  /// Never sent over the network. Empty: that message is refused.
+  std::string steer_token;
 };
 
 /// A node that said hello.
@@ -50,7 +55,7 @@ struct cluster_registry_state {
   /// a node that comes back shows how often it (re)joined.
   std::map<std::string, uint32_t> registrations;
   /// Admin MACs seen recently, with their time: each is accepted once.
-  std::map<std::string, int64_t> used_macs;
+  admin_signatures signatures;
 };
 
 using cluster_registry_impl

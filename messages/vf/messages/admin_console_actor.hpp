@@ -56,11 +56,13 @@ inline std::string console_payload(const std::string& node, int64_t at_ms) {
 ///   `mac` is the hex HMAC-SHA256 of `console_payload(node, at_ms)` under
 ///   the cluster admin key, `at_ms` within 60 s of the coordinator's clock.
 ///
-/// Actors on the coordinator's own CAF node (the HTTP routes) are always
-/// answered; a remote sender that was not admitted gets
-/// `errc::unauthorized` for everything but `admit`.
+/// Two actors have this interface: the console itself (`admin_console`),
+/// which answers actors of its own process only and never leaves it, and
+/// the operators' gate (`admin_gate`), the one handle remote operators get,
+/// which admits by `admit` and passes everything else to the console.
 ///
-/// Sent by: the HTTP adapter (admin routes), `vidflow admin --cluster`.
+/// Sent by: the HTTP adapter (admin routes), `vidflow admin --cluster`
+/// (through the gate).
 using admin_console_actor = caf::typed_actor<
   caf::replies_to<atoms::overview>::with<admin_overview>,
   caf::replies_to<atoms::active>::with<std::vector<job>>,

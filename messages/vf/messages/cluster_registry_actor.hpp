@@ -64,15 +64,16 @@ inline std::string admin_payload(const std::string& command,
 ///   `at_ms` within 60 s of the coordinator's clock, each `mac` once
 ///   (`errc::unauthorized` otherwise, or if the coordinator has no key).
 /// - `(nodes)` → the registered nodes.
-/// - `(drain, name, on)` → leases node `name` holds; `on` marks it
-///   draining (no new tasks), `!on` lets it take tasks again. Only from an
-///   actor on the coordinator's own CAF node (the admin console);
-///   `errc::forbidden` otherwise.
-/// - `(console, at_ms, mac)` → the coordinator's admin console, for an
-///   operator: `mac` signs `admin_payload("console", node, at_ms)` where
-///   `node` is the sender's CAF node (`to_string`), like `drain` above. The
-///   console itself answers a remote sender only after its own `(admit,
-///   ...)`.
+/// - `(drain, name, on, token)` → leases node `name` holds; `on` marks it
+///   draining (no new tasks), `!on` lets it take tasks again. `token` must
+///   be the registry's `steer_token`, a secret of the coordinator process
+///   only the admin console holds; `errc::forbidden` otherwise.
+/// - `(console, at_ms, mac)` → the operators' gate to the admin console
+///   (`admin_gate`), for an operator: `mac` signs `admin_payload("console",
+///   node, at_ms)` where `node` is the sender's CAF node (`to_string`),
+///   like `drain` above. The gate answers a remote sender only after its
+///   own `(admit, ...)`; the console's own handle never leaves the
+///   coordinator.
 ///
 /// Sent by: worker node agents (`vidflow worker`), the admin CLI
 /// (`vidflow worker --drain` with `cluster.admin_key`, `vidflow admin
@@ -89,7 +90,8 @@ using cluster_registry_actor = caf::typed_actor<
   caf::replies_to<atoms::leave, std::string, int64_t, std::string>::with<
     bool>,
   caf::replies_to<atoms::nodes>::with<std::vector<cluster_node>>,
-  caf::replies_to<atoms::drain, std::string, bool>::with<uint64_t>,
+  caf::replies_to<atoms::drain, std::string, bool, std::string>::with<
+    uint64_t>,
   caf::replies_to<atoms::console, int64_t, std::string>::with<
     admin_console_actor>>;
 

@@ -13,6 +13,7 @@
 #include "caf/actor_system_config.hpp"
 #include "caf/scoped_actor.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <sys/stat.h>
@@ -34,7 +35,8 @@ bool readable(const std::string& path) {
          && ::access(path.c_str(), R_OK) == 0;
 }
 
-/// The HTTP status the admin routes give for `code`.
+/// The HTTP status the admin routes give for `code` (as error_replies.cpp
+/// maps them).
 long status_of(errc code) {
   switch (code) {
     case errc::not_found:
@@ -47,12 +49,17 @@ long status_of(errc code) {
     case errc::unauthorized:
       return 401;
     case errc::forbidden:
+    case errc::storage_quota_exceeded:
       return 403;
+    case errc::payload_too_large:
+      return 413;
+    case errc::throttled:
+    case errc::quota_exceeded:
+      return 429;
     case errc::storage_unavailable:
+    case errc::timeout:
     case errc::intake_paused:
       return 503;
-    case errc::timeout:
-      return 504;
     default:
       return 500;
   }
@@ -100,11 +107,53 @@ public:
     return self_;
   }
 
-  void set_console(messages::admin_console_actor console) {
-    console_ = std::move(console);
+  /// Gets the operators' gate from `reg` and asks it to admit this
+  /// process, both signed with `secret`; remembers both for `call`.
+  caf::error admit(messages::cluster_registry_actor reg, std::string secret,
+                   bool skip_admit) {
+    reg_ = std::move(reg);
+    secret_ = std::move(secret);
+    skip_admit_ = skip_admit;
+    auto node = to_string(self_->node());
+    auto at = unix_ms_now();
+    caf::error err;
+    messages::admin_console_actor gate;
+    self_
+      ->request(reg_, call_timeout, atoms::console_v, at,
+                admin_mac(secret_, messages::admin_payload("console", node,
+                                                           at)))
+      .receive([&](messages::admin_console_actor& g) { gate = std::move(g); },
+               [&](caf::error& e) { err = std::move(e); });
+    if (err)
+      return err;
+    if (!gate)
+      return messages::make_error(errc::internal, "no console handle");
+    if (!skip_admit) {
+      // A new time: each signature is accepted once.
+      auto at2 = std::max(unix_ms_now(), at + 1);
+      self_
+        ->request(gate, call_timeout, atoms::admit_v, at2,
+                  admin_mac(secret_, messages::console_payload(node, at2)))
+        .receive([](bool) {}, [&](caf::error& e) { err = std::move(e); });
+      if (err)
+        return err;
+    }
+    console_ = std::move(gate);
+    return {};
   }
 
   admin_answer call(const admin_op& op) override {
+    auto result = call_once(op);
+    // An admission lasts an hour at most (`top` runs longer): admitted
+    // again once, then the answer stands.
+    if (result.status == 401 && reg_ && !skip_admit_
+        && !admit(reg_, secret_, false))
+      result = call_once(op);
+    return result;
+  }
+
+private:
+  admin_answer call_once(const admin_op& op) {
     admin_answer result;
     auto on_err = [&](caf::error& err) { result = failed(err); };
     auto& c = console_;
@@ -211,10 +260,12 @@ public:
     return result;
   }
 
-private:
   std::unique_ptr<caf::actor_system_config> cfg_;
   caf::actor_system sys_;
   caf::scoped_actor self_;
+  messages::cluster_registry_actor reg_;
+  std::string secret_;
+  bool skip_admit_ = false;
   messages::admin_console_actor console_;
 };
 
@@ -265,38 +316,13 @@ std::unique_ptr<admin_link> open_admin_link(const admin_link_options& opts,
     exit_code = 3;
     return nullptr;
   }
-  auto& self = link->self();
-  messages::admin_console_actor console;
-  caf::error err;
-  auto node = to_string(self->node());
-  auto at = unix_ms_now();
-  self
-    ->request(*reg, call_timeout, atoms::console_v, at,
-              admin_mac(secret, messages::admin_payload("console", node, at)))
-    .receive([&](messages::admin_console_actor& c) { console = std::move(c); },
-             [&](caf::error& e) { err = std::move(e); });
-  if (err || !console) {
+  if (auto err = link->admit(*reg, secret, opts.skip_admit)) {
     why = "the coordinator at " + target + " refused the admin key: "
           + messages::message_of(err) + " (is " + secret_path
           + " the coordinator's cluster.admin_key?)";
     exit_code = messages::errc_of(err) == errc::unauthorized ? 4 : 1;
     return nullptr;
   }
-  if (opts.skip_admit) {
-    link->set_console(std::move(console));
-    return link;
-  }
-  auto mac = admin_mac(secret, messages::console_payload(node, at));
-  self->request(console, call_timeout, atoms::admit_v, at, mac)
-    .receive([](bool) {}, [&](caf::error& e) { err = std::move(e); });
-  if (err) {
-    why = "the coordinator at " + target
-          + " refused the admin key: " + messages::message_of(err)
-          + " (is " + secret_path + " the coordinator's cluster.admin_key?)";
-    exit_code = messages::errc_of(err) == errc::unauthorized ? 4 : 1;
-    return nullptr;
-  }
-  link->set_console(std::move(console));
   return link;
 }
 

@@ -412,9 +412,10 @@ std::string do_init_certs(const cert_options& opts, std::ostream& progress) {
   }
   // The operators' client certificate for `vidflow admin --cluster`: TLS
   // client only, so it can never serve as a coordinator. Made once, kept
-  // (with the CA it belongs to); --force makes a new one.
+  // (with the CA it belongs to; a new CA makes a new one). --force, which
+  // reissues node files, leaves it alone: operators keep their access.
   if (auto pem = path("admin.pem");
-      !exists(pem) || !exists(path("admin.key")) || opts.force || !reuse) {
+      !exists(pem) || !exists(path("admin.key")) || !reuse) {
     auto key = make_key();
     if (!key)
       return "cannot generate the admin client key: " + openssl_error();

@@ -3,6 +3,8 @@
 #include "vf/runtime/domain.hpp"
 
 #include "vf/actors/admin_console.hpp"
+#include "vf/actors/admin_gate.hpp"
+#include "vf/actors/secure_random.hpp"
 #include "vf/actors/cluster_registry.hpp"
 #include "vf/actors/dispatcher.hpp"
 #include "vf/actors/dlq_analyzer.hpp"
@@ -133,7 +135,7 @@ job_end_metrics(prometheus::Registry& reg) {
   using messages::errc;
   for (auto code : {errc::bad_media, errc::timeout, errc::provider_error,
                     errc::storage_unavailable, errc::worker_lost,
-                    errc::no_worker, errc::cancelled, errc::internal}) {
+                    errc::no_worker, errc::internal}) {
     messages::dead_letter x;
     x.error_code = code;
     dead.Add({{"category", actors::classify(x)}});
@@ -254,6 +256,9 @@ domain_actors spawn_domain(node& n, const node_config& cfg,
   auto cluster_cfg = cluster_registry_config_of(cfg, n.log());
   auto console_slot = std::make_shared<messages::admin_console_actor>();
   cluster_cfg.console = console_slot;
+  // The console's capability to steer nodes through the registry: random
+  // per process, never on the wire.
+  cluster_cfg.steer_token = actors::secure_uuid4() + actors::secure_uuid4();
   d.cluster = n.keep("cluster registry", tier::domain,
                      sys.spawn(actors::cluster_registry, cluster_cfg,
                                messages::dispatcher_actor{d.dispatcher},
@@ -269,12 +274,19 @@ domain_actors spawn_domain(node& n, const node_config& cfg,
   admin_cfg.cluster = d.cluster;
   admin_cfg.orchestrator = d.orchestrator;
   admin_cfg.analyzer = d.analyzer;
-  admin_cfg.admin_mac = cluster_cfg.admin_mac;
+  admin_cfg.steer_token = cluster_cfg.steer_token;
   d.admin = n.keep("admin console", tier::domain,
                    sys.spawn(actors::admin_console, admin_cfg));
+  // Remote operators get the gate, never the console (whose handle would
+  // become addressable by id from any peer once it crossed the wire).
+  actors::admin_gate_config gate_cfg;
+  gate_cfg.wall_ms = admin_cfg.wall_ms;
+  gate_cfg.admin_mac = cluster_cfg.admin_mac;
+  gate_cfg.console = d.admin;
   // Before the cluster port opens (serve publishes the registry later), so
   // no operator asks `(console)` while the slot is empty.
-  *console_slot = d.admin;
+  *console_slot = n.keep("admin gate", tier::domain,
+                         sys.spawn(actors::admin_gate, gate_cfg));
   return d;
 }
 

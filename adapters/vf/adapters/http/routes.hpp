@@ -29,9 +29,16 @@ std::vector<route_entry> event_routes();
 /// (routes_dead_letters.cpp).
 std::vector<route_entry> dead_letter_routes();
 
-/// `/admin/status`, `/admin/jobs[/{id}]`, `/admin/pause`, `/admin/resume`
-/// (routes_admin.cpp).
+/// `/admin/status`, `/admin/jobs[/{id}]`, `/admin/pause`, `/admin/resume`,
+/// `/admin/nodes/{name}/drain|undrain` (routes_admin.cpp).
 std::vector<route_entry> admin_routes();
+
+class call;
+
+/// True if this node runs an admin console (the `/admin`, `/dlq` and
+/// `/cluster` routes ask it); otherwise answers 503 and returns false
+/// (routes_admin.cpp).
+bool has_console(call& c);
 
 /// `GET /cluster/nodes` (routes_cluster.cpp).
 std::vector<route_entry> cluster_routes();

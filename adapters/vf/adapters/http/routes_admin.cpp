@@ -14,9 +14,6 @@
 
 namespace vf::adapters::http {
 
-namespace {
-
-/// Answers 503 and returns false when there is no console to ask.
 bool has_console(call& c) {
   if (c.state().handles.admin)
     return true;
@@ -24,6 +21,8 @@ bool has_console(call& c) {
           "this node runs no admin console (it is not a coordinator)");
   return false;
 }
+
+namespace {
 
 void status(call& c) {
   if (!has_console(c))

@@ -23,14 +23,6 @@ http_response no_dead_letter(std::string_view id) {
   return not_found("no dead letter for job '", id, "'; GET /dlq lists them");
 }
 
-/// Answers 503 and returns false when there is no console to ask.
-bool has_console(call& c) {
-  if (c.state().handles.admin)
-    return true;
-  c.error(503, "storage_unavailable",
-          "this node runs no admin console (it is not a coordinator)");
-  return false;
-}
 
 void dlq_list(call& c) {
   auto query = c.request().query;
