@@ -345,7 +345,10 @@ struct machine {
       rec.error_code = out.error_code;
     rec.error_message = out.error_message;
     rec.worker = out.worker;
-    rec.finished_at = now();
+    // The lease time is the dispatcher's clock, anchored apart from this
+    // one: a step quicker than their skew (a millisecond or two) would
+    // otherwise end before it started.
+    rec.finished_at = std::max(now(), out.leased_at);
     rec.duration_us = out.duration_us;
     rec.leased_at = out.leased_at;
     auto m = *this;
