@@ -251,7 +251,7 @@ class ClusterAdmin(unittest.TestCase):
         self.assertEqual(r.returncode, 3, r.stderr)
         self.assertIn("cannot reach", r.stderr)
         # The right certificate with a wrong admin key: TLS passes, the
-        # console refuses to admit.
+        # registry refuses to hand out the gate.
         wrong = os.path.join(scratch, "wrong")
         shutil.copytree(self.certs.dir, wrong)
         with open(os.path.join(wrong, "admin.secret"), "w") as f:

@@ -247,6 +247,11 @@ CAF_TEST(the admin client certificate is made once and is client only) {
   CAF_REQUIRE_EQUAL(run({"w9"}), "");
   CAF_CHECK_EQUAL(slurp(file("admin.pem")), pem);
   CAF_CHECK_NOT_EQUAL(run({"admin"}), "");
+  // Reissuing node files with --force keeps operators' access.
+  cert_options opts;
+  opts.force = true;
+  CAF_REQUIRE_EQUAL(run({"w9"}, opts), "");
+  CAF_CHECK_EQUAL(slurp(file("admin.pem")), pem);
 }
 
 CAF_TEST(the cluster admin secret is made once and kept private) {

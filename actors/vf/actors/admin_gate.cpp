@@ -14,7 +14,8 @@ namespace {
 using messages::errc;
 using messages::make_error;
 
-/// How long the console may take; it bounds its own asks by 10 s.
+/// How long the console may take (an overview chains three asks of at
+/// most 10 s each); the CLI waits 60 s for the gate.
 constexpr auto ask_timeout = std::chrono::seconds{30};
 
 /// How long one admission lasts at most (it ends earlier with the
@@ -40,7 +41,7 @@ caf::error refuse_unless_admitted(admin_gate_impl* self) {
 /// `storage_unavailable`, so the CLI never mistakes them for a broken
 /// connection of its own.
 caf::error as_ours(caf::error err) {
-  if (messages::errc_of(err) != errc::none)
+  if (err.category() == messages::errc_category)
     return err;
   return make_error(errc::storage_unavailable,
                     "the coordinator's admin console did not answer in "

@@ -27,7 +27,9 @@ using namespace std::chrono_literals;
 using messages::errc;
 
 /// How long one request to the console may take.
-constexpr auto call_timeout = 30s;
+/// How long one request to the gate may take: longer than the gate waits
+/// for the console (30 s), so its own answer arrives first.
+constexpr auto call_timeout = 60s;
 
 bool readable(const std::string& path) {
   struct stat st {};
@@ -67,12 +69,13 @@ long status_of(errc code) {
 
 admin_answer failed(const caf::error& err) {
   admin_answer a;
-  auto code = messages::errc_of(err);
-  if (code == errc::none) {
-    // Not ours: CAF's own (the connection broke, the request timed out).
+  if (err.category() != messages::errc_category) {
+    // Not ours: CAF's own (the connection broke, the request timed out);
+    // the gate turns errors behind it into ours, so this is the link.
     a.error = to_string(err);
     return a;
   }
+  auto code = messages::errc_of(err);
   a.status = status_of(code);
   a.body = adapters::http::error_json(to_string(code),
                                       messages::message_of(err));
