@@ -30,7 +30,9 @@ pkgs=(build-essential cmake pkg-config ccache
 if [ "$want_test" = 1 ]; then
   # openssl: certificates for TLS refusal tests; iproute2: `ip netns`;
   # prometheus: promtool and a real Prometheus for the observability test.
-  pkgs+=(sqlite3 clang libclang-rt-14-dev openssl iproute2 prometheus)
+  # redis-server, redis-tools: the Redis edge tests (a real server).
+  pkgs+=(sqlite3 clang libclang-rt-14-dev openssl iproute2 prometheus
+        redis-server redis-tools)
   # Node may come from elsewhere than Debian (with its own npm): only ask
   # apt for it when there is none at all.
   command -v node >/dev/null || pkgs+=(nodejs)

@@ -200,8 +200,10 @@ void keep_lease_journal(node& n, const node_config& cfg,
 
 } // namespace
 
-domain_actors spawn_domain(node& n, const node_config& cfg,
-                           const messages::stores& stores, uint64_t seed) {
+domain_actors spawn_domain(
+  node& n, const node_config& cfg, const messages::stores& stores,
+  uint64_t seed,
+  std::function<void(const messages::job&, int64_t)> on_job_end) {
   auto& sys = n.system();
   domain_actors d;
   auto guard = n.keep("idempotency guard", tier::domain,
@@ -231,6 +233,13 @@ domain_actors spawn_domain(node& n, const node_config& cfg,
   };
   orch_cfg.seed = seed;
   orch_cfg.on_job_end = job_end_metrics(*n.metrics());
+  if (on_job_end)
+    orch_cfg.on_job_end = [metrics = std::move(orch_cfg.on_job_end),
+                           extra = std::move(on_job_end)](
+                            const messages::job& j, int64_t ms) {
+      metrics(j, ms);
+      extra(j, ms);
+    };
   orch_cfg.on_retry = retry_metrics(*n.metrics());
   orch_cfg.trace = [&log = n.log()](const std::string& text,
                                     const messages::job& j) {

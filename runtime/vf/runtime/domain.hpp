@@ -13,6 +13,7 @@
 #include "vf/runtime/ports.hpp"
 
 #include <cstdint>
+#include <functional>
 
 namespace vf::runtime {
 
@@ -30,7 +31,11 @@ struct domain_actors {
 /// idempotency guard, metrics sink, dispatcher, orchestrator, job registry,
 /// retention sweep (restartable), DLQ analyzer, cluster registry, webhook
 /// sender (restartable) and admin console.
-domain_actors spawn_domain(node& n, const node_config& cfg,
-                           const messages::stores& stores, uint64_t seed);
+/// `on_job_end`, if set, also hears of every job that ended (and its time
+/// from upload to end, in ms): the Redis completion stream.
+domain_actors spawn_domain(
+  node& n, const node_config& cfg, const messages::stores& stores,
+  uint64_t seed,
+  std::function<void(const messages::job&, int64_t)> on_job_end = {});
 
 } // namespace vf::runtime

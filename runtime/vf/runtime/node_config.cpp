@@ -2,6 +2,8 @@
 
 #include "vf/runtime/node_config.hpp"
 
+#include "vf/runtime/redis_edge.hpp"
+
 #include "vf/runtime/cluster.hpp"
 
 #include "vf/actors/orchestrator.hpp"
@@ -257,6 +259,8 @@ const std::vector<setting_spec>& serve_specs() {
      "store.public_url, or store.endpoint in s3 mode)"},
   };
   for (auto& x : cluster_tls_specs())
+    xs.push_back(x);
+  for (auto& x : redis_specs())
     xs.push_back(x);
   return xs;
   }();

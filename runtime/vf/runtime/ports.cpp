@@ -288,7 +288,7 @@ std::unique_ptr<objectstore::store_server>
 builtin_store_of(node& n, const node_config& cfg,
                  const listener_limits& limits,
                  messages::upload_gate_actor gate,
-                 messages::orchestrator_actor orchestrator,
+                 messages::object_sink_actor events,
                  std::shared_ptr<adapters::common::upload_meter> meter) {
   if (cfg.store_mode != store_mode::builtin)
     return nullptr;
@@ -323,7 +323,7 @@ builtin_store_of(node& n, const node_config& cfg,
   };
   return std::make_unique<objectstore::store_server>(n.system(),
                                                      std::move(store_cfg),
-                                                     orchestrator);
+                                                     events);
 }
 
 } // namespace vf::runtime

@@ -117,7 +117,7 @@ std::unique_ptr<adapters::objectstore::store_server>
 builtin_store_of(node& n, const node_config& cfg,
                  const listener_limits& limits,
                  messages::upload_gate_actor gate,
-                 messages::orchestrator_actor orchestrator,
+                 messages::object_sink_actor events,
                  std::shared_ptr<adapters::common::upload_meter> meter);
 
 } // namespace vf::runtime

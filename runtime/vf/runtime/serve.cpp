@@ -10,6 +10,7 @@
 #include "vf/runtime/command.hpp"
 #include "vf/runtime/domain.hpp"
 #include "vf/runtime/ports.hpp"
+#include "vf/runtime/redis_edge.hpp"
 #include "vf/runtime/serve_setup.hpp"
 #include "vf/runtime/storage_check.hpp"
 #include "vf/runtime/users.hpp"
@@ -37,6 +38,12 @@ int serve(const std::vector<std::string>& raw_args) {
   auto cfg = make_node_config(*xs);
   if (!cfg) {
     std::cerr << "vidflow serve: " << messages::message_of(cfg.error())
+              << "\n";
+    return 2;
+  }
+  auto redis_cfg = redis_edge_of(*xs, host_name());
+  if (!redis_cfg) {
+    std::cerr << "vidflow serve: " << messages::message_of(redis_cfg.error())
               << "\n";
     return 2;
   }
@@ -80,7 +87,15 @@ int serve(const std::vector<std::string>& raw_args) {
   auto stores = open_stores(n, *cfg, *effects);
   if (!stores)
     return fail("setting data.dir", messages::message_of(stores.error()));
-  auto d = spawn_domain(n, *cfg, *stores, seed);
+  auto redis = spawn_redis_edge(n, *redis_cfg, seed);
+  if (redis.claims)
+    stores->claims = redis.claims;
+  auto d = spawn_domain(n, *cfg, *stores, seed, redis.on_job_end);
+  // Where object events go: the Redis stream (a consumer below hands them
+  // to the orchestrator) or the orchestrator itself.
+  messages::object_sink_actor events = d.orchestrator;
+  if (redis.events)
+    events = redis.events;
   if (cfg->store_mode == store_mode::s3 && !make_dirs(cfg->data_dir + "/tmp"))
     return fail("setting data.dir",
                 "cannot create '" + cfg->data_dir + "/tmp'");
@@ -102,8 +117,8 @@ int serve(const std::vector<std::string>& raw_args) {
   auto gate = n.keep("upload gate", tier::domain,
                      sys.spawn(actors::upload_gate, stores->jobs, gate_cfg));
   auto uploads = std::make_shared<adapters::common::upload_meter>();
-  auto object_server = builtin_store_of(n, *cfg, limits, gate,
-                                        d.orchestrator, uploads);
+  auto object_server = builtin_store_of(n, *cfg, limits, gate, events,
+                                        uploads);
   if (object_server) {
     if (auto err = object_server->start())
       return fail("built-in object store (store.host, store.port)",
@@ -126,7 +141,7 @@ int serve(const std::vector<std::string>& raw_args) {
   adapters::http::api_server api{sys, api_cfg,
                                  adapters::http::api_handles{
                                    d.registry, d.orchestrator, d.dispatcher,
-                                   d.analyzer, d.cluster, d.admin},
+                                   d.analyzer, d.cluster, d.admin, events},
                                  n.metrics()};
   if (auto err = api.start())
     return fail("JSON API (http.host, http.port)", messages::message_of(err));
@@ -151,6 +166,9 @@ int serve(const std::vector<std::string>& raw_args) {
   // Uploads stored before a crash whose events were never acknowledged.
   if (object_server)
     object_server->announce_pending();
+  // Events in the Redis stream: those this node took but never
+  // acknowledged first, then new ones.
+  start_redis_consumer(n, *redis_cfg, d.orchestrator, seed);
   // Worker nodes come last: recovered jobs are queued by now, and nodes
   // that finished tasks while we were away can report them.
   std::string cluster_note;

@@ -1197,10 +1197,21 @@ struct api_server::impl {
   }
 };
 
+namespace {
+
+api_handles with_event_sink(api_handles hs) {
+  if (!hs.events)
+    hs.events = hs.orchestrator;
+  return hs;
+}
+
+} // namespace
+
 api_server::api_server(caf::actor_system& sys, api_config cfg,
                        api_handles handles,
                        std::shared_ptr<prometheus::Registry> metrics)
-  : impl_(std::make_unique<impl>(sys, std::move(cfg), std::move(handles),
+  : impl_(std::make_unique<impl>(sys, std::move(cfg),
+                                 with_event_sink(std::move(handles)),
                                  std::move(metrics))) {
   // nop
 }

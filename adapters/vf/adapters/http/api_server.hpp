@@ -20,6 +20,7 @@
 #include "vf/messages/job.hpp"
 #include "vf/messages/job_registry_actor.hpp"
 #include "vf/messages/object_event.hpp"
+#include "vf/messages/object_sink_actor.hpp"
 #include "vf/messages/orchestrator_actor.hpp"
 
 #include <chrono>
@@ -207,6 +208,9 @@ struct api_handles {
   vf::messages::cluster_registry_actor cluster;
   /// Answers `/admin/...`; optional (503 without it).
   vf::messages::admin_console_actor admin;
+  /// Where webhook events go: the Redis event publisher when the bus is
+  /// Redis; unset: straight to `orchestrator`.
+  vf::messages::object_sink_actor events = {};
 };
 
 /// The HTTP API server. Construct, `start()`, and `stop()` (or destroy)

@@ -73,8 +73,9 @@ constexpr errc_reply errc_replies[] = {
   {errc::storage_unavailable,
    503,
    {},
-   "a backing service is not available; retry later"},
-  {errc::timeout, 503, {}, "a backing service is not available; retry later"},
+   "a backing service is not available; retry later", 5},
+  {errc::timeout, 503, {}, "a backing service is not available; retry later",
+   5},
   {errc::intake_paused, 503, {},
    "an operator paused intake: no new jobs for now; retry later", 30},
 };

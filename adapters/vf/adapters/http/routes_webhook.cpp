@@ -96,6 +96,8 @@ struct tally {
       if (res.status != 503)
         res = error_response(503, "storage_unavailable",
                              "could not record every event; retry later");
+      if (res.retry_after == 0)
+        res.retry_after = 5;
       r.send(std::move(res));
       return;
     }
@@ -174,7 +176,7 @@ void webhook(call& c) {
   }
   for (auto& ev : parsed->events)
     // Always runs: every event's outcome is counted, client gone or not.
-    c.ask(c.state().handles.orchestrator, atoms::created_v, std::move(ev))
+    c.ask(c.state().handles.events, atoms::created_v, std::move(ev))
       .then_always([t](reply& r, bool fresh) { t->recorded(r, fresh); },
                    [t](reply& r, caf::error& err) { t->refused(r, err); });
 }

@@ -13,7 +13,7 @@
 namespace vf::adapters::objectstore {
 
 store_context::store_context(store_config cfg,
-                             messages::orchestrator_actor events)
+                             messages::object_sink_actor events)
   : cfg_(std::move(cfg)), events_(std::move(events)),
     journal_(cfg_.data_dir) {
   // A random prefix keeps request ids of restarted servers apart.

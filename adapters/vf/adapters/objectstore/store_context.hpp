@@ -12,7 +12,7 @@
 #include "vf/adapters/objectstore/pending_journal.hpp"
 #include "vf/adapters/objectstore/store_config.hpp"
 #include "vf/adapters/objectstore/version_clock.hpp"
-#include "vf/messages/orchestrator_actor.hpp"
+#include "vf/messages/object_sink_actor.hpp"
 
 #include <atomic>
 #include <cstdint>
@@ -34,7 +34,7 @@ using key_hold = std::shared_ptr<void>;
 class store_context {
 public:
   /// Takes the validated configuration and the event sink.
-  store_context(store_config cfg, messages::orchestrator_actor events);
+  store_context(store_config cfg, messages::object_sink_actor events);
 
   /// The configuration (immutable while serving).
   const store_config& config() const {
@@ -42,7 +42,7 @@ public:
   }
 
   /// Receiver of ObjectCreated events.
-  const messages::orchestrator_actor& events() const {
+  const messages::object_sink_actor& events() const {
     return events_;
   }
 
@@ -119,7 +119,7 @@ private:
   /// See `config()`.
   store_config cfg_;
   /// See `events()`.
-  messages::orchestrator_actor events_;
+  messages::object_sink_actor events_;
   /// Source of version ids.
   version_clock versions_;
   /// See `journal()`.

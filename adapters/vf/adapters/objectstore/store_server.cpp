@@ -66,7 +66,7 @@ caf::error invalid_setting(const std::string& name, const std::string& why) {
 
 struct store_server::impl {
   impl(caf::actor_system& sys, store_config cfg,
-       messages::orchestrator_actor events)
+       messages::object_sink_actor events)
     : sys(sys), cfg(std::move(cfg)), events(std::move(events)) {
     // nop
   }
@@ -82,7 +82,7 @@ struct store_server::impl {
 
   caf::actor_system& sys;
   store_config cfg;
-  messages::orchestrator_actor events;
+  messages::object_sink_actor events;
   std::unique_ptr<store_context> ctx;
   std::unique_ptr<asio::thread_pool> pool;
   std::vector<std::unique_ptr<io_worker>> workers;
@@ -406,7 +406,7 @@ void store_server::impl::teardown() {
 }
 
 store_server::store_server(caf::actor_system& sys, store_config cfg,
-                           messages::orchestrator_actor events)
+                           messages::object_sink_actor events)
   : impl_(std::make_unique<impl>(sys, std::move(cfg), std::move(events))) {
   // nop
 }

@@ -31,7 +31,7 @@
 #include "caf/error.hpp"
 
 #include "vf/adapters/objectstore/store_config.hpp"
-#include "vf/messages/orchestrator_actor.hpp"
+#include "vf/messages/object_sink_actor.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -46,7 +46,7 @@ public:
   /// Prepares a server; nothing happens before `start`. `events` receives
   /// `(created, object_event)` for each stored upload.
   store_server(caf::actor_system& sys, store_config cfg,
-               messages::orchestrator_actor events);
+               messages::object_sink_actor events);
 
   store_server(const store_server&) = delete;
   store_server& operator=(const store_server&) = delete;
