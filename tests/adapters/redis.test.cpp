@@ -11,33 +11,23 @@
 #include "vf/adapters/redis/event_bus.hpp"
 #include "vf/adapters/redis/streams.hpp"
 
+#include "redis_server.hpp"
 #include "vf_test.hpp"
 
 #include "caf/scoped_actor.hpp"
 
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <functional>
 #include <map>
 #include <mutex>
 #include <set>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
-
-extern char** environ;
 
 using namespace vf::adapters::redis;
 using vf::messages::errc;
@@ -240,115 +230,6 @@ CAF_TEST(reconnect waits grow with jitter up to the cap) {
 
 namespace {
 
-std::string slurp(const fs::path& path) {
-  std::ifstream in{path};
-  std::stringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
-uint16_t free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
-/// A real redis-server on a free loopback port, AOF on, in a fresh
-/// directory; `stop` and `start` again keep its data (the AOF).
-class redis_process {
-public:
-  redis_process() {
-    char tmpl[] = "/tmp/vf-redis-XXXXXX";
-    if (::mkdtemp(tmpl) != nullptr)
-      dir_ = tmpl;
-    port_ = free_port();
-  }
-
-  ~redis_process() {
-    stop();
-    std::error_code ec;
-    if (!dir_.empty())
-      fs::remove_all(dir_, ec);
-  }
-
-  /// Starts the server and waits until it answers PING; "" or why not.
-  std::string start() {
-    std::vector<std::string> args{"redis-server", "--port",
-                                  std::to_string(port_), "--bind",
-                                  "127.0.0.1", "--save", "",
-                                  "--appendonly", "yes", "--appendfsync",
-                                  "always", "--dir", dir_.string(),
-                                  "--daemonize", "no"};
-    std::vector<char*> argv;
-    for (auto& a : args)
-      argv.push_back(a.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    auto log = (dir_ / "server.log").string();
-    posix_spawn_file_actions_addopen(&actions, 1, log.c_str(),
-                                     O_WRONLY | O_CREAT | O_APPEND, 0600);
-    posix_spawn_file_actions_adddup2(&actions, 1, 2);
-    auto rc = ::posix_spawnp(&pid_, "redis-server", &actions, nullptr,
-                             argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    if (rc != 0) {
-      pid_ = 0;
-      return std::string{"cannot start redis-server ("} + std::strerror(rc)
-             + "): install it (deploy/install-deps.sh --test)";
-    }
-    auto deadline = std::chrono::steady_clock::now() + 20s;
-    while (std::chrono::steady_clock::now() < deadline) {
-      connection c{settings()};
-      if (auto r = c.run({"PING"}); r && r->text() == "PONG")
-        return {};
-      int status = 0;
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = 0;
-        return "redis-server exited: " + slurp(dir_ / "server.log");
-      }
-      std::this_thread::sleep_for(50ms);
-    }
-    return "redis-server not answering after 20 s: "
-           + slurp(dir_ / "server.log");
-  }
-
-  void stop() {
-    if (pid_ <= 0)
-      return;
-    ::kill(pid_, SIGTERM);
-    int status = 0;
-    ::waitpid(pid_, &status, 0);
-    pid_ = 0;
-  }
-
-  redis_settings settings() const {
-    redis_settings s;
-    s.port = port_;
-    s.connect_timeout = 1000ms;
-    s.command_timeout = 3000ms;
-    s.reconnect_max = 400ms;
-    s.claim_idle = 300ms;
-    s.stream = "t:events";
-    s.group = "g";
-    s.consumer = "c1";
-    s.completions = "t:done";
-    s.key_prefix = "t:";
-    return s;
-  }
-
-private:
-  fs::path dir_;
-  uint16_t port_ = 0;
-  pid_t pid_ = 0;
-};
-
 /// What the fake orchestrator saw.
 struct sink_log {
   std::mutex mtx;
@@ -414,10 +295,26 @@ int64_t pending(connection& c, const std::string& stream,
   return r->elements[0].integer_value;
 }
 
+/// The server's address with short timeouts and names of our own.
+redis_settings settings_of(const vf::testing::redis_server& r) {
+  redis_settings s;
+  s.port = r.port();
+  s.connect_timeout = 1000ms;
+  s.command_timeout = 3000ms;
+  s.reconnect_max = 400ms;
+  s.claim_idle = 300ms;
+  s.stream = "t:events";
+  s.group = "g";
+  s.consumer = "c1";
+  s.completions = "t:done";
+  s.key_prefix = "t:";
+  return s;
+}
+
 struct fixture {
   vf::testing::config cfg;
   caf::actor_system sys{cfg};
-  redis_process redis;
+  vf::testing::redis_server redis;
   std::shared_ptr<sink_log> log = std::make_shared<sink_log>();
   bus_hooks hooks;
   std::shared_ptr<std::map<std::string, uint64_t>> counts
@@ -458,7 +355,7 @@ struct fixture {
   event_consumer_actor consumer(const std::string& name,
                                 vf::messages::object_sink_actor to) {
     consumer_config c;
-    c.redis = redis.settings();
+    c.redis = settings_of(redis);
     c.redis.consumer = name;
     c.block = 50ms;
     c.trim_every = 100ms;
@@ -497,14 +394,14 @@ std::vector<std::string> keys_of(const std::string& prefix, int n) {
 CAF_TEST_FIXTURE_SCOPE(redis_tests, fixture)
 
 CAF_TEST(events go through the stream once and are acknowledged) {
-  auto pub = keep(spawn_event_publisher(sys, redis.settings(), hooks, 1));
+  auto pub = keep(spawn_event_publisher(sys, settings_of(redis), hooks, 1));
   auto keys = keys_of("a/", 200);
   log->unknown.insert("a/7"); // not ours: acknowledged, not retried
   for (auto& r : publish(pub, keys))
     CAF_CHECK(r && *r);
   consumer("c1", sink());
   CAF_CHECK(eventually([&] { return log->distinct() == keys.size(); }));
-  connection c{redis.settings()};
+  connection c{settings_of(redis)};
   CAF_CHECK(eventually([&] { return pending(c, "t:events", "g") == 0; }));
   for (auto& k : keys)
     CAF_CHECK_EQUAL(log->count(k), 1);
@@ -519,12 +416,12 @@ CAF_TEST(events go through the stream once and are acknowledged) {
 }
 
 CAF_TEST(what a dead consumer left pending is claimed and delivered) {
-  auto pub = keep(spawn_event_publisher(sys, redis.settings(), hooks, 2));
+  auto pub = keep(spawn_event_publisher(sys, settings_of(redis), hooks, 2));
   auto keys = keys_of("d/", 10);
   for (auto& r : publish(pub, keys))
     CAF_CHECK(r && *r);
   // A consumer that reads and dies before it acknowledges.
-  connection dead{redis.settings()};
+  connection dead{settings_of(redis)};
   auto mk = dead.run({"XGROUP", "CREATE", "t:events", "g", "0", "MKSTREAM"});
   CAF_REQUIRE(mk && !mk->is_error());
   auto r = dead.run({"XREADGROUP", "GROUP", "g", "dead", "COUNT", "100",
@@ -543,14 +440,14 @@ CAF_TEST(what a dead consumer left pending is claimed and delivered) {
 }
 
 CAF_TEST(an event the orchestrator could not record is delivered again) {
-  auto pub = keep(spawn_event_publisher(sys, redis.settings(), hooks, 3));
+  auto pub = keep(spawn_event_publisher(sys, settings_of(redis), hooks, 3));
   log->flaky.insert("f/1");
   for (auto& r : publish(pub, {"f/0", "f/1", "f/2"}))
     CAF_CHECK(r && *r);
   consumer("c1", sink());
   // Refused once (storage_unavailable), left pending, claimed again.
   CAF_CHECK(eventually([&] { return log->count("f/1") == 2; }));
-  connection c{redis.settings()};
+  connection c{settings_of(redis)};
   CAF_CHECK(eventually([&] { return pending(c, "t:events", "g") == 0; }));
   CAF_CHECK_EQUAL(log->count("f/0"), 1);
   CAF_CHECK_EQUAL(log->count("f/2"), 1);
@@ -558,7 +455,7 @@ CAF_TEST(an event the orchestrator could not record is delivered again) {
 }
 
 CAF_TEST(trimming never drops what a group has not acknowledged) {
-  connection c{redis.settings()};
+  connection c{settings_of(redis)};
   for (int i = 0; i < 600; ++i)
     CAF_REQUIRE(c.run(xadd_event("t:trim", event_of("k" + std::to_string(i)))));
   CAF_REQUIRE(c.run({"XGROUP", "CREATE", "t:trim", "g", "0"}));
@@ -608,8 +505,8 @@ CAF_TEST(trimming never drops what a group has not acknowledged) {
 }
 
 CAF_TEST(two claimants race and exactly one wins each key) {
-  auto a = keep(spawn_redis_claims(sys, redis.settings(), hooks, 4));
-  auto b = keep(spawn_redis_claims(sys, redis.settings(), hooks, 5));
+  auto a = keep(spawn_redis_claims(sys, settings_of(redis), hooks, 4));
+  auto b = keep(spawn_redis_claims(sys, settings_of(redis), hooks, 5));
   constexpr int n = 100;
   std::atomic<int> wins_a{0};
   std::atomic<int> wins_b{0};
@@ -640,7 +537,7 @@ CAF_TEST(two claimants race and exactly one wins each key) {
   for (int i = 0; i < n; ++i)
     CAF_CHECK(won[0][i] != won[1][i]);
   // And the winner is recorded, with its time to live.
-  connection c{redis.settings()};
+  connection c{settings_of(redis)};
   auto r = c.run({"GET", "t:claim:uploads/k0@v"});
   CAF_REQUIRE(r);
   CAF_CHECK(r->text() == "job-a" || r->text() == "job-b");
@@ -648,8 +545,8 @@ CAF_TEST(two claimants race and exactly one wins each key) {
 }
 
 CAF_TEST(everything reconnects after redis-server restarts) {
-  auto pub = keep(spawn_event_publisher(sys, redis.settings(), hooks, 6));
-  auto done = keep(spawn_completion_publisher(sys, redis.settings(), hooks, 7));
+  auto pub = keep(spawn_event_publisher(sys, settings_of(redis), hooks, 6));
+  auto done = keep(spawn_completion_publisher(sys, settings_of(redis), hooks, 7));
   consumer("c1", sink());
   for (auto& r : publish(pub, keys_of("r/", 20)))
     CAF_CHECK(r && *r);
@@ -675,7 +572,7 @@ CAF_TEST(everything reconnects after redis-server restarts) {
   });
   CAF_CHECK(back);
   CAF_CHECK(eventually([&] { return log->count("r/after") == 1; }));
-  connection c{redis.settings()};
+  connection c{settings_of(redis)};
   CAF_CHECK(eventually([&] {
     auto r = c.run({"XRANGE", "t:done", "-", "+"});
     if (!r)

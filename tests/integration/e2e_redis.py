@@ -17,10 +17,11 @@ acknowledges after the orchestrator recorded each event.
 - Redis stopped for 10 s: the webhook and uploads answer 503 with
   Retry-After (nothing hangs, /healthz stays 200); after Redis is back the
   upload taken during the outage is processed by itself.
-- kill -9 of the coordinator in the middle of a run while events keep
-  arriving in the stream (written there as an ingestion node would):
-  restarted on the same data, it catches up; every job SUCCEEDED, each step
-  recorded once.
+- kill -9 of the coordinator in the middle of a run while two ingestion
+  nodes (`serve --role ingest`) keep taking webhooks into the stream; one
+  of them killed (-9) as well: every event they answered 200 for is in the
+  stream; the coordinator, restarted on the same data, catches up; every
+  job SUCCEEDED, each step recorded once.
 Deadlines are correctness bounds, not performance checks.
 """
 
@@ -71,6 +72,35 @@ class Redis(h.Process):
     def restarted(self):
         self.stop()
         return Redis(self.port, self.dir)
+
+
+class Ingest(h.Process):
+    """`vidflow serve --role ingest` on a free port, publishing to `r`."""
+
+    def __init__(self, r):
+        self.http_port = h.free_port()
+        super().__init__("ingest", [
+            h.binary, "serve", "--config", h.config, "--role", "ingest",
+            "--http-port", str(self.http_port), "--events-bus", "redis",
+            "--redis-port", str(r.port), "--webhook-token", h.WEBHOOK_TOKEN,
+            "--rate-limit", "0"])
+        self.base = f"http://127.0.0.1:{self.http_port}"
+        end = time.monotonic() + 30
+        while time.monotonic() < end:
+            if self.proc.poll() is not None:
+                raise AssertionError("ingestion node exited:\n"
+                                     + self.log_tail())
+            try:
+                if h.request("GET", self.base + "/healthz",
+                             timeout=2).status == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise AssertionError("ingestion node not healthy:\n" + self.log_tail())
+
+    def client(self, login=False):
+        return h.Client(self.base)
 
 
 def redis_args(r):
@@ -266,6 +296,12 @@ class RedisMode(unittest.TestCase):
                           data_dir=data_dir)
         ports = (server.http_port, server.store_port)
         c = server.client()
+        ingest = [Ingest(r), Ingest(r)]
+        # An ingestion node takes webhooks only.
+        res = ingest[1].client(login=False).call("POST", "/jobs", {})
+        self.assertEqual(res.status, 404, res)
+        self.assertEqual(
+            ingest[1].client(login=False).call("GET", "/readyz").status, 200)
         n = max(20, JOBS // 5)
         with concurrent.futures.ThreadPoolExecutor(8) as pool:
             ups = list(pool.map(lambda i: upload_one(c, i), range(n)))
@@ -277,16 +313,19 @@ class RedisMode(unittest.TestCase):
         os.kill(server.proc.pid, signal.SIGKILL)
         server.proc.wait()
         # Events keep arriving while the coordinator is away: each
-        # object's event again, straight into the stream (what an ingestion
-        # node's webhook does).
-        for u in ups:
-            out = r.cli("XADD", "vidflow:events", "*", "v", "1",
-                        "name", "s3:ObjectCreated:Put", "source", "minio",
-                        "bucket", u["job"]["s3_bucket"],
-                        "key", u["job"]["s3_key"],
-                        "version", u["version"], "etag", u["etag"],
-                        "size", str(u["size"]), "sha256", "")
-            self.assertRegex(out.strip(), r"^\d+-\d+$")
+        # object's event again through the webhooks of two ingestion nodes,
+        # in turn; then one ingestion node is killed (-9) too.
+        before = int(r.cli("XLEN", "vidflow:events").strip())
+        for i, u in enumerate(ups):
+            body = h.minio_event(u["job"]["s3_bucket"], u["job"]["s3_key"],
+                                 u["version"], u["etag"], u["size"])
+            res = ingest[i % 2].client(login=False).webhook(body)
+            self.assertEqual(res.status, 200, res)
+        os.kill(ingest[0].proc.pid, signal.SIGKILL)
+        ingest[0].proc.wait()
+        # Every event an ingestion node answered 200 for is in the stream.
+        self.assertEqual(int(r.cli("XLEN", "vidflow:events").strip()),
+                         before + len(ups))
         server = h.Server(h.binary, extra_args=redis_args(r) + slow,
                           data_dir=data_dir, http_port=ports[0],
                           store_port=ports[1])
@@ -299,6 +338,7 @@ class RedisMode(unittest.TestCase):
             time.sleep(0.2)
         self.assertEqual(pending(r), 0)
         server.stop()
+        ingest[1].stop()
         r.stop()
         self.assertFalse(problems, "\n".join(problems[:40]))
 

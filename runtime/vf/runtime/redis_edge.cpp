@@ -20,6 +20,10 @@ using messages::make_error;
 
 const std::vector<setting_spec>& redis_specs() {
   static const std::vector<setting_spec> specs{
+    {"serve.role", "--role", "coordinator",
+     "coordinator (everything: API, store, orchestrator, workers) or "
+     "ingest (a stateless intake node: the MinIO webhook into the Redis "
+     "stream, plus /healthz, /readyz, /metrics; needs events.bus = redis)"},
     {"events.bus", "--events-bus", "direct",
      "where object events go: direct (to the orchestrator) or redis (a "
      "Redis stream the orchestrator consumes; see docs/redis.md)"},

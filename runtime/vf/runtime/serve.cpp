@@ -10,6 +10,7 @@
 #include "vf/runtime/command.hpp"
 #include "vf/runtime/domain.hpp"
 #include "vf/runtime/ports.hpp"
+#include "vf/runtime/ingest.hpp"
 #include "vf/runtime/redis_edge.hpp"
 #include "vf/runtime/serve_setup.hpp"
 #include "vf/runtime/storage_check.hpp"
@@ -45,6 +46,14 @@ int serve(const std::vector<std::string>& raw_args) {
   if (!redis_cfg) {
     std::cerr << "vidflow serve: " << messages::message_of(redis_cfg.error())
               << "\n";
+    return 2;
+  }
+  auto role = xs->str("serve.role");
+  if (role == "ingest")
+    return serve_ingest(*cfg, *redis_cfg);
+  if (role != "coordinator") {
+    std::cerr << "vidflow serve: setting serve.role (flag --role): '" << role
+              << "' is neither coordinator nor ingest\n";
     return 2;
   }
   logger log;

@@ -82,6 +82,9 @@ struct api_config {
   size_t threads = 1;
   /// HMAC key of the access tokens.
   std::string jwt_secret;
+  /// An ingestion node's API: only the webhook and /healthz, /readyz,
+  /// /metrics (ready without a job registry); its events go to `events`.
+  bool intake_only = false;
   /// Lifetime of an access token in seconds.
   uint32_t token_ttl = 3600;
   /// Accounts that may log in, hashed at start (tests, embedded use);

@@ -18,6 +18,11 @@ namespace vf::adapters::http {
 
 std::vector<route_entry> api_routes(const api_config& cfg) {
   std::vector<route_entry> result;
+  if (cfg.intake_only) {
+    for (auto part : {webhook_routes(cfg), ops_routes()})
+      result.insert(result.end(), part.begin(), part.end());
+    return result;
+  }
   for (auto part : {auth_routes(), job_routes(), event_routes(),
                     dead_letter_routes(), admin_routes(),
                     cluster_routes(), webhook_routes(cfg), ops_routes()})

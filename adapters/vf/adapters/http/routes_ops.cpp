@@ -65,6 +65,12 @@ void readyz(call& c) {
   storage_status storage;
   if (state.config.check_storage)
     storage = state.config.check_storage();
+  if (state.config.intake_only) {
+    // An ingestion node holds no jobs: ready while it can take webhooks
+    // (whether Redis takes them shows in each answer, 503 + Retry-After).
+    ready_or_not(c, storage, true, {});
+    return;
+  }
   if (!state.handles.registry) {
     ready_or_not(c, storage, false, "no job registry");
     return;
