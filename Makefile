@@ -5,7 +5,12 @@ BUILD_DIR ?= build
 BUILD_TYPE ?= Release
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
+PROFILE ?=
+ifeq ($(PROFILE),redis)
+CONFIG ?= config/redis.conf
+else
 CONFIG ?= config/vidflow.conf
+endif
 FUZZ_DIR ?= $(BUILD_DIR)/fuzz
 FUZZ_SECONDS ?= 60
 ASAN_BUILD_DIR ?= build-asan
@@ -17,6 +22,8 @@ all: build
 
 help:
 	@echo "make run     install deps, build, start a single node (127.0.0.1:8000)"
+	@echo "make run PROFILE=redis   the same with the Redis event bus (starts a"
+	@echo "             local redis-server if none answers on 6379; docs/redis.md)"
 	@echo "make test    install deps, build, run every test (unit + integration)"
 	@echo "make build   build build/vidflow (Release)"
 	@echo "make bench   run the benchmarks and print their numbers"
@@ -40,6 +47,9 @@ build: deps configure
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
 run: build
+ifeq ($(PROFILE),redis)
+	@deploy/redis-local.sh
+endif
 	$(BUILD_DIR)/vidflow serve --config $(CONFIG)
 
 test: test-deps configure

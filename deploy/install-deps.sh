@@ -7,15 +7,18 @@
 #   deploy/install-deps.sh            build + run dependencies
 #   deploy/install-deps.sh --test     also what the tests need
 #   deploy/install-deps.sh --bench    also what the benchmarks need
+#   deploy/install-deps.sh --redis    also redis-server (make run PROFILE=redis)
 set -euo pipefail
 
 want_test=0
 want_bench=0
+want_redis=0
 for arg in "$@"; do
   case "$arg" in
     --test) want_test=1 ;;
     --bench) want_bench=1; want_test=1 ;;
-    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    --redis) want_redis=1 ;;
+    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
     *) echo "install-deps: unknown option '$arg' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -37,6 +40,9 @@ if [ "$want_test" = 1 ]; then
   # apt for it when there is none at all.
   command -v node >/dev/null || pkgs+=(nodejs)
   command -v npm >/dev/null || pkgs+=(npm)
+fi
+if [ "$want_redis" = 1 ]; then
+  pkgs+=(redis-server redis-tools)
 fi
 if [ "$want_bench" = 1 ]; then
   pkgs+=(wrk python3-fastapi python3-uvicorn)
