@@ -118,6 +118,19 @@ private:
   bool down_ = false;
 };
 
+/// Sends `msg` to `self` after `delay` unless one is on its way already
+/// (`pending` says so; the handler clears it).
+template <class Ptr, class Atom>
+void send_once(Ptr self, bool& pending, milliseconds delay, Atom msg) {
+  if (pending)
+    return;
+  pending = true;
+  if (delay.count() <= 0)
+    self->send(self, msg);
+  else
+    self->delayed_send(self, delay, msg);
+}
+
 bool starts_with(const std::string& s, const char* prefix) {
   return s.rfind(prefix, 0) == 0;
 }
@@ -230,14 +243,7 @@ struct consumer_state {
 using consumer_ptr = event_consumer_actor::stateful_pointer<consumer_state>;
 
 void schedule(consumer_ptr self, milliseconds delay) {
-  auto& st = self->state;
-  if (st.tick_pending)
-    return;
-  st.tick_pending = true;
-  if (delay.count() <= 0)
-    self->send(self, atoms::tick_v);
-  else
-    self->delayed_send(self, delay, atoms::tick_v);
+  send_once(self, self->state.tick_pending, delay, atoms::tick_v);
 }
 
 /// The connection failed: everything is read again once it is back (the
@@ -451,14 +457,7 @@ struct completion_state {
 using completion_ptr = completion_actor::stateful_pointer<completion_state>;
 
 void completion_schedule(completion_ptr self, milliseconds delay) {
-  auto& st = self->state;
-  if (st.flush_pending)
-    return;
-  st.flush_pending = true;
-  if (delay.count() <= 0)
-    self->send(self, atoms::flush_v);
-  else
-    self->delayed_send(self, delay, atoms::flush_v);
+  send_once(self, self->state.flush_pending, delay, atoms::flush_v);
 }
 
 void completion_flush(completion_ptr self) {
