@@ -450,6 +450,25 @@ CAF_TEST(racing duplicates start one run) {
   CAF_CHECK_EQUAL(pending().size(), 1u);
 }
 
+CAF_TEST(a racing duplicate learns the failure of the first delivery) {
+  // The first delivery cannot be recorded: a duplicate that raced it must
+  // hear that too (not "duplicate"), or its source would forget an event
+  // that was never recorded.
+  st().fail_writes = true;
+  for (int i = 0; i < 2; ++i)
+    self->send(orch, atoms::created_v, event("v1"));
+  consume_messages();
+  for (int i = 0; i < 2; ++i) {
+    auto r = receive_one<bool>();
+    CAF_REQUIRE(!r);
+    CAF_CHECK_EQUAL(messages::errc_of(r.error()), errc::storage_unavailable);
+  }
+  // Redelivered once the store is back: it starts the run.
+  st().fail_writes = false;
+  CAF_CHECK_EQUAL(deliver(event("v1")), true);
+  CAF_CHECK_EQUAL(pending().size(), 1u);
+}
+
 CAF_TEST(events for unknown jobs and foreign keys are rejected) {
   auto r = deliver(event("v1", "nope"));
   CAF_REQUIRE(!r);

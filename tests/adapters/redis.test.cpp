@@ -238,6 +238,8 @@ struct sink_log {
   std::set<std::string> flaky;
   /// Keys answered with not_found (not ours).
   std::set<std::string> unknown;
+  /// The last event seen per key, as the orchestrator got it.
+  std::map<std::string, object_event> last;
 
   int count(const std::string& key) {
     std::lock_guard<std::mutex> g{mtx};
@@ -258,11 +260,27 @@ fake_sink(vf::messages::object_sink_actor::pointer,
           const object_event& ev) -> caf::result<bool> {
       std::lock_guard<std::mutex> g{log->mtx};
       auto n = ++log->seen[ev.object.key];
+      log->last[ev.object.key] = ev;
       if (log->unknown.count(ev.object.key) > 0)
         return vf::messages::make_error(errc::not_found, "no such job");
       if (log->flaky.count(ev.object.key) > 0 && n == 1)
         return vf::messages::make_error(errc::storage_unavailable, "busy");
       return n == 1;
+    },
+  };
+}
+
+/// An orchestrator that never answers (a consumer's requests to it stay
+/// in flight until the consumer goes).
+vf::messages::object_sink_actor::behavior_type
+silent_sink(vf::messages::object_sink_actor::pointer self,
+            std::shared_ptr<std::atomic<int>> seen) {
+  return {
+    [self, seen](vf::atoms::created,
+                 const object_event&) -> caf::result<bool> {
+      ++*seen;
+      // Never delivered; dropped when this actor goes.
+      return self->make_response_promise<bool>();
     },
   };
 }
@@ -353,10 +371,12 @@ struct fixture {
   }
 
   event_consumer_actor consumer(const std::string& name,
-                                vf::messages::object_sink_actor to) {
+                                vf::messages::object_sink_actor to,
+                                std::chrono::milliseconds claim_idle = 300ms) {
     consumer_config c;
     c.redis = settings_of(redis);
     c.redis.consumer = name;
+    c.redis.claim_idle = claim_idle;
     c.block = 50ms;
     c.trim_every = 100ms;
     c.request_timeout = 5000ms;
@@ -452,6 +472,64 @@ CAF_TEST(an event the orchestrator could not record is delivered again) {
   CAF_CHECK_EQUAL(log->count("f/0"), 1);
   CAF_CHECK_EQUAL(log->count("f/2"), 1);
   CAF_CHECK(counted("retried") >= 1);
+}
+
+CAF_TEST(a consumer restarted under its name finishes what it took) {
+  auto pub = keep(spawn_event_publisher(sys, settings_of(redis), hooks, 8));
+  auto keys = keys_of("h/", 12);
+  for (auto& r : publish(pub, keys))
+    CAF_CHECK(r && *r);
+  // The first run takes every entry and dies before any answer came.
+  auto seen = std::make_shared<std::atomic<int>>(0);
+  auto silent = keep(sys.spawn(silent_sink, seen));
+  auto first = consumer("c1", silent, 600000ms);
+  CAF_CHECK(eventually([&] { return seen->load() == 12; }));
+  caf::anon_send_exit(first, caf::exit_reason::kill);
+  connection c{settings_of(redis)};
+  CAF_CHECK_EQUAL(pending(c, "t:events", "g"), 12);
+  // The next run of "c1" reads its own pending entries first; claim_idle
+  // is 10 minutes here, so this is not XAUTOCLAIM at work.
+  consumer("c1", sink(), 600000ms);
+  CAF_CHECK(eventually([&] { return log->distinct() == keys.size(); }));
+  CAF_CHECK(eventually([&] { return pending(c, "t:events", "g") == 0; }));
+  for (auto& k : keys)
+    CAF_CHECK_EQUAL(log->count(k), 1);
+  CAF_CHECK_EQUAL(counted("reclaimed"), 0u);
+}
+
+CAF_TEST(entries are checked and never claim to come from our store) {
+  auto pub = keep(spawn_event_publisher(sys, settings_of(redis), hooks, 9));
+  // What a consumer could not read is refused at the door.
+  auto bad = event_of("x/long");
+  bad.name = std::string(300, 'n');
+  caf::scoped_actor self{sys};
+  self->request(pub, 10s, vf::atoms::created_v, bad)
+    .receive([&](bool) { CAF_FAIL("an unreadable event was published"); },
+             [&](caf::error& e) {
+               CAF_CHECK_EQUAL(static_cast<errc>(e.code()),
+                               errc::invalid_argument);
+             });
+  // A newer layout stays pending for a coordinator that reads it.
+  connection c{settings_of(redis)};
+  auto cmd = xadd_event("t:events", event_of("x/v2"));
+  cmd[4] = "2";
+  CAF_REQUIRE(c.run(cmd));
+  // Anyone who can write to Redis may say "builtin" and give a digest.
+  auto forged = event_of("x/forged");
+  forged.object.sha256 = std::string(64, 'a');
+  for (auto& r : publish(pub, {"x/0"}))
+    CAF_CHECK(r && *r);
+  self->request(pub, 10s, vf::atoms::created_v, forged)
+    .receive([&](bool x) { CAF_CHECK(x); },
+             [&](caf::error& e) { CAF_FAIL(vf::messages::message_of(e)); });
+  consumer("c1", sink());
+  CAF_CHECK(eventually([&] { return log->distinct() == 2; }));
+  CAF_CHECK(eventually([&] { return pending(c, "t:events", "g") == 1; }));
+  CAF_CHECK_EQUAL(log->count("x/v2"), 0);
+  std::lock_guard<std::mutex> g{log->mtx};
+  CAF_CHECK_EQUAL(log->last["x/forged"].source, "redis:builtin");
+  CAF_CHECK_EQUAL(log->last["x/forged"].object.sha256, "");
+  CAF_CHECK_EQUAL(log->last["x/0"].object.size, 7u);
 }
 
 CAF_TEST(trimming never drops what a group has not acknowledged) {

@@ -124,15 +124,11 @@ struct machine {
     auto ended = messages::is_terminal(j.status);
     if (ended && since == 0)
       since = submitted_at(j.id);
-    // Only what a trace line needs, for a terminal status.
+    // The whole job for a terminal status: the trace line and the
+    // completion hooks (metrics, the Redis completions stream) read it.
     messages::job brief;
-    if (ended) {
-      brief.id = j.id;
-      brief.status = j.status;
-      brief.request_id = j.request_id;
-      brief.error_code = j.error_code;
-      brief.error_message = j.error_message;
-    }
+    if (ended)
+      brief = j;
     self->request(store, store_timeout, atoms::put_v, j)
       .then(
         [m, then, ended, brief, since](bool) mutable {
@@ -671,14 +667,34 @@ struct machine {
                         "object key '" + obj.key + "' is not of the form "
                           + st.cfg.key_prefix + "/<job_id>/<filename>");
     auto ckey = messages::claim_key(obj);
-    if (st.claiming.count(ckey) > 0)
-      return false; // The same event is being handled right now.
-    st.claiming.insert(ckey);
+    if (auto i = st.claiming.find(ckey); i != st.claiming.end()) {
+      // The same event is being handled right now: answer with its
+      // outcome once there is one.
+      auto waiter = self->make_response_promise<bool>();
+      i->second.push_back(waiter);
+      return waiter;
+    }
+    st.claiming.emplace(ckey,
+                        std::vector<caf::typed_response_promise<bool>>{});
     auto rp = self->make_response_promise<bool>();
-    auto fail = [=](caf::error& err) mutable {
-      self->state.claiming.erase(ckey);
-      rp.deliver(err);
+    // Answers this request and those that waited for it (a duplicate once
+    // recorded: `false`; an error: the same, so their sources retry too).
+    auto done = [self, ckey, rp](auto result) mutable {
+      auto& claiming = self->state.claiming;
+      std::vector<caf::typed_response_promise<bool>> waiters;
+      if (auto i = claiming.find(ckey); i != claiming.end()) {
+        waiters = std::move(i->second);
+        claiming.erase(i);
+      }
+      for (auto& w : waiters) {
+        if constexpr (std::is_same_v<decltype(result), bool>)
+          w.deliver(false);
+        else
+          w.deliver(result);
+      }
+      rp.deliver(result);
     };
+    auto fail = [=](caf::error& err) mutable { done(err); };
     // Claims and starts work; `j` is a job waiting for this upload.
     auto start = [=](messages::job j) mutable {
       self->request(guard, store_timeout, atoms::claim_v, obj, j.id)
@@ -687,18 +703,16 @@ struct machine {
             // A claim without the transition means we crashed in
             // between: the job still waits, so the event is new.
             if (!first && !next(j.status, job_event::upload_arrived)) {
-              self->state.claiming.erase(ckey);
-              rp.deliver(false);
+              done(false);
               return;
             }
             m.begin(std::move(j), obj, job_event::upload_arrived,
                     [=](const caf::error& err,
                         const messages::job&) mutable {
-                      self->state.claiming.erase(ckey);
                       if (err)
-                        rp.deliver(err); // The source redelivers.
+                        done(err); // The source redelivers.
                       else
-                        rp.deliver(true);
+                        done(true);
                     });
           },
           fail);
@@ -707,15 +721,13 @@ struct machine {
       .then(
         [=](messages::job& j) mutable {
           if (!obj.version.empty() && j.object.version == obj.version) {
-            self->state.claiming.erase(ckey);
-            rp.deliver(false); // A redelivery of the event we acted on.
+            done(false); // A redelivery of the event we acted on.
             return;
           }
           // The job's own key only: another file under its id is not
           // its upload (and may be someone's attempt to swap it).
           if (obj.key != j.key) {
-            self->state.claiming.erase(ckey);
-            rp.deliver(make_error(errc::not_found, "job " + j.id
+            done(make_error(errc::not_found, "job " + j.id
                                                      + " expects no object '"
                                                      + obj.key + "'"));
             return;
@@ -724,8 +736,7 @@ struct machine {
           // finished, failed, cancelled or expired job is never revived,
           // and a running one never gets its object replaced.
           if (!next(j.status, job_event::upload_arrived)) {
-            self->state.claiming.erase(ckey);
-            rp.deliver(make_error(errc::conflict,
+            done(make_error(errc::conflict,
                                   "job " + j.id + " is "
                                     + to_string(j.status)
                                     + ", not waiting for an upload"));
@@ -743,8 +754,7 @@ struct machine {
               [=](const messages::object_ref& now) mutable {
                 if (obj.etag.empty() || now.size != obj.size
                     || now.etag != obj.etag) {
-                  self->state.claiming.erase(ckey);
-                  rp.deliver(make_error(
+                  done(make_error(
                     errc::invalid_argument,
                     "the store's object does not match the event (size "
                       + std::to_string(now.size) + " vs "

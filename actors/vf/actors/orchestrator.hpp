@@ -194,8 +194,13 @@ struct orchestrator_state {
   uint64_t next_lease();
   /// Jobs in SUBMITTED or PROCESSING, driven by this orchestrator.
   std::unordered_map<std::string, job_run> runs;
-  /// Claim keys of events being handled right now.
-  std::unordered_set<std::string> claiming;
+  /// Claim keys of events being handled right now, each with the requests
+  /// for the same event that arrived meanwhile: they are answered with its
+  /// outcome (`false` once it is recorded, its error if it failed), never
+  /// before, so no source forgets an event that is not recorded yet.
+  std::unordered_map<std::string,
+                     std::vector<caf::typed_response_promise<bool>>>
+    claiming;
 };
 
 /// The orchestrator's own interface: the public one plus the timers it

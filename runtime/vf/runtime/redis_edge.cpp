@@ -215,7 +215,8 @@ redis_edge spawn_redis_edge(node& n, const redis_edge_config& cfg,
 }
 
 void start_redis_consumer(node& n, const redis_edge_config& cfg,
-                          messages::object_sink_actor sink, uint64_t seed) {
+                          messages::object_sink_actor sink, uint64_t seed,
+                          bool trust_digest) {
   if (!cfg.bus)
     return;
   adapters::redis::consumer_config ccfg;
@@ -223,6 +224,7 @@ void start_redis_consumer(node& n, const redis_edge_config& cfg,
   ccfg.max_inflight = cfg.max_inflight;
   ccfg.hooks = hooks_of(n);
   ccfg.seed = seed ^ 0x4;
+  ccfg.trust_digest = trust_digest;
   n.keep("redis event consumer", tier::edge,
          adapters::redis::spawn_event_consumer(n.system(), std::move(ccfg),
                                                std::move(sink)));

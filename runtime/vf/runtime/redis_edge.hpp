@@ -61,7 +61,10 @@ redis_edge spawn_redis_edge(node& n, const redis_edge_config& cfg,
 
 /// Starts the stream consumer that hands events to `sink` (the
 /// orchestrator): call after recovery. No-op without the bus.
+/// `trust_digest`: the built-in store is this node's store (its events'
+/// `sha256` may be believed).
 void start_redis_consumer(node& n, const redis_edge_config& cfg,
-                          messages::object_sink_actor sink, uint64_t seed);
+                          messages::object_sink_actor sink, uint64_t seed,
+                          bool trust_digest);
 
 } // namespace vf::runtime

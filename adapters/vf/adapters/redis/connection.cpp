@@ -156,6 +156,10 @@ caf::error connection::connect() {
   if (cfg_.db != 0)
     if (auto err = check({"SELECT", std::to_string(cfg_.db)}, "SELECT"))
       return err;
+  // A server that accepts and then drops us (maxclients, protected mode)
+  // is not reachable: only an answer counts.
+  if (auto err = check({"PING"}, "PING"))
+    return err;
   return caf::none;
 }
 

@@ -155,6 +155,11 @@ event_publisher(event_publisher_actor::stateful_pointer<publisher_state> self,
     [self](atoms::created,
            const messages::object_event& ev) -> caf::result<bool> {
       auto& st = self->state;
+      // What the consumer could not read is refused here, not dropped
+      // there (the webhook counts it as rejected, as the orchestrator's
+      // refusal in direct mode).
+      if (auto err = check_event(ev))
+        return err;
       // Fail fast while Redis is away: the source keeps the event.
       if (!st.bus->conn().connected())
         if (auto err = st.bus->ready())
@@ -236,6 +241,8 @@ struct consumer_state {
   clock_type::time_point last_trim{};
   std::unordered_set<std::string> inflight;
   std::vector<std::string> acks;
+  /// Entries of an unknown layout already warned about.
+  std::unordered_set<std::string> unknown_layout;
   bool tick_pending = false;
   static inline const char* name = "redis-event-consumer";
 };
@@ -270,6 +277,15 @@ void dispatch(consumer_ptr self, std::vector<stream_entry>& entries) {
   for (auto& e : entries) {
     if (st.inflight.count(e.id) > 0)
       continue;
+    if (!known_layout(e)) {
+      // Written by a newer vidflow: left pending for a coordinator that
+      // reads it (said once per entry).
+      if (st.unknown_layout.insert(e.id).second)
+        st.bus->warn("stream entry " + e.id + " has layout v="
+                     + *e.field("v") + ", which this build does not read; "
+                                       "left pending");
+      continue;
+    }
     auto ev = decode_event(e);
     if (!ev) {
       // Not an event we can ever handle: acknowledged, never retried.
@@ -279,6 +295,12 @@ void dispatch(consumer_ptr self, std::vector<stream_entry>& entries) {
       st.acks.push_back(e.id);
       continue;
     }
+    // Whoever can write to the stream says what it likes: the
+    // orchestrator checks outside objects (HEAD) unless the source is its
+    // own store, so no entry may claim to be that.
+    ev->source = "redis:" + ev->source;
+    if (!st.cfg.trust_digest)
+      ev->object.sha256.clear();
     st.inflight.insert(e.id);
     st.bus->count("delivered");
     auto id = e.id;
@@ -357,7 +379,10 @@ void consumer_step(consumer_ptr self) {
   };
   auto now = clock_type::now();
   auto claim_every = std::max(rs.claim_idle / 2, milliseconds{100});
-  if (capacity() > 0 && now - st.last_claim >= claim_every) {
+  // A scan of the pending list that is not complete goes on at once.
+  auto claim_due = now - st.last_claim >= claim_every
+                   || st.claim_cursor != "0-0";
+  if (capacity() > 0 && st.group_ready && claim_due) {
     st.last_claim = now;
     auto r = conn.run({"XAUTOCLAIM", rs.stream, rs.group, rs.consumer,
                        std::to_string(rs.claim_idle.count()),
@@ -414,7 +439,9 @@ void consumer_step(consumer_ptr self) {
     }
     dispatch(self, entries);
   }
-  if (now - st.last_trim >= st.cfg.trim_every) {
+  // Only with the group in place: without it the stream looks group-less
+  // and would be cut to max_length.
+  if (st.group_ready && now - st.last_trim >= st.cfg.trim_every) {
     st.last_trim = now;
     auto n = trim_stream(conn, rs.stream, rs.max_length);
     if (!n) {

@@ -64,8 +64,15 @@ struct consumer_config {
   redis_settings redis;
   /// Events handed to the orchestrator and not yet answered, at most.
   size_t max_inflight = 256;
-  /// How long the orchestrator may take to answer one event.
-  std::chrono::milliseconds request_timeout{60000};
+  /// How long the orchestrator may take to answer one event (above its
+  /// own worst case: a look-up, a HEAD check, a claim and a write). An
+  /// event not answered in time stays pending and is claimed again.
+  std::chrono::milliseconds request_timeout{150000};
+  /// Whether an entry's `sha256` is believed (content reuse matches
+  /// uploads by it): only where the built-in store, which computes it, is
+  /// the only source. Every entry's `source` becomes `redis:<source>`, so
+  /// the orchestrator checks outside objects as it checks webhook events.
+  bool trust_digest = false;
   /// Longest `XREADGROUP … BLOCK` while idle.
   std::chrono::milliseconds block{200};
   /// How often the stream is trimmed.

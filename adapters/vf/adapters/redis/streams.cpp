@@ -136,6 +136,22 @@ caf::expected<messages::object_event> decode_event(const stream_entry& e) {
   return ev;
 }
 
+caf::error check_event(const messages::object_event& ev) {
+  auto cmd = xadd_event("-", ev);
+  stream_entry e;
+  e.id = "0-1";
+  for (size_t i = 3; i + 1 < cmd.size(); i += 2)
+    e.fields.emplace_back(cmd[i], cmd[i + 1]);
+  if (auto x = decode_event(e); !x)
+    return std::move(x.error());
+  return caf::none;
+}
+
+bool known_layout(const stream_entry& e) {
+  auto v = e.field("v");
+  return e.deleted || v == nullptr || *v == layout_version;
+}
+
 std::string completion_type(messages::job_status st) {
   switch (st) {
     case messages::job_status::succeeded:

@@ -57,6 +57,14 @@ std::vector<std::string> xadd_event(const std::string& stream,
 /// Errors: `errc::invalid_argument` naming the field.
 caf::expected<messages::object_event> decode_event(const stream_entry& e);
 
+/// What `decode_event` would say of `ev` once in the stream: publishers
+/// refuse (`errc::invalid_argument`) what a consumer could not read.
+caf::error check_event(const messages::object_event& ev);
+
+/// Whether `e` has a layout this build reads (field `v`). Entries of a
+/// newer layout are left pending for a coordinator that reads them.
+bool known_layout(const stream_entry& e);
+
 /// `XADD <stream> * v 1 type … job_id … status … …`: a job that ended.
 /// `type` is `JobCompleted`, `JobFailed`, `JobCancelled` or `JobExpired`.
 std::vector<std::string> xadd_completion(const std::string& stream,
