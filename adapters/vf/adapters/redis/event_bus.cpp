@@ -206,21 +206,26 @@ event_publisher(event_publisher_actor::stateful_pointer<publisher_state> self,
           rp.deliver(err);
         return;
       }
-      uint64_t ok = 0;
-      for (size_t i = 0; i < n; ++i) {
+      auto refused = [&](size_t i) {
         auto& r = (*replies)[i];
-        if (r.is_error() || r.kind != reply::string) {
-          st.bus->warn("XADD to '" + st.bus->settings().stream
-                       + "' refused: " + r.text());
-          promises[i].deliver(make_error(errc::storage_unavailable,
-                                         "redis refused the event: "
-                                           + r.text()));
-        } else {
-          ++ok;
-          promises[i].deliver(true);
-        }
-      }
+        return r.is_error() || r.kind != reply::string;
+      };
+      uint64_t ok = 0;
+      for (size_t i = 0; i < n; ++i)
+        ok += refused(i) ? 0 : 1;
+      // Counted before anyone hears of it.
       st.bus->count("published", ok);
+      for (size_t i = 0; i < n; ++i) {
+        if (!refused(i)) {
+          promises[i].deliver(true);
+          continue;
+        }
+        auto what = (*replies)[i].text();
+        st.bus->warn("XADD to '" + st.bus->settings().stream
+                     + "' refused: " + what);
+        promises[i].deliver(make_error(errc::storage_unavailable,
+                                       "redis refused the event: " + what));
+      }
     },
   };
 }
