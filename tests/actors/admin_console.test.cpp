@@ -3,6 +3,7 @@
 #include "vf/actors/admin_console.hpp"
 #include "vf/actors/admin_gate.hpp"
 #include "vf/actors/cluster_registry.hpp"
+#include "vf/actors/intake_gate.hpp"
 #include "vf/actors/job_registry.hpp"
 
 #include "vf_test.hpp"
@@ -22,6 +23,21 @@ using messages::job_status;
 namespace {
 
 constexpr int64_t t0 = 1'800'000'000'000;
+
+// A stand-in for HMAC-SHA256: 64 hex digits that depend on the text.
+std::string fake_mac(const std::string& text) {
+  std::string out;
+  uint64_t h = 1469598103934665603ull;
+  for (int round = 0; round < 4; ++round) {
+    for (auto c : text)
+      h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ull;
+    char buf[17];
+    std::snprintf(buf, sizeof(buf), "%016llx",
+                  static_cast<unsigned long long>(h));
+    out += buf;
+  }
+  return out;
+}
 
 // A worker node's agent that ignores `leave`.
 messages::node_actor::behavior_type quiet_agent(int) {
@@ -208,20 +224,7 @@ CAF_TEST(drain and undrain steer a joined node through the registry) {
 }
 
 CAF_TEST(the gate answers only senders admitted with the admin key) {
-  // A stand-in for HMAC-SHA256: 64 hex digits that depend on the text.
-  auto sign = [](const std::string& text) {
-    std::string out;
-    uint64_t h = 1469598103934665603ull;
-    for (int round = 0; round < 4; ++round) {
-      for (auto c : text)
-        h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ull;
-      char buf[17];
-      std::snprintf(buf, sizeof(buf), "%016llx",
-                    static_cast<unsigned long long>(h));
-      out += buf;
-    }
-    return out;
-  };
+  auto sign = fake_mac;
   actors::admin_gate_config gcfg;
   gcfg.wall_ms = t0;
   gcfg.admin_mac = sign;
@@ -261,6 +264,108 @@ CAF_TEST(the gate answers only senders admitted with the admin key) {
   advance_time(std::chrono::minutes{61});
   CAF_CHECK(refused(ask<messages::admin_overview>(gate, atoms::overview_v)));
   anon_send_exit(gate, exit_reason::user_shutdown);
+}
+
+CAF_TEST(the intake gate answers only nodes admitted with the ingest key) {
+  actors::intake_gate_config gcfg;
+  gcfg.wall_ms = t0;
+  gcfg.ingest_mac = fake_mac;
+  gcfg.accounts = [] { return std::string{R"({"users":[]})"}; };
+  gcfg.registry = reg;
+  gcfg.dispatcher = messages::dispatcher_actor{disp};
+  auto gate = sys.spawn(actors::intake_gate, gcfg);
+  consume_messages();
+  auto node = to_string(self->node());
+  auto unauthorized = [](const auto& x) {
+    return !x && messages::errc_of(x.error()) == errc::unauthorized;
+  };
+  messages::job_request req;
+  req.owner = "alice";
+  req.filename = "clip.mp4";
+  req.content_type = "video/mp4";
+  // Nothing before an admission, not even from this node.
+  CAF_CHECK(unauthorized(ask<messages::job>(gate, atoms::create_v, req)));
+  CAF_CHECK(unauthorized(ask<std::string>(gate, atoms::get_v, atoms::head_v)));
+  auto admit = [&](int64_t at, const std::string& mac) {
+    return ask<bool>(gate, atoms::admit_v, at, mac);
+  };
+  // The admin key's payload, another node's, a stale time, garbage: no.
+  CAF_CHECK(unauthorized(
+    admit(t0, fake_mac(messages::console_payload(node, t0)))));
+  CAF_CHECK(unauthorized(
+    admit(t0, fake_mac(messages::intake_payload("other-node", t0)))));
+  CAF_CHECK(unauthorized(admit(
+    t0 - 61'000, fake_mac(messages::intake_payload(node, t0 - 61'000)))));
+  CAF_CHECK(unauthorized(admit(t0, "x")));
+  auto good = fake_mac(messages::intake_payload(node, t0));
+  CAF_CHECK_EQUAL(admit(t0, good), true);
+  CAF_CHECK(unauthorized(admit(t0, good))); // once
+  // Admitted: requests reach the registry, answers and errors come back.
+  auto made = ask<messages::job>(gate, atoms::create_v, req);
+  CAF_REQUIRE(made);
+  CAF_CHECK_EQUAL(made->owner, "alice");
+  auto got = ask<messages::job>(gate, atoms::get_v, made->id);
+  CAF_REQUIRE(got);
+  CAF_CHECK_EQUAL(got->id, made->id);
+  auto missing = ask<messages::job>(gate, atoms::get_v, std::string{"nope"});
+  CAF_REQUIRE(!missing);
+  CAF_CHECK_EQUAL(messages::errc_of(missing.error()), errc::not_found);
+  auto bad = req;
+  bad.filename = "../etc/passwd";
+  auto refused = ask<messages::job>(gate, atoms::create_v, bad);
+  CAF_REQUIRE(!refused);
+  CAF_CHECK_EQUAL(messages::errc_of(refused.error()), errc::invalid_argument);
+  auto mine = ask<std::vector<messages::job>>(gate, atoms::history_v,
+                                              std::string{"alice"},
+                                              uint32_t{10});
+  CAF_REQUIRE(mine);
+  CAF_CHECK_EQUAL(mine->size(), 1u);
+  CAF_CHECK_EQUAL(ask<std::string>(gate, atoms::get_v, atoms::head_v),
+                  std::string{R"({"users":[]})"});
+  // The admission lasts an hour at most.
+  advance_time(std::chrono::minutes{61});
+  CAF_CHECK(unauthorized(ask<messages::job>(gate, atoms::get_v, made->id)));
+  anon_send_exit(gate, exit_reason::user_shutdown);
+}
+
+CAF_TEST(the registry hands out the intake gate for the ingest key only) {
+  auto gate_slot = std::make_shared<messages::intake_gate_actor>();
+  actors::cluster_registry_config ccfg;
+  ccfg.wall_ms = t0;
+  ccfg.admin_mac = [](const std::string& text) {
+    return fake_mac("admin:" + text);
+  };
+  ccfg.ingest_mac = fake_mac;
+  ccfg.intake = gate_slot;
+  auto cluster = sys.spawn(actors::cluster_registry, ccfg,
+                           messages::dispatcher_actor{disp},
+                           messages::orchestrator_actor{});
+  consume_messages();
+  auto node = to_string(self->node());
+  auto ask_gate = [&](int64_t at, const std::string& mac) {
+    return ask<messages::intake_gate_actor>(cluster, atoms::intake_v, at, mac);
+  };
+  auto payload = [&](int64_t at) {
+    return messages::admin_payload("intake", node, at);
+  };
+  // Not running yet.
+  auto early = ask_gate(t0, fake_mac(payload(t0)));
+  CAF_REQUIRE(!early);
+  CAF_CHECK_EQUAL(messages::errc_of(early.error()), errc::storage_unavailable);
+  actors::intake_gate_config gcfg;
+  gcfg.wall_ms = t0;
+  gcfg.ingest_mac = fake_mac;
+  gcfg.registry = reg;
+  *gate_slot = sys.spawn(actors::intake_gate, gcfg);
+  // Signed with the admin key instead: refused.
+  auto wrong = ask_gate(t0 + 1, fake_mac("admin:" + payload(t0 + 1)));
+  CAF_REQUIRE(!wrong);
+  CAF_CHECK_EQUAL(messages::errc_of(wrong.error()), errc::unauthorized);
+  auto got = ask_gate(t0 + 2, fake_mac(payload(t0 + 2)));
+  CAF_REQUIRE(got);
+  CAF_CHECK(got->address() == gate_slot->address());
+  for (auto hdl : {actor_cast<actor>(*gate_slot), actor_cast<actor>(cluster)})
+    anon_send_exit(hdl, exit_reason::user_shutdown);
 }
 
 CAF_TEST(commands that need a part this node lacks say so) {

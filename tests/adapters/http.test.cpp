@@ -532,6 +532,11 @@ struct fixture {
   std::shared_ptr<prometheus::Registry> registry
     = std::make_shared<prometheus::Registry>();
   api_handles handles;
+  // The same actors with their full interfaces (the admin console needs
+  // them; the API gets the narrow ones in `handles`).
+  job_registry_actor full_registry;
+  orchestrator_actor full_orchestrator;
+  dispatcher_actor full_dispatcher;
   std::unique_ptr<api_server> server;
   std::vector<std::string> logs;
   std::mutex logs_mtx;
@@ -571,18 +576,22 @@ struct fixture {
   admin_console_actor spawn_console(dlq_analyzer_actor analyzer) {
     vf::actors::admin_console_config cfg;
     cfg.version = "test";
-    cfg.registry = handles.registry;
-    cfg.dispatcher = handles.dispatcher;
-    cfg.orchestrator = handles.orchestrator;
+    cfg.registry = full_registry;
+    cfg.dispatcher = full_dispatcher;
+    cfg.orchestrator = full_orchestrator;
     cfg.analyzer = std::move(analyzer);
     return sys.spawn(vf::actors::admin_console, cfg);
   }
 
   fixture() {
     write_accounts();
-    handles.registry = sys.spawn(fake_registry, store);
-    handles.orchestrator = sys.spawn(fake_orchestrator, store);
-    handles.dispatcher = sys.spawn(fake_dispatcher, store);
+    full_registry = sys.spawn(fake_registry, store);
+    full_orchestrator = sys.spawn(fake_orchestrator, store);
+    full_dispatcher = sys.spawn(fake_dispatcher, store);
+    handles.registry = full_registry;
+    handles.orchestrator = full_orchestrator;
+    handles.dispatcher = full_dispatcher;
+    handles.events = full_orchestrator;
     handles.analyzer = sys.spawn(fake_analyzer, store);
     handles.admin = spawn_console(handles.analyzer);
     server

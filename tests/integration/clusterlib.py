@@ -94,6 +94,11 @@ class Certs:
         """The operators' secret init-certs writes (drain/leave any node)."""
         return os.path.join(self.dir, "admin.secret")
 
+    @property
+    def ingest_secret(self):
+        """The ingestion nodes' secret init-certs writes."""
+        return os.path.join(self.dir, "ingest.secret")
+
     def admin_args(self):
         """--cluster-admin-key for the coordinator and operators' commands;
         none if this CA directory has no admin secret."""

@@ -230,7 +230,8 @@ CAF_TEST(existing node files are only replaced with force) {
     CAF_CHECK(!contains(entry.path().string(), ".tmp-"));
     ++files;
   }
-  CAF_CHECK_EQUAL(files, 9u); // CA, 2 nodes, admin.pem/.key, admin.secret
+  // CA, 2 nodes, admin.pem/.key, admin.secret, ingest.secret
+  CAF_CHECK_EQUAL(files, 10u);
 }
 
 CAF_TEST(the admin client certificate is made once and is client only) {
@@ -254,15 +255,23 @@ CAF_TEST(the admin client certificate is made once and is client only) {
   CAF_CHECK_EQUAL(slurp(file("admin.pem")), pem);
 }
 
-CAF_TEST(the cluster admin secret is made once and kept private) {
+CAF_TEST(the cluster admin and ingest secrets are made once and kept private) {
   CAF_REQUIRE_EQUAL(run({"coordinator"}), "");
   auto secret = slurp(file("admin.secret"));
-  CAF_REQUIRE_EQUAL(secret.size(), 65u);
-  CAF_CHECK_EQUAL(secret.find_first_not_of("0123456789abcdef"), 64u);
+  auto ingest = slurp(file("ingest.secret"));
+  for (auto& x : {secret, ingest}) {
+    CAF_REQUIRE_EQUAL(x.size(), 65u);
+    CAF_CHECK_EQUAL(x.find_first_not_of("0123456789abcdef"), 64u);
+  }
   CAF_CHECK_EQUAL(mode_of(file("admin.secret")), 0600);
-  // Adding a node keeps it: operators and the coordinator already hold it.
+  CAF_CHECK_EQUAL(mode_of(file("ingest.secret")), 0600);
+  // Two secrets, not one under two names.
+  CAF_CHECK_NOT_EQUAL(secret, ingest);
+  // Adding a node keeps them: operators and the coordinator already hold
+  // them.
   CAF_REQUIRE_EQUAL(run({"w9"}), "");
   CAF_CHECK_EQUAL(slurp(file("admin.secret")), secret);
+  CAF_CHECK_EQUAL(slurp(file("ingest.secret")), ingest);
 }
 
 CAF_TEST(a node added later is signed by the existing CA) {

@@ -319,6 +319,29 @@ cluster_registry(cluster_registry_impl* self, cluster_registry_config cfg,
                           "the admin console is not running yet");
       return *slot;
     },
+    [=](atoms::intake, int64_t at,
+        const std::string& mac) -> caf::result<messages::intake_gate_actor> {
+      auto sender = self->current_sender();
+      if (!sender)
+        return make_error(errc::unauthorized, "intake needs a sender");
+      auto& st = self->state;
+      if (!st.cfg.ingest_mac)
+        return make_error(errc::unauthorized,
+                          "this coordinator has no cluster ingest key "
+                          "(cluster.ingest_key): ingestion nodes are off");
+      if (!st.signatures.accept(st.cfg.ingest_mac,
+                                messages::admin_payload(
+                                  "intake", to_string(sender->node()), at),
+                                at, mac, st.clock.at(self->clock().now())))
+        return make_error(errc::unauthorized,
+                          "the intake signature is wrong, expired (clocks "
+                          "more than 60 s apart?) or used before");
+      auto& slot = st.cfg.intake;
+      if (!slot || !*slot)
+        return make_error(errc::storage_unavailable,
+                          "the intake gate is not running yet");
+      return *slot;
+    },
     [=](atoms::nodes) {
       std::vector<messages::cluster_node> xs;
       for (auto& [name, e] : self->state.nodes)

@@ -32,6 +32,11 @@ struct cluster_registry_config {
   /// by the runtime once it runs (the console needs the registry first);
   /// `(console, ...)` answers `errc::storage_unavailable` while empty.
   std::shared_ptr<messages::admin_console_actor> console;
+  /// Returns the hex HMAC-SHA256 of a text under the cluster ingest key
+  /// (empty: no key; ingestion nodes are refused).
+  std::function<std::string(const std::string&)> ingest_mac;
+  /// The ingestion nodes' gate (`intake_gate`), filled in like `console`.
+  std::shared_ptr<messages::intake_gate_actor> intake;
   /// A random secret of this process that `(drain, name, on, token)` must
   /// carry: only the admin console, spawned with it, steers nodes that way.
   /// Never sent over the network. Empty: that message is refused.

@@ -6,6 +6,7 @@
 #include "caf/typed_actor.hpp"
 
 #include "vf/messages/admin_console_actor.hpp"
+#include "vf/messages/intake_gate_actor.hpp"
 #include "vf/messages/type_ids.hpp"
 #include "vf/messages/worker_actor.hpp"
 
@@ -74,6 +75,11 @@ inline std::string admin_payload(const std::string& command,
 ///   like `drain` above. The gate answers a remote sender only after its
 ///   own `(admit, ...)`; the console's own handle never leaves the
 ///   coordinator.
+/// - `(intake, at_ms, mac)` → the ingestion nodes' gate (`intake_gate`):
+///   `mac` signs `admin_payload("intake", node, at_ms)` under the cluster
+///   ingest key (not the admin key: an ingestion node is no operator),
+///   where `node` is the sender's CAF node; the gate again wants its own
+///   `(admit, ...)`.
 ///
 /// Sent by: worker node agents (`vidflow worker`), the admin CLI
 /// (`vidflow worker --drain` with `cluster.admin_key`, `vidflow admin
@@ -93,6 +99,8 @@ using cluster_registry_actor = caf::typed_actor<
   caf::replies_to<atoms::drain, std::string, bool, std::string>::with<
     uint64_t>,
   caf::replies_to<atoms::console, int64_t, std::string>::with<
-    admin_console_actor>>;
+    admin_console_actor>,
+  caf::replies_to<atoms::intake, int64_t, std::string>::with<
+    intake_gate_actor>>;
 
 } // namespace vf::messages

@@ -17,6 +17,7 @@ void register_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<node_actor>("vf::messages::node_actor");
   cfg.add_message_type<admin_console_actor>(
     "vf::messages::admin_console_actor");
+  cfg.add_message_type<intake_gate_actor>("vf::messages::intake_gate_actor");
   cfg.add_message_type<std::vector<incident_category>>(
     "std::vector<vf::incident_category>");
   cfg.add_message_type<std::vector<task_kind>>("std::vector<vf::task_kind>");

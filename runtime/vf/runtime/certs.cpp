@@ -19,6 +19,8 @@
 #include <iostream>
 #include <memory>
 #include <set>
+#include <string_view>
+#include <utility>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -393,10 +395,17 @@ std::string do_init_certs(const cert_options& opts, std::ostream& progress) {
   }
   // The operators' secret for commands on other nodes (drain, leave): a
   // node certificate only lets a node act for itself. Made once, kept.
-  if (auto admin = path("admin.secret"); !exists(admin)) {
+  // The ingestion nodes' secret: admits a node to the coordinator's API
+  // (jobs for any user), which a worker's certificate must not. Made once.
+  for (auto [file, what] :
+       {std::pair{"admin.secret", "the cluster admin key"},
+        std::pair{"ingest.secret", "the cluster ingest key"}}) {
+    auto secret = path(file);
+    if (exists(secret))
+      continue;
     unsigned char raw[32];
     if (RAND_bytes(raw, sizeof(raw)) != 1)
-      return "cannot generate the admin key: " + openssl_error();
+      return std::string{"cannot generate "} + what + ": " + openssl_error();
     static constexpr char digits[] = "0123456789abcdef";
     std::string hex;
     for (auto b : raw) {
@@ -404,11 +413,14 @@ std::string do_init_certs(const cert_options& opts, std::ostream& progress) {
       hex.push_back(digits[b & 0xf]);
     }
     hex.push_back('\n');
-    if (auto err = write_file(admin, hex.data(), hex.size(), 0600);
+    if (auto err = write_file(secret, hex.data(), hex.size(), 0600);
         !err.empty())
       return err;
-    progress << "created the cluster admin key " << admin
-             << " (mode 0600; for the coordinator and operators only)\n";
+    progress << "created " << what << " " << secret
+             << (std::string_view{file} == "admin.secret"
+                   ? " (mode 0600; for the coordinator and operators only)\n"
+                   : " (mode 0600; for the coordinator and ingestion nodes "
+                     "only)\n");
   }
   // The operators' client certificate for `vidflow admin --cluster`: TLS
   // client only, so it can never serve as a coordinator. Made once, kept
@@ -505,7 +517,10 @@ void print_init_certs_help(std::ostream& out) {
          "never copy it to worker nodes. DIR/admin.pem and DIR/admin.key\n"
          "(a TLS client certificate, made once per CA) with ca.pem and\n"
          "admin.secret are what 'vidflow admin --cluster HOST:PORT --certs\n"
-         "DIR' needs on an operator's machine.\n";
+         "DIR' needs on an operator's machine. DIR/ingest.secret (made\n"
+         "once, mode 0600) admits ingestion nodes ('vidflow serve --role\n"
+         "ingest --join HOST:PORT'): the cluster.ingest_key of the\n"
+         "coordinator and of each ingestion node, never of workers.\n";
   static_assert(max_days == 3650, "update the help text");
 }
 

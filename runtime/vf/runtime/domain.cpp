@@ -4,6 +4,7 @@
 
 #include "vf/actors/admin_console.hpp"
 #include "vf/actors/admin_gate.hpp"
+#include "vf/actors/intake_gate.hpp"
 #include "vf/actors/secure_random.hpp"
 #include "vf/actors/cluster_registry.hpp"
 #include "vf/actors/dispatcher.hpp"
@@ -25,6 +26,8 @@
 #include <prometheus/registry.h>
 
 #include <chrono>
+#include <fstream>
+#include <iterator>
 #include <functional>
 #include <memory>
 #include <map>
@@ -265,6 +268,8 @@ domain_actors spawn_domain(
   auto cluster_cfg = cluster_registry_config_of(cfg, n.log());
   auto console_slot = std::make_shared<messages::admin_console_actor>();
   cluster_cfg.console = console_slot;
+  auto intake_slot = std::make_shared<messages::intake_gate_actor>();
+  cluster_cfg.intake = intake_slot;
   // The console's capability to steer nodes through the registry: random
   // per process, never on the wire.
   cluster_cfg.steer_token = actors::secure_uuid4() + actors::secure_uuid4();
@@ -296,6 +301,29 @@ domain_actors spawn_domain(
   // no operator asks `(console)` while the slot is empty.
   *console_slot = n.keep("admin gate", tier::domain,
                          sys.spawn(actors::admin_gate, gate_cfg));
+  // Ingestion nodes get their own gate: the API's requests, nothing of
+  // the operators'.
+  actors::intake_gate_config intake_cfg;
+  intake_cfg.wall_ms = admin_cfg.wall_ms;
+  intake_cfg.ingest_mac = cluster_cfg.ingest_mac;
+  intake_cfg.accounts = [path = users_file(cfg.data_dir)]()
+    -> caf::expected<std::string> {
+    std::ifstream in{path, std::ios::binary};
+    std::string text{std::istreambuf_iterator<char>{in}, {}};
+    if (!in.good() && !in.eof())
+      return messages::make_error(messages::errc::storage_unavailable,
+                                  "cannot read the accounts file " + path);
+    if (text.empty())
+      return messages::make_error(messages::errc::storage_unavailable,
+                                  "the accounts file " + path
+                                    + " is missing or empty");
+    return text;
+  };
+  intake_cfg.registry = d.registry;
+  intake_cfg.orchestrator = d.orchestrator;
+  intake_cfg.dispatcher = messages::dispatcher_actor{d.dispatcher};
+  *intake_slot = n.keep("intake gate", tier::domain,
+                        sys.spawn(actors::intake_gate, intake_cfg));
   return d;
 }
 

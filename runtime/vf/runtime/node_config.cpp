@@ -43,6 +43,10 @@ std::vector<setting_spec> cluster_tls_specs() {
     {"cluster.admin_key", "--cluster-admin-key", "",
      "file with the cluster admin secret (init-certs writes admin.secret): "
      "lets an operator drain or evict any node; keep it off worker nodes"},
+    {"cluster.ingest_key", "--cluster-ingest-key", "",
+     "file with the cluster ingest secret (init-certs writes "
+     "ingest.secret): admits ingestion nodes to the coordinator's API; "
+     "only on the coordinator and its ingestion nodes"},
   };
 }
 
@@ -254,6 +258,11 @@ const std::vector<setting_spec>& serve_specs() {
      "port of the cluster registry worker nodes join (0: single node)"},
     {"cluster.host", "--cluster-host", "127.0.0.1",
      "address the cluster port listens on (0.0.0.0: all)"},
+    {"ingest.join", "--join", "",
+     "ingestion nodes (serve.role = ingest): the coordinator's cluster port "
+     "as host:port; the node then serves the whole JSON API, passing each "
+     "request to the coordinator (needs cluster.ca, cluster.cert, "
+     "cluster.key and cluster.ingest_key); empty: webhook only"},
     {"cluster.object_url", "--cluster-object-url", "",
      "base URL by which worker nodes fetch uploads (default: "
      "store.public_url, or store.endpoint in s3 mode)"},
@@ -356,6 +365,50 @@ bool readable(const std::string& path) {
   return ::access(path.c_str(), R_OK) == 0;
 }
 
+/// Parses the setting `key` (the coordinator's cluster port as
+/// `host:port`, IPv6 hosts in brackets) into `cfg.host` and `cfg.port`.
+caf::error read_join(const settings& xs, const char* key,
+                     cluster_config& cfg) {
+  auto& join = xs.str(key);
+  auto colon = join.rfind(':');
+  char* end = nullptr;
+  auto port = colon == std::string::npos
+                ? 0
+                : std::strtoul(join.c_str() + colon + 1, &end, 10);
+  if (colon == std::string::npos || colon == 0 || end == nullptr
+      || *end != '\0' || port == 0 || port > 65535)
+    return bad(xs, key, "must be host:port, got '" + join + "'");
+  cfg.host = join.substr(0, colon);
+  if (cfg.host.size() > 2 && cfg.host.front() == '['
+      && cfg.host.back() == ']')
+    cfg.host = cfg.host.substr(1, cfg.host.size() - 2);
+  cfg.port = static_cast<uint16_t>(port);
+  return caf::none;
+}
+
+/// Reads the secret in the file setting `key` names (its first line, at
+/// least 32 characters) into `out`; leaves `out` empty when `key` is unset.
+caf::error read_secret_file(const settings& xs, const char* key,
+                            std::string& out) {
+  auto& path = xs.str(key);
+  if (path.empty())
+    return caf::none;
+  std::ifstream in{path};
+  std::string secret;
+  if (!in || !std::getline(in, secret))
+    return bad(xs, key, "names '" + path + "', which cannot be read");
+  while (!secret.empty()
+         && std::isspace(static_cast<unsigned char>(secret.back())))
+    secret.pop_back();
+  if (secret.size() < 32)
+    return bad(xs, key,
+               "names '" + path
+                 + "', whose first line is shorter than 32 characters "
+                   "(make one with 'vidflow cluster init-certs')");
+  out = std::move(secret);
+  return caf::none;
+}
+
 /// Reads the TLS files and failure detection keys; `needed` says whether
 /// the node talks to the cluster at all.
 caf::error read_cluster_tls(const settings& xs, bool needed,
@@ -375,22 +428,10 @@ caf::error read_cluster_tls(const settings& xs, bool needed,
     return bad(xs, "cluster.timeout_ms",
                "must be at least twice cluster.heartbeat_ms, or live peers "
                "look dead");
-  if (auto& path = xs.str("cluster.admin_key"); !path.empty()) {
-    std::ifstream in{path};
-    std::string secret;
-    if (!in || !std::getline(in, secret))
-      return bad(xs, "cluster.admin_key",
-                 "names '" + path + "', which cannot be read");
-    while (!secret.empty() && std::isspace(static_cast<unsigned char>(
-                                secret.back())))
-      secret.pop_back();
-    if (secret.size() < 32)
-      return bad(xs, "cluster.admin_key",
-                 "names '" + path
-                   + "', whose first line is shorter than 32 characters "
-                     "(make one with 'vidflow cluster init-certs')");
-    cfg.admin_key = std::move(secret);
-  }
+  if (auto err = read_secret_file(xs, "cluster.admin_key", cfg.admin_key))
+    return err;
+  if (auto err = read_secret_file(xs, "cluster.ingest_key", cfg.ingest_key))
+    return err;
   if (!needed)
     return caf::none;
   for (auto key : {"cluster.ca", "cluster.cert", "cluster.key"}) {
@@ -677,6 +718,17 @@ caf::expected<node_config> make_node_config(const settings& xs) {
   cfg.cluster.host = xs.str("cluster.host");
   if (auto err = read_cluster_tls(xs, cfg.cluster.port != 0, cfg.cluster))
     return err;
+  if (!xs.str("ingest.join").empty()) {
+    if (auto err = read_join(xs, "ingest.join", cfg.join))
+      return err;
+    if (auto err = read_cluster_tls(xs, true, cfg.join))
+      return err;
+    if (cfg.join.ingest_key.empty())
+      return bad(xs, "cluster.ingest_key",
+                 "is required with ingest.join: the coordinator admits an "
+                 "ingestion node by it (the file 'vidflow cluster "
+                 "init-certs' wrote as ingest.secret)");
+  }
   cfg.object_url = xs.str("cluster.object_url");
   if (cfg.object_url.empty())
     cfg.object_url = cfg.store_mode == store_mode::s3 ? cfg.store_endpoint
@@ -693,24 +745,12 @@ caf::expected<node_config> make_node_config(const settings& xs) {
 
 caf::expected<worker_node_config> make_worker_config(const settings& xs) {
   worker_node_config cfg;
-  auto join = xs.str("worker.join");
-  auto colon = join.rfind(':');
-  if (join.empty())
+  if (xs.str("worker.join").empty())
     return bad(xs, "worker.join",
                "is required: the coordinator's cluster port as host:port "
                "(e.g. --join coord-host:4242)");
-  char* end = nullptr;
-  auto port = colon == std::string::npos
-                ? 0
-                : std::strtoul(join.c_str() + colon + 1, &end, 10);
-  if (colon == std::string::npos || colon == 0 || end == nullptr
-      || *end != '\0' || port == 0 || port > 65535)
-    return bad(xs, "worker.join", "must be host:port, got '" + join + "'");
-  cfg.cluster.host = join.substr(0, colon);
-  if (cfg.cluster.host.size() > 2 && cfg.cluster.host.front() == '['
-      && cfg.cluster.host.back() == ']')
-    cfg.cluster.host = cfg.cluster.host.substr(1, cfg.cluster.host.size() - 2);
-  cfg.cluster.port = static_cast<uint16_t>(port);
+  if (auto err = read_join(xs, "worker.join", cfg.cluster))
+    return err;
   if (auto err = read_cluster_tls(xs, true, cfg.cluster))
     return err;
   cfg.name = xs.str("worker.name");
@@ -912,6 +952,10 @@ cluster_registry_config_of(const node_config& cfg, logger& log) {
   x.log = [&log](const std::string& line) { log.info("cluster", line); };
   if (!cfg.cluster.admin_key.empty())
     x.admin_mac = [key = cfg.cluster.admin_key](const std::string& text) {
+      return admin_mac(key, text);
+    };
+  if (!cfg.cluster.ingest_key.empty())
+    x.ingest_mac = [key = cfg.cluster.ingest_key](const std::string& text) {
       return admin_mac(key, text);
     };
   return x;

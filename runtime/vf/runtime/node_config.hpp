@@ -59,6 +59,10 @@ struct cluster_config {
   /// none). The coordinator checks operators' commands with it; the CLI
   /// signs `--drain` with it.
   std::string admin_key;
+  /// The cluster ingest secret (`cluster.ingest_key`'s first line; empty:
+  /// none). The coordinator admits ingestion nodes with it; an ingestion
+  /// node signs its admission with it.
+  std::string ingest_key;
 };
 
 /// Which object store a node uses (`store.mode`).
@@ -193,6 +197,10 @@ struct node_config {
   std::vector<std::pair<std::string, std::string>> step_labels;
   /// Cluster registry (port 0: single node).
   cluster_config cluster;
+  /// An ingestion node's coordinator (`ingest.join`; port 0: none, the
+  /// node serves the webhook only), with this node's TLS files and the
+  /// ingest key.
+  cluster_config join;
   /// Base URL by which worker nodes fetch objects (presigned GET).
   std::string object_url;
 };

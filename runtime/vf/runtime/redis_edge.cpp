@@ -23,7 +23,8 @@ const std::vector<setting_spec>& redis_specs() {
     {"serve.role", "--role", "coordinator",
      "coordinator (everything: API, store, orchestrator, workers) or "
      "ingest (a stateless intake node: the MinIO webhook into the Redis "
-     "stream, plus /healthz, /readyz, /metrics; needs events.bus = redis)"},
+     "stream, plus /healthz, /readyz, /metrics, and with --join the whole "
+     "JSON API through the coordinator; needs events.bus = redis)"},
     {"events.bus", "--events-bus", "direct",
      "where object events go: direct (to the orchestrator) or redis (a "
      "Redis stream the orchestrator consumes; see docs/redis.md)"},

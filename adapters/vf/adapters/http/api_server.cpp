@@ -902,6 +902,9 @@ struct api_server::impl {
       return bad("http api: parse_webhook is not set");
     if (config.max_body_bytes == 0)
       return bad("http api: max_body_bytes must be positive");
+    if (!config.webhook_token.empty() && !handles.events)
+      return bad("http api: a webhook token is set but no event sink "
+                 "(handles.events) takes the events");
     if (!std::isfinite(config.rate_limit) || config.rate_limit < 0
         || config.rate_limit > 1e9)
       return bad("http api: rate_limit must be between 0 (off) and 1e9 "
@@ -1197,21 +1200,11 @@ struct api_server::impl {
   }
 };
 
-namespace {
-
-api_handles with_event_sink(api_handles hs) {
-  if (!hs.events)
-    hs.events = hs.orchestrator;
-  return hs;
-}
-
-} // namespace
-
 api_server::api_server(caf::actor_system& sys, api_config cfg,
                        api_handles handles,
                        std::shared_ptr<prometheus::Registry> metrics)
   : impl_(std::make_unique<impl>(sys, std::move(cfg),
-                                 with_event_sink(std::move(handles)),
+                                 std::move(handles),
                                  std::move(metrics))) {
   // nop
 }

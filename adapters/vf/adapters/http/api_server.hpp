@@ -17,6 +17,7 @@
 #include "vf/messages/cluster_registry_actor.hpp"
 #include "vf/messages/dispatcher_actor.hpp"
 #include "vf/messages/dlq_analyzer_actor.hpp"
+#include "vf/messages/intake_gate_actor.hpp"
 #include "vf/messages/job.hpp"
 #include "vf/messages/job_registry_actor.hpp"
 #include "vf/messages/object_event.hpp"
@@ -85,6 +86,13 @@ struct api_config {
   /// An ingestion node's API: only the webhook and /healthz, /readyz,
   /// /metrics (ready without a job registry); its events go to `events`.
   bool intake_only = false;
+  /// An ingestion node with the whole API (its handles reach the
+  /// coordinator through the intake gate): ready while it can take
+  /// webhooks (whether the coordinator answers shows in each reply), and
+  /// `/metrics` shows only this node's own series (the coordinator exports
+  /// the job, queue and cluster gauges; every ingestion node repeating
+  /// them would count them twice).
+  bool ingest_node = false;
   /// Lifetime of an access token in seconds.
   uint32_t token_ttl = 3600;
   /// Accounts that may log in, hashed at start (tests, embedded use);
@@ -198,12 +206,12 @@ struct api_config {
 struct api_handles {
   /// Creates jobs and answers look-ups, history, results, counts, attempt
   /// ledgers and dead letters.
-  vf::messages::job_registry_actor registry;
-  /// Receives webhook events, cancellations and single-job redrives.
-  vf::messages::orchestrator_actor orchestrator;
+  vf::messages::api_registry_actor registry;
+  /// Cancels jobs.
+  vf::messages::api_orchestrator_actor orchestrator;
   /// Answers queue statistics for `/metrics` and where a job's tasks stand
   /// (`GET /jobs/{id}` progress).
-  vf::messages::dispatcher_actor dispatcher;
+  vf::messages::api_dispatcher_actor dispatcher;
   /// Answers `/dlq/report` and redrives whole categories; optional (those
   /// routes answer 503 without it).
   vf::messages::dlq_analyzer_actor analyzer;
@@ -211,8 +219,8 @@ struct api_handles {
   vf::messages::cluster_registry_actor cluster;
   /// Answers `/admin/...`; optional (503 without it).
   vf::messages::admin_console_actor admin;
-  /// Where webhook events go: the Redis event publisher when the bus is
-  /// Redis; unset: straight to `orchestrator`.
+  /// Where webhook events go: the orchestrator, or the Redis event
+  /// publisher when the bus is Redis (unset: the webhook answers 503).
   vf::messages::object_sink_actor events = {};
 };
 

@@ -13,7 +13,8 @@ namespace vf::adapters::http {
 api_state::api_state(api_config cfg, api_handles hdl,
                      std::shared_ptr<prometheus::Registry> registry)
   : config(std::move(cfg)), handles(std::move(hdl)),
-    metrics(std::move(registry)),
+    metrics(std::move(registry),
+            !(config.intake_only || config.ingest_node)),
     limiter(config.rate_limit, config.rate_burst),
     streams(config.max_streams, config.max_streams_per_user) {
   if (config.accounts) {

@@ -31,7 +31,8 @@ const prometheus::Histogram::BucketBoundaries& duration_buckets() {
 
 } // namespace
 
-http_metrics::http_metrics(std::shared_ptr<prometheus::Registry> registry)
+http_metrics::http_metrics(std::shared_ptr<prometheus::Registry> registry,
+                           bool domain_gauges)
   : registry_(std::move(registry)) {
   auto& reg = *registry_;
   requests_ = &prometheus::BuildCounter()
@@ -62,27 +63,30 @@ http_metrics::http_metrics(std::shared_ptr<prometheus::Registry> registry)
                "redelivery, by source")
          .Register(reg)
          .Add({{"source", "minio"}});
+  if (!domain_gauges)
+    unexported_ = std::make_shared<prometheus::Registry>();
+  auto& dom = domain_gauges ? reg : *unexported_;
   auto& jobs = prometheus::BuildGauge()
                  .Name("vidflow_jobs")
                  .Help("Jobs by status, as of the last scrape")
-                 .Register(reg);
+                 .Register(dom);
   for (size_t i = 0; i < messages::job_status_count; ++i)
     jobs_[i] = &jobs.Add(
       {{"status", messages::to_string(static_cast<messages::job_status>(i))}});
   queue_depth_ = &prometheus::BuildGauge()
                     .Name("vidflow_queue_depth")
                     .Help("Tasks waiting for a worker")
-                    .Register(reg)
+                    .Register(dom)
                     .Add({});
   auto& by_priority = prometheus::BuildGauge()
                         .Name("vidflow_queue_depth_by_priority")
                         .Help("Tasks waiting for a worker, by job priority")
-                        .Register(reg);
+                        .Register(dom);
   auto& oldest = prometheus::BuildGauge()
                    .Name("vidflow_queue_oldest_seconds")
                    .Help("How long the oldest waiting task of each job "
                          "priority has waited (0: none waiting)")
-                   .Register(reg);
+                   .Register(dom);
   const char* names[] = {"high", "default", "low"};
   for (size_t i = 0; i < 3; ++i) {
     queue_by_priority_[i] = &by_priority.Add({{"priority", names[i]}});
@@ -91,45 +95,45 @@ http_metrics::http_metrics(std::shared_ptr<prometheus::Registry> registry)
   leases_ = &prometheus::BuildGauge()
                .Name("vidflow_leases")
                .Help("Tasks leased to workers")
-               .Register(reg)
+               .Register(dom)
                .Add({});
   workers_ = &prometheus::BuildGauge()
                 .Name("vidflow_workers")
                 .Help("Workers known to the dispatcher")
-                .Register(reg)
+                .Register(dom)
                 .Add({});
   storage_free_ = &prometheus::BuildGauge()
                      .Name("vidflow_storage_free_bytes")
                      .Help("Bytes free for new data on the file system of "
                            "data.dir, as of the last scrape")
-                     .Register(reg)
+                     .Register(dom)
                      .Add({});
   storage_total_ = &prometheus::BuildGauge()
                       .Name("vidflow_storage_total_bytes")
                       .Help("Size of the file system of data.dir")
-                      .Register(reg)
+                      .Register(dom)
                       .Add({});
   storage_ready_ = &prometheus::BuildGauge()
                       .Name("vidflow_storage_ready")
                       .Help("1 while data.dir is writable with more than "
                             "limits.min_free_bytes free, else 0")
-                      .Register(reg)
+                      .Register(dom)
                       .Add({});
   node_slots_ = &prometheus::BuildGauge()
                    .Name("vidflow_node_slots")
                    .Help("Worker slots each node offers (0 while it drains)")
-                   .Register(reg);
+                   .Register(dom);
   free_slots_ = &prometheus::BuildGauge()
                    .Name("vidflow_free_slots")
                    .Help("Worker slots free for a new task (draining nodes "
                          "excluded)")
-                   .Register(reg)
+                   .Register(dom)
                    .Add({});
   auto& nodes = prometheus::BuildGauge()
                   .Name("vidflow_cluster_nodes")
                   .Help("Worker nodes registered with the cluster registry, "
                         "by state")
-                  .Register(reg);
+                  .Register(dom);
   nodes_active_ = &nodes.Add({{"state", "active"}});
   nodes_draining_ = &nodes.Add({{"state", "draining"}});
 }

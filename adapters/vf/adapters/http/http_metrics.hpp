@@ -67,7 +67,12 @@ public:
 
   /// Registers (or merges with) the families in `registry`. Throws
   /// `std::invalid_argument` if a family exists there with another type.
-  explicit http_metrics(std::shared_ptr<prometheus::Registry> registry);
+  /// `domain_gauges` false (ingestion nodes): the job, queue, storage and
+  /// cluster gauges are kept off `registry` (the coordinator exports
+  /// them; every ingestion node repeating them, at 0, would confuse sums
+  /// and alerts); setting them is then harmless and invisible.
+  explicit http_metrics(std::shared_ptr<prometheus::Registry> registry,
+                        bool domain_gauges = true);
 
   /// Counts one answered request and observes its duration.
   void observe_request(cache& c, route r, http_method m, unsigned status,
@@ -94,6 +99,8 @@ public:
 
 private:
   std::shared_ptr<prometheus::Registry> registry_;
+  /// Where the domain gauges go when they are not exported.
+  std::shared_ptr<prometheus::Registry> unexported_;
   prometheus::Family<prometheus::Counter>* requests_;
   std::array<prometheus::Histogram*, route_count> durations_;
   std::array<prometheus::Counter*, event_outcome_count> events_;

@@ -65,7 +65,7 @@ void readyz(call& c) {
   storage_status storage;
   if (state.config.check_storage)
     storage = state.config.check_storage();
-  if (state.config.intake_only) {
+  if (state.config.intake_only || state.config.ingest_node) {
     // An ingestion node holds no jobs: ready while it can take webhooks
     // (whether Redis takes them shows in each answer, 503 + Retry-After).
     ready_or_not(c, storage, true, {});
@@ -121,7 +121,10 @@ void metrics(call& c) {
   };
   if (auto& check = c.state().config.check_storage)
     c.state().metrics.set_storage(check());
-  auto& hdl = c.state().handles;
+  // An ingestion node's handles reach the coordinator, whose own /metrics
+  // has those gauges: scraping them here too would count them twice.
+  api_handles none;
+  auto& hdl = c.state().config.ingest_node ? none : c.state().handles;
   scrape(c, hdl.registry, atoms::counts_v, &http_metrics::set_job_counts, done);
   scrape(c, hdl.dispatcher, atoms::stats_v, &http_metrics::set_dispatcher_stats,
          done);
