@@ -6,15 +6,16 @@
 # In order: BUILD_DIR/vf-bench-probe, BUILD_DIR/vf-bench-sqlite-store,
 # BUILD_DIR/vf-bench-dispatch (each skipped with a message when not built),
 # bench/ingest.sh (POST /jobs, vidflow vs the FastAPI reference under wrk),
+# bench/ingest_hop.py (POST /jobs through an ingestion node vs straight),
 # bench/e2e.py (300 clips through the real API), bench/cluster.py (jobs/s
 # with 1, 2, 4 worker nodes). Numbers only: no benchmark fails on speed.
 # Exits non-zero only if a benchmark itself broke. Extra options come
 # through the environment: INGEST_ARGS="--duration 30s",
-# E2E_ARGS="--jobs 1000", CLUSTER_ARGS="--nodes 1,2"
+# E2E_ARGS="--jobs 1000", CLUSTER_ARGS="--nodes 1,2", HOP_ARGS="--duration 30s"
 set -uo pipefail
 
 case "${1:-}" in
-  -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 esac
 here="$(cd "$(dirname "$0")" && pwd)"
 build="$(cd "${1:-$here/../build}" && pwd)" || {
@@ -46,6 +47,14 @@ run_program vf-bench-redis-bus
 section "ingest: POST /jobs, vidflow vs reference (bench/ingest.sh)"
 # shellcheck disable=SC2086
 "$here/ingest.sh" --build-dir "$build" ${INGEST_ARGS:-} || status=1
+
+section "ingest hop: POST /jobs via an ingestion node vs straight (bench/ingest_hop.py)"
+if [ -x "$build/vidflow" ]; then
+  # shellcheck disable=SC2086
+  /usr/bin/python3 "$here/ingest_hop.py" --binary "$build/vidflow" ${HOP_ARGS:-} || status=1
+else
+  echo "skipped: $build/vidflow is not built"
+fi
 
 section "end to end: clips through the real API (bench/e2e.py)"
 if [ -x "$build/vidflow" ]; then
