@@ -19,9 +19,9 @@ acknowledges after the orchestrator recorded each event.
 - Redis stopped for 10 s: the webhook and uploads answer 503 with
   Retry-After (nothing hangs, /healthz stays 200); after Redis is back the
   upload taken during the outage is processed by itself.
-- s3 mode as in the reference design: uploads to s3rver, whose bucket
-  notifications go to an ingestion node (`serve --role ingest`). The
-  coordinator is killed (-9) mid-run; the other half of the uploads happens
+- s3 mode as in the reference design, 300 jobs (`--jobs`): uploads to
+  s3rver, whose bucket notifications go to an ingestion node (`serve
+  --role ingest`). The coordinator is killed (-9) mid-run; the other half of the uploads happens
   while it is away (known to it only through the stream), every event is
   sent again through a second ingestion node, the first one is killed (-9)
   too; the coordinator, restarted on the same data, catches up: every job
@@ -335,13 +335,13 @@ class RedisMode(unittest.TestCase):
                    "--region", "us-east-1", "--access-key", ACCESS_KEY,
                    "--secret-key", SECRET_KEY]
         # A sleep step keeps the jobs running long enough to be cut off.
-        slow = ["--pipeline", "sleep,probe,summarize", "--sleep-ms", "300"]
+        slow = ["--pipeline", "sleep,probe,summarize", "--sleep-ms", "100"]
         args = redis_args(r) + s3_args + slow
         data_dir = tempfile.mkdtemp(prefix="data-", dir=h.scratch_dir())
         server = h.Server(h.binary, extra_args=args, data_dir=data_dir)
         ports = (server.http_port, server.store_port)
         c = server.client()
-        n = max(20, JOBS // 5)
+        n = JOBS
         data = h.read_bytes(cl.media(CLIP))
         jobs = [c.create_job(f"s3 {i:03d} {CLIP}", cl.content_type(CLIP))
                 for i in range(n)]
