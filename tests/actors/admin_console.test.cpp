@@ -271,6 +271,12 @@ CAF_TEST(the intake gate answers only nodes admitted with the ingest key) {
   gcfg.wall_ms = t0;
   gcfg.ingest_mac = fake_mac;
   gcfg.accounts = [] { return std::string{R"({"users":[]})"}; };
+  // What the runtime checks (intake_request_check); here: one filename.
+  gcfg.check_request = [](messages::job_request& x) -> caf::error {
+    if (x.filename == "refused.mp4")
+      return messages::make_error(errc::invalid_argument, "refused");
+    return {};
+  };
   gcfg.registry = reg;
   gcfg.dispatcher = messages::dispatcher_actor{disp};
   auto gate = sys.spawn(actors::intake_gate, gcfg);
@@ -315,6 +321,18 @@ CAF_TEST(the intake gate answers only nodes admitted with the ingest key) {
   auto refused = ask<messages::job>(gate, atoms::create_v, bad);
   CAF_REQUIRE(!refused);
   CAF_CHECK_EQUAL(messages::errc_of(refused.error()), errc::invalid_argument);
+  // The gate's own check comes before the registry.
+  auto checked = req;
+  checked.filename = "refused.mp4";
+  auto no = ask<messages::job>(gate, atoms::create_v, checked);
+  CAF_REQUIRE(!no);
+  CAF_CHECK_EQUAL(messages::errc_of(no.error()), errc::invalid_argument);
+  caf::error keyed_err;
+  auto keyed = self->request(gate, infinite, atoms::create_keyed_v, checked);
+  consume_messages();
+  keyed.receive([](messages::job&, bool) { CAF_FAIL("created"); },
+                [&](caf::error& err) { keyed_err = std::move(err); });
+  CAF_CHECK_EQUAL(messages::errc_of(keyed_err), errc::invalid_argument);
   auto mine = ask<std::vector<messages::job>>(gate, atoms::history_v,
                                               std::string{"alice"},
                                               uint32_t{10});

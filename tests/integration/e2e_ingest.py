@@ -14,10 +14,13 @@ coordinator's intake gate over CAF's network layer.
   create jobs, upload to the presigned URL, follow them on node B with A's
   token (one JWT secret) and on the coordinator: the same jobs, processed
   once; results, attempts, history and cancel work through a node.
-- Hostile input on an ingestion node: no token 401, wrong content type 415,
-  an oversized body 413, broken JSON 400, unknown fields and path tricks
-  422, other users' jobs 404, operators' routes 503 (not a coordinator);
-  nothing of it reaches the coordinator as a job.
+- Hostile input on an ingestion node: no token 401, a webhook without its
+  token 401 or not JSON 415, an oversized body or too many records 413,
+  broken JSON 400, unknown fields and path tricks 422, other users' jobs
+  404, admin accounts neither copied nor accepted (operators' routes are
+  the coordinator's); an over-long object key
+  in a webhook is acknowledged, counted rejected and never reaches the
+  stream; nothing of it reaches the coordinator as a job.
 - An account added on the coordinator (`vidflow users add`) logs in on an
   ingestion node within seconds; a removed one stops working there too.
 - The coordinator killed (-9): an ingestion node answers job requests with
@@ -29,6 +32,7 @@ coordinator's intake gate over CAF's network layer.
 Deadlines are correctness bounds, not performance checks.
 """
 
+import json
 import os
 import signal
 import subprocess
@@ -198,6 +202,28 @@ class IngestAPI(unittest.TestCase):
                         {"Authorization": "Bearer wrong",
                          "Content-Type": "application/json"})
         self.assertEqual(res.status, 401, res)
+        hook = h.Client(self.a.base)
+        events_before = int(self.redis.cli("XLEN", "vidflow:events").strip())
+        many = h.minio_event("uploads", "a.mp4", None, "0" * 32, 1)
+        many["Records"] = many["Records"] * 101
+        res = hook.webhook(many)
+        self.assertEqual((res.status, error_code(res)),
+                         (413, "too_many_records"), res)
+        # A key longer than any stream entry may hold: acknowledged (MinIO
+        # must not redeliver it forever), counted as rejected, never
+        # appended to the stream.
+        rejected = h.metric_value(hook.metrics(),
+                                  "vidflow_object_events_total",
+                                  source="minio", outcome="rejected")
+        res = hook.webhook(h.minio_event("uploads", "k" * 2000 + ".mp4",
+                                         None, "0" * 32, 1))
+        self.assertEqual(res.status, 200, res)
+        self.assertEqual(h.metric_value(hook.metrics(),
+                                        "vidflow_object_events_total",
+                                        source="minio", outcome="rejected"),
+                         rejected + 1)
+        self.assertEqual(int(self.redis.cli("XLEN", "vidflow:events").strip()),
+                         events_before)
         big = b'{"filename":"' + b"a" * (2 << 20) + b'.mp4"}'
         res = h.request("POST", self.a.base + "/jobs", big,
                         {"Authorization": "Bearer " + ca.token,
@@ -223,11 +249,20 @@ class IngestAPI(unittest.TestCase):
         self.assertEqual(res.status, 404, res)
         res = eve.call("POST", f"/jobs/{mine['job_id']}/cancel")
         self.assertEqual(res.status, 404, res)
-        # Operators' routes live on the coordinator only.
-        admin = self.a.login("admin", "admin")
-        for path in ("/admin/status", "/dlq", "/cluster/nodes"):
+        # Operators' routes live on the coordinator only; admin accounts
+        # are not even copied to ingestion nodes (with an admin's token
+        # epoch, a node holding the JWT key could mint admin tokens).
+        res = h.Client(self.a.base).call(
+            "POST", "/auth/login", {"username": "admin", "password": "admin"},
+            token="")
+        self.assertEqual(res.status, 401, res)
+        with open(os.path.join(self.a.data_dir, "users.json")) as f:
+            copied = json.load(f)["users"]
+        self.assertEqual({u["role"] for u in copied}, {"user"}, copied)
+        admin = h.Client(self.a.base, token=self.coordinator.admin().token)
+        for path in ("/admin/status", "/dlq", "/cluster/nodes", "/history"):
             res = admin.call("GET", path)
-            self.assertEqual(res.status, 503, (path, res))
+            self.assertEqual(res.status, 401, (path, res))
         # Nothing of the refused requests became a job.
         self.assertEqual(len(direct.history()), before + 1)
 

@@ -4,6 +4,8 @@
 #include "vf/runtime/node_config.hpp"
 #include "vf/runtime/settings.hpp"
 
+#include "vf/adapters/http/recipe.hpp"
+
 #include "vf_test.hpp"
 
 #include <cstdio>
@@ -190,6 +192,70 @@ CAF_TEST(render settings are checked and named) {
   CAF_CHECK(contains(error_of({"--config", f.path, "--pipeline",
                                "probe,render"}),
                      "pipeline.steps"));
+}
+
+CAF_TEST(an ingestion node needs its coordinator and the ingest key) {
+  temp_file f{valid};
+  CAF_CHECK(contains(error_of({"--config", f.path, "--join", "nohost"}),
+                     "ingest.join"));
+  // TLS files first, then the key.
+  CAF_CHECK(contains(error_of({"--config", f.path, "--join", "c:4242"}),
+                     "cluster."));
+  temp_file key{"0123456789abcdef0123456789abcdef0123\n"};
+  temp_file short_key{"short\n"};
+  CAF_CHECK(contains(error_of({"--config", f.path, "--cluster-ingest-key",
+                               short_key.path}),
+                     "cluster.ingest_key"));
+  auto cfg = parse({"--config", f.path, "--cluster-ingest-key", key.path});
+  CAF_REQUIRE(cfg);
+  CAF_CHECK_EQUAL(cfg->cluster.ingest_key,
+                  "0123456789abcdef0123456789abcdef0123");
+  CAF_CHECK_EQUAL(cfg->join.port, 0u);
+}
+
+CAF_TEST(job requests from ingestion nodes are checked like a client) {
+  temp_file f{valid};
+  auto cfg = parse({"--config", f.path});
+  CAF_REQUIRE(cfg);
+  auto check = runtime::intake_request_check(*cfg);
+  auto recipe = adapters::http::canonical_recipe(nlohmann::json::parse(
+    R"({"thumbnails":["small",{"width":200,"height":200}],)"
+    R"("thumbnail_at":2.5,"renditions":["720p","360p"]})"));
+  CAF_REQUIRE(recipe.error.empty());
+  messages::job_request good;
+  good.owner = "alice";
+  good.filename = "clip.mp4";
+  good.content_type = "video/mp4";
+  good.outputs = recipe.canonical;
+  good.idempotency_key = "k-1";
+  auto x = good;
+  CAF_CHECK(!check(x));
+  CAF_CHECK_EQUAL(x.outputs, recipe.canonical);
+  auto refused = [&](auto change) {
+    auto y = good;
+    change(y);
+    auto err = check(y);
+    return err && messages::errc_of(err) == messages::errc::invalid_argument;
+  };
+  using req = messages::job_request;
+  CAF_CHECK(refused([](req& y) { y.owner = ""; }));
+  CAF_CHECK(refused([](req& y) { y.owner = "../admin"; }));
+  CAF_CHECK(refused([](req& y) { y.priority = 7; }));
+  CAF_CHECK(refused([](req& y) { y.content_type = "a\r\nb"; }));
+  // Recipes the API would never store: a name that is a path, more
+  // renditions than allowed, an upscaled box, not JSON, not canonical.
+  CAF_CHECK(refused([](req& y) {
+    y.outputs = R"({"renditions":[{"name":"../x","height":720}]})";
+  }));
+  CAF_CHECK(refused([](req& y) {
+    y.outputs = R"({"thumbnails":[{"name":"huge","width":9000,)"
+                R"("height":9000}]})";
+  }));
+  CAF_CHECK(refused([](req& y) { y.outputs = "{"; }));
+  CAF_CHECK(refused([](req& y) { y.outputs = R"({"renditions":["720p"]})"; }));
+  CAF_CHECK(refused([](req& y) { y.callback_url = "file:///etc/passwd"; }));
+  CAF_CHECK(refused([](req& y) { y.idempotency_key = std::string(300, 'k'); }));
+  CAF_CHECK(refused([](req& y) { y.request_id = "a\nb"; }));
 }
 
 CAF_TEST(worker nodes run renders by default and name bad kinds) {

@@ -18,19 +18,12 @@ using messages::make_error;
 /// most 10 s each); the CLI waits 60 s for the gate.
 constexpr auto ask_timeout = std::chrono::seconds{30};
 
-/// How long one admission lasts at most (it ends earlier with the
-/// operator's connection).
-constexpr int64_t admission_ms = 3'600'000;
-
 /// Empty if the sender's CAF node is admitted; `errc::unauthorized`.
 caf::error refuse_unless_admitted(admin_gate_impl* self) {
   auto& st = self->state;
-  auto sender = self->current_sender();
-  if (sender) {
-    auto i = st.admitted.find(sender->node());
-    if (i != st.admitted.end() && i->second > st.clock.at(self->clock().now()))
-      return {};
-  }
+  if (st.admissions.admitted(self->current_sender(),
+                             st.clock.at(self->clock().now())))
+    return {};
   return make_error(errc::unauthorized,
                     "the admin console answers a remote operator only after "
                     "'admit' signed with the cluster admin key");
@@ -49,15 +42,12 @@ caf::error as_ours(caf::error err) {
 }
 
 /// Asks the console and passes its answer (or error) on.
-template <class T, class... Ts>
-caf::result<T> ask(admin_gate_impl* self, Ts&&... xs) {
+template <class... Rs, class... Ts>
+caf::result<Rs...> ask(admin_gate_impl* self, Ts&&... xs) {
   if (auto err = refuse_unless_admitted(self))
     return err;
-  auto rp = self->make_response_promise<T>();
-  self->request(self->state.cfg.console, ask_timeout, std::forward<Ts>(xs)...)
-    .then([rp](T& x) mutable { rp.deliver(std::move(x)); },
-          [rp](caf::error& err) mutable { rp.deliver(as_ours(std::move(err))); });
-  return rp;
+  return relay<Rs...>(self, self->state.cfg.console, ask_timeout, as_ours,
+                      std::forward<Ts>(xs)...);
 }
 
 } // namespace
@@ -69,7 +59,7 @@ admin_gate(admin_gate_impl* self, admin_gate_config cfg) {
   // CAF kills the proxy of a remote actor when its node goes away: the
   // admission ends with the operator's connection.
   self->set_down_handler([self](caf::down_msg& msg) {
-    self->state.admitted.erase(msg.source.node());
+    self->state.admissions.forget(msg.source);
   });
   using messages::job;
   return {
@@ -80,22 +70,9 @@ admin_gate(admin_gate_impl* self, admin_gate_config cfg) {
     [=](atoms::in_status, const std::string& status, uint32_t limit) {
       return ask<std::vector<job>>(self, atoms::in_status_v, status, limit);
     },
-    [=](atoms::get, const std::string& id)
-      -> caf::result<job, std::vector<messages::attempt_record>> {
-      if (auto err = refuse_unless_admitted(self))
-        return err;
-      auto rp
-        = self->make_response_promise<job,
-                                      std::vector<messages::attempt_record>>();
-      self->request(self->state.cfg.console, ask_timeout, atoms::get_v, id)
-        .then(
-          [rp](job& j, std::vector<messages::attempt_record>& xs) mutable {
-            rp.deliver(std::move(j), std::move(xs));
-          },
-          [rp](caf::error& err) mutable {
-            rp.deliver(as_ours(std::move(err)));
-          });
-      return rp;
+    [=](atoms::get, const std::string& id) {
+      return ask<job, std::vector<messages::attempt_record>>(self, atoms::get_v,
+                                                             id);
     },
     [=](atoms::pause) { return ask<bool>(self, atoms::pause_v); },
     [=](atoms::resume) { return ask<bool>(self, atoms::resume_v); },
@@ -133,22 +110,18 @@ admin_gate(admin_gate_impl* self, admin_gate_config cfg) {
     },
     [=](atoms::admit, int64_t at, const std::string& mac) -> caf::result<bool> {
       auto& st = self->state;
-      auto sender = self->current_sender();
-      if (!sender)
-        return make_error(errc::unauthorized, "admit needs a sender");
       if (!st.cfg.admin_mac)
         return make_error(errc::unauthorized,
                           "this coordinator has no cluster admin key "
                           "(cluster.admin_key): remote operators are off");
-      auto now = st.clock.at(self->clock().now());
-      if (!st.signatures.accept(st.cfg.admin_mac,
-                                messages::console_payload(
-                                  to_string(sender->node()), at),
-                                at, mac, now))
-        return make_error(errc::unauthorized,
-                          "the admin signature is wrong, expired (clocks "
-                          "more than 60 s apart?) or used before");
-      st.admitted[sender->node()] = now + admission_ms;
+      auto sender = self->current_sender();
+      if (auto err = st.admissions.admit(
+            sender, st.cfg.admin_mac,
+            messages::console_payload(sender ? to_string(sender->node())
+                                             : std::string{},
+                                      at),
+            at, mac, st.clock.at(self->clock().now()), "admin"))
+        return err;
       self->monitor(sender);
       return true;
     },

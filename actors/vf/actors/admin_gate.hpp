@@ -6,13 +6,12 @@
 #include "caf/stateful_actor.hpp"
 #include "caf/typed_event_based_actor.hpp"
 
-#include "vf/actors/admin_signatures.hpp"
+#include "vf/actors/gate_admissions.hpp"
 #include "vf/actors/wall_clock.hpp"
 #include "vf/messages/admin_console_actor.hpp"
 
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <string>
 
 namespace vf::actors {
@@ -35,8 +34,7 @@ struct admin_gate_state {
 
   admin_gate_config cfg;
   wall_clock clock;
-  std::map<caf::node_id, int64_t> admitted;
-  admin_signatures signatures;
+  gate_admissions admissions;
 };
 
 using admin_gate_impl

@@ -18,19 +18,12 @@ using messages::make_error;
 /// request timeout (10 s), so the gate's answer arrives first.
 constexpr auto ask_timeout = std::chrono::seconds{8};
 
-/// How long one admission lasts at most (it ends earlier with the node's
-/// connection).
-constexpr int64_t admission_ms = 3'600'000;
-
 /// Empty if the sender's CAF node is admitted; `errc::unauthorized`.
 caf::error refuse_unless_admitted(intake_gate_impl* self) {
   auto& st = self->state;
-  auto sender = self->current_sender();
-  if (sender) {
-    auto i = st.admitted.find(sender->node());
-    if (i != st.admitted.end() && i->second > st.clock.at(self->clock().now()))
-      return {};
-  }
+  if (st.admissions.admitted(self->current_sender(),
+                             st.clock.at(self->clock().now())))
+    return {};
   return make_error(errc::unauthorized,
                     "the intake gate answers an ingestion node only after "
                     "'admit' signed with the cluster ingest key");
@@ -48,58 +41,69 @@ caf::error as_ours(caf::error err) {
 
 /// Asks `dest` and passes its answer (or error) on.
 template <class... Rs, class Handle, class... Ts>
-caf::result<Rs...> ask(intake_gate_impl* self, const Handle& dest,
-                       Ts&&... xs) {
+caf::result<Rs...> ask(intake_gate_impl* self, const Handle& dest, Ts&&... xs) {
   if (auto err = refuse_unless_admitted(self))
     return err;
-  auto rp = self->make_response_promise<Rs...>();
-  self->request(dest, ask_timeout, std::forward<Ts>(xs)...)
-    .then([rp](Rs&... ys) mutable { rp.deliver(std::move(ys)...); },
-          [rp](caf::error& err) mutable { rp.deliver(as_ours(std::move(err))); });
-  return rp;
+  return relay<Rs...>(self, dest, ask_timeout, as_ours,
+                      std::forward<Ts>(xs)...);
+}
+
+/// Empty if an admitted node sent `x` and it passes `check_request`.
+caf::error check(intake_gate_impl* self, messages::job_request& x) {
+  if (auto err = refuse_unless_admitted(self))
+    return err;
+  if (auto& fn = self->state.cfg.check_request)
+    return fn(x);
+  return {};
 }
 
 } // namespace
 
-messages::intake_gate_actor::behavior_type
-intake_gate(intake_gate_impl* self, intake_gate_config cfg) {
+messages::intake_gate_actor::behavior_type intake_gate(intake_gate_impl* self,
+                                                       intake_gate_config cfg) {
   self->state.cfg = std::move(cfg);
   self->state.clock = wall_clock{self->state.cfg.wall_ms, self->clock().now()};
   // CAF kills the proxy of a remote actor when its node goes away: the
   // admission ends with the node's connection.
-  self->set_down_handler([self](caf::down_msg& msg) {
-    self->state.admitted.erase(msg.source.node());
-  });
+  self->set_down_handler(
+    [self](caf::down_msg& msg) { self->state.admissions.forget(msg.source); });
   using messages::job;
   return {
-    [=](atoms::create, messages::job_request& x) {
-      return ask<job>(self, self->state.cfg.registry, atoms::create_v, std::move(x));
+    [=](atoms::create, messages::job_request& x) -> caf::result<job> {
+      if (auto err = check(self, x))
+        return err;
+      return ask<job>(self, self->state.cfg.registry, atoms::create_v,
+                      std::move(x));
     },
-    [=](atoms::create_keyed, messages::job_request& x) {
-      return ask<job, bool>(self, self->state.cfg.registry, atoms::create_keyed_v,
-                            std::move(x));
+    [=](atoms::create_keyed,
+        messages::job_request& x) -> caf::result<job, bool> {
+      if (auto err = check(self, x))
+        return err;
+      return ask<job, bool>(self, self->state.cfg.registry,
+                            atoms::create_keyed_v, std::move(x));
     },
     [=](atoms::get, const std::string& id) {
       return ask<job>(self, self->state.cfg.registry, atoms::get_v, id);
     },
     [=](atoms::history, const std::string& owner, uint32_t limit) {
-      return ask<std::vector<job>>(self, self->state.cfg.registry, atoms::history_v, owner,
-                                   limit);
+      return ask<std::vector<job>>(self, self->state.cfg.registry,
+                                   atoms::history_v, owner, limit);
     },
     [=](atoms::events, const std::string& id, uint64_t after) {
-      return ask<std::vector<messages::job_event>>(self, self->state.cfg.registry,
-                                                   atoms::events_v, id, after);
+      return ask<std::vector<messages::job_event>>(
+        self, self->state.cfg.registry, atoms::events_v, id, after);
     },
     [=](atoms::deliveries, const std::string& id) {
-      return ask<std::vector<messages::delivery>>(self, self->state.cfg.registry,
-                                                  atoms::deliveries_v, id);
+      return ask<std::vector<messages::delivery>>(
+        self, self->state.cfg.registry, atoms::deliveries_v, id);
     },
     [=](atoms::get_result, const std::string& id) {
-      return ask<messages::job_result>(self, self->state.cfg.registry, atoms::get_result_v,
-                                       id);
+      return ask<messages::job_result>(self, self->state.cfg.registry,
+                                       atoms::get_result_v, id);
     },
     [=](atoms::counts) {
-      return ask<messages::status_counts>(self, self->state.cfg.registry, atoms::counts_v);
+      return ask<messages::status_counts>(self, self->state.cfg.registry,
+                                          atoms::counts_v);
     },
     [=](atoms::attempts, const std::string& id) {
       return ask<std::vector<messages::attempt_record>>(
@@ -116,8 +120,8 @@ intake_gate(intake_gate_impl* self, intake_gate_config cfg) {
                                              atoms::stats_v);
     },
     [=](atoms::lease_of, const std::string& id) {
-      return ask<std::vector<messages::task_progress>>(self, self->state.cfg.dispatcher,
-                                                       atoms::lease_of_v, id);
+      return ask<std::vector<messages::task_progress>>(
+        self, self->state.cfg.dispatcher, atoms::lease_of_v, id);
     },
     [=](atoms::get, atoms::head) -> caf::result<std::string> {
       if (auto err = refuse_unless_admitted(self))
@@ -132,22 +136,17 @@ intake_gate(intake_gate_impl* self, intake_gate_config cfg) {
     },
     [=](atoms::admit, int64_t at, const std::string& mac) -> caf::result<bool> {
       auto& st = self->state;
-      auto sender = self->current_sender();
-      if (!sender)
-        return make_error(errc::unauthorized, "admit needs a sender");
       if (!st.cfg.ingest_mac)
         return make_error(errc::unauthorized,
                           "this coordinator has no cluster ingest key "
                           "(cluster.ingest_key): ingestion nodes are off");
-      auto now = st.clock.at(self->clock().now());
-      if (!st.signatures.accept(st.cfg.ingest_mac,
-                                messages::intake_payload(
-                                  to_string(sender->node()), at),
-                                at, mac, now))
-        return make_error(errc::unauthorized,
-                          "the intake signature is wrong, expired (clocks "
-                          "more than 60 s apart?) or used before");
-      st.admitted[sender->node()] = now + admission_ms;
+      auto sender = self->current_sender();
+      if (auto err = st.admissions.admit(
+            sender, st.cfg.ingest_mac,
+            messages::intake_payload(
+              sender ? to_string(sender->node()) : std::string{}, at),
+            at, mac, st.clock.at(self->clock().now()), "intake"))
+        return err;
       self->monitor(sender);
       return true;
     },

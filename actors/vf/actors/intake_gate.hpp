@@ -7,14 +7,13 @@
 #include "caf/stateful_actor.hpp"
 #include "caf/typed_event_based_actor.hpp"
 
-#include "vf/actors/admin_signatures.hpp"
+#include "vf/actors/gate_admissions.hpp"
 #include "vf/actors/wall_clock.hpp"
 #include "vf/messages/intake_gate_actor.hpp"
 #include "vf/messages/orchestrator_actor.hpp"
 
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <string>
 
 namespace vf::actors {
@@ -26,8 +25,13 @@ struct intake_gate_config {
   /// Returns the hex HMAC-SHA256 of a text under the cluster ingest key
   /// (empty: no key; nobody is ever admitted).
   std::function<std::string(const std::string&)> ingest_mac;
-  /// Returns the accounts file's text (`users.json`), or why not.
+  /// Returns the accounts file's text (`users.json`) for ingestion nodes,
+  /// or why not.
   std::function<caf::expected<std::string>()> accounts;
+  /// Checks (and may normalise) a job request from an ingestion node as
+  /// the coordinator's own API would have: an ingestion node may act for
+  /// any user, never beyond what a user may ask. Empty: no check.
+  std::function<caf::error(messages::job_request&)> check_request;
   /// The coordinator's actors. Their handles never leave this process:
   /// the gate asks them and answers itself.
   messages::api_registry_actor registry;
@@ -41,8 +45,7 @@ struct intake_gate_state {
 
   intake_gate_config cfg;
   wall_clock clock;
-  std::map<caf::node_id, int64_t> admitted;
-  admin_signatures signatures;
+  gate_admissions admissions;
 };
 
 using intake_gate_impl
@@ -57,7 +60,7 @@ using intake_gate_impl
 /// ingestion nodes admit themselves again after every reconnect and
 /// before it runs out. Errors of the actors behind it pass unchanged;
 /// CAF's (an actor did not answer in time) become `storage_unavailable`.
-messages::intake_gate_actor::behavior_type
-intake_gate(intake_gate_impl* self, intake_gate_config cfg);
+messages::intake_gate_actor::behavior_type intake_gate(intake_gate_impl* self,
+                                                       intake_gate_config cfg);
 
 } // namespace vf::actors

@@ -30,15 +30,15 @@ using api_registry_actor = caf::typed_actor<
   caf::replies_to<atoms::create, job_request>::with<job>,
   caf::replies_to<atoms::create_keyed, job_request>::with<job, bool>,
   caf::replies_to<atoms::get, std::string>::with<job>,
-  caf::replies_to<atoms::history, std::string, uint32_t>::with<std::vector<job>>,
-  caf::replies_to<atoms::events, std::string, uint64_t>::with<
-    std::vector<job_event>>,
-  caf::replies_to<atoms::deliveries, std::string>::with<
-    std::vector<delivery>>,
+  caf::replies_to<atoms::history, std::string,
+                  uint32_t>::with<std::vector<job>>,
+  caf::replies_to<atoms::events, std::string,
+                  uint64_t>::with<std::vector<job_event>>,
+  caf::replies_to<atoms::deliveries, std::string>::with<std::vector<delivery>>,
   caf::replies_to<atoms::get_result, std::string>::with<job_result>,
   caf::replies_to<atoms::counts>::with<status_counts>,
-  caf::replies_to<atoms::attempts, std::string>::with<
-    std::vector<attempt_record>>,
+  caf::replies_to<atoms::attempts,
+                  std::string>::with<std::vector<attempt_record>>,
   caf::replies_to<atoms::erase, std::string>::with<uint64_t>>;
 
 /// The orchestrator as the API uses it: `(cancel, id)` → the job after
@@ -48,10 +48,10 @@ using api_orchestrator_actor
 
 /// The dispatcher as the API uses it: queue statistics and where a job's
 /// tasks stand (see `dispatcher_actor`).
-using api_dispatcher_actor = caf::typed_actor<
-  caf::replies_to<atoms::stats>::with<dispatcher_stats>,
-  caf::replies_to<atoms::lease_of, std::string>::with<
-    std::vector<task_progress>>>;
+using api_dispatcher_actor
+  = caf::typed_actor<caf::replies_to<atoms::stats>::with<dispatcher_stats>,
+                     caf::replies_to<atoms::lease_of, std::string>::with<
+                       std::vector<task_progress>>>;
 
 /// Everything an ingestion node's API asks, in one handle: the union of
 /// the three interfaces above. Served on an ingestion node by its

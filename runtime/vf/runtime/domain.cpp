@@ -16,6 +16,7 @@
 #include "vf/actors/webhook_sender.hpp"
 #include "vf/adapters/webhooks/callback_client.hpp"
 #include "vf/adapters/common/lease_journal.hpp"
+#include "vf/adapters/http/user_table.hpp"
 #include "vf/adapters/media/libav_media.hpp"
 #include "vf/messages/errc.hpp"
 #include "vf/runtime/metrics_sink.hpp"
@@ -26,8 +27,6 @@
 #include <prometheus/registry.h>
 
 #include <chrono>
-#include <fstream>
-#include <iterator>
 #include <functional>
 #include <memory>
 #include <map>
@@ -306,19 +305,20 @@ domain_actors spawn_domain(
   actors::intake_gate_config intake_cfg;
   intake_cfg.wall_ms = admin_cfg.wall_ms;
   intake_cfg.ingest_mac = cluster_cfg.ingest_mac;
+  // Ingestion nodes check logins and tokens themselves, so they get the
+  // accounts — of users only: with an admin's epoch a node holding the
+  // JWT key could mint that admin a token the coordinator takes. Missing
+  // or broken here means nobody logs in here, and so nowhere.
   intake_cfg.accounts = [path = users_file(cfg.data_dir)]()
     -> caf::expected<std::string> {
-    std::ifstream in{path, std::ios::binary};
-    std::string text{std::istreambuf_iterator<char>{in}, {}};
-    if (!in.good() && !in.eof())
-      return messages::make_error(messages::errc::storage_unavailable,
-                                  "cannot read the accounts file " + path);
-    if (text.empty())
-      return messages::make_error(messages::errc::storage_unavailable,
-                                  "the accounts file " + path
-                                    + " is missing or empty");
-    return text;
+    std::vector<adapters::http::user_account> users;
+    if (auto all = adapters::http::read_users_file(path))
+      for (auto& u : *all)
+        if (u.role == "user")
+          users.push_back(std::move(u));
+    return adapters::http::users_text(users);
   };
+  intake_cfg.check_request = intake_request_check(cfg);
   intake_cfg.registry = d.registry;
   intake_cfg.orchestrator = d.orchestrator;
   intake_cfg.dispatcher = messages::dispatcher_actor{d.dispatcher};

@@ -2,24 +2,21 @@
 
 #include "vf/runtime/intake_link.hpp"
 
-#include "vf/adapters/http/user_table.hpp"
-#include "vf/messages/cluster_registry_actor.hpp"
-#include "vf/messages/errc.hpp"
-#include "vf/runtime/cluster.hpp"
+#include <prometheus/gauge.h>
+#include <prometheus/registry.h>
 
 #include "caf/scoped_actor.hpp"
 #include "caf/send.hpp"
 #include "caf/typed_event_based_actor.hpp"
 
-#include <prometheus/gauge.h>
-#include <prometheus/registry.h>
+#include "vf/adapters/http/user_table.hpp"
+#include "vf/messages/cluster_registry_actor.hpp"
+#include "vf/messages/errc.hpp"
+#include "vf/runtime/cluster.hpp"
 
-#include <cstdio>
-#include <fcntl.h>
 #include <fstream>
+#include <iterator>
 #include <random>
-#include <sys/stat.h>
-#include <unistd.h>
 
 namespace vf::runtime {
 
@@ -49,6 +46,9 @@ int64_t unix_ms_now() {
 struct proxy_state {
   static inline const char* name = "vf.coordinator-proxy";
   messages::intake_gate_actor gate;
+  /// The link (the sender of the first `put`): the only one whose `put`
+  /// counts, and the one told when the gate stops admitting this node.
+  caf::actor link;
 };
 
 using proxy_impl = coordinator_proxy_actor::stateful_pointer<proxy_state>;
@@ -75,7 +75,14 @@ caf::result<Rs...> pass(proxy_impl self, Ts&&... xs) {
   auto rp = self->make_response_promise<Rs...>();
   self->request(gate, proxy_timeout, std::forward<Ts>(xs)...)
     .then([rp](Rs&... ys) mutable { rp.deliver(std::move(ys)...); },
-          [rp](caf::error& err) mutable {
+          [self, rp](caf::error& err) mutable {
+            // The gate no longer admits this node (it restarted its
+            // bookkeeping, or an admission ran out): the link admits again
+            // at once instead of at its next renewal.
+            if (err.category() == messages::errc_category
+                && messages::errc_of(err) == errc::unauthorized
+                && self->state.link)
+              caf::anon_send(self->state.link, atoms::admit_v);
             rp.deliver(as_client_error(std::move(err)));
           });
   return rp;
@@ -85,7 +92,13 @@ coordinator_proxy_actor::behavior_type coordinator_proxy(proxy_impl self) {
   using messages::job;
   return {
     [=](atoms::put, messages::intake_gate_actor& gate) {
-      self->state.gate = std::move(gate);
+      auto sender = caf::actor_cast<caf::actor>(self->current_sender());
+      auto& st = self->state;
+      if (!st.link)
+        st.link = sender;
+      else if (sender != st.link)
+        return; // Only the link hands out the gate.
+      st.gate = std::move(gate);
     },
     [=](atoms::create, messages::job_request& x) {
       return pass<job>(self, atoms::create_v, std::move(x));
@@ -127,8 +140,8 @@ coordinator_proxy_actor::behavior_type coordinator_proxy(proxy_impl self) {
       return pass<messages::dispatcher_stats>(self, atoms::stats_v);
     },
     [=](atoms::lease_of, const std::string& id) {
-      return pass<std::vector<messages::task_progress>>(self,
-                                                        atoms::lease_of_v, id);
+      return pass<std::vector<messages::task_progress>>(self, atoms::lease_of_v,
+                                                        id);
     },
   };
 }
@@ -162,13 +175,12 @@ struct intake_link::impl {
   caf::scoped_actor self;
   messages::intake_gate_actor gate;
   std::chrono::steady_clock::time_point admitted_at;
-  /// The accounts text last written (to skip identical copies).
-  std::string accounts;
 
   impl(caf::actor_system& sys, intake_link_config cfg,
        coordinator_proxy_actor proxy)
     : sys(sys), cfg(std::move(cfg)), proxy(std::move(proxy)), self(sys) {
-    accounts = read_text(this->cfg.users_path);
+    // No request from the proxy can go out before the first `put` names
+    // this actor as the link.
   }
 
   std::string sign(const std::string& payload) const {
@@ -196,35 +208,21 @@ struct intake_link::impl {
     return why;
   }
 
-  /// Copies the coordinator's accounts to `users_path` when they changed
-  /// (validated first: a bad copy never replaces a good one).
+  /// Copies the coordinator's accounts to `users_path` when they differ
+  /// from the file there (validated first: a bad copy never replaces a
+  /// good one).
   std::string copy_accounts() {
     std::string text;
     if (auto why = ask(gate, text, atoms::get_v, atoms::head_v); !why.empty())
       return "accounts: " + why;
-    if (text == accounts)
-      return {};
-    auto tmp = cfg.users_path + ".incoming";
-    {
-      auto fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-                       0600);
-      if (fd < 0)
-        return "accounts: cannot write " + tmp;
-      auto rc = ::write(fd, text.data(), text.size());
-      ::close(fd);
-      if (rc != static_cast<ssize_t>(text.size())) {
-        ::unlink(tmp.c_str());
-        return "accounts: cannot write " + tmp;
-      }
-    }
-    auto users = adapters::http::read_users_file(tmp);
-    ::unlink(tmp.c_str());
+    auto users = adapters::http::parse_users_text(text, "from the coordinator");
     if (!users)
       return "accounts: the coordinator sent an invalid users file: "
              + messages::message_of(users.error());
+    if (adapters::http::users_text(*users) == read_text(cfg.users_path))
+      return {};
     if (auto err = adapters::http::write_users_file(cfg.users_path, *users))
       return "accounts: " + messages::message_of(err);
-    accounts = std::move(text);
     return {};
   }
 
@@ -234,9 +232,9 @@ struct intake_link::impl {
       return sys.render(reg.error());
     auto at = unix_ms_now();
     messages::intake_gate_actor g;
-    auto why = ask(*reg, g, atoms::intake_v, at,
-                   sign(messages::admin_payload(
-                     "intake", to_string(self->node()), at)));
+    auto why = ask(
+      *reg, g, atoms::intake_v, at,
+      sign(messages::admin_payload("intake", to_string(self->node()), at)));
     if (!why.empty())
       return why;
     gate = std::move(g);
@@ -247,7 +245,7 @@ struct intake_link::impl {
     self->monitor(gate);
     // A failed copy is not fatal: the last good copy stays in use.
     why = copy_accounts();
-    caf::anon_send(proxy, atoms::put_v, gate);
+    self->send(proxy, atoms::put_v, gate);
     return why.empty() ? std::string{} : "connected, but " + why;
   }
 };
@@ -267,12 +265,15 @@ std::string intake_link::connect() {
 int intake_link::run(node& n) {
   auto& d = *impl_;
   auto& log = n.log();
-  auto where = d.cfg.coordinator.host + ":"
-               + std::to_string(d.cfg.coordinator.port);
+  auto where
+    = d.cfg.coordinator.host + ":" + std::to_string(d.cfg.coordinator.port);
   int sig = 0; // SIGINT/SIGTERM, or -1 after a kept actor failed
-  n.forward_signals([hdl = caf::actor{d.self}](int s) {
-    caf::anon_send(hdl, link_stop{s});
-  });
+  n.forward_signals(
+    [hdl = caf::actor{d.self}](int s) { caf::anon_send(hdl, link_stop{s}); });
+  // A kept actor that failed before the signals came here (during the
+  // first connect, or while the API started) stops the node too.
+  if (n.exit_code() != 0)
+    sig = -1;
   auto& gauge = prometheus::BuildGauge()
                   .Name("vidflow_ingest_coordinator_connected")
                   .Help("1 while this ingestion node is admitted by its "
@@ -295,14 +296,21 @@ int intake_link::run(node& n) {
                     [](caf::down_msg&) {}, caf::after(t) >> [] {});
   };
   std::string last_why;
+  // Says `why` (if any) unless it is what was said last.
+  std::string last_warning;
+  auto warn_once = [&](const std::string& why) {
+    if (!why.empty() && why != last_warning)
+      log.warn("ingest", why);
+    last_warning = why;
+  };
   while (sig == 0) {
     if (!d.gate) {
       auto why = d.connect();
       if (!d.gate) {
         auto wait = next_wait();
         if (why != last_why)
-          log.warn("ingest", "cannot reach the coordinator at " + where
-                               + ": " + why + "; retrying (every "
+          log.warn("ingest", "cannot reach the coordinator at " + where + ": "
+                               + why + "; retrying (every "
                                + std::to_string(d.cfg.reconnect_max.count())
                                + " ms at most)");
         last_why = why;
@@ -321,7 +329,7 @@ int intake_link::run(node& n) {
         if (dm.source != d.gate.address())
           return;
         d.gate = nullptr;
-        caf::anon_send(d.proxy, atoms::put_v, messages::intake_gate_actor{});
+        d.self->send(d.proxy, atoms::put_v, messages::intake_gate_actor{});
         gauge.Set(0);
         log.warn("ingest", "lost the coordinator at " + where + " ("
                              + to_string(dm.reason)
@@ -331,13 +339,18 @@ int intake_link::run(node& n) {
         // message: reconnecting at once would get the stale handle back.
         nap(100ms + next_wait());
       },
-      caf::after(d.cfg.accounts_every) >> [&] {
-        if (std::chrono::steady_clock::now() - d.admitted_at > readmit_every)
-          if (auto why = d.admit(); !why.empty())
-            log.warn("ingest", "could not renew the admission: " + why);
-        if (auto why = d.copy_accounts(); !why.empty())
-          log.warn("ingest", why);
-      });
+      [&](atoms::admit) {
+        // The proxy heard `unauthorized` from the gate.
+        if (auto why = d.admit(); !why.empty())
+          warn_once("could not renew the admission: " + why);
+      },
+      caf::after(d.cfg.accounts_every) >>
+        [&] {
+          if (std::chrono::steady_clock::now() - d.admitted_at > readmit_every)
+            if (auto why = d.admit(); !why.empty())
+              warn_once("could not renew the admission: " + why);
+          warn_once(d.copy_accounts());
+        });
   }
   if (d.gate)
     d.self->demonitor(d.gate.address());

@@ -10,6 +10,7 @@
 #include "vf/adapters/common/trusted_proxies.hpp"
 #include "vf/adapters/webhooks/callback_policy.hpp"
 #include "vf/adapters/http/recipe.hpp"
+#include "vf/adapters/http/user_table.hpp"
 #include "vf/messages/errc.hpp"
 #include "vf/messages/task.hpp"
 
@@ -1032,6 +1033,92 @@ adapters::http::api_config api_config_of(const node_config& cfg) {
   };
   x.max_streams_per_user = cfg.http_max_streams_per_user;
   return x;
+}
+
+namespace {
+
+/// `canonical` (a stored recipe) turned back into what a client sends, so
+/// `canonical_recipe` can say whether it is one the API could have stored.
+nlohmann::json client_recipe(const nlohmann::json& canonical) {
+  if (!canonical.is_object())
+    return canonical;
+  auto out = nlohmann::json::object();
+  for (auto& [key, value] : canonical.items()) {
+    if ((key != "thumbnails" && key != "renditions") || !value.is_array()) {
+      out[key] = value;
+      continue;
+    }
+    auto list = nlohmann::json::array();
+    for (auto& e : value) {
+      auto name = e.is_object() ? e.find("name") : e.end();
+      if (!e.is_object() || name == e.end() || !name->is_string()) {
+        list.push_back(e);
+        continue;
+      }
+      auto& n = name->get_ref<const std::string&>();
+      // A box is named WxH; anything else is a preset's name.
+      auto x = n.find('x');
+      auto digit = [](char c) { return c >= '0' && c <= '9'; };
+      bool box = key == "thumbnails" && x != std::string::npos && x > 0
+                 && x + 1 < n.size()
+                 && std::all_of(n.begin(), n.begin() + x, digit)
+                 && std::all_of(n.begin() + x + 1, n.end(), digit);
+      if (box)
+        list.push_back({{"width", e.value("width", nlohmann::json{})},
+                        {"height", e.value("height", nlohmann::json{})}});
+      else
+        list.push_back(n);
+    }
+    out[key] = std::move(list);
+  }
+  return out;
+}
+
+} // namespace
+
+std::function<caf::error(messages::job_request&)>
+intake_request_check(const node_config& cfg) {
+  auto callback = api_config_of(cfg).check_callback;
+  return [callback](messages::job_request& x) -> caf::error {
+    auto bad = [](const std::string& why) {
+      return messages::make_error(messages::errc::invalid_argument,
+                                  "refused from an ingestion node: " + why);
+    };
+    auto printable = [](const std::string& str) {
+      return std::all_of(str.begin(), str.end(), [](unsigned char c) {
+        return c >= 0x20 && c != 0x7f;
+      });
+    };
+    if (auto err = adapters::http::check_user_name(x.owner))
+      return bad("owner: " + messages::message_of(err));
+    if (x.priority != messages::priority_high
+        && x.priority != messages::priority_default
+        && x.priority != messages::priority_low)
+      return bad("priority " + std::to_string(x.priority));
+    if (x.content_type.size() > 255 || !printable(x.content_type))
+      return bad("content_type longer than 255 bytes or with control "
+                 "characters");
+    if (!x.outputs.empty()) {
+      auto doc = nlohmann::json::parse(x.outputs, nullptr, false);
+      auto check = doc.is_discarded()
+                     ? adapters::http::recipe_check{{}, "not JSON"}
+                     : adapters::http::canonical_recipe(client_recipe(doc));
+      if (!check.error.empty() || check.canonical != x.outputs)
+        return bad("outputs: "
+                   + (check.error.empty() ? std::string{"not canonical"}
+                                          : check.error));
+    }
+    if (!x.callback_url.empty()) {
+      if (auto why = callback(x.callback_url))
+        return bad("callback_url: " + *why);
+    }
+    if (x.idempotency_key.size() > 255 || !printable(x.idempotency_key)
+        || x.request_hash.size() > 64 || x.request_id.size() > 128
+        || !printable(x.request_id))
+      return bad("idempotency key, request hash or request id too long or "
+                 "not printable");
+    return caf::none;
+  };
 }
 
 } // namespace vf::runtime

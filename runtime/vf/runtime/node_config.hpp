@@ -21,6 +21,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -290,5 +291,13 @@ adapters::objectstore::store_config store_config_of(const node_config& cfg);
 /// The JSON API's settings, without accounts, limits derived from file
 /// descriptors, storage check and log.
 adapters::http::api_config api_config_of(const node_config& cfg);
+
+/// What the coordinator's intake gate checks in a job request from an
+/// ingestion node, as its own API checks a client's: the owner a valid
+/// login name, the priority one of three, `outputs` a canonical recipe the
+/// API could have stored, a callback URL the webhook policy allows, bounded
+/// printable ids.
+std::function<caf::error(messages::job_request&)>
+intake_request_check(const node_config& cfg);
 
 } // namespace vf::runtime

@@ -100,6 +100,13 @@ read_users_file(const std::string& path) {
   }
   ::close(fd);
   text.resize(got);
+  return parse_users_text(text, path);
+}
+
+caf::expected<std::vector<user_account>>
+parse_users_text(std::string_view text, const std::string& path) {
+  if (text.size() > static_cast<size_t>(max_file_size))
+    return invalid(path, "larger than 16 MiB");
   auto doc = json::parse(text, nullptr, false);
   if (doc.is_discarded() || !doc.is_object())
     return invalid(path, "not a JSON object");
@@ -145,8 +152,7 @@ read_users_file(const std::string& path) {
   return result;
 }
 
-caf::error write_users_file(const std::string& path,
-                            const std::vector<user_account>& users) {
+std::string users_text(const std::vector<user_account>& users) {
   json list = json::array();
   for (auto& u : users)
     list.push_back({{"name", u.name},
@@ -155,6 +161,12 @@ caf::error write_users_file(const std::string& path,
                     {"epoch", u.epoch}});
   auto text = json{{"version", 1}, {"users", std::move(list)}}.dump(2);
   text += '\n';
+  return text;
+}
+
+caf::error write_users_file(const std::string& path,
+                            const std::vector<user_account>& users) {
+  auto text = users_text(users);
   auto tmp = path + ".tmp." + std::to_string(::getpid());
   auto fail = [&](const std::string& what) {
     auto err = errno;

@@ -55,6 +55,15 @@ struct user_account {
 [[nodiscard]] caf::expected<std::vector<user_account>>
 read_users_file(const std::string& path);
 
+/// Parses and validates the text of a users file, as `read_users_file`
+/// does; `origin` names it in errors (a path, or where the text came from).
+[[nodiscard]] caf::expected<std::vector<user_account>>
+parse_users_text(std::string_view text, const std::string& origin);
+
+/// The text of a users file holding `users` (what `write_users_file`
+/// writes).
+[[nodiscard]] std::string users_text(const std::vector<user_account>& users);
+
 /// Writes `users` to `path` atomically: a temporary file with mode 0600 in
 /// the same directory, fsync, rename over `path`, fsync of the directory.
 [[nodiscard]] caf::error write_users_file(const std::string& path,
