@@ -192,9 +192,10 @@ std::optional<std::string> ask_password(const std::string& user) {
 /// Prints the coordinator's error and returns the exit code it means.
 int refused(const std::string& what, const answer& a) {
   auto doc = json::parse(a.body, nullptr, false);
-  std::string detail = doc.is_object() && doc.contains("detail")
-                         ? doc["detail"].get<std::string>()
-                         : a.body.substr(0, 300);
+  std::string detail
+    = doc.is_object() && doc.contains("detail") && doc["detail"].is_string()
+        ? doc["detail"].get<std::string>()
+        : a.body.substr(0, 300);
   std::cerr << "vidflow admin: " << what << ": HTTP " << a.status << ": "
             << detail << "\n";
   return a.status == 401 || a.status == 403 ? exit_login : exit_refused;
@@ -231,6 +232,24 @@ std::string text(const json& x) {
   return x.dump();
 }
 
+/// `x[key]`, or null when `x` is no object or has no `key`: the answer came
+/// over the network, its shape is not taken on trust.
+const json& at(const json& x, const char* key) {
+  static const json none;
+  if (!x.is_object())
+    return none;
+  auto i = x.find(key);
+  return i == x.end() ? none : *i;
+}
+
+int64_t int_of(const json& x) {
+  return x.is_number() ? static_cast<int64_t>(x.get<double>()) : 0;
+}
+
+bool bool_of(const json& x) {
+  return x.is_boolean() && x.get<bool>();
+}
+
 std::string duration(int64_t s) {
   if (s < 120)
     return std::to_string(s) + "s";
@@ -242,44 +261,44 @@ std::string duration(int64_t s) {
 }
 
 void print_status(const json& x) {
-  std::cout << "vidflow " << text(x["version"]) << ", up "
-            << duration(x["uptime_s"].get<int64_t>()) << ", intake "
-            << (x["paused"].get<bool>() ? "PAUSED" : "open") << "\n\n";
+  std::cout << "vidflow " << text(at(x, "version")) << ", up "
+            << duration(int_of(at(x, "uptime_s"))) << ", intake "
+            << (bool_of(at(x, "paused")) ? "PAUSED" : "open") << "\n\n";
   std::vector<std::vector<std::string>> jobs{{"STATUS", "JOBS"}};
   // In lifecycle order, not the JSON object's.
   for (auto k : {"AWAITING_UPLOAD", "SUBMITTED", "PROCESSING", "SUCCEEDED",
                  "FAILED", "CANCELLED", "EXPIRED"})
-    if (x["jobs"].contains(k))
-      jobs.push_back({k, text(x["jobs"][k])});
+    if (at(x, "jobs").contains(k))
+      jobs.push_back({k, text(at(at(x, "jobs"), k))});
   table(jobs);
-  auto& q = x["queue"];
-  std::cout << "\nqueue: " << text(q["queued"]) << " waiting, "
-            << text(q["leased"]) << " running, " << text(q["workers"])
-            << " workers, " << text(q["free_slots"]) << " slots free\n";
+  auto& q = at(x, "queue");
+  std::cout << "\nqueue: " << text(at(q, "queued")) << " waiting, "
+            << text(at(q, "leased")) << " running, " << text(at(q, "workers"))
+            << " workers, " << text(at(q, "free_slots")) << " slots free\n";
   std::vector<std::vector<std::string>> prio{{"PRIORITY", "QUEUED",
                                               "OLDEST"}};
   for (auto k : {"high", "default", "low"}) {
-    auto& v = q["by_priority"][k];
-    prio.push_back({k, text(v["queued"]),
-                    duration(static_cast<int64_t>(v["oldest_s"].get<double>()))});
+    auto& v = at(at(q, "by_priority"), k);
+    prio.push_back(
+      {k, text(at(v, "queued")), duration(int_of(at(v, "oldest_s")))});
   }
   table(prio);
   std::cout << "\n";
   std::vector<std::vector<std::string>> nodes{
     {"NODE", "WORKERS", "SLOTS", "BUSY", "STATE", "KINDS", "LABELS"}};
-  for (auto& n : x["nodes"]) {
+  for (auto& n : at(x, "nodes")) {
     std::string labels;
-    for (auto& l : n["labels"])
-      labels += (labels.empty() ? "" : ",") + l.get<std::string>();
+    for (auto& l : at(n, "labels"))
+      labels += (labels.empty() ? "" : ",") + text(l);
     std::string kinds;
     if (n.contains("kinds"))
-      for (auto& k : n["kinds"])
-        kinds += (kinds.empty() ? "" : ",") + k.get<std::string>();
-    nodes.push_back({text(n["name"]), text(n["workers"]), text(n["slots"]),
-                     n.contains("busy") ? text(n["busy"]) : "-",
-                     n["draining"].get<bool>() ? "draining" : "active",
-                     kinds.empty() ? "-" : kinds,
-                     labels.empty() ? "-" : labels});
+      for (auto& k : at(n, "kinds"))
+        kinds += (kinds.empty() ? "" : ",") + text(k);
+    nodes.push_back(
+      {text(at(n, "name")), text(at(n, "workers")), text(at(n, "slots")),
+       n.contains("busy") ? text(at(n, "busy")) : "-",
+       bool_of(at(n, "draining")) ? "draining" : "active",
+       kinds.empty() ? "-" : kinds, labels.empty() ? "-" : labels});
   }
   if (nodes.size() == 1)
     std::cout << "no worker nodes (only this node's own workers)\n";
@@ -290,11 +309,11 @@ void print_status(const json& x) {
 void print_jobs(const json& x) {
   std::vector<std::vector<std::string>> rows{
     {"JOB", "OWNER", "STATUS", "STEP", "ATTEMPT", "AGE", "IN STATE"}};
-  for (auto& j : x["items"])
-    rows.push_back({text(j["job_id"]), text(j["owner"]), text(j["status"]),
-                    text(j["step"]), text(j["attempts"]),
-                    duration(j["age_s"].get<int64_t>()),
-                    duration(j["in_state_s"].get<int64_t>())});
+  for (auto& j : at(x, "items"))
+    rows.push_back({text(at(j, "job_id")), text(at(j, "owner")),
+                    text(at(j, "status")), text(at(j, "step")),
+                    text(at(j, "attempts")), duration(int_of(at(j, "age_s"))),
+                    duration(int_of(at(j, "in_state_s")))});
   if (rows.size() == 1)
     std::cout << "no job found\n";
   else
@@ -302,23 +321,23 @@ void print_jobs(const json& x) {
 }
 
 void print_job(const json& x) {
-  auto& j = x["job"];
+  auto& j = at(x, "job");
   for (auto key : {"job_id", "owner", "filename", "status", "step",
                    "attempts", "series", "priority", "created_at",
                    "updated_at", "next_attempt_at", "error_code",
                    "error_message", "request_id"})
     if (j.contains(key))
-      std::cout << pad(key, 17) << text(j[key]) << "\n";
+      std::cout << pad(key, 17) << text(at(j, key)) << "\n";
   std::cout << "\n";
   std::vector<std::vector<std::string>> rows{
     {"KIND", "ATTEMPT", "SERIES", "OK", "ERROR", "WORKER", "AT"}};
-  for (auto& a : x["attempts"])
-    rows.push_back({text(a["kind"]), text(a["attempt"]), text(a["series"]),
-                    a["ok"].get<bool>() ? "yes" : "no",
-                    a["ok"].get<bool>()
-                      ? "-"
-                      : text(a["error_code"]) + ": " + text(a["error_message"]),
-                    text(a["worker"]), text(a["finished_at"])});
+  for (auto& a : at(x, "attempts"))
+    rows.push_back({text(at(a, "kind")), text(at(a, "attempt")),
+                    text(at(a, "series")), bool_of(at(a, "ok")) ? "yes" : "no",
+                    bool_of(at(a, "ok")) ? "-"
+                                         : text(at(a, "error_code")) + ": "
+                                             + text(at(a, "error_message")),
+                    text(at(a, "worker")), text(at(a, "finished_at"))});
   if (rows.size() == 1)
     std::cout << "no attempt yet\n";
   else
@@ -328,10 +347,11 @@ void print_job(const json& x) {
 void print_dlq(const json& x) {
   std::vector<std::vector<std::string>> rows{
     {"JOB", "SERIES", "KIND", "ERROR", "CREATED", "REDRIVEN"}};
-  for (auto& d : x["items"])
-    rows.push_back({text(d["job_id"]), text(d["series"]), text(d["kind"]),
-                    text(d["error_code"]) + ": " + text(d["error_message"]),
-                    text(d["created_at"]), text(d["redriven_at"])});
+  for (auto& d : at(x, "items"))
+    rows.push_back(
+      {text(at(d, "job_id")), text(at(d, "series")), text(at(d, "kind")),
+       text(at(d, "error_code")) + ": " + text(at(d, "error_message")),
+       text(at(d, "created_at")), text(at(d, "redriven_at"))});
   if (rows.size() == 1)
     std::cout << "no dead letters\n";
   else
@@ -341,9 +361,9 @@ void print_dlq(const json& x) {
 void print_incidents(const json& x) {
   std::vector<std::vector<std::string>> rows{
     {"CATEGORY", "COUNT", "LAST SEEN", "DO"}};
-  for (auto& [name, c] : x["categories"].items())
-    rows.push_back({name, text(c["count"]), text(c["last_seen"]),
-                    text(c["recommendation"])});
+  for (auto& [name, c] : at(x, "categories").items())
+    rows.push_back({name, text(at(c, "count")), text(at(c, "last_seen")),
+                    text(at(c, "recommendation"))});
   if (rows.size() == 1)
     std::cout << "no incidents\n";
   else
@@ -689,31 +709,31 @@ int admin_command(const std::vector<std::string>& args) {
                              : admin_op{admin_op::redrive_job, o->job};
     return run("redrive", op, [](const json& x) {
       if (x.contains("redriven"))
-        std::cout << "redriven: " << text(x["redriven"]) << "\n";
+        std::cout << "redriven: " << text(at(x, "redriven")) << "\n";
       else
-        std::cout << "redriven: job " << text(x["job_id"]) << ", now "
-                  << text(x["status"]) << "\n";
+        std::cout << "redriven: job " << text(at(x, "job_id")) << ", now "
+                  << text(at(x, "status")) << "\n";
     });
   }
   if (cmd == "cancel")
     return run("cancel " + arg, {admin_op::cancel, arg}, [](const json& x) {
-      std::cout << "job " << text(x["job_id"]) << " is now "
-                << text(x["status"]) << "\n";
+      std::cout << "job " << text(at(x, "job_id")) << " is now "
+                << text(at(x, "status")) << "\n";
     });
   if (cmd == "drain" || cmd == "undrain")
     return run(cmd + " " + arg,
                {cmd == "drain" ? admin_op::drain : admin_op::undrain, arg},
                [](const json& x) {
-                 std::cout << "node " << text(x["node"])
-                           << (x["draining"].get<bool>()
+                 std::cout << "node " << text(at(x, "node"))
+                           << (bool_of(at(x, "draining"))
                                  ? " is draining: no new tasks; "
                                  : " takes tasks again; ")
-                           << text(x["leases"]) << " running now\n";
+                           << text(at(x, "leases")) << " running now\n";
                });
   if (cmd == "pause" || cmd == "resume")
     return run(cmd, {cmd == "pause" ? admin_op::pause : admin_op::resume},
                [](const json& x) {
-                 std::cout << (x["paused"].get<bool>()
+                 std::cout << (bool_of(at(x, "paused"))
                                  ? "intake paused: new jobs answer 503 until "
                                    "'vidflow admin resume'\n"
                                  : "intake open\n");
@@ -745,8 +765,11 @@ int admin_command(const std::vector<std::string>& args) {
       if (prev) {
         auto dt = std::chrono::duration<double>(now - prev->first).count();
         auto rate = [&](const char* status) {
-          auto d = doc["jobs"][status].get<double>()
-                   - prev->second["jobs"][status].get<double>();
+          auto num = [](const json& x) {
+            return x.is_number() ? x.get<double>() : 0.0;
+          };
+          auto d = num(at(at(doc, "jobs"), status))
+                   - num(at(at(prev->second, "jobs"), status));
           return dt > 0 ? d / dt : 0.0;
         };
         char line[160];

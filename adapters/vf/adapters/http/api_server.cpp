@@ -374,9 +374,19 @@ public:
       return;
     }
     // Nobody checks for stalls after the end (the feed is done): a client
-    // that never reads the last events must not hold the connection.
-    if (kind_ == stream_kind::sse)
-      stream_.expires_after(state_.config.stream_stall_timeout);
+    // that never reads the last events must not hold the connection. A
+    // timer of its own: the stream's deadline may not change while a read
+    // (the one that notices the client leaving) and a write are both
+    // pending (Beast asserts it).
+    if (kind_ == stream_kind::sse) {
+      finish_timer_.emplace(stream_.get_executor());
+      finish_timer_->expires_after(state_.config.stream_stall_timeout);
+      finish_timer_->async_wait(
+        [self = shared_from_this()](beast::error_code ec) {
+          if (!ec && self->phase_ == phase::streaming)
+            self->close();
+        });
+    }
   }
 
   /// Closes the connection if it waits for a new request, or streams
@@ -394,6 +404,8 @@ public:
       return;
     phase_ = phase::closed;
     busy_.reset();
+    if (finish_timer_)
+      finish_timer_->cancel();
     beast::error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
     stream_.socket().close(ec);
@@ -802,6 +814,8 @@ private:
   std::string wbuf_;
   bool writing_ = false;
   bool finishing_ = false;
+  /// Ends a finished SSE stream whose client does not read its last events.
+  std::optional<asio::steady_timer> finish_timer_;
   /// When the oldest frame of the write in flight was queued.
   std::chrono::steady_clock::time_point inflight_since_;
 };
