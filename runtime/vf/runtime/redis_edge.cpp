@@ -183,7 +183,8 @@ redis_edge spawn_redis_edge(node& n, const redis_edge_config& cfg,
   redis_edge out;
   if (!cfg.used())
     return out;
-  auto hooks = hooks_of(n);
+  out.hooks = hooks_of(n);
+  auto& hooks = out.hooks;
   auto& sys = n.system();
   if (cfg.bus) {
     out.events = n.keep("redis event publisher", tier::domain,
@@ -216,6 +217,7 @@ redis_edge spawn_redis_edge(node& n, const redis_edge_config& cfg,
 }
 
 void start_redis_consumer(node& n, const redis_edge_config& cfg,
+                          const redis_edge& edge,
                           messages::object_sink_actor sink, uint64_t seed,
                           bool trust_digest) {
   if (!cfg.bus)
@@ -223,7 +225,7 @@ void start_redis_consumer(node& n, const redis_edge_config& cfg,
   adapters::redis::consumer_config ccfg;
   ccfg.redis = cfg.redis;
   ccfg.max_inflight = cfg.max_inflight;
-  ccfg.hooks = hooks_of(n);
+  ccfg.hooks = edge.hooks;
   ccfg.seed = seed ^ 0x4;
   ccfg.trust_digest = trust_digest;
   n.keep("redis event consumer", tier::edge,

@@ -3,14 +3,15 @@
 
 #pragma once
 
+#include "caf/expected.hpp"
+
 #include "vf/adapters/redis/connection.hpp"
+#include "vf/adapters/redis/event_bus.hpp"
 #include "vf/messages/claim_store_actor.hpp"
 #include "vf/messages/job.hpp"
 #include "vf/messages/object_sink_actor.hpp"
 #include "vf/runtime/node.hpp"
 #include "vf/runtime/settings.hpp"
-
-#include "caf/expected.hpp"
 
 #include <cstdint>
 #include <functional>
@@ -51,6 +52,9 @@ struct redis_edge {
   messages::claim_store_actor claims;
   /// Appends an ended job to the completions stream; empty: no stream.
   std::function<void(const messages::job&, int64_t)> on_job_end;
+  /// Logging and counters of every Redis actor of this node (made once:
+  /// the consumer started later shares them).
+  adapters::redis::bus_hooks hooks;
 };
 
 /// Spawns the publisher, the completion publisher and the claims store as
@@ -64,6 +68,7 @@ redis_edge spawn_redis_edge(node& n, const redis_edge_config& cfg,
 /// `trust_digest`: the built-in store is this node's store (its events'
 /// `sha256` may be believed).
 void start_redis_consumer(node& n, const redis_edge_config& cfg,
+                          const redis_edge& edge,
                           messages::object_sink_actor sink, uint64_t seed,
                           bool trust_digest);
 

@@ -177,7 +177,7 @@ int serve(const std::vector<std::string>& raw_args) {
     object_server->announce_pending();
   // Events in the Redis stream: those this node took but never
   // acknowledged first, then new ones.
-  start_redis_consumer(n, *redis_cfg, d.orchestrator, seed,
+  start_redis_consumer(n, *redis_cfg, redis, d.orchestrator, seed,
                        cfg->store_mode == store_mode::builtin);
   // Worker nodes come last: recovered jobs are queued by now, and nodes
   // that finished tasks while we were away can report them.

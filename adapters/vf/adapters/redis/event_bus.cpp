@@ -269,6 +269,28 @@ void consumer_lost(consumer_ptr self, const caf::error& err) {
   schedule(self, std::max(st.bus->wait(), milliseconds{50}));
 }
 
+/// Runs one group command (`what` names it in the log). Nullopt when it
+/// failed: the connection was lost (everything is read again once it is
+/// back), or Redis refused it (said; the group is checked again after a
+/// pause).
+std::optional<reply> group_command(consumer_ptr self,
+                                   const std::vector<std::string>& argv,
+                                   const char* what) {
+  auto& st = self->state;
+  auto r = st.bus->conn().run(argv);
+  if (!r) {
+    consumer_lost(self, r.error());
+    return std::nullopt;
+  }
+  if (r->is_error()) {
+    st.bus->warn(std::string{what} + " refused: " + r->str);
+    st.group_ready = false;
+    schedule(self, milliseconds{100});
+    return std::nullopt;
+  }
+  return std::move(*r);
+}
+
 bool rejected(const caf::error& err) {
   if (err.category() != messages::errc_category)
     return false;
@@ -363,17 +385,8 @@ void consumer_step(consumer_ptr self) {
   if (!st.acks.empty()) {
     std::vector<std::string> argv{"XACK", rs.stream, rs.group};
     argv.insert(argv.end(), st.acks.begin(), st.acks.end());
-    auto r = conn.run(argv);
-    if (!r) {
-      consumer_lost(self, r.error());
+    if (!group_command(self, argv, "XACK"))
       return;
-    }
-    if (r->is_error()) {
-      st.bus->warn("XACK refused: " + r->str);
-      st.group_ready = false;
-      schedule(self, milliseconds{100});
-      return;
-    }
     st.bus->count("acked", st.acks.size());
     st.acks.clear();
   }
@@ -389,28 +402,23 @@ void consumer_step(consumer_ptr self) {
                    || st.claim_cursor != "0-0";
   if (capacity() > 0 && st.group_ready && claim_due) {
     st.last_claim = now;
-    auto r = conn.run({"XAUTOCLAIM", rs.stream, rs.group, rs.consumer,
-                       std::to_string(rs.claim_idle.count()),
-                       st.claim_cursor, "COUNT",
-                       std::to_string(capacity())});
-    if (!r) {
-      consumer_lost(self, r.error());
+    auto r
+      = group_command(self,
+                      {"XAUTOCLAIM", rs.stream, rs.group, rs.consumer,
+                       std::to_string(rs.claim_idle.count()), st.claim_cursor,
+                       "COUNT", std::to_string(capacity())},
+                      "XAUTOCLAIM");
+    if (!r)
       return;
+    auto res = parse_autoclaim(*r);
+    st.claim_cursor = res.cursor;
+    if (!res.entries.empty()) {
+      st.bus->count("reclaimed", res.entries.size());
+      st.bus->info("claimed " + std::to_string(res.entries.size())
+                   + " entr(ies) left pending longer than "
+                   + std::to_string(rs.claim_idle.count()) + " ms");
     }
-    if (r->is_error()) {
-      st.bus->warn("XAUTOCLAIM refused: " + r->str);
-      st.group_ready = false;
-    } else {
-      auto res = parse_autoclaim(*r);
-      st.claim_cursor = res.cursor;
-      if (!res.entries.empty()) {
-        st.bus->count("reclaimed", res.entries.size());
-        st.bus->info("claimed " + std::to_string(res.entries.size())
-                     + " entr(ies) left pending longer than "
-                     + std::to_string(rs.claim_idle.count()) + " ms");
-      }
-      dispatch(self, res.entries);
-    }
+    dispatch(self, res.entries);
   }
   if (auto cap = capacity(); cap > 0 && st.group_ready) {
     std::vector<std::string> argv{"XREADGROUP", "GROUP", rs.group,
@@ -424,17 +432,9 @@ void consumer_step(consumer_ptr self) {
     argv.emplace_back("STREAMS");
     argv.emplace_back(rs.stream);
     argv.emplace_back(st.history ? st.history_cursor : std::string{">"});
-    auto r = conn.run(argv);
-    if (!r) {
-      consumer_lost(self, r.error());
+    auto r = group_command(self, argv, "XREADGROUP");
+    if (!r)
       return;
-    }
-    if (r->is_error()) {
-      st.bus->warn("XREADGROUP refused: " + r->str);
-      st.group_ready = false;
-      schedule(self, milliseconds{100});
-      return;
-    }
     auto entries = parse_read(*r);
     if (st.history) {
       if (entries.empty())
