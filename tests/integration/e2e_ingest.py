@@ -53,8 +53,7 @@ CLIP = "tiny_h264_aac.mp4"
 class IngestNode(h.Process):
     """`vidflow serve --role ingest --join` on a free port."""
 
-    def __init__(self, r, coordinator, certs, name, ingest_key=None,
-                 wait=True):
+    def __init__(self, r, coordinator, certs, name, ingest_key=None):
         self.http_port = h.free_port()
         self.data_dir = tempfile.mkdtemp(prefix=f"{name}-",
                                          dir=h.scratch_dir())
@@ -71,19 +70,7 @@ class IngestNode(h.Process):
             "--redis-reconnect-max-ms", "1000",
             "--webhook-token", h.WEBHOOK_TOKEN, "--rate-limit", "0"])
         self.base = f"http://127.0.0.1:{self.http_port}"
-        end = time.monotonic() + 30
-        while wait and time.monotonic() < end:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"{name} exited:\n" + self.log_tail())
-            try:
-                if h.request("GET", self.base + "/healthz",
-                             timeout=2).status == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.05)
-        if wait:
-            raise AssertionError(f"{name} not healthy:\n" + self.log_tail())
+        h.wait_healthy(self, self.base)
 
     def login(self, user="demo", password="demo", deadline_s=30):
         """Logs in (retrying while the accounts are not copied yet)."""

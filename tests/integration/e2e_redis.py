@@ -89,19 +89,7 @@ class Ingest(h.Process):
             "--redis-port", str(r.port), "--webhook-token", h.WEBHOOK_TOKEN,
             "--rate-limit", "0"])
         self.base = f"http://127.0.0.1:{self.http_port}"
-        end = time.monotonic() + 30
-        while time.monotonic() < end:
-            if self.proc.poll() is not None:
-                raise AssertionError("ingestion node exited:\n"
-                                     + self.log_tail())
-            try:
-                if h.request("GET", self.base + "/healthz",
-                             timeout=2).status == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.05)
-        raise AssertionError("ingestion node not healthy:\n" + self.log_tail())
+        h.wait_healthy(self, self.base)
 
     def client(self, login=False):
         return h.Client(self.base)

@@ -493,6 +493,22 @@ class Process:
             self.proc.wait()
 
 
+def wait_healthy(proc, base, deadline_s=30):
+    """Waits until `proc` (a Process) answers 200 on `base`/healthz; fails
+    with its log tail if it exits or does not answer in time."""
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        if proc.proc.poll() is not None:
+            raise AssertionError(f"{proc.name} exited:\n" + proc.log_tail())
+        try:
+            if request("GET", base + "/healthz", timeout=2).status == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise AssertionError(f"{proc.name} not healthy:\n" + proc.log_tail())
+
+
 class Server(Process):
     """`vidflow serve` on free ports with its own data directory."""
 

@@ -9,6 +9,7 @@
 #include "caf/send.hpp"
 #include "caf/typed_event_based_actor.hpp"
 
+#include "vf/actors/gate_admissions.hpp"
 #include "vf/adapters/http/user_table.hpp"
 #include "vf/messages/cluster_registry_actor.hpp"
 #include "vf/messages/errc.hpp"
@@ -72,20 +73,17 @@ caf::result<Rs...> pass(proxy_impl self, Ts&&... xs) {
     return messages::make_error(errc::storage_unavailable,
                                 "this ingestion node cannot reach the "
                                 "coordinator right now; try again shortly");
-  auto rp = self->make_response_promise<Rs...>();
-  self->request(gate, proxy_timeout, std::forward<Ts>(xs)...)
-    .then([rp](Rs&... ys) mutable { rp.deliver(std::move(ys)...); },
-          [self, rp](caf::error& err) mutable {
-            // The gate no longer admits this node (it restarted its
-            // bookkeeping, or an admission ran out): the link admits again
-            // at once instead of at its next renewal.
-            if (err.category() == messages::errc_category
-                && messages::errc_of(err) == errc::unauthorized
-                && self->state.link)
-              caf::anon_send(self->state.link, atoms::admit_v);
-            rp.deliver(as_client_error(std::move(err)));
-          });
-  return rp;
+  return actors::relay<Rs...>(
+    self, gate, proxy_timeout, [self](caf::error err) {
+      // The gate no longer admits this node (it restarted its bookkeeping,
+      // or an admission ran out): the link admits again at once instead of
+      // at its next renewal.
+      if (err.category() == messages::errc_category
+          && messages::errc_of(err) == errc::unauthorized && self->state.link)
+        caf::anon_send(self->state.link, atoms::admit_v);
+      return as_client_error(std::move(err));
+    },
+    std::forward<Ts>(xs)...);
 }
 
 coordinator_proxy_actor::behavior_type coordinator_proxy(proxy_impl self) {
