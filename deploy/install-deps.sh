@@ -34,8 +34,10 @@ if [ "$want_test" = 1 ]; then
   # openssl: certificates for TLS refusal tests; iproute2: `ip netns`;
   # prometheus: promtool and a real Prometheus for the observability test.
   # redis-server, redis-tools: the Redis edge tests (a real server).
+  # python3-botocore: the Bedrock test checks every request's SigV4
+  # signature with AWS's own Python implementation, not ours.
   pkgs+=(sqlite3 clang libclang-rt-14-dev openssl iproute2 prometheus
-        redis-server redis-tools)
+        redis-server redis-tools python3-botocore)
   # Node may come from elsewhere than Debian (with its own npm): only ask
   # apt for it when there is none at all.
   command -v node >/dev/null || pkgs+=(nodejs)

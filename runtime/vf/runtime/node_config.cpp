@@ -272,6 +272,8 @@ const std::vector<setting_spec>& serve_specs() {
     xs.push_back(x);
   for (auto& x : redis_specs())
     xs.push_back(x);
+  for (auto& x : summarizer_specs())
+    xs.push_back(x);
   return xs;
   }();
   return specs;
@@ -314,6 +316,8 @@ const std::vector<setting_spec>& worker_specs() {
        "CAF scheduler threads (0: CAF's default)"},
     };
     for (auto& x : cluster_tls_specs())
+      xs.push_back(x);
+    for (auto& x : summarizer_specs())
       xs.push_back(x);
     return xs;
   }();
@@ -741,6 +745,10 @@ caf::expected<node_config> make_node_config(const settings& xs) {
     return bad(xs, "cluster.object_url",
                "must start with http:// or https://");
 #undef VF_TRY
+  auto summarizer = summarizer_settings_of(xs);
+  if (!summarizer)
+    return std::move(summarizer.error());
+  cfg.summarizer = std::move(*summarizer);
   return cfg;
 }
 
@@ -826,6 +834,10 @@ caf::expected<worker_node_config> make_worker_config(const settings& xs) {
   if (!threads)
     return threads.error();
   cfg.scheduler_threads = *threads;
+  auto summarizer = summarizer_settings_of(xs);
+  if (!summarizer)
+    return std::move(summarizer.error());
+  cfg.summarizer = std::move(*summarizer);
   return cfg;
 }
 

@@ -2,6 +2,8 @@
 
 #pragma once
 
+#include "caf/expected.hpp"
+
 #include "vf/actors/cluster_registry.hpp"
 #include "vf/actors/dispatcher.hpp"
 #include "vf/actors/dlq_analyzer.hpp"
@@ -16,8 +18,7 @@
 #include "vf/adapters/webhooks/callback_client.hpp"
 #include "vf/runtime/logger.hpp"
 #include "vf/runtime/settings.hpp"
-
-#include "caf/expected.hpp"
+#include "vf/runtime/summarizer_settings.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -204,6 +205,8 @@ struct node_config {
   cluster_config join;
   /// Base URL by which worker nodes fetch objects (presigned GET).
   std::string object_url;
+  /// The local workers' summarizer (`summarizer.*`, `bedrock.*`).
+  summarizer_settings summarizer = {};
 };
 
 /// What `vidflow worker` needs, parsed and checked.
@@ -228,6 +231,8 @@ struct worker_node_config {
   std::string metrics_listen;
   scheduler_policy scheduler = scheduler_policy::sharing;
   size_t scheduler_threads = 0;
+  /// This node's summarizer (`summarizer.*`, `bedrock.*`).
+  summarizer_settings summarizer = {};
 };
 
 /// The keys `vidflow serve` understands, with flags, defaults and help.

@@ -2,6 +2,11 @@
 
 #include "vf/runtime/ports.hpp"
 
+#include <prometheus/counter.h>
+#include <prometheus/registry.h>
+#include <sys/stat.h>
+
+#include "vf/adapters/aws/bedrock.hpp"
 #include "vf/adapters/minio/events.hpp"
 #include "vf/adapters/objectstore/object_deleter.hpp"
 #include "vf/adapters/objectstore/object_install.hpp"
@@ -13,15 +18,11 @@
 #include "vf/adapters/summarizer/mock_summarizer.hpp"
 #include "vf/messages/errc.hpp"
 
-#include <prometheus/counter.h>
-#include <prometheus/registry.h>
-
 #include <algorithm>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <sys/stat.h>
 #include <thread>
 
 namespace vf::runtime {
@@ -232,9 +233,33 @@ webhook_parser_of(const node_config&) {
   };
 }
 
-messages::summarizer_actor summarizer_of(node& n) {
-  return n.keep("summarizer", tier::domain,
-                adapters::summarizer::spawn_mock_summarizer(n.system()));
+messages::summarizer_actor summarizer_of(node& n,
+                                         const summarizer_settings& s) {
+  if (!s.bedrock)
+    return n.keep("summarizer", tier::domain,
+                  adapters::summarizer::spawn_mock_summarizer(n.system()));
+  auto cfg = s.bedrock_cfg;
+  adapters::aws::chain_config chain;
+  chain.profile = s.profile;
+  cfg.creds = std::make_shared<adapters::aws::credential_chain>(chain);
+  auto what = "summaries from Bedrock model " + cfg.model_id + " in "
+              + cfg.region + " at " + adapters::aws::endpoint_of(cfg);
+  auto now = std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+               .count();
+  // Where the keys come from, never the keys.
+  if (auto creds = cfg.creds->get(now))
+    n.log().info("summarizer",
+                 what + "; AWS credentials from " + creds->source);
+  else
+    n.log().warn("summarizer",
+                 what + "; no AWS credentials yet ("
+                   + messages::message_of(creds.error())
+                   + "); summaries fail as provider_error until there "
+                     "are");
+  return n.keep(
+    "summarizer", tier::domain,
+    adapters::aws::spawn_bedrock_summarizer(n.system(), std::move(cfg)));
 }
 
 adapters::media::object_resolver local_object_resolver(const node_config& cfg,

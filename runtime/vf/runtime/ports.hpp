@@ -98,8 +98,10 @@ size_t discard_render_leftovers(const std::string& data_dir);
 std::function<caf::expected<adapters::http::parsed_events>(std::string_view)>
 webhook_parser_of(const node_config& cfg);
 
-/// The summarizer (the mock).
-messages::summarizer_actor summarizer_of(node& n);
+/// The summarizer `s` picks: the mock, or Bedrock with credentials from
+/// the AWS chain (looked up once here to log where they come from; a
+/// failure is logged, not fatal: an instance role may come later).
+messages::summarizer_actor summarizer_of(node& n, const summarizer_settings& s);
 
 /// How the media port of local worker slot `slot` opens an upload: a file
 /// of the built-in store, or a download from the S3 server into `data.dir`.

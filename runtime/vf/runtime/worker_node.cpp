@@ -134,7 +134,7 @@ int worker_node(const std::vector<std::string>& raw_args) {
     n.keep("metrics", tier::domain, caf::actor_cast<caf::actor>(metrics));
     log.info("worker", "serving /metrics on " + cfg->metrics_listen);
   }
-  auto summarizer = summarizer_of(n);
+  auto summarizer = summarizer_of(n, cfg->summarizer);
   std::vector<worker_slot> slots;
   for (uint32_t i = 0; i < cfg->slots; ++i) {
     // One download file per slot: its media actor probes one at a time.

@@ -61,7 +61,7 @@ void keep_local_slots(node& n, const node_config& cfg,
                       const messages::dispatcher_actor& dispatcher,
                       const std::string& host, uint64_t seed,
                       std::shared_ptr<adapters::common::effects_log> effects) {
-  auto summarizer = summarizer_of(n);
+  auto summarizer = summarizer_of(n, cfg.summarizer);
   auto budget = memory_budget_of(cfg.memory_budget_mb);
   if (cfg.workers > 0)
     n.log().info("serve", "workers admit tasks within " + std::to_string(cores_of())
