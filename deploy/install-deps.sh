@@ -75,10 +75,17 @@ fi
 if [ "$want_test" = 1 ]; then
   # S3 server that checks SigV4 presigned requests, for integration tests.
   tools="$(cd "$(dirname "$0")/.." && pwd)/build/tools"
-  if [ ! -f "$tools/node_modules/@20minutes/s3rver/package.json" ]; then
-    echo "install-deps: npm install @20minutes/s3rver@4.0.4 into $tools"
+  # local-aws-sqs: an SQS emulator (SQS cannot run here) with redrive
+  # to a dead-letter queue, for the SQS intake tests.
+  npm_pkgs=()
+  [ -f "$tools/node_modules/@20minutes/s3rver/package.json" ] ||
+    npm_pkgs+=(@20minutes/s3rver@4.0.4)
+  [ -f "$tools/node_modules/local-aws-sqs/package.json" ] ||
+    npm_pkgs+=(local-aws-sqs@2.0.2)
+  if [ "${#npm_pkgs[@]}" -gt 0 ]; then
+    echo "install-deps: npm install ${npm_pkgs[*]} into $tools"
     mkdir -p "$tools"
     npm install --prefix "$tools" --no-audit --no-fund --loglevel=error \
-      @20minutes/s3rver@4.0.4
+      "${npm_pkgs[@]}"
   fi
 fi

@@ -2,24 +2,24 @@
 
 #include "vf/runtime/node_config.hpp"
 
-#include "vf/runtime/redis_edge.hpp"
-
-#include "vf/runtime/cluster.hpp"
+#include <unistd.h>
 
 #include "vf/actors/orchestrator.hpp"
 #include "vf/adapters/common/trusted_proxies.hpp"
-#include "vf/adapters/webhooks/callback_policy.hpp"
 #include "vf/adapters/http/recipe.hpp"
 #include "vf/adapters/http/user_table.hpp"
+#include "vf/adapters/webhooks/callback_policy.hpp"
 #include "vf/messages/errc.hpp"
 #include "vf/messages/task.hpp"
+#include "vf/runtime/cluster.hpp"
+#include "vf/runtime/redis_edge.hpp"
+#include "vf/runtime/sqs_edge.hpp"
 
 #include <algorithm>
 #include <cctype>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
-#include <unistd.h>
 #include <sstream>
 
 namespace vf::runtime {
@@ -273,6 +273,8 @@ const std::vector<setting_spec>& serve_specs() {
   for (auto& x : redis_specs())
     xs.push_back(x);
   for (auto& x : summarizer_specs())
+    xs.push_back(x);
+  for (auto& x : sqs_specs())
     xs.push_back(x);
   return xs;
   }();

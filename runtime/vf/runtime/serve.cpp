@@ -4,20 +4,21 @@
 
 #include "vf/runtime/serve.hpp"
 
+#include "caf/scoped_actor.hpp"
+
 #include "vf/actors/upload_gate.hpp"
 #include "vf/messages/errc.hpp"
 #include "vf/runtime/cluster.hpp"
 #include "vf/runtime/command.hpp"
 #include "vf/runtime/domain.hpp"
-#include "vf/runtime/ports.hpp"
 #include "vf/runtime/ingest.hpp"
+#include "vf/runtime/ports.hpp"
 #include "vf/runtime/redis_edge.hpp"
 #include "vf/runtime/serve_setup.hpp"
+#include "vf/runtime/sqs_edge.hpp"
 #include "vf/runtime/storage_check.hpp"
 #include "vf/runtime/users.hpp"
 #include "vf/runtime/worker_slot.hpp"
-
-#include "caf/scoped_actor.hpp"
 
 #include <iostream>
 #include <random>
@@ -45,6 +46,12 @@ int serve(const std::vector<std::string>& raw_args) {
   auto redis_cfg = redis_edge_of(*xs, host_name());
   if (!redis_cfg) {
     std::cerr << "vidflow serve: " << messages::message_of(redis_cfg.error())
+              << "\n";
+    return 2;
+  }
+  auto sqs_cfg = sqs_edge_of(*xs, cfg->summarizer.profile);
+  if (!sqs_cfg) {
+    std::cerr << "vidflow serve: " << messages::message_of(sqs_cfg.error())
               << "\n";
     return 2;
   }
@@ -179,6 +186,10 @@ int serve(const std::vector<std::string>& raw_args) {
   // acknowledged first, then new ones.
   start_redis_consumer(n, *redis_cfg, redis, d.orchestrator, seed,
                        cfg->store_mode == store_mode::builtin);
+  // Object events from SQS (S3 notifications, directly or through
+  // EventBridge), into the same sink as the webhook's.
+  if (*sqs_cfg)
+    start_sqs_source(n, std::move(**sqs_cfg), events);
   // Worker nodes come last: recovered jobs are queued by now, and nodes
   // that finished tasks while we were away can report them.
   std::string cluster_note;

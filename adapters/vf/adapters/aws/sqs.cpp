@@ -1,0 +1,231 @@
+// vf/adapters/aws/sqs.cpp
+
+#include "vf/adapters/aws/sqs.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "vf/messages/errc.hpp"
+
+#include <algorithm>
+
+namespace vf::adapters::aws {
+
+namespace {
+
+using messages::errc;
+using messages::make_error;
+using nlohmann::json;
+
+int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+           std::chrono::system_clock::now().time_since_epoch())
+    .count();
+}
+
+// One JSON-protocol call; the parsed answer or an error naming the action.
+caf::expected<json> call(const sqs_config& cfg, const std::string& action,
+                         json body, std::chrono::milliseconds extra = {}) {
+  if (!cfg.creds)
+    return make_error(errc::provider_error, "SQS: no credential chain");
+  auto creds = cfg.creds->get(unix_now());
+  if (!creds)
+    return make_error(errc::storage_unavailable,
+                      "SQS " + action + ": "
+                        + messages::message_of(creds.error()));
+  body["QueueUrl"] = cfg.queue_url;
+  service_endpoint ep{cfg.endpoint, cfg.region, "sqs"};
+  auto req
+    = signed_request(ep, "POST", "/",
+                     {{"Content-Type", "application/x-amz-json-1.0"},
+                      {"X-Amz-Target", "AmazonSQS." + action}},
+                     body.dump(-1, ' ', false, json::error_handler_t::replace),
+                     creds->keys, unix_now());
+  if (!req)
+    return std::move(req.error());
+  req->timeout = cfg.timeout + extra;
+  req->max_response = 4 << 20; // ten messages of 256 KiB, escaped
+  auto resp = perform(*req);
+  if (!resp)
+    return make_error(messages::errc_of(resp.error()),
+                      "SQS " + action + ": "
+                        + messages::message_of(resp.error()));
+  // SQS answers `{}` when there is nothing to say; some emulators answer
+  // with no body at all.
+  auto doc = resp->body.empty() ? json::object()
+                                : json::parse(resp->body, nullptr, false);
+  if (resp->status != 200) {
+    std::string type, text;
+    if (doc.is_object()) {
+      if (auto i = doc.find("__type"); i != doc.end() && i->is_string())
+        type
+          = i->get<std::string>().substr(i->get<std::string>().rfind('#') + 1);
+      for (auto key : {"message", "Message"})
+        if (auto i = doc.find(key); i != doc.end() && i->is_string())
+          text = i->get<std::string>().substr(0, 300);
+    }
+    auto msg = "SQS " + action + ": HTTP " + std::to_string(resp->status)
+               + (type.empty() ? "" : " " + type)
+               + (text.empty() ? "" : " (" + text + ")");
+    // Throttling and 5xx pass; anything else is our configuration.
+    auto code = resp->status >= 500 || resp->status == 429
+                    || type == "RequestThrottled"
+                    || type == "ThrottlingException"
+                  ? errc::storage_unavailable
+                  : errc::invalid_argument;
+    return make_error(code, std::move(msg));
+  }
+  if (doc.is_discarded() || !doc.is_object())
+    return make_error(errc::storage_unavailable,
+                      "SQS " + action + ": the answer is not a JSON object");
+  return doc;
+}
+
+std::vector<std::string> failed_handles(const json& doc,
+                                        const std::vector<std::string>& rs) {
+  std::vector<std::string> out;
+  auto i = doc.find("Failed");
+  if (i == doc.end() || !i->is_array())
+    return out;
+  for (auto& f : *i) {
+    if (!f.is_object())
+      continue;
+    auto id = f.find("Id");
+    if (id == f.end() || !id->is_string())
+      continue;
+    auto n = std::strtoul(id->get<std::string>().c_str(), nullptr, 10);
+    if (n < rs.size())
+      out.push_back(rs[n]);
+  }
+  return out;
+}
+
+caf::expected<std::vector<std::string>>
+batch(const sqs_config& cfg, const std::string& action,
+      const std::vector<std::string>& receipts, const uint32_t* seconds) {
+  if (receipts.empty())
+    return std::vector<std::string>{};
+  if (receipts.size() > 10)
+    return make_error(errc::invalid_argument,
+                      "SQS " + action + ": more than 10 entries");
+  json entries = json::array();
+  for (size_t i = 0; i < receipts.size(); ++i) {
+    json e{{"Id", std::to_string(i)}, {"ReceiptHandle", receipts[i]}};
+    if (seconds != nullptr)
+      e["VisibilityTimeout"] = *seconds;
+    entries.push_back(std::move(e));
+  }
+  auto doc = call(cfg, action, json{{"Entries", std::move(entries)}});
+  if (!doc)
+    return std::move(doc.error());
+  return failed_handles(*doc, receipts);
+}
+
+} // namespace
+
+caf::error complete(sqs_config& cfg) {
+  auto bad = [](const std::string& why) {
+    return make_error(errc::invalid_argument, why);
+  };
+  auto scheme_end = cfg.queue_url.find("://");
+  if ((cfg.queue_url.compare(0, 7, "http://") != 0
+       && cfg.queue_url.compare(0, 8, "https://") != 0)
+      || scheme_end == std::string::npos)
+    return bad("queue URL '" + cfg.queue_url
+               + "' is not http(s)://host/account/name");
+  auto path_at = cfg.queue_url.find('/', scheme_end + 3);
+  if (path_at == std::string::npos || path_at + 1 >= cfg.queue_url.size())
+    return bad("queue URL '" + cfg.queue_url + "' has no queue path");
+  auto host = cfg.queue_url.substr(scheme_end + 3, path_at - scheme_end - 3);
+  if (cfg.endpoint.empty())
+    cfg.endpoint = cfg.queue_url.substr(0, path_at);
+  if (!sigv4::parse_endpoint(cfg.endpoint))
+    return bad("endpoint '" + cfg.endpoint + "' is not http(s)://host[:port]");
+  if (cfg.region.empty()) {
+    // sqs.<region>.amazonaws.com, or the legacy <region>.queue.amazonaws.com
+    std::string_view h = host;
+    if (h.substr(0, 4) == "sqs." && h.find(".amazonaws.com") != h.npos)
+      cfg.region = std::string{h.substr(4, h.find('.', 4) - 4)};
+    else if (auto q = h.find(".queue.amazonaws.com"); q != h.npos)
+      cfg.region = std::string{h.substr(0, q)};
+    else
+      cfg.region = "us-east-1";
+  }
+  return caf::none;
+}
+
+caf::expected<std::vector<sqs_message>> sqs_receive(const sqs_config& cfg,
+                                                    uint32_t max,
+                                                    uint32_t wait_s,
+                                                    uint32_t visibility_s) {
+  json body{
+    {"MaxNumberOfMessages", std::clamp<uint32_t>(max, 1, 10)},
+    {"WaitTimeSeconds", std::min<uint32_t>(wait_s, 20)},
+    {"VisibilityTimeout", visibility_s},
+    {"AttributeNames", json::array({"ApproximateReceiveCount"})},
+    {"MessageSystemAttributeNames", json::array({"ApproximateReceiveCount"})}};
+  auto doc = call(cfg, "ReceiveMessage", std::move(body),
+                  std::chrono::seconds{std::min<uint32_t>(wait_s, 20)});
+  if (!doc)
+    return std::move(doc.error());
+  std::vector<sqs_message> out;
+  auto i = doc->find("Messages");
+  if (i == doc->end() || !i->is_array())
+    return out;
+  for (auto& m : *i) {
+    if (!m.is_object())
+      continue;
+    sqs_message x;
+    auto str = [&](const char* key) -> std::string {
+      auto j = m.find(key);
+      return j != m.end() && j->is_string() ? j->get<std::string>() : "";
+    };
+    x.message_id = str("MessageId");
+    x.receipt_handle = str("ReceiptHandle");
+    x.body = str("Body");
+    if (auto a = m.find("Attributes"); a != m.end() && a->is_object())
+      if (auto c = a->find("ApproximateReceiveCount");
+          c != a->end() && c->is_string())
+        x.receive_count = static_cast<uint32_t>(
+          std::strtoul(c->get<std::string>().c_str(), nullptr, 10));
+    if (x.receipt_handle.empty())
+      continue; // cannot be deleted: SQS shows it again
+    out.push_back(std::move(x));
+  }
+  return out;
+}
+
+caf::expected<std::vector<std::string>>
+sqs_delete(const sqs_config& cfg, const std::vector<std::string>& receipts) {
+  return batch(cfg, "DeleteMessageBatch", receipts, nullptr);
+}
+
+caf::expected<std::vector<std::string>>
+sqs_extend(const sqs_config& cfg, const std::vector<std::string>& receipts,
+           uint32_t seconds) {
+  return batch(cfg, "ChangeMessageVisibilityBatch", receipts, &seconds);
+}
+
+caf::expected<std::string> sqs_send(const sqs_config& cfg,
+                                    const std::string& body) {
+  auto doc = call(cfg, "SendMessage", json{{"MessageBody", body}});
+  if (!doc)
+    return std::move(doc.error());
+  auto i = doc->find("MessageId");
+  return i != doc->end() && i->is_string() ? i->get<std::string>() : "";
+}
+
+caf::expected<std::map<std::string, std::string>>
+sqs_attributes(const sqs_config& cfg) {
+  auto doc = call(cfg, "GetQueueAttributes",
+                  json{{"AttributeNames", json::array({"All"})}});
+  if (!doc)
+    return std::move(doc.error());
+  std::map<std::string, std::string> out;
+  if (auto i = doc->find("Attributes"); i != doc->end() && i->is_object())
+    for (auto& [k, v] : i->items())
+      if (v.is_string())
+        out[k] = v.get<std::string>();
+  return out;
+}
+
+} // namespace vf::adapters::aws

@@ -1,0 +1,127 @@
+// vf/runtime/sqs_edge.cpp
+
+#include "vf/runtime/sqs_edge.hpp"
+
+#include <nlohmann/json.hpp>
+#include <prometheus/counter.h>
+#include <prometheus/registry.h>
+
+#include "vf/adapters/minio/events.hpp"
+#include "vf/messages/errc.hpp"
+
+#include <map>
+#include <memory>
+
+namespace vf::runtime {
+
+using messages::errc;
+using messages::make_error;
+
+const std::vector<setting_spec>& sqs_specs() {
+  static const std::vector<setting_spec> specs{
+    {"sqs.queue_url", "--sqs-queue-url", "",
+     "SQS queue that S3 notifies of uploads (directly or through "
+     "EventBridge); the coordinator takes object events from it. Empty: no "
+     "SQS intake"},
+    {"sqs.endpoint", "--sqs-endpoint", "",
+     "SQS endpoint URL (empty: the queue URL's scheme and host)"},
+    {"sqs.region", "--sqs-region", "",
+     "region of the SQS signature (empty: from the queue URL's host, else "
+     "us-east-1)"},
+    {"sqs.wait_s", "--sqs-wait-s", "5",
+     "long-poll wait of one receive, in seconds (0..20); also how long "
+     "stopping may wait for the source"},
+    {"sqs.visibility_s", "--sqs-visibility-s", "60",
+     "how long a received message stays hidden (extended while its events "
+     "are being recorded); a message not deleted shows again after it"},
+    {"sqs.max_inflight", "--sqs-max-inflight", "100",
+     "messages received and not yet deleted, at most"},
+  };
+  return specs;
+}
+
+caf::expected<std::optional<adapters::aws::sqs_source_config>>
+sqs_edge_of(const settings& xs, const std::string& profile) {
+  using result = std::optional<adapters::aws::sqs_source_config>;
+  auto bad = [&](const std::string& key, const std::string& why) {
+    return make_error(errc::invalid_argument,
+                      "setting " + key + " (" + xs.origin(key) + ") " + why);
+  };
+  adapters::aws::sqs_source_config cfg;
+  cfg.queue.queue_url = xs.str("sqs.queue_url");
+  if (cfg.queue.queue_url.empty())
+    return result{};
+  cfg.queue.endpoint = xs.str("sqs.endpoint");
+  cfg.queue.region = xs.str("sqs.region");
+  if (auto err = adapters::aws::complete(cfg.queue))
+    return bad(cfg.queue.endpoint == xs.str("sqs.endpoint")
+                   && !xs.str("sqs.endpoint").empty()
+                 ? "sqs.endpoint"
+                 : "sqs.queue_url",
+               messages::message_of(err));
+#define VF_UINT(var, key, lo, hi)                                              \
+  auto var = xs.uint(key, lo, hi);                                             \
+  if (!var)                                                                    \
+    return std::move(var.error());
+  VF_UINT(wait, "sqs.wait_s", 0, 20)
+  VF_UINT(vis, "sqs.visibility_s", 2, 43200)
+  VF_UINT(inflight, "sqs.max_inflight", 1, 10000)
+#undef VF_UINT
+  cfg.wait_s = static_cast<uint32_t>(*wait);
+  cfg.visibility_s = static_cast<uint32_t>(*vis);
+  cfg.max_inflight = *inflight;
+  adapters::aws::chain_config chain;
+  chain.profile = profile;
+  cfg.queue.creds = std::make_shared<adapters::aws::credential_chain>(chain);
+  cfg.parse = parse_sqs_body;
+  return result{std::move(cfg)};
+}
+
+caf::expected<std::vector<messages::object_event>>
+parse_sqs_body(std::string_view body) {
+  auto doc = nlohmann::json::parse(body, nullptr, false);
+  if (doc.is_discarded() || !doc.is_object())
+    return make_error(errc::invalid_argument,
+                      "body is not a JSON object (want an S3 event "
+                      "notification or an EventBridge S3 event)");
+  auto parsed = doc.contains("detail-type")
+                  ? adapters::minio::parse_eventbridge(body, "sqs")
+                  : adapters::minio::parse_s3_event(body, "sqs");
+  if (!parsed)
+    return std::move(parsed.error());
+  return std::move(parsed->events);
+}
+
+void start_sqs_source(node& n, adapters::aws::sqs_source_config cfg,
+                      messages::object_sink_actor sink) {
+  auto& family = prometheus::BuildCounter()
+                   .Name("vidflow_sqs_messages_total")
+                   .Help("What the SQS event source did with messages: "
+                         "received, delivered (events handed on), deleted, "
+                         "rejected, ignored, retried (left for "
+                         "redelivery), extended, receive_error, "
+                         "delete_error")
+                   .Register(*n.metrics());
+  auto counters
+    = std::make_shared<std::map<std::string, prometheus::Counter*>>();
+  for (auto op : {"received", "delivered", "deleted", "rejected", "ignored",
+                  "retried", "extended", "receive_error", "delete_error"})
+    (*counters)[op] = &family.Add({{"outcome", op}});
+  cfg.count = [counters](const char* op) {
+    if (auto i = counters->find(op); i != counters->end())
+      i->second->Increment();
+  };
+  cfg.log = [&log = n.log()](bool warn, const std::string& text) {
+    if (warn)
+      log.warn("sqs", text);
+    else
+      log.info("sqs", text);
+  };
+  n.log().info("sqs", "taking object events from " + cfg.queue.queue_url
+                        + " (region " + cfg.queue.region + ")");
+  n.keep("sqs source", tier::edge,
+         adapters::aws::spawn_sqs_source(n.system(), std::move(cfg),
+                                         std::move(sink)));
+}
+
+} // namespace vf::runtime

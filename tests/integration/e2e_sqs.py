@@ -1,0 +1,365 @@
+#!/usr/bin/env python3
+"""Object events from SQS: S3 notifications (plain and through EventBridge)
+taken by `vidflow serve --sqs-queue-url`, end to end.
+
+Real: the vidflow binary, s3rver (@20minutes/s3rver@4.0.4) as the object
+store, and botocore (AWS's Python client, Debian's python3-botocore) as the
+sender. Emulated: SQS itself, by local-aws-sqs (npm; SQS cannot run here),
+with a redrive policy to a dead-letter queue after 3 receives. The harness
+plays S3's notification plumbing: s3rver's events arrive at a forwarder in
+this test, which sends each to the queue three times, alternating the S3 →
+SQS shape and the S3 → EventBridge → SQS shape, keys URL-encoded as AWS
+does.
+
+- 200 uploads, each event delivered three times (and in two shapes):
+  every job SUCCEEDED with one probe and one summary; malformed bodies, an
+  s3:TestEvent, events for an unknown key and a foreign bucket, an oversized
+  body: deleted with a log line; the queue and its DLQ end empty.
+- kill -9 of the coordinator mid-run, uploads while it is down: after the
+  restart every job SUCCEEDED once; nothing left in the queue.
+- An event whose object the store cannot confirm (the store is down) is
+  left, received again, and moved to the DLQ by the queue's redrive policy
+  after maxReceiveCount; the source keeps consuming.
+"""
+import http.server
+import json
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+import time
+import unittest
+import urllib.parse
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import vfharness as h  # noqa: E402
+from e2e_s3rver import start_s3rver, ACCESS_KEY, SECRET_KEY  # noqa: E402
+
+import botocore.session  # noqa: E402  (Debian's python3-botocore)
+
+SQS_MODULE = os.environ.get(
+    "VF_SQS_MODULE",
+    os.path.join(h.REPO, "build", "tools", "node_modules", "local-aws-sqs"))
+LAUNCHER = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                        "sqs-launcher.js")
+AWS_ENV = {"AWS_ACCESS_KEY_ID": "AKIDVFSQSTEST",
+           "AWS_SECRET_ACCESS_KEY": "sqs-test-secret",
+           "AWS_SESSION_TOKEN": "", "AWS_PROFILE": "",
+           "AWS_EC2_METADATA_DISABLED": "true",
+           "AWS_CONTAINER_CREDENTIALS_FULL_URI": "",
+           "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": ""}
+
+
+class Sqs:
+    """local-aws-sqs and a botocore client for it."""
+
+    def __init__(self):
+        node = shutil.which("node")
+        if node is None:
+            raise AssertionError("node is not installed (apt: nodejs)")
+        if not os.path.isfile(os.path.join(SQS_MODULE, "package.json")):
+            raise AssertionError(f"local-aws-sqs is not installed at "
+                                 f"{SQS_MODULE} (run deploy/install-deps.sh "
+                                 "--test)")
+        self.proc = h.Process("local-aws-sqs",
+                              [node, LAUNCHER, SQS_MODULE, "0", "3"])
+        end = time.monotonic() + 30
+        line = ""
+        while time.monotonic() < end and "ready on" not in line:
+            if self.proc.poll() is not None:
+                raise AssertionError("local-aws-sqs exited:\n"
+                                     + self.proc.log_tail())
+            line = self.proc.log_text()
+            time.sleep(0.05)
+        words = line.split()
+        self.queue = words[words.index("queue") + 1]
+        self.dlq = words[words.index("dlq") + 1]
+        self.endpoint = self.queue.rsplit("/", 2)[0]
+        self.client = botocore.session.get_session().create_client(
+            "sqs", region_name="us-east-1", endpoint_url=self.endpoint,
+            aws_access_key_id="AKIDTEST", aws_secret_access_key="test")
+        self.lock = threading.Lock()
+
+    def send(self, body, queue=None):
+        with self.lock:
+            self.client.send_message(QueueUrl=queue or self.queue,
+                                     MessageBody=body)
+
+    def counts(self, queue=None):
+        with self.lock:
+            a = self.client.get_queue_attributes(
+                QueueUrl=queue or self.queue, AttributeNames=["All"])
+        a = a["Attributes"]
+        return (int(a["ApproximateNumberOfMessages"]),
+                int(a["ApproximateNumberOfMessagesNotVisible"]))
+
+    def receive_all(self, queue):
+        with self.lock:
+            r = self.client.receive_message(QueueUrl=queue,
+                                            MaxNumberOfMessages=10,
+                                            VisibilityTimeout=60)
+        return r.get("Messages", [])
+
+    def wait_empty(self, deadline_s=90):
+        end = time.monotonic() + deadline_s
+        while time.monotonic() < end:
+            if self.counts() == (0, 0):
+                return True
+            time.sleep(0.25)
+        return False
+
+    def stop(self):
+        self.proc.stop()
+
+
+def s3_shape(rec, key):
+    r = json.loads(json.dumps(rec))
+    r["s3"]["object"]["key"] = key
+    r.setdefault("eventSource", "aws:s3")
+    return json.dumps({"Records": [r]})
+
+
+def eventbridge_shape(rec, key):
+    obj = rec["s3"]["object"]
+    return json.dumps({
+        "version": "0", "id": os.urandom(8).hex(),
+        "detail-type": "Object Created", "source": "aws.s3",
+        "account": "123456789012", "region": "us-east-1",
+        "resources": [f"arn:aws:s3:::{rec['s3']['bucket']['name']}"],
+        "detail": {"version": "0",
+                   "bucket": {"name": rec["s3"]["bucket"]["name"]},
+                   "object": {"key": key, "size": obj.get("size", 0),
+                              "etag": obj.get("eTag", ""),
+                              "sequencer": obj.get("sequencer", "")},
+                   "reason": "PutObject"}})
+
+
+class Forwarder:
+    """Plays S3 → (EventBridge →) SQS: each s3rver event is sent to the
+    queue three times, in both shapes."""
+
+    def __init__(self, sqs, copies=3):
+        self.sqs = sqs
+        self.copies = copies
+        self.sent = 0
+        self.n = 0
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                outer.forward(json.loads(body))
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
+                                                     Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/"
+        threading.Thread(target=self.httpd.serve_forever,
+                         daemon=True).start()
+
+    def forward(self, body):
+        for rec in body["Records"]:
+            # AWS URL-encodes keys in notifications (form style).
+            key = urllib.parse.quote_plus(rec["s3"]["object"]["key"],
+                                          safe="/")
+            with self.sqs.lock:
+                self.n += 1
+                n = self.n
+            for copy in range(self.copies):
+                shape = s3_shape if (n + copy) % 2 else eventbridge_shape
+                self.sqs.send(shape(rec, key))
+                self.sent += 1
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def node_args(s3_port, sqs, visibility="5"):
+    endpoint = f"http://127.0.0.1:{s3_port}"
+    return ["--store-mode", "s3", "--store-endpoint", endpoint,
+            "--public-url", endpoint, "--bucket", "uploads",
+            "--region", "us-east-1", "--access-key", ACCESS_KEY,
+            "--secret-key", SECRET_KEY, "--sqs-queue-url", sqs.queue,
+            "--sqs-wait-s", "1", "--sqs-visibility-s", visibility]
+
+
+def upload(client, name):
+    job = client.create_job(name, "video/mp4")
+    r = h.upload(job["upload_url"], h.read_bytes(h.clip("h264_aac.mp4")),
+                 "video/mp4")
+    if r.status != 200:
+        raise AssertionError(f"upload of {name}: {r!r}")
+    return job["job_id"]
+
+
+def once_each(test, client, ids):
+    for jid in ids:
+        job = client.wait_status(jid, h.TERMINAL, deadline_s=120)
+        test.assertEqual(job["status"], "SUCCEEDED", job)
+        items = client.call("GET", f"/jobs/{jid}/attempts").json()["items"]
+        ok = sorted(a["kind"] for a in items if a["ok"])
+        test.assertEqual(ok, ["probe", "summarize"], (jid, items))
+
+
+class SqsIntake(unittest.TestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        cls.sqs = Sqs()
+        cls.fwd = Forwarder(cls.sqs)
+        cls.s3_port = h.free_port()
+        cls.s3rver = start_s3rver(cls.s3_port, cls.fwd.url)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.s3rver.stop()
+        cls.fwd.close()
+        cls.sqs.stop()
+
+    def test_1_many_uploads_each_event_thrice_and_junk(self):
+        server = h.Server(h.binary, env=AWS_ENV,
+                          extra_args=node_args(self.s3_port, self.sqs))
+        try:
+            c = server.client()
+            t0 = time.monotonic()
+            ids = h.run_parallel(lambda i: upload(c, f"clip {i}.mp4"),
+                                 range(200), max_workers=8)
+            # Bad input among the good.
+            known = c.create_job("never uploaded.mp4", "video/mp4")
+            key = urllib.parse.urlparse(known["upload_url"]).path.split(
+                "/", 2)[2]
+            fake = {"eventVersion": "2.1", "eventSource": "aws:s3",
+                    "eventName": "ObjectCreated:Put",
+                    "s3": {"bucket": {"name": "uploads"},
+                           "object": {"key": "uploads/no-such-job/x.mp4",
+                                      "size": 10, "eTag": "abc"}}}
+            foreign = json.loads(json.dumps(fake))
+            foreign["s3"]["bucket"]["name"] = "someone-elses"
+            foreign["s3"]["object"]["key"] = key
+            with open(os.path.join(h.REPO, "tests", "data", "events",
+                                   "aws-s3-to-sqs-testevent.json")) as f:
+                test_event = f.read()
+            for body in ("not json at all", '{"Records": 5}', "[]",
+                         test_event, json.dumps({"Records": [fake]}),
+                         json.dumps({"Records": [foreign]}),
+                         json.dumps({"Records": [], "pad": "x" * 200000})):
+                self.sqs.send(body)
+            once_each(self, c, ids)
+            elapsed = time.monotonic() - t0
+            self.assertTrue(self.sqs.wait_empty(),
+                            f"queue not empty: {self.sqs.counts()}")
+            self.assertEqual(self.sqs.counts(self.sqs.dlq), (0, 0))
+            self.assertEqual(c.get_job(known["job_id"])["status"],
+                             "AWAITING_UPLOAD")
+            m = c.metrics()
+            got = {o: h.metric_value(m, "vidflow_sqs_messages_total",
+                                     outcome=o)
+                   for o in ("received", "deleted", "rejected", "ignored",
+                             "retried", "receive_error")}
+            print(f"\n  200 jobs through SQS in {elapsed:.1f} s; "
+                  f"{self.fwd.sent} event messages + 7 junk; {got}",
+                  flush=True)
+            self.assertGreaterEqual(got["received"], self.fwd.sent + 7)
+            self.assertEqual(got["received"], got["deleted"])
+            self.assertEqual(got["receive_error"], 0)
+            self.assertEqual(got["retried"], 0)
+            # not json, Records 5, [], unknown key, foreign bucket
+            self.assertGreaterEqual(got["rejected"], 5)
+            # s3:TestEvent and the padded empty Records
+            self.assertGreaterEqual(got["ignored"], 2)
+            log = server.log_text()
+            self.assertIn("is not vidflow's", log)
+            self.assertIn("; deleted", log)
+        finally:
+            server.stop()
+
+    def test_2_kill_9_mid_run(self):
+        data = tempfile.mkdtemp(prefix="data-", dir=h.scratch_dir())
+        http_port, store_port = h.free_port(), h.free_port()
+        args = node_args(self.s3_port, self.sqs)
+
+        def start():
+            return h.Server(h.binary, env=AWS_ENV, data_dir=data,
+                            http_port=http_port, store_port=store_port,
+                            extra_args=args)
+        server = start()
+        c = server.client()
+        later = [c.create_job(f"late{i}.mp4", "video/mp4") for i in range(20)]
+        ids = h.run_parallel(lambda i: upload(c, f"k{i}.mp4"), range(40),
+                             max_workers=8)
+        server.proc.send_signal(signal.SIGKILL)
+        server.proc.wait()
+        server.expect_exit(-signal.SIGKILL)
+        # Uploads while the coordinator is away: their events wait in the
+        # queue, with whatever the dead process received but never deleted.
+        for job in later:
+            r = h.upload(job["upload_url"],
+                         h.read_bytes(h.clip("h264_aac.mp4")), "video/mp4")
+            self.assertEqual(r.status, 200, r)
+        server2 = None
+        try:
+            server2 = start()
+            c2 = server2.client()
+            once_each(self, c2, ids + [j["job_id"] for j in later])
+            self.assertTrue(self.sqs.wait_empty(),
+                            f"queue not empty: {self.sqs.counts()}")
+            self.assertEqual(self.sqs.counts(self.sqs.dlq), (0, 0))
+        finally:
+            if server2:
+                server2.stop()
+
+
+class PoisonToDlq(unittest.TestCase):
+
+    def test_unconfirmable_event_moves_to_dlq(self):
+        sqs = Sqs()
+        closed = h.free_port()  # no store listens here
+        server = h.Server(h.binary, env=AWS_ENV,
+                          extra_args=node_args(closed, sqs, visibility="2"))
+        try:
+            c = server.client()
+            job = c.create_job("poison.mp4", "video/mp4")
+            key = urllib.parse.urlparse(job["upload_url"]).path.split(
+                "/", 2)[2]
+            rec = {"eventVersion": "2.1", "eventSource": "aws:s3",
+                   "eventName": "ObjectCreated:Put",
+                   "s3": {"bucket": {"name": "uploads"},
+                          "object": {"key": key, "size": 24305,
+                                     "eTag": "0123456789abcdef"}}}
+            body = json.dumps({"Records": [rec]})
+            sqs.send(body)
+            end = time.monotonic() + 60
+            dead = []
+            while time.monotonic() < end and not dead:
+                dead = sqs.receive_all(sqs.dlq)
+                time.sleep(0.5)
+            self.assertEqual(len(dead), 1, "not moved to the DLQ")
+            self.assertEqual(dead[0]["Body"], body)
+            log = server.log_text()
+            self.assertGreaterEqual(log.count("left for redelivery"), 3, log)
+            # Still consuming: a later message is taken and deleted.
+            with open(os.path.join(h.REPO, "tests", "data", "events",
+                                   "aws-s3-to-sqs-testevent.json")) as f:
+                sqs.send(f.read())
+            self.assertTrue(sqs.wait_empty(30), sqs.counts())
+            m = c.metrics()
+            self.assertGreaterEqual(h.metric_value(
+                m, "vidflow_sqs_messages_total", outcome="retried"), 3)
+            self.assertEqual(c.get_job(job["job_id"])["status"],
+                             "AWAITING_UPLOAD")
+        finally:
+            server.stop()
+            sqs.stop()
+
+
+if __name__ == "__main__":
+    h.main(__doc__)
