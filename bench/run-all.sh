@@ -7,11 +7,13 @@
 # BUILD_DIR/vf-bench-dispatch (each skipped with a message when not built),
 # bench/ingest.sh (POST /jobs, vidflow vs the FastAPI reference under wrk),
 # bench/ingest_hop.py (POST /jobs through an ingestion node vs straight),
+# bench/sqs_intake.py (object events from SQS vs the webhook, s3 mode),
 # bench/e2e.py (300 clips through the real API), bench/cluster.py (jobs/s
 # with 1, 2, 4 worker nodes). Numbers only: no benchmark fails on speed.
 # Exits non-zero only if a benchmark itself broke. Extra options come
 # through the environment: INGEST_ARGS="--duration 30s",
-# E2E_ARGS="--jobs 1000", CLUSTER_ARGS="--nodes 1,2", HOP_ARGS="--duration 30s"
+# E2E_ARGS="--jobs 1000", CLUSTER_ARGS="--nodes 1,2", HOP_ARGS="--duration 30s",
+# SQS_ARGS="--events 2000"
 set -uo pipefail
 
 case "${1:-}" in
@@ -52,6 +54,14 @@ section "ingest hop: POST /jobs via an ingestion node vs straight (bench/ingest_
 if [ -x "$build/vidflow" ]; then
   # shellcheck disable=SC2086
   /usr/bin/python3 "$here/ingest_hop.py" --binary "$build/vidflow" ${HOP_ARGS:-} || status=1
+else
+  echo "skipped: $build/vidflow is not built"
+fi
+
+section "SQS intake: object events from SQS vs the webhook (bench/sqs_intake.py)"
+if [ -x "$build/vidflow" ]; then
+  # shellcheck disable=SC2086
+  /usr/bin/python3 "$here/sqs_intake.py" --binary "$build/vidflow" ${SQS_ARGS:-} || status=1
 else
   echo "skipped: $build/vidflow is not built"
 fi

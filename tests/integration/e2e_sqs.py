@@ -88,6 +88,14 @@ class Sqs:
             self.client.send_message(QueueUrl=queue or self.queue,
                                      MessageBody=body)
 
+    def send_batch(self, bodies, queue=None):
+        entries = [{"Id": str(i), "MessageBody": b}
+                   for i, b in enumerate(bodies)]
+        r = self.client.send_message_batch(QueueUrl=queue or self.queue,
+                                           Entries=entries)
+        if r.get("Failed"):
+            raise AssertionError(f"SendMessageBatch failed: {r['Failed']}")
+
     def counts(self, queue=None):
         with self.lock:
             a = self.client.get_queue_attributes(
