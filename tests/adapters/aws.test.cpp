@@ -8,11 +8,14 @@
 #define CAF_SUITE adapters.aws
 
 #include "vf_test.hpp"
+#include "vf_test_files.hpp"
 #include <nlohmann/json.hpp>
 
 #include "vf/adapters/aws/bedrock.hpp"
 #include "vf/adapters/aws/credentials.hpp"
+#include "vf/adapters/aws/sqs.hpp"
 
+#include <fstream>
 #include <map>
 #include <string>
 
@@ -270,4 +273,68 @@ CAF_TEST(an unreachable endpoint is retried then reported) {
   CAF_CHECK_EQUAL(sleeps, 2);
   CAF_CHECK(message_of(r.error()).find("after 3 attempts")
             != std::string::npos);
+}
+
+CAF_TEST(plain http to the ECS agent only on loopback by address) {
+  for (auto uri : {"http://127.evil.example/creds", "http://localhost.evil/x",
+                   "http://10.0.0.1/creds", "http://[fe80::1]/c"}) {
+    chain_config cfg;
+    cfg.env = env_of({{"AWS_SHARED_CREDENTIALS_FILE", "/nonexistent"},
+                      {"AWS_CONTAINER_CREDENTIALS_FULL_URI", uri}});
+    credential_chain chain{cfg};
+    auto got = chain.get(1000);
+    CAF_REQUIRE(!got);
+    if (message_of(got.error()).find("loopback") == std::string::npos)
+      CAF_FAIL(uri << " was not refused as off-loopback: "
+                   << message_of(got.error()));
+  }
+}
+
+CAF_TEST(an implicit default profile without keys is passed over) {
+  auto dir = vf::testing::temp_dir("aws-creds");
+  auto path = dir + "/credentials";
+  {
+    std::ofstream out{path};
+    out << "[default]\nregion = eu-west-1\n";
+  }
+  chain_config cfg;
+  cfg.env = env_of({{"AWS_SHARED_CREDENTIALS_FILE", path},
+                    {"AWS_EC2_METADATA_DISABLED", "true"}});
+  credential_chain chain{cfg};
+  auto got = chain.get(1000);
+  CAF_REQUIRE(!got);
+  // Fell through to "nothing found", not "profile lacks keys".
+  CAF_CHECK(message_of(got.error()).find("no AWS credentials found")
+            != std::string::npos);
+  cfg.profile = "default"; // asked for by name: its error stands
+  credential_chain named{cfg};
+  auto err = named.get(1000);
+  CAF_REQUIRE(!err);
+  CAF_CHECK(message_of(err.error()).find("lacks") != std::string::npos);
+}
+
+CAF_TEST(sqs queue urls) {
+  auto region_of = [](std::string url) {
+    sqs_config cfg;
+    cfg.queue_url = std::move(url);
+    auto err = complete(cfg);
+    return err ? std::string{"error: "} + message_of(err)
+               : cfg.region + " " + cfg.endpoint;
+  };
+  CAF_CHECK_EQUAL(region_of("https://sqs.eu-west-1.amazonaws.com/1/q"),
+                  "eu-west-1 https://sqs.eu-west-1.amazonaws.com");
+  CAF_CHECK_EQUAL(region_of("https://SQS.US-EAST-2.amazonaws.com/1/q"),
+                  "us-east-2 https://SQS.US-EAST-2.amazonaws.com");
+  CAF_CHECK_EQUAL(region_of("https://sqs-fips.us-gov-west-1.amazonaws.com/1/q"),
+                  "us-gov-west-1 https://sqs-fips.us-gov-west-1.amazonaws.com");
+  CAF_CHECK_EQUAL(
+    region_of("https://vpce-0abc-xyz.sqs.ap-south-1.vpce.amazonaws.com/1/q"),
+    "ap-south-1 https://vpce-0abc-xyz.sqs.ap-south-1.vpce.amazonaws.com");
+  CAF_CHECK_EQUAL(region_of("https://eu-central-1.queue.amazonaws.com/1/q"),
+                  "eu-central-1 https://eu-central-1.queue.amazonaws.com");
+  CAF_CHECK_EQUAL(region_of("http://127.0.0.1:4566/000000000000/q"),
+                  "us-east-1 http://127.0.0.1:4566");
+  CAF_CHECK(region_of("ftp://x/q").rfind("error:", 0) == 0);
+  CAF_CHECK(region_of("http://host-only").rfind("error:", 0) == 0);
+  CAF_CHECK(region_of("http://host/").rfind("error:", 0) == 0);
 }

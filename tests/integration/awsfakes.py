@@ -151,6 +151,17 @@ class _BedrockHandler(http.server.BaseHTTPRequestHandler):
 
     def do_POST(self):
         fake = self.fake
+        with fake.lock:
+            fake.inflight += 1
+            fake.max_inflight = max(fake.max_inflight, fake.inflight)
+        try:
+            self._invoke()
+        finally:
+            with fake.lock:
+                fake.inflight -= 1
+
+    def _invoke(self):
+        fake = self.fake
         n = int(self.headers.get("Content-Length", "0"))
         body = self.rfile.read(n)
         ok, ak, why = verify_sigv4("POST", self.path, self.headers, body,
@@ -206,6 +217,7 @@ class _BedrockHandler(http.server.BaseHTTPRequestHandler):
                 f"{len(facts.get('streams', []))} streams.")
         rec["status"] = 200
         rec["answer"] = text
+        time.sleep(fake.answer_delay_s)
         if model.startswith("amazon.titan-text"):
             return _reply(self, 200, {
                 "inputTextTokenCount": 42,
@@ -222,10 +234,13 @@ class _BedrockHandler(http.server.BaseHTTPRequestHandler):
 class FakeBedrock(_Server):
     """bedrock-runtime's InvokeModel; `throttle_left` calls get 429 first."""
 
-    def __init__(self, keyring, throttle=0):
+    def __init__(self, keyring, throttle=0, answer_delay_s=0.0):
         self.keyring = keyring
         self.requests = []
         self.throttle_left = throttle
+        self.answer_delay_s = answer_delay_s
+        self.inflight = 0
+        self.max_inflight = 0
         super().__init__(_BedrockHandler)
 
     def snapshot(self):

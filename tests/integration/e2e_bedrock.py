@@ -130,7 +130,7 @@ class SharedFileProfileAndTitan(BedrockCase):
     def test_profile_keys_and_titan_body(self):
         ring = fx.KeyRing()
         ring.add("AKIDVFCIPROFILE", "ci-secret-key")
-        fake = fx.FakeBedrock(ring)
+        fake = fx.FakeBedrock(ring, answer_delay_s=0.3)
         env = node_env()
         creds = os.path.join(env["HOME"], "creds.ini")
         with open(creds, "w") as f:
@@ -139,12 +139,20 @@ class SharedFileProfileAndTitan(BedrockCase):
                     "[ci]\naws_access_key_id = AKIDVFCIPROFILE\n"
                     "aws_secret_access_key = ci-secret-key\n")
         env["AWS_SHARED_CREDENTIALS_FILE"] = creds
+        # One call slot for two workers: summaries wait for it in turn.
         server = start(fake, env, model=TITAN,
-                       extra=["--aws-profile", "ci"])
+                       extra=["--aws-profile", "ci",
+                              "--bedrock-concurrency", "1"])
         try:
-            summary = self.run_job(server)
-            reqs = fake.snapshot()
-            self.assertEqual([r["status"] for r in reqs], [200])
+            summaries = h.run_parallel(
+                lambda i: self.run_job(server, f"c{i}.mp4"), range(3),
+                max_workers=3)
+            summary = summaries[0]
+            reqs = sorted(fake.snapshot(),
+                          key=lambda r: r["answer"].find("c0.mp4") < 0)
+            self.assertEqual([r["status"] for r in reqs], [200] * 3)
+            self.assertEqual(fake.max_inflight, 1,
+                             "more calls at once than bedrock.concurrency")
             self.assert_all_verified(fake)
             self.assertEqual(reqs[0]["access_key"], "AKIDVFCIPROFILE")
             self.assertIsNone(reqs[0]["token"])

@@ -17,6 +17,9 @@ does.
   body: deleted with a log line; the queue and its DLQ end empty.
 - kill -9 of the coordinator mid-run, uploads while it is down: after the
   restart every job SUCCEEDED once; nothing left in the queue.
+- A file that is not media: the failed job is in vidflow's dead letters
+  and, in the enriched shape, in the SQS dead-letter queue
+  (`--sqs-dlq-url`).
 - An event whose object the store cannot confirm (the store is down) is
   left, received again, and moved to the DLQ by the queue's redrive policy
   after maxReceiveCount; the source keeps consuming.
@@ -324,6 +327,46 @@ class SqsIntake(unittest.TestCase):
         finally:
             if server2:
                 server2.stop()
+
+
+    def test_3_bad_file_in_both_dead_letter_queues(self):
+        server = h.Server(h.binary, env=AWS_ENV, extra_args=node_args(
+            self.s3_port, self.sqs) + ["--sqs-dlq-url", self.sqs.dlq,
+                                       "--max-attempts", "1"])
+        try:
+            c = server.client()
+            job = c.create_job("bad file.mp4", "video/mp4")
+            r = h.upload(job["upload_url"],
+                         h.read_bytes(h.clip("random.bin")), "video/mp4")
+            self.assertEqual(r.status, 200, r)
+            done = c.wait_status(job["job_id"], h.TERMINAL, deadline_s=60)
+            self.assertEqual(done["status"], "FAILED", done)
+            admin = h.Client(server.base)
+            admin.login("admin", "admin")
+            self.assertEqual(
+                admin.call("GET", f"/dlq/{job['job_id']}").status, 200)
+            end = time.monotonic() + 30
+            got = []
+            while time.monotonic() < end and not got:
+                got = self.sqs.receive_all(self.sqs.dlq)
+                time.sleep(0.2)
+            self.assertEqual(len(got), 1, "nothing in the SQS DLQ")
+            msg = json.loads(got[0]["Body"])
+            print(f"\n  SQS DLQ got: {msg}", flush=True)
+            self.assertEqual(msg["job_id"], job["job_id"])
+            self.assertEqual(msg["bucket"], "uploads")
+            self.assertEqual(msg["key"], urllib.parse.unquote(
+                urllib.parse.urlparse(job["upload_url"]).path.split(
+                    "/", 2)[2]))
+            self.assertEqual(msg["error_code"], done["error_code"])
+            self.assertEqual(msg["category"], "bad_media")
+            self.assertTrue(msg["error_message"])
+            self.assertIn("uploader", msg["recommendation"])
+            self.assertEqual(h.metric_value(
+                c.metrics(), "vidflow_sqs_dead_letters_total",
+                outcome="sent"), 1)
+        finally:
+            server.stop()
 
 
 class PoisonToDlq(unittest.TestCase):

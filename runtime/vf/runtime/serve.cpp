@@ -106,7 +106,21 @@ int serve(const std::vector<std::string>& raw_args) {
   auto redis = spawn_redis_edge(n, *redis_cfg, seed);
   if (redis.claims)
     stores->claims = redis.claims;
-  auto d = spawn_domain(n, *cfg, *stores, seed, redis.on_job_end);
+  auto dlq_feed = dead_letter_feed(n, *xs, cfg->summarizer.profile);
+  if (!dlq_feed)
+    return fail("SQS dead-letter feed", messages::message_of(dlq_feed.error()));
+  auto on_job_end = redis.on_job_end;
+  if (*dlq_feed) {
+    if (on_job_end)
+      on_job_end = [a = std::move(on_job_end), b = std::move(*dlq_feed)](
+                     const messages::job& j, int64_t ms) {
+        a(j, ms);
+        b(j, ms);
+      };
+    else
+      on_job_end = std::move(*dlq_feed);
+  }
+  auto d = spawn_domain(n, *cfg, *stores, seed, std::move(on_job_end));
   // Where object events go: the Redis stream (a consumer below hands them
   // to the orchestrator) or the orchestrator itself.
   messages::object_sink_actor events = d.orchestrator;

@@ -6,9 +6,14 @@
 #include <prometheus/counter.h>
 #include <prometheus/registry.h>
 
+#include "caf/send.hpp"
+
+#include "vf/actors/dlq_analyzer.hpp"
+#include "vf/adapters/aws/sqs_publisher.hpp"
 #include "vf/adapters/minio/events.hpp"
 #include "vf/messages/errc.hpp"
 
+#include <ctime>
 #include <map>
 #include <memory>
 
@@ -36,6 +41,10 @@ const std::vector<setting_spec>& sqs_specs() {
      "are being recorded); a message not deleted shows again after it"},
     {"sqs.max_inflight", "--sqs-max-inflight", "100",
      "messages received and not yet deleted, at most"},
+    {"sqs.dlq_url", "--sqs-dlq-url", "",
+     "SQS queue that gets every failed job (dead letter) as JSON: job_id, "
+     "bucket, key, error_code, error_message, recommendation, category "
+     "(empty: none)"},
   };
   return specs;
 }
@@ -53,12 +62,14 @@ sqs_edge_of(const settings& xs, const std::string& profile) {
     return result{};
   cfg.queue.endpoint = xs.str("sqs.endpoint");
   cfg.queue.region = xs.str("sqs.region");
-  if (auto err = adapters::aws::complete(cfg.queue))
-    return bad(cfg.queue.endpoint == xs.str("sqs.endpoint")
-                   && !xs.str("sqs.endpoint").empty()
-                 ? "sqs.endpoint"
-                 : "sqs.queue_url",
-               messages::message_of(err));
+  if (auto err = adapters::aws::complete(cfg.queue)) {
+    // Name the setting the message is about.
+    auto why = messages::message_of(err);
+    auto key = why.rfind("endpoint", 0) == 0 ? "sqs.endpoint"
+               : why.rfind("region", 0) == 0 ? "sqs.region"
+                                             : "sqs.queue_url";
+    return bad(key, why);
+  }
 #define VF_UINT(var, key, lo, hi)                                              \
   auto var = xs.uint(key, lo, hi);                                             \
   if (!var)                                                                    \
@@ -90,6 +101,75 @@ parse_sqs_body(std::string_view body) {
   if (!parsed)
     return std::move(parsed.error());
   return std::move(parsed->events);
+}
+
+std::string dead_letter_message(const messages::job& j) {
+  messages::dead_letter dl;
+  dl.error_code = j.error_code;
+  auto category = actors::classify(dl);
+  auto ms = j.updated_at;
+  std::time_t secs = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char when[32];
+  std::strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  nlohmann::json doc{{"job_id", j.id},
+                     {"bucket", j.object.bucket},
+                     {"key", j.object.key},
+                     {"filename", j.filename},
+                     {"error_code", messages::to_string(j.error_code)},
+                     {"error_message", j.error_message},
+                     {"category", category},
+                     {"recommendation", actors::recommendation(category)},
+                     {"failed_at", when},
+                     {"source", "vidflow"}};
+  return doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+caf::expected<std::function<void(const messages::job&, int64_t)>>
+dead_letter_feed(node& n, const settings& xs, const std::string& profile) {
+  using result = std::function<void(const messages::job&, int64_t)>;
+  adapters::aws::sqs_publisher_config cfg;
+  cfg.queue.queue_url = xs.str("sqs.dlq_url");
+  if (cfg.queue.queue_url.empty())
+    return result{};
+  cfg.queue.endpoint = xs.str("sqs.endpoint");
+  cfg.queue.region = xs.str("sqs.region");
+  if (auto err = adapters::aws::complete(cfg.queue))
+    return make_error(errc::invalid_argument,
+                      "setting sqs.dlq_url (" + xs.origin("sqs.dlq_url") + ") "
+                        + messages::message_of(err));
+  adapters::aws::chain_config chain;
+  chain.profile = profile;
+  cfg.queue.creds = std::make_shared<adapters::aws::credential_chain>(chain);
+  auto& family = prometheus::BuildCounter()
+                   .Name("vidflow_sqs_dead_letters_total")
+                   .Help("Failed jobs fed to the SQS dead-letter queue "
+                         "(sqs.dlq_url): sent, failed (a try that failed, "
+                         "kept and retried), dropped (buffer full)")
+                   .Register(*n.metrics());
+  auto counters
+    = std::make_shared<std::map<std::string, prometheus::Counter*>>();
+  for (auto op : {"sent", "failed", "dropped"})
+    (*counters)[op] = &family.Add({{"outcome", op}});
+  cfg.count = [counters](const char* op) {
+    if (auto i = counters->find(op); i != counters->end())
+      i->second->Increment();
+  };
+  cfg.log = [&log = n.log()](bool warn, const std::string& text) {
+    if (warn)
+      log.warn("sqs", "dead-letter feed: " + text);
+    else
+      log.info("sqs", "dead-letter feed: " + text);
+  };
+  n.log().info("sqs", "failed jobs also go to " + cfg.queue.queue_url);
+  auto pub
+    = n.keep("sqs dead-letter feed", tier::edge,
+             adapters::aws::spawn_sqs_publisher(n.system(), std::move(cfg)));
+  return result{[pub](const messages::job& j, int64_t) {
+    if (j.status == messages::job_status::failed)
+      caf::anon_send(pub, atoms::put_v, dead_letter_message(j));
+  }};
 }
 
 void start_sqs_source(node& n, adapters::aws::sqs_source_config cfg,

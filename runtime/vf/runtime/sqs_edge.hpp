@@ -6,10 +6,12 @@
 #include "caf/expected.hpp"
 
 #include "vf/adapters/aws/sqs_source.hpp"
+#include "vf/messages/job.hpp"
 #include "vf/messages/object_sink_actor.hpp"
 #include "vf/runtime/node.hpp"
 #include "vf/runtime/settings.hpp"
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -29,6 +31,18 @@ sqs_edge_of(const settings& xs, const std::string& profile);
 /// `s3:TestEvent`) or an EventBridge S3 event (`detail-type`).
 caf::expected<std::vector<messages::object_event>>
 parse_sqs_body(std::string_view body);
+
+/// The dead-letter feed (`sqs.dlq_url`; empty: none): a function for the
+/// orchestrator's `on_job_end` that sends every FAILED job to that queue in
+/// the reference design's enriched shape (`job_id`, `bucket`, `key`,
+/// `error_code`, `error_message`, `recommendation`, plus `category`,
+/// `filename`, `failed_at`, `source`), through a buffering publisher
+/// (`vidflow_sqs_dead_letters_total{outcome}`). The error names the setting.
+caf::expected<std::function<void(const messages::job&, int64_t)>>
+dead_letter_feed(node& n, const settings& xs, const std::string& profile);
+
+/// The enriched message for a failed job.
+std::string dead_letter_message(const messages::job& j);
 
 /// Spawns the source feeding `sink`, with its counters
 /// (`vidflow_sqs_messages_total{outcome}`) and log lines on `n`.

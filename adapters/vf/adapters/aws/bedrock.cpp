@@ -4,10 +4,13 @@
 
 #include "caf/event_based_actor.hpp"
 #include "caf/typed_event_based_actor.hpp"
+#include "caf/typed_response_promise.hpp"
 
 #include "vf/messages/errc.hpp"
 
 #include <algorithm>
+#include <atomic>
+#include <deque>
 #include <random>
 #include <thread>
 #include <vector>
@@ -100,9 +103,18 @@ bool throttling(const http_response& resp) {
          || type == "ModelNotReadyException";
 }
 
+struct queued {
+  std::string filename;
+  std::string metadata;
+  caf::typed_response_promise<std::string> promise;
+  steady_clock::time_point since;
+};
+
 struct pool_state {
-  std::vector<vf::messages::summarizer_actor> workers;
-  size_t next = 0;
+  std::vector<vf::messages::summarizer_actor> idle;
+  std::deque<queued> waiting;
+  std::shared_ptr<std::atomic<bool>> stop;
+  milliseconds timeout{0};
   static inline const char* name = "bedrock_summarizer";
 };
 
@@ -266,10 +278,17 @@ caf::expected<std::string> summarize(const bedrock_config& cfg,
                                  : std::string{}));
       break;
     }
+    if (cfg.stop && cfg.stop->load())
+      return make_error(errc::provider_error, "the summarizer is stopping");
     auto creds = cfg.creds->get(unix_now());
     if (!creds)
       return make_error(errc::provider_error,
                         messages::message_of(creds.error()));
+    // Fetching keys may have taken a while.
+    left = std::chrono::duration_cast<milliseconds>(deadline
+                                                    - steady_clock::now());
+    if (left.count() <= 0)
+      continue;
     auto req = signed_request(
       ep, "POST", path,
       {{"Content-Type", "application/json"}, {"Accept", "application/json"}},
@@ -293,6 +312,10 @@ caf::expected<std::string> summarize(const bedrock_config& cfg,
       ++st.throttled;
       last = make_error(errc::throttled,
                         "Bedrock throttled the call: " + error_text(*resp));
+    } else if (resp->status == 408) {
+      // ModelTimeoutException: the model took too long this time.
+      last
+        = make_error(errc::timeout, "Bedrock timed out: " + error_text(*resp));
     } else if (resp->status >= 500) {
       last = make_error(errc::provider_error,
                         "Bedrock failed: " + error_text(*resp));
@@ -309,10 +332,16 @@ caf::expected<std::string> summarize(const bedrock_config& cfg,
     auto wait = jittered(cfg, attempt);
     if (steady_clock::now() + wait >= deadline)
       break;
-    if (sleep)
+    if (sleep) {
       sleep(wait);
-    else
-      std::this_thread::sleep_for(wait);
+    } else {
+      // In slices: a stopping node does not wait out a backoff.
+      auto until = steady_clock::now() + wait;
+      while (steady_clock::now() < until && !(cfg.stop && cfg.stop->load()))
+        std::this_thread::sleep_for(std::min<milliseconds>(
+          milliseconds{50}, std::chrono::duration_cast<milliseconds>(
+                              until - steady_clock::now())));
+    }
   }
   return make_error(messages::errc_of(last),
                     messages::message_of(last) + " (after "
@@ -323,6 +352,8 @@ caf::expected<std::string> summarize(const bedrock_config& cfg,
 vf::messages::summarizer_actor spawn_bedrock_summarizer(caf::actor_system& sys,
                                                         bedrock_config cfg) {
   using vf::messages::summarizer_actor;
+  auto stop = std::make_shared<std::atomic<bool>>(false);
+  cfg.stop = stop;
   auto shared = std::make_shared<const bedrock_config>(std::move(cfg));
   auto worker = [shared]() -> summarizer_actor::behavior_type {
     return {
@@ -339,23 +370,68 @@ vf::messages::summarizer_actor spawn_bedrock_summarizer(caf::actor_system& sys,
   std::vector<summarizer_actor> workers;
   for (uint32_t i = 0; i < n; ++i)
     workers.push_back(sys.spawn<caf::detached>(worker));
-  auto front
-    = [](summarizer_actor::stateful_pointer<pool_state> self,
-         std::vector<summarizer_actor> ws) -> summarizer_actor::behavior_type {
-    // Linked: when the front goes, its blocking workers go with it.
+  using front_ptr = summarizer_actor::stateful_pointer<pool_state>;
+  auto front = [](front_ptr self, std::vector<summarizer_actor> ws,
+                  std::shared_ptr<std::atomic<bool>> stop,
+                  milliseconds timeout) -> summarizer_actor::behavior_type {
+    // Linked: when the front goes, its workers go with it; the flag makes
+    // a worker in the middle of retries give up instead of finishing.
     for (auto& w : ws)
       self->link_to(w);
-    self->state.workers = std::move(ws);
+    self->attach_functor([stop] { stop->store(true); });
+    self->state.idle = std::move(ws);
+    self->state.stop = std::move(stop);
+    self->state.timeout = timeout;
+    // Hands waiting requests to idle workers only: a busy worker's queue
+    // would hold a request for up to a whole summary's deadline.
+    auto pump = std::make_shared<std::function<void()>>();
+    *pump = [self, weak = std::weak_ptr<std::function<void()>>{pump}] {
+      auto& st = self->state;
+      while (!st.idle.empty() && !st.waiting.empty()) {
+        auto job = std::move(st.waiting.front());
+        st.waiting.pop_front();
+        if (steady_clock::now() - job.since >= st.timeout) {
+          job.promise.deliver(
+            make_error(errc::timeout, "no Bedrock call slot free within "
+                                        + std::to_string(st.timeout.count())
+                                        + " ms (bedrock.concurrency)"));
+          continue;
+        }
+        auto w = st.idle.back();
+        st.idle.pop_back();
+        auto rp = job.promise;
+        auto done = [self, w, weak]() {
+          self->state.idle.push_back(w);
+          if (auto p = weak.lock())
+            (*p)();
+        };
+        self
+          ->request(w, caf::infinite, atoms::summarize_v,
+                    std::move(job.filename), std::move(job.metadata))
+          .then(
+            [rp, done](std::string& text) mutable {
+              rp.deliver(std::move(text));
+              done();
+            },
+            [rp, done](caf::error& err) mutable {
+              rp.deliver(std::move(err));
+              done();
+            });
+      }
+    };
     return {
-      [self](atoms::summarize, std::string& filename, std::string& metadata) {
-        auto& st = self->state;
-        auto& w = st.workers[st.next++ % st.workers.size()];
-        return self->delegate(w, atoms::summarize_v, std::move(filename),
-                              std::move(metadata));
+      [self, pump](atoms::summarize, std::string& filename,
+                   std::string& metadata) -> caf::result<std::string> {
+        auto rp = self->make_response_promise<std::string>();
+        self->state.waiting.push_back(queued{
+          std::move(filename), std::move(metadata), rp, steady_clock::now()});
+        (*pump)();
+        return rp;
       },
     };
   };
-  return sys.spawn(front, std::move(workers));
+  auto timeout = shared->timeout;
+  return sys.spawn(front, std::move(workers), std::move(stop), timeout);
 }
 
 } // namespace vf::adapters::aws

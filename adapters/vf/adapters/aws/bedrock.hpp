@@ -17,6 +17,7 @@
 #include "vf/adapters/aws/http_call.hpp"
 #include "vf/messages/summarizer_actor.hpp"
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -52,6 +53,9 @@ struct bedrock_config {
   uint32_t concurrency = 4;
   /// Where keys come from; shared by every call.
   std::shared_ptr<credential_chain> creds;
+  /// Set when the summarizer stops: calls in retries give up (set by
+  /// `spawn_bedrock_summarizer`).
+  std::shared_ptr<std::atomic<bool>> stop;
 };
 
 /// The endpoint URL `cfg` talks to.

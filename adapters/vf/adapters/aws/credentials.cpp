@@ -2,6 +2,8 @@
 
 #include "vf/adapters/aws/credentials.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <nlohmann/json.hpp>
 
 #include "vf/adapters/aws/http_call.hpp"
@@ -9,6 +11,7 @@
 
 #include <cctype>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <fstream>
 #include <sstream>
@@ -92,9 +95,19 @@ std::string host_of(const std::string& url) {
 // The SDKs accept a plain-http FULL_URI only on loopback or the ECS / EKS
 // agent addresses: anything else could hand the token to a stranger.
 bool allowed_http_host(const std::string& host) {
-  return host == "localhost" || host.rfind("127.", 0) == 0 || host == "::1"
-         || host == "169.254.170.2" || host == "169.254.170.23"
-         || host == "fd00:ec2::23";
+  in_addr v4{};
+  if (inet_pton(AF_INET, host.c_str(), &v4) == 1) {
+    auto a = ntohl(v4.s_addr);
+    return (a >> 24) == 127 || host == "169.254.170.2"
+           || host == "169.254.170.23";
+  }
+  in6_addr v6{};
+  if (inet_pton(AF_INET6, host.c_str(), &v6) == 1) {
+    in6_addr ecs{};
+    inet_pton(AF_INET6, "fd00:ec2::23", &ecs);
+    return IN6_IS_ADDR_LOOPBACK(&v6) || std::memcmp(&v6, &ecs, sizeof(v6)) == 0;
+  }
+  return host == "localhost";
 }
 
 bool role_name_ok(std::string_view name) {
@@ -278,21 +291,29 @@ caf::expected<aws_credentials> credential_chain::get(int64_t now) {
     if (!cached_->expires_at)
       return *cached_;
     auto due = *cached_->expires_at - cfg_.refresh_before.count();
+    // Tried (or fetched) a moment ago: keys that still hold serve, so a
+    // failing endpoint is not asked again on every call.
     if (now < due
-        || (now - fetched_at_ < min_refetch_s && now < *cached_->expires_at))
+        || (now - attempted_at_ < min_refetch_s && now < *cached_->expires_at))
       return *cached_;
   } else if (last_error_ && now - last_error_at_ < error_hold_s) {
     return *last_error_;
   }
+  attempted_at_ = now;
   auto fresh = resolve();
   if (fresh) {
     ++fetches_;
-    fetched_at_ = now;
+    // Temporary keys without an expiry are treated as short-lived, so
+    // their session token is fetched again.
+    if (!fresh->expires_at
+        && (fresh->source.rfind("ecs", 0) == 0
+            || fresh->source.rfind("imds", 0) == 0))
+      fresh->expires_at = now + 900;
     last_error_.reset();
     cached_ = *fresh;
     return std::move(*fresh);
   }
-  // Keep serving keys that still hold; the next call tries again.
+  // Keep serving keys that still hold; a later call tries again.
   if (cached_ && cached_->expires_at && now < *cached_->expires_at)
     return *cached_;
   cached_.reset();
@@ -330,9 +351,11 @@ caf::expected<aws_credentials> credential_chain::resolve() {
     tried += ", " + file;
     if (auto text = read_small_file(file)) {
       auto got = from_shared_file_text(*text, profile);
-      if (!got)
+      // A [default] without keys (only a region, a role to assume) is
+      // passed over, as the SDKs do; a profile asked for by name is not.
+      if (!got && explicit_profile)
         return std::move(got.error());
-      if (*got)
+      if (got && *got)
         return std::move(**got);
     }
   }
@@ -389,6 +412,7 @@ credential_chain::from_ecs(const std::string& uri) {
   req.timeout = cfg_.metadata_timeout;
   req.connect_timeout = cfg_.metadata_timeout;
   req.max_response = 64 * 1024;
+  req.no_proxy = true;
   std::optional<std::string> token;
   if (auto file
       = non_empty(cfg_.env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"))) {
@@ -430,6 +454,7 @@ credential_chain::from_imds(const std::string& endpoint) {
   tok.timeout = cfg_.metadata_timeout;
   tok.connect_timeout = cfg_.metadata_timeout;
   tok.max_response = 4096;
+  tok.no_proxy = true;
   auto t = perform(tok);
   if (!t)
     return std::move(t.error());
@@ -446,6 +471,7 @@ credential_chain::from_imds(const std::string& endpoint) {
     req.timeout = cfg_.metadata_timeout;
     req.connect_timeout = cfg_.metadata_timeout;
     req.max_response = 64 * 1024;
+    req.no_proxy = true;
     return perform(req);
   };
   const std::string base = "/latest/meta-data/iam/security-credentials/";

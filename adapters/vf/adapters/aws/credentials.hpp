@@ -99,7 +99,8 @@ private:
   /// seconds rather than asking the endpoints again on every call.
   std::optional<caf::error> last_error_;
   int64_t last_error_at_ = 0;
-  int64_t fetched_at_ = 0;
+  /// When a fetch was last tried (Unix seconds).
+  int64_t attempted_at_ = 0;
   uint64_t fetches_ = 0;
 };
 

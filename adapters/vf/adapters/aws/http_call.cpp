@@ -151,8 +151,12 @@ caf::expected<http_response> perform(const http_request& req) {
   set(h.get(), CURLOPT_HEADERDATA, static_cast<void*>(&ex), rc);
   set(h.get(), CURLOPT_WRITEFUNCTION, &on_body, rc);
   set(h.get(), CURLOPT_WRITEDATA, static_cast<void*>(&ex), rc);
+  if (req.no_proxy)
+    set(h.get(), CURLOPT_NOPROXY, "*", rc);
   if (req.method == "GET") {
     set(h.get(), CURLOPT_HTTPGET, 1L, rc);
+  } else if (req.method == "HEAD") {
+    set(h.get(), CURLOPT_NOBODY, 1L, rc);
   } else {
     set(h.get(), CURLOPT_CUSTOMREQUEST, req.method.c_str(), rc);
     set(h.get(), CURLOPT_POSTFIELDS, req.body.data(), rc);

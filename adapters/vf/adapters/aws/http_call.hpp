@@ -34,6 +34,8 @@ struct http_request {
   std::chrono::milliseconds connect_timeout{3000};
   /// Bodies above this are refused (`errc::provider_error`).
   size_t max_response = 1 << 20;
+  /// Never through an `http(s)_proxy` (instance metadata, ECS agent).
+  bool no_proxy = false;
 };
 
 /// What came back.

@@ -7,6 +7,7 @@
 #include "vf/messages/errc.hpp"
 
 #include <algorithm>
+#include <cctype>
 
 namespace vf::adapters::aws {
 
@@ -141,15 +142,29 @@ caf::error complete(sqs_config& cfg) {
   if (!sigv4::parse_endpoint(cfg.endpoint))
     return bad("endpoint '" + cfg.endpoint + "' is not http(s)://host[:port]");
   if (cfg.region.empty()) {
-    // sqs.<region>.amazonaws.com, or the legacy <region>.queue.amazonaws.com
-    std::string_view h = host;
-    if (h.substr(0, 4) == "sqs." && h.find(".amazonaws.com") != h.npos)
-      cfg.region = std::string{h.substr(4, h.find('.', 4) - 4)};
-    else if (auto q = h.find(".queue.amazonaws.com"); q != h.npos)
-      cfg.region = std::string{h.substr(0, q)};
-    else
+    // sqs.<region>.amazonaws.com, sqs-fips.<region>…, VPC endpoint names
+    // (…sqs.<region>.vpce.amazonaws.com), legacy <region>.queue.amazonaws.com
+    std::string h = host.substr(0, host.find(':'));
+    for (auto& c : h)
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    std::string_view v = h;
+    if (v.find("amazonaws.com") != v.npos) {
+      for (std::string_view mark : {"sqs.", "sqs-fips."})
+        if (auto at = v.find(mark); at != v.npos && cfg.region.empty()) {
+          auto start = at + mark.size();
+          cfg.region = std::string{v.substr(start, v.find('.', start) - start)};
+        }
+      if (auto q = v.find(".queue.amazonaws.com");
+          q != v.npos && cfg.region.empty())
+        cfg.region = std::string{v.substr(0, q)};
+    }
+    if (cfg.region.empty())
       cfg.region = "us-east-1";
   }
+  for (auto c : cfg.region)
+    if (!std::islower(static_cast<unsigned char>(c))
+        && !std::isdigit(static_cast<unsigned char>(c)) && c != '-')
+      return bad("region '" + cfg.region + "' is not a region name");
   return caf::none;
 }
 
@@ -212,6 +227,31 @@ caf::expected<std::string> sqs_send(const sqs_config& cfg,
     return std::move(doc.error());
   auto i = doc->find("MessageId");
   return i != doc->end() && i->is_string() ? i->get<std::string>() : "";
+}
+
+caf::expected<std::vector<size_t>>
+sqs_send_batch(const sqs_config& cfg, const std::vector<std::string>& bodies) {
+  std::vector<size_t> failed;
+  if (bodies.empty())
+    return failed;
+  if (bodies.size() > 10)
+    return make_error(errc::invalid_argument,
+                      "SQS SendMessageBatch: more than 10 entries");
+  json entries = json::array();
+  for (size_t i = 0; i < bodies.size(); ++i)
+    entries.push_back({{"Id", std::to_string(i)}, {"MessageBody", bodies[i]}});
+  auto doc = call(cfg, "SendMessageBatch", json{{"Entries", entries}});
+  if (!doc)
+    return std::move(doc.error());
+  if (auto i = doc->find("Failed"); i != doc->end() && i->is_array())
+    for (auto& f : *i)
+      if (f.is_object())
+        if (auto id = f.find("Id"); id != f.end() && id->is_string()) {
+          auto n = std::strtoul(id->get<std::string>().c_str(), nullptr, 10);
+          if (n < bodies.size())
+            failed.push_back(n);
+        }
+  return failed;
 }
 
 caf::expected<std::map<std::string, std::string>>

@@ -70,6 +70,11 @@ sqs_extend(const sqs_config& cfg, const std::vector<std::string>& receipts,
 caf::expected<std::string> sqs_send(const sqs_config& cfg,
                                     const std::string& body);
 
+/// `SendMessageBatch` of up to 10 bodies; returns the indexes (into
+/// `bodies`) that failed.
+caf::expected<std::vector<size_t>>
+sqs_send_batch(const sqs_config& cfg, const std::vector<std::string>& bodies);
+
 /// `GetQueueAttributes` (`All`).
 caf::expected<std::map<std::string, std::string>>
 sqs_attributes(const sqs_config& cfg);

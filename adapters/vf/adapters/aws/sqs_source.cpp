@@ -34,6 +34,9 @@ struct source_state {
   bool tick_pending = false;
   milliseconds backoff{0};
   bool failing = false;
+  /// Deletes or extensions failing: said once until they work again.
+  bool delete_failing = false;
+  bool extend_failing = false;
   static inline const char* name = "sqs-source";
 };
 
@@ -148,27 +151,48 @@ void take(source_ptr self, sqs_message& m) {
   }
 }
 
-void flush_deletes(source_ptr self) {
+/// False when SQS refused the deletes for now (the source backs off).
+bool flush_deletes(source_ptr self) {
   auto& st = self->state;
   while (!st.to_delete.empty()) {
     auto n = std::min<size_t>(st.to_delete.size(), 10);
     std::vector<std::string> chunk(
       st.to_delete.begin(), st.to_delete.begin() + static_cast<ptrdiff_t>(n));
     auto failed = sqs_delete(st.cfg.queue, chunk);
+    auto drop_chunk = [&] {
+      st.to_delete.erase(st.to_delete.begin(),
+                         st.to_delete.begin() + static_cast<ptrdiff_t>(n));
+    };
     if (!failed) {
-      // Kept for the next tick; if the receipts expire meanwhile, SQS
-      // delivers the messages again and the orchestrator sees duplicates.
       count(self, "delete_error");
-      say(self, true, messages::message_of(failed.error()));
-      return;
+      auto why = messages::message_of(failed.error());
+      if (messages::errc_of(failed.error()) == errc::invalid_argument) {
+        // Refused for good (no permission, no such queue): these messages
+        // come back after their visibility timeout and are handled again
+        // as duplicates; keeping the receipts would only repeat this.
+        say(self, true,
+            why + "; " + std::to_string(n)
+              + " message(s) will be delivered again");
+        drop_chunk();
+        continue;
+      }
+      // Kept for the next try; if the receipts expire meanwhile, SQS
+      // delivers the messages again and the orchestrator sees duplicates.
+      if (!st.delete_failing)
+        say(self, true, why + "; trying again");
+      st.delete_failing = true;
+      return false;
     }
-    st.to_delete.erase(st.to_delete.begin(),
-                       st.to_delete.begin() + static_cast<ptrdiff_t>(n));
+    if (st.delete_failing)
+      say(self, false, "SQS deletes work again");
+    st.delete_failing = false;
+    drop_chunk();
     for (size_t i = 0; i < n - failed->size(); ++i)
       count(self, "deleted");
     for (size_t i = 0; i < failed->size(); ++i)
       count(self, "delete_error");
   }
+  return true;
 }
 
 void extend_visibility(source_ptr self) {
@@ -185,9 +209,18 @@ void extend_visibility(source_ptr self) {
       due.begin() + static_cast<ptrdiff_t>(std::min(at + 10, due.size())));
     auto failed = sqs_extend(st.cfg.queue, chunk, st.cfg.visibility_s);
     if (!failed) {
-      say(self, true, messages::message_of(failed.error()));
+      if (!st.extend_failing)
+        say(self, true,
+            messages::message_of(failed.error())
+              + "; messages may be delivered again while "
+                "their events are being recorded");
+      st.extend_failing = true;
+      // Tried again on a later tick, not on every one.
+      for (auto& r : chunk)
+        st.inflight[r].extended_at = now - half / 2;
       return;
     }
+    st.extend_failing = false;
     for (auto& r : chunk)
       if (std::find(failed->begin(), failed->end(), r) == failed->end()) {
         st.inflight[r].extended_at = now;
@@ -199,13 +232,19 @@ void extend_visibility(source_ptr self) {
 void step(source_ptr self) {
   auto& st = self->state;
   st.tick_pending = false;
-  flush_deletes(self);
+  auto deletes_ok = flush_deletes(self);
   extend_visibility(self);
-  if (st.inflight.size() >= st.cfg.max_inflight) {
-    schedule(self, milliseconds{100});
+  // Receipts waiting for their delete count too: they are messages taken.
+  auto taken = st.inflight.size() + st.to_delete.size();
+  if (!deletes_ok || taken >= st.cfg.max_inflight) {
+    st.backoff = deletes_ok
+                   ? milliseconds{100}
+                   : std::min(std::max(st.backoff * 2, milliseconds{500}),
+                              milliseconds{10000});
+    schedule(self, st.backoff);
     return;
   }
-  auto room = std::min<size_t>(10, st.cfg.max_inflight - st.inflight.size());
+  auto room = std::min<size_t>(10, st.cfg.max_inflight - taken);
   // Wait long only when nothing else needs this actor.
   auto idle = st.inflight.empty() && st.to_delete.empty();
   auto got = sqs_receive(st.cfg.queue, static_cast<uint32_t>(room),
