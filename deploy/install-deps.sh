@@ -82,6 +82,10 @@ if [ "$want_test" = 1 ]; then
     npm_pkgs+=(@20minutes/s3rver@4.0.4)
   [ -f "$tools/node_modules/local-aws-sqs/package.json" ] ||
     npm_pkgs+=(local-aws-sqs@2.0.2)
+  # @cdktf/hcl2json: Terraform's HCL parser (WebAssembly) for the check of
+  # deploy/terraform/aws (Terraform itself is not installable here).
+  [ -f "$tools/node_modules/@cdktf/hcl2json/package.json" ] ||
+    npm_pkgs+=(@cdktf/hcl2json@0.21.0)
   if [ "${#npm_pkgs[@]}" -gt 0 ]; then
     echo "install-deps: npm install ${npm_pkgs[*]} into $tools"
     mkdir -p "$tools"
