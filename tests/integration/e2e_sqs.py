@@ -17,9 +17,10 @@ does.
   body: deleted with a log line; the queue and its DLQ end empty.
 - kill -9 of the coordinator mid-run, uploads while it is down: after the
   restart every job SUCCEEDED once; nothing left in the queue.
-- A file that is not media: the failed job is in vidflow's dead letters
-  and, in the enriched shape, in the SQS dead-letter queue
-  (`--sqs-dlq-url`).
+- A file that is not media: the failed job is in vidflow's dead letters,
+  in the enriched shape in the SQS dead-letter queue (`--sqs-dlq-url`),
+  and in the analyzer's scheduled incident report, written to the bucket
+  under incidents/.
 - An event whose object the store cannot confirm (the store is down) is
   left, received again, and moved to the DLQ by the queue's redrive policy
   after maxReceiveCount; the source keeps consuming.
@@ -332,7 +333,8 @@ class SqsIntake(unittest.TestCase):
     def test_3_bad_file_in_both_dead_letter_queues(self):
         server = h.Server(h.binary, env=AWS_ENV, extra_args=node_args(
             self.s3_port, self.sqs) + ["--sqs-dlq-url", self.sqs.dlq,
-                                       "--max-attempts", "1"])
+                                       "--max-attempts", "1",
+                                       "--dlq-interval-s", "1"])
         try:
             c = server.client()
             job = c.create_job("bad file.mp4", "video/mp4")
@@ -365,6 +367,28 @@ class SqsIntake(unittest.TestCase):
             self.assertEqual(h.metric_value(
                 c.metrics(), "vidflow_sqs_dead_letters_total",
                 outcome="sent"), 1)
+            # The analyzer's scheduled report, kept in the bucket.
+            s3 = botocore.session.get_session().create_client(
+                "s3", region_name="us-east-1",
+                endpoint_url=f"http://127.0.0.1:{self.s3_port}",
+                aws_access_key_id=ACCESS_KEY,
+                aws_secret_access_key=SECRET_KEY)
+            end = time.monotonic() + 30
+            keys = []
+            while time.monotonic() < end and not keys:
+                keys = [o["Key"] for o in s3.list_objects_v2(
+                    Bucket="uploads", Prefix="incidents/").get(
+                        "Contents", [])]
+                time.sleep(0.3)
+            self.assertTrue(keys, "no incident report in the bucket")
+            self.assertRegex(keys[0], r"^incidents/\d{4}/\d\d/\d\d/"
+                                      r"\d{6}Z-\d+\.json$")
+            report = json.loads(s3.get_object(
+                Bucket="uploads", Key=keys[-1])["Body"].read())
+            print(f"  incident report {keys[-1]}: total "
+                  f"{report.get('total')}", flush=True)
+            self.assertGreaterEqual(report["total"], 1)
+            self.assertIn(job["job_id"], json.dumps(report))
         finally:
             server.stop()
 

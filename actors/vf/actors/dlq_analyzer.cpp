@@ -184,12 +184,13 @@ dlq_analyzer(dlq_analyzer_impl* self, dlq_analyzer_config cfg,
       return rp;
     },
     [=](atoms::tick) {
-      analyze(self->state.cfg.window.count(),
-              [self](auto x) {
-                if constexpr (std::is_same_v<decltype(x),
-                                             messages::incident_report>)
-                  self->state.last = std::move(x);
-              });
+      analyze(self->state.cfg.window.count(), [self](auto x) {
+        if constexpr (std::is_same_v<decltype(x), messages::incident_report>) {
+          if (self->state.cfg.on_report && x.total > 0)
+            self->state.cfg.on_report(x);
+          self->state.last = std::move(x);
+        }
+      });
       self->delayed_send(self, self->state.cfg.interval, atoms::tick_v);
     },
   };

@@ -6,11 +6,12 @@
 #include "caf/typed_event_based_actor.hpp"
 
 #include "vf/actors/wall_clock.hpp"
-#include "vf/messages/dlq_analyzer_actor.hpp"
 #include "vf/messages/dead_letter_store_actor.hpp"
+#include "vf/messages/dlq_analyzer_actor.hpp"
 #include "vf/messages/orchestrator_actor.hpp"
 
 #include <chrono>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,9 @@ struct dlq_analyzer_config {
   uint32_t max_records = 100000;
   /// Unix ms at spawn.
   int64_t wall_ms = 0;
+  /// Hears each scheduled report that holds records (e.g. to keep it as
+  /// an object in the store); must not block.
+  std::function<void(const messages::incident_report&)> on_report;
 };
 
 /// The categories, in report order.

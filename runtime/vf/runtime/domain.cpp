@@ -2,34 +2,35 @@
 
 #include "vf/runtime/domain.hpp"
 
-#include "vf/actors/admin_console.hpp"
-#include "vf/actors/admin_gate.hpp"
-#include "vf/actors/intake_gate.hpp"
-#include "vf/actors/secure_random.hpp"
-#include "vf/actors/cluster_registry.hpp"
-#include "vf/actors/dispatcher.hpp"
-#include "vf/actors/dlq_analyzer.hpp"
-#include "vf/actors/idempotency_guard.hpp"
-#include "vf/actors/job_registry.hpp"
-#include "vf/actors/orchestrator.hpp"
-#include "vf/actors/retention.hpp"
-#include "vf/actors/webhook_sender.hpp"
-#include "vf/adapters/webhooks/callback_client.hpp"
-#include "vf/adapters/common/lease_journal.hpp"
-#include "vf/adapters/http/user_table.hpp"
-#include "vf/adapters/media/libav_media.hpp"
-#include "vf/messages/errc.hpp"
-#include "vf/runtime/metrics_sink.hpp"
-#include "vf/runtime/ports.hpp"
-
 #include <prometheus/counter.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include "vf/actors/admin_console.hpp"
+#include "vf/actors/admin_gate.hpp"
+#include "vf/actors/cluster_registry.hpp"
+#include "vf/actors/dispatcher.hpp"
+#include "vf/actors/dlq_analyzer.hpp"
+#include "vf/actors/idempotency_guard.hpp"
+#include "vf/actors/intake_gate.hpp"
+#include "vf/actors/job_registry.hpp"
+#include "vf/actors/orchestrator.hpp"
+#include "vf/actors/retention.hpp"
+#include "vf/actors/secure_random.hpp"
+#include "vf/actors/webhook_sender.hpp"
+#include "vf/adapters/common/lease_journal.hpp"
+#include "vf/adapters/http/user_table.hpp"
+#include "vf/adapters/media/libav_media.hpp"
+#include "vf/adapters/webhooks/callback_client.hpp"
+#include "vf/messages/errc.hpp"
+#include "vf/runtime/incident_writer.hpp"
+#include "vf/runtime/metrics_sink.hpp"
+#include "vf/runtime/ports.hpp"
+
 #include <chrono>
 #include <functional>
-#include <memory>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -259,11 +260,11 @@ domain_actors spawn_domain(
                       sys.spawn(actors::job_registry, stores, reg_cfg));
   keep_retention(n, cfg, stores, deleter);
   keep_webhooks(n, cfg, stores);
+  auto analyzer_cfg = dlq_analyzer_config_of(cfg);
+  analyzer_cfg.on_report = incident_writer_of(n, cfg);
   d.analyzer = n.keep("dlq analyzer", tier::domain,
-                      sys.spawn(actors::dlq_analyzer,
-                                dlq_analyzer_config_of(cfg),
-                                stores.dead_letters,
-                                d.orchestrator));
+                      sys.spawn(actors::dlq_analyzer, analyzer_cfg,
+                                stores.dead_letters, d.orchestrator));
   auto cluster_cfg = cluster_registry_config_of(cfg, n.log());
   auto console_slot = std::make_shared<messages::admin_console_actor>();
   cluster_cfg.console = console_slot;

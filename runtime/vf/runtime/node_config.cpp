@@ -84,199 +84,203 @@ caf::expected<std::vector<account>> parse_accounts(const std::string& text) {
 
 const std::vector<setting_spec>& serve_specs() {
   static const std::vector<setting_spec> specs = [] {
-  std::vector<setting_spec> xs{
-    {"http.host", "--http-host", "127.0.0.1", "address of the JSON API"},
-    {"http.port", "--http-port", "8000", "port of the JSON API"},
-    {"http.threads", "--http-threads", "1", "I/O threads of the JSON API"},
-    {"http.max_body_bytes", "--http-max-body", "1MiB",
-     "largest request body the API accepts (larger: 413)"},
-    {"http.rate_limit", "--rate-limit", "1000",
-     "requests per second one client (IP) may make; 0: unlimited"},
-    {"http.rate_burst", "--rate-burst", "2000",
-     "requests one client may make in a burst above the rate"},
-    {"http.max_connections", "--http-max-connections", "1024",
-     "most open API connections (also capped by the descriptor limit)"},
-    {"http.max_connections_per_client", "--http-max-connections-per-client",
-     "128", "most open API connections per client IP (0: no per-client cap)"},
-    {"http.max_streams", "--http-max-streams", "256",
-     "most live event streams (GET /jobs/{id}/events, /ws) open at once"},
-    {"http.max_streams_per_user", "--http-max-streams-per-user", "8",
-     "most live event streams one user may hold open"},
-    {"http.idle_timeout_s", "--http-idle-timeout-s", "30",
-     "seconds a connection may idle or take to send one whole request"},
-    {"http.trusted_proxies", "--trusted-proxies", "",
-     "reverse proxies (IPs/CIDRs, comma-separated) whose X-Forwarded-For "
-     "names the client"},
-    {"store.max_connections", "--store-max-connections", "1024",
-     "most open built-in store connections (also capped by descriptors)"},
-    {"store.max_connections_per_client", "--store-max-connections-per-client",
-     "128", "most open store connections per client IP (0: no cap)"},
-    {"store.header_timeout_s", "--store-header-timeout-s", "10",
-     "seconds a store request header may take to arrive, in total"},
-    {"store.min_rate", "--store-min-rate", "1024",
-     "slowest accepted upload in bytes/s over store.rate_window_s (0: off)"},
-    {"store.rate_window_s", "--store-rate-window-s", "10",
-     "window in seconds over which store.min_rate is averaged"},
-    {"limits.fd_reserve", "--fd-reserve", "128",
-     "file descriptors kept from the listeners for database, logs, media"},
-    {"limits.min_free_bytes", "--min-free-bytes", "1GiB",
-     "free space the data dir's file system must keep; below it /readyz "
-     "answers 503 and POST /jobs 507 insufficient_storage"},
-    {"limits.jobs_in_flight_per_user", "--jobs-in-flight-per-user", "1000",
-     "most jobs one user may have waiting for upload or in processing "
-     "(more: 429 quota_exceeded; 0: no limit)"},
-    {"limits.bytes_per_user", "--bytes-per-user", "0",
-     "most bytes of stored uploads one user may hold before POST /jobs "
-     "answers 403 quota_exceeded (0: no limit)"},
-    {"retention.failed_s", "--retention-failed-s", "604800",
-     "seconds after a job FAILED, was CANCELLED or EXPIRED until its upload "
-     "is deleted (the job record and dead letter stay; 0: keep forever)"},
-    {"data.dir", "--data-dir", "./var",
-     "where the job database and built-in store's objects live"},
-    {"workers.count", "--workers", "2", "worker slots on this node"},
-    {"workers.task_timeout_ms", "--task-timeout-ms", "60000",
-     "deadline of one task attempt, in milliseconds"},
-    {"workers.max_attempts", "--max-attempts", "3",
-     "attempts per step before a job fails for good"},
-    {"workers.backoff_base_ms", "--backoff-base-ms", "500",
-     "first retry waits up to this long (full jitter, doubling)"},
-    {"workers.backoff_cap_ms", "--backoff-cap-ms", "30000",
-     "longest wait between retries"},
-    {"workers.memory_budget", "--memory-budget", "0",
-     "memory the tasks of this node's workers may use at once, by their "
-     "estimates, e.g. 4GiB (a 1080p rendition of a 1080p source counts about "
-     "450 MiB); a "
-     "task that needs more than any node's budget fails no_worker (0: "
-     "three quarters of the machine's memory)"},
-    {"workers.no_worker_after_s", "--no-worker-after-s", "300",
-     "a task that no joined worker offers to run (e.g. a render on a "
-     "coordinator with workers.count = 0) fails with no_worker after this "
-     "many seconds instead of waiting for ever (0: it waits)"},
-    {"outputs.split", "--split-renders", "1",
-     "spread a job's renditions over two nodes when two have a free "
-     "worker (0: one render task per job)"},
-    {"workers.reserve_after_s", "--reserve-after-s", "30",
-     "a render that no node has room for after this many seconds keeps "
-     "the least loaded node that could hold it: no other render starts "
-     "there until it fits (0: at once)"},
-    {"store.mode", "--store-mode", "builtin",
-     "object store: builtin (embedded S3 endpoint) or s3 (MinIO/S3/...)"},
-    {"store.host", "--store-host", "127.0.0.1",
-     "address of the built-in store's endpoint"},
-    {"store.port", "--store-port", "9000",
-     "port of the built-in store's endpoint"},
-    {"store.public_url", "--public-url", "",
-     "base of presigned URLs clients see (default: the store endpoint)"},
-    {"store.endpoint", "--store-endpoint", "",
-     "s3 mode: URL of the S3-compatible server, e.g. http://127.0.0.1:9000"},
-    {"store.bucket", "--bucket", "uploads", "bucket uploads go to"},
-    {"store.region", "--region", "us-east-1", "SigV4 region"},
-    {"store.access_key", "--access-key", "", "access key for presigning",
-     false},
-    {"store.secret_key", "--secret-key", "", "secret key for presigning",
-     true},
-    {"store.max_upload_bytes", "--max-upload-bytes", "5GiB",
-     "largest upload the built-in store accepts (larger: 413)"},
-    {"store.presign_expires", "--presign-expires", "900",
-     "lifetime of presigned upload URLs, in seconds (1..604800)"},
-    {"outputs.default", "--outputs-default", "",
-     "media outputs of jobs created without \"outputs\", as the JSON of "
-     "POST /jobs, e.g. {\"thumbnails\":[\"small\"]} (empty: metadata and "
-     "summary only)"},
-    {"outputs.url_expires", "--outputs-url-expires", "3600",
-     "lifetime of presigned download URLs of outputs, in seconds "
-     "(1..604800)"},
-    {"outputs.timeout_s", "--outputs-timeout-s", "1800",
-     "deadline of one attempt of a job's render step (thumbnails and "
-     "renditions), in seconds"},
-    {"outputs.reuse", "--reuse-outputs", "1",
-     "1: a job whose upload has the same bytes (SHA-256) and recipe as an "
-     "earlier succeeded job of the same user copies that job's outputs "
-     "instead of encoding again; 0: always encode (e.g. after changing "
-     "encoder settings)"},
-    {"outputs.encoder_threads", "--encoder-threads", "0",
-     "encoder threads of one render, split between its renditions (0: the "
-     "machine's cores divided by workers.count, at least 1, so renders on "
-     "every worker slot share the cores instead of fighting for them)"},
-    {"store.upload_grace_s", "--upload-grace-s", "60",
-     "seconds an upload may still arrive after its URL expired before the "
-     "job is EXPIRED (covers an upload that started just before)"},
-    {"store.expire_sweep_s", "--expire-sweep-s", "60",
-     "how often jobs whose upload never came are marked EXPIRED, in "
-     "seconds"},
-    {"auth.jwt_secret", "--jwt-secret", "",
-     "HMAC key of access tokens (at least 16 bytes)", true},
-    {"auth.token_ttl", "--token-ttl", "3600",
-     "lifetime of access tokens, in seconds"},
-    {"auth.users", "--users", "",
-     "accounts as name:password:role,... (role user or admin); seeds "
-     "<data.dir>/users.json on first start, ignored once it exists "
-     "(then: vidflow users)", true},
-    {"webhook.token", "--webhook-token", "",
-     "secret of /minio/webhook: MinIO's auth_token, or the HMAC key of "
-     "X-Vidflow-Signature (empty: no webhook route; required in s3 mode)",
-     true},
-    {"webhook.max_records", "--webhook-max-records", "100",
-     "most records one webhook request may carry (more: 413)"},
-    {"webhooks.secret", "--webhooks-secret", "",
-     "key the signing secrets of callbacks (POST /jobs callback_url) are "
-     "derived from, one per user (empty: derived from auth.jwt_secret)",
-     true},
-    {"webhooks.allow", "--webhooks-allow", "public",
-     "where callbacks may go: 'public' addresses and/or IP networks "
-     "(comma-separated), checked after DNS resolution"},
-    {"webhooks.retry_base_ms", "--webhooks-retry-base-ms", "5000",
-     "wait after a failed callback; doubles per attempt up to 1 h, given "
-     "up after 24 h"},
-    {"dlq.interval_s", "--dlq-interval-s", "300",
-     "how often the DLQ analyzer writes its scheduled report (0: never)"},
-    {"dlq.window_s", "--dlq-window-s", "86400",
-     "window of the scheduled DLQ report, in seconds (0: all records)"},
-    {"testing.fault_rate", "--fault-rate", "0",
-     "TEST ONLY: share of probes (0..1) that fail with testing.fault_code"},
-    {"testing.fault_code", "--fault-code", "storage_unavailable",
-     "TEST ONLY: error code of injected faults (e.g. timeout, bad_media)"},
-    {"testing.crash_on", "--crash-on", "",
-     "TEST ONLY: abort the whole process when a probe of an upload whose "
-     "key contains this text starts (a poison upload); empty: off"},
-    {"testing.effects_log", "--effects-log", "",
-     "TEST ONLY: append a JSON line for every task a worker finished and "
-     "every ok step the ledger committed to this file; empty: off"},
-    {"log.level", "--log-level", "info", "debug, info, warning or error"},
-    {"log.format", "--log-format", "text",
-     "text (time LEVEL component: message) or json (one object per line)"},
-    {"scheduler.policy", "--scheduler", "sharing",
-     "CAF scheduler: sharing (one queue) or stealing (work stealing)"},
-    {"scheduler.threads", "--scheduler-threads", "0",
-     "CAF scheduler threads (0: CAF's default)"},
-    {"pipeline.steps", "--pipeline", "probe,summarize",
-     "steps of every job, in order: probe, summarize, sleep (benchmarks)"},
-    {"pipeline.sleep_ms", "--sleep-ms", "10",
-     "duration of a sleep step, in milliseconds (benchmarks)"},
-    {"pipeline.labels", "--step-labels", "",
-     "labels a worker needs per step, as kind:label,... (e.g. probe:gpu)"},
-    {"cluster.port", "--cluster-port", "0",
-     "port of the cluster registry worker nodes join (0: single node)"},
-    {"cluster.host", "--cluster-host", "127.0.0.1",
-     "address the cluster port listens on (0.0.0.0: all)"},
-    {"ingest.join", "--join", "",
-     "ingestion nodes (serve.role = ingest): the coordinator's cluster port "
-     "as host:port; the node then serves the whole JSON API, passing each "
-     "request to the coordinator (needs cluster.ca, cluster.cert, "
-     "cluster.key and cluster.ingest_key); empty: webhook only"},
-    {"cluster.object_url", "--cluster-object-url", "",
-     "base URL by which worker nodes fetch uploads (default: "
-     "store.public_url, or store.endpoint in s3 mode)"},
-  };
-  for (auto& x : cluster_tls_specs())
-    xs.push_back(x);
-  for (auto& x : redis_specs())
-    xs.push_back(x);
-  for (auto& x : summarizer_specs())
-    xs.push_back(x);
-  for (auto& x : sqs_specs())
-    xs.push_back(x);
-  return xs;
+    std::vector<setting_spec> xs{
+      {"http.host", "--http-host", "127.0.0.1", "address of the JSON API"},
+      {"http.port", "--http-port", "8000", "port of the JSON API"},
+      {"http.threads", "--http-threads", "1", "I/O threads of the JSON API"},
+      {"http.max_body_bytes", "--http-max-body", "1MiB",
+       "largest request body the API accepts (larger: 413)"},
+      {"http.rate_limit", "--rate-limit", "1000",
+       "requests per second one client (IP) may make; 0: unlimited"},
+      {"http.rate_burst", "--rate-burst", "2000",
+       "requests one client may make in a burst above the rate"},
+      {"http.max_connections", "--http-max-connections", "1024",
+       "most open API connections (also capped by the descriptor limit)"},
+      {"http.max_connections_per_client", "--http-max-connections-per-client",
+       "128", "most open API connections per client IP (0: no per-client cap)"},
+      {"http.max_streams", "--http-max-streams", "256",
+       "most live event streams (GET /jobs/{id}/events, /ws) open at once"},
+      {"http.max_streams_per_user", "--http-max-streams-per-user", "8",
+       "most live event streams one user may hold open"},
+      {"http.idle_timeout_s", "--http-idle-timeout-s", "30",
+       "seconds a connection may idle or take to send one whole request"},
+      {"http.trusted_proxies", "--trusted-proxies", "",
+       "reverse proxies (IPs/CIDRs, comma-separated) whose X-Forwarded-For "
+       "names the client"},
+      {"store.max_connections", "--store-max-connections", "1024",
+       "most open built-in store connections (also capped by descriptors)"},
+      {"store.max_connections_per_client", "--store-max-connections-per-client",
+       "128", "most open store connections per client IP (0: no cap)"},
+      {"store.header_timeout_s", "--store-header-timeout-s", "10",
+       "seconds a store request header may take to arrive, in total"},
+      {"store.min_rate", "--store-min-rate", "1024",
+       "slowest accepted upload in bytes/s over store.rate_window_s (0: off)"},
+      {"store.rate_window_s", "--store-rate-window-s", "10",
+       "window in seconds over which store.min_rate is averaged"},
+      {"limits.fd_reserve", "--fd-reserve", "128",
+       "file descriptors kept from the listeners for database, logs, media"},
+      {"limits.min_free_bytes", "--min-free-bytes", "1GiB",
+       "free space the data dir's file system must keep; below it /readyz "
+       "answers 503 and POST /jobs 507 insufficient_storage"},
+      {"limits.jobs_in_flight_per_user", "--jobs-in-flight-per-user", "1000",
+       "most jobs one user may have waiting for upload or in processing "
+       "(more: 429 quota_exceeded; 0: no limit)"},
+      {"limits.bytes_per_user", "--bytes-per-user", "0",
+       "most bytes of stored uploads one user may hold before POST /jobs "
+       "answers 403 quota_exceeded (0: no limit)"},
+      {"retention.failed_s", "--retention-failed-s", "604800",
+       "seconds after a job FAILED, was CANCELLED or EXPIRED until its upload "
+       "is deleted (the job record and dead letter stay; 0: keep forever)"},
+      {"data.dir", "--data-dir", "./var",
+       "where the job database and built-in store's objects live"},
+      {"workers.count", "--workers", "2", "worker slots on this node"},
+      {"workers.task_timeout_ms", "--task-timeout-ms", "60000",
+       "deadline of one task attempt, in milliseconds"},
+      {"workers.max_attempts", "--max-attempts", "3",
+       "attempts per step before a job fails for good"},
+      {"workers.backoff_base_ms", "--backoff-base-ms", "500",
+       "first retry waits up to this long (full jitter, doubling)"},
+      {"workers.backoff_cap_ms", "--backoff-cap-ms", "30000",
+       "longest wait between retries"},
+      {"workers.memory_budget", "--memory-budget", "0",
+       "memory the tasks of this node's workers may use at once, by their "
+       "estimates, e.g. 4GiB (a 1080p rendition of a 1080p source counts about "
+       "450 MiB); a "
+       "task that needs more than any node's budget fails no_worker (0: "
+       "three quarters of the machine's memory)"},
+      {"workers.no_worker_after_s", "--no-worker-after-s", "300",
+       "a task that no joined worker offers to run (e.g. a render on a "
+       "coordinator with workers.count = 0) fails with no_worker after this "
+       "many seconds instead of waiting for ever (0: it waits)"},
+      {"outputs.split", "--split-renders", "1",
+       "spread a job's renditions over two nodes when two have a free "
+       "worker (0: one render task per job)"},
+      {"workers.reserve_after_s", "--reserve-after-s", "30",
+       "a render that no node has room for after this many seconds keeps "
+       "the least loaded node that could hold it: no other render starts "
+       "there until it fits (0: at once)"},
+      {"store.mode", "--store-mode", "builtin",
+       "object store: builtin (embedded S3 endpoint) or s3 (MinIO/S3/...)"},
+      {"store.host", "--store-host", "127.0.0.1",
+       "address of the built-in store's endpoint"},
+      {"store.port", "--store-port", "9000",
+       "port of the built-in store's endpoint"},
+      {"store.public_url", "--public-url", "",
+       "base of presigned URLs clients see (default: the store endpoint)"},
+      {"store.endpoint", "--store-endpoint", "",
+       "s3 mode: URL of the S3-compatible server, e.g. http://127.0.0.1:9000"},
+      {"store.bucket", "--bucket", "uploads", "bucket uploads go to"},
+      {"store.region", "--region", "us-east-1", "SigV4 region"},
+      {"store.access_key", "--access-key", "", "access key for presigning",
+       false},
+      {"store.secret_key", "--secret-key", "", "secret key for presigning",
+       true},
+      {"store.max_upload_bytes", "--max-upload-bytes", "5GiB",
+       "largest upload the built-in store accepts (larger: 413)"},
+      {"store.presign_expires", "--presign-expires", "900",
+       "lifetime of presigned upload URLs, in seconds (1..604800)"},
+      {"outputs.default", "--outputs-default", "",
+       "media outputs of jobs created without \"outputs\", as the JSON of "
+       "POST /jobs, e.g. {\"thumbnails\":[\"small\"]} (empty: metadata and "
+       "summary only)"},
+      {"outputs.url_expires", "--outputs-url-expires", "3600",
+       "lifetime of presigned download URLs of outputs, in seconds "
+       "(1..604800)"},
+      {"outputs.timeout_s", "--outputs-timeout-s", "1800",
+       "deadline of one attempt of a job's render step (thumbnails and "
+       "renditions), in seconds"},
+      {"outputs.reuse", "--reuse-outputs", "1",
+       "1: a job whose upload has the same bytes (SHA-256) and recipe as an "
+       "earlier succeeded job of the same user copies that job's outputs "
+       "instead of encoding again; 0: always encode (e.g. after changing "
+       "encoder settings)"},
+      {"outputs.encoder_threads", "--encoder-threads", "0",
+       "encoder threads of one render, split between its renditions (0: the "
+       "machine's cores divided by workers.count, at least 1, so renders on "
+       "every worker slot share the cores instead of fighting for them)"},
+      {"store.upload_grace_s", "--upload-grace-s", "60",
+       "seconds an upload may still arrive after its URL expired before the "
+       "job is EXPIRED (covers an upload that started just before)"},
+      {"store.expire_sweep_s", "--expire-sweep-s", "60",
+       "how often jobs whose upload never came are marked EXPIRED, in "
+       "seconds"},
+      {"auth.jwt_secret", "--jwt-secret", "",
+       "HMAC key of access tokens (at least 16 bytes)", true},
+      {"auth.token_ttl", "--token-ttl", "3600",
+       "lifetime of access tokens, in seconds"},
+      {"auth.users", "--users", "",
+       "accounts as name:password:role,... (role user or admin); seeds "
+       "<data.dir>/users.json on first start, ignored once it exists "
+       "(then: vidflow users)",
+       true},
+      {"webhook.token", "--webhook-token", "",
+       "secret of /minio/webhook: MinIO's auth_token, or the HMAC key of "
+       "X-Vidflow-Signature (empty: no webhook route; required in s3 mode)",
+       true},
+      {"webhook.max_records", "--webhook-max-records", "100",
+       "most records one webhook request may carry (more: 413)"},
+      {"webhooks.secret", "--webhooks-secret", "",
+       "key the signing secrets of callbacks (POST /jobs callback_url) are "
+       "derived from, one per user (empty: derived from auth.jwt_secret)",
+       true},
+      {"webhooks.allow", "--webhooks-allow", "public",
+       "where callbacks may go: 'public' addresses and/or IP networks "
+       "(comma-separated), checked after DNS resolution"},
+      {"webhooks.retry_base_ms", "--webhooks-retry-base-ms", "5000",
+       "wait after a failed callback; doubles per attempt up to 1 h, given "
+       "up after 24 h"},
+      {"dlq.interval_s", "--dlq-interval-s", "300",
+       "how often the DLQ analyzer writes its scheduled report (0: never)"},
+      {"dlq.window_s", "--dlq-window-s", "86400",
+       "window of the scheduled DLQ report, in seconds (0: all records)"},
+      {"dlq.incident_prefix", "--dlq-incident-prefix", "incidents/",
+       "s3 mode: each scheduled DLQ report that holds dead letters is also "
+       "written as JSON to store.bucket under this prefix (empty: not)"},
+      {"testing.fault_rate", "--fault-rate", "0",
+       "TEST ONLY: share of probes (0..1) that fail with testing.fault_code"},
+      {"testing.fault_code", "--fault-code", "storage_unavailable",
+       "TEST ONLY: error code of injected faults (e.g. timeout, bad_media)"},
+      {"testing.crash_on", "--crash-on", "",
+       "TEST ONLY: abort the whole process when a probe of an upload whose "
+       "key contains this text starts (a poison upload); empty: off"},
+      {"testing.effects_log", "--effects-log", "",
+       "TEST ONLY: append a JSON line for every task a worker finished and "
+       "every ok step the ledger committed to this file; empty: off"},
+      {"log.level", "--log-level", "info", "debug, info, warning or error"},
+      {"log.format", "--log-format", "text",
+       "text (time LEVEL component: message) or json (one object per line)"},
+      {"scheduler.policy", "--scheduler", "sharing",
+       "CAF scheduler: sharing (one queue) or stealing (work stealing)"},
+      {"scheduler.threads", "--scheduler-threads", "0",
+       "CAF scheduler threads (0: CAF's default)"},
+      {"pipeline.steps", "--pipeline", "probe,summarize",
+       "steps of every job, in order: probe, summarize, sleep (benchmarks)"},
+      {"pipeline.sleep_ms", "--sleep-ms", "10",
+       "duration of a sleep step, in milliseconds (benchmarks)"},
+      {"pipeline.labels", "--step-labels", "",
+       "labels a worker needs per step, as kind:label,... (e.g. probe:gpu)"},
+      {"cluster.port", "--cluster-port", "0",
+       "port of the cluster registry worker nodes join (0: single node)"},
+      {"cluster.host", "--cluster-host", "127.0.0.1",
+       "address the cluster port listens on (0.0.0.0: all)"},
+      {"ingest.join", "--join", "",
+       "ingestion nodes (serve.role = ingest): the coordinator's cluster port "
+       "as host:port; the node then serves the whole JSON API, passing each "
+       "request to the coordinator (needs cluster.ca, cluster.cert, "
+       "cluster.key and cluster.ingest_key); empty: webhook only"},
+      {"cluster.object_url", "--cluster-object-url", "",
+       "base URL by which worker nodes fetch uploads (default: "
+       "store.public_url, or store.endpoint in s3 mode)"},
+    };
+    for (auto& x : cluster_tls_specs())
+      xs.push_back(x);
+    for (auto& x : redis_specs())
+      xs.push_back(x);
+    for (auto& x : summarizer_specs())
+      xs.push_back(x);
+    for (auto& x : sqs_specs())
+      xs.push_back(x);
+    return xs;
   }();
   return specs;
 }
@@ -675,6 +679,13 @@ caf::expected<node_config> make_node_config(const settings& xs) {
   cfg.dlq_interval = std::chrono::seconds{*dlq_interval};
   VF_TRY(dlq_window, xs.uint("dlq.window_s", 0, 86400 * 365));
   cfg.dlq_window = std::chrono::seconds{*dlq_window};
+  cfg.incident_prefix = xs.str("dlq.incident_prefix");
+  if (cfg.incident_prefix.size() > 200
+      || cfg.incident_prefix.find("..") != std::string::npos
+      || (!cfg.incident_prefix.empty() && cfg.incident_prefix[0] == '/'))
+    return bad(xs, "dlq.incident_prefix",
+               "must be a relative key prefix of at most 200 bytes "
+               "(e.g. incidents/)");
   VF_TRY(fault_rate, ratio("testing.fault_rate", 1.0));
   cfg.fault_rate = *fault_rate;
   cfg.fault_code = xs.str("testing.fault_code");

@@ -180,6 +180,9 @@ struct node_config {
   /// DLQ analyzer schedule and window.
   std::chrono::milliseconds dlq_interval{300000};
   std::chrono::milliseconds dlq_window{86400000};
+  /// Key prefix of scheduled incident reports kept in the S3 store (s3
+  /// mode; empty: none).
+  std::string incident_prefix = "incidents/";
   /// Test-only: share of probes that fail with `fault_code` (0: off).
   double fault_rate = 0;
   std::string fault_code = "storage_unavailable";
