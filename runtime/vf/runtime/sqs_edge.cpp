@@ -22,6 +22,38 @@ namespace vf::runtime {
 using messages::errc;
 using messages::make_error;
 
+namespace {
+
+/// A counter family `name{outcome}` with every outcome at 0 from the
+/// start, and the function the SQS actors count with.
+std::function<void(const char*)>
+outcome_counter(node& n, const char* name, const char* help,
+                std::initializer_list<const char*> outcomes) {
+  auto& family
+    = prometheus::BuildCounter().Name(name).Help(help).Register(*n.metrics());
+  auto counters
+    = std::make_shared<std::map<std::string, prometheus::Counter*>>();
+  for (auto op : outcomes)
+    (*counters)[op] = &family.Add({{"outcome", op}});
+  return [counters](const char* op) {
+    if (auto i = counters->find(op); i != counters->end())
+      i->second->Increment();
+  };
+}
+
+/// The SQS actors' log lines, under component `sqs`.
+std::function<void(bool, const std::string&)> logger_of(node& n,
+                                                        std::string prefix) {
+  return [&log = n.log(), prefix](bool warn, const std::string& text) {
+    if (warn)
+      log.warn("sqs", prefix + text);
+    else
+      log.info("sqs", prefix + text);
+  };
+}
+
+} // namespace
+
 const std::vector<setting_spec>& sqs_specs() {
   static const std::vector<setting_spec> specs{
     {"sqs.queue_url", "--sqs-queue-url", "",
@@ -142,26 +174,13 @@ dead_letter_feed(node& n, const settings& xs, const std::string& profile) {
   adapters::aws::chain_config chain;
   chain.profile = profile;
   cfg.queue.creds = std::make_shared<adapters::aws::credential_chain>(chain);
-  auto& family = prometheus::BuildCounter()
-                   .Name("vidflow_sqs_dead_letters_total")
-                   .Help("Failed jobs fed to the SQS dead-letter queue "
-                         "(sqs.dlq_url): sent, failed (a try that failed, "
-                         "kept and retried), dropped (buffer full)")
-                   .Register(*n.metrics());
-  auto counters
-    = std::make_shared<std::map<std::string, prometheus::Counter*>>();
-  for (auto op : {"sent", "failed", "dropped"})
-    (*counters)[op] = &family.Add({{"outcome", op}});
-  cfg.count = [counters](const char* op) {
-    if (auto i = counters->find(op); i != counters->end())
-      i->second->Increment();
-  };
-  cfg.log = [&log = n.log()](bool warn, const std::string& text) {
-    if (warn)
-      log.warn("sqs", "dead-letter feed: " + text);
-    else
-      log.info("sqs", "dead-letter feed: " + text);
-  };
+  cfg.count = outcome_counter(n, "vidflow_sqs_dead_letters_total",
+                              "Failed jobs fed to the SQS dead-letter queue "
+                              "(sqs.dlq_url): sent, failed (a try that "
+                              "failed, kept and retried), dropped (buffer "
+                              "full)",
+                              {"sent", "failed", "dropped"});
+  cfg.log = logger_of(n, "dead-letter feed: ");
   n.log().info("sqs", "failed jobs also go to " + cfg.queue.queue_url);
   auto pub
     = n.keep("sqs dead-letter feed", tier::edge,
@@ -174,29 +193,14 @@ dead_letter_feed(node& n, const settings& xs, const std::string& profile) {
 
 void start_sqs_source(node& n, adapters::aws::sqs_source_config cfg,
                       messages::object_sink_actor sink) {
-  auto& family = prometheus::BuildCounter()
-                   .Name("vidflow_sqs_messages_total")
-                   .Help("What the SQS event source did with messages: "
-                         "received, delivered (events handed on), deleted, "
-                         "rejected, ignored, retried (left for "
-                         "redelivery), extended, receive_error, "
-                         "delete_error")
-                   .Register(*n.metrics());
-  auto counters
-    = std::make_shared<std::map<std::string, prometheus::Counter*>>();
-  for (auto op : {"received", "delivered", "deleted", "rejected", "ignored",
-                  "retried", "extended", "receive_error", "delete_error"})
-    (*counters)[op] = &family.Add({{"outcome", op}});
-  cfg.count = [counters](const char* op) {
-    if (auto i = counters->find(op); i != counters->end())
-      i->second->Increment();
-  };
-  cfg.log = [&log = n.log()](bool warn, const std::string& text) {
-    if (warn)
-      log.warn("sqs", text);
-    else
-      log.info("sqs", text);
-  };
+  cfg.count = outcome_counter(
+    n, "vidflow_sqs_messages_total",
+    "What the SQS event source did with messages: received, delivered "
+    "(events handed on), deleted, rejected, ignored, retried (left for "
+    "redelivery), extended, receive_error, delete_error",
+    {"received", "delivered", "deleted", "rejected", "ignored", "retried",
+     "extended", "receive_error", "delete_error"});
+  cfg.log = logger_of(n, "");
   n.log().info("sqs", "taking object events from " + cfg.queue.queue_url
                         + " (region " + cfg.queue.region + ")");
   n.keep("sqs source", tier::edge,
