@@ -7,9 +7,9 @@ store, and botocore (AWS's Python client, Debian's python3-botocore) as the
 sender. Emulated: SQS itself, by local-aws-sqs (npm; SQS cannot run here),
 with a redrive policy to a dead-letter queue after 3 receives. The harness
 plays S3's notification plumbing: s3rver's events arrive at a forwarder in
-this test, which sends each to the queue three times, alternating the S3 →
-SQS shape and the S3 → EventBridge → SQS shape, keys URL-encoded as AWS
-does.
+this test, which sends each to the queue three times, once in each shape
+(S3 → SQS, S3 → EventBridge → SQS, S3 → SNS → SQS), keys URL-encoded as
+AWS does.
 
 - 200 uploads, each event delivered three times (and in two shapes):
   every job SUCCEEDED with one probe and one summary; malformed bodies, an
@@ -149,9 +149,19 @@ def eventbridge_shape(rec, key):
                    "reason": "PutObject"}})
 
 
+def sns_shape(rec, key):
+    """S3 → SNS → SQS without raw delivery: the notification as text."""
+    return json.dumps({"Type": "Notification",
+                       "MessageId": os.urandom(8).hex(),
+                       "TopicArn": "arn:aws:sns:us-east-1:123456789012:up",
+                       "Subject": "Amazon S3 Notification",
+                       "Message": s3_shape(rec, key),
+                       "Timestamp": "2026-12-05T00:00:00.000Z"})
+
+
 class Forwarder:
-    """Plays S3 → (EventBridge →) SQS: each s3rver event is sent to the
-    queue three times, in both shapes."""
+    """Plays S3 → (EventBridge or SNS →) SQS: each s3rver event is sent to
+    the queue three times, once in each shape."""
 
     def __init__(self, sqs, copies=3):
         self.sqs = sqs
@@ -186,7 +196,8 @@ class Forwarder:
                 self.n += 1
                 n = self.n
             for copy in range(self.copies):
-                shape = s3_shape if (n + copy) % 2 else eventbridge_shape
+                shape = (s3_shape, eventbridge_shape,
+                         sns_shape)[(n + copy) % 3]
                 self.sqs.send(shape(rec, key))
                 self.sent += 1
 

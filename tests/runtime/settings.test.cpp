@@ -1,17 +1,19 @@
 #define CAF_SUITE runtime.settings
 
-#include "vf/runtime/logger.hpp"
-#include "vf/runtime/node_config.hpp"
 #include "vf/runtime/settings.hpp"
 
-#include "vf/adapters/http/recipe.hpp"
-
 #include "vf_test.hpp"
+#include <nlohmann/json.hpp>
+#include <unistd.h>
+
+#include "vf/adapters/http/recipe.hpp"
+#include "vf/runtime/logger.hpp"
+#include "vf/runtime/node_config.hpp"
+#include "vf/runtime/sqs_edge.hpp"
 
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
-#include <unistd.h>
 
 using namespace vf;
 using runtime::settings;
@@ -324,4 +326,45 @@ CAF_TEST(adapter problems are logged as warnings and errors) {
             == log_level::info);
   // A marker elsewhere in the text is just text.
   CAF_CHECK(c("objectstore: stored x/ERROR y").first == log_level::info);
+}
+
+CAF_TEST(sqs bodies in every shape S3 delivers them) {
+  using vf::runtime::parse_sqs_body;
+  auto s3 = std::string{R"({"Records":[{"eventVersion":"2.1",
+    "eventSource":"aws:s3","eventName":"ObjectCreated:Put",
+    "s3":{"bucket":{"name":"uploads"},
+          "object":{"key":"uploads/j1/beach+day.mp4","size":5,"eTag":"e1"}}}]})"};
+  auto direct = parse_sqs_body(s3);
+  CAF_REQUIRE(direct);
+  CAF_REQUIRE_EQUAL(direct->size(), 1u);
+  CAF_CHECK_EQUAL((*direct)[0].object.key, "uploads/j1/beach day.mp4");
+  CAF_CHECK_EQUAL((*direct)[0].source, "sqs");
+  auto eb = parse_sqs_body(R"({"version":"0","detail-type":"Object Created",
+    "source":"aws.s3","detail":{"bucket":{"name":"uploads"},
+    "object":{"key":"uploads/j2/x.mp4","size":7,"etag":"e2"},
+    "reason":"PutObject"}})");
+  CAF_REQUIRE(eb);
+  CAF_REQUIRE_EQUAL(eb->size(), 1u);
+  CAF_CHECK_EQUAL((*eb)[0].object.key, "uploads/j2/x.mp4");
+  nlohmann::json sns{{"Type", "Notification"},
+                     {"MessageId", "m"},
+                     {"TopicArn", "arn:aws:sns:eu-west-1:1:t"},
+                     {"Message", s3}};
+  auto wrapped = parse_sqs_body(sns.dump());
+  CAF_REQUIRE(wrapped);
+  CAF_REQUIRE_EQUAL(wrapped->size(), 1u);
+  CAF_CHECK_EQUAL((*wrapped)[0].object.key, "uploads/j1/beach day.mp4");
+  // Envelopes in envelopes, envelopes without a message, junk: refused.
+  nlohmann::json twice{{"Type", "Notification"}, {"Message", sns.dump()}};
+  for (auto bad : {twice.dump(), std::string{R"({"Type":"Notification"})"},
+                   std::string{R"({"Type":"Notification","Message":"x"})"},
+                   std::string{"not json"}, std::string{"[]"},
+                   std::string{R"({"Records":5})"}})
+    if (parse_sqs_body(bad))
+      CAF_FAIL("accepted: " << bad);
+  // A test event is no upload: nothing to do, no error.
+  auto test_event = parse_sqs_body(
+    R"({"Service":"Amazon S3","Event":"s3:TestEvent","Bucket":"uploads"})");
+  CAF_REQUIRE(test_event);
+  CAF_CHECK(test_event->empty());
 }

@@ -127,6 +127,22 @@ parse_sqs_body(std::string_view body) {
     return make_error(errc::invalid_argument,
                       "body is not a JSON object (want an S3 event "
                       "notification or an EventBridge S3 event)");
+  // S3 → SNS → SQS: the notification is the envelope's Message, as text
+  // (raw message delivery off). One level only.
+  if (auto t = doc.find("Type"); t != doc.end() && *t == "Notification") {
+    auto m = doc.find("Message");
+    if (m == doc.end() || !m->is_string())
+      return make_error(errc::invalid_argument,
+                        "SNS envelope without a Message string");
+    auto inner = m->get<std::string>();
+    auto inner_doc = nlohmann::json::parse(inner, nullptr, false);
+    if (inner_doc.is_discarded() || !inner_doc.is_object()
+        || inner_doc.contains("Type"))
+      return make_error(errc::invalid_argument,
+                        "the SNS envelope's Message is not an S3 event "
+                        "notification");
+    return parse_sqs_body(inner);
+  }
   auto parsed = doc.contains("detail-type")
                   ? adapters::minio::parse_eventbridge(body, "sqs")
                   : adapters::minio::parse_s3_event(body, "sqs");

@@ -28,7 +28,8 @@ caf::expected<std::optional<adapters::aws::sqs_source_config>>
 sqs_edge_of(const settings& xs, const std::string& profile);
 
 /// Parses an SQS message body: an S3 event notification (`Records`,
-/// `s3:TestEvent`) or an EventBridge S3 event (`detail-type`).
+/// `s3:TestEvent`), an EventBridge S3 event (`detail-type`), or either
+/// inside an SNS envelope (`Type: Notification`, S3 → SNS → SQS).
 caf::expected<std::vector<messages::object_event>>
 parse_sqs_body(std::string_view body);
 
