@@ -113,7 +113,6 @@ struct queued {
 struct pool_state {
   std::vector<vf::messages::summarizer_actor> idle;
   std::deque<queued> waiting;
-  std::shared_ptr<std::atomic<bool>> stop;
   milliseconds timeout{0};
   static inline const char* name = "bedrock_summarizer";
 };
@@ -380,7 +379,6 @@ vf::messages::summarizer_actor spawn_bedrock_summarizer(caf::actor_system& sys,
       self->link_to(w);
     self->attach_functor([stop] { stop->store(true); });
     self->state.idle = std::move(ws);
-    self->state.stop = std::move(stop);
     self->state.timeout = timeout;
     // Hands waiting requests to idle workers only: a busy worker's queue
     // would hold a request for up to a whole summary's deadline.

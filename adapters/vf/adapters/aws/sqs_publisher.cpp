@@ -4,6 +4,7 @@
 
 #include "caf/typed_event_based_actor.hpp"
 
+#include "vf/adapters/aws/tick_once.hpp"
 #include "vf/messages/errc.hpp"
 
 #include <algorithm>
@@ -28,14 +29,7 @@ struct publisher_state {
 using publisher_ptr = sqs_publisher_actor::stateful_pointer<publisher_state>;
 
 void schedule(publisher_ptr self, milliseconds delay) {
-  auto& st = self->state;
-  if (st.tick_pending)
-    return;
-  st.tick_pending = true;
-  if (delay.count() <= 0)
-    self->send(self, atoms::tick_v);
-  else
-    self->delayed_send(self, delay, atoms::tick_v);
+  tick_once(self, self->state.tick_pending, delay);
 }
 
 void count(publisher_ptr self, const char* what, size_t n = 1) {
