@@ -107,8 +107,10 @@ struct transfer {
   int write_errno = 0;
   /// Body of a non-2xx answer, capped.
   std::string error_body;
-  /// Source of a PUT body.
+  /// Source of a PUT body and how many bytes of it to send from its
+  /// current position.
   FILE* in = nullptr;
+  uint64_t in_left = UINT64_MAX;
   int read_errno = 0;
 };
 
@@ -169,11 +171,16 @@ size_t on_body(char* data, size_t size, size_t count, void* user) {
 
 size_t on_read(char* buf, size_t size, size_t count, void* user) {
   auto* tr = static_cast<transfer*>(user);
-  auto n = std::fread(buf, 1, size * count, tr->in);
+  auto want
+    = static_cast<size_t>(std::min<uint64_t>(size * count, tr->in_left));
+  if (want == 0)
+    return 0;
+  auto n = std::fread(buf, 1, want, tr->in);
   if (n == 0 && std::ferror(tr->in) != 0) {
     tr->read_errno = errno != 0 ? errno : EIO;
     return CURL_READFUNC_ABORT;
   }
+  tr->in_left -= n;
   return n;
 }
 
@@ -183,9 +190,13 @@ struct call {
   std::string bucket;
   std::string key;
   int64_t timeout_ms;
-  std::string content_type; // PUT only
+  std::string content_type; // PUT and POST
   /// A presigned URL to use as is (no header signing); empty: sign.
   std::string url;
+  /// Query parameters (signed), e.g. `uploadId` and `partNumber`.
+  sigv4::pairs query = {};
+  /// Body of a POST.
+  std::string body = {};
   /// What we are doing, for messages: `GET uploads/a.mp4`.
   std::string what() const {
     if (!url.empty()) // Never the query: it carries the signature.
@@ -195,8 +206,11 @@ struct call {
 };
 
 caf::error check_args(const client_config& cfg, const call& c,
-                      std::optional<sigv4::endpoint_parts>& ep) {
-  ep = sigv4::parse_endpoint(cfg.endpoint);
+                      std::optional<sigv4::endpoint_parts>& ep,
+                      std::string& bucket) {
+  auto t = target_of(cfg.endpoint, c.bucket, cfg.style);
+  bucket = std::move(t.bucket);
+  ep = sigv4::parse_endpoint(t.endpoint);
   if (!ep)
     return make_error(errc::invalid_argument,
                       c.what() + ": malformed endpoint '" + cfg.endpoint
@@ -270,6 +284,7 @@ void set(CURL* h, CURLoption opt, T value, CURLcode& rc) {
 caf::error perform(const client_config& cfg, const call& c, transfer& tr,
                    uint64_t upload_size = 0) {
   std::optional<sigv4::endpoint_parts> ep;
+  std::string bucket; // Empty with virtual-hosted addressing.
   if (!c.url.empty()) {
     auto scheme_end = c.url.find("://");
     if (scheme_end == std::string::npos
@@ -281,7 +296,7 @@ caf::error perform(const client_config& cfg, const call& c, transfer& tr,
     if (c.timeout_ms <= 0)
       return make_error(errc::invalid_argument,
                         c.what() + ": timeout must be positive");
-  } else if (auto err = check_args(cfg, c, ep)) {
+  } else if (auto err = check_args(cfg, c, ep, bucket)) {
     return err;
   }
   if (auto err = ensure_global_init())
@@ -291,7 +306,8 @@ caf::error perform(const client_config& cfg, const call& c, transfer& tr,
   if (url.empty()) {
     sigv4::request req;
     req.method = c.method;
-    req.path = sigv4::object_path(*ep, c.bucket, c.key);
+    req.path = sigv4::object_path(*ep, bucket, c.key);
+    req.query = c.query;
     req.headers.emplace_back("Host", ep->host);
     // S3 requires the payload hash header on header-signed requests.
     req.headers.emplace_back("x-amz-content-sha256",
@@ -307,7 +323,12 @@ caf::error perform(const client_config& cfg, const call& c, transfer& tr,
                  std::chrono::system_clock::now().time_since_epoch())
                  .count();
     sc.amz_date = sigv4::format_amz_date(now);
-    auto signed_req = sigv4::sign_headers(std::move(req), cfg.creds, sc);
+    auto keys = keys_of(cfg);
+    if (!keys)
+      return make_error(
+        errc::unauthorized,
+        c.what() + ": no credentials: " + messages::message_of(keys.error()));
+    auto signed_req = sigv4::sign_headers(std::move(req), *keys, sc);
     for (auto& [name, value] : signed_req.headers) {
       auto line = name + ": " + value;
       auto* next = curl_slist_append(headers.get(), line.c_str());
@@ -317,6 +338,8 @@ caf::error perform(const client_config& cfg, const call& c, transfer& tr,
       headers.reset(next);
     }
     url = ep->scheme + "://" + ep->host + signed_req.path;
+    if (!signed_req.query.empty())
+      url += "?" + sigv4::encode_query(signed_req.query);
   } else if (!c.content_type.empty()) {
     // A presigned URL signs only the host: the type goes along unsigned.
     auto line = "Content-Type: " + c.content_type;
@@ -353,6 +376,13 @@ caf::error perform(const client_config& cfg, const call& c, transfer& tr,
   set(h.get(), CURLOPT_WRITEDATA, static_cast<void*>(&tr), rc);
   if (std::strcmp(c.method, "HEAD") == 0) {
     set(h.get(), CURLOPT_NOBODY, 1L, rc);
+  } else if (std::strcmp(c.method, "POST") == 0) {
+    set(h.get(), CURLOPT_POST, 1L, rc);
+    set(h.get(), CURLOPT_POSTFIELDS, c.body.data(), rc);
+    set(h.get(), CURLOPT_POSTFIELDSIZE_LARGE,
+        static_cast<curl_off_t>(c.body.size()), rc);
+  } else if (std::strcmp(c.method, "DELETE") == 0) {
+    set(h.get(), CURLOPT_CUSTOMREQUEST, "DELETE", rc);
   } else if (std::strcmp(c.method, "PUT") == 0) {
     set(h.get(), CURLOPT_UPLOAD, 1L, rc);
     set(h.get(), CURLOPT_READFUNCTION, &on_read, rc);
@@ -381,8 +411,9 @@ caf::error perform(const client_config& cfg, const call& c, transfer& tr,
 
 call make_call(const char* method, std::string_view bucket,
                std::string_view key, int64_t timeout_ms) {
-  return call{method, std::string{bucket}, std::string{key}, timeout_ms, {},
-              {}};
+  call c{method, std::string{bucket}, std::string{key}, timeout_ms, {}, {}, {},
+         {}};
+  return c;
 }
 
 } // namespace
@@ -466,6 +497,132 @@ caf::expected<object_info> get_url_to_file(const std::string& url,
 
 namespace {
 
+constexpr uint64_t min_part_size = uint64_t{5} << 20;
+constexpr uint64_t max_parts = 10000;
+
+/// Escapes the five XML special characters.
+std::string xml_escape(std::string_view str) {
+  std::string out;
+  out.reserve(str.size());
+  for (auto ch : str) {
+    switch (ch) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&apos;";
+        break;
+      default:
+        out += ch;
+    }
+  }
+  return out;
+}
+
+/// Tells S3 to drop the parts of an upload that will not complete (parts
+/// are stored and billed until then). Best effort: a failure only leaves
+/// what a bucket lifecycle rule cleans up.
+void abort_upload(const client_config& cfg, const call& c,
+                  const std::string& upload_id) {
+  auto del = make_call("DELETE", c.bucket, c.key, c.timeout_ms);
+  del.query = {{"uploadId", upload_id}};
+  transfer tr;
+  static_cast<void>(perform(cfg, del, tr));
+}
+
+/// Uploads `size` bytes of `in` as the parts of a multipart upload.
+caf::expected<object_info> upload_parts(const client_config& cfg, const call& c,
+                                        FILE* in, uint64_t size) {
+  auto part_size = std::max(cfg.part_size, min_part_size);
+  if ((size + part_size - 1) / part_size > max_parts)
+    part_size = (size + max_parts - 1) / max_parts;
+  // CreateMultipartUpload: the object's type is given here, once.
+  auto create = make_call("POST", c.bucket, c.key, c.timeout_ms);
+  create.query = {{"uploads", ""}};
+  create.content_type = c.content_type;
+  transfer created;
+  if (auto err = perform(cfg, create, created))
+    return err;
+  auto upload_id = xml_field(created.error_body, "UploadId");
+  if (upload_id.empty())
+    return make_error(errc::storage_unavailable,
+                      c.what()
+                        + ": CreateMultipartUpload answered no "
+                          "UploadId");
+  std::string done = "<CompleteMultipartUpload>";
+  uint64_t offset = 0;
+  for (uint64_t number = 1; offset < size; ++number) {
+    auto len = std::min(part_size, size - offset);
+    auto part = make_call("PUT", c.bucket, c.key, c.timeout_ms);
+    part.query
+      = {{"partNumber", std::to_string(number)}, {"uploadId", upload_id}};
+    caf::error err;
+    std::string etag;
+    // A part is retried on transient failures: one lost connection should
+    // not throw away the parts already sent.
+    for (int attempt = 1; attempt <= 3; ++attempt) {
+      if (std::fseek(in, static_cast<long>(offset), SEEK_SET) != 0) {
+        err = make_error(errc::internal,
+                         c.what() + ": cannot seek: " + std::strerror(errno));
+        break;
+      }
+      transfer tr;
+      tr.in = in;
+      tr.in_left = len;
+      err = perform(cfg, part, tr, len);
+      if (!err) {
+        etag = tr.info.etag;
+        break;
+      }
+      if (messages::errc_of(err) != errc::storage_unavailable)
+        break;
+    }
+    if (!err && etag.empty())
+      err = make_error(errc::storage_unavailable,
+                       c.what() + ": part " + std::to_string(number)
+                         + " came back without an ETag");
+    if (err) {
+      abort_upload(cfg, c, upload_id);
+      return err;
+    }
+    done += "<Part><PartNumber>" + std::to_string(number)
+            + "</PartNumber><ETag>\"" + xml_escape(etag) + "\"</ETag></Part>";
+    offset += len;
+  }
+  done += "</CompleteMultipartUpload>";
+  auto complete = make_call("POST", c.bucket, c.key, c.timeout_ms);
+  complete.query = {{"uploadId", upload_id}};
+  complete.content_type = "application/xml";
+  complete.body = std::move(done);
+  transfer tr;
+  auto err = perform(cfg, complete, tr);
+  // S3 may answer 200 and still fail the completion in the body.
+  if (!err && tr.error_body.find("<Error>") != std::string::npos)
+    err = make_error(errc::storage_unavailable,
+                     c.what() + ": CompleteMultipartUpload failed: "
+                       + xml_field(tr.error_body, "Code") + " ("
+                       + xml_field(tr.error_body, "Message") + ")");
+  if (err) {
+    abort_upload(cfg, c, upload_id);
+    return err;
+  }
+  object_info info;
+  info.size = size;
+  info.etag = unquote(xml_field(tr.error_body, "ETag"));
+  if (info.etag.rfind("&quot;", 0) == 0 && info.etag.size() >= 12)
+    info.etag = info.etag.substr(6, info.etag.size() - 12);
+  return info;
+}
+
 /// Runs the PUT `c` with the file `src_path` as its body.
 caf::expected<object_info> upload(const client_config& cfg, const call& c,
                                   const std::string& src_path) {
@@ -482,9 +639,12 @@ caf::expected<object_info> upload(const client_config& cfg, const call& c,
   if (!S_ISREG(st.st_mode))
     return make_error(errc::invalid_argument,
                       c.what() + ": " + src_path + " is not a regular file");
+  auto size = static_cast<uint64_t>(st.st_size);
+  if (c.url.empty() && cfg.multipart_threshold > 0
+      && size > cfg.multipart_threshold)
+    return upload_parts(cfg, c, in.get(), size);
   transfer tr;
   tr.in = in.get();
-  auto size = static_cast<uint64_t>(st.st_size);
   if (auto err = perform(cfg, c, tr, size))
     return err;
   object_info info;
@@ -512,6 +672,50 @@ caf::expected<object_info> put_file_to_url(const std::string& url,
   c.url = url;
   c.content_type = std::string{content_type};
   return upload(client_config{}, c, src_path);
+}
+
+std::optional<addressing> addressing_for(std::string_view mode,
+                                         std::string_view endpoint,
+                                         std::string_view bucket) {
+  if (mode == "path")
+    return addressing::path;
+  if (mode == "virtual")
+    return addressing::virtual_hosted;
+  if (mode != "auto")
+    return std::nullopt;
+  auto ep = sigv4::parse_endpoint(endpoint);
+  if (!ep)
+    return addressing::path;
+  auto host = std::string_view{ep->host};
+  host = host.substr(0, host.rfind(':') == std::string_view::npos
+                            || host.back() == ']'
+                          ? host.size()
+                          : host.rfind(':'));
+  constexpr std::string_view aws = ".amazonaws.com";
+  bool on_aws
+    = host.size() > aws.size() && host.substr(host.size() - aws.size()) == aws;
+  bool dns_label
+    = !bucket.empty() && bucket.size() <= 63
+      && bucket.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-")
+           == std::string_view::npos
+      && bucket.front() != '-' && bucket.back() != '-';
+  return on_aws && dns_label ? addressing::virtual_hosted : addressing::path;
+}
+
+target target_of(const std::string& endpoint, const std::string& bucket,
+                 addressing style) {
+  if (style == addressing::path || bucket.empty())
+    return {endpoint, bucket};
+  auto ep = sigv4::parse_endpoint(endpoint);
+  if (!ep)
+    return {endpoint, bucket};
+  return {ep->scheme + "://" + bucket + "." + ep->host + ep->base_path, {}};
+}
+
+caf::expected<sigv4::credentials> keys_of(const client_config& cfg) {
+  if (cfg.keys)
+    return cfg.keys();
+  return cfg.creds;
 }
 
 } // namespace vf::adapters::s3

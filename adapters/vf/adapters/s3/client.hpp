@@ -7,25 +7,73 @@
 
 #pragma once
 
-#include "vf/adapters/sigv4/sigv4.hpp"
-
 #include "caf/expected.hpp"
 
+#include "vf/adapters/sigv4/sigv4.hpp"
+
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 
 namespace vf::adapters::s3 {
 
+/// How a bucket is named in a request.
+enum class addressing : uint8_t {
+  /// `<endpoint>/<bucket>/<key>` (MinIO, s3rver, the built-in store).
+  path,
+  /// `<scheme>://<bucket>.<endpoint host>/<key>` (AWS S3's default).
+  virtual_hosted,
+};
+
+/// Picks the addressing for `mode` (`path`, `virtual` or `auto`); `auto` is
+/// virtual-hosted for `*.amazonaws.com` endpoints when the bucket is a valid
+/// DNS label without dots (dots break TLS wildcard certificates), path style
+/// otherwise. Nullopt for an unknown mode.
+std::optional<addressing> addressing_for(std::string_view mode,
+                                         std::string_view endpoint,
+                                         std::string_view bucket);
+
+/// The endpoint and bucket a request or presigned URL is built from: with
+/// virtual-hosted addressing the bucket moves into the host and the bucket
+/// part is empty (as `sigv4::presign_url` and `sigv4::object_path` expect).
+struct target {
+  std::string endpoint;
+  std::string bucket;
+};
+
+/// Applies `style` to `endpoint` and `bucket`; the endpoint is returned as
+/// is when it cannot be parsed (callers report it as malformed).
+target target_of(const std::string& endpoint, const std::string& bucket,
+                 addressing style);
+
+/// Supplies signing keys per request when they rotate (temporary
+/// credentials from the AWS chain); errors are passed on to the caller.
+using key_source = std::function<caf::expected<sigv4::credentials>()>;
+
 /// Where the store is and who we are to it.
 struct client_config {
-  /// `http(s)://host[:port]`; requests go to `<endpoint>/<bucket>/<key>`.
+  /// `http(s)://host[:port]`; requests go to `<endpoint>/<bucket>/<key>`
+  /// (path style) or `<scheme>://<bucket>.<host>/<key>`.
   std::string endpoint;
   /// Region of the credential scope (MinIO and s3rver accept `us-east-1`).
   std::string region = "us-east-1";
   /// Access key, secret and optional session token.
   sigv4::credentials creds;
+  /// When set, asked for keys before every request instead of `creds`.
+  key_source keys;
+  addressing style = addressing::path;
+  /// Files larger than this are uploaded in parts (multipart upload); 0
+  /// never. S3 takes at most 5 GiB in one PUT.
+  uint64_t multipart_threshold = uint64_t{64} << 20;
+  /// Size of each part but the last (at least 5 MiB, S3's minimum; grown
+  /// when a file would need more than 10,000 parts).
+  uint64_t part_size = uint64_t{16} << 20;
 };
+
+/// The keys a request of `cfg` is signed with.
+caf::expected<sigv4::credentials> keys_of(const client_config& cfg);
 
 /// What the store said about an object.
 struct object_info {
@@ -69,9 +117,12 @@ caf::expected<object_info> get_url_to_file(const std::string& url,
                                            const std::string& dest_path,
                                            int64_t timeout_ms);
 
-/// Uploads the file `src_path` as `bucket`/`key` (single PUT, unsigned
-/// payload). For tests and tools. Errors as for `head_object`; an unreadable
-/// source file is `invalid_argument`.
+/// Uploads the file `src_path` as `bucket`/`key`: one PUT (unsigned
+/// payload) up to `cfg.multipart_threshold`, a multipart upload above it
+/// (each part retried on transient errors; the upload is aborted when a
+/// part or the completion fails, so no orphaned parts are billed). Errors
+/// as for `head_object`; an unreadable source file is `invalid_argument`;
+/// `timeout_ms` bounds each request.
 caf::expected<object_info> put_object_from_file(
   const client_config& cfg, std::string_view bucket, std::string_view key,
   const std::string& src_path, int64_t timeout_ms,

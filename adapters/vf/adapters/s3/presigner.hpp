@@ -6,10 +6,11 @@
 
 #pragma once
 
+#include "caf/actor_system.hpp"
+
+#include "vf/adapters/s3/client.hpp"
 #include "vf/adapters/sigv4/sigv4.hpp"
 #include "vf/messages/presigner_actor.hpp"
-
-#include "caf/actor_system.hpp"
 
 #include <cstdint>
 #include <string>
@@ -22,6 +23,10 @@ struct presigner_config {
   std::string endpoint;
   std::string region;
   sigv4::credentials creds;
+  /// When set, asked for keys per URL instead of `creds` (temporary
+  /// credentials: a URL then works only while its session token does).
+  key_source keys;
+  addressing style = addressing::path;
   /// Lifetime of a GET URL in seconds (a lease's deadline plus a margin).
   uint32_t expires = 900;
   /// Lifetime of a PUT URL of a render's output in seconds (a render's
@@ -29,8 +34,9 @@ struct presigner_config {
   uint32_t put_expires = 2100;
 };
 
-/// Spawns a presigner (pure computation: an HMAC chain per URL, so it runs
-/// on the cooperative scheduler).
+/// Spawns a presigner: pure computation (an HMAC chain per URL) on the
+/// cooperative scheduler, or a detached actor when `cfg.keys` is set (a
+/// refresh of temporary credentials blocks).
 messages::presigner_actor spawn_presigner(caf::actor_system& sys,
                                           presigner_config cfg);
 
