@@ -12,8 +12,15 @@ Titan text, ThrottlingException as 429 with x-amzn-ErrorType).
   an Authorization token)
 - FakeImds: EC2 instance metadata, IMDSv2 only (PUT token, then GETs with
   X-aws-ec2-metadata-token)
+- FakeS3: S3 addressed virtual-hosted style only
+  (`<bucket>.s3.localhost:<port>/<key>`, which libcurl resolves to
+  loopback): PUT, GET, HEAD and multipart uploads, each request's header or
+  presigned-query signature checked by botocore. s3rver, the real server
+  the other tests use, canonicalizes virtual-hosted requests as
+  `/<bucket>/<key>` (unlike AWS), so it cannot check this addressing.
 """
 import datetime
+import hashlib
 import hmac
 import http.server
 import json
@@ -25,7 +32,7 @@ import urllib.parse
 
 # Debian's python3-botocore lives in /usr/lib/python3/dist-packages: the
 # tests run with /usr/bin/python3 (see tests/integration/e2e.cmake).
-from botocore.auth import SigV4Auth
+from botocore.auth import S3SigV4Auth, S3SigV4QueryAuth, SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
@@ -63,8 +70,9 @@ class KeyRing:
             return self._keys.get(access_key)
 
 
-def verify_sigv4(method, raw_path, headers, body, keyring):
-    """(ok, access_key, why) for one received request, checked by botocore."""
+def verify_sigv4(method, raw_path, headers, body, keyring, s3=False):
+    """(ok, access_key, why) for one received request, checked by botocore
+    (`s3`: S3's rules, the path signed as sent)."""
     auth = headers.get("Authorization", "")
     m = AUTH_RE.match(auth)
     if not m:
@@ -100,8 +108,8 @@ def verify_sigv4(method, raw_path, headers, body, keyring):
     req = AWSRequest(method=method, url="http://" + headers["Host"] + raw_path,
                      data=body, headers=picked)
     req.context["timestamp"] = amz_date
-    signer = SigV4Auth(Credentials(ak, secret, token or None), service,
-                       region)
+    signer = (S3SigV4Auth if s3 else SigV4Auth)(
+        Credentials(ak, secret, token or None), service, region)
     canonical = signer.canonical_request(req)
     want = signer.signature(signer.string_to_sign(req, canonical), req)
     if not hmac.compare_digest(want, sig):
@@ -336,3 +344,252 @@ class FakeImds(_Server):
         self.refused = 0
         self.issued = []
         super().__init__(_ImdsHandler)
+
+
+QUERY_RE = re.compile(r"([^/]+)/(\d{8})/([^/]+)/([^/]+)/aws4_request$")
+
+
+def verify_presigned_s3(method, raw_path, headers, keyring):
+    """(ok, access_key, why) for a presigned S3 URL, checked by botocore."""
+    path, _, query = raw_path.partition("?")
+    pairs = [p.partition("=") for p in query.split("&") if p]
+    params = {k: urllib.parse.unquote(v) for k, _, v in pairs}
+    sig = params.get("X-Amz-Signature", "")
+    m = QUERY_RE.match(params.get("X-Amz-Credential", ""))
+    if not m or not sig:
+        return False, None, "no or malformed X-Amz-Credential/Signature"
+    ak, date, region, service = m.groups()
+    known = keyring.get(ak)
+    if known is None:
+        return False, ak, "unknown access key"
+    secret, token = known
+    amz_date = params.get("X-Amz-Date", "")
+    try:
+        t = datetime.datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(
+            tzinfo=datetime.timezone.utc).timestamp()
+        expires = int(params.get("X-Amz-Expires", ""))
+    except ValueError:
+        return False, ak, "malformed X-Amz-Date or X-Amz-Expires"
+    if time.time() > t + expires:
+        return False, ak, "expired"
+    if token and params.get("X-Amz-Security-Token") != token:
+        return False, ak, "missing or wrong X-Amz-Security-Token"
+    names = params.get("X-Amz-SignedHeaders", "").split(";")
+    picked = {}
+    for n in names:
+        if n == "host":
+            continue
+        if headers.get(n) is None:
+            return False, ak, f"signed header {n} is absent"
+        picked[n] = headers.get(n)
+    unsigned = "&".join(f"{k}={v}" for k, _, v in pairs
+                        if k != "X-Amz-Signature")
+    req = AWSRequest(method=method,
+                     url="http://" + headers["Host"] + path + "?" + unsigned,
+                     headers=picked)
+    req.context["timestamp"] = amz_date
+    signer = S3SigV4QueryAuth(Credentials(ak, secret, token or None), service,
+                              region, expires=expires)
+    canonical = signer.canonical_request(req)
+    want = signer.signature(signer.string_to_sign(req, canonical), req)
+    if not hmac.compare_digest(want, sig):
+        return False, ak, "signature mismatch"
+    return True, ak, f"{service}/{region}"
+
+
+def _xml_reply(handler, status, xml, headers=()):
+    data = xml.encode()
+    handler.send_response(status)
+    for k, v in headers:
+        handler.send_header(k, v)
+    handler.send_header("Content-Type", "application/xml")
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    if handler.command != "HEAD":
+        handler.wfile.write(data)
+
+
+def _s3_error(handler, status, code, message):
+    return _xml_reply(handler, status,
+                      f"<Error><Code>{code}</Code><Message>{message}"
+                      "</Message></Error>")
+
+
+class _S3Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_PUT(self):
+        self._handle()
+
+    def do_GET(self):
+        self._handle()
+
+    def do_HEAD(self):
+        self._handle()
+
+    def do_POST(self):
+        self._handle()
+
+    def do_DELETE(self):
+        self._handle()
+
+    def _handle(self):
+        fake = self.fake
+        n = int(self.headers.get("Content-Length", "0") or "0")
+        body = self.rfile.read(n) if n else b""
+        host = self.headers.get("Host", "")
+        suffix = f".s3.localhost:{fake.port}"
+        path, _, query = self.path.partition("?")
+        params = urllib.parse.parse_qs(query, keep_blank_values=True)
+        rec = {"method": self.command, "host": host, "path": path,
+               "query": sorted(params), "access_key": None,
+               "token": None, "verified": False, "why": "", "status": None}
+        with fake.lock:
+            fake.requests.append(rec)
+        if not host.endswith(suffix) or host == suffix[1:]:
+            rec["status"] = 400
+            rec["why"] = "not virtual-hosted"
+            return _s3_error(self, 400, "InvalidRequest",
+                             "this double takes virtual-hosted requests "
+                             "only: <bucket>" + suffix)
+        bucket = host[:-len(suffix)]
+        key = urllib.parse.unquote(path[1:])
+        if "X-Amz-Signature" in params:
+            ok, ak, why = verify_presigned_s3(self.command, self.path,
+                                              self.headers, fake.keyring)
+            rec["token"] = params.get("X-Amz-Security-Token", [None])[0]
+            rec["auth"] = "query"
+        else:
+            ok, ak, why = verify_sigv4(self.command, self.path, self.headers,
+                                       body, fake.keyring, s3=True)
+            rec["token"] = self.headers.get("X-Amz-Security-Token")
+            rec["auth"] = "header"
+        rec.update(access_key=ak, verified=ok, why=why, bucket=bucket,
+                   key=key)
+        if not ok:
+            rec["status"] = 403
+            return _s3_error(self, 403, "SignatureDoesNotMatch", why)
+        if bucket not in fake.buckets:
+            rec["status"] = 404
+            return _s3_error(self, 404, "NoSuchBucket", bucket)
+        objects = fake.buckets[bucket]
+        rec["status"] = 200
+        if self.command == "POST" and "uploads" in params:
+            upload_id = secrets.token_hex(12)
+            with fake.lock:
+                fake.uploads[upload_id] = {
+                    "key": key, "parts": {},
+                    "type": self.headers.get("Content-Type",
+                                             "binary/octet-stream")}
+            return _xml_reply(self, 200, (
+                "<InitiateMultipartUploadResult><Bucket>" + bucket
+                + "</Bucket><Key>" + key + "</Key><UploadId>" + upload_id
+                + "</UploadId></InitiateMultipartUploadResult>"))
+        if "uploadId" in params:
+            upload_id = params["uploadId"][0]
+            with fake.lock:
+                up = fake.uploads.get(upload_id)
+            if up is None or up["key"] != key:
+                rec["status"] = 404
+                return _s3_error(self, 404, "NoSuchUpload", upload_id)
+            if self.command == "PUT":
+                number = int(params["partNumber"][0])
+                etag = hashlib.md5(body).hexdigest()
+                with fake.lock:
+                    up["parts"][number] = (etag, body)
+                return _xml_reply(self, 200, "", [("ETag", f'"{etag}"')])
+            if self.command == "DELETE":
+                with fake.lock:
+                    fake.uploads.pop(upload_id, None)
+                    fake.aborted += 1
+                return _xml_reply(self, 204, "")
+            listed = re.findall(
+                r"<PartNumber>(\d+)</PartNumber><ETag>&quot;([0-9a-f]+)"
+                r"&quot;</ETag>|<PartNumber>(\d+)</PartNumber>"
+                r"<ETag>\"([0-9a-f]+)\"</ETag>", body.decode())
+            parts = [(int(a or c), b or d) for a, b, c, d in listed]
+            data = b""
+            for number, etag in parts:
+                have = up["parts"].get(number)
+                if have is None or have[0] != etag:
+                    rec["status"] = 400
+                    return _s3_error(self, 400, "InvalidPart", str(number))
+                data += have[1]
+            digest = hashlib.md5(b"".join(
+                bytes.fromhex(e) for _, e in parts)).hexdigest()
+            etag = f"{digest}-{len(parts)}"
+            with fake.lock:
+                objects[key] = (data, up["type"], etag)
+                fake.uploads.pop(upload_id, None)
+                fake.completed.append((key, len(parts)))
+            return _xml_reply(self, 200, (
+                "<CompleteMultipartUploadResult><Key>" + key + "</Key><ETag>"
+                f"&quot;{etag}&quot;</ETag></CompleteMultipartUploadResult>"))
+        if self.command == "PUT":
+            etag = hashlib.md5(body).hexdigest()
+            with fake.lock:
+                objects[key] = (body, self.headers.get(
+                    "Content-Type", "binary/octet-stream"), etag)
+            return _xml_reply(self, 200, "", [("ETag", f'"{etag}"')])
+        with fake.lock:
+            obj = objects.get(key)
+        if obj is None:
+            rec["status"] = 404
+            return _s3_error(self, 404, "NoSuchKey", key)
+        data, ctype, etag = obj
+        self.send_response(200)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("ETag", f'"{etag}"')
+        self.send_header("Last-Modified", self.date_time_string())
+        self.end_headers()
+        if self.command == "GET":
+            self.wfile.write(data)
+
+
+class FakeS3(_Server):
+    """S3 for `buckets`, virtual-hosted only; `requests` records each one
+    with what botocore said of its signature."""
+
+    def __init__(self, keyring, buckets=("uploads",)):
+        self.keyring = keyring
+        self.buckets = {b: {} for b in buckets}
+        self.uploads = {}
+        self.completed = []
+        self.aborted = 0
+        self.requests = []
+        super().__init__(_S3Handler)
+        self.endpoint = f"http://s3.localhost:{self.port}"
+
+    def snapshot(self):
+        with self.lock:
+            return [dict(r) for r in self.requests]
+
+    def put_url(self, url, data, content_type="video/mp4"):
+        """PUTs `data` by a presigned URL through `<bucket>.s3.localhost`,
+        as a client would; returns (status, body)."""
+        return _http("PUT", url, data, {"Content-Type": content_type})
+
+    def get_url(self, url):
+        return _http("GET", url, None, {})
+
+
+def _http(method, url, data, headers):
+    """One request to a `*.localhost` URL: connects to 127.0.0.1 and sends
+    the URL's host as Host (urllib would ask DNS for the name)."""
+    import http.client
+    parts = urllib.parse.urlsplit(url)
+    conn = http.client.HTTPConnection("127.0.0.1", parts.port, timeout=30)
+    try:
+        target = parts.path + ("?" + parts.query if parts.query else "")
+        conn.putrequest(method, target, skip_host=True,
+                        skip_accept_encoding=True)
+        conn.putheader("Host", parts.netloc)
+        for k, v in headers.items():
+            conn.putheader(k, v)
+        conn.putheader("Content-Length", str(len(data or b"")))
+        conn.endheaders(data)
+        r = conn.getresponse()
+        return r.status, r.read()
+    finally:
+        conn.close()

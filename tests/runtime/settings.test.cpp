@@ -174,6 +174,59 @@ CAF_TEST(sizes take units) {
   CAF_CHECK(!parse({"--config", f.path, "--memory-budget", "lots"}));
 }
 
+CAF_TEST(an s3 store on AWS takes the chain and virtual hosting) {
+  // No keys in the file: the AWS chain signs.
+  temp_file f{"auth.jwt_secret = 0123456789abcdef\n"
+              "auth.users = demo:demo:user\n"
+              "webhook.token = 0123456789abcdef0123\n"};
+  auto base = std::vector<std::string>{
+    "--config", f.path,     "--store-mode", "s3", "--store-credentials",
+    "aws",      "--region", "eu-west-1"};
+  auto cfg = parse(base);
+  CAF_REQUIRE(cfg);
+  CAF_CHECK(cfg->store_aws_credentials);
+  CAF_CHECK_EQUAL(cfg->store_endpoint, "https://s3.eu-west-1.amazonaws.com");
+  CAF_CHECK(cfg->store_style == adapters::s3::addressing::virtual_hosted);
+  CAF_CHECK_EQUAL(cfg->multipart_threshold, uint64_t{64} << 20);
+  CAF_CHECK_EQUAL(cfg->part_size, uint64_t{16} << 20);
+  auto s3 = runtime::s3_client_config_of(*cfg);
+  CAF_CHECK(static_cast<bool>(s3.keys));
+  CAF_CHECK(s3.style == adapters::s3::addressing::virtual_hosted);
+  auto with = [&](std::vector<std::string> extra) {
+    auto args = base;
+    args.insert(args.end(), extra.begin(), extra.end());
+    return args;
+  };
+  cfg = parse(with({"--store-addressing", "path", "--multipart-threshold", "0",
+                    "--part-size", "8MiB"}));
+  CAF_REQUIRE(cfg);
+  CAF_CHECK(cfg->store_style == adapters::s3::addressing::path);
+  CAF_CHECK_EQUAL(cfg->multipart_threshold, 0u);
+  CAF_CHECK_EQUAL(cfg->part_size, uint64_t{8} << 20);
+  // MinIO with keys: path style, no chain.
+  temp_file keys{valid + "webhook.token = 0123456789abcdef0123\n"};
+  cfg = parse({"--config", keys.path, "--store-mode", "s3", "--store-endpoint",
+               "http://127.0.0.1:9000"});
+  CAF_REQUIRE(cfg);
+  CAF_CHECK(!cfg->store_aws_credentials);
+  CAF_CHECK(cfg->store_style == adapters::s3::addressing::path);
+  CAF_CHECK(!runtime::s3_client_config_of(*cfg).keys);
+  CAF_CHECK(contains(error_of(with({"--store-addressing", "vhost"})),
+                     "store.addressing"));
+  CAF_CHECK(
+    contains(error_of(with({"--part-size", "1MiB"})), "store.part_size"));
+  CAF_CHECK(contains(error_of(with({"--store-credentials", "iam"})),
+                     "store.credentials"));
+  // The built-in store checks its own keys.
+  CAF_CHECK(
+    contains(error_of({"--config", keys.path, "--store-credentials", "aws"}),
+             "store.mode = s3"));
+  // Keys mode still needs them.
+  CAF_CHECK(contains(error_of({"--config", f.path, "--store-mode", "s3",
+                               "--store-endpoint", "http://127.0.0.1:9000"}),
+                     "store.access_key"));
+}
+
 CAF_TEST(render settings are checked and named) {
   temp_file f{valid};
   auto cfg = parse({"--config", f.path});

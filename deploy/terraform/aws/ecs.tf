@@ -33,6 +33,7 @@ locals {
     { name = "VIDFLOW_DATA_DIR", value = "/data" },
     { name = "VIDFLOW_STORE_MODE", value = "s3" },
     { name = "VIDFLOW_STORE_ENDPOINT", value = "https://s3.${var.region}.amazonaws.com" },
+    { name = "VIDFLOW_STORE_CREDENTIALS", value = "aws" },
     { name = "VIDFLOW_STORE_BUCKET", value = aws_s3_bucket.uploads.id },
     { name = "VIDFLOW_STORE_REGION", value = var.region },
     { name = "VIDFLOW_SQS_QUEUE_URL", value = aws_sqs_queue.events.url },
@@ -75,8 +76,6 @@ resource "aws_ecs_task_definition" "coordinator" {
     secrets = [
       { name = "VIDFLOW_AUTH_JWT_SECRET", valueFrom = var.secret_arns["jwt_secret"] },
       { name = "VIDFLOW_WEBHOOK_TOKEN", valueFrom = var.secret_arns["webhook_token"] },
-      { name = "VIDFLOW_STORE_ACCESS_KEY", valueFrom = var.secret_arns["store_access_key"] },
-      { name = "VIDFLOW_STORE_SECRET_KEY", valueFrom = var.secret_arns["store_secret_key"] },
       { name = "CLUSTER_CA", valueFrom = var.secret_arns["cluster_ca"] },
       { name = "NODE_CERT", valueFrom = var.secret_arns["coordinator_cert"] },
       { name = "NODE_KEY", valueFrom = var.secret_arns["coordinator_key"] },

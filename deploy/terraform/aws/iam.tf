@@ -71,7 +71,7 @@ data "aws_iam_policy_document" "coordinator" {
   }
   statement {
     sid       = "Objects"
-    actions   = ["s3:GetObject", "s3:PutObject"]
+    actions   = ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"]
     resources = ["${aws_s3_bucket.uploads.arn}/*"]
   }
   statement {

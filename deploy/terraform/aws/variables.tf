@@ -71,10 +71,7 @@ variable "bedrock_model_id" {
 variable "secret_arns" {
   description = <<-EOT
     Secrets Manager ARNs of what vidflow must not read from its image:
-    jwt_secret (auth.jwt_secret), webhook_token, store_access_key and
-    store_secret_key (an IAM user's key pair limited to the bucket: vidflow
-    presigns with static keys until it presigns with the task role's),
-    cluster_ca, coordinator_cert, coordinator_key, worker_cert, worker_key
+    jwt_secret (auth.jwt_secret), webhook_token, cluster_ca, coordinator_cert, coordinator_key, worker_cert, worker_key
     (PEM text of the cluster's mutual TLS, from `vidflow cluster init-certs`
     or your own CA).
   EOT

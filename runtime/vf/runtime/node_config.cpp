@@ -11,6 +11,7 @@
 #include "vf/adapters/webhooks/callback_policy.hpp"
 #include "vf/messages/errc.hpp"
 #include "vf/messages/task.hpp"
+#include "vf/runtime/aws_keys.hpp"
 #include "vf/runtime/cluster.hpp"
 #include "vf/runtime/redis_edge.hpp"
 #include "vf/runtime/sqs_edge.hpp"
@@ -171,6 +172,17 @@ const std::vector<setting_spec>& serve_specs() {
        "s3 mode: URL of the S3-compatible server, e.g. http://127.0.0.1:9000"},
       {"store.bucket", "--bucket", "uploads", "bucket uploads go to"},
       {"store.region", "--region", "us-east-1", "SigV4 region"},
+      {"store.credentials", "--store-credentials", "keys",
+       "s3 mode: keys (store.access_key and store.secret_key) or aws (the "
+       "AWS chain: environment, shared file with aws.profile, ECS task role, "
+       "EC2 instance role)"},
+      {"store.addressing", "--store-addressing", "auto",
+       "s3 mode: path (endpoint/bucket/key), virtual (bucket.host/key) or "
+       "auto (virtual on *.amazonaws.com, else path)"},
+      {"store.multipart_threshold", "--multipart-threshold", "64MiB",
+       "s3 mode: outputs larger than this are uploaded in parts (0: never)"},
+      {"store.part_size", "--part-size", "16MiB",
+       "s3 mode: size of each part of a multipart upload (5MiB..5GiB)"},
       {"store.access_key", "--access-key", "", "access key for presigning",
        false},
       {"store.secret_key", "--secret-key", "", "secret key for presigning",
@@ -501,7 +513,21 @@ caf::expected<node_config> make_node_config(const settings& xs) {
   cfg.store_host = xs.str("store.host");
   VF_TRY(store_port, port("store.port"));
   cfg.store_port = *store_port;
+  cfg.region = xs.str("store.region");
+  if (auto& creds = xs.str("store.credentials"); creds == "aws")
+    cfg.store_aws_credentials = true;
+  else if (creds != "keys")
+    return bad(xs, "store.credentials",
+               "must be 'keys' or 'aws', got '" + creds + "'");
+  if (cfg.store_aws_credentials && cfg.store_mode != store_mode::s3)
+    return bad(xs, "store.credentials",
+               "= aws needs store.mode = s3 (the built-in store checks its "
+               "own keys: set store.access_key and store.secret_key)");
   cfg.store_endpoint = xs.str("store.endpoint");
+  // With the AWS chain and no endpoint, the store is AWS S3 in the region.
+  if (cfg.store_mode == store_mode::s3 && cfg.store_endpoint.empty()
+      && cfg.store_aws_credentials)
+    cfg.store_endpoint = "https://s3." + cfg.region + ".amazonaws.com";
   if (cfg.store_mode == store_mode::s3 && cfg.store_endpoint.empty())
     return bad(xs, "store.endpoint",
                "is required with store.mode = s3 (e.g. http://127.0.0.1:9000)");
@@ -524,10 +550,25 @@ caf::expected<node_config> make_node_config(const settings& xs) {
            != std::string::npos)
     return bad(xs, "store.bucket",
                "must be 3-63 characters of a-z, 0-9, '.' and '-'");
-  cfg.region = xs.str("store.region");
+  if (auto style = adapters::s3::addressing_for(xs.str("store.addressing"),
+                                                cfg.store_endpoint, cfg.bucket))
+    cfg.store_style = *style;
+  else
+    return bad(xs, "store.addressing",
+               "must be 'auto', 'path' or 'virtual', got '"
+                 + xs.str("store.addressing") + "'");
+  if (cfg.store_mode == store_mode::builtin)
+    cfg.store_style = adapters::s3::addressing::path;
+  VF_TRY(threshold, xs.bytes("store.multipart_threshold"));
+  cfg.multipart_threshold = *threshold;
+  VF_TRY(part_size, xs.bytes("store.part_size"));
+  if (*part_size < (uint64_t{5} << 20) || *part_size > (uint64_t{5} << 30))
+    return bad(xs, "store.part_size",
+               "must be between 5MiB and 5GiB (S3's limits of a part)");
+  cfg.part_size = *part_size;
   cfg.access_key = xs.str("store.access_key");
   cfg.secret_key = xs.str("store.secret_key");
-  if (cfg.access_key.empty())
+  if (cfg.access_key.empty() && !cfg.store_aws_credentials)
     return bad(xs, "store.access_key",
                "is required (env VIDFLOW_STORE_ACCESS_KEY)");
   // Our own store's key must resist guessing; an external server's key is
@@ -535,7 +576,7 @@ caf::expected<node_config> make_node_config(const settings& xs) {
   if (cfg.store_mode == store_mode::builtin && cfg.secret_key.size() < 8)
     return bad(xs, "store.secret_key",
                "must be at least 8 characters (env VIDFLOW_STORE_SECRET_KEY)");
-  if (cfg.secret_key.empty())
+  if (cfg.secret_key.empty() && !cfg.store_aws_credentials)
     return bad(xs, "store.secret_key",
                "is required (env VIDFLOW_STORE_SECRET_KEY)");
   VF_TRY(max_upload, xs.bytes("store.max_upload_bytes"));
@@ -992,6 +1033,11 @@ adapters::s3::client_config s3_client_config_of(const node_config& cfg) {
   x.endpoint = cfg.store_endpoint;
   x.region = cfg.region;
   x.creds = {cfg.access_key, cfg.secret_key, {}};
+  if (cfg.store_aws_credentials)
+    x.keys = s3_keys_of(cfg.summarizer.profile);
+  x.style = cfg.store_style;
+  x.multipart_threshold = cfg.multipart_threshold;
+  x.part_size = cfg.part_size;
   return x;
 }
 
@@ -1001,6 +1047,9 @@ adapters::s3::presigner_config presigner_config_of(const node_config& cfg) {
   // built-in store or straight from MinIO/S3.
   x.endpoint = cfg.object_url;
   x.creds = {cfg.access_key, cfg.secret_key, {}};
+  if (cfg.store_aws_credentials)
+    x.keys = s3_keys_of(cfg.summarizer.profile);
+  x.style = cfg.store_style;
   x.region = cfg.region;
   // Valid for the whole lease (the task's deadline plus a margin).
   x.expires = cfg.task_timeout_ms / 1000 + 300;

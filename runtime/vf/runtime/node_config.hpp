@@ -127,6 +127,15 @@ struct node_config {
   std::string region;
   std::string access_key;
   std::string secret_key;
+  /// `store.credentials = aws`: s3 mode signs with keys from the AWS chain
+  /// (environment, shared file, ECS, IMDSv2) instead of the two above.
+  bool store_aws_credentials = false;
+  /// `store.addressing` resolved against the endpoint and bucket.
+  adapters::s3::addressing store_style = adapters::s3::addressing::path;
+  /// Outputs larger than this go to an s3 store in parts
+  /// (`store.multipart_threshold`; 0: never).
+  uint64_t multipart_threshold = uint64_t{64} << 20;
+  uint64_t part_size = uint64_t{16} << 20;
   uint64_t max_upload_bytes = 0;
   uint32_t presign_expires = 900;
   /// How long after its URL expired an upload may still arrive.

@@ -17,6 +17,7 @@
 #include "vf/adapters/sqlite/job_store.hpp"
 #include "vf/adapters/summarizer/mock_summarizer.hpp"
 #include "vf/messages/errc.hpp"
+#include "vf/runtime/aws_keys.hpp"
 
 #include <algorithm>
 #include <ctime>
@@ -82,38 +83,51 @@ messages::presigner_actor presigner_of(node& n, const node_config& cfg) {
                                               presigner_config_of(cfg)));
 }
 
-std::function<std::string(const messages::job&)>
-upload_presigner_of(const node_config& cfg) {
+namespace {
+
+/// Presigns `method` URLs of objects at the public URL; an empty string
+/// when no keys can be had (the AWS chain is failing).
+std::function<std::string(const std::string&, const std::string&)>
+url_signer_of(const node_config& cfg, const char* method, uint32_t expires) {
   adapters::sigv4::presign_params base;
-  base.method = "PUT";
-  base.endpoint = cfg.public_url;
-  base.bucket = cfg.bucket;
+  base.method = method;
   base.creds = {cfg.access_key, cfg.secret_key, {}};
   base.region = cfg.region;
-  base.expires = cfg.presign_expires;
-  return [base](const messages::job& j) {
+  base.expires = expires;
+  adapters::s3::key_source keys;
+  if (cfg.store_aws_credentials)
+    keys = s3_keys_of(cfg.summarizer.profile);
+  return [base, keys, endpoint = cfg.public_url, style = cfg.store_style](
+           const std::string& bucket, const std::string& key) {
     auto p = base;
-    p.key = j.key;
+    if (keys) {
+      auto now = keys();
+      if (!now)
+        return std::string{};
+      p.creds = std::move(*now);
+    }
+    auto t = adapters::s3::target_of(endpoint, bucket, style);
+    p.endpoint = std::move(t.endpoint);
+    p.bucket = std::move(t.bucket);
+    p.key = key;
     p.now = static_cast<int64_t>(std::time(nullptr));
     return adapters::sigv4::presign_url(p);
   };
 }
 
+} // namespace
+
+std::function<std::string(const messages::job&)>
+upload_presigner_of(const node_config& cfg) {
+  auto sign = url_signer_of(cfg, "PUT", cfg.presign_expires);
+  return [sign, bucket = cfg.bucket](const messages::job& j) {
+    return sign(bucket, j.key);
+  };
+}
+
 std::function<std::string(const std::string&, const std::string&)>
 download_presigner_of(const node_config& cfg) {
-  adapters::sigv4::presign_params base;
-  base.method = "GET";
-  base.endpoint = cfg.public_url;
-  base.creds = {cfg.access_key, cfg.secret_key, {}};
-  base.region = cfg.region;
-  base.expires = cfg.outputs_url_expires;
-  return [base](const std::string& bucket, const std::string& key) {
-    auto p = base;
-    p.bucket = bucket;
-    p.key = key;
-    p.now = static_cast<int64_t>(std::time(nullptr));
-    return adapters::sigv4::presign_url(p);
-  };
+  return url_signer_of(cfg, "GET", cfg.outputs_url_expires);
 }
 
 uint64_t memory_budget_of(uint64_t configured) {
@@ -239,9 +253,7 @@ messages::summarizer_actor summarizer_of(node& n,
     return n.keep("summarizer", tier::domain,
                   adapters::summarizer::spawn_mock_summarizer(n.system()));
   auto cfg = s.bedrock_cfg;
-  adapters::aws::chain_config chain;
-  chain.profile = s.profile;
-  cfg.creds = std::make_shared<adapters::aws::credential_chain>(chain);
+  cfg.creds = aws_chain_of(s.profile);
   auto what = "summaries from Bedrock model " + cfg.model_id + " in "
               + cfg.region + " at " + adapters::aws::endpoint_of(cfg);
   auto now = std::chrono::duration_cast<std::chrono::seconds>(

@@ -12,6 +12,7 @@
 #include "vf/adapters/aws/sqs_publisher.hpp"
 #include "vf/adapters/minio/events.hpp"
 #include "vf/messages/errc.hpp"
+#include "vf/runtime/aws_keys.hpp"
 
 #include <ctime>
 #include <map>
@@ -113,9 +114,7 @@ sqs_edge_of(const settings& xs, const std::string& profile) {
   cfg.wait_s = static_cast<uint32_t>(*wait);
   cfg.visibility_s = static_cast<uint32_t>(*vis);
   cfg.max_inflight = *inflight;
-  adapters::aws::chain_config chain;
-  chain.profile = profile;
-  cfg.queue.creds = std::make_shared<adapters::aws::credential_chain>(chain);
+  cfg.queue.creds = aws_chain_of(profile);
   cfg.parse = parse_sqs_body;
   return result{std::move(cfg)};
 }
@@ -187,9 +186,7 @@ dead_letter_feed(node& n, const settings& xs, const std::string& profile) {
     return make_error(errc::invalid_argument,
                       "setting sqs.dlq_url (" + xs.origin("sqs.dlq_url") + ") "
                         + messages::message_of(err));
-  adapters::aws::chain_config chain;
-  chain.profile = profile;
-  cfg.queue.creds = std::make_shared<adapters::aws::credential_chain>(chain);
+  cfg.queue.creds = aws_chain_of(profile);
   cfg.count = outcome_counter(n, "vidflow_sqs_dead_letters_total",
                               "Failed jobs fed to the SQS dead-letter queue "
                               "(sqs.dlq_url): sent, failed (a try that "

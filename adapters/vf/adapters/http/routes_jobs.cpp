@@ -101,6 +101,15 @@ void send_job(reply& r, messages::job& j, unsigned status) {
     r.error(500, "internal", "could not presign the upload URL");
     return;
   }
+  if (url.empty()) {
+    // The store's keys cannot be had now (temporary credentials failing to
+    // refresh): the job exists; the same Idempotency-Key gets it back.
+    r.error(503, "storage_unavailable",
+            "cannot presign the upload URL now (no store credentials); try "
+            "again shortly",
+            5);
+    return;
+  }
   std::string out;
   out.reserve(160 + j.id.size() + j.bucket.size() + j.key.size() + url.size());
   out += R"({"job_id":)";
@@ -417,8 +426,16 @@ void download(call& c) {
             return;
           }
           nlohmann::json out;
-          out["download_url"] = cfg.presign_download(
-            entry->value("bucket", ""), entry->value("key", ""));
+          auto url = cfg.presign_download(entry->value("bucket", ""),
+                                          entry->value("key", ""));
+          if (url.empty()) {
+            r.error(503, "storage_unavailable",
+                    "cannot presign the download URL now (no store "
+                    "credentials); try again shortly",
+                    5);
+            return;
+          }
+          out["download_url"] = std::move(url);
           auto now = cfg.now ? cfg.now() : static_cast<int64_t>(std::time(nullptr));
           std::string exp;
           append_iso8601(exp, (now + cfg.download_expires) * 1000);

@@ -1,0 +1,24 @@
+// vf/runtime/aws_keys.hpp — one AWS credential chain per profile and
+// process, shared by every edge that signs requests (S3 store, SQS intake
+// and dead letters, Bedrock), so temporary credentials are fetched once
+// and refreshed once.
+
+#pragma once
+
+#include "vf/adapters/aws/credentials.hpp"
+#include "vf/adapters/s3/client.hpp"
+
+#include <memory>
+#include <string>
+
+namespace vf::runtime {
+
+/// The process's chain for `profile` (empty: `AWS_PROFILE`, else
+/// `default`), made on first use.
+std::shared_ptr<adapters::aws::credential_chain>
+aws_chain_of(const std::string& profile);
+
+/// The chain as a source of S3 signing keys.
+adapters::s3::key_source s3_keys_of(const std::string& profile);
+
+} // namespace vf::runtime
