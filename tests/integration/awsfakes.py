@@ -143,15 +143,22 @@ class _Server:
         self.httpd.server_close()
 
 
-def _reply(handler, status, body, headers=()):
-    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+def _reply(handler, status, body, headers=(),
+           content_type="application/json"):
+    if isinstance(body, bytes):
+        data = body
+    elif isinstance(body, str):
+        data = body.encode()
+    else:
+        data = json.dumps(body).encode()
     handler.send_response(status)
     for k, v in headers:
         handler.send_header(k, v)
-    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Type", content_type)
     handler.send_header("Content-Length", str(len(data)))
     handler.end_headers()
-    handler.wfile.write(data)
+    if handler.command != "HEAD":
+        handler.wfile.write(data)
 
 
 class _BedrockHandler(http.server.BaseHTTPRequestHandler):
@@ -398,15 +405,7 @@ def verify_presigned_s3(method, raw_path, headers, keyring):
 
 
 def _xml_reply(handler, status, xml, headers=()):
-    data = xml.encode()
-    handler.send_response(status)
-    for k, v in headers:
-        handler.send_header(k, v)
-    handler.send_header("Content-Type", "application/xml")
-    handler.send_header("Content-Length", str(len(data)))
-    handler.end_headers()
-    if handler.command != "HEAD":
-        handler.wfile.write(data)
+    return _reply(handler, status, xml, headers, "application/xml")
 
 
 def _s3_error(handler, status, code, message):

@@ -87,6 +87,15 @@ std::optional<nlohmann::json> find_output(const std::string& stored,
   return std::nullopt;
 }
 
+// Answers 503 when a presigner has no keys now (temporary credentials that
+// fail to refresh): a URL signed with nothing would only fail later.
+void no_store_keys(reply& r, const char* what) {
+  r.error(503, "storage_unavailable",
+          std::string{"cannot presign the "} + what
+            + " URL now (no store credentials); try again shortly",
+          5);
+}
+
 // Answers `POST /jobs` with the job and the URL to upload it to: 201 for a
 // new job, 200 for the one an earlier request with the same Idempotency-Key
 // made.
@@ -102,12 +111,8 @@ void send_job(reply& r, messages::job& j, unsigned status) {
     return;
   }
   if (url.empty()) {
-    // The store's keys cannot be had now (temporary credentials failing to
-    // refresh): the job exists; the same Idempotency-Key gets it back.
-    r.error(503, "storage_unavailable",
-            "cannot presign the upload URL now (no store credentials); try "
-            "again shortly",
-            5);
+    // The job exists; the same Idempotency-Key gets it back.
+    no_store_keys(r, "upload");
     return;
   }
   std::string out;
@@ -429,10 +434,7 @@ void download(call& c) {
           auto url = cfg.presign_download(entry->value("bucket", ""),
                                           entry->value("key", ""));
           if (url.empty()) {
-            r.error(503, "storage_unavailable",
-                    "cannot presign the download URL now (no store "
-                    "credentials); try again shortly",
-                    5);
+            no_store_keys(r, "download");
             return;
           }
           out["download_url"] = std::move(url);
