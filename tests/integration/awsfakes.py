@@ -14,7 +14,8 @@ Titan text, ThrottlingException as 429 with x-amzn-ErrorType).
   X-aws-ec2-metadata-token)
 - FakeS3: S3 addressed virtual-hosted style only
   (`<bucket>.s3.localhost:<port>/<key>`, which libcurl resolves to
-  loopback): PUT, GET, HEAD and multipart uploads, each request's header or
+  loopback): PUT, GET, HEAD, DELETE, ListObjectsV2 and multipart uploads,
+  each request's header or
   presigned-query signature checked by botocore. s3rver, the real server
   the other tests use, canonicalizes virtual-hosted requests as
   `/<bucket>/<key>` (unlike AWS), so it cannot check this addressing.
@@ -29,6 +30,7 @@ import secrets
 import threading
 import time
 import urllib.parse
+from xml.sax.saxutils import escape as xml_escape
 
 # Debian's python3-botocore lives in /usr/lib/python3/dist-packages: the
 # tests run with /usr/bin/python3 (see tests/integration/e2e.cmake).
@@ -275,6 +277,7 @@ class _EcsHandler(http.server.BaseHTTPRequestHandler):
         ak, sk, tok = fake.keyring.issue("ASIAECS")
         with fake.lock:
             fake.issued.append(ak)
+            fake.issued_at[ak] = time.monotonic()
         _reply(self, 200, {"RoleArn": "arn:aws:iam::123456789012:role/vf",
                            "AccessKeyId": ak, "SecretAccessKey": sk,
                            "Token": tok,
@@ -292,6 +295,7 @@ class FakeEcsCredentials(_Server):
         self.lifetime_s = lifetime_s
         self.calls = 0
         self.issued = []
+        self.issued_at = {}  # access key → time.monotonic() of issue
         super().__init__(_EcsHandler)
 
 
@@ -530,6 +534,13 @@ class _S3Handler(http.server.BaseHTTPRequestHandler):
                 objects[key] = (body, self.headers.get(
                     "Content-Type", "binary/octet-stream"), etag)
             return _xml_reply(self, 200, "", [("ETag", f'"{etag}"')])
+        if self.command == "DELETE":
+            with fake.lock:
+                objects.pop(key, None)
+                fake.deleted.append(key)
+            return _xml_reply(self, 204, "")
+        if key == "" and self.command == "GET":
+            return self._list(objects, params)
         with fake.lock:
             obj = objects.get(key)
         if obj is None:
@@ -546,6 +557,27 @@ class _S3Handler(http.server.BaseHTTPRequestHandler):
             self.wfile.write(data)
 
 
+    def _list(self, objects, params):
+        """ListObjectsV2, `max-keys` at a time, keys XML-escaped once."""
+        prefix = params.get("prefix", [""])[0]
+        limit = int(params.get("max-keys", ["1000"])[0])
+        after = params.get("continuation-token", [""])[0]
+        with self.fake.lock:
+            keys = sorted(k for k in objects
+                          if k.startswith(prefix) and k > after)
+        page, more = keys[:limit], len(keys) > limit
+        xml = ("<ListBucketResult><Prefix>" + xml_escape(prefix)
+               + "</Prefix><KeyCount>" + str(len(page)) + "</KeyCount>"
+               + "<IsTruncated>" + ("true" if more else "false")
+               + "</IsTruncated>")
+        if more:
+            xml += ("<NextContinuationToken>" + xml_escape(page[-1])
+                    + "</NextContinuationToken>")
+        for k in page:
+            xml += "<Contents><Key>" + xml_escape(k) + "</Key></Contents>"
+        return _xml_reply(self, 200, xml + "</ListBucketResult>")
+
+
 class FakeS3(_Server):
     """S3 for `buckets`, virtual-hosted only; `requests` records each one
     with what botocore said of its signature."""
@@ -555,6 +587,7 @@ class FakeS3(_Server):
         self.buckets = {b: {} for b in buckets}
         self.uploads = {}
         self.completed = []
+        self.deleted = []
         self.aborted = 0
         self.requests = []
         super().__init__(_S3Handler)

@@ -8,7 +8,8 @@ virtual-hosted requests (`uploads.s3.localhost:<port>`) and checks every
 request's signature, header-signed or presigned, with botocore, AWS's own
 implementation. s3rver, the real server the other tests use, cannot check
 virtual-hosted signatures (it canonicalizes them as `/<bucket>/<key>`);
-integration.s3rver checks multipart uploads of several parts against it.
+integration.s3rver checks multipart uploads of several parts and deletes
+by prefix against it.
 
     /usr/bin/python3 tests/integration/e2e_s3_aws.py --binary build/vidflow
 """
@@ -52,7 +53,6 @@ class S3OnAws(unittest.TestCase):
         cls.token = "ecs-" + os.urandom(12).hex()
         cls.ecs = fx.FakeEcsCredentials(cls.ring, cls.token,
                                         lifetime_s=LIFETIME_S)
-        cls.started = time.monotonic()
         cls.server = start(cls.s3, cls.ecs, cls.token)
         cls.c = cls.server.client()
 
@@ -145,10 +145,50 @@ class S3OnAws(unittest.TestCase):
             self.assertNotIn(secret, log)
             self.assertNotIn(tok, log)
 
+    def test_delete_removes_the_upload_and_outputs_from_the_bucket(self):
+        job_id, _ = self.run_job("to delete.mp4")
+        objects = self.s3.buckets["uploads"]
+        mine = sorted(k for k in objects if job_id in k)
+        self.assertEqual(len(mine), 2, mine)  # the upload, the thumbnail
+        # One more under the job's outputs, with characters a listing must
+        # escape, and a neighbour that only starts like the job's folder.
+        objects[f"outputs/{job_id}/a & <b>.jpg"] = (b"x", "image/jpeg", "0")
+        objects[f"outputs/{job_id}0/keep.jpg"] = (b"x", "image/jpeg", "0")
+        seen = len(self.s3.snapshot())
+        r = self.c.call("DELETE", f"/jobs/{job_id}")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json()["objects_deleted"], 3, r.json())
+        left = sorted(k for k in objects if job_id in k)
+        self.assertEqual(left, [f"outputs/{job_id}0/keep.jpg"])
+        reqs = self.s3.snapshot()[seen:]
+        self.assert_signed_right(reqs)
+        self.assertIn(("GET", ("list-type", "max-keys", "prefix")),
+                      {(q["method"], tuple(q["query"])) for q in reqs})
+        self.assertEqual(self.c.call("DELETE", f"/jobs/{job_id}").status,
+                         404)
+
+    def test_delete_objects_off_leaves_the_bucket_alone(self):
+        server = start(self.s3, self.ecs, self.token,
+                       ("--store-delete-objects", "0"))
+        try:
+            c = server.client()
+            job = c.create_job("kept.mp4", "video/mp4")
+            status, _ = self.s3.put_url(job["upload_url"], b"not media")
+            self.assertEqual(status, 200)
+            r = c.call("DELETE", f"/jobs/{job['job_id']}")
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(r.json()["objects_deleted"], 0, r.json())
+            self.assertIn(job["s3_key"], self.s3.buckets["uploads"])
+            self.assertIn("store.delete_objects = 0", server.log_text())
+        finally:
+            server.stop()
+
     def test_keys_rotate_before_they_expire(self):
         _, first = self.run_job("before.mp4")
-        # Past the refresh point of the first keys (issued at start-up).
-        wait = self.started + (LIFETIME_S - 300) + 1 - time.monotonic()
+        used = {r["access_key"] for r in first if r["auth"] == "header"}
+        # Past the refresh point of the keys the first job used.
+        issued = max(self.ecs.issued_at[ak] for ak in used)
+        wait = issued + (LIFETIME_S - 300) + 1 - time.monotonic()
         if wait > 0:
             time.sleep(wait)
         _, second = self.run_job("after.mp4")

@@ -215,6 +215,10 @@ CAF_TEST(an s3 store on AWS takes the chain and virtual hosting) {
                      "store.addressing"));
   CAF_CHECK(
     contains(error_of(with({"--part-size", "1MiB"})), "store.part_size"));
+  CAF_CHECK(cfg->s3_deletes);
+  CAF_CHECK(!parse(with({"--store-delete-objects", "0"}))->s3_deletes);
+  CAF_CHECK(contains(error_of(with({"--store-delete-objects", "yes"})),
+                     "store.delete_objects"));
   CAF_CHECK(contains(error_of(with({"--store-credentials", "iam"})),
                      "store.credentials"));
   // The built-in store checks its own keys.

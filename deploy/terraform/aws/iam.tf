@@ -71,8 +71,19 @@ data "aws_iam_policy_document" "coordinator" {
   }
   statement {
     sid       = "Objects"
-    actions   = ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"]
+    actions = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject",
+    "s3:AbortMultipartUpload"]
     resources = ["${aws_s3_bucket.uploads.arn}/*"]
+  }
+  statement {
+    sid       = "ListOutputs"
+    actions   = ["s3:ListBucket"]
+    resources = [aws_s3_bucket.uploads.arn]
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["outputs/*"]
+    }
   }
   statement {
     sid       = "Summaries"

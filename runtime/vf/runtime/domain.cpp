@@ -54,13 +54,14 @@ void keep_retention(node& n, const node_config& cfg,
     });
     return;
   }
-  // An S3-compatible server deletes by its own lifecycle rules; we do not
-  // hold delete rights on the bucket by design.
+  // store.delete_objects = 0: the node holds no delete rights on the
+  // bucket; its lifecycle rules must delete.
   n.log().info("retention",
-               "store.mode = s3: uploads of failed, cancelled and expired "
-               "jobs are NOT deleted by vidflow; add a lifecycle rule to "
-               "bucket '" + cfg.bucket
-                 + "' (expire objects under uploads/ after "
+               "store.delete_objects = 0: uploads of failed, cancelled and "
+               "expired jobs are NOT deleted by vidflow; add a lifecycle rule "
+               "to "
+               "bucket '"
+                 + cfg.bucket + "' (expire objects under uploads/ after "
                  + std::to_string(cfg.retention_failed.count())
                  + " s) to bound its size");
 }

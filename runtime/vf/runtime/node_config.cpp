@@ -179,6 +179,10 @@ const std::vector<setting_spec>& serve_specs() {
       {"store.addressing", "--store-addressing", "auto",
        "s3 mode: path (endpoint/bucket/key), virtual (bucket.host/key) or "
        "auto (virtual on *.amazonaws.com, else path)"},
+      {"store.delete_objects", "--store-delete-objects", "1",
+       "s3 mode: DELETE /jobs and retention delete the job's upload and "
+       "outputs from the bucket (0: never; the node needs no delete rights "
+       "and a lifecycle rule must)"},
       {"store.multipart_threshold", "--multipart-threshold", "64MiB",
        "s3 mode: outputs larger than this are uploaded in parts (0: never)"},
       {"store.part_size", "--part-size", "16MiB",
@@ -559,6 +563,8 @@ caf::expected<node_config> make_node_config(const settings& xs) {
                  + xs.str("store.addressing") + "'");
   if (cfg.store_mode == store_mode::builtin)
     cfg.store_style = adapters::s3::addressing::path;
+  VF_TRY(s3_deletes, xs.uint("store.delete_objects", 0, 1));
+  cfg.s3_deletes = *s3_deletes == 1;
   VF_TRY(threshold, xs.bytes("store.multipart_threshold"));
   cfg.multipart_threshold = *threshold;
   VF_TRY(part_size, xs.bytes("store.part_size"));

@@ -130,6 +130,9 @@ struct node_config {
   /// `store.credentials = aws`: s3 mode signs with keys from the AWS chain
   /// (environment, shared file, ECS, IMDSv2) instead of the two above.
   bool store_aws_credentials = false;
+  /// `store.delete_objects`: s3 mode deletes a job's objects from the
+  /// bucket (DELETE /jobs, retention); false: a lifecycle rule must.
+  bool s3_deletes = true;
   /// `store.addressing` resolved against the endpoint and bucket.
   adapters::s3::addressing store_style = adapters::s3::addressing::path;
   /// Outputs larger than this go to an s3 store in parts

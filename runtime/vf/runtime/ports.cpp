@@ -12,6 +12,7 @@
 #include "vf/adapters/objectstore/object_install.hpp"
 #include "vf/adapters/s3/client.hpp"
 #include "vf/adapters/s3/object_checker.hpp"
+#include "vf/adapters/s3/object_deleter.hpp"
 #include "vf/adapters/s3/presigner.hpp"
 #include "vf/adapters/sigv4/sigv4.hpp"
 #include "vf/adapters/sqlite/job_store.hpp"
@@ -68,8 +69,13 @@ messages::object_checker_actor object_checker_of(node& n,
 
 messages::object_deleter_actor object_deleter_of(node& n,
                                                  const node_config& cfg) {
-  if (cfg.store_mode != store_mode::builtin)
-    return {};
+  if (cfg.store_mode == store_mode::s3) {
+    if (!cfg.s3_deletes)
+      return {};
+    return n.keep("object deleter", tier::store,
+                  adapters::s3::spawn_object_deleter(
+                    n.system(), s3_client_config_of(cfg), 10000));
+  }
   return n.keep("object deleter", tier::store,
                 objectstore::spawn_object_deleter(n.system(), cfg.data_dir));
 }

@@ -105,8 +105,9 @@ struct transfer {
   uint64_t written = 0;
   /// errno of a failed local write, 0 if none.
   int write_errno = 0;
-  /// Body of a non-2xx answer, capped.
+  /// Body of a non-2xx answer, or of a 2xx one without `out`, capped.
   std::string error_body;
+  size_t body_cap = max_error_body;
   /// Source of a PUT body and how many bytes of it to send from its
   /// current position.
   FILE* in = nullptr;
@@ -163,9 +164,9 @@ size_t on_body(char* data, size_t size, size_t count, void* user) {
     tr->written += n;
     return n;
   }
-  if (tr->error_body.size() < max_error_body)
+  if (tr->error_body.size() < tr->body_cap)
     tr->error_body.append(data,
-                          std::min(n, max_error_body - tr->error_body.size()));
+                          std::min(n, tr->body_cap - tr->error_body.size()));
   return n;
 }
 
@@ -197,6 +198,8 @@ struct call {
   sigv4::pairs query = {};
   /// Body of a POST.
   std::string body = {};
+  /// A request on the bucket itself (a listing): the key may be empty.
+  bool bucket_level = false;
   /// What we are doing, for messages: `GET uploads/a.mp4`.
   std::string what() const {
     if (!url.empty()) // Never the query: it carries the signature.
@@ -215,7 +218,7 @@ caf::error check_args(const client_config& cfg, const call& c,
     return make_error(errc::invalid_argument,
                       c.what() + ": malformed endpoint '" + cfg.endpoint
                         + "' (want http(s)://host[:port])");
-  if (c.bucket.empty() || c.key.empty())
+  if (c.bucket.empty() || (c.key.empty() && !c.bucket_level))
     return make_error(errc::invalid_argument,
                       c.what() + ": bucket and key must not be empty");
   if (c.timeout_ms <= 0)
@@ -307,6 +310,10 @@ caf::error perform(const client_config& cfg, const call& c, transfer& tr,
     sigv4::request req;
     req.method = c.method;
     req.path = sigv4::object_path(*ep, bucket, c.key);
+    // The bucket itself is `/bucket` path-style (no trailing slash, which
+    // s3rver does not sign) and `/` virtual-hosted.
+    if (c.key.empty() && !bucket.empty())
+      req.path.pop_back();
     req.query = c.query;
     req.headers.emplace_back("Host", ep->host);
     // S3 requires the payload hash header on header-signed requests.
@@ -411,8 +418,9 @@ caf::error perform(const client_config& cfg, const call& c, transfer& tr,
 
 call make_call(const char* method, std::string_view bucket,
                std::string_view key, int64_t timeout_ms) {
-  call c{method, std::string{bucket}, std::string{key}, timeout_ms, {}, {}, {},
-         {}};
+  call c{
+    method, std::string{bucket}, std::string{key}, timeout_ms, {}, {}, {}, {},
+    false};
   return c;
 }
 
@@ -716,6 +724,152 @@ caf::expected<sigv4::credentials> keys_of(const client_config& cfg) {
   if (cfg.keys)
     return cfg.keys();
   return cfg.creds;
+}
+
+namespace {
+
+/// Replaces the XML entities S3 uses in a listing's text.
+std::string xml_unescape(std::string_view str) {
+  std::string out;
+  out.reserve(str.size());
+  for (size_t i = 0; i < str.size(); ++i) {
+    if (str[i] != '&') {
+      out += str[i];
+      continue;
+    }
+    auto end = str.find(';', i);
+    if (end == std::string_view::npos) {
+      out += str.substr(i);
+      break;
+    }
+    auto name = str.substr(i + 1, end - i - 1);
+    if (name == "amp") {
+      out += '&';
+    } else if (name == "lt") {
+      out += '<';
+    } else if (name == "gt") {
+      out += '>';
+    } else if (name == "quot") {
+      out += '"';
+    } else if (name == "apos") {
+      out += '\'';
+    } else if (name.size() > 1 && name[0] == '#') {
+      bool hex = name.size() > 2 && (name[1] == 'x' || name[1] == 'X');
+      auto code = std::strtoul(std::string{name.substr(hex ? 2 : 1)}.c_str(),
+                               nullptr, hex ? 16 : 10);
+      // Keys are UTF-8; S3 escapes only control characters this way.
+      if (code > 0 && code < 0x80)
+        out += static_cast<char>(code);
+      else
+        out += str.substr(i, end - i + 1);
+    } else {
+      out += str.substr(i, end - i + 1);
+    }
+    i = end;
+  }
+  return out;
+}
+
+} // namespace
+
+caf::expected<bool> delete_object(const client_config& cfg,
+                                  std::string_view bucket, std::string_view key,
+                                  int64_t timeout_ms) {
+  auto c = make_call("DELETE", bucket, key, timeout_ms);
+  transfer tr;
+  auto err = perform(cfg, c, tr);
+  // S3 answers 204 for a key it does not have; others may say 404.
+  if (err && messages::errc_of(err) != errc::not_found)
+    return err;
+  return true;
+}
+
+caf::expected<std::vector<std::string>>
+list_keys(const client_config& cfg, std::string_view bucket,
+          std::string_view prefix, int64_t timeout_ms, size_t limit) {
+  std::vector<std::string> keys;
+  std::string token;
+  for (;;) {
+    auto c = make_call("GET", bucket, "", timeout_ms);
+    c.bucket_level = true;
+    c.query = {
+      {"list-type", "2"}, {"max-keys", "200"}, {"prefix", std::string{prefix}}};
+    if (!token.empty())
+      c.query.emplace_back("continuation-token", token);
+    transfer tr;
+    tr.body_cap = size_t{1} << 20;
+    if (auto err = perform(cfg, c, tr))
+      return err;
+    auto& body = tr.error_body;
+    if (body.find("<ListBucketResult") == std::string::npos)
+      return make_error(errc::storage_unavailable,
+                        c.what() + ": the listing is not a ListBucketResult");
+    for (size_t pos = 0;;) {
+      auto open = body.find("<Key>", pos);
+      if (open == std::string::npos)
+        break;
+      auto close = body.find("</Key>", open);
+      if (close == std::string::npos)
+        break;
+      auto key = xml_unescape(
+        std::string_view{body}.substr(open + 5, close - open - 5));
+      // Only keys under the prefix, whatever the server sends.
+      if (key.compare(0, prefix.size(), prefix) == 0)
+        keys.push_back(std::move(key));
+      pos = close;
+      if (keys.size() >= limit)
+        return keys;
+    }
+    if (xml_field(body, "IsTruncated") != "true")
+      return keys;
+    token = xml_unescape(xml_field(body, "NextContinuationToken"));
+    if (token.empty())
+      return make_error(errc::storage_unavailable,
+                        c.what()
+                          + ": a truncated listing without a "
+                            "continuation token");
+  }
+}
+
+caf::expected<uint64_t> delete_prefix(const client_config& cfg,
+                                      std::string_view bucket,
+                                      std::string_view prefix,
+                                      int64_t timeout_ms) {
+  // A folder, never the bucket: `outputs/<job>/`, not `outputs/<job>`
+  // (which would take `outputs/<job>0/` along) and not `` or `/`.
+  if (prefix.size() < 2 || prefix.back() != '/' || prefix.front() == '/'
+      || prefix.find("//") != std::string_view::npos)
+    return make_error(errc::invalid_argument,
+                      "s3 delete of prefix '" + std::string{prefix}
+                        + "': must name a folder (end in '/')");
+  uint64_t deleted = 0;
+  std::vector<std::string> last_round;
+  // Listed and deleted in rounds: a prefix that grows meanwhile still ends
+  // empty, and each round is bounded.
+  for (;;) {
+    auto keys = list_keys(cfg, bucket, prefix, timeout_ms, 200);
+    if (!keys)
+      return std::move(keys.error());
+    if (keys->empty())
+      return deleted;
+    // S3 lists strongly consistently: a key deleted a round ago that is
+    // listed again means the deletes do not take (a server that ignores
+    // them); stop rather than loop.
+    for (auto& key : *keys)
+      if (std::find(last_round.begin(), last_round.end(), key)
+          != last_round.end())
+        return make_error(errc::storage_unavailable,
+                          "s3 delete of " + std::string{bucket} + "/"
+                            + std::string{prefix} + ": " + key
+                            + " is still listed after its delete");
+    last_round = *keys;
+    for (auto& key : *keys) {
+      auto res = delete_object(cfg, bucket, key, timeout_ms);
+      if (!res)
+        return std::move(res.error());
+      ++deleted;
+    }
+  }
 }
 
 } // namespace vf::adapters::s3

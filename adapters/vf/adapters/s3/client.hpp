@@ -16,6 +16,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace vf::adapters::s3 {
 
@@ -135,5 +136,29 @@ caf::expected<object_info> put_object_from_file(
 caf::expected<object_info> put_file_to_url(
   const std::string& url, const std::string& src_path, int64_t timeout_ms,
   std::string_view content_type = "application/octet-stream");
+
+/// Deletes `bucket`/`key`; `true` whether or not it existed (S3 answers
+/// 204 either way). Errors as for `head_object` (403 is `forbidden`: the
+/// keys lack `s3:DeleteObject`).
+caf::expected<bool> delete_object(const client_config& cfg,
+                                  std::string_view bucket, std::string_view key,
+                                  int64_t timeout_ms);
+
+/// Up to `limit` keys of `bucket` that start with `prefix` (ListObjectsV2,
+/// following continuation tokens), in the server's order.
+caf::expected<std::vector<std::string>>
+list_keys(const client_config& cfg, std::string_view bucket,
+          std::string_view prefix, int64_t timeout_ms, size_t limit);
+
+/// Deletes every object under the folder `prefix` (which must end in `/`
+/// and not start with it: a job's `outputs/<id>/`, never the bucket) by
+/// listing and deleting in rounds until the listing is empty; returns how
+/// many objects went. `timeout_ms` bounds each request. Errors as for
+/// `delete_object`; `invalid_argument` for a prefix that is not a folder
+/// (nothing is sent).
+caf::expected<uint64_t> delete_prefix(const client_config& cfg,
+                                      std::string_view bucket,
+                                      std::string_view prefix,
+                                      int64_t timeout_ms);
 
 } // namespace vf::adapters::s3
