@@ -82,6 +82,9 @@ if [ "$want_test" = 1 ]; then
     npm_pkgs+=(@20minutes/s3rver@4.0.4)
   [ -f "$tools/node_modules/local-aws-sqs/package.json" ] ||
     npm_pkgs+=(local-aws-sqs@2.0.2)
+  # dynalite: a DynamoDB emulator (DynamoDB cannot run here), in memory.
+  [ -f "$tools/node_modules/dynalite/package.json" ] ||
+    npm_pkgs+=(dynalite@3.2.2)
   # @cdktf/hcl2json: Terraform's HCL parser (WebAssembly) for the check of
   # deploy/terraform/aws (Terraform itself is not installable here).
   [ -f "$tools/node_modules/@cdktf/hcl2json/package.json" ] ||

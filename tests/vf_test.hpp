@@ -16,6 +16,20 @@
 
 #include <string>
 
+/// Checks that an `expected` `x` holds an error with `errc` `code`, and
+/// shows the error's message in the test's output.
+#define CHECK_ERRC(x, code)                                                    \
+  do {                                                                         \
+    auto&& res___ = (x);                                                       \
+    CAF_CHECK(!res___);                                                        \
+    if (!res___) {                                                             \
+      CAF_CHECK_EQUAL(vf::messages::to_string(                                 \
+                        vf::messages::errc_of(res___.error())),                \
+                      vf::messages::to_string(code));                          \
+      CAF_MESSAGE("error: " << vf::messages::message_of(res___.error()));      \
+    }                                                                          \
+  } while (false)
+
 namespace vf::testing {
 
 /// Registers our message types and error category exactly like production.

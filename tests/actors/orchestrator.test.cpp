@@ -23,14 +23,6 @@ using messages::task_kind;
 
 namespace {
 
-#define CHECK_ERRC(x, code)                                                    \
-  do {                                                                         \
-    auto&& res_ = (x);                                                         \
-    CAF_CHECK(!res_);                                                          \
-    if (!res_)                                                                 \
-      CAF_CHECK_EQUAL(messages::errc_of(res_.error()), code);                  \
-  } while (false)
-
 constexpr int64_t t0 = 1'800'000'000'000; // Unix ms the test clock starts at.
 
 struct fixture : testing::fixture_base {

@@ -290,16 +290,6 @@ struct fixture {
 };
 
 /// Checks that `x` failed with `code`.
-#define CHECK_ERRC(x, code)                                                    \
-  do {                                                                         \
-    auto&& res_ = (x);                                                         \
-    if (res_)                                                                  \
-      CAF_FAIL("expected " << vf::messages::to_string(code)                    \
-                           << ", got a value");                                \
-    CAF_CHECK_EQUAL(                                                           \
-      vf::messages::to_string(vf::messages::errc_of(res_.error())),            \
-      vf::messages::to_string(code));                                          \
-  } while (false)
 
 } // namespace
 

@@ -1,10 +1,6 @@
 # integration.s3rver: presigned PUT (sigv4) and the S3 client against a real
 # S3 server, @20minutes/s3rver 4.0.4 under node. `deploy/install-deps.sh
 # --test` installs it into build/tools; without it the test fails and says so.
-find_program(VF_NODE_EXECUTABLE NAMES node nodejs)
-if(NOT VF_NODE_EXECUTABLE)
-  set(VF_NODE_EXECUTABLE "")
-endif()
 vf_add_unit_test(vf-test-s3rver
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/s3rver.test.cpp
   LIBS vf::adapters_s3 vf::adapters_sigv4 CURL::libcurl

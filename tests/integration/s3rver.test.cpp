@@ -9,6 +9,7 @@
 
 #define CAF_SUITE integration.s3rver
 
+#include "node_process.hpp"
 #include "vf_test.hpp"
 #include <curl/curl.h>
 #include <fcntl.h>
@@ -41,6 +42,8 @@ namespace fs = std::filesystem;
 using namespace vf::adapters;
 using vf::messages::errc;
 
+using vf_test::slurp;
+
 namespace {
 
 constexpr const char* node_executable = VF_NODE_EXECUTABLE;
@@ -53,150 +56,6 @@ int64_t unix_now() {
            std::chrono::system_clock::now().time_since_epoch())
     .count();
 }
-
-/// Reads a whole file, empty if absent.
-std::string slurp(const fs::path& path) {
-  std::ifstream in{path, std::ios::binary};
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
-/// Runs the launcher for the lifetime of the object; kills it on
-/// destruction, also when a check failed and unwound the test.
-class s3rver_process {
-public:
-  s3rver_process() = default;
-
-  s3rver_process(const s3rver_process&) = delete;
-
-  s3rver_process& operator=(const s3rver_process&) = delete;
-
-  ~s3rver_process() {
-    stop();
-    if (!dir_.empty()) {
-      std::error_code ec;
-      fs::remove_all(dir_, ec);
-    }
-  }
-
-  /// Starts s3rver and waits until it listens; returns an error text or "".
-  std::string start() {
-    if (std::string{node_executable}.empty())
-      return "node not found when configuring (install nodejs)";
-    if (!fs::exists(fs::path{s3rver_module} / "package.json"))
-      return std::string{"s3rver module missing at "} + s3rver_module
-             + ": run `deploy/install-deps.sh --test`";
-    if (!fs::exists(launcher_script))
-      return std::string{"launcher missing at "} + launcher_script;
-    char tmpl[] = "/tmp/vf-s3rver-XXXXXX";
-    if (::mkdtemp(tmpl) == nullptr)
-      return std::string{"mkdtemp: "} + std::strerror(errno);
-    dir_ = tmpl;
-    fs::create_directory(dir_ / "data");
-    log_ = dir_ / "launcher.log";
-    int fds[2];
-    // Close-on-exec: only the launcher's dup2'ed stdin survives the exec.
-    if (::pipe2(fds, O_CLOEXEC) != 0)
-      return std::string{"pipe: "} + std::strerror(errno);
-    stdin_ = fds[1];
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, fds[0], 0);
-    posix_spawn_file_actions_addclose(&actions, fds[1]);
-    posix_spawn_file_actions_addopen(&actions, 1, log_.c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_adddup2(&actions, 1, 2);
-    std::vector<std::string> args{node_executable, launcher_script,
-                                  s3rver_module, "0", (dir_ / "data").string()};
-    std::vector<char*> argv;
-    for (auto& arg : args)
-      argv.push_back(arg.data());
-    argv.push_back(nullptr);
-    // Our environment plus the flag that ends the launcher with our stdin
-    // pipe, i.e. when this process goes away for any reason.
-    std::vector<std::string> env_strings{"S3RVER_EXIT_ON_EOF=1"};
-    for (char** e = environ; *e != nullptr; ++e)
-      env_strings.emplace_back(*e);
-    std::vector<char*> envp;
-    for (auto& e : env_strings)
-      envp.push_back(e.data());
-    envp.push_back(nullptr);
-    auto rc = ::posix_spawn(&pid_, node_executable, &actions, nullptr,
-                            argv.data(), envp.data());
-    posix_spawn_file_actions_destroy(&actions);
-    ::close(fds[0]);
-    if (rc != 0) {
-      pid_ = 0;
-      return std::string{"posix_spawn "} + node_executable + ": "
-             + std::strerror(rc);
-    }
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{30};
-    while (std::chrono::steady_clock::now() < deadline) {
-      auto out = slurp(log_);
-      auto pos = out.find("ready on 127.0.0.1:");
-      if (pos != std::string::npos
-          && out.find('\n', pos) != std::string::npos) {
-        port_ = std::atoi(out.c_str() + pos + 19);
-        if (port_ <= 0)
-          return "cannot read the port from: " + out;
-        return {};
-      }
-      int status = 0;
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = 0;
-        return "launcher exited before it was ready: " + out;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds{50});
-    }
-    return "launcher not ready after 30 s: " + slurp(log_);
-  }
-
-  /// Terminates the launcher (SIGTERM, then SIGKILL after 5 s).
-  void stop() {
-    if (stdin_ >= 0) {
-      ::close(stdin_);
-      stdin_ = -1;
-    }
-    if (pid_ <= 0)
-      return;
-    ::kill(pid_, SIGTERM);
-    for (int i = 0; i < 100; ++i) {
-      int status = 0;
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = 0;
-        return;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds{50});
-    }
-    ::kill(pid_, SIGKILL);
-    int status = 0;
-    ::waitpid(pid_, &status, 0);
-    pid_ = 0;
-  }
-
-  /// Port s3rver listens on.
-  int port() const {
-    return port_;
-  }
-
-  /// The temporary directory (s3rver data lives in `data/`).
-  const fs::path& dir() const {
-    return dir_;
-  }
-
-  /// What the launcher printed so far.
-  std::string log() const {
-    return slurp(log_);
-  }
-
-private:
-  pid_t pid_ = 0;
-  int stdin_ = -1;
-  int port_ = 0;
-  fs::path dir_;
-  fs::path log_;
-};
 
 /// Result of a raw HTTP request made by the test itself.
 struct http_result {
@@ -261,7 +120,8 @@ http_result http_put(const std::string& url, const std::string& body) {
 
 /// A started s3rver plus the client configuration for it.
 struct fixture {
-  s3rver_process server;
+  vf_test::node_process server{"s3rver", node_executable, launcher_script,
+                               s3rver_module, "S3RVER_EXIT_ON_EOF"};
   std::string endpoint;
   s3::client_config cfg;
 
@@ -305,16 +165,6 @@ struct fixture {
 };
 
 } // namespace
-
-#define CHECK_ERRC(expected_result, code)                                      \
-  do {                                                                         \
-    auto&& res___ = (expected_result);                                         \
-    CAF_CHECK(!res___);                                                        \
-    if (!res___) {                                                             \
-      CAF_CHECK_EQUAL(vf::messages::errc_of(res___.error()), code);            \
-      CAF_MESSAGE("error: " << vf::messages::message_of(res___.error()));      \
-    }                                                                          \
-  } while (false)
 
 CAF_TEST_FIXTURE_SCOPE(s3rver_tests, fixture)
 

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "vf/adapters/aws/json_protocol.hpp"
 #include "vf/messages/errc.hpp"
 
 #include <algorithm>
@@ -17,68 +18,29 @@ using messages::errc;
 using messages::make_error;
 using nlohmann::json;
 
-int64_t unix_now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-           std::chrono::system_clock::now().time_since_epoch())
-    .count();
-}
-
 // One JSON-protocol call; the parsed answer or an error naming the action.
 caf::expected<json> call(const sqs_config& cfg, const std::string& action,
                          json body, std::chrono::milliseconds extra = {}) {
-  if (!cfg.creds)
-    return make_error(errc::provider_error, "SQS: no credential chain");
-  auto creds = cfg.creds->get(unix_now());
-  if (!creds)
-    return make_error(errc::storage_unavailable,
-                      "SQS " + action + ": "
-                        + messages::message_of(creds.error()));
   body["QueueUrl"] = cfg.queue_url;
-  service_endpoint ep{cfg.endpoint, cfg.region, "sqs"};
-  auto req
-    = signed_request(ep, "POST", "/",
-                     {{"Content-Type", "application/x-amz-json-1.0"},
-                      {"X-Amz-Target", "AmazonSQS." + action}},
-                     body.dump(-1, ' ', false, json::error_handler_t::replace),
-                     creds->keys, unix_now());
-  if (!req)
-    return std::move(req.error());
-  req->timeout = cfg.timeout + extra;
-  req->max_response = 4 << 20; // ten messages of 256 KiB, escaped
-  auto resp = perform(*req);
-  if (!resp)
-    return make_error(messages::errc_of(resp.error()),
-                      "SQS " + action + ": "
-                        + messages::message_of(resp.error()));
-  // SQS answers `{}` when there is nothing to say; some emulators answer
-  // with no body at all.
-  auto doc = resp->body.empty() ? json::object()
-                                : json::parse(resp->body, nullptr, false);
-  if (resp->status != 200) {
-    std::string type, text;
-    if (doc.is_object()) {
-      if (auto i = doc.find("__type"); i != doc.end() && i->is_string())
-        type
-          = i->get<std::string>().substr(i->get<std::string>().rfind('#') + 1);
-      for (auto key : {"message", "Message"})
-        if (auto i = doc.find(key); i != doc.end() && i->is_string())
-          text = i->get<std::string>().substr(0, 300);
-    }
-    auto msg = "SQS " + action + ": HTTP " + std::to_string(resp->status)
-               + (type.empty() ? "" : " " + type)
-               + (text.empty() ? "" : " (" + text + ")");
+  json_service svc{{cfg.endpoint, cfg.region, "sqs"},
+                   "AmazonSQS",
+                   "SQS",
+                   cfg.creds,
+                   cfg.timeout,
+                   4 << 20}; // ten messages of 256 KiB, escaped
+  auto answer = json_call(svc, action, body, extra);
+  if (!answer)
+    return std::move(answer.error());
+  if (answer->status != 200) {
     // Throttling and 5xx pass; anything else is our configuration.
-    auto code = resp->status >= 500 || resp->status == 429
-                    || type == "RequestThrottled"
-                    || type == "ThrottlingException"
+    auto code = answer->status >= 500 || answer->status == 429
+                    || answer->type == "RequestThrottled"
+                    || answer->type == "ThrottlingException"
                   ? errc::storage_unavailable
                   : errc::invalid_argument;
-    return make_error(code, std::move(msg));
+    return make_error(code, answer->describe("SQS", action));
   }
-  if (doc.is_discarded() || !doc.is_object())
-    return make_error(errc::storage_unavailable,
-                      "SQS " + action + ": the answer is not a JSON object");
-  return doc;
+  return std::move(answer->doc);
 }
 
 std::vector<std::string> failed_handles(const json& doc,

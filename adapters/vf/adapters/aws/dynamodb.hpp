@@ -1,0 +1,98 @@
+// vf/adapters/aws/dynamodb.hpp
+//
+// A small DynamoDB client on the AWS JSON 1.0 protocol
+// (`X-Amz-Target: DynamoDB_20120810.<Action>`), SigV4-signed for service
+// `dynamodb`: calls with retries on throttling and 5xx, the one table
+// vidflow keeps its state in, and attribute helpers. Blocking: call it
+// from a detached actor.
+//
+// The table (single-table design, on-demand capacity):
+//
+// | item        | pk                | sk                                 |
+// |-------------|-------------------|------------------------------------|
+// | claim       | `claim#<key>`     | `claim`                            |
+// | attempt     | `job#<id>`        | `attempt#<finished_ms>#<lease_id>` |
+//
+// Two global secondary indexes are part of the table from the start, for
+// the job items that follow: `by_owner` (`gsi1pk`, `gsi1sk`: a user's
+// history, newest first) and `by_status` (`gsi2pk`, `gsi2sk`: jobs in a
+// status by time, for recovery and sweeps), so no read is a scan.
+
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include "caf/expected.hpp"
+
+#include "vf/adapters/aws/credentials.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace vf::adapters::aws {
+
+/// Which table, and how to reach it.
+struct dynamodb_config {
+  /// `http(s)://host[:port]`; empty: `https://dynamodb.<region>.amazonaws.com`.
+  std::string endpoint;
+  /// Empty: `us-east-1`.
+  std::string region;
+  std::string table = "vidflow";
+  std::shared_ptr<credential_chain> creds;
+  /// Deadline of one call.
+  std::chrono::milliseconds timeout{5000};
+  /// Tries of a call that was throttled or failed transiently (5xx,
+  /// transport), with full-jitter exponential backoff from `backoff_base`.
+  uint32_t tries = 5;
+  std::chrono::milliseconds backoff_base{25};
+};
+
+/// Checks `cfg` and fills `endpoint` and `region` when empty;
+/// `errc::invalid_argument` names what is wrong.
+caf::error complete(dynamodb_config& cfg);
+
+/// One call with its retries. The table name is not added: `body` names
+/// it. Errors (`vf::messages::errc`): `conflict` (a condition failed:
+/// `ConditionalCheckFailedException`, or a cancelled transaction; the
+/// message lists the reasons), `not_found` (`ResourceNotFoundException`:
+/// no such table), `storage_unavailable` (throttled on every try, 5xx,
+/// transport, no credentials), `invalid_argument` (`ValidationException`
+/// and other 4xx: our request or our rights).
+caf::expected<nlohmann::json> ddb_call(const dynamodb_config& cfg,
+                                       const std::string& action,
+                                       const nlohmann::json& body);
+
+/// `Query` through every page (`LastEvaluatedKey`) until `limit` items;
+/// returns the items.
+caf::expected<std::vector<nlohmann::json>>
+ddb_query(const dynamodb_config& cfg, nlohmann::json body, size_t limit);
+
+/// The `CreateTable` body of vidflow's table named `table`.
+nlohmann::json table_definition(const std::string& table);
+
+/// Checks that the table exists and is usable (`DescribeTable`); when it
+/// does not and `create` is set, creates it and waits until it is ACTIVE
+/// (up to `wait`). Errors name the table and what to do.
+caf::error ensure_table(const dynamodb_config& cfg, bool create,
+                        std::chrono::milliseconds wait
+                        = std::chrono::seconds{60});
+
+/// Attribute values.
+nlohmann::json ddb_s(std::string_view str);
+nlohmann::json ddb_n(int64_t x);
+nlohmann::json ddb_n(uint64_t x);
+nlohmann::json ddb_bool(bool x);
+
+/// Reads attributes of an item; a missing or mistyped attribute is the
+/// fallback.
+std::string ddb_get_s(const nlohmann::json& item, const char* name);
+int64_t ddb_get_n(const nlohmann::json& item, const char* name,
+                  int64_t fallback = 0);
+uint64_t ddb_get_u(const nlohmann::json& item, const char* name);
+bool ddb_get_bool(const nlohmann::json& item, const char* name);
+
+} // namespace vf::adapters::aws
