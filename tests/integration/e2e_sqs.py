@@ -21,6 +21,10 @@ AWS does.
   in the enriched shape in the SQS dead-letter queue (`--sqs-dlq-url`),
   and in the analyzer's scheduled incident report, written to the bucket
   under incidents/.
+- A store slow to confirm objects (HEADs held 4 s behind a proxy): the
+  messages' visibility (2 s) is extended while their events wait, none is
+  received twice. A 300 KiB message (the queue allows 1 MiB) is deleted
+  with a log line and the next one is taken.
 - An event whose object the store cannot confirm (the store is down) is
   left, received again, and moved to the DLQ by the queue's redrive policy
   after maxReceiveCount; the source keeps consuming.
@@ -200,6 +204,66 @@ class Forwarder:
                          sns_shape)[(n + copy) % 3]
                 self.sqs.send(shape(rec, key))
                 self.sent += 1
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class SlowHeads:
+    """An HTTP proxy in front of s3rver that holds every HEAD for
+    `delay_s` (the store is slow to confirm an object, so the events of a
+    received message stay unanswered longer than half its visibility
+    timeout). Requests go on byte for byte, Host included, so SigV4
+    signatures still hold."""
+
+    def __init__(self, target_port, delay_s):
+        import http.client
+        outer = self
+        self.heads = 0
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def relay(self):
+                n = int(self.headers.get("Content-Length", "0") or "0")
+                body = self.rfile.read(n) if n else None
+                if self.command == "HEAD":
+                    outer.heads += 1
+                    time.sleep(delay_s)
+                conn = http.client.HTTPConnection("127.0.0.1", target_port,
+                                                  timeout=30)
+                conn.putrequest(self.command, self.path, skip_host=True,
+                                skip_accept_encoding=True)
+                for k, v in self.headers.items():
+                    conn.putheader(k, v)
+                conn.endheaders(body)
+                r = conn.getresponse()
+                data = r.read()
+                self.send_response(r.status)
+                sized = False
+                for k, v in r.getheaders():
+                    if k.lower() in ("transfer-encoding", "connection"):
+                        continue
+                    sized = sized or k.lower() == "content-length"
+                    self.send_header(k, v)
+                if not sized:
+                    self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(data)
+                conn.close()
+
+            do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = relay
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
+                                                     Handler)
+        self.port = self.httpd.server_address[1]
+        threading.Thread(target=self.httpd.serve_forever,
+                         daemon=True).start()
 
     def close(self):
         self.httpd.shutdown()
@@ -400,6 +464,65 @@ class SqsIntake(unittest.TestCase):
                   f"{report.get('total')}", flush=True)
             self.assertGreaterEqual(report["total"], 1)
             self.assertIn(job["job_id"], json.dumps(report))
+        finally:
+            server.stop()
+
+
+    def test_4_slow_store_visibility_extended_not_redelivered(self):
+        # HEADs take 4 s; messages are hidden for 2 s unless extended.
+        proxy = SlowHeads(self.s3_port, 4.0)
+        server = h.Server(h.binary, env=AWS_ENV, extra_args=node_args(
+            proxy.port, self.sqs, visibility="2"))
+        try:
+            c = server.client()
+            m0 = c.metrics()
+            dlq0 = self.sqs.counts(self.sqs.dlq)  # test_3 leaves one there
+            jid = upload(c, "slow store.mp4")
+            once_each(self, c, [jid])
+            self.assertTrue(self.sqs.wait_empty(60), self.sqs.counts())
+            m1 = c.metrics()
+
+            def grew(outcome):
+                return (h.metric_value(m1, "vidflow_sqs_messages_total",
+                                       outcome=outcome)
+                        - h.metric_value(m0, "vidflow_sqs_messages_total",
+                                         outcome=outcome))
+            self.assertGreaterEqual(proxy.heads, 1)
+            self.assertGreaterEqual(grew("extended"), 3,
+                                    "three messages, each extended")
+            # Each of the three copies received once: none came back.
+            self.assertEqual(grew("received"), 3)
+            self.assertEqual(grew("retried"), 0)
+            self.assertEqual(grew("deleted"), 3)
+            self.assertEqual(self.sqs.counts(self.sqs.dlq), dlq0)
+        finally:
+            server.stop()
+            proxy.close()
+
+    def test_5_oversized_message_deleted_and_consuming_goes_on(self):
+        # SQS takes up to 1 MiB now; vidflow reads at most 256 KiB (an S3
+        # event is a few KiB).
+        self.sqs.client.set_queue_attributes(
+            QueueUrl=self.sqs.queue,
+            Attributes={"MaximumMessageSize": "1048576"})
+        server = h.Server(h.binary, env=AWS_ENV,
+                          extra_args=node_args(self.s3_port, self.sqs))
+        try:
+            c = server.client()
+            m0 = c.metrics()
+            dlq0 = self.sqs.counts(self.sqs.dlq)
+            self.sqs.send(json.dumps({"Records": [], "pad": "x" * 300000}))
+            jid = upload(c, "after the big one.mp4")
+            once_each(self, c, [jid])
+            self.assertTrue(self.sqs.wait_empty(60), self.sqs.counts())
+            m1 = c.metrics()
+            self.assertEqual(
+                h.metric_value(m1, "vidflow_sqs_messages_total",
+                               outcome="rejected")
+                - h.metric_value(m0, "vidflow_sqs_messages_total",
+                                 outcome="rejected"), 1)
+            self.assertIn("is larger than 262144", server.log_text())
+            self.assertEqual(self.sqs.counts(self.sqs.dlq), dlq0)
         finally:
             server.stop()
 
