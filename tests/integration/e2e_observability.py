@@ -65,7 +65,14 @@ class ShippedFiles(unittest.TestCase):
             h.upload(job["upload_url"], h.read_bytes(h.clip(SOURCE)),
                      "video/mp4")
             c.wait_status(job["job_id"])
+            # The task counters reach the metrics actor after the job's end
+            # is visible (a separate message): wait for them, briefly.
+            end = time.monotonic() + 15
             exported = set(h.metric_families(c.metrics()))
+            while ("vidflow_tasks_total" not in exported
+                   and time.monotonic() < end):
+                time.sleep(0.1)
+                exported = set(h.metric_families(c.metrics()))
         finally:
             server.stop()
         # Only a coordinator with worker nodes has these series

@@ -209,6 +209,12 @@ class S3OnAws(unittest.TestCase):
             self.assertIn("credentials", r.json()["detail"])
             # The node stays up and says why in its log.
             self.assertEqual(c.call("GET", "/healthz").status, 200)
+            end = time.monotonic() + 10
+            while (time.monotonic() < end and "no AWS credentials for the "
+                   "store" not in server.log_text()):
+                time.sleep(0.1)
+            self.assertIn("no AWS credentials for the store",
+                          server.log_text())
         finally:
             server.stop()
             ecs.close()

@@ -21,6 +21,8 @@ AWS does.
   in the enriched shape in the SQS dead-letter queue (`--sqs-dlq-url`),
   and in the analyzer's scheduled incident report, written to the bucket
   under incidents/.
+- The SQS DLQ down when a job fails, then `kill -9`: the message waits in
+  the node's outbox and reaches the DLQ after the restart.
 - A store slow to confirm objects (HEADs held 4 s behind a proxy): the
   messages' visibility (2 s) is extended while their events wait, none is
   received twice. A 300 KiB message (the queue allows 1 MiB) is deleted
@@ -467,6 +469,60 @@ class SqsIntake(unittest.TestCase):
         finally:
             server.stop()
 
+
+    def test_3b_dead_letter_survives_sqs_outage_and_kill_9(self):
+        data = tempfile.mkdtemp(prefix="data-", dir=h.scratch_dir())
+        http_port, store_port = h.free_port(), h.free_port()
+        # The DLQ's SQS is down: nothing listens at that port.
+        down = (f"http://127.0.0.1:{h.free_port()}/000000000000/"
+                + self.sqs.dlq.rsplit("/", 1)[1])
+
+        def start(dlq_url):
+            return h.Server(h.binary, env=AWS_ENV, data_dir=data,
+                            http_port=http_port, store_port=store_port,
+                            extra_args=node_args(self.s3_port, self.sqs)
+                            + ["--sqs-dlq-url", dlq_url,
+                               "--max-attempts", "1"])
+        server = start(down)
+        c = server.client()
+        job = c.create_job("bad while sqs is down.mp4", "video/mp4")
+        r = h.upload(job["upload_url"], h.read_bytes(h.clip("random.bin")),
+                     "video/mp4")
+        self.assertEqual(r.status, 200, r)
+        done = c.wait_status(job["job_id"], h.TERMINAL, deadline_s=60)
+        self.assertEqual(done["status"], "FAILED", done)
+        outbox = os.path.join(data, "outbox", "sqs-dead-letters")
+        end = time.monotonic() + 20
+        while time.monotonic() < end and h.metric_value(
+                c.metrics(), "vidflow_sqs_dead_letters_total",
+                outcome="failed") < 1:
+            time.sleep(0.2)
+        self.assertEqual(len(os.listdir(outbox)), 1, os.listdir(outbox))
+        server.proc.send_signal(signal.SIGKILL)
+        server.proc.wait()
+        server.expect_exit(-signal.SIGKILL)
+        server2 = start(self.sqs.dlq)
+        try:
+            end = time.monotonic() + 30
+            mine = []
+            while time.monotonic() < end and not mine:
+                mine = [m for m in self.sqs.receive_all(self.sqs.dlq)
+                        if job["job_id"] in m["Body"]]
+                time.sleep(0.2)
+            self.assertEqual(len(mine), 1, "the failed job never reached "
+                             "the SQS DLQ after the restart")
+            self.assertEqual(json.loads(mine[0]["Body"])["job_id"],
+                             job["job_id"])
+            end = time.monotonic() + 10
+            while time.monotonic() < end and os.listdir(outbox):
+                time.sleep(0.1)
+            self.assertEqual(os.listdir(outbox), [], "sent, so forgotten")
+            self.assertIn("left from before", server2.log_text())
+            # The events the killed node took come back after their
+            # visibility timeout: this node finishes them.
+            self.assertTrue(self.sqs.wait_empty(60), self.sqs.counts())
+        finally:
+            server2.stop()
 
     def test_4_slow_store_visibility_extended_not_redelivered(self):
         # HEADs take 4 s; messages are hidden for 2 s unless extended.

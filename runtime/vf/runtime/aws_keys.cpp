@@ -2,8 +2,14 @@
 
 #include "vf/runtime/aws_keys.hpp"
 
+#include "caf/typed_event_based_actor.hpp"
+
+#include "vf/messages/errc.hpp"
+#include "vf/messages/type_ids.hpp"
+
 #include <chrono>
 #include <map>
+#include <memory>
 #include <mutex>
 
 namespace vf::runtime {
@@ -34,6 +40,37 @@ adapters::s3::key_source s3_keys_of(const std::string& profile) {
       return std::move(creds.error());
     return std::move(creds->keys);
   };
+}
+
+void keep_aws_keys_fresh(node& n, const std::string& profile) {
+  using refresher_actor = caf::typed_actor<caf::reacts_to<atoms::tick>>;
+  auto chain = aws_chain_of(profile);
+  auto& log = n.log();
+  auto behavior
+    = [chain,
+       &log](refresher_actor::pointer self) -> refresher_actor::behavior_type {
+    auto failing = std::make_shared<bool>(false);
+    self->send(self, atoms::tick_v);
+    return {
+      [self, chain, failing, &log](atoms::tick) {
+        auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                     std::chrono::system_clock::now().time_since_epoch())
+                     .count();
+        auto keys = chain->get(now);
+        if (!keys && !*failing)
+          log.warn("aws", "no AWS credentials for the store now ("
+                            + messages::message_of(keys.error())
+                            + "); presigning answers 503 until there are");
+        else if (keys && *failing)
+          log.info("aws",
+                   "AWS credentials for the store again, from " + keys->source);
+        *failing = !keys;
+        self->delayed_send(self, std::chrono::seconds{30}, atoms::tick_v);
+      },
+    };
+  };
+  n.keep("aws keys refresher", tier::edge,
+         n.system().spawn<caf::detached>(behavior));
 }
 
 } // namespace vf::runtime

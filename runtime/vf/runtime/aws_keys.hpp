@@ -7,6 +7,7 @@
 
 #include "vf/adapters/aws/credentials.hpp"
 #include "vf/adapters/s3/client.hpp"
+#include "vf/runtime/node.hpp"
 
 #include <memory>
 #include <string>
@@ -20,5 +21,12 @@ aws_chain_of(const std::string& profile);
 
 /// The chain as a source of S3 signing keys.
 adapters::s3::key_source s3_keys_of(const std::string& profile);
+
+/// Keeps the chain of `profile` fresh from a detached actor of `n`: it
+/// fetches keys at once and asks the chain every 30 s, so the refresh 5
+/// minutes before expiry happens there and the API's presigners, which run
+/// on the cooperative scheduler, find fresh keys without waiting. Logs
+/// when keys cannot be had and when they can again.
+void keep_aws_keys_fresh(node& n, const std::string& profile);
 
 } // namespace vf::runtime

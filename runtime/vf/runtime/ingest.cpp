@@ -5,6 +5,7 @@
 #include "vf/adapters/http/api_server.hpp"
 #include "vf/adapters/http/user_table.hpp"
 #include "vf/messages/errc.hpp"
+#include "vf/runtime/aws_keys.hpp"
 #include "vf/runtime/cluster.hpp"
 #include "vf/runtime/command.hpp"
 #include "vf/runtime/intake_link.hpp"
@@ -54,6 +55,8 @@ int serve_ingest(const node_config& cfg, const redis_edge_config& rcfg) {
   events_only.claims = false;
   events_only.redis.completions.clear();
   auto redis = spawn_redis_edge(n, events_only, seed);
+  if (cfg.store_aws_credentials)
+    keep_aws_keys_fresh(n, cfg.summarizer.profile);
   auto api_cfg = api_config_of(cfg);
   api_cfg.presign_upload = upload_presigner_of(cfg);
   api_cfg.presign_download = download_presigner_of(cfg);

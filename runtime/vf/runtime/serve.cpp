@@ -8,6 +8,7 @@
 
 #include "vf/actors/upload_gate.hpp"
 #include "vf/messages/errc.hpp"
+#include "vf/runtime/aws_keys.hpp"
 #include "vf/runtime/cluster.hpp"
 #include "vf/runtime/command.hpp"
 #include "vf/runtime/domain.hpp"
@@ -106,7 +107,10 @@ int serve(const std::vector<std::string>& raw_args) {
   auto redis = spawn_redis_edge(n, *redis_cfg, seed);
   if (redis.claims)
     stores->claims = redis.claims;
-  auto dlq_feed = dead_letter_feed(n, *xs, cfg->summarizer.profile);
+  if (cfg->store_aws_credentials)
+    keep_aws_keys_fresh(n, cfg->summarizer.profile);
+  auto dlq_feed
+    = dead_letter_feed(n, *xs, cfg->summarizer.profile, cfg->data_dir);
   if (!dlq_feed)
     return fail("SQS dead-letter feed", messages::message_of(dlq_feed.error()));
   auto on_job_end = redis.on_job_end;

@@ -174,7 +174,8 @@ std::string dead_letter_message(const messages::job& j) {
 }
 
 caf::expected<std::function<void(const messages::job&, int64_t)>>
-dead_letter_feed(node& n, const settings& xs, const std::string& profile) {
+dead_letter_feed(node& n, const settings& xs, const std::string& profile,
+                 const std::string& data_dir) {
   using result = std::function<void(const messages::job&, int64_t)>;
   adapters::aws::sqs_publisher_config cfg;
   cfg.queue.queue_url = xs.str("sqs.dlq_url");
@@ -187,6 +188,8 @@ dead_letter_feed(node& n, const settings& xs, const std::string& profile) {
                       "setting sqs.dlq_url (" + xs.origin("sqs.dlq_url") + ") "
                         + messages::message_of(err));
   cfg.queue.creds = aws_chain_of(profile);
+  // Taken messages survive a crash or an outage until SQS has them.
+  cfg.outbox_dir = data_dir + "/outbox/sqs-dead-letters";
   cfg.count = outcome_counter(n, "vidflow_sqs_dead_letters_total",
                               "Failed jobs fed to the SQS dead-letter queue "
                               "(sqs.dlq_url): sent, failed (a try that "

@@ -38,9 +38,12 @@ parse_sqs_body(std::string_view body);
 /// the reference design's enriched shape (`job_id`, `bucket`, `key`,
 /// `error_code`, `error_message`, `recommendation`, plus `category`,
 /// `filename`, `failed_at`, `source`), through a buffering publisher
-/// (`vidflow_sqs_dead_letters_total{outcome}`). The error names the setting.
+/// (`vidflow_sqs_dead_letters_total{outcome}`) whose outbox,
+/// `<data_dir>/outbox/sqs-dead-letters/`, keeps each message until SQS has
+/// it, across crashes and outages. The error names the setting.
 caf::expected<std::function<void(const messages::job&, int64_t)>>
-dead_letter_feed(node& n, const settings& xs, const std::string& profile);
+dead_letter_feed(node& n, const settings& xs, const std::string& profile,
+                 const std::string& data_dir);
 
 /// The enriched message for a failed job.
 std::string dead_letter_message(const messages::job& j);

@@ -3,9 +3,11 @@
 // Sends messages to an SQS queue from a bounded buffer, in batches of 10,
 // retrying with backoff while SQS is unreachable: the feed of dead letters
 // (failed jobs, in the reference design's enriched shape) to an SQS
-// dead-letter queue, so AWS-native tooling sees them. Best effort: the job
-// store's dead letters are the record; a message still buffered when the
-// process dies is not sent.
+// dead-letter queue, so AWS-native tooling sees them. With an outbox
+// directory every message is written there (synced) when it is taken and
+// removed once SQS has it; a restart sends what is left, so a kill -9 or a
+// long SQS outage loses nothing the publisher took (at least once: a
+// message sent just before a crash may be sent again).
 
 #pragma once
 
@@ -34,12 +36,15 @@ struct sqs_publisher_config {
   sqs_config queue;
   /// Messages buffered at most.
   size_t max_buffered = 10000;
+  /// Where messages wait until SQS has them; empty: in memory only.
+  std::string outbox_dir;
   /// Counts `sent`, `failed` (a try that failed), `dropped`.
   std::function<void(const char* outcome)> count;
   std::function<void(bool warn, const std::string& text)> log;
 };
 
-/// Spawns the publisher (a detached actor: its calls block).
+/// Spawns the publisher (a detached actor: its calls block); it first
+/// takes what the outbox holds, oldest first.
 sqs_publisher_actor spawn_sqs_publisher(caf::actor_system& sys,
                                         sqs_publisher_config cfg);
 

@@ -330,10 +330,13 @@ caf::error perform(const client_config& cfg, const call& c, transfer& tr,
                  std::chrono::system_clock::now().time_since_epoch())
                  .count();
     sc.amz_date = sigv4::format_amz_date(now);
+    // No keys now (temporary credentials that cannot be fetched) is a
+    // passing condition: the caller tries again, nothing is refused for
+    // good (an event would be dropped, a job dead-lettered).
     auto keys = keys_of(cfg);
     if (!keys)
       return make_error(
-        errc::unauthorized,
+        errc::storage_unavailable,
         c.what() + ": no credentials: " + messages::message_of(keys.error()));
     auto signed_req = sigv4::sign_headers(std::move(req), *keys, sc);
     for (auto& [name, value] : signed_req.headers) {

@@ -93,7 +93,8 @@ struct object_info {
 ///
 /// Errors (`vf::messages::errc`): `not_found` (404), `forbidden` (403),
 /// `unauthorized` (401), `storage_unavailable` (5xx, connection refused,
-/// timeout, any transport failure; the message says what failed),
+/// timeout, any transport failure, no keys from `cfg.keys` now; the
+/// message says what failed),
 /// `invalid_argument` (bad endpoint, empty bucket or key, timeout <= 0,
 /// other 4xx), `internal` (local failures, unexpected statuses).
 caf::expected<object_info> head_object(const client_config& cfg,
