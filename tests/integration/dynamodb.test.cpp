@@ -15,6 +15,7 @@
 #include "caf/actor_system_config.hpp"
 #include "caf/scoped_actor.hpp"
 
+#include "vf/adapters/aws/dynamodb_jobs.hpp"
 #include "vf/adapters/aws/dynamodb_store.hpp"
 #include "vf/messages/errc.hpp"
 #include "vf/messages/register_types.hpp"
@@ -98,7 +99,7 @@ CAF_TEST(the table is checked and made on request) {
   CAF_REQUIRE(doc);
   CAF_CHECK_EQUAL((*doc)["Table"]["BillingModeSummary"]["BillingMode"],
                   "PAY_PER_REQUEST");
-  CAF_CHECK_EQUAL((*doc)["Table"]["GlobalSecondaryIndexes"].size(), 2u);
+  CAF_CHECK_EQUAL((*doc)["Table"]["GlobalSecondaryIndexes"].size(), 3u);
 }
 
 CAF_TEST(a claim is made once however many ask) {
@@ -231,6 +232,257 @@ CAF_TEST(the store actor serves claims and the ledger) {
              });
   self->send_exit(store, caf::exit_reason::user_shutdown);
   self->send_exit(lost, caf::exit_reason::user_shutdown);
+}
+
+namespace {
+
+vf::messages::job a_job(const std::string& id, const std::string& owner,
+                        int64_t created) {
+  vf::messages::job x;
+  x.id = id;
+  x.owner = owner;
+  x.filename = "clip \"one\".mp4";
+  x.content_type = "video/mp4";
+  x.bucket = "uploads";
+  x.key = "uploads/" + id + "/clip.mp4";
+  x.created_at = created;
+  x.updated_at = created;
+  x.priority = -1;
+  x.outputs = R"({"thumbnails":["small"]})";
+  x.request_id = "req-" + id;
+  return x;
+}
+
+} // namespace
+
+CAF_TEST(jobs are stored whole and journaled with their changes) {
+  CAF_REQUIRE(start_error.empty());
+  CAF_REQUIRE(!aws::ensure_table(cfg, true));
+  using vf::messages::job_status;
+  auto x = a_job("j1", "alice", 1000);
+  x.callback_url = "https://hooks.example.com/vf";
+  CAF_REQUIRE(aws::ddb_create_job(cfg, x));
+  CHECK_ERRC(aws::ddb_create_job(cfg, x), errc::duplicate);
+  auto got = aws::ddb_get_job(cfg, "j1");
+  CAF_REQUIRE(got);
+  CAF_CHECK_EQUAL(got->filename, x.filename);
+  CAF_CHECK_EQUAL(got->priority, -1);
+  CAF_CHECK_EQUAL(got->outputs, x.outputs);
+  CAF_CHECK_EQUAL(got->request_id, "req-j1");
+  CAF_CHECK(got->status == job_status::awaiting_upload);
+  CHECK_ERRC(aws::ddb_get_job(cfg, "nope"), errc::not_found);
+  // The upload arrives; then a field changes without a new status.
+  x.status = job_status::submitted;
+  x.updated_at = 2000;
+  x.object = {"uploads", x.key, "v1", "etag1", 24305, "", "ab12"};
+  CAF_REQUIRE(aws::ddb_put_job(cfg, x));
+  x.attempts = 1;
+  x.step = "probe";
+  CAF_REQUIRE(aws::ddb_put_job(cfg, x));
+  got = aws::ddb_get_job(cfg, "j1");
+  CAF_REQUIRE(got);
+  CAF_CHECK_EQUAL(got->object.size, 24305u);
+  CAF_CHECK_EQUAL(got->object.sha256, "ab12");
+  CAF_CHECK_EQUAL(got->step, "probe");
+  auto events = aws::ddb_events(cfg, "j1", 0);
+  CAF_REQUIRE(events);
+  CAF_REQUIRE_EQUAL(events->size(), 2u);
+  CAF_CHECK_EQUAL((*events)[0].seq, 1u);
+  CAF_CHECK((*events)[1].status == job_status::submitted);
+  CAF_CHECK_EQUAL((*events)[1].at, 2000);
+  // It fails: the journal line and the callback's delivery come with it.
+  x.status = job_status::failed;
+  x.updated_at = 3000;
+  x.error_code = errc::bad_media;
+  x.error_message = "not a media file";
+  CAF_REQUIRE(aws::ddb_put_job(cfg, x));
+  events = aws::ddb_events(cfg, "j1", 2);
+  CAF_REQUIRE(events);
+  CAF_REQUIRE_EQUAL(events->size(), 1u);
+  CAF_CHECK_EQUAL((*events)[0].seq, 3u);
+  CAF_CHECK_EQUAL((*events)[0].error_code, errc::bad_media);
+  auto dl = aws::ddb_deliveries(cfg, "j1");
+  CAF_REQUIRE(dl);
+  CAF_REQUIRE_EQUAL(dl->size(), 1u);
+  CAF_CHECK_EQUAL((*dl)[0].id, "dlv_j1_3");
+  CAF_CHECK_EQUAL((*dl)[0].state, "pending");
+  CAF_CHECK_EQUAL((*dl)[0].url, x.callback_url);
+  CAF_CHECK_EQUAL((*dl)[0].next_at, 3000);
+  CAF_CHECK_EQUAL((*dl)[0].body,
+                  R"({"id":"dlv_j1_3","type":"job.failed","job_id":"j1",)"
+                  R"("status":"FAILED","series":0,"error_code":"bad_media",)"
+                  R"("error_message":"not a media file","result":null,)"
+                  R"("at":"1970-01-01T00:00:03.000Z"})");
+  // Redriven and ended again: a second delivery.
+  x.status = job_status::submitted;
+  x.series = 1;
+  x.updated_at = 4000;
+  CAF_REQUIRE(aws::ddb_put_job(cfg, x));
+  x.status = job_status::succeeded;
+  x.updated_at = 5000;
+  x.error_code = errc::none;
+  x.error_message.clear();
+  CAF_REQUIRE(aws::ddb_put_job(cfg, x));
+  dl = aws::ddb_deliveries(cfg, "j1");
+  CAF_REQUIRE(dl);
+  CAF_REQUIRE_EQUAL(dl->size(), 2u);
+  CAF_CHECK((*dl)[1].body.find(R"("result":"/jobs/j1/result")")
+            != std::string::npos);
+  CAF_CHECK((*dl)[1].body.find(R"("error_code":null)") != std::string::npos);
+  events = aws::ddb_events(cfg, "j1", 0);
+  CAF_REQUIRE(events);
+  CAF_CHECK_EQUAL(events->size(), 5u);
+  CAF_CHECK(aws::ddb_events(cfg, "unknown", 0)->empty());
+  // Never created: not_found, nothing written.
+  CHECK_ERRC(aws::ddb_put_job(cfg, a_job("ghost", "alice", 1)),
+             errc::not_found);
+  CHECK_ERRC(aws::ddb_get_job(cfg, "ghost"), errc::not_found);
+}
+
+CAF_TEST(listings are index queries in the promised order) {
+  CAF_REQUIRE(start_error.empty());
+  CAF_REQUIRE(!aws::ensure_table(cfg, true));
+  using vf::messages::job_status;
+  // Five jobs of alice, two of bob, in various states.
+  for (int i = 0; i < 5; ++i)
+    CAF_REQUIRE(aws::ddb_create_job(
+      cfg, a_job("a" + std::to_string(i), "alice", 100 + i)));
+  for (int i = 0; i < 2; ++i)
+    CAF_REQUIRE(
+      aws::ddb_create_job(cfg, a_job("b" + std::to_string(i), "bob", 200 + i)));
+  auto move = [&](const std::string& id, job_status s, int64_t at) {
+    auto x = aws::ddb_get_job(cfg, id);
+    CAF_REQUIRE(x);
+    x->status = s;
+    x->updated_at = at;
+    CAF_REQUIRE(aws::ddb_put_job(cfg, *x));
+  };
+  move("a1", job_status::processing, 1005);
+  move("a3", job_status::submitted, 1001);
+  move("b1", job_status::processing, 1003);
+  move("a0", job_status::succeeded, 1010);
+  auto hist = aws::ddb_history(cfg, "alice", 3);
+  CAF_REQUIRE(hist);
+  CAF_REQUIRE_EQUAL(hist->size(), 3u);
+  CAF_CHECK_EQUAL((*hist)[0].id, "a4");
+  CAF_CHECK_EQUAL((*hist)[2].id, "a2");
+  hist = aws::ddb_history(cfg, "bob", 10);
+  CAF_REQUIRE(hist);
+  CAF_CHECK_EQUAL(hist->size(), 2u);
+  hist = aws::ddb_history(cfg, "", 4);
+  CAF_REQUIRE(hist);
+  CAF_REQUIRE_EQUAL(hist->size(), 4u);
+  CAF_CHECK_EQUAL((*hist)[0].id, "b1");
+  CAF_CHECK_EQUAL((*hist)[1].id, "b0");
+  CAF_CHECK_EQUAL((*hist)[2].id, "a4");
+  auto active = aws::ddb_active(cfg);
+  CAF_REQUIRE(active);
+  CAF_REQUIRE_EQUAL(active->size(), 3u);
+  CAF_CHECK_EQUAL((*active)[0].id, "a3");
+  CAF_CHECK_EQUAL((*active)[1].id, "b1");
+  CAF_CHECK_EQUAL((*active)[2].id, "a1");
+  auto processing = aws::ddb_in_status(cfg, job_status::processing, 10);
+  CAF_REQUIRE(processing);
+  CAF_REQUIRE_EQUAL(processing->size(), 2u);
+  CAF_CHECK_EQUAL((*processing)[0].id, "a1");
+  auto counts = aws::ddb_counts(cfg);
+  CAF_REQUIRE(counts);
+  CAF_CHECK_EQUAL((*counts)[static_cast<size_t>(job_status::awaiting_upload)],
+                  3u);
+  CAF_CHECK_EQUAL((*counts)[static_cast<size_t>(job_status::processing)], 2u);
+  CAF_CHECK_EQUAL((*counts)[static_cast<size_t>(job_status::submitted)], 1u);
+  CAF_CHECK_EQUAL((*counts)[static_cast<size_t>(job_status::succeeded)], 1u);
+  // Results: the first write wins.
+  vf::messages::job_result r{"a0", R"({"format":{}})", "a summary", 1011, "[]"};
+  auto put = aws::ddb_put_result(cfg, r);
+  CAF_REQUIRE(put);
+  CAF_CHECK(*put);
+  r.summary = "another";
+  put = aws::ddb_put_result(cfg, r);
+  CAF_REQUIRE(put);
+  CAF_CHECK(!*put);
+  auto back = aws::ddb_get_result(cfg, "a0");
+  CAF_REQUIRE(back);
+  CAF_CHECK_EQUAL(back->summary, "a summary");
+  CAF_CHECK_EQUAL(back->metadata, R"({"format":{}})");
+  CHECK_ERRC(aws::ddb_get_result(cfg, "a1"), errc::not_found);
+}
+
+CAF_TEST(a failed job and its dead letter) {
+  CAF_REQUIRE(start_error.empty());
+  CAF_REQUIRE(!aws::ensure_table(cfg, true));
+  using vf::messages::job_status;
+  auto x = a_job("d1", "alice", 100);
+  CAF_REQUIRE(aws::ddb_create_job(cfg, x));
+  vf::messages::dead_letter dl;
+  dl.job_id = "d1";
+  dl.object = {"uploads", x.key, "v1", "e1", 10, "", ""};
+  dl.filename = x.filename;
+  dl.series = 0;
+  dl.kind = vf::messages::task_kind::probe;
+  dl.error_code = errc::bad_media;
+  dl.error_message = "not a media file";
+  dl.attempts = {attempt("d1", 1, 150, false), attempt("d1", 2, 160, false)};
+  dl.probe_output = "";
+  dl.created_at = 170;
+  x.status = job_status::failed;
+  x.updated_at = 170;
+  x.error_code = errc::bad_media;
+  // Another job's letter, an unknown job: refused, nothing written.
+  auto other = dl;
+  other.job_id = "d2";
+  CHECK_ERRC(aws::ddb_bury(cfg, other, x), errc::invalid_argument);
+  auto ghost = a_job("ghost-dl", "alice", 1);
+  other.job_id = "ghost-dl";
+  CHECK_ERRC(aws::ddb_bury(cfg, other, ghost), errc::not_found);
+  CHECK_ERRC(aws::ddb_dlq_get(cfg, "ghost-dl"), errc::not_found);
+  CAF_REQUIRE(aws::ddb_bury(cfg, dl, x));
+  auto job = aws::ddb_get_job(cfg, "d1");
+  CAF_REQUIRE(job);
+  CAF_CHECK(job->status == job_status::failed);
+  auto got = aws::ddb_dlq_get(cfg, "d1");
+  CAF_REQUIRE(got);
+  CAF_CHECK_EQUAL(got->error_message, "not a media file");
+  CAF_CHECK_EQUAL(got->object.etag, "e1");
+  CAF_REQUIRE_EQUAL(got->attempts.size(), 2u);
+  CAF_CHECK_EQUAL(got->attempts[1].lease_id, 2u);
+  CAF_CHECK_EQUAL(got->redriven_at, 0);
+  // Redriven once.
+  auto r = aws::ddb_redriven(cfg, "d1", 0, 200);
+  CAF_REQUIRE(r);
+  CAF_CHECK(*r);
+  r = aws::ddb_redriven(cfg, "d1", 0, 300);
+  CAF_REQUIRE(r);
+  CAF_CHECK(!*r);
+  CHECK_ERRC(aws::ddb_redriven(cfg, "d1", 7, 300), errc::not_found);
+  CHECK_ERRC(aws::ddb_redriven(cfg, "d1", 0, 0), errc::invalid_argument);
+  // It fails again in series 1: the newest record is that one.
+  dl.series = 1;
+  dl.created_at = 400;
+  dl.error_message = "still not media";
+  x.series = 1;
+  x.updated_at = 400;
+  CAF_REQUIRE(aws::ddb_bury(cfg, dl, x));
+  got = aws::ddb_dlq_get(cfg, "d1");
+  CAF_REQUIRE(got);
+  CAF_CHECK_EQUAL(got->series, 1u);
+  CAF_CHECK_EQUAL(got->error_message, "still not media");
+  // The list: newest first, from a time on.
+  auto list = aws::ddb_dlq_list(cfg, 0, 10);
+  CAF_REQUIRE(list);
+  CAF_REQUIRE_EQUAL(list->size(), 2u);
+  CAF_CHECK_EQUAL((*list)[0].series, 1u);
+  CAF_CHECK_EQUAL((*list)[1].redriven_at, 200);
+  list = aws::ddb_dlq_list(cfg, 300, 10);
+  CAF_REQUIRE(list);
+  CAF_CHECK_EQUAL(list->size(), 1u);
+  auto removed = aws::ddb_dlq_remove(cfg, "d1");
+  CAF_REQUIRE(removed);
+  CAF_CHECK(*removed);
+  removed = aws::ddb_dlq_remove(cfg, "d1");
+  CAF_REQUIRE(removed);
+  CAF_CHECK(!*removed);
+  CHECK_ERRC(aws::ddb_dlq_get(cfg, "d1"), errc::not_found);
 }
 
 CAF_TEST(errors say what went wrong) {

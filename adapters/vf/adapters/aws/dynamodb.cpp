@@ -6,6 +6,7 @@
 #include "vf/messages/errc.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <random>
 #include <thread>
 
@@ -121,6 +122,21 @@ caf::expected<json> ddb_call(const dynamodb_config& cfg,
                       + std::to_string(cfg.tries) + " tries)");
 }
 
+caf::expected<std::optional<json>> ddb_get_item(const dynamodb_config& cfg,
+                                                const std::string& pk,
+                                                const std::string& sk) {
+  auto doc = ddb_call(cfg, "GetItem",
+                      json{{"TableName", cfg.table},
+                           {"Key", {{"pk", ddb_s(pk)}, {"sk", ddb_s(sk)}}},
+                           {"ConsistentRead", true}});
+  if (!doc)
+    return std::move(doc.error());
+  auto item = doc->find("Item");
+  if (item == doc->end() || !item->is_object())
+    return std::optional<json>{};
+  return std::optional<json>{std::move(*item)};
+}
+
 caf::expected<std::vector<json>> ddb_query(const dynamodb_config& cfg,
                                            json body, size_t limit) {
   std::vector<json> items;
@@ -151,7 +167,8 @@ json table_definition(const std::string& table) {
                 {"Projection", {{"ProjectionType", "ALL"}}}};
   };
   json attrs = json::array();
-  for (auto name : {"pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk"})
+  for (auto name :
+       {"pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "gsi3pk", "gsi3sk"})
     attrs.push_back({{"AttributeName", name}, {"AttributeType", "S"}});
   return json{
     {"TableName", table},
@@ -162,7 +179,8 @@ json table_definition(const std::string& table) {
                   {{"AttributeName", "sk"}, {"KeyType", "RANGE"}}})},
     {"GlobalSecondaryIndexes",
      json::array({index("by_owner", "gsi1pk", "gsi1sk"),
-                  index("by_status", "gsi2pk", "gsi2sk")})},
+                  index("by_status", "gsi2pk", "gsi2sk"),
+                  index("by_due", "gsi3pk", "gsi3sk")})},
   };
 }
 
@@ -202,6 +220,13 @@ caf::error ensure_table(const dynamodb_config& cfg, bool create,
                                                      + status + ", not ACTIVE");
     std::this_thread::sleep_for(std::chrono::milliseconds{200});
   }
+}
+
+std::string ddb_padded(uint64_t x, int width) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%0*llu", width,
+                static_cast<unsigned long long>(x));
+  return buf;
 }
 
 json ddb_s(std::string_view str) {

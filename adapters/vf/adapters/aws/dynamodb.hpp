@@ -13,10 +13,12 @@
 // | claim       | `claim#<key>`     | `claim`                            |
 // | attempt     | `job#<id>`        | `attempt#<finished_ms>#<lease_id>` |
 //
-// Two global secondary indexes are part of the table from the start, for
-// the job items that follow: `by_owner` (`gsi1pk`, `gsi1sk`: a user's
-// history, newest first) and `by_status` (`gsi2pk`, `gsi2sk`: jobs in a
-// status by time, for recovery and sweeps), so no read is a scan.
+// Three global secondary indexes are part of the table from the start, for
+// the job items (dynamodb_jobs.hpp): `by_owner` (`gsi1pk`, `gsi1sk`: a
+// user's history, newest first), `by_status` (`gsi2pk`, `gsi2sk`: jobs in
+// a status by time, for recovery and sweeps) and `by_due` (`gsi3pk`,
+// `gsi3sk`: jobs with a pending callback delivery, by when it is due), so
+// no read is a scan.
 
 #pragma once
 
@@ -29,6 +31,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -66,6 +69,12 @@ caf::expected<nlohmann::json> ddb_call(const dynamodb_config& cfg,
                                        const std::string& action,
                                        const nlohmann::json& body);
 
+/// `GetItem` (`pk`, `sk`), consistent: the item, or nullopt if there is
+/// none.
+caf::expected<std::optional<nlohmann::json>>
+ddb_get_item(const dynamodb_config& cfg, const std::string& pk,
+             const std::string& sk);
+
 /// `Query` through every page (`LastEvaluatedKey`) until `limit` items;
 /// returns the items.
 caf::expected<std::vector<nlohmann::json>>
@@ -80,6 +89,15 @@ nlohmann::json table_definition(const std::string& table);
 caf::error ensure_table(const dynamodb_config& cfg, bool create,
                         std::chrono::milliseconds wait
                         = std::chrono::seconds{60});
+
+/// `x` as `width` decimal digits (more if it needs them), so that string
+/// order is number order in sort keys.
+std::string ddb_padded(uint64_t x, int width = 15);
+
+/// A time in Unix milliseconds for a sort key (negative: 0).
+inline std::string ddb_time_key(int64_t ms) {
+  return ddb_padded(ms < 0 ? 0 : static_cast<uint64_t>(ms));
+}
 
 /// Attribute values.
 nlohmann::json ddb_s(std::string_view str);

@@ -17,6 +17,7 @@
 #include "vf/adapters/aws/dynamodb.hpp"
 #include "vf/messages/claim_store_actor.hpp"
 #include "vf/messages/dead_letter.hpp"
+#include "vf/messages/job.hpp"
 #include "vf/messages/ledger_actor.hpp"
 
 #include <cstdint>
@@ -42,6 +43,38 @@ caf::error ddb_record(const dynamodb_config& cfg,
 /// A job's ledger, oldest first (by finish time, then lease).
 caf::expected<std::vector<messages::attempt_record>>
 ddb_attempts(const dynamodb_config& cfg, const std::string& job_id);
+
+/// Stores dead letter `dl` (replacing the record of the same job and
+/// series) and then the job's new state `x` (FAILED): in that order, so a
+/// FAILED job never lacks its record; a crash between leaves a running job
+/// with a dead letter of its current run, which its next failure replaces
+/// (docs/aws.md, "DynamoDB"). `true`; `errc::not_found` if job `x.id` does
+/// not exist (nothing written); `errc::invalid_argument` if `dl.job_id`
+/// names another job.
+caf::expected<bool> ddb_bury(const dynamodb_config& cfg,
+                             const messages::dead_letter& dl,
+                             const messages::job& x);
+
+/// Dead letters created at or after `since_ms`, newest first, at most
+/// `limit` (the `by_status` index, partition `deadletters`).
+caf::expected<std::vector<messages::dead_letter>>
+ddb_dlq_list(const dynamodb_config& cfg, int64_t since_ms, uint32_t limit);
+
+/// The job's dead letter with the highest series; `errc::not_found`.
+caf::expected<messages::dead_letter> ddb_dlq_get(const dynamodb_config& cfg,
+                                                 const std::string& job_id);
+
+/// Marks dead letter (`job_id`, `series`) redriven at `at_ms` unless it is
+/// already: `true` if this call marked it, `false` if it was before;
+/// `errc::not_found` without such a record; `errc::invalid_argument` for
+/// `at_ms` 0.
+caf::expected<bool> ddb_redriven(const dynamodb_config& cfg,
+                                 const std::string& job_id, uint32_t series,
+                                 int64_t at_ms);
+
+/// Removes every dead letter of `job_id`: `true` if there was any.
+caf::expected<bool> ddb_dlq_remove(const dynamodb_config& cfg,
+                                   const std::string& job_id);
 
 /// Spawns the store: a front actor and `workers` detached workers.
 dynamodb_store_actor spawn_dynamodb_store(caf::actor_system& sys,
