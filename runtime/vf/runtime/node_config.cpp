@@ -13,6 +13,7 @@
 #include "vf/messages/task.hpp"
 #include "vf/runtime/aws_keys.hpp"
 #include "vf/runtime/cluster.hpp"
+#include "vf/runtime/dynamodb_edge.hpp"
 #include "vf/runtime/redis_edge.hpp"
 #include "vf/runtime/sqs_edge.hpp"
 
@@ -295,6 +296,8 @@ const std::vector<setting_spec>& serve_specs() {
     for (auto& x : summarizer_specs())
       xs.push_back(x);
     for (auto& x : sqs_specs())
+      xs.push_back(x);
+    for (auto& x : dynamodb_specs())
       xs.push_back(x);
     return xs;
   }();

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "vf/adapters/aws/bedrock.hpp"
+#include "vf/adapters/aws/dynamodb_store.hpp"
 #include "vf/adapters/minio/events.hpp"
 #include "vf/adapters/objectstore/object_deleter.hpp"
 #include "vf/adapters/objectstore/object_install.hpp"
@@ -44,8 +45,21 @@ open_effects_log(const std::string& path, logger& log) {
 }
 
 caf::expected<messages::stores>
-open_stores(node& n, const node_config& cfg,
+open_stores(node& n, const node_config& cfg, const state_backend& backend,
             std::shared_ptr<adapters::common::effects_log> effects) {
+  if (backend.dynamodb) {
+    if (auto err
+        = adapters::aws::ensure_table(backend.table, backend.create_table))
+      return err;
+    n.log().info("store", "jobs, claims, ledger and dead letters in "
+                          "DynamoDB table "
+                            + backend.table.table + " at "
+                            + backend.table.endpoint);
+    auto store = adapters::aws::spawn_dynamodb_store(
+      n.system(), backend.table, backend.workers, std::move(effects));
+    n.keep("job store", tier::store, store);
+    return messages::stores_of(store);
+  }
   auto db_path = cfg.data_dir + "/vidflow.db";
   auto store = adapters::sqlite::spawn_job_store(n.system(),
                                                  {db_path, 512,

@@ -6,22 +6,23 @@
 
 #pragma once
 
+#include "caf/expected.hpp"
+
 #include "vf/adapters/common/effects_log.hpp"
 #include "vf/adapters/http/api_server.hpp"
 #include "vf/adapters/media/libav_media.hpp"
 #include "vf/adapters/objectstore/store_server.hpp"
-#include "vf/messages/stores.hpp"
 #include "vf/messages/object_checker_actor.hpp"
 #include "vf/messages/orchestrator_actor.hpp"
 #include "vf/messages/presigner_actor.hpp"
 #include "vf/messages/retention_actor.hpp"
+#include "vf/messages/stores.hpp"
 #include "vf/messages/summarizer_actor.hpp"
-#include "vf/runtime/node.hpp"
+#include "vf/runtime/dynamodb_edge.hpp"
 #include "vf/runtime/logger.hpp"
+#include "vf/runtime/node.hpp"
 #include "vf/runtime/node_config.hpp"
 #include "vf/runtime/serve_setup.hpp"
-
-#include "caf/expected.hpp"
 
 #include <functional>
 #include <memory>
@@ -34,13 +35,15 @@ namespace vf::runtime {
 caf::expected<std::shared_ptr<adapters::common::effects_log>>
 open_effects_log(const std::string& path, logger& log);
 
-/// Opens the durable stores in `data.dir` (kept by `n` in the store tier):
-/// today one SQLite actor serves all four ports (jobs and results, claims,
-/// ledger, dead letters), so they share group commit and one transaction
-/// for `bury`. The error names the database. `effects` (may be null) gets a line for every
-/// ok step the ledger commits.
+/// Opens the durable stores (kept by `n` in the store tier) on the backend
+/// `backend` names: one SQLite actor over `data.dir/vidflow.db` serving all
+/// four ports (jobs and results, claims, ledger, dead letters), so they
+/// share group commit and one transaction for `bury`; or one DynamoDB
+/// table, checked (or made, `dynamodb.create_table`) first. The error
+/// names the database or the table. `effects` (may be null) gets a line
+/// for every ok step the ledger takes.
 caf::expected<messages::stores>
-open_stores(node& n, const node_config& cfg,
+open_stores(node& n, const node_config& cfg, const state_backend& backend,
             std::shared_ptr<adapters::common::effects_log> effects = nullptr);
 
 /// Checks that objects named by outside events exist: the S3 server in

@@ -12,6 +12,7 @@
 #include "vf/runtime/cluster.hpp"
 #include "vf/runtime/command.hpp"
 #include "vf/runtime/domain.hpp"
+#include "vf/runtime/dynamodb_edge.hpp"
 #include "vf/runtime/ingest.hpp"
 #include "vf/runtime/ports.hpp"
 #include "vf/runtime/redis_edge.hpp"
@@ -53,6 +54,12 @@ int serve(const std::vector<std::string>& raw_args) {
   auto sqs_cfg = sqs_edge_of(*xs, cfg->summarizer.profile);
   if (!sqs_cfg) {
     std::cerr << "vidflow serve: " << messages::message_of(sqs_cfg.error())
+              << "\n";
+    return 2;
+  }
+  auto backend = state_backend_of(*xs, cfg->summarizer.profile);
+  if (!backend) {
+    std::cerr << "vidflow serve: " << messages::message_of(backend.error())
               << "\n";
     return 2;
   }
@@ -101,9 +108,11 @@ int serve(const std::vector<std::string>& raw_args) {
   };
 
   // -- stores and domain -----------------------------------------------------
-  auto stores = open_stores(n, *cfg, *effects);
+  auto stores = open_stores(n, *cfg, *backend, *effects);
   if (!stores)
-    return fail("setting data.dir", messages::message_of(stores.error()));
+    return fail(backend->dynamodb ? "store.backend = dynamodb"
+                                  : "setting data.dir",
+                messages::message_of(stores.error()));
   auto redis = spawn_redis_edge(n, *redis_cfg, seed);
   if (redis.claims)
     stores->claims = redis.claims;

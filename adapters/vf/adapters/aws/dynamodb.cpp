@@ -108,8 +108,12 @@ caf::expected<json> ddb_call(const dynamodb_config& cfg,
       last = make_error(errc::storage_unavailable, msg + " " + reasons);
       continue;
     }
+    // A missing table is news only to DescribeTable (ensure_table); to any
+    // other call it means the state cannot be reached.
     if (type == "ResourceNotFoundException")
-      return make_error(errc::not_found, std::move(msg));
+      return make_error(action == "DescribeTable" ? errc::not_found
+                                                  : errc::storage_unavailable,
+                        std::move(msg));
     if (throttled(type) || answer->status >= 500
         || type == "TransactionInProgressException") {
       last = make_error(errc::storage_unavailable, std::move(msg));
@@ -140,6 +144,10 @@ caf::expected<std::optional<json>> ddb_get_item(const dynamodb_config& cfg,
 caf::expected<std::vector<json>> ddb_query(const dynamodb_config& cfg,
                                            json body, size_t limit) {
   std::vector<json> items;
+  // Without a filter every item read is kept: read no more than asked for.
+  if (!body.contains("FilterExpression") && !body.contains("Limit")
+      && !body.contains("Select"))
+    body["Limit"] = std::min<size_t>(std::max<size_t>(limit, 1), 1000);
   for (;;) {
     auto doc = ddb_call(cfg, "Query", body);
     if (!doc)
@@ -167,8 +175,8 @@ json table_definition(const std::string& table) {
                 {"Projection", {{"ProjectionType", "ALL"}}}};
   };
   json attrs = json::array();
-  for (auto name :
-       {"pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "gsi3pk", "gsi3sk"})
+  for (auto name : {"pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk",
+                    "gsi3pk", "gsi3sk", "gsi4pk", "gsi4sk", "gsi5pk", "gsi5sk"})
     attrs.push_back({{"AttributeName", name}, {"AttributeType", "S"}});
   return json{
     {"TableName", table},
@@ -180,7 +188,9 @@ json table_definition(const std::string& table) {
     {"GlobalSecondaryIndexes",
      json::array({index("by_owner", "gsi1pk", "gsi1sk"),
                   index("by_status", "gsi2pk", "gsi2sk"),
-                  index("by_due", "gsi3pk", "gsi3sk")})},
+                  index("by_due", "gsi3pk", "gsi3sk"),
+                  index("by_content", "gsi4pk", "gsi4sk"),
+                  index("by_purge", "gsi5pk", "gsi5sk")})},
   };
 }
 

@@ -13,12 +13,17 @@
 // | claim       | `claim#<key>`     | `claim`                            |
 // | attempt     | `job#<id>`        | `attempt#<finished_ms>#<lease_id>` |
 //
-// Three global secondary indexes are part of the table from the start, for
+// Five global secondary indexes are part of the table from the start, for
 // the job items (dynamodb_jobs.hpp): `by_owner` (`gsi1pk`, `gsi1sk`: a
-// user's history, newest first), `by_status` (`gsi2pk`, `gsi2sk`: jobs in
-// a status by time, for recovery and sweeps) and `by_due` (`gsi3pk`,
-// `gsi3sk`: jobs with a pending callback delivery, by when it is due), so
-// no read is a scan.
+// user's history, newest first; also the claims and Idempotency-Keys of a
+// job, for erasing them), `by_status` (`gsi2pk`, `gsi2sk`: jobs in a status
+// by time, for recovery and sweeps; also the dead letters), `by_due`
+// (`gsi3pk`, `gsi3sk`: jobs with a pending callback delivery, by when it
+// is due), `by_content` (`gsi4pk`, `gsi4sk`: an owner's SUCCEEDED jobs by
+// the SHA-256 of their upload, for content reuse) and `by_purge` (`gsi5pk`,
+// `gsi5sk`: ended jobs whose objects are not purged yet, for retention).
+// The last three are sparse: an item is in them only while it qualifies.
+// No read is a scan.
 
 #pragma once
 
@@ -61,8 +66,9 @@ caf::error complete(dynamodb_config& cfg);
 /// One call with its retries. The table name is not added: `body` names
 /// it. Errors (`vf::messages::errc`): `conflict` (a condition failed:
 /// `ConditionalCheckFailedException`, or a cancelled transaction; the
-/// message lists the reasons), `not_found` (`ResourceNotFoundException`:
-/// no such table), `storage_unavailable` (throttled on every try, 5xx,
+/// message lists the reasons), `not_found` (`ResourceNotFoundException`
+/// of `DescribeTable`: no such table; of any other call it is
+/// `storage_unavailable`), `storage_unavailable` (throttled on every try, 5xx,
 /// transport, no credentials), `invalid_argument` (`ValidationException`
 /// and other 4xx: our request or our rights).
 caf::expected<nlohmann::json> ddb_call(const dynamodb_config& cfg,

@@ -2,6 +2,7 @@
 
 #include "vf/adapters/aws/dynamodb_jobs.hpp"
 
+#include "vf/adapters/sigv4/sigv4.hpp"
 #include "vf/messages/errc.hpp"
 
 #include <algorithm>
@@ -180,28 +181,41 @@ json& list_of(json& item, const char* name) {
   return attr["L"];
 }
 
-/// Carries the journal and deliveries of `old` (null: a new job) into the
-/// job item `item`, adds journal line `seq` when `changed` (and the
-/// delivery of a terminal status with a callback), and keys the item in
-/// the `by_due` index while a delivery is pending. One item holds it all,
-/// so one conditional write changes the job, its journal and its
-/// deliveries together: DynamoDB's transactions are not needed (and
-/// dynalite has none).
-void journal(json& item, const json* old, const job& x, uint64_t seq,
-             bool changed) {
+bool is_purgeable(job_status x) {
+  return x == job_status::failed || x == job_status::cancelled
+         || x == job_status::expired;
+}
+
+/// Attributes of a job item that are not fields of `job`: carried from one
+/// version of the item to the next.
+constexpr const char* carried[]
+  = {"events", "deliveries", "purged_at", "idem_pk"};
+
+/// Completes the job item `item` (made by `job_item` from `x`) over `old`
+/// (null: a new job): carries the attributes above, adds journal line
+/// `seq` when `changed` (and the delivery of a terminal status with a
+/// callback), counts the revision and keys the item in the sparse indexes
+/// it qualifies for. One item holds it all, so one conditional write
+/// changes the job, its journal and its deliveries together: DynamoDB's
+/// transactions are not needed (and dynalite has none).
+void complete_item(json& item, const json* old, const job& x, uint64_t seq,
+                   bool changed) {
+  if (old != nullptr)
+    for (auto name : carried)
+      if (auto i = old->find(name); i != old->end() && !item.contains(name))
+        item[name] = *i;
   auto& events = list_of(item, "events");
   auto& deliveries = list_of(item, "deliveries");
-  if (old != nullptr) {
-    if (auto i = old->find("events"); i != old->end() && i->contains("L"))
-      events = (*i)["L"];
-    if (auto i = old->find("deliveries"); i != old->end() && i->contains("L"))
-      deliveries = (*i)["L"];
-  }
   if (changed) {
     events.push_back(event_entry(x, seq));
     if (messages::is_terminal(x.status) && !x.callback_url.empty())
       deliveries.push_back(delivery_entry(x, seq));
   }
+  if (!item.contains("purged_at"))
+    item["purged_at"] = ddb_n(int64_t{0});
+  item["rev"]
+    = ddb_n(old == nullptr ? uint64_t{1} : ddb_get_u(*old, "rev") + 1);
+  auto time_id = ddb_time_key(x.updated_at) + "#" + x.id;
   int64_t due = -1;
   for (auto& d : deliveries)
     if (d.contains("M") && ddb_get_s(d["M"], "state") == "pending") {
@@ -214,6 +228,20 @@ void journal(json& item, const json* old, const job& x, uint64_t seq,
   } else {
     item.erase("gsi3pk");
     item.erase("gsi3sk");
+  }
+  if (x.status == job_status::succeeded && !x.object.sha256.empty()) {
+    item["gsi4pk"] = ddb_s("content#" + x.owner + "#" + x.object.sha256);
+    item["gsi4sk"] = ddb_s(time_id);
+  } else {
+    item.erase("gsi4pk");
+    item.erase("gsi4sk");
+  }
+  if (is_purgeable(x.status) && ddb_get_n(item, "purged_at") == 0) {
+    item["gsi5pk"] = ddb_s("purge");
+    item["gsi5sk"] = ddb_s(time_id);
+  } else {
+    item.erase("gsi5pk");
+    item.erase("gsi5sk");
   }
 }
 
@@ -262,9 +290,12 @@ caf::expected<std::vector<job>> in_status(const dynamodb_config& cfg,
 
 } // namespace
 
-caf::expected<bool> ddb_create_job(const dynamodb_config& cfg, const job& x) {
+caf::expected<bool> ddb_create_job(const dynamodb_config& cfg, const job& x,
+                                   const std::string& idem_pk) {
   auto item = job_item(x, 1);
-  journal(item, nullptr, x, 1, true);
+  if (!idem_pk.empty())
+    item["idem_pk"] = ddb_s(idem_pk);
+  complete_item(item, nullptr, x, 1, true);
   auto res
     = ddb_call(cfg, "PutItem",
                json{{"TableName", cfg.table},
@@ -285,31 +316,136 @@ caf::expected<job> ddb_get_job(const dynamodb_config& cfg,
   return job_of(*item);
 }
 
-caf::expected<bool> ddb_put_job(const dynamodb_config& cfg, const job& x) {
-  for (int round = 0; round < 5; ++round) {
-    auto old_item = job_item_of(cfg, x.id);
+caf::expected<bool> ddb_rewrite_job(const dynamodb_config& cfg,
+                                    const std::string& id,
+                                    const job_edit& edit) {
+  for (int round = 0; round < 8; ++round) {
+    auto old_item = job_item_of(cfg, id);
     if (!old_item)
       return std::move(old_item.error());
     auto old = job_of(*old_item);
+    auto x = old;
+    json attrs = json::object();
+    for (auto name : carried)
+      if (auto i = old_item->find(name); i != old_item->end())
+        attrs[name] = *i;
+    if (!edit(x, attrs))
+      return false;
+    x.id = old.id;
     auto old_seq = ddb_get_u(*old_item, "event_seq");
     bool changed = old.status != x.status || old.series != x.series;
     auto seq = changed ? old_seq + 1 : old_seq;
     auto item = job_item(x, seq);
-    journal(item, &*old_item, x, seq, changed);
-    auto res = ddb_call(
-      cfg, "PutItem",
-      json{{"TableName", cfg.table},
-           {"Item", std::move(item)},
-           {"ConditionExpression", "event_seq = :seq"},
-           {"ExpressionAttributeValues", {{":seq", ddb_n(old_seq)}}}});
+    for (auto& [name, value] : attrs.items())
+      item[name] = value;
+    complete_item(item, &*old_item, x, seq, changed);
+    auto res = ddb_call(cfg, "PutItem",
+                        json{{"TableName", cfg.table},
+                             {"Item", std::move(item)},
+                             {"ConditionExpression", "#rev = :rev"},
+                             {"ExpressionAttributeNames", {{"#rev", "rev"}}},
+                             {"ExpressionAttributeValues",
+                              {{":rev", ddb_n(ddb_get_u(*old_item, "rev"))}}}});
     if (res)
       return true;
-    // Another writer moved the journal on: write over its state again.
+    // Another writer changed the item meanwhile: edit its state again.
     if (messages::errc_of(res.error()) != errc::conflict)
       return std::move(res.error());
   }
   return make_error(errc::storage_unavailable,
-                    "job " + x.id + ": changed by others on every try");
+                    "job " + id + ": changed by others on every try");
+}
+
+caf::expected<bool> ddb_put_job(const dynamodb_config& cfg, const job& x) {
+  return ddb_rewrite_job(cfg, x.id, [&x](job& stored, json&) {
+    stored = x;
+    return true;
+  });
+}
+
+caf::expected<uint64_t> ddb_expire(const dynamodb_config& cfg,
+                                   const std::vector<job>& xs) {
+  uint64_t n = 0;
+  for (auto& x : xs) {
+    auto res = ddb_rewrite_job(cfg, x.id, [&x](job& stored, json&) {
+      // An upload or a cancel that landed since the listing wins.
+      if (stored.status != job_status::awaiting_upload)
+        return false;
+      stored.status = x.status;
+      stored.updated_at = x.updated_at;
+      stored.error_code = x.error_code;
+      stored.error_message = x.error_message;
+      return true;
+    });
+    if (res && *res)
+      ++n;
+    else if (!res && messages::errc_of(res.error()) != errc::not_found)
+      return std::move(res.error());
+  }
+  return n;
+}
+
+caf::expected<bool> ddb_purged(const dynamodb_config& cfg,
+                               const std::string& id, int64_t at_ms) {
+  auto res = ddb_rewrite_job(cfg, id, [at_ms](job& stored, json& attrs) {
+    if (!is_purgeable(stored.status) || ddb_get_n(attrs, "purged_at") != 0)
+      return false;
+    attrs["purged_at"] = ddb_n(at_ms);
+    return true;
+  });
+  if (!res && messages::errc_of(res.error()) == errc::not_found)
+    return false;
+  return res;
+}
+
+caf::expected<bool> ddb_record_delivery(const dynamodb_config& cfg,
+                                        const messages::delivery& x) {
+  auto res = ddb_rewrite_job(cfg, x.job_id, [&x](job&, json& attrs) {
+    for (auto& d : list_of(attrs, "deliveries")) {
+      if (!d.contains("M") || ddb_get_s(d["M"], "id") != x.id)
+        continue;
+      auto& m = d["M"];
+      m["state"] = ddb_s(x.state);
+      m["attempts"] = ddb_n(uint64_t{x.attempts});
+      m["next_at"] = ddb_n(x.next_at);
+      m["last_status"] = ddb_n(uint64_t{x.last_status});
+      m["last_error"] = ddb_s(x.last_error);
+      m["delivered_at"] = ddb_n(x.delivered_at);
+      return true;
+    }
+    return false;
+  });
+  if (!res && messages::errc_of(res.error()) == errc::not_found)
+    return false;
+  return res;
+}
+
+caf::expected<std::vector<messages::delivery>>
+ddb_deliveries_due(const dynamodb_config& cfg, int64_t now_ms, uint32_t limit) {
+  json body{{"TableName", cfg.table},
+            {"IndexName", "by_due"},
+            {"KeyConditionExpression", "gsi3pk = :p AND gsi3sk < :k"},
+            {"ExpressionAttributeValues",
+             {{":p", ddb_s("delivery#pending")},
+              {":k", ddb_s(ddb_time_key(now_ms + 1))}}},
+            {"ScanIndexForward", true}};
+  auto items = ddb_query(cfg, std::move(body), limit);
+  if (!items)
+    return std::move(items.error());
+  std::vector<messages::delivery> out;
+  for (auto& item : *items)
+    for (auto& d : list_of(item, "deliveries"))
+      if (d.contains("M")) {
+        auto x = delivery_of(d["M"]);
+        if (x.state == "pending" && x.next_at <= now_ms)
+          out.push_back(std::move(x));
+      }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+    return a.next_at != b.next_at ? a.next_at < b.next_at : a.id < b.id;
+  });
+  if (out.size() > limit)
+    out.resize(limit);
+  return out;
 }
 
 caf::expected<std::vector<messages::job_event>>
@@ -450,6 +586,238 @@ caf::expected<messages::job_result> ddb_get_result(const dynamodb_config& cfg,
   x.created_at = ddb_get_n(*item, "created_at");
   x.outputs = ddb_get_s(*item, "outputs");
   return x;
+}
+
+namespace {
+
+using strings = std::vector<std::string>;
+
+/// The key item of an Idempotency-Key: hashed, so that any owner name and
+/// key (up to the registry's limits) make a short, valid key.
+std::string idem_pk_of(const std::string& owner, const std::string& key) {
+  return "idem#" + sigv4::sha256_hex(owner + '\n' + key);
+}
+
+/// Idempotency-Keys live two days in the table: the window is one day,
+/// and DynamoDB's TTL (attribute `ttl`, enabled by Terraform) deletes
+/// them some time after they expired. Reads never trust the TTL: they
+/// compare `created_at` with the window.
+constexpr int64_t idem_ttl_s = 2 * 24 * 3600;
+
+} // namespace
+
+caf::expected<strings> ddb_find_key(const dynamodb_config& cfg,
+                                    const std::string& owner,
+                                    const std::string& key, int64_t since_ms) {
+  auto item = ddb_get_item(cfg, idem_pk_of(owner, key), "idem");
+  if (!item)
+    return std::move(item.error());
+  if (!*item || ddb_get_n(**item, "created_at") < since_ms)
+    return strings{};
+  // A key whose job was never written (a crash between the two puts)
+  // names nothing.
+  auto job_id = ddb_get_s(**item, "job_id");
+  auto found = ddb_get_item(cfg, pk_of(job_id), "job");
+  if (!found)
+    return std::move(found.error());
+  if (!*found)
+    return strings{};
+  return strings{job_id, ddb_get_s(**item, "request_hash")};
+}
+
+caf::expected<strings> ddb_create_keyed_job(const dynamodb_config& cfg,
+                                            const job& x,
+                                            const std::string& key,
+                                            const std::string& request_hash,
+                                            int64_t since_ms) {
+  auto pk = idem_pk_of(x.owner, key);
+  for (int round = 0; round < 5; ++round) {
+    auto old = ddb_get_item(cfg, pk, "idem");
+    if (!old)
+      return std::move(old.error());
+    json condition_values{{":since", ddb_n(since_ms)}};
+    std::string condition = "attribute_not_exists(pk) OR created_at < :since";
+    if (*old && ddb_get_n(**old, "created_at") >= since_ms) {
+      auto earlier = ddb_find_key(cfg, x.owner, key, since_ms);
+      if (!earlier || !earlier->empty())
+        return earlier;
+      // The key names a job that was never written: take it over, unless
+      // someone else does first.
+      condition = "job_id = :stale";
+      condition_values = json{{":stale", (**old)["job_id"]}};
+    }
+    json item{{"pk", ddb_s(pk)},
+              {"sk", ddb_s("idem")},
+              {"job_id", ddb_s(x.id)},
+              {"request_hash", ddb_s(request_hash)},
+              {"created_at", ddb_n(x.created_at)},
+              {"ttl", ddb_n(x.created_at / 1000 + idem_ttl_s)},
+              {"gsi1pk", ddb_s("keysof#" + x.id)},
+              {"gsi1sk", ddb_s(pk)}};
+    auto put = ddb_call(cfg, "PutItem",
+                        json{{"TableName", cfg.table},
+                             {"Item", std::move(item)},
+                             {"ConditionExpression", condition},
+                             {"ExpressionAttributeValues", condition_values}});
+    if (!put) {
+      if (messages::errc_of(put.error()) == errc::conflict)
+        continue; // Someone made the key meanwhile: answer with theirs.
+      return std::move(put.error());
+    }
+    // The key is ours; now the job. Until it is written the key names
+    // nothing (see ddb_find_key).
+    auto made = ddb_create_job(cfg, x, pk);
+    if (!made) {
+      ddb_call(cfg, "DeleteItem",
+               json{{"TableName", cfg.table},
+                    {"Key", {{"pk", ddb_s(pk)}, {"sk", ddb_s("idem")}}},
+                    {"ConditionExpression", "job_id = :j"},
+                    {"ExpressionAttributeValues", {{":j", ddb_s(x.id)}}}});
+      return std::move(made.error());
+    }
+    return strings{x.id, request_hash};
+  }
+  return make_error(errc::storage_unavailable,
+                    "Idempotency-Key of " + x.owner
+                      + ": changed by others on every try");
+}
+
+caf::expected<strings> ddb_find_reuse(const dynamodb_config& cfg,
+                                      const std::string& owner,
+                                      const std::string& sha256,
+                                      const std::string& recipe,
+                                      const std::string& job_id) {
+  if (sha256.empty())
+    return strings{};
+  json body{{"TableName", cfg.table},
+            {"IndexName", "by_content"},
+            {"KeyConditionExpression", "gsi4pk = :p"},
+            {"FilterExpression", "#o = :r AND #i <> :j"},
+            {"ExpressionAttributeNames", {{"#o", "outputs"}, {"#i", "id"}}},
+            {"ExpressionAttributeValues",
+             {{":p", ddb_s("content#" + owner + "#" + sha256)},
+              {":r", ddb_s(recipe)},
+              {":j", ddb_s(job_id)}}},
+            {"ScanIndexForward", false}};
+  auto items = ddb_query(cfg, std::move(body), 20);
+  if (!items)
+    return std::move(items.error());
+  for (auto& item : *items) {
+    auto id = ddb_get_s(item, "id");
+    auto res = ddb_get_result(cfg, id);
+    if (res && !res->outputs.empty())
+      return strings{id, res->outputs};
+    if (!res && messages::errc_of(res.error()) != errc::not_found)
+      return std::move(res.error());
+  }
+  return strings{};
+}
+
+caf::expected<messages::user_usage> ddb_usage(const dynamodb_config& cfg,
+                                              const std::string& owner) {
+  json body{{"TableName", cfg.table},
+            {"IndexName", "by_owner"},
+            {"KeyConditionExpression", "gsi1pk = :p"},
+            {"ProjectionExpression", "#s, obj_size, purged_at"},
+            {"ExpressionAttributeNames", {{"#s", "status"}}},
+            {"ExpressionAttributeValues", {{":p", ddb_s("owner#" + owner)}}}};
+  auto items = ddb_query(cfg, std::move(body), SIZE_MAX);
+  if (!items)
+    return std::move(items.error());
+  messages::user_usage out;
+  for (auto& item : *items) {
+    job_status status = job_status::failed;
+    messages::from_string(ddb_get_s(item, "status"), status);
+    if (status == job_status::awaiting_upload || status == job_status::submitted
+        || status == job_status::processing)
+      ++out.jobs_in_flight;
+    if (ddb_get_n(item, "purged_at") == 0)
+      out.bytes_stored += ddb_get_u(item, "obj_size");
+  }
+  return out;
+}
+
+caf::expected<std::vector<job>>
+ddb_expire_old(const dynamodb_config& cfg, int64_t before_ms, uint32_t limit) {
+  // An AWAITING_UPLOAD job has not changed since it was made: its
+  // `updated_at` (the index's sort key) is its `created_at`; the filter
+  // keeps the promise anyway.
+  json body{{"TableName", cfg.table},
+            {"IndexName", "by_status"},
+            {"KeyConditionExpression", "gsi2pk = :p AND gsi2sk < :k"},
+            {"FilterExpression", "created_at < :b"},
+            {"ExpressionAttributeValues",
+             {{":p", ddb_s("status#AWAITING_UPLOAD")},
+              {":k", ddb_s(ddb_time_key(before_ms))},
+              {":b", ddb_n(before_ms)}}},
+            {"ScanIndexForward", true}};
+  auto out = jobs_of(ddb_query(cfg, std::move(body), limit));
+  if (out)
+    std::stable_sort(out->begin(), out->end(), [](const job& a, const job& b) {
+      return a.created_at < b.created_at;
+    });
+  return out;
+}
+
+caf::expected<std::vector<job>>
+ddb_purgeable(const dynamodb_config& cfg, int64_t before_ms, uint32_t limit) {
+  json body{{"TableName", cfg.table},
+            {"IndexName", "by_purge"},
+            {"KeyConditionExpression", "gsi5pk = :p AND gsi5sk < :k"},
+            {"ExpressionAttributeValues",
+             {{":p", ddb_s("purge")}, {":k", ddb_s(ddb_time_key(before_ms))}}},
+            {"ScanIndexForward", true}};
+  return jobs_of(ddb_query(cfg, std::move(body), limit));
+}
+
+caf::expected<bool> ddb_erase_job(const dynamodb_config& cfg,
+                                  const std::string& id) {
+  auto exists = ddb_get_item(cfg, pk_of(id), "job");
+  if (!exists)
+    return std::move(exists.error());
+  std::vector<json> keys;
+  // The job's own items (job, result, attempts, dead letters) ...
+  auto own
+    = ddb_query(cfg,
+                json{{"TableName", cfg.table},
+                     {"KeyConditionExpression", "pk = :p"},
+                     {"ProjectionExpression", "pk, sk"},
+                     {"ExpressionAttributeValues", {{":p", ddb_s(pk_of(id))}}},
+                     {"ConsistentRead", true}},
+                SIZE_MAX);
+  if (!own)
+    return std::move(own.error());
+  // ... its claims and Idempotency-Keys, through by_owner.
+  for (auto prefix : {"claimsof#", "keysof#"}) {
+    auto more = ddb_query(
+      cfg,
+      json{{"TableName", cfg.table},
+           {"IndexName", "by_owner"},
+           {"KeyConditionExpression", "gsi1pk = :p"},
+           {"ExpressionAttributeValues", {{":p", ddb_s(prefix + id)}}}},
+      SIZE_MAX);
+    if (!more)
+      return std::move(more.error());
+    keys.insert(keys.end(), more->begin(), more->end());
+  }
+  // The index may lag behind a key just made: the job names its own.
+  if (*exists)
+    if (auto idem = ddb_get_s(**exists, "idem_pk"); !idem.empty())
+      keys.push_back(json{{"pk", ddb_s(idem)}, {"sk", ddb_s("idem")}});
+  // The job item last: until it is gone, a retried erase finds the rest.
+  std::stable_partition(own->begin(), own->end(), [](const json& item) {
+    return ddb_get_s(item, "sk") != "job";
+  });
+  keys.insert(keys.end(), own->begin(), own->end());
+  for (auto& item : keys) {
+    auto res
+      = ddb_call(cfg, "DeleteItem",
+                 json{{"TableName", cfg.table},
+                      {"Key", {{"pk", item["pk"]}, {"sk", item["sk"]}}}});
+    if (!res)
+      return std::move(res.error());
+  }
+  return exists->has_value();
 }
 
 void ddb_put_object(json& item, const messages::object_ref& x) {

@@ -70,64 +70,283 @@ attempt_record attempt_of(const json& item) {
   return x;
 }
 
-/// Errors as the ports promise them: anything the table did not take is
-/// `storage_unavailable` (the callers retry those), with the reason.
+/// Errors as the ports promise them: `not_found`, `duplicate` and
+/// `invalid_argument` of our own checks as they are; anything the table did
+/// not take is `storage_unavailable` (the callers retry those), with the
+/// reason.
 caf::error as_port_error(caf::error err) {
-  if (messages::errc_of(err) == errc::storage_unavailable)
-    return err;
-  return messages::make_error(errc::storage_unavailable,
-                              messages::message_of(err));
+  switch (messages::errc_of(err)) {
+    case errc::storage_unavailable:
+    case errc::not_found:
+    case errc::duplicate:
+      return err;
+    default:
+      return messages::make_error(errc::storage_unavailable,
+                                  messages::message_of(err));
+  }
 }
+
+template <class T>
+caf::result<T> answer(caf::expected<T>&& x) {
+  if (!x)
+    return as_port_error(std::move(x.error()));
+  return std::move(*x);
+}
+
+using messages::job;
+using strings = std::vector<std::string>;
 
 dynamodb_store_actor::behavior_type
 store_worker(dynamodb_store_actor::pointer,
-             std::shared_ptr<const dynamodb_config> cfg) {
+             std::shared_ptr<const dynamodb_config> cfg,
+             std::shared_ptr<common::effects_log> effects) {
   return {
+    // -- claims and the ledger -----------------------------------------------
     [cfg](atoms::claim, const std::string& key,
           const std::string& job_id) -> caf::result<bool> {
-      auto res = ddb_claim(*cfg, key, job_id, unix_ms());
-      if (!res)
-        return as_port_error(std::move(res.error()));
-      return *res;
+      return answer(ddb_claim(*cfg, key, job_id, unix_ms()));
     },
-    [cfg](atoms::record, const attempt_record& x) -> caf::result<bool> {
+    [cfg, effects](atoms::record,
+                   const attempt_record& x) -> caf::result<bool> {
       if (auto err = ddb_record(*cfg, x))
         return as_port_error(std::move(err));
+      if (x.ok && effects)
+        effects->record(x);
       return true;
     },
     [cfg](atoms::attempts, const std::string& job_id)
       -> caf::result<std::vector<attempt_record>> {
-      auto res = ddb_attempts(*cfg, job_id);
-      if (!res)
-        return as_port_error(std::move(res.error()));
-      return std::move(*res);
+      return answer(ddb_attempts(*cfg, job_id));
+    },
+    // -- jobs -----------------------------------------------------------------
+    [cfg](atoms::create, const job& x) -> caf::result<bool> {
+      return answer(ddb_create_job(*cfg, x));
+    },
+    [cfg](atoms::create_keyed, const job& x, const std::string& key,
+          const std::string& request_hash,
+          int64_t since_ms) -> caf::result<strings> {
+      return answer(ddb_create_keyed_job(*cfg, x, key, request_hash, since_ms));
+    },
+    [cfg](atoms::find_key, const std::string& owner, const std::string& key,
+          int64_t since_ms) -> caf::result<strings> {
+      return answer(ddb_find_key(*cfg, owner, key, since_ms));
+    },
+    [cfg](atoms::find_reuse, const std::string& owner,
+          const std::string& sha256, const std::string& recipe,
+          const std::string& job_id) -> caf::result<strings> {
+      return answer(ddb_find_reuse(*cfg, owner, sha256, recipe, job_id));
+    },
+    [cfg](atoms::get, const std::string& id) -> caf::result<job> {
+      return answer(ddb_get_job(*cfg, id));
+    },
+    [cfg](atoms::history, const std::string& owner,
+          uint32_t limit) -> caf::result<std::vector<job>> {
+      return answer(ddb_history(*cfg, owner, limit));
+    },
+    [cfg](atoms::events, const std::string& id,
+          uint64_t after_seq) -> caf::result<std::vector<messages::job_event>> {
+      return answer(ddb_events(*cfg, id, after_seq));
+    },
+    [cfg](atoms::deliveries_due, int64_t now_ms,
+          uint32_t limit) -> caf::result<std::vector<messages::delivery>> {
+      return answer(ddb_deliveries_due(*cfg, now_ms, limit));
+    },
+    [cfg](atoms::record_delivery, const messages::delivery& x)
+      -> caf::result<bool> { return answer(ddb_record_delivery(*cfg, x)); },
+    [cfg](atoms::deliveries, const std::string& id)
+      -> caf::result<std::vector<messages::delivery>> {
+      return answer(ddb_deliveries(*cfg, id));
+    },
+    [cfg](atoms::put, const job& x) -> caf::result<bool> {
+      return answer(ddb_put_job(*cfg, x));
+    },
+    [cfg](atoms::put_result, const messages::job_result& x)
+      -> caf::result<bool> { return answer(ddb_put_result(*cfg, x)); },
+    [cfg](atoms::get_result,
+          const std::string& id) -> caf::result<messages::job_result> {
+      return answer(ddb_get_result(*cfg, id));
+    },
+    [cfg](atoms::active) -> caf::result<std::vector<job>> {
+      return answer(ddb_active(*cfg));
+    },
+    [cfg](atoms::in_status, const std::string& name,
+          uint32_t limit) -> caf::result<std::vector<job>> {
+      messages::job_status status;
+      if (!messages::from_string(name, status))
+        return messages::make_error(errc::invalid_argument,
+                                    "unknown job status '" + name.substr(0, 64)
+                                      + "'");
+      return answer(ddb_in_status(*cfg, status, limit));
+    },
+    [cfg](atoms::counts) -> caf::result<messages::status_counts> {
+      return answer(ddb_counts(*cfg));
+    },
+    [cfg](atoms::expire_old, int64_t before_ms,
+          uint32_t limit) -> caf::result<std::vector<job>> {
+      return answer(ddb_expire_old(*cfg, before_ms, limit));
+    },
+    [cfg](atoms::expire, const std::vector<job>& xs) -> caf::result<uint64_t> {
+      return answer(ddb_expire(*cfg, xs));
+    },
+    [cfg](atoms::usage,
+          const std::string& owner) -> caf::result<messages::user_usage> {
+      return answer(ddb_usage(*cfg, owner));
+    },
+    [cfg](atoms::purgeable, int64_t before_ms,
+          uint32_t limit) -> caf::result<std::vector<job>> {
+      return answer(ddb_purgeable(*cfg, before_ms, limit));
+    },
+    [cfg](atoms::purged, const std::string& id, int64_t at_ms)
+      -> caf::result<bool> { return answer(ddb_purged(*cfg, id, at_ms)); },
+    [cfg](atoms::erase, const std::string& id) -> caf::result<bool> {
+      return answer(ddb_erase_job(*cfg, id));
+    },
+    // -- dead letters ---------------------------------------------------------
+    [cfg](atoms::bury, const messages::dead_letter& dl, const job& x)
+      -> caf::result<bool> { return answer(ddb_bury(*cfg, dl, x)); },
+    [cfg](atoms::dlq_list, int64_t since_ms,
+          uint32_t limit) -> caf::result<std::vector<messages::dead_letter>> {
+      return answer(ddb_dlq_list(*cfg, since_ms, limit));
+    },
+    [cfg](atoms::dlq_get,
+          const std::string& job_id) -> caf::result<messages::dead_letter> {
+      return answer(ddb_dlq_get(*cfg, job_id));
+    },
+    [cfg](atoms::redriven, const std::string& job_id, uint32_t series,
+          int64_t at_ms) -> caf::result<bool> {
+      return answer(ddb_redriven(*cfg, job_id, series, at_ms));
+    },
+    [cfg](atoms::dlq_remove, const std::string& job_id) -> caf::result<bool> {
+      return answer(ddb_dlq_remove(*cfg, job_id));
     },
   };
 }
 
 struct front_state {
   std::vector<dynamodb_store_actor> workers;
+  size_t next = 0;
+  /// The worker of everything about `key` (a job id, an owner, a claim):
+  /// one job's writes keep their order.
   dynamodb_store_actor& of(const std::string& key) {
     return workers[std::hash<std::string>{}(key) % workers.size()];
+  }
+  /// Any worker, in turn: listings that belong to no job.
+  dynamodb_store_actor& any() {
+    return workers[next++ % workers.size()];
   }
 };
 
 dynamodb_store_actor::behavior_type
 store_front(dynamodb_store_actor::stateful_pointer<front_state> self,
-            std::shared_ptr<const dynamodb_config> cfg, uint32_t workers) {
+            std::shared_ptr<const dynamodb_config> cfg, uint32_t workers,
+            std::shared_ptr<common::effects_log> effects) {
   for (uint32_t i = 0; i < std::max<uint32_t>(workers, 1); ++i) {
-    auto w = self->spawn<caf::detached + caf::linked>(store_worker, cfg);
+    auto w = self->spawn<caf::detached + caf::linked>(store_worker, cfg,
+                                                      effects);
     self->state.workers.push_back(std::move(w));
   }
+  auto& st = self->state;
   return {
-    [self](atoms::claim, const std::string& key, const std::string& job_id) {
-      return self->delegate(self->state.of(key), atoms::claim_v, key, job_id);
+    [self, &st](atoms::claim, const std::string& key,
+                const std::string& job_id) {
+      return self->delegate(st.of(key), atoms::claim_v, key, job_id);
     },
-    [self](atoms::record, const attempt_record& x) {
-      return self->delegate(self->state.of(x.job_id), atoms::record_v, x);
+    [self, &st](atoms::record, const attempt_record& x) {
+      return self->delegate(st.of(x.job_id), atoms::record_v, x);
     },
-    [self](atoms::attempts, const std::string& job_id) {
-      return self->delegate(self->state.of(job_id), atoms::attempts_v, job_id);
+    [self, &st](atoms::attempts, const std::string& job_id) {
+      return self->delegate(st.of(job_id), atoms::attempts_v, job_id);
+    },
+    [self, &st](atoms::create, const job& x) {
+      return self->delegate(st.of(x.id), atoms::create_v, x);
+    },
+    [self, &st](atoms::create_keyed, const job& x, const std::string& key,
+                const std::string& hash, int64_t since_ms) {
+      // By owner: one owner's keyed creations run one at a time.
+      return self->delegate(st.of(x.owner), atoms::create_keyed_v, x, key, hash,
+                            since_ms);
+    },
+    [self, &st](atoms::find_key, const std::string& owner,
+                const std::string& key, int64_t since_ms) {
+      return self->delegate(st.of(owner), atoms::find_key_v, owner, key,
+                            since_ms);
+    },
+    [self, &st](atoms::find_reuse, const std::string& owner,
+                const std::string& sha256, const std::string& recipe,
+                const std::string& job_id) {
+      return self->delegate(st.of(job_id), atoms::find_reuse_v, owner, sha256,
+                            recipe, job_id);
+    },
+    [self, &st](atoms::get, const std::string& id) {
+      return self->delegate(st.of(id), atoms::get_v, id);
+    },
+    [self, &st](atoms::history, const std::string& owner, uint32_t limit) {
+      return self->delegate(st.of(owner), atoms::history_v, owner, limit);
+    },
+    [self, &st](atoms::events, const std::string& id, uint64_t after_seq) {
+      return self->delegate(st.of(id), atoms::events_v, id, after_seq);
+    },
+    [self, &st](atoms::deliveries_due, int64_t now_ms, uint32_t limit) {
+      return self->delegate(st.any(), atoms::deliveries_due_v, now_ms, limit);
+    },
+    [self, &st](atoms::record_delivery, const messages::delivery& x) {
+      return self->delegate(st.of(x.job_id), atoms::record_delivery_v, x);
+    },
+    [self, &st](atoms::deliveries, const std::string& id) {
+      return self->delegate(st.of(id), atoms::deliveries_v, id);
+    },
+    [self, &st](atoms::put, const job& x) {
+      return self->delegate(st.of(x.id), atoms::put_v, x);
+    },
+    [self, &st](atoms::put_result, const messages::job_result& x) {
+      return self->delegate(st.of(x.job_id), atoms::put_result_v, x);
+    },
+    [self, &st](atoms::get_result, const std::string& id) {
+      return self->delegate(st.of(id), atoms::get_result_v, id);
+    },
+    [self, &st](atoms::active) {
+      return self->delegate(st.any(), atoms::active_v);
+    },
+    [self, &st](atoms::in_status, const std::string& name, uint32_t limit) {
+      return self->delegate(st.any(), atoms::in_status_v, name, limit);
+    },
+    [self, &st](atoms::counts) {
+      return self->delegate(st.any(), atoms::counts_v);
+    },
+    [self, &st](atoms::expire_old, int64_t before_ms, uint32_t limit) {
+      return self->delegate(st.any(), atoms::expire_old_v, before_ms, limit);
+    },
+    [self, &st](atoms::expire, const std::vector<job>& xs) {
+      return self->delegate(st.any(), atoms::expire_v, xs);
+    },
+    [self, &st](atoms::usage, const std::string& owner) {
+      return self->delegate(st.of(owner), atoms::usage_v, owner);
+    },
+    [self, &st](atoms::purgeable, int64_t before_ms, uint32_t limit) {
+      return self->delegate(st.any(), atoms::purgeable_v, before_ms, limit);
+    },
+    [self, &st](atoms::purged, const std::string& id, int64_t at_ms) {
+      return self->delegate(st.of(id), atoms::purged_v, id, at_ms);
+    },
+    [self, &st](atoms::erase, const std::string& id) {
+      return self->delegate(st.of(id), atoms::erase_v, id);
+    },
+    [self, &st](atoms::bury, const messages::dead_letter& dl, const job& x) {
+      return self->delegate(st.of(x.id), atoms::bury_v, dl, x);
+    },
+    [self, &st](atoms::dlq_list, int64_t since_ms, uint32_t limit) {
+      return self->delegate(st.any(), atoms::dlq_list_v, since_ms, limit);
+    },
+    [self, &st](atoms::dlq_get, const std::string& job_id) {
+      return self->delegate(st.of(job_id), atoms::dlq_get_v, job_id);
+    },
+    [self, &st](atoms::redriven, const std::string& job_id, uint32_t series,
+                int64_t at_ms) {
+      return self->delegate(st.of(job_id), atoms::redriven_v, job_id, series,
+                            at_ms);
+    },
+    [self, &st](atoms::dlq_remove, const std::string& job_id) {
+      return self->delegate(st.of(job_id), atoms::dlq_remove_v, job_id);
     },
   };
 }
@@ -142,7 +361,10 @@ caf::expected<bool> ddb_claim(const dynamodb_config& cfg,
              {{"pk", ddb_s("claim#" + key)},
               {"sk", ddb_s("claim")},
               {"job_id", ddb_s(job_id)},
-              {"claimed_at", ddb_n(now_ms)}}},
+              {"claimed_at", ddb_n(now_ms)},
+              // Found again when the job is erased.
+              {"gsi1pk", ddb_s("claimsof#" + job_id)},
+              {"gsi1sk", ddb_s("claim#" + key)}}},
             {"ConditionExpression", "attribute_not_exists(pk)"}};
   auto res = ddb_call(cfg, "PutItem", body);
   if (res)
@@ -340,11 +562,12 @@ caf::expected<bool> ddb_dlq_remove(const dynamodb_config& cfg,
   return !items->empty();
 }
 
-dynamodb_store_actor spawn_dynamodb_store(caf::actor_system& sys,
-                                          dynamodb_config cfg,
-                                          uint32_t workers) {
+dynamodb_store_actor
+spawn_dynamodb_store(caf::actor_system& sys, dynamodb_config cfg,
+                     uint32_t workers,
+                     std::shared_ptr<common::effects_log> effects) {
   auto shared = std::make_shared<const dynamodb_config>(std::move(cfg));
-  return sys.spawn(store_front, std::move(shared), workers);
+  return sys.spawn(store_front, std::move(shared), workers, std::move(effects));
 }
 
 } // namespace vf::adapters::aws

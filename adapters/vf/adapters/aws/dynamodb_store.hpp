@@ -1,32 +1,37 @@
 // vf/adapters/aws/dynamodb_store.hpp
 //
-// vidflow's durable state in DynamoDB, port by port. Served so far: the
-// claims of the idempotency guard (`claim_store_actor`: a conditional put,
-// `attribute_not_exists`, so a claim is made once across every node and
-// restart) and the attempt ledger (`ledger_actor`). The job store and the
-// dead letters follow (docs/aws.md, "DynamoDB").
+// vidflow's durable state in DynamoDB: every port of `messages::stores`
+// (jobs and results, claims, the attempt ledger, dead letters) served by
+// one actor over one table, as `store.backend = dynamodb` selects it
+// (docs/aws.md, "DynamoDB"). Claims are conditional puts
+// (`attribute_not_exists`), so a claim is made once across every node and
+// restart.
 //
 // Each call blocks on HTTP: requests go to a pool of detached workers,
-// chosen by the claim key or job id, so the writes of one job keep their
-// order while different jobs proceed in parallel.
+// chosen by the job id (or owner, or claim key), so the writes of one job
+// keep their order while different jobs proceed in parallel. Every reply
+// follows the write it reports (DynamoDB acknowledges a write once it is
+// durable). Reads of one item are consistent; listings read global
+// secondary indexes, which DynamoDB updates within a fraction of a second
+// of a write (dynalite at once).
 
 #pragma once
 
 #include "caf/actor_system.hpp"
 
 #include "vf/adapters/aws/dynamodb.hpp"
-#include "vf/messages/claim_store_actor.hpp"
+#include "vf/adapters/common/effects_log.hpp"
 #include "vf/messages/dead_letter.hpp"
 #include "vf/messages/job.hpp"
-#include "vf/messages/ledger_actor.hpp"
+#include "vf/messages/stores.hpp"
 
 #include <cstdint>
+#include <memory>
 
 namespace vf::adapters::aws {
 
-/// The ports served by the DynamoDB store.
-using dynamodb_store_actor
-  = messages::claim_store_actor::extend_with<messages::ledger_actor>;
+/// The ports served by the DynamoDB store: all of them.
+using dynamodb_store_actor = messages::store_actor;
 
 /// Makes a claim: `true` the first time `key` is claimed, `false` ever
 /// after. Errors as `ddb_call` (never `conflict`).
@@ -77,8 +82,11 @@ caf::expected<bool> ddb_dlq_remove(const dynamodb_config& cfg,
                                    const std::string& job_id);
 
 /// Spawns the store: a front actor and `workers` detached workers.
-dynamodb_store_actor spawn_dynamodb_store(caf::actor_system& sys,
-                                          dynamodb_config cfg,
-                                          uint32_t workers);
+/// `effects` (test only; may be null) gets a "record" line for every ok
+/// attempt the ledger took.
+dynamodb_store_actor
+spawn_dynamodb_store(caf::actor_system& sys, dynamodb_config cfg,
+                     uint32_t workers,
+                     std::shared_ptr<common::effects_log> effects = nullptr);
 
 } // namespace vf::adapters::aws
