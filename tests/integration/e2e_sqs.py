@@ -2,14 +2,18 @@
 """Object events from SQS: S3 notifications (plain and through EventBridge)
 taken by `vidflow serve --sqs-queue-url`, end to end.
 
-Real: the vidflow binary, s3rver (@20minutes/s3rver@4.0.4) as the object
-store, and botocore (AWS's Python client, Debian's python3-botocore) as the
-sender. Emulated: SQS itself, by local-aws-sqs (npm; SQS cannot run here),
-with a redrive policy to a dead-letter queue after 3 receives. The harness
+This is AWS mode end to end: S3 → SQS → vidflow → DynamoDB. Real: the
+vidflow binary, s3rver (@20minutes/s3rver@4.0.4) as the object store, and
+botocore (AWS's Python client, Debian's python3-botocore) as the sender.
+Emulated (the services cannot run here): SQS, by local-aws-sqs (npm), with
+a redrive policy to a dead-letter queue after 3 receives; DynamoDB, by
+dynalite (npm), which holds vidflow's state (`--store-backend dynamodb`:
+jobs, results, claims, the attempt ledger, dead letters), one table per
+test made by vidflow itself (`--dynamodb-create-table 1`). The harness
 plays S3's notification plumbing: s3rver's events arrive at a forwarder in
 this test, which sends each to the queue three times, once in each shape
-(S3 → SQS, S3 → EventBridge → SQS, S3 → SNS → SQS), keys URL-encoded as
-AWS does.
+(S3 → SQS, S3 → EventBridge → SQS, S3 → SNS → SQS), keys URL-encoded
+as AWS does.
 
 - 200 uploads, each event delivered three times (and in two shapes):
   every job SUCCEEDED with one probe and one summary; malformed bodies, an
@@ -55,12 +59,63 @@ SQS_MODULE = os.environ.get(
     os.path.join(h.REPO, "build", "tools", "node_modules", "local-aws-sqs"))
 LAUNCHER = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                         "sqs-launcher.js")
+DYNALITE_MODULE = os.environ.get(
+    "VF_DYNALITE_MODULE",
+    os.path.join(h.REPO, "build", "tools", "node_modules", "dynalite"))
+DYNALITE_LAUNCHER = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                 "dynalite-launcher.js")
 AWS_ENV = {"AWS_ACCESS_KEY_ID": "AKIDVFSQSTEST",
            "AWS_SECRET_ACCESS_KEY": "sqs-test-secret",
            "AWS_SESSION_TOKEN": "", "AWS_PROFILE": "",
            "AWS_EC2_METADATA_DISABLED": "true",
            "AWS_CONTAINER_CREDENTIALS_FULL_URI": "",
            "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": ""}
+
+
+class Dynalite:
+    """dynalite, a DynamoDB emulator, in memory, and a botocore client."""
+
+    def __init__(self):
+        node = shutil.which("node")
+        if node is None:
+            raise AssertionError("node is not installed (apt: nodejs)")
+        if not os.path.isfile(os.path.join(DYNALITE_MODULE, "package.json")):
+            raise AssertionError(f"dynalite is not installed at "
+                                 f"{DYNALITE_MODULE} (run "
+                                 "deploy/install-deps.sh --test)")
+        self.proc = h.Process("dynalite",
+                              [node, DYNALITE_LAUNCHER, DYNALITE_MODULE, "0"])
+        end = time.monotonic() + 30
+        line = ""
+        while time.monotonic() < end and "ready on" not in line:
+            if self.proc.poll() is not None:
+                raise AssertionError("dynalite exited:\n"
+                                     + self.proc.log_tail())
+            line = self.proc.log_text()
+            time.sleep(0.05)
+        self.endpoint = "http://" + line.split("ready on ")[1].split()[0]
+        self.client = botocore.session.get_session().create_client(
+            "dynamodb", region_name="us-east-1", endpoint_url=self.endpoint,
+            aws_access_key_id="AKIDTEST", aws_secret_access_key="test")
+
+    def items(self, table, prefix):
+        """Every item of `table` whose pk starts with `prefix` (a scan:
+        fine for a test's table)."""
+        out, start = [], None
+        while True:
+            kw = {"TableName": table,
+                  "FilterExpression": "begins_with(pk, :p)",
+                  "ExpressionAttributeValues": {":p": {"S": prefix}}}
+            if start:
+                kw["ExclusiveStartKey"] = start
+            r = self.client.scan(**kw)
+            out += r.get("Items", [])
+            start = r.get("LastEvaluatedKey")
+            if not start:
+                return out
+
+    def stop(self):
+        self.proc.stop()
 
 
 class Sqs:
@@ -272,9 +327,12 @@ class SlowHeads:
         self.httpd.server_close()
 
 
-def node_args(s3_port, sqs, visibility="5"):
+def node_args(s3_port, sqs, ddb, table, visibility="5"):
     endpoint = f"http://127.0.0.1:{s3_port}"
-    return ["--store-mode", "s3", "--store-endpoint", endpoint,
+    return ["--store-backend", "dynamodb", "--dynamodb-endpoint",
+            ddb.endpoint, "--dynamodb-table", table,
+            "--dynamodb-create-table", "1",
+            "--store-mode", "s3", "--store-endpoint", endpoint,
             "--public-url", endpoint, "--bucket", "uploads",
             "--region", "us-east-1", "--access-key", ACCESS_KEY,
             "--secret-key", SECRET_KEY, "--sqs-queue-url", sqs.queue,
@@ -304,6 +362,7 @@ class SqsIntake(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.sqs = Sqs()
+        cls.ddb = Dynalite()
         cls.fwd = Forwarder(cls.sqs)
         cls.s3_port = h.free_port()
         cls.s3rver = start_s3rver(cls.s3_port, cls.fwd.url)
@@ -313,10 +372,16 @@ class SqsIntake(unittest.TestCase):
         cls.s3rver.stop()
         cls.fwd.close()
         cls.sqs.stop()
+        cls.ddb.stop()
+
+    def table(self):
+        """This test's own table: every test starts with an empty state."""
+        return "vf-" + self.id().rsplit(".", 1)[1]
 
     def test_1_many_uploads_each_event_thrice_and_junk(self):
         server = h.Server(h.binary, env=AWS_ENV,
-                          extra_args=node_args(self.s3_port, self.sqs))
+                          extra_args=node_args(self.s3_port, self.sqs,
+                                               self.ddb, self.table()))
         try:
             c = server.client()
             t0 = time.monotonic()
@@ -349,6 +414,16 @@ class SqsIntake(unittest.TestCase):
             self.assertEqual(self.sqs.counts(self.sqs.dlq), (0, 0))
             self.assertEqual(c.get_job(known["job_id"])["status"],
                              "AWAITING_UPLOAD")
+            # The state is in DynamoDB, and only there: one claim per
+            # upload however often its event came, every job, no SQLite.
+            table = self.table()
+            claims = self.ddb.items(table, "claim#")
+            jobs = [i for i in self.ddb.items(table, "job#")
+                    if i["sk"]["S"] == "job"]
+            self.assertEqual(len(claims), 200, len(claims))
+            self.assertEqual(len(jobs), 201, len(jobs))
+            self.assertFalse(os.path.exists(
+                os.path.join(server.data_dir, "vidflow.db")))
             m = c.metrics()
             got = {o: h.metric_value(m, "vidflow_sqs_messages_total",
                                      outcome=o)
@@ -374,7 +449,7 @@ class SqsIntake(unittest.TestCase):
     def test_2_kill_9_mid_run(self):
         data = tempfile.mkdtemp(prefix="data-", dir=h.scratch_dir())
         http_port, store_port = h.free_port(), h.free_port()
-        args = node_args(self.s3_port, self.sqs)
+        args = node_args(self.s3_port, self.sqs, self.ddb, self.table())
 
         def start():
             return h.Server(h.binary, env=AWS_ENV, data_dir=data,
@@ -409,9 +484,9 @@ class SqsIntake(unittest.TestCase):
 
     def test_3_bad_file_in_both_dead_letter_queues(self):
         server = h.Server(h.binary, env=AWS_ENV, extra_args=node_args(
-            self.s3_port, self.sqs) + ["--sqs-dlq-url", self.sqs.dlq,
-                                       "--max-attempts", "1",
-                                       "--dlq-interval-s", "1"])
+            self.s3_port, self.sqs, self.ddb, self.table()) + [
+                "--sqs-dlq-url", self.sqs.dlq, "--max-attempts", "1",
+                "--dlq-interval-s", "1"])
         try:
             c = server.client()
             job = c.create_job("bad file.mp4", "video/mp4")
@@ -480,7 +555,8 @@ class SqsIntake(unittest.TestCase):
         def start(dlq_url):
             return h.Server(h.binary, env=AWS_ENV, data_dir=data,
                             http_port=http_port, store_port=store_port,
-                            extra_args=node_args(self.s3_port, self.sqs)
+                            extra_args=node_args(self.s3_port, self.sqs,
+                                                 self.ddb, self.table())
                             + ["--sqs-dlq-url", dlq_url,
                                "--max-attempts", "1"])
         server = start(down)
@@ -528,7 +604,7 @@ class SqsIntake(unittest.TestCase):
         # HEADs take 4 s; messages are hidden for 2 s unless extended.
         proxy = SlowHeads(self.s3_port, 4.0)
         server = h.Server(h.binary, env=AWS_ENV, extra_args=node_args(
-            proxy.port, self.sqs, visibility="2"))
+            proxy.port, self.sqs, self.ddb, self.table(), visibility="2"))
         try:
             c = server.client()
             m0 = c.metrics()
@@ -562,7 +638,8 @@ class SqsIntake(unittest.TestCase):
             QueueUrl=self.sqs.queue,
             Attributes={"MaximumMessageSize": "1048576"})
         server = h.Server(h.binary, env=AWS_ENV,
-                          extra_args=node_args(self.s3_port, self.sqs))
+                          extra_args=node_args(self.s3_port, self.sqs,
+                                               self.ddb, self.table()))
         try:
             c = server.client()
             m0 = c.metrics()
@@ -587,9 +664,11 @@ class PoisonToDlq(unittest.TestCase):
 
     def test_unconfirmable_event_moves_to_dlq(self):
         sqs = Sqs()
+        ddb = Dynalite()
         closed = h.free_port()  # no store listens here
         server = h.Server(h.binary, env=AWS_ENV,
-                          extra_args=node_args(closed, sqs, visibility="2"))
+                          extra_args=node_args(closed, sqs, ddb, "poison",
+                                               visibility="2"))
         try:
             c = server.client()
             job = c.create_job("poison.mp4", "video/mp4")
@@ -624,6 +703,7 @@ class PoisonToDlq(unittest.TestCase):
         finally:
             server.stop()
             sqs.stop()
+            ddb.stop()
 
 
 if __name__ == "__main__":

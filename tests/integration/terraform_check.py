@@ -13,7 +13,10 @@ then:
   notifications, the rule targeting the events queue, the queue's redrive
   to its DLQ, the dead-letters queue, ECS services for the coordinator and
   the workers with service discovery, log groups, the API URL and bucket
-  outputs; every secret the task definitions read is documented.
+  outputs, an on-demand DynamoDB table with exactly the indexes vidflow's
+  table_definition (adapters/vf/adapters/aws/dynamodb.cpp) makes, the
+  coordinator on store.backend = dynamodb; every secret the task
+  definitions read is documented.
 The same checks run once more on a copy with a wildcard action and a
 dangling reference added: both must be reported, or the checker is blind.
 """
@@ -30,6 +33,8 @@ REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 TF_DIR = os.path.join(REPO, "deploy", "terraform", "aws")
 MODULE = os.environ.get("VF_HCL2JSON_MODULE", os.path.join(
     REPO, "build", "tools", "node_modules", "@cdktf", "hcl2json"))
+TABLE_SOURCE = os.path.join(REPO, "adapters", "vf", "adapters", "aws",
+                            "dynamodb.cpp")
 CONVERTER = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                          "hcl2json.js")
 
@@ -144,7 +149,40 @@ def problems_of(parsed):
         "service discovery": has("aws_service_discovery_service"),
         "log groups": sum(k.startswith("aws_cloudwatch_log_group.")
                           for k in resources) >= 2,
+        "an on-demand DynamoDB table for the state": has(
+            "aws_dynamodb_table",
+            lambda b: b.get("billing_mode") == "PAY_PER_REQUEST"),
+        "the coordinator keeps its state in DynamoDB": any(
+            '{"name": "VIDFLOW_STORE_BACKEND", "value": "dynamodb"}'
+            in json.dumps(doc) for doc in parsed.values()),
     }
+    # The table's indexes are the ones vidflow queries (and creates with
+    # dynamodb.create_table): read them from the C++ source.
+    with open(TABLE_SOURCE) as f:
+        want_indexes = set(re.findall(
+            r'index\("(by_\w+)", "(gsi\d+pk)", "(gsi\d+sk)"\)', f.read()))
+    have_indexes = set()
+
+    def index_maps(x):
+        if isinstance(x, dict):
+            for k, v in x.items():
+                if (k.startswith("by_") and isinstance(v, list)
+                        and len(v) == 2 and all(isinstance(e, str)
+                                                for e in v)):
+                    have_indexes.add((k, v[0], v[1]))
+                else:
+                    index_maps(v)
+        elif isinstance(x, list):
+            for v in x:
+                index_maps(v)
+    for doc in parsed.values():
+        index_maps(doc.get("locals", []))
+    if not want_indexes:
+        problems.append(f"no indexes found in {TABLE_SOURCE}")
+    if want_indexes != have_indexes:
+        problems.append(f"DynamoDB indexes: vidflow uses "
+                        f"{sorted(want_indexes)}, Terraform makes "
+                        f"{sorted(have_indexes)}")
     for what, ok in wants.items():
         if not ok:
             problems.append(f"missing: {what}")
@@ -191,6 +229,9 @@ resource "aws_iam_role_policy" "raw" {
   role   = aws_iam_role.worker.id
   policy = jsonencode({ Statement = [] })
 }
+locals {
+  more_indexes = { by_size = ["gsi9pk", "gsi9sk"] }
+}
 ''')
             problems = problems_of(parse_dir(tmp))
         finally:
@@ -199,6 +240,8 @@ resource "aws_iam_role_policy" "raw" {
         self.assertIn("grants 's3:*'", text)
         self.assertIn("aws_s3_bucket.nowhere is not declared", text)
         self.assertIn("aws_iam_role_policy.raw.policy is not", text)
+        self.assertIn("Terraform makes [('by_content'", text)
+        self.assertIn("('by_size', 'gsi9pk', 'gsi9sk')", text)
 
 
 if __name__ == "__main__":

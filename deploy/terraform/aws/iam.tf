@@ -50,7 +50,8 @@ resource "aws_iam_role_policy" "execution" {
 }
 
 # The coordinator: takes events from SQS, feeds failed jobs to the
-# dead-letters queue, checks and reads uploads, writes outputs, summarizes.
+# dead-letters queue, checks and reads uploads, writes outputs, summarizes,
+# keeps its state in DynamoDB.
 resource "aws_iam_role" "coordinator" {
   name               = "${var.name}-coordinator"
   assume_role_policy = data.aws_iam_policy_document.ecs_assume.json
@@ -89,6 +90,14 @@ data "aws_iam_policy_document" "coordinator" {
     sid       = "Summaries"
     actions   = ["bedrock:InvokeModel"]
     resources = [local.model_arn]
+  }
+  statement {
+    sid = "State"
+    actions = ["dynamodb:DescribeTable", "dynamodb:GetItem",
+      "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
+    "dynamodb:Query"]
+    resources = [aws_dynamodb_table.state.arn,
+    "${aws_dynamodb_table.state.arn}/index/*"]
   }
   statement {
     sid = "Data"

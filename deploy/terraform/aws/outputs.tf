@@ -8,6 +8,11 @@ output "bucket" {
   value       = aws_s3_bucket.uploads.id
 }
 
+output "state_table" {
+  description = "vidflow's state: jobs, results, claims, ledger, dead letters"
+  value       = aws_dynamodb_table.state.name
+}
+
 output "events_queue_url" {
   value = aws_sqs_queue.events.url
 }

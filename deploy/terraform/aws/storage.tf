@@ -51,8 +51,65 @@ resource "aws_s3_bucket_notification" "uploads" {
   eventbridge = true
 }
 
-# The coordinator's SQLite database and the built-in state live on EFS
-# (one coordinator task at a time).
+# vidflow's state (store.backend = dynamodb): jobs with their journal and
+# callback deliveries, results, claims, the attempt ledger, dead letters
+# and Idempotency-Keys, in one table with the indexes vidflow's queries
+# use (adapters/vf/adapters/aws/dynamodb.cpp, table_definition: the same
+# keys and indexes). Idempotency-Keys carry a `ttl`; DynamoDB deletes them
+# after two days.
+resource "aws_dynamodb_table" "state" {
+  name         = "${var.name}-state"
+  billing_mode = "PAY_PER_REQUEST"
+  hash_key     = "pk"
+  range_key    = "sk"
+
+  dynamic "attribute" {
+    for_each = local.state_key_attributes
+    content {
+      name = attribute.value
+      type = "S"
+    }
+  }
+
+  dynamic "global_secondary_index" {
+    for_each = local.state_indexes
+    content {
+      name            = global_secondary_index.key
+      hash_key        = global_secondary_index.value[0]
+      range_key       = global_secondary_index.value[1]
+      projection_type = "ALL"
+    }
+  }
+
+  ttl {
+    attribute_name = "ttl"
+    enabled        = true
+  }
+
+  point_in_time_recovery {
+    enabled = true
+  }
+
+  server_side_encryption {
+    enabled = true
+  }
+
+  tags = local.tags
+}
+
+locals {
+  state_indexes = {
+    by_owner   = ["gsi1pk", "gsi1sk"]
+    by_status  = ["gsi2pk", "gsi2sk"]
+    by_due     = ["gsi3pk", "gsi3sk"]
+    by_content = ["gsi4pk", "gsi4sk"]
+    by_purge   = ["gsi5pk", "gsi5sk"]
+  }
+  state_key_attributes = concat(["pk", "sk"], flatten(values(local.state_indexes)))
+}
+
+# The coordinator's data directory (accounts, the SQS dead-letter outbox,
+# the lease journal) lives on EFS (one coordinator task at a time).
 resource "aws_efs_file_system" "data" {
   encrypted = true
   tags      = merge(local.tags, { Name = "${var.name}-data" })

@@ -130,9 +130,15 @@ caf::expected<http_response> perform(const http_request& req) {
       return make_error(errc::internal, "out of memory");
   if (!add("Expect:"))
     return make_error(errc::internal, "out of memory");
-  std::unique_ptr<CURL, easy_deleter> h{curl_easy_init()};
+  // One handle per thread, reset for each call: its connection cache keeps
+  // connections (and TLS sessions) to the endpoints open between calls, so
+  // a DynamoDB or SQS call costs a round trip, not a TCP and TLS handshake.
+  // Callers are detached actors and the credential chain: one call at a
+  // time per thread.
+  thread_local std::unique_ptr<CURL, easy_deleter> h{curl_easy_init()};
   if (!h)
     return make_error(errc::internal, "curl_easy_init failed");
+  curl_easy_reset(h.get());
   exchange ex;
   ex.max_response = req.max_response;
   char errbuf[CURL_ERROR_SIZE] = {0};
