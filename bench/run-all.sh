@@ -8,16 +8,17 @@
 # bench/ingest.sh (POST /jobs, vidflow vs the FastAPI reference under wrk),
 # bench/ingest_hop.py (POST /jobs through an ingestion node vs straight),
 # bench/sqs_intake.py (object events from SQS vs the webhook, s3 mode),
+# bench/state_backends.py (SQLite vs DynamoDB on dynalite),
 # bench/e2e.py (300 clips through the real API), bench/cluster.py (jobs/s
 # with 1, 2, 4 worker nodes). Numbers only: no benchmark fails on speed.
 # Exits non-zero only if a benchmark itself broke. Extra options come
 # through the environment: INGEST_ARGS="--duration 30s",
 # E2E_ARGS="--jobs 1000", CLUSTER_ARGS="--nodes 1,2", HOP_ARGS="--duration 30s",
-# SQS_ARGS="--events 2000"
+# SQS_ARGS="--events 2000", STATE_ARGS="--jobs 1000"
 set -uo pipefail
 
 case "${1:-}" in
-  -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 esac
 here="$(cd "$(dirname "$0")" && pwd)"
 build="$(cd "${1:-$here/../build}" && pwd)" || {
@@ -62,6 +63,14 @@ section "SQS intake: object events from SQS vs the webhook (bench/sqs_intake.py)
 if [ -x "$build/vidflow" ]; then
   # shellcheck disable=SC2086
   /usr/bin/python3 "$here/sqs_intake.py" --binary "$build/vidflow" ${SQS_ARGS:-} || status=1
+else
+  echo "skipped: $build/vidflow is not built"
+fi
+
+section "state backends: SQLite vs DynamoDB (bench/state_backends.py)"
+if [ -x "$build/vidflow" ]; then
+  # shellcheck disable=SC2086
+  /usr/bin/python3 "$here/state_backends.py" --binary "$build/vidflow" ${STATE_ARGS:-} || status=1
 else
   echo "skipped: $build/vidflow is not built"
 fi

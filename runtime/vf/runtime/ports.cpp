@@ -49,8 +49,15 @@ open_stores(node& n, const node_config& cfg, const state_backend& backend,
             std::shared_ptr<adapters::common::effects_log> effects) {
   if (backend.dynamodb) {
     if (auto err
-        = adapters::aws::ensure_table(backend.table, backend.create_table))
-      return err;
+        = adapters::aws::ensure_table(backend.table, backend.create_table)) {
+      if (messages::errc_of(err) != messages::errc::storage_unavailable)
+        return err;
+      return messages::make_error(
+        messages::errc::storage_unavailable,
+        messages::message_of(err)
+          + "; check dynamodb.endpoint, dynamodb.region and the AWS "
+            "credentials, or set store.backend = sqlite");
+    }
     n.log().info("store", "jobs, claims, ledger and dead letters in "
                           "DynamoDB table "
                             + backend.table.table + " at "
