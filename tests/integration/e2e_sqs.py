@@ -31,6 +31,10 @@ as AWS does.
   messages' visibility (2 s) is extended while their events wait, none is
   received twice. A 300 KiB message (the queue allows 1 MiB) is deleted
   with a log line and the next one is taken.
+- DynamoDB unreachable (a relay in front of it cut): POST /jobs, GET
+  /jobs/{id} and /history answer 503 `storage_unavailable`; an upload's
+  event stays in the queue until the state is back, then its job runs
+  once.
 - An event whose object the store cannot confirm (the store is down) is
   left, received again, and moved to the DLQ by the queue's redrive policy
   after maxReceiveCount; the source keeps consuming.
@@ -265,6 +269,79 @@ class Forwarder:
     def close(self):
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+class Relay:
+    """A TCP relay to 127.0.0.1:`target_port` that can be cut: while down
+    it closes every open connection and every new one at once (DynamoDB
+    unreachable), byte for byte otherwise."""
+
+    def __init__(self, target_port):
+        import socket
+        self.target = target_port
+        self.is_down = False
+        self.conns = set()
+        self.lock = threading.Lock()
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        import socket
+        while True:
+            try:
+                a, _ = self.sock.accept()
+            except OSError:
+                return
+            if self.is_down:
+                a.close()
+                continue
+            try:
+                b = socket.create_connection(("127.0.0.1", self.target))
+            except OSError:
+                a.close()
+                continue
+            with self.lock:
+                self.conns |= {a, b}
+            for x, y in ((a, b), (b, a)):
+                threading.Thread(target=self._pump, args=(x, y),
+                                 daemon=True).start()
+
+    def _pump(self, src, dst):
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                dst.sendall(data)
+        except OSError:
+            pass
+        for x in (src, dst):
+            try:
+                x.close()
+            except OSError:
+                pass
+
+    def down(self):
+        import socket
+        self.is_down = True
+        with self.lock:
+            for x in self.conns:
+                try:
+                    x.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+            self.conns.clear()
+
+    def up(self):
+        self.is_down = False
+
+    def close(self):
+        self.down()
+        self.sock.close()
 
 
 class SlowHeads:
@@ -630,6 +707,46 @@ class SqsIntake(unittest.TestCase):
         finally:
             server.stop()
             proxy.close()
+
+    def test_6_dynamodb_unreachable_503_and_nothing_lost(self):
+        relay = Relay(int(self.ddb.endpoint.rsplit(":", 1)[1]))
+        args = node_args(self.s3_port, self.sqs, self.ddb, self.table())
+        args[args.index("--dynamodb-endpoint") + 1] = relay.endpoint
+        server = h.Server(h.binary, env=AWS_ENV, extra_args=args)
+        try:
+            c = server.client()
+            before = upload(c, "before.mp4")
+            c.wait_status(before, h.TERMINAL, deadline_s=60)
+            waiting = c.create_job("during.mp4", "video/mp4")
+            relay.down()
+            # Every request that needs the state: a clear 503, fast.
+            t0 = time.monotonic()
+            for method, path, body in (
+                    ("POST", "/jobs", {"filename": "x.mp4"}),
+                    ("GET", f"/jobs/{before}", None),
+                    ("GET", "/history", None)):
+                r = c.call(method, path, body)
+                self.assertEqual(r.status, 503, (method, path, r))
+                self.assertEqual(r.json()["code"],
+                                 "storage_unavailable", r.json())
+            print(f"\n  503s while DynamoDB is unreachable within "
+                  f"{time.monotonic() - t0:.1f} s", flush=True)
+            # An upload now: its event cannot be recorded, so its message
+            # stays in the queue and comes again.
+            r = h.upload(waiting["upload_url"],
+                         h.read_bytes(h.clip("h264_aac.mp4")), "video/mp4")
+            self.assertEqual(r.status, 200, r)
+            time.sleep(3)
+            relay.up()
+            once_each(self, c, [before, waiting["job_id"]])
+            self.assertTrue(self.sqs.wait_empty(60), self.sqs.counts())
+            self.assertGreaterEqual(h.metric_value(
+                c.metrics(), "vidflow_sqs_messages_total",
+                outcome="retried"), 1)
+            c.create_job("after.mp4", "video/mp4")
+        finally:
+            server.stop()
+            relay.close()
 
     def test_5_oversized_message_deleted_and_consuming_goes_on(self):
         # SQS takes up to 1 MiB now; vidflow reads at most 256 KiB (an S3
