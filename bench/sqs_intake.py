@@ -1,20 +1,23 @@
 #!/usr/bin/python3
-"""Object events from SQS vs the webhook, in s3 mode, on this machine.
+"""Object events from SQS vs the webhook, in s3 mode, on this machine;
+and AWS mode whole (SQS in, DynamoDB state).
 
     /usr/bin/python3 bench/sqs_intake.py --binary build/vidflow
         [--events 500] [--pipeline probe,summarize]
 
-Starts s3rver (the store, no notifications of its own) and local-aws-sqs
-(an SQS emulator, with its redrive DLQ), creates N jobs and uploads their
-objects, restarts the coordinator, then delivers one ObjectCreated event
-per object two ways and times it until every event is durable and every
-job has ended:
+Starts s3rver (the store, no notifications of its own), local-aws-sqs
+(an SQS emulator, with its redrive DLQ) and dynalite (a DynamoDB
+emulator), creates N jobs and uploads their objects, restarts the
+coordinator, then delivers one ObjectCreated event per object and times
+it until every event is durable and every job has ended:
 
+  webhook  the events POSTed to /minio/webhook, 10 records a request,
+           8 senders (the direct path: SQLite, no queue)
   sqs      N messages sent to the queue (botocore, batches of 10, 8
            senders); the coordinator's SQS source receives them in batches
-           of 10 and deletes each once its event is recorded
-  webhook  the same events POSTed to /minio/webhook, 10 records a request,
-           8 senders (the direct path: SQLite, no queue)
+           of 10 and deletes each once its event is recorded (SQLite)
+  aws      as sqs, with the state in DynamoDB (`--store-backend
+           dynamodb`): S3 -> SQS -> vidflow -> DynamoDB
 
 "events/s" is events made durable (SQS: deleted after the claim
 committed; webhook: answered 200) per second; "jobs/s" is jobs ended
@@ -23,7 +26,8 @@ Against real SQS, expect the SQS column to be bounded by round trips
 (1 receive + 1 delete batch per 10 messages, 10-30 ms each in-region) and
 by the number of receivers rather than by vidflow: one source does about
 300-1000 messages/s; the emulator here answers in well under 1 ms.
-Needs node with s3rver and local-aws-sqs (deploy/install-deps.sh --test).
+Needs node with s3rver, local-aws-sqs and dynalite (deploy/install-deps.sh
+--test).
 """
 
 import argparse
@@ -41,7 +45,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
 sys.dont_write_bytecode = True
 import vfharness as h  # noqa: E402
 from e2e_s3rver import start_s3rver, ACCESS_KEY, SECRET_KEY  # noqa: E402
-from e2e_sqs import Sqs, AWS_ENV  # noqa: E402
+from e2e_sqs import Dynalite, Sqs, AWS_ENV  # noqa: E402
 
 
 def record(bucket, key, size, etag):
@@ -52,11 +56,12 @@ def record(bucket, key, size, etag):
                               "size": size, "eTag": etag}}}
 
 
-def prepare(args, s3_port, sqs, n):
-    """A data dir with n jobs whose objects are in s3rver; their records."""
+def prepare(args, s3_port, n, state):
+    """A data dir (and `state`, extra arguments naming where the state
+    lives) with n jobs whose objects are in s3rver; their records."""
     data = tempfile.mkdtemp(prefix="bench-data-", dir=h.scratch_dir())
     ports = (h.free_port(), h.free_port())
-    node_args = ["--store-mode", "s3", "--store-endpoint",
+    node_args = state + ["--store-mode", "s3", "--store-endpoint",
                  f"http://127.0.0.1:{s3_port}", "--public-url",
                  f"http://127.0.0.1:{s3_port}", "--bucket", "uploads",
                  "--region", "us-east-1", "--access-key", ACCESS_KEY,
@@ -89,9 +94,15 @@ def ended(client, ids):
     return h.metric_value(m, "vidflow_jobs_ended_total")
 
 
-def run(args, s3_port, sqs, mode):
-    data, ports, node_args, made = prepare(args, s3_port, sqs, args.events)
-    if mode == "sqs":
+def run(args, s3_port, sqs, ddb, mode):
+    state = []
+    if mode == "aws":
+        state = ["--store-backend", "dynamodb", "--dynamodb-endpoint",
+                 ddb.endpoint, "--dynamodb-table", "bench-aws",
+                 "--dynamodb-create-table", "1"]
+    data, ports, node_args, made = prepare(args, s3_port, args.events,
+                                           state)
+    if mode in ("sqs", "aws"):
         node_args = node_args + ["--sqs-queue-url", sqs.queue,
                                  "--sqs-wait-s", "1"]
     server = h.Server(args.binary, env=AWS_ENV, data_dir=data,
@@ -102,7 +113,7 @@ def run(args, s3_port, sqs, mode):
     batches = [recs[i:i + 10] for i in range(0, len(recs), 10)]
     durable_at = None
     t0 = time.monotonic()
-    if mode == "sqs":
+    if mode != "webhook":
         def send(batch):
             sqs.send_batch([json.dumps({"Records": [r]}) for r in batch])
         with concurrent.futures.ThreadPoolExecutor(8) as pool:
@@ -118,7 +129,7 @@ def run(args, s3_port, sqs, mode):
         durable_at = time.monotonic()
     while True:
         m = c.metrics()
-        if mode == "sqs" and durable_at is None and h.metric_value(
+        if mode != "webhook" and durable_at is None and h.metric_value(
                 m, "vidflow_sqs_messages_total",
                 outcome="deleted") >= args.events:
             durable_at = time.monotonic()
@@ -145,15 +156,19 @@ def main():
     args = p.parse_args()
     args.binary = h.resolve_binary(args.binary)
     sqs = Sqs()
+    ddb = Dynalite()
     s3_port = h.free_port()
     s3rver = start_s3rver(s3_port, "")
     try:
-        rows = {m: run(args, s3_port, sqs, m) for m in ("sqs", "webhook")}
+        rows = {m: run(args, s3_port, sqs, ddb, m)
+                for m in ("webhook", "sqs", "aws")}
     finally:
         s3rver.stop()
         sqs.stop()
+        ddb.stop()
     print(f"\n{args.events} events, pipeline {args.pipeline}, s3 mode "
-          f"(s3rver), SQLite; SQS = local-aws-sqs emulator")
+          f"(s3rver); webhook and sqs: SQLite; aws: SQS + DynamoDB; "
+          f"SQS = local-aws-sqs, DynamoDB = dynalite (emulators)")
     print(f"{'intake':10s} {'events/s':>10s} {'jobs/s':>10s} "
           f"{'seconds':>9s} {'succeeded':>10s}")
     for mode, r in rows.items():

@@ -149,6 +149,17 @@ CAF_TEST(the chain takes the first configured source) {
   // Long-lived keys are looked up once.
   CAF_CHECK(env_chain.get(999999));
   CAF_CHECK_EQUAL(env_chain.fetches(), 1u);
+  // peek never fetches: nothing before the first get, the cache after.
+  credential_chain fresh_chain{cfg};
+  auto early = fresh_chain.peek(1000);
+  CAF_REQUIRE(!early);
+  CAF_CHECK_EQUAL(errc_of(early.error()), errc::unauthorized);
+  CAF_CHECK_EQUAL(fresh_chain.fetches(), 0u);
+  CAF_REQUIRE(fresh_chain.get(1000));
+  auto peeked = fresh_chain.peek(5000);
+  CAF_REQUIRE(peeked);
+  CAF_CHECK_EQUAL(peeked->keys.access_key, "AKIDENV");
+  CAF_CHECK_EQUAL(fresh_chain.fetches(), 1u);
   // A named profile that is not in the file is an error that says so.
   cfg.env = env_of(
     {{"AWS_SHARED_CREDENTIALS_FILE", "/nonexistent"}, {"AWS_PROFILE", "prod"}});

@@ -128,8 +128,18 @@ class Cluster(unittest.TestCase):
         print(f"  {victim.name} gone from /cluster/nodes after "
               f"{detected_s:.1f}s; nodes now {sorted(nodes)}", flush=True)
         nodes = coord.wait_nodes("w4 registered", lambda ns: "w4" in ns)
-        # /metrics follows: a series per node there, none for the dead one.
-        m = client.metrics()
+        # /metrics follows (the gauges are set a moment after the
+        # registry changes): a series per node there, none for the dead one.
+        end = time.monotonic() + 15
+        while True:
+            m = client.metrics()
+            if time.monotonic() > end or (
+                    all(h.metric_value(m, "vidflow_node_slots", node=name)
+                        == nodes[name]["slots"] for name in nodes)
+                    and f'vidflow_node_slots{{node="{victim.name}"}}'
+                    not in m):
+                break
+            time.sleep(0.2)
         for name in nodes:
             self.assertEqual(h.metric_value(m, "vidflow_node_slots",
                                             node=name),

@@ -76,27 +76,35 @@ AWS_ENV = {"AWS_ACCESS_KEY_ID": "AKIDVFSQSTEST",
            "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": ""}
 
 
+def launch(name, launcher, module, *args):
+    """Starts an npm emulator through its launcher script; returns the
+    process and its "ready on" line."""
+    node = shutil.which("node")
+    if node is None:
+        raise AssertionError("node is not installed (apt: nodejs)")
+    if not os.path.isfile(os.path.join(module, "package.json")):
+        raise AssertionError(f"{name} is not installed at {module} (run "
+                             "deploy/install-deps.sh --test)")
+    proc = h.Process(name, [node, launcher, module, *args])
+    end = time.monotonic() + 30
+    line = ""
+    while time.monotonic() < end and "ready on" not in line:
+        if proc.poll() is not None:
+            raise AssertionError(f"{name} exited:\n" + proc.log_tail())
+        line = proc.log_text()
+        time.sleep(0.05)
+    if "ready on" not in line:
+        proc.stop()
+        raise AssertionError(f"{name} did not start within 30 s")
+    return proc, line
+
+
 class Dynalite:
     """dynalite, a DynamoDB emulator, in memory, and a botocore client."""
 
     def __init__(self):
-        node = shutil.which("node")
-        if node is None:
-            raise AssertionError("node is not installed (apt: nodejs)")
-        if not os.path.isfile(os.path.join(DYNALITE_MODULE, "package.json")):
-            raise AssertionError(f"dynalite is not installed at "
-                                 f"{DYNALITE_MODULE} (run "
-                                 "deploy/install-deps.sh --test)")
-        self.proc = h.Process("dynalite",
-                              [node, DYNALITE_LAUNCHER, DYNALITE_MODULE, "0"])
-        end = time.monotonic() + 30
-        line = ""
-        while time.monotonic() < end and "ready on" not in line:
-            if self.proc.poll() is not None:
-                raise AssertionError("dynalite exited:\n"
-                                     + self.proc.log_tail())
-            line = self.proc.log_text()
-            time.sleep(0.05)
+        self.proc, line = launch("dynalite", DYNALITE_LAUNCHER,
+                                 DYNALITE_MODULE, "0")
         self.endpoint = "http://" + line.split("ready on ")[1].split()[0]
         self.client = botocore.session.get_session().create_client(
             "dynamodb", region_name="us-east-1", endpoint_url=self.endpoint,
@@ -126,23 +134,8 @@ class Sqs:
     """local-aws-sqs and a botocore client for it."""
 
     def __init__(self):
-        node = shutil.which("node")
-        if node is None:
-            raise AssertionError("node is not installed (apt: nodejs)")
-        if not os.path.isfile(os.path.join(SQS_MODULE, "package.json")):
-            raise AssertionError(f"local-aws-sqs is not installed at "
-                                 f"{SQS_MODULE} (run deploy/install-deps.sh "
-                                 "--test)")
-        self.proc = h.Process("local-aws-sqs",
-                              [node, LAUNCHER, SQS_MODULE, "0", "3"])
-        end = time.monotonic() + 30
-        line = ""
-        while time.monotonic() < end and "ready on" not in line:
-            if self.proc.poll() is not None:
-                raise AssertionError("local-aws-sqs exited:\n"
-                                     + self.proc.log_tail())
-            line = self.proc.log_text()
-            time.sleep(0.05)
+        self.proc, line = launch("local-aws-sqs", LAUNCHER, SQS_MODULE, "0",
+                                 "3")
         words = line.split()
         self.queue = words[words.index("queue") + 1]
         self.dlq = words[words.index("dlq") + 1]

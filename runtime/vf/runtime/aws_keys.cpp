@@ -29,13 +29,13 @@ aws_chain_of(const std::string& profile) {
   return chain;
 }
 
-adapters::s3::key_source s3_keys_of(const std::string& profile) {
-  return [chain = aws_chain_of(
-            profile)]() -> caf::expected<adapters::sigv4::credentials> {
+adapters::s3::key_source s3_keys_of(const std::string& profile, bool fetch) {
+  return [chain = aws_chain_of(profile),
+          fetch]() -> caf::expected<adapters::sigv4::credentials> {
     auto now = std::chrono::duration_cast<std::chrono::seconds>(
                  std::chrono::system_clock::now().time_since_epoch())
                  .count();
-    auto creds = chain->get(now);
+    auto creds = fetch ? chain->get(now) : chain->peek(now);
     if (!creds)
       return std::move(creds.error());
     return std::move(creds->keys);

@@ -19,8 +19,12 @@ namespace vf::runtime {
 std::shared_ptr<adapters::aws::credential_chain>
 aws_chain_of(const std::string& profile);
 
-/// The chain as a source of S3 signing keys.
-adapters::s3::key_source s3_keys_of(const std::string& profile);
+/// The chain as a source of S3 signing keys. With `fetch` false the
+/// source never blocks on a credential endpoint: it serves what the chain
+/// holds (`keep_aws_keys_fresh` keeps it fresh), for callers on the
+/// cooperative scheduler.
+adapters::s3::key_source s3_keys_of(const std::string& profile,
+                                    bool fetch = true);
 
 /// Keeps the chain of `profile` fresh from a detached actor of `n`: it
 /// fetches keys at once and asks the chain every 30 s, so the refresh 5

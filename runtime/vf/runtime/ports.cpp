@@ -122,8 +122,11 @@ url_signer_of(const node_config& cfg, const char* method, uint32_t expires) {
   base.region = cfg.region;
   base.expires = expires;
   adapters::s3::key_source keys;
+  // The presigners run on the API's threads: they take the keys the
+  // refresher (keep_aws_keys_fresh) keeps fresh and never wait for a
+  // credential endpoint.
   if (cfg.store_aws_credentials)
-    keys = s3_keys_of(cfg.summarizer.profile);
+    keys = s3_keys_of(cfg.summarizer.profile, false);
   return [base, keys, endpoint = cfg.public_url, style = cfg.store_style](
            const std::string& bucket, const std::string& key) {
     auto p = base;

@@ -322,6 +322,17 @@ caf::expected<aws_credentials> credential_chain::get(int64_t now) {
   return std::move(fresh.error());
 }
 
+caf::expected<aws_credentials> credential_chain::peek(int64_t now) const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  if (cached_ && (!cached_->expires_at || now < *cached_->expires_at))
+    return *cached_;
+  if (last_error_)
+    return *last_error_;
+  return make_error(errc::unauthorized,
+                    "no AWS credentials fetched yet (they are fetched in the "
+                    "background; try again in a moment)");
+}
+
 caf::expected<aws_credentials> credential_chain::resolve() {
   auto& env = cfg_.env;
   // 1. The environment.

@@ -84,6 +84,13 @@ public:
   /// to set.
   caf::expected<aws_credentials> get(int64_t now);
 
+  /// The cached credentials if they still hold at `now`, never fetching:
+  /// for callers that must not block (the API's presigners, which run on
+  /// the cooperative scheduler while a refresher calls `get` elsewhere).
+  /// Without usable keys: the last fetch's error, or `errc::unauthorized`
+  /// if none was tried yet.
+  caf::expected<aws_credentials> peek(int64_t now) const;
+
   /// Times credentials were fetched (for tests and metrics).
   uint64_t fetches() const;
 

@@ -141,6 +141,30 @@ caf::expected<std::optional<json>> ddb_get_item(const dynamodb_config& cfg,
   return std::optional<json>{std::move(*item)};
 }
 
+json ddb_query_body(const dynamodb_config& cfg, const char* index,
+                    const char* pk_attr, const std::string& pk,
+                    const char* sk_attr, const char* sk_op,
+                    const std::string& sk, bool descending) {
+  std::string condition = std::string{pk_attr} + " = :pk";
+  json values{{":pk", ddb_s(pk)}};
+  if (sk_op != nullptr && sk_attr != nullptr) {
+    if (std::string_view{sk_op} == "begins_with")
+      condition += std::string{" AND begins_with("} + sk_attr + ", :sk)";
+    else
+      condition += std::string{" AND "} + sk_attr + " " + sk_op + " :sk";
+    values[":sk"] = ddb_s(sk);
+  }
+  json body{{"TableName", cfg.table},
+            {"KeyConditionExpression", std::move(condition)},
+            {"ExpressionAttributeValues", std::move(values)},
+            {"ScanIndexForward", !descending}};
+  if (index != nullptr)
+    body["IndexName"] = index;
+  else
+    body["ConsistentRead"] = true;
+  return body;
+}
+
 caf::expected<std::vector<json>> ddb_query(const dynamodb_config& cfg,
                                            json body, size_t limit) {
   std::vector<json> items;

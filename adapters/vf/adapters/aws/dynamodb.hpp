@@ -81,6 +81,18 @@ caf::expected<std::optional<nlohmann::json>>
 ddb_get_item(const dynamodb_config& cfg, const std::string& pk,
              const std::string& sk);
 
+/// The body of a `Query` of index `index` (null: the table itself, read
+/// consistently): the items whose partition key `pk_attr` is `pk` and,
+/// when `sk_op` is set, whose sort key `sk_attr` compares to `sk` by it
+/// (`<`, `>=`, ... or `begins_with`); oldest first unless `descending`.
+/// Add a filter or a projection as needed (`:pk` and `:sk` are taken).
+nlohmann::json ddb_query_body(const dynamodb_config& cfg, const char* index,
+                              const char* pk_attr, const std::string& pk,
+                              const char* sk_attr = nullptr,
+                              const char* sk_op = nullptr,
+                              const std::string& sk = {},
+                              bool descending = false);
+
 /// `Query` through every page (`LastEvaluatedKey`) until `limit` items;
 /// returns the items.
 caf::expected<std::vector<nlohmann::json>>

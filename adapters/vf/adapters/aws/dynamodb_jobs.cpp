@@ -273,12 +273,10 @@ caf::expected<std::vector<job>> by_index(const dynamodb_config& cfg,
                                          const char* index, const char* pk,
                                          const std::string& value,
                                          bool newest_first, size_t limit) {
-  json body{{"TableName", cfg.table},
-            {"IndexName", index},
-            {"KeyConditionExpression", std::string{pk} + " = :v"},
-            {"ExpressionAttributeValues", {{":v", ddb_s(value)}}},
-            {"ScanIndexForward", !newest_first}};
-  return jobs_of(ddb_query(cfg, std::move(body), limit));
+  return jobs_of(ddb_query(
+    cfg,
+    ddb_query_body(cfg, index, pk, value, nullptr, nullptr, {}, newest_first),
+    limit));
 }
 
 caf::expected<std::vector<job>> in_status(const dynamodb_config& cfg,
@@ -422,14 +420,11 @@ caf::expected<bool> ddb_record_delivery(const dynamodb_config& cfg,
 
 caf::expected<std::vector<messages::delivery>>
 ddb_deliveries_due(const dynamodb_config& cfg, int64_t now_ms, uint32_t limit) {
-  json body{{"TableName", cfg.table},
-            {"IndexName", "by_due"},
-            {"KeyConditionExpression", "gsi3pk = :p AND gsi3sk < :k"},
-            {"ExpressionAttributeValues",
-             {{":p", ddb_s("delivery#pending")},
-              {":k", ddb_s(ddb_time_key(now_ms + 1))}}},
-            {"ScanIndexForward", true}};
-  auto items = ddb_query(cfg, std::move(body), limit);
+  auto items
+    = ddb_query(cfg,
+                ddb_query_body(cfg, "by_due", "gsi3pk", "delivery#pending",
+                               "gsi3sk", "<", ddb_time_key(now_ms + 1)),
+                limit);
   if (!items)
     return std::move(items.error());
   std::vector<messages::delivery> out;
@@ -531,14 +526,10 @@ caf::expected<std::vector<job>> ddb_active(const dynamodb_config& cfg) {
 caf::expected<messages::status_counts> ddb_counts(const dynamodb_config& cfg) {
   messages::status_counts out(messages::job_status_count, 0);
   for (size_t i = 0; i < out.size(); ++i) {
-    json body{
-      {"TableName", cfg.table},
-      {"IndexName", "by_status"},
-      {"KeyConditionExpression", "gsi2pk = :v"},
-      {"ExpressionAttributeValues",
-       {{":v",
-         ddb_s("status#" + messages::to_string(static_cast<job_status>(i)))}}},
-      {"Select", "COUNT"}};
+    auto body = ddb_query_body(
+      cfg, "by_status", "gsi2pk",
+      "status#" + messages::to_string(static_cast<job_status>(i)));
+    body["Select"] = "COUNT";
     for (;;) {
       auto doc = ddb_call(cfg, "Query", body);
       if (!doc)
@@ -689,16 +680,13 @@ caf::expected<strings> ddb_find_reuse(const dynamodb_config& cfg,
                                       const std::string& job_id) {
   if (sha256.empty())
     return strings{};
-  json body{{"TableName", cfg.table},
-            {"IndexName", "by_content"},
-            {"KeyConditionExpression", "gsi4pk = :p"},
-            {"FilterExpression", "#o = :r AND #i <> :j"},
-            {"ExpressionAttributeNames", {{"#o", "outputs"}, {"#i", "id"}}},
-            {"ExpressionAttributeValues",
-             {{":p", ddb_s("content#" + owner + "#" + sha256)},
-              {":r", ddb_s(recipe)},
-              {":j", ddb_s(job_id)}}},
-            {"ScanIndexForward", false}};
+  auto body = ddb_query_body(cfg, "by_content", "gsi4pk",
+                             "content#" + owner + "#" + sha256, nullptr,
+                             nullptr, {}, true);
+  body["FilterExpression"] = "#o = :r AND #i <> :j";
+  body["ExpressionAttributeNames"] = {{"#o", "outputs"}, {"#i", "id"}};
+  body["ExpressionAttributeValues"][":r"] = ddb_s(recipe);
+  body["ExpressionAttributeValues"][":j"] = ddb_s(job_id);
   auto items = ddb_query(cfg, std::move(body), 20);
   if (!items)
     return std::move(items.error());
@@ -715,12 +703,9 @@ caf::expected<strings> ddb_find_reuse(const dynamodb_config& cfg,
 
 caf::expected<messages::user_usage> ddb_usage(const dynamodb_config& cfg,
                                               const std::string& owner) {
-  json body{{"TableName", cfg.table},
-            {"IndexName", "by_owner"},
-            {"KeyConditionExpression", "gsi1pk = :p"},
-            {"ProjectionExpression", "#s, obj_size, purged_at"},
-            {"ExpressionAttributeNames", {{"#s", "status"}}},
-            {"ExpressionAttributeValues", {{":p", ddb_s("owner#" + owner)}}}};
+  auto body = ddb_query_body(cfg, "by_owner", "gsi1pk", "owner#" + owner);
+  body["ProjectionExpression"] = "#s, obj_size, purged_at";
+  body["ExpressionAttributeNames"] = {{"#s", "status"}};
   auto items = ddb_query(cfg, std::move(body), SIZE_MAX);
   if (!items)
     return std::move(items.error());
@@ -742,15 +727,11 @@ ddb_expire_old(const dynamodb_config& cfg, int64_t before_ms, uint32_t limit) {
   // An AWAITING_UPLOAD job has not changed since it was made: its
   // `updated_at` (the index's sort key) is its `created_at`; the filter
   // keeps the promise anyway.
-  json body{{"TableName", cfg.table},
-            {"IndexName", "by_status"},
-            {"KeyConditionExpression", "gsi2pk = :p AND gsi2sk < :k"},
-            {"FilterExpression", "created_at < :b"},
-            {"ExpressionAttributeValues",
-             {{":p", ddb_s("status#AWAITING_UPLOAD")},
-              {":k", ddb_s(ddb_time_key(before_ms))},
-              {":b", ddb_n(before_ms)}}},
-            {"ScanIndexForward", true}};
+  auto body
+    = ddb_query_body(cfg, "by_status", "gsi2pk", "status#AWAITING_UPLOAD",
+                     "gsi2sk", "<", ddb_time_key(before_ms));
+  body["FilterExpression"] = "created_at < :b";
+  body["ExpressionAttributeValues"][":b"] = ddb_n(before_ms);
   auto out = jobs_of(ddb_query(cfg, std::move(body), limit));
   if (out)
     std::stable_sort(out->begin(), out->end(), [](const job& a, const job& b) {
@@ -761,13 +742,11 @@ ddb_expire_old(const dynamodb_config& cfg, int64_t before_ms, uint32_t limit) {
 
 caf::expected<std::vector<job>>
 ddb_purgeable(const dynamodb_config& cfg, int64_t before_ms, uint32_t limit) {
-  json body{{"TableName", cfg.table},
-            {"IndexName", "by_purge"},
-            {"KeyConditionExpression", "gsi5pk = :p AND gsi5sk < :k"},
-            {"ExpressionAttributeValues",
-             {{":p", ddb_s("purge")}, {":k", ddb_s(ddb_time_key(before_ms))}}},
-            {"ScanIndexForward", true}};
-  return jobs_of(ddb_query(cfg, std::move(body), limit));
+  return jobs_of(
+    ddb_query(cfg,
+              ddb_query_body(cfg, "by_purge", "gsi5pk", "purge", "gsi5sk", "<",
+                             ddb_time_key(before_ms)),
+              limit));
 }
 
 caf::expected<bool> ddb_erase_job(const dynamodb_config& cfg,
@@ -777,25 +756,15 @@ caf::expected<bool> ddb_erase_job(const dynamodb_config& cfg,
     return std::move(exists.error());
   std::vector<json> keys;
   // The job's own items (job, result, attempts, dead letters) ...
-  auto own
-    = ddb_query(cfg,
-                json{{"TableName", cfg.table},
-                     {"KeyConditionExpression", "pk = :p"},
-                     {"ProjectionExpression", "pk, sk"},
-                     {"ExpressionAttributeValues", {{":p", ddb_s(pk_of(id))}}},
-                     {"ConsistentRead", true}},
-                SIZE_MAX);
+  auto own_body = ddb_query_body(cfg, nullptr, "pk", pk_of(id));
+  own_body["ProjectionExpression"] = "pk, sk";
+  auto own = ddb_query(cfg, std::move(own_body), SIZE_MAX);
   if (!own)
     return std::move(own.error());
   // ... its claims and Idempotency-Keys, through by_owner.
   for (auto prefix : {"claimsof#", "keysof#"}) {
     auto more = ddb_query(
-      cfg,
-      json{{"TableName", cfg.table},
-           {"IndexName", "by_owner"},
-           {"KeyConditionExpression", "gsi1pk = :p"},
-           {"ExpressionAttributeValues", {{":p", ddb_s(prefix + id)}}}},
-      SIZE_MAX);
+      cfg, ddb_query_body(cfg, "by_owner", "gsi1pk", prefix + id), SIZE_MAX);
     if (!more)
       return std::move(more.error());
     keys.insert(keys.end(), more->begin(), more->end());

@@ -241,8 +241,8 @@ store_front(dynamodb_store_actor::stateful_pointer<front_state> self,
             std::shared_ptr<const dynamodb_config> cfg, uint32_t workers,
             std::shared_ptr<common::effects_log> effects) {
   for (uint32_t i = 0; i < std::max<uint32_t>(workers, 1); ++i) {
-    auto w = self->spawn<caf::detached + caf::linked>(store_worker, cfg,
-                                                      effects);
+    auto w
+      = self->spawn<caf::detached + caf::linked>(store_worker, cfg, effects);
     self->state.workers.push_back(std::move(w));
   }
   auto& st = self->state;
@@ -382,13 +382,10 @@ caf::error ddb_record(const dynamodb_config& cfg, const attempt_record& x) {
 
 caf::expected<std::vector<attempt_record>>
 ddb_attempts(const dynamodb_config& cfg, const std::string& job_id) {
-  json body{{"TableName", cfg.table},
-            {"KeyConditionExpression", "pk = :pk AND begins_with(sk, :a)"},
-            {"ExpressionAttributeValues",
-             {{":pk", ddb_s("job#" + job_id)}, {":a", ddb_s("attempt#")}}},
-            {"ScanIndexForward", true},
-            {"ConsistentRead", true}};
-  auto items = ddb_query(cfg, std::move(body), 100000);
+  auto items = ddb_query(cfg,
+                         ddb_query_body(cfg, nullptr, "pk", "job#" + job_id,
+                                        "sk", "begins_with", "attempt#"),
+                         100000);
   if (!items)
     return std::move(items.error());
   std::vector<attempt_record> out;
@@ -458,13 +455,10 @@ messages::dead_letter dead_letter_of(const json& item) {
 caf::expected<std::vector<json>> dead_letter_items(const dynamodb_config& cfg,
                                                    const std::string& job_id,
                                                    size_t limit) {
-  json body{{"TableName", cfg.table},
-            {"KeyConditionExpression", "pk = :pk AND begins_with(sk, :d)"},
-            {"ExpressionAttributeValues",
-             {{":pk", ddb_s("job#" + job_id)}, {":d", ddb_s("dl#")}}},
-            {"ScanIndexForward", false},
-            {"ConsistentRead", true}};
-  return ddb_query(cfg, std::move(body), limit);
+  return ddb_query(cfg,
+                   ddb_query_body(cfg, nullptr, "pk", "job#" + job_id, "sk",
+                                  "begins_with", "dl#", true),
+                   limit);
 }
 
 } // namespace
@@ -489,14 +483,11 @@ caf::expected<bool> ddb_bury(const dynamodb_config& cfg,
 
 caf::expected<std::vector<messages::dead_letter>>
 ddb_dlq_list(const dynamodb_config& cfg, int64_t since_ms, uint32_t limit) {
-  json body{
-    {"TableName", cfg.table},
-    {"IndexName", "by_status"},
-    {"KeyConditionExpression", "gsi2pk = :p AND gsi2sk >= :s"},
-    {"ExpressionAttributeValues",
-     {{":p", ddb_s("deadletters")}, {":s", ddb_s(ddb_time_key(since_ms))}}},
-    {"ScanIndexForward", false}};
-  auto items = ddb_query(cfg, std::move(body), limit);
+  auto items
+    = ddb_query(cfg,
+                ddb_query_body(cfg, "by_status", "gsi2pk", "deadletters",
+                               "gsi2sk", ">=", ddb_time_key(since_ms), true),
+                limit);
   if (!items)
     return std::move(items.error());
   std::vector<messages::dead_letter> out;
