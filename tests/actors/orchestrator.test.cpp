@@ -70,6 +70,26 @@ struct fixture : testing::fixture_base {
     consume_messages();
   }
 
+  /// For the content reuse tests: an earlier SUCCEEDED job "old" of alice
+  /// whose upload had digest `sha`, with `recipe` and render outputs
+  /// `made`; j1 and a new j2 are alice's with the same recipe.
+  void reuse_setup(const std::string& recipe, const std::string& sha,
+                   const std::string& made) {
+    auto old = job();
+    old.id = "old";
+    old.owner = "alice";
+    old.status = job_status::succeeded;
+    old.outputs = recipe;
+    old.object.sha256 = sha;
+    st().jobs["old"] = old;
+    st().results["old"] = messages::job_result{"old", "{}", "s", t0, made};
+    add_job("j2");
+    for (auto jid : {"j1", "j2"}) {
+      job(jid).owner = "alice";
+      job(jid).outputs = recipe;
+    }
+  }
+
   void add_job(const std::string& job_id) {
     messages::job j;
     j.id = job_id;
@@ -277,19 +297,7 @@ CAF_TEST(a render is told the outputs of the same bytes and recipe of its owner)
   const std::string recipe = R"({"thumbnails":[{"name":"small"}]})";
   const std::string sha(64, 'a');
   const std::string made = R"({"thumbnails":[{"name":"small","key":"k"}]})";
-  auto old = job();
-  old.id = "old";
-  old.owner = "alice";
-  old.status = job_status::succeeded;
-  old.outputs = recipe;
-  old.object.sha256 = sha;
-  st().jobs["old"] = old;
-  st().results["old"] = messages::job_result{"old", "{}", "s", t0, made};
-  add_job("j2");
-  for (auto jid : {"j1", "j2"}) {
-    job(jid).owner = "alice";
-    job(jid).outputs = recipe;
-  }
+  reuse_setup(recipe, sha, made);
   auto render_input_of = [&](const std::string& jid, std::string digest) {
     auto ev = event("v1", jid);
     ev.object.sha256 = std::move(digest);
@@ -307,6 +315,47 @@ CAF_TEST(a render is told the outputs of the same bytes and recipe of its owner)
   // Other bytes: nothing to copy.
   CAF_CHECK_EQUAL(render_input_of("j2", std::string(64, 'b')),
                   recipe + R"(|{"format":{}}||)");
+}
+
+CAF_TEST(
+  an upload without a digest gets the one its probe made and is reused by it) {
+  // S3 and MinIO uploads do not pass through vidflow: the probe hashes the
+  // bytes it fetched (the media adapter's content_digest_of reads it back;
+  // this stand-in takes "digest:<hex>").
+  cfg.render_input = [](const std::string& recipe, const std::string& meta,
+                        const std::string& from, const std::string& outs) {
+    return recipe + "|" + meta + "|" + from + "|" + outs;
+  };
+  cfg.content_digest = [](const std::string& probe_output) {
+    return probe_output.rfind("digest:", 0) == 0 ? probe_output.substr(7)
+                                                 : std::string{};
+  };
+  respawn({});
+  const std::string recipe = R"({"thumbnails":[{"name":"small"}]})";
+  const std::string sha(64, 'c');
+  const std::string made = R"({"thumbnails":[{"name":"small","key":"k"}]})";
+  reuse_setup(recipe, sha, made);
+  auto run = [&](const std::string& jid, const std::string& event_digest) {
+    auto ev = event("v1", jid);
+    ev.object.sha256 = event_digest;
+    CAF_CHECK_EQUAL(deliver(ev), true);
+    answer(0, testing::ok_outcome(pending()[0].first, "digest:" + sha));
+    answer(0, testing::ok_outcome(pending()[0].first, "a summary"));
+    CAF_REQUIRE_EQUAL(pending().size(), 1u);
+    auto t = pending()[0].first;
+    CAF_CHECK_EQUAL(t.kind, task_kind::render);
+    CAF_CHECK_EQUAL(t.object.sha256, event_digest.empty() ? sha : event_digest);
+    answer(0, testing::ok_outcome(t, made));
+    return t.input;
+  };
+  // No digest on the way in: the probe's is kept and finds the old job.
+  CAF_CHECK_EQUAL(run("j1", ""), recipe + "|digest:" + sha + "|old|" + made);
+  CAF_CHECK_EQUAL(job("j1").object.sha256, sha);
+  CAF_CHECK_EQUAL(job("j1").status, job_status::succeeded);
+  // A digest from the built-in store is never replaced by a worker's word.
+  const std::string other(64, 'd');
+  CAF_CHECK_EQUAL(run("j2", other), recipe + "|digest:" + sha + "||");
+  CAF_CHECK_EQUAL(job("j2").object.sha256, other);
 }
 
 CAF_TEST(a render lists its output keys and a foreign outcome is refused) {

@@ -2,5 +2,6 @@
 # test time (needs ffmpeg + ffprobe on PATH; fails, never skips, without them).
 vf_add_unit_test(vf-test-media
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/media.test.cpp
-  LIBS vf::adapters_media vf::adapters_summarizer nlohmann_json::nlohmann_json
+  LIBS vf::adapters_media vf::adapters_summarizer vf::adapters_common
+       nlohmann_json::nlohmann_json
   SUITES adapters.media)

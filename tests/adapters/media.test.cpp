@@ -6,20 +6,22 @@
 
 #define CAF_SUITE adapters.media
 
-#include "vf/adapters/media/confined_input.hpp"
-#include "vf/adapters/media/libav_media.hpp"
-#include "vf/adapters/media/probe.hpp"
-#include "vf/adapters/summarizer/mock_summarizer.hpp"
 #include "vf_test.hpp"
-#include <sys/resource.h>
 #include <fcntl.h>
 #include <nlohmann/json.hpp>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "caf/actor_system.hpp"
 #include "caf/scoped_actor.hpp"
+
+#include "vf/adapters/common/digest.hpp"
+#include "vf/adapters/media/confined_input.hpp"
+#include "vf/adapters/media/libav_media.hpp"
+#include "vf/adapters/media/probe.hpp"
+#include "vf/adapters/summarizer/mock_summarizer.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -854,6 +856,55 @@ CAF_TEST(media actor resolves then probes) {
   require_error(probe(media, "uploads/j1/clip.mp4", 0), errc::timeout);
   // Still alive and answering after all of the above.
   CAF_CHECK(probe(media, "uploads/j1/clip.mp4"));
+  self->send_exit(media, caf::exit_reason::user_shutdown);
+}
+
+CAF_TEST(a probe adds the SHA - 256 of an upload that came without one) {
+  const auto& cs = clips();
+  auto media = vf::adapters::media::spawn_media_actor(
+                 sys,
+                 [&](const vf::messages::object_ref&, std::chrono::milliseconds)
+                   -> caf::expected<std::string> { return cs.h264_mp4; })
+                 .media;
+  std::ifstream in{cs.h264_mp4, std::ios::binary};
+  std::string bytes{std::istreambuf_iterator<char>{in}, {}};
+  auto want = vf::adapters::common::sha256(bytes);
+  std::string want_hex;
+  for (auto b : want) {
+    char two[3];
+    std::snprintf(two, sizeof(two), "%02x", b);
+    want_hex += two;
+  }
+  // An upload that reached S3 or MinIO directly: no digest yet.
+  auto res = probe(media, "uploads/j1/clip.mp4");
+  CAF_REQUIRE(res);
+  auto doc = json::parse(*res);
+  CAF_CHECK_EQUAL(doc["format"]["sha256"].get<std::string>(), want_hex);
+  CAF_CHECK_EQUAL(vf::adapters::media::content_digest_of(*res), want_hex);
+  // The rest of the output as before, in ffprobe's order.
+  CAF_CHECK_EQUAL(doc["format"]["filename"].get<std::string>(),
+                  "uploads/j1/clip.mp4");
+  CAF_CHECK_EQUAL(doc.begin().key(), "streams");
+  // One the built-in store hashed on the way in: not hashed again.
+  vf::messages::object_ref obj{
+    "uploads", "uploads/j1/clip.mp4", "v1", "etag", 0,
+    {},        std::string(64, 'a')};
+  self
+    ->request(media, 30s, vf::atoms::probe_v, obj, uint32_t{10000}, uint64_t{2})
+    .receive(
+      [&](const std::string& js) {
+        CAF_CHECK(!json::parse(js)["format"].contains("sha256"));
+        CAF_CHECK_EQUAL(vf::adapters::media::content_digest_of(js), "");
+      },
+      [&](const caf::error& err) { CAF_FAIL("probe: " << err); });
+  // Only 64 lower-case hex digits count.
+  using vf::adapters::media::content_digest_of;
+  CAF_CHECK_EQUAL(content_digest_of(R"({"format":{"sha256":"ABC"}})"), "");
+  CAF_CHECK_EQUAL(content_digest_of(R"({"format":{"sha256":5}})"), "");
+  CAF_CHECK_EQUAL(content_digest_of("not json"), "");
+  CAF_CHECK_EQUAL(content_digest_of(R"({"format":{"sha256":")"
+                                    + std::string(63, 'f') + "g\"}}"),
+                  "");
   self->send_exit(media, caf::exit_reason::user_shutdown);
 }
 

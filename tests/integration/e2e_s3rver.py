@@ -12,6 +12,7 @@ never a skip.
 """
 
 import collections
+import hashlib
 import os
 import shutil
 import sqlite3
@@ -132,6 +133,38 @@ class S3rverStore(unittest.TestCase):
             - h.metric_value(m0, "vidflow_object_events_total",
                              outcome="accepted"), 1,
             "s3rver's webhook event accepted once")
+
+    def test_same_bytes_and_recipe_reused_without_passing_through(self):
+        # The upload goes straight to s3rver: vidflow never sees its bytes
+        # stream in, so the probe hashes what it fetched; the second job
+        # with the same bytes and recipe copies the first one's outputs.
+        recipe = {"thumbnails": ["small"]}
+        data = h.read_bytes(h.clip("h264_aac.mp4"))
+
+        def submit(name):
+            r = self.c.call("POST", "/jobs", {
+                "filename": name, "content_type": "video/mp4",
+                "outputs": recipe})
+            self.assertEqual(r.status, 201, r)
+            job = r.json()
+            put = h.upload(job["upload_url"], data, "video/mp4")
+            self.assertEqual(put.status, 200, put)
+            done = self.c.wait_status(job["job_id"], h.TERMINAL,
+                                      deadline_s=90)
+            self.assertEqual(done["status"], "SUCCEEDED", done)
+            res = self.c.result(job["job_id"])
+            self.assertEqual(res.status, 200, res)
+            return job["job_id"], res.json()
+        first, r1 = submit("first.mp4")
+        self.assertNotIn("reused_from", r1)
+        self.assertEqual(r1["metadata"]["format"]["sha256"],
+                         hashlib.sha256(data).hexdigest())
+        second, r2 = submit("second.mp4")
+        self.assertEqual(r2.get("reused_from"), first, r2)
+        t1, t2 = r1["outputs"]["thumbnails"][0], r2["outputs"]["thumbnails"][0]
+        self.assertIn(f"/outputs/{second}/", t2["url"])
+        self.assertEqual(h.request("GET", t2["url"]).body,
+                         h.request("GET", t1["url"]).body)
 
     def test_webhook_503_is_redelivered_and_processed_once(self):
         """Issue 10: an event that arrives while the job store cannot take

@@ -380,6 +380,8 @@ struct machine {
       return;
     }
     auto& pipeline = run->pipeline;
+    if (pipeline[run->step] == task_kind::probe)
+      learn_digest(run->snapshot, out.output);
     run->outputs[pipeline[run->step]] = std::move(out.output);
     auto last = run->step + 1 >= pipeline.size();
     auto fx = transit(run->snapshot, last ? job_event::last_step_succeeded
@@ -392,6 +394,15 @@ struct machine {
     }
     if (has(*fx, job_effect::store_result))
       succeed(out.job_id);
+  }
+
+  /// Takes the upload's SHA-256 from a probe's output for a job that has
+  /// none (an upload that reached S3 or MinIO directly); it is written with
+  /// the job's next change and carried by its tasks.
+  void learn_digest(messages::job& j, const std::string& probe_output) const {
+    if (!j.object.sha256.empty() || !st().cfg.content_digest)
+      return;
+    j.object.sha256 = st().cfg.content_digest(probe_output);
   }
 
   /// Keeps the job PROCESSING and starts the next attempt after a backoff.
@@ -605,6 +616,8 @@ struct machine {
     for (auto& r : ledger)
       if (same(r) && r.ok)
         run.outputs[r.kind] = r.output;
+    if (auto p = run.outputs.find(task_kind::probe); p != run.outputs.end())
+      learn_digest(run.snapshot, p->second);
     run.pipeline = pipeline_of(cfg, j);
     run.step = 0;
     while (run.step < run.pipeline.size()

@@ -94,6 +94,12 @@ struct orchestrator_config {
                             const std::string& reuse_job,
                             const std::string& reuse_outputs)>
     render_input;
+  /// The upload's SHA-256 found in a probe's output (runtime: the media
+  /// adapter's `content_digest_of`; the probe adds it for uploads that
+  /// reached S3 or MinIO without passing through vidflow), or empty. Kept
+  /// with a job that has none, so that content reuse finds and serves it.
+  /// Empty: only the built-in store's digests count.
+  std::function<std::string(const std::string& probe_output)> content_digest;
   /// Cost of a render task (`task::threads`, `task::memory_mb`) from the
   /// job's recipe and the probe's metadata (runtime: the media adapter's
   /// estimate). Empty: renders cost nothing and only slots bound them.

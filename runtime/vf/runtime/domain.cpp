@@ -227,6 +227,7 @@ domain_actors spawn_domain(
                         sys.spawn(actors::dispatcher, disp_cfg));
   orch_cfg.checker = object_checker_of(n, cfg);
   orch_cfg.render_input = adapters::media::make_render_input;
+  orch_cfg.content_digest = adapters::media::content_digest_of;
   orch_cfg.output_keys = adapters::media::render_output_keys;
   orch_cfg.check_render_output = adapters::media::check_render_output;
   orch_cfg.render_cost = [threads = encoder_threads_of(cfg)](

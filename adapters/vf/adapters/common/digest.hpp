@@ -5,7 +5,11 @@
 
 #pragma once
 
+#include "caf/expected.hpp"
+
 #include <array>
+#include <atomic>
+#include <string>
 #include <string_view>
 
 namespace vf::adapters::common {
@@ -15,6 +19,13 @@ using sha256_digest = std::array<unsigned char, 32>;
 
 /// Returns the SHA-256 of `x`.
 sha256_digest sha256(std::string_view x);
+
+/// The SHA-256 of the file at `path` as 64 lower-case hex digits, read in
+/// 1 MiB pieces; stops with `errc::cancelled` when `cancel` is set.
+/// Errors name the path (`errc::storage_unavailable`).
+caf::expected<std::string> sha256_file_hex(const std::string& path,
+                                           const std::atomic<bool>* cancel
+                                           = nullptr);
 
 /// Returns the HMAC-SHA256 of `data` under `key`.
 sha256_digest hmac_sha256(std::string_view key, std::string_view data);

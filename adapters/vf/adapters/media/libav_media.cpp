@@ -2,17 +2,18 @@
 
 #include "vf/adapters/media/libav_media.hpp"
 
-#include "vf/adapters/media/probe.hpp"
-#include "vf/adapters/media/render.hpp"
-#include "vf/messages/errc.hpp"
-#include "vf/messages/upload_key.hpp"
-#include "vf/messages/worker_actor.hpp"
-
 #include <nlohmann/json.hpp>
 
 #include "caf/result.hpp"
 #include "caf/spawn_options.hpp"
 #include "caf/typed_event_based_actor.hpp"
+
+#include "vf/adapters/common/digest.hpp"
+#include "vf/adapters/media/probe.hpp"
+#include "vf/adapters/media/render.hpp"
+#include "vf/messages/errc.hpp"
+#include "vf/messages/upload_key.hpp"
+#include "vf/messages/worker_actor.hpp"
 
 #include <algorithm>
 #include <array>
@@ -20,8 +21,8 @@
 #include <cmath>
 #include <cstdlib>
 #include <deque>
-#include <filesystem>
 #include <exception>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
@@ -111,6 +112,26 @@ caf::result<std::string> probe_object(const object_resolver& resolve,
   auto res = probe_file_as(*path, name.empty() ? *path : name, left, cancel);
   if (!res)
     return std::move(res.error());
+  // An upload that reached the store without passing through vidflow (S3,
+  // MinIO) has no SHA-256 yet: take it from the bytes just fetched, for
+  // content reuse (`format.sha256`; the built-in store hashed on the way
+  // in).
+  if (obj.sha256.empty()) {
+    auto doc = nlohmann::ordered_json::parse(*res, nullptr, false);
+    if (doc.is_object() && doc.contains("format")
+        && doc["format"].is_object()) {
+      auto digest = common::sha256_file_hex(*path, cancel);
+      if (!digest && messages::errc_of(digest.error()) == errc::cancelled)
+        return std::move(digest.error());
+      if (digest) {
+        doc["format"]["sha256"] = std::move(*digest);
+        // As probe_file writes it.
+        return doc.dump(4, ' ', false,
+                        nlohmann::ordered_json::error_handler_t::replace)
+               + "\n";
+      }
+    }
+  }
   return std::move(*res);
 }
 
@@ -568,6 +589,23 @@ double frame_bytes(double width, double height) {
 }
 
 } // namespace
+
+std::string content_digest_of(const std::string& probe_output) {
+  auto doc = nlohmann::json::parse(probe_output, nullptr, false);
+  if (!doc.is_object())
+    return {};
+  auto f = doc.find("format");
+  if (f == doc.end() || !f->is_object())
+    return {};
+  auto d = f->find("sha256");
+  if (d == f->end() || !d->is_string())
+    return {};
+  auto x = d->get<std::string>();
+  if (x.size() != 64
+      || x.find_first_not_of("0123456789abcdef") != std::string::npos)
+    return {};
+  return x;
+}
 
 std::string make_render_input(const std::string& recipe,
                               const std::string& metadata,

@@ -52,8 +52,9 @@ struct render_setup {
 /// Spawns a detached actor (its own thread: libavformat blocks) that
 /// implements `vf::messages::media_actor`. `(probe, object, timeout_ms)`
 /// resolves the object, then probes it with `probe_file` within what is left
-/// of `timeout_ms`, reporting the object's key as `format.filename`. One
-/// actor probes one file at a time; spawn one per worker slot.
+/// of `timeout_ms`, reporting the object's key as `format.filename` and,
+/// when the object comes without a SHA-256, the file's as `format.sha256`.
+/// One actor probes one file at a time; spawn one per worker slot.
 /// A media actor and the control port that cancels its probes.
 struct media_handles {
   vf::messages::media_actor media;
@@ -83,6 +84,12 @@ struct render_cost {
 render_cost estimate_render_cost(const std::string& recipe,
                                  const std::string& metadata,
                                  uint32_t threads);
+
+/// The SHA-256 of the upload that a probe of an object without one (an
+/// upload that reached S3 or MinIO directly) added to its output as
+/// `format.sha256`: 64 lower-case hex digits, or empty. The orchestrator
+/// keeps it with the job, so content reuse works for such uploads too.
+std::string content_digest_of(const std::string& probe_output);
 
 /// Builds a render step's input `{"recipe", "metadata", "reuse"?}` as one
 /// JSON object: `recipe` (canonical, from `POST /jobs`; `{}` if it is not
