@@ -46,10 +46,21 @@ void keep_aws_keys_fresh(node& n, const std::string& profile) {
   using refresher_actor = caf::typed_actor<caf::reacts_to<atoms::tick>>;
   auto chain = aws_chain_of(profile);
   auto& log = n.log();
+  // The first keys before the API opens: its presigners only peek, so a
+  // request right after start would otherwise find none.
+  auto now = std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+               .count();
+  auto first = chain->get(now);
+  bool failing_at_start = !first;
+  if (!first)
+    log.warn("aws", "no AWS credentials for the store at start ("
+                      + messages::message_of(first.error())
+                      + "); presigning answers 503 until there are");
   auto behavior
-    = [chain,
-       &log](refresher_actor::pointer self) -> refresher_actor::behavior_type {
-    auto failing = std::make_shared<bool>(false);
+    = [chain, &log, failing_at_start](
+        refresher_actor::pointer self) -> refresher_actor::behavior_type {
+    auto failing = std::make_shared<bool>(failing_at_start);
     self->send(self, atoms::tick_v);
     return {
       [self, chain, failing, &log](atoms::tick) {

@@ -26,8 +26,9 @@ aws_chain_of(const std::string& profile);
 adapters::s3::key_source s3_keys_of(const std::string& profile,
                                     bool fetch = true);
 
-/// Keeps the chain of `profile` fresh from a detached actor of `n`: it
-/// fetches keys at once and asks the chain every 30 s, so the refresh 5
+/// Keeps the chain of `profile` fresh: fetches keys now, on the calling
+/// thread (before the API opens), then from a detached actor of `n` asks
+/// the chain every 30 s, so the refresh 5
 /// minutes before expiry happens there and the API's presigners, which run
 /// on the cooperative scheduler, find fresh keys without waiting. Logs
 /// when keys cannot be had and when they can again.
