@@ -258,6 +258,40 @@ CAF_TEST(a remote render carries a GET of its upload and a PUT per output) {
             [&](error& err) { CAF_FAIL("unexpected error: " << err); });
 }
 
+CAF_TEST(a remote render that may reuse outputs gets a GET for each) {
+  // Content reuse on a node without store credentials: the earlier job's
+  // outputs come as presigned GETs, next to the PUTs of its own.
+  CAF_REQUIRE_EQUAL(ask<bool>(atoms::hello_v, agent, std::string{"earth"}),
+                    true);
+  auto x = info();
+  x.kinds.push_back(task_kind::render);
+  CAF_REQUIRE_EQUAL(ask<bool>(atoms::join_v, messages::worker_actor{worker}, x),
+                    true);
+  auto t = make_task(22);
+  t.kind = task_kind::render;
+  t.object.bucket = "uploads";
+  t.object.key = "uploads/job-22/a.mp4";
+  t.outputs = {{"uploads", "outputs/job-22/small.jpg", {}, {}, 0, {}, {}}};
+  t.sources = {{"uploads", "outputs/job-7/small.jpg", {}, {}, 0, {}, {}},
+               {"uploads", "outputs/job-7/720p.mp4", {}, {}, 0, {}, {}}};
+  auto h = mars.self->request(disp, infinite, atoms::submit_v, t);
+  settle();
+  CAF_REQUIRE_EQUAL(ws().running.size(), 1u);
+  auto got = ws().running[0].first;
+  CAF_REQUIRE_EQUAL(got.outputs.size(), 1u);
+  CAF_CHECK_EQUAL(got.outputs[0].url,
+                  "http://store/uploads/outputs/job-22/small.jpg?lease=22");
+  CAF_REQUIRE_EQUAL(got.sources.size(), 2u);
+  auto a = got.sources[0];
+  auto b = got.sources[1];
+  CAF_CHECK_EQUAL(a.url, "http://store/uploads/outputs/job-7/small.jpg?signed");
+  CAF_CHECK_EQUAL(b.url, "http://store/uploads/outputs/job-7/720p.mp4?signed");
+  earth.self->send(worker, atoms::dispatch_v, testing::ok_outcome(got, "{}"));
+  settle();
+  h.receive([](messages::task_outcome& out) { CAF_CHECK(out.ok); },
+            [&](error& err) { CAF_FAIL("unexpected error: " << err); });
+}
+
 CAF_TEST(workers of a node that did not say hello are refused) {
   auto res = ask<bool>(atoms::join_v, messages::worker_actor{worker}, info());
   CAF_REQUIRE(!res);

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <chrono>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -526,42 +527,53 @@ CAF_TEST(a node admits tasks within its memory budget) {
 namespace {
 
 /// Respawns `disp` with stand-ins for the media adapter's split and merge:
-/// two parts, with inputs "part-0" and "part-1", merged as
-/// "merged:<out0>,<out1>|<worker0>,<worker1>".
-void with_split(fixture& f) {
+/// as many parts as free nodes, `most` at most, with inputs "part-0",
+/// "part-1", ..., merged as "merged:<out0>,<out1>,...|<worker0>,...".
+void with_split(fixture& f, size_t most = 2) {
   anon_send_exit(f.disp, exit_reason::user_shutdown);
   actors::dispatcher_config cfg;
   cfg.wall_ms = fixture::spawned_ms;
-  cfg.split_render = [](const messages::task& t) {
+  cfg.split_render = [most](const messages::task& t, size_t nodes) {
     std::vector<messages::task> parts;
-    for (int i = 0; i < 2; ++i) {
+    for (size_t i = 0; i < std::min(most, nodes); ++i) {
       auto p = t;
       p.input = "part-" + std::to_string(i);
       parts.push_back(std::move(p));
     }
     return parts;
   };
-  cfg.merge_render = [](const messages::task&,
-                        const std::vector<std::string>&,
+  cfg.merge_render = [](const messages::task&, const std::vector<std::string>&,
                         const std::vector<std::string>& outs,
                         const std::vector<std::string>& workers) {
-    return "merged:" + outs.at(0) + "," + outs.at(1) + "|" + workers.at(0)
-           + "," + workers.at(1);
+    std::string x = "merged:";
+    for (size_t i = 0; i < outs.size(); ++i)
+      x += (i > 0 ? "," : "") + outs[i];
+    x += "|";
+    for (size_t i = 0; i < workers.size(); ++i)
+      x += (i > 0 ? "," : "") + workers[i];
+    return x;
   };
   f.disp = f.sys.spawn(actors::dispatcher, cfg);
   f.consume_messages();
 }
 
+/// Render 100 split over nodes a and b (one render slot each, one part
+/// running on each): their workers.
+std::pair<testing::fake_worker_actor, testing::fake_worker_actor>
+split_over_a_and_b(fixture& f) {
+  with_split(f);
+  auto a = f.add_worker("a/w1", 1, {task_kind::render}, {}, "a");
+  auto b = f.add_worker("b/w1", 1, {task_kind::render}, {}, "b");
+  f.submit(f.make_task(100, 0, task_kind::render));
+  CAF_REQUIRE_EQUAL(f.ws(a).running.size(), 1u);
+  CAF_REQUIRE_EQUAL(f.ws(b).running.size(), 1u);
+  return {a, b};
+}
+
 } // namespace
 
 CAF_TEST(a render spreads over two free nodes and answers once) {
-  with_split(*this);
-  auto a = add_worker("a/w1", 1, {task_kind::render}, {}, "a");
-  auto b = add_worker("b/w1", 1, {task_kind::render}, {}, "b");
-  auto t = make_task(100, 0, task_kind::render);
-  submit(t);
-  CAF_REQUIRE_EQUAL(ws(a).running.size(), 1u);
-  CAF_REQUIRE_EQUAL(ws(b).running.size(), 1u);
+  auto [a, b] = split_over_a_and_b(*this);
   auto pa = ws(a).running[0].first;
   auto pb = ws(b).running[0].first;
   CAF_CHECK_NOT_EQUAL(pa.lease_id, pb.lease_id);
@@ -588,12 +600,7 @@ CAF_TEST(a render spreads over two free nodes and answers once) {
 }
 
 CAF_TEST(a failed part fails the render and cancels the others) {
-  with_split(*this);
-  auto a = add_worker("a/w1", 1, {task_kind::render}, {}, "a");
-  auto b = add_worker("b/w1", 1, {task_kind::render}, {}, "b");
-  submit(make_task(100, 0, task_kind::render));
-  CAF_REQUIRE_EQUAL(ws(a).running.size(), 1u);
-  CAF_REQUIRE_EQUAL(ws(b).running.size(), 1u);
+  auto [a, b] = split_over_a_and_b(*this);
   auto pa = ws(a).running[0].first;
   auto pb = ws(b).running[0].first;
   auto bad = testing::ok_outcome(pa, "");
@@ -620,6 +627,81 @@ CAF_TEST(a failed part fails the render and cancels the others) {
   CAF_CHECK(lease_of("job-100").empty());
 }
 
+CAF_TEST(a render spreads over as many free nodes as it has parts) {
+  with_split(*this, 3);
+  std::vector<testing::fake_worker_actor> ws_;
+  for (auto n : {"a", "b", "c", "d"})
+    ws_.push_back(
+      add_worker(std::string{n} + "/w1", 1, {task_kind::render}, {}, n));
+  submit(make_task(100, 0, task_kind::render));
+  // Three parts (the split's most), one per node; the fourth node idles.
+  size_t running = 0;
+  std::set<std::string> inputs;
+  for (auto& w : ws_) {
+    running += ws(w).running.size();
+    for (auto& r : ws(w).running)
+      inputs.insert(r.first.input);
+  }
+  CAF_CHECK_EQUAL(running, 3u);
+  CAF_CHECK_EQUAL(inputs,
+                  (std::set<std::string>{"part-0", "part-1", "part-2"}));
+  CAF_CHECK_EQUAL(lease_of("job-100").size(), 3u);
+}
+
+CAF_TEST(a part lost with its node is leased again alone) {
+  auto [a, b] = split_over_a_and_b(*this);
+  auto pa = ws(a).running[0].first;
+  auto pb = ws(b).running[0].first;
+  // b dies: its part waits for a node, a's part runs on untouched.
+  anon_send_exit(b, exit_reason::kill);
+  consume_messages();
+  CAF_CHECK(outcomes().empty());
+  CAF_CHECK(ws(a).cancels.empty());
+  CAF_CHECK_EQUAL(stats().queued, 1u);
+  // Node c joins: the lost part, under a new lease id.
+  auto c = add_worker("c/w1", 1, {task_kind::render}, {}, "c");
+  CAF_REQUIRE_EQUAL(ws(c).running.size(), 1u);
+  auto pc = ws(c).running[0].first;
+  CAF_CHECK_EQUAL(pc.input, pb.input);
+  CAF_CHECK_NOT_EQUAL(pc.lease_id, pb.lease_id);
+  CAF_CHECK_NOT_EQUAL(pc.lease_id, pa.lease_id);
+  self->send(a, atoms::dispatch_v, testing::ok_outcome(pa, "oa"));
+  consume_messages();
+  CAF_CHECK(outcomes().empty());
+  self->send(c, atoms::dispatch_v, testing::ok_outcome(pc, "oc"));
+  consume_messages();
+  auto xs = outcomes();
+  CAF_REQUIRE_EQUAL(xs.size(), 1u);
+  CAF_CHECK(xs[0].ok);
+  CAF_CHECK_EQUAL(xs[0].lease_id, 100u);
+  auto want = pa.input == "part-0" ? std::string{"merged:oa,oc|a/w1,c/w1"}
+                                   : std::string{"merged:oc,oa|c/w1,a/w1"};
+  CAF_CHECK_EQUAL(xs[0].output, want);
+}
+
+CAF_TEST(a part lost too often fails the render) {
+  auto [a, b] = split_over_a_and_b(*this);
+  // Lost, leased again (part_retries = 2), twice; the third loss fails
+  // the render and cancels the part on a.
+  auto victim = b;
+  for (auto n : {"c", "d"}) {
+    anon_send_exit(victim, exit_reason::kill);
+    consume_messages();
+    CAF_CHECK(outcomes().empty());
+    victim = add_worker(std::string{n} + "/w1", 1, {task_kind::render}, {}, n);
+    CAF_CHECK_EQUAL(ws(victim).running.size(), 1u);
+  }
+  anon_send_exit(victim, exit_reason::kill);
+  consume_messages();
+  auto xs = outcomes();
+  CAF_REQUIRE_EQUAL(xs.size(), 1u);
+  CAF_CHECK(!xs[0].ok);
+  CAF_CHECK_EQUAL(xs[0].lease_id, 100u);
+  CAF_CHECK_EQUAL(xs[0].error_code, errc::worker_lost);
+  CAF_CHECK(xs[0].transient);
+  CAF_CHECK_EQUAL(ws(a).cancels.size(), 1u);
+}
+
 CAF_TEST(the parts of a split render go to different nodes) {
   with_split(*this);
   // Node a has more free slots; still only one part goes there.
@@ -631,10 +713,7 @@ CAF_TEST(the parts of a split render go to different nodes) {
 }
 
 CAF_TEST(a cancelled lease is no longer the job and its siblings neither) {
-  with_split(*this);
-  auto a = add_worker("a/w1", 1, {task_kind::render}, {}, "a");
-  auto b = add_worker("b/w1", 1, {task_kind::render}, {}, "b");
-  submit(make_task(100, 0, task_kind::render));
+  auto [a, b] = split_over_a_and_b(*this);
   CAF_REQUIRE_EQUAL(lease_of("job-100").size(), 2u);
   auto pa = ws(a).running.at(0).first;
   auto bad = testing::ok_outcome(pa, "");
@@ -661,11 +740,7 @@ CAF_TEST(a render is not split without two free nodes) {
 }
 
 CAF_TEST(cancelling a split render cancels its parts) {
-  with_split(*this);
-  auto a = add_worker("a/w1", 1, {task_kind::render}, {}, "a");
-  auto b = add_worker("b/w1", 1, {task_kind::render}, {}, "b");
-  submit(make_task(100, 0, task_kind::render));
-  CAF_REQUIRE_EQUAL(ws(a).running.size(), 1u);
+  auto [a, b] = split_over_a_and_b(*this);
   self->send(disp, atoms::cancel_v, uint64_t{100});
   consume_messages();
   CAF_CHECK_EQUAL(ws(a).cancels.size(), 1u);

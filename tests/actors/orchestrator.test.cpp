@@ -293,11 +293,15 @@ CAF_TEST(a render is told the outputs of the same bytes and recipe of its owner)
                         const std::string& from, const std::string& outs) {
     return recipe + "|" + meta + "|" + from + "|" + outs;
   };
+  cfg.output_keys = [](const std::string& jid, const std::string&) {
+    return std::vector<std::string>{"outputs/" + jid + "/small.jpg"};
+  };
   respawn({});
   const std::string recipe = R"({"thumbnails":[{"name":"small"}]})";
   const std::string sha(64, 'a');
   const std::string made = R"({"thumbnails":[{"name":"small","key":"k"}]})";
   reuse_setup(recipe, sha, made);
+  std::vector<messages::object_ref> sources;
   auto render_input_of = [&](const std::string& jid, std::string digest) {
     auto ev = event("v1", jid);
     ev.object.sha256 = std::move(digest);
@@ -308,13 +312,21 @@ CAF_TEST(a render is told the outputs of the same bytes and recipe of its owner)
     auto t = pending()[0].first;
     CAF_CHECK_EQUAL(t.kind, task_kind::render);
     answer(0, testing::ok_outcome(t, made));
+    sources = t.sources;
     return t.input;
   };
   CAF_CHECK_EQUAL(render_input_of("j1", sha),
                   recipe + R"(|{"format":{}}|old|)" + made);
+  // What it may copy, by name (a lease relay presigns a GET of each for a
+  // worker on another node).
+  CAF_REQUIRE_EQUAL(sources.size(), 1u);
+  auto src = sources[0];
+  CAF_CHECK_EQUAL(src.bucket, "uploads");
+  CAF_CHECK_EQUAL(src.key, "outputs/old/small.jpg");
   // Other bytes: nothing to copy.
   CAF_CHECK_EQUAL(render_input_of("j2", std::string(64, 'b')),
                   recipe + R"(|{"format":{}}||)");
+  CAF_CHECK(sources.empty());
 }
 
 CAF_TEST(

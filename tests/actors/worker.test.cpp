@@ -48,7 +48,8 @@ fake_media(fake_media_actor::stateful_pointer<fake_media_state> self) {
     },
     [=](atoms::render, const messages::object_ref& obj, const std::string&,
         const std::string& input, const std::vector<messages::object_ref>&,
-        uint32_t, uint64_t lease) -> result<std::string> {
+        const std::vector<messages::object_ref>&, uint32_t,
+        uint64_t lease) -> result<std::string> {
       if (obj.key == "hang") {
         auto rp = self->make_response_promise<std::string>();
         self->state.held.emplace(lease, rp);

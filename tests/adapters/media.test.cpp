@@ -978,7 +978,8 @@ CAF_TEST(a render stores each output by the PUT URL its task carries) {
   caf::expected<std::string> res{std::string{}};
   self
     ->request(media, 30s, vf::atoms::render_v, obj, std::string{"j9"}, input,
-              outputs, uint32_t{20000}, uint64_t{3})
+              outputs, std::vector<vf::messages::object_ref>{}, uint32_t{20000},
+              uint64_t{3})
     .receive([&](const std::string& js) { res = js; },
              [&](const caf::error& err) { res = err; });
   CAF_REQUIRE(res);
@@ -1010,7 +1011,7 @@ CAF_TEST(the output keys of a recipe name every thumbnail and rendition) {
   CAF_CHECK(render_output_keys("j1", "{}").empty());
 }
 
-CAF_TEST(a render splits its renditions into two balanced parts) {
+CAF_TEST(a render splits its renditions into balanced parts) {
   using vf::adapters::media::make_render_input;
   using vf::adapters::media::merge_render;
   using vf::adapters::media::render_output_keys;
@@ -1030,7 +1031,7 @@ CAF_TEST(a render splits its renditions into two balanced parts) {
   t.memory_mb = 900;
   for (auto& key : render_output_keys("j1", recipe))
     t.outputs.push_back({"uploads", key, {}, {}, 0, "", {}});
-  auto parts = split_render(t);
+  auto parts = split_render(t, 2);
   CAF_REQUIRE_EQUAL(parts.size(), 2u);
   // The 1080p alone; 720p, 480p, the thumbnail and the 2160p (not made:
   // never upscaled) with the lighter part.
@@ -1073,6 +1074,21 @@ CAF_TEST(a render splits its renditions into two balanced parts) {
                   "w2/worker-1");
   CAF_CHECK(!merged["renditions"][0].contains("worker"));
   CAF_CHECK_EQUAL(merged["renditions"][2]["bytes"].get<int>(), 3);
+  // With room on more nodes: one part per rendition made, never more; the
+  // thumbnail and the 2160p with the lightest (480p). One node: not split.
+  for (size_t most : {size_t{3}, size_t{7}}) {
+    auto many = split_render(t, most);
+    CAF_REQUIRE_EQUAL(many.size(), 3u);
+    auto a = names(many[0]);
+    auto b = names(many[1]);
+    auto c = names(many[2]);
+    CAF_CHECK_EQUAL(a, (std::vector<std::string>{"outputs/j1/1080p.mp4"}));
+    CAF_CHECK_EQUAL(b, (std::vector<std::string>{"outputs/j1/720p.mp4"}));
+    CAF_CHECK_EQUAL(c, (std::vector<std::string>{"outputs/j1/small.jpg",
+                                                 "outputs/j1/2160p.mp4",
+                                                 "outputs/j1/480p.mp4"}));
+  }
+  CAF_CHECK(split_render(t, 1).empty());
 }
 
 CAF_TEST(a render with one rendition made or a reuse is not split) {
@@ -1088,17 +1104,17 @@ CAF_TEST(a render with one rendition made or a reuse is not split) {
     R"({"renditions":[{"name":"1080p","height":1080},)"
     R"({"name":"720p","height":720},{"name":"360p","height":360}]})",
     meta, "", "");
-  CAF_CHECK(split_render(t).empty());
+  CAF_CHECK(split_render(t, 2).empty());
   t.input = make_render_input(R"({"renditions":[{"name":"360p","height":360},)"
                               R"({"name":"240p","height":240}]})",
                               meta, "j0", R"({"renditions":[]})");
-  CAF_CHECK(split_render(t).empty());
+  CAF_CHECK(split_render(t, 2).empty());
   t.input = make_render_input(R"({"renditions":[{"name":"360p","height":360},)"
                               R"({"name":"240p","height":240}]})",
                               "{}", "", "");
-  CAF_CHECK(split_render(t).empty()); // Size unknown.
+  CAF_CHECK(split_render(t, 2).empty()); // Size unknown.
   t.input = "not json";
-  CAF_CHECK(split_render(t).empty());
+  CAF_CHECK(split_render(t, 2).empty());
 }
 
 CAF_TEST(a render outcome may only name its own job outputs) {

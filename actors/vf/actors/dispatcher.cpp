@@ -9,6 +9,7 @@
 #include "vf/messages/errc.hpp"
 
 #include <algorithm>
+#include <memory>
 #include <set>
 #include <string>
 
@@ -217,6 +218,41 @@ void relay_run(messages::lease_relay_actor::stateful_pointer<relay_state> self,
       });
 }
 
+/// Adds a presigned GET `url` to each of `t.sources` (an earlier job's
+/// outputs a render may copy), then runs `t` through `relay_run`; the
+/// first presign that fails answers `rp` instead.
+void presign_sources_then_run(
+  messages::lease_relay_actor::stateful_pointer<relay_state> self,
+  const messages::worker_actor& worker, caf::duration deadline,
+  const messages::presigner_actor& presigner, messages::task t,
+  caf::typed_response_promise<messages::task_outcome> rp) {
+  if (t.sources.empty()) {
+    relay_run(self, worker, deadline, std::move(t), rp);
+    return;
+  }
+  auto pending = std::make_shared<size_t>(t.sources.size());
+  auto shared = std::make_shared<messages::task>(std::move(t));
+  for (size_t i = 0; i < shared->sources.size(); ++i) {
+    auto src = shared->sources[i];
+    self->request(presigner, deadline, atoms::presign_v, std::move(src))
+      .then(
+        [=](std::string& url) mutable {
+          if (*pending == 0)
+            return; // One failed: answered already.
+          shared->sources[i].url = std::move(url);
+          if (--*pending == 0)
+            relay_run(self, worker, deadline, std::move(*shared), rp);
+        },
+        [=](caf::error& err) mutable {
+          if (*pending == 0)
+            return;
+          *pending = 0;
+          rp.deliver(std::move(err));
+          self->quit();
+        });
+  }
+}
+
 messages::lease_relay_actor::behavior_type
 lease_relay(messages::lease_relay_actor::stateful_pointer<relay_state> self,
             messages::worker_actor worker, caf::duration deadline,
@@ -240,9 +276,10 @@ lease_relay(messages::lease_relay_actor::stateful_pointer<relay_state> self,
       self->state.lease = t.lease_id;
       auto rp = self->make_response_promise<messages::task_outcome>();
       // A worker on another node holds no store credentials: a probe or a
-      // render reads its upload by a presigned GET, valid for the lease,
-      // and a render stores each output by a presigned PUT, valid until
-      // its deadline.
+      // render reads its upload by a presigned GET, valid for the lease, a
+      // render stores each output by a presigned PUT, valid until its
+      // deadline, and reads the earlier outputs it may copy (content
+      // reuse) by presigned GETs.
       if (!presigner
           || (t.kind != messages::task_kind::probe
               && t.kind != messages::task_kind::render)) {
@@ -259,7 +296,8 @@ lease_relay(messages::lease_relay_actor::stateful_pointer<relay_state> self,
           [=](std::string& url) mutable {
             t.object.url = std::move(url);
             if (t.outputs.empty()) {
-              relay_run(self, worker, deadline, std::move(t), rp);
+              presign_sources_then_run(self, worker, deadline, presigner,
+                                       std::move(t), rp);
               return;
             }
             auto outs = t.outputs;
@@ -279,7 +317,8 @@ lease_relay(messages::lease_relay_actor::stateful_pointer<relay_state> self,
                   }
                   for (size_t i = 0; i < urls.size(); ++i)
                     t.outputs[i].url = std::move(urls[i]);
-                  relay_run(self, worker, deadline, std::move(t), rp);
+                  presign_sources_then_run(self, worker, deadline, presigner,
+                                           std::move(t), rp);
                 },
                 fail);
           },
@@ -314,9 +353,27 @@ uint64_t dispatcher_state::held_by(const std::string& node) const {
 
 namespace {
 
-/// One part of a split render ended with `out`: keeps its output; the first
-/// failure answers the render (and cancels the other parts), the last
-/// success answers it with the merged outputs.
+/// The first id after `from` that names no lease, split render, part or
+/// queued task.
+uint64_t unused_lease_id(const dispatcher_state& st, uint64_t from) {
+  auto queued = [&st](uint64_t x) {
+    return std::any_of(st.queue.begin(), st.queue.end(), [x](auto& kv) {
+      return kv.second.job_task.lease_id == x;
+    });
+  };
+  auto id = from;
+  do
+    ++id;
+  while (id == 0 || st.leases.count(id) > 0 || st.splits.count(id) > 0
+         || st.part_of.count(id) > 0 || queued(id));
+  return id;
+}
+
+/// One part of a split render ended with `out`: keeps its output; a part
+/// lost with its worker (or whose lease expired) is queued again alone,
+/// `part_retries` times at most; otherwise the first failure answers the
+/// render (and cancels the other parts), the last success answers it with
+/// the merged outputs.
 void part_done(dispatcher_impl* self, uint64_t parent, uint64_t part,
                messages::task_outcome out) {
   auto& st = self->state;
@@ -328,6 +385,24 @@ void part_done(dispatcher_impl* self, uint64_t parent, uint64_t part,
     std::find(sp.parts.begin(), sp.parts.end(), part) - sp.parts.begin());
   if (idx >= sp.parts.size())
     return;
+  if (!sp.answered && !out.ok
+      && (out.error_code == messages::errc::worker_lost
+          || out.error_code == messages::errc::timeout)
+      && sp.retries < st.cfg.part_retries
+      && st.queue.count(sp.keys[idx]) == 0) {
+    // Under a new id: a late answer to the lost lease must not be taken
+    // for the new one. Back at its own place in the queue, i.e. before
+    // whatever arrived after the render. Leased once this lease has been
+    // let go (the caller dispatches then).
+    ++sp.retries;
+    auto id = unused_lease_id(st, part);
+    auto again = sp.tasks[idx];
+    again.lease_id = id;
+    sp.parts[idx] = id;
+    st.part_of[id] = parent;
+    st.queue.emplace(sp.keys[idx], queued_task{std::move(again), {}, sp.since});
+    return;
+  }
   if (!sp.answered) {
     if (!out.ok) {
       sp.answered = true;
@@ -514,17 +589,10 @@ void split(dispatcher_impl* self, dispatcher_state::queue_type::iterator pick,
   sp.promise = std::move(pick->second.promise);
   sp.outputs.resize(parts.size());
   sp.workers.resize(parts.size());
+  sp.since = pick->second.since;
   auto id = parent;
   for (size_t i = 0; i < parts.size(); ++i) {
-    auto queued = [&st](uint64_t x) {
-      return std::any_of(st.queue.begin(), st.queue.end(), [x](auto& kv) {
-        return kv.second.job_task.lease_id == x;
-      });
-    };
-    do
-      ++id;
-    while (id == 0 || st.leases.count(id) > 0 || st.splits.count(id) > 0
-           || st.part_of.count(id) > 0 || queued(id));
+    id = unused_lease_id(st, id);
     auto& part = parts[i];
     part.lease_id = id;
     part.job_id = sp.job_task.job_id;
@@ -534,6 +602,8 @@ void split(dispatcher_impl* self, dispatcher_state::queue_type::iterator pick,
     sp.parts.push_back(id);
     sp.inputs.push_back(part.input);
     auto key = std::make_pair(pick->first.first, pick->first.second + 1 + i);
+    sp.tasks.push_back(part);
+    sp.keys.push_back(key);
     st.queue.emplace(key, queued_task{std::move(part), {}, pick->second.since});
   }
 }
@@ -566,7 +636,8 @@ void try_dispatch(dispatcher_impl* self) {
     if (t.kind == messages::task_kind::render && st.cfg.split_render
         && st.cfg.merge_render && st.part_of.count(t.lease_id) == 0
         && free_nodes(st, t, held) >= 2) {
-      auto parts = st.cfg.split_render(t);
+      auto parts
+        = st.cfg.split_render(t, std::min(free_nodes(st, t, held), max_parts));
       if (parts.size() >= 2 && parts.size() <= max_parts) {
         split(self, pick, std::move(parts));
         st.queue.erase(pick);

@@ -71,20 +71,27 @@ struct dispatcher_config {
   /// smaller renders that fit may pass it. 0: at once.
   std::chrono::milliseconds reserve_after{30000};
   /// Spreads one render over nodes: when a render is next to run and more
-  /// than one node has a free worker for it, `split_render` may cut it into
-  /// parts (each a render task of its own, with a share of the outputs and
-  /// its own cost); the dispatcher leases the parts like any task and
-  /// answers the render with one outcome: `merge_render(render, inputs,
-  /// outputs, workers)` of the parts' inputs and outputs when all succeed,
-  /// else the first failure (the other parts are cancelled). Fewer than two parts: not split. Empty
-  /// (tests, runtime without media): renders are never split.
-  std::function<std::vector<messages::task>(const messages::task&)>
+  /// than one node has a free worker for it, `split_render(render, nodes)`
+  /// may cut it into at most that many parts (each a render task of its
+  /// own, with a share of the outputs and its own cost); the dispatcher
+  /// leases the parts like any task, each on a node of its own when one is
+  /// free, and answers the render with one outcome: `merge_render(render,
+  /// inputs, outputs, workers)` of the parts' inputs and outputs when all
+  /// succeed, else the first failure (the other parts are cancelled). A
+  /// part whose worker was lost or did not answer in time is leased again
+  /// alone (`part_retries` times at most; the other parts keep running).
+  /// Fewer than two parts: not split. Empty (tests, runtime without
+  /// media): renders are never split.
+  std::function<std::vector<messages::task>(const messages::task&, size_t)>
     split_render;
   std::function<std::string(const messages::task&,
                             const std::vector<std::string>&,
                             const std::vector<std::string>&,
                             const std::vector<std::string>&)>
     merge_render;
+  /// How often one part of a split render is leased again after its worker
+  /// was lost or its lease expired, before that fails the render.
+  uint32_t part_retries = 2;
 };
 
 /// A worker as the dispatcher sees it.
@@ -179,6 +186,12 @@ struct dispatcher_state {
     messages::task job_task;
     caf::typed_response_promise<messages::task_outcome> promise;
     std::vector<uint64_t> parts;
+    /// Each part as it was queued, with its queue key: a part lost with
+    /// its worker goes back there under a new lease id.
+    std::vector<messages::task> tasks;
+    std::vector<queue_type::key_type> keys;
+    caf::actor_clock::time_point since;
+    uint32_t retries = 0;
     std::vector<std::string> inputs;
     std::vector<std::string> outputs;
     std::vector<std::string> workers;

@@ -267,6 +267,16 @@ struct machine {
             t.input = m.st().cfg.render_input(
               recipe, run.outputs[task_kind::probe], found[0], found[1]);
             run.reuse_job = found[0];
+            // The same recipe: the earlier job's outputs have this job's
+            // names under its own folder. A worker on another node gets a
+            // presigned GET for each (its lease relay adds them).
+            if (m.st().cfg.output_keys)
+              for (auto& key : m.st().cfg.output_keys(found[0], recipe)) {
+                messages::object_ref src;
+                src.bucket = t.object.bucket;
+                src.key = key;
+                t.sources.push_back(std::move(src));
+              }
           }
           m.dispatch(std::move(t));
         },

@@ -125,7 +125,7 @@ worker_impl_actor::behavior_type worker(worker_impl* self, worker_config cfg) {
         case messages::task_kind::render:
           self
             ->request(cfg.media, timeout, atoms::render_v, t.object, t.job_id,
-                      t.input, t.outputs, t.timeout_ms, t.lease_id)
+                      t.input, t.outputs, t.sources, t.timeout_ms, t.lease_id)
             .then(on_text, on_error);
           break;
         case messages::task_kind::summarize:

@@ -23,7 +23,8 @@ namespace vf::messages {
 ///   object), `errc::storage_unavailable` (the store did not answer),
 ///   `errc::cancelled` (its lease was cancelled through the control port).
 ///
-/// - `(render, object, job_id, input, outputs, timeout_ms, lease_id)` → JSON
+/// - `(render, object, job_id, input, outputs, sources, timeout_ms,
+///   lease_id)` → JSON
 ///   text `{"thumbnails": [...], "renditions": [...]}`: makes the media
 ///   outputs `input` asks for (`{"recipe": {...}, "metadata": {...}}`, see
 ///   `task_kind::render`) from one decode of the object and stores each as
@@ -33,7 +34,10 @@ namespace vf::messages {
 ///   is `{name, width, height, content_type, bytes, bucket, key}`
 ///   (renditions also `duration`, `video_codec`, `audio_codec`), or
 ///   `{name, skipped}` for an output not made (never upscaled; a source
-///   without video). A second run for the same job replaces the objects,
+///   without video). Content reuse (`input` names an earlier job's
+///   outputs): each is read by the presigned GET `url` of its entry in
+///   `sources` when it has one (`task::sources`), else directly, and stored
+///   as a fresh output. A second run for the same job replaces the objects,
 ///   so one object per output remains. Errors as for `probe`, plus
 ///   `errc::invalid_argument` (a malformed input), `errc::encoder_failed`
 ///   (transient: an encoder or muxer failed) and
@@ -44,11 +48,11 @@ namespace vf::messages {
 ///
 /// Sent by: a worker.
 using media_actor = caf::typed_actor<
-  caf::replies_to<atoms::probe, object_ref, uint32_t, uint64_t>::with<
-    std::string>,
+  caf::replies_to<atoms::probe, object_ref, uint32_t,
+                  uint64_t>::with<std::string>,
   caf::replies_to<atoms::render, object_ref, std::string, std::string,
-                  std::vector<object_ref>, uint32_t, uint64_t>::with<
-    std::string>>;
+                  std::vector<object_ref>, std::vector<object_ref>, uint32_t,
+                  uint64_t>::with<std::string>>;
 
 /// Port: reaches a media actor while it is busy (it blocks in libav).
 ///

@@ -73,16 +73,21 @@ struct task {
   /// another node stores its outputs without store credentials; local
   /// workers store them directly and get no URLs.
   std::vector<object_ref> outputs;
+  /// Render only: an earlier job's outputs the task may copy instead of
+  /// encoding (content reuse), set by the orchestrator. A lease relay adds
+  /// a presigned GET `url` to each, so that a worker on another node reads
+  /// them without store credentials; local workers read them directly.
+  std::vector<object_ref> sources;
   /// The job's correlation id (`job::request_id`), for log lines.
   std::string request_id;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, task& x) {
-  return f(caf::meta::type_name("task"), x.job_id, x.kind, x.object,
-           x.filename, x.input, x.lease_id, x.attempt, x.timeout_ms,
-           x.priority, x.series, x.labels, x.leased_at, x.threads,
-           x.memory_mb, x.outputs, x.request_id);
+  return f(caf::meta::type_name("task"), x.job_id, x.kind, x.object, x.filename,
+           x.input, x.lease_id, x.attempt, x.timeout_ms, x.priority, x.series,
+           x.labels, x.leased_at, x.threads, x.memory_mb, x.outputs, x.sources,
+           x.request_id);
 }
 
 /// What came of one lease: output on success, a classified error otherwise.

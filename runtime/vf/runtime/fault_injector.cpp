@@ -41,10 +41,11 @@ injector(messages::media_actor::stateful_pointer<injector_state> self,
     // Faults are injected into probes only; renders pass through.
     [=](atoms::render, const messages::object_ref& obj,
         const std::string& job_id, const std::string& input,
-        const std::vector<messages::object_ref>& outputs, uint32_t timeout_ms,
+        const std::vector<messages::object_ref>& outputs,
+        const std::vector<messages::object_ref>& sources, uint32_t timeout_ms,
         uint64_t lease) {
-      return self->delegate(inner, atoms::render_v, obj, job_id, input,
-                            outputs, timeout_ms, lease);
+      return self->delegate(inner, atoms::render_v, obj, job_id, input, outputs,
+                            sources, timeout_ms, lease);
     },
   };
 }

@@ -155,8 +155,8 @@ const std::vector<setting_spec>& serve_specs() {
        "coordinator with workers.count = 0) fails with no_worker after this "
        "many seconds instead of waiting for ever (0: it waits)"},
       {"outputs.split", "--split-renders", "1",
-       "spread a job's renditions over two nodes when two have a free "
-       "worker (0: one render task per job)"},
+       "spread a job's renditions over the nodes that have a free worker "
+       "(0: one render task per job)"},
       {"workers.reserve_after_s", "--reserve-after-s", "30",
        "a render that no node has room for after this many seconds keeps "
        "the least loaded node that could hold it: no other render starts "

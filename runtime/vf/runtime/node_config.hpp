@@ -101,8 +101,8 @@ struct node_config {
   /// A render without room this long keeps a node for itself
   /// (`workers.reserve_after_s`).
   std::chrono::milliseconds reserve_after{30000};
-  /// Whether a job's renditions may be spread over two nodes
-  /// (`outputs.split`).
+  /// Whether a job's renditions may be spread over the nodes with a free
+  /// worker (`outputs.split`).
   bool split_renders = true;
   /// Whether renders copy the outputs of an earlier job of the same user
   /// with the same bytes and recipe (`outputs.reuse`).

@@ -168,11 +168,11 @@ nlohmann::json entry_json(const rendered_output& x, const std::string& bucket,
   return e;
 }
 
-/// The presigned PUT URL `outputs` (`task::outputs`) carries for
-/// `bucket`/`key`, or empty.
-std::string put_url_of(const std::vector<messages::object_ref>& outputs,
-                       const std::string& bucket, const std::string& key) {
-  for (auto& o : outputs)
+/// The presigned URL `objects` carries for `bucket`/`key` (a PUT in
+/// `task::outputs`, a GET in `task::sources`), or empty.
+std::string url_of(const std::vector<messages::object_ref>& objects,
+                   const std::string& bucket, const std::string& key) {
+  for (auto& o : objects)
     if (o.bucket == bucket && o.key == key)
       return o.url;
   return {};
@@ -181,18 +181,18 @@ std::string put_url_of(const std::vector<messages::object_ref>& outputs,
 /// Content reuse: copies the outputs of the earlier job that `input` names
 /// under `"reuse"` (`{"job_id", "outputs"}`, added by the orchestrator)
 /// into job `job_id`'s folder. Each output that was made is fetched through
-/// `resolve`, copied into `work` and stored under `outputs/<job_id>/` like
-/// a fresh one, so deleting either job leaves the other whole. Returns the
-/// render output, with `"reused_from"`, or nullopt when there is nothing to
-/// reuse or anything is missing or odd (the caller then renders).
-std::optional<std::string>
-reuse_outputs(const object_resolver& resolve, const render_setup& setup,
-              const messages::object_ref& obj, const std::string& job_id,
-              const std::string& input,
-              const std::vector<messages::object_ref>& outputs,
-              const std::string& work,
-              std::chrono::milliseconds timeout,
-              const std::atomic<bool>* cancel) {
+/// `resolve` (by its presigned GET in `sources` when it has one: a worker
+/// on another node), copied into `work` and stored under
+/// `outputs/<job_id>/` like a fresh one, so deleting either job leaves the
+/// other whole. Returns the render output, with `"reused_from"`, or nullopt
+/// when there is nothing to reuse or anything is missing or odd (the caller
+/// then renders).
+std::optional<std::string> reuse_outputs(
+  const object_resolver& resolve, const render_setup& setup,
+  const messages::object_ref& obj, const std::string& job_id,
+  const std::string& input, const std::vector<messages::object_ref>& outputs,
+  const std::vector<messages::object_ref>& sources, const std::string& work,
+  std::chrono::milliseconds timeout, const std::atomic<bool>* cancel) {
   auto doc = nlohmann::json::parse(input, nullptr, false);
   if (!doc.is_object())
     return std::nullopt;
@@ -236,6 +236,7 @@ reuse_outputs(const object_resolver& resolve, const render_setup& setup,
       messages::object_ref src;
       src.bucket = obj.bucket;
       src.key = key;
+      src.url = url_of(sources, obj.bucket, key);
       auto path = resolve_object(resolve, src, timeout);
       if (!path)
         return std::nullopt; // Deleted meanwhile: render.
@@ -248,7 +249,7 @@ reuse_outputs(const object_resolver& resolve, const render_setup& setup,
       e["key"] = mine + file;
       if (setup.store(obj.bucket, mine + file, copy,
                       e.value("content_type", ""),
-                      put_url_of(outputs, obj.bucket, mine + file)))
+                      url_of(outputs, obj.bucket, mine + file)))
         return std::nullopt;
       out[list].push_back(std::move(e));
     }
@@ -257,14 +258,12 @@ reuse_outputs(const object_resolver& resolve, const render_setup& setup,
   return out.dump();
 }
 
-caf::result<std::string>
-render_object(const object_resolver& resolve, const render_setup& setup,
-              const messages::object_ref& obj, const std::string& job_id,
-              const std::string& input,
-              const std::vector<messages::object_ref>& outputs,
-              uint32_t timeout_ms,
-              const std::atomic<bool>* cancel,
-              std::function<void(double)> progress) {
+caf::result<std::string> render_object(
+  const object_resolver& resolve, const render_setup& setup,
+  const messages::object_ref& obj, const std::string& job_id,
+  const std::string& input, const std::vector<messages::object_ref>& outputs,
+  const std::vector<messages::object_ref>& sources, uint32_t timeout_ms,
+  const std::atomic<bool>* cancel, std::function<void(double)> progress) {
   auto timeout = std::chrono::milliseconds{timeout_ms};
   auto deadline = clock_type::now() + timeout;
   if (timeout_ms == 0)
@@ -287,8 +286,8 @@ render_object(const object_resolver& resolve, const render_setup& setup,
     return make_error(errc::storage_unavailable,
                       "cannot make a work folder under " + setup.work_dir);
   folder_guard work{buf.data()};
-  if (auto reused = reuse_outputs(resolve, setup, obj, job_id, input,
-                                  outputs, work.path, timeout, cancel)) {
+  if (auto reused = reuse_outputs(resolve, setup, obj, job_id, input, outputs,
+                                  sources, work.path, timeout, cancel)) {
     if (progress)
       progress(100.0);
     return std::move(*reused);
@@ -325,7 +324,7 @@ render_object(const object_resolver& resolve, const render_setup& setup,
       auto file = std::filesystem::path{x.path}.filename().string();
       key = messages::outputs_prefix(job_id) + file;
       if (auto err = setup.store(obj.bucket, key, x.path, x.content_type,
-                                 put_url_of(outputs, obj.bucket, key))) {
+                                 url_of(outputs, obj.bucket, key))) {
         if (err.category() != messages::errc_category)
           return make_error(errc::storage_unavailable,
                             "storing " + key + " failed: " + to_string(err));
@@ -375,11 +374,12 @@ media_behavior(messages::media_actor::pointer self, object_resolver resolve,
         return probe_object(resolve, obj, timeout_ms, &board->flag);
       });
     },
-    [self, resolve, setup, board](
-      atoms::render, const messages::object_ref& obj, const std::string& job_id,
-      const std::string& input,
-      const std::vector<messages::object_ref>& outputs, uint32_t timeout_ms,
-      uint64_t lease) -> caf::result<std::string> {
+    [self, resolve, setup,
+     board](atoms::render, const messages::object_ref& obj,
+            const std::string& job_id, const std::string& input,
+            const std::vector<messages::object_ref>& outputs,
+            const std::vector<messages::object_ref>& sources,
+            uint32_t timeout_ms, uint64_t lease) -> caf::result<std::string> {
       // How far the encode got goes to the worker that asked (it passes it
       // on to the lease's holder); called on this actor's thread, inside
       // this handler, so `self` is valid.
@@ -395,8 +395,8 @@ media_behavior(messages::media_actor::pointer self, object_resolver resolve,
         };
       return for_lease(*board, lease, "render", obj.key, [&] {
         return render_object(resolve, setup, obj, job_id, input, outputs,
-                             timeout_ms,
-                             &board->flag, std::move(progress));
+                             sources, timeout_ms, &board->flag,
+                             std::move(progress));
       });
     },
   };
@@ -676,12 +676,11 @@ render_cost estimate_render_cost(const std::string& recipe,
   return cost;
 }
 
-
-std::vector<messages::task> split_render(const messages::task& t) {
+std::vector<messages::task> split_render(const messages::task& t, size_t most) {
   std::vector<messages::task> parts;
   auto doc = nlohmann::json::parse(t.input, nullptr, false);
-  if (!doc.is_object() || doc.contains("reuse") || !doc.contains("recipe")
-      || !doc["recipe"].is_object())
+  if (most < 2 || !doc.is_object() || doc.contains("reuse")
+      || !doc.contains("recipe") || !doc["recipe"].is_object())
     return parts; // A copy of earlier outputs is cheap: one task.
   auto& recipe = doc["recipe"];
   auto meta = doc.contains("metadata") ? doc["metadata"] : nlohmann::json{};
@@ -690,10 +689,11 @@ std::vector<messages::task> split_render(const messages::task& t) {
   if (width <= 0 || height <= 0 || r == recipe.end() || !r->is_array())
     return parts;
   // Renditions that are made (never upscaled), heaviest first, go to the
-  // lighter of two parts by pixels per frame; the rest (thumbnails,
-  // renditions not made) go with the lighter part. Each part decodes the
-  // source once: worth it when encoding dominates, i.e. two or more
-  // renditions are made.
+  // lightest part so far by pixels per frame (one part per rendition at
+  // most, `most` parts at most); the rest (thumbnails, renditions not
+  // made) go with the lightest part. Each part decodes the source once:
+  // worth it when encoding dominates, i.e. two or more renditions are
+  // made.
   std::vector<std::pair<double, nlohmann::json>> made;
   std::vector<nlohmann::json> rest;
   for (auto& x : *r) {
@@ -705,26 +705,27 @@ std::vector<messages::task> split_render(const messages::task& t) {
     else
       made.emplace_back(h * h * width / height, x);
   }
-  if (made.size() < 2)
+  auto n = std::min(most, made.size());
+  if (n < 2)
     return parts;
   std::stable_sort(made.begin(), made.end(),
                    [](auto& a, auto& b) { return a.first > b.first; });
-  std::array<double, 2> load{0, 0};
-  std::array<nlohmann::json, 2> lists{nlohmann::json::array(),
-                                      nlohmann::json::array()};
+  std::vector<double> load(n, 0.0);
+  std::vector<nlohmann::json> lists(n, nlohmann::json::array());
   for (auto& [px, x] : made) {
-    auto i = load[0] <= load[1] ? 0 : 1;
+    auto i = static_cast<size_t>(std::min_element(load.begin(), load.end())
+                                 - load.begin());
     load[i] += px;
     lists[i].push_back(x);
   }
-  auto light = load[0] <= load[1] ? 0 : 1;
+  auto light = static_cast<size_t>(std::min_element(load.begin(), load.end())
+                                   - load.begin());
   for (auto& x : rest)
     lists[light].push_back(x);
-  auto prefix = messages::outputs_prefix(t.job_id);
-  for (size_t i = 0; i < 2; ++i) {
+  for (size_t i = 0; i < n; ++i) {
     auto sub = recipe;
     sub["renditions"] = lists[i];
-    if (i != static_cast<size_t>(light))
+    if (i != light)
       sub["thumbnails"] = nlohmann::json::array();
     auto text = sub.dump();
     auto part = t;

@@ -124,15 +124,16 @@ std::string check_render_output(const std::string& job_id,
                                 const std::string& recipe,
                                 const std::string& output);
 
-/// Cuts render task `t` into two parts that run on different nodes (for
-/// the dispatcher's `split_render`): when two or more of its renditions are
-/// made (never upscaled), the heaviest go to the lighter part by pixels
-/// per frame, thumbnails and renditions not made go with the lighter part.
-/// Each part is `t` with its share of the recipe as input, its own memory
-/// estimate and its share of `outputs`. Empty (not split): fewer than two
-/// renditions made, a copy of earlier outputs (content reuse), or an input
-/// it cannot read.
-std::vector<messages::task> split_render(const messages::task& t);
+/// Cuts render task `t` into at most `most` parts that run on different
+/// nodes (for the dispatcher's `split_render`), one per rendition made
+/// (never upscaled) at most: the renditions, heaviest first by pixels per
+/// frame, each go to the lightest part so far; thumbnails and renditions
+/// not made go with the lightest part. Each part is `t` with its share of
+/// the recipe as input, its own memory estimate and its share of
+/// `outputs`. Empty (not split): fewer than two renditions made, `most`
+/// below 2, a copy of earlier outputs (content reuse), or an input it
+/// cannot read.
+std::vector<messages::task> split_render(const messages::task& t, size_t most);
 
 /// Joins the outputs of the parts of render `t` (in part order: their
 /// `inputs`, what they answered, the `workers` that made them) into one
