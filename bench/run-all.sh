@@ -9,12 +9,13 @@
 # bench/ingest_hop.py (POST /jobs through an ingestion node vs straight),
 # bench/sqs_intake.py (object events from SQS vs the webhook, s3 mode),
 # bench/state_backends.py (SQLite vs DynamoDB on dynalite),
-# bench/e2e.py (300 clips through the real API), bench/cluster.py (jobs/s
+# bench/e2e.py (300 clips through the real API), bench/load.py (vf-loadgen,
+# the native end-to-end load generator), bench/cluster.py (jobs/s
 # with 1, 2, 4 worker nodes). Numbers only: no benchmark fails on speed.
 # Exits non-zero only if a benchmark itself broke. Extra options come
 # through the environment: INGEST_ARGS="--duration 30s",
 # E2E_ARGS="--jobs 1000", CLUSTER_ARGS="--nodes 1,2", HOP_ARGS="--duration 30s",
-# SQS_ARGS="--events 2000", STATE_ARGS="--jobs 1000"
+# SQS_ARGS="--events 2000", STATE_ARGS="--jobs 1000", LOAD_ARGS="--rate 300"
 set -uo pipefail
 
 case "${1:-}" in
@@ -81,6 +82,14 @@ if [ -x "$build/vidflow" ]; then
   /usr/bin/python3 "$here/e2e.py" --binary "$build/vidflow" ${E2E_ARGS:-} || status=1
 else
   echo "skipped: $build/vidflow is not built"
+fi
+
+section "end to end, native load generator (bench/load.py, vf-loadgen)"
+if [ -x "$build/vidflow" ] && [ -x "$build/bench/vf-loadgen" ]; then
+  # shellcheck disable=SC2086
+  /usr/bin/python3 "$here/load.py" --binary "$build/vidflow" --loadgen "$build/bench/vf-loadgen" --single ${LOAD_ARGS:-} || status=1
+else
+  echo "skipped: $build/vidflow or $build/bench/vf-loadgen is not built"
 fi
 
 section "cluster: jobs/s with 1, 2, 4 worker nodes (bench/cluster.py)"
