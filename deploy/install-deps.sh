@@ -27,6 +27,7 @@ pkgs=(build-essential cmake pkg-config ccache
       libcaf-dev libboost-dev libssl-dev
       libavformat-dev libavcodec-dev libavutil-dev libswscale-dev
       libavfilter-dev
+      fonts-dejavu-core  # the compositions' text overlays (drawtext)
       libhiredis-dev libsqlite3-dev nlohmann-json3-dev
       libcurl4-openssl-dev prometheus-cpp-dev
       ffmpeg curl python3)  # what the README walk-through uses

@@ -6,6 +6,7 @@
 
 #define CAF_SUITE adapters.media
 
+#include "cli_tools.hpp"
 #include "vf_test.hpp"
 #include <fcntl.h>
 #include <nlohmann/json.hpp>
@@ -79,16 +80,8 @@ struct clip_set {
   }
 };
 
-bool run(const std::string& cmd) {
-  // NOLINTNEXTLINE(concurrency-mt-unsafe): runs before any test thread.
-  auto status = std::system(cmd.c_str());
-  return status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
-}
-
-std::string read_all(const std::string& path) {
-  std::ifstream in{path, std::ios::binary};
-  return {std::istreambuf_iterator<char>{in}, std::istreambuf_iterator<char>{}};
-}
+using vf::testing::read_all;
+using vf::testing::run;
 
 bool write_all(const std::string& path, const std::string& bytes) {
   std::ofstream out{path, std::ios::binary | std::ios::trunc};

@@ -9,6 +9,7 @@
 
 #include "vf/adapters/media/render.hpp"
 
+#include "cli_tools.hpp"
 #include "vf_test.hpp"
 #include <nlohmann/json.hpp>
 #include <sys/wait.h>
@@ -66,32 +67,9 @@ struct clip_set {
   }
 };
 
-bool run(const std::string& cmd) {
-  // NOLINTNEXTLINE(concurrency-mt-unsafe): tests run on one thread.
-  auto status = std::system(cmd.c_str());
-  return status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
-}
-
-/// Runs `cmd`, returns its stdout; `ok` tells whether it exited with 0.
-std::string capture(const std::string& cmd, bool* ok = nullptr) {
-  std::string out;
-  bool good = false;
-  if (auto* pipe = ::popen(cmd.c_str(), "r")) {
-    char buf[65536];
-    size_t n = 0;
-    while ((n = std::fread(buf, 1, sizeof(buf), pipe)) > 0)
-      out.append(buf, n);
-    good = ::pclose(pipe) == 0;
-  }
-  if (ok != nullptr)
-    *ok = good;
-  return out;
-}
-
-std::string read_all(const std::string& path) {
-  std::ifstream in{path, std::ios::binary};
-  return {std::istreambuf_iterator<char>{in}, std::istreambuf_iterator<char>{}};
-}
+using vf::testing::capture;
+using vf::testing::read_all;
+using vf::testing::run;
 
 bool write_all(const std::string& path, const std::string& bytes) {
   std::ofstream out{path, std::ios::binary | std::ios::trunc};
@@ -229,10 +207,7 @@ std::vector<std::string> files_in(const std::string& dir) {
 
 json ffprobe(const std::string& path) {
   bool ok = false;
-  auto out = capture("ffprobe -v error -print_format json -show_format "
-                     "-show_streams '"
-                       + path + "'",
-                     &ok);
+  auto out = vf::testing::ffprobe_json_text(path, &ok);
   if (!ok)
     CAF_FAIL("ffprobe failed on " << path);
   auto doc = json::parse(out, nullptr, false);

@@ -8,6 +8,7 @@
 #include "vf/adapters/media/probe.hpp"
 
 #include "vf/adapters/media/confined_input.hpp"
+#include "vf/adapters/media/libav_util.hpp"
 #include "vf/messages/errc.hpp"
 #include <nlohmann/json.hpp>
 #include <sys/stat.h>
@@ -44,59 +45,8 @@ namespace {
 using messages::errc;
 using messages::make_error;
 using json = nlohmann::ordered_json;
-using clock_type = std::chrono::steady_clock;
 
-// What the interrupt callback needs; it also records why it fired, because
-// libavformat reports an interrupted read under many different error codes.
-struct interrupt_state {
-  clock_type::time_point deadline;
-  const std::atomic<bool>* cancel = nullptr;
-  bool timed_out = false;
-  bool cancelled = false;
-};
-
-int on_interrupt(void* opaque) {
-  auto* st = static_cast<interrupt_state*>(opaque);
-  if (st->cancel != nullptr && st->cancel->load(std::memory_order_relaxed)) {
-    st->cancelled = true;
-    return 1;
-  }
-  if (clock_type::now() >= st->deadline) {
-    st->timed_out = true;
-    return 1;
-  }
-  return 0;
-}
-
-// libav logs to stderr by default, from every thread; a service logs through
-// its own channels and reports failures as errors instead.
-// Once per process, before libav reads anything: quiet logs, and a bound on
-// any single allocation (see `max_libav_alloc`).
-void prepare_libav() {
-  static std::once_flag flag;
-  std::call_once(flag, [] {
-    av_log_set_level(AV_LOG_QUIET);
-    av_max_alloc(max_libav_alloc);
-  });
-}
-
-std::string av_error_string(int code) {
-  std::array<char, AV_ERROR_MAX_STRING_SIZE> buf{};
-  if (av_strerror(code, buf.data(), buf.size()) < 0)
-    return "libav error " + std::to_string(code);
-  return buf.data();
-}
-
-// Frees an AVDictionary on every path out of the function.
-struct dictionary {
-  AVDictionary* ptr = nullptr;
-  dictionary() = default;
-  dictionary(const dictionary&) = delete;
-  dictionary& operator=(const dictionary&) = delete;
-  ~dictionary() {
-    av_dict_free(&ptr);
-  }
-};
+using namespace detail;
 
 // -- ffprobe's value formatting ----------------------------------------------
 

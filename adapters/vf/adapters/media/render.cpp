@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 
 #include "vf/adapters/media/confined_input.hpp"
+#include "vf/adapters/media/libav_util.hpp"
 #include "vf/adapters/media/probe.hpp"
 #include "vf/messages/errc.hpp"
 
@@ -53,7 +54,6 @@ namespace {
 
 using messages::errc;
 using messages::make_error;
-using clock_type = std::chrono::steady_clock;
 
 // Limits on the source picture, checked before anything is allocated for
 // it: a header may claim any size.
@@ -63,124 +63,9 @@ constexpr int64_t max_pixels = int64_t{1} << 27;
 constexpr int64_t aac_bit_rate = 128000;
 constexpr double progress_step = 0.5; // percent between two reports
 
-// -- RAII for libav objects ---------------------------------------------------
-
-struct av_deleter {
-  void operator()(AVCodecContext* p) const {
-    avcodec_free_context(&p);
-  }
-  void operator()(AVFrame* p) const {
-    av_frame_free(&p);
-  }
-  void operator()(AVPacket* p) const {
-    av_packet_free(&p);
-  }
-  void operator()(AVFilterGraph* p) const {
-    avfilter_graph_free(&p);
-  }
-  void operator()(SwsContext* p) const {
-    sws_freeContext(p);
-  }
-  void operator()(AVFilterInOut* p) const {
-    avfilter_inout_free(&p);
-  }
-};
-
-template <class T>
-using av_ptr = std::unique_ptr<T, av_deleter>;
-
-// An output AVFormatContext owns the AVIOContext we opened for it.
-struct muxer_deleter {
-  void operator()(AVFormatContext* p) const {
-    if (p->oformat != nullptr && (p->oformat->flags & AVFMT_NOFILE) == 0)
-      avio_closep(&p->pb);
-    avformat_free_context(p);
-  }
-};
-
-using muxer_ptr = std::unique_ptr<AVFormatContext, muxer_deleter>;
-
-struct dictionary {
-  AVDictionary* ptr = nullptr;
-  dictionary() = default;
-  dictionary(const dictionary&) = delete;
-  dictionary& operator=(const dictionary&) = delete;
-  ~dictionary() {
-    av_dict_free(&ptr);
-  }
-};
-
-struct channel_layout {
-  AVChannelLayout val{};
-  channel_layout() = default;
-  channel_layout(const channel_layout&) = delete;
-  channel_layout& operator=(const channel_layout&) = delete;
-  ~channel_layout() {
-    av_channel_layout_uninit(&val);
-  }
-};
-
-av_ptr<AVFrame> new_frame() {
-  return av_ptr<AVFrame>{av_frame_alloc()};
-}
-
-av_ptr<AVPacket> new_packet() {
-  return av_ptr<AVPacket>{av_packet_alloc()};
-}
+using namespace detail;
 
 // -- helpers ------------------------------------------------------------------
-
-// Same once-per-process setup as probe.cpp (quiet logs, bounded
-// allocations); whichever runs first does it.
-void prepare_libav() {
-  static std::once_flag flag;
-  std::call_once(flag, [] {
-    av_log_set_level(AV_LOG_QUIET);
-    av_max_alloc(max_libav_alloc);
-  });
-}
-
-std::string av_error_string(int code) {
-  std::array<char, AV_ERROR_MAX_STRING_SIZE> buf{};
-  if (av_strerror(code, buf.data(), buf.size()) < 0)
-    return "libav error " + std::to_string(code);
-  return buf.data();
-}
-
-std::string seconds_text(double secs) {
-  std::array<char, 64> buf{};
-  std::snprintf(buf.data(), buf.size(), "%.2f", secs);
-  return buf.data();
-}
-
-struct interrupt_state {
-  clock_type::time_point deadline;
-  const std::atomic<bool>* cancel = nullptr;
-  bool timed_out = false;
-  bool cancelled = false;
-};
-
-int on_interrupt(void* opaque) {
-  auto* st = static_cast<interrupt_state*>(opaque);
-  if (st->cancel != nullptr && st->cancel->load(std::memory_order_relaxed)) {
-    st->cancelled = true;
-    return 1;
-  }
-  if (clock_type::now() >= st->deadline) {
-    st->timed_out = true;
-    return 1;
-  }
-  return 0;
-}
-
-bool is_storage_error(int code) {
-  return code == AVERROR(ENOSPC) || code == AVERROR(EIO)
-         || code == AVERROR(EDQUOT) || code == AVERROR(EACCES)
-         || code == AVERROR(EPERM) || code == AVERROR(EROFS)
-         || code == AVERROR(ENOENT) || code == AVERROR(ENOTDIR)
-         || code == AVERROR(EMFILE) || code == AVERROR(ENFILE)
-         || code == AVERROR(EFBIG);
-}
 
 /// Fits `w` x `h` (display aspect `aspect`) inside the box, even sides.
 std::pair<int, int> fit_in_box(double aspect, int box_w, int box_h) {
@@ -196,45 +81,6 @@ std::pair<int, int> fit_in_box(double aspect, int box_w, int box_h) {
     return std::max(v, 2);
   };
   return {even(w, box_w), even(h, box_h)};
-}
-
-/// Removes the files a failed or cancelled render wrote.
-struct written_files {
-  std::vector<std::string> paths;
-  bool keep = false;
-  written_files() = default;
-  written_files(const written_files&) = delete;
-  written_files& operator=(const written_files&) = delete;
-  ~written_files() {
-    if (!keep)
-      for (auto& path : paths)
-        std::remove(path.c_str());
-  }
-};
-
-uint64_t file_size(const std::string& path) {
-  struct stat info {};
-  return ::stat(path.c_str(), &info) == 0 ? static_cast<uint64_t>(info.st_size)
-                                          : 0;
-}
-
-/// Reads the duration back from a file we wrote: the longest stream's,
-/// edit lists applied, as the MP4 header states it. 0 when unreadable.
-double media_duration(const std::string& path, interrupt_state& st) {
-  confined_input in;
-  if (in.open(path, AVIOInterruptCB{on_interrupt, &st}) < 0)
-    return 0;
-  auto* ctx = in.get();
-  double secs = 0;
-  for (unsigned i = 0; i < ctx->nb_streams; ++i) {
-    auto* stream = ctx->streams[i];
-    if (stream->duration != AV_NOPTS_VALUE && stream->duration > 0)
-      secs = std::max(secs, static_cast<double>(stream->duration)
-                              * av_q2d(stream->time_base));
-  }
-  if (secs == 0 && ctx->duration != AV_NOPTS_VALUE && ctx->duration > 0)
-    secs = static_cast<double>(ctx->duration) / AV_TIME_BASE;
-  return secs;
 }
 
 // -- one rendition's encoder and muxer ----------------------------------------
