@@ -7,8 +7,10 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <thread>
 
 namespace vf::adapters::aws {
 
@@ -594,6 +596,9 @@ std::string idem_pk_of(const std::string& owner, const std::string& key) {
 /// them some time after they expired. Reads never trust the TTL: they
 /// compare `created_at` with the window.
 constexpr int64_t idem_ttl_s = 2 * 24 * 3600;
+/// How long a key whose job is not written yet is left to its maker before
+/// another request takes it over (its maker crashed between the puts).
+constexpr int64_t idem_takeover_ms = 15000;
 
 } // namespace
 
@@ -622,7 +627,12 @@ caf::expected<strings> ddb_create_keyed_job(const dynamodb_config& cfg,
                                             const std::string& request_hash,
                                             int64_t since_ms) {
   auto pk = idem_pk_of(x.owner, key);
-  for (int round = 0; round < 5; ++round) {
+  auto wall_ms = [] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+  };
+  for (int round = 0; round < 60; ++round) {
     auto old = ddb_get_item(cfg, pk, "idem");
     if (!old)
       return std::move(old.error());
@@ -632,8 +642,16 @@ caf::expected<strings> ddb_create_keyed_job(const dynamodb_config& cfg,
       auto earlier = ddb_find_key(cfg, x.owner, key, since_ms);
       if (!earlier || !earlier->empty())
         return earlier;
-      // The key names a job that was never written: take it over, unless
-      // someone else does first.
+      // The key names a job not written (yet). Written a moment ago: its
+      // maker is writing the job now; wait for it. Long ago (or by a
+      // version that did not stamp keys): its maker crashed between the
+      // two puts; take the key over, unless someone else does first.
+      auto written = ddb_get_n(**old, "written_at");
+      if (written > 0 && wall_ms() - written < idem_takeover_ms) {
+        std::this_thread::sleep_for(
+          std::chrono::milliseconds{std::min(50, 5 * (round + 1))});
+        continue;
+      }
       condition = "job_id = :stale";
       condition_values = json{{":stale", (**old)["job_id"]}};
     }
@@ -642,6 +660,7 @@ caf::expected<strings> ddb_create_keyed_job(const dynamodb_config& cfg,
               {"job_id", ddb_s(x.id)},
               {"request_hash", ddb_s(request_hash)},
               {"created_at", ddb_n(x.created_at)},
+              {"written_at", ddb_n(wall_ms())},
               {"ttl", ddb_n(x.created_at / 1000 + idem_ttl_s)},
               {"gsi1pk", ddb_s("keysof#" + x.id)},
               {"gsi1sk", ddb_s(pk)}};
