@@ -37,8 +37,9 @@ if [ "$want_test" = 1 ]; then
   # redis-server, redis-tools: the Redis edge tests (a real server).
   # python3-botocore: the Bedrock test checks every request's SigV4
   # signature with AWS's own Python implementation, not ours.
+  # python3-boto3: the built-in store's S3 API is tested with boto3 itself.
   pkgs+=(sqlite3 clang libclang-rt-14-dev openssl iproute2 prometheus
-        redis-server redis-tools python3-botocore)
+        redis-server redis-tools python3-botocore python3-boto3)
   # Node may come from elsewhere than Debian (with its own npm): only ask
   # apt for it when there is none at all.
   command -v node >/dev/null || pkgs+=(nodejs)

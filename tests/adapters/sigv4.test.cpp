@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -830,4 +831,156 @@ CAF_TEST(header signing adds date and token and authorization) {
     if (kvp.first == "Authorization")
       ++auth_count;
   CAF_CHECK_EQUAL(auth_count, 1u);
+}
+
+// -- header-signed requests (the built-in store's S3 API) ---------------------
+
+namespace {
+
+/// Requests botocore 1.29 (S3SigV4Auth, the same code boto3 and the AWS CLI
+/// use) signed at 2026-12-06T03:00:00Z with vidflow-dev /
+/// dev-only-secret-key for 127.0.0.1:9000: AWS's own implementation, not
+/// ours, so the verifier is checked against the real thing.
+constexpr int64_t boto_now = 1796526000;
+
+incoming boto_put() {
+  incoming in;
+  in.method = "PUT";
+  in.target = "/uploads/uploads/job-1/a%20b.mp4";
+  in.headers = {
+    {"Host", "127.0.0.1:9000"},
+    {"Content-Type", "video/mp4"},
+    {"X-Amz-Date", "20261206T030000Z"},
+    {"X-Amz-Content-SHA256",
+     "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9"},
+    {"Authorization",
+     "AWS4-HMAC-SHA256 Credential=vidflow-dev/20261206/us-east-1/s3/"
+     "aws4_request, SignedHeaders=content-type;host;x-amz-content-sha256;"
+     "x-amz-date, Signature=b43296eb5a86087f400e777774d963bf830110e9483c035c"
+     "51d836f716a9921b"},
+    {"Content-Length", "11"},
+  };
+  return in;
+}
+
+incoming boto_list() {
+  incoming in;
+  in.method = "GET";
+  in.target = "/uploads?list-type=2&prefix=outputs%2F&max-keys=2";
+  in.headers = {
+    {"Host", "127.0.0.1:9000"},
+    {"X-Amz-Date", "20261206T030000Z"},
+    {"X-Amz-Content-SHA256",
+     "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
+    {"Authorization",
+     "AWS4-HMAC-SHA256 Credential=vidflow-dev/20261206/us-east-1/s3/"
+     "aws4_request, SignedHeaders=host;x-amz-content-sha256;x-amz-date, "
+     "Signature=46d92eab93d2b0c62a9df0c7bcf1b7a850023be0f23de4efedfc05890610"
+     "3251"},
+  };
+  return in;
+}
+
+std::optional<std::string> dev_keys(std::string_view key) {
+  if (key == "vidflow-dev")
+    return std::string{"dev-only-secret-key"};
+  return std::nullopt;
+}
+
+/// Sets header `name` (any case) of `in` to `value`.
+incoming with_header(incoming in, const std::string& name,
+                     const std::string& value) {
+  for (auto& [k, v] : in.headers)
+    if (k.size() == name.size()
+        && std::equal(k.begin(), k.end(), name.begin(), [](char a, char b) {
+             return std::tolower(static_cast<unsigned char>(a))
+                    == std::tolower(static_cast<unsigned char>(b));
+           })) {
+      v = value;
+      return in;
+    }
+  in.headers.emplace_back(name, value);
+  return in;
+}
+
+} // namespace
+
+CAF_TEST(requests botocore signed with headers verify) {
+  std::string hash;
+  CAF_CHECK_EQUAL(to_string(verify_header_signed(boto_put(), dev_keys,
+                                                 "us-east-1", boto_now, &hash)),
+                  "ok");
+  CAF_CHECK_EQUAL(hash, sha256_hex("hello world"));
+  CAF_CHECK_EQUAL(to_string(verify_header_signed(
+                    boto_list(), dev_keys, "us-east-1", boto_now + 600, &hash)),
+                  "ok");
+  CAF_CHECK_EQUAL(hash, sha256_hex(""));
+}
+
+CAF_TEST(tampered header signed requests are refused) {
+  auto check = [](const incoming& in, const char* want,
+                  int64_t now = boto_now) {
+    CAF_CHECK_EQUAL(
+      to_string(verify_header_signed(in, dev_keys, "us-east-1", now, nullptr)),
+      want);
+  };
+  auto put = boto_put();
+  // Another key, another body hash, another content type, another query.
+  auto other = put;
+  other.target = "/uploads/uploads/job-2/a%20b.mp4";
+  check(other, "signature_mismatch");
+  check(with_header(put, "X-Amz-Content-SHA256", sha256_hex("other")),
+        "signature_mismatch");
+  check(with_header(put, "Content-Type", "text/html"), "signature_mismatch");
+  auto list = boto_list();
+  list.target = "/uploads?list-type=2&prefix=uploads%2F&max-keys=2";
+  check(list, "signature_mismatch");
+  // Outside the 15 minutes either way.
+  check(put, "expired", boto_now + 901);
+  check(put, "not_yet_valid", boto_now - 901);
+  // Unknown key, other region, nothing signed, a header left out.
+  check(with_header(put, "Authorization",
+                    replace(header_value(put.headers, "Authorization"),
+                            "vidflow-dev", "someone")),
+        "unknown_access_key");
+  CAF_CHECK_EQUAL(to_string(verify_header_signed(put, dev_keys, "eu-west-1",
+                                                 boto_now, nullptr)),
+                  "malformed_credential");
+  check(with_header(put, "Authorization", "AWS4-HMAC-SHA256"),
+        "missing_parameter");
+  check(with_header(put, "Authorization",
+                    "AWS AKIAIOSFODNN7EXAMPLE:frJIUN8DYpKDtOLCwo//yllqDzg="),
+        "unsupported_algorithm");
+  auto no_date = put;
+  no_date.headers.erase(no_date.headers.begin() + 2);
+  check(no_date, "missing_parameter");
+  check(with_header(put, "Authorization",
+                    replace(header_value(put.headers, "Authorization"),
+                            "content-type;host;", "content-type;")),
+        "missing_signed_header");
+  check(with_header(put, "Authorization",
+                    replace(header_value(put.headers, "Authorization"),
+                            ";x-amz-content-sha256", "")),
+        "missing_signed_header");
+}
+
+CAF_TEST(our header signer and verifier agree) {
+  request req;
+  req.method = "DELETE";
+  req.path = "/uploads/outputs/j1/small.jpg";
+  req.headers = {{"Host", "127.0.0.1:9000"},
+                 {"x-amz-content-sha256", "UNSIGNED-PAYLOAD"}};
+  req.payload_hash = "UNSIGNED-PAYLOAD";
+  scope sc;
+  sc.amz_date = format_amz_date(boto_now);
+  auto out = sign_headers(req, {"vidflow-dev", "dev-only-secret-key", ""}, sc);
+  incoming in;
+  in.method = out.method;
+  in.target = out.path;
+  in.headers = out.headers;
+  std::string hash;
+  CAF_CHECK_EQUAL(
+    to_string(verify_header_signed(in, dev_keys, "us-east-1", boto_now, &hash)),
+    "ok");
+  CAF_CHECK_EQUAL(hash, "UNSIGNED-PAYLOAD");
 }

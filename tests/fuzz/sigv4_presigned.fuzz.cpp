@@ -1,8 +1,9 @@
 // tests/fuzz/sigv4_presigned.fuzz.cpp
 //
-// libFuzzer target: presigned-URL verification. The built-in object store
-// runs verify_presigned on every request a client sends, before anything
-// else looked at it, so any request head must be refused cleanly.
+// libFuzzer target: request verification. The built-in object store runs
+// verify_presigned (or verify_header_signed, for an Authorization header)
+// on every request a client sends, before anything else looked at it, so
+// any request head must be refused cleanly.
 //
 // Input: an HTTP request head without the version, as the seeds in
 // corpus/sigv4_presigned show it:
@@ -87,5 +88,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto req = parse_head(text);
   auto res = sv::verify_presigned(req, lookup, "us-east-1", fuzz_now);
   VF_FUZZ_CHECK(sv::to_string(res) != std::string_view{"unknown"});
+  // The same head as a header-signed request (the store runs this one when
+  // there is an Authorization header and no X-Amz-Signature).
+  std::string payload;
+  auto hres
+    = sv::verify_header_signed(req, lookup, "us-east-1", fuzz_now, &payload);
+  VF_FUZZ_CHECK(sv::to_string(hres) != std::string_view{"unknown"});
+  VF_FUZZ_CHECK(hres != sv::verify_error::ok || !payload.empty());
   return 0;
 }

@@ -18,6 +18,7 @@
 #include "vf/adapters/common/text.hpp"
 #include "vf/adapters/objectstore/byte_range.hpp"
 #include "vf/adapters/objectstore/md5_hasher.hpp"
+#include "vf/adapters/objectstore/object_deleter.hpp"
 #include "vf/adapters/objectstore/object_paths.hpp"
 #include "vf/messages/errc.hpp"
 #include "vf/messages/object_event.hpp"
@@ -227,6 +228,8 @@ void session::on_header(beast::error_code ec) {
     case http::verb::get:
     case http::verb::head:
       return handle_get();
+    case http::verb::delete_:
+      return handle_delete();
     default:
       if (auto err = parse_target();
           err && err->status == http::status::bad_request)
@@ -234,7 +237,8 @@ void session::on_header(beast::error_code ec) {
       return send_error({http::status::method_not_allowed, "MethodNotAllowed",
                          "The method " + req_.method_name
                            + " is not allowed against this resource; the "
-                             "built-in store supports GET, HEAD and PUT"});
+                             "built-in store supports GET, HEAD, PUT and "
+                             "DELETE"});
   }
 }
 
@@ -315,6 +319,30 @@ std::optional<s3_error> session::authenticate() {
   };
   auto region = ctx_.config().region;
   auto now = ctx_.now();
+  if (req_.target.find("X-Amz-Signature=") == std::string::npos
+      && msg.find(http::field::authorization) != msg.end()) {
+    // Signed with the node's keys in an Authorization header, as SDKs and
+    // tools (boto3, the AWS CLI, mc) sign.
+    std::string payload;
+    auto result
+      = sigv4::verify_header_signed(in, lookup, region, now, &payload);
+    if (result != sigv4::verify_error::ok)
+      return auth_error(result);
+    if (payload.rfind("STREAMING-", 0) == 0)
+      return s3_error{http::status::not_implemented, "NotImplemented",
+                      "aws-chunked payload signing is not supported by the "
+                      "built-in store; send the body whole (signed or "
+                      "UNSIGNED-PAYLOAD)"};
+    if (payload != "UNSIGNED-PAYLOAD") {
+      if (payload.size() != 64
+          || payload.find_first_not_of("0123456789abcdef") != std::string::npos)
+        return s3_error{http::status::bad_request, "InvalidArgument",
+                        "x-amz-content-sha256 must be a lower-case hex "
+                        "SHA-256 or UNSIGNED-PAYLOAD"};
+      req_.signed_sha256 = std::move(payload);
+    }
+    return std::nullopt;
+  }
   auto result = sigv4::verify_presigned(in, lookup, region, now);
   if (result == sigv4::verify_error::signature_mismatch
       && req_.method == http::verb::head) {
@@ -328,14 +356,10 @@ std::optional<s3_error> session::authenticate() {
   if (result == sigv4::verify_error::ok)
     return std::nullopt;
   if (result == sigv4::verify_error::missing_parameter
-      && req_.target.find("X-Amz-Signature=") == std::string::npos) {
-    if (msg.find(http::field::authorization) != msg.end())
-      return s3_error{http::status::forbidden, "AccessDenied",
-                      "Authorization-header signing is not supported by "
-                      "the built-in store; use a presigned URL"};
+      && req_.target.find("X-Amz-Signature=") == std::string::npos)
     return s3_error{http::status::forbidden, "AccessDenied",
-                    "Anonymous access is not allowed; use a presigned URL"};
-  }
+                    "Anonymous access is not allowed; use a presigned URL "
+                    "or sign the request with the store's keys"};
   return auth_error(result);
 }
 
@@ -605,6 +629,12 @@ void session::finish_upload() {
     return send_error({http::status::bad_request, "BadDigest",
                        "The Content-MD5 you specified did not match what we "
                        "received"});
+  }
+  if (!req_.signed_sha256.empty() && req_.signed_sha256 != upload_->sha256()) {
+    upload_.reset();
+    return send_error({http::status::bad_request, "XAmzContentSHA256Mismatch",
+                       "The provided 'x-amz-content-sha256' header does not "
+                       "match what was computed"});
   }
   if (req_.retry_of) {
     // The job has its upload already: a client retrying a PUT whose answer
@@ -920,6 +950,43 @@ void session::handle_get() {
   asio::post(*ctx_.blocking, std::move(job));
 }
 
+// -- DELETE ------------------------------------------------------------------
+
+void session::handle_delete() {
+  if (auto err = parse_target())
+    return send_error(*err);
+  if (auto err = authenticate())
+    return send_error(*err);
+  if (auto err = check_object_address())
+    return send_error(*err);
+  // Not while the key is being stored or waits for its announcement.
+  key_hold_ = ctx_.try_hold_key(req_.bucket, req_.key);
+  if (!key_hold_)
+    return send_error({http::status::service_unavailable, "SlowDown",
+                       "An upload to this key is being stored or announced; "
+                       "retry shortly"});
+  stream_.expires_never();
+  auto job = [self = shared_from_this()]() {
+    auto removed = delete_object(self->ctx_.config().data_dir,
+                                 self->req_.bucket, self->req_.key);
+    auto ex = self->stream_.get_executor();
+    asio::post(ex, [self, ok = static_cast<bool>(removed)] {
+      if (self->closed_)
+        return;
+      self->key_hold_.reset();
+      if (!ok)
+        return self->send_error({http::status::internal_server_error,
+                                 "InternalError",
+                                 "We encountered an internal error deleting "
+                                 "the object. Please try again."});
+      auto res = std::make_shared<http::response<http::empty_body>>(
+        http::status::no_content, self->req_.http_version);
+      self->send(std::move(res));
+    });
+  };
+  asio::post(*ctx_.blocking, std::move(job));
+}
+
 void session::send_object(const object_meta& meta, uint64_t size,
                           int64_t mtime) {
   auto res = std::move(pending_get_);
@@ -985,7 +1052,7 @@ void session::send_error(const s3_error& err,
     res->set(http::field::content_range, range_header);
   res->set("x-amz-error-code", err.code);
   if (err.status == http::status::method_not_allowed)
-    res->set(http::field::allow, "GET, HEAD, PUT");
+    res->set(http::field::allow, "DELETE, GET, HEAD, PUT");
   if (err.status == http::status::service_unavailable)
     res->set(http::field::retry_after, "1");
   // A response to HEAD has no body; the status and the header say it all.

@@ -120,6 +120,10 @@ private:
     bool body_pending = false;
     /// Hex MD5 the client announced in `Content-MD5`.
     std::string content_md5;
+    /// The body's SHA-256 a header-signed request signed
+    /// (`x-amz-content-sha256`, lower-case hex), checked once the body is
+    /// in; empty: none (a presigned URL or `UNSIGNED-PAYLOAD`).
+    std::string signed_sha256;
     /// `Content-Type` of the upload, kept for GET.
     std::string content_type;
     /// The GET's single `Range` header value, if it sent exactly one.
@@ -213,6 +217,9 @@ private:
 
   /// Validates a GET or HEAD and opens the object.
   void handle_get();
+  /// DeleteObject: removes the object and its metadata (S3 answers 204
+  /// whether or not there was one).
+  void handle_delete();
   /// Sends the object (GET), the byte range a GET asked for (206 or 416),
   /// or the object's headers (HEAD).
   void send_object(const object_meta& meta, uint64_t size, int64_t mtime);

@@ -563,21 +563,21 @@ const char* to_string(verify_error x) {
   return "unknown";
 }
 
-verify_error verify_presigned(const incoming& req, const secret_lookup& lookup,
-                              std::string_view region, int64_t now,
-                              int64_t max_skew) {
-  std::string_view target = req.target;
+namespace {
+
+/// Splits a request target into its raw path and decoded query; false for
+/// a target no signer could have produced (absolute-form, `*`, or an
+/// undecodable escape): nothing to compare a signature against.
+bool split_target(std::string_view target, std::string_view& raw_path,
+                  pairs& query) {
   auto qmark = target.find('?');
-  auto raw_path = target.substr(0, qmark);
+  raw_path = target.substr(0, qmark);
   auto raw_query = qmark == std::string_view::npos ? std::string_view{}
                                                    : target.substr(qmark + 1);
-  // Not a path a signer could have produced (absolute-form, `*`, or an
-  // undecodable escape): nothing to compare a signature against.
   if (raw_path.empty() || raw_path.front() != '/' || !uri_decode(raw_path))
-    return verify_error::signature_mismatch;
+    return false;
   // S3 decodes query parameters form-style (`+` is a space); signers encode
   // a literal plus as %2B.
-  pairs query;
   for (auto part : split(raw_query, '&')) {
     if (part.empty())
       continue;
@@ -587,9 +587,67 @@ verify_error verify_presigned(const incoming& req, const secret_lookup& lookup,
                    ? std::optional<std::string>{std::string{}}
                    : uri_decode(part.substr(eq + 1), true);
     if (!key || !value)
-      return verify_error::signature_mismatch;
+      return false;
     query.emplace_back(std::move(*key), std::move(*value));
   }
+  return true;
+}
+
+/// Checks a credential (`key/date/region/s3/aws4_request`) against the
+/// request's date and region; returns its access key, or nullopt.
+std::optional<std::string_view> check_credential(std::string_view credential,
+                                                 std::string_view amz_date,
+                                                 std::string_view region) {
+  auto cred = split(credential, '/');
+  if (cred.size() != 5 || cred[0].empty() || cred[1].size() != 8
+      || cred[2] != region || cred[3] != "s3" || cred[4] != "aws4_request"
+      || cred[1] != amz_date.substr(0, 8))
+    return std::nullopt;
+  return cred[0];
+}
+
+/// Whether every name in `signed_headers` is present, `host` among them.
+verify_error check_signed_headers(const pairs& headers,
+                                  std::string_view signed_headers) {
+  bool host_signed = false;
+  for (auto name : split(signed_headers, ';')) {
+    if (name.empty() || find_header(headers, name) == nullptr)
+      return verify_error::missing_signed_header;
+    if (name == "host")
+      host_signed = true;
+  }
+  return host_signed ? verify_error::ok : verify_error::missing_signed_header;
+}
+
+/// Compares the signature of `canon` with `provided` in constant time.
+verify_error check_signature(const request& canon,
+                             std::string_view signed_headers,
+                             std::string_view amz_date, std::string_view region,
+                             const std::string& secret,
+                             std::string_view provided) {
+  scope sc;
+  sc.region = std::string{region};
+  sc.service = "s3";
+  sc.amz_date = std::string{amz_date};
+  sc.normalize_path = false;
+  auto expected = signature(
+    secret, string_to_sign(canonical_request(canon, signed_headers, sc), sc),
+    sc);
+  if (expected.empty() || expected.size() != provided.size()
+      || CRYPTO_memcmp(expected.data(), provided.data(), expected.size()) != 0)
+    return verify_error::signature_mismatch;
+  return verify_error::ok;
+}
+
+} // namespace
+
+verify_error verify_presigned(const incoming& req, const secret_lookup& lookup,
+                              std::string_view region, int64_t now,
+                              int64_t max_skew) {
+  std::string_view raw_path;
+  pairs query;
+  if (!split_target(req.target, raw_path, query))
+    return verify_error::signature_mismatch;
   // The six authentication parameters, each exactly once.
   static constexpr std::array<std::string_view, 6> required{
     "X-Amz-Algorithm", "X-Amz-Credential",    "X-Amz-Date",
@@ -617,35 +675,24 @@ verify_error verify_presigned(const incoming& req, const secret_lookup& lookup,
   auto& provided_sig = *found[5];
   if (algorithm != algorithm_name)
     return verify_error::unsupported_algorithm;
-  auto cred = split(credential, '/');
-  if (cred.size() != 5 || cred[0].empty() || cred[1].size() != 8
-      || cred[2] != region || cred[3] != "s3" || cred[4] != "aws4_request")
-    return verify_error::malformed_credential;
   auto signed_at = parse_amz_date(amz_date);
   int64_t expires = 0;
   if (!signed_at || !parse_digits(expires_str, expires) || expires < 1
       || expires > max_expires)
     return verify_error::malformed_date;
-  if (cred[1] != std::string_view{amz_date}.substr(0, 8))
+  auto access_key = check_credential(credential, amz_date, region);
+  if (!access_key)
     return verify_error::malformed_credential;
-  auto secret = lookup ? lookup(cred[0]) : std::nullopt;
+  auto secret = lookup ? lookup(*access_key) : std::nullopt;
   if (!secret)
     return verify_error::unknown_access_key;
   if (*signed_at > now + max_skew)
     return verify_error::not_yet_valid;
   if (now > *signed_at + expires)
     return verify_error::expired;
-  bool host_signed = false;
-  for (auto name : split(signed_headers, ';')) {
-    if (name.empty())
-      return verify_error::missing_signed_header;
-    if (name == "host")
-      host_signed = true;
-    if (find_header(req.headers, name) == nullptr)
-      return verify_error::missing_signed_header;
-  }
-  if (!host_signed)
-    return verify_error::missing_signed_header;
+  if (auto err = check_signed_headers(req.headers, signed_headers);
+      err != verify_error::ok)
+    return err;
   request canon;
   canon.method = req.method;
   canon.path = std::string{raw_path};
@@ -654,19 +701,90 @@ verify_error verify_presigned(const incoming& req, const secret_lookup& lookup,
       canon.query.push_back(kvp);
   canon.headers = req.headers;
   canon.payload_hash = std::string{unsigned_payload};
-  scope sc;
-  sc.region = std::string{region};
-  sc.service = "s3";
-  sc.amz_date = amz_date;
-  sc.normalize_path = false;
-  auto expected = signature(
-    *secret, string_to_sign(canonical_request(canon, signed_headers, sc), sc),
-    sc);
-  if (expected.empty() || expected.size() != provided_sig.size()
-      || CRYPTO_memcmp(expected.data(), provided_sig.data(), expected.size())
-           != 0)
+  return check_signature(canon, signed_headers, amz_date, region, *secret,
+                         provided_sig);
+}
+
+verify_error verify_header_signed(const incoming& req,
+                                  const secret_lookup& lookup,
+                                  std::string_view region, int64_t now,
+                                  std::string* payload_hash, int64_t max_skew) {
+  std::string_view raw_path;
+  pairs query;
+  if (!split_target(req.target, raw_path, query))
     return verify_error::signature_mismatch;
-  return verify_error::ok;
+  auto* auth = find_header(req.headers, "authorization");
+  auto* amz_date = find_header(req.headers, "x-amz-date");
+  auto* content_sha = find_header(req.headers, "x-amz-content-sha256");
+  if (auth == nullptr || amz_date == nullptr || content_sha == nullptr
+      || content_sha->empty())
+    return verify_error::missing_parameter;
+  // `AWS4-HMAC-SHA256 Credential=..., SignedHeaders=..., Signature=...`
+  std::string_view text = *auth;
+  auto space = text.find(' ');
+  if (space == std::string_view::npos)
+    return verify_error::missing_parameter;
+  if (text.substr(0, space) != algorithm_name)
+    return verify_error::unsupported_algorithm;
+  std::string_view credential, signed_headers, provided;
+  for (auto part : split(text.substr(space + 1), ',')) {
+    while (!part.empty() && is_space(part.front()))
+      part.remove_prefix(1);
+    while (!part.empty() && is_space(part.back()))
+      part.remove_suffix(1);
+    auto eq = part.find('=');
+    if (eq == std::string_view::npos)
+      return verify_error::missing_parameter;
+    auto name = part.substr(0, eq);
+    auto value = part.substr(eq + 1);
+    auto& slot = name == "Credential"      ? credential
+                 : name == "SignedHeaders" ? signed_headers
+                 : name == "Signature"     ? provided
+                                           : value;
+    if (&slot != &value) {
+      if (!slot.empty())
+        return verify_error::signature_mismatch; // Repeated: ambiguous.
+      slot = value;
+    }
+  }
+  if (credential.empty() || signed_headers.empty() || provided.empty())
+    return verify_error::missing_parameter;
+  auto signed_at = parse_amz_date(*amz_date);
+  if (!signed_at)
+    return verify_error::malformed_date;
+  auto access_key = check_credential(credential, *amz_date, region);
+  if (!access_key)
+    return verify_error::malformed_credential;
+  auto secret = lookup ? lookup(*access_key) : std::nullopt;
+  if (!secret)
+    return verify_error::unknown_access_key;
+  if (*signed_at > now + max_skew)
+    return verify_error::not_yet_valid;
+  if (now > *signed_at + max_skew)
+    return verify_error::expired;
+  if (auto err = check_signed_headers(req.headers, signed_headers);
+      err != verify_error::ok)
+    return err;
+  // What the signature covers: the date and the payload's hash too.
+  auto covered = [&](std::string_view name) {
+    for (auto x : split(signed_headers, ';'))
+      if (x == name)
+        return true;
+    return false;
+  };
+  if (!covered("x-amz-date") || !covered("x-amz-content-sha256"))
+    return verify_error::missing_signed_header;
+  request canon;
+  canon.method = req.method;
+  canon.path = std::string{raw_path};
+  canon.query = std::move(query);
+  canon.headers = req.headers;
+  canon.payload_hash = *content_sha;
+  auto result = check_signature(canon, signed_headers, *amz_date, region,
+                                *secret, provided);
+  if (result == verify_error::ok && payload_hash != nullptr)
+    *payload_hash = *content_sha;
+  return result;
 }
 
 } // namespace vf::adapters::sigv4

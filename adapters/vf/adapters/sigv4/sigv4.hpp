@@ -211,4 +211,19 @@ verify_error verify_presigned(const incoming& req, const secret_lookup& lookup,
                               std::string_view region, int64_t now,
                               int64_t max_skew = 900);
 
+/// Verifies a header-signed request (`Authorization: AWS4-HMAC-SHA256
+/// Credential=..., SignedHeaders=..., Signature=...`) the way S3 does: the
+/// credential scope (service `s3`, region `region`), `X-Amz-Date` within
+/// `max_skew` seconds of `now` either way, `host`, `x-amz-date` and
+/// `x-amz-content-sha256` among the signed headers, and the signature in
+/// constant time over the whole query. The payload hash signed is the
+/// `x-amz-content-sha256` header's value; on success it is stored in
+/// `payload_hash` (if not null): a hex SHA-256 the body must match,
+/// `UNSIGNED-PAYLOAD`, or a `STREAMING-...` scheme the caller may refuse.
+verify_error verify_header_signed(const incoming& req,
+                                  const secret_lookup& lookup,
+                                  std::string_view region, int64_t now,
+                                  std::string* payload_hash,
+                                  int64_t max_skew = 900);
+
 } // namespace vf::adapters::sigv4
