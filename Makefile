@@ -15,7 +15,7 @@ FUZZ_DIR ?= $(BUILD_DIR)/fuzz
 FUZZ_SECONDS ?= 60
 ASAN_BUILD_DIR ?= build-asan
 
-.PHONY: all deps test-deps bench-deps configure build run test bench \
+.PHONY: all deps test-deps bench-deps configure build run test bench soak \
         sanitize fuzz clean help
 
 all: build
@@ -27,6 +27,8 @@ help:
 	@echo "make test    install deps, build, run every test (unit + integration)"
 	@echo "make build   build build/vidflow (Release)"
 	@echo "make bench   run the benchmarks and print their numbers"
+	@echo "make soak    memory over a 30-minute soak (PNG plot) and per 10k jobs"
+	@echo "             in flight (SOAK_ARGS=\"--minutes 5 --rate 50\"; bench/soak.py)"
 	@echo "make fuzz    build the libFuzzer targets (clang) and run each FUZZ_SECONDS=60"
 	@echo "make sanitize  build with ASan+UBSan (build-asan) and run all but fuzz tests"
 	@echo "make clean   remove the build directory"
@@ -59,6 +61,11 @@ test: test-deps configure
 bench: bench-deps configure
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 	bench/run-all.sh $(BUILD_DIR)
+
+soak: bench-deps configure
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+	/usr/bin/python3 bench/soak.py --binary $(BUILD_DIR)/vidflow \
+	  --loadgen $(BUILD_DIR)/bench/vf-loadgen --out $(BUILD_DIR)/soak $(SOAK_ARGS)
 
 fuzz: test-deps
 	tests/fuzz/run-fuzzers.sh run --build-dir $(FUZZ_DIR) --seconds $(FUZZ_SECONDS) all

@@ -72,6 +72,8 @@ struct options {
   std::string csv;
   size_t server_times = 2000;
   double drain_s = 60;
+  std::string series;
+  bool follow = true;
 };
 
 const char* usage = R"(vf-loadgen: end-to-end load on a running vidflow node.
@@ -80,6 +82,7 @@ const char* usage = R"(vf-loadgen: end-to-end load on a running vidflow node.
              [--password demo] [--content-type video/mp4]
              [--clients 32] [--rate 0] [--duration 30] [--warmup 2]
              [--jobs 0] [--pid PID] [--csv FILE] [--server-times 2000]
+             [--series FILE] [--no-follow]
 
 Closed loop by default: --clients jobs in flight, each client starting its
 next job when one ends. --rate R: open loop, R jobs started per second
@@ -90,7 +93,11 @@ waits for the jobs in flight (60 s at most).
 
 --pid: the node's process id, for its CPU seconds per job (/proc/PID/stat).
 --csv: one line per counted job. --server-times: how many jobs to time from
-the server's own state journal after the run (0: none).
+the server's own state journal after the run (0: none). --series: one line
+per second from the start of the load (jobs ended so far, in flight, the
+node's RSS and CPU seconds), for soaks. --no-follow: a job ends when its
+upload is acknowledged (to pile jobs up in the node, e.g. to measure its
+memory per job in flight).
 
 Exit status: 0 when the run finished (whatever its numbers), 1 when the
 node could not be reached or logged into, 2 on a usage error.
@@ -109,6 +116,10 @@ bool parse_options(int argc, char** argv, options& o) {
     if (a == "-h" || a == "--help") {
       std::cout << usage;
       std::exit(0);
+    }
+    if (a == "--no-follow") {
+      o.follow = false;
+      continue;
     }
     const char* v = need(i);
     if (v == nullptr)
@@ -140,6 +151,8 @@ bool parse_options(int argc, char** argv, options& o) {
         o.csv = v;
       else if (a == "--server-times")
         o.server_times = std::stoul(v);
+      else if (a == "--series")
+        o.series = v;
       else {
         std::cerr << "vf-loadgen: unknown option " << a << " (see --help)\n";
         return false;
@@ -467,12 +480,39 @@ private:
     if (opt_.pid > 0)
       rss_start_ = process_rss_mib(opt_.pid);
     window_timer();
+    if (!opt_.series.empty())
+      series_tick();
     if (opt_.rate > 0) {
       open_loop_tick();
     } else {
       for (size_t i = 0; i < opt_.clients; ++i)
         start_job(i);
     }
+  }
+
+  /// Writes one line of the series and schedules the next, a second later,
+  /// until the load is over.
+  void series_tick() {
+    if (!series_.is_open()) {
+      series_.open(opt_.series);
+      series_ << "t_s,jobs_ended,in_flight,errors,node_rss_mib,node_cpu_s\n";
+    }
+    size_t errors = 0;
+    for (auto& [kind, n] : errors_)
+      errors += n;
+    char line[160];
+    std::snprintf(line, sizeof line, "%.1f,%zu,%zu,%zu,%.1f,%.2f\n",
+                  now_s() - load_t0_, ended_all_, in_flight_, errors,
+                  opt_.pid > 0 ? process_rss_mib(opt_.pid) : -1.0,
+                  opt_.pid > 0 ? process_cpu_s(opt_.pid) : -1.0);
+    series_ << line << std::flush;
+    if (over())
+      return;
+    series_timer_.expires_after(std::chrono::seconds(1));
+    series_timer_.async_wait([this](beast::error_code ec) {
+      if (!ec)
+        series_tick();
+    });
   }
 
   /// Samples the node's CPU and the generator's at the window's edges.
@@ -545,6 +585,11 @@ private:
                      rec->put_ms = ms_double(t_uploaded - t_put).count();
                      if (r.status != 200)
                        return job_failed(rec, client, counted, "upload", r);
+                     if (!opt_.follow) {
+                       rec->status = "UPLOADED";
+                       rec->total_ms = ms_double(t_uploaded - t_start).count();
+                       return job_ended(rec, client, counted);
+                     }
                      follow(rec, client, counted, auth, t_start, t_uploaded,
                             1.0);
                    });
@@ -592,6 +637,7 @@ private:
 
   void job_ended(std::shared_ptr<job_record> rec, size_t client, bool counted) {
     --in_flight_;
+    ++ended_all_;
     if (counted)
       records_.push_back(*rec);
     if (opt_.rate == 0)
@@ -631,6 +677,9 @@ private:
   std::shared_ptr<const std::string> clip_;
   pool pool_;
   asio::steady_timer timer_;
+  asio::steady_timer series_timer_{io_};
+  std::ofstream series_;
+  size_t ended_all_ = 0;
   clock_type::time_point t0_;
   double load_t0_ = 0;
   std::vector<std::string> tokens_;
@@ -741,12 +790,16 @@ int report(run& r) {
   auto& o = r.opt_;
   auto& recs = r.records_;
   std::vector<double> create, put, done, total, server;
-  size_t ok = 0, failed = 0, polls = 0;
+  size_t ok = 0, failed = 0, polls = 0, uploaded = 0;
   for (auto& x : recs) {
     if (x.status == "ERROR")
       continue;
     create.push_back(x.create_ms);
     put.push_back(x.put_ms);
+    if (x.status == "UPLOADED") {
+      ++uploaded; // --no-follow: its end is not known
+      continue;
+    }
     done.push_back(x.done_ms);
     total.push_back(x.total_ms);
     polls += x.polls;
@@ -760,7 +813,7 @@ int report(run& r) {
     if (x.status != "ERROR"
         && x.started_s + x.total_ms / 1000 <= r.window_end())
       ++in_window;
-  auto errors = recs.size() - ok - failed;
+  auto errors = recs.size() - ok - failed - uploaded;
   std::printf(
     "vf-loadgen: %s, %s, window %.0f s after %.0f s warm-up, "
     "%ld CPUs\n",
@@ -783,6 +836,8 @@ int report(run& r) {
   row("jobs started in the window", std::to_string(recs.size()));
   row("  SUCCEEDED", std::to_string(ok));
   row("  FAILED/other end", std::to_string(failed));
+  if (uploaded > 0)
+    row("  uploaded, not followed", std::to_string(uploaded));
   row("  client errors", std::to_string(errors));
   row("jobs/s (ended within the window)",
       num(static_cast<double>(in_window) / o.duration_s));

@@ -46,6 +46,7 @@ run_program vf-bench-probe
 run_program vf-bench-sqlite-store
 run_program vf-bench-dispatch
 run_program vf-bench-render
+run_program vf-bench-compose
 run_program vf-bench-redis-bus
 
 section "ingest: POST /jobs, vidflow vs reference (bench/ingest.sh)"
