@@ -527,14 +527,21 @@ private:
       cpu_start_ = opt_.pid > 0 ? process_cpu_s(opt_.pid) : -1;
       self_start_ = self_cpu_s();
       t->expires_at(at(window_end()));
-      t->async_wait([this, t](beast::error_code) {
-        cpu_end_ = opt_.pid > 0 ? process_cpu_s(opt_.pid) : -1;
-        self_end_ = self_cpu_s();
-        if (opt_.pid > 0)
-          rss_end_ = process_rss_mib(opt_.pid);
-        window_closed_ = true;
-      });
+      t->async_wait([this, t](beast::error_code) { close_window(); });
     });
+  }
+
+  /// Samples the end of the window: at its time, or once `--jobs` counted
+  /// jobs all ended.
+  void close_window() {
+    if (window_closed_)
+      return;
+    cpu_end_ = opt_.pid > 0 ? process_cpu_s(opt_.pid) : -1;
+    self_end_ = self_cpu_s();
+    if (opt_.pid > 0)
+      rss_end_ = process_rss_mib(opt_.pid);
+    window_closed_at_ = std::min(now_s(), window_end());
+    window_closed_ = true;
   }
 
   void open_loop_tick() {
@@ -638,6 +645,9 @@ private:
   void job_ended(std::shared_ptr<job_record> rec, size_t client, bool counted) {
     --in_flight_;
     ++ended_all_;
+    if (opt_.max_jobs > 0 && counted_started_ >= opt_.max_jobs
+        && in_flight_ == 0 && now_s() >= window_start())
+      close_window(); // All counted jobs are done: no need to wait.
     if (counted)
       records_.push_back(*rec);
     if (opt_.rate == 0)
@@ -689,6 +699,7 @@ private:
   size_t in_flight_ = 0;
   size_t max_in_flight_ = 0;
   bool window_closed_ = false;
+  double window_closed_at_ = 0;
   std::string fatal_;
   std::vector<job_record> records_;
   std::map<std::string, size_t> errors_;
@@ -811,7 +822,7 @@ int report(run& r) {
   size_t in_window = 0;
   for (auto& x : recs)
     if (x.status != "ERROR"
-        && x.started_s + x.total_ms / 1000 <= r.window_end())
+        && x.started_s + x.total_ms / 1000 <= r.window_closed_at_)
       ++in_window;
   auto errors = recs.size() - ok - failed - uploaded;
   std::printf(
@@ -840,7 +851,8 @@ int report(run& r) {
     row("  uploaded, not followed", std::to_string(uploaded));
   row("  client errors", std::to_string(errors));
   row("jobs/s (ended within the window)",
-      num(static_cast<double>(in_window) / o.duration_s));
+      num(static_cast<double>(in_window)
+          / std::max(1e-3, r.window_closed_at_ - r.window_start())));
   row("most jobs in flight", std::to_string(r.max_in_flight_));
   for (auto& [name, xs] :
        std::vector<std::pair<std::string, std::vector<double>*>>{
