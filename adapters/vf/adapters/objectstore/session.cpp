@@ -363,6 +363,14 @@ std::optional<s3_error> session::authenticate() {
   return auth_error(result);
 }
 
+std::optional<s3_error> session::check_object_request() {
+  if (auto err = parse_target())
+    return err;
+  if (auto err = authenticate())
+    return err;
+  return check_object_address();
+}
+
 std::optional<s3_error> session::check_object_address() {
   if (!ctx_.has_bucket(req_.bucket))
     return s3_error{http::status::not_found, "NoSuchBucket",
@@ -378,11 +386,7 @@ std::optional<s3_error> session::check_object_address() {
 void session::handle_put() {
   // Everything about the request is checked before a single body byte is
   // read: a refused upload costs the server nothing.
-  if (auto err = parse_target())
-    return send_error(*err);
-  if (auto err = authenticate())
-    return send_error(*err);
-  if (auto err = check_object_address())
+  if (auto err = check_object_request())
     return send_error(*err);
   auto& msg = header_->get();
   auto max = ctx_.config().max_object_bytes;
@@ -854,11 +858,7 @@ void session::reply_stored() {
 // -- GET / HEAD --------------------------------------------------------------
 
 void session::handle_get() {
-  if (auto err = parse_target())
-    return send_error(*err);
-  if (auto err = authenticate())
-    return send_error(*err);
-  if (auto err = check_object_address())
+  if (auto err = check_object_request())
     return send_error(*err);
   if (req_.method == http::verb::get) {
     // Range is not a signed header of our presigned URLs, so it is read
@@ -953,11 +953,7 @@ void session::handle_get() {
 // -- DELETE ------------------------------------------------------------------
 
 void session::handle_delete() {
-  if (auto err = parse_target())
-    return send_error(*err);
-  if (auto err = authenticate())
-    return send_error(*err);
-  if (auto err = check_object_address())
+  if (auto err = check_object_request())
     return send_error(*err);
   // Not while the key is being stored or waits for its announcement.
   key_hold_ = ctx_.try_hold_key(req_.bucket, req_.key);

@@ -176,10 +176,14 @@ private:
   void on_header(boost::beast::error_code ec);
   /// Splits the target into bucket and key; refuses sub-resources.
   std::optional<s3_error> parse_target();
-  /// Verifies the presigned URL against the configured keys.
+  /// Verifies the presigned URL, or the Authorization header, against the
+  /// configured keys.
   std::optional<s3_error> authenticate();
   /// Checks that the bucket exists and the key may become a path.
   std::optional<s3_error> check_object_address();
+  /// What every object request passes first: `parse_target`,
+  /// `authenticate`, `check_object_address`.
+  std::optional<s3_error> check_object_request();
 
   // -- PUT -------------------------------------------------------------------
 

@@ -619,6 +619,29 @@ verify_error check_signed_headers(const pairs& headers,
   return host_signed ? verify_error::ok : verify_error::missing_signed_header;
 }
 
+/// The checks both kinds of signed request share: the credential's scope
+/// (see `check_credential`), a known key (its secret goes to `secret`),
+/// `now` within [signed_at - max_skew, not_after], and the signed headers
+/// (see `check_signed_headers`).
+verify_error
+check_key_and_time(const incoming& req, const secret_lookup& lookup,
+                   std::string_view credential, std::string_view amz_date,
+                   std::string_view region, std::string_view signed_headers,
+                   int64_t signed_at, int64_t now, int64_t max_skew,
+                   int64_t not_after, std::optional<std::string>& secret) {
+  auto access_key = check_credential(credential, amz_date, region);
+  if (!access_key)
+    return verify_error::malformed_credential;
+  secret = lookup ? lookup(*access_key) : std::nullopt;
+  if (!secret)
+    return verify_error::unknown_access_key;
+  if (signed_at > now + max_skew)
+    return verify_error::not_yet_valid;
+  if (now > not_after)
+    return verify_error::expired;
+  return check_signed_headers(req.headers, signed_headers);
+}
+
 /// Compares the signature of `canon` with `provided` in constant time.
 verify_error check_signature(const request& canon,
                              std::string_view signed_headers,
@@ -680,17 +703,10 @@ verify_error verify_presigned(const incoming& req, const secret_lookup& lookup,
   if (!signed_at || !parse_digits(expires_str, expires) || expires < 1
       || expires > max_expires)
     return verify_error::malformed_date;
-  auto access_key = check_credential(credential, amz_date, region);
-  if (!access_key)
-    return verify_error::malformed_credential;
-  auto secret = lookup ? lookup(*access_key) : std::nullopt;
-  if (!secret)
-    return verify_error::unknown_access_key;
-  if (*signed_at > now + max_skew)
-    return verify_error::not_yet_valid;
-  if (now > *signed_at + expires)
-    return verify_error::expired;
-  if (auto err = check_signed_headers(req.headers, signed_headers);
+  std::optional<std::string> secret;
+  if (auto err = check_key_and_time(req, lookup, credential, amz_date, region,
+                                    signed_headers, *signed_at, now, max_skew,
+                                    *signed_at + expires, secret);
       err != verify_error::ok)
     return err;
   request canon;
@@ -752,17 +768,10 @@ verify_error verify_header_signed(const incoming& req,
   auto signed_at = parse_amz_date(*amz_date);
   if (!signed_at)
     return verify_error::malformed_date;
-  auto access_key = check_credential(credential, *amz_date, region);
-  if (!access_key)
-    return verify_error::malformed_credential;
-  auto secret = lookup ? lookup(*access_key) : std::nullopt;
-  if (!secret)
-    return verify_error::unknown_access_key;
-  if (*signed_at > now + max_skew)
-    return verify_error::not_yet_valid;
-  if (now > *signed_at + max_skew)
-    return verify_error::expired;
-  if (auto err = check_signed_headers(req.headers, signed_headers);
+  std::optional<std::string> secret;
+  if (auto err = check_key_and_time(req, lookup, credential, *amz_date, region,
+                                    signed_headers, *signed_at, now, max_skew,
+                                    *signed_at + max_skew, secret);
       err != verify_error::ok)
     return err;
   // What the signature covers: the date and the payload's hash too.
