@@ -7,7 +7,8 @@
 #
 # DIR defaults to build-asan. Any sanitizer report fails the test it happens
 # in: ASan aborts (leaks included), UBSan halts on the first report. UBSan
-# suppressions, each with its reason, live in tests/ubsan.supp. Extra
+# suppressions, each with its reason, live in tests/ubsan.supp (LeakSanitizer
+# ones in tests/lsan.supp). Extra
 # options: ASAN_OPTIONS / UBSAN_OPTIONS from the environment are appended.
 set -euo pipefail
 
@@ -45,9 +46,15 @@ if [ -s "$root/tests/ubsan.supp" ]; then
   ubsan+=":suppressions=$root/tests/ubsan.supp"
 fi
 export ASAN_OPTIONS="$asan${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
+lsan=""
+if [ -s "$root/tests/lsan.supp" ]; then
+  lsan="suppressions=$root/tests/lsan.supp"
+fi
+export LSAN_OPTIONS="$lsan${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 export UBSAN_OPTIONS="$ubsan${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
 echo "sanitize: ASAN_OPTIONS=$ASAN_OPTIONS"
 echo "sanitize: UBSAN_OPTIONS=$UBSAN_OPTIONS"
+echo "sanitize: LSAN_OPTIONS=$LSAN_OPTIONS"
 rc=0
 "$root/tests/run-ctest.sh" "$build_dir" --output-on-failure --timeout 900 \
   -LE fuzz "${ctest_args[@]}" || rc=$?
