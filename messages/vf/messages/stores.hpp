@@ -6,6 +6,7 @@
 #include "vf/messages/dead_letter_store_actor.hpp"
 #include "vf/messages/job_store_actor.hpp"
 #include "vf/messages/ledger_actor.hpp"
+#include "vf/messages/library_actor.hpp"
 
 namespace vf::messages {
 
@@ -17,6 +18,9 @@ struct stores {
   claim_store_actor claims;
   ledger_actor ledger;
   dead_letter_store_actor dead_letters;
+  /// The video library's views and likes; invalid when the backend has no
+  /// library (DynamoDB: the routes answer 501 then).
+  library_actor library = {};
 };
 
 /// All four ports in one actor: what the SQLite store implements (one
@@ -27,8 +31,8 @@ using store_actor = job_store_actor::extend_with<
 
 /// Every port of `stores` served by `all`.
 inline stores stores_of(const store_actor& all) {
-  return stores{job_store_actor{all}, claim_store_actor{all},
-                ledger_actor{all}, dead_letter_store_actor{all}};
+  return stores{job_store_actor{all}, claim_store_actor{all}, ledger_actor{all},
+                dead_letter_store_actor{all}, library_actor{}};
 }
 
 } // namespace vf::messages

@@ -4,12 +4,13 @@
 
 #include "caf/type_id.hpp"
 
+#include "vf/messages/admin_overview.hpp"
 #include "vf/messages/dead_letter.hpp"
 #include "vf/messages/job.hpp"
 #include "vf/messages/object_event.hpp"
 #include "vf/messages/task.hpp"
 #include "vf/messages/user_usage.hpp"
-#include "vf/messages/admin_overview.hpp"
+#include "vf/messages/video.hpp"
 
 #include <vector>
 
@@ -117,5 +118,18 @@ CAF_BEGIN_TYPE_ID_BLOCK(vf, caf::first_custom_type_id)
   CAF_ADD_ATOM(vf, vf::atoms, console, "console")
   CAF_ADD_ATOM(vf, vf::atoms, category, "category")
   CAF_ADD_ATOM(vf, vf::atoms, in_status, "instatus")
+
+  CAF_ADD_TYPE_ID(vf, (vf::messages::video_entry))
+  CAF_ADD_TYPE_ID(vf, (std::vector<vf::messages::video_entry>))
+  CAF_ADD_TYPE_ID(vf, (vf::messages::video_query))
+  CAF_ADD_TYPE_ID(vf, (vf::messages::video_page))
+  CAF_ADD_TYPE_ID(vf, (vf::messages::day_count))
+  CAF_ADD_TYPE_ID(vf, (std::vector<vf::messages::day_count>))
+  CAF_ADD_TYPE_ID(vf, (vf::messages::library_stats))
+  CAF_ADD_ATOM(vf, vf::atoms, videos, "videos")
+  CAF_ADD_ATOM(vf, vf::atoms, video, "video")
+  CAF_ADD_ATOM(vf, vf::atoms, add_view, "addview")
+  CAF_ADD_ATOM(vf, vf::atoms, set_like, "setlike")
+  CAF_ADD_ATOM(vf, vf::atoms, lib_stats, "libstats")
 
 CAF_END_TYPE_ID_BLOCK(vf)

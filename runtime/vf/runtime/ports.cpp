@@ -74,7 +74,10 @@ open_stores(node& n, const node_config& cfg, const state_backend& backend,
   if (!store)
     return store.error();
   n.keep("job store", tier::store, *store);
-  return messages::stores_of(*store);
+  auto result = messages::stores_of(*store);
+  // The same actor serves the video library from the same database.
+  result.library = caf::actor_cast<messages::library_actor>(*store);
+  return result;
 }
 
 messages::object_checker_actor object_checker_of(node& n,

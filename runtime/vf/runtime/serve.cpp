@@ -181,11 +181,12 @@ int serve(const std::vector<std::string>& raw_args) {
   api_cfg.log = [&log](const std::string& line) {
     log.adapter_line("http", line);
   };
-  adapters::http::api_server api{sys, api_cfg,
-                                 adapters::http::api_handles{
-                                   d.registry, d.orchestrator, d.dispatcher,
-                                   d.analyzer, d.cluster, d.admin, events},
-                                 n.metrics()};
+  adapters::http::api_server api{
+    sys, api_cfg,
+    adapters::http::api_handles{d.registry, d.orchestrator, d.dispatcher,
+                                d.analyzer, d.cluster, d.admin, events,
+                                stores->library},
+    n.metrics()};
   if (auto err = api.start())
     return fail("JSON API (http.host, http.port)", messages::message_of(err));
   n.on_stop(tier::edge, [&api] { api.stop(); });

@@ -20,6 +20,7 @@
 #include "vf/messages/intake_gate_actor.hpp"
 #include "vf/messages/job.hpp"
 #include "vf/messages/job_registry_actor.hpp"
+#include "vf/messages/library_actor.hpp"
 #include "vf/messages/object_event.hpp"
 #include "vf/messages/object_sink_actor.hpp"
 #include "vf/messages/orchestrator_actor.hpp"
@@ -222,6 +223,9 @@ struct api_handles {
   /// Where webhook events go: the orchestrator, or the Redis event
   /// publisher when the bus is Redis (unset: the webhook answers 503).
   vf::messages::object_sink_actor events = {};
+  /// The video library (`/videos`, `/stats`); unset: those routes answer
+  /// 501 (a store backend without one, an ingestion node).
+  vf::messages::library_actor library = {};
 };
 
 /// The HTTP API server. Construct, `start()`, and `stop()` (or destroy)

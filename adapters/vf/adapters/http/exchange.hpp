@@ -45,12 +45,17 @@ enum class route : uint8_t {
   admin_resume,
   admin_drain,
   admin_undrain,
+  videos,
+  video,
+  video_view,
+  video_like,
+  stats,
   /// Anything else; labelled `unmatched`, never with the raw path.
   unmatched,
 };
 
 /// Number of `route` values.
-constexpr size_t route_count = 29;
+constexpr size_t route_count = 34;
 
 static_assert(static_cast<size_t>(route::unmatched) + 1 == route_count,
               "route_count must match the route enum");
@@ -86,6 +91,11 @@ constexpr std::string_view route_pattern(route x) {
     "/admin/resume",
     "/admin/nodes/{name}/drain",
     "/admin/nodes/{name}/undrain",
+    "/videos",
+    "/videos/{id}",
+    "/videos/{id}/view",
+    "/videos/{id}/like",
+    "/stats",
     "unmatched",
   }};
   return names[static_cast<size_t>(x)];

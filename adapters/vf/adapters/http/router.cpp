@@ -24,7 +24,7 @@ std::vector<route_entry> api_routes(const api_config& cfg) {
     return result;
   }
   for (auto part : {auth_routes(), job_routes(), event_routes(),
-                    dead_letter_routes(), admin_routes(),
+                    library_routes(), dead_letter_routes(), admin_routes(),
                     cluster_routes(), webhook_routes(cfg), ops_routes()})
     result.insert(result.end(), part.begin(), part.end());
   return result;

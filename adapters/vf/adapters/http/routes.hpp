@@ -40,6 +40,10 @@ class call;
 /// (routes_admin.cpp).
 bool has_console(call& c);
 
+/// `/videos`, `/videos/{id}[/view|/like]`, `/stats`: the video library
+/// (routes_library.cpp).
+std::vector<route_entry> library_routes();
+
 /// `GET /cluster/nodes` (routes_cluster.cpp).
 std::vector<route_entry> cluster_routes();
 

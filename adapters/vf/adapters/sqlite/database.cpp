@@ -52,6 +52,10 @@ int64_t statement::column_int64(int col) {
   return sqlite3_column_int64(ptr_, col);
 }
 
+double statement::column_double(int col) {
+  return sqlite3_column_double(ptr_, col);
+}
+
 std::string statement::column_text(int col) {
   // column_text before column_bytes: the documented order that yields the
   // byte length of the UTF-8 text.

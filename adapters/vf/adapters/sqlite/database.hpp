@@ -71,6 +71,9 @@ public:
   /// Returns column `col` of the current row as an integer.
   int64_t column_int64(int col);
 
+  /// Returns column `col` of the current row as a floating-point number.
+  double column_double(int col);
+
   /// Returns column `col` of the current row as text (embedded NULs kept).
   std::string column_text(int col);
 

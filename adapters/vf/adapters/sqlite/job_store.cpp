@@ -217,6 +217,19 @@ job_store(job_store_pointer self, std::unique_ptr<job_tables> tables,
       return write<bool>(self,
                          [x](job_tables& t) { return t.record_delivery(x); });
     },
+    [self](atoms::add_view, const std::string& id) {
+      return write<uint64_t>(
+        self, [&id](job_tables& t) { return t.library().add_view(id); });
+    },
+    [self](atoms::set_like, const std::string& id, const std::string& user,
+           bool on) {
+      auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
+      return write<uint64_t>(self, [&, now_ms](job_tables& t) {
+        return t.library().set_like(id, user, on, now_ms);
+      });
+    },
     // -- reads: never see an uncommitted batch -------------------------------
     [self](atoms::get, const std::string& id) {
       return read<job>(self, [id](job_tables& t) { return t.find_job(id); });
@@ -249,6 +262,22 @@ job_store(job_store_pointer self, std::unique_ptr<job_tables> tables,
     [self](atoms::deliveries, const std::string& id) {
       return read<std::vector<messages::delivery>>(
         self, [id](job_tables& t) { return t.job_deliveries(id); });
+    },
+    [self](atoms::videos, const messages::video_query& q) {
+      return read<messages::video_page>(
+        self, [q](job_tables& t) { return t.library().page(q); });
+    },
+    [self](atoms::video, const std::string& id, const std::string& viewer) {
+      return read<messages::video_entry>(self, [id, viewer](job_tables& t) {
+        return t.library().find(id, viewer);
+      });
+    },
+    [self](atoms::lib_stats, const std::string& owner, uint32_t top,
+           int64_t since_ms) {
+      return read<messages::library_stats>(
+        self, [owner, top, since_ms](job_tables& t) {
+          return t.library().stats(owner, top, since_ms);
+        });
     },
     [self](atoms::history, const std::string& owner, uint32_t limit) {
       return read<std::vector<job>>(self, [owner, limit](job_tables& t) {

@@ -52,6 +52,9 @@ struct job_store_config {
 
 /// The store's full interface: the port plus its own messages.
 ///
+/// It also serves the video library (`messages::library_actor`) from the
+/// same database, its writes in the same batches.
+///
 /// - `(flush)`: commits the open batch, then answers the reads that waited
 ///   for it. Sent by the store to itself; harmless from anyone else.
 /// - `(stats)` → `(commits, writes)`: transactions committed and write
@@ -59,9 +62,10 @@ struct job_store_config {
 ///
 /// Callers hold one port each (`messages::stores_of`); convert with
 /// `caf::actor_cast<sqlite_job_store_actor>` to reach `(stats)`.
-using sqlite_job_store_actor = messages::store_actor::extend<
-  caf::reacts_to<atoms::flush>,
-  caf::replies_to<atoms::stats>::with<uint64_t, uint64_t>>;
+using sqlite_job_store_actor
+  = messages::store_actor::extend_with<messages::library_actor>::extend<
+    caf::reacts_to<atoms::flush>,
+    caf::replies_to<atoms::stats>::with<uint64_t, uint64_t>>;
 
 /// A write executed inside the open batch whose reply awaits the commit.
 /// Type-erased, because writes answer with different types (`bool`, a

@@ -32,6 +32,9 @@ using messages::task_kind;
 /// Number of columns in VF_JOB_COLUMNS.
 constexpr int job_columns = 25;
 
+/// VF_JOB_COLUMNS as a value (the macro ends with the statements below).
+constexpr const char* job_column_names = VF_JOB_COLUMNS;
+
 constexpr const char* insert_job_sql
   = "INSERT INTO jobs (" VF_JOB_COLUMNS ") VALUES "
     "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, "
@@ -284,6 +287,10 @@ job_tables::open(const std::string& path) {
   std::unique_ptr<job_tables> result{new job_tables(std::move(*db))};
   if (auto err = result->prepare_all())
     return prefixed(prefix, err);
+  auto library = library_tables::open(*result->db_);
+  if (!library)
+    return prefixed(prefix, library.error());
+  result->library_ = std::move(*library);
   return result;
 }
 
@@ -805,6 +812,26 @@ caf::expected<bool> job_tables::mark_purged(const std::string& id,
 }
 
 // -- reads --------------------------------------------------------------------
+
+std::string job_tables::job_column_list(const std::string& alias) {
+  std::string cols = job_column_names;
+  if (alias.empty())
+    return cols;
+  std::string out;
+  size_t pos = 0;
+  while (pos < cols.size()) {
+    auto end = cols.find(',', pos);
+    if (end == std::string::npos)
+      end = cols.size();
+    auto name = cols.substr(pos, end - pos);
+    name.erase(0, name.find_first_not_of(' '));
+    if (!out.empty())
+      out += ", ";
+    out += alias + "." + name;
+    pos = end + 1;
+  }
+  return out;
+}
 
 caf::expected<job> job_tables::read_job(statement& stmt) {
   static_assert(job_columns == 25, "read_job must read every column");

@@ -7,6 +7,7 @@
 #pragma once
 
 #include "vf/adapters/sqlite/database.hpp"
+#include "vf/adapters/sqlite/library_tables.hpp"
 #include "vf/messages/dead_letter.hpp"
 #include "vf/messages/job.hpp"
 #include "vf/messages/user_usage.hpp"
@@ -197,6 +198,21 @@ public:
   caf::expected<messages::dead_letter>
   latest_dead_letter(const std::string& job_id);
 
+  // -- shared with the library's tables --------------------------------------
+
+  /// Reads a job from the current row of a statement that selects the job
+  /// columns (`VF_JOB_COLUMNS` in job_tables.cpp, `job_column_list`) first.
+  static caf::expected<messages::job> read_job(statement& stmt);
+
+  /// The job columns in `read_job`'s order, each prefixed with `alias.`
+  /// (none if `alias` is empty), comma-separated.
+  static std::string job_column_list(const std::string& alias);
+
+  /// The video library's statements on this connection (same transactions).
+  library_tables& library() {
+    return *library_;
+  }
+
 private:
   explicit job_tables(std::unique_ptr<database> db);
 
@@ -208,9 +224,6 @@ private:
 
   /// Binds every field of `x` in column order starting at parameter 1.
   caf::error bind_job(statement& stmt, const messages::job& x);
-
-  /// Reads a job from the current row of a statement selecting job columns.
-  caf::expected<messages::job> read_job(statement& stmt);
 
   /// Steps through all rows of a job SELECT whose parameters are bound.
   caf::expected<std::vector<messages::job>> read_jobs(statement& stmt,
@@ -248,6 +261,7 @@ private:
   caf::expected<T> in_savepoint(Op op);
 
   std::unique_ptr<database> db_;
+  std::unique_ptr<library_tables> library_;
   statement begin_;
   statement commit_;
   statement rollback_;

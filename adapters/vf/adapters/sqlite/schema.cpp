@@ -260,6 +260,37 @@ constexpr std::array<const char*, schema_version> migrations{{
   R"sql(
     ALTER TABLE jobs ADD COLUMN request_id TEXT NOT NULL DEFAULT '';
   )sql",
+  // 11 -> 12: the video library. Views and likes per video (a SUCCEEDED
+  // job); `likes` always equals the video's rows in video_likes (one per
+  // user), kept so by triggers in the transaction of the like itself. A
+  // job's counts and likes go with it. The partial index serves a user's
+  // library pages and stats without reading unfinished jobs.
+  R"sql(
+    CREATE TABLE video_counts (
+      job_id TEXT    PRIMARY KEY NOT NULL,
+      views  INTEGER NOT NULL DEFAULT 0,
+      likes  INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE video_likes (
+      job_id  TEXT    NOT NULL,
+      user_id TEXT    NOT NULL,
+      at      INTEGER NOT NULL,
+      PRIMARY KEY (job_id, user_id)
+    );
+    CREATE TRIGGER video_likes_added AFTER INSERT ON video_likes BEGIN
+      INSERT INTO video_counts (job_id, likes) VALUES (NEW.job_id, 1)
+        ON CONFLICT (job_id) DO UPDATE SET likes = likes + 1;
+    END;
+    CREATE TRIGGER video_likes_removed AFTER DELETE ON video_likes BEGIN
+      UPDATE video_counts SET likes = likes - 1 WHERE job_id = OLD.job_id;
+    END;
+    CREATE TRIGGER videos_erased AFTER DELETE ON jobs BEGIN
+      DELETE FROM video_likes WHERE job_id = OLD.id;
+      DELETE FROM video_counts WHERE job_id = OLD.id;
+    END;
+    CREATE INDEX jobs_succeeded_by_owner ON jobs (owner, created_at)
+      WHERE status = 'SUCCEEDED';
+  )sql",
 }};
 
 /// Runs a single-value PRAGMA (or query) and returns its text result.

@@ -24,7 +24,8 @@ class database;
 /// - 9: the journal of status changes (`job_events`, written by triggers).
 /// - 10: `jobs.callback_url` and the callback `deliveries` (a trigger).
 /// - 11: `jobs.request_id`.
-constexpr int64_t schema_version = 11;
+/// - 12: the video library (`video_counts`, `video_likes`).
+constexpr int64_t schema_version = 12;
 
 /// Sets the connection PRAGMAs the store's promises rest on: WAL journal,
 /// `synchronous=FULL` (a commit is on disk before its reply) and a busy
