@@ -4,3 +4,9 @@ vf_add_unit_test(vf-test-objectstore
   LIBS vf::adapters_objectstore vf::adapters_sigv4 Boost::headers
        OpenSSL::Crypto
   SUITES adapters.objectstore)
+
+# ListObjectsV2: the query, the listing over a file tree, the XML.
+vf_add_unit_test(vf-test-list-objects
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/list_objects.test.cpp
+  LIBS vf::adapters_objectstore
+  SUITES adapters.list_objects)

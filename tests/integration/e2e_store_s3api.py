@@ -17,7 +17,14 @@ request with no signature (AccessDenied), a body that does not match its
 signed SHA-256 (XAmzContentSHA256Mismatch; the job still waits for its
 upload and a correct PUT then works), a key no job waits for (refused by
 the upload gate, like a presigned URL), aws-chunked payload signing and
-ListObjectsV2 (NotImplemented, said in words) — each a clear S3 error.
+ListObjects version 1 (NotImplemented, said in words) — each a clear S3
+error.
+
+test_list_objects_v2: ListObjectsV2 through boto3: keys with a space, "+"
+and "é" in byte order with sizes and ETags, pages of one by continuation
+token (boto3's paginator), folders by delimiter, one job's folder,
+StartAfter, empty prefixes (a "../" one included), a forged token, an
+unknown bucket, a wrong secret and an unsigned request refused.
 """
 
 import sys
@@ -138,10 +145,82 @@ class StoreS3Api(unittest.TestCase):
             client.put_object(Bucket=BUCKET, Key="uploads/nobody/x.mp4",
                               Body=b"x")
         self.assertIn(code_of(e.exception)[1], (403, 404, 409))
-        # Listing is not there yet: a clear NotImplemented, not a wrong list.
+        # ListObjects (version 1) is not there: a clear NotImplemented,
+        # not a wrong list.
         with self.assertRaises(ClientError) as e:
-            client.list_objects_v2(Bucket=BUCKET)
+            client.list_objects(Bucket=BUCKET)
         self.assertEqual(code_of(e.exception), ("NotImplemented", 501))
+
+    def test_list_objects_v2(self):
+        client = s3(self.endpoint)
+        mine = []
+        for name in ("b clip.mp4", "a-clip été.mp4", "c+clip.mp4"):
+            job = self.c.create_job(name, "video/mp4")
+            client.put_object(Bucket=BUCKET, Key=job["s3_key"],
+                              Body=self.data, ContentType="video/mp4")
+            mine.append((job["job_id"], job["s3_key"]))
+        for jid, _ in mine:
+            self.c.wait_status(jid, h.TERMINAL, deadline_s=60)
+        keys = sorted(k for _, k in mine)
+        # One page: every key under the prefix, in S3's (byte) order,
+        # with size and ETag (botocore asks for encoding-type=url and
+        # decodes: the space, "+" and "é" round-trip).
+        page = client.list_objects_v2(Bucket=BUCKET, Prefix="uploads/")
+        listed = [o["Key"] for o in page["Contents"]]
+        self.assertEqual(listed, sorted(listed, key=lambda k: k.encode()))
+        for k in keys:
+            self.assertIn(k, listed)
+        etag = '"' + __import__("hashlib").md5(self.data).hexdigest() + '"'
+        for o in page["Contents"]:
+            if o["Key"] in keys:
+                self.assertEqual((o["Size"], o["ETag"]),
+                                 (len(self.data), etag))
+        self.assertFalse(page["IsTruncated"])
+        self.assertEqual(page["KeyCount"], len(listed))
+        # Pages of one, by continuation token: the same keys.
+        paged, pages = [], 0
+        for p in client.get_paginator("list_objects_v2").paginate(
+                Bucket=BUCKET, Prefix="uploads/",
+                PaginationConfig={"PageSize": 1}):
+            pages += 1
+            paged += [o["Key"] for o in p.get("Contents", [])]
+        self.assertEqual(paged, listed)
+        self.assertGreaterEqual(pages, len(listed))
+        # A folder listing: one common prefix per job, no objects.
+        folders = client.list_objects_v2(Bucket=BUCKET, Prefix="uploads/",
+                                         Delimiter="/")
+        self.assertNotIn("Contents", folders)
+        prefixes = [p["Prefix"] for p in folders["CommonPrefixes"]]
+        for jid, _ in mine:
+            self.assertIn(f"uploads/{jid}/", prefixes)
+        # One job's folder, exactly.
+        jid, key = mine[0]
+        one = client.list_objects_v2(Bucket=BUCKET, Prefix=f"uploads/{jid}/")
+        self.assertEqual([o["Key"] for o in one["Contents"]], [key])
+        # StartAfter skips up to a key.
+        after = client.list_objects_v2(Bucket=BUCKET, Prefix="uploads/",
+                                       StartAfter=listed[0])
+        self.assertEqual([o["Key"] for o in after["Contents"]], listed[1:])
+        # Nothing under a prefix no key has (a path trick included).
+        for prefix in ("nothing/", "../", "uploads/../../"):
+            empty = client.list_objects_v2(Bucket=BUCKET, Prefix=prefix)
+            self.assertEqual(empty["KeyCount"], 0, prefix)
+            self.assertNotIn("Contents", empty)
+        # Bad input: a clear S3 error.
+        with self.assertRaises(ClientError) as e:
+            client.list_objects_v2(Bucket=BUCKET, ContinuationToken="forged")
+        self.assertEqual(code_of(e.exception), ("InvalidArgument", 400))
+        with self.assertRaises(ClientError) as e:
+            client.list_objects_v2(Bucket="no-such-bucket")
+        self.assertEqual(code_of(e.exception), ("NoSuchBucket", 404))
+        with self.assertRaises(ClientError) as e:
+            s3(self.endpoint, secret="not-the-secret").list_objects_v2(
+                Bucket=BUCKET)
+        self.assertEqual(code_of(e.exception),
+                         ("SignatureDoesNotMatch", 403))
+        r = h.request("GET", f"{self.endpoint}/{BUCKET}?list-type=2")
+        self.assertEqual(r.status, 403, r)
+        self.assertIn(b"AccessDenied", r.body)
 
 
 if __name__ == "__main__":

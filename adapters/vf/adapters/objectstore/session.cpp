@@ -17,6 +17,7 @@
 #include "vf/adapters/common/http_framing.hpp"
 #include "vf/adapters/common/text.hpp"
 #include "vf/adapters/objectstore/byte_range.hpp"
+#include "vf/adapters/objectstore/list_objects.hpp"
 #include "vf/adapters/objectstore/md5_hasher.hpp"
 #include "vf/adapters/objectstore/object_deleter.hpp"
 #include "vf/adapters/objectstore/object_paths.hpp"
@@ -46,12 +47,12 @@ constexpr std::string_view continue_response = "HTTP/1.1 100 Continue\r\n\r\n";
 // S3 sub-resources (query parameters that turn an object request into a
 // different operation). Serving the plain object instead would silently do
 // the wrong thing, so they are refused.
-constexpr std::array<std::string_view, 22> unsupported_subresources{
+constexpr std::array<std::string_view, 21> unsupported_subresources{
   "acl",       "attributes", "cors",      "delete",       "legal-hold",
   "lifecycle", "location",   "logging",   "notification", "partNumber",
   "policy",    "restore",    "retention", "select",       "tagging",
   "torrent",   "uploadId",   "uploads",   "versionId",    "versioning",
-  "website",   "list-type",
+  "website",
 };
 
 bool is_http_parse_error(const beast::error_code& ec) {
@@ -249,15 +250,13 @@ std::optional<s3_error> session::parse_target() {
   auto query = qmark == std::string_view::npos ? std::string_view{}
                                                : target.substr(qmark + 1);
   req_.resource = std::string{path};
+  req_.query = std::string{query};
   if (path.empty() || path.front() != '/')
     return s3_error{http::status::bad_request, "InvalidURI",
                     "Couldn't parse the specified URI: expected a "
                     "path-style target /<bucket>/<key>"};
   while (!query.empty()) {
-    auto amp = query.find('&');
-    auto part = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view{}
-                                          : query.substr(amp + 1);
+    auto part = next_query_part(query);
     auto eq = part.find('=');
     auto name = sigv4::uri_decode(part.substr(0, eq), true);
     if (!name)
@@ -299,6 +298,13 @@ std::optional<s3_error> session::parse_target() {
   if (req_.bucket.empty())
     return s3_error{http::status::not_implemented, "NotImplemented",
                     "Listing buckets is not supported by the built-in store"};
+  if (req_.key.empty() && req_.method == http::verb::get
+      && (req_.query.rfind("list-type=", 0) == 0
+          || req_.query.find("&list-type=") != std::string::npos)) {
+    // ListObjectsV2; its parameters are read once it is authenticated.
+    req_.list = true;
+    return std::nullopt;
+  }
   if (req_.key.empty())
     return s3_error{http::status::not_implemented, "NotImplemented",
                     "Bucket operations are not supported by the built-in "
@@ -375,6 +381,8 @@ std::optional<s3_error> session::check_object_address() {
   if (!ctx_.has_bucket(req_.bucket))
     return s3_error{http::status::not_found, "NoSuchBucket",
                     "The specified bucket does not exist"};
+  if (req_.list)
+    return std::nullopt;
   if (auto why = check_key(req_.key))
     return s3_error{http::status::bad_request, "InvalidArgument",
                     "Invalid object key: " + *why};
@@ -860,6 +868,8 @@ void session::reply_stored() {
 void session::handle_get() {
   if (auto err = check_object_request())
     return send_error(*err);
+  if (req_.list)
+    return handle_list();
   if (req_.method == http::verb::get) {
     // Range is not a signed header of our presigned URLs, so it is read
     // only now, after the signature was verified without it.
@@ -981,6 +991,19 @@ void session::handle_delete() {
     });
   };
   asio::post(*ctx_.blocking, std::move(job));
+}
+
+void session::handle_list() {
+  list_request list;
+  if (auto err = parse_list_request(req_.query, list))
+    return send_error(*err);
+  auto page = list_bucket(ctx_.config().data_dir, req_.bucket, list);
+  auto res = std::make_shared<http::response<http::string_body>>(
+    http::status::ok, req_.http_version);
+  res->set(http::field::content_type, "application/xml");
+  res->body() = list_xml(req_.bucket, list, page);
+  res->prepare_payload();
+  send(std::move(res));
 }
 
 void session::send_object(const object_meta& meta, uint64_t size,

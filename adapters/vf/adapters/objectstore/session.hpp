@@ -105,6 +105,11 @@ private:
     std::string target;
     /// Raw path, for `<Resource>`.
     std::string resource;
+    /// Raw query string (after `?`), empty if none.
+    std::string query;
+    /// Whether this is a ListObjectsV2 of `bucket` (GET, no key,
+    /// `list-type=`).
+    bool list = false;
     /// Decoded bucket name.
     std::string bucket;
     /// Decoded object key.
@@ -224,6 +229,9 @@ private:
   /// DeleteObject: removes the object and its metadata (S3 answers 204
   /// whether or not there was one).
   void handle_delete();
+
+  /// Answers a ListObjectsV2 (`list_objects.hpp`), authenticated already.
+  void handle_list();
   /// Sends the object (GET), the byte range a GET asked for (206 or 416),
   /// or the object's headers (HEAD).
   void send_object(const object_meta& meta, uint64_t size, int64_t mtime);
