@@ -5,14 +5,16 @@ native generator, bench/loadgen.cpp (vf-loadgen).
     /usr/bin/python3 bench/load.py [--binary build/vidflow]
         [--loadgen build/bench/vf-loadgen] [--clients 32] [--rate 0]
         [--duration 30] [--warmup 2] [--clip h264_aac.mp4] [--workers N]
-        [--csv FILE] [--single]
+        [--csv FILE] [--single] [--views N]
 
 Starts `vidflow serve` (free ports, temporary data dir, the development
 config, rate limit off), makes a small clip, and runs vf-loadgen against it
 with the node's pid (CPU seconds and RSS of the node per job come from
 /proc). --single adds a second pass first: one job at a time on the idle
 node (closed loop, 1 client). Prints vf-loadgen's tables; never fails on
-speed (exit 1 only if the run itself broke).
+speed (exit 1 only if the run itself broke). --views N adds a last pass: N
+clients counting views of one video (`vf-loadgen --views`), for the video
+library's views/s and their p99; 0 leaves it out.
 """
 
 import argparse
@@ -45,6 +47,8 @@ def main():
     ap.add_argument("--csv")
     ap.add_argument("--single", action="store_true",
                     help="first one job at a time on the idle node")
+    ap.add_argument("--views", type=int, default=20,
+                    help="clients of the views pass (0: none)")
     args = ap.parse_args()
 
     binary = h.resolve_binary(args.binary)
@@ -68,6 +72,9 @@ def main():
         if args.csv:
             load += ["--csv", args.csv]
         passes.append(load)
+        if args.views > 0:
+            passes.append(["--views", "--clients", str(args.views),
+                           "--duration", str(min(args.duration, 15))])
         for extra in passes:
             argv = [args.loadgen, "--url", server.base, "--file", clip,
                     "--pid", str(server.proc.pid), "--warmup",

@@ -16,6 +16,12 @@
 // replays the state journal of a sample of jobs through
 // `GET /jobs/{id}/events` and takes SUBMITTED → the final state.
 //
+// `--views`: the load is views of one video instead of jobs. The generator
+// makes the video first (one job, followed until SUCCEEDED), then each
+// client sends POST /videos/{id}/view, the next when the last is answered
+// (or --rate views per second). It reports views/s and their latency, and
+// checks the node's count against the views acknowledged.
+//
 // Polling, not Server-Sent Events, follows a job while it runs: the event
 // stream samples a job every 250 ms (`stream_interval`), too coarse to time
 // a 10 ms job.
@@ -74,6 +80,7 @@ struct options {
   double drain_s = 60;
   std::string series;
   bool follow = true;
+  bool views = false; // the load is views of one video
 };
 
 const char* usage = R"(vf-loadgen: end-to-end load on a running vidflow node.
@@ -82,7 +89,7 @@ const char* usage = R"(vf-loadgen: end-to-end load on a running vidflow node.
              [--password demo] [--content-type video/mp4]
              [--clients 32] [--rate 0] [--duration 30] [--warmup 2]
              [--jobs 0] [--pid PID] [--csv FILE] [--server-times 2000]
-             [--series FILE] [--no-follow]
+             [--series FILE] [--no-follow] [--views]
 
 Closed loop by default: --clients jobs in flight, each client starting its
 next job when one ends. --rate R: open loop, R jobs started per second
@@ -98,6 +105,12 @@ per second from the start of the load (jobs ended so far, in flight, the
 node's RSS and CPU seconds), for soaks. --no-follow: a job ends when its
 upload is acknowledged (to pile jobs up in the node, e.g. to measure its
 memory per job in flight).
+
+--views: the load is views of one video: the generator makes it (one job
+from --file, followed until SUCCEEDED), then sends POST /videos/{id}/view
+from each client (--rate: views per second). Reports views/s and their
+latency, and exits 1 if the node's count differs from its count before
+plus the views it acknowledged.
 
 Exit status: 0 when the run finished (whatever its numbers), 1 when the
 node could not be reached or logged into, 2 on a usage error.
@@ -119,6 +132,10 @@ bool parse_options(int argc, char** argv, options& o) {
     }
     if (a == "--no-follow") {
       o.follow = false;
+      continue;
+    }
+    if (a == "--views") {
+      o.views = true;
       continue;
     }
     const char* v = need(i);
@@ -476,6 +493,10 @@ private:
   }
 
   void begin_load() {
+    if (opt_.views && video_id_.empty()) {
+      make_video();
+      return;
+    }
     load_t0_ = now_s();
     if (opt_.pid > 0)
       rss_start_ = process_rss_mib(opt_.pid);
@@ -559,9 +580,83 @@ private:
     });
   }
 
-  void start_job(size_t client) {
-    if (!may_start())
-      return;
+  /// `--views`: makes the one video (a job followed until it SUCCEEDED),
+  /// reads its views, then starts the load.
+  void make_video() {
+    auto auth = "Bearer " + tokens_.front();
+    nlohmann::json body{{"filename", "clip.mp4"},
+                        {"content_type", opt_.content_type}};
+    pool_.call(http::verb::post, opt_.url + "/jobs",
+               std::make_shared<const std::string>(body.dump()),
+               {{"Content-Type", "application/json"}, {"Authorization", auth}},
+               [this, auth](reply r) {
+                 auto doc = nlohmann::json::parse(r.body, nullptr, false);
+                 if (r.status != 201 || !doc.is_object()
+                     || !doc.contains("upload_url")) {
+                   fatal_ = "--views: POST /jobs answered "
+                            + std::to_string(r.status) + " "
+                            + r.body.substr(0, 200) + r.error;
+                   return;
+                 }
+                 video_id_ = doc.value("job_id", "");
+                 pool_.call(http::verb::put,
+                            doc["upload_url"].get<std::string>(), clip_,
+                            {{"Content-Type", opt_.content_type}},
+                            [this, auth](reply r) {
+                              if (r.status != 200) {
+                                fatal_ = "--views: upload answered "
+                                         + std::to_string(r.status) + r.error;
+                                return;
+                              }
+                              wait_video(auth);
+                            });
+               });
+  }
+
+  void wait_video(std::string auth) {
+    pool_.call(http::verb::get, opt_.url + "/jobs/" + video_id_, nullptr,
+               {{"Authorization", auth}}, [this, auth](reply r) {
+                 auto doc = nlohmann::json::parse(r.body, nullptr, false);
+                 auto status = doc.is_object() ? doc.value("status", "") : "";
+                 if (r.status != 200
+                     || (terminal(status) && status != "SUCCEEDED")) {
+                   fatal_ = "--views: the video's job " + video_id_ + " ended "
+                            + status + " (" + std::to_string(r.status) + ")";
+                   return;
+                 }
+                 if (status != "SUCCEEDED") {
+                   auto t = std::make_shared<asio::steady_timer>(
+                     io_, std::chrono::milliseconds(20));
+                   t->async_wait(
+                     [this, t, auth](beast::error_code) { wait_video(auth); });
+                   return;
+                 }
+                 read_views(auth, [this](uint64_t views) {
+                   views_before_ = views;
+                   begin_load();
+                 });
+               });
+  }
+
+  /// Reads the views of the video (`--views`); `fatal_` on failure.
+  void read_views(std::string auth, std::function<void(uint64_t)> then) {
+    pool_.call(http::verb::get, opt_.url + "/videos/" + video_id_, nullptr,
+               {{"Authorization", auth}}, [this, then](reply r) {
+                 auto doc = nlohmann::json::parse(r.body, nullptr, false);
+                 if (r.status != 200 || !doc.is_object()
+                     || !doc.contains("views")) {
+                   fatal_ = "--views: GET /videos/" + video_id_ + " answered "
+                            + std::to_string(r.status) + " "
+                            + r.body.substr(0, 200) + r.error;
+                   return;
+                 }
+                 then(doc["views"].get<uint64_t>());
+               });
+  }
+
+  /// A new job (or view) record, started now; whether it counts (it
+  /// started in the window).
+  std::pair<std::shared_ptr<job_record>, bool> begin_record() {
     auto rec = std::make_shared<job_record>();
     rec->started_s = now_s();
     bool counted = rec->started_s >= window_start();
@@ -569,6 +664,40 @@ private:
       ++counted_started_;
     ++in_flight_;
     max_in_flight_ = std::max(max_in_flight_, in_flight_);
+    return {std::move(rec), counted};
+  }
+
+  void start_view(size_t client) {
+    if (!may_start())
+      return;
+    // Not a structured binding: lambdas below capture both (C++17).
+    auto started = begin_record();
+    auto rec = started.first;
+    bool counted = started.second;
+    auto t_start = clock_type::now();
+    pool_.call(http::verb::post, opt_.url + "/videos/" + video_id_ + "/view",
+               nullptr, {{"Authorization", "Bearer " + tokens_[client]}},
+               [=](reply r) {
+                 rec->total_ms = ms_double(clock_type::now() - t_start).count();
+                 if (r.status != 200)
+                   return job_failed(rec, client, counted, "view", r);
+                 ++views_acked_;
+                 rec->status = "VIEW";
+                 job_ended(rec, client, counted);
+               });
+  }
+
+  void start_job(size_t client) {
+    if (opt_.views) {
+      start_view(client);
+      return;
+    }
+    if (!may_start())
+      return;
+    // Not a structured binding: lambdas below capture both (C++17).
+    auto started = begin_record();
+    auto rec = started.first;
+    bool counted = started.second;
     auto t_start = clock_type::now();
     auto auth = "Bearer " + tokens_[client];
     nlohmann::json body{{"filename", "clip.mp4"},
@@ -680,6 +809,12 @@ public:
   const std::vector<std::string>& tokens() const {
     return tokens_;
   }
+  const std::string& video_id() const {
+    return video_id_;
+  }
+  void set_views_after(uint64_t n) {
+    views_after_ = n;
+  }
 
 private:
   asio::io_context& io_;
@@ -703,11 +838,16 @@ private:
   std::string fatal_;
   std::vector<job_record> records_;
   std::map<std::string, size_t> errors_;
+  std::string video_id_;      // --views
+  uint64_t views_before_ = 0; // its views before the load
+  uint64_t views_acked_ = 0;  // views the node answered 200
+  uint64_t views_after_ = 0;  // its views after the load
   double cpu_start_ = -1, cpu_end_ = -1;
   double self_start_ = 0, self_end_ = 0;
   double rss_start_ = -1, rss_end_ = -1;
 
   friend int report(run&);
+  friend int report_views(run&);
 };
 
 /// Times a sample of the finished jobs from the server's state journal:
@@ -795,6 +935,71 @@ std::string rate_text(double rate) {
   char b[32];
   std::snprintf(b, sizeof b, "%g", rate);
   return b;
+}
+
+/// `--views`: the table of a views load, and whether the node's count
+/// matches the views it acknowledged.
+int report_views(run& r) {
+  auto& o = r.opt_;
+  std::vector<double> lat;
+  size_t in_window = 0;
+  for (auto& x : r.records_) {
+    if (x.status != "VIEW")
+      continue;
+    lat.push_back(x.total_ms);
+    if (x.started_s + x.total_ms / 1000 <= r.window_closed_at_)
+      ++in_window;
+  }
+  auto errors = r.records_.size() - lat.size();
+  auto secs = std::max(1e-3, r.window_closed_at_ - r.window_start());
+  std::printf(
+    "vf-loadgen --views: %s, %s, window %.0f s after %.0f s "
+    "warm-up, %ld CPUs, video %s\n",
+    o.url.c_str(),
+    o.rate > 0
+      ? ("open loop " + rate_text(o.rate) + " views/s").c_str()
+      : ("closed loop, " + std::to_string(o.clients) + " clients").c_str(),
+    o.duration_s, o.warmup_s, sysconf(_SC_NPROCESSORS_ONLN),
+    r.video_id_.c_str());
+  std::printf("%-44s %12s\n", "metric", "value");
+  auto row = [](const char* name, const std::string& v) {
+    std::printf("%-44s %12s\n", name, v.c_str());
+  };
+  auto num = [](double x, int digits = 1) {
+    if (std::isnan(x))
+      return std::string{"-"};
+    char b[64];
+    std::snprintf(b, sizeof b, "%.*f", digits, x);
+    return std::string{b};
+  };
+  row("views started in the window", std::to_string(r.records_.size()));
+  row("views/s (answered within the window)",
+      num(static_cast<double>(in_window) / secs));
+  row("POST /videos/{id}/view ms p50", num(percentile(lat, 50), 2));
+  row("POST /videos/{id}/view ms p99", num(percentile(lat, 99), 2));
+  row("POST /videos/{id}/view ms p999", num(percentile(lat, 99.9), 2));
+  row("client errors", std::to_string(errors));
+  if (r.cpu_start_ >= 0 && r.cpu_end_ >= 0) {
+    auto cpu = r.cpu_end_ - r.cpu_start_;
+    row("node CPU s in the window", num(cpu, 2));
+    row("node CPU us per view",
+        num(in_window > 0 ? cpu * 1e6 / in_window : std::nan(""), 1));
+  }
+  row("vf-loadgen CPU s in the window", num(r.self_end_ - r.self_start_, 2));
+  row("views acknowledged (whole run)", std::to_string(r.views_acked_));
+  row("node's count: before + acknowledged",
+      std::to_string(r.views_before_ + r.views_acked_));
+  row("node's count after the run", std::to_string(r.views_after_));
+  for (auto& [kind, n] : r.errors_)
+    row(("error " + kind).c_str(), std::to_string(n));
+  if (r.views_after_ != r.views_before_ + r.views_acked_) {
+    std::printf(
+      "vf-loadgen: the node counted %llu views, expected %llu\n",
+      static_cast<unsigned long long>(r.views_after_),
+      static_cast<unsigned long long>(r.views_before_ + r.views_acked_));
+    return 1;
+  }
+  return 0;
 }
 
 int report(run& r) {
@@ -931,6 +1136,27 @@ int main(int argc, char** argv) {
   if (!r.fatal().empty()) {
     std::cerr << "vf-loadgen: " << r.fatal() << "\n";
     return 1;
+  }
+  if (o.views) {
+    // The node's count after the run, on a fresh loop.
+    asio::io_context io2{1};
+    pool p2{io2};
+    std::string body;
+    int status = 0;
+    p2.call(http::verb::get, o.url + "/videos/" + r.video_id(), nullptr,
+            {{"Authorization", "Bearer " + r.tokens().front()}}, [&](reply x) {
+              status = x.status;
+              body = std::move(x.body);
+            });
+    io2.run();
+    auto doc = nlohmann::json::parse(body, nullptr, false);
+    if (status != 200 || !doc.is_object() || !doc.contains("views")) {
+      std::cerr << "vf-loadgen: could not read the views after the run ("
+                << status << ")\n";
+      return 1;
+    }
+    r.set_views_after(doc["views"].get<uint64_t>());
+    return report_views(r);
   }
   if (o.server_times > 0) {
     // Its own loop: jobs still in flight after the drain deadline stay
