@@ -10,3 +10,9 @@ vf_add_unit_test(vf-test-list-objects
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/list_objects.test.cpp
   LIBS vf::adapters_objectstore
   SUITES adapters.list_objects)
+
+# aws-chunked bodies: framing and chained chunk signatures.
+vf_add_unit_test(vf-test-aws-chunked
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/aws_chunked.test.cpp
+  LIBS vf::adapters_objectstore vf::adapters_sigv4
+  SUITES adapters.aws_chunked)

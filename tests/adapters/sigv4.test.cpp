@@ -991,3 +991,27 @@ CAF_TEST(our header signer and verifier agree) {
     "ok");
   CAF_CHECK_EQUAL(hash, "UNSIGNED-PAYLOAD");
 }
+
+// AWS's own example of a chunked upload ("Signature Calculations for the
+// Authorization Header: Transferring Payload in Multiple Chunks", Example:
+// PUT Object): 66560 bytes of 'a' in a 65536-byte chunk, a 1024-byte chunk
+// and the final empty one, chained to the seed signature the example's
+// headers give.
+CAF_TEST(chunk signatures match the AWS chunked upload example) {
+  chunk_signing ctx;
+  ctx.sc.region = "us-east-1";
+  ctx.sc.service = "s3";
+  ctx.sc.amz_date = "20130524T000000Z";
+  ctx.secret_key = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+  ctx.previous
+    = "4f232c4386841ef735655705268965c44a0e4690baa4adea153f7db9fa80a0a9";
+  const std::vector<std::pair<size_t, std::string>> chunks{
+    {65536, "ad80c730a21e5b8d04586a2213dd63b9a0e99e0e2307b0ade35a65485a288648"},
+    {1024, "0055627c9e194cb4542bae2aa5492e3c1575bbb81b612b7d234b86a503ef5497"},
+    {0, "b6c6ea8a5354eaf15b3cb7646744f4275b71ea724fed81ceb9323e279d449df9"}};
+  for (auto& [size, want] : chunks) {
+    auto got = chunk_signature(ctx, sha256_hex(std::string(size, 'a')));
+    CAF_CHECK_EQUAL(got, want);
+    ctx.previous = got;
+  }
+}

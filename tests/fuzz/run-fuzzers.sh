@@ -20,7 +20,8 @@ set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
-targets_all=(minio_events sigv4_presigned sigv4_roundtrip jwt media_probe)
+targets_all=(minio_events sigv4_presigned sigv4_roundtrip jwt media_probe
+             aws_chunked)
 
 die() { echo "run-fuzzers: $*" >&2; exit 1; }
 

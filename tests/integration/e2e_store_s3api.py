@@ -16,7 +16,7 @@ test_refusals_lose_nothing: a wrong secret (SignatureDoesNotMatch), a
 request with no signature (AccessDenied), a body that does not match its
 signed SHA-256 (XAmzContentSHA256Mismatch; the job still waits for its
 upload and a correct PUT then works), a key no job waits for (refused by
-the upload gate, like a presigned URL), aws-chunked payload signing and
+the upload gate, like a presigned URL), streaming with trailers and
 ListObjects version 1 (NotImplemented, said in words) — each a clear S3
 error.
 
@@ -25,8 +25,17 @@ and "é" in byte order with sizes and ETags, pages of one by continuation
 token (boto3's paginator), folders by delimiter, one job's folder,
 StartAfter, empty prefixes (a "../" one included), a forged token, an
 unknown bucket, a wrong secret and an unsigned request refused.
+
+test_aws_chunked_upload: a PUT whose body is aws-chunked
+(STREAMING-AWS4-HMAC-SHA256-PAYLOAD; headers signed by botocore, chunks
+signed by the test from AWS's specification): a changed chunk answers 403
+SignatureDoesNotMatch and a body cut before its final chunk 400
+IncompleteBody, both storing nothing; the whole body is stored and the job
+SUCCEEDED with the same bytes.
 """
 
+import hashlib
+import hmac
 import sys
 import unittest
 
@@ -125,10 +134,10 @@ class StoreS3Api(unittest.TestCase):
         self.assertEqual(r.status, 400, r)
         self.assertIn(b"XAmzContentSHA256Mismatch", r.body)
         self.assertEqual(self.c.get_job(jid)["status"], "AWAITING_UPLOAD")
-        # aws-chunked payload signing: not supported, said so.
+        # Trailer-checksum streaming: not supported, said so.
         class Streaming(botocore.auth.S3SigV4Auth):
             def payload(self, request):
-                return "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"
+                return "STREAMING-UNSIGNED-PAYLOAD-TRAILER"
         req2 = AWSRequest(method="PUT", url=url, data=b"x")
         Streaming(botocore.credentials.Credentials(ACCESS, SECRET), "s3",
                   "us-east-1").add_auth(req2)
@@ -150,6 +159,72 @@ class StoreS3Api(unittest.TestCase):
         with self.assertRaises(ClientError) as e:
             client.list_objects(Bucket=BUCKET)
         self.assertEqual(code_of(e.exception), ("NotImplemented", 501))
+
+    def chunked_put(self, key, data, tamper=None, drop_final=False,
+                    chunk=65536):
+        """PUT `data` as an aws-chunked body: the headers signed by
+        botocore (its seed signature), the chunks signed here from AWS's
+        specification, independently of the store's code."""
+        url = f"{self.endpoint}/{BUCKET}/{key}"
+        chunks = [data[i:i + chunk] for i in range(0, len(data), chunk)]
+        if not drop_final:
+            chunks.append(b"")
+        sig_len = 64
+        # Content-Length is signed: it is the length of what is sent.
+        encoded_len = sum(len(f"{len(c):x};chunk-signature=") + sig_len + 4
+                          + len(c) for c in chunks)
+        headers = {"Content-Encoding": "aws-chunked",
+                   "x-amz-decoded-content-length": str(len(data)),
+                   "Content-Length": str(encoded_len),
+                   "Content-Type": "video/mp4"}
+        req = AWSRequest(method="PUT", url=url, headers=headers)
+
+        class Streaming(botocore.auth.S3SigV4Auth):
+            def payload(self, request):
+                return "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"
+        Streaming(botocore.credentials.Credentials(ACCESS, SECRET), "s3",
+                  "us-east-1").add_auth(req)
+        sent = dict(req.headers.items())
+        seed = sent["Authorization"].rsplit("Signature=", 1)[1]
+        amz_date = sent["X-Amz-Date"]
+        scope = f"{amz_date[:8]}/us-east-1/s3/aws4_request"
+        key_ = ("AWS4" + SECRET).encode()
+        for part in (amz_date[:8], "us-east-1", "s3", "aws4_request"):
+            key_ = hmac.new(key_, part.encode(), hashlib.sha256).digest()
+        body, prev = b"", seed
+        empty = hashlib.sha256(b"").hexdigest()
+        for i, c in enumerate(chunks):
+            to_sign = "\n".join(["AWS4-HMAC-SHA256-PAYLOAD", amz_date, scope,
+                                 prev, empty, hashlib.sha256(c).hexdigest()])
+            prev = hmac.new(key_, to_sign.encode(), hashlib.sha256).hexdigest()
+            if tamper is not None and i == tamper:
+                c = bytes([c[0] ^ 1]) + c[1:]
+            body += f"{len(c):x};chunk-signature={prev}\r\n".encode() + c \
+                + b"\r\n"
+        assert len(body) == encoded_len
+        return h.request("PUT", url, body, sent)
+
+    def test_aws_chunked_upload(self):
+        client = s3(self.endpoint)
+        # A chunk changed on the way: refused, nothing stored.
+        jid, key = self.new_job()
+        r = self.chunked_put(key, self.data, tamper=1)
+        self.assertEqual(r.status, 403, r)
+        self.assertIn(b"SignatureDoesNotMatch", r.body)
+        self.assertEqual(self.c.get_job(jid)["status"], "AWAITING_UPLOAD")
+        # Cut before the final chunk: refused.
+        r = self.chunked_put(key, self.data, drop_final=True)
+        self.assertEqual(r.status, 400, r)
+        self.assertIn(b"IncompleteBody", r.body)
+        self.assertEqual(self.c.get_job(jid)["status"], "AWAITING_UPLOAD")
+        # The real thing: stored, the job runs, the bytes come back.
+        r = self.chunked_put(key, self.data)
+        self.assertEqual(r.status, 200, r)
+        job = self.c.wait_status(jid, h.TERMINAL, deadline_s=60)
+        self.assertEqual(job["status"], "SUCCEEDED", job)
+        got = client.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+        self.assertEqual(got, self.data)
+        self.assertGreater(len(self.data), 65536)  # several chunks
 
     def test_list_objects_v2(self):
         client = s3(self.endpoint)

@@ -16,6 +16,7 @@
 
 #include "vf/adapters/common/http_framing.hpp"
 #include "vf/adapters/common/text.hpp"
+#include "vf/adapters/objectstore/aws_chunked.hpp"
 #include "vf/adapters/objectstore/byte_range.hpp"
 #include "vf/adapters/objectstore/list_objects.hpp"
 #include "vf/adapters/objectstore/md5_hasher.hpp"
@@ -330,15 +331,37 @@ std::optional<s3_error> session::authenticate() {
     // Signed with the node's keys in an Authorization header, as SDKs and
     // tools (boto3, the AWS CLI, mc) sign.
     std::string payload;
-    auto result
-      = sigv4::verify_header_signed(in, lookup, region, now, &payload);
+    sigv4::chunk_signing chunks;
+    auto result = sigv4::verify_header_signed(in, lookup, region, now, &payload,
+                                              900, &chunks);
     if (result != sigv4::verify_error::ok)
       return auth_error(result);
+    if (payload == "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"
+        && req_.method == http::verb::put) {
+      // aws-chunked: every chunk signed, checked as the body streams in.
+      auto i = msg.find("x-amz-decoded-content-length");
+      uint64_t n = 0;
+      auto value = i == msg.end()
+                     ? std::string_view{}
+                     : std::string_view{i->value().data(), i->value().size()};
+      auto [end, ec]
+        = std::from_chars(value.data(), value.data() + value.size(), n);
+      if (value.empty() || ec != std::errc{}
+          || end != value.data() + value.size())
+        return s3_error{http::status::length_required, "MissingContentLength",
+                        "An aws-chunked upload must send its object size in "
+                        "x-amz-decoded-content-length"};
+      req_.decoded_length = n;
+      req_.chunks = std::move(chunks);
+      return std::nullopt;
+    }
     if (payload.rfind("STREAMING-", 0) == 0)
       return s3_error{http::status::not_implemented, "NotImplemented",
-                      "aws-chunked payload signing is not supported by the "
-                      "built-in store; send the body whole (signed or "
-                      "UNSIGNED-PAYLOAD)"};
+                      "The built-in store takes aws-chunked bodies signed "
+                      "per chunk (STREAMING-AWS4-HMAC-SHA256-PAYLOAD), not '"
+                        + payload.substr(0, 64)
+                        + "'; or send the body whole (signed or "
+                          "UNSIGNED-PAYLOAD)"};
     if (payload != "UNSIGNED-PAYLOAD") {
       if (payload.size() != 64
           || payload.find_first_not_of("0123456789abcdef") != std::string::npos)
@@ -403,9 +426,16 @@ void session::handle_put() {
     return send_error({http::status::length_required, "MissingContentLength",
                        "You must provide the Content-Length HTTP header (or "
                        "send the body with chunked transfer encoding)"});
-  if (length && *length > max)
+  // An aws-chunked body is larger than its object: the object counts.
+  std::optional<uint64_t> object_length;
+  if (req_.chunks)
+    object_length = req_.decoded_length;
+  else if (length)
+    object_length = *length;
+  if (object_length && *object_length > max)
     return send_error({http::status::payload_too_large, "EntityTooLarge",
-                       "Your proposed upload of " + std::to_string(*length)
+                       "Your proposed upload of "
+                         + std::to_string(*object_length)
                          + " bytes exceeds the maximum allowed object size of "
                          + std::to_string(max) + " bytes"});
   if (auto i = msg.find(http::field::content_md5); i != msg.end()) {
@@ -509,6 +539,15 @@ void session::store_put(bool expect_continue) {
   header_.reset();
   // Counts decoded chunk data too, so chunked uploads stop at the limit.
   body_->body_limit(max);
+  if (req_.chunks) {
+    // The framing of an aws-chunked body: about 90 bytes a chunk, chunks
+    // of 8 KiB or more but the last. The decoder holds the object to its
+    // announced size.
+    body_->body_limit(max + max / 64 + 4096);
+    chunked_ = std::make_unique<aws_chunked_decoder>(std::move(*req_.chunks),
+                                                     req_.decoded_length);
+    req_.chunks.reset(); // The secret goes with it.
+  }
   if (expect_continue && req_.http_version >= 11 && !body_->is_done()) {
     stream_.expires_after(ctx_.config().io_timeout);
     asio::async_write(
@@ -595,12 +634,26 @@ void session::on_body(beast::error_code ec, size_t n_read) {
   }
   auto n = chunk_.size() - body_->get().body().size;
   if (n > 0) {
-    if (auto err = upload_->append(chunk_.data(), n)) {
-      ctx_.log("objectstore: ERROR " + err->what + ": " + err->code.message());
+    std::optional<fs_error> failed;
+    std::optional<s3_error> refused;
+    if (chunked_) {
+      refused = chunked_->feed(chunk_.data(), n,
+                               [this, &failed](const char* data, size_t k) {
+                                 failed = upload_->append(data, k);
+                                 return !failed;
+                               });
+    } else {
+      failed = upload_->append(chunk_.data(), n);
+    }
+    if (failed || refused) {
+      if (failed)
+        ctx_.log("objectstore: ERROR " + failed->what + ": "
+                 + failed->code.message());
       metered_ = {};
       upload_.reset();
+      chunked_.reset();
       req_.body_pending = !body_->is_done();
-      return send_error(storage_error(*err));
+      return send_error(failed ? storage_error(*failed) : *refused);
     }
     metered_.update(upload_->size());
   }
@@ -634,6 +687,16 @@ void session::finish_upload() {
   metered_ = {};
   req_.body_pending = false;
   body_.reset();
+  if (chunked_) {
+    auto complete = chunked_->done();
+    chunked_.reset();
+    if (!complete) {
+      upload_.reset();
+      return send_error({http::status::bad_request, "IncompleteBody",
+                         "The aws-chunked body ended before its final "
+                         "chunk"});
+    }
+  }
   req_.etag = upload_->etag();
   req_.size = upload_->size();
   if (!req_.content_md5.empty() && req_.content_md5 != req_.etag) {

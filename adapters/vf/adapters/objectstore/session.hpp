@@ -22,6 +22,7 @@
 #include "vf/adapters/common/asio_bridge.hpp"
 #include "vf/adapters/common/connection_gate.hpp"
 #include "vf/adapters/common/upload_meter.hpp"
+#include "vf/adapters/objectstore/aws_chunked.hpp"
 #include "vf/adapters/objectstore/file_range_body.hpp"
 #include "vf/adapters/objectstore/object_meta.hpp"
 #include "vf/adapters/objectstore/s3_error.hpp"
@@ -157,6 +158,11 @@ private:
     /// The render lease a PUT of an output names (`x-vf-lease`, signed
     /// with the URL); 0: none.
     uint64_t lease = 0;
+    /// Set for an aws-chunked PUT (`STREAMING-AWS4-HMAC-SHA256-PAYLOAD`):
+    /// what its chunks are checked with, until the body is read.
+    std::optional<sigv4::chunk_signing> chunks;
+    /// Its object's size (`x-amz-decoded-content-length`).
+    uint64_t decoded_length = 0;
   };
 
   /// Reads request headers only, so a request is judged before its body.
@@ -272,6 +278,8 @@ private:
   request_state req_;
   /// The current upload, if any.
   std::unique_ptr<upload_file> upload_;
+  /// Decodes an aws-chunked body on its way to `upload_`; null otherwise.
+  std::unique_ptr<aws_chunked_decoder> chunked_;
   /// Its entry in the upload meter (live progress), while its body streams.
   common::metered_upload metered_;
   /// The GET response while its metadata is being recomputed.

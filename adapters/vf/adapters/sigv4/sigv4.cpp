@@ -392,6 +392,21 @@ std::string signature(std::string_view secret_key,
   return to_hex(reinterpret_cast<const unsigned char*>(sig.data()), sig.size());
 }
 
+std::string chunk_signature(const chunk_signing& ctx,
+                            std::string_view chunk_sha256_hex) {
+  std::string to_sign = "AWS4-HMAC-SHA256-PAYLOAD\n";
+  to_sign += ctx.sc.amz_date;
+  to_sign += '\n';
+  to_sign += credential_scope(ctx.sc);
+  to_sign += '\n';
+  to_sign += ctx.previous;
+  to_sign += '\n';
+  to_sign += sha256_hex("");
+  to_sign += '\n';
+  to_sign += chunk_sha256_hex;
+  return signature(ctx.secret_key, to_sign, ctx.sc);
+}
+
 request sign_headers(request req, const credentials& creds, const scope& sc) {
   erase_header(req.headers, "authorization");
   erase_header(req.headers, "x-amz-date");
@@ -724,7 +739,8 @@ verify_error verify_presigned(const incoming& req, const secret_lookup& lookup,
 verify_error verify_header_signed(const incoming& req,
                                   const secret_lookup& lookup,
                                   std::string_view region, int64_t now,
-                                  std::string* payload_hash, int64_t max_skew) {
+                                  std::string* payload_hash, int64_t max_skew,
+                                  chunk_signing* chunks) {
   std::string_view raw_path;
   pairs query;
   if (!split_target(req.target, raw_path, query))
@@ -793,6 +809,14 @@ verify_error verify_header_signed(const incoming& req,
                                 *secret, provided);
   if (result == verify_error::ok && payload_hash != nullptr)
     *payload_hash = *content_sha;
+  if (result == verify_error::ok && chunks != nullptr) {
+    chunks->sc = scope{};
+    chunks->sc.region = std::string{region};
+    chunks->sc.service = "s3";
+    chunks->sc.amz_date = std::string{*amz_date};
+    chunks->secret_key = *secret;
+    chunks->previous = std::string{provided};
+  }
   return result;
 }
 

@@ -92,6 +92,22 @@ std::string string_to_sign(std::string_view canonical, const scope& sc);
 std::string signature(std::string_view secret_key,
                       std::string_view string_to_sign, const scope& sc);
 
+/// What the chunks of an `aws-chunked` body (payload hash
+/// `STREAMING-AWS4-HMAC-SHA256-PAYLOAD`) are signed with: the request's
+/// scope and secret, and the signature of the chunk before (the request's
+/// own signature, the "seed", for the first).
+struct chunk_signing {
+  scope sc;
+  std::string secret_key;
+  std::string previous;
+};
+
+/// The signature of one chunk whose data has SHA-256 `chunk_sha256_hex`,
+/// chained to `ctx.previous` (AWS's "Signature Calculations for the
+/// Authorization Header: Transferring Payload in Multiple Chunks").
+std::string chunk_signature(const chunk_signing& ctx,
+                            std::string_view chunk_sha256_hex);
+
 /// Signs `req` with an `Authorization` header: returns the request with
 /// `X-Amz-Date` (and `X-Amz-Security-Token`) added and the header set.
 /// Signs every header present.
@@ -220,10 +236,15 @@ verify_error verify_presigned(const incoming& req, const secret_lookup& lookup,
 /// `x-amz-content-sha256` header's value; on success it is stored in
 /// `payload_hash` (if not null): a hex SHA-256 the body must match,
 /// `UNSIGNED-PAYLOAD`, or a `STREAMING-...` scheme the caller may refuse.
+///
+/// On success `chunks` (if not null) gets what the chunks of a streaming
+/// body are checked with (`chunk_signature`); it holds the secret, so it
+/// lives no longer than the request.
 verify_error verify_header_signed(const incoming& req,
                                   const secret_lookup& lookup,
                                   std::string_view region, int64_t now,
                                   std::string* payload_hash,
-                                  int64_t max_skew = 900);
+                                  int64_t max_skew = 900,
+                                  chunk_signing* chunks = nullptr);
 
 } // namespace vf::adapters::sigv4
