@@ -20,7 +20,8 @@ the upload gate, like a presigned URL), streaming with trailers and
 ListObjects version 1 (NotImplemented, said in words) — each a clear S3
 error.
 
-test_list_objects_v2: ListObjectsV2 through boto3: keys with a space, "+"
+test_list_objects_v2: HeadBucket, GetBucketLocation and ListObjectsV2
+through boto3: keys with a space, "+"
 and "é" in byte order with sizes and ETags, pages of one by continuation
 token (boto3's paginator), folders by delimiter, one job's folder,
 StartAfter, empty prefixes (a "../" one included), a forged token, an
@@ -296,6 +297,18 @@ class StoreS3Api(unittest.TestCase):
         r = h.request("GET", f"{self.endpoint}/{BUCKET}?list-type=2")
         self.assertEqual(r.status, 403, r)
         self.assertIn(b"AccessDenied", r.body)
+        # HeadBucket and GetBucketLocation, as tools ask before listing.
+        head = client.head_bucket(Bucket=BUCKET)
+        self.assertEqual(head["ResponseMetadata"]["HTTPStatusCode"], 200)
+        self.assertEqual(head["ResponseMetadata"]["HTTPHeaders"]
+                         ["x-amz-bucket-region"], "us-east-1")
+        with self.assertRaises(ClientError) as e:
+            client.head_bucket(Bucket="no-such-bucket")
+        self.assertEqual(code_of(e.exception)[1], 404)
+        loc = client.get_bucket_location(Bucket=BUCKET)
+        self.assertIsNone(loc.get("LocationConstraint"))  # us-east-1
+        r = h.request("HEAD", f"{self.endpoint}/{BUCKET}")
+        self.assertEqual(r.status, 403, r)
 
 
 if __name__ == "__main__":

@@ -48,12 +48,11 @@ constexpr std::string_view continue_response = "HTTP/1.1 100 Continue\r\n\r\n";
 // S3 sub-resources (query parameters that turn an object request into a
 // different operation). Serving the plain object instead would silently do
 // the wrong thing, so they are refused.
-constexpr std::array<std::string_view, 21> unsupported_subresources{
-  "acl",       "attributes", "cors",      "delete",       "legal-hold",
-  "lifecycle", "location",   "logging",   "notification", "partNumber",
-  "policy",    "restore",    "retention", "select",       "tagging",
-  "torrent",   "uploadId",   "uploads",   "versionId",    "versioning",
-  "website",
+constexpr std::array<std::string_view, 20> unsupported_subresources{
+  "acl",       "attributes", "cors",         "delete",     "legal-hold",
+  "lifecycle", "logging",    "notification", "partNumber", "policy",
+  "restore",   "retention",  "select",       "tagging",    "torrent",
+  "uploadId",  "uploads",    "versionId",    "versioning", "website",
 };
 
 bool is_http_parse_error(const beast::error_code& ec) {
@@ -299,13 +298,36 @@ std::optional<s3_error> session::parse_target() {
   if (req_.bucket.empty())
     return s3_error{http::status::not_implemented, "NotImplemented",
                     "Listing buckets is not supported by the built-in store"};
+  using bucket_op = request_state::bucket_op;
+  auto has_param = [this](std::string_view name) {
+    std::string_view rest = req_.query;
+    while (!rest.empty()) {
+      auto part = next_query_part(rest);
+      if (part.substr(0, part.find('=')) == name)
+        return true;
+    }
+    return false;
+  };
   if (req_.key.empty() && req_.method == http::verb::get
-      && (req_.query.rfind("list-type=", 0) == 0
-          || req_.query.find("&list-type=") != std::string::npos)) {
+      && has_param("list-type")) {
     // ListObjectsV2; its parameters are read once it is authenticated.
-    req_.list = true;
+    req_.on_bucket = bucket_op::list;
     return std::nullopt;
   }
+  if (req_.key.empty() && req_.method == http::verb::get
+      && has_param("location")) {
+    req_.on_bucket = bucket_op::location;
+    return std::nullopt;
+  }
+  if (req_.key.empty() && req_.method == http::verb::head
+      && req_.query.empty()) {
+    req_.on_bucket = bucket_op::head;
+    return std::nullopt;
+  }
+  if (!req_.key.empty() && has_param("location"))
+    return s3_error{http::status::not_implemented, "NotImplemented",
+                    "The built-in store does not support the 'location' "
+                    "sub-resource on objects"};
   if (req_.key.empty())
     return s3_error{http::status::not_implemented, "NotImplemented",
                     "Bucket operations are not supported by the built-in "
@@ -404,7 +426,7 @@ std::optional<s3_error> session::check_object_address() {
   if (!ctx_.has_bucket(req_.bucket))
     return s3_error{http::status::not_found, "NoSuchBucket",
                     "The specified bucket does not exist"};
-  if (req_.list)
+  if (req_.on_bucket != request_state::bucket_op::none)
     return std::nullopt;
   if (auto why = check_key(req_.key))
     return s3_error{http::status::bad_request, "InvalidArgument",
@@ -931,8 +953,8 @@ void session::reply_stored() {
 void session::handle_get() {
   if (auto err = check_object_request())
     return send_error(*err);
-  if (req_.list)
-    return handle_list();
+  if (req_.on_bucket != request_state::bucket_op::none)
+    return handle_bucket();
   if (req_.method == http::verb::get) {
     // Range is not a signed header of our presigned URLs, so it is read
     // only now, after the signature was verified without it.
@@ -1056,7 +1078,31 @@ void session::handle_delete() {
   asio::post(*ctx_.blocking, std::move(job));
 }
 
-void session::handle_list() {
+void session::handle_bucket() {
+  using bucket_op = request_state::bucket_op;
+  if (req_.on_bucket != bucket_op::list) {
+    // HeadBucket: the bucket exists and the keys may use it (both checked
+    // already). GetBucketLocation: the store's region.
+    auto res = std::make_shared<http::response<http::string_body>>(
+      http::status::ok, req_.http_version);
+    res->set("x-amz-bucket-region", ctx_.config().region);
+    if (req_.on_bucket == bucket_op::location) {
+      res->set(http::field::content_type, "application/xml");
+      // us-east-1 is an empty constraint in S3's answer.
+      auto region = ctx_.config().region == "us-east-1"
+                      ? std::string{}
+                      : xml_escape(ctx_.config().region);
+      res->body()
+        = R"(<?xml version="1.0" encoding="UTF-8"?>)"
+          "\n"
+          R"(<LocationConstraint xmlns="http://s3.amazonaws.com/doc/2006-03-01/">)"
+          + region + "</LocationConstraint>";
+      res->prepare_payload();
+    } else {
+      res->content_length(0);
+    }
+    return send(std::move(res));
+  }
   list_request list;
   if (auto err = parse_list_request(req_.query, list))
     return send_error(*err);

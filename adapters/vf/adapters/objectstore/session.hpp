@@ -108,9 +108,16 @@ private:
     std::string resource;
     /// Raw query string (after `?`), empty if none.
     std::string query;
-    /// Whether this is a ListObjectsV2 of `bucket` (GET, no key,
-    /// `list-type=`).
-    bool list = false;
+    /// What a request without a key asks of `bucket`: ListObjectsV2 (GET
+    /// with `list-type=`), HeadBucket (HEAD), GetBucketLocation (GET
+    /// `?location`); `none` for object requests.
+    enum class bucket_op {
+      none,
+      list,
+      head,
+      location
+    } on_bucket
+      = bucket_op::none;
     /// Decoded bucket name.
     std::string bucket;
     /// Decoded object key.
@@ -236,8 +243,9 @@ private:
   /// whether or not there was one).
   void handle_delete();
 
-  /// Answers a ListObjectsV2 (`list_objects.hpp`), authenticated already.
-  void handle_list();
+  /// Answers a ListObjectsV2 (`list_objects.hpp`), HeadBucket or
+  /// GetBucketLocation, authenticated already.
+  void handle_bucket();
   /// Sends the object (GET), the byte range a GET asked for (206 or 416),
   /// or the object's headers (HEAD).
   void send_object(const object_meta& meta, uint64_t size, int64_t mtime);
