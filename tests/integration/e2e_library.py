@@ -121,7 +121,8 @@ class Library(unittest.TestCase):
         before = self.listing()
         for query in ("?sort_by=size", "?order=up", "?limit=0",
                       "?limit=1001", "?limit=ten", "?offset=-1",
-                      "?all=maybe", "?owner=a%20b", "?owner=demo&all=true"):
+                      "?all=maybe", "?owner=a%20b", "?owner=a%2",
+                      "?owner=", "?owner=demo&all=true"):
             self.error("GET", "/videos" + query, 422, "invalid_argument")
         self.error("GET", "/videos?owner=admin", 403, "forbidden")
         self.error("GET", "/videos?all=true", 403, "forbidden")
@@ -187,9 +188,13 @@ class Library(unittest.TestCase):
         self.assertEqual(pages, whole)
         bars = self.ok("GET", f"/videos/{self.ids['bars']}")
         self.assertEqual(bars["engagement"], 1.0)
-        # An admin reads demo's library by name, and everyone's.
-        self.assertEqual(self.ok("GET", "/videos?owner=demo",
-                                 client=self.admin)["total"], 3)
+        # An admin reads demo's library by name (plain or percent-encoded),
+        # and everyone's.
+        for name in ("demo", "%64emo"):
+            self.assertEqual(self.ok("GET", f"/videos?owner={name}",
+                                     client=self.admin)["total"], 3)
+        self.assertEqual(self.ok("GET", "/videos?owner=nobody%40x.org",
+                                 client=self.admin)["total"], 0)
         self.assertEqual(self.ok("GET", "/videos?all=true",
                                  client=self.admin)["total"], 3)
         self.assertEqual(self.ok("GET", "/videos", client=self.admin)["total"],

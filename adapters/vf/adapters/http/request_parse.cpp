@@ -71,6 +71,38 @@ std::optional<std::string_view> query_param(std::string_view query,
   return std::nullopt;
 }
 
+std::optional<std::string> decode_query_value(std::string_view value) {
+  auto digit = [](char ch) -> int {
+    if (ch >= '0' && ch <= '9')
+      return ch - '0';
+    if (ch >= 'a' && ch <= 'f')
+      return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F')
+      return ch - 'A' + 10;
+    return -1;
+  };
+  std::string out;
+  out.reserve(value.size());
+  for (size_t i = 0; i < value.size(); ++i) {
+    auto ch = value[i];
+    if (ch == '+') {
+      out += ' ';
+    } else if (ch == '%') {
+      if (i + 2 >= value.size())
+        return std::nullopt;
+      auto hi = digit(value[i + 1]);
+      auto lo = digit(value[i + 2]);
+      if (hi < 0 || lo < 0)
+        return std::nullopt;
+      out += static_cast<char>(hi * 16 + lo);
+      i += 2;
+    } else {
+      out += ch;
+    }
+  }
+  return out;
+}
+
 std::optional<uint64_t> parse_decimal(std::string_view str, size_t max_digits) {
   if (str.empty() || str.size() > max_digits)
     return std::nullopt;

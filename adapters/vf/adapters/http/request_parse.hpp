@@ -48,6 +48,10 @@ std::optional<string_pair> parse_strings(call& c, const char* x, const char* y);
 std::optional<std::string_view> query_param(std::string_view query,
                                             std::string_view name);
 
+/// Decodes a query value: `%XX` escapes and `+` as a space (form
+/// encoding); nullopt for a malformed escape.
+std::optional<std::string> decode_query_value(std::string_view value);
+
 /// Parses a decimal of at most `max_digits` digits (no sign, no blanks).
 std::optional<uint64_t> parse_decimal(std::string_view str, size_t max_digits);
 

@@ -11,6 +11,7 @@
 #include "vf/adapters/http/outputs_view.hpp"
 #include "vf/adapters/http/request_parse.hpp"
 #include "vf/adapters/http/routes.hpp"
+#include "vf/adapters/http/user_table.hpp"
 #include "vf/messages/atoms.hpp"
 #include "vf/messages/errc.hpp"
 #include "vf/messages/video.hpp"
@@ -163,20 +164,19 @@ std::optional<std::string> owner_filter(call& c) {
     return std::nullopt;
   }
   if (owner) {
-    if (owner->empty() || owner->size() > 128
-        || owner->find_first_not_of("abcdefghijklmnopqrstuvwxyz"
-                                    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-@")
-             != std::string_view::npos) {
+    // A user name, percent-encoded or not (`alice%40example.com`).
+    auto name = decode_query_value(*owner);
+    if (!name || check_user_name(*name)) {
       c.error(422, "invalid_argument",
-              "owner must be a user name (letters, digits, '.', '_', '-', "
-              "'@')");
+              "owner must be a user name: 1 to 64 letters, digits, '.', "
+              "'_', '-' or '@'");
       return std::nullopt;
     }
-    if (*owner != who.sub && who.role != "admin") {
+    if (*name != who.sub && who.role != "admin") {
       c.error(403, "forbidden", "only admins may read another user's library");
       return std::nullopt;
     }
-    return std::string{*owner};
+    return std::move(*name);
   }
   if (everyone) {
     if (who.role != "admin") {
