@@ -931,6 +931,20 @@ void server_times(asio::io_context& io, run& r) {
   io.run();
 }
 
+/// One line of a report table.
+void row(const char* name, const std::string& value) {
+  std::printf("%-44s %12s\n", name, value.c_str());
+}
+
+/// `x` with `digits` decimals, `-` for NaN (nothing measured).
+std::string num(double x, int digits = 1) {
+  if (std::isnan(x))
+    return std::string{"-"};
+  char b[64];
+  std::snprintf(b, sizeof b, "%.*f", digits, x);
+  return std::string{b};
+}
+
 std::string rate_text(double rate) {
   char b[32];
   std::snprintf(b, sizeof b, "%g", rate);
@@ -962,16 +976,6 @@ int report_views(run& r) {
     o.duration_s, o.warmup_s, sysconf(_SC_NPROCESSORS_ONLN),
     r.video_id_.c_str());
   std::printf("%-44s %12s\n", "metric", "value");
-  auto row = [](const char* name, const std::string& v) {
-    std::printf("%-44s %12s\n", name, v.c_str());
-  };
-  auto num = [](double x, int digits = 1) {
-    if (std::isnan(x))
-      return std::string{"-"};
-    char b[64];
-    std::snprintf(b, sizeof b, "%.*f", digits, x);
-    return std::string{b};
-  };
   row("views started in the window", std::to_string(r.records_.size()));
   row("views/s (answered within the window)",
       num(static_cast<double>(in_window) / secs));
@@ -1039,16 +1043,6 @@ int report(run& r) {
       : ("closed loop, " + std::to_string(o.clients) + " clients").c_str(),
     o.duration_s, o.warmup_s, sysconf(_SC_NPROCESSORS_ONLN));
   std::printf("%-44s %12s\n", "metric", "value");
-  auto row = [](const char* name, const std::string& v) {
-    std::printf("%-44s %12s\n", name, v.c_str());
-  };
-  auto num = [](double x, int digits = 1) {
-    if (std::isnan(x))
-      return std::string{"-"};
-    char b[64];
-    std::snprintf(b, sizeof b, "%.*f", digits, x);
-    return std::string{b};
-  };
   row("jobs started in the window", std::to_string(recs.size()));
   row("  SUCCEEDED", std::to_string(ok));
   row("  FAILED/other end", std::to_string(failed));
