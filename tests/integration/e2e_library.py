@@ -74,6 +74,15 @@ class Library(unittest.TestCase):
     def listing(self, query=""):
         return self.ok("GET", "/videos" + query)
 
+    @staticmethod
+    def without_signatures(page):
+        """A page with the presigned URLs cut at their query: the signature
+        and X-Amz-Date change every second, the object named does not."""
+        def cut(item):
+            return {k: (v.split("?", 1)[0] if k.endswith("_url") and v
+                        else v) for k, v in item.items()}
+        return dict(page, items=[cut(x) for x in page["items"]])
+
     def names(self, items):
         by_id = {v: k for k, v in self.ids.items()}
         return [by_id.get(x["video_id"], x["video_id"]) for x in items]
@@ -118,7 +127,7 @@ class Library(unittest.TestCase):
         self.assertTrue(one["summary"])
 
     def test_2_every_bad_input_is_a_clear_4xx_and_changes_nothing(self):
-        before = self.listing()
+        before = self.without_signatures(self.listing())
         for query in ("?sort_by=size", "?order=up", "?limit=0",
                       "?limit=1001", "?limit=ten", "?offset=-1",
                       "?all=maybe", "?owner=a%20b", "?owner=a%2",
@@ -147,7 +156,7 @@ class Library(unittest.TestCase):
         r = h.request("POST", self.server.base
                       + f"/videos/{self.ids['plain']}/view")
         self.assertEqual(r.status, 401, r)
-        self.assertEqual(self.listing(), before)
+        self.assertEqual(self.without_signatures(self.listing()), before)
 
     def test_3_likes_are_idempotent_and_pages_sort(self):
         plain = self.ids["plain"]
