@@ -46,6 +46,9 @@ fake_orchestrator(messages::orchestrator_actor::stateful_pointer<
     [](atoms::cancel, const std::string&) -> result<messages::job> {
       return messages::make_error(errc::not_found);
     },
+    [](atoms::compose, const std::string&) -> result<messages::job> {
+      return messages::make_error(errc::not_found);
+    },
     [](atoms::recover) { return uint64_t{0}; },
     [](atoms::redrive, const std::string&) -> result<messages::job> {
       return messages::make_error(errc::not_found);

@@ -34,6 +34,7 @@ fake_orchestrator(messages::orchestrator_actor::stateful_pointer<fake_orch_state
   return {
     [](atoms::created, const messages::object_event&) { return true; },
     [](atoms::cancel, const std::string&) { return messages::job{}; },
+    [](atoms::compose, const std::string&) { return messages::job{}; },
     [](atoms::recover) { return uint64_t{0}; },
     [=](atoms::redrive,
         const std::string& id) -> result<messages::job> {

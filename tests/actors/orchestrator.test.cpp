@@ -426,6 +426,78 @@ CAF_TEST(a render lists its output keys and a foreign outcome is refused) {
                   R"(j1|uploads||{"thumbnails":[{"name":"small"}]}|foreign)");
 }
 
+CAF_TEST(a composition starts without an upload and runs one compose step) {
+  // Stand-ins for the media adapter.
+  cfg.compose_sources = [](const std::string&) {
+    return std::vector<messages::object_ref>{
+      {"uploads", "uploads/a1/clip.mp4", "va", "", 10, "", ""},
+      {"uploads", "uploads/a2/song.m4a", "vb", "", 20, "", ""}};
+  };
+  cfg.output_keys = [](const std::string& jid, const std::string&) {
+    return std::vector<std::string>{"outputs/" + jid + "/composition.mp4"};
+  };
+  std::vector<std::string> checked;
+  cfg.check_render_output = [&](const std::string& jid, const std::string&,
+                                const std::string&, const std::string&,
+                                const std::string& out) -> std::string {
+    checked.push_back(jid + "|" + out);
+    return {};
+  };
+  respawn({});
+  const std::string recipe = R"({"composition":{"title":"t"}})";
+  CAF_CHECK_EQUAL(actors::pipeline_of(cfg, job()).size(), 2u);
+  job().outputs = recipe;
+  job().priority = messages::priority_high;
+  CAF_CHECK_EQUAL(actors::pipeline_of(cfg, job()),
+                  std::vector<task_kind>{task_kind::compose});
+  auto asset = job();
+  asset.outputs = R"({"asset":"video"})";
+  CAF_CHECK_EQUAL(actors::pipeline_of(cfg, asset),
+                  std::vector<task_kind>{task_kind::probe});
+  self->send(orch, atoms::compose_v, id);
+  consume_messages();
+  auto started = receive_one<messages::job>();
+  CAF_REQUIRE(started);
+  CAF_CHECK_EQUAL(started->status, job_status::submitted);
+  CAF_CHECK_EQUAL(started->object.version, "composition");
+  CAF_REQUIRE_EQUAL(pending().size(), 1u);
+  auto t = pending()[0].first;
+  CAF_CHECK_EQUAL(t.kind, task_kind::compose);
+  CAF_CHECK_EQUAL(t.input, recipe);
+  CAF_CHECK_EQUAL(t.priority, messages::priority_high);
+  CAF_CHECK_EQUAL(t.timeout_ms, cfg.render_timeout_ms);
+  CAF_CHECK_EQUAL(t.threads, 2u); // The render cost stand-in.
+  CAF_REQUIRE_EQUAL(t.sources.size(), 2u);
+  CAF_CHECK_EQUAL(t.sources[1].key, "uploads/a2/song.m4a");
+  CAF_REQUIRE_EQUAL(t.outputs.size(), 1u);
+  CAF_CHECK_EQUAL(t.outputs[0].key, "outputs/j1/composition.mp4");
+  CAF_CHECK_EQUAL(job().step, "compose");
+  // Started once: a second start is refused and queues nothing.
+  self->send(orch, atoms::compose_v, id);
+  consume_messages();
+  auto again = receive_one<messages::job>();
+  CAF_REQUIRE(!again);
+  CAF_CHECK_EQUAL(messages::errc_of(again.error()), errc::conflict);
+  CAF_CHECK_EQUAL(pending().size(), 1u);
+  answer(0, testing::ok_outcome(t, R"({"composition":{}})"));
+  CAF_CHECK_EQUAL(job().status, job_status::succeeded);
+  CAF_CHECK_EQUAL(st().results[id].outputs, R"({"composition":{}})");
+  CAF_CHECK_EQUAL(checked, std::vector<std::string>{R"(j1|{"composition":{}})"});
+  // A job that is no composition never starts this way.
+  add_job("j2");
+  self->send(orch, atoms::compose_v, std::string{"j2"});
+  consume_messages();
+  auto plain = receive_one<messages::job>();
+  CAF_REQUIRE(!plain);
+  CAF_CHECK_EQUAL(messages::errc_of(plain.error()), errc::conflict);
+  CAF_CHECK_EQUAL(job("j2").status, job_status::awaiting_upload);
+  self->send(orch, atoms::compose_v, std::string{"nope"});
+  consume_messages();
+  auto unknown = receive_one<messages::job>();
+  CAF_REQUIRE(!unknown);
+  CAF_CHECK_EQUAL(messages::errc_of(unknown.error()), errc::not_found);
+}
+
 CAF_TEST(a failed render retries only the render) {
   job().outputs = R"({"thumbnails":[],"renditions":[{"name":"360p"}]})";
   CAF_CHECK_EQUAL(deliver(event("v1")), true);

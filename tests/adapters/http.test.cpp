@@ -358,6 +358,9 @@ orchestrator_actor::behavior_type fake_orchestrator(store_ptr store) {
       i->second.status = job_status::cancelled;
       return i->second;
     },
+    [=](atoms::compose, const std::string&) -> caf::result<job> {
+      return make_error(errc::not_found);
+    },
     [=](atoms::recover) { return uint64_t{0}; },
     [=](atoms::redrive, const std::string& id) -> caf::result<job> {
       std::lock_guard<std::mutex> guard{store->mtx};

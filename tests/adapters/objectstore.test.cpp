@@ -164,6 +164,10 @@ fake_orchestrator(orchestrator_actor::pointer self,
        const std::string&) -> caf::result<vf::messages::job> {
       return vf::messages::make_error(vf::messages::errc::not_found);
     },
+    [](vf::atoms::compose,
+       const std::string&) -> caf::result<vf::messages::job> {
+      return vf::messages::make_error(vf::messages::errc::not_found);
+    },
     [](vf::atoms::recover) -> uint64_t { return 0; },
     [](vf::atoms::redrive,
        const std::string&) -> caf::result<vf::messages::job> {

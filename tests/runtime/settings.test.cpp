@@ -317,7 +317,7 @@ CAF_TEST(job requests from ingestion nodes are checked like a client) {
   CAF_CHECK(refused([](req& y) { y.request_id = "a\nb"; }));
 }
 
-CAF_TEST(worker nodes run renders by default and name bad kinds) {
+CAF_TEST(worker nodes run renders and compositions by default and name bad kinds) {
   // Only checked for being readable here.
   temp_file pem{"-----BEGIN CERTIFICATE-----\n"};
   auto worker = [&pem](std::vector<std::string> args) {
@@ -330,8 +330,9 @@ CAF_TEST(worker nodes run renders by default and name bad kinds) {
   };
   auto cfg = worker({});
   CAF_REQUIRE(cfg);
-  CAF_CHECK_EQUAL(cfg->kinds, (std::vector<std::string>{"probe", "summarize",
-                                                        "sleep", "render"}));
+  CAF_CHECK_EQUAL(cfg->kinds,
+                  (std::vector<std::string>{"probe", "summarize", "sleep",
+                                            "render", "compose"}));
   auto bad = worker({"--kinds", "probe,transcode"});
   CAF_REQUIRE(!bad);
   auto msg = messages::message_of(bad.error());

@@ -120,10 +120,11 @@ std::string no_worker_message(const dispatcher_state& st,
              + std::to_string(st.workers.size())
              + " workers that joined offered it within "
              + std::to_string(waited) + " s";
-  if (t.kind == messages::task_kind::render)
-    msg += "; renders run on workers with the render kind (workers.count > 0 "
-           "on the coordinator, or worker nodes with render in "
-           "worker.kinds)";
+  if (t.kind == messages::task_kind::render
+      || t.kind == messages::task_kind::compose)
+    msg += "; " + to_string(t.kind) + " tasks run on workers with that kind "
+           "(workers.count > 0 on the coordinator, or worker nodes with "
+           + to_string(t.kind) + " in worker.kinds)";
   return msg + "; start such a worker, then redrive the job";
 }
 
@@ -282,7 +283,8 @@ lease_relay(messages::lease_relay_actor::stateful_pointer<relay_state> self,
       // reuse) by presigned GETs.
       if (!presigner
           || (t.kind != messages::task_kind::probe
-              && t.kind != messages::task_kind::render)) {
+              && t.kind != messages::task_kind::render
+              && t.kind != messages::task_kind::compose)) {
         relay_run(self, worker, deadline, std::move(t), rp);
         return rp;
       }

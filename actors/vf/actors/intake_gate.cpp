@@ -115,6 +115,10 @@ messages::intake_gate_actor::behavior_type intake_gate(intake_gate_impl* self,
     [=](atoms::cancel, const std::string& id) {
       return ask<job>(self, self->state.cfg.orchestrator, atoms::cancel_v, id);
     },
+    [=](atoms::compose, const std::string& id) {
+      return ask<job>(self, self->state.cfg.orchestrator, atoms::compose_v,
+                      id);
+    },
     [=](atoms::stats) {
       return ask<messages::dispatcher_stats>(self, self->state.cfg.dispatcher,
                                              atoms::stats_v);

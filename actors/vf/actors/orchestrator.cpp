@@ -206,12 +206,26 @@ struct machine {
                                  {}, {}});
       run.reuse_job.clear();
     }
+    else if (kind == task_kind::compose) {
+      t.input = j.outputs;
+      if (st().cfg.compose_sources)
+        t.sources = st().cfg.compose_sources(j.outputs);
+      if (st().cfg.render_cost)
+        std::tie(t.threads, t.memory_mb) = st().cfg.render_cost(j.outputs,
+                                                                {});
+      if (st().cfg.output_keys)
+        for (auto& key : st().cfg.output_keys(id, j.outputs))
+          t.outputs.push_back(
+            messages::object_ref{j.object.bucket, std::move(key), {}, {}, 0,
+                                 {}, {}});
+    }
     else if (run.step > 0)
       t.input = run.outputs[run.pipeline[run.step - 1]];
     t.lease_id = lease;
     t.attempt = attempt;
-    t.timeout_ms = kind == task_kind::render ? st().cfg.render_timeout_ms
-                                             : st().cfg.task_timeout_ms;
+    t.timeout_ms = kind == task_kind::render || kind == task_kind::compose
+                     ? st().cfg.render_timeout_ms
+                     : st().cfg.task_timeout_ms;
     t.priority = j.priority;
     t.series = j.series;
     t.request_id = j.request_id;
@@ -321,7 +335,8 @@ struct machine {
       return;
     run->recording = true;
     auto& j = run->snapshot;
-    if (out.ok && out.kind == task_kind::render
+    if (out.ok
+        && (out.kind == task_kind::render || out.kind == task_kind::compose)
         && st().cfg.check_render_output) {
       auto why = st().cfg.check_render_output(out.job_id, j.object.bucket,
                                               run->reuse_job, j.outputs,
@@ -448,6 +463,8 @@ struct machine {
     if (sum != run.outputs.end())
       res.summary = sum->second;
     if (auto r = run.outputs.find(task_kind::render); r != run.outputs.end())
+      res.outputs = r->second;
+    if (auto r = run.outputs.find(task_kind::compose); r != run.outputs.end())
       res.outputs = r->second;
     res.created_at = now();
     auto lease = run.lease;
@@ -830,6 +847,47 @@ struct machine {
     return rp;
   }
 
+  /// `(compose, job_id)`: see orchestrator_actor.hpp.
+  caf::result<messages::job> on_compose(const std::string& id) const {
+    auto m = *this;
+    auto rp = self->make_response_promise<messages::job>();
+    // One start at a time per job: the second waits for nothing and is
+    // refused (the first one's answer tells the truth).
+    auto ckey = "compose:" + id;
+    if (st().claiming.count(ckey) > 0) {
+      rp.deliver(make_error(errc::conflict, "job " + id
+                                              + " is being started already"));
+      return rp;
+    }
+    st().claiming.emplace(ckey,
+                          std::vector<caf::typed_response_promise<bool>>{});
+    auto finish = [m, ckey, rp](const caf::error& err,
+                                const messages::job& j) mutable {
+      m.st().claiming.erase(ckey);
+      if (err)
+        rp.deliver(err);
+      else
+        rp.deliver(j);
+    };
+    self->request(store, store_timeout, atoms::get_v, id)
+      .then(
+        [m, finish](messages::job& j) mutable {
+          if (!messages::is_composition_recipe(j.outputs)) {
+            finish(make_error(errc::conflict,
+                              "job " + j.id + " is not a composition"),
+                   j);
+            return;
+          }
+          // A composition has no upload: its object stands for the start,
+          // so leases and ledger rows carry a version like an upload's.
+          messages::object_ref obj{j.bucket, j.key, "composition", {}, 0,
+                                   {}, {}};
+          m.begin(std::move(j), obj, job_event::upload_arrived, finish);
+        },
+        [finish](caf::error& err) mutable { finish(err, messages::job{}); });
+    return rp;
+  }
+
   /// `(redrive, job_id)`: see orchestrator_actor.hpp.
   caf::result<messages::job> on_redrive(const std::string& id) const {
     auto m = *this;
@@ -994,6 +1052,10 @@ struct machine {
 
 std::vector<task_kind> pipeline_of(const orchestrator_config& cfg,
                                    const messages::job& j) {
+  if (messages::is_composition_recipe(j.outputs))
+    return {task_kind::compose};
+  if (messages::is_asset_recipe(j.outputs))
+    return {task_kind::probe}; // Its metadata is all a composition needs.
   auto result = cfg.pipeline;
   if (!j.outputs.empty())
     result.push_back(task_kind::render);
@@ -1058,6 +1120,7 @@ orchestrator(orchestrator_impl* self, orchestrator_config cfg,
       return m.on_created(ev);
     },
     [m](atoms::cancel, const std::string& id) { return m.on_cancel(id); },
+    [m](atoms::compose, const std::string& id) { return m.on_compose(id); },
     [m](atoms::redrive, const std::string& id) { return m.on_redrive(id); },
     [m](atoms::recover) { return m.on_recover(); },
     [m](atoms::report, messages::task_outcome& out) {

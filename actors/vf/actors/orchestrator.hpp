@@ -114,6 +114,11 @@ struct orchestrator_config {
   std::function<std::vector<std::string>(const std::string& job_id,
                                          const std::string& recipe)>
     output_keys;
+  /// The uploads a composition's recipe cuts its clips and audio from, in
+  /// the order its indexes name them (`task::sources`; runtime: the media
+  /// adapter's `composition_sources`). Empty: none, and compose tasks fail.
+  std::function<std::vector<messages::object_ref>(const std::string& recipe)>
+    compose_sources;
   /// Checks a render's output before it is recorded: exactly the outputs
   /// of the job's `recipe`, every stored object in `bucket` under
   /// `outputs/<job_id>/`, and `reused_from` only the job the orchestrator
@@ -151,7 +156,8 @@ std::optional<std::string>
 check_pipeline(const std::vector<messages::task_kind>& pipeline);
 
 /// The steps job `j` runs: `cfg.pipeline`, then `render` when the job asks
-/// for media outputs (it reads the probe's metadata, recorded by then).
+/// for media outputs (it reads the probe's metadata, recorded by then);
+/// `compose` alone for a composition, `probe` alone for an asset.
 std::vector<messages::task_kind> pipeline_of(const orchestrator_config& cfg,
                                              const messages::job& j);
 

@@ -34,7 +34,9 @@ upload_gate(messages::upload_gate_actor::pointer self,
           .then(
             [=](const messages::job& j) mutable {
               if (j.status != messages::job_status::processing
-                  || j.step != to_string(messages::task_kind::render)) {
+                  || (j.step != to_string(messages::task_kind::render)
+                      && j.step
+                           != to_string(messages::task_kind::compose))) {
                 rp.deliver(make_error(errc::conflict,
                                       "job " + j.id + " is "
                                         + to_string(j.status)
@@ -52,7 +54,8 @@ upload_gate(messages::upload_gate_actor::pointer self,
                   [=](const std::vector<messages::task_progress>& xs) mutable {
                     for (auto& x : xs)
                       if (x.leased && x.lease_id == lease
-                          && x.kind == messages::task_kind::render) {
+                          && (x.kind == messages::task_kind::render
+                              || x.kind == messages::task_kind::compose)) {
                         rp.deliver(messages::object_ref{});
                         return;
                       }

@@ -123,6 +123,8 @@ worker_impl_actor::behavior_type worker(worker_impl* self, worker_config cfg) {
             .then(on_text, on_error);
           break;
         case messages::task_kind::render:
+        case messages::task_kind::compose:
+          // One media port for both: the input tells a composition apart.
           self
             ->request(cfg.media, timeout, atoms::render_v, t.object, t.job_id,
                       t.input, t.outputs, t.sources, t.timeout_ms, t.lease_id)
@@ -179,7 +181,8 @@ worker_impl_actor::behavior_type worker(worker_impl* self, worker_config cfg) {
       auto i = st.running.find(lease_id);
       if (i != st.running.end()
           && (i->second.kind == messages::task_kind::probe
-              || i->second.kind == messages::task_kind::render)
+              || i->second.kind == messages::task_kind::render
+              || i->second.kind == messages::task_kind::compose)
           && st.cfg.media_control)
         // Anonymous: the worker has no use for the acknowledgement.
         caf::anon_send(st.cfg.media_control, atoms::cancel_v, lease_id);

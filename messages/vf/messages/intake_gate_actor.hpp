@@ -42,9 +42,11 @@ using api_registry_actor = caf::typed_actor<
   caf::replies_to<atoms::erase, std::string>::with<uint64_t>>;
 
 /// The orchestrator as the API uses it: `(cancel, id)` → the job after
-/// cancelling (see `orchestrator_actor`).
+/// cancelling, `(compose, id)` → the composition started (see
+/// `orchestrator_actor`).
 using api_orchestrator_actor
-  = caf::typed_actor<caf::replies_to<atoms::cancel, std::string>::with<job>>;
+  = caf::typed_actor<caf::replies_to<atoms::cancel, std::string>::with<job>,
+                     caf::replies_to<atoms::compose, std::string>::with<job>>;
 
 /// The dispatcher as the API uses it: queue statistics and where a job's
 /// tasks stand (see `dispatcher_actor`).

@@ -116,6 +116,20 @@ typename Inspector::result_type inspect(Inspector& f, job& x) {
            x.callback_url, x.request_id);
 }
 
+/// Whether `recipe` (a job's canonical `outputs`) is a composition's
+/// (`POST /compositions`: `{"composition": {...}}`); such a job has no
+/// upload and runs one `compose` step.
+inline bool is_composition_recipe(const std::string& recipe) {
+  return recipe.rfind(R"({"composition":)", 0) == 0;
+}
+
+/// Whether `recipe` is an asset's (`POST /assets`: `{"asset": kind}`): an
+/// upload kept to be cut into compositions, probed only, and not shown in
+/// the video library.
+inline bool is_asset_recipe(const std::string& recipe) {
+  return recipe.rfind(R"({"asset":)", 0) == 0;
+}
+
 /// Job priorities; the dispatcher serves higher values first.
 constexpr int32_t priority_high = 1;
 constexpr int32_t priority_default = 0;

@@ -23,6 +23,11 @@ namespace vf::messages {
 ///   `errc::storage_unavailable` (retry the event).
 /// - `(cancel, job_id)` → the job after cancellation; `errc::conflict` if it
 ///   is terminal already, `errc::not_found`.
+/// - `(compose, job_id)` → the job in SUBMITTED: starts a composition (a
+///   job `POST /compositions` made, recipe `{"composition": ...}`, waiting
+///   in AWAITING_UPLOAD). It has no upload: this stands for the upload
+///   event, once (`errc::conflict` if the job is not a composition or no
+///   longer waits), durable before the answer; `errc::not_found`.
 /// - `(recover)` → number of jobs resumed from the store (after a restart):
 ///   each resumes after its last step recorded `ok` in the attempt ledger.
 /// - `(redrive, job_id)` → the job, back in SUBMITTED with a new attempt
@@ -44,6 +49,7 @@ namespace vf::messages {
 using orchestrator_actor = caf::typed_actor<
   caf::replies_to<atoms::created, object_event>::with<bool>,
   caf::replies_to<atoms::cancel, std::string>::with<job>,
+  caf::replies_to<atoms::compose, std::string>::with<job>,
   caf::replies_to<atoms::recover>::with<uint64_t>,
   caf::replies_to<atoms::redrive, std::string>::with<job>,
   caf::replies_to<atoms::report, task_outcome>::with<bool>>;

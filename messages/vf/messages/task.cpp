@@ -10,8 +10,9 @@ namespace vf::messages {
 
 namespace {
 
-constexpr std::array<const char*, 4> kind_names{{"probe", "summarize",
-                                                 "sleep", "render"}};
+constexpr std::array<const char*, 5> kind_names{{"probe", "summarize",
+                                                 "sleep", "render",
+                                                 "compose"}};
 
 } // namespace
 

@@ -27,6 +27,11 @@ enum class task_kind : uint8_t {
   /// and stores them under `outputs/<job_id>/`; input `{"recipe",
   /// "metadata"}`, output the list of what was made (JSON).
   render,
+  /// Renders a composition (`POST /compositions`): input the job's
+  /// recipe `{"composition": {...}}`, whose clips and audio name entries of
+  /// `task::sources` by index; stores the one output (`task::outputs`, a
+  /// presigned PUT when remote) and answers what was made (JSON).
+  compose,
 };
 
 /// Returns the stable name, e.g. `probe`.
@@ -67,14 +72,15 @@ struct task {
   /// (0: negligible). A render's comes from the probed resolution.
   uint32_t threads = 0;
   uint64_t memory_mb = 0;
-  /// Render only: every object the task may store (`bucket`, `key` under
+  /// Render and compose: every object the task may store (`bucket`, `key` under
   /// `outputs/<job_id>/`), set by the orchestrator from the recipe. A
   /// lease relay adds a presigned PUT `url` to each, so that a worker on
   /// another node stores its outputs without store credentials; local
   /// workers store them directly and get no URLs.
   std::vector<object_ref> outputs;
-  /// Render only: an earlier job's outputs the task may copy instead of
-  /// encoding (content reuse), set by the orchestrator. A lease relay adds
+  /// Render: an earlier job's outputs the task may copy instead of
+  /// encoding (content reuse), set by the orchestrator. Compose: the
+  /// uploads its clips and audio are cut from. A lease relay adds
   /// a presigned GET `url` to each, so that a worker on another node reads
   /// them without store credentials; local workers read them directly.
   std::vector<object_ref> sources;

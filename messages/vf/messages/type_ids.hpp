@@ -131,5 +131,6 @@ CAF_BEGIN_TYPE_ID_BLOCK(vf, caf::first_custom_type_id)
   CAF_ADD_ATOM(vf, vf::atoms, add_view, "addview")
   CAF_ADD_ATOM(vf, vf::atoms, set_like, "setlike")
   CAF_ADD_ATOM(vf, vf::atoms, lib_stats, "libstats")
+  CAF_ADD_ATOM(vf, vf::atoms, compose, "compose")
 
 CAF_END_TYPE_ID_BLOCK(vf)

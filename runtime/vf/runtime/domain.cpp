@@ -21,6 +21,7 @@
 #include "vf/adapters/common/lease_journal.hpp"
 #include "vf/adapters/http/user_table.hpp"
 #include "vf/adapters/media/libav_media.hpp"
+#include "vf/adapters/media/composition.hpp"
 #include "vf/adapters/webhooks/callback_client.hpp"
 #include "vf/messages/errc.hpp"
 #include "vf/runtime/incident_writer.hpp"
@@ -230,6 +231,7 @@ domain_actors spawn_domain(
   orch_cfg.content_digest = adapters::media::content_digest_of;
   orch_cfg.output_keys = adapters::media::render_output_keys;
   orch_cfg.check_render_output = adapters::media::check_render_output;
+  orch_cfg.compose_sources = adapters::media::composition_sources;
   orch_cfg.render_cost = [threads = encoder_threads_of(cfg)](
                            const std::string& recipe,
                            const std::string& metadata) {

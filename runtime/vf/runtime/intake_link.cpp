@@ -134,6 +134,9 @@ coordinator_proxy_actor::behavior_type coordinator_proxy(proxy_impl self) {
     [=](atoms::cancel, const std::string& id) {
       return pass<job>(self, atoms::cancel_v, id);
     },
+    [=](atoms::compose, const std::string& id) {
+      return pass<job>(self, atoms::compose_v, id);
+    },
     [=](atoms::stats) {
       return pass<messages::dispatcher_stats>(self, atoms::stats_v);
     },

@@ -315,7 +315,7 @@ const std::vector<setting_spec>& worker_specs() {
       {"worker.memory_budget", "--memory-budget", "0",
        "memory this node's tasks may use at once, by their estimates, "
        "e.g. 4GiB (0: three quarters of the machine's memory)"},
-      {"worker.kinds", "--kinds", "probe,summarize,sleep,render",
+      {"worker.kinds", "--kinds", "probe,summarize,sleep,render,compose",
        "task kinds this node runs"},
       {"worker.labels", "--labels", "",
        "labels of this node, e.g. gpu,big-memory"},
@@ -388,7 +388,7 @@ bool valid_step(const std::string& x) {
 
 /// A kind a worker node may run (`worker.kinds`) or a label may be for.
 bool valid_kind(const std::string& x) {
-  return valid_step(x) || x == "render";
+  return valid_step(x) || x == "render" || x == "compose";
 }
 
 bool readable(const std::string& path) {

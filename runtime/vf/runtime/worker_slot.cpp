@@ -70,7 +70,8 @@ void keep_local_slots(node& n, const node_config& cfg,
   for (size_t i = 0; i < cfg.workers; ++i) {
     slot_spec spec{host + "/worker-" + std::to_string(i + 1), host,
                    {messages::task_kind::probe, messages::task_kind::summarize,
-                    messages::task_kind::sleep, messages::task_kind::render},
+                    messages::task_kind::sleep, messages::task_kind::render,
+                    messages::task_kind::compose},
                    {}, local_object_resolver(cfg, i), summarizer,
                    cfg.fault_rate, cfg.fault_code, seed + i, cfg.crash_on,
                    effects, local_render_setup(cfg, i)};

@@ -50,12 +50,20 @@ enum class route : uint8_t {
   video_view,
   video_like,
   stats,
+  assets,
+  asset,
+  compositions,
+  compositions_cancel_all,
+  composition,
+  composition_status,
+  composition_download,
+  composition_cancel,
   /// Anything else; labelled `unmatched`, never with the raw path.
   unmatched,
 };
 
 /// Number of `route` values.
-constexpr size_t route_count = 34;
+constexpr size_t route_count = 42;
 
 static_assert(static_cast<size_t>(route::unmatched) + 1 == route_count,
               "route_count must match the route enum");
@@ -96,6 +104,14 @@ constexpr std::string_view route_pattern(route x) {
     "/videos/{id}/view",
     "/videos/{id}/like",
     "/stats",
+    "/assets",
+    "/assets/{id}",
+    "/compositions",
+    "/compositions/cancel-all",
+    "/compositions/{id}",
+    "/compositions/{id}/status",
+    "/compositions/{id}/download",
+    "/compositions/{id}/cancel",
     "unmatched",
   }};
   return names[static_cast<size_t>(x)];

@@ -23,9 +23,10 @@ std::vector<route_entry> api_routes(const api_config& cfg) {
       result.insert(result.end(), part.begin(), part.end());
     return result;
   }
-  for (auto part : {auth_routes(), job_routes(), event_routes(),
-                    library_routes(), dead_letter_routes(), admin_routes(),
-                    cluster_routes(), webhook_routes(cfg), ops_routes()})
+  for (auto part :
+       {auth_routes(), job_routes(), event_routes(), library_routes(),
+        composition_routes(), dead_letter_routes(), admin_routes(),
+        cluster_routes(), webhook_routes(cfg), ops_routes()})
     result.insert(result.end(), part.begin(), part.end());
   return result;
 }
@@ -105,9 +106,8 @@ bool router::admit(exchange& ex) {
     return true;
   auto& req = ex.request();
   auto& steady_now = io_.state.config.steady_now;
-  auto wait = limiter.acquire(req.client, steady_now
-                                            ? steady_now()
-                                            : rate_limiter::clock::now());
+  auto wait = limiter.acquire(
+    req.client, steady_now ? steady_now() : rate_limiter::clock::now());
   if (wait == 0)
     return true;
   std::string detail = "too many requests from ";

@@ -44,6 +44,10 @@ bool has_console(call& c);
 /// (routes_library.cpp).
 std::vector<route_entry> library_routes();
 
+/// `/assets`, `/assets/{id}`, `/compositions[/{id}[/status|/download|
+/// /cancel]]`, `/compositions/cancel-all` (routes_compositions.cpp).
+std::vector<route_entry> composition_routes();
+
 /// `GET /cluster/nodes` (routes_cluster.cpp).
 std::vector<route_entry> cluster_routes();
 

@@ -9,6 +9,7 @@
 #include "caf/typed_event_based_actor.hpp"
 
 #include "vf/adapters/common/digest.hpp"
+#include "vf/adapters/media/composition.hpp"
 #include "vf/adapters/media/probe.hpp"
 #include "vf/adapters/media/render.hpp"
 #include "vf/messages/errc.hpp"
@@ -337,6 +338,121 @@ caf::result<std::string> render_object(
   return out.dump();
 }
 
+/// Makes the composition job `job_id`'s recipe (`input`) asks for from
+/// `sources` (each read by its presigned GET `url` when it has one, else
+/// directly) and stores it as the one entry of `outputs` (by its presigned
+/// PUT when it has one). Answers `{"composition": {...}}`.
+caf::result<std::string> compose_object(
+  const object_resolver& resolve, const render_setup& setup,
+  const messages::object_ref& obj, const std::string& job_id,
+  const std::string& input, const std::vector<messages::object_ref>& outputs,
+  const std::vector<messages::object_ref>& sources, uint32_t timeout_ms,
+  const std::atomic<bool>* cancel, std::function<void(double)> progress) {
+  auto timeout = std::chrono::milliseconds{timeout_ms};
+  auto deadline = clock_type::now() + timeout;
+  if (timeout_ms == 0)
+    return make_error(errc::timeout, "composition " + job_id
+                                       + " given no time");
+  if (!setup.store)
+    return make_error(errc::internal, "media actor has no output store");
+  if (job_id.empty() || job_id.find('/') != std::string::npos
+      || job_id.find("..") != std::string::npos)
+    return make_error(errc::invalid_argument,
+                      "compose needs a plain job id, got '" + job_id + "'");
+  auto key = composition_output_key(job_id, input);
+  if (key.empty())
+    return make_error(errc::invalid_argument,
+                      "compose input is not a composition recipe");
+  auto wanted = composition_sources(input);
+  if (wanted.size() != sources.size())
+    return make_error(errc::invalid_argument,
+                      "the task carries " + std::to_string(sources.size())
+                        + " sources for a recipe of "
+                        + std::to_string(wanted.size()));
+  // Validate before fetching anything (where the output goes is set for
+  // real below; the check only needs it to be there).
+  compose_request req;
+  req.output_path = "-";
+  req.font_path = find_overlay_font();
+  if (auto why = parse_composition(
+        input, std::vector<std::string>(sources.size(), "-"), req);
+      !why.empty()) {
+    if (req.font_path.empty() && !req.overlays.empty())
+      return make_error(errc::internal,
+                        "no TrueType font for overlays on this node "
+                        "(apt-get install fonts-dejavu-core)");
+    return make_error(errc::invalid_argument, "composition: " + why);
+  }
+  std::vector<std::string> paths;
+  for (size_t i = 0; i < sources.size(); ++i) {
+    // The recipe's own object, with the GET the lease relay signed for it.
+    auto src = wanted[i];
+    if (src.bucket != sources[i].bucket || src.key != sources[i].key)
+      return make_error(errc::invalid_argument,
+                        "source " + std::to_string(i)
+                          + " of the task is not the recipe's");
+    src.url = sources[i].url;
+    if (cancel != nullptr && cancel->load())
+      return make_error(errc::cancelled, "composition " + job_id
+                                           + " cancelled");
+    auto path = resolve_object(resolve, src, timeout);
+    if (!path)
+      return std::move(path.error());
+    paths.push_back(std::move(*path));
+  }
+  if (auto why = parse_composition(input, paths, req); !why.empty())
+    return make_error(errc::invalid_argument, "composition: " + why);
+  std::error_code ec;
+  std::filesystem::create_directories(setup.work_dir, ec);
+  auto tmpl = setup.work_dir + "/compose-XXXXXX";
+  std::vector<char> buf{tmpl.begin(), tmpl.end()};
+  buf.push_back('\0');
+  if (::mkdtemp(buf.data()) == nullptr)
+    return make_error(errc::storage_unavailable,
+                      "cannot make a work folder under " + setup.work_dir);
+  folder_guard work{buf.data()};
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+    deadline - clock_type::now());
+  if (left.count() <= 0)
+    return make_error(errc::timeout, "fetching the sources of " + job_id
+                                       + " used up the "
+                                       + std::to_string(timeout_ms)
+                                       + " ms deadline");
+  req.output_path = work.path + "/composition." + req.format;
+  req.threads = setup.threads;
+  req.timeout = left;
+  req.cancel = cancel;
+  req.progress = std::move(progress);
+  auto made = compose_file(req);
+  if (!made)
+    return std::move(made.error());
+  if (cancel != nullptr && cancel->load())
+    return make_error(errc::cancelled, "composition " + job_id
+                                         + " cancelled");
+  auto type = req.format == "mov" ? "video/quicktime" : "video/mp4";
+  if (auto err = setup.store(obj.bucket, key, made->path, type,
+                             url_of(outputs, obj.bucket, key))) {
+    if (err.category() != messages::errc_category)
+      return make_error(errc::storage_unavailable,
+                        "storing " + key + " failed: " + to_string(err));
+    return err;
+  }
+  nlohmann::json e;
+  e["width"] = made->width;
+  e["height"] = made->height;
+  e["fps"] = made->fps;
+  e["duration"] = made->duration;
+  e["bytes"] = made->bytes;
+  e["bucket"] = obj.bucket;
+  e["key"] = key;
+  e["content_type"] = type;
+  e["video_codec"] = made->video_codec;
+  e["audio_codec"] = made->audio_codec;
+  nlohmann::json out;
+  out["composition"] = std::move(e);
+  return out.dump();
+}
+
 /// Runs `work` for lease `lease` with the cancel board pointing at it.
 /// Nothing may escape a handler: a throwing resolver, sink or bad_alloc
 /// becomes an error reply (`what` of `key` threw) instead of killing the
@@ -393,6 +509,12 @@ media_behavior(messages::media_actor::pointer self, object_resolver resolve,
           auto p = static_cast<uint8_t>(std::clamp(pct, 0.0, 99.0));
           self->send(to, atoms::progress_v, lease, p);
         };
+      if (messages::is_composition_recipe(input))
+        return for_lease(*board, lease, "composition", job_id, [&] {
+          return compose_object(resolve, setup, obj, job_id, input, outputs,
+                                sources, timeout_ms, &board->flag,
+                                std::move(progress));
+        });
       return for_lease(*board, lease, "render", obj.key, [&] {
         return render_object(resolve, setup, obj, job_id, input, outputs,
                              sources, timeout_ms, &board->flag,
@@ -458,6 +580,11 @@ std::string parse_render_input(const std::string& input,
 
 std::vector<std::string> render_output_keys(const std::string& job_id,
                                             const std::string& recipe) {
+  if (messages::is_composition_recipe(recipe)) {
+    auto key = composition_output_key(job_id, recipe);
+    return key.empty() ? std::vector<std::string>{}
+                       : std::vector<std::string>{key};
+  }
   auto doc = nlohmann::json::parse(recipe, nullptr, false);
   std::vector<std::string> keys;
   if (!doc.is_object())
@@ -480,6 +607,8 @@ std::string check_render_output(const std::string& job_id,
                                 const std::string& reuse_job,
                                 const std::string& recipe,
                                 const std::string& output) {
+  if (messages::is_composition_recipe(recipe))
+    return check_composition_output(job_id, bucket, recipe, output);
   auto doc = nlohmann::json::parse(output, nullptr, false);
   if (!doc.is_object())
     return "not a JSON object";
@@ -649,6 +778,20 @@ render_cost estimate_render_cost(const std::string& recipe,
   render_cost cost;
   cost.threads = std::max(1u, threads);
   double bytes = render_base_bytes;
+  if (messages::is_composition_recipe(recipe)) {
+    // Every source stays open while the graph runs (each with its
+    // decoder's frames, counted at the output size they are scaled to),
+    // and one encode.
+    auto [w, h] = composition_size(recipe);
+    auto side = [](int x) {
+      return std::clamp(static_cast<double>(x), 0.0, max_side);
+    };
+    auto opened = static_cast<double>(composition_sources(recipe).size());
+    bytes += (encoder_frames + opened * decoded_frames)
+             * frame_bytes(side(w), side(h));
+    cost.memory_mb = static_cast<uint64_t>(std::ceil(bytes / (1024 * 1024)));
+    return cost;
+  }
   auto meta = nlohmann::json::parse(metadata, nullptr, false);
   auto r = nlohmann::json::parse(recipe, nullptr, false);
   auto [width, height] = video_size(meta);

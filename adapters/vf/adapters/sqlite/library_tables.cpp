@@ -17,6 +17,15 @@ using messages::errc;
 using messages::video_entry;
 using messages::video_order;
 
+// A succeeded job that is a video of the library: not an asset (an upload
+// kept to cut compositions from) nor a composition (see
+// `messages::is_asset_recipe`, `is_composition_recipe`). `alias` is the
+// jobs table's alias with its dot, or empty.
+#define VF_IS_VIDEO(alias)                                                     \
+  alias "status = 'SUCCEEDED' AND substr(" alias "outputs, 1, 9) != "         \
+        "'{\"asset\":' AND substr(" alias "outputs, 1, 15) != "                \
+        "'{\"composition\":'"
+
 // A video's row: the job's columns, then its result, counts and whether
 // the viewer (?2) likes it.
 std::string video_select() {
@@ -27,7 +36,7 @@ std::string video_select() {
            "AND l.user_id = ?2) "
            "FROM jobs j JOIN results r ON r.job_id = j.id "
            "LEFT JOIN video_counts c ON c.job_id = j.id "
-           "WHERE j.status = 'SUCCEEDED'";
+           "WHERE " VF_IS_VIDEO("j.");
 }
 
 // Engagement: likes per view, 0 for a video nobody viewed.
@@ -49,14 +58,14 @@ const char* order_key(video_order x) {
 }
 
 constexpr const char* is_video_sql
-  = "SELECT 1 FROM jobs WHERE id = ?1 AND status = 'SUCCEEDED'";
+  = "SELECT 1 FROM jobs WHERE id = ?1 AND " VF_IS_VIDEO("");
 
 // The job's status is checked in the same statement: a view of a job
 // deleted (or never finished) meanwhile inserts nothing.
 constexpr const char* add_view_sql
   = "INSERT INTO video_counts (job_id, views) "
     "SELECT ?1, 1 WHERE EXISTS "
-    "(SELECT 1 FROM jobs WHERE id = ?1 AND status = 'SUCCEEDED') "
+    "(SELECT 1 FROM jobs WHERE id = ?1 AND " VF_IS_VIDEO("") ") "
     "ON CONFLICT (job_id) DO UPDATE SET views = views + 1 "
     "RETURNING views";
 
@@ -72,7 +81,7 @@ constexpr const char* likes_of_sql
 
 constexpr const char* count_all_sql
   = "SELECT count(*) FROM jobs j JOIN results r ON r.job_id = j.id "
-    "WHERE j.status = 'SUCCEEDED'";
+    "WHERE " VF_IS_VIDEO("j.");
 
 // Sizes: the upload plus every output's `bytes`; JSON that is not valid
 // counts as none (json_each would fail the whole query on it).
@@ -87,7 +96,7 @@ constexpr const char* count_all_sql
   "COALESCE(SUM(CASE WHEN json_valid(r.metadata) THEN CAST(json_extract("      \
   "r.metadata, '$.format.duration') AS REAL) END), 0.0) "                      \
   "FROM jobs j JOIN results r ON r.job_id = j.id "                             \
-  "LEFT JOIN video_counts c ON c.job_id = j.id WHERE j.status = 'SUCCEEDED'"
+  "LEFT JOIN video_counts c ON c.job_id = j.id WHERE " VF_IS_VIDEO("j.")
 
 constexpr const char* totals_all_sql = VF_TOTALS_SQL;
 constexpr const char* totals_owner_sql = VF_TOTALS_SQL " AND j.owner = ?1";
@@ -96,7 +105,9 @@ constexpr const char* totals_owner_sql = VF_TOTALS_SQL " AND j.owner = ?1";
 // by the UTC day they were created.
 #define VF_PER_DAY_SQL(filter)                                                 \
   "SELECT strftime('%Y-%m-%d', created_at / 1000, 'unixepoch') AS day, "       \
-  "count(*) FROM jobs WHERE created_at >= ?2 AND object_version != '' " filter \
+  "count(*) FROM jobs WHERE created_at >= ?2 AND object_version != '' "      \
+  "AND substr(outputs, 1, 9) != '{\"asset\":' AND substr(outputs, 1, 15) != " \
+  "'{\"composition\":' " filter                                               \
   " GROUP BY day ORDER BY day"
 
 constexpr const char* per_day_all_sql = VF_PER_DAY_SQL("");
