@@ -37,6 +37,14 @@ render leased to a worker node copies the first job's outputs through
 presigned GETs (`reused_from`), stores them as the second job's own
 through presigned PUTs, and they outlive the first job's deletion.
 
+test_compositions_render_on_worker_nodes: two assets (a video and a song)
+uploaded through POST /assets and probed on worker nodes, then a
+composition of two clips of the video with the song and an overlay: its
+compose task runs on a worker node, which reads both assets through
+presigned GETs and stores the file through a presigned PUT; the file
+downloads with the composition's length and size; the coordinator's store
+holds it once and no partial upload.
+
 Deadlines are correctness bounds, never performance assertions.
 """
 
@@ -81,11 +89,11 @@ def render_leftovers(node):
     return left
 
 
-def render_attempts(coord, jid):
+def render_attempts(coord, jid, kind="render"):
     with contextlib.closing(coord.db()) as conn:
         return [dict(r) for r in conn.execute(
             "SELECT lease_id, attempt, ok, error_code, worker FROM attempts "
-            "WHERE job_id = ? AND kind = 'render' ORDER BY id", (jid,))]
+            "WHERE job_id = ? AND kind = ? ORDER BY id", (jid, kind))]
 
 
 def render_nodes(row):
@@ -230,6 +238,54 @@ class ClusterOutputs(unittest.TestCase):
         self.assertEqual(r.status, 200, r)
         self.assertRegex(r.headers.get("x-request-id", ""),
                          "^req-[0-9a-f]{24}$")
+
+    def asset(self, clip, kind, ctype):
+        r = self.c.call("POST", "/assets", {"filename": "a" + os.path.splitext(clip)[1],
+                                            "content_type": ctype,
+                                            "kind": kind})
+        self.assertEqual(r.status, 201, r)
+        a = r.json()
+        put = h.upload(a["upload_url"], h.read_bytes(h.clip(clip)), ctype)
+        self.assertEqual(put.status, 200, put)
+        end = time.monotonic() + 120
+        while True:
+            got = self.c.call("GET", f"/assets/{a['asset_id']}").json()
+            if got["status"] == "ready":
+                return a["asset_id"]
+            self.assertEqual(got["status"], "processing", got)
+            self.assertLess(time.monotonic(), end, got)
+            time.sleep(0.05)
+
+    def test_compositions_render_on_worker_nodes(self):
+        video = self.asset(SOURCE, "video", "video/mp4")
+        song = self.asset("audio_only.m4a", "audio", "audio/mp4")
+        body = {"title": "on a worker node",
+                "clips": [{"asset_id": video, "start": 0, "end": 1.5},
+                          {"asset_id": video, "start": 2, "end": 3}],
+                "audio": {"music_asset": song, "music_volume": 0.3},
+                "overlays": [{"text": "hello", "position": "center"}],
+                "output": {"resolution": "480p", "fps": 25}}
+        r = self.c.call("POST", "/compositions", body)
+        self.assertEqual(r.status, 202, r)
+        cid = r.json()["composition_id"]
+        self.succeeded(cid)
+        attempts = render_attempts(self.coord, cid, "compose")
+        self.assertEqual(len(attempts), 1, attempts)
+        self.assertTrue(attempts[0]["ok"], attempts)
+        self.assertIn(cx.node_of(attempts[0]["worker"]), NODES, attempts)
+        d = self.c.call("GET", f"/compositions/{cid}/download")
+        self.assertEqual(d.status, 200, d)
+        info, size = probe_download(d.json()["download_url"], ".mp4")
+        self.assertEqual(size, d.json()["bytes"])
+        self.assertLess(abs(float(info["format"]["duration"]) - 2.5), 0.15,
+                        info["format"])
+        v = [s for s in info["streams"] if s["codec_type"] == "video"][0]
+        self.assertEqual((v["width"], v["height"]), (854, 480))
+        self.assertEqual(outputs_on_disk(self.coord, cid),
+                         ["composition.mp4"])
+        self.assertEqual(partial_uploads(self.coord), [])
+        for n, w in self.workers.items():
+            self.assertEqual(render_leftovers(w), [], n)
 
     def test_renders_run_on_worker_nodes(self):
         src = h.clip(SOURCE)

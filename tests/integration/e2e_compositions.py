@@ -255,6 +255,9 @@ class Compositions(unittest.TestCase):
         self.assertAlmostEqual(made["length"], 3.0)
         self.assertEqual(made["output"]["width"], 854)
         self.error("GET", f"/compositions/{cid}/download", 409, "conflict")
+        # GET /jobs/{id} shows its one step (not the upload pipeline).
+        steps = self.ok("GET", f"/jobs/{cid}")["progress"]["steps"]
+        self.assertEqual([s["name"] for s in steps], ["compose"], steps)
         st, seen = self.wait_done(cid)
         self.assertEqual(st["status"], "completed", st)
         self.assertEqual(st["percent"], 100)

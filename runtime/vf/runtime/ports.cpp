@@ -213,6 +213,7 @@ adapters::media::render_setup local_render_setup(const node_config& cfg,
       return res ? caf::error{} : std::move(res.error());
     };
   } else {
+    x.downloads = true;
     x.store = [s3_cfg = s3_client_config_of(cfg)](
                 const std::string& bucket, const std::string& key,
                 const std::string& path, const std::string& content_type,
@@ -230,6 +231,7 @@ adapters::media::render_setup remote_render_setup(const std::string& work_dir,
   adapters::media::render_setup x;
   x.work_dir = work_dir;
   x.threads = static_cast<int>(core_share(slots));
+  x.downloads = true;
   x.store = [](const std::string& bucket, const std::string& key,
                const std::string& path, const std::string& content_type,
                const std::string& put_url) -> caf::error {

@@ -233,10 +233,16 @@ json job_progress(const messages::job& j,
                   const std::vector<task_kind>& pipeline,
                   const std::vector<messages::attempt_record>& ledger,
                   const std::vector<messages::task_progress>& live) {
+  // The orchestrator's `pipeline_of`: a composition runs one compose step,
+  // an asset one probe.
   auto kinds = pipeline;
-  if (!j.outputs.empty()
-      && std::find(kinds.begin(), kinds.end(), task_kind::render)
-           == kinds.end())
+  if (messages::is_composition_recipe(j.outputs))
+    kinds = {task_kind::compose};
+  else if (messages::is_asset_recipe(j.outputs))
+    kinds = {task_kind::probe};
+  else if (!j.outputs.empty()
+           && std::find(kinds.begin(), kinds.end(), task_kind::render)
+                == kinds.end())
     kinds.push_back(task_kind::render);
   json steps = json::array();
   double done = 0;

@@ -383,6 +383,15 @@ caf::result<std::string> compose_object(
                         "(apt-get install fonts-dejavu-core)");
     return make_error(errc::invalid_argument, "composition: " + why);
   }
+  std::error_code ec;
+  std::filesystem::create_directories(setup.work_dir, ec);
+  auto tmpl = setup.work_dir + "/compose-XXXXXX";
+  std::vector<char> buf{tmpl.begin(), tmpl.end()};
+  buf.push_back('\0');
+  if (::mkdtemp(buf.data()) == nullptr)
+    return make_error(errc::storage_unavailable,
+                      "cannot make a work folder under " + setup.work_dir);
+  folder_guard work{buf.data()};
   std::vector<std::string> paths;
   for (size_t i = 0; i < sources.size(); ++i) {
     // The recipe's own object, with the GET the lease relay signed for it.
@@ -395,22 +404,34 @@ caf::result<std::string> compose_object(
     if (cancel != nullptr && cancel->load())
       return make_error(errc::cancelled, "composition " + job_id
                                            + " cancelled");
-    auto path = resolve_object(resolve, src, timeout);
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      deadline - clock_type::now());
+    if (left.count() <= 0)
+      return make_error(errc::timeout, "fetching the sources of " + job_id
+                                         + " used up the "
+                                         + std::to_string(timeout_ms)
+                                         + " ms deadline");
+    auto path = resolve_object(resolve, src, left);
     if (!path)
       return std::move(path.error());
+    if (setup.downloads) {
+      // The next download would overwrite this one: keep it aside.
+      auto kept = work.path + "/source-" + std::to_string(i);
+      std::filesystem::rename(*path, kept, ec);
+      if (ec) {
+        ec.clear();
+        std::filesystem::copy_file(*path, kept, ec);
+        if (ec)
+          return make_error(errc::storage_unavailable,
+                            "cannot keep source " + std::to_string(i)
+                              + " in " + work.path + ": " + ec.message());
+      }
+      *path = std::move(kept);
+    }
     paths.push_back(std::move(*path));
   }
   if (auto why = parse_composition(input, paths, req); !why.empty())
     return make_error(errc::invalid_argument, "composition: " + why);
-  std::error_code ec;
-  std::filesystem::create_directories(setup.work_dir, ec);
-  auto tmpl = setup.work_dir + "/compose-XXXXXX";
-  std::vector<char> buf{tmpl.begin(), tmpl.end()};
-  buf.push_back('\0');
-  if (::mkdtemp(buf.data()) == nullptr)
-    return make_error(errc::storage_unavailable,
-                      "cannot make a work folder under " + setup.work_dir);
-  folder_guard work{buf.data()};
   auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
     deadline - clock_type::now());
   if (left.count() <= 0)

@@ -47,6 +47,12 @@ struct render_setup {
   std::string work_dir;
   /// Encoder threads per render (0: libx264 decides).
   int threads = 0;
+  /// Whether the resolver downloads every object into one file it reuses
+  /// (MinIO/S3, or presigned GETs on a worker node). A composition needs
+  /// all its sources at once, so it moves each download into its work
+  /// folder before fetching the next. False: the paths are the built-in
+  /// store's own files, read in place and never moved.
+  bool downloads = false;
 };
 
 /// Spawns a detached actor (its own thread: libavformat blocks) that
