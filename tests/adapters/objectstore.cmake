@@ -16,3 +16,10 @@ vf_add_unit_test(vf-test-aws-chunked
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/aws_chunked.test.cpp
   LIBS vf::adapters_objectstore vf::adapters_sigv4
   SUITES adapters.aws_chunked)
+
+# Multipart uploads on disk: records, parts, the CompleteMultipartUpload
+# body and its checks, the multipart ETag, expiry.
+vf_add_unit_test(vf-test-multipart
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/multipart.test.cpp
+  LIBS vf::adapters_objectstore
+  SUITES adapters.multipart)

@@ -27,6 +27,19 @@ token (boto3's paginator), folders by delimiter, one job's folder,
 StartAfter, empty prefixes (a "../" one included), a forged token, an
 unknown bucket, a wrong secret and an unsigned request refused.
 
+test_multipart_upload_with_boto3: boto3's own upload_file with a 5 MiB
+threshold sends a 12 MiB MP4 (the clip padded with a `free` box) as three
+parallel parts; the job starts once, on completion, and SUCCEEDED; the
+object has the bytes and S3's multipart ETag (`md5(md5s)-3`).
+
+test_multipart_calls_one_by_one: CreateMultipartUpload, UploadPart (one
+part through a presigned URL), ListParts; CompleteMultipartUpload refused
+with a wrong ETag (InvalidPart), parts out of order (InvalidPartOrder), a
+small part before the last (EntityTooSmall) and an unknown upload id
+(NoSuchUpload), each leaving the job waiting; then completed and
+SUCCEEDED. AbortMultipartUpload removes an upload (its parts are gone:
+NoSuchUpload after); a key no job waits for cannot start one.
+
 test_aws_chunked_upload: a PUT whose body is aws-chunked
 (STREAMING-AWS4-HMAC-SHA256-PAYLOAD; headers signed by botocore, chunks
 signed by the test from AWS's specification): a changed chunk answers 403
@@ -37,6 +50,7 @@ SUCCEEDED with the same bytes.
 
 import hashlib
 import hmac
+import struct
 import sys
 import unittest
 
@@ -85,6 +99,134 @@ class StoreS3Api(unittest.TestCase):
     def new_job(self):
         job = self.c.create_job("clip.mp4", "video/mp4")
         return job["job_id"], job["s3_key"]
+
+    def padded(self, total):
+        """The clip followed by an MP4 `free` box up to `total` bytes: a
+        valid file as large as a test needs."""
+        pad = total - len(self.data)
+        return self.data + struct.pack(">I", pad) + b"free" + bytes(pad - 8)
+
+    def test_multipart_upload_with_boto3(self):
+        from boto3.s3.transfer import TransferConfig
+        client = s3(self.endpoint)
+        jid, key = self.new_job()
+        data = self.padded(12 << 20)
+        path = h.scratch_dir() + "/multipart.mp4"
+        with open(path, "wb") as f:
+            f.write(data)
+        cfg = TransferConfig(multipart_threshold=5 << 20,
+                             multipart_chunksize=5 << 20, max_concurrency=3)
+        client.upload_file(path, BUCKET, key, Config=cfg,
+                           ExtraArgs={"ContentType": "video/mp4"})
+        job = self.c.wait_status(jid, h.TERMINAL, deadline_s=60)
+        self.assertEqual(job["status"], "SUCCEEDED", job)
+        head = client.head_object(Bucket=BUCKET, Key=key)
+        self.assertEqual(head["ContentLength"], len(data))
+        self.assertEqual(head["ContentType"], "video/mp4")
+        md5s = b"".join(hashlib.md5(data[i:i + (5 << 20)]).digest()
+                        for i in range(0, len(data), 5 << 20))
+        self.assertEqual(head["ETag"],
+                         f'"{hashlib.md5(md5s).hexdigest()}-3"')
+        got = client.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+        self.assertEqual(hashlib.sha256(got).digest(),
+                         hashlib.sha256(data).digest())
+        # One probe: the upload was announced once, on completion.
+        attempts = self.c.call("GET", f"/jobs/{jid}/attempts").json()["items"]
+        self.assertEqual([a["kind"] for a in attempts],
+                         ["probe", "summarize"])
+
+    def test_multipart_calls_one_by_one(self):
+        client = s3(self.endpoint)
+        jid, key = self.new_job()
+        data = self.padded(7 << 20)
+        one, two = data[:5 << 20], data[5 << 20:]
+        up = client.create_multipart_upload(Bucket=BUCKET, Key=key,
+                                            ContentType="video/mp4")
+        uid = up["UploadId"]
+        self.assertRegex(uid, "^[0-9a-f]{32}$")
+        e1 = client.upload_part(Bucket=BUCKET, Key=key, UploadId=uid,
+                                PartNumber=1, Body=one)["ETag"]
+        self.assertEqual(e1, f'"{hashlib.md5(one).hexdigest()}"')
+        # The second part through a presigned URL, as a browser would.
+        url = client.generate_presigned_url(
+            "upload_part", Params={"Bucket": BUCKET, "Key": key,
+                                   "UploadId": uid, "PartNumber": 2},
+            ExpiresIn=600)
+        r = h.request("PUT", url, two, {"Content-Length": str(len(two))})
+        self.assertEqual(r.status, 200, r)
+        e2 = r.headers.get("etag")
+        self.assertEqual(e2, f'"{hashlib.md5(two).hexdigest()}"')
+        parts = client.list_parts(Bucket=BUCKET, Key=key, UploadId=uid)
+        self.assertEqual([(p["PartNumber"], p["ETag"], p["Size"])
+                          for p in parts["Parts"]],
+                         [(1, e1, len(one)), (2, e2, len(two))])
+        page = client.list_parts(Bucket=BUCKET, Key=key, UploadId=uid,
+                                 MaxParts=1)
+        self.assertTrue(page["IsTruncated"])
+        self.assertEqual([p["PartNumber"] for p in page["Parts"]], [1])
+
+        def complete(parts, upload=uid):
+            return client.complete_multipart_upload(
+                Bucket=BUCKET, Key=key, UploadId=upload,
+                MultipartUpload={"Parts": [{"PartNumber": n, "ETag": e}
+                                           for n, e in parts]})
+
+        for parts, want in (([(1, e1), (2, '"' + "0" * 32 + '"')],
+                             ("InvalidPart", 400)),
+                            ([(2, e2), (1, e1)], ("InvalidPartOrder", 400)),
+                            ([(1, e1), (3, e2)], ("InvalidPart", 400))):
+            with self.assertRaises(ClientError) as e:
+                complete(parts)
+            self.assertEqual(code_of(e.exception), want, parts)
+        with self.assertRaises(ClientError) as e:
+            complete([(1, e1), (2, e2)], upload="0" * 32)
+        self.assertEqual(code_of(e.exception), ("NoSuchUpload", 404))
+        # A small part before the last is refused (S3's 5 MiB rule).
+        small = client.create_multipart_upload(Bucket=BUCKET, Key=key)
+        s1 = client.upload_part(Bucket=BUCKET, Key=key,
+                                UploadId=small["UploadId"], PartNumber=1,
+                                Body=two)["ETag"]
+        s2 = client.upload_part(Bucket=BUCKET, Key=key,
+                                UploadId=small["UploadId"], PartNumber=2,
+                                Body=one)["ETag"]
+        with self.assertRaises(ClientError) as e:
+            complete([(1, s1), (2, s2)], upload=small["UploadId"])
+        self.assertEqual(code_of(e.exception), ("EntityTooSmall", 400))
+        # Aborted: its parts are gone.
+        a = client.abort_multipart_upload(Bucket=BUCKET, Key=key,
+                                          UploadId=small["UploadId"])
+        self.assertEqual(a["ResponseMetadata"]["HTTPStatusCode"], 204)
+        for call in (lambda: client.list_parts(Bucket=BUCKET, Key=key,
+                                               UploadId=small["UploadId"]),
+                     lambda: client.upload_part(
+                         Bucket=BUCKET, Key=key, UploadId=small["UploadId"],
+                         PartNumber=3, Body=b"x")):
+            with self.assertRaises(ClientError) as e:
+                call()
+            self.assertEqual(code_of(e.exception), ("NoSuchUpload", 404))
+        # Copies are not made (an empty part would be stored otherwise).
+        with self.assertRaises(ClientError) as e:
+            client.upload_part_copy(Bucket=BUCKET, Key=key, UploadId=uid,
+                                    PartNumber=3,
+                                    CopySource={"Bucket": BUCKET, "Key": key})
+        self.assertEqual(code_of(e.exception), ("NotImplemented", 501))
+        # Nothing of that started the job.
+        self.assertEqual(self.c.get_job(jid)["status"], "AWAITING_UPLOAD")
+        done = complete([(1, e1), (2, e2)])
+        self.assertTrue(done["ETag"].endswith('-2"'), done)
+        job = self.c.wait_status(jid, h.TERMINAL, deadline_s=60)
+        self.assertEqual(job["status"], "SUCCEEDED", job)
+        got = client.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+        self.assertEqual(got, data)
+        # Completed: the upload id is spent.
+        with self.assertRaises(ClientError) as e:
+            client.list_parts(Bucket=BUCKET, Key=key, UploadId=uid)
+        self.assertEqual(code_of(e.exception), ("NoSuchUpload", 404))
+        # Another key cannot use an upload id; no job waits for this key.
+        with self.assertRaises(ClientError) as e:
+            client.create_multipart_upload(Bucket=BUCKET,
+                                           Key="uploads/nobody/x.mp4")
+        self.assertEqual(code_of(e.exception), ("AccessDenied", 403))
 
     def test_put_head_get_delete_with_the_keys(self):
         client = s3(self.endpoint)

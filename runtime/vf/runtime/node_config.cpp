@@ -119,6 +119,9 @@ const std::vector<setting_spec>& serve_specs() {
        "slowest accepted upload in bytes/s over store.rate_window_s (0: off)"},
       {"store.rate_window_s", "--store-rate-window-s", "10",
        "window in seconds over which store.min_rate is averaged"},
+      {"store.multipart_expiry_s", "--store-multipart-expiry-s", "604800",
+       "seconds after which a multipart upload never completed is removed "
+       "with its parts (built-in store)"},
       {"limits.fd_reserve", "--fd-reserve", "128",
        "file descriptors kept from the listeners for database, logs, media"},
       {"limits.min_free_bytes", "--min-free-bytes", "1GiB",
@@ -715,6 +718,9 @@ caf::expected<node_config> make_node_config(const settings& xs) {
   cfg.store_min_rate = *min_rate;
   VF_TRY(rate_window, xs.uint("store.rate_window_s", 1, 3600));
   cfg.store_rate_window = std::chrono::seconds{*rate_window};
+  VF_TRY(multipart_expiry,
+         xs.uint("store.multipart_expiry_s", 60, 365 * 24 * 3600));
+  cfg.store_multipart_expiry = std::chrono::seconds{*multipart_expiry};
   VF_TRY(fd_reserve, xs.uint("limits.fd_reserve", 16, 1000000));
   cfg.fd_reserve = *fd_reserve;
   VF_TRY(min_free, xs.bytes("limits.min_free_bytes"));
@@ -1081,6 +1087,9 @@ adapters::objectstore::store_config store_config_of(const node_config& cfg) {
   x.header_timeout = cfg.store_header_timeout;
   x.min_rate = cfg.store_min_rate;
   x.rate_window = cfg.store_rate_window;
+  x.multipart_expiry = cfg.store_multipart_expiry;
+  x.multipart_sweep = std::min<std::chrono::milliseconds>(
+    std::chrono::hours{1}, cfg.store_multipart_expiry / 4);
   return x;
 }
 

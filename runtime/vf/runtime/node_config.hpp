@@ -177,6 +177,8 @@ struct node_config {
   std::chrono::seconds store_header_timeout{10};
   uint64_t store_min_rate = 1024;
   std::chrono::seconds store_rate_window{10};
+  /// `store.multipart_expiry_s`.
+  std::chrono::seconds store_multipart_expiry{604800};
   /// File descriptors kept out of the listeners' caps (database, logs,
   /// media, cluster).
   uint64_t fd_reserve = 128;

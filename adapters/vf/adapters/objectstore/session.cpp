@@ -9,6 +9,7 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -48,12 +49,26 @@ constexpr std::string_view continue_response = "HTTP/1.1 100 Continue\r\n\r\n";
 // S3 sub-resources (query parameters that turn an object request into a
 // different operation). Serving the plain object instead would silently do
 // the wrong thing, so they are refused.
-constexpr std::array<std::string_view, 20> unsupported_subresources{
-  "acl",       "attributes", "cors",         "delete",     "legal-hold",
-  "lifecycle", "logging",    "notification", "partNumber", "policy",
-  "restore",   "retention",  "select",       "tagging",    "torrent",
-  "uploadId",  "uploads",    "versionId",    "versioning", "website",
+// (`uploads`, `uploadId` and `partNumber` are the multipart API.)
+constexpr std::array<std::string_view, 17> unsupported_subresources{
+  "acl",       "attributes", "cors",         "delete",   "legal-hold",
+  "lifecycle", "logging",    "notification", "policy",   "restore",
+  "retention", "select",     "tagging",      "torrent",  "versionId",
+  "versioning", "website",
 };
+
+/// Unix ms now (upload records).
+int64_t unix_ms_now() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+           std::chrono::system_clock::now().time_since_epoch())
+    .count();
+}
+
+s3_error no_such_upload() {
+  return {http::status::not_found, "NoSuchUpload",
+          "The specified upload does not exist. The upload ID may be "
+          "invalid, or the upload may have been aborted or completed."};
+}
 
 bool is_http_parse_error(const beast::error_code& ec) {
   return ec.category() == make_error_code(http::error::bad_method).category()
@@ -231,6 +246,8 @@ void session::on_header(beast::error_code ec) {
       return handle_get();
     case http::verb::delete_:
       return handle_delete();
+    case http::verb::post:
+      return handle_post();
     default:
       if (auto err = parse_target();
           err && err->status == http::status::bad_request)
@@ -238,8 +255,8 @@ void session::on_header(beast::error_code ec) {
       return send_error({http::status::method_not_allowed, "MethodNotAllowed",
                          "The method " + req_.method_name
                            + " is not allowed against this resource; the "
-                             "built-in store supports GET, HEAD, PUT and "
-                             "DELETE"});
+                             "built-in store supports GET, HEAD, PUT, "
+                             "DELETE and the multipart POSTs"});
   }
 }
 
@@ -308,6 +325,82 @@ std::optional<s3_error> session::parse_target() {
     }
     return false;
   };
+  // The decoded value of the first `name` parameter (empty if it has none).
+  auto param = [this](std::string_view name) -> std::optional<std::string> {
+    std::string_view rest = req_.query;
+    while (!rest.empty()) {
+      auto part = next_query_part(rest);
+      auto eq = part.find('=');
+      if (part.substr(0, eq) != name)
+        continue;
+      if (eq == std::string_view::npos)
+        return std::string{};
+      auto value = sigv4::uri_decode(part.substr(eq + 1), true);
+      return value ? *value : std::string{"\x01"}; // Never a valid value.
+    }
+    return std::nullopt;
+  };
+  using multipart_op = request_state::multipart_op;
+  if (auto id = param("uploadId")) {
+    if (req_.key.empty())
+      return s3_error{http::status::not_implemented, "NotImplemented",
+                      "Listing multipart uploads is not supported by the "
+                      "built-in store"};
+    req_.upload_id = std::move(*id);
+    switch (req_.method) {
+      case http::verb::put: {
+        auto n = param("partNumber");
+        uint32_t number = 0;
+        auto [end, ec] = std::from_chars(
+          n ? n->data() : nullptr, n ? n->data() + n->size() : nullptr,
+          number);
+        if (!n || ec != std::errc{} || end != n->data() + n->size()
+            || number < 1 || number > max_part_number)
+          return s3_error{http::status::bad_request, "InvalidArgument",
+                          "Part number must be an integer between 1 and "
+                            + std::to_string(max_part_number)
+                            + ", inclusive"};
+        req_.part_number = number;
+        req_.multipart = multipart_op::part;
+        break;
+      }
+      case http::verb::get:
+        req_.multipart = multipart_op::list;
+        break;
+      case http::verb::post:
+        req_.multipart = multipart_op::complete;
+        break;
+      case http::verb::delete_:
+        req_.multipart = multipart_op::abort;
+        break;
+      default:
+        return s3_error{http::status::method_not_allowed, "MethodNotAllowed",
+                        "The method " + req_.method_name
+                          + " is not allowed against a multipart upload"};
+    }
+    if (!is_valid_upload_id(req_.upload_id))
+      return no_such_upload();
+    return std::nullopt;
+  }
+  if (has_param("uploads")) {
+    if (req_.key.empty())
+      return s3_error{http::status::not_implemented, "NotImplemented",
+                      "Listing multipart uploads is not supported by the "
+                      "built-in store"};
+    if (req_.method != http::verb::post)
+      return s3_error{http::status::method_not_allowed, "MethodNotAllowed",
+                      "Start a multipart upload with POST ?uploads"};
+    req_.multipart = multipart_op::create;
+    return std::nullopt;
+  }
+  if (has_param("partNumber"))
+    return s3_error{http::status::not_implemented, "NotImplemented",
+                    "The built-in store does not serve parts of objects "
+                    "(partNumber without uploadId); use a Range"};
+  if (req_.method == http::verb::post)
+    return s3_error{http::status::method_not_allowed, "MethodNotAllowed",
+                    "POST is allowed only to start (?uploads) or complete "
+                    "(?uploadId=) a multipart upload"};
   if (req_.key.empty() && req_.method == http::verb::get
       && has_param("list-type")) {
     // ListObjectsV2; its parameters are read once it is authenticated.
@@ -442,6 +535,12 @@ void session::handle_put() {
   if (auto err = check_object_request())
     return send_error(*err);
   auto& msg = header_->get();
+  // CopyObject and UploadPartCopy: storing their (empty) body instead
+  // would silently do the wrong thing.
+  if (msg.find("x-amz-copy-source") != msg.end())
+    return send_error({http::status::not_implemented, "NotImplemented",
+                       "The built-in store does not copy objects "
+                       "(x-amz-copy-source); upload the bytes instead"});
   auto max = ctx_.config().max_object_bytes;
   auto length = header_->content_length();
   if (!length && !header_->chunked())
@@ -483,12 +582,27 @@ void session::handle_put() {
     };
     req_.content_type = ends(".jpg")   ? "image/jpeg"
                         : ends(".mp4") ? "video/mp4"
+                        : ends(".mov") ? "video/quicktime"
                                        : "application/octet-stream";
   }
   bool expect_continue = false;
   if (auto i = msg.find(http::field::expect); i != msg.end())
     expect_continue
       = iequals({i->value().data(), i->value().size()}, "100-continue");
+  if (req_.multipart == request_state::multipart_op::part) {
+    // A part is no upload of its own: the gate and the key hold are asked
+    // when the parts are joined (CompleteMultipartUpload).
+    if (req_.output)
+      return send_error({http::status::bad_request, "InvalidRequest",
+                         "Outputs are stored with single PUTs"});
+    if (auto err = check_upload())
+      return send_error(*err);
+    if (object_length && *object_length > max_part_bytes)
+      return send_error({http::status::payload_too_large, "EntityTooLarge",
+                         "A part may have at most "
+                           + std::to_string(max_part_bytes) + " bytes"});
+    return store_put(expect_continue);
+  }
   auto& gate = ctx_.config().gate;
   if (!gate)
     return store_put(expect_continue);
@@ -504,18 +618,28 @@ void session::handle_put() {
     return send_error({http::status::service_unavailable, "SlowDown",
                        "Another upload to this key is being stored or "
                        "announced; retry shortly"});
+  admit_then([this, expect_continue](messages::object_ref prior) {
+    if (!prior.version.empty())
+      req_.retry_of = std::move(prior);
+    store_put(expect_continue);
+  });
+}
+
+void session::admit_then(std::function<void(messages::object_ref)> next) {
+  auto& gate = ctx_.config().gate;
+  if (!gate)
+    return next(messages::object_ref{});
   hold_ = shared_from_this();
   std::weak_ptr<session> weak = hold_;
   worker_.bridge->self()
     ->request(gate, ctx_.config().event_timeout, atoms::admit_v, req_.bucket,
               req_.key, req_.lease)
     .then(
-      [weak, expect_continue](messages::object_ref& prior) {
+      [weak, next](messages::object_ref& prior) {
+        // `next` captures the session's `this`: only while it lives.
         if (auto self = weak.lock()) {
           self->hold_.reset();
-          if (!prior.version.empty())
-            self->req_.retry_of = std::move(prior);
-          self->store_put(expect_continue);
+          next(std::move(prior));
         }
       },
       [weak](caf::error& err) {
@@ -553,7 +677,7 @@ void session::store_put(bool expect_continue) {
   }
   chunk_.resize(body_chunk_bytes);
   start_rate_window();
-  if (!req_.output)
+  if (!req_.output && req_.multipart == request_state::multipart_op::none)
     metered_ = common::metered_upload{ctx_.config().meter, req_.bucket,
                                       req_.key,
                                       header_->content_length().value_or(0)};
@@ -733,6 +857,8 @@ void session::finish_upload() {
                        "The provided 'x-amz-content-sha256' header does not "
                        "match what was computed"});
   }
+  if (req_.multipart == request_state::multipart_op::part)
+    return commit_part();
   if (req_.retry_of) {
     // The job has its upload already: a client retrying a PUT whose answer
     // it never got (the node died after the commit) gets the same answer;
@@ -794,6 +920,8 @@ void session::commit_upload() {
   meta.content_type = req_.content_type;
   // Hashed while the body streamed in: content reuse matches uploads by it.
   meta.sha256 = upload_->sha256();
+  if (req_.multipart == request_state::multipart_op::complete)
+    meta.etag = req_.etag; // The multipart ETag, not the MD5 of the whole.
   // The marker is the metadata itself, plus the inode the object will have.
   req_.marker = meta;
   req_.marker.etag = req_.etag;
@@ -918,8 +1046,12 @@ void session::announce() {
           self->ctx_.count_event(rejected ? "rejected" : "error");
           if (rejected) {
             // Retrying cannot help: no job expects this object, so its
-            // marker goes too.
+            // marker goes too (and the parts of a multipart upload).
             self->ctx_.release_pending(self->req_.version_id);
+            if (self->req_.multipart
+                == request_state::multipart_op::complete)
+              remove_upload(self->ctx_.config().data_dir,
+                            self->req_.upload_id);
             self->send_error({http::status::conflict, "NoSuchUpload",
                               "The object was stored as version "
                                 + self->req_.version_id
@@ -940,6 +1072,21 @@ void session::announce() {
 }
 
 void session::reply_stored() {
+  if (req_.multipart == request_state::multipart_op::complete) {
+    // The object is stored and announced: its parts can go.
+    asio::post(*ctx_.blocking, [dir = ctx_.config().data_dir,
+                                id = req_.upload_id] {
+      remove_upload(dir, id);
+    });
+    auto res = std::make_shared<http::response<http::string_body>>(
+      http::status::ok, req_.http_version);
+    res->set(http::field::content_type, "application/xml");
+    res->set("x-amz-version-id", req_.version_id);
+    res->body() = complete_xml("/" + req_.bucket + "/" + req_.key,
+                               req_.bucket, req_.key, req_.etag);
+    res->prepare_payload();
+    return send(std::move(res));
+  }
   auto res = std::make_shared<http::response<http::empty_body>>(
     http::status::ok, req_.http_version);
   res->set(http::field::etag, "\"" + req_.etag + "\"");
@@ -953,6 +1100,8 @@ void session::reply_stored() {
 void session::handle_get() {
   if (auto err = check_object_request())
     return send_error(*err);
+  if (req_.multipart == request_state::multipart_op::list)
+    return handle_list_parts();
   if (req_.on_bucket != request_state::bucket_op::none)
     return handle_bucket();
   if (req_.method == http::verb::get) {
@@ -1050,6 +1199,8 @@ void session::handle_get() {
 void session::handle_delete() {
   if (auto err = check_object_request())
     return send_error(*err);
+  if (req_.multipart == request_state::multipart_op::abort)
+    return handle_abort();
   // Not while the key is being stored or waits for its announcement.
   key_hold_ = ctx_.try_hold_key(req_.bucket, req_.key);
   if (!key_hold_)
@@ -1070,6 +1221,315 @@ void session::handle_delete() {
                                  "InternalError",
                                  "We encountered an internal error deleting "
                                  "the object. Please try again."});
+      auto res = std::make_shared<http::response<http::empty_body>>(
+        http::status::no_content, self->req_.http_version);
+      self->send(std::move(res));
+    });
+  };
+  asio::post(*ctx_.blocking, std::move(job));
+}
+
+// -- multipart ---------------------------------------------------------------
+
+std::optional<s3_error> session::check_upload() {
+  auto up = read_upload(ctx_.config().data_dir, req_.upload_id);
+  if (!up || up->bucket != req_.bucket || up->key != req_.key)
+    return no_such_upload();
+  return std::nullopt;
+}
+
+void session::handle_post() {
+  if (auto err = check_object_request())
+    return send_error(*err);
+  auto& outputs = ctx_.config().outputs_prefix;
+  req_.output = !outputs.empty() && req_.key.rfind(outputs, 0) == 0;
+  if (req_.output)
+    return send_error({http::status::bad_request, "InvalidRequest",
+                       "Outputs are stored with single PUTs"});
+  if (req_.multipart == request_state::multipart_op::create)
+    return handle_create();
+  if (req_.multipart == request_state::multipart_op::complete)
+    return read_complete();
+  return send_error({http::status::method_not_allowed, "MethodNotAllowed",
+                     "POST is allowed only to start or complete a multipart "
+                     "upload"});
+}
+
+void session::handle_create() {
+  auto& msg = header_->get();
+  if (auto i = msg.find(http::field::content_type); i != msg.end())
+    req_.content_type = std::string{i->value()};
+  // The key must be one that may take an upload now, as for a PUT; asked
+  // again when the parts are joined.
+  admit_then([this](messages::object_ref prior) {
+    if (!prior.version.empty())
+      return send_error({http::status::conflict, "OperationAborted",
+                         "This upload URL is closed: the job already has its "
+                         "upload"});
+    multipart_upload up{req_.bucket, req_.key, req_.content_type,
+                        unix_ms_now()};
+    std::string id;
+    try {
+      id = new_upload_id();
+    } catch (const std::exception& ex) {
+      ctx_.log(std::string{"objectstore: ERROR "} + ex.what());
+      return send_error({http::status::internal_server_error,
+                         "InternalError", "Could not start the upload"});
+    }
+    stream_.expires_never();
+    auto job = [self = shared_from_this(), id, up]() {
+      auto err = create_upload(self->ctx_.config().data_dir, id, up);
+      asio::post(self->stream_.get_executor(), [self, id, err] {
+        if (self->closed_)
+          return;
+        if (err) {
+          self->ctx_.log("objectstore: ERROR " + err->what + ": "
+                         + err->code.message());
+          return self->send_error(storage_error(*err));
+        }
+        auto res = std::make_shared<http::response<http::string_body>>(
+          http::status::ok, self->req_.http_version);
+        res->set(http::field::content_type, "application/xml");
+        res->body() = initiate_xml(self->req_.bucket, self->req_.key, id);
+        res->prepare_payload();
+        self->send(std::move(res));
+      });
+    };
+    asio::post(*ctx_.blocking, std::move(job));
+  });
+}
+
+void session::read_complete() {
+  if (auto err = check_upload())
+    return send_error(*err);
+  if (req_.chunks)
+    return send_error({http::status::bad_request, "InvalidRequest",
+                       "Send the CompleteMultipartUpload body plainly, not "
+                       "aws-chunked"});
+  text_body_.emplace(std::move(*header_));
+  header_.reset();
+  // The list of up to 10000 parts is about 1 MB of XML.
+  text_body_->body_limit(2 << 20);
+  stream_.expires_after(ctx_.config().io_timeout);
+  http::async_read(stream_, buf_, *text_body_,
+                   [self = shared_from_this()](beast::error_code ec, size_t) {
+                     self->on_complete_body(ec);
+                   });
+}
+
+void session::on_complete_body(beast::error_code ec) {
+  if (closed_)
+    return;
+  if (ec) {
+    text_body_.reset();
+    req_.body_pending = true;
+    if (ec == http::error::body_limit)
+      return send_error({http::status::bad_request, "MalformedXML",
+                         "The CompleteMultipartUpload body is too large"});
+    if (is_http_parse_error(ec))
+      return send_error({http::status::bad_request, "IncompleteBody",
+                         "Malformed request body: " + ec.message()});
+    return close();
+  }
+  req_.body_pending = false;
+  auto body = std::move(text_body_->get().body());
+  text_body_.reset();
+  if (!req_.signed_sha256.empty()) {
+    sha256_hasher h;
+    h.update(body.data(), body.size());
+    if (h.hex_digest() != req_.signed_sha256)
+      return send_error({http::status::bad_request,
+                         "XAmzContentSHA256Mismatch",
+                         "The provided 'x-amz-content-sha256' header does "
+                         "not match what was computed"});
+  }
+  std::vector<std::pair<uint32_t, std::string>> asked;
+  if (auto err = parse_complete_body(body, asked))
+    return send_error(*err);
+  auto& dir = ctx_.config().data_dir;
+  auto stored = list_parts(dir, req_.upload_id);
+  if (auto err = check_complete(asked, stored, min_part_bytes, req_.parts))
+    return send_error(*err);
+  uint64_t total = 0;
+  for (auto& p : req_.parts)
+    total += p.size;
+  if (total > ctx_.config().max_object_bytes)
+    return send_error({http::status::payload_too_large, "EntityTooLarge",
+                       "The parts add up to " + std::to_string(total)
+                         + " bytes, more than the maximum allowed object "
+                           "size of "
+                         + std::to_string(ctx_.config().max_object_bytes)});
+  req_.etag = multipart_etag(req_.parts);
+  req_.size = total;
+  if (auto up = read_upload(dir, req_.upload_id))
+    req_.content_type = up->content_type;
+  // From here on as a PUT: one upload per key at a time, and only while
+  // the job waits for it.
+  key_hold_ = ctx_.try_hold_key(req_.bucket, req_.key);
+  if (!key_hold_)
+    return send_error({http::status::service_unavailable, "SlowDown",
+                       "Another upload to this key is being stored or "
+                       "announced; retry shortly"});
+  admit_then([this](messages::object_ref prior) {
+    if (!prior.version.empty()) {
+      // A retried complete whose answer was lost: the same parts get the
+      // same answer, anything else is refused.
+      if (prior.etag != req_.etag || prior.size != req_.size)
+        return send_error({http::status::conflict, "OperationAborted",
+                           "This upload URL is closed: the job already has "
+                           "its upload, and only a retry with the same "
+                           "parts is acknowledged"});
+      req_.version_id = prior.version;
+      return reply_stored();
+    }
+    join_parts();
+  });
+}
+
+void session::join_parts() {
+  auto& dir = ctx_.config().data_dir;
+  req_.version_id = ctx_.next_version();
+  upload_ = std::make_unique<upload_file>(partial_dir(dir) + "/"
+                                          + req_.version_id + ".part");
+  stream_.expires_never();
+  // The pool owns upload_ until the result is posted back.
+  auto job = [self = shared_from_this(), dir]() {
+    std::optional<fs_error> err = self->upload_->open();
+    std::vector<char> buf(1 << 20);
+    for (auto& p : self->req_.parts) {
+      if (err)
+        break;
+      auto path = part_file(dir, self->req_.upload_id, p.number);
+      int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd < 0) {
+        err = fs_error{std::error_code{errno, std::generic_category()},
+                       "cannot open part " + path};
+        break;
+      }
+      uint64_t left = p.size;
+      while (left > 0 && !err) {
+        auto n = ::read(fd, buf.data(), std::min<uint64_t>(buf.size(), left));
+        if (n <= 0) {
+          err = fs_error{std::error_code{n < 0 ? errno : EIO,
+                                         std::generic_category()},
+                         "cannot read part " + path};
+          break;
+        }
+        err = self->upload_->append(buf.data(), static_cast<size_t>(n));
+        left -= static_cast<uint64_t>(n);
+      }
+      ::close(fd);
+    }
+    asio::post(self->stream_.get_executor(), [self, err] {
+      if (err) {
+        self->upload_.reset();
+        self->key_hold_.reset();
+        self->ctx_.log("objectstore: ERROR " + err->what + ": "
+                       + err->code.message());
+        if (!self->closed_)
+          self->send_error(storage_error(*err));
+        return;
+      }
+      self->commit_upload();
+    });
+  };
+  asio::post(*ctx_.blocking, std::move(job));
+}
+
+void session::commit_part() {
+  auto& dir = ctx_.config().data_dir;
+  auto path = part_file(dir, req_.upload_id, req_.part_number);
+  auto meta_path = part_meta_file(dir, req_.upload_id, req_.part_number);
+  stream_.expires_never();
+  auto job = [self = shared_from_this(), path, meta_path, dir]() {
+    std::optional<fs_error> err;
+    std::string warning;
+    bool gone = false;
+    object_meta meta;
+    meta.bucket = self->req_.bucket;
+    meta.key = self->req_.key;
+    meta.version = self->req_.version_id;
+    // Completed or aborted meanwhile: nothing to add the part to.
+    if (!read_upload(dir, self->req_.upload_id)) {
+      gone = true;
+    } else {
+      try {
+        err = self->upload_->commit(path, meta_path, std::move(meta), warning);
+      } catch (const std::exception& ex) {
+        err = fs_error{std::error_code{EIO, std::generic_category()},
+                       std::string{"cannot commit "} + path + ": "
+                         + ex.what()};
+      }
+      // A part without its metadata is not listed: report it as failed.
+      if (!err && !warning.empty())
+        err = fs_error{std::error_code{EIO, std::generic_category()},
+                       warning};
+    }
+    asio::post(self->stream_.get_executor(), [self, err, gone] {
+      self->upload_.reset();
+      if (self->closed_)
+        return;
+      if (gone)
+        return self->send_error(no_such_upload());
+      if (err) {
+        self->ctx_.log("objectstore: ERROR " + err->what + ": "
+                       + err->code.message());
+        return self->send_error(storage_error(*err));
+      }
+      auto res = std::make_shared<http::response<http::empty_body>>(
+        http::status::ok, self->req_.http_version);
+      res->set(http::field::etag, "\"" + self->req_.etag + "\"");
+      res->content_length(0);
+      self->send(std::move(res));
+    });
+  };
+  asio::post(*ctx_.blocking, std::move(job));
+}
+
+void session::handle_list_parts() {
+  if (auto err = check_upload())
+    return send_error(*err);
+  uint32_t max_parts = 1000;
+  uint32_t marker = 0;
+  std::string_view rest = req_.query;
+  while (!rest.empty()) {
+    auto part = next_query_part(rest);
+    auto eq = part.find('=');
+    auto name = part.substr(0, eq);
+    if (name != "max-parts" && name != "part-number-marker")
+      continue;
+    auto value = eq == std::string_view::npos ? std::string_view{}
+                                              : part.substr(eq + 1);
+    uint32_t n = 0;
+    auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(),
+                                     n);
+    if (ec != std::errc{} || end != value.data() + value.size())
+      return send_error({http::status::bad_request, "InvalidArgument",
+                         std::string{name} + " must be a whole number"});
+    if (name == "max-parts")
+      max_parts = std::clamp<uint32_t>(n, 1, 1000);
+    else
+      marker = n;
+  }
+  auto parts = list_parts(ctx_.config().data_dir, req_.upload_id);
+  auto res = std::make_shared<http::response<http::string_body>>(
+    http::status::ok, req_.http_version);
+  res->set(http::field::content_type, "application/xml");
+  res->body() = list_parts_xml(req_.bucket, req_.key, req_.upload_id, parts,
+                               marker, max_parts);
+  res->prepare_payload();
+  send(std::move(res));
+}
+
+void session::handle_abort() {
+  if (auto err = check_upload())
+    return send_error(*err);
+  stream_.expires_never();
+  auto job = [self = shared_from_this()]() {
+    remove_upload(self->ctx_.config().data_dir, self->req_.upload_id);
+    asio::post(self->stream_.get_executor(), [self] {
+      if (self->closed_)
+        return;
       auto res = std::make_shared<http::response<http::empty_body>>(
         http::status::no_content, self->req_.http_version);
       self->send(std::move(res));

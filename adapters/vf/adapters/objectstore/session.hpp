@@ -18,18 +18,21 @@
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/string_body.hpp>
 
 #include "vf/adapters/common/asio_bridge.hpp"
 #include "vf/adapters/common/connection_gate.hpp"
 #include "vf/adapters/common/upload_meter.hpp"
 #include "vf/adapters/objectstore/aws_chunked.hpp"
 #include "vf/adapters/objectstore/file_range_body.hpp"
+#include "vf/adapters/objectstore/multipart.hpp"
 #include "vf/adapters/objectstore/object_meta.hpp"
 #include "vf/adapters/objectstore/s3_error.hpp"
 #include "vf/adapters/objectstore/store_context.hpp"
 #include "vf/adapters/objectstore/upload_file.hpp"
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -170,6 +173,25 @@ private:
     std::optional<sigv4::chunk_signing> chunks;
     /// Its object's size (`x-amz-decoded-content-length`).
     uint64_t decoded_length = 0;
+    /// A multipart request (`multipart.hpp`): CreateMultipartUpload (POST
+    /// `?uploads`), UploadPart (PUT `?partNumber=&uploadId=`), ListParts
+    /// (GET `?uploadId=`), CompleteMultipartUpload (POST `?uploadId=`),
+    /// AbortMultipartUpload (DELETE `?uploadId=`); `none` otherwise.
+    enum class multipart_op {
+      none,
+      create,
+      part,
+      list,
+      complete,
+      abort
+    } multipart
+      = multipart_op::none;
+    /// Its upload id (checked to be one this store could have made).
+    std::string upload_id;
+    /// UploadPart: the part's number, 1..10000.
+    uint32_t part_number = 0;
+    /// CompleteMultipartUpload: the stored parts it joins, in order.
+    std::vector<part_info> parts;
   };
 
   /// Reads request headers only, so a request is judged before its body.
@@ -235,6 +257,35 @@ private:
   /// Answers 200 with ETag and version id.
   void reply_stored();
 
+  /// Asks the upload gate whether this key may take an upload now (see
+  /// `handle_put`), then calls `next` with the job's upload if it has one
+  /// already (empty `version`: it waits); answers a refusal itself.
+  void admit_then(std::function<void(messages::object_ref)> next);
+
+  // -- multipart -------------------------------------------------------------
+
+  /// Routes a POST: CreateMultipartUpload or CompleteMultipartUpload.
+  void handle_post();
+  /// Returns `NoSuchUpload` unless `req_.upload_id` is an upload in
+  /// progress for this very bucket and key.
+  std::optional<s3_error> check_upload();
+  /// CreateMultipartUpload: asks the gate, records the upload, answers its
+  /// id.
+  void handle_create();
+  /// CompleteMultipartUpload: reads the (small) XML body.
+  void read_complete();
+  /// Checks the parts it names, asks the gate, then `join_parts`.
+  void on_complete_body(boost::beast::error_code ec);
+  /// Joins the parts into a partial file on the blocking pool, then
+  /// commits and announces it as `commit_upload` does a PUT.
+  void join_parts();
+  /// UploadPart: stores the received body as the part (blocking pool).
+  void commit_part();
+  /// ListParts.
+  void handle_list_parts();
+  /// AbortMultipartUpload.
+  void handle_abort();
+
   // -- GET / HEAD ------------------------------------------------------------
 
   /// Validates a GET or HEAD and opens the object.
@@ -282,6 +333,10 @@ private:
   std::optional<header_parser> header_;
   /// Parser of the current request's body (PUT).
   std::optional<body_parser> body_;
+  /// Parser of a small XML request body (CompleteMultipartUpload).
+  std::optional<
+    boost::beast::http::request_parser<boost::beast::http::string_body>>
+    text_body_;
   /// The current request.
   request_state req_;
   /// The current upload, if any.

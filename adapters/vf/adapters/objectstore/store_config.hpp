@@ -74,6 +74,11 @@ struct store_config {
   /// ObjectCreated event is raised for them (they are no new work). Empty:
   /// every PUT is an upload.
   std::string outputs_prefix = "outputs/";
+  /// A multipart upload not completed or aborted this long after it began
+  /// is removed with its parts (`store.multipart_expiry`); checked at
+  /// start and then every `multipart_sweep`.
+  std::chrono::seconds multipart_expiry{7 * 24 * 3600};
+  std::chrono::milliseconds multipart_sweep{3'600'000};
   /// How long the orchestrator may take to acknowledge an ObjectCreated
   /// event before the upload is answered with 503.
   std::chrono::seconds event_timeout{30};

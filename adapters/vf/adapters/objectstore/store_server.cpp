@@ -88,6 +88,11 @@ struct store_server::impl {
   std::vector<std::unique_ptr<io_worker>> workers;
   std::unique_ptr<tcp::acceptor> acceptor;
   std::unique_ptr<asio::steady_timer> accept_retry;
+  /// Next sweep of expired multipart uploads.
+  std::unique_ptr<asio::steady_timer> multipart_timer;
+  /// Removes multipart uploads older than `multipart_expiry` (on the
+  /// blocking pool), then waits for the next sweep.
+  void sweep_multipart();
   /// Connection limits (total and per client).
   std::shared_ptr<common::connection_gate> gate;
   /// Addresses exempt from the per-client cap.
@@ -347,6 +352,24 @@ void store_server::impl::run_on(io_worker& worker, std::function<void()> fn) {
     ctx->log("objectstore: WARN an I/O thread did not respond during shutdown");
 }
 
+void store_server::impl::sweep_multipart() {
+  auto cutoff = std::chrono::duration_cast<std::chrono::milliseconds>(
+                  std::chrono::system_clock::now().time_since_epoch()
+                  - cfg.multipart_expiry)
+                  .count();
+  asio::post(*pool, [this, cutoff] {
+    auto n = expire_uploads(cfg.data_dir, cutoff);
+    if (n > 0)
+      ctx->log("objectstore: removed " + std::to_string(n)
+               + " multipart upload(s) older than store.multipart_expiry");
+  });
+  multipart_timer->expires_after(cfg.multipart_sweep);
+  multipart_timer->async_wait([this](boost::system::error_code ec) {
+    if (!ec)
+      sweep_multipart();
+  });
+}
+
 void store_server::impl::recover_markers() {
   // Blocking is fine at start-up; no I/O thread runs yet.
   auto found = ctx->journal().scan(cfg.buckets);
@@ -399,6 +422,7 @@ void store_server::impl::teardown() {
   if (ctx)
     ctx->adopt_pending = nullptr;
   accept_retry.reset();
+  multipart_timer.reset();
   acceptor.reset();
   workers.clear();
   pool.reset();
@@ -447,6 +471,9 @@ caf::error store_server::start() {
     return err;
   }
   d.accept_retry = std::make_unique<asio::steady_timer>(d.workers.front()->ioc);
+  d.multipart_timer
+    = std::make_unique<asio::steady_timer>(d.workers.front()->ioc);
+  d.sweep_multipart();
   auto& first = *d.workers.front();
   d.announcer = std::make_shared<pending_announcer>(*d.ctx, first);
   d.ctx->adopt_pending = [weak = std::weak_ptr<pending_announcer>{d.announcer},
@@ -500,6 +527,7 @@ void store_server::stop() {
     boost::system::error_code ec;
     d.acceptor->close(ec);
     d.accept_retry->cancel();
+    d.multipart_timer->cancel();
     d.announcer->shutdown();
   });
   for (auto& worker : d.workers)

@@ -206,7 +206,8 @@ std::optional<fs_error> upload_file::commit(
   // a recomputation, so they are reported but do not fail the upload.
   meta.inode = static_cast<uint64_t>(st.st_ino);
   meta.size = size_;
-  meta.etag = etag();
+  if (meta.etag.empty()) // A multipart object brings its own.
+    meta.etag = etag();
   auto text = to_json(meta);
   auto tmp = path_ + ".meta";
   auto fail = [&](const fs_error& err) {

@@ -78,7 +78,8 @@ public:
 
   /// Makes the upload durable and visible (blocking): fsyncs the file,
   /// renames it to `object_path` (creating parent folders), fsyncs the
-  /// folder, then writes `meta` (with inode, size and ETag filled in) to
+  /// folder, then writes `meta` (with inode, size and, unless it has one,
+  /// the ETag filled in) to
   /// `meta_path` the same way. Metadata is written after the object, so a
   /// crash in between leaves metadata that no longer matches the object's
   /// inode, which readers detect. A metadata failure does not undo the
