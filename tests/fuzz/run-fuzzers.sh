@@ -21,7 +21,7 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 targets_all=(minio_events sigv4_presigned sigv4_roundtrip jwt media_probe
-             aws_chunked)
+             aws_chunked multipart_complete)
 
 die() { echo "run-fuzzers: $*" >&2; exit 1; }
 
