@@ -134,6 +134,51 @@ class S3rverStore(unittest.TestCase):
                              outcome="accepted"), 1,
             "s3rver's webhook event accepted once")
 
+    def test_composition_from_assets_on_s3(self):
+        # Sources are downloaded from s3rver one after the other into the
+        # slot's one download file: each must be kept aside before the next.
+        ids = {}
+        for name, clip, kind, ctype in (("v", "h264_aac_320.mp4", "video",
+                                         "video/mp4"),
+                                        ("a", "audio_only.m4a", "audio",
+                                         "audio/mp4")):
+            r = self.c.call("POST", "/assets", {"filename": name + ".bin",
+                                                "content_type": ctype,
+                                                "kind": kind})
+            self.assertEqual(r.status, 201, r)
+            put = h.upload(r.json()["upload_url"], h.read_bytes(h.clip(clip)),
+                           ctype)
+            self.assertEqual(put.status, 200, put)
+            ids[name] = r.json()["asset_id"]
+        for aid in ids.values():
+            end = time.monotonic() + 90
+            while self.c.call("GET", f"/assets/{aid}").json()["status"] \
+                    != "ready":
+                self.assertLess(time.monotonic(), end, aid)
+                time.sleep(0.05)
+        r = self.c.call("POST", "/compositions", {
+            "title": "on s3", "clips": [{"asset_id": ids["v"], "start": 0,
+                                         "end": 1}],
+            "audio": {"music_asset": ids["a"]},
+            "output": {"resolution": "480p", "format": "mov", "fps": 24}})
+        self.assertEqual(r.status, 202, r)
+        cid = r.json()["composition_id"]
+        done = self.c.wait_status(cid, h.TERMINAL, deadline_s=120)
+        self.assertEqual(done["status"], "SUCCEEDED", done)
+        d = self.c.call("GET", f"/compositions/{cid}/download")
+        self.assertEqual(d.status, 200, d)
+        self.assertEqual(d.json()["content_type"], "video/quicktime")
+        body = h.request("GET", d.json()["download_url"])
+        self.assertEqual(body.status, 200, body)
+        path = os.path.join(h.scratch_dir(), "s3-composition.mov")
+        with open(path, "wb") as f:
+            f.write(body.body)
+        info = h.ffprobe(path)
+        self.assertAlmostEqual(float(info["format"]["duration"]), 1.0,
+                               delta=0.1)
+        self.assertEqual(sorted(s["codec_type"] for s in info["streams"]),
+                         ["audio", "video"])
+
     def test_same_bytes_and_recipe_reused_without_passing_through(self):
         # The upload goes straight to s3rver: vidflow never sees its bytes
         # stream in, so the probe hashes what it fetched; the second job
