@@ -115,7 +115,8 @@ class ClusterAdmin(unittest.TestCase):
             self.assertFalse(n["draining"])
             self.assertEqual(n["slots"], 2)
             self.assertEqual(set(n["kinds"]),
-                             {"probe", "summarize", "sleep", "render"})
+                             {"probe", "summarize", "sleep", "render",
+                              "compose"})
             self.assertEqual(n["busy"], 0)
         # The HTTP route asks the same console: the same nodes, kinds, busy.
         http_nodes = self.coord.nodes()

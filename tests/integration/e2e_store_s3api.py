@@ -40,6 +40,14 @@ small part before the last (EntityTooSmall) and an unknown upload id
 SUCCEEDED. AbortMultipartUpload removes an upload (its parts are gone:
 NoSuchUpload after); a key no job waits for cannot start one.
 
+test_resumable_upload_through_the_api: POST /jobs/{id}/multipart, part
+URLs on request, the parts PUT straight to the store (a tampered URL
+refused), the second part's URL asked for again as after a page reload,
+POST .../complete: the job SUCCEEDED with the bytes. Every bad request is
+a clear 4xx that changes nothing (part ranges, missing or unknown upload
+ids, someone else's job, completing with no part, a job that has its
+upload); DELETE aborts.
+
 test_aws_chunked_upload: a PUT whose body is aws-chunked
 (STREAMING-AWS4-HMAC-SHA256-PAYLOAD; headers signed by botocore, chunks
 signed by the test from AWS's specification): a changed chunk answers 403
@@ -134,6 +142,84 @@ class StoreS3Api(unittest.TestCase):
         attempts = self.c.call("GET", f"/jobs/{jid}/attempts").json()["items"]
         self.assertEqual([a["kind"] for a in attempts],
                          ["probe", "summarize"])
+
+    def test_resumable_upload_through_the_api(self):
+        jid, key = self.new_job()
+        data = self.padded(6 << 20)
+
+        def call(method, path, body=None, status=200, client=None):
+            r = (client or self.c).call(method, path, body)
+            self.assertEqual(r.status, status, f"{method} {path}: {r}")
+            return r.json()
+
+        up = call("POST", f"/jobs/{jid}/multipart", status=201)
+        uid = up["upload_id"]
+        self.assertEqual(up["min_part_size"], 5 << 20)
+        self.assertGreaterEqual(up["part_size"], 5 << 20)
+        urls = call("GET", f"/jobs/{jid}/multipart/parts?upload_id={uid}"
+                           "&numbers=1-2")["parts"]
+        self.assertEqual([p["part_number"] for p in urls], [1, 2])
+        one, two = data[:5 << 20], data[5 << 20:]
+        r = h.request("PUT", h.tamper_url(urls[0]["url"]), one,
+                      {"Content-Length": str(len(one))})
+        self.assertEqual(r.status, 403, r)
+        r = h.request("PUT", urls[0]["url"], one,
+                      {"Content-Length": str(len(one))})
+        self.assertEqual(r.status, 200, r)
+        # A page reload later: the client kept the upload id and asks for
+        # what it still misses.
+        again = call("GET", f"/jobs/{jid}/multipart/parts?upload_id={uid}"
+                            "&numbers=2")["parts"]
+        r = h.request("PUT", again[0]["url"], two,
+                      {"Content-Length": str(len(two))})
+        self.assertEqual(r.status, 200, r)
+        # Bad requests change nothing.
+        for q in ("numbers=0-2", "numbers=3-2", "numbers=1-101",
+                  "numbers=9999-10001", "numbers=x", "numbers=",
+                  "numbers=1--2"):
+            r = self.c.call("GET", f"/jobs/{jid}/multipart/parts?"
+                                   f"upload_id={uid}&{q}")
+            self.assertEqual(r.status, 422, (q, r))
+        for path in (f"/jobs/{jid}/multipart/parts?numbers=1",
+                     f"/jobs/{jid}/multipart/parts?upload_id=a%2Fb&numbers=1"):
+            self.assertEqual(self.c.call("GET", path).status, 422, path)
+        for body in ({}, {"upload_id": 7}, {"upload_id": uid, "x": 1},
+                     {"upload_id": uid, "parts": []},
+                     {"upload_id": uid, "parts": [{"part_number": 0,
+                                                   "etag": "ab"}]},
+                     {"upload_id": uid, "parts": [{"part_number": 1,
+                                                   "etag": "<x>"}]}):
+            r = self.c.call("POST", f"/jobs/{jid}/multipart/complete", body)
+            self.assertEqual(r.status, 422, (body, r))
+        r = self.c.call("POST", f"/jobs/{jid}/multipart/complete",
+                        {"upload_id": "0" * 32})
+        self.assertEqual(r.status, 404, r)
+        other = h.Client(self.server.base)
+        other.login("admin", "admin")
+        theirs = other.create_job("theirs.mp4", "video/mp4")["job_id"]
+        r = self.c.call("POST", f"/jobs/{theirs}/multipart")
+        self.assertEqual(r.status, 404, r)
+        # A second upload of the same job with no part cannot complete;
+        # aborted, it is gone.
+        spare = call("POST", f"/jobs/{jid}/multipart", status=201)["upload_id"]
+        r = self.c.call("POST", f"/jobs/{jid}/multipart/complete",
+                        {"upload_id": spare})
+        self.assertEqual(r.status, 422, r)
+        call("DELETE", f"/jobs/{jid}/multipart?upload_id={spare}")
+        r = self.c.call("DELETE", f"/jobs/{jid}/multipart?upload_id={spare}")
+        self.assertEqual(r.status, 404, r)
+        self.assertEqual(self.c.get_job(jid)["status"], "AWAITING_UPLOAD")
+        done = call("POST", f"/jobs/{jid}/multipart/complete",
+                    {"upload_id": uid})
+        self.assertTrue(done["etag"].endswith("-2"), done)
+        job = self.c.wait_status(jid, h.TERMINAL, deadline_s=60)
+        self.assertEqual(job["status"], "SUCCEEDED", job)
+        got = s3(self.endpoint).get_object(Bucket=BUCKET,
+                                           Key=key)["Body"].read()
+        self.assertEqual(got, data)
+        # The job has its upload: no new one.
+        r = self.c.call("POST", f"/jobs/{jid}/multipart")
+        self.assertEqual(r.status, 409, r)
 
     def test_multipart_calls_one_by_one(self):
         client = s3(self.endpoint)

@@ -115,10 +115,13 @@ messages::presigner_actor presigner_of(node& n, const node_config& cfg) {
 
 namespace {
 
-/// Presigns `method` URLs of objects at the public URL; an empty string
-/// when no keys can be had (the AWS chain is failing).
-std::function<std::string(const std::string&, const std::string&)>
-url_signer_of(const node_config& cfg, const char* method, uint32_t expires) {
+/// Presigns `method` URLs of objects at the public URL, with extra signed
+/// query parameters; an empty string when no keys can be had (the AWS chain
+/// is failing).
+std::function<std::string(const std::string&, const std::string&,
+                          const adapters::sigv4::pairs&)>
+query_signer_of(const node_config& cfg, const char* method,
+                uint32_t expires) {
   adapters::sigv4::presign_params base;
   base.method = method;
   base.creds = {cfg.access_key, cfg.secret_key, {}};
@@ -131,8 +134,10 @@ url_signer_of(const node_config& cfg, const char* method, uint32_t expires) {
   if (cfg.store_aws_credentials)
     keys = s3_keys_of(cfg.summarizer.profile, false);
   return [base, keys, endpoint = cfg.public_url, style = cfg.store_style](
-           const std::string& bucket, const std::string& key) {
+           const std::string& bucket, const std::string& key,
+           const adapters::sigv4::pairs& query) {
     auto p = base;
+    p.query = query;
     if (keys) {
       auto now = keys();
       if (!now)
@@ -145,6 +150,15 @@ url_signer_of(const node_config& cfg, const char* method, uint32_t expires) {
     p.key = key;
     p.now = static_cast<int64_t>(std::time(nullptr));
     return adapters::sigv4::presign_url(p);
+  };
+}
+
+/// `query_signer_of` without extra parameters.
+std::function<std::string(const std::string&, const std::string&)>
+url_signer_of(const node_config& cfg, const char* method, uint32_t expires) {
+  auto sign = query_signer_of(cfg, method, expires);
+  return [sign](const std::string& bucket, const std::string& key) {
+    return sign(bucket, key, {});
   };
 }
 
@@ -161,6 +175,44 @@ upload_presigner_of(const node_config& cfg) {
 std::function<std::string(const std::string&, const std::string&)>
 download_presigner_of(const node_config& cfg) {
   return url_signer_of(cfg, "GET", cfg.outputs_url_expires);
+}
+
+void set_multipart_calls(const node_config& cfg,
+                         adapters::http::api_config& api) {
+  // The built-in store speaks S3 with the node's keys: one client for both.
+  auto s3 = s3_client_config_of(cfg);
+  // Joining the parts of a large file takes a while on the store's side.
+  constexpr int64_t call_ms = 30000;
+  constexpr int64_t complete_ms = 900000;
+  api.multipart_start = [s3](const std::string& bucket, const std::string& key,
+                             const std::string& content_type) {
+    return adapters::s3::create_multipart_upload(s3, bucket, key, content_type,
+                                                 call_ms);
+  };
+  api.multipart_complete =
+    [s3](const std::string& bucket, const std::string& key,
+         const std::string& id,
+         const std::vector<std::pair<uint32_t, std::string>>& parts)
+    -> caf::expected<std::string> {
+    auto done = adapters::s3::complete_multipart_upload(s3, bucket, key, id,
+                                                        parts, complete_ms);
+    if (!done)
+      return std::move(done.error());
+    return done->etag;
+  };
+  api.multipart_abort = [s3](const std::string& bucket, const std::string& key,
+                             const std::string& id) -> caf::error {
+    auto done = adapters::s3::abort_multipart_upload(s3, bucket, key, id,
+                                                     call_ms);
+    return done ? caf::error{} : std::move(done.error());
+  };
+  auto sign = query_signer_of(cfg, "PUT", cfg.presign_expires);
+  api.presign_part = [sign](const messages::job& j, const std::string& id,
+                            uint32_t part) {
+    return sign(j.bucket, j.key,
+                {{"partNumber", std::to_string(part)}, {"uploadId", id}});
+  };
+  api.part_size = std::max<uint64_t>(cfg.part_size, uint64_t{5} << 20);
 }
 
 uint64_t memory_budget_of(uint64_t configured) {

@@ -68,6 +68,11 @@ upload_presigner_of(const node_config& cfg);
 std::function<std::string(const std::string& bucket, const std::string& key)>
 download_presigner_of(const node_config& cfg);
 
+/// Sets the API's resumable-upload calls (`api_config::multipart_*`,
+/// `presign_part`): the store's multipart API with the node's keys.
+void set_multipart_calls(const node_config& cfg,
+                         adapters::http::api_config& api);
+
 /// The memory this node's tasks may use at once, in MiB: `configured`, or
 /// three quarters of the machine's memory (`MemTotal` of /proc/meminfo)
 /// when that is 0; 0 (no limit) if the machine does not say.

@@ -172,6 +172,7 @@ int serve(const std::vector<std::string>& raw_args) {
   api_cfg.accounts = *accounts;
   api_cfg.presign_upload = upload_presigner_of(*cfg);
   api_cfg.presign_download = download_presigner_of(*cfg);
+  set_multipart_calls(*cfg, api_cfg);
   api_cfg.parse_webhook = webhook_parser_of(*cfg);
   api_cfg.uploads = uploads;
   api_cfg.max_connections = limits.http;

@@ -109,6 +109,34 @@ struct api_config {
   std::function<std::string(const vf::messages::job&)> presign_upload;
   /// Lifetime of a presigned URL in seconds, as reported to clients.
   uint32_t presign_expires = 900;
+  /// Resumable uploads (`/jobs/{id}/multipart`): the store's own multipart
+  /// API, called with the node's keys (the built-in store on loopback, or
+  /// the S3 server). Each blocks and runs on a detached actor of the API:
+  /// `multipart_start(bucket, key, content_type)` → the upload id,
+  /// `multipart_complete(bucket, key, upload_id, parts)` → the object's
+  /// ETag (`parts` (number, ETag) as the client listed them; empty: every
+  /// part stored, in order), `multipart_abort(bucket, key, upload_id)`.
+  /// Errors as the store's (`not_found`: no such upload). Unset: the
+  /// routes answer 501.
+  std::function<caf::expected<std::string>(const std::string& bucket,
+                                           const std::string& key,
+                                           const std::string& content_type)>
+    multipart_start;
+  std::function<caf::expected<std::string>(
+    const std::string& bucket, const std::string& key,
+    const std::string& upload_id,
+    const std::vector<std::pair<uint32_t, std::string>>& parts)>
+    multipart_complete;
+  std::function<caf::error(const std::string& bucket, const std::string& key,
+                           const std::string& upload_id)>
+    multipart_abort;
+  /// A presigned PUT of part `part` of upload `upload_id` of job `j`'s key,
+  /// valid `presign_expires` seconds.
+  std::function<std::string(const vf::messages::job& j,
+                            const std::string& upload_id, uint32_t part)>
+    presign_part;
+  /// Part size the API suggests to clients (`store.part_size`).
+  uint64_t part_size = uint64_t{16} << 20;
   /// Returns a presigned GET URL of an output object (`bucket`, `key`),
   /// valid `download_expires` seconds from now. Empty: results list their
   /// outputs without URLs and `GET /jobs/{id}/download/{name}` answers 503.

@@ -56,6 +56,9 @@ struct thread_services {
   /// Password checks sent to `kdf` and not answered yet: bounded, so a
   /// flood of logins queues neither memory nor minutes of CPU.
   size_t kdf_pending = 0;
+  /// A detached actor that makes the API's own calls to the object store
+  /// (multipart uploads: blocking HTTP), `(op, bucket, key, arg)` → text.
+  caf::actor store_calls;
 };
 
 template <class Handle>

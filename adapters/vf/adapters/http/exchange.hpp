@@ -58,12 +58,15 @@ enum class route : uint8_t {
   composition_status,
   composition_download,
   composition_cancel,
+  job_multipart,
+  job_multipart_parts,
+  job_multipart_complete,
   /// Anything else; labelled `unmatched`, never with the raw path.
   unmatched,
 };
 
 /// Number of `route` values.
-constexpr size_t route_count = 42;
+constexpr size_t route_count = 45;
 
 static_assert(static_cast<size_t>(route::unmatched) + 1 == route_count,
               "route_count must match the route enum");
@@ -112,6 +115,9 @@ constexpr std::string_view route_pattern(route x) {
     "/compositions/{id}/status",
     "/compositions/{id}/download",
     "/compositions/{id}/cancel",
+    "/jobs/{id}/multipart",
+    "/jobs/{id}/multipart/parts",
+    "/jobs/{id}/multipart/complete",
     "unmatched",
   }};
   return names[static_cast<size_t>(x)];

@@ -2,6 +2,8 @@
 
 #include "vf/adapters/http/router.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include "caf/event_based_actor.hpp"
 #include "caf/send.hpp"
 
@@ -11,6 +13,7 @@
 #include "vf/adapters/http/routes.hpp"
 #include "vf/messages/errc.hpp"
 
+#include <memory>
 #include <string>
 #include <utility>
 
@@ -25,7 +28,7 @@ std::vector<route_entry> api_routes(const api_config& cfg) {
   }
   for (auto part :
        {auth_routes(), job_routes(), event_routes(), library_routes(),
-        composition_routes(), dead_letter_routes(), admin_routes(),
+        composition_routes(), multipart_routes(), dead_letter_routes(), admin_routes(),
         cluster_routes(), webhook_routes(cfg), ops_routes()})
     result.insert(result.end(), part.begin(), part.end());
   return result;
@@ -44,16 +47,78 @@ caf::behavior password_checker(caf::event_based_actor*) {
   };
 }
 
+// The API's own store calls, `(op, bucket, key, arg)` → text, off the I/O
+// thread (they block on HTTP): `start` (arg: content type) → upload id,
+// `complete` (arg: `{"upload_id", "parts": [[n, etag], ...]}`) → ETag,
+// `abort` (arg: upload id) → "".
+// Keeps its own copies of the calls: a call in progress may outlive the
+// server's state.
+struct store_calls_cfg {
+  decltype(api_config::multipart_start) multipart_start;
+  decltype(api_config::multipart_complete) multipart_complete;
+  decltype(api_config::multipart_abort) multipart_abort;
+};
+
+caf::behavior store_caller(caf::event_based_actor*,
+                           std::shared_ptr<const store_calls_cfg> cfg) {
+  return {
+    [cfg](const std::string& op, const std::string& bucket,
+          const std::string& key,
+          const std::string& arg) -> caf::result<std::string> {
+      try {
+        if (op == "start" && cfg->multipart_start) {
+          auto id = cfg->multipart_start(bucket, key, arg);
+          if (!id)
+            return std::move(id.error());
+          return std::move(*id);
+        }
+        if (op == "complete" && cfg->multipart_complete) {
+          auto doc = nlohmann::json::parse(arg);
+          std::vector<std::pair<uint32_t, std::string>> parts;
+          for (auto& p : doc.at("parts"))
+            parts.emplace_back(p.at(0).get<uint32_t>(),
+                               p.at(1).get<std::string>());
+          auto etag = cfg->multipart_complete(
+            bucket, key, doc.at("upload_id").get<std::string>(), parts);
+          if (!etag)
+            return std::move(etag.error());
+          return std::move(*etag);
+        }
+        if (op == "abort" && cfg->multipart_abort) {
+          if (auto err = cfg->multipart_abort(bucket, key, arg))
+            return err;
+          return std::string{};
+        }
+      } catch (const std::exception& ex) {
+        return messages::make_error(messages::errc::internal,
+                                    std::string{"store call threw: "}
+                                      + ex.what());
+      }
+      return messages::make_error(messages::errc::internal,
+                                  "no store call '" + op + "'");
+    },
+  };
+}
+
 } // namespace
 
 router::router(const api_state& state, common::asio_bridge& bridge,
                boost::asio::io_context& ioc)
   : io_(state, bridge, ioc), routes_(api_routes(state.config)) {
-  io_.kdf = bridge.self()->system().spawn<caf::detached>(password_checker);
+  auto& sys = bridge.self()->system();
+  io_.kdf = sys.spawn<caf::detached>(password_checker);
+  if (state.config.multipart_start)
+    io_.store_calls = sys.spawn<caf::detached>(
+      store_caller, std::make_shared<const store_calls_cfg>(store_calls_cfg{
+                      state.config.multipart_start,
+                      state.config.multipart_complete,
+                      state.config.multipart_abort}));
 }
 
 router::~router() {
   caf::anon_send_exit(io_.kdf, caf::exit_reason::user_shutdown);
+  if (io_.store_calls)
+    caf::anon_send_exit(io_.store_calls, caf::exit_reason::user_shutdown);
 }
 
 void router::handle(const std::shared_ptr<exchange>& ex) {

@@ -48,6 +48,10 @@ std::vector<route_entry> library_routes();
 /// /cancel]]`, `/compositions/cancel-all` (routes_compositions.cpp).
 std::vector<route_entry> composition_routes();
 
+/// `/jobs/{id}/multipart[/parts|/complete]`: resumable uploads
+/// (routes_multipart.cpp).
+std::vector<route_entry> multipart_routes();
+
 /// `GET /cluster/nodes` (routes_cluster.cpp).
 std::vector<route_entry> cluster_routes();
 

@@ -634,6 +634,117 @@ caf::expected<object_info> upload_parts(const client_config& cfg, const call& c,
   return info;
 }
 
+} // namespace
+
+caf::expected<std::string>
+create_multipart_upload(const client_config& cfg, std::string_view bucket,
+                        std::string_view key, const std::string& content_type,
+                        int64_t timeout_ms) {
+  if (auto err = ensure_global_init())
+    return err;
+  auto create = make_call("POST", bucket, key, timeout_ms);
+  create.query = {{"uploads", ""}};
+  create.content_type = content_type;
+  transfer tr;
+  if (auto err = perform(cfg, create, tr))
+    return err;
+  auto id = xml_field(tr.error_body, "UploadId");
+  if (id.empty())
+    return make_error(errc::storage_unavailable,
+                      create.what() + ": CreateMultipartUpload answered no "
+                                      "UploadId");
+  return id;
+}
+
+caf::expected<object_info> complete_multipart_upload(
+  const client_config& cfg, std::string_view bucket, std::string_view key,
+  const std::string& upload_id,
+  const std::vector<std::pair<uint32_t, std::string>>& given,
+  int64_t timeout_ms) {
+  if (auto err = ensure_global_init())
+    return err;
+  std::string done = "<CompleteMultipartUpload>";
+  size_t parts = 0;
+  uint64_t size = 0;
+  for (auto& [number, etag] : given) {
+    done += "<Part><PartNumber>" + std::to_string(number)
+            + "</PartNumber><ETag>\"" + xml_escape(etag)
+            + "\"</ETag></Part>";
+    ++parts;
+  }
+  // Else every part stored, by ListParts pages.
+  std::string marker = "0";
+  while (given.empty()) {
+    auto list = make_call("GET", bucket, key, timeout_ms);
+    list.query = {{"part-number-marker", marker}, {"uploadId", upload_id}};
+    transfer tr;
+    if (auto err = perform(cfg, list, tr))
+      return err;
+    auto& xml = tr.error_body;
+    for (size_t at = xml.find("<Part>"); at != std::string::npos;
+         at = xml.find("<Part>", at + 6)) {
+      auto end = xml.find("</Part>", at);
+      if (end == std::string::npos)
+        break;
+      auto one = xml.substr(at, end - at);
+      auto number = xml_field(one, "PartNumber");
+      auto etag = unquote(xml_field(one, "ETag"));
+      if (etag.rfind("&quot;", 0) == 0 && etag.size() >= 12)
+        etag = etag.substr(6, etag.size() - 12);
+      size += std::strtoull(xml_field(one, "Size").c_str(), nullptr, 10);
+      done += "<Part><PartNumber>" + xml_escape(number)
+              + "</PartNumber><ETag>\"" + xml_escape(etag)
+              + "\"</ETag></Part>";
+      ++parts;
+    }
+    if (xml_field(xml, "IsTruncated") != "true")
+      break;
+    auto next = xml_field(xml, "NextPartNumberMarker");
+    if (next.empty() || next == marker)
+      break;
+    marker = next;
+  }
+  if (parts == 0)
+    return make_error(errc::invalid_argument,
+                      "no part of the upload has been stored yet");
+  done += "</CompleteMultipartUpload>";
+  auto complete = make_call("POST", bucket, key, timeout_ms);
+  complete.query = {{"uploadId", upload_id}};
+  complete.content_type = "application/xml";
+  complete.body = std::move(done);
+  transfer tr;
+  auto err = perform(cfg, complete, tr);
+  if (!err && tr.error_body.find("<Error>") != std::string::npos)
+    err = make_error(errc::storage_unavailable,
+                     complete.what() + ": CompleteMultipartUpload failed: "
+                       + xml_field(tr.error_body, "Code") + " ("
+                       + xml_field(tr.error_body, "Message") + ")");
+  if (err)
+    return err;
+  object_info info;
+  info.size = size;
+  info.etag = unquote(xml_field(tr.error_body, "ETag"));
+  if (info.etag.rfind("&quot;", 0) == 0 && info.etag.size() >= 12)
+    info.etag = info.etag.substr(6, info.etag.size() - 12);
+  return info;
+}
+
+caf::expected<bool>
+abort_multipart_upload(const client_config& cfg, std::string_view bucket,
+                       std::string_view key, const std::string& upload_id,
+                       int64_t timeout_ms) {
+  if (auto err = ensure_global_init())
+    return err;
+  auto del = make_call("DELETE", bucket, key, timeout_ms);
+  del.query = {{"uploadId", upload_id}};
+  transfer tr;
+  if (auto err = perform(cfg, del, tr))
+    return err;
+  return true;
+}
+
+namespace {
+
 /// Runs the PUT `c` with the file `src_path` as its body.
 caf::expected<object_info> upload(const client_config& cfg, const call& c,
                                   const std::string& src_path) {

@@ -151,6 +151,31 @@ caf::expected<std::vector<std::string>>
 list_keys(const client_config& cfg, std::string_view bucket,
           std::string_view prefix, int64_t timeout_ms, size_t limit);
 
+/// CreateMultipartUpload of `bucket`/`key`: the new upload's id. For
+/// clients that send the parts themselves (by presigned URLs); errors as
+/// for `head_object`.
+caf::expected<std::string>
+create_multipart_upload(const client_config& cfg, std::string_view bucket,
+                        std::string_view key, const std::string& content_type,
+                        int64_t timeout_ms);
+
+/// CompleteMultipartUpload with `parts` (number, ETag), or, when it is
+/// empty, with every part ListParts finds, in order: the object's ETag
+/// (unquoted) and size (0 when the parts were given). A part list the
+/// server refuses (too small a part, no parts) is `invalid_argument`, an
+/// unknown upload `not_found`.
+caf::expected<object_info> complete_multipart_upload(
+  const client_config& cfg, std::string_view bucket, std::string_view key,
+  const std::string& upload_id,
+  const std::vector<std::pair<uint32_t, std::string>>& parts,
+  int64_t timeout_ms);
+
+/// AbortMultipartUpload: `true`; `not_found` for an unknown upload.
+caf::expected<bool>
+abort_multipart_upload(const client_config& cfg, std::string_view bucket,
+                       std::string_view key, const std::string& upload_id,
+                       int64_t timeout_ms);
+
 /// Deletes every object under the folder `prefix` (which must end in `/`
 /// and not start with it: a job's `outputs/<id>/`, never the bucket) by
 /// listing and deleting in rounds until the listing is empty; returns how
