@@ -7,6 +7,7 @@
 
 #include "vf/adapters/http/call.hpp"
 #include "vf/messages/atoms.hpp"
+#include "vf/messages/errc.hpp"
 #include "vf/messages/job.hpp"
 
 #include <string>
@@ -36,6 +37,35 @@ void with_visible_job(call& c, Then then) {
         then(r, j);
       },
       [id](reply& r, caf::error& err) { r.fail(err, not_found_job(id)); });
+}
+
+/// Deletes job `j` and everything it made: cancels it first unless it
+/// ended (nothing may store outputs of a deleted job; a job that ended
+/// meanwhile is deleted all the same), then erases its objects and
+/// records; calls `done(reply&, objects_deleted)`, or answers an error
+/// with `missing(id)` for a job that is gone.
+template <class Done, class Missing>
+void cancel_and_erase(reply& r, const messages::job& j, Done done,
+                      Missing missing) {
+  auto erase = [id = j.id, done, missing](reply& r) {
+    r.ask(r.state().handles.registry, atoms::erase_v, id)
+      .then([done](reply& r, uint64_t objects) { done(r, objects); },
+            [id, missing](reply& r, caf::error& err) {
+              r.fail(err, missing(id));
+            });
+  };
+  if (messages::is_terminal(j.status)) {
+    erase(r);
+    return;
+  }
+  r.ask(r.state().handles.orchestrator, atoms::cancel_v, j.id)
+    .then([erase](reply& r, messages::job&) { erase(r); },
+          [erase, id = j.id, missing](reply& r, caf::error& err) {
+            if (messages::errc_of(err) == messages::errc::conflict)
+              erase(r);
+            else
+              r.fail(err, missing(id));
+          });
 }
 
 } // namespace vf::adapters::http

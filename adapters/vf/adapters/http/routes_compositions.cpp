@@ -622,31 +622,15 @@ void cancel_all(call& c) {
 
 void delete_composition(call& c) {
   with_composition(c, [](reply& r, messages::job& j) {
-    auto erase = [id = j.id](reply& r) {
-      r.ask(r.state().handles.registry, atoms::erase_v, id)
-        .then(
-          [id](reply& r, uint64_t objects) {
-            json out{{"composition_id", id},
-                     {"deleted", true},
-                     {"objects_deleted", objects}};
-            r.send(200, out.dump());
-          },
-          [id](reply& r, caf::error& err) { r.fail(err, no_composition(id)); });
-    };
-    if (messages::is_terminal(j.status)) {
-      erase(r);
-      return;
-    }
-    // Stop the render first: nothing may store the output of a deleted
-    // composition.
-    r.ask(r.state().handles.orchestrator, atoms::cancel_v, j.id)
-      .then([erase](reply& r, messages::job&) { erase(r); },
-            [erase, id = j.id](reply& r, caf::error& err) {
-              if (messages::errc_of(err) == errc::conflict)
-                erase(r);
-              else
-                r.fail(err, no_composition(id));
-            });
+    cancel_and_erase(
+      r, j,
+      [id = j.id](reply& r, uint64_t objects) {
+        json out{{"composition_id", id},
+                 {"deleted", true},
+                 {"objects_deleted", objects}};
+        r.send(200, out.dump());
+      },
+      [](std::string_view id) { return no_composition(id); });
   });
 }
 

@@ -424,33 +424,17 @@ void cancel_job(call& c) {
 
 void delete_job(call& c) {
   with_visible_job(c, [](reply& r, messages::job& j) {
-    auto erase = [id = j.id](reply& r) {
-      r.ask(r.state().handles.registry, atoms::erase_v, id)
-        .then(
-          [id](reply& r, uint64_t objects) {
-            std::string out = R"({"job_id":)";
-            append_json_string(out, id);
-            out += R"(,"deleted":true,"objects_deleted":)";
-            out += std::to_string(objects);
-            out += '}';
-            r.send(200, std::move(out));
-          },
-          [id](reply& r, caf::error& err) { r.fail(err, not_found_job(id)); });
-    };
-    if (messages::is_terminal(j.status)) {
-      erase(r);
-      return;
-    }
-    // Stop the work first: nothing may write outputs of a deleted job.
-    r.ask(r.state().handles.orchestrator, atoms::cancel_v, j.id)
-      .then([erase](reply& r, messages::job&) { erase(r); },
-            [erase, id = j.id](reply& r, caf::error& err) {
-              // Conflict: it finished meanwhile; delete it all the same.
-              if (messages::errc_of(err) == errc::conflict)
-                erase(r);
-              else
-                r.fail(err, not_found_job(id));
-            });
+    cancel_and_erase(
+      r, j,
+      [id = j.id](reply& r, uint64_t objects) {
+        std::string out = R"({"job_id":)";
+        append_json_string(out, id);
+        out += R"(,"deleted":true,"objects_deleted":)";
+        out += std::to_string(objects);
+        out += '}';
+        r.send(200, std::move(out));
+      },
+      [](std::string_view id) { return not_found_job(id); });
   });
 }
 

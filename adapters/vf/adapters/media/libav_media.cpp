@@ -259,6 +259,20 @@ std::optional<std::string> reuse_outputs(
   return out.dump();
 }
 
+/// Makes a private folder `<work_dir>/<prefix>-XXXXXX` for one render.
+caf::expected<std::string> make_work_folder(const render_setup& setup,
+                                            const char* prefix) {
+  std::error_code ec;
+  std::filesystem::create_directories(setup.work_dir, ec);
+  auto tmpl = setup.work_dir + "/" + prefix + "-XXXXXX";
+  std::vector<char> buf{tmpl.begin(), tmpl.end()};
+  buf.push_back('\0');
+  if (::mkdtemp(buf.data()) == nullptr)
+    return make_error(errc::storage_unavailable,
+                      "cannot make a work folder under " + setup.work_dir);
+  return std::string{buf.data()};
+}
+
 caf::result<std::string> render_object(
   const object_resolver& resolve, const render_setup& setup,
   const messages::object_ref& obj, const std::string& job_id,
@@ -278,15 +292,10 @@ caf::result<std::string> render_object(
   render_request req;
   if (auto why = parse_render_input(input, req); !why.empty())
     return make_error(errc::invalid_argument, "render input: " + why);
-  std::error_code ec;
-  std::filesystem::create_directories(setup.work_dir, ec);
-  auto tmpl = setup.work_dir + "/render-XXXXXX";
-  std::vector<char> buf{tmpl.begin(), tmpl.end()};
-  buf.push_back('\0');
-  if (::mkdtemp(buf.data()) == nullptr)
-    return make_error(errc::storage_unavailable,
-                      "cannot make a work folder under " + setup.work_dir);
-  folder_guard work{buf.data()};
+  auto folder = make_work_folder(setup, "render");
+  if (!folder)
+    return std::move(folder.error());
+  folder_guard work{std::move(*folder)};
   if (auto reused = reuse_outputs(resolve, setup, obj, job_id, input, outputs,
                                   sources, work.path, timeout, cancel)) {
     if (progress)
@@ -383,15 +392,11 @@ caf::result<std::string> compose_object(
                         "(apt-get install fonts-dejavu-core)");
     return make_error(errc::invalid_argument, "composition: " + why);
   }
+  auto folder = make_work_folder(setup, "compose");
+  if (!folder)
+    return std::move(folder.error());
+  folder_guard work{std::move(*folder)};
   std::error_code ec;
-  std::filesystem::create_directories(setup.work_dir, ec);
-  auto tmpl = setup.work_dir + "/compose-XXXXXX";
-  std::vector<char> buf{tmpl.begin(), tmpl.end()};
-  buf.push_back('\0');
-  if (::mkdtemp(buf.data()) == nullptr)
-    return make_error(errc::storage_unavailable,
-                      "cannot make a work folder under " + setup.work_dir);
-  folder_guard work{buf.data()};
   std::vector<std::string> paths;
   for (size_t i = 0; i < sources.size(); ++i) {
     // The recipe's own object, with the GET the lease relay signed for it.

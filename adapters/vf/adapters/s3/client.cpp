@@ -539,6 +539,43 @@ std::string xml_escape(std::string_view str) {
   return out;
 }
 
+/// An `ETag` element's value without its quotes (plain or as `&quot;`).
+std::string etag_field(const std::string& xml) {
+  auto etag = unquote(xml_field(xml, "ETag"));
+  if (etag.rfind("&quot;", 0) == 0 && etag.size() >= 12)
+    etag = etag.substr(6, etag.size() - 12);
+  return etag;
+}
+
+/// One `<Part>` of a CompleteMultipartUpload body.
+std::string part_xml(const std::string& number, const std::string& etag) {
+  return "<Part><PartNumber>" + xml_escape(number) + "</PartNumber><ETag>\""
+         + xml_escape(etag) + "\"</ETag></Part>";
+}
+
+/// CompleteMultipartUpload of upload `upload_id` of `c`'s object with
+/// `parts` (`<Part>` elements): the object's ETag. S3 may answer 200 and
+/// still fail the completion in the body.
+caf::expected<std::string> send_complete(const client_config& cfg,
+                                         const call& c,
+                                         const std::string& upload_id,
+                                         const std::string& parts) {
+  auto complete = make_call("POST", c.bucket, c.key, c.timeout_ms);
+  complete.query = {{"uploadId", upload_id}};
+  complete.content_type = "application/xml";
+  complete.body = "<CompleteMultipartUpload>" + parts
+                  + "</CompleteMultipartUpload>";
+  transfer tr;
+  if (auto err = perform(cfg, complete, tr))
+    return err;
+  if (tr.error_body.find("<Error>") != std::string::npos)
+    return make_error(errc::storage_unavailable,
+                      c.what() + ": CompleteMultipartUpload failed: "
+                        + xml_field(tr.error_body, "Code") + " ("
+                        + xml_field(tr.error_body, "Message") + ")");
+  return etag_field(tr.error_body);
+}
+
 /// Tells S3 to drop the parts of an upload that will not complete (parts
 /// are stored and billed until then). Best effort: a failure only leaves
 /// what a bucket lifecycle rule cleans up.
@@ -569,7 +606,7 @@ caf::expected<object_info> upload_parts(const client_config& cfg, const call& c,
                       c.what()
                         + ": CreateMultipartUpload answered no "
                           "UploadId");
-  std::string done = "<CompleteMultipartUpload>";
+  std::string done;
   uint64_t offset = 0;
   for (uint64_t number = 1; offset < size; ++number) {
     auto len = std::min(part_size, size - offset);
@@ -605,32 +642,17 @@ caf::expected<object_info> upload_parts(const client_config& cfg, const call& c,
       abort_upload(cfg, c, upload_id);
       return err;
     }
-    done += "<Part><PartNumber>" + std::to_string(number)
-            + "</PartNumber><ETag>\"" + xml_escape(etag) + "\"</ETag></Part>";
+    done += part_xml(std::to_string(number), etag);
     offset += len;
   }
-  done += "</CompleteMultipartUpload>";
-  auto complete = make_call("POST", c.bucket, c.key, c.timeout_ms);
-  complete.query = {{"uploadId", upload_id}};
-  complete.content_type = "application/xml";
-  complete.body = std::move(done);
-  transfer tr;
-  auto err = perform(cfg, complete, tr);
-  // S3 may answer 200 and still fail the completion in the body.
-  if (!err && tr.error_body.find("<Error>") != std::string::npos)
-    err = make_error(errc::storage_unavailable,
-                     c.what() + ": CompleteMultipartUpload failed: "
-                       + xml_field(tr.error_body, "Code") + " ("
-                       + xml_field(tr.error_body, "Message") + ")");
-  if (err) {
+  auto etag = send_complete(cfg, c, upload_id, done);
+  if (!etag) {
     abort_upload(cfg, c, upload_id);
-    return err;
+    return std::move(etag.error());
   }
   object_info info;
   info.size = size;
-  info.etag = unquote(xml_field(tr.error_body, "ETag"));
-  if (info.etag.rfind("&quot;", 0) == 0 && info.etag.size() >= 12)
-    info.etag = info.etag.substr(6, info.etag.size() - 12);
+  info.etag = std::move(*etag);
   return info;
 }
 
@@ -663,14 +685,12 @@ caf::expected<object_info> complete_multipart_upload(
   int64_t timeout_ms) {
   if (auto err = ensure_global_init())
     return err;
-  std::string done = "<CompleteMultipartUpload>";
-  size_t parts = 0;
+  std::string parts;
+  size_t count = 0;
   uint64_t size = 0;
   for (auto& [number, etag] : given) {
-    done += "<Part><PartNumber>" + std::to_string(number)
-            + "</PartNumber><ETag>\"" + xml_escape(etag)
-            + "\"</ETag></Part>";
-    ++parts;
+    parts += part_xml(std::to_string(number), etag);
+    ++count;
   }
   // Else every part stored, by ListParts pages.
   std::string marker = "0";
@@ -687,15 +707,9 @@ caf::expected<object_info> complete_multipart_upload(
       if (end == std::string::npos)
         break;
       auto one = xml.substr(at, end - at);
-      auto number = xml_field(one, "PartNumber");
-      auto etag = unquote(xml_field(one, "ETag"));
-      if (etag.rfind("&quot;", 0) == 0 && etag.size() >= 12)
-        etag = etag.substr(6, etag.size() - 12);
       size += std::strtoull(xml_field(one, "Size").c_str(), nullptr, 10);
-      done += "<Part><PartNumber>" + xml_escape(number)
-              + "</PartNumber><ETag>\"" + xml_escape(etag)
-              + "\"</ETag></Part>";
-      ++parts;
+      parts += part_xml(xml_field(one, "PartNumber"), etag_field(one));
+      ++count;
     }
     if (xml_field(xml, "IsTruncated") != "true")
       break;
@@ -704,28 +718,16 @@ caf::expected<object_info> complete_multipart_upload(
       break;
     marker = next;
   }
-  if (parts == 0)
+  if (count == 0)
     return make_error(errc::invalid_argument,
                       "no part of the upload has been stored yet");
-  done += "</CompleteMultipartUpload>";
-  auto complete = make_call("POST", bucket, key, timeout_ms);
-  complete.query = {{"uploadId", upload_id}};
-  complete.content_type = "application/xml";
-  complete.body = std::move(done);
-  transfer tr;
-  auto err = perform(cfg, complete, tr);
-  if (!err && tr.error_body.find("<Error>") != std::string::npos)
-    err = make_error(errc::storage_unavailable,
-                     complete.what() + ": CompleteMultipartUpload failed: "
-                       + xml_field(tr.error_body, "Code") + " ("
-                       + xml_field(tr.error_body, "Message") + ")");
-  if (err)
-    return err;
+  auto etag = send_complete(cfg, make_call("POST", bucket, key, timeout_ms),
+                            upload_id, parts);
+  if (!etag)
+    return std::move(etag.error());
   object_info info;
   info.size = size;
-  info.etag = unquote(xml_field(tr.error_body, "ETag"));
-  if (info.etag.rfind("&quot;", 0) == 0 && info.etag.size() >= 12)
-    info.etag = info.etag.substr(6, info.etag.size() - 12);
+  info.etag = std::move(*etag);
   return info;
 }
 
