@@ -18,6 +18,7 @@ import unittest
 
 sys.dont_write_bytecode = True
 import vfharness as h  # noqa: E402
+from e2e_events import SSE  # noqa: E402
 
 DONE = ("completed", "failed", "cancelled")
 
@@ -250,6 +251,9 @@ class Compositions(unittest.TestCase):
     def test_3_a_composition_renders(self):
         made = self.ok("POST", "/compositions", self.good_body(), status=202)
         cid = made["composition_id"]
+        # Followed live on the job event stream like any job.
+        sse = SSE(self.server.http_port, f"/jobs/{cid}/events", self.c.token)
+        self.assertEqual(sse.status, 200)
         self.assertIn(made["status"], ("queued", "processing"), made)
         self.assertEqual(made["title"], "Launch teaser")
         self.assertAlmostEqual(made["length"], 3.0)
@@ -259,6 +263,22 @@ class Compositions(unittest.TestCase):
         steps = self.ok("GET", f"/jobs/{cid}")["progress"]["steps"]
         self.assertEqual([s["name"] for s in steps], ["compose"], steps)
         st, seen = self.wait_done(cid)
+        events = []
+        while (e := sse.next()) is not None:
+            events.append(e)
+            if e["event"] == "done":
+                break
+        sse.close()
+        kinds = [e["event"] for e in events]
+        self.assertEqual(kinds[-1], "done", kinds)
+        self.assertEqual(events[-1]["data"]["status"], "SUCCEEDED")
+        states = [e["data"]["status"] for e in events if e["event"] == "state"]
+        self.assertEqual(states[-1], "SUCCEEDED", states)
+        progress = [e["data"] for e in events if e["event"] == "progress"]
+        self.assertTrue(progress, kinds)
+        self.assertEqual([s["name"] for s in progress[-1]["steps"]],
+                         ["compose"], progress[-1])
+        self.assertEqual(progress[-1]["percent"], 100)
         self.assertEqual(st["status"], "completed", st)
         self.assertEqual(st["percent"], 100)
         self.assertTrue(all(s["state"] == "done" for s in st["stages"]), st)
