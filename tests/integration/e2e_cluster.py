@@ -127,12 +127,16 @@ class Cluster(unittest.TestCase):
         detected_s = time.monotonic() - t_kill
         print(f"  {victim.name} gone from /cluster/nodes after "
               f"{detected_s:.1f}s; nodes now {sorted(nodes)}", flush=True)
-        nodes = coord.wait_nodes("w4 registered", lambda ns: "w4" in ns)
+        # A node's workers register one by one: wait for all of w4's.
+        nodes = coord.wait_nodes(
+            "w4 registered", lambda ns: "w4" in ns
+            and ns["w4"]["slots"] == SLOTS)
         # /metrics follows (the gauges are set a moment after the
         # registry changes): a series per node there, none for the dead one.
         end = time.monotonic() + 15
         while True:
             m = client.metrics()
+            nodes = coord.nodes()
             if time.monotonic() > end or (
                     all(h.metric_value(m, "vidflow_node_slots", node=name)
                         == nodes[name]["slots"] for name in nodes)
