@@ -6,5 +6,7 @@ vf_add_unit_test(vf-test-http
     ${CMAKE_CURRENT_LIST_DIR}/http.test.cpp
     ${CMAKE_CURRENT_LIST_DIR}/http_routes.test.cpp
     ${CMAKE_CURRENT_LIST_DIR}/users.test.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/web_app.test.cpp
   LIBS vf::adapters_http vf::actors OpenSSL::Crypto nlohmann_json::nlohmann_json
-  SUITES adapters.http adapters.http_routes adapters.jwt adapters.users)
+  SUITES adapters.http adapters.http_routes adapters.jwt adapters.users
+         adapters.web_app)

@@ -66,9 +66,13 @@ static_assert(std::is_constructible<route_entry, http_method, std::string_view,
 
 CAF_TEST(the API table is valid and labels every route) {
   route_table table{api_routes(with_webhook())};
-  CAF_CHECK_EQUAL(table.size(), route_count - 1);
+  // Every label but `web` (the router serves the app before the table)
+  // and `unmatched`.
+  CAF_CHECK_EQUAL(table.size(), route_count - 2);
   for (size_t i = 0; i + 1 < route_count; ++i) {
     auto r = static_cast<route>(i);
+    if (r == route::web)
+      continue;
     std::string path{route_pattern(r)};
     // A concrete path for the pattern: any id in place of the parameter.
     for (auto name : {"{id}", "{job_id}", "{name}"})

@@ -119,6 +119,14 @@ const std::vector<setting_spec>& serve_specs() {
        "slowest accepted upload in bytes/s over store.rate_window_s (0: off)"},
       {"store.rate_window_s", "--store-rate-window-s", "10",
        "window in seconds over which store.min_rate is averaged"},
+      {"store.cors_origins", "--store-cors-origins", "",
+       "web origins (comma-separated, e.g. https://videos.example.com) whose "
+       "pages may upload to and read from the built-in store in a browser "
+       "(default: the API's own, http://<http.host>:<http.port>, and "
+       "localhost for 127.0.0.1)"},
+      {"web.dir", "--web-dir", "",
+       "serve the web app (/ and /admin) from this folder instead of the "
+       "copy built into the binary (for working on adapters/web)"},
       {"store.multipart_expiry_s", "--store-multipart-expiry-s", "604800",
        "seconds after which a multipart upload never completed is removed "
        "with its parts (built-in store)"},
@@ -707,6 +715,27 @@ caf::expected<node_config> make_node_config(const settings& xs) {
     if (!probe.parse({p}, why))
       return bad(xs, "http.trusted_proxies", why);
   }
+  cfg.store_cors_origins = split_list(xs.str("store.cors_origins"));
+  for (auto& o : cfg.store_cors_origins)
+    if ((o.rfind("http://", 0) != 0 && o.rfind("https://", 0) != 0)
+        || o.find('/', o.find("//") + 2) != std::string::npos
+        || o.find_first_of(" *?#") != std::string::npos)
+      return bad(xs, "store.cors_origins",
+                 "takes origins such as https://videos.example.com (scheme, "
+                 "host and port; no path, no wildcard), got '" + o + "'");
+  if (cfg.store_cors_origins.empty()) {
+    auto port = ":" + std::to_string(cfg.http_port);
+    auto host = cfg.http_host;
+    if (host.find(':') != std::string::npos)
+      host = "[" + host + "]";
+    cfg.store_cors_origins.push_back("http://" + host + port);
+    if (cfg.http_host == "127.0.0.1" || cfg.http_host == "::1"
+        || cfg.http_host == "0.0.0.0" || cfg.http_host == "::")
+      cfg.store_cors_origins.push_back("http://localhost" + port);
+    if (cfg.http_host == "0.0.0.0" || cfg.http_host == "::")
+      cfg.store_cors_origins.push_back("http://127.0.0.1" + port);
+  }
+  cfg.web_dir = xs.str("web.dir");
   VF_TRY(store_conns, xs.uint("store.max_connections", 1, 1000000));
   cfg.store_max_connections = *store_conns;
   VF_TRY(store_per_client, xs.uint("store.max_connections_per_client", 0,
@@ -1088,10 +1117,29 @@ adapters::objectstore::store_config store_config_of(const node_config& cfg) {
   x.min_rate = cfg.store_min_rate;
   x.rate_window = cfg.store_rate_window;
   x.multipart_expiry = cfg.store_multipart_expiry;
+  x.cors_origins = cfg.store_cors_origins;
   x.multipart_sweep = std::min<std::chrono::milliseconds>(
     std::chrono::hours{1}, cfg.store_multipart_expiry / 4);
   return x;
 }
+
+namespace {
+
+/// The origins of the store's presigned URLs: the public URL's, and with
+/// virtual-hosted addressing the bucket's own host in front of it.
+std::vector<std::string> store_origins_of(const node_config& cfg) {
+  auto scheme_end = cfg.public_url.find("//") + 2;
+  auto path = cfg.public_url.find('/', scheme_end);
+  auto origin = cfg.public_url.substr(0, path);
+  std::vector<std::string> result{origin};
+  if (cfg.store_mode == store_mode::s3
+      && cfg.store_style == adapters::s3::addressing::virtual_hosted)
+    result.push_back(origin.substr(0, scheme_end) + cfg.bucket + "."
+                     + origin.substr(scheme_end));
+  return result;
+}
+
+} // namespace
 
 adapters::http::api_config api_config_of(const node_config& cfg) {
   adapters::http::api_config x;
@@ -1124,6 +1172,8 @@ adapters::http::api_config api_config_of(const node_config& cfg) {
     return adapters::webhooks::owner_secret(secret, owner);
   };
   x.max_streams_per_user = cfg.http_max_streams_per_user;
+  x.web_dir = cfg.web_dir;
+  x.web_store_origins = store_origins_of(cfg);
   return x;
 }
 

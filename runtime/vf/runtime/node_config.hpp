@@ -170,6 +170,12 @@ struct node_config {
   size_t http_max_connections_per_client = 128;
   std::chrono::seconds http_idle_timeout{30};
   std::vector<std::string> trusted_proxies;
+  /// Web origins whose pages may call the built-in store from a browser
+  /// (`store.cors_origins`; by default the API's own).
+  std::vector<std::string> store_cors_origins;
+  /// `web.dir`: serve the web app from this folder instead of the copy
+  /// compiled in (development).
+  std::string web_dir;
   /// Connection limits of the built-in store, its header deadline, and the
   /// slowest upload it accepts (bytes/s averaged over a window).
   size_t store_max_connections = 1024;

@@ -14,6 +14,7 @@
 #include "vf/runtime/domain.hpp"
 #include "vf/runtime/dynamodb_edge.hpp"
 #include "vf/runtime/ingest.hpp"
+#include "vf/runtime/job_activity.hpp"
 #include "vf/runtime/ports.hpp"
 #include "vf/runtime/redis_edge.hpp"
 #include "vf/runtime/serve_setup.hpp"
@@ -133,6 +134,14 @@ int serve(const std::vector<std::string>& raw_args) {
     else
       on_job_end = std::move(*dlq_feed);
   }
+  // The admin console's charts: the last hour of ended jobs.
+  auto activity = std::make_shared<job_activity>();
+  on_job_end = [activity, next = std::move(on_job_end)](
+                 const messages::job& j, int64_t ms) {
+    activity->ended(j, ms);
+    if (next)
+      next(j, ms);
+  };
   auto d = spawn_domain(n, *cfg, *stores, seed, std::move(on_job_end));
   // Where object events go: the Redis stream (a consumer below hands them
   // to the orchestrator) or the orchestrator itself.
@@ -173,6 +182,7 @@ int serve(const std::vector<std::string>& raw_args) {
   api_cfg.presign_upload = upload_presigner_of(*cfg);
   api_cfg.presign_download = download_presigner_of(*cfg);
   set_multipart_calls(*cfg, api_cfg);
+  api_cfg.activity = [activity] { return activity->json(); };
   api_cfg.parse_webhook = webhook_parser_of(*cfg);
   api_cfg.uploads = uploads;
   api_cfg.max_connections = limits.http;

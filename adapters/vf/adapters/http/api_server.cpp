@@ -241,6 +241,16 @@ public:
       res_.set(bhttp::field::www_authenticate, "Bearer");
     if (r.retry_after > 0)
       res_.set(bhttp::field::retry_after, std::to_string(r.retry_after));
+    res_.set("X-Content-Type-Options", "nosniff");
+    if (!r.csp.empty()) {
+      res_.set("Content-Security-Policy",
+               beast::string_view{r.csp.data(), r.csp.size()});
+      res_.set("Referrer-Policy", "no-referrer");
+    }
+    if (!r.cache_control.empty())
+      res_.set(bhttp::field::cache_control,
+               beast::string_view{r.cache_control.data(),
+                                  r.cache_control.size()});
     if (!request_id_.empty())
       res_.set("X-Request-ID", request_id_);
     res_.keep_alive(keep_alive_);

@@ -135,6 +135,16 @@ struct api_config {
   std::function<std::string(const vf::messages::job& j,
                             const std::string& upload_id, uint32_t part)>
     presign_part;
+  /// The web app's files are read from this directory on each request
+  /// instead of the copy compiled in (`web.dir`, for development).
+  std::string web_dir;
+  /// Origins of the store's presigned URLs (`http://127.0.0.1:9000`): the
+  /// pages' Content-Security-Policy lets images, media and uploads reach
+  /// them and nothing else.
+  std::vector<std::string> web_store_origins;
+  /// `GET /admin/activity`: the last hour of ended jobs, minute by minute,
+  /// as JSON (the runtime keeps it). Unset: 503.
+  std::function<std::string()> activity;
   /// Part size the API suggests to clients (`store.part_size`).
   uint64_t part_size = uint64_t{16} << 20;
   /// Returns a presigned GET URL of an output object (`bucket`, `key`),

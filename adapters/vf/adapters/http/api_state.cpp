@@ -16,7 +16,8 @@ api_state::api_state(api_config cfg, api_handles hdl,
     metrics(std::move(registry),
             !(config.intake_only || config.ingest_node)),
     limiter(config.rate_limit, config.rate_burst),
-    streams(config.max_streams, config.max_streams_per_user) {
+    streams(config.max_streams, config.max_streams_per_user),
+    web(config.web_dir, web_csp(config.web_store_origins)) {
   if (config.accounts) {
     users = config.accounts;
     return;

@@ -10,6 +10,7 @@
 #include "vf/adapters/http/login_throttle.hpp"
 #include "vf/adapters/http/rate_limiter.hpp"
 #include "vf/adapters/http/stream_limits.hpp"
+#include "vf/adapters/http/web_app.hpp"
 #include "vf/adapters/http/user_table.hpp"
 
 #include <cstdint>
@@ -41,6 +42,8 @@ struct api_state {
   mutable rate_limiter limiter;
   /// Live event streams open, per node and per user; locks internally.
   mutable stream_limits streams;
+  /// The web app's pages and files.
+  web_app web;
 };
 
 } // namespace vf::adapters::http

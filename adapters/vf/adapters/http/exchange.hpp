@@ -61,12 +61,16 @@ enum class route : uint8_t {
   job_multipart,
   job_multipart_parts,
   job_multipart_complete,
+  admin_activity,
+  /// The web app's pages and files (`/`, `/admin`, `/web/...`); not in the
+  /// route table, the router serves them first.
+  web,
   /// Anything else; labelled `unmatched`, never with the raw path.
   unmatched,
 };
 
 /// Number of `route` values.
-constexpr size_t route_count = 45;
+constexpr size_t route_count = 47;
 
 static_assert(static_cast<size_t>(route::unmatched) + 1 == route_count,
               "route_count must match the route enum");
@@ -118,6 +122,8 @@ constexpr std::string_view route_pattern(route x) {
     "/jobs/{id}/multipart",
     "/jobs/{id}/multipart/parts",
     "/jobs/{id}/multipart/complete",
+    "/admin/activity",
+    "/web",
     "unmatched",
   }};
   return names[static_cast<size_t>(x)];
@@ -202,6 +208,11 @@ struct http_response {
   bool challenge = false;
   /// Adds `Retry-After: <seconds>` when non-zero (429 answers).
   uint32_t retry_after = 0;
+  /// A page of the web app: its `Content-Security-Policy` (with
+  /// `Referrer-Policy: no-referrer`); none when empty.
+  std::string_view csp;
+  /// Value of a `Cache-Control` header; none when empty.
+  std::string_view cache_control;
 };
 
 /// How a streamed answer frames its events.

@@ -176,6 +176,8 @@ std::string iso8601(int64_t unix_ms) {
 void append_job_json(std::string& out, const messages::job& x) {
   out += R"({"job_id":)";
   append_json_string(out, x.id);
+  out += R"(,"owner":)";
+  append_json_string(out, x.owner);
   out += R"(,"status":)";
   append_json_string(out, messages::to_string(x.status));
   out += R"(,"created_at":)";

@@ -123,6 +123,18 @@ router::~router() {
 
 void router::handle(const std::shared_ptr<exchange>& ex) {
   auto& req = ex->request();
+  // The web app first: `/` and `/admin` are no API routes. Not on nodes
+  // that serve only intake.
+  if ((req.method == http_method::get || req.method == http_method::head)
+      && !io_.state.config.intake_only) {
+    http_response page;
+    if (io_.state.web.answer(req.path, page)) {
+      ex->set_route(route::web);
+      if (admit(*ex))
+        ex->respond(std::move(page));
+      return;
+    }
+  }
   std::string_view param;
   std::string_view param2;
   auto res = routes_.match(req.path, param, param2);

@@ -75,6 +75,17 @@ void job_detail(call& c) {
       [id](reply& r, caf::error& err) { r.fail(err, not_found_job(id)); });
 }
 
+// The last hour of ended jobs, minute by minute: the console's charts.
+void activity(call& c) {
+  auto& minutes = c.state().config.activity;
+  if (!minutes) {
+    c.error(503, "storage_unavailable",
+            "this node keeps no job activity (it is not a coordinator)");
+    return;
+  }
+  c.send(200, minutes());
+}
+
 void set_intake(call& c, bool pause) {
   if (!has_console(c))
     return;
@@ -127,6 +138,7 @@ std::vector<route_entry> admin_routes() {
   return {{m::get, "/admin/status", access::admin, status},
           {m::get, "/admin/jobs", access::admin, active_jobs},
           {m::get, "/admin/jobs/{id}", access::admin, job_detail},
+          {m::get, "/admin/activity", access::admin, activity},
           {m::post, "/admin/pause", access::admin, pause},
           {m::post, "/admin/resume", access::admin, resume},
           {m::post, "/admin/nodes/{name}/drain", access::admin, drain},

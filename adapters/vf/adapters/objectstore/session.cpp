@@ -238,7 +238,14 @@ void session::on_header(beast::error_code ec) {
   req_.keep_alive = msg.keep_alive();
   req_.body_pending = !header_->is_done();
   req_.request_id = ctx_.next_request_id();
+  req_.cors_origin.clear();
+  if (auto origin = msg[http::field::origin]; !origin.empty())
+    for (auto& allowed : ctx_.config().cors_origins)
+      if (origin == allowed)
+        req_.cors_origin = allowed;
   switch (req_.method) {
+    case http::verb::options:
+      return handle_options();
     case http::verb::put:
       return handle_put();
     case http::verb::get:
@@ -1651,6 +1658,38 @@ void session::send_error(const s3_error& err,
   send(std::move(res));
 }
 
+void session::handle_options() {
+  auto& msg = header_->get();
+  auto method = msg[http::field::access_control_request_method];
+  auto headers = msg[http::field::access_control_request_headers];
+  bool method_ok = method == "GET" || method == "PUT" || method == "HEAD";
+  // Header names are tokens; anything else in the list is refused rather
+  // than echoed.
+  bool headers_ok = headers.size() <= 1024;
+  for (char c : headers)
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+          || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == ','
+          || c == ' '))
+      headers_ok = false;
+  if (req_.cors_origin.empty() || !method_ok || !headers_ok) {
+    std::string why = req_.cors_origin.empty()
+                        ? "This origin may not call the store from a "
+                          "browser (store.cors_origins)"
+                        : "CORS allows GET, PUT and HEAD with plain "
+                          "header names only";
+    req_.cors_origin.clear(); // A refusal says nothing to the browser.
+    return send_error({http::status::forbidden, "AccessForbidden", why});
+  }
+  auto res = std::make_shared<http::response<http::empty_body>>(
+    http::status::ok, req_.http_version);
+  res->set(http::field::access_control_allow_methods, "GET, PUT, HEAD");
+  if (!headers.empty())
+    res->set(http::field::access_control_allow_headers, headers);
+  res->set(http::field::access_control_max_age, "600");
+  res->prepare_payload();
+  send(std::move(res));
+}
+
 template <class Body>
 void session::send(std::shared_ptr<http::response<Body>> res) {
   if (closed_)
@@ -1660,6 +1699,12 @@ void session::send(std::shared_ptr<http::response<Body>> res) {
   res->set(http::field::server, "vidflow-objectstore");
   if (!req_.request_id.empty())
     res->set("x-amz-request-id", req_.request_id);
+  if (!req_.cors_origin.empty()) {
+    res->set(http::field::access_control_allow_origin, req_.cors_origin);
+    res->set(http::field::access_control_expose_headers,
+             "ETag, x-amz-version-id, x-amz-request-id");
+    res->set(http::field::vary, "Origin");
+  }
   stream_.expires_after(ctx_.config().io_timeout);
   auto& msg = *res;
   http::async_write(stream_, msg,

@@ -127,6 +127,9 @@ private:
     std::string key;
     /// Id for `x-amz-request-id` and `<RequestId>`.
     std::string request_id;
+    /// The `Origin` of a browser's request when `cors_origins` has it;
+    /// empty otherwise (the answer then carries no CORS headers).
+    std::string cors_origin;
     /// HTTP version as 10 or 11.
     unsigned http_version = 11;
     /// Whether the client wants the connection kept open.
@@ -293,6 +296,10 @@ private:
   /// DeleteObject: removes the object and its metadata (S3 answers 204
   /// whether or not there was one).
   void handle_delete();
+
+  /// A browser's CORS preflight (OPTIONS): allowed for the configured
+  /// origins and the methods presigned URLs serve.
+  void handle_options();
 
   /// Answers a ListObjectsV2 (`list_objects.hpp`), HeadBucket or
   /// GetBucketLocation, authenticated already.

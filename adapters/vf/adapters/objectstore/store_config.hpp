@@ -78,6 +78,10 @@ struct store_config {
   /// is removed with its parts (`store.multipart_expiry`); checked at
   /// start and then every `multipart_sweep`.
   std::chrono::seconds multipart_expiry{7 * 24 * 3600};
+  /// Web origins (`http://127.0.0.1:8000`) whose pages may call the store
+  /// from a browser (CORS): PUT to a presigned URL, read a part's ETag.
+  /// Exact matches only; empty: no cross-origin calls.
+  std::vector<std::string> cors_origins;
   std::chrono::milliseconds multipart_sweep{3'600'000};
   /// How long the orchestrator may take to acknowledge an ObjectCreated
   /// event before the upload is answered with 503.
