@@ -38,8 +38,9 @@ if [ "$want_test" = 1 ]; then
   # python3-botocore: the Bedrock test checks every request's SigV4
   # signature with AWS's own Python implementation, not ours.
   # python3-boto3: the built-in store's S3 API is tested with boto3 itself.
+  # chromium: the web app is tested in a real headless browser.
   pkgs+=(sqlite3 clang libclang-rt-14-dev openssl iproute2 prometheus
-        redis-server redis-tools python3-botocore python3-boto3)
+        redis-server redis-tools python3-botocore python3-boto3 chromium)
   # Node may come from elsewhere than Debian (with its own npm): only ask
   # apt for it when there is none at all.
   command -v node >/dev/null || pkgs+=(nodejs)
@@ -91,6 +92,10 @@ if [ "$want_test" = 1 ]; then
   # deploy/terraform/aws (Terraform itself is not installable here).
   [ -f "$tools/node_modules/@cdktf/hcl2json/package.json" ] ||
     npm_pkgs+=(@cdktf/hcl2json@0.21.0)
+  # playwright-core: drives Debian's chromium for the web app's tests (it
+  # downloads no browser of its own).
+  [ -f "$tools/node_modules/playwright-core/package.json" ] ||
+    npm_pkgs+=(playwright-core@1.64.1)
   if [ "${#npm_pkgs[@]}" -gt 0 ]; then
     echo "install-deps: npm install ${npm_pkgs[*]} into $tools"
     mkdir -p "$tools"
