@@ -1,6 +1,7 @@
 #define CAF_SUITE adapters.common
 
 #include "vf/adapters/common/lease_journal.hpp"
+#include "vf/adapters/common/upload_meter.hpp"
 #include "vf/messages/errc.hpp"
 #include "vf/messages/task.hpp"
 #include "vf_test.hpp"
@@ -8,6 +9,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <string>
 
 using vf::adapters::common::lease_journal;
@@ -136,4 +138,57 @@ CAF_TEST(a journal in a directory that does not exist fails clearly) {
   CAF_CHECK_NOT_EQUAL(vf::messages::message_of(j.error())
                         .find("/nonexistent-vf-dir/leases.log"),
                       std::string::npos);
+}
+
+CAF_TEST(the upload meter follows single uploads and multipart parts) {
+  auto meter = std::make_shared<vf::adapters::common::upload_meter>();
+  {
+    vf::adapters::common::metered_upload one{meter, "b", "single", uint64_t{100}};
+    one.update(40);
+    auto x = meter->find("b", "single");
+    CAF_REQUIRE(x);
+    CAF_CHECK_EQUAL(x->received, 40u);
+    CAF_CHECK_EQUAL(x->expected, 100u);
+  }
+  CAF_CHECK(!meter->find("b", "single"));
+  // Multipart: declared size, two parts streaming at once, one stored.
+  meter->declare("b", "big", 12);
+  {
+    vf::adapters::common::metered_upload p1{meter, "b", "big", 1u};
+    vf::adapters::common::metered_upload p2{meter, "b", "big", 2u};
+    p1.update(3);
+    p2.update(2);
+    auto got1 = meter->find("b", "big")->received;
+    CAF_CHECK_EQUAL(got1, 5u);
+    p1.update(5);
+    p1.stored(5);
+    // p2's connection drops: its bytes no longer count.
+  }
+  auto x = meter->find("b", "big");
+  CAF_REQUIRE(x);
+  CAF_CHECK_EQUAL(x->received, 5u);
+  CAF_CHECK_EQUAL(x->expected, 12u);
+  {
+    // Part 1 sent again: while it streams it counts as far as it got,
+    // once stored it replaces the first copy, never twice.
+    vf::adapters::common::metered_upload again{meter, "b", "big", 1u};
+    again.update(1);
+    auto got2 = meter->find("b", "big")->received;
+    CAF_CHECK_EQUAL(got2, 1u);
+    again.stored(5);
+  }
+  auto got3 = meter->find("b", "big")->received;
+  CAF_CHECK_EQUAL(got3, 5u);
+  meter->forget("b", "big");
+  CAF_CHECK(!meter->find("b", "big"));
+}
+
+CAF_TEST(the upload meter forgets the stalest multipart upload when full) {
+  vf::adapters::common::upload_meter meter;
+  for (size_t i = 0; i <= vf::adapters::common::upload_meter::max_multipart;
+       ++i)
+    meter.declare("b", "k" + std::to_string(i), 10);
+  CAF_CHECK(!meter.find("b", "k0"));
+  CAF_CHECK(meter.find("b", "k1"));
+  CAF_CHECK(meter.find("b", "k4096"));
 }

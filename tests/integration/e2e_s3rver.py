@@ -34,7 +34,9 @@ LAUNCHER = os.path.join(os.path.dirname(os.path.abspath(__file__)),
 ACCESS_KEY = SECRET_KEY = "S3RVER"  # s3rver's built-in credentials
 
 
-def start_s3rver(port, webhook_url):
+def start_s3rver(port, webhook_url, cors_origin=None):
+    """s3rver on `port` forwarding its events to `webhook_url`; with
+    `cors_origin`, the bucket lets that web origin in (CORS)."""
     node = shutil.which("node")
     problems = []
     if node is None:
@@ -49,7 +51,9 @@ def start_s3rver(port, webhook_url):
                              + "; ".join(problems))
     data = tempfile.mkdtemp(prefix="s3rver-", dir=h.scratch_dir())
     proc = h.Process("s3rver", [node, LAUNCHER, S3RVER_MODULE, str(port),
-                                data, webhook_url, h.WEBHOOK_TOKEN])
+                                data, webhook_url, h.WEBHOOK_TOKEN],
+                     env={"S3RVER_CORS_ORIGIN": cors_origin}
+                     if cors_origin else None)
     end = time.monotonic() + 30
     while time.monotonic() < end:
         if proc.poll() is not None:

@@ -64,6 +64,7 @@ import unittest
 
 sys.dont_write_bytecode = True
 import vfharness as h  # noqa: E402
+from e2e_events import SSE  # noqa: E402
 
 import boto3  # noqa: E402
 import botocore.auth  # noqa: E402
@@ -152,7 +153,14 @@ class StoreS3Api(unittest.TestCase):
             self.assertEqual(r.status, status, f"{method} {path}: {r}")
             return r.json()
 
-        up = call("POST", f"/jobs/{jid}/multipart", status=201)
+        for body in ({"size": 0}, {"size": -1}, {"size": "6"},
+                     {"size": 1 << 50}, {"size": 1.5}, {"bytes": 6}, [1]):
+            r = self.c.call("POST", f"/jobs/{jid}/multipart", body)
+            self.assertEqual(r.status, 422, (body, r))
+        # With its size declared, the upload's progress shows on the job's
+        # event stream part by part.
+        up = call("POST", f"/jobs/{jid}/multipart", {"size": len(data)},
+                  status=201)
         uid = up["upload_id"]
         self.assertEqual(up["min_part_size"], 5 << 20)
         self.assertGreaterEqual(up["part_size"], 5 << 20)
@@ -166,6 +174,20 @@ class StoreS3Api(unittest.TestCase):
         r = h.request("PUT", urls[0]["url"], one,
                       {"Content-Length": str(len(one))})
         self.assertEqual(r.status, 200, r)
+        stream = SSE(self.server.http_port, f"/jobs/{jid}/events",
+                     self.c.token)
+        try:
+            self.assertEqual(stream.status, 200)
+            for _ in range(50):
+                ev = stream.next()
+                self.assertIsNotNone(ev)
+                if ev["event"] == "upload":
+                    break
+            self.assertEqual(ev["event"], "upload", ev)
+            self.assertEqual(ev["data"], {"bytes": len(one),
+                                          "total": len(data)})
+        finally:
+            stream.close()
         # A page reload later: the client kept the upload id and asks for
         # what it still misses.
         again = call("GET", f"/jobs/{jid}/multipart/parts?upload_id={uid}"

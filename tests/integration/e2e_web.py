@@ -20,6 +20,9 @@ console error, failed request, unexpected 4xx/5xx or missing element.
   followed live to done; plays the rendition and seeks (a 206 range
   answer), the view is counted, likes it, finds it first in the library
   sorted by likes. The test then checks on the API what the browser did.
+- multipart: the same resumable upload from the browser straight to
+  s3rver (a node in `s3` mode; the bucket has a CORS rule for the app's
+  origin, as a real bucket needs one).
 - admin: a coordinator with a joined worker node `w1` and a dead letter
   made by an earlier run of the same data directory with every probe
   failing (the cause is gone now). An admin drains and undrains w1,
@@ -39,6 +42,7 @@ import unittest
 sys.dont_write_bytecode = True
 import vfharness as h  # noqa: E402
 import clusterlib as cx  # noqa: E402
+from e2e_s3rver import ACCESS_KEY, SECRET_KEY, start_s3rver  # noqa: E402
 
 USERS = "demo:demo:user,admin:admin:admin"
 TOOLS = os.path.join(h.REPO, "build", "tools")
@@ -260,6 +264,34 @@ class Browser(unittest.TestCase):
             print(f"  user summary: {summary}", file=sys.stderr)
         finally:
             server.stop()
+
+    def test_multipart_upload_to_s3rver_in_s3_mode(self):
+        http_port = h.free_port()
+        s3_port = h.free_port()
+        origin = f"http://127.0.0.1:{http_port}"
+        s3rver = start_s3rver(s3_port, f"{origin}/minio/webhook",
+                              cors_origin=origin)
+        endpoint = f"http://127.0.0.1:{s3_port}"
+        try:
+            server = h.Server(
+                h.binary, http_port=http_port, workers=2,
+                extra_args=("--users", USERS, "--store-mode", "s3",
+                            "--store-endpoint", endpoint,
+                            "--public-url", endpoint, "--bucket", "uploads",
+                            "--access-key", ACCESS_KEY,
+                            "--secret-key", SECRET_KEY))
+            try:
+                run_browser(self, "multipart", server.base,
+                            files={"large": large_clip()})
+                c = server.client()
+                done = [j for j in c.history()
+                        if j["status"] == "SUCCEEDED"]
+                self.assertEqual([j["filename"] for j in done],
+                                 ["large.mp4"], c.history())
+            finally:
+                server.stop()
+        finally:
+            s3rver.stop()
 
     def test_admin_drains_redrives_and_watches(self):
         data = os.path.join(h.scratch_dir(), "admin-data")

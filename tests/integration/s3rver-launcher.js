@@ -8,7 +8,7 @@
 // Records}, with 'Authorization: Bearer <webhookToken>' as MinIO sends its
 // auth_token; 5xx answers and failed connections are redelivered as MinIO
 // does (see deliver). With S3RVER_EXIT_ON_EOF=1 it exits when stdin closes, so a test
-// that dies cannot leave it running.
+// that dies cannot leave it running. S3RVER_CORS_ORIGIN: see corsConfigs.
 //
 // Adapted from shared/reference/s3rver-webhook-launcher.js: the port actually
 // bound is printed, start-up failures exit non-zero, and Key uses the record's
@@ -20,10 +20,25 @@ if (!modPath || port === undefined || !dir) {
   process.exit(2);
 }
 const S3rver = require(modPath);
+
+// With S3RVER_CORS_ORIGIN (the web app's origin), the bucket lets pages of
+// that origin PUT to presigned URLs and read the ETag, as a real S3 bucket
+// with a CORS rule does (docs/web.md); without it, CORS is off.
+function corsConfigs() {
+  const origin = process.env.S3RVER_CORS_ORIGIN;
+  if (!origin) return [];
+  return [Buffer.from(
+    '<CORSConfiguration><CORSRule>' +
+    `<AllowedOrigin>${origin}</AllowedOrigin>` +
+    '<AllowedMethod>GET</AllowedMethod><AllowedMethod>PUT</AllowedMethod>' +
+    '<AllowedMethod>HEAD</AllowedMethod><AllowedHeader>*</AllowedHeader>' +
+    '<ExposeHeader>ETag</ExposeHeader><MaxAgeSeconds>600</MaxAgeSeconds>' +
+    '</CORSRule></CORSConfiguration>')];
+}
 const http = require('http');
 const t0 = Date.now();
 const server = new S3rver({ address: '127.0.0.1', port: Number(port), directory: dir,
-  silent: true, configureBuckets: [{ name: 'uploads' }] });
+  silent: true, configureBuckets: [{ name: 'uploads', configs: corsConfigs() }] });
 server.on('event', (ev) => {
   if (!webhook) return;
   const rec = ev.Records[0];

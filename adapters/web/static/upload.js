@@ -123,7 +123,7 @@ export async function uploadFile(file, outputs, { onProgress = () => {}, onStatu
     onStatus('Creating the job…');
     const job = await createJob(file, outputs);
     onJob(job.job_id);
-    const mp = await api(`/jobs/${encodeURIComponent(job.job_id)}/multipart`, { method: 'POST' });
+    const mp = await api(`/jobs/${encodeURIComponent(job.job_id)}/multipart`, { method: 'POST', body: { size: file.size } });
     rec = { job_id: job.job_id, upload_id: mp.upload_id, part_size: partSize(file.size, mp), parts: {}, started_at: Date.now() };
     saveRecord(file, rec);
   }

@@ -184,7 +184,10 @@ int serve(const std::vector<std::string>& raw_args) {
   set_multipart_calls(*cfg, api_cfg);
   api_cfg.activity = [activity] { return activity->json(); };
   api_cfg.parse_webhook = webhook_parser_of(*cfg);
-  api_cfg.uploads = uploads;
+  // Upload progress on the job event stream comes from the built-in
+  // store; an S3 server's uploads are not seen until they end.
+  if (object_server)
+    api_cfg.uploads = uploads;
   api_cfg.max_connections = limits.http;
   api_cfg.max_connections_per_client = limits.http_per_client;
   api_cfg.check_storage = make_storage_check(cfg->data_dir,

@@ -94,17 +94,44 @@ void store_failed(reply& r, const caf::error& err, const std::string& jid) {
             "the store did not answer (" + what + "); retry shortly", 5);
 }
 
+/// Largest file a multipart upload can make (S3's: 5 TiB).
+constexpr uint64_t max_upload_bytes = uint64_t{5} << 40;
+
 void start(call& c) {
   if (!configured(c))
     return;
-  with_visible_job(c, [](reply& r, messages::job& j) {
+  // Optional body `{"size": bytes}`: the file's size, so that the job's
+  // event stream can tell how far the upload got of how much.
+  uint64_t size = 0;
+  if (!c.request().body.empty()) {
+    auto body = parse_object(c);
+    if (!body)
+      return;
+    for (auto& [k, v] : body->items()) {
+      if (k != "size") {
+        c.error(422, "invalid_argument",
+                "unknown field '" + k.substr(0, 64) + "' (known: size)");
+        return;
+      }
+      if (!v.is_number_unsigned() || v.get<uint64_t>() < 1
+          || v.get<uint64_t>() > max_upload_bytes) {
+        c.error(422, "invalid_argument",
+                "size must be the file's size in bytes, 1 to 5 TiB");
+        return;
+      }
+      size = v.get<uint64_t>();
+    }
+  }
+  with_visible_job(c, [size](reply& r, messages::job& j) {
     if (!waiting(r, j))
       return;
     r.ask(r.services().store_calls, std::string{"start"}, j.bucket, j.key,
           j.content_type)
       .then(
-        [j](reply& r, std::string& id) {
+        [j, size](reply& r, std::string& id) {
           auto& cfg = r.state().config;
+          if (cfg.uploads && size > 0)
+            cfg.uploads->declare(j.bucket, j.key, size);
           json out{{"job_id", j.id},
                    {"upload_id", id},
                    {"part_size", cfg.part_size},

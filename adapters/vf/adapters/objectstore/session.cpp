@@ -684,7 +684,10 @@ void session::store_put(bool expect_continue) {
   }
   chunk_.resize(body_chunk_bytes);
   start_rate_window();
-  if (!req_.output && req_.multipart == request_state::multipart_op::none)
+  if (req_.multipart == request_state::multipart_op::part)
+    metered_ = common::metered_upload{ctx_.config().meter, req_.bucket,
+                                      req_.key, req_.part_number};
+  else if (!req_.output)
     metered_ = common::metered_upload{ctx_.config().meter, req_.bucket,
                                       req_.key,
                                       header_->content_length().value_or(0)};
@@ -837,7 +840,9 @@ void session::fail_body(beast::error_code ec) {
 }
 
 void session::finish_upload() {
-  metered_ = {};
+  // A part counts once it is stored (commit_part); anything else is over.
+  if (req_.multipart != request_state::multipart_op::part)
+    metered_ = {};
   req_.body_pending = false;
   body_.reset();
   if (chunked_) {
@@ -845,6 +850,7 @@ void session::finish_upload() {
     chunked_.reset();
     if (!complete) {
       upload_.reset();
+      metered_ = {};
       return send_error({http::status::bad_request, "IncompleteBody",
                          "The aws-chunked body ended before its final "
                          "chunk"});
@@ -854,12 +860,14 @@ void session::finish_upload() {
   req_.size = upload_->size();
   if (!req_.content_md5.empty() && req_.content_md5 != req_.etag) {
     upload_.reset();
+    metered_ = {};
     return send_error({http::status::bad_request, "BadDigest",
                        "The Content-MD5 you specified did not match what we "
                        "received"});
   }
   if (!req_.signed_sha256.empty() && req_.signed_sha256 != upload_->sha256()) {
     upload_.reset();
+    metered_ = {};
     return send_error({http::status::bad_request, "XAmzContentSHA256Mismatch",
                        "The provided 'x-amz-content-sha256' header does not "
                        "match what was computed"});
@@ -1437,6 +1445,9 @@ void session::join_parts() {
           self->send_error(storage_error(*err));
         return;
       }
+      // Joined: the object's own event takes over from here.
+      if (auto& meter = self->ctx_.config().meter)
+        meter->forget(self->req_.bucket, self->req_.key);
       self->commit_upload();
     });
   };
@@ -1474,6 +1485,10 @@ void session::commit_part() {
     }
     asio::post(self->stream_.get_executor(), [self, err, gone] {
       self->upload_.reset();
+      if (!err && !gone)
+        self->metered_.stored(self->req_.size);
+      else
+        self->metered_ = {};
       if (self->closed_)
         return;
       if (gone)
@@ -1532,6 +1547,8 @@ void session::handle_abort() {
   if (auto err = check_upload())
     return send_error(*err);
   stream_.expires_never();
+  if (auto& meter = ctx_.config().meter)
+    meter->forget(req_.bucket, req_.key);
   auto job = [self = shared_from_this()]() {
     remove_upload(self->ctx_.config().data_dir, self->req_.upload_id);
     asio::post(self->stream_.get_executor(), [self] {
