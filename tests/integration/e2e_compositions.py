@@ -160,6 +160,20 @@ class Compositions(unittest.TestCase):
             detail = self.error("POST", "/assets", 422, "invalid_argument",
                                 body)
             self.assertIn(field, detail)
+        # The caller's assets, listed (newest first), by kind; no job, no
+        # one else's.
+        listed = self.ok("GET", "/assets?limit=100")["items"]
+        ids = {a["asset_id"] for a in listed}
+        self.assertEqual(ids, set(self.assets.values()) | {self.pending})
+        audio = self.ok("GET", "/assets?kind=audio")["items"]
+        self.assertEqual({a["asset_id"] for a in audio},
+                         {aid for name, aid in self.assets.items()
+                          if self.ok("GET", f"/assets/{aid}")["kind"]
+                          == "audio"})
+        self.assertTrue(all(a["kind"] == "audio" for a in audio), audio)
+        self.assertEqual(len(self.ok("GET", "/assets?limit=1")["items"]), 1)
+        for q in ("kind=pdf", "limit=0", "limit=101", "limit=x"):
+            self.error("GET", f"/assets?{q}", 422, "invalid_argument")
         # Assets stay out of the video library; the plain job is in it.
         page = self.ok("GET", "/videos?limit=100")
         self.assertEqual([v["video_id"] for v in page["items"]], [self.job])

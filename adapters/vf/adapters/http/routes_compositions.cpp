@@ -257,6 +257,51 @@ void get_asset(call& c) {
   });
 }
 
+/// `GET /assets[?kind=video|audio|image&limit=N]`: the caller's assets
+/// among their 200 newest jobs, newest first (for pickers: a music menu).
+void list_assets(call& c) {
+  auto query = c.request().query;
+  std::optional<std::string> kind;
+  if (auto k = query_param(query, "kind")) {
+    if (*k != "video" && *k != "audio" && *k != "image") {
+      c.error(422, "invalid_argument", "kind must be video, audio or image");
+      return;
+    }
+    kind = std::string{*k};
+  }
+  uint64_t limit = 50;
+  if (auto l = query_param(query, "limit")) {
+    auto n = parse_decimal(*l, 3);
+    if (!n || *n < 1 || *n > 100) {
+      c.error(422, "invalid_argument", "limit must be 1 to 100");
+      return;
+    }
+    limit = *n;
+  }
+  c.ask(c.state().handles.registry, atoms::history_v, c.who().sub,
+        uint32_t{200})
+    .then([kind, limit,
+           who = c.who()](reply& r, std::vector<messages::job>& jobs) {
+      json items = json::array();
+      for (auto& j : jobs) {
+        if (items.size() >= limit)
+          break;
+        if (j.owner != who.sub || !messages::is_asset_recipe(j.outputs))
+          continue;
+        if (kind && asset_kind(j) != *kind)
+          continue;
+        items.push_back({{"asset_id", j.id},
+                         {"kind", asset_kind(j)},
+                         {"filename", j.filename},
+                         {"status", asset_status(j)},
+                         {"size", j.object.size},
+                         {"created_at", iso8601(j.created_at)}});
+      }
+      json out{{"items", std::move(items)}};
+      r.send(200, out.dump(-1, ' ', false, json::error_handler_t::replace));
+    });
+}
+
 // -- creating a composition ---------------------------------------------------
 
 /// A `POST /compositions` while its sources are looked up one by one.
@@ -640,6 +685,7 @@ std::vector<route_entry> composition_routes() {
   using m = http_method;
   return {
     {m::post, "/assets", access::user, create_asset},
+    {m::get, "/assets", access::user, list_assets},
     {m::get, "/assets/{id}", access::user, get_asset},
     {m::post, "/compositions", access::user, create_composition},
     {m::get, "/compositions", access::user, list_compositions},
