@@ -12,7 +12,8 @@ temporary data folder):
    rate bench/load.py finds) for --minutes, sampling every second the
    jobs ended, jobs in flight and the node's RSS and CPU (its --series CSV).
    Writes DIR/soak.csv and DIR/soak.png (RSS and jobs/s over time, drawn by
-   this script, no plotting library needed) and prints the RSS at the
+   this script, no plotting library needed), keeps the node's log as
+   DIR/soak-node.log and prints the RSS at the
    start, the end and its slope over the second half (MiB per 10 minutes).
 2. In flight: a node whose jobs are a 10-minute `sleep` step on one worker,
    --inflight jobs created and uploaded (vf-loadgen --no-follow): the
@@ -25,6 +26,7 @@ Numbers only; exit 1 only if a run itself broke.
 import argparse
 import csv
 import os
+import shutil
 import struct
 import subprocess
 import sys
@@ -178,6 +180,9 @@ def soak(args, binary, clip):
             return 1
     finally:
         server.stop()
+        # The node's own account of the run (stalls, refusals) stays with
+        # the numbers.
+        shutil.copy(server.log_path, os.path.join(args.out, "soak-node.log"))
     rows = list(csv.DictReader(open(series)))
     t = [float(r["t_s"]) for r in rows]
     rss = [float(r["node_rss_mib"]) for r in rows]

@@ -9,6 +9,12 @@
 //    "user": {"username", "password"}, "admin": {...},
 //    "files": {"small", "large"}, "node", "dead_letter_job"}
 //
+// The user scenario also plays an API outage (page.route aborts every
+// request to the node), drops a file on the drop area (a DataTransfer
+// holding a File, as a real drag and drop hands it over), uses the
+// keyboard only for the login and the file chooser, and makes a
+// composition.
+//
 // Every step saves out_dir/NN-step-name.png. The run fails (exit 1, naming
 // the step and why) on any console error, page error, failed request or
 // response >= 400 that is not on the allow-list below (requests this
@@ -45,7 +51,13 @@ const allow = {
   endedStreams: { on: true, why: 'event streams answered 200 and read to their end', test: (e) => e.kind === 'requestfailed' && e.answered === 200 && /ERR_ABORTED/.test(e.detail) && /\/jobs\/[^/]+\/events$/.test(e.path) },
   // A <video> cancels its own Range requests when it seeks or is removed.
   mediaCancels: { on: true, why: 'media requests the browser cancels itself', test: (e) => e.kind === 'requestfailed' && e.type === 'media' && /ERR_ABORTED/.test(e.detail) },
+  // The requests to the node this script aborts itself while it plays an
+  // API outage (page.route): exactly those URLs, only while it lasts.
+  apiOutage: { on: false, why: 'requests to the node aborted by the simulated outage', test: (e) => e.kind === 'requestfailed' && outage.urls.has(e.url) && (e.console || /ERR_FAILED/.test(e.detail)) },
 };
+
+// The simulated outage: every URL it aborted.
+const outage = { urls: new Set(), aborted: 0 };
 
 const problems = [];
 const seen = { partPuts: {}, ranges: [] };
@@ -71,7 +83,7 @@ function watch(page) {
     // that request's URL with the same allow-list.
     if (/Failed to load resource/.test(m.text()) && url) {
       const u = new URL(url, BASE);
-      if (Object.values(allow).some((a) => a.on && (a.test({ kind: 'requestfailed', method: 'PUT', url, path: u.pathname, type: 'media', detail: 'ERR_ABORTED' }))))
+      if (Object.values(allow).some((a) => a.on && (a.test({ kind: 'requestfailed', console: true, method: 'PUT', url, path: u.pathname, type: 'media', detail: 'ERR_ABORTED' }))))
         return;
     }
     note({ kind: 'console error', url, detail: m.text() });
@@ -152,7 +164,7 @@ async function chooseOutputs({ thumbnails, renditions }) {
 
 // Uploads the large file until part 1 is stored, then reloads the page
 // with the other parts still held back (a closed tab, a lost network).
-async function interruptedLargeUpload() {
+async function interruptedLargeUpload(choose = () => page.getByLabel('Choose video files').setInputFiles(cfg.files.large)) {
   const held = [];
   const partPattern = /[?&]partNumber=\d+/;
   allow.interruptedParts.on = true;
@@ -162,13 +174,70 @@ async function interruptedLargeUpload() {
     return undefined;
   });
   const part1 = page.waitForResponse((r) => r.request().method() === 'PUT' && /[?&]partNumber=1(&|$)/.test(r.url()), { timeout: T.job });
-  await page.getByLabel('Choose video files').setInputFiles(cfg.files.large);
+  await choose();
   const r = await part1;
   check(r.status() === 200, `part 1 answered ${r.status()}`);
   check(r.headers().etag, 'part 1 answered without an ETag the page can read (CORS Access-Control-Expose-Headers)');
   await page.waitForFunction(() => Object.keys(localStorage).some((k) => k.startsWith('vidflow.upload:') && Object.keys(JSON.parse(localStorage.getItem(k)).parts).includes('1')), null, { timeout: T.short });
   check(held.length >= 1, 'no later part was sent while part 1 went up');
   return { held: held.length };
+}
+
+// Presses Tab until the focus is on `selector` (at most `max` times).
+async function tabTo(selector, max = 40) {
+  for (let i = 0; i < max; ++i) {
+    await page.keyboard.press('Tab');
+    if (await page.evaluate((sel) => document.activeElement && document.activeElement.matches(sel), selector)) return i + 1;
+  }
+  throw new Error(`${max} presses of Tab never reached ${selector}`);
+}
+
+async function keyboardLogin(who) {
+  await page.goto(BASE + '/');
+  await page.getByLabel('Username').waitFor({ timeout: T.short });
+  // Start from nothing focused: the field must be reachable by Tab.
+  await page.evaluate(() => document.activeElement && document.activeElement.blur());
+  const tabs = await tabTo('#login-user');
+  await page.keyboard.type(who.username);
+  await page.keyboard.press('Tab');
+  check(await page.evaluate(() => document.activeElement.id) === 'login-password', 'Tab from Username does not lead to Password');
+  await page.keyboard.type(who.password);
+  await page.keyboard.press('Enter');
+  return tabs;
+}
+
+// Drops `file` on the drop area as a browser does: one DataTransfer with
+// a File of the file's bytes, handed to dragenter, dragover and drop.
+// Answers what the page did with each event.
+async function dropFile(file, name) {
+  const zone = page.locator('.dropzone');
+  await zone.waitFor({ timeout: T.short });
+  const dt = await page.evaluateHandle(({ b64, name: n }) => {
+    const bin = atob(b64);
+    const bytes = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; ++i) bytes[i] = bin.charCodeAt(i);
+    const t = new DataTransfer();
+    t.items.add(new File([bytes], n, { type: 'video/mp4', lastModified: Date.now() }));
+    return t;
+  }, { b64: fs.readFileSync(file).toString('base64'), name });
+  const fire = (type) => zone.evaluate((el, [t, d]) => {
+    const ev = new DragEvent(t, { bubbles: true, cancelable: true, composed: true, dataTransfer: d });
+    const target = el.querySelector('p') || el; // over a child, as a pointer would be
+    target.dispatchEvent(ev);
+    return { cancelled: ev.defaultPrevented, dragging: el.classList.contains('dragging') };
+  }, [type, dt]);
+  const enter = await fire('dragenter');
+  const over = await fire('dragover');
+  const dropped = await fire('drop');
+  // A drop beside the area must not let the browser open the file in place
+  // of the app.
+  const beside = await page.evaluate((d) => {
+    const ev = new DragEvent('drop', { bubbles: true, cancelable: true, dataTransfer: d });
+    document.querySelector('h1').dispatchEvent(ev);
+    return ev.defaultPrevented;
+  }, dt);
+  await dt.dispose();
+  return { enter, over, dropped, beside };
 }
 
 async function resumeLargeUpload() {
@@ -186,13 +255,22 @@ async function userScenario(summary) {
   const small = path.basename(cfg.files.small);
   const large = path.basename(cfg.files.large);
   let smallJob = '';
-  await step('login', async () => {
-    await login(cfg.user);
+  await step('login-keyboard', async () => {
+    summary.login_tabs = await keyboardLogin(cfg.user);
     await page.getByRole('heading', { name: 'Upload', level: 1 }).waitFor({ timeout: T.short });
+    // The keyboard user lands on the new page's heading, not on nothing.
+    const at = await page.evaluate(() => `${document.activeElement.tagName} ${document.activeElement.textContent}`);
+    check(at === 'H1 Upload', `after logging in the focus is on ${at}, not on the heading`);
   });
-  await step('upload-small', async () => {
+  await step('upload-drop', async () => {
     await chooseOutputs({ thumbnails: ['small'], renditions: ['240p'] });
-    await page.getByLabel('Choose video files').setInputFiles(cfg.files.small);
+    const d = await dropFile(cfg.files.small, small);
+    check(d.enter.cancelled && d.over.cancelled, `the drop area did not accept the drag (dragenter cancelled: ${d.enter.cancelled}, dragover: ${d.over.cancelled}); a browser would refuse the drop`);
+    // (A DataTransfer made by a script keeps dropEffect "none", so the
+    // page's dropEffect cannot be checked here.)
+    check(d.enter.dragging && d.over.dragging, `the drop area does not show that files are over it (on dragenter: ${d.enter.dragging}, on dragover: ${d.over.dragging})`);
+    check(d.dropped.cancelled && !d.dropped.dragging, 'the drop was not taken (or the area still shows a drag)');
+    check(d.beside, 'a file dropped beside the drop area is left to the browser, which would open it in place of the app');
     const item = uploadOf(small);
     await item.waitFor({ timeout: T.short });
     await waitDone(item);
@@ -200,11 +278,23 @@ async function userScenario(summary) {
     await item.getByText(/Rendition 240p\s*done/).waitFor({ timeout: T.short });
     await item.getByText(/Thumbnail small\s*done/).waitFor({ timeout: T.short });
     await item.getByRole('progressbar', { name: `Processing of ${small}` }).waitFor({ timeout: T.short });
+    check(await page.locator('li.upload').count() === 1, `${await page.locator('li.upload').count()} uploads started by one drop`);
     summary.small_job = smallJob;
   });
-  await step('multipart-part1-stored', async () => {
+  await step('keyboard-choose-large', async () => {
+    // Keyboard only: Tab to the file input (its label shows the focus
+    // ring), Space opens the file chooser. The file goes up in parts,
+    // held after the first.
     phase = 'before-reload';
-    Object.assign(summary, await interruptedLargeUpload());
+    await page.evaluate(() => document.activeElement && document.activeElement.blur());
+    await tabTo('#file-input');
+    const ring = await page.locator('label[for="file-input"]').evaluate((l) => getComputedStyle(l).outlineWidth);
+    check(ring === '3px', `the focused file input's label has no focus ring (outline ${ring})`);
+    Object.assign(summary, await interruptedLargeUpload(async () => {
+      const chooser = page.waitForEvent('filechooser', { timeout: T.short });
+      await page.keyboard.press('Space');
+      await (await chooser).setFiles(cfg.files.large);
+    }));
   });
   await step('reload-mid-upload', async () => {
     allow.reloadStreams.on = true;
@@ -271,12 +361,112 @@ async function userScenario(summary) {
     await first.getByRole('link', { name: small }).waitFor({ timeout: T.short });
     await first.getByText(/1 like\b/).waitFor({ timeout: T.short });
   });
+  await userOutage(summary, small);
+  await userComposition(summary, small, smallJob);
   await step('phone', async () => {
     await page.setViewportSize({ width: 390, height: 844 });
     await page.getByRole('link', { name: 'Upload' }).click();
     await page.getByRole('button', { name: 'Log out' }).waitFor({ timeout: T.short });
     const wide = await page.evaluate(() => document.documentElement.scrollWidth);
     check(wide <= 390, `the page is ${wide} px wide at a 390 px viewport`);
+  });
+}
+
+// The API goes away while the user is logged in (every request to the
+// node aborted, /healthz included): the banner says so, the page keeps
+// what it showed; the API comes back: the banner goes by itself and the
+// page that was asked for during the outage loads.
+async function userOutage(summary, small) {
+  const banner = page.getByRole('alert').filter({ hasText: /Cannot reach vidflow/ });
+  const toNode = (url) => url.origin === BASE;
+  const abort = (route) => {
+    outage.urls.add(route.request().url());
+    ++outage.aborted;
+    return route.abort('failed');
+  };
+  let t0 = 0;
+  await step('api-down', async () => {
+    await page.getByRole('link', { name: 'Jobs' }).click();
+    await page.getByRole('heading', { name: 'Jobs', level: 1 }).waitFor({ timeout: T.short });
+    await page.getByRole('link', { name: `Details of ${small}` }).first().waitFor({ timeout: T.short });
+    check(!(await banner.isVisible()), 'the outage banner shows before any outage');
+    allow.apiOutage.on = true;
+    await page.route(toNode, abort);
+    t0 = Date.now();
+    await page.getByRole('link', { name: 'Library' }).click();
+    await banner.waitFor({ timeout: T.short });
+    // Still down 2 s later: the /healthz polls fail too and the banner stays.
+    await page.waitForRequest((r) => new URL(r.url()).pathname === '/healthz', { timeout: T.short });
+    check(await banner.isVisible(), 'the banner went while the API was still down');
+    check(await page.locator('#api-down').getAttribute('role') === 'alert', 'the banner is not role=alert');
+    // Not blank: the page shown before the outage stays, with its data.
+    await page.getByRole('heading', { name: 'Jobs', level: 1 }).waitFor({ timeout: 100 });
+    check(await page.getByRole('link', { name: `Details of ${small}` }).first().isVisible(), 'the jobs table went blank during the outage');
+    check(outage.urls.has(`${BASE}/healthz`) && [...outage.urls].some((u) => u.startsWith(`${BASE}/videos`)), `the outage did not catch both /videos and /healthz: ${[...outage.urls].join(' ')}`);
+    summary.outage_banner_ms = Date.now() - t0;
+  });
+  await step('api-back', async () => {
+    await page.unroute(toNode, abort);
+    const t1 = Date.now();
+    await banner.waitFor({ state: 'hidden', timeout: T.short });
+    // The library asked for during the outage loads without a click.
+    await page.getByRole('heading', { name: 'Library', level: 1 }).waitFor({ timeout: T.short });
+    await page.locator('ul.grid > li').getByRole('link', { name: small }).first().waitFor({ timeout: T.short });
+    allow.apiOutage.on = false;
+    summary.outage = { aborted: outage.aborted, urls: outage.urls.size, recovered_ms: Date.now() - t1, total_ms: Date.now() - t0 };
+  });
+}
+
+// A composition from the small video (trimmed, with a text) at 480p.
+async function userComposition(summary, small, smallJob) {
+  const title = 'Browser teaser';
+  let id = '';
+  await step('composition-form', async () => {
+    await page.getByRole('link', { name: 'Compositions' }).click();
+    await page.getByRole('heading', { name: 'Compositions', level: 1 }).waitFor({ timeout: T.short });
+    await page.getByLabel('Title').fill(title);
+    await page.getByLabel('Video from your library').selectOption(smallJob);
+    await page.getByRole('button', { name: 'Add clip' }).click();
+    await page.getByLabel('Start (s) of clip 1').fill('0.5');
+    await page.getByLabel('End (s) of clip 1').fill('2.5');
+    await page.getByRole('button', { name: 'Add text' }).click();
+    await page.getByLabel('Text 1', { exact: true }).fill('Made in the browser');
+    await page.getByLabel('Position of text 1').selectOption('top_center');
+    await page.getByLabel('To (s), text 1').fill('2');
+    await page.getByLabel('Resolution').selectOption('480p');
+    await page.getByLabel('Format').selectOption('mp4');
+  });
+  await step('composition-submitted', async () => {
+    const posted = page.waitForResponse((r) => r.request().method() === 'POST' && new URL(r.url()).pathname === '/compositions', { timeout: T.short });
+    await page.getByRole('button', { name: 'Make the composition' }).click();
+    const r = await posted;
+    check(r.status() === 202, `POST /compositions answered ${r.status()}: ${await r.text()}`);
+    const sent = r.request().postDataJSON();
+    const clip = sent.clips && sent.clips[0];
+    check(sent.clips.length === 1 && clip.job_id === smallJob && clip.start === 0.5 && clip.end === 2.5, `clips sent: ${JSON.stringify(sent.clips)}`);
+    check(sent.overlays.length === 1 && sent.overlays[0].text === 'Made in the browser' && sent.overlays[0].position === 'top_center' && sent.overlays[0].end === 2, `overlays sent: ${JSON.stringify(sent.overlays)}`);
+    check(sent.output.resolution === '480p' && sent.output.format === 'mp4', `output sent: ${JSON.stringify(sent.output)}`);
+    id = (await r.json()).composition_id;
+    check(/^[0-9a-f-]{36}$/.test(id), `no composition id in ${await r.text()}`);
+    await page.getByRole('progressbar', { name: `Progress of ${title}` }).waitFor({ timeout: T.short });
+    summary.composition = id;
+  });
+  await step('composition-done', async () => {
+    const box = page.locator(`[data-composition="${id}"]`);
+    await box.getByText(/^Done — 100 %$/).waitFor({ timeout: T.job });
+    const link = box.getByRole('link', { name: 'Download the composition' });
+    await link.waitFor({ timeout: T.short });
+    await box.getByText(/854×480, 0:02/).waitFor({ timeout: T.short });
+    const url = await link.getAttribute('href');
+    const got = await page.request.get(url);
+    check(got.status() === 200, `the download link answered ${got.status()}`);
+    const body = await got.body();
+    check(body.length > 1000 && body.subarray(4, 8).toString('latin1') === 'ftyp', `the download is not an MP4 (${body.length} bytes)`);
+    summary.composition_bytes = body.length;
+    // In the list, finished, with its download button.
+    const row = page.getByRole('row').filter({ hasText: title });
+    await row.getByText('Done', { exact: true }).waitFor({ timeout: T.short });
+    await row.getByRole('button', { name: `Download ${title}` }).waitFor({ timeout: T.short });
   });
 }
 

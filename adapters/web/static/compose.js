@@ -3,13 +3,14 @@
 // submit, follow it, download it; the list of the user's compositions.
 
 import { api, describeError, sleep } from './api.js';
-import { fmtDuration, fmtTime, h, message, progressBar, replace, statusBadge } from './dom.js';
+import { fmtDuration, fmtTime, h, message, progressBar, replace, statusBadge, statusWords } from './dom.js';
 import { putBlob } from './upload.js';
 
 const POSITIONS = ['top_left', 'top_center', 'top_right', 'center_left', 'center', 'center_right', 'bottom_left', 'bottom_center', 'bottom_right'];
 const ENDED = new Set(['completed', 'failed', 'cancelled']);
 
-// Music assets uploaded during this visit (the API has no list of assets).
+// Music: audio assets uploaded during this visit, and the ready ones of
+// earlier visits (GET /assets?kind=audio).
 const musicAssets = [];
 let seq = 0;
 
@@ -58,8 +59,16 @@ export async function compositionsPage(signal) {
   const musicStatus = h('p', { 'aria-live': 'polite', class: 'muted' });
   const musicPick = h('select', { id: 'music-pick' });
   const drawMusic = () => replace(musicPick, h('option', { value: '' }, 'No music'),
-    musicAssets.map((a) => h('option', { value: a.asset_id, selected: a === musicAssets[musicAssets.length - 1] }, a.filename)));
+    musicAssets.map((a) => h('option', { value: a.asset_id, selected: !a.earlier && a === musicAssets[musicAssets.length - 1] }, a.filename)));
   drawMusic();
+  // Offered, never chosen for the user: an earlier upload starts unselected.
+  api('/assets', { query: { kind: 'audio', limit: 100 } }).then((answer) => {
+    const known = new Set(musicAssets.map((a) => a.asset_id));
+    for (const a of answer.items || []) {
+      if (a.status === 'ready' && !known.has(a.asset_id)) musicAssets.unshift({ asset_id: a.asset_id, filename: a.filename, earlier: true });
+    }
+    drawMusic();
+  }).catch(() => { /* the banner tells when the API is away; the menu keeps what it has */ });
   const musicFile = h('input', { type: 'file', id: 'music-file', accept: 'audio/*,.m4a,.mp3,.wav,.aac,.ogg', onchange: async (e) => {
     const file = e.target.files[0];
     e.target.value = '';
@@ -206,7 +215,7 @@ export async function compositionsPage(signal) {
 // Polls GET /compositions/{id}/status until it ends; then a download link.
 async function followComposition(id, title, where, signal, onEnd) {
   const bar = progressBar(`Progress of ${title}`);
-  const box = h('div', { class: 'card' }, h('h3', {}, title), bar.el);
+  const box = h('div', { class: 'card', 'data-composition': id }, h('h3', {}, title), bar.el);
   where.replaceChildren(box);
   for (;;) {
     let s;
@@ -217,7 +226,7 @@ async function followComposition(id, title, where, signal, onEnd) {
       bar.set(bar.bar.value, describeError(err));
       return;
     }
-    bar.set(s.percent, `${s.status}${s.stage ? `: ${s.stage}` : ''} — ${s.percent} %`);
+    bar.set(s.percent, `${statusWords(s.status)}${s.stage ? `: ${s.stage}` : ''} — ${s.percent} %`);
     if (ENDED.has(s.status)) break;
     await sleep(1000, signal);
     if (signal.aborted) return;

@@ -86,6 +86,13 @@ export function statusWords(status) {
     FAILED: 'Failed',
     CANCELLED: 'Cancelled',
     EXPIRED: 'Expired (the upload never arrived)',
+    // Compositions (GET /compositions) have their own lower-case states.
+    pending: 'Waiting to start',
+    queued: 'Queued',
+    processing: 'Processing',
+    completed: 'Done',
+    failed: 'Failed',
+    cancelled: 'Cancelled',
   }[status] || status;
 }
 

@@ -61,15 +61,23 @@ function buildUploadView() {
     start([...input.files]);
     input.value = '';
   });
-  drop.addEventListener('dragover', (e) => {
+  // Files dragged over the area: accept them (cancelling dragenter and
+  // dragover is what lets the drop happen) and show it.
+  const over = (e) => {
+    if (!carriesFiles(e)) return;
     e.preventDefault();
+    e.dataTransfer.dropEffect = 'copy';
     drop.classList.add('dragging');
-  });
-  drop.addEventListener('dragleave', () => drop.classList.remove('dragging'));
+  };
+  drop.addEventListener('dragenter', over);
+  drop.addEventListener('dragover', over);
+  // dragleave also fires when the pointer moves onto a child of the area.
+  drop.addEventListener('dragleave', (e) => { if (!drop.contains(e.relatedTarget)) drop.classList.remove('dragging'); });
   drop.addEventListener('drop', (e) => {
     e.preventDefault();
     drop.classList.remove('dragging');
-    start([...e.dataTransfer.files]);
+    const files = [...(e.dataTransfer ? e.dataTransfer.files : [])];
+    if (files.length) start(files);
   });
   return h('section', { 'aria-labelledby': 'page-title' },
     h('h1', { id: 'page-title', tabindex: -1 }, 'Upload'),
@@ -77,6 +85,21 @@ function buildUploadView() {
     drop,
     h('h2', {}, 'Your uploads'),
     list);
+}
+
+function carriesFiles(e) {
+  return Boolean(e.dataTransfer) && [...(e.dataTransfer.types || [])].includes('Files');
+}
+
+// A file dropped anywhere but on the drop area would make the browser open
+// it in place of the app, losing the session and the uploads under way: the
+// page refuses such drops (the drop area's own listeners run first).
+for (const type of ['dragenter', 'dragover', 'drop']) {
+  window.addEventListener(type, (e) => {
+    if (e.defaultPrevented || !carriesFiles(e)) return;
+    e.preventDefault();
+    if (type !== 'drop') e.dataTransfer.dropEffect = 'none';
+  });
 }
 
 // Two uploads at a time; the rest wait their turn.
@@ -398,10 +421,15 @@ async function route() {
   }
   if (token !== routing) return;
   main.removeAttribute('aria-busy');
+  // Where the focus was before the old page goes: on a control (a nav link,
+  // the login form, a link of the old page) it moves to the new heading;
+  // on nothing (the first load) it stays there.
+  const active = document.activeElement;
+  const focused = active && active !== document.body && active !== main;
   main.replaceChildren(page);
   const title = main.querySelector('h1');
   document.title = `${title ? title.textContent : 'vidflow'} — vidflow`;
-  if (title && document.activeElement && document.activeElement !== document.body && !main.contains(document.activeElement)) title.focus();
+  if (title && focused && (!main.contains(document.activeElement) || document.activeElement === main)) title.focus();
 }
 
 async function start(note = '') {
@@ -419,5 +447,9 @@ async function start(note = '') {
 
 window.addEventListener('hashchange', route);
 window.addEventListener('vf:expired', () => start('Your session ended. Log in again.'));
-window.addEventListener('vf:recovered', () => { if (currentUser() && !location.hash.startsWith('#/upload')) route(); });
+// Back from an outage: reload the page's data. Not the upload page (kept
+// across pages, its uploads go on) nor the compositions page (that would
+// throw away a composition being put together; its waiting requests are
+// sent again by themselves).
+window.addEventListener('vf:recovered', () => { if (currentUser() && location.hash && !/^#\/(upload|compositions)\b/.test(location.hash)) route(); });
 start();

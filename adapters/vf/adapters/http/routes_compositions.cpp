@@ -257,6 +257,22 @@ void get_asset(call& c) {
   });
 }
 
+/// Reads `limit` (1 to 100) of the query into `limit`, which keeps its
+/// default when there is none; answers 422 and returns false when it is
+/// bad.
+bool page_limit(call& c, uint64_t& limit) {
+  auto l = query_param(c.request().query, "limit");
+  if (!l)
+    return true;
+  auto n = parse_decimal(*l, 3);
+  if (!n || *n < 1 || *n > 100) {
+    c.error(422, "invalid_argument", "limit must be 1 to 100");
+    return false;
+  }
+  limit = *n;
+  return true;
+}
+
 /// `GET /assets[?kind=video|audio|image&limit=N]`: the caller's assets
 /// among their 200 newest jobs, newest first (for pickers: a music menu).
 void list_assets(call& c) {
@@ -270,14 +286,8 @@ void list_assets(call& c) {
     kind = std::string{*k};
   }
   uint64_t limit = 50;
-  if (auto l = query_param(query, "limit")) {
-    auto n = parse_decimal(*l, 3);
-    if (!n || *n < 1 || *n > 100) {
-      c.error(422, "invalid_argument", "limit must be 1 to 100");
-      return;
-    }
-    limit = *n;
-  }
+  if (!page_limit(c, limit))
+    return;
   c.ask(c.state().handles.registry, atoms::history_v, c.who().sub,
         uint32_t{200})
     .then([kind, limit,
@@ -453,14 +463,8 @@ void list_compositions(call& c) {
   }
   uint64_t limit = 20;
   uint64_t offset = 0;
-  if (auto l = query_param(query, "limit")) {
-    auto n = parse_decimal(*l, 3);
-    if (!n || *n < 1 || *n > 100) {
-      c.error(422, "invalid_argument", "limit must be 1 to 100");
-      return;
-    }
-    limit = *n;
-  }
+  if (!page_limit(c, limit))
+    return;
   if (auto o = query_param(query, "offset")) {
     auto n = parse_decimal(*o, 3);
     if (!n || *n > 199) {
