@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds vidflow with AddressSanitizer + UndefinedBehaviorSanitizer (gcc) in
 # a separate build directory and runs every CTest test except the fuzzers
-# (unit, integration, end-to-end) under them. Used by `make sanitize`.
+# and the browser tests (label `browser`, see tests/integration/e2e.cmake)
+# — unit, integration, end-to-end — under them. Used by `make sanitize`.
 #
 #   tests/sanitize.sh [--build-dir DIR] [-- CTEST_ARGS...]
 #
@@ -57,6 +58,6 @@ echo "sanitize: UBSAN_OPTIONS=$UBSAN_OPTIONS"
 echo "sanitize: LSAN_OPTIONS=$LSAN_OPTIONS"
 rc=0
 "$root/tests/run-ctest.sh" "$build_dir" --output-on-failure --timeout 900 \
-  -LE fuzz "${ctest_args[@]}" || rc=$?
+  -LE "fuzz|browser" "${ctest_args[@]}" || rc=$?
 echo "sanitize: tests took $(($(date +%s) - built)) s (exit $rc)"
 exit "$rc"
