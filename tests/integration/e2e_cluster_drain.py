@@ -13,7 +13,8 @@ Batch 1 (40 jobs): mid-run, `vidflow worker --drain --name w1
 --cluster-admin-key admin.secret` (an operator's command) is run from
 outside (an 'admin' certificate from the same CA). While it runs,
 /cluster/nodes shows w1 `draining: true`; it prints "node w1: N leased
-task(s) left" (N > 0 at first) and exits 0 with "drained; told it to
+task(s) left" (N: what w1 held then, which the attempt ledger must
+agree with) and exits 0 with "drained; told it to
 leave"; the w1 process then leaves by itself (exit 0) and drops out of
 /cluster/nodes. w1 has no worker_lost attempt and none of its attempts
 was leased to it after the drain took effect (the ledger's `leased_at`,
@@ -190,10 +191,9 @@ class ClusterDrain(unittest.TestCase):
         if "node w1 drained; told it to leave" not in out:
             problems.append(f"--drain printed no 'node w1 drained; told it "
                             f"to leave': {out!r}")
-        if not left or left[0] == 0 or left[-1] != 0:
-            problems.append(f"--drain progress lines {left}: expected a "
-                            f"first count > 0 (w1 held leases mid-run) "
-                            f"falling to 0: {out!r}")
+        if not left or left[-1] != 0:
+            problems.append(f"--drain progress lines {left}: expected "
+                            f"counts falling to 0: {out!r}")
         if seen_draining is None:
             problems.append(f"/cluster/nodes never showed w1 draining:true "
                             f"while --drain ran ({polls} polls in "
@@ -243,6 +243,18 @@ class ClusterDrain(unittest.TestCase):
         if late:
             problems.append(f"{len(late)} attempt(s) leased to w1 after the "
                             f"drain finished at {drained_ms}: {brief(late)}")
+        # The first count is what w1 held when the drain took effect: 0 only
+        # if the ledger has no w1 attempt running then (w1 may be between
+        # steps, e.g. on a slow ASan build once the sleep steps are done).
+        running = [r for r in on_w1 if first_line_ms is not None
+                   and r["leased_at"] <= first_line_ms
+                   and (r["finished_at"] <= 0
+                        or r["finished_at"] > first_line_ms)]
+        if left and left[0] == 0 and running:
+            problems.append(f"--drain said w1 held 0 leases, but the ledger "
+                            f"has {len(running)} w1 attempt(s) running at "
+                            f"its first line ({first_line_ms}): "
+                            f"{brief(running)}")
         after_first = [r for r in on_w1 if first_line_ms is not None
                        and r["leased_at"] > first_line_ms]
         if after_first:
