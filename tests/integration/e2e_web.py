@@ -207,11 +207,10 @@ class Pages(unittest.TestCase):
                          "Access-Control-Request-Method": "DELETE"},
                         {"Origin": self.server.base,
                          "Access-Control-Request-Method": "PUT",
-                         "Access-Control-Request-Headers": "x\r\nevil"}):
-            try:
-                r = h.request("OPTIONS", store, headers=headers)
-            except ValueError:
-                continue  # the client refuses to send a header with CR LF
+                         "Access-Control-Request-Headers":
+                             "content-type, x-a:b;<script>"}):
+            # (A header name list the store would not echo back as is.)
+            r = h.request("OPTIONS", store, headers=headers)
             self.assertEqual(r.status, 403, f"{headers}: {r!r}")
             self.assertNotIn("access-control-allow-origin", r.headers)
 
