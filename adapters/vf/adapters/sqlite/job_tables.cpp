@@ -96,12 +96,11 @@ constexpr const char* select_active_sql
 constexpr const char* count_by_status_sql
   = "SELECT status, COUNT(*) FROM jobs GROUP BY status";
 
-// One owner's rows only, through jobs_by_owner: the per-user limits of
-// POST /jobs. object_size is 0 until an upload was claimed.
+// The per-user limits of POST /jobs: one row the schema's triggers keep
+// (owner_usage; object_size is 0 until an upload was claimed).
 constexpr const char* usage_by_owner_sql
-  = "SELECT COALESCE(SUM(status IN ('AWAITING_UPLOAD', 'SUBMITTED', "
-    "'PROCESSING')), 0), COALESCE(SUM(CASE WHEN purged_at = 0 THEN "
-    "object_size ELSE 0 END), 0) FROM jobs WHERE owner = ?1";
+  = "SELECT COALESCE((SELECT in_flight FROM owner_usage WHERE owner = ?1), "
+    "0), COALESCE((SELECT bytes FROM owner_usage WHERE owner = ?1), 0)";
 
 constexpr const char* insert_result_sql
   = "INSERT OR IGNORE INTO results (job_id, metadata, summary, created_at, "

@@ -291,6 +291,45 @@ constexpr std::array<const char*, schema_version> migrations{{
     CREATE INDEX jobs_succeeded_by_owner ON jobs (owner, created_at)
       WHERE status = 'SUCCEEDED';
   )sql",
+  // 12 -> 13: each owner's usage (jobs in flight, bytes stored) kept by
+  // triggers in the same transaction as the job rows, so the per-user
+  // limits of POST /jobs read one row instead of every job the user ever
+  // made (that scan grew the CPU per job with the user's history).
+  R"sql(
+    CREATE TABLE owner_usage (
+      owner     TEXT    PRIMARY KEY NOT NULL,
+      in_flight INTEGER NOT NULL DEFAULT 0,
+      bytes     INTEGER NOT NULL DEFAULT 0
+    );
+    INSERT INTO owner_usage (owner, in_flight, bytes)
+      SELECT owner,
+             SUM(status IN ('AWAITING_UPLOAD', 'SUBMITTED', 'PROCESSING')),
+             SUM(CASE WHEN purged_at = 0 THEN object_size ELSE 0 END)
+      FROM jobs GROUP BY owner;
+    CREATE TRIGGER owner_usage_added AFTER INSERT ON jobs BEGIN
+      INSERT INTO owner_usage (owner, in_flight, bytes)
+        VALUES (NEW.owner, (NEW.status IN ('AWAITING_UPLOAD', 'SUBMITTED', 'PROCESSING')), (CASE WHEN NEW.purged_at = 0 THEN NEW.object_size ELSE 0 END))
+        ON CONFLICT (owner) DO UPDATE SET
+          in_flight = in_flight + excluded.in_flight,
+          bytes = bytes + excluded.bytes;
+    END;
+    CREATE TRIGGER owner_usage_changed
+      AFTER UPDATE OF owner, status, object_size, purged_at ON jobs BEGIN
+      UPDATE owner_usage SET in_flight = in_flight - (OLD.status IN ('AWAITING_UPLOAD', 'SUBMITTED', 'PROCESSING')),
+                             bytes = bytes - (CASE WHEN OLD.purged_at = 0 THEN OLD.object_size ELSE 0 END)
+        WHERE owner = OLD.owner;
+      INSERT INTO owner_usage (owner, in_flight, bytes)
+        VALUES (NEW.owner, (NEW.status IN ('AWAITING_UPLOAD', 'SUBMITTED', 'PROCESSING')), (CASE WHEN NEW.purged_at = 0 THEN NEW.object_size ELSE 0 END))
+        ON CONFLICT (owner) DO UPDATE SET
+          in_flight = in_flight + excluded.in_flight,
+          bytes = bytes + excluded.bytes;
+    END;
+    CREATE TRIGGER owner_usage_removed AFTER DELETE ON jobs BEGIN
+      UPDATE owner_usage SET in_flight = in_flight - (OLD.status IN ('AWAITING_UPLOAD', 'SUBMITTED', 'PROCESSING')),
+                             bytes = bytes - (CASE WHEN OLD.purged_at = 0 THEN OLD.object_size ELSE 0 END)
+        WHERE owner = OLD.owner;
+    END;
+  )sql",
 }};
 
 /// Runs a single-value PRAGMA (or query) and returns its text result.

@@ -25,7 +25,8 @@ class database;
 /// - 10: `jobs.callback_url` and the callback `deliveries` (a trigger).
 /// - 11: `jobs.request_id`.
 /// - 12: the video library (`video_counts`, `video_likes`).
-constexpr int64_t schema_version = 12;
+/// - 13: `owner_usage` (per-user jobs in flight and bytes, by triggers).
+constexpr int64_t schema_version = 13;
 
 /// Sets the connection PRAGMAs the store's promises rest on: WAL journal,
 /// `synchronous=FULL` (a commit is on disk before its reply) and a busy
