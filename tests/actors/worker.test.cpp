@@ -33,8 +33,8 @@ struct fake_media_state {
 fake_media_actor::behavior_type
 fake_media(fake_media_actor::stateful_pointer<fake_media_state> self) {
   return {
-    [=](atoms::probe, const messages::object_ref& obj, uint32_t,
-        uint64_t lease) -> result<std::string> {
+    [=](atoms::probe, const messages::object_ref& obj, const std::string&,
+        uint32_t, uint64_t lease) -> result<std::string> {
       if (obj.key == "hang") {
         auto rp = self->make_response_promise<std::string>();
         self->state.held.emplace(lease, rp);

@@ -292,6 +292,62 @@ CAF_TEST(a composition can be a mov) {
   CAF_CHECK_GREATER(out->bytes, 0u);
 }
 
+CAF_TEST(a still picture is shown for its clip length without sound) {
+  auto& m = the_media();
+  if (!m.error.empty())
+    CAF_FAIL(m.error);
+  // A red 400x300 PNG with a blue one after it in the same file: only the
+  // first picture is shown (and read).
+  auto red = m.dir + "/red.png";
+  auto blue = m.dir + "/blue.png";
+  auto log = m.dir + "/ffmpeg.log";
+  for (auto [color, path] : {std::pair{"red", red}, std::pair{"blue", blue}})
+    CAF_REQUIRE(run(std::string{"ffmpeg -nostdin -v error -y -f lavfi -i "
+                                "color=c="}
+                    + color + ":size=400x300 -frames:v 1 '" + path + "' 2>>'"
+                    + log + "'"));
+  auto pictures = m.dir + "/two-pictures.png";
+  {
+    std::ofstream f{pictures, std::ios::binary};
+    f << read_all(red) << read_all(blue);
+  }
+  auto req = m.request(m.dir + "/still.mp4");
+  compose_clip still{pictures, 0, 1.5};
+  still.still = true;
+  req.clips = {still, compose_clip{m.a, 0.5, 1.5}};
+  auto out = compose_file(req);
+  if (!out)
+    CAF_FAIL(message_of(out.error()));
+  CAF_CHECK_LESS(std::abs(out->duration - 2.5), 0.1);
+  // The picture all along its 1.5 s, pillarboxed (4:3 in 16:9), then the
+  // clip; in ffmpeg's gray red is about 76, blue about 29, black 0.
+  auto mean = [&](double at, int x, int w) {
+    auto px = region(out->path, at, x, 230, w, 20);
+    double sum = 0;
+    for (char c : px)
+      sum += static_cast<unsigned char>(c);
+    return px.empty() ? -1.0 : sum / static_cast<double>(px.size());
+  };
+  auto early = mean(0.1, 417, 20);
+  auto late = mean(1.3, 417, 20);
+  auto edge = mean(1.3, 0, 40);
+  CAF_MESSAGE("gray at 0.1 s " << early << ", at 1.3 s " << late
+                               << ", left edge " << edge);
+  CAF_CHECK_LESS(std::abs(early - 76), 10.0);
+  CAF_CHECK_LESS(std::abs(late - 76), 10.0);
+  CAF_CHECK_LESS(edge, 8.0);
+  // A picture has no sound: silence under it, the clip's tone after.
+  CAF_CHECK_LESS(rms(out->path, 0.2, 1.0), 0.01);
+  CAF_CHECK_GREATER(rms(out->path, 1.7, 0.6), 0.05);
+  // A video named as a picture is refused, and leaves no file.
+  req.output_path = m.dir + "/not-still.mp4";
+  req.clips[0].path = m.a;
+  auto bad = compose_file(req);
+  CAF_REQUIRE(!bad);
+  CAF_CHECK_EQUAL(errc_of(bad.error()), errc::bad_media);
+  CAF_CHECK(!fs::exists(req.output_path));
+}
+
 CAF_TEST(every broken rule is refused naming its field) {
   auto& m = the_media();
   if (!m.error.empty())

@@ -115,6 +115,21 @@ CAF_TEST(a good request becomes a recipe the worker reads back) {
   CAF_CHECK_EQUAL(req.video_bitrate, 1500000);
   // The worker refuses a task whose sources do not match the recipe.
   CAF_CHECK(!media::parse_composition(recipe, {"/a", "/b"}, req).empty());
+  // A still picture is marked on its source by the server, and only a
+  // boolean counts.
+  CAF_CHECK(!req.clips[1].still);
+  auto doc = json::parse(recipe);
+  doc["composition"]["sources"][1]["still"] = true;
+  CAF_REQUIRE_EQUAL(media::parse_composition(doc.dump(), {"/a", "/b", "/c"},
+                                             req),
+                    std::string{});
+  CAF_CHECK(req.clips[1].still);
+  CAF_CHECK(!req.clips[0].still);
+  doc["composition"]["sources"][1]["still"] = "yes";
+  CAF_REQUIRE_EQUAL(media::parse_composition(doc.dump(), {"/a", "/b", "/c"},
+                                             req),
+                    std::string{});
+  CAF_CHECK(!req.clips[1].still);
 }
 
 CAF_TEST(defaults fill what a request leaves out) {
@@ -262,4 +277,10 @@ CAF_TEST(a compose output is checked against the recipe) {
   CAF_CHECK_GREATER(
     media::estimate_render_cost(stored_recipe(plan4k), "", 2).memory_mb,
     cost.memory_mb);
+  // A still picture counts at its own size: 30 megapixels, 8 bytes each.
+  auto with_picture = json::parse(recipe);
+  with_picture["composition"]["sources"][0]["still"] = true;
+  with_picture["composition"]["sources"][0]["pixels"] = 30'000'000;
+  auto pictured = media::estimate_render_cost(with_picture.dump(), "", 2);
+  CAF_CHECK_GREATER_OR_EQUAL(pictured.memory_mb, cost.memory_mb + 228);
 }

@@ -67,6 +67,9 @@ struct clip_set {
   std::string empty_file;          // 0 bytes
   std::string text_file;           // plain text
   std::string unknown_codec_avi;   // video FourCC no decoder knows
+  std::string png;                 // one 208x144 picture each
+  std::string jpeg;
+  std::string webp;
 
   clip_set() = default;
   clip_set(const clip_set&) = delete;
@@ -154,7 +157,13 @@ void make_clips(clip_set& cs) {
                     " caf\xc3\xa9 \x01"
                     "end' -metadata:s:v:0 'language=fre'",
                 cs.odd_tags_mkv)
-      && ffmpeg("-i '" + cs.h264_mp4 + "' -an -c:v copy", plain_avi);
+      && ffmpeg("-i '" + cs.h264_mp4 + "' -an -c:v copy", plain_avi)
+      && ffmpeg("-f lavfi -i testsrc=size=208x144 -frames:v 1",
+                cs.png = at("picture.png"))
+      && ffmpeg("-f lavfi -i testsrc=size=208x144 -frames:v 1",
+                cs.jpeg = at("picture.jpg"))
+      && ffmpeg("-f lavfi -i testsrc=size=208x144 -frames:v 1 -c:v libwebp",
+                cs.webp = at("picture.webp"));
   if (!ok)
     return;
   auto cut = [&](const std::string& from, const char* name) {
@@ -735,6 +744,74 @@ CAF_TEST(a confined input gives libavformat no path and no nested open) {
     CAF_CHECK(!is_confined_format(av_find_input_format(name)));
 }
 
+CAF_TEST(an image asset probes as one still picture and nothing else) {
+  const auto& cs = clips();
+  using vf::adapters::media::probe_file_as;
+  for (auto [path, codec] :
+       {std::pair{cs.png, "png"}, std::pair{cs.jpeg, "mjpeg"},
+        std::pair{cs.webp, "webp"}}) {
+    CAF_MESSAGE("picture " << path);
+    auto res = probe_file_as(path, "uploads/a/picture", 10s, nullptr, true);
+    CAF_REQUIRE(res);
+    auto doc = json::parse(*res);
+    CAF_CHECK_EQUAL(doc["streams"].size(), 1u);
+    CAF_CHECK_EQUAL(doc["streams"][0]["codec_name"].get<std::string>(),
+                    std::string{codec});
+    CAF_CHECK_EQUAL(doc["streams"][0]["width"].get<int>(), 208);
+    CAF_CHECK_EQUAL(doc["streams"][0]["height"].get<int>(), 144);
+    // The same picture as a video upload stays bad media.
+    auto msg = require_error(probe_file_as(path, "uploads/v/picture", 10s),
+                             errc::bad_media);
+    CAF_CHECK(contains(msg, "not a media file: uploads/v/picture"));
+  }
+  // A video, a sound, text or noise is not a picture, and says what to send.
+  for (auto* path : {&cs.h264_mp4, &cs.mp3, &cs.text_file, &cs.random_bytes}) {
+    CAF_MESSAGE("not a picture: " << *path);
+    auto msg = require_error(
+      probe_file_as(*path, "uploads/a/picture", 10s, nullptr, true),
+      errc::bad_media);
+    CAF_CHECK(contains(msg, "not a picture: uploads/a/picture"));
+    CAF_CHECK(contains(msg, "PNG, JPEG or WebP"));
+  }
+  // Too wide to decode in one allocation we allow: refused at the probe.
+  auto wide = clips().dir + "/wide.png";
+  CAF_REQUIRE(run("ffmpeg -nostdin -v error -y -f lavfi -i "
+                  "color=c=blue:size=9000x16 -frames:v 1 '"
+                  + wide + "'"));
+  auto too_big = require_error(
+    probe_file_as(wide, "uploads/a/wide.png", 10s, nullptr, true),
+    errc::bad_media);
+  CAF_CHECK(contains(too_big, "9000x16 pixels"));
+  // Over the pixel budget: the decoder is stopped before it allocates.
+  auto big = clips().dir + "/big.png";
+  CAF_REQUIRE(run("ffmpeg -nostdin -v error -y -f lavfi -i "
+                  "color=c=blue:size=8000x5000 -frames:v 1 '"
+                  + big + "'"));
+  CAF_CHECK(contains(require_error(probe_file_as(big, "uploads/a/big.png", 10s,
+                                                 nullptr, true),
+                                   errc::bad_media),
+                     "megapixels"));
+  // A PNG named like an image sequence is read as the one PNG it is:
+  // the name never reaches libavformat, so image2 never runs.
+  auto named = probe_file_as(hostile().image2_pattern, "uploads/a/frame%d.png",
+                             10s, nullptr, true);
+  CAF_REQUIRE(named);
+  auto named_doc = json::parse(*named);
+  CAF_CHECK_EQUAL(named_doc["format"]["format_name"].get<std::string>(),
+                  "png_pipe");
+  CAF_CHECK_EQUAL(named_doc["streams"].size(), 1u);
+  using vf::adapters::media::is_allowed_format;
+  using vf::adapters::media::media_kind;
+  for (auto* name : {"png_pipe", "jpeg_pipe", "webp_pipe"}) {
+    CAF_CHECK(is_allowed_format(av_find_input_format(name),
+                                media_kind::still_image));
+    CAF_CHECK(!is_allowed_format(av_find_input_format(name), media_kind::av));
+  }
+  for (auto* name : {"image2", "mp4", "gif", "tiff_pipe", "svg_pipe"})
+    CAF_CHECK(!is_allowed_format(av_find_input_format(name),
+                                 media_kind::still_image));
+}
+
 CAF_TEST(text files are bad media with a reason) {
   auto msg = require_error(probe_file(clips().text_file, 10s), errc::bad_media);
   CAF_MESSAGE(msg);
@@ -795,14 +872,15 @@ struct actor_fixture {
   caf::actor_system sys{cfg};
   caf::scoped_actor self{sys};
 
-  /// Sends `(probe, obj, timeout_ms, lease)` and waits for the reply.
+  /// Sends `(probe, obj, input, timeout_ms, lease)` and waits for the reply.
   caf::expected<std::string> probe(const vf::messages::media_actor& hdl,
                                    const std::string& key,
                                    uint32_t timeout_ms = 10000,
-                                   uint64_t lease = 1) {
+                                   uint64_t lease = 1,
+                                   const std::string& input = "") {
     vf::messages::object_ref obj{"uploads", key, "v1", "etag", 0, {}, {}};
     caf::expected<std::string> result{std::string{}};
-    self->request(hdl, 30s, vf::atoms::probe_v, obj, timeout_ms, lease)
+    self->request(hdl, 30s, vf::atoms::probe_v, obj, input, timeout_ms, lease)
       .receive([&](const std::string& js) { result = js; },
                [&](const caf::error& err) { result = err; });
     return result;
@@ -829,6 +907,8 @@ CAF_TEST(media actor resolves then probes) {
         throw std::runtime_error("resolver exploded");
       if (obj.key == "uploads/j4/foreign.mp4")
         return caf::make_error(caf::sec::request_timeout);
+      if (obj.key == "uploads/j5/picture.png")
+        return cs.png;
       return vf::messages::make_error(errc::not_found, "no object " + obj.key);
     }).media;
   auto res = probe(media, "uploads/j1/clip.mp4");
@@ -849,6 +929,19 @@ CAF_TEST(media actor resolves then probes) {
   require_error(probe(media, "uploads/j1/clip.mp4", 0), errc::timeout);
   // Still alive and answering after all of the above.
   CAF_CHECK(probe(media, "uploads/j1/clip.mp4"));
+  // An image asset's input asks for a picture: a video is refused.
+  msg = require_error(probe(media, "uploads/j1/clip.mp4", 10000, 3,
+                            R"({"asset":"image"})"),
+                      errc::bad_media);
+  CAF_CHECK(contains(msg, "not a picture"));
+  CAF_CHECK(probe(media, "uploads/j1/clip.mp4", 10000, 4,
+                  R"({"asset":"video"})"));
+  auto pic = probe(media, "uploads/j5/picture.png", 10000, 5,
+                   R"({"asset":"image"})");
+  CAF_REQUIRE(pic);
+  CAF_CHECK_EQUAL(json::parse(*pic)["format"]["format_name"].get<std::string>(),
+                  "png_pipe");
+  require_error(probe(media, "uploads/j5/picture.png"), errc::bad_media);
   self->send_exit(media, caf::exit_reason::user_shutdown);
 }
 
@@ -883,7 +976,8 @@ CAF_TEST(a probe adds the SHA - 256 of an upload that came without one) {
     "uploads", "uploads/j1/clip.mp4", "v1", "etag", 0,
     {},        std::string(64, 'a')};
   self
-    ->request(media, 30s, vf::atoms::probe_v, obj, uint32_t{10000}, uint64_t{2})
+    ->request(media, 30s, vf::atoms::probe_v, obj, std::string{},
+              uint32_t{10000}, uint64_t{2})
     .receive(
       [&](const std::string& js) {
         CAF_CHECK(!json::parse(js)["format"].contains("sha256"));

@@ -12,6 +12,7 @@ One server for the class; tests run in name order.
 
 import copy
 import os
+import subprocess
 import sys
 import time
 import unittest
@@ -36,7 +37,9 @@ class Compositions(unittest.TestCase):
                 ("small", "h264_aac_320.mp4", "video", "video/mp4"),
                 ("bars", "h264_only.mp4", "video", "video/mp4"),
                 ("tone", "audio_only.m4a", "audio", "audio/mp4"),
-                ("long", "long_720p.mp4", "video", "video/mp4")):
+                ("long", "long_720p.mp4", "video", "video/mp4"),
+                ("poster", "picture.png", "image", "image/png"),
+                ("photo", "picture.jpg", "image", "image/jpeg")):
             cls.assets[name] = cls.make_asset(cls.c, name, clip, kind, ctype)
         # A plain job's upload is a source too (by job_id).
         job = cls.c.create_job("plain.mp4", "video/mp4")
@@ -336,6 +339,120 @@ class Compositions(unittest.TestCase):
         self.assertEqual([(a["kind"], a["ok"]) for a in attempts],
                          [("compose", True)])
         type(self).completed = cid
+
+    def wait_failed_asset(self, aid, deadline_s=60):
+        end = time.monotonic() + deadline_s
+        while True:
+            a = self.ok("GET", f"/assets/{aid}")
+            if a["status"] not in ("processing", "awaiting_upload"):
+                return a
+            self.assertLess(time.monotonic(), end, a)
+            time.sleep(0.05)
+
+    def test_3b_a_still_picture_is_a_clip(self):
+        a = self.ok("GET", f"/assets/{self.assets['poster']}")
+        self.assertEqual((a["status"], a["kind"]), ("ready", "image"), a)
+        self.assertEqual((a["width"], a["height"]), (400, 300), a)
+        self.assertEqual((a["has_video"], a["has_audio"]), (True, False), a)
+        body = {"title": "poster first",
+                "clips": [{"asset_id": self.assets["poster"], "start": 0,
+                           "end": 1.5},
+                          {"asset_id": self.assets["wide"], "start": 0,
+                           "end": 1},
+                          {"asset_id": self.assets["photo"], "start": 0,
+                           "end": 0.5}],
+                "output": {"resolution": "480p", "fps": 24}}
+        made = self.ok("POST", "/compositions", body, status=202)
+        self.assertAlmostEqual(made["length"], 3.0)
+        st, _ = self.wait_done(made["composition_id"])
+        self.assertEqual(st["status"], "completed", st)
+        d = self.ok("GET", f"/compositions/{made['composition_id']}/download")
+        got = h.request("GET", d["download_url"])
+        self.assertEqual(got.status, 200)
+        path = os.path.join(h.scratch_dir(), "still.mp4")
+        with open(path, "wb") as f:
+            f.write(got.body)
+        probe = h.ffprobe(path)
+        self.assertAlmostEqual(float(probe["format"]["duration"]), 3.0,
+                               delta=0.15)
+        # The picture shows (red, pillarboxed) over its whole 1.5 s.
+        for at in (0.2, 1.3):
+            r = subprocess.run(
+                ["ffmpeg", "-nostdin", "-v", "error", "-ss", str(at), "-i",
+                 path, "-frames:v", "1", "-vf", "crop=20:20:417:230",
+                 "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
+                capture_output=True)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            px = r.stdout
+            self.assertEqual(len(px), 20 * 20 * 3)
+            red = sum(px[0::3]) / 400
+            green = sum(px[1::3]) / 400
+            self.assertGreater(red, 200, (at, red, green))
+            self.assertLess(green, 60, (at, red, green))
+        # A picture has no sound to be music, and its length is the clip's
+        # (no source end to pass).
+        detail = self.error("POST", "/compositions", 422, "invalid_argument",
+                            dict(body, clips=body["clips"][1:2],
+                                 audio={"music_asset": self.assets["poster"]}))
+        self.assertIn("audio.music_asset", detail)
+        self.assertIn("no audio stream", detail)
+        long_still = copy.deepcopy(body)
+        long_still["clips"] = [{"asset_id": self.assets["poster"],
+                                "start": 0, "end": 12}]
+        cid = self.ok("POST", "/compositions", long_still,
+                      status=202)["composition_id"]
+        self.assertEqual(self.wait_done(cid)[0]["status"], "completed")
+        # A video sent as an image asset, and a picture sent as a video
+        # asset, fail with a reason; neither is usable as a clip.
+        wrong = [self.make_asset(self.c, "clip-as-image", "h264_aac.mp4",
+                                 "image", "image/png"),
+                 self.make_asset(self.c, "png-as-video", "picture.png",
+                                 "video", "video/mp4")]
+        for aid, why in zip(wrong, ("not a picture", "not a media file")):
+            a = self.wait_failed_asset(aid)
+            self.assertEqual(a["status"], "failed", a)
+            self.assertEqual(a["error"]["code"], "bad_media", a)
+            self.assertIn(why, a["error"]["message"], a)
+            clip = copy.deepcopy(body)
+            clip["clips"] = [{"asset_id": aid, "start": 0, "end": 1}]
+            detail = self.error("POST", "/compositions", 422,
+                                "invalid_argument", clip)
+            self.assertIn("clips[0].asset_id", detail)
+
+    def test_3c_a_composition_is_a_source_of_another(self):
+        first = type(self).completed
+        body = {"title": "sequel",
+                "clips": [{"job_id": first, "start": 2, "end": 3},
+                          {"asset_id": self.assets["small"], "start": 0,
+                           "end": 0.5}],
+                "output": {"resolution": "480p", "fps": 24}}
+        made = self.ok("POST", "/compositions", body, status=202)
+        st, _ = self.wait_done(made["composition_id"])
+        self.assertEqual(st["status"], "completed", st)
+        d = self.ok("GET", f"/compositions/{made['composition_id']}/download")
+        self.assertAlmostEqual(d["duration"], 1.5, delta=0.15)
+        self.assertEqual(self.ok("GET", f"/compositions/{made['composition_id']}")
+                         ["sources"], [first, self.assets["small"]])
+        # Named as an asset, past its end, or not finished: 422 naming it.
+        for clip, why in (({"asset_id": first, "start": 0, "end": 1},
+                           "name it by job_id"),
+                          ({"job_id": first, "start": 0, "end": 4},
+                           "past the end")):
+            detail = self.error("POST", "/compositions", 422,
+                                "invalid_argument",
+                                dict(body, clips=[clip]))
+            self.assertIn("clips[0]", detail)
+            self.assertIn(why, detail)
+        long = {"title": "long", "clips": [{"asset_id": self.assets["long"],
+                                            "start": 0, "end": 20}],
+                "output": {"resolution": "1080p", "fps": 60}}
+        running = self.ok("POST", "/compositions", long,
+                          status=202)["composition_id"]
+        detail = self.error("POST", "/compositions", 422, "invalid_argument",
+                            dict(body, clips=[{"job_id": running, "start": 0,
+                                               "end": 1}]))
+        self.assertIn(f"/compositions/{running}", detail)
+        self.ok("DELETE", f"/compositions/{running}")
 
     def test_4_cancel_and_cancel_all(self):
         long = {"title": "long", "clips": [{"asset_id": self.assets["long"],

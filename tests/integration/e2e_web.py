@@ -241,13 +241,18 @@ class Browser(unittest.TestCase):
         try:
             summary = run_browser(self, "user", server.base,
                                   files={"small": small_clip(),
-                                         "large": large_clip()})
+                                         "large": large_clip(),
+                                         "picture": h.clip("picture.png")})
             # What the browser did, as the API sees it.
             c = server.client()
             jobs = c.history()
             done = [j for j in jobs if j["status"] == "SUCCEEDED"
-                    and "composition" not in (j.get("outputs") or {})]
+                    and "composition" not in (j.get("outputs") or {})
+                    and "asset" not in (j.get("outputs") or {})]
             self.assertEqual(len(done), 2, jobs)
+            pictures = c.call("GET", "/assets?kind=image").json()["items"]
+            self.assertEqual([(a["filename"], a["status"]) for a in pictures],
+                             [("picture.png", "ready")], pictures)
             comps = c.call("GET", "/compositions").json()["items"]
             self.assertEqual([(x["title"], x["status"]) for x in comps],
                              [("Browser teaser", "completed")], comps)

@@ -371,6 +371,11 @@ _CLIPS = {
                              "-b:a", "96k", "-shortest"],
     "audio_only.mp3": ["-f", "lavfi", "-i", "sine=frequency=330:sample_rate=44100",
                        "-t", "1", "-c:a", "libmp3lame", "-b:a", "64k"],
+    # Still pictures (image assets): 4:3, one frame each.
+    "picture.png": ["-f", "lavfi", "-i", "color=c=red:size=400x300",
+                    "-frames:v", "1"],
+    "picture.jpg": ["-f", "lavfi", "-i", "testsrc=size=320x240",
+                    "-frames:v", "1"],
     # 20 s of 720p: a render is still encoding when a test acts on it.
     "long_720p.mp4": ["-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=30",
                       "-t", "20", "-c:v", "libx264", "-preset", "ultrafast",

@@ -417,7 +417,8 @@ async function userOutage(summary, small) {
   });
 }
 
-// A composition from the small video (trimmed, with a text) at 480p.
+// A composition from the small video (trimmed, with a text) and a picture
+// uploaded on the page, at 480p.
 async function userComposition(summary, small, smallJob) {
   const title = 'Browser teaser';
   let id = '';
@@ -429,6 +430,9 @@ async function userComposition(summary, small, smallJob) {
     await page.getByRole('button', { name: 'Add clip' }).click();
     await page.getByLabel('Start (s) of clip 1').fill('0.5');
     await page.getByLabel('End (s) of clip 1').fill('2.5');
+    await page.getByLabel('Add a picture (PNG, JPEG, WebP)').setInputFiles(cfg.files.picture);
+    await page.getByText(/picture\.png is a clip now/).waitFor({ timeout: T.job });
+    await page.getByLabel('End (s) of clip 2').fill('1');
     await page.getByRole('button', { name: 'Add text' }).click();
     await page.getByLabel('Text 1', { exact: true }).fill('Made in the browser');
     await page.getByLabel('Position of text 1').selectOption('top_center');
@@ -442,8 +446,9 @@ async function userComposition(summary, small, smallJob) {
     const r = await posted;
     check(r.status() === 202, `POST /compositions answered ${r.status()}: ${await r.text()}`);
     const sent = r.request().postDataJSON();
-    const clip = sent.clips && sent.clips[0];
-    check(sent.clips.length === 1 && clip.job_id === smallJob && clip.start === 0.5 && clip.end === 2.5, `clips sent: ${JSON.stringify(sent.clips)}`);
+    const [clip, picture] = sent.clips || [];
+    check(sent.clips.length === 2 && clip.job_id === smallJob && clip.start === 0.5 && clip.end === 2.5, `clips sent: ${JSON.stringify(sent.clips)}`);
+    check(/^[0-9a-f-]{36}$/.test(picture.asset_id) && !picture.job_id && picture.start === 0 && picture.end === 1, `picture clip sent: ${JSON.stringify(picture)}`);
     check(sent.overlays.length === 1 && sent.overlays[0].text === 'Made in the browser' && sent.overlays[0].position === 'top_center' && sent.overlays[0].end === 2, `overlays sent: ${JSON.stringify(sent.overlays)}`);
     check(sent.output.resolution === '480p' && sent.output.format === 'mp4', `output sent: ${JSON.stringify(sent.output)}`);
     id = (await r.json()).composition_id;
@@ -456,7 +461,7 @@ async function userComposition(summary, small, smallJob) {
     await box.getByText(/^Done — 100 %$/).waitFor({ timeout: T.job });
     const link = box.getByRole('link', { name: 'Download the composition' });
     await link.waitFor({ timeout: T.short });
-    await box.getByText(/854×480, 0:02/).waitFor({ timeout: T.short });
+    await box.getByText(/854×480, 0:03/).waitFor({ timeout: T.short });
     const url = await link.getAttribute('href');
     const got = await page.request.get(url);
     check(got.status() === 200, `the download link answered ${got.status()}`);

@@ -219,6 +219,8 @@ struct machine {
             messages::object_ref{j.object.bucket, std::move(key), {}, {}, 0,
                                  {}, {}});
     }
+    else if (kind == task_kind::probe && messages::is_asset_recipe(j.outputs))
+      t.input = j.outputs; // The media port probes an image as a picture.
     else if (run.step > 0)
       t.input = run.outputs[run.pipeline[run.step - 1]];
     t.lease_id = lease;

@@ -118,7 +118,7 @@ worker_impl_actor::behavior_type worker(worker_impl* self, worker_config cfg) {
       switch (t.kind) {
         case messages::task_kind::probe:
           self
-            ->request(cfg.media, timeout, atoms::probe_v, t.object,
+            ->request(cfg.media, timeout, atoms::probe_v, t.object, t.input,
                       t.timeout_ms, t.lease_id)
             .then(on_text, on_error);
           break;

@@ -1,6 +1,7 @@
-// The compositions page: build one from library clips (trim, order), add
-// music from an uploaded audio asset and text overlays, choose the output,
-// submit, follow it, download it; the list of the user's compositions.
+// The compositions page: build one from library clips and uploaded
+// pictures (trim, order), add music from an uploaded audio asset and text
+// overlays, choose the output, submit, follow it, download it; the list of
+// the user's compositions.
 
 import { api, describeError, sleep } from './api.js';
 import { fmtDuration, fmtTime, h, message, progressBar, replace, statusBadge, statusWords } from './dom.js';
@@ -13,6 +14,25 @@ const ENDED = new Set(['completed', 'failed', 'cancelled']);
 // earlier visits (GET /assets?kind=audio).
 const musicAssets = [];
 let seq = 0;
+
+// Uploads `file` as an asset of `kind` and waits until it is probed;
+// `say` reports each stage. Returns the asset; throws with the server's
+// reason when the file cannot be used.
+async function uploadAsset(file, kind, fallbackType, say) {
+  const type = file.type || fallbackType;
+  say(`Uploading ${file.name}…`);
+  const asset = await api('/assets', { method: 'POST', body: { filename: file.name, content_type: type, kind } });
+  await putBlob(asset.upload_url, file, { contentType: type, onProgress: (n) => { say(`Uploading ${file.name}: ${Math.floor((n / file.size) * 100)} %`); } });
+  say(`Checking ${file.name}…`);
+  for (;;) {
+    const a = await api(`/assets/${encodeURIComponent(asset.asset_id)}`);
+    if (a.status === 'ready') return a;
+    if (a.status !== 'processing' && a.status !== 'awaiting_upload') {
+      throw new Error(`${file.name} cannot be used: ${a.error ? a.error.message : a.status}`);
+    }
+    await sleep(700);
+  }
+}
 
 export async function compositionsPage(signal) {
   const library = await api('/videos', { query: { limit: 100 }, signal });
@@ -30,7 +50,7 @@ export async function compositionsPage(signal) {
       const num = (field, label, value) => {
         const id = `clip-${c.key}-${field}`;
         return h('span', { class: 'field' }, h('label', { for: id }, label),
-          h('input', { id, type: 'number', min: 0, max: c.duration, step: 0.1, value, class: 'short', oninput: (e) => { c[field] = Number(e.target.value); } }));
+          h('input', { id, type: 'number', min: 0, max: c.duration || 600, step: 0.1, value, class: 'short', oninput: (e) => { c[field] = Number(e.target.value); } }));
       };
       const move = (d) => () => {
         clips.splice(i, 1);
@@ -54,6 +74,22 @@ export async function compositionsPage(signal) {
     drawClips();
   } }, 'Add clip');
   drawClips();
+  // A still picture as a clip: shown from start to end (no length of its own).
+  const pictureStatus = h('p', { 'aria-live': 'polite', class: 'muted' });
+  const pictureFile = h('input', { type: 'file', id: 'picture-file', accept: 'image/png,image/jpeg,image/webp,.png,.jpg,.jpeg,.webp', onchange: async (e) => {
+    const file = e.target.files[0];
+    e.target.value = '';
+    if (!file) return;
+    try {
+      const a = await uploadAsset(file, 'image', 'image/png', (text) => { pictureStatus.textContent = text; });
+      clips.push({ key: ++seq, asset_id: a.asset_id, filename: file.name, duration: 0, start: 0, end: 3 });
+      drawClips();
+      pictureStatus.textContent = `${file.name} is a clip now (3 s; change its end to show it longer).`;
+    } catch (err) {
+      pictureStatus.textContent = '';
+      message(error, describeError(err));
+    }
+  } });
 
   // Music: an audio asset uploaded here.
   const musicStatus = h('p', { 'aria-live': 'polite', class: 'muted' });
@@ -74,16 +110,7 @@ export async function compositionsPage(signal) {
     e.target.value = '';
     if (!file) return;
     try {
-      musicStatus.textContent = `Uploading ${file.name}…`;
-      const asset = await api('/assets', { method: 'POST', body: { filename: file.name, content_type: file.type || 'audio/mpeg', kind: 'audio' } });
-      await putBlob(asset.upload_url, file, { contentType: file.type || 'audio/mpeg', onProgress: (n) => { musicStatus.textContent = `Uploading ${file.name}: ${Math.floor((n / file.size) * 100)} %`; } });
-      musicStatus.textContent = `Checking ${file.name}…`;
-      for (;;) {
-        const a = await api(`/assets/${encodeURIComponent(asset.asset_id)}`);
-        if (a.status === 'ready') break;
-        if (a.status !== 'processing' && a.status !== 'awaiting_upload') throw new Error(`the file could not be used (${a.status})`);
-        await sleep(700);
-      }
+      const asset = await uploadAsset(file, 'audio', 'audio/mpeg', (text) => { musicStatus.textContent = text; });
       musicAssets.push({ asset_id: asset.asset_id, filename: file.name });
       drawMusic();
       musicStatus.textContent = `${file.name} is ready.`;
@@ -130,7 +157,9 @@ export async function compositionsPage(signal) {
     h('label', { for: 'comp-title' }, 'Title'), title,
     h('fieldset', {}, h('legend', {}, 'Clips'),
       videos.length ? h('div', { class: 'row' }, h('label', { for: 'clip-pick' }, 'Video from your library'), pick, addClip)
-        : h('p', {}, 'Your library is empty: upload a video first.'),
+        : h('p', {}, 'Your library is empty: upload a video, or add a picture.'),
+      h('div', { class: 'row' }, h('label', { for: 'picture-file' }, 'Add a picture (PNG, JPEG, WebP)'), pictureFile),
+      pictureStatus,
       clipList),
     h('fieldset', {}, h('legend', {}, 'Music (optional)'),
       h('div', { class: 'row' }, h('label', { for: 'music-file' }, 'Upload an audio file'), musicFile),
@@ -178,7 +207,7 @@ export async function compositionsPage(signal) {
     }
     const body = {
       title: title.value.trim(),
-      clips: clips.map((c) => ({ job_id: c.job_id, start: c.start, end: c.end })),
+      clips: clips.map((c) => (c.asset_id ? { asset_id: c.asset_id, start: c.start, end: c.end } : { job_id: c.job_id, start: c.start, end: c.end })),
       overlays: overlays.map((o) => ({ text: o.text, position: o.position, start: o.start, end: o.end, font_size: o.font_size, font_color: o.font_color.toUpperCase() })),
       output: { resolution: resolution.value, format: format.value, fps: Number(fps.value) },
     };

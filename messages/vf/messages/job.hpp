@@ -130,6 +130,12 @@ inline bool is_asset_recipe(const std::string& recipe) {
   return recipe.rfind(R"({"asset":)", 0) == 0;
 }
 
+/// Whether `recipe` is an image asset's (`{"asset":"image"}`): its upload
+/// must be one still picture, probed as such.
+inline bool is_image_asset_recipe(const std::string& recipe) {
+  return recipe == R"({"asset":"image"})";
+}
+
 /// Job priorities; the dispatcher serves higher values first.
 constexpr int32_t priority_high = 1;
 constexpr int32_t priority_default = 0;

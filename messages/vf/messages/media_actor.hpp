@@ -15,8 +15,11 @@ namespace vf::messages {
 /// Port: reads media. Implementations block (libavformat, network reads)
 /// and therefore run as detached actors, one per worker slot.
 ///
-/// - `(probe, object, timeout_ms, lease_id)` → JSON text shaped like
-///   `ffprobe -print_format json -show_format -show_streams`.
+/// - `(probe, object, input, timeout_ms, lease_id)` → JSON text shaped
+///   like `ffprobe -print_format json -show_format -show_streams`. `input`
+///   is the task's: an image asset's recipe (`{"asset":"image"}`) asks for
+///   one still picture (PNG, JPEG, WebP) and refuses anything else; any
+///   other input asks for audio or video.
 ///   Errors: `errc::bad_media` (not a media file), `errc::truncated`,
 ///   `errc::unsupported_codec`, `errc::timeout` (deadline hit, enforced
 ///   through libavformat's interrupt callback), `errc::not_found` (no such
@@ -48,7 +51,7 @@ namespace vf::messages {
 ///
 /// Sent by: a worker.
 using media_actor = caf::typed_actor<
-  caf::replies_to<atoms::probe, object_ref, uint32_t,
+  caf::replies_to<atoms::probe, object_ref, std::string, uint32_t,
                   uint64_t>::with<std::string>,
   caf::replies_to<atoms::render, object_ref, std::string, std::string,
                   std::vector<object_ref>, std::vector<object_ref>, uint32_t,

@@ -25,7 +25,8 @@ injector(messages::media_actor::stateful_pointer<injector_state> self,
   self->state.rng.seed(seed);
   auto err = messages::errc_from_string(code);
   return {
-    [=](atoms::probe, const messages::object_ref& obj, uint32_t timeout_ms,
+    [=](atoms::probe, const messages::object_ref& obj,
+        const std::string& input, uint32_t timeout_ms,
         uint64_t lease) -> caf::result<std::string> {
       if (!crash_on.empty() && obj.key.find(crash_on) != std::string::npos) {
         std::fprintf(stderr, "TEST ONLY: aborting on %s (testing.crash_on)\n",
@@ -36,7 +37,8 @@ injector(messages::media_actor::stateful_pointer<injector_state> self,
       std::uniform_real_distribution<double> u{0.0, 1.0};
       if (u(self->state.rng) < rate)
         return messages::make_error(err, "injected fault (testing.fault_rate)");
-      return self->delegate(inner, atoms::probe_v, obj, timeout_ms, lease);
+      return self->delegate(inner, atoms::probe_v, obj, input, timeout_ms,
+                            lease);
     },
     // Faults are injected into probes only; renders pass through.
     [=](atoms::render, const messages::object_ref& obj,

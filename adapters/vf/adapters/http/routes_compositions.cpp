@@ -160,6 +160,40 @@ struct media_info {
   int height = 0;
 };
 
+/// A finished composition as a source: what its worker reported of the
+/// file it stored (`{"composition": {...}}`), and that file as `obj`
+/// (left empty when the entry is not there).
+media_info composition_info(const std::string& outputs,
+                            messages::object_ref& obj) {
+  media_info out;
+  obj = messages::object_ref{};
+  auto doc = json::parse(outputs, nullptr, false);
+  if (!doc.is_object())
+    return out;
+  auto e = doc.find("composition");
+  if (e == doc.end() || !e->is_object())
+    return out;
+  auto text = [&](const char* k) {
+    auto i = e->find(k);
+    return i != e->end() && i->is_string() ? i->get<std::string>()
+                                           : std::string{};
+  };
+  auto number = [&](const char* k) {
+    auto i = e->find(k);
+    return i != e->end() && i->is_number() ? i->get<double>() : 0.0;
+  };
+  obj.bucket = text("bucket");
+  obj.key = text("key");
+  obj.size = static_cast<uint64_t>(number("bytes"));
+  // Every composition has both (H.264 and AAC).
+  out.video = !text("video_codec").empty();
+  out.audio = !text("audio_codec").empty();
+  out.duration = number("duration");
+  out.width = static_cast<int>(number("width"));
+  out.height = static_cast<int>(number("height"));
+  return out;
+}
+
 media_info info_of(const std::string& metadata) {
   media_info out;
   auto doc = json::parse(metadata, nullptr, false);
@@ -237,6 +271,11 @@ void get_asset(call& c) {
              {"filename", j.filename}, {"status", asset_status(j)},
              {"size", j.object.size},  {"created_at", iso8601(j.created_at)}};
     if (j.status != job_status::succeeded) {
+      // Why it cannot be used (e.g. "not a picture: ..."): the probe's own
+      // words, which name the object's key, never a path.
+      if (asset_status(j) == "failed")
+        out["error"] = {{"code", messages::to_string(j.error_code)},
+                        {"message", j.error_message}};
       r.send(200, out.dump(-1, ' ', false, json::error_handler_t::replace));
       return;
     }
@@ -364,8 +403,11 @@ void resolve_source(reply& r, std::shared_ptr<resolving> s, size_t i) {
           return;
         }
         auto asset = messages::is_asset_recipe(j.outputs);
-        if (messages::is_composition_recipe(j.outputs)) {
-          refuse(r, "a composition cannot be a source (yet)");
+        // A finished composition is a source like a job's upload: its
+        // stored output is read.
+        auto composition = messages::is_composition_recipe(j.outputs);
+        if (composition && !want.by_job) {
+          refuse(r, "is a composition: name it by job_id");
           return;
         }
         if (want.by_job == asset) {
@@ -376,19 +418,26 @@ void resolve_source(reply& r, std::shared_ptr<resolving> s, size_t i) {
         if (j.status != job_status::succeeded) {
           refuse(r, "is " + messages::to_string(j.status)
                       + "; use it once it is processed (GET "
-                      + (want.by_job ? "/jobs/" : "/assets/") + j.id + ")");
+                      + (want.by_job ? (composition ? "/compositions/"
+                                                    : "/jobs/")
+                                     : "/assets/")
+                      + j.id + ")");
           return;
         }
-        if (asset && asset_kind(j) == "image") {
-          refuse(r, "still images are not supported in compositions yet");
-          return;
-        }
+        // A picture is shown for its clips' length (end - start seconds).
+        auto still = asset && asset_kind(j) == "image";
         auto obj = j.object;
         r.ask(r.state().handles.registry, atoms::get_result_v, j.id)
           .then(
-            [s, i, refuse, obj](reply& r, messages::job_result& x) {
+            [s, i, refuse, obj, still,
+             composition](reply& r, messages::job_result& x) mutable {
               auto& want = s->plan.sources[i];
-              auto info = info_of(x.metadata);
+              auto info = composition ? composition_info(x.outputs, obj)
+                                      : info_of(x.metadata);
+              if (composition && obj.key.empty()) {
+                refuse(r, "has no stored output to cut from");
+                return;
+              }
               if (want.needs_video && !info.video) {
                 refuse(r, "has no video stream, so it cannot be a clip");
                 return;
@@ -398,18 +447,24 @@ void resolve_source(reply& r, std::shared_ptr<resolving> s, size_t i) {
                 return;
               }
               // A little slack: containers round their durations.
-              if (want.needs_video && info.duration > 0
+              if (want.needs_video && !still && info.duration > 0
                   && want.reaches > info.duration + 0.05) {
                 refuse(r, "a clip ends at " + std::to_string(want.reaches)
                             + " s, past the end of the source ("
                             + std::to_string(info.duration) + " s)");
                 return;
               }
-              s->sources.push_back({{"id", want.id},
-                                    {"bucket", obj.bucket},
-                                    {"key", obj.key},
-                                    {"version", obj.version},
-                                    {"size", obj.size}});
+              json src{{"id", want.id},         {"bucket", obj.bucket},
+                       {"key", obj.key},        {"version", obj.version},
+                       {"size", obj.size}};
+              if (still) {
+                src["still"] = true;
+                // For the render's memory estimate.
+                src["pixels"]
+                  = static_cast<uint64_t>(std::max(info.width, 0))
+                    * static_cast<uint64_t>(std::max(info.height, 0));
+              }
+              s->sources.push_back(std::move(src));
               resolve_source(r, s, i + 1);
             },
             [id = j.id](reply& r, caf::error& err) {

@@ -4,7 +4,9 @@
 // decoded into `buffer`/`abuffer` sources of one filter graph:
 //
 //   clip i video: trim, setpts, scale (fit), pad, setsar, fps, format,
-//                 tpad + trim (exactly the clip's length)
+//                 tpad + trim (exactly the clip's length); a still picture
+//                 is decoded once and fed again at the output's frame rate
+//                 for the clip's length (no trim, no seek)
 //   clip i audio: atrim, asetpts, aresample, aformat, volume, apad + atrim
 //                 (silence from anullsrc when the clip has no sound)
 //   concat of every clip's video and audio
@@ -134,6 +136,11 @@ struct source {
   /// Frames decoded since the file last started over (a file that yields
   /// none is not looped again).
   size_t since_loop = 0;
+  /// A still picture: decoded once, then fed `still_for` seconds long at
+  /// the output's frame rate (`next_pts` counts the frames).
+  bool still = false;
+  double still_for = 0;
+  av_ptr<AVFrame> picture;
 };
 
 class compositor {
@@ -185,7 +192,9 @@ private:
 };
 
 caf::error compositor::open(source& s, bool want_video, bool want_audio) {
-  if (int ret = s.in.open(s.path, AVIOInterruptCB{on_interrupt, &st_});
+  if (int ret = s.in.open(s.path, AVIOInterruptCB{on_interrupt, &st_},
+                          nullptr,
+                          s.still ? media_kind::still_image : media_kind::av);
       ret < 0) {
     if (st_.cancelled || st_.timed_out)
       return interrupted();
@@ -211,6 +220,9 @@ caf::error compositor::open(source& s, bool want_video, bool want_audio) {
       return make_error(errc::encoder_failed, av_error_string(ret));
     dec->pkt_timebase = s.ic->streams[idx]->time_base;
     dec->thread_count = 1;
+    // As the probe allowed: a picture over it is refused before decoding.
+    if (s.still)
+      dec->max_pixels = 32'000'000;
     if (int ret = avcodec_open2(dec.get(), codec, nullptr); ret < 0)
       return make_error(errc::bad_media,
                         "cannot decode a source: " + av_error_string(ret));
@@ -324,7 +336,9 @@ caf::error compositor::prime(source& s) {
 std::string compositor::src_args(const source& s, bool video) const {
   if (video) {
     auto& f = *s.vq.front();
-    auto tb = s.ic->streams[s.vidx]->time_base;
+    // A picture's frames are counted at the output's rate.
+    auto tb = s.still ? AVRational{1, req_.fps}
+                      : s.ic->streams[s.vidx]->time_base;
     AVRational sar = f.sample_aspect_ratio;
     if (sar.num <= 0 || sar.den <= 0)
       sar = AVRational{1, 1};
@@ -400,8 +414,9 @@ caf::error compositor::build_graph() {
     auto D = num(c.end - c.start);
     if (auto err = add_src(s, true, "v" + idx))
       return err;
-    desc += "[v" + idx + "]trim=start=" + S + ":end=" + E
-            + ",setpts=PTS-STARTPTS,scale=" + W + ":" + H
+    desc += "[v" + idx + "]"
+            + (s.still ? std::string{} : "trim=start=" + S + ":end=" + E + ",")
+            + "setpts=PTS-STARTPTS,scale=" + W + ":" + H
             + ":force_original_aspect_ratio=decrease:flags=bicubic,pad=" + W
             + ":" + H + ":(ow-iw)/2:(oh-ih)/2:color=black,setsar=1,fps=" + F
             + ",format=yuv420p,tpad=stop_mode=clone:stop_duration=1,trim=end="
@@ -596,9 +611,6 @@ caf::error compositor::feed(source& s, bool video) {
   auto& q = video ? s.vq : s.aq;
   auto* src = video ? s.vsrc : s.asrc;
   auto& closed = video ? s.v_closed : s.a_closed;
-  while (q.empty() && !s.eof)
-    if (auto err = read_some(s))
-      return err;
   auto close = [&]() -> caf::error {
     closed = true;
     q.clear();
@@ -606,6 +618,35 @@ caf::error compositor::feed(source& s, bool video) {
       return make_error(errc::encoder_failed, av_error_string(ret));
     return {};
   };
+  if (video && s.still) {
+    // The one picture, again and again, each frame a reference to it.
+    // Nothing past the first picture is read: a file of many pictures
+    // must not decode them all.
+    while (s.picture == nullptr && q.empty() && !s.eof)
+      if (auto err = read_some(s))
+        return err;
+    if (s.picture == nullptr && !q.empty()) {
+      s.picture = std::move(q.front());
+      q.clear();
+    }
+    if (s.picture == nullptr
+        || static_cast<double>(s.next_pts) / req_.fps >= s.still_for) {
+      // The graph holds what it still needs: our picture and its decoder
+      // go now, not when the whole composition ends.
+      s.picture.reset();
+      s.vdec.reset();
+      return close();
+    }
+    s.picture->pts = s.next_pts++;
+    if (int ret = av_buffersrc_add_frame_flags(src, s.picture.get(),
+                                               AV_BUFFERSRC_FLAG_KEEP_REF);
+        ret < 0)
+      return make_error(errc::encoder_failed, av_error_string(ret));
+    return {};
+  }
+  while (q.empty() && !s.eof)
+    if (auto err = read_some(s))
+      return err;
   if (q.empty())
     return close();
   auto frame = std::move(q.front());
@@ -709,8 +750,14 @@ caf::expected<composed_output> compositor::run() {
   for (auto& c : req_.clips) {
     auto s = std::make_unique<source>();
     s->path = c.path;
-    if (auto err = open(*s, true, true))
+    s->still = c.still;
+    s->still_for = c.end - c.start;
+    if (auto err = open(*s, true, !c.still))
       return err;
+    if (c.still) {
+      sources_.push_back(std::move(s));
+      continue;
+    }
     s->stop_at = c.end + tail_s
                  + (s->ic->start_time != AV_NOPTS_VALUE
                       ? static_cast<double>(s->ic->start_time) / AV_TIME_BASE

@@ -21,11 +21,13 @@
 
 namespace vf::adapters::media {
 
-/// One clip: seconds `start` to `end` of the media file at `path`.
+/// One clip: seconds `start` to `end` of the media file at `path`; a
+/// `still` picture (PNG, JPEG, WebP) is shown for `end - start` seconds.
 struct compose_clip {
   std::string path;
   double start = 0;
   double end = 0;
+  bool still = false;
 };
 
 /// The nine places a text overlay can sit.

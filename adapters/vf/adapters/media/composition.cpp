@@ -142,6 +142,10 @@ std::string parse_composition(const std::string& recipe,
         || !number_at(x, "end", -1, clip.end))
       return at + ".start and .end must be numbers";
     clip.path = paths[static_cast<size_t>(src)];
+    auto& named = c["sources"][static_cast<size_t>(src)];
+    if (named.is_object())
+      if (auto st = named.find("still"); st != named.end())
+        clip.still = st->is_boolean() && st->get<bool>();
     req.clips.push_back(std::move(clip));
   }
   req.music_path.clear();

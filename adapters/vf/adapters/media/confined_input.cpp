@@ -29,7 +29,8 @@ namespace {
 // Every entry is a demuxer that reads its media from its own bytes only.
 // Left out on purpose: hls, dash, webm_dash_manifest (manifests), concat
 // (also ffconcat), image2 and every *_pipe (image sequences / still
-// pictures), tee, data, subfile, and the raw elementary streams and exotic
+// pictures: three of those are read, for image assets only, from
+// `still_names`), tee, data, subfile, and the raw elementary streams and exotic
 // formats nobody uploads as a video (each demuxer is attack surface).
 constexpr std::array<std::string_view, 13> accepted_names{
   "mov,mp4,m4a,3gp,3g2,mj2", // MP4, MOV, M4A, 3GP
@@ -50,6 +51,11 @@ constexpr std::array<std::string_view, 13> accepted_names{
 constexpr const char* whitelist = "mov,mp4,m4a,3gp,3g2,mj2,matroska,webm,"
                                   "avi,flv,mpegts,mpeg,ogg,wav,aiff,mp3,aac,"
                                   "flac,asf";
+
+// One picture each, read from the stream itself (img2dec's pipe demuxers).
+constexpr std::array<std::string_view, 3> still_names{"png_pipe", "jpeg_pipe",
+                                                      "webp_pipe"};
+constexpr const char* still_whitelist = "png_pipe,jpeg_pipe,webp_pipe";
 
 // ffio_fdopen's buffer for a protocol without max_packet_size.
 constexpr int buffer_size = 32768;
@@ -170,6 +176,21 @@ bool is_confined_format(const AVInputFormat* fmt) noexcept {
          && is_confined_format_name(fmt->name);
 }
 
+const char* still_image_formats() noexcept {
+  return still_whitelist;
+}
+
+bool is_allowed_format(const AVInputFormat* fmt, media_kind kind) noexcept {
+  if (kind == media_kind::av)
+    return is_confined_format(fmt);
+  if (fmt == nullptr || fmt->name == nullptr)
+    return false;
+  for (auto accepted : still_names)
+    if (accepted == fmt->name)
+      return true;
+  return false;
+}
+
 confined_input::confined_input() = default;
 
 confined_input::~confined_input() {
@@ -204,9 +225,10 @@ AVIOContext* make_avio(confined_input::source* src) {
 } // namespace
 
 int confined_input::open(const std::string& path, AVIOInterruptCB interrupt,
-                         AVDictionary** options) {
+                         AVDictionary** options, media_kind kind) {
   if (src_ != nullptr)
     return AVERROR(EALREADY);
+  kind_ = kind;
   src_ = std::make_unique<source>();
   src_->interrupt = interrupt;
   src_->fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
@@ -235,7 +257,9 @@ int confined_input::open(const std::string& path, AVIOInterruptCB interrupt,
   // no protocol's name: every protocol is off the list.
   AVDictionary* local = nullptr;
   AVDictionary** opts = options != nullptr ? options : &local;
-  int ret = av_dict_set(opts, "format_whitelist", whitelist, 0);
+  int ret = av_dict_set(
+    opts, "format_whitelist",
+    kind == media_kind::av ? whitelist : still_whitelist, 0);
   if (ret >= 0)
     ret = av_dict_set(opts, "protocol_whitelist", "none", 0);
   if (ret < 0) {
@@ -243,7 +267,11 @@ int confined_input::open(const std::string& path, AVIOInterruptCB interrupt,
     avformat_free_context(raw);
     return ret;
   }
-  auto url = synthetic_url(path);
+  // A picture's extension would only make image2 (a name pattern reader,
+  // never allowed) outbid jpeg_pipe on a `.jpg`: pictures are told by
+  // their bytes alone.
+  auto url = kind == media_kind::still_image ? std::string{"confined-input"}
+                                             : synthetic_url(path);
   // On failure, avformat_open_input frees the context and nulls `raw`.
   ret = avformat_open_input(&raw, url.c_str(), nullptr, opts);
   av_dict_free(&local);
@@ -253,7 +281,7 @@ int confined_input::open(const std::string& path, AVIOInterruptCB interrupt,
     if (ret == AVERROR(EINVAL) || ret == AVERROR_INVALIDDATA) {
       if (auto* fmt = detect_format(url)) {
         detected_ = fmt->name;
-        if (!is_confined_format(fmt)) {
+        if (!is_allowed_format(fmt, kind_)) {
           refused_ = detected_;
           ret = AVERROR_INVALIDDATA;
         }
@@ -263,7 +291,7 @@ int confined_input::open(const std::string& path, AVIOInterruptCB interrupt,
   }
   ctx_ = raw;
   // Belt and braces: never hand out a context of a demuxer we did not pick.
-  if (!is_confined_format(ctx_->iformat)) {
+  if (!is_allowed_format(ctx_->iformat, kind_)) {
     detected_ = refused_ = ctx_->iformat->name;
     avformat_close_input(&ctx_);
     return AVERROR_INVALIDDATA;

@@ -38,6 +38,23 @@ namespace vf::adapters::media {
 /// Returns whether `fmt` is one of `confined_formats()` (exact name).
 [[nodiscard]] bool is_confined_format(const AVInputFormat* fmt) noexcept;
 
+/// What an upload is expected to be, which picks the demuxers it may use.
+enum class media_kind {
+  /// Audio or video in one of `confined_formats()`.
+  av,
+  /// One still picture (an `image` asset): `still_image_formats()` only.
+  still_image,
+};
+
+/// The demuxers of one still picture: PNG, JPEG, WebP (`png_pipe`,
+/// `jpeg_pipe`, `webp_pipe`). Each reads one picture from its own bytes;
+/// never `image2`, which opens other files by a name pattern.
+[[nodiscard]] const char* still_image_formats() noexcept;
+
+/// Returns whether `fmt` is one of the demuxers `kind` allows.
+[[nodiscard]] bool is_allowed_format(const AVInputFormat* fmt,
+                                     media_kind kind) noexcept;
+
 /// An AVFormatContext that reads one local file's bytes and nothing else.
 ///
 /// libavformat never sees the path: it reads through callbacks over a file
@@ -61,13 +78,14 @@ public:
 
   /// Opens `path` as media: returns 0 on success, else a negative AVERROR
   /// code (`AVERROR(ENOENT)`, `AVERROR(EISDIR)`, `AVERROR_INVALIDDATA`,
-  /// `AVERROR_EXIT` when `interrupt` fired, ...). A file in a format we do
-  /// not accept fails with `AVERROR_INVALIDDATA` and `refused_format()`
+  /// `AVERROR_EXIT` when `interrupt` fired, ...). A file in a format `kind`
+  /// does not accept fails with `AVERROR_INVALIDDATA` and `refused_format()`
   /// names that format. `options` go to avformat_open_input (which leaves
   /// the unused ones in it); the confinement settings in it are overwritten.
   /// Call at most once.
   [[nodiscard]] int open(const std::string& path, AVIOInterruptCB interrupt,
-                         AVDictionary** options = nullptr);
+                         AVDictionary** options = nullptr,
+                         media_kind kind = media_kind::av);
 
   /// The open context, or null before a successful `open`.
   [[nodiscard]] AVFormatContext* get() const noexcept {
@@ -104,6 +122,7 @@ private:
   AVFormatContext* ctx_ = nullptr;
   std::string detected_;
   std::string refused_;
+  media_kind kind_ = media_kind::av;
 };
 
 } // namespace vf::adapters::media

@@ -95,7 +95,8 @@ caf::expected<std::string> resolve_object(const object_resolver& resolve,
 caf::result<std::string> probe_object(const object_resolver& resolve,
                                       const messages::object_ref& obj,
                                       uint32_t timeout_ms,
-                                      const std::atomic<bool>* cancel) {
+                                      const std::atomic<bool>* cancel,
+                                      bool still_image) {
   const auto& name = obj.key;
   auto timeout = std::chrono::milliseconds{timeout_ms};
   auto deadline = clock_type::now() + timeout;
@@ -110,7 +111,8 @@ caf::result<std::string> probe_object(const object_resolver& resolve,
     return make_error(errc::timeout, "fetching " + name + " used up the "
                                        + std::to_string(timeout_ms)
                                        + " ms deadline");
-  auto res = probe_file_as(*path, name.empty() ? *path : name, left, cancel);
+  auto res = probe_file_as(*path, name.empty() ? *path : name, left, cancel,
+                           still_image);
   if (!res)
     return std::move(res.error());
   // An upload that reached the store without passing through vidflow (S3,
@@ -510,10 +512,11 @@ media_behavior(messages::media_actor::pointer self, object_resolver resolve,
                std::shared_ptr<cancel_board> board, render_setup setup) {
   return {
     [resolve, board](atoms::probe, const messages::object_ref& obj,
-                     uint32_t timeout_ms,
+                     const std::string& input, uint32_t timeout_ms,
                      uint64_t lease) -> caf::result<std::string> {
+      auto still = messages::is_image_asset_recipe(input);
       return for_lease(*board, lease, "probe", obj.key, [&] {
-        return probe_object(resolve, obj, timeout_ms, &board->flag);
+        return probe_object(resolve, obj, timeout_ms, &board->flag, still);
       });
     },
     [self, resolve, setup,
@@ -815,6 +818,15 @@ render_cost estimate_render_cost(const std::string& recipe,
     auto opened = static_cast<double>(composition_sources(recipe).size());
     bytes += (encoder_frames + opened * decoded_frames)
              * frame_bytes(side(w), side(h));
+    // A still picture is held decoded at its own size (up to 8 bytes a
+    // pixel) until its clip ends; the API notes its size on the source.
+    auto doc = nlohmann::json::parse(recipe, nullptr, false);
+    if (doc.is_object() && doc["composition"].is_object()
+        && doc["composition"]["sources"].is_array())
+      for (auto& x : doc["composition"]["sources"])
+        if (x.is_object() && x.contains("still") && x["still"].is_boolean()
+            && x["still"].get<bool>() && x["pixels"].is_number_unsigned())
+          bytes += 8.0 * std::min(x["pixels"].get<double>(), 32e6);
     cost.memory_mb = static_cast<uint64_t>(std::ceil(bytes / (1024 * 1024)));
     return cost;
   }

@@ -26,6 +26,7 @@
 #include <string_view>
 #include <system_error>
 #include <utility>
+#include <vector>
 
 extern "C" {
 #include <libavcodec/avcodec.h>
@@ -278,11 +279,20 @@ bool file_reads_back(const std::string& path) {
 caf::error open_failed(int code, const confined_input& in,
                        const interrupt_state& st, const std::string& path,
                        const std::string& name, uint64_t file_size,
-                       std::chrono::milliseconds timeout) {
+                       std::chrono::milliseconds timeout, bool still_image) {
   // An aborted read surfaces as EXIT, EOF or INVALIDDATA, depending on
   // where the demuxer was: our own flags are the only reliable signal.
   if (st.cancelled || st.timed_out || code == AVERROR_EXIT)
     return interrupted(st, name, timeout);
+  if (still_image && (!in.refused_format().empty()
+                      || code == AVERROR_INVALIDDATA))
+    return make_error(errc::bad_media,
+                      "not a picture: " + name + " is "
+                        + (in.detected_format().empty()
+                             ? std::string{"in no format we know"}
+                             : "in the '" + in.detected_format() + "' format")
+                        + "; an image asset must be one PNG, JPEG or WebP "
+                          "picture");
   if (!in.refused_format().empty())
     // A playlist, concat script, image or text: its demuxer would read
     // other files (or is no video container); we never run it.
@@ -360,6 +370,33 @@ caf::error no_decoder(unsigned index, const AVCodecParameters* par,
                       + std::to_string(index) + " (" + codec + ") of " + name);
 }
 
+// 8 bytes a pixel decoded at most (16-bit RGBA): under max_libav_alloc.
+constexpr int64_t max_picture_pixels = 32'000'000;
+
+// An image asset: one decodable picture of a size a composition can use.
+caf::error check_picture(const AVFormatContext* ctx, const std::string& name) {
+  if (ctx->nb_streams != 1
+      || ctx->streams[0]->codecpar->codec_type != AVMEDIA_TYPE_VIDEO)
+    return make_error(errc::bad_media,
+                      "not a picture: " + name + " holds no single image");
+  const AVCodecParameters* par = ctx->streams[0]->codecpar;
+  if (avcodec_find_decoder(par->codec_id) == nullptr)
+    return no_decoder(0, par, name);
+  // Decoded, a picture is width x height x up to 8 bytes in one allocation
+  // (max_libav_alloc); anything past 8K is scaled down to 4K at most anyway.
+  // (The decoder's max_pixels stops bigger ones before they are decoded.)
+  if (par->width <= 0 || par->height <= 0 || par->width > 8192
+      || par->height > 8192
+      || int64_t{par->width} * par->height > max_picture_pixels)
+    return make_error(errc::bad_media,
+                      "not a picture we read: " + name + " is "
+                        + std::to_string(par->width) + "x"
+                        + std::to_string(par->height)
+                        + " pixels; pictures up to 8192 pixels a side and "
+                          "32 megapixels are read");
+  return {};
+}
+
 // The job fails unless the file carries audio or video we can decode.
 caf::error check_streams(const AVFormatContext* ctx, const std::string& name) {
   if (ctx->nb_streams == 0)
@@ -402,7 +439,8 @@ caf::error check_streams(const AVFormatContext* ctx, const std::string& name) {
 caf::expected<std::string> probe_file_as(const std::string& path,
                                          const std::string& print_filename,
                                          std::chrono::milliseconds timeout,
-                                         const std::atomic<bool>* cancel) {
+                                         const std::atomic<bool>* cancel,
+                                         bool still_image) {
   prepare_libav();
   const auto& name = print_filename;
   interrupt_state st;
@@ -447,17 +485,34 @@ caf::expected<std::string> probe_file_as(const std::string& path,
   // Only the file's own bytes: a playlist, concat script or image pattern
   // inside an upload must never make us read another file or a URL.
   confined_input in;
-  if (int ret = in.open(path, AVIOInterruptCB{on_interrupt, &st}, &opts.ptr);
+  if (int ret = in.open(path, AVIOInterruptCB{on_interrupt, &st}, &opts.ptr,
+                        still_image ? media_kind::still_image : media_kind::av);
       ret < 0)
-    return open_failed(ret, in, st, path, name, file_size, timeout);
+    return open_failed(ret, in, st, path, name, file_size, timeout,
+                       still_image);
   AVFormatContext* ctx = in.get();
-  if (int ret = avformat_find_stream_info(ctx, nullptr); ret < 0)
-    return open_failed(ret, in, st, path, name, file_size, timeout);
+  // A picture is decoded to find its size: the decoder refuses one over
+  // the pixel budget before it allocates (ff_set_dimensions).
+  std::vector<AVDictionary*> stream_opts;
+  if (still_image)
+    for (unsigned i = 0; i < ctx->nb_streams; ++i) {
+      AVDictionary* d = nullptr;
+      av_dict_set_int(&d, "max_pixels", max_picture_pixels, 0);
+      stream_opts.push_back(d);
+    }
+  int info_ret = avformat_find_stream_info(
+    ctx, stream_opts.empty() ? nullptr : stream_opts.data());
+  for (auto* d : stream_opts)
+    av_dict_free(&d);
+  if (info_ret < 0)
+    return open_failed(info_ret, in, st, path, name, file_size, timeout,
+                       still_image);
   // The demuxer may have stopped early on an interrupt and still succeed
   // with partial information: never report that as a result.
   if (st.cancelled || st.timed_out)
     return interrupted(st, name, timeout);
-  if (auto err = check_streams(ctx, name))
+  if (auto err = still_image ? check_picture(ctx, name)
+                             : check_streams(ctx, name))
     return err;
   if (S_ISREG(info.st_mode)
       && std::strcmp(ctx->iformat->name, "mov,mp4,m4a,3gp,3g2,mj2") == 0) {

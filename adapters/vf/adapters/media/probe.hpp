@@ -55,9 +55,14 @@ probe_file(const std::string& path, std::chrono::milliseconds timeout,
 /// Same as `probe_file`, but reports `print_filename` as `format.filename`,
 /// like `ffprobe -print_filename`: callers that probe a temporary download
 /// report the object's name instead of a path on this machine.
+///
+/// With `still_image` the file must be one PNG, JPEG or WebP picture
+/// (`still_image_formats()`: an image asset) and nothing else: a video is
+/// then `bad_media`, as a picture is without it.
 [[nodiscard]] caf::expected<std::string>
 probe_file_as(const std::string& path, const std::string& print_filename,
               std::chrono::milliseconds timeout,
-              const std::atomic<bool>* cancel = nullptr);
+              const std::atomic<bool>* cancel = nullptr,
+              bool still_image = false);
 
 } // namespace vf::adapters::media
