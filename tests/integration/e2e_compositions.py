@@ -133,6 +133,18 @@ class Compositions(unittest.TestCase):
             self.assertLess(time.monotonic(), end, st)
             time.sleep(0.05)
 
+    def download(self, cid, name):
+        """Fetches a completed composition by its presigned URL into the
+        scratch folder; returns (download answer, path, ffprobe JSON)."""
+        d = self.ok("GET", f"/compositions/{cid}/download")
+        got = h.request("GET", d["download_url"])
+        self.assertEqual(got.status, 200)
+        self.assertEqual(len(got.body), d["bytes"])
+        path = os.path.join(h.scratch_dir(), name)
+        with open(path, "wb") as f:
+            f.write(got.body)
+        return d, path, h.ffprobe(path)
+
     def total(self):
         return self.ok("GET", "/compositions")["total"]
 
@@ -302,15 +314,8 @@ class Compositions(unittest.TestCase):
         got = self.ok("GET", f"/compositions/{cid}")
         self.assertEqual(got["status"], "completed")
         self.assertIsNone(got["error"])
-        d = self.ok("GET", f"/compositions/{cid}/download")
+        d, _, probe = self.download(cid, "composition.mp4")
         self.assertEqual(d["content_type"], "video/mp4")
-        body = h.request("GET", d["download_url"])
-        self.assertEqual(body.status, 200)
-        self.assertEqual(len(body.body), d["bytes"])
-        path = os.path.join(h.scratch_dir(), "composition.mp4")
-        with open(path, "wb") as f:
-            f.write(body.body)
-        probe = h.ffprobe(path)
         self.assertAlmostEqual(float(probe["format"]["duration"]), 3.0,
                                delta=0.15)
         video = [s for s in probe["streams"] if s["codec_type"] == "video"]
@@ -366,13 +371,7 @@ class Compositions(unittest.TestCase):
         self.assertAlmostEqual(made["length"], 3.0)
         st, _ = self.wait_done(made["composition_id"])
         self.assertEqual(st["status"], "completed", st)
-        d = self.ok("GET", f"/compositions/{made['composition_id']}/download")
-        got = h.request("GET", d["download_url"])
-        self.assertEqual(got.status, 200)
-        path = os.path.join(h.scratch_dir(), "still.mp4")
-        with open(path, "wb") as f:
-            f.write(got.body)
-        probe = h.ffprobe(path)
+        _, path, probe = self.download(made["composition_id"], "still.mp4")
         self.assertAlmostEqual(float(probe["format"]["duration"]), 3.0,
                                delta=0.15)
         # The picture shows (red, pillarboxed) over its whole 1.5 s.

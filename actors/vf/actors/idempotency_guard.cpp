@@ -11,11 +11,13 @@ namespace vf::actors {
 using namespace std::chrono_literals;
 
 void idempotency_guard_state::remember(const std::string& key) {
-  if (!known.insert(key).second)
+  auto [at, added] = known.insert(key);
+  if (!added)
     return;
-  order.push_back(key);
+  order.push_back(&*at);
   while (order.size() > capacity) {
-    known.erase(order.front());
+    // By iterator: the key erased must not be a reference into itself.
+    known.erase(known.find(*order.front()));
     order.pop_front();
   }
 }

@@ -25,8 +25,10 @@ struct idempotency_guard_state {
 
   /// Keys known to be claimed, bounded by `capacity` (oldest evicted).
   std::unordered_set<std::string> known;
-  /// Insertion order of `known`, for eviction.
-  std::deque<std::string> order;
+  /// Insertion order of `known`, for eviction: pointers to its elements
+  /// (stable across rehashes), so each key is held once (~90 bytes each,
+  /// 100,000 of them by default).
+  std::deque<const std::string*> order;
   /// Claims waiting for the store; the first promise belongs to the first
   /// claimant, the rest to duplicates that arrived meanwhile.
   std::unordered_map<std::string, std::vector<caf::typed_response_promise<bool>>>
