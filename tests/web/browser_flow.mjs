@@ -291,9 +291,19 @@ async function userScenario(summary) {
     const ring = await page.locator('label[for="file-input"]').evaluate((l) => getComputedStyle(l).outlineWidth);
     check(ring === '3px', `the focused file input's label has no focus ring (outline ${ring})`);
     Object.assign(summary, await interruptedLargeUpload(async () => {
-      const chooser = page.waitForEvent('filechooser', { timeout: T.short });
-      await page.keyboard.press('Space');
-      await (await chooser).setFiles(cfg.files.large);
+      // Headless Chromium once dropped the first Space on the focused
+      // input (a CI run: focus ring shown, no chooser in 10 s). One more
+      // press on the same, still focused input is allowed and counted.
+      let chooser = null;
+      for (let press = 1; press <= 2 && !chooser; ++press) {
+        const waiting = page.waitForEvent('filechooser', { timeout: press === 1 ? 4000 : T.short }).catch(() => null);
+        await page.keyboard.press('Space');
+        chooser = await waiting;
+        summary.chooser_presses = press;
+        if (!chooser) check(await page.evaluate(() => document.activeElement && document.activeElement.id) === 'file-input', 'the file input lost focus');
+      }
+      check(chooser, 'Space on the focused file input opened no file chooser (two presses)');
+      await chooser.setFiles(cfg.files.large);
     }));
   });
   await step('reload-mid-upload', async () => {
