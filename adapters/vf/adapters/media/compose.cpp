@@ -25,6 +25,7 @@
 
 #include "vf/adapters/media/confined_input.hpp"
 #include "vf/adapters/media/libav_util.hpp"
+#include "vf/adapters/media/probe.hpp"
 #include "vf/messages/errc.hpp"
 
 #include <algorithm>
@@ -222,7 +223,7 @@ caf::error compositor::open(source& s, bool want_video, bool want_audio) {
     dec->thread_count = 1;
     // As the probe allowed: a picture over it is refused before decoding.
     if (s.still)
-      dec->max_pixels = 32'000'000;
+      dec->max_pixels = max_picture_pixels;
     if (int ret = avcodec_open2(dec.get(), codec, nullptr); ret < 0)
       return make_error(errc::bad_media,
                         "cannot decode a source: " + av_error_string(ret));

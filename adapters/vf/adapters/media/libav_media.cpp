@@ -826,7 +826,8 @@ render_cost estimate_render_cost(const std::string& recipe,
       for (auto& x : doc["composition"]["sources"])
         if (x.is_object() && x.contains("still") && x["still"].is_boolean()
             && x["still"].get<bool>() && x["pixels"].is_number_unsigned())
-          bytes += 8.0 * std::min(x["pixels"].get<double>(), 32e6);
+          bytes += 8.0 * std::min(x["pixels"].get<double>(),
+                                  static_cast<double>(max_picture_pixels));
     cost.memory_mb = static_cast<uint64_t>(std::ceil(bytes / (1024 * 1024)));
     return cost;
   }

@@ -370,9 +370,6 @@ caf::error no_decoder(unsigned index, const AVCodecParameters* par,
                       + std::to_string(index) + " (" + codec + ") of " + name);
 }
 
-// 8 bytes a pixel decoded at most (16-bit RGBA): under max_libav_alloc.
-constexpr int64_t max_picture_pixels = 32'000'000;
-
 // An image asset: one decodable picture of a size a composition can use.
 caf::error check_picture(const AVFormatContext* ctx, const std::string& name) {
   if (ctx->nb_streams != 1

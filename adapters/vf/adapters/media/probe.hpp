@@ -11,6 +11,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 namespace vf::adapters::media {
@@ -22,6 +23,12 @@ namespace vf::adapters::media {
 /// allocate and zero 1.9 GB. Probing never needs more than this; the file
 /// is then `bad_media` instead of a memory blow-up.
 constexpr size_t max_libav_alloc = size_t{256} << 20;
+
+/// The most pixels a still picture (an image asset) may have: decoded at up
+/// to 8 bytes a pixel (16-bit RGBA) it stays under `max_libav_alloc`. The
+/// probe refuses bigger pictures, the composer's decoder is opened with it
+/// as `max_pixels`, and a render's memory cost counts pictures up to it.
+constexpr int64_t max_picture_pixels = 32'000'000;
 
 /// Reads the container and stream headers of a local file and returns JSON
 /// text shaped and formatted exactly like `ffprobe -v quiet -print_format json
