@@ -1,26 +1,31 @@
 #!/usr/bin/env bash
 # Builds vidflow with AddressSanitizer + UndefinedBehaviorSanitizer (gcc) in
-# a separate build directory and runs every CTest test except the fuzzers
-# and the browser tests (label `browser`, see tests/integration/e2e.cmake)
-# — unit, integration, end-to-end — under them. Used by `make sanitize`.
+# a separate build directory and runs every CTest test except the fuzzers,
+# the browser tests (label `browser`, see tests/integration/e2e.cmake) and
+# the long chaos runs and Python-only checks (label `nosan`, see
+# tests/integration/chaos.cmake and cluster.cmake) — unit, integration,
+# end-to-end — under them. Used by `make sanitize`.
 #
-#   tests/sanitize.sh [--build-dir DIR] [-- CTEST_ARGS...]
+#   tests/sanitize.sh [--build-dir DIR] [--all] [-- CTEST_ARGS...]
 #
-# DIR defaults to build-asan. Any sanitizer report fails the test it happens
-# in: ASan aborts (leaks included), UBSan halts on the first report. UBSan
-# suppressions, each with its reason, live in tests/ubsan.supp (LeakSanitizer
-# ones in tests/lsan.supp). Extra
+# DIR defaults to build-asan; --all runs the `nosan` tests too. Any
+# sanitizer report fails the test it happens in: ASan aborts (leaks
+# included), UBSan halts on the first report. UBSan suppressions, each with
+# its reason, live in tests/ubsan.supp (LeakSanitizer ones in
+# tests/lsan.supp). Extra
 # options: ASAN_OPTIONS / UBSAN_OPTIONS from the environment are appended.
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
 build_dir="$root/build-asan"
 ctest_args=()
+exclude="fuzz|browser|nosan"
 while [ $# -gt 0 ]; do
   case "$1" in
     --build-dir) build_dir="$2"; shift 2 ;;
+    --all) exclude="fuzz|browser"; shift ;;
     --) shift; ctest_args=("$@"); break ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     *) echo "sanitize: unknown option '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -58,6 +63,6 @@ echo "sanitize: UBSAN_OPTIONS=$UBSAN_OPTIONS"
 echo "sanitize: LSAN_OPTIONS=$LSAN_OPTIONS"
 rc=0
 "$root/tests/run-ctest.sh" "$build_dir" --output-on-failure --timeout 900 \
-  -LE "fuzz|browser" "${ctest_args[@]}" || rc=$?
+  -LE "$exclude" "${ctest_args[@]}" || rc=$?
 echo "sanitize: tests took $(($(date +%s) - built)) s (exit $rc)"
 exit "$rc"

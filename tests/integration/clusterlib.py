@@ -217,9 +217,26 @@ class Coordinator:
                                name=f"coordinator-run{len(self.runs)}",
                                start_deadline_s=60)
         self.runs.append(self.server)
+        # /healthz answers before the cluster port is open: wait for the
+        # ready line, which comes after it, so that a coordinator that
+        # could not open its cluster port fails here, with its log.
+        self._wait_ready(60)
         self.history.append({"start_ms": started, "end_ms": None,
                              "killed": False})
         return self
+
+    def _wait_ready(self, deadline_s):
+        end = time.monotonic() + deadline_s
+        while time.monotonic() < end:
+            if "vidflow ready" in self.server.log_text():
+                return
+            if self.server.poll() is not None:
+                raise AssertionError(
+                    f"coordinator exited with {self.server.poll()} during "
+                    f"start-up\n--- log tail ---\n{self.server.log_tail()}")
+            time.sleep(0.05)
+        raise AssertionError(f"coordinator not ready within {deadline_s}s"
+                             f"\n--- log tail ---\n{self.server.log_tail()}")
 
     def kill(self):
         """SIGKILL (no chance to clean up) and reap."""

@@ -76,11 +76,22 @@ def _cleanup_scratch():
         print(f"vfharness: kept {_scratch}", file=sys.stderr)
 
 
+_handed_out = set()
+
+
 def free_port():
-    """A TCP port that was free a moment ago (bind port 0, read, close)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A TCP port that was free a moment ago (bind port 0, read, close),
+    never one this process handed out before: the kernel may give the same
+    ephemeral port to two binds in a row once the first socket is closed
+    (seen in CI: a coordinator got one port as store and cluster port)."""
+    for _ in range(100):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
+    raise AssertionError("free_port: no new free port after 100 tries")
 
 
 def wait_port(port, deadline_s, proc=None):
