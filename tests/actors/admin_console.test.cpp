@@ -335,7 +335,7 @@ CAF_TEST(the intake gate answers only nodes admitted with the ingest key) {
   CAF_CHECK_EQUAL(messages::errc_of(keyed_err), errc::invalid_argument);
   auto mine = ask<std::vector<messages::job>>(gate, atoms::history_v,
                                               std::string{"alice"},
-                                              uint32_t{10});
+                                              uint32_t{10}, std::string{});
   CAF_REQUIRE(mine);
   CAF_CHECK_EQUAL(mine->size(), 1u);
   CAF_CHECK_EQUAL(ask<std::string>(gate, atoms::get_v, atoms::head_v),

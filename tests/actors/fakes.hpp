@@ -162,10 +162,12 @@ fake_store(fake_store_impl* self) {
           xs.push_back(d);
       return xs;
     },
-    [=](atoms::history, const std::string& owner, uint32_t limit) {
+    [=](atoms::history, const std::string& owner, uint32_t limit,
+        const std::string& kind) {
       std::vector<messages::job> xs;
       for (auto& [id, j] : self->state.jobs)
-        if (owner.empty() || j.owner == owner)
+        if ((owner.empty() || j.owner == owner)
+            && messages::is_of_kind(j.outputs, kind))
           xs.push_back(j);
       std::sort(xs.begin(), xs.end(), [](auto& x, auto& y) {
         return x.created_at > y.created_at;

@@ -127,16 +127,35 @@ CAF_TEST(a store failure fails the create) {
 CAF_TEST(history checks its limit) {
   CAF_REQUIRE(create("a.mp4"));
   auto xs = ask<std::vector<messages::job>>(atoms::history_v,
-                                            std::string{"demo"}, uint32_t{10});
+                                            std::string{"demo"}, uint32_t{10},
+                                            std::string{});
   CAF_REQUIRE(xs);
   CAF_CHECK_EQUAL(xs->size(), 1u);
   xs = ask<std::vector<messages::job>>(atoms::history_v, std::string{"eve"},
-                                       uint32_t{10});
+                                       uint32_t{10}, std::string{});
   CAF_REQUIRE(xs);
   CAF_CHECK(xs->empty());
-  for (uint32_t bad : {0u, 201u}) {
+  // A plain upload is neither a composition nor an asset.
+  xs = ask<std::vector<messages::job>>(atoms::history_v, std::string{"demo"},
+                                       uint32_t{1000},
+                                       std::string{messages::kind_composition});
+  CAF_REQUIRE(xs);
+  CAF_CHECK(xs->empty());
+  for (uint32_t bad : {0u, 1001u}) {
     auto r = ask<std::vector<messages::job>>(atoms::history_v,
-                                             std::string{"demo"}, bad);
+                                             std::string{"demo"}, bad,
+                                             std::string{});
+    CAF_REQUIRE(!r);
+    CAF_CHECK_EQUAL(messages::errc_of(r.error()), errc::invalid_argument);
+  }
+  // An unknown kind, and a kind without an owner (admins list every job,
+  // not every user's compositions at once).
+  for (auto [owner, kind] :
+       {std::pair<const char*, const char*>{"demo", "video"},
+        std::pair<const char*, const char*>{"", "composition"}}) {
+    auto r = ask<std::vector<messages::job>>(atoms::history_v,
+                                             std::string{owner}, uint32_t{10},
+                                             std::string{kind});
     CAF_REQUIRE(!r);
     CAF_CHECK_EQUAL(messages::errc_of(r.error()), errc::invalid_argument);
   }

@@ -159,15 +159,16 @@ fake_registry(job_registry_actor::stateful_pointer<registry_state> self,
         return make_error(errc::not_found);
       return i->second;
     },
-    [=](atoms::history, const std::string& owner,
-        uint32_t limit) -> caf::result<std::vector<job>> {
-      if (limit < 1 || limit > 200)
+    [=](atoms::history, const std::string& owner, uint32_t limit,
+        const std::string& kind) -> caf::result<std::vector<job>> {
+      if (limit < 1 || limit > 1000)
         return make_error(errc::invalid_argument, "limit out of range");
       std::lock_guard<std::mutex> guard{store->mtx};
       std::vector<job> result;
       for (auto i = store->order.rbegin();
            i != store->order.rend() && result.size() < limit; ++i)
-        if (owner.empty() || store->jobs[*i].owner == owner)
+        if ((owner.empty() || store->jobs[*i].owner == owner)
+            && vf::messages::is_of_kind(store->jobs[*i].outputs, kind))
           result.push_back(store->jobs[*i]);
       return result;
     },

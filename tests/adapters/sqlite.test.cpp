@@ -555,13 +555,16 @@ CAF_TEST(history is newest first and limited) {
                     true);
   // Same millisecond as h5: the later insert counts as newer.
   CAF_CHECK_EQUAL(ask<bool>(atoms::create_v, make_job("h6", 500)), true);
-  auto xs = ask<std::vector<job>>(atoms::history_v, std::string{}, uint32_t{3});
+  auto xs = ask<std::vector<job>>(atoms::history_v, std::string{},
+                                  uint32_t{3}, std::string{});
   CAF_REQUIRE(xs);
   CAF_CHECK_EQUAL(ids_of(*xs), (std::vector<std::string>{"h6", "h5", "h4"}));
-  xs = ask<std::vector<job>>(atoms::history_v, std::string{}, uint32_t{200});
+  xs = ask<std::vector<job>>(atoms::history_v, std::string{}, uint32_t{200},
+                             std::string{});
   CAF_REQUIRE(xs);
   CAF_CHECK_EQUAL(xs->size(), 6u);
-  xs = ask<std::vector<job>>(atoms::history_v, std::string{}, uint32_t{0});
+  xs = ask<std::vector<job>>(atoms::history_v, std::string{},
+                                  uint32_t{0}, std::string{});
   CAF_REQUIRE(xs);
   CAF_CHECK(xs->empty());
 }
@@ -580,16 +583,66 @@ CAF_TEST(history of one owner is not crowded out by others) {
     CAF_CHECK_EQUAL(ask<bool>(atoms::create_v, j), true);
   }
   auto xs = ask<std::vector<job>>(atoms::history_v, std::string{"alice"},
-                                  uint32_t{200});
+                                  uint32_t{200}, std::string{});
   CAF_REQUIRE(xs);
   CAF_CHECK_EQUAL(ids_of(*xs), (std::vector<std::string>{"a3", "a2", "a1"}));
   xs = ask<std::vector<job>>(atoms::history_v, std::string{"mallory"},
-                             uint32_t{2});
+                             uint32_t{2}, std::string{});
   CAF_REQUIRE(xs);
   CAF_CHECK_EQUAL(ids_of(*xs), (std::vector<std::string>{"m249", "m248"}));
-  xs = ask<std::vector<job>>(atoms::history_v, std::string{}, uint32_t{200});
+  xs = ask<std::vector<job>>(atoms::history_v, std::string{}, uint32_t{200},
+                             std::string{});
   CAF_REQUIRE(xs);
   CAF_CHECK_EQUAL(xs->size(), 200u);
+}
+
+CAF_TEST(history by kind is not crowded out by other jobs) {
+  // alice: 2 compositions and 2 assets, then 300 newer uploads; mallory:
+  // a newer composition. Each kind's page holds all of alice's and only
+  // hers (the uploads would fill a page of her newest 200 jobs).
+  auto add = [&](std::string id, int64_t at, const char* owner,
+                 std::string outputs) {
+    auto j = make_job(std::move(id), at);
+    j.owner = owner;
+    j.outputs = std::move(outputs);
+    CAF_CHECK_EQUAL(ask<bool>(atoms::create_v, j), true);
+  };
+  add("c1", 1, "alice", R"({"composition":{"clips":[]}})");
+  add("a1", 2, "alice", R"({"asset":"audio"})");
+  add("c2", 3, "alice", R"({"composition":{"clips":[]}})");
+  add("a2", 4, "alice", R"({"asset":"image"})");
+  for (int i = 0; i < 300; ++i)
+    add("u" + std::to_string(i), 10 + i, "alice", R"({"renditions":[]})");
+  add("mc", 1000, "mallory", R"({"composition":{"clips":[]}})");
+  auto of = [&](const char* owner, uint32_t limit, const char* kind) {
+    return ask<std::vector<job>>(atoms::history_v, std::string{owner}, limit,
+                                 std::string{kind});
+  };
+  auto xs = of("alice", 1000, "composition");
+  CAF_REQUIRE(xs);
+  CAF_CHECK_EQUAL(ids_of(*xs), (std::vector<std::string>{"c2", "c1"}));
+  xs = of("alice", 1000, "asset");
+  CAF_REQUIRE(xs);
+  CAF_CHECK_EQUAL(ids_of(*xs), (std::vector<std::string>{"a2", "a1"}));
+  xs = of("alice", 1, "asset");
+  CAF_REQUIRE(xs);
+  CAF_CHECK_EQUAL(ids_of(*xs), (std::vector<std::string>{"a2"}));
+  xs = of("mallory", 10, "composition");
+  CAF_REQUIRE(xs);
+  CAF_CHECK_EQUAL(ids_of(*xs), (std::vector<std::string>{"mc"}));
+  xs = of("alice", 200, "");
+  CAF_REQUIRE(xs);
+  CAF_CHECK_EQUAL(xs->size(), 200u);
+  CAF_CHECK_EQUAL(xs->front().id, "u299");
+  // A kind needs an owner, and only two kinds exist.
+  using kind_case = std::pair<const char*, const char*>;
+  for (auto [owner, kind] :
+       {kind_case{"", "asset"}, kind_case{"alice", "video"}}) {
+    auto bad = of(owner, 10, kind);
+    CAF_REQUIRE(!bad);
+    CAF_CHECK_EQUAL(vf::messages::errc_of(bad.error()),
+                    errc::invalid_argument);
+  }
 }
 
 CAF_TEST(put_result first write wins) {
@@ -845,7 +898,7 @@ CAF_TEST(a read in the same burst sees the earlier write) {
   auto w = self->request(store, timeout, atoms::create_v, make_job("rw"));
   auto r = self->request(store, timeout, atoms::get_v, std::string{"rw"});
   auto h = self->request(store, timeout, atoms::history_v,
-                         std::string{}, uint32_t{10});
+                         std::string{}, uint32_t{10}, std::string{});
   r.receive([](job& x) { CAF_CHECK_EQUAL(x.id, "rw"); },
             [&](caf::error& err) {
               CAF_FAIL("read missed the write: " << sys.render(err));
@@ -1493,7 +1546,7 @@ CAF_TEST(a version 1 database opens and migrates) {
   CAF_CHECK(same(make_dead_letter("old", 50, 1), *dl));
   stop();
   CAF_CHECK_EQUAL(user_version(old_path), sqlite::schema_version);
-  CAF_CHECK_EQUAL(sqlite::schema_version, 13);
+  CAF_CHECK_EQUAL(sqlite::schema_version, 14);
   // Opening the migrated file again changes nothing.
   hdl = sqlite::spawn_job_store(sys, {old_path, 512, nullptr});
   CAF_REQUIRE(hdl);

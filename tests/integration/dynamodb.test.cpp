@@ -378,6 +378,31 @@ CAF_TEST(listings are index queries in the promised order) {
   CAF_CHECK_EQUAL((*hist)[0].id, "b1");
   CAF_CHECK_EQUAL((*hist)[1].id, "b0");
   CAF_CHECK_EQUAL((*hist)[2].id, "a4");
+  // By kind: alice's oldest job as a composition, one as an asset; then
+  // the newest of hers by kind are those, whatever came after.
+  for (auto [id, outputs] :
+       {std::pair<const char*, const char*>{"a0", R"({"composition":{}})"},
+        std::pair<const char*, const char*>{"a2", R"({"asset":"audio"})"}}) {
+    auto x = aws::ddb_get_job(cfg, id);
+    CAF_REQUIRE(x);
+    x->outputs = outputs;
+    CAF_REQUIRE(aws::ddb_put_job(cfg, *x));
+  }
+  hist = aws::ddb_history(cfg, "alice", 1, "composition");
+  CAF_REQUIRE(hist);
+  CAF_REQUIRE_EQUAL(hist->size(), 1u);
+  CAF_CHECK_EQUAL((*hist)[0].id, "a0");
+  hist = aws::ddb_history(cfg, "alice", 10, "asset");
+  CAF_REQUIRE(hist);
+  CAF_REQUIRE_EQUAL(hist->size(), 1u);
+  CAF_CHECK_EQUAL((*hist)[0].id, "a2");
+  hist = aws::ddb_history(cfg, "bob", 10, "composition");
+  CAF_REQUIRE(hist);
+  CAF_CHECK(hist->empty());
+  CHECK_ERRC(aws::ddb_history(cfg, "", 10, "composition"),
+             errc::invalid_argument);
+  CHECK_ERRC(aws::ddb_history(cfg, "alice", 10, "video"),
+             errc::invalid_argument);
   auto active = aws::ddb_active(cfg);
   CAF_REQUIRE(active);
   CAF_REQUIRE_EQUAL(active->size(), 3u);
@@ -622,7 +647,7 @@ CAF_TEST(an idempotency key makes its job once) {
     CAF_CHECK_EQUAL(*x, *got[0]);
   }
   auto carol = ask<std::vector<job>>(vf::atoms::history_v, std::string{"carol"},
-                                     uint32_t{50});
+                                     uint32_t{50}, std::string{});
   CAF_REQUIRE(carol);
   CAF_CHECK_EQUAL(carol->size(), 1u);
   // Erasing the job frees its key.

@@ -492,6 +492,36 @@ class Compositions(unittest.TestCase):
         self.assertEqual(self.ok("GET", f"/assets/{self.assets['wide']}")
                          ["status"], "ready")
 
+    def test_6_many_newer_jobs_do_not_hide_compositions_or_assets(self):
+        # Listings once looked only among the caller's 200 newest jobs:
+        # 205 newer uploads emptied both. Now they read compositions and
+        # assets only.
+        long = {"title": "buried", "clips": [{"asset_id": self.assets["long"],
+                                              "start": 0, "end": 20}],
+                "output": {"resolution": "1080p", "fps": 60}}
+        buried = self.ok("POST", "/compositions", long,
+                         status=202)["composition_id"]
+        before = self.ok("GET", "/compositions?limit=100")
+        assets = self.ok("GET", "/assets?limit=100")["items"]
+        audio = self.ok("GET", "/assets?kind=audio")["items"]
+        self.assertGreaterEqual(before["total"], 4)
+        for i in range(205):
+            self.c.create_job(f"newer-{i}.mp4", "video/mp4")
+        after = self.ok("GET", "/compositions?limit=100")
+        self.assertEqual(after["total"], before["total"])
+        self.assertEqual([x["composition_id"] for x in after["items"]],
+                         [x["composition_id"] for x in before["items"]])
+        self.assertEqual(self.ok("GET", "/assets?limit=100")["items"], assets)
+        self.assertEqual(self.ok("GET", "/assets?kind=audio")["items"], audio)
+        page = self.ok("GET", "/compositions?limit=1&offset=1")
+        self.assertEqual([x["composition_id"] for x in page["items"]],
+                         [before["items"][1]["composition_id"]])
+        for q in ("?offset=1000", "?offset=x"):
+            self.error("GET", "/compositions" + q, 422, "invalid_argument")
+        # cancel-all reaches them too.
+        r = self.ok("POST", "/compositions/cancel-all")
+        self.assertEqual(r["composition_ids"], [buried])
+
 
 if __name__ == "__main__":
     h.main(__doc__)

@@ -85,9 +85,10 @@ messages::intake_gate_actor::behavior_type intake_gate(intake_gate_impl* self,
     [=](atoms::get, const std::string& id) {
       return ask<job>(self, self->state.cfg.registry, atoms::get_v, id);
     },
-    [=](atoms::history, const std::string& owner, uint32_t limit) {
+    [=](atoms::history, const std::string& owner, uint32_t limit,
+        const std::string& kind) {
       return ask<std::vector<job>>(self, self->state.cfg.registry,
-                                   atoms::history_v, owner, limit);
+                                   atoms::history_v, owner, limit, kind);
     },
     [=](atoms::events, const std::string& id, uint64_t after) {
       return ask<std::vector<messages::job_event>>(

@@ -249,12 +249,19 @@ job_registry(job_registry_impl* self, messages::stores stores,
     [=](atoms::get, const std::string& id) {
       return self->delegate(store, atoms::get_v, id);
     },
-    [=](atoms::history, std::string& owner,
-        uint32_t limit) -> caf::result<std::vector<messages::job>> {
-      if (limit < 1 || limit > 200)
+    [=](atoms::history, std::string& owner, uint32_t limit,
+        std::string& kind) -> caf::result<std::vector<messages::job>> {
+      if (limit < 1 || limit > 1000)
         return make_error(errc::invalid_argument,
-                          "limit must be between 1 and 200");
-      return self->delegate(store, atoms::history_v, std::move(owner), limit);
+                          "limit must be between 1 and 1000");
+      if (!messages::is_job_kind(kind))
+        return make_error(errc::invalid_argument,
+                          "kind must be empty, composition or asset");
+      if (!kind.empty() && owner.empty())
+        return make_error(errc::invalid_argument,
+                          "a listing by kind is one user's");
+      return self->delegate(store, atoms::history_v, std::move(owner), limit,
+                            std::move(kind));
     },
     [=](atoms::intake, bool open) {
       self->state.paused = !open;

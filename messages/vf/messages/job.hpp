@@ -116,18 +116,43 @@ typename Inspector::result_type inspect(Inspector& f, job& x) {
            x.callback_url, x.request_id);
 }
 
+/// How every composition's canonical recipe begins (`POST /compositions`).
+constexpr const char* composition_recipe_prefix = R"({"composition":)";
+
+/// How every asset's canonical recipe begins (`POST /assets`).
+constexpr const char* asset_recipe_prefix = R"({"asset":)";
+
 /// Whether `recipe` (a job's canonical `outputs`) is a composition's
 /// (`POST /compositions`: `{"composition": {...}}`); such a job has no
 /// upload and runs one `compose` step.
 inline bool is_composition_recipe(const std::string& recipe) {
-  return recipe.rfind(R"({"composition":)", 0) == 0;
+  return recipe.rfind(composition_recipe_prefix, 0) == 0;
 }
 
 /// Whether `recipe` is an asset's (`POST /assets`: `{"asset": kind}`): an
 /// upload kept to be cut into compositions, probed only, and not shown in
 /// the video library.
 inline bool is_asset_recipe(const std::string& recipe) {
-  return recipe.rfind(R"({"asset":)", 0) == 0;
+  return recipe.rfind(asset_recipe_prefix, 0) == 0;
+}
+
+/// The kinds of job a listing (`history`) can be narrowed to: `""` every
+/// job, `kind_composition` only compositions, `kind_asset` only assets.
+constexpr const char* kind_composition = "composition";
+constexpr const char* kind_asset = "asset";
+
+/// Whether `kind` is one of those.
+inline bool is_job_kind(const std::string& kind) {
+  return kind.empty() || kind == kind_composition || kind == kind_asset;
+}
+
+/// Whether the job with canonical recipe `recipe` is of kind `kind`.
+inline bool is_of_kind(const std::string& recipe, const std::string& kind) {
+  if (kind == kind_composition)
+    return is_composition_recipe(recipe);
+  if (kind == kind_asset)
+    return is_asset_recipe(recipe);
+  return kind.empty();
 }
 
 /// Whether `recipe` is an image asset's (`{"asset":"image"}`): its upload

@@ -30,9 +30,11 @@ namespace vf::messages {
 /// - `(intake, open)` → `open`: while not open (an operator paused intake),
 ///   `create` and `create_keyed` answer `errc::intake_paused`; nothing else
 ///   changes (uploads of jobs made before still process).
-/// - `(history, owner, limit)` → up to `limit` (1..200) of `owner`'s jobs
-///   (every owner's if `owner` is empty: admins), newest first;
-///   `errc::invalid_argument` outside that range.
+/// - `(history, owner, limit, kind)` → up to `limit` (1..1000) of
+///   `owner`'s jobs (every owner's if `owner` is empty: admins), newest
+///   first, only those of `kind` unless it is empty (see the job store's
+///   `history`); `errc::invalid_argument` outside that range, for an
+///   unknown kind or for a kind without an owner.
 /// - `(get_result, id)` → the result; `errc::not_found` for an unknown job,
 ///   `errc::conflict` while the job has not succeeded.
 /// - `(counts)` → job counts indexed by `job_status`.
@@ -50,7 +52,8 @@ using job_registry_actor = caf::typed_actor<
   caf::replies_to<atoms::create, job_request>::with<job>,
   caf::replies_to<atoms::create_keyed, job_request>::with<job, bool>,
   caf::replies_to<atoms::get, std::string>::with<job>,
-  caf::replies_to<atoms::history, std::string, uint32_t>::with<std::vector<job>>,
+  caf::replies_to<atoms::history, std::string, uint32_t,
+                  std::string>::with<std::vector<job>>,
   caf::replies_to<atoms::events, std::string, uint64_t>::with<
     std::vector<job_event>>,
   caf::replies_to<atoms::deliveries, std::string>::with<

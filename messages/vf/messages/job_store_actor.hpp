@@ -44,9 +44,12 @@ namespace vf::messages {
 ///   attempts, next_at, last_status, last_error, delivered_at) is written;
 ///   `false` if there is no such delivery (its job was deleted).
 /// - `(deliveries, job_id)` → the job's deliveries, oldest first.
-/// - `(history, owner, limit)` → up to `limit` of `owner`'s jobs (every
-///   owner's if empty), newest first; the filter runs in the query, so other
-///   owners' jobs never crowd a user's page.
+/// - `(history, owner, limit, kind)` → up to `limit` of `owner`'s jobs
+///   (every owner's if empty), newest first; the filter runs in the query, so
+///   other owners' jobs never crowd a user's page. `kind` (`is_job_kind`)
+///   narrows it to compositions or assets, also in the query, so a user's
+///   uploads never crowd out their compositions; a kind needs an owner
+///   (`errc::invalid_argument` otherwise, or for an unknown kind).
 /// - `(put, job)` → `true`: replaces the stored state of an existing job;
 ///   `errc::not_found` if it was never created.
 /// - `(put_result, result)` → `true` if written now, `false` if a result for
@@ -88,7 +91,8 @@ using job_store_actor = caf::typed_actor<
   caf::replies_to<atoms::find_reuse, std::string, std::string, std::string,
                   std::string>::with<std::vector<std::string>>,
   caf::replies_to<atoms::get, std::string>::with<job>,
-  caf::replies_to<atoms::history, std::string, uint32_t>::with<std::vector<job>>,
+  caf::replies_to<atoms::history, std::string, uint32_t,
+                  std::string>::with<std::vector<job>>,
   caf::replies_to<atoms::events, std::string, uint64_t>::with<
     std::vector<job_event>>,
   caf::replies_to<atoms::deliveries_due, int64_t, uint32_t>::with<

@@ -107,8 +107,10 @@ coordinator_proxy_actor::behavior_type coordinator_proxy(proxy_impl self) {
     [=](atoms::get, const std::string& id) {
       return pass<job>(self, atoms::get_v, id);
     },
-    [=](atoms::history, const std::string& owner, uint32_t limit) {
-      return pass<std::vector<job>>(self, atoms::history_v, owner, limit);
+    [=](atoms::history, const std::string& owner, uint32_t limit,
+        const std::string& kind) {
+      return pass<std::vector<job>>(self, atoms::history_v, owner, limit,
+                                    kind);
     },
     [=](atoms::events, const std::string& id, uint64_t after) {
       return pass<std::vector<messages::job_event>>(self, atoms::events_v, id,

@@ -486,7 +486,27 @@ ddb_deliveries(const dynamodb_config& cfg, const std::string& id) {
 
 caf::expected<std::vector<job>> ddb_history(const dynamodb_config& cfg,
                                             const std::string& owner,
-                                            uint32_t limit) {
+                                            uint32_t limit,
+                                            const std::string& kind) {
+  if (!messages::is_job_kind(kind) || (!kind.empty() && owner.empty()))
+    return make_error(errc::invalid_argument,
+                      "history: kind '" + kind
+                        + "' needs an owner and must be empty, composition "
+                          "or asset");
+  if (!kind.empty()) {
+    // The owner's items, newest first, filtered on the recipe's first
+    // bytes: DynamoDB still reads (and bills) the owner's other jobs, a
+    // page of up to 1 MB at a time, but only the kind comes back.
+    auto body = ddb_query_body(cfg, "by_owner", "gsi1pk", "owner#" + owner,
+                               nullptr, nullptr, {}, true);
+    body["FilterExpression"] = "begins_with(#outputs, :kind)";
+    body["ExpressionAttributeNames"] = json{{"#outputs", "outputs"}};
+    body["ExpressionAttributeValues"][":kind"]
+      = ddb_s(kind == messages::kind_composition
+                ? messages::composition_recipe_prefix
+                : messages::asset_recipe_prefix);
+    return jobs_of(ddb_query(cfg, std::move(body), limit));
+  }
   if (!owner.empty())
     return by_index(cfg, "by_owner", "gsi1pk", "owner#" + owner, true, limit);
   std::vector<job> all;

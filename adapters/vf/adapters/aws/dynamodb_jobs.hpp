@@ -157,10 +157,11 @@ caf::expected<std::vector<messages::delivery>>
 ddb_deliveries(const dynamodb_config& cfg, const std::string& id);
 
 /// Up to `limit` of `owner`'s jobs, newest first (every owner's when
-/// `owner` is empty: the newest of each status, merged).
+/// `owner` is empty: the newest of each status, merged); only those of
+/// `kind` unless it is empty (`messages::is_job_kind`; needs an owner).
 caf::expected<std::vector<messages::job>>
 ddb_history(const dynamodb_config& cfg, const std::string& owner,
-            uint32_t limit);
+            uint32_t limit, const std::string& kind = {});
 
 /// Up to `limit` jobs in `status`, the most recently changed first.
 caf::expected<std::vector<messages::job>>

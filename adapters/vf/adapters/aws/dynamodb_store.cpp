@@ -139,9 +139,9 @@ store_worker(dynamodb_store_actor::pointer,
     [cfg](atoms::get, const std::string& id) -> caf::result<job> {
       return answer(ddb_get_job(*cfg, id));
     },
-    [cfg](atoms::history, const std::string& owner,
-          uint32_t limit) -> caf::result<std::vector<job>> {
-      return answer(ddb_history(*cfg, owner, limit));
+    [cfg](atoms::history, const std::string& owner, uint32_t limit,
+          const std::string& kind) -> caf::result<std::vector<job>> {
+      return answer(ddb_history(*cfg, owner, limit, kind));
     },
     [cfg](atoms::events, const std::string& id,
           uint64_t after_seq) -> caf::result<std::vector<messages::job_event>> {
@@ -280,8 +280,10 @@ store_front(dynamodb_store_actor::stateful_pointer<front_state> self,
     [self, &st](atoms::get, const std::string& id) {
       return self->delegate(st.of(id), atoms::get_v, id);
     },
-    [self, &st](atoms::history, const std::string& owner, uint32_t limit) {
-      return self->delegate(st.of(owner), atoms::history_v, owner, limit);
+    [self, &st](atoms::history, const std::string& owner, uint32_t limit,
+                const std::string& kind) {
+      return self->delegate(st.of(owner), atoms::history_v, owner, limit,
+                            kind);
     },
     [self, &st](atoms::events, const std::string& id, uint64_t after_seq) {
       return self->delegate(st.of(id), atoms::events_v, id, after_seq);

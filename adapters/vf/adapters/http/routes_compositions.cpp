@@ -296,6 +296,10 @@ void get_asset(call& c) {
   });
 }
 
+/// How many of a caller's newest compositions (or assets) a listing reads:
+/// `total` and `offset` of `GET /compositions` count among these.
+constexpr uint32_t max_listed = 1000;
+
 /// Reads `limit` (1 to 100) of the query into `limit`, which keeps its
 /// default when there is none; answers 422 and returns false when it is
 /// bad.
@@ -312,8 +316,9 @@ bool page_limit(call& c, uint64_t& limit) {
   return true;
 }
 
-/// `GET /assets[?kind=video|audio|image&limit=N]`: the caller's assets
-/// among their 200 newest jobs, newest first (for pickers: a music menu).
+/// `GET /assets[?kind=video|audio|image&limit=N]`: the caller's newest
+/// assets, newest first (for pickers: a music menu); with `kind`, those of
+/// that kind among their 1000 newest assets.
 void list_assets(call& c) {
   auto query = c.request().query;
   std::optional<std::string> kind;
@@ -327,8 +332,11 @@ void list_assets(call& c) {
   uint64_t limit = 50;
   if (!page_limit(c, limit))
     return;
-  c.ask(c.state().handles.registry, atoms::history_v, c.who().sub,
-        uint32_t{200})
+  // Only assets are read (the store's per-kind index); the kind of asset
+  // is in its recipe, filtered here.
+  auto want = kind ? max_listed : static_cast<uint32_t>(limit);
+  c.ask(c.state().handles.registry, atoms::history_v, c.who().sub, want,
+        std::string{messages::kind_asset})
     .then([kind, limit,
            who = c.who()](reply& r, std::vector<messages::job>& jobs) {
       json items = json::array();
@@ -522,14 +530,16 @@ void list_compositions(call& c) {
     return;
   if (auto o = query_param(query, "offset")) {
     auto n = parse_decimal(*o, 3);
-    if (!n || *n > 199) {
-      c.error(422, "invalid_argument", "offset must be 0 to 199");
+    if (!n || *n >= max_listed) {
+      c.error(422, "invalid_argument", "offset must be 0 to 999");
       return;
     }
     offset = *n;
   }
+  // The caller's newest compositions only (the store's per-kind index): a
+  // user's uploads and assets never crowd them out.
   c.ask(c.state().handles.registry, atoms::history_v, c.who().sub,
-        uint32_t{200})
+        max_listed, std::string{messages::kind_composition})
     .then([status, limit, offset,
            who = c.who()](reply& r, std::vector<messages::job>& jobs) {
       json items = json::array();
@@ -713,7 +723,7 @@ void cancel_each(reply& r, std::shared_ptr<std::vector<std::string>> ids,
 
 void cancel_all(call& c) {
   c.ask(c.state().handles.registry, atoms::history_v, c.who().sub,
-        uint32_t{200})
+        max_listed, std::string{messages::kind_composition})
     .then([who = c.who()](reply& r, std::vector<messages::job>& jobs) {
       auto ids = std::make_shared<std::vector<std::string>>();
       for (auto& j : jobs)

@@ -467,7 +467,8 @@ void history(call& c) {
   // after the limit, let other users' new jobs empty a user's page.
   auto& who = c.who();
   std::string owner = who.role == "admin" ? std::string{} : who.sub;
-  c.ask(c.state().handles.registry, atoms::history_v, std::move(owner), limit)
+  c.ask(c.state().handles.registry, atoms::history_v, std::move(owner), limit,
+        std::string{})
     .then([who = std::move(who)](reply& r, std::vector<messages::job>& jobs) {
       // Already filtered by the store; checked again on the way out.
       jobs.erase(std::remove_if(

@@ -279,9 +279,10 @@ job_store(job_store_pointer self, std::unique_ptr<job_tables> tables,
           return t.library().stats(owner, top, since_ms);
         });
     },
-    [self](atoms::history, const std::string& owner, uint32_t limit) {
-      return read<std::vector<job>>(self, [owner, limit](job_tables& t) {
-        return t.recent_jobs(owner, limit);
+    [self](atoms::history, const std::string& owner, uint32_t limit,
+           const std::string& kind) {
+      return read<std::vector<job>>(self, [owner, limit, kind](job_tables& t) {
+        return t.recent_jobs(owner, limit, kind);
       });
     },
     [self](atoms::get_result, const std::string& id) {

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <string>
 #include <utility>
 
 namespace vf::adapters::sqlite {
@@ -62,6 +63,27 @@ constexpr const char* select_recent_sql
 // owners' jobs are never read, so they cannot crowd it out.
 constexpr const char* select_recent_by_owner_sql
   = "SELECT " VF_JOB_COLUMNS " FROM jobs WHERE owner = ?2 "
+    "ORDER BY created_at DESC, rowid DESC LIMIT ?1";
+
+// One owner's compositions (or assets), served by the partial index
+// jobs_compositions_by_owner (jobs_assets_by_owner): the WHERE term on the
+// recipe is the index's, word for word, so SQLite uses it and reads no
+// other job of the owner (messages::composition_recipe_prefix).
+constexpr const char* select_compositions_by_owner_sql
+  = "SELECT " VF_JOB_COLUMNS " FROM jobs WHERE owner = ?2 "
+    "AND substr(outputs, 1, 15) = '{\"composition\":' "
+    "ORDER BY created_at DESC, rowid DESC LIMIT ?1";
+static_assert(std::char_traits<char>::length(
+                messages::composition_recipe_prefix)
+                == 15,
+              "select_compositions_by_owner_sql and schema 14 compare 15 "
+              "bytes");
+static_assert(std::char_traits<char>::length(messages::asset_recipe_prefix)
+                == 9,
+              "select_assets_by_owner_sql and schema 14 compare 9 bytes");
+constexpr const char* select_assets_by_owner_sql
+  = "SELECT " VF_JOB_COLUMNS " FROM jobs WHERE owner = ?2 "
+    "AND substr(outputs, 1, 9) = '{\"asset\":' "
     "ORDER BY created_at DESC, rowid DESC LIMIT ?1";
 
 // Served by the partial index jobs_to_purge (same WHERE terms), oldest
@@ -303,6 +325,8 @@ caf::error job_tables::prepare_all() {
     {&select_job_, select_job_sql},
     {&select_recent_, select_recent_sql},
     {&select_recent_by_owner_, select_recent_by_owner_sql},
+    {&select_compositions_by_owner_, select_compositions_by_owner_sql},
+    {&select_assets_by_owner_, select_assets_by_owner_sql},
     {&select_active_, select_active_sql},
     {&select_in_status_, select_in_status_sql},
     {&count_by_status_, count_by_status_sql},
@@ -896,8 +920,17 @@ caf::expected<job> job_tables::find_job(const std::string& id) {
 }
 
 caf::expected<std::vector<job>>
-job_tables::recent_jobs(const std::string& owner, uint32_t limit) {
-  auto& stmt = owner.empty() ? select_recent_ : select_recent_by_owner_;
+job_tables::recent_jobs(const std::string& owner, uint32_t limit,
+                        const std::string& kind) {
+  if (!messages::is_job_kind(kind) || (!kind.empty() && owner.empty()))
+    return messages::make_error(errc::invalid_argument,
+                                "history: kind '" + kind
+                                  + "' needs an owner and must be empty, "
+                                    "composition or asset");
+  auto& stmt = owner.empty()                         ? select_recent_
+               : kind == messages::kind_composition ? select_compositions_by_owner_
+               : kind == messages::kind_asset       ? select_assets_by_owner_
+                                                    : select_recent_by_owner_;
   statement::use guard{stmt};
   auto rc = stmt.bind(1, static_cast<int64_t>(limit));
   if (rc == SQLITE_OK && !owner.empty())

@@ -141,9 +141,11 @@ public:
              const std::string& recipe, const std::string& job_id);
 
   /// Returns up to `limit` jobs, newest `created_at` first (ties: newest
-  /// insert first).
+  /// insert first): `owner`'s (everyone's if empty), only those of `kind`
+  /// unless it is empty (`messages::is_job_kind`; a kind needs an owner).
   caf::expected<std::vector<messages::job>>
-  recent_jobs(const std::string& owner, uint32_t limit);
+  recent_jobs(const std::string& owner, uint32_t limit,
+              const std::string& kind = {});
 
   /// Returns up to `limit` FAILED, CANCELLED or EXPIRED jobs whose object
   /// is not purged yet and that ended (`updated_at`) before `before_ms`,
@@ -270,6 +272,8 @@ private:
   statement select_job_;
   statement select_recent_;
   statement select_recent_by_owner_;
+  statement select_compositions_by_owner_;
+  statement select_assets_by_owner_;
   statement select_active_;
   statement select_in_status_;
   statement count_by_status_;

@@ -330,6 +330,18 @@ constexpr std::array<const char*, schema_version> migrations{{
         WHERE owner = OLD.owner;
     END;
   )sql",
+  // 13 -> 14: one owner's compositions and assets without reading their
+  // other jobs (GET /compositions, GET /assets looked only among the 200
+  // newest jobs, so uploads crowded compositions out). The WHERE terms
+  // match the canonical recipes' first bytes (messages::
+  // composition_recipe_prefix, asset_recipe_prefix); the queries in
+  // job_tables.cpp repeat them word for word.
+  R"sql(
+    CREATE INDEX jobs_compositions_by_owner ON jobs (owner, created_at)
+      WHERE substr(outputs, 1, 15) = '{"composition":';
+    CREATE INDEX jobs_assets_by_owner ON jobs (owner, created_at)
+      WHERE substr(outputs, 1, 9) = '{"asset":';
+  )sql",
 }};
 
 /// Runs a single-value PRAGMA (or query) and returns its text result.

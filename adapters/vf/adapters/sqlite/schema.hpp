@@ -26,7 +26,8 @@ class database;
 /// - 11: `jobs.request_id`.
 /// - 12: the video library (`video_counts`, `video_likes`).
 /// - 13: `owner_usage` (per-user jobs in flight and bytes, by triggers).
-constexpr int64_t schema_version = 13;
+/// - 14: partial indexes of each owner's compositions and assets.
+constexpr int64_t schema_version = 14;
 
 /// Sets the connection PRAGMAs the store's promises rest on: WAL journal,
 /// `synchronous=FULL` (a commit is on disk before its reply) and a busy
