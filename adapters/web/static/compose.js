@@ -17,20 +17,23 @@ let seq = 0;
 
 // Uploads `file` as an asset of `kind` and waits until it is probed;
 // `say` reports each stage. Returns the asset; throws with the server's
-// reason when the file cannot be used.
-async function uploadAsset(file, kind, fallbackType, say) {
+// reason when the file cannot be used, and stops (upload and polling)
+// when `signal` aborts: the user left the page.
+async function uploadAsset(file, kind, fallbackType, say, signal) {
   const type = file.type || fallbackType;
+  if (!file.size) throw new Error(`${file.name} is empty: choose a picture or a sound file with something in it.`);
   say(`Uploading ${file.name}…`);
-  const asset = await api('/assets', { method: 'POST', body: { filename: file.name, content_type: type, kind } });
-  await putBlob(asset.upload_url, file, { contentType: type, onProgress: (n) => { say(`Uploading ${file.name}: ${Math.floor((n / file.size) * 100)} %`); } });
+  const asset = await api('/assets', { method: 'POST', body: { filename: file.name, content_type: type, kind }, signal });
+  await putBlob(asset.upload_url, file, { contentType: type, signal, onProgress: (n) => { say(`Uploading ${file.name}: ${Math.min(100, Math.floor((n / file.size) * 100))} %`); } });
   say(`Checking ${file.name}…`);
   for (;;) {
-    const a = await api(`/assets/${encodeURIComponent(asset.asset_id)}`);
+    const a = await api(`/assets/${encodeURIComponent(asset.asset_id)}`, { signal });
     if (a.status === 'ready') return a;
     if (a.status !== 'processing' && a.status !== 'awaiting_upload') {
       throw new Error(`${file.name} cannot be used: ${a.error ? a.error.message : a.status}`);
     }
-    await sleep(700);
+    await sleep(700, signal);
+    if (signal && signal.aborted) throw new Error(`stopped checking ${file.name}: the page was left`);
   }
 }
 
@@ -81,7 +84,7 @@ export async function compositionsPage(signal) {
     e.target.value = '';
     if (!file) return;
     try {
-      const a = await uploadAsset(file, 'image', 'image/png', (text) => { pictureStatus.textContent = text; });
+      const a = await uploadAsset(file, 'image', 'image/png', (text) => { pictureStatus.textContent = text; }, signal);
       clips.push({ key: ++seq, asset_id: a.asset_id, filename: file.name, duration: 0, start: 0, end: 3 });
       drawClips();
       pictureStatus.textContent = `${file.name} is a clip now (3 s; change its end to show it longer).`;
@@ -110,7 +113,7 @@ export async function compositionsPage(signal) {
     e.target.value = '';
     if (!file) return;
     try {
-      const asset = await uploadAsset(file, 'audio', 'audio/mpeg', (text) => { musicStatus.textContent = text; });
+      const asset = await uploadAsset(file, 'audio', 'audio/mpeg', (text) => { musicStatus.textContent = text; }, signal);
       musicAssets.push({ asset_id: asset.asset_id, filename: file.name });
       drawMusic();
       musicStatus.textContent = `${file.name} is ready.`;
