@@ -23,6 +23,7 @@
 #include "vf/adapters/objectstore/object_install.hpp"
 #include "vf/adapters/objectstore/object_meta.hpp"
 #include "vf/adapters/objectstore/object_paths.hpp"
+#include "vf/adapters/objectstore/pending_journal.hpp"
 #include "vf/adapters/objectstore/store_server.hpp"
 #include "vf/adapters/sigv4/sigv4.hpp"
 #include "vf/messages/errc.hpp"
@@ -37,8 +38,12 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <iterator>
 #include <optional>
+#include <set>
+#include <string>
 #include <thread>
+#include <vector>
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -464,14 +469,35 @@ struct fixture {
     return dir + "/objects/.pending";
   }
 
-  /// Names in the journal folder, sorted.
+  std::string journal_log() const {
+    return pending_dir() + "/journal";
+  }
+
+  /// The versions with an open marker in the journal: `+` lines not
+  /// followed by their `-` line, sorted; then the names of any other file
+  /// in the journal folder (marker files of the old layout, leftovers).
   std::vector<std::string> markers() const {
-    std::vector<std::string> names;
+    std::set<std::string> open;
+    std::ifstream in{journal_log()};
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.size() > 1 && line[0] == '+') {
+        auto meta
+          = vf::adapters::objectstore::object_meta_from_json(line.substr(1));
+        open.insert(meta ? meta->version : "(unreadable) " + line);
+      } else if (line.size() > 1 && line[0] == '-') {
+        open.erase(line.substr(1));
+      }
+    }
+    std::vector<std::string> names{open.begin(), open.end()};
+    std::vector<std::string> others;
     std::error_code ec;
     for (fs::directory_iterator i{pending_dir(), ec}, end; !ec && i != end;
          i.increment(ec))
-      names.push_back(i->path().filename().string());
-    std::sort(names.begin(), names.end());
+      if (i->path().filename() != "journal")
+        others.push_back(i->path().filename().string());
+    std::sort(others.begin(), others.end());
+    names.insert(names.end(), others.begin(), others.end());
     return names;
   }
 
@@ -513,7 +539,17 @@ struct fixture {
     return meta;
   }
 
+  /// Appends the marker line of `meta` to the journal's log, as `record`
+  /// does.
   void write_marker(const vf::adapters::objectstore::object_meta& meta) {
+    fs::create_directories(pending_dir());
+    std::ofstream{journal_log(), std::ios::app}
+      << "+" << vf::adapters::objectstore::to_json(meta) << "\n";
+  }
+
+  /// Writes the marker of `meta` as a file of its own, as stores before the
+  /// log did.
+  void write_old_marker(const vf::adapters::objectstore::object_meta& meta) {
     fs::create_directories(pending_dir());
     std::ofstream{pending_dir() + "/" + meta.version}
       << vf::adapters::objectstore::to_json(meta);
@@ -1048,19 +1084,43 @@ CAF_TEST(markers left by a crash are announced once after announce_pending) {
   auto replaced = crashed_upload("uploads/job3/b.mp4", "old", "00000000000000000102");
   fs::remove(object_file("uploads/job3/b.mp4"));
   std::ofstream{object_file("uploads/job3/b.mp4")} << "new bytes, other inode";
-  // A marker torn by the crash and a leftover temporary file.
-  std::ofstream{pending_dir() + "/00000000000000000103"} << "{\"bucket\":";
+  // Acknowledged before the crash: its acknowledgement line follows it.
+  auto acked = crashed_upload("uploads/job4/d.mp4", "done", "00000000000000000104");
+  std::ofstream{journal_log(), std::ios::app} << "-" << acked.version << "\n";
+  // Of a store from before the log: a marker file of its own, live; and
+  // one torn by the crash.
+  auto old = crashed_upload("uploads/job5/e.mp4", "old layout",
+                            "00000000000000000099");
+  fs::remove(journal_log());
+  write_marker(live);
+  write_marker(missing);
+  write_marker(replaced);
+  std::ofstream{journal_log(), std::ios::app} << "+" <<
+    vf::adapters::objectstore::to_json(acked) << "\n-" << acked.version
+    << "\n";
+  write_old_marker(old);
+  std::ofstream{pending_dir() + "/00000000000000000105"} << "{\"bucket\":";
+  // A leftover temporary file, and a marker line torn by the crash.
   std::ofstream{pending_dir() + "/00000000000000000100.meta.tmp"} << "x";
+  std::ofstream{journal_log(), std::ios::app} << "+{\"bucket\":\"upl";
   start(config());
-  CAF_CHECK_EQUAL(server->pending_count(), 1u);
-  CAF_CHECK_EQUAL(markers(), std::vector<std::string>{live.version});
+  CAF_CHECK_EQUAL(server->pending_count(), 2u);
+  // The old marker files are folded into the log and removed.
+  CAF_CHECK_EQUAL(markers(),
+                  (std::vector<std::string>{old.version, live.version}));
   // Nothing goes out before the runtime says the orchestrator recovered.
   std::this_thread::sleep_for(std::chrono::milliseconds{200});
   CAF_CHECK(rec->snapshot().empty());
   server->announce_pending();
   CAF_CHECK(journal_empty());
   auto events = rec->snapshot();
-  CAF_REQUIRE_EQUAL(events.size(), 1u);
+  CAF_REQUIRE_EQUAL(events.size(), 2u);
+  std::sort(events.begin(), events.end(), [](const auto& x, const auto& y) {
+    return x.object.version < y.object.version;
+  });
+  CAF_CHECK_EQUAL(events.front().object.key, old.key);
+  CAF_CHECK_EQUAL(events.front().object.etag, md5_hex("old layout"));
+  events.erase(events.begin());
   auto& evt = events.front();
   CAF_CHECK_EQUAL(evt.name, "s3:ObjectCreated:Put");
   CAF_CHECK_EQUAL(evt.source, "builtin");
@@ -1081,7 +1141,7 @@ CAF_TEST(markers left by a crash are announced once after announce_pending) {
   start(config());
   server->announce_pending();
   std::this_thread::sleep_for(std::chrono::milliseconds{200});
-  CAF_CHECK_EQUAL(rec->snapshot().size(), 1u);
+  CAF_CHECK_EQUAL(rec->snapshot().size(), 2u);
   CAF_CHECK_EQUAL(server->pending_count(), 0u);
 }
 
@@ -1250,6 +1310,75 @@ CAF_TEST(a marker whose object was replaced is dropped unannounced) {
   auto events = rec->snapshot();
   CAF_REQUIRE_EQUAL(events.size(), 2u);
   CAF_CHECK_EQUAL(events[1].object.version, v2);
+}
+
+CAF_TEST(the journal takes markers from many threads and is rewritten when long) {
+  namespace os = vf::adapters::objectstore;
+  auto jdir = dir + "/journal-test";
+  fs::create_directories(os::pending_dir(jdir));
+  auto version = [](int i) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%020d", i);
+    return std::string{buf};
+  };
+  auto meta_of = [&](int i) {
+    os::object_meta m;
+    m.bucket = "uploads";
+    m.key = "k/" + std::to_string(i);
+    m.version = version(i);
+    m.etag = "e";
+    m.size = 1;
+    m.inode = 1;
+    return m;
+  };
+  {
+    os::pending_journal j{jdir, 4096};
+    // 8 threads with 25 uploads each committing at once.
+    std::atomic<int> errors{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 8; ++t)
+      threads.emplace_back([&, t] {
+        for (int k = 1; k <= 25; ++k)
+          if (j.record(meta_of(t * 25 + k)))
+            ++errors;
+      });
+    for (auto& t : threads)
+      t.join();
+    CAF_CHECK_EQUAL(errors.load(), 0);
+    CAF_CHECK_EQUAL(j.count(), 200u);
+    auto full = fs::file_size(j.log_path());
+    CAF_MESSAGE("200 open markers: " << full << " bytes of log");
+    CAF_CHECK_GREATER(full, 4096u);
+    // Every one acknowledged: rewritten on the way (the 200 marker lines
+    // alone pass 4096 bytes), so what is left is short.
+    for (int i = 1; i <= 200; ++i)
+      CAF_CHECK(!j.erase(version(i)));
+    CAF_CHECK(!j.erase(version(1))); // twice: nothing to do
+    CAF_CHECK_EQUAL(j.count(), 0u);
+    CAF_CHECK_LESS(fs::file_size(j.log_path()), 4096u + 32u);
+    // One upload in place, one never renamed into place.
+    auto live = meta_of(1000);
+    auto path = os::object_file(jdir, live.bucket, live.key);
+    fs::create_directories(fs::path{path}.parent_path());
+    std::ofstream{path} << "x";
+    struct stat st;
+    CAF_REQUIRE_EQUAL(::stat(path.c_str(), &st), 0);
+    live.inode = static_cast<uint64_t>(st.st_ino);
+    CAF_CHECK(!j.record(live));
+    CAF_CHECK(!j.record(meta_of(1001)));
+  }
+  // A restart: only the upload in place is left, alone in the log.
+  os::pending_journal again{jdir};
+  auto found = again.scan({"uploads"});
+  CAF_REQUIRE_EQUAL(found.live.size(), 1u);
+  CAF_CHECK_EQUAL(found.live[0].version, version(1000));
+  CAF_CHECK_EQUAL(found.stale, 1u);
+  CAF_CHECK(found.problems.empty());
+  CAF_CHECK_EQUAL(again.count(), 1u);
+  std::ifstream in{again.log_path()};
+  std::string text{std::istreambuf_iterator<char>{in}, {}};
+  CAF_CHECK_EQUAL(std::count(text.begin(), text.end(), '\n'), 1);
+  CAF_CHECK_EQUAL(text.rfind("+{", 0), 0u);
 }
 
 // -- connection limits, slow clients, framing (issue 8) ----------------------

@@ -26,6 +26,7 @@ Cases, each on the built-in store:
 """
 
 import glob
+import json
 import os
 import signal
 import sys
@@ -91,9 +92,25 @@ class Durability(h.unittest.TestCase):
             return []
 
     def leftovers(self):
+        """Partial files, open announcement markers (journal lines `+` not
+        acknowledged by a `-` line) and any other file in the journal
+        folder."""
         d = self.node.data_dir
+        pending = os.path.join(d, "objects", ".pending")
+        open_markers = []
+        try:
+            with open(os.path.join(pending, "journal")) as f:
+                for line in f.read().splitlines():
+                    if line.startswith("+"):
+                        open_markers.append(json.loads(line[1:])["version"])
+                    elif line.startswith("-") and line[1:] in open_markers:
+                        open_markers.remove(line[1:])
+        except FileNotFoundError:
+            pass
         return (glob.glob(os.path.join(d, "objects", ".partial", "*"))
-                + glob.glob(os.path.join(d, "objects", ".pending", "*")))
+                + [f"marker {v}" for v in open_markers]
+                + [p for p in glob.glob(os.path.join(pending, "*"))
+                   if os.path.basename(p) != "journal"])
 
     def refused_upload(self, name, rule, want_status):
         """Uploads under `rule`; checks the refusal, then uploads again
