@@ -147,13 +147,16 @@ class Retention(Base):
                                 bad["s3_key"])
         good_path = os.path.join(server.data_dir, "objects",
                                  good["s3_bucket"], good["s3_key"])
+        meta = os.path.join(server.data_dir, "objects", ".meta",
+                            bad["s3_bucket"], bad["s3_key"])
+        # The store unlinks the object, then its metadata file: wait for
+        # both (checking the metadata the moment the object is gone raced).
         end = time.monotonic() + 30
-        while os.path.exists(bad_path) and time.monotonic() < end:
+        while ((os.path.exists(bad_path) or os.path.exists(meta))
+               and time.monotonic() < end):
             time.sleep(0.1)
         self.assertFalse(os.path.exists(bad_path),
                          f"upload of failed job still stored: {bad_path}")
-        meta = os.path.join(server.data_dir, "objects", ".meta",
-                            bad["s3_bucket"], bad["s3_key"])
         self.assertFalse(os.path.exists(meta), meta)
         # Evidence stays: the job, its attempts, its dead letter.
         again = c.get_job(bad["job_id"])
