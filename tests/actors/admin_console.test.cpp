@@ -168,6 +168,32 @@ CAF_TEST(active lists waiting and processing jobs and get adds the ledger) {
   CAF_CHECK(refused);
 }
 
+CAF_TEST(find_jobs asks the store and refuses a bad search itself) {
+  add("f1", job_status::failed, t0 - 10);
+  add("f2", job_status::failed, t0);
+  add("s1", job_status::succeeded, t0);
+  deref<testing::fake_store_impl>(store).state.jobs["f2"].filename = "x.mov";
+  auto xs = ask<std::vector<messages::job>>(
+    console, atoms::find_jobs_v,
+    messages::job_query{"FAILED", "demo", "", 10});
+  CAF_REQUIRE(xs);
+  std::vector<std::string> ids;
+  for (auto& j : *xs)
+    ids.push_back(j.id);
+  CAF_CHECK_EQUAL(ids, (std::vector<std::string>{"f2", "f1"}));
+  xs = ask<std::vector<messages::job>>(console, atoms::find_jobs_v,
+                                       messages::job_query{"", "", "x.m", 10});
+  CAF_REQUIRE(xs);
+  CAF_REQUIRE_EQUAL(xs->size(), 1u);
+  CAF_CHECK_EQUAL(xs->front().id, "f2");
+  for (auto q : {messages::job_query{}, messages::job_query{"DONE", "", "", 5},
+                 messages::job_query{"FAILED", "", "", 0}}) {
+    auto bad = ask<std::vector<messages::job>>(console, atoms::find_jobs_v, q);
+    CAF_REQUIRE(!bad);
+    CAF_CHECK_EQUAL(messages::errc_of(bad.error()), errc::invalid_argument);
+  }
+}
+
 CAF_TEST(drain and undrain steer a joined node through the registry) {
   actors::cluster_registry_config ccfg;
   ccfg.wall_ms = t0;

@@ -201,21 +201,20 @@ fake_store(fake_store_impl* self) {
         return make_error(errc::not_found, "no result " + id);
       return i->second;
     },
-    [=](atoms::in_status, const std::string& name,
-        uint32_t limit) -> caf::result<std::vector<messages::job>> {
-      messages::job_status status;
-      if (!from_string(name, status))
+    [=](atoms::find_jobs, const messages::job_query& q)
+      -> caf::result<std::vector<messages::job>> {
+      if (auto problem = messages::job_query_problem(q))
         return messages::make_error(messages::errc::invalid_argument,
-                                    "unknown job status");
+                                    *problem);
       std::vector<messages::job> xs;
       for (auto& [id, j] : self->state.jobs)
-        if (j.status == status)
+        if (messages::matches(q, j))
           xs.push_back(j);
       std::sort(xs.begin(), xs.end(), [](const auto& x, const auto& y) {
         return x.updated_at > y.updated_at;
       });
-      if (xs.size() > limit)
-        xs.resize(limit);
+      if (xs.size() > q.limit)
+        xs.resize(q.limit);
       return xs;
     },
     [=](atoms::active) {

@@ -692,27 +692,57 @@ CAF_TEST(active returns only submitted and processing jobs) {
                   (std::vector<std::string>{"SUBMITTED", "PROCESSING"}));
 }
 
-CAF_TEST(in_status lists one status newest change first with a limit) {
-  auto add = [&](const std::string& id, int64_t at, job_status status) {
-    CAF_CHECK_EQUAL(ask<bool>(atoms::create_v, make_job(id, at, status)), true);
+CAF_TEST(the job search matches every term newest change first) {
+  auto add = [&](const std::string& id, int64_t at, job_status status,
+                 const std::string& owner, const std::string& filename) {
+    auto x = make_job(id, at, status);
+    x.owner = owner;
+    x.filename = filename;
+    CAF_CHECK_EQUAL(ask<bool>(atoms::create_v, x), true);
   };
-  add("f1", 10, job_status::failed);
-  add("f3", 30, job_status::failed);
-  add("f2", 20, job_status::failed);
-  add("s1", 40, job_status::succeeded);
-  auto xs = ask<std::vector<job>>(atoms::in_status_v, std::string{"FAILED"},
-                                  uint32_t{2});
-  CAF_REQUIRE(xs);
-  CAF_CHECK_EQUAL(ids_of(*xs), (std::vector<std::string>{"f3", "f2"}));
-  auto none = ask<std::vector<job>>(atoms::in_status_v,
-                                    std::string{"CANCELLED"}, uint32_t{10});
-  CAF_REQUIRE(none);
-  CAF_CHECK(none->empty());
-  auto bad = ask<std::vector<job>>(atoms::in_status_v, std::string{"failed"},
-                                   uint32_t{10});
-  CAF_REQUIRE(!bad);
-  CAF_CHECK_EQUAL(vf::messages::errc_of(bad.error()),
-                  vf::messages::errc::invalid_argument);
+  add("f1", 10, job_status::failed, "alice", "Holiday.mp4");
+  add("f3", 30, job_status::failed, "bob", "holiday-2.mp4");
+  add("f2", 20, job_status::failed, "alice", "talk.mov");
+  add("s1", 40, job_status::succeeded, "alice", "Holiday-cut.mp4");
+  add("s2", 50, job_status::succeeded, "bob", "50%_off.mp4");
+  auto find = [&](std::string status, std::string owner, std::string name,
+                  uint32_t limit) {
+    auto xs = ask<std::vector<job>>(
+      atoms::find_jobs_v,
+      vf::messages::job_query{std::move(status), std::move(owner),
+                              std::move(name), limit});
+    CAF_REQUIRE(xs);
+    return ids_of(*xs);
+  };
+  using ids = std::vector<std::string>;
+  // By status, with a limit.
+  CAF_CHECK_EQUAL(find("FAILED", "", "", 2), (ids{"f3", "f2"}));
+  CAF_CHECK_EQUAL(find("CANCELLED", "", "", 10), ids{});
+  // By owner, any status; with a status; with part of a name.
+  CAF_CHECK_EQUAL(find("", "alice", "", 10), (ids{"s1", "f2", "f1"}));
+  CAF_CHECK_EQUAL(find("FAILED", "alice", "", 10), (ids{"f2", "f1"}));
+  CAF_CHECK_EQUAL(find("", "alice", "Holiday", 10), (ids{"s1", "f1"}));
+  CAF_CHECK_EQUAL(find("", "carol", "", 10), ids{});
+  // By part of a name: case-sensitive bytes, across owners and statuses;
+  // LIKE's wildcards mean nothing here.
+  CAF_CHECK_EQUAL(find("", "", "oliday", 10), (ids{"s1", "f3", "f1"}));
+  CAF_CHECK_EQUAL(find("", "", "holiday", 10), (ids{"f3"}));
+  CAF_CHECK_EQUAL(find("", "", "%", 10), (ids{"s2"}));
+  CAF_CHECK_EQUAL(find("", "", "_", 10), (ids{"s2"}));
+  CAF_CHECK_EQUAL(find("FAILED", "", "mp4", 10), (ids{"f3", "f1"}));
+  CAF_CHECK_EQUAL(find("", "", "oliday", 1), (ids{"s1"}));
+  // Bad queries.
+  for (auto q : {vf::messages::job_query{"failed", "", "", 10},
+                 vf::messages::job_query{"", "", "", 10},
+                 vf::messages::job_query{"FAILED", "", "", 0},
+                 vf::messages::job_query{"FAILED", "", "", 1001},
+                 vf::messages::job_query{"", std::string(257, 'a'), "", 10},
+                 vf::messages::job_query{"", "", "a\nb", 10}}) {
+    auto bad = ask<std::vector<job>>(atoms::find_jobs_v, q);
+    CAF_REQUIRE(!bad);
+    CAF_CHECK_EQUAL(vf::messages::errc_of(bad.error()),
+                    vf::messages::errc::invalid_argument);
+  }
 }
 
 CAF_TEST(counts are indexed by status) {

@@ -409,10 +409,42 @@ CAF_TEST(listings are index queries in the promised order) {
   CAF_CHECK_EQUAL((*active)[0].id, "a3");
   CAF_CHECK_EQUAL((*active)[1].id, "b1");
   CAF_CHECK_EQUAL((*active)[2].id, "a1");
-  auto processing = aws::ddb_in_status(cfg, job_status::processing, 10);
-  CAF_REQUIRE(processing);
-  CAF_REQUIRE_EQUAL(processing->size(), 2u);
-  CAF_CHECK_EQUAL((*processing)[0].id, "a1");
+  // The operators' search: by status (its index, newest change first), by
+  // owner (every item of the owner, sorted), by part of a name alone (each
+  // status's index, merged); every term given must match.
+  auto search = [&](std::string status, std::string owner, std::string name,
+                    uint32_t limit) {
+    auto xs = aws::ddb_find_jobs(
+      cfg, vf::messages::job_query{std::move(status), std::move(owner),
+                                   std::move(name), limit});
+    std::vector<std::string> ids;
+    CAF_REQUIRE(xs);
+    for (auto& x : *xs)
+      ids.push_back(x.id);
+    return ids;
+  };
+  using ids = std::vector<std::string>;
+  CAF_CHECK_EQUAL(search("PROCESSING", "", "", 10), (ids{"a1", "b1"}));
+  CAF_CHECK_EQUAL(search("PROCESSING", "bob", "", 10), (ids{"b1"}));
+  CAF_CHECK_EQUAL(search("", "alice", "", 2), (ids{"a0", "a1"}));
+  CAF_CHECK_EQUAL(search("", "alice", "\"one\"", 10),
+                  (ids{"a0", "a1", "a3", "a4", "a2"}));
+  for (auto [id, name] : {std::pair{"a4", "Talk.mov"}, std::pair{"b0", "talk.mov"}}) {
+    auto x = aws::ddb_get_job(cfg, id);
+    CAF_REQUIRE(x);
+    x->filename = name;
+    CAF_REQUIRE(aws::ddb_put_job(cfg, *x));
+  }
+  CAF_CHECK_EQUAL(search("", "", "alk.mov", 10), (ids{"b0", "a4"}));
+  CAF_CHECK_EQUAL(search("", "", "Talk", 10), (ids{"a4"}));
+  CAF_CHECK_EQUAL(search("", "", "alk.mov", 1), (ids{"b0"}));
+  CAF_CHECK_EQUAL(search("AWAITING_UPLOAD", "", "mp4", 10), (ids{"a2"}));
+  CAF_CHECK_EQUAL(search("", "carol", "", 10), ids{});
+  CHECK_ERRC(aws::ddb_find_jobs(cfg, vf::messages::job_query{"NOPE", "", "",
+                                                             5}),
+             errc::invalid_argument);
+  CHECK_ERRC(aws::ddb_find_jobs(cfg, vf::messages::job_query{}),
+             errc::invalid_argument);
   auto counts = aws::ddb_counts(cfg);
   CAF_REQUIRE(counts);
   CAF_CHECK_EQUAL((*counts)[static_cast<size_t>(job_status::awaiting_upload)],
@@ -917,8 +949,11 @@ CAF_TEST(erase removes a job and every record of it) {
              errc::duplicate);
   CHECK_ERRC(ask<bool>(vf::atoms::put_v, a_job("ghost", "alice", 8)),
              errc::not_found);
-  CHECK_ERRC(ask<std::vector<job>>(vf::atoms::in_status_v, std::string{"NOPE"},
-                                   uint32_t{5}),
+  CHECK_ERRC(ask<std::vector<job>>(vf::atoms::find_jobs_v,
+                                   vf::messages::job_query{"NOPE", "", "", 5}),
+             errc::invalid_argument);
+  CHECK_ERRC(ask<std::vector<job>>(vf::atoms::history_v, std::string{},
+                                   uint32_t{5}, std::string{"asset"}),
              errc::invalid_argument);
 }
 

@@ -158,6 +158,59 @@ class Admin(unittest.TestCase):
         finally:
             node.stop()
 
+    def test_jobs_are_searched_by_state_owner_and_name(self):
+        tag = os.urandom(4).hex()
+        admin = h.Client(self.server.base)
+        admin.login("admin", "admin")
+        holiday = self.c.create_job(f"Holiday {tag}.mp4", "video/mp4")
+        talk = self.c.create_job(f"talk {tag}.mov", "video/quicktime")
+        other = admin.create_job(f"holiday {tag}.mp4", "video/mp4")
+
+        def ids(*args):
+            return [j["job_id"] for j in self.admin_json("jobs", *args)["items"]]
+
+        # Every term given must match; the most recently changed first.
+        self.assertEqual(ids("--name", tag),
+                         [other["job_id"], talk["job_id"], holiday["job_id"]])
+        self.assertEqual(ids("--owner", "demo", "--name", tag),
+                         [talk["job_id"], holiday["job_id"]])
+        self.assertEqual(ids("--name", f"Holiday {tag}"), [holiday["job_id"]])
+        self.assertEqual(ids("--state", "awaiting_upload", "--owner", "admin",
+                             "--name", tag), [other["job_id"]])
+        self.assertEqual(ids("--state", "SUCCEEDED", "--name", tag), [])
+        self.assertEqual(ids("--name", tag, "--limit", "1"),
+                         [other["job_id"]])
+        # The table names the files.
+        r = self.admin("jobs", "--owner", "demo", "--name", tag)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(f"talk {tag}.mov", r.stdout)
+        r = self.admin("jobs", "--name", f"nothing-{tag}")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("no job found", r.stdout)
+        # The same over HTTP, escapes decoded.
+        r = admin.call("GET", f"/admin/jobs?owner=demo&name=Holiday%20{tag}")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual([j["job_id"] for j in r.json()["items"]],
+                         [holiday["job_id"]])
+        # Bad searches: a clear 4xx each, and a user may not search.
+        for query, status in (("state=DONE", 422), ("name=%ZZ", 400),
+                              ("owner=" + "a" * 257, 422),
+                              ("name=a%0Ab", 422), ("name=x&limit=0", 422),
+                              ("name=x&limit=201", 422)):
+            r = admin.call("GET", f"/admin/jobs?{query}")
+            self.assertEqual(r.status, status, (query, r))
+            self.assertIn("detail", r.json(), (query, r))
+        r = self.c.call("GET", f"/admin/jobs?name={tag}")
+        self.assertEqual(r.status, 403, r)
+        r = self.admin("jobs", "--name", "x", "--owner", "a" * 257)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("422", r.stderr)
+        r = self.admin("status", "--owner", "demo")
+        self.assertEqual(r.returncode, 2, r.stderr)
+        for job in (holiday, talk):
+            self.c.call("POST", f"/jobs/{job['job_id']}/cancel")
+        admin.call("POST", f"/jobs/{other['job_id']}/cancel")
+
     def test_refusals_have_exit_codes_scripts_can_trust(self):
         r = self.admin("status", password="wrong")
         self.assertEqual(r.returncode, 4, r.stderr)

@@ -169,9 +169,14 @@ class ClusterAdmin(unittest.TestCase):
         done = self.cli_json("jobs", "--state", "succeeded", "--limit", "3")
         self.assertEqual(len(done["items"]), 3)
         self.assertEqual({j["status"] for j in done["items"]}, {"SUCCEEDED"})
+        # The search over the cluster port: a state and a file name.
+        found = self.cli_json("jobs", "--state", "SUCCEEDED", "--name",
+                              detail["job"]["filename"])
+        self.assertEqual([j["job_id"] for j in found["items"]],
+                         [jobs[0].job_id])
         bogus = self.cli("jobs", "--state", "bogus")
         self.assertEqual(bogus.returncode, 1, bogus.stderr)
-        self.assertIn("unknown job status", bogus.stderr)
+        self.assertIn("state must be a job status", bogus.stderr)
         x = self.cli_json("undrain", "w1")
         self.assertFalse(x["draining"])
         status = {n["name"]: n for n in self.cli_json("status")["nodes"]}

@@ -543,7 +543,29 @@ async function adminScenario(summary) {
     await page.getByLabel('State').selectOption('SUCCEEDED');
     const row = page.locator(`tr[data-job="${job}"]`);
     await row.filter({ hasText: 'Done' }).waitFor({ timeout: T.short });
-    await page.getByLabel('Search by id, file or owner').fill(job.slice(0, 13));
+  });
+  await step('search', async () => {
+    const row = page.locator(`tr[data-job="${job}"]`);
+    const file = (await row.locator('td').nth(1).textContent()).trim();
+    const owner = (await row.locator('td').nth(2).textContent()).trim();
+    // Any state, by owner and part of the file name: the server searches.
+    await page.getByLabel('State', { exact: true }).selectOption('');
+    await page.getByLabel('Owner', { exact: true }).fill(owner);
+    await page.getByLabel('File name contains', { exact: true }).fill(file.slice(1, -1));
+    const asked = page.waitForRequest((r) => r.url().includes('/admin/jobs?')
+      && new URL(r.url()).searchParams.get('owner') === owner
+      && new URL(r.url()).searchParams.get('name') === file.slice(1, -1), { timeout: T.short });
+    await page.getByRole('button', { name: 'Search', exact: true }).click();
+    await asked;
+    await row.filter({ hasText: 'Done' }).waitFor({ timeout: T.short });
+    // A name nobody has: nothing, said in words.
+    await page.getByLabel('File name contains', { exact: true }).fill('no-such-file-anywhere');
+    await page.getByRole('button', { name: 'Search', exact: true }).click();
+    await page.getByText('No job matches the search.').waitFor({ timeout: T.short });
+    await page.getByLabel('File name contains', { exact: true }).fill('');
+    await page.getByLabel('Owner', { exact: true }).fill('');
+    await page.getByRole('button', { name: 'Search', exact: true }).click();
+    await page.getByLabel('State', { exact: true }).selectOption('SUCCEEDED');
     await row.waitFor({ timeout: T.short });
   });
   await step('timeline', async () => {

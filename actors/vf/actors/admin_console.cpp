@@ -134,13 +134,14 @@ admin_console(admin_console_impl* self, admin_console_config cfg) {
       return forward<std::vector<messages::job>>(self, self->state.cfg.jobs,
                                                  atoms::active_v);
     },
-    [=](atoms::in_status, const std::string& status,
-        uint32_t limit) -> caf::result<std::vector<messages::job>> {
+    [=](atoms::find_jobs, const messages::job_query& q)
+      -> caf::result<std::vector<messages::job>> {
       if (auto err = stranger(self))
         return err;
-      return forward<std::vector<messages::job>>(
-        self, self->state.cfg.jobs, atoms::in_status_v, status,
-        std::min<uint32_t>(std::max<uint32_t>(limit, 1), 1000));
+      if (auto problem = messages::job_query_problem(q))
+        return make_error(errc::invalid_argument, *problem);
+      return forward<std::vector<messages::job>>(self, self->state.cfg.jobs,
+                                                 atoms::find_jobs_v, q);
     },
     [=](atoms::get, const std::string& id)
       -> caf::result<messages::job, std::vector<messages::attempt_record>> {

@@ -67,8 +67,8 @@ admin_gate(admin_gate_impl* self, admin_gate_config cfg) {
       return ask<messages::admin_overview>(self, atoms::overview_v);
     },
     [=](atoms::active) { return ask<std::vector<job>>(self, atoms::active_v); },
-    [=](atoms::in_status, const std::string& status, uint32_t limit) {
-      return ask<std::vector<job>>(self, atoms::in_status_v, status, limit);
+    [=](atoms::find_jobs, const messages::job_query& q) {
+      return ask<std::vector<job>>(self, atoms::find_jobs_v, q);
     },
     [=](atoms::get, const std::string& id) {
       return ask<job, std::vector<messages::attempt_record>>(self, atoms::get_v,

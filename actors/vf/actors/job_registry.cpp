@@ -254,12 +254,8 @@ job_registry(job_registry_impl* self, messages::stores stores,
       if (limit < 1 || limit > 1000)
         return make_error(errc::invalid_argument,
                           "limit must be between 1 and 1000");
-      if (!messages::is_job_kind(kind))
-        return make_error(errc::invalid_argument,
-                          "kind must be empty, composition or asset");
-      if (!kind.empty() && owner.empty())
-        return make_error(errc::invalid_argument,
-                          "a listing by kind is one user's");
+      if (auto problem = messages::listing_kind_problem(owner, kind))
+        return make_error(errc::invalid_argument, *problem);
       return self->delegate(store, atoms::history_v, std::move(owner), limit,
                             std::move(kind));
     },

@@ -1,7 +1,8 @@
 // The admin console (admin.html at /admin): overview, nodes with drain,
-// the queue, activity charts, jobs by state with a search and an exact-id
-// look-up, one job's timeline, dead letters with the incident report and
-// redrive, pause and resume of intake. Refreshes every few seconds.
+// the queue, activity charts, jobs by state, owner and file name (searched
+// on the server) and an exact-id look-up, one job's timeline, dead letters
+// with the incident report and redrive, pause and resume of intake.
+// Refreshes every few seconds.
 
 import { api, currentUser, describeError } from './api.js';
 import { chart } from './charts.js';
@@ -19,8 +20,12 @@ const nav = document.getElementById('nav');
 const userSlot = document.getElementById('user-slot');
 
 let timer = null;
-let jobsState = ''; // '' = the active jobs
+// The jobs search: 'active' (queued or processing: the whole list, so the
+// owner and name filter it here) or a status, '' any status (the server
+// searches: GET /admin/jobs?state=&owner=&name=).
+const jobsSearch = { state: 'active', owner: '', name: '' };
 let jobItems = [];
+let jobsNote = '';
 let timelineId = '';
 let generation = 0;
 
@@ -56,14 +61,25 @@ function layout() {
   el.timeline = h('div', { id: 'timeline', tabindex: -1 });
   el.dlq = h('div');
   el.report = h('div');
-  const stateSelect = h('select', { id: 'job-state', onchange: (e) => { jobsState = e.target.value; refreshJobs(); } },
-    h('option', { value: '' }, 'Active (queued or processing)'),
+  const stateSelect = h('select', { id: 'job-state', onchange: (e) => { jobsSearch.state = e.target.value; searchJobs(); } },
+    h('option', { value: 'active' }, 'Active (queued or processing)'),
+    h('option', { value: '' }, 'Any state'),
     STATES.map((s) => h('option', { value: s }, statusWords(s))));
-  const search = h('input', { id: 'job-search', type: 'search', oninput: () => drawJobs() });
+  const owner = h('input', { id: 'job-owner', type: 'search', autocomplete: 'off', maxlength: 256 });
+  const name = h('input', { id: 'job-name', type: 'search', autocomplete: 'off', maxlength: 256 });
+  const searchForm = h('form', { class: 'row', role: 'search', 'aria-label': 'Jobs', onsubmit: (e) => {
+    e.preventDefault();
+    jobsSearch.owner = owner.value.trim();
+    jobsSearch.name = name.value.trim();
+    searchJobs();
+  } },
+  h('label', { for: 'job-state' }, 'State'), stateSelect,
+  h('label', { for: 'job-owner' }, 'Owner'), owner,
+  h('label', { for: 'job-name' }, 'File name contains'), name,
+  h('button', { type: 'submit' }, 'Search'));
   const lookup = h('input', { id: 'job-id', class: 'mono', autocomplete: 'off' });
   const lookupForm = h('form', { class: 'row', onsubmit: (e) => { e.preventDefault(); if (lookup.value.trim()) showTimeline(lookup.value.trim()); } },
     h('label', { for: 'job-id' }, 'Job id'), lookup, h('button', { type: 'submit' }, 'Look up'));
-  el.search = search;
   nav.replaceChildren(h('ul', {}, SECTIONS.map(([id, label]) => h('li', {}, h('a', { href: `#${id}` }, label)))));
   main.replaceChildren(
     h('h1', { id: 'page-title', tabindex: -1 }, 'Operations'),
@@ -72,10 +88,7 @@ function layout() {
     section('nodes', 'Nodes', el.nodes),
     section('queue', 'Queue', el.queue),
     section('activity', 'Activity in the last hour', el.charts),
-    section('jobs', 'Jobs',
-      h('div', { class: 'row' }, h('label', { for: 'job-state' }, 'State'), stateSelect,
-        h('label', { for: 'job-search' }, 'Search by id, file or owner'), search),
-      el.jobs, lookupForm, el.timeline),
+    section('jobs', 'Jobs', searchForm, el.jobs, lookupForm, el.timeline),
     section('dead-letters', 'Dead letters', el.report, el.dlq));
 }
 
@@ -148,22 +161,44 @@ function drawActivity(a) {
 // -- Jobs -------------------------------------------------------------------
 
 async function refreshJobs() {
-  const answer = await api('/admin/jobs', { query: jobsState ? { state: jobsState, limit: 200 } : {} });
-  jobItems = answer.items;
+  const { state, owner, name } = jobsSearch;
+  jobsNote = '';
+  if (state === 'active') {
+    // Every active job is in this list: the owner and name filter it here.
+    const answer = await api('/admin/jobs');
+    jobItems = answer.items.filter((j) => (!owner || j.owner === owner) && (!name || j.filename.includes(name)));
+  } else if (!state && !owner && !name) {
+    jobItems = [];
+    jobsNote = 'To search every state, give an owner or part of a file name.';
+  } else {
+    const answer = await api('/admin/jobs', { query: { state, owner, name, limit: 200 } });
+    jobItems = answer.items;
+  }
   drawJobs();
 }
 
+// A new search: its errors (a term too long, say) show in the notice.
+async function searchJobs() {
+  try {
+    await refreshJobs();
+  } catch (err) {
+    message(notice, describeError(err));
+  }
+}
+
 function drawJobs() {
-  const q = el.search.value.trim().toLowerCase();
-  const items = jobItems.filter((j) => !q || [j.job_id, j.filename, j.owner || ''].some((x) => String(x).toLowerCase().includes(q)));
-  replace(el.jobs, table(`${items.length} of ${jobItems.length} ${jobsState ? statusWords(jobsState).toLowerCase() : 'active'} jobs`,
+  const { state, owner, name } = jobsSearch;
+  const what = state === 'active' ? 'active' : state ? statusWords(state).toLowerCase() : 'any state';
+  const terms = [owner && `of ${owner}`, name && `with “${name}” in the file name`].filter(Boolean).join(', ');
+  const caption = `${jobItems.length}${jobItems.length === 200 ? ' (the most recently changed)' : ''} jobs: ${what}${terms ? `, ${terms}` : ''}`;
+  replace(el.jobs, jobsNote ? h('p', {}, jobsNote) : table(caption,
     ['Job', 'File', 'Owner', 'Status', 'Step', 'Attempts', 'In this state', 'Timeline'],
-    items.map((j) => h('tr', { 'data-job': j.job_id },
+    jobItems.map((j) => h('tr', { 'data-job': j.job_id },
       h('td', { class: 'mono' }, j.job_id.slice(0, 8)), h('td', {}, j.filename), h('td', {}, j.owner || '—'),
       h('td', {}, statusBadge(j.status)), h('td', {}, j.step || '—'), h('td', {}, `${j.series}.${j.attempts}`),
       h('td', {}, `${j.in_state_s} s`),
       h('td', {}, h('button', { type: 'button', 'data-key': `tl-${j.job_id}`, 'aria-label': `Timeline of ${j.filename} (${j.job_id})`, onclick: () => showTimeline(j.job_id) }, 'Timeline')))),
-    q ? 'No job matches the search.' : 'No jobs in this state.'));
+    owner || name ? 'No job matches the search.' : 'No jobs in this state.'));
 }
 
 async function showTimeline(id, quiet = false) {

@@ -29,9 +29,9 @@ inline std::string console_payload(const std::string& node, int64_t at_ms) {
 ///   the dispatcher's queues and slots, the worker nodes.
 /// - `(active)` → every job in SUBMITTED or PROCESSING, oldest first (the
 ///   ones that may be stuck).
-/// - `(in_status, status, limit)` → up to `limit` jobs in `status` (e.g.
-///   `FAILED`), most recently changed first; `errc::invalid_argument` for
-///   an unknown status.
+/// - `(find_jobs, query)` → the jobs matching the search (a status, an
+///   owner, part of a file name), most recently changed first (the job
+///   store's answer); `errc::invalid_argument` for a bad query.
 /// - `(get, id)` → the job and its attempt ledger, oldest first;
 ///   `errc::not_found`.
 /// - `(pause)` → `true`: intake paused (new jobs answer
@@ -66,8 +66,7 @@ inline std::string console_payload(const std::string& node, int64_t at_ms) {
 using admin_console_actor = caf::typed_actor<
   caf::replies_to<atoms::overview>::with<admin_overview>,
   caf::replies_to<atoms::active>::with<std::vector<job>>,
-  caf::replies_to<atoms::in_status, std::string, uint32_t>::with<
-    std::vector<job>>,
+  caf::replies_to<atoms::find_jobs, job_query>::with<std::vector<job>>,
   caf::replies_to<atoms::get, std::string>::with<
     job, std::vector<attempt_record>>,
   caf::replies_to<atoms::pause>::with<bool>,

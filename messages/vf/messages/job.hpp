@@ -7,6 +7,7 @@
 #include "vf/messages/errc.hpp"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -146,7 +147,14 @@ inline bool is_job_kind(const std::string& kind) {
   return kind.empty() || kind == kind_composition || kind == kind_asset;
 }
 
-/// Whether the job with canonical recipe `recipe` is of kind `kind`.
+/// What is wrong with a listing of `owner`'s jobs of kind `kind`
+/// (`history`), or nothing: a kind must be one of the above, and a listing
+/// by kind is one user's. The job registry and every job store check it.
+std::optional<std::string> listing_kind_problem(const std::string& owner,
+                                                const std::string& kind);
+
+/// Whether the job with canonical recipe `recipe` is of kind `kind` (what
+/// a store's `history` filter means, for stores that filter in memory).
 inline bool is_of_kind(const std::string& recipe, const std::string& kind) {
   if (kind == kind_composition)
     return is_composition_recipe(recipe);
@@ -154,6 +162,41 @@ inline bool is_of_kind(const std::string& recipe, const std::string& kind) {
     return is_asset_recipe(recipe);
   return kind.empty();
 }
+
+/// The operators' job search (`GET /admin/jobs`, `vidflow admin jobs`):
+/// every given term must match; results are the most recently changed
+/// first.
+struct job_query {
+  /// A `job_status` name; empty: any status.
+  std::string status;
+  /// The owner's exact name; empty: any owner.
+  std::string owner;
+  /// Part of the file name (case-sensitive bytes); empty: any name.
+  std::string name;
+  uint32_t limit = 50;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, job_query& x) {
+  return f(caf::meta::type_name("job_query"), x.status, x.owner, x.name,
+           x.limit);
+}
+
+/// The longest `job_query::owner` and `job_query::name`, in bytes.
+constexpr size_t max_query_term = 256;
+
+/// The most rows a `job_query` may ask for.
+constexpr uint32_t max_query_limit = 1000;
+
+/// What is wrong with `q`, or nothing: an unknown status, a term longer
+/// than `max_query_term` or holding a control character, a limit outside
+/// 1..`max_query_limit`, or no term at all (the active jobs have their
+/// own message).
+std::optional<std::string> job_query_problem(const job_query& q);
+
+/// Whether job `j` matches every term of `q` (what the stores' queries
+/// mean, for stores that filter in memory).
+bool matches(const job_query& q, const job& j);
 
 /// Whether `recipe` is an image asset's (`{"asset":"image"}`): its upload
 /// must be one still picture, probed as such.

@@ -56,9 +56,9 @@ namespace vf::messages {
 ///   that job existed already (the first write wins; writing twice changes
 ///   nothing).
 /// - `(get_result, id)` → the result; `errc::not_found`.
-/// - `(in_status, status, limit)` → up to `limit` jobs in `status` (its
-///   name, e.g. `FAILED`), the most recently changed first;
-///   `errc::invalid_argument` for an unknown status.
+/// - `(find_jobs, query)` → up to `query.limit` jobs matching every term of
+///   `query` (`messages::matches`), the most recently changed first;
+///   `errc::invalid_argument` when `job_query_problem` finds one.
 /// - `(active)` → every job in `SUBMITTED` or `PROCESSING`, for recovery.
 /// - `(counts)` → job counts indexed by `job_status`.
 /// - `(expire_old, before_ms, limit)` → up to `limit` jobs still
@@ -104,8 +104,7 @@ using job_store_actor = caf::typed_actor<
   caf::replies_to<atoms::put_result, job_result>::with<bool>,
   caf::replies_to<atoms::get_result, std::string>::with<job_result>,
   caf::replies_to<atoms::active>::with<std::vector<job>>,
-  caf::replies_to<atoms::in_status, std::string, uint32_t>::with<
-    std::vector<job>>,
+  caf::replies_to<atoms::find_jobs, job_query>::with<std::vector<job>>,
   caf::replies_to<atoms::counts>::with<status_counts>,
   caf::replies_to<atoms::expire_old, int64_t, uint32_t>::with<std::vector<job>>,
   caf::replies_to<atoms::expire, std::vector<job>>::with<uint64_t>,

@@ -51,7 +51,9 @@ const char* usage_text
     "                           by status, queues, slots, worker nodes\n"
     "  jobs                     jobs SUBMITTED or PROCESSING, oldest first,\n"
     "                           with their ages (where a stuck job shows);\n"
-    "                           --state S: jobs in status S (e.g. FAILED),\n"
+    "                           --state S, --owner U, --name TEXT: a search\n"
+    "                           (jobs in status S, of user U, whose file\n"
+    "                           name holds TEXT; every one given must match),\n"
     "                           most recently changed first (--limit N)\n"
     "  job ID                   one job and its attempt ledger\n"
     "  dlq                      dead letters, newest first (--limit N)\n"
@@ -82,9 +84,12 @@ const char* usage_text
     "                   the password comes from $VIDFLOW_ADMIN_PASSWORD, else\n"
     "                   it is asked on the terminal\n"
     "  --json           print the coordinator's JSON answer instead of tables\n"
-    "  --limit N        rows of dlq and jobs --state (default 20)\n"
+    "  --limit N        rows of dlq and of a jobs search (default 20)\n"
     "  --state S        with jobs: AWAITING_UPLOAD, SUBMITTED, PROCESSING,\n"
     "                   SUCCEEDED, FAILED, CANCELLED or EXPIRED\n"
+    "  --owner U        with jobs: user U's jobs\n"
+    "  --name TEXT      with jobs: jobs whose file name holds TEXT\n"
+    "                   (case-sensitive)\n"
     "  --interval S     seconds between refreshes of top (default 2)\n"
     "  --iterations N   top stops after N refreshes (default: never)\n"
     "  --testing-skip-admit\n"
@@ -110,6 +115,8 @@ struct options {
   std::string job;
   std::string category;
   std::string state;
+  std::string owner;
+  std::string name;
   bool skip_admit = false;
 };
 
@@ -308,9 +315,10 @@ void print_status(const json& x) {
 
 void print_jobs(const json& x) {
   std::vector<std::vector<std::string>> rows{
-    {"JOB", "OWNER", "STATUS", "STEP", "ATTEMPT", "AGE", "IN STATE"}};
+    {"JOB", "OWNER", "FILE", "STATUS", "STEP", "ATTEMPT", "AGE", "IN STATE"}};
   for (auto& j : at(x, "items"))
     rows.push_back({text(at(j, "job_id")), text(at(j, "owner")),
+                    text(at(j, "filename")),
                     text(at(j, "status")), text(at(j, "step")),
                     text(at(j, "attempts")), duration(int_of(at(j, "age_s"))),
                     duration(int_of(at(j, "in_state_s")))});
@@ -442,6 +450,11 @@ std::optional<options> parse(const std::vector<std::string>& args,
       o.state = *v;
       for (auto& ch : o.state)
         ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    } else if (a == "--owner" || a == "--name") {
+      auto v = value(a.c_str());
+      if (!v)
+        return std::nullopt;
+      (a == "--owner" ? o.owner : o.name) = *v;
     } else if (a == "--job") {
       auto v = value("--job");
       if (!v)
@@ -484,8 +497,9 @@ std::optional<options> parse(const std::vector<std::string>& args,
                : std::string{"a job id"});
     return std::nullopt;
   }
-  if (!o.state.empty() && o.command != "jobs") {
-    why = "--state goes with 'jobs' only";
+  if ((!o.state.empty() || !o.owner.empty() || !o.name.empty())
+      && o.command != "jobs") {
+    why = "--state, --owner and --name go with 'jobs' only";
     return std::nullopt;
   }
   if (o.command == "redrive" && o.job.empty() == o.category.empty()) {
@@ -549,8 +563,10 @@ public:
         break;
       case admin_op::jobs:
         method = "GET", path = "/admin/jobs";
-        if (!op.arg.empty())
-          path += "?state=" + arg + "&limit=" + std::to_string(op.limit);
+        if (!op.arg.empty() || !op.owner.empty() || !op.name.empty())
+          path += "?state=" + arg + "&owner=" + escape_segment(op.owner)
+                  + "&name=" + escape_segment(op.name)
+                  + "&limit=" + std::to_string(op.limit);
         break;
       case admin_op::job:
         method = "GET", path = "/admin/jobs/" + arg;
@@ -696,8 +712,12 @@ int admin_command(const std::vector<std::string>& args) {
   auto arg = o->args.empty() ? std::string{} : o->args[0];
   if (cmd == "status")
     return run("status", {admin_op::status}, print_status);
-  if (cmd == "jobs")
-    return run("jobs", {admin_op::jobs, o->state}, print_jobs);
+  if (cmd == "jobs") {
+    admin_op op{admin_op::jobs, o->state};
+    op.owner = o->owner;
+    op.name = o->name;
+    return run("jobs", op, print_jobs);
+  }
   if (cmd == "job")
     return run("job " + arg, {admin_op::job, arg}, print_job);
   if (cmd == "dlq")

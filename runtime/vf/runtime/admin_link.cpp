@@ -173,13 +173,14 @@ private:
         auto on_jobs = [&](std::vector<messages::job>& xs) {
           result = ok(adapters::http::active_jobs_json(xs, unix_ms_now()));
         };
-        if (op.arg.empty())
+        if (op.arg.empty() && op.owner.empty() && op.name.empty())
           self_->request(c, call_timeout, atoms::active_v)
             .receive(on_jobs, on_err);
         else
           self_
-            ->request(c, call_timeout, atoms::in_status_v, op.arg,
-                      static_cast<uint32_t>(op.limit))
+            ->request(c, call_timeout, atoms::find_jobs_v,
+                      messages::job_query{op.arg, op.owner, op.name,
+                                          static_cast<uint32_t>(op.limit)})
             .receive(on_jobs, on_err);
         break;
       }

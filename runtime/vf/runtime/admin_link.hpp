@@ -36,8 +36,12 @@ struct admin_op {
   verb_t verb;
   /// Job id, category or node name, as the verb needs.
   std::string arg;
-  /// Rows of `dlq`.
+  /// Rows of `dlq` and of a job search.
   int limit = 20;
+  /// With `jobs`: the search's owner and part of a file name (`arg` is its
+  /// status); all empty: the active jobs.
+  std::string owner;
+  std::string name;
 };
 
 /// The console's answer as the HTTP routes would give it: a status and a

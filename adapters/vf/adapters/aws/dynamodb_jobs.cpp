@@ -488,11 +488,8 @@ caf::expected<std::vector<job>> ddb_history(const dynamodb_config& cfg,
                                             const std::string& owner,
                                             uint32_t limit,
                                             const std::string& kind) {
-  if (!messages::is_job_kind(kind) || (!kind.empty() && owner.empty()))
-    return make_error(errc::invalid_argument,
-                      "history: kind '" + kind
-                        + "' needs an owner and must be empty, composition "
-                          "or asset");
+  if (auto problem = messages::listing_kind_problem(owner, kind))
+    return make_error(errc::invalid_argument, *problem);
   if (!kind.empty()) {
     // The owner's items, newest first, filtered on the recipe's first
     // bytes: DynamoDB still reads (and bills) the owner's other jobs, a
@@ -525,9 +522,87 @@ caf::expected<std::vector<job>> ddb_history(const dynamodb_config& cfg,
   return all;
 }
 
+namespace {
+
+/// The query of `index` for `pk`, newest first, with `q`'s terms other
+/// than the key as a filter (DynamoDB still reads, and bills, the items
+/// the filter drops).
+json search_body(const dynamodb_config& cfg, const char* index,
+                 const char* pk_attr, const std::string& pk,
+                 const messages::job_query& q) {
+  auto body = ddb_query_body(cfg, index, pk_attr, pk, nullptr, nullptr, {},
+                             true);
+  std::vector<std::string> terms;
+  json names = json::object();
+  auto& values = body["ExpressionAttributeValues"];
+  if (!q.owner.empty() && std::string_view{index} != "by_owner") {
+    terms.emplace_back("#owner = :owner");
+    names["#owner"] = "owner";
+    values[":owner"] = ddb_s(q.owner);
+  }
+  if (!q.status.empty() && std::string_view{index} != "by_status") {
+    terms.emplace_back("#status = :status");
+    names["#status"] = "status";
+    values[":status"] = ddb_s(q.status);
+  }
+  if (!q.name.empty()) {
+    terms.emplace_back("contains(#filename, :name)");
+    names["#filename"] = "filename";
+    values[":name"] = ddb_s(q.name);
+  }
+  if (!terms.empty()) {
+    std::string filter;
+    for (auto& t : terms)
+      filter += (filter.empty() ? "" : " AND ") + t;
+    body["FilterExpression"] = std::move(filter);
+    body["ExpressionAttributeNames"] = std::move(names);
+  }
+  return body;
+}
+
+void newest_change_first(std::vector<job>& xs, size_t limit) {
+  std::sort(xs.begin(), xs.end(), [](const job& a, const job& b) {
+    return a.updated_at != b.updated_at ? a.updated_at > b.updated_at
+                                        : a.id > b.id;
+  });
+  if (xs.size() > limit)
+    xs.resize(limit);
+}
+
+} // namespace
+
 caf::expected<std::vector<job>>
-ddb_in_status(const dynamodb_config& cfg, job_status status, uint32_t limit) {
-  return in_status(cfg, status, true, limit);
+ddb_find_jobs(const dynamodb_config& cfg, const messages::job_query& q) {
+  if (auto problem = messages::job_query_problem(q))
+    return make_error(errc::invalid_argument, *problem);
+  // One status: its index is in the order asked for, the rest filters.
+  if (!q.status.empty())
+    return jobs_of(ddb_query(
+      cfg, search_body(cfg, "by_status", "gsi2pk", "status#" + q.status, q),
+      q.limit));
+  // One owner: the owner's index is in creation order, so every matching
+  // item of the owner is read and sorted by its last change.
+  if (!q.owner.empty()) {
+    auto all = jobs_of(ddb_query(
+      cfg, search_body(cfg, "by_owner", "gsi1pk", "owner#" + q.owner, q),
+      SIZE_MAX));
+    if (all)
+      newest_change_first(*all, q.limit);
+    return all;
+  }
+  // A name alone: the newest matches of each status, merged.
+  std::vector<job> all;
+  for (size_t i = 0; i < messages::job_status_count; ++i) {
+    auto status = messages::to_string(static_cast<job_status>(i));
+    auto some = jobs_of(ddb_query(
+      cfg, search_body(cfg, "by_status", "gsi2pk", "status#" + status, q),
+      q.limit));
+    if (!some)
+      return std::move(some.error());
+    all.insert(all.end(), some->begin(), some->end());
+  }
+  newest_change_first(all, q.limit);
+  return all;
 }
 
 caf::expected<std::vector<job>> ddb_active(const dynamodb_config& cfg) {

@@ -158,15 +158,16 @@ ddb_deliveries(const dynamodb_config& cfg, const std::string& id);
 
 /// Up to `limit` of `owner`'s jobs, newest first (every owner's when
 /// `owner` is empty: the newest of each status, merged); only those of
-/// `kind` unless it is empty (`messages::is_job_kind`; needs an owner).
+/// `kind` unless it is empty (`messages::listing_kind_problem`).
 caf::expected<std::vector<messages::job>>
 ddb_history(const dynamodb_config& cfg, const std::string& owner,
             uint32_t limit, const std::string& kind = {});
 
-/// Up to `limit` jobs in `status`, the most recently changed first.
+/// Up to `q.limit` jobs matching every term of `q`, the most recently
+/// changed first; `errc::invalid_argument` for a bad query. By status: that
+/// status's index, filtered; by owner: every item of the owner is read.
 caf::expected<std::vector<messages::job>>
-ddb_in_status(const dynamodb_config& cfg, messages::job_status status,
-              uint32_t limit);
+ddb_find_jobs(const dynamodb_config& cfg, const messages::job_query& q);
 
 /// Every job in SUBMITTED or PROCESSING, oldest change first.
 caf::expected<std::vector<messages::job>>

@@ -139,8 +139,12 @@ store_worker(dynamodb_store_actor::pointer,
     [cfg](atoms::get, const std::string& id) -> caf::result<job> {
       return answer(ddb_get_job(*cfg, id));
     },
+    // A bad listing or search is the caller's (invalid_argument), not
+    // DynamoDB's: refused here, before `answer` maps errors to the port's.
     [cfg](atoms::history, const std::string& owner, uint32_t limit,
           const std::string& kind) -> caf::result<std::vector<job>> {
+      if (auto problem = messages::listing_kind_problem(owner, kind))
+        return messages::make_error(errc::invalid_argument, *problem);
       return answer(ddb_history(*cfg, owner, limit, kind));
     },
     [cfg](atoms::events, const std::string& id,
@@ -169,14 +173,11 @@ store_worker(dynamodb_store_actor::pointer,
     [cfg](atoms::active) -> caf::result<std::vector<job>> {
       return answer(ddb_active(*cfg));
     },
-    [cfg](atoms::in_status, const std::string& name,
-          uint32_t limit) -> caf::result<std::vector<job>> {
-      messages::job_status status;
-      if (!messages::from_string(name, status))
-        return messages::make_error(errc::invalid_argument,
-                                    "unknown job status '" + name.substr(0, 64)
-                                      + "'");
-      return answer(ddb_in_status(*cfg, status, limit));
+    [cfg](atoms::find_jobs,
+          const messages::job_query& q) -> caf::result<std::vector<job>> {
+      if (auto problem = messages::job_query_problem(q))
+        return messages::make_error(errc::invalid_argument, *problem);
+      return answer(ddb_find_jobs(*cfg, q));
     },
     [cfg](atoms::counts) -> caf::result<messages::status_counts> {
       return answer(ddb_counts(*cfg));
@@ -309,8 +310,8 @@ store_front(dynamodb_store_actor::stateful_pointer<front_state> self,
     [self, &st](atoms::active) {
       return self->delegate(st.any(), atoms::active_v);
     },
-    [self, &st](atoms::in_status, const std::string& name, uint32_t limit) {
-      return self->delegate(st.any(), atoms::in_status_v, name, limit);
+    [self, &st](atoms::find_jobs, const messages::job_query& q) {
+      return self->delegate(st.any(), atoms::find_jobs_v, q);
     },
     [self, &st](atoms::counts) {
       return self->delegate(st.any(), atoms::counts_v);

@@ -10,6 +10,7 @@
 #include "vf/messages/atoms.hpp"
 
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace vf::adapters::http {
@@ -37,29 +38,41 @@ void status(call& c) {
 // a stuck job shows.
 // With `?state=S` (any status, e.g. FAILED; `limit`, default 50): the jobs
 // in S, most recently changed first.
+// No term: the active jobs (oldest first, where a stuck one shows). With
+// `state`, `owner` or `name`: the search, most recently changed first.
 void active_jobs(call& c) {
   if (!has_console(c))
     return;
   auto then = [](reply& r, std::vector<messages::job>& xs) {
     r.send(200, active_jobs_json(xs, r.state().now() * 1000));
   };
-  auto state = query_param(c.request().query, "state");
-  if (!state) {
+  auto& query = c.request().query;
+  messages::job_query q;
+  for (auto [name, term] : {std::pair{"state", &q.status},
+                            std::pair{"owner", &q.owner},
+                            std::pair{"name", &q.name}}) {
+    auto raw = query_param(query, name);
+    if (!raw)
+      continue;
+    auto value = decode_query_value(*raw);
+    if (!value) {
+      c.error(400, "bad_request",
+              std::string{name} + " has a malformed %-escape");
+      return;
+    }
+    *term = std::move(*value);
+  }
+  if (q.status.empty() && q.owner.empty() && q.name.empty()) {
     c.ask(c.state().handles.admin, atoms::active_v).then(then);
     return;
   }
-  uint32_t limit = 50;
-  if (!query_limit(c, 3, limit))
+  if (!query_limit(c, 3, q.limit))
     return;
-  messages::job_status status;
-  if (!from_string(std::string{*state}, status)) {
-    c.error(422, "invalid_argument",
-            "state must be a job status: AWAITING_UPLOAD, SUBMITTED, "
-            "PROCESSING, SUCCEEDED, FAILED, CANCELLED or EXPIRED");
+  if (auto problem = messages::job_query_problem(q)) {
+    c.error(422, "invalid_argument", *problem);
     return;
   }
-  c.ask(c.state().handles.admin, atoms::in_status_v, to_string(status), limit)
-    .then(then);
+  c.ask(c.state().handles.admin, atoms::find_jobs_v, std::move(q)).then(then);
 }
 
 void job_detail(call& c) {

@@ -289,16 +289,9 @@ job_store(job_store_pointer self, std::unique_ptr<job_tables> tables,
       return read<job_result>(
         self, [id](job_tables& t) { return t.find_result(id); });
     },
-    [self](atoms::in_status, const std::string& name,
-           uint32_t limit) -> caf::result<std::vector<job>> {
-      messages::job_status status;
-      if (!from_string(name, status))
-        return messages::make_error(errc::invalid_argument,
-                                    "unknown job status '" + name.substr(0, 64)
-                                      + "'");
-      return read<std::vector<job>>(self, [status, limit](job_tables& t) {
-        return t.jobs_in_status(status, limit);
-      });
+    [self](atoms::find_jobs, const messages::job_query& q) {
+      return read<std::vector<job>>(
+        self, [q](job_tables& t) { return t.find_jobs(q); });
     },
     [self](atoms::active) {
       return read<std::vector<job>>(

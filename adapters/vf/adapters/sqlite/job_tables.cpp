@@ -103,9 +103,23 @@ constexpr const char* select_expiry_candidates_sql
     "WHERE status = 'AWAITING_UPLOAD' AND created_at < ?1 "
     "ORDER BY created_at LIMIT ?2";
 
-// Served by jobs_by_status; the sort is over one status's rows.
-constexpr const char* select_in_status_sql
+// The operators' search (job_query), one statement per index it can use;
+// an empty name matches every file name (instr(x, '') is 1). By owner:
+// served by jobs_by_owner, the other terms filter the owner's rows.
+constexpr const char* search_by_owner_sql
+  = "SELECT " VF_JOB_COLUMNS " FROM jobs WHERE owner = ?1 "
+    "AND (?2 = '' OR status = ?2) AND instr(filename, ?3) > 0 "
+    "ORDER BY updated_at DESC, rowid DESC LIMIT ?4";
+
+// By status: served by jobs_by_status; the sort is over one status's rows.
+constexpr const char* search_in_status_sql
   = "SELECT " VF_JOB_COLUMNS " FROM jobs WHERE status = ?1 "
+    "AND instr(filename, ?2) > 0 "
+    "ORDER BY updated_at DESC, rowid DESC LIMIT ?3";
+
+// By name alone: no index can serve a part of a name; reads every row.
+constexpr const char* search_by_name_sql
+  = "SELECT " VF_JOB_COLUMNS " FROM jobs WHERE instr(filename, ?1) > 0 "
     "ORDER BY updated_at DESC, rowid DESC LIMIT ?2";
 
 constexpr const char* select_active_sql
@@ -328,7 +342,9 @@ caf::error job_tables::prepare_all() {
     {&select_compositions_by_owner_, select_compositions_by_owner_sql},
     {&select_assets_by_owner_, select_assets_by_owner_sql},
     {&select_active_, select_active_sql},
-    {&select_in_status_, select_in_status_sql},
+    {&search_by_owner_, search_by_owner_sql},
+    {&search_in_status_, search_in_status_sql},
+    {&search_by_name_, search_by_name_sql},
     {&count_by_status_, count_by_status_sql},
     {&usage_by_owner_, usage_by_owner_sql},
     {&insert_result_, insert_result_sql},
@@ -922,11 +938,8 @@ caf::expected<job> job_tables::find_job(const std::string& id) {
 caf::expected<std::vector<job>>
 job_tables::recent_jobs(const std::string& owner, uint32_t limit,
                         const std::string& kind) {
-  if (!messages::is_job_kind(kind) || (!kind.empty() && owner.empty()))
-    return messages::make_error(errc::invalid_argument,
-                                "history: kind '" + kind
-                                  + "' needs an owner and must be empty, "
-                                    "composition or asset");
+  if (auto problem = messages::listing_kind_problem(owner, kind))
+    return messages::make_error(errc::invalid_argument, *problem);
   auto& stmt = owner.empty()                         ? select_recent_
                : kind == messages::kind_composition ? select_compositions_by_owner_
                : kind == messages::kind_asset       ? select_assets_by_owner_
@@ -953,15 +966,24 @@ job_tables::purgeable_jobs(int64_t before_ms, uint32_t limit) {
 }
 
 caf::expected<std::vector<job>>
-job_tables::jobs_in_status(job_status status, uint32_t limit) {
-  statement::use guard{select_in_status_};
-  auto rc = first_failure({
-    select_in_status_.bind(1, to_string(status)),
-    select_in_status_.bind(2, static_cast<int64_t>(limit)),
-  });
+job_tables::find_jobs(const messages::job_query& q) {
+  if (auto problem = messages::job_query_problem(q))
+    return messages::make_error(errc::invalid_argument, *problem);
+  auto limit = static_cast<int64_t>(q.limit);
+  auto& stmt = !q.owner.empty()  ? search_by_owner_
+               : !q.status.empty() ? search_in_status_
+                                   : search_by_name_;
+  statement::use guard{stmt};
+  auto rc = !q.owner.empty()
+              ? first_failure({stmt.bind(1, q.owner), stmt.bind(2, q.status),
+                               stmt.bind(3, q.name), stmt.bind(4, limit)})
+            : !q.status.empty()
+              ? first_failure({stmt.bind(1, q.status), stmt.bind(2, q.name),
+                               stmt.bind(3, limit)})
+              : first_failure({stmt.bind(1, q.name), stmt.bind(2, limit)});
   if (rc != SQLITE_OK)
-    return db_->fail(rc, "bind jobs in status");
-  return read_jobs(select_in_status_, "select jobs in status");
+    return db_->fail(rc, "bind job search");
+  return read_jobs(stmt, "select job search");
 }
 
 caf::expected<std::vector<job>> job_tables::active_jobs() {

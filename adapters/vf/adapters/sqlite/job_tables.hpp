@@ -156,9 +156,11 @@ public:
   /// Returns every job in `SUBMITTED` or `PROCESSING`, oldest first.
   caf::expected<std::vector<messages::job>> active_jobs();
 
-  /// Returns up to `limit` jobs in `status`, most recently changed first.
+  /// Returns up to `q.limit` jobs matching every term of `q`, most recently
+  /// changed first; `errc::invalid_argument` for a bad query
+  /// (`messages::job_query_problem`).
   caf::expected<std::vector<messages::job>>
-  jobs_in_status(messages::job_status status, uint32_t limit);
+  find_jobs(const messages::job_query& q);
 
   /// Returns the number of jobs per status, indexed by `job_status`.
   caf::expected<messages::status_counts> count_jobs();
@@ -275,7 +277,9 @@ private:
   statement select_compositions_by_owner_;
   statement select_assets_by_owner_;
   statement select_active_;
-  statement select_in_status_;
+  statement search_by_owner_;
+  statement search_in_status_;
+  statement search_by_name_;
   statement count_by_status_;
   statement usage_by_owner_;
   statement insert_result_;
