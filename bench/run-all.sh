@@ -4,7 +4,9 @@
 #   bench/run-all.sh [BUILD_DIR]      (default: build)
 #
 # In order: BUILD_DIR/vf-bench-probe, BUILD_DIR/vf-bench-sqlite-store,
-# BUILD_DIR/vf-bench-dispatch (each skipped with a message when not built),
+# BUILD_DIR/vf-bench-dispatch, vf-bench-render, vf-bench-compose,
+# vf-bench-redis-bus, vf-bench-request-timeouts (each skipped with a
+# message when not built),
 # bench/ingest.sh (POST /jobs, vidflow vs the FastAPI reference under wrk),
 # bench/ingest_hop.py (POST /jobs through an ingestion node vs straight),
 # bench/sqs_intake.py (object events from SQS vs the webhook, s3 mode),
@@ -48,6 +50,7 @@ run_program vf-bench-dispatch
 run_program vf-bench-render
 run_program vf-bench-compose
 run_program vf-bench-redis-bus
+run_program vf-bench-request-timeouts
 
 section "ingest: POST /jobs, vidflow vs reference (bench/ingest.sh)"
 # shellcheck disable=SC2086

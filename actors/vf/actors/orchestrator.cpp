@@ -26,9 +26,15 @@ namespace {
 
 constexpr auto store_timeout = 30s;
 
-/// The dispatcher answers every lease itself (deadline + grace); this bound
-/// only catches a dispatcher that is gone.
-constexpr auto dispatch_timeout = std::chrono::seconds{86400};
+/// The dispatcher answers every lease itself (deadline + grace), however
+/// long the task waits in its queue first, so a dispatch has no timeout of
+/// its own. A dispatcher that is gone stops the node (`runtime::node::keep`)
+/// and the next start recovers the runs. A bound would cost memory: CAF
+/// 0.17.6 keeps each request's timeout in its clock until it elapses, even
+/// after the answer came (~190 bytes each, measured; see
+/// docs/performance.md), and the day-long bound this was kept two entries
+/// per job for a day: at 100 jobs/s, +2.2 MiB a minute.
+constexpr auto dispatch_timeout = caf::infinite;
 
 /// A dead letter the store refused is written again this much later.
 constexpr auto burial_backoff = std::chrono::seconds{5};
