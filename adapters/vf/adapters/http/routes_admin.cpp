@@ -34,12 +34,10 @@ void status(call& c) {
     });
 }
 
-// Jobs in SUBMITTED or PROCESSING, oldest first, with their ages: where
-// a stuck job shows.
-// With `?state=S` (any status, e.g. FAILED; `limit`, default 50): the jobs
-// in S, most recently changed first.
-// No term: the active jobs (oldest first, where a stuck one shows). With
-// `state`, `owner` or `name`: the search, most recently changed first.
+// No term: the jobs in SUBMITTED or PROCESSING, oldest first, with their
+// ages (where a stuck job shows). With `state`, `owner` or `name` (and
+// `limit`, default 50): the search (messages::job_query), most recently
+// changed first.
 void active_jobs(call& c) {
   if (!has_console(c))
     return;
