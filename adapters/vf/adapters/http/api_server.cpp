@@ -30,6 +30,7 @@
 #include "vf/adapters/common/http_framing.hpp"
 #include "vf/adapters/common/refuse_connection.hpp"
 #include "vf/adapters/common/text.hpp"
+#include "vf/adapters/common/thread_name.hpp"
 #include "vf/adapters/common/trusted_proxies.hpp"
 #include "vf/adapters/http/json_views.hpp"
 #include "vf/adapters/http/router.hpp"
@@ -1160,6 +1161,7 @@ struct api_server::impl {
     running = true;
     for (auto& unit : units)
       unit->thread = std::thread{[this, u = unit.get()] {
+        common::name_this_thread("vf.api");
         run(*u);
       }};
     log("http api: listening on " + config.host + ":" + std::to_string(port)

@@ -12,6 +12,7 @@
 #include "vf/adapters/common/asio_bridge.hpp"
 #include "vf/adapters/common/connection_gate.hpp"
 #include "vf/adapters/common/refuse_connection.hpp"
+#include "vf/adapters/common/thread_name.hpp"
 #include "vf/adapters/common/trusted_proxies.hpp"
 #include "vf/adapters/objectstore/object_paths.hpp"
 #include "vf/adapters/objectstore/pending_announcer.hpp"
@@ -459,6 +460,8 @@ caf::error store_server::start() {
   if (!note.empty())
     d.ctx->log("objectstore: " + note);
   d.pool = std::make_unique<asio::thread_pool>(1);
+  // One thread, so this names it: the commits' fsyncs run there.
+  asio::post(*d.pool, [] { common::name_this_thread("vf.store.sync"); });
   d.ctx->blocking = d.pool.get();
   for (size_t i = 0; i < d.cfg.threads; ++i) {
     auto worker = std::make_unique<io_worker>();
@@ -488,6 +491,7 @@ caf::error store_server::start() {
   d.accept();
   for (auto& worker : d.workers)
     worker->thread = std::thread{[&d, w = worker.get()] {
+      common::name_this_thread("vf.store");
       d.run(*w);
     }};
   d.running = true;
