@@ -2,6 +2,7 @@
 
 #include "vf/adapters/sqlite/job_tables.hpp"
 
+#include "vf/adapters/sqlite/checkpointer.hpp"
 #include "vf/adapters/sqlite/schema.hpp"
 #include "vf/messages/task.hpp"
 #include <sqlite3.h>
@@ -326,6 +327,10 @@ job_tables::open(const std::string& path) {
   if (!library)
     return prefixed(prefix, library.error());
   result->library_ = std::move(*library);
+  auto ckpt = checkpointer::start(*result->db_);
+  if (!ckpt)
+    return prefixed(prefix, ckpt.error());
+  result->checkpointer_ = std::move(*ckpt);
   return result;
 }
 

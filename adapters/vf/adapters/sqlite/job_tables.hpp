@@ -22,6 +22,8 @@
 
 namespace vf::adapters::sqlite {
 
+class checkpointer;
+
 /// The job store's tables behind typed operations. Every operation checks
 /// every SQLite return code and fails with `storage_unavailable` unless
 /// documented otherwise. Use from one thread at a time.
@@ -266,6 +268,8 @@ private:
 
   std::unique_ptr<database> db_;
   std::unique_ptr<library_tables> library_;
+  /// Stops before `db_` closes (members end in reverse order).
+  std::unique_ptr<checkpointer> checkpointer_;
   statement begin_;
   statement commit_;
   statement rollback_;
