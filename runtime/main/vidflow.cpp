@@ -31,7 +31,7 @@ int main(int argc, char** argv) {
   // store thread's time under POST /jobs). Keep up to 16 MiB free per
   // heap; blocks from 4 MiB (glibc's own limit would grow to 32) come
   // from mmap. POST /jobs under wrk, 50 connections, A/B alternating:
-  // 6.2-7.4k -> 6.8-8.4k req/s. MALLOC_TRIM_THRESHOLD_, MALLOC_MMAP_
+  // 5.0-6.4k -> 6.7-8.4k req/s. MALLOC_TRIM_THRESHOLD_, MALLOC_MMAP_
   // THRESHOLD_ or GLIBC_TUNABLES in the environment still decide.
   if (std::getenv("MALLOC_TRIM_THRESHOLD_") == nullptr
       && std::getenv("MALLOC_MMAP_THRESHOLD_") == nullptr

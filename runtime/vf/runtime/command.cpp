@@ -68,7 +68,7 @@ size_t default_scheduler_threads() {
   // light actors (orchestrator, dispatcher, registry, the HTTP bridges):
   // probes, media, SQLite and every blocking call have threads of their own
   // (detached actors, the Asio I/O threads). Idle scheduler threads cost a
-  // wake-up per message; on 2 cores one thread did 8-27 % more jobs/s than
+  // wake-up per message; on 2 cores one thread did 4-24 % more jobs/s than
   // CAF's four (bench/cpu_budget.py, docs/performance.md).
   auto cores = static_cast<size_t>(std::thread::hardware_concurrency());
   return std::max<size_t>(1, cores / 2);
