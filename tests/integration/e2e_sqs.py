@@ -701,6 +701,51 @@ class SqsIntake(unittest.TestCase):
             server.stop()
             proxy.close()
 
+    def test_4b_visibility_counted_from_the_long_polls_start(self):
+        # The three copies wait in the queue before the node starts. The
+        # emulator hides them as its long poll finds them (at the poll's
+        # start) but answers only when the poll's 2 s are over; SQS may
+        # start a message's visibility timeout at any moment of the call.
+        # With 3 s of visibility, an extension counted from the answer
+        # (1.5 s after it) comes 0.5 s too late and every copy is received
+        # twice; counted from the call's start it goes out at once.
+        args = node_args(self.s3_port, self.sqs, self.ddb, self.table())
+        i = args.index("--sqs-queue-url")
+        del args[i:i + 2]
+        first = h.Server(h.binary, env=AWS_ENV, extra_args=args)
+        try:
+            jid = upload(first.client(), "queued before the start.mp4")
+            end = time.monotonic() + 30
+            while time.monotonic() < end and self.sqs.counts() != (3, 0):
+                time.sleep(0.1)
+            self.assertEqual(self.sqs.counts(), (3, 0), "three copies queued")
+        finally:
+            first.stop()
+        dlq0 = self.sqs.counts(self.sqs.dlq)
+        proxy = SlowHeads(self.s3_port, 4.0)
+        args = node_args(proxy.port, self.sqs, self.ddb, self.table(),
+                         visibility="3")
+        args[args.index("--sqs-wait-s") + 1] = "2"
+        server = h.Server(h.binary, env=AWS_ENV, extra_args=args)
+        try:
+            c = server.client()
+            once_each(self, c, [jid])
+            self.assertTrue(self.sqs.wait_empty(60), self.sqs.counts())
+            m = c.metrics()
+
+            def n(outcome):
+                return h.metric_value(m, "vidflow_sqs_messages_total",
+                                      outcome=outcome)
+            self.assertGreaterEqual(proxy.heads, 1)
+            self.assertGreaterEqual(n("extended"), 3)
+            self.assertEqual(n("received"), 3, "no copy came back")
+            self.assertEqual(n("retried"), 0)
+            self.assertEqual(n("deleted"), 3)
+            self.assertEqual(self.sqs.counts(self.sqs.dlq), dlq0)
+        finally:
+            server.stop()
+            proxy.close()
+
     def test_6_dynamodb_unreachable_503_and_nothing_lost(self):
         relay = Relay(int(self.ddb.endpoint.rsplit(":", 1)[1]))
         args = node_args(self.s3_port, self.sqs, self.ddb, self.table())
@@ -776,9 +821,13 @@ class PoisonToDlq(unittest.TestCase):
         sqs = Sqs()
         ddb = Dynalite()
         closed = h.free_port()  # no store listens here
-        server = h.Server(h.binary, env=AWS_ENV,
-                          extra_args=node_args(closed, sqs, ddb, "poison",
-                                               visibility="2"))
+        # Short polls: the emulator counts a visibility extension as a
+        # receive (SQS does not), so this message must be answered (its
+        # HEAD refused at once) before an extension is due; after a long
+        # poll one is due at once (see test_4b).
+        args = node_args(closed, sqs, ddb, "poison", visibility="2")
+        args[args.index("--sqs-wait-s") + 1] = "0"
+        server = h.Server(h.binary, env=AWS_ENV, extra_args=args)
         try:
             c = server.client()
             job = c.create_job("poison.mp4", "video/mp4")

@@ -10,6 +10,12 @@
 // Port 0 picks a free port. With SQS_EXIT_ON_EOF=1 it exits when stdin
 // closes, so a test that dies cannot leave it running. The emulator checks no signatures (vidflow's
 // signer is checked against AWS's vectors and botocore elsewhere).
+// Where it differs from SQS (tests rely on both):
+// - a long poll takes the messages it finds at once (their visibility
+//   timeout starts then) but answers only when it has MaxNumberOfMessages
+//   or its wait is over;
+// - ChangeMessageVisibility counts as a receive (ApproximateReceiveCount,
+//   and so the redrive policy).
 const [modPath, port, maxReceive] = process.argv.slice(2);
 if (!modPath || port === undefined) {
   console.error('usage: node sqs-launcher.js <module> <port> [maxReceiveCount]');

@@ -23,6 +23,9 @@ struct pending {
   uint32_t receive_count = 0;
   size_t events_left = 0;
   bool transient = false;
+  /// When its visibility timeout last started, at the latest: the start of
+  /// the receive (or extension) call, as the queue may start the timer at
+  /// any moment during the call, even before the long poll returns.
   steady_clock::time_point extended_at;
 };
 
@@ -90,7 +93,7 @@ void answered(source_ptr self, const std::string& receipt, bool transient) {
   schedule(self, milliseconds{0});
 }
 
-void take(source_ptr self, sqs_message& m) {
+void take(source_ptr self, sqs_message& m, steady_clock::time_point asked) {
   auto& st = self->state;
   count(self, "received");
   auto drop = [&](const char* outcome, const std::string& why) {
@@ -120,7 +123,7 @@ void take(source_ptr self, sqs_message& m) {
   p.message_id = m.message_id;
   p.receive_count = m.receive_count;
   p.events_left = events->size();
-  p.extended_at = steady_clock::now();
+  p.extended_at = asked;
   auto receipt = m.receipt_handle;
   for (auto& ev : *events) {
     // Whoever may send to the queue says what it likes: the orchestrator
@@ -241,6 +244,7 @@ void step(source_ptr self) {
   auto room = std::min<size_t>(10, st.cfg.max_inflight - taken);
   // Wait long only when nothing else needs this actor.
   auto idle = st.inflight.empty() && st.to_delete.empty();
+  auto asked = steady_clock::now();
   auto got = sqs_receive(st.cfg.queue, static_cast<uint32_t>(room),
                          idle ? st.cfg.wait_s : 0, st.cfg.visibility_s);
   if (!got) {
@@ -260,7 +264,9 @@ void step(source_ptr self) {
   st.failing = false;
   st.backoff = milliseconds{0};
   for (auto& m : *got)
-    take(self, m);
+    take(self, m, asked);
+  // Received after a long poll, a message may be due for its extension
+  // already: the next step comes at once.
   if (!got->empty() || !st.to_delete.empty())
     schedule(self, milliseconds{0});
   else if (!st.inflight.empty())
