@@ -42,9 +42,12 @@ std::optional<settings> load_settings(const std::string& name,
                                       const command_line& cmd, int& exit_code);
 
 /// Registers our message types and sets CAF's scheduler: `policy` and
-/// `threads` (0: CAF's default).
+/// `threads` (0: `default_scheduler_threads()`).
 void configure_actor_system(caf::actor_system_config& sys_cfg,
                             scheduler_policy policy, size_t threads);
+
+/// Scheduler threads when none are configured: half the cores, at least one.
+size_t default_scheduler_threads();
 
 /// Creates `path` and its parents; false if that is impossible.
 bool make_dirs(const std::string& path);

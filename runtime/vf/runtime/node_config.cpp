@@ -280,7 +280,7 @@ const std::vector<setting_spec>& serve_specs() {
       {"scheduler.policy", "--scheduler", "sharing",
        "CAF scheduler: sharing (one queue) or stealing (work stealing)"},
       {"scheduler.threads", "--scheduler-threads", "0",
-       "CAF scheduler threads (0: CAF's default)"},
+       "CAF scheduler threads (0: half the cores, at least 1)"},
       {"pipeline.steps", "--pipeline", "probe,summarize",
        "steps of every job, in order: probe, summarize, sleep (benchmarks)"},
       {"pipeline.sleep_ms", "--sleep-ms", "10",
@@ -349,7 +349,7 @@ const std::vector<setting_spec>& worker_specs() {
       {"scheduler.policy", "--scheduler", "sharing",
        "CAF scheduler: sharing (one queue) or stealing (work stealing)"},
       {"scheduler.threads", "--scheduler-threads", "0",
-       "CAF scheduler threads (0: CAF's default)"},
+       "CAF scheduler threads (0: half the cores, at least 1)"},
     };
     for (auto& x : cluster_tls_specs())
       xs.push_back(x);

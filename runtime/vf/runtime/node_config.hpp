@@ -212,7 +212,7 @@ struct node_config {
   std::string effects_log;
   /// CAF scheduler policy.
   scheduler_policy scheduler = scheduler_policy::sharing;
-  /// CAF scheduler threads; 0 lets CAF choose.
+  /// CAF scheduler threads; 0: half the cores, at least one.
   size_t scheduler_threads = 0;
   /// The steps of every job, in order (e.g. probe, summarize).
   std::vector<std::string> pipeline;
