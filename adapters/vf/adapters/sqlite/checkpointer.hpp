@@ -27,7 +27,11 @@
 namespace vf::adapters::sqlite {
 
 /// Runs PASSIVE checkpoints of one database on a thread, through a second
-/// connection, whenever the writer's log has grown by `pages`.
+/// connection, whenever a commit of the writer leaves its log holding at
+/// least `pages` frames: under steady writes, one run after another.
+/// (Waiting instead until `pages` more frames than the last run copied
+/// cost the thread 40 % less CPU but raised POST /jobs p99 from 9–12 to
+/// 14–16 ms: bigger runs, bigger fsyncs of the database file.)
 class checkpointer {
 public:
   /// Default for `pages`: SQLite's own automatic checkpoint threshold.
@@ -50,7 +54,7 @@ public:
   /// connection. Must run before the writer's connection closes.
   ~checkpointer();
 
-  /// Checkpoints the thread has run so far.
+  /// Checkpoints the thread has tried so far (a busy one counts too).
   uint64_t runs() const {
     return runs_.load();
   }
