@@ -578,6 +578,51 @@ CAF_TEST(s3 documented presigned GET is reproduced) {
     std::string{"expired"});
 }
 
+CAF_TEST(signatures follow the secret and the scope from call to call) {
+  // signature() keeps the last signing key per thread: a new secret, day,
+  // region or service must never reuse it.
+  auto by_hand = [](const std::string& secret, const scope& sc,
+                    const std::string& to_sign) {
+    auto key = hmac_sha256("AWS4" + secret, sc.amz_date.substr(0, 8));
+    key = hmac_sha256(key, sc.region);
+    key = hmac_sha256(key, sc.service);
+    key = hmac_sha256(key, "aws4_request");
+    auto sig = hmac_sha256(key, to_sign);
+    std::string hex;
+    for (unsigned char ch : sig) {
+      static constexpr char digits[] = "0123456789abcdef";
+      hex += digits[ch >> 4];
+      hex += digits[ch & 0xf];
+    }
+    return hex;
+  };
+  scope a;
+  a.amz_date = "20261207T120000Z";
+  auto next_day = a;
+  next_day.amz_date = "20261208T000000Z";
+  auto other_region = a;
+  other_region.region = "eu-west-1";
+  auto other_service = a;
+  other_service.service = "sqs";
+  // Each call differs from the one before in one thing only.
+  std::vector<std::pair<std::string, scope>> calls{
+    {"secret-1", a}, {"secret-2", a},
+    {"secret-1", a}, {"secret-1", next_day},
+    {"secret-1", a}, {"secret-1", other_region},
+    {"secret-1", a}, {"secret-1", other_service},
+    {"secret-1", a},
+  };
+  std::vector<std::string> seen;
+  for (auto& [secret, sc] : calls) {
+    auto sig = signature(secret, "the same string to sign", sc);
+    CAF_CHECK_EQUAL(sig, by_hand(secret, sc, "the same string to sign"));
+    seen.push_back(sig);
+  }
+  CAF_CHECK_EQUAL(seen.front(), seen.back());
+  std::sort(seen.begin(), seen.end());
+  CAF_CHECK_EQUAL(std::unique(seen.begin(), seen.end()) - seen.begin(), 5);
+}
+
 CAF_TEST(presign_url refuses bad parameters) {
   verify_fixture f;
   CAF_CHECK(!presign_url(f.params).empty());
