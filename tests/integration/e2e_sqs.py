@@ -670,6 +670,18 @@ class SqsIntake(unittest.TestCase):
         finally:
             server2.stop()
 
+    def each_copy_once_behind(self, proxy, count, dlq0):
+        """The three copies of one event, behind `proxy`'s slow HEADs:
+        each extended, received once (none came back), deleted; `count`
+        gives a `vidflow_sqs_messages_total` outcome's count."""
+        self.assertGreaterEqual(proxy.heads, 1)
+        self.assertGreaterEqual(count("extended"), 3,
+                                "three messages, each extended")
+        self.assertEqual(count("received"), 3, "no copy came back")
+        self.assertEqual(count("retried"), 0)
+        self.assertEqual(count("deleted"), 3)
+        self.assertEqual(self.sqs.counts(self.sqs.dlq), dlq0)
+
     def test_4_slow_store_visibility_extended_not_redelivered(self):
         # HEADs take 4 s; messages are hidden for 2 s unless extended.
         proxy = SlowHeads(self.s3_port, 4.0)
@@ -689,14 +701,7 @@ class SqsIntake(unittest.TestCase):
                                        outcome=outcome)
                         - h.metric_value(m0, "vidflow_sqs_messages_total",
                                          outcome=outcome))
-            self.assertGreaterEqual(proxy.heads, 1)
-            self.assertGreaterEqual(grew("extended"), 3,
-                                    "three messages, each extended")
-            # Each of the three copies received once: none came back.
-            self.assertEqual(grew("received"), 3)
-            self.assertEqual(grew("retried"), 0)
-            self.assertEqual(grew("deleted"), 3)
-            self.assertEqual(self.sqs.counts(self.sqs.dlq), dlq0)
+            self.each_copy_once_behind(proxy, grew, dlq0)
         finally:
             server.stop()
             proxy.close()
@@ -736,12 +741,7 @@ class SqsIntake(unittest.TestCase):
             def n(outcome):
                 return h.metric_value(m, "vidflow_sqs_messages_total",
                                       outcome=outcome)
-            self.assertGreaterEqual(proxy.heads, 1)
-            self.assertGreaterEqual(n("extended"), 3)
-            self.assertEqual(n("received"), 3, "no copy came back")
-            self.assertEqual(n("retried"), 0)
-            self.assertEqual(n("deleted"), 3)
-            self.assertEqual(self.sqs.counts(self.sqs.dlq), dlq0)
+            self.each_copy_once_behind(proxy, n, dlq0)
         finally:
             server.stop()
             proxy.close()

@@ -23,9 +23,9 @@ struct pending {
   uint32_t receive_count = 0;
   size_t events_left = 0;
   bool transient = false;
-  /// When its visibility timeout last started, at the latest: the start of
+  /// No later than when its visibility timeout last started: the start of
   /// the receive (or extension) call, as the queue may start the timer at
-  /// any moment during the call, even before the long poll returns.
+  /// any moment of the call, even long before a long poll answers.
   steady_clock::time_point extended_at;
 };
 
