@@ -69,8 +69,8 @@ size_t default_scheduler_threads() {
   // probes, media, SQLite and every blocking call have threads of their own
   // (detached actors, the Asio I/O threads). Idle scheduler threads cost a
   // wake-up per message; on 2 cores one thread did 4-24 % more jobs/s than
-  // CAF's four end to end, and more POST /jobs at a lower p99 in 5 of 6
-  // pairs (docs/performance.md).
+  // CAF's four end to end, and a lower POST /jobs p99 in 5 of 6 pairs
+  // (docs/performance.md).
   auto cores = static_cast<size_t>(std::thread::hardware_concurrency());
   return std::max<size_t>(1, cores / 2);
 }
