@@ -273,14 +273,17 @@ public:
   size_t connections = 0;
 
 private:
+  /// `first_try`: a kept-alive connection may carry the request (a retry
+  /// never takes one: the server may have closed every idle connection at
+  /// once, e.g. after its keep-alive timeout).
   void send(const std::string& key,
             std::shared_ptr<http::request<http::string_body>> req,
-            reply_handler done, bool may_retry) {
+            reply_handler done, bool first_try) {
     auto& idle = idle_[key];
-    if (!idle.empty()) {
+    if (first_try && !idle.empty()) {
       auto c = std::move(idle.back());
       idle.pop_back();
-      exchange(key, std::move(c), std::move(req), std::move(done), may_retry);
+      exchange(key, std::move(c), std::move(req), std::move(done), true);
       return;
     }
     auto c = std::make_shared<conn>(io_);
