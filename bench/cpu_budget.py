@@ -16,7 +16,11 @@ given to the first part one of its frames belongs to (kernel and libc
 frames belong to no part, so an fsync counts for whoever called it: SQLite
 or the upload's write). The node's CPU seconds per job in the same
 seconds (vf-loadgen's --series, from /proc) turn shares into milliseconds
-per job.
+per job. Two more lines come from the same window: the kernel's share by
+system call (fsync, openat, ...: from the same samples, whatever part made
+the call) and the file-system calls per job (`perf stat` on the syscall
+tracepoints: fsync, fdatasync, pwrite64, write, openat, mkdir, rename,
+unlink), counts that barely move between runs where times do.
 
 Needs `perf` (linux-perf) and the permission to profile the node
 (root, or kernel.perf_event_paranoid <= 1). This machine's perf has no
@@ -72,6 +76,13 @@ PARTS = [
 ]
 COMPILED = [(name, re.compile(pat)) for name, _, pat in PARTS]
 
+# System calls counted per job during the recording (perf's syscall
+# tracepoints): the file-system work behind "SQLite" and "upload write".
+# Counts, unlike times, barely move from run to run.
+COUNTED_CALLS = ["fsync", "fdatasync", "pwrite64", "write", "openat", "mkdir",
+                 "rename", "unlink"]
+SYSCALL_FRAME = re.compile(r"__(?:x64|ia32)_sys_(\w+)")
+
 
 def classify(frames):
     """frames: list of 'sym dso' strings, leaf first."""
@@ -86,6 +97,34 @@ def classify(frames):
             if rx.search(f):
                 return name
     return "other user code" if user else "kernel only"
+
+
+def kernel_call(frames):
+    """The system call a sample spent its time in (the first syscall entry
+    from the leaf up), or None outside any."""
+    for f in frames:
+        m = SYSCALL_FRAME.search(f)
+        if m:
+            return m.group(1)
+    return None
+
+
+def read_call_counts(path):
+    """{call: count} from `perf stat -x,` output; {} if there is none."""
+    out = {}
+    try:
+        with open(path) as f:
+            for line in f:
+                fields = line.strip().split(",")
+                if len(fields) > 2 and fields[2].startswith("syscalls:"):
+                    try:
+                        out[fields[2].split("sys_enter_", 1)[1]] = \
+                            float(fields[0])
+                    except (ValueError, IndexError):
+                        pass
+    except OSError:
+        pass
+    return out
 
 
 def read_samples(perf_data):
@@ -160,6 +199,7 @@ def main():
     os.makedirs(work, exist_ok=True)
     series = os.path.join(work, "series.csv")
     perf_data = os.path.join(work, "perf.data")
+    calls_path = os.path.join(work, "syscalls.csv")
     clip = h.clip(args.clip)
     server = h.Server(binary, config=args.config)
     rc = 0
@@ -183,12 +223,20 @@ def main():
         lead = max(0.0, (args.duration - args.record) / 2)
         time.sleep(lead)
         r0 = time.monotonic() - t_start
+        # perf stat counts from about now for --record seconds (it starts
+        # in milliseconds; perf record takes longer to get going).
+        stat = subprocess.Popen(
+            ["perf", "stat", "-x,", "-o", calls_path, "-p", str(pid), "-e",
+             ",".join(f"syscalls:sys_enter_{c}" for c in COUNTED_CALLS),
+             "--", "sleep", str(args.record)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         rec = subprocess.run(
             ["perf", "record", "-q", "-F", str(args.freq), "-e", "cpu-clock",
              "--call-graph", "dwarf,16384", "-p", str(pid), "-o", perf_data,
              "--", "sleep", str(args.record)],
             capture_output=True, text=True)
         r1 = time.monotonic() - t_start
+        stat_err = stat.communicate()[1]
         gen.wait()
         reader.join()
         if rec.returncode != 0:
@@ -211,6 +259,7 @@ def main():
         j1, c1 = series_at(rows, r1)
         jobs = j1 - j0
         cpu = c1 - c0
+        stat_jobs = series_at(rows, r0 + args.record)[0] - j0
     finally:
         stop_rc = server.stop()
         if stop_rc != 0:
@@ -220,10 +269,14 @@ def main():
     print("".join(gen_out[-40:]))
     counts = collections.Counter()
     by_thread = collections.Counter()
+    by_call = collections.Counter()
     total = 0
     for comm, frames in read_samples(perf_data):
         counts[classify(frames)] += 1
         by_thread[comm] += 1
+        call = kernel_call(frames)
+        if call:
+            by_call[call] += 1
         total += 1
     if total == 0 or jobs <= 0:
         print(f"cpu_budget.py: nothing to report ({total} samples, "
@@ -249,6 +302,20 @@ def main():
             continue
         print(f"| {name} | {100 * share:.1f} % | {share * ms_per_job:.2f} | "
               f"{covers.get(name, '')} |")
+    print("\nKernel time by system call (samples inside it, whatever "
+          "part called it): " + ", ".join(
+              f"{c} {100 * n / total:.1f} % = {ms_per_job * n / total:.2f} ms"
+              for c, n in by_call.most_common(8)) + " per job")
+    calls = read_call_counts(calls_path)
+    if calls and stat_jobs > 0:
+        print(f"System calls per job (perf stat, {args.record:g} s, "
+              f"{stat_jobs:.0f} jobs): " + ", ".join(
+                  f"{c} {calls[c] / stat_jobs:.2f}" for c in COUNTED_CALLS
+                  if c in calls))
+    else:
+        why = (stat_err or "").strip().splitlines()
+        print("System calls per job: not counted (perf stat: "
+              + (why[-1] if why else "no output") + ")")
     print("\nBy thread: " + ", ".join(
         f"{t} {100 * n / total:.0f} %" for t, n in by_thread.most_common(6)))
     if not args.keep:
