@@ -318,6 +318,10 @@ def main():
               + (why[-1] if why else "no output") + ")")
     print("\nBy thread: " + ", ".join(
         f"{t} {100 * n / total:.0f} %" for t, n in by_thread.most_common(6)))
+    print("  (caf.multiplexer: CAF 0.17.6 gives its scheduler's worker "
+          "threads this name, so these are the cooperative actors; "
+          "caf.actor: detached actors such as the job store and the media "
+          "actor; vf.*: our Asio and SQLite threads)")
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
     else:
