@@ -740,7 +740,10 @@ private:
               clock_type::time_point t_uploaded, double delay_ms) {
     auto t = std::make_shared<asio::steady_timer>(
       io_, std::chrono::microseconds(static_cast<int64_t>(delay_ms * 1000)));
-    t->async_wait([=](beast::error_code) {
+    // The handler keeps the timer alive: a timer destroyed while it waits
+    // calls its handler at once (operation_aborted), which made every
+    // poll follow the last reply without the backoff.
+    t->async_wait([=, keep = t](beast::error_code) {
       ++rec->polls;
       pool_.call(http::verb::get, opt_.url + "/jobs/" + rec->job_id, nullptr,
                  {{"Authorization", auth}}, [=](reply r) {
