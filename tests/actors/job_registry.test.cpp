@@ -178,6 +178,92 @@ CAF_TEST(results are only served for succeeded jobs) {
   CAF_CHECK_EQUAL(r->summary, "sum");
 }
 
+CAF_TEST(await_end answers once the job ends or its wait runs out) {
+  auto& st = deref<testing::fake_store_impl>(store).state;
+  // The replies to `self` so far: true, false, or an error's errc.
+  auto answers = [this] {
+    std::vector<std::string> xs;
+    for (bool more = true; more;)
+      self->receive([&](bool x) { xs.push_back(x ? "true" : "false"); },
+                    [&](error& x) {
+                      xs.push_back(to_string(messages::errc_of(x)));
+                    },
+                    after(std::chrono::seconds(0)) >> [&] { more = false; });
+    return xs;
+  };
+  using strings = std::vector<std::string>;
+  auto a = create("a.mp4");
+  auto b = create("b.mp4");
+  CAF_REQUIRE(a && b);
+  auto await = [this](const std::string& id, uint32_t ms) {
+    self->send(reg, atoms::await_end_v, id, ms);
+    consume_messages();
+  };
+  // Running jobs: held.
+  await(a->id, 5000);
+  await(b->id, 2000);
+  await(a->id, 30000);
+  CAF_CHECK_EQUAL(answers(), strings{});
+  // a ends: both of its waiters hear it, b's does not.
+  st.jobs[a->id].status = job_status::succeeded;
+  anon_send(reg, atoms::job_ended_v, a->id);
+  consume_messages();
+  CAF_CHECK_EQUAL(answers(), (strings{"true", "true"}));
+  // b's wait runs out; a's timers fire later and answer nothing more.
+  advance_time(std::chrono::seconds{2});
+  consume_messages();
+  CAF_CHECK_EQUAL(answers(), strings{"false"});
+  advance_time(std::chrono::seconds{30});
+  consume_messages();
+  CAF_CHECK_EQUAL(answers(), strings{});
+  // An ended job, or one that is not there: at once (the caller reads it
+  // again and answers what it finds).
+  await(a->id, 1000);
+  await("nope", 1000);
+  CAF_CHECK_EQUAL(answers(), (strings{"true", "true"}));
+  // Out of range.
+  await(b->id, 0);
+  await(b->id, messages::max_end_wait_ms + 1);
+  CAF_CHECK_EQUAL(answers(), (strings{"invalid_argument", "invalid_argument"}));
+  // An end that lands between the caller's read and the wait is seen by
+  // the registry's own read.
+  st.jobs[b->id].status = job_status::failed;
+  await(b->id, 30000);
+  CAF_CHECK_EQUAL(answers(), strings{"true"});
+}
+
+CAF_TEST(await_end holds at most max_waiters requests) {
+  actors::job_registry_config cfg;
+  cfg.wall_ms = t0;
+  cfg.max_waiters = 2;
+  auto small = sys.spawn(actors::job_registry, messages::stores_of(store), cfg);
+  auto a = create("a.mp4");
+  CAF_REQUIRE(a);
+  for (int i = 0; i < 3; ++i)
+    self->send(small, atoms::await_end_v, a->id, uint32_t{1000});
+  consume_messages();
+  // The third is answered at once: the client gets the job as it stands.
+  std::vector<bool> got;
+  auto drain = [&] {
+    for (bool more = true; more;)
+      self->receive([&](bool x) { got.push_back(x); },
+                    after(std::chrono::seconds(0)) >> [&] { more = false; });
+  };
+  drain();
+  CAF_CHECK_EQUAL(got, std::vector<bool>{false});
+  advance_time(std::chrono::seconds{1});
+  consume_messages();
+  drain();
+  CAF_CHECK_EQUAL(got, (std::vector<bool>{false, false, false}));
+  // The places are free again.
+  self->send(small, atoms::await_end_v, a->id, uint32_t{1000});
+  consume_messages();
+  drain();
+  CAF_CHECK_EQUAL(got.size(), 3u);
+  anon_send_exit(small, caf::exit_reason::user_shutdown);
+  consume_messages();
+}
+
 CAF_TEST(job ids come from the OS generator and not a seeded one) {
   // A registry spawned again with the very same configuration (what a
   // seeded generator would repeat exactly) must not repeat any id.

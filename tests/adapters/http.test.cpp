@@ -74,6 +74,11 @@ struct fake_store {
   std::map<std::string, std::pair<std::string, std::string>> keys;
   /// Every keyed request the registry got.
   std::vector<job_request> keyed;
+  /// Every `await_end` the registry got: job id, ms.
+  std::vector<std::pair<std::string, uint32_t>> awaited;
+  /// `await_end` ends the job (SUCCEEDED) and answers true, as if it ended
+  /// while the request waited; else it answers false (the wait ran out).
+  bool end_while_waiting = true;
   /// Arguments of the last `dlq_list` and `analyze`.
   int64_t last_since = -1;
   uint32_t last_limit = 0;
@@ -245,6 +250,17 @@ fake_registry(job_registry_actor::stateful_pointer<registry_state> self,
       std::lock_guard<std::mutex> guard{store->mtx};
       return store->dlq.erase(id) > 0;
     },
+    [=](atoms::await_end, const std::string& id, uint32_t wait_ms) {
+      std::lock_guard<std::mutex> guard{store->mtx};
+      store->awaited.emplace_back(id, wait_ms);
+      if (!store->end_while_waiting)
+        return false;
+      if (auto i = store->jobs.find(id); i != store->jobs.end())
+        i->second.status = job_status::succeeded;
+      return true;
+    },
+    [=](atoms::job_ended, const std::string&) {},
+    [=](atoms::wait_over, const std::string&, uint64_t) {},
     [=](atoms::erase, const std::string& id) -> caf::result<uint64_t> {
       std::lock_guard<std::mutex> guard{store->mtx};
       auto i = store->jobs.find(id);
@@ -1268,6 +1284,60 @@ CAF_TEST(get job) {
   auto root = login("root", "toor");
   CAF_CHECK_EQUAL(
     call(bhttp::verb::get, "/jobs/" + id, "", bearer(root)).status, 200u);
+}
+
+CAF_TEST(get job with wait answers once the job ended) {
+  auto token = login("alice", "wonderland");
+  auto id = create_job(token)["job_id"].get<std::string>();
+  auto awaited = [this] {
+    std::lock_guard<std::mutex> guard{store->mtx};
+    return store->awaited;
+  };
+  using waits = std::vector<std::pair<std::string, uint32_t>>;
+  // A copy: the check macro outlives a temporary document.
+  auto status_of = [](const auto& r) {
+    return r.doc().value("status", std::string{});
+  };
+  // Malformed: 422, and nothing waits.
+  for (auto bad : {"31", "-1", "1.5", "abc", "", "100", "0x1"})
+    CAF_CHECK(is_error(call(bhttp::verb::get,
+                            "/jobs/" + id + "?wait=" + std::string{bad}, "",
+                            bearer(token)),
+                       422, "invalid_argument"));
+  CAF_CHECK_EQUAL(awaited(), waits{});
+  // wait=0 is a plain read.
+  auto r = call(bhttp::verb::get, "/jobs/" + id + "?wait=0", "",
+                bearer(token));
+  CAF_CHECK_EQUAL(status_of(r), "AWAITING_UPLOAD");
+  CAF_CHECK_EQUAL(awaited(), waits{});
+  // Someone else's job is not there, and is not waited for.
+  auto bob = login("bob", "builder");
+  CAF_CHECK(is_error(call(bhttp::verb::get, "/jobs/" + id + "?wait=5", "",
+                          bearer(bob)),
+                     404, "not_found"));
+  CAF_CHECK_EQUAL(awaited(), waits{});
+  // The wait ran out: the job as it stands.
+  {
+    std::lock_guard<std::mutex> guard{store->mtx};
+    store->end_while_waiting = false;
+  }
+  r = call(bhttp::verb::get, "/jobs/" + id + "?wait=2", "", bearer(token));
+  CAF_CHECK_EQUAL(r.status, 200u);
+  CAF_CHECK_EQUAL(status_of(r), "AWAITING_UPLOAD");
+  CAF_CHECK_EQUAL(awaited(), (waits{{id, 2000}}));
+  // It ended while the request waited: the answer is read after the end.
+  {
+    std::lock_guard<std::mutex> guard{store->mtx};
+    store->end_while_waiting = true;
+  }
+  r = call(bhttp::verb::get, "/jobs/" + id + "?wait=30", "", bearer(token));
+  CAF_CHECK_EQUAL(r.status, 200u);
+  CAF_CHECK_EQUAL(status_of(r), "SUCCEEDED");
+  CAF_CHECK_EQUAL(awaited(), (waits{{id, 2000}, {id, 30000}}));
+  // An ended job is answered without waiting.
+  r = call(bhttp::verb::get, "/jobs/" + id + "?wait=30", "", bearer(token));
+  CAF_CHECK_EQUAL(status_of(r), "SUCCEEDED");
+  CAF_CHECK_EQUAL(awaited().size(), 2u);
 }
 
 CAF_TEST(get job shows its progress step by step) {

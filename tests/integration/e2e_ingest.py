@@ -38,6 +38,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 
@@ -153,6 +154,22 @@ class IngestAPI(unittest.TestCase):
             ok = cl.ok_counts(cl.attempts(cb, jid),
                               (job.get("object") or {}).get("version"))
             self.assertEqual((ok["probe"], ok["summarize"]), (1, 1), ok)
+        # GET ?wait= through a node (its proxy, then the coordinator's
+        # gate): held, and answered by the job's end.
+        waited = ca.create_job("waited.mp4", cl.content_type(CLIP))
+        held = h.call_in_background(cb, "GET", f"/jobs/{waited['job_id']}?wait=30")
+        time.sleep(0.3)  # Ordering only: the request is held first.
+        r = h.upload(waited["upload_url"], h.read_bytes(cl.media(CLIP)),
+                     cl.content_type(CLIP))
+        self.assertEqual(r.status, 200, r)
+        r, took = held()
+        self.assertEqual(r.json().get("status"), "SUCCEEDED", r)
+        # Woken by the end, not by its 30 s running out (functional, with a
+        # wide margin; not a speed figure).
+        self.assertLess(took, 25, "the wait was not ended by the job")
+        r = cb.call("GET", f"/jobs/{waited['job_id']}?wait=99")
+        self.assertEqual((r.status, r.json().get("code")),
+                         (422, "invalid_argument"), r)
         listed = {j.get("job_id") or j.get("id") for j in cb.history()}
         self.assertTrue(set(ids) <= listed, listed)
         # A coordinator's token works on a node too.

@@ -318,6 +318,44 @@ class SingleNode(Base):
         self.assertEqual(events(m1, "duplicate") - events(m0, "duplicate"), 3)
         self.check_result(up)
 
+    def test_get_with_wait_answers_when_the_job_ends(self):
+        c = self.c
+        job = c.create_job("waited.mp4", "video/mp4")
+        jid = job["job_id"]
+        # Asked before the upload: one request, answered by the job's end.
+        held = h.call_in_background(c, "GET", f"/jobs/{jid}?wait=30")
+        time.sleep(0.3)  # Ordering only: the request is held first.
+        put = h.upload(job["upload_url"],
+                       h.read_bytes(h.clip("h264_aac.mp4")), "video/mp4")
+        self.assertEqual(put.status, 200, put)
+        r, took = held()
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json()["status"], "SUCCEEDED", r.json())
+        self.assertEqual(r.json()["progress"]["percent"], 100, r.json())
+        # Woken by the end, not by its 30 s running out (a functional
+        # check with a wide margin, not a speed figure).
+        self.assertLess(took, 25, "the wait was not ended by the job")
+        # An ended job: at once, as a plain read.
+        self.assertEqual(c.call("GET", f"/jobs/{jid}?wait=30").json(),
+                         c.get_job(jid))
+        # A job that does not end: held for its wait, then as it stands.
+        idle = c.create_job("never-uploaded.mp4", "video/mp4")
+        t = time.monotonic()
+        r = c.call("GET", f"/jobs/{idle['job_id']}?wait=1")
+        self.assertGreaterEqual(time.monotonic() - t, 0.9)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json()["status"], "AWAITING_UPLOAD", r.json())
+        # Hostile values: 422 with the error body; the job is unchanged.
+        for bad in ("31", "-1", "1.5", "abc", "", "9" * 40, "%00"):
+            with self.subTest(wait=bad):
+                self.assert_error(
+                    c.call("GET", f"/jobs/{idle['job_id']}?wait={bad}"),
+                    422, f"GET /jobs/{{id}}?wait={bad!r}")
+        self.assertEqual(c.get_job(idle["job_id"])["status"],
+                         "AWAITING_UPLOAD")
+        self.assert_error(c.call("GET", f"/jobs/{uuid.uuid4()}?wait=5"), 404,
+                          "GET ?wait= of an unknown job")
+
     def test_bad_input(self):
         c, base = self.c, self.server.base
         # login

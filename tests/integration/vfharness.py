@@ -256,6 +256,27 @@ class Client:
             time.sleep(interval_s)
 
 
+def call_in_background(client, method, path, timeout=60):
+    """Starts `client.call(method, path)` on a thread (a request the node
+    holds, e.g. GET /jobs/{id}?wait=); returns a function that waits for it
+    and gives (response, seconds it took)."""
+    answer = {}
+
+    def run():
+        t = time.monotonic()
+        answer["resp"] = client.call(method, path, timeout=timeout)
+        answer["s"] = time.monotonic() - t
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+
+    def join():
+        thread.join(timeout + 5)
+        if "resp" not in answer:
+            raise AssertionError(f"{method} {path}: no answer in {timeout} s")
+        return answer["resp"], answer["s"]
+    return join
+
+
 def upload(upload_url, data, content_type=None, timeout=60):
     """PUTs raw bytes to a presigned URL, as `curl -X PUT --upload-file`."""
     headers = {"Content-Length": str(len(data))}

@@ -113,6 +113,16 @@ messages::intake_gate_actor::behavior_type intake_gate(intake_gate_impl* self,
     [=](atoms::erase, const std::string& id) {
       return ask<uint64_t>(self, self->state.cfg.registry, atoms::erase_v, id);
     },
+    [=](atoms::await_end, const std::string& id,
+        uint32_t wait_ms) -> caf::result<bool> {
+      if (auto err = refuse_unless_admitted(self))
+        return err;
+      // The registry holds it up to `wait_ms`: the relay waits that long
+      // on top.
+      return relay<bool>(self, self->state.cfg.registry,
+                         ask_timeout + messages::end_wait_seconds(wait_ms),
+                         as_ours, atoms::await_end_v, id, wait_ms);
+    },
     [=](atoms::cancel, const std::string& id) {
       return ask<job>(self, self->state.cfg.orchestrator, atoms::cancel_v, id);
     },

@@ -137,6 +137,19 @@ void within_limits(job_registry_impl* self, messages::job_store_actor store,
       });
 }
 
+/// Answers every request waiting for the end of job `id`: `ended`.
+void wake(job_registry_impl* self, const std::string& id, bool ended) {
+  auto& st = self->state;
+  auto i = st.waiters.find(id);
+  if (i == st.waiters.end())
+    return;
+  auto waiters = std::move(i->second);
+  st.waiters.erase(i);
+  st.waiting -= waiters.size();
+  for (auto& w : waiters)
+    w.rp.deliver(ended);
+}
+
 } // namespace
 
 messages::job_registry_actor::behavior_type
@@ -304,6 +317,54 @@ job_registry(job_registry_impl* self, messages::stores stores,
     },
     [=](atoms::dlq_remove, const std::string& id) {
       return self->delegate(stores.dead_letters, atoms::dlq_remove_v, id);
+    },
+    [=](atoms::await_end, const std::string& id,
+        uint32_t wait_ms) -> caf::result<bool> {
+      if (wait_ms < 1 || wait_ms > messages::max_end_wait_ms)
+        return make_error(errc::invalid_argument,
+                          "wait must be 1 to "
+                            + std::to_string(messages::max_end_wait_ms)
+                            + " ms");
+      auto& st = self->state;
+      if (st.waiting >= st.cfg.max_waiters)
+        return false;
+      auto rp = self->make_response_promise<bool>();
+      auto token = ++st.next_waiter;
+      st.waiters[id].push_back(end_waiter{token, rp});
+      ++st.waiting;
+      self->delayed_send(self, std::chrono::milliseconds{wait_ms},
+                         atoms::wait_over_v, id, token);
+      // Waiting before reading: an end after this read wakes the waiter,
+      // an end before it is what the read finds.
+      self->request(store, store_timeout, atoms::get_v, id)
+        .then(
+          [=](const messages::job& j) {
+            if (messages::is_terminal(j.status))
+              wake(self, id, true);
+          },
+          // Gone or unreadable: nothing to wait for; the caller's own read
+          // says which.
+          [=](caf::error&) { wake(self, id, true); });
+      return rp;
+    },
+    [=](atoms::job_ended, const std::string& id) { wake(self, id, true); },
+    [=](atoms::wait_over, const std::string& id, uint64_t token) {
+      auto& st = self->state;
+      auto i = st.waiters.find(id);
+      if (i == st.waiters.end())
+        return;
+      auto& ws = i->second;
+      for (auto w = ws.begin(); w != ws.end(); ++w) {
+        if (w->token != token)
+          continue;
+        auto rp = w->rp;
+        ws.erase(w);
+        --st.waiting;
+        if (ws.empty())
+          st.waiters.erase(i);
+        rp.deliver(false);
+        return;
+      }
     },
     [=](atoms::erase, const std::string& id) -> caf::result<uint64_t> {
       auto rp = self->make_response_promise<uint64_t>();

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "caf/stateful_actor.hpp"
+#include "caf/typed_response_promise.hpp"
 #include "caf/typed_event_based_actor.hpp"
 
 #include "vf/actors/wall_clock.hpp"
@@ -15,6 +16,8 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <unordered_map>
+#include <vector>
 
 namespace vf::actors {
 
@@ -38,6 +41,16 @@ struct job_registry_config {
   /// How long an Idempotency-Key of `POST /jobs` names the job it made: the
   /// same owner sending it again within this time gets that job back.
   std::chrono::hours idempotency_window{24};
+  /// Most `(await_end, ...)` requests held at once; one more is answered
+  /// `false` at once (the client gets the job as it stands and asks
+  /// again). Each holds a response promise and a timer.
+  size_t max_waiters = 10'000;
+};
+
+/// A request waiting for its job's end (`await_end`).
+struct end_waiter {
+  uint64_t token = 0;
+  caf::typed_response_promise<bool> rp;
 };
 
 /// Returns why `filename` is not acceptable as the last segment of an object
@@ -56,6 +69,10 @@ struct job_registry_state {
   std::map<std::string, uint64_t> creating;
   /// Intake paused by an operator: creates refused (`errc::intake_paused`).
   bool paused = false;
+  /// Requests waiting for a job's end, by job id; `waiting` counts them.
+  std::unordered_map<std::string, std::vector<end_waiter>> waiters;
+  size_t waiting = 0;
+  uint64_t next_waiter = 0;
 };
 
 using job_registry_impl

@@ -39,7 +39,8 @@ using api_registry_actor = caf::typed_actor<
   caf::replies_to<atoms::counts>::with<status_counts>,
   caf::replies_to<atoms::attempts,
                   std::string>::with<std::vector<attempt_record>>,
-  caf::replies_to<atoms::erase, std::string>::with<uint64_t>>;
+  caf::replies_to<atoms::erase, std::string>::with<uint64_t>,
+  caf::replies_to<atoms::await_end, std::string, uint32_t>::with<bool>>;
 
 /// The orchestrator as the API uses it: `(cancel, id)` → the job after
 /// cancelling, `(compose, id)` → the composition started (see

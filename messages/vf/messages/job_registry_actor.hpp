@@ -7,6 +7,8 @@
 
 #include "vf/messages/type_ids.hpp"
 
+#include <chrono>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -42,6 +44,16 @@ namespace vf::messages {
 /// - `(dlq_list, since_ms, limit)` → dead letters, newest first (1..200).
 /// - `(dlq_get, id)` → the job's latest dead letter; `errc::not_found`.
 /// - `(dlq_remove, id)` → `true` if records were removed (operator action).
+/// - `(await_end, id, wait_ms)` → `true` once job `id` is in a terminal
+///   status (at once if it is already, or if it cannot be read: the caller
+///   reads it again and reports what it finds), `false` after `wait_ms`
+///   (1 to `max_end_wait_ms`) without an end, or at once when
+///   `job_registry_config::max_waiters` requests wait already;
+///   `errc::invalid_argument` for a `wait_ms` out of range. For
+///   `GET /jobs/{id}?wait=`: one request instead of a poll loop.
+/// - `(job_ended, id)`: job `id` reached a terminal status, durably (the
+///   orchestrator's job-end hook); wakes its waiters.
+/// - `(wait_over, id, token)`: the registry's own timer for waiter `token`.
 /// - `(erase, id)` → how many objects were deleted: the job's upload and
 ///   its outputs (`outputs/<id>/`) first, then every record of the job;
 ///   `errc::not_found` if there is no such job. The caller cancels a
@@ -67,6 +79,19 @@ using job_registry_actor = caf::typed_actor<
     std::vector<dead_letter>>,
   caf::replies_to<atoms::dlq_get, std::string>::with<dead_letter>,
   caf::replies_to<atoms::dlq_remove, std::string>::with<bool>,
-  caf::replies_to<atoms::erase, std::string>::with<uint64_t>>;
+  caf::replies_to<atoms::erase, std::string>::with<uint64_t>,
+  caf::replies_to<atoms::await_end, std::string, uint32_t>::with<bool>,
+  caf::reacts_to<atoms::job_ended, std::string>,
+  caf::reacts_to<atoms::wait_over, std::string, uint64_t>>;
+
+/// The longest `(await_end, id, wait_ms)` a registry accepts: 30 s, well
+/// inside the idle timeouts of common proxies and load balancers.
+constexpr uint32_t max_end_wait_ms = 30'000;
+
+/// `wait_ms` rounded up to whole seconds: what a relay of `await_end` adds
+/// to its own timeout, so the registry's `false` comes before the relay's.
+inline std::chrono::seconds end_wait_seconds(uint32_t wait_ms) {
+  return std::chrono::seconds{(wait_ms + 999) / 1000};
+}
 
 } // namespace vf::messages

@@ -133,5 +133,8 @@ CAF_BEGIN_TYPE_ID_BLOCK(vf, caf::first_custom_type_id)
   CAF_ADD_ATOM(vf, vf::atoms, set_like, "setlike")
   CAF_ADD_ATOM(vf, vf::atoms, lib_stats, "libstats")
   CAF_ADD_ATOM(vf, vf::atoms, compose, "compose")
+  CAF_ADD_ATOM(vf, vf::atoms, await_end, "awaitend")
+  CAF_ADD_ATOM(vf, vf::atoms, job_ended, "jobended")
+  CAF_ADD_ATOM(vf, vf::atoms, wait_over, "waitover")
 
 CAF_END_TYPE_ID_BLOCK(vf)

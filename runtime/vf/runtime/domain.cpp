@@ -239,14 +239,22 @@ domain_actors spawn_domain(
     return std::make_pair(c.threads, c.memory_mb);
   };
   orch_cfg.seed = seed;
-  orch_cfg.on_job_end = job_end_metrics(*n.metrics());
-  if (on_job_end)
-    orch_cfg.on_job_end = [metrics = std::move(orch_cfg.on_job_end),
-                           extra = std::move(on_job_end)](
-                            const messages::job& j, int64_t ms) {
-      metrics(j, ms);
+  // Before the orchestrator: a job's end wakes the requests waiting for it
+  // (`GET /jobs/{id}?wait=`).
+  auto deleter = object_deleter_of(n, cfg);
+  auto reg_cfg = job_registry_config_of(cfg);
+  reg_cfg.deleter = deleter;
+  d.registry = n.keep("job registry", tier::domain,
+                      sys.spawn(actors::job_registry, stores, reg_cfg));
+  orch_cfg.on_job_end = [metrics = job_end_metrics(*n.metrics()),
+                         registry = d.registry,
+                         extra = std::move(on_job_end)](
+                          const messages::job& j, int64_t ms) {
+    metrics(j, ms);
+    caf::anon_send(registry, atoms::job_ended_v, j.id);
+    if (extra)
       extra(j, ms);
-    };
+  };
   orch_cfg.on_retry = retry_metrics(*n.metrics());
   orch_cfg.trace = [&log = n.log()](const std::string& text,
                                     const messages::job& j) {
@@ -257,11 +265,6 @@ domain_actors spawn_domain(
                           sys.spawn(actors::orchestrator, orch_cfg, stores,
                                     messages::idempotency_guard_actor{guard},
                                     messages::dispatcher_actor{d.dispatcher}));
-  auto deleter = object_deleter_of(n, cfg);
-  auto reg_cfg = job_registry_config_of(cfg);
-  reg_cfg.deleter = deleter;
-  d.registry = n.keep("job registry", tier::domain,
-                      sys.spawn(actors::job_registry, stores, reg_cfg));
   keep_retention(n, cfg, stores, deleter);
   keep_webhooks(n, cfg, stores);
   auto analyzer_cfg = dlq_analyzer_config_of(cfg);

@@ -66,15 +66,18 @@ caf::error as_client_error(caf::error err) {
                               "ingestion node; try again shortly");
 }
 
+/// Passes the current request to the gate; answers its reply, or an error
+/// if none came within `timeout`.
 template <class... Rs, class... Ts>
-caf::result<Rs...> pass(proxy_impl self, Ts&&... xs) {
+caf::result<Rs...> pass_within(proxy_impl self, std::chrono::seconds timeout,
+                               Ts&&... xs) {
   auto& gate = self->state.gate;
   if (!gate)
     return messages::make_error(errc::storage_unavailable,
                                 "this ingestion node cannot reach the "
                                 "coordinator right now; try again shortly");
   return actors::relay<Rs...>(
-    self, gate, proxy_timeout, [self](caf::error err) {
+    self, gate, timeout, [self](caf::error err) {
       // The gate no longer admits this node (it restarted its bookkeeping,
       // or an admission ran out): the link admits again at once instead of
       // at its next renewal.
@@ -84,6 +87,11 @@ caf::result<Rs...> pass(proxy_impl self, Ts&&... xs) {
       return as_client_error(std::move(err));
     },
     std::forward<Ts>(xs)...);
+}
+
+template <class... Rs, class... Ts>
+caf::result<Rs...> pass(proxy_impl self, Ts&&... xs) {
+  return pass_within<Rs...>(self, proxy_timeout, std::forward<Ts>(xs)...);
 }
 
 coordinator_proxy_actor::behavior_type coordinator_proxy(proxy_impl self) {
@@ -132,6 +140,13 @@ coordinator_proxy_actor::behavior_type coordinator_proxy(proxy_impl self) {
     },
     [=](atoms::erase, const std::string& id) {
       return pass<uint64_t>(self, atoms::erase_v, id);
+    },
+    [=](atoms::await_end, const std::string& id, uint32_t wait_ms) {
+      // Held by the registry up to `wait_ms`, on top of the gate's own.
+      return pass_within<bool>(self,
+                               proxy_timeout
+                                 + messages::end_wait_seconds(wait_ms),
+                               atoms::await_end_v, id, wait_ms);
     },
     [=](atoms::cancel, const std::string& id) {
       return pass<job>(self, atoms::cancel_v, id);

@@ -273,29 +273,76 @@ void send_with_progress(reply& r, const messages::job& j,
   r.send(200, std::move(out));
 }
 
+// Answers `j` with its progress: the ledger and, when the dispatcher can
+// be asked, the live leases.
+void send_job(reply& r, const messages::job& j) {
+  r.ask(r.state().handles.registry, atoms::attempts_v, j.id)
+    .then(
+      [j](reply& r, std::vector<messages::attempt_record>& ledger) {
+        if (!r.state().handles.dispatcher) {
+          send_with_progress(r, j, &ledger, {});
+          return;
+        }
+        r.ask(r.state().handles.dispatcher, atoms::lease_of_v, j.id)
+          .then(
+            [j, ledger](reply& r,
+                        std::vector<messages::task_progress>& live) {
+              send_with_progress(r, j, &ledger, live);
+            },
+            // No live view: the ledger still tells what is done.
+            [j, ledger](reply& r, caf::error&) {
+              send_with_progress(r, j, &ledger, {});
+            });
+      },
+      // The job itself was read: answer it, without progress, rather
+      // than fail a status poll on the ledger.
+      [j](reply& r, caf::error&) { send_with_progress(r, j, nullptr, {}); });
+}
+
+// Reads the query parameter `wait` (whole seconds, 0 to the registry's
+// longest wait) into `ms`; answers 422 and returns false if malformed.
+bool query_wait(call& c, uint32_t& ms) {
+  auto str = query_param(c.request().query, "wait");
+  if (!str)
+    return true;
+  constexpr uint32_t most = messages::max_end_wait_ms / 1000;
+  auto value = parse_decimal(*str, 2);
+  if (!value || *value > most) {
+    c.error(422, "invalid_argument",
+            "wait must be whole seconds from 0 to " + std::to_string(most));
+    return false;
+  }
+  ms = static_cast<uint32_t>(*value * 1000);
+  return true;
+}
+
+// `?wait=S`: a job still running is answered once it ends, or after S
+// seconds as it stands then; one request where a client would poll.
 void get_job(call& c) {
-  with_visible_job(c, [](reply& r, messages::job& j) {
-    r.ask(r.state().handles.registry, atoms::attempts_v, j.id)
-      .then(
-        [j](reply& r, std::vector<messages::attempt_record>& ledger) {
-          if (!r.state().handles.dispatcher) {
-            send_with_progress(r, j, &ledger, {});
-            return;
-          }
-          r.ask(r.state().handles.dispatcher, atoms::lease_of_v, j.id)
-            .then(
-              [j, ledger](reply& r,
-                          std::vector<messages::task_progress>& live) {
-                send_with_progress(r, j, &ledger, live);
-              },
-              // No live view: the ledger still tells what is done.
-              [j, ledger](reply& r, caf::error&) {
-                send_with_progress(r, j, &ledger, {});
+  uint32_t wait_ms = 0;
+  if (!query_wait(c, wait_ms))
+    return;
+  with_visible_job(c, [wait_ms](reply& r, messages::job& j) {
+    if (wait_ms == 0 || messages::is_terminal(j.status)) {
+      send_job(r, j);
+      return;
+    }
+    auto read_again = [id = j.id](reply& r) {
+      r.ask(r.state().handles.registry, atoms::get_v, id)
+        .then([](reply& r, messages::job& j) { send_job(r, j); },
+              [id](reply& r, caf::error& err) {
+                r.fail(err, not_found_job(id));
               });
-        },
-        // The job itself was read: answer it, without progress, rather
-        // than fail a status poll on the ledger.
-        [j](reply& r, caf::error&) { send_with_progress(r, j, nullptr, {}); });
+    };
+    // Longer than the registry's own timer, and the ingestion relays'.
+    auto within = std::chrono::milliseconds{wait_ms}
+                  + r.state().config.request_timeout;
+    r.ask_within(within, r.state().handles.registry, atoms::await_end_v, j.id,
+                 wait_ms)
+      .then([read_again](reply& r, bool) { read_again(r); },
+            // Waiting failed (the coordinator is away): the read says how
+            // things stand, or why it cannot.
+            [read_again](reply& r, caf::error&) { read_again(r); });
   });
 }
 
