@@ -5,7 +5,7 @@ native generator, bench/loadgen.cpp (vf-loadgen).
     /usr/bin/python3 bench/load.py [--binary build/vidflow]
         [--loadgen build/bench/vf-loadgen] [--clients 32] [--rate 0]
         [--duration 30] [--warmup 2] [--clip h264_aac.mp4] [--workers N]
-        [--csv FILE] [--single] [--views N]
+        [--csv FILE] [--single] [--poll] [--views N]
 
 Starts `vidflow serve` (free ports, temporary data dir, the development
 config, rate limit off), makes a small clip, and runs vf-loadgen against it
@@ -45,6 +45,9 @@ def main():
     ap.add_argument("--workers", type=int,
                     help="vidflow --workers (default: the config's)")
     ap.add_argument("--csv")
+    ap.add_argument("--poll", action="store_true",
+                    help="follow jobs by polling (vf-loadgen --poll) "
+                         "instead of GET /jobs/{id}?wait=")
     ap.add_argument("--single", action="store_true",
                     help="first one job at a time on the idle node")
     ap.add_argument("--views", type=int, default=20,
@@ -72,6 +75,8 @@ def main():
         if args.csv:
             load += ["--csv", args.csv]
         passes.append(load)
+        if args.poll:
+            passes = [p + ["--poll"] for p in passes]
         if args.views > 0:
             passes.append(["--views", "--clients", str(args.views),
                            "--duration", str(min(args.duration, 15))])

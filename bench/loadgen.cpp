@@ -1,8 +1,9 @@
 // bench/loadgen.cpp — vf-loadgen, a native end-to-end load generator.
 //
 // Virtual clients log in once, then each job is: POST /jobs → PUT the
-// bytes to the presigned upload URL → follow GET /jobs/{id} (polling with
-// backoff) until the job ends. Closed loop (`--clients N`: N jobs in
+// bytes to the presigned upload URL → follow GET /jobs/{id}?wait=30 (the
+// node answers when the job ends; `--poll`: plain polls with backoff) until
+// the job ends. Closed loop (`--clients N`: N jobs in
 // flight, each client starts its next job when one ends) or open loop
 // (`--rate R`: jobs start R per second whatever happens, `--clients` tokens
 // shared round robin). One Asio thread, keep-alive connections, so the
@@ -80,6 +81,7 @@ struct options {
   double drain_s = 60;
   std::string series;
   bool follow = true;
+  bool poll = false; // follow by polling instead of ?wait=
   bool views = false; // the load is views of one video
 };
 
@@ -89,7 +91,7 @@ const char* usage = R"(vf-loadgen: end-to-end load on a running vidflow node.
              [--password demo] [--content-type video/mp4]
              [--clients 32] [--rate 0] [--duration 30] [--warmup 2]
              [--jobs 0] [--pid PID] [--csv FILE] [--server-times 2000]
-             [--series FILE] [--no-follow] [--views]
+             [--series FILE] [--no-follow] [--poll] [--views]
 
 Closed loop by default: --clients jobs in flight, each client starting its
 next job when one ends. --rate R: open loop, R jobs started per second
@@ -104,7 +106,10 @@ the server's own state journal after the run (0: none). --series: one line
 per second from the start of the load (jobs ended so far, in flight, the
 node's RSS and CPU seconds), for soaks. --no-follow: a job ends when its
 upload is acknowledged (to pile jobs up in the node, e.g. to measure its
-memory per job in flight).
+memory per job in flight). A job is followed with GET /jobs/{id}?wait=30,
+which the node answers when the job ends (asked again while it runs);
+--poll follows it with plain GET /jobs/{id} after 1, 1.5, 2.25 ... ms (50 ms
+at most), as a client of a node without ?wait= would.
 
 --views: the load is views of one video: the generator makes it (one job
 from --file, followed until SUCCEEDED), then sends POST /videos/{id}/view
@@ -136,6 +141,10 @@ bool parse_options(int argc, char** argv, options& o) {
     }
     if (a == "--views") {
       o.views = true;
+      continue;
+    }
+    if (a == "--poll") {
+      o.poll = true;
       continue;
     }
     const char* v = need(i);
@@ -730,7 +739,7 @@ private:
                        return job_ended(rec, client, counted);
                      }
                      follow(rec, client, counted, auth, t_start, t_uploaded,
-                            1.0);
+                            opt_.poll ? 1.0 : 0.0);
                    });
       });
   }
@@ -745,7 +754,9 @@ private:
     // poll follow the last reply without the backoff.
     t->async_wait([=, keep = t](beast::error_code) {
       ++rec->polls;
-      pool_.call(http::verb::get, opt_.url + "/jobs/" + rec->job_id, nullptr,
+      auto target = opt_.url + "/jobs/" + rec->job_id
+                    + (opt_.poll ? "" : "?wait=30");
+      pool_.call(http::verb::get, target, nullptr,
                  {{"Authorization", auth}}, [=](reply r) {
                    auto now = clock_type::now();
                    auto doc = nlohmann::json::parse(r.body, nullptr, false);
@@ -753,9 +764,10 @@ private:
                      return job_failed(rec, client, counted, "poll", r);
                    auto status = doc.value("status", "");
                    if (!terminal(status)) {
-                     // 1, 1.5, 2.25 ... ms, 50 ms at most.
+                     // Polls: 1, 1.5, 2.25 ... ms, 50 ms at most. A wait
+                     // that ran out: at once.
                      follow(rec, client, counted, auth, t_start, t_uploaded,
-                            std::min(50.0, delay_ms * 1.5));
+                            opt_.poll ? std::min(50.0, delay_ms * 1.5) : 0.0);
                      return;
                    }
                    rec->status = status;
@@ -1041,12 +1053,14 @@ int report(run& r) {
       ++in_window;
   auto errors = recs.size() - ok - failed - uploaded;
   std::printf(
-    "vf-loadgen: %s, %s, window %.0f s after %.0f s warm-up, "
+    "vf-loadgen: %s, %s, %s, window %.0f s after %.0f s warm-up, "
     "%ld CPUs\n",
     o.url.c_str(),
     o.rate > 0
       ? ("open loop " + rate_text(o.rate) + " jobs/s").c_str()
       : ("closed loop, " + std::to_string(o.clients) + " clients").c_str(),
+    !o.follow ? "not followed"
+              : (o.poll ? "followed by polls" : "followed with ?wait="),
     o.duration_s, o.warmup_s, sysconf(_SC_NPROCESSORS_ONLN));
   std::printf("%-44s %12s\n", "metric", "value");
   row("jobs started in the window", std::to_string(recs.size()));
@@ -1063,7 +1077,7 @@ int report(run& r) {
        std::vector<std::pair<std::string, std::vector<double>*>>{
          {"POST /jobs ms", &create},
          {"PUT upload ms", &put},
-         {"upload done -> end ms (client, polling)", &done},
+         {"upload done -> end ms (client)", &done},
          {"whole job ms (client)", &total},
          {"upload done -> end ms (server journal)", &server}}) {
     row((name + " p50").c_str(), num(percentile(*xs, 50), 2));
@@ -1071,7 +1085,7 @@ int report(run& r) {
     row((name + " p999").c_str(), num(percentile(*xs, 99.9), 2));
   }
   row("jobs timed from the server journal", std::to_string(server.size()));
-  row("polls per job",
+  row(o.poll ? "polls per job" : "GET ?wait= per job",
       num(done.empty() ? std::nan("") : double(polls) / done.size(), 1));
   if (r.cpu_start_ >= 0 && r.cpu_end_ >= 0) {
     auto cpu = r.cpu_end_ - r.cpu_start_;
