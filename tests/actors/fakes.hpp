@@ -194,6 +194,21 @@ fake_store(fake_store_impl* self) {
       ++self->state.result_writes;
       return self->state.results.emplace(r.job_id, r).second;
     },
+    [=](atoms::put_result, messages::job_result& r,
+        messages::job& j) -> caf::result<bool> {
+      if (self->state.fail_writes)
+        return down();
+      auto i = self->state.jobs.find(j.id);
+      if (i == self->state.jobs.end())
+        return make_error(errc::not_found, "no job " + j.id);
+      ++self->state.result_writes;
+      auto inserted = self->state.results.emplace(r.job_id, r).second;
+      if (i->second.status != j.status || i->second.series != j.series)
+        journal(self->state, j);
+      i->second = j;
+      self->state.puts.push_back(j);
+      return inserted;
+    },
     [=](atoms::get_result,
         const std::string& id) -> caf::result<messages::job_result> {
       auto i = self->state.results.find(id);

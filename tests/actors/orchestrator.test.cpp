@@ -837,6 +837,59 @@ CAF_TEST(cancel stops a running job and refuses a finished one) {
   CAF_CHECK_EQUAL(job().status, job_status::cancelled);
 }
 
+CAF_TEST(a cancel while the result is written waits for it and is refused) {
+  CAF_CHECK_EQUAL(deliver(event("v1")), true);
+  answer(0, testing::ok_outcome(pending()[0].first, "{}"));
+  // The last step's outcome, one message at a time until the result and
+  // SUCCEEDED are on their way to the store (one write): the cancel lands
+  // behind it.
+  auto out = testing::ok_outcome(pending()[0].first, "a summary");
+  out.lease_id = pending()[0].first.lease_id;
+  self->send(disp, atoms::dispatch_v, std::move(out));
+  auto& runs = deref<actors::orchestrator_impl>(orch).state.runs;
+  auto finishing = [&] {
+    auto i = runs.find(id);
+    return i != runs.end() && i->second.finishing;
+  };
+  while (!finishing() && sched.try_run_once())
+    ; // One message.
+  CAF_REQUIRE(finishing());
+  CAF_CHECK_EQUAL(job().status, job_status::processing);
+  self->send(orch, atoms::cancel_v, id);
+  consume_messages();
+  auto r = receive_one<messages::job>();
+  CAF_REQUIRE(!r);
+  CAF_CHECK_EQUAL(messages::errc_of(r.error()), errc::conflict);
+  CAF_CHECK_EQUAL(job().status, job_status::succeeded);
+  // One end in the journal, and the metrics heard of one.
+  size_t ends = 0;
+  for (auto& [job_id, ev] : st().events)
+    if (job_id == id && messages::is_terminal(ev.status))
+      ++ends;
+  CAF_CHECK_EQUAL(ends, 1u);
+  CAF_REQUIRE_EQUAL(ended.size(), 1u);
+  CAF_CHECK_EQUAL(ended[0].first, job_status::succeeded);
+}
+
+CAF_TEST(a cancel after a failed result write cancels the job) {
+  CAF_CHECK_EQUAL(deliver(event("v1")), true);
+  answer(0, testing::ok_outcome(pending()[0].first, "{}"));
+  st().fail_writes = true;
+  answer(0, testing::ok_outcome(pending()[0].first, "a summary"));
+  st().fail_writes = false;
+  CAF_CHECK_EQUAL(job().status, job_status::processing);
+  self->send(orch, atoms::cancel_v, id);
+  consume_messages();
+  auto r = receive_one<messages::job>();
+  CAF_REQUIRE(r);
+  CAF_CHECK_EQUAL(r->status, job_status::cancelled);
+  CAF_CHECK_EQUAL(job().status, job_status::cancelled);
+  // The result's retry finds nothing to do.
+  advance_time(std::chrono::minutes{5});
+  consume_messages();
+  CAF_CHECK_EQUAL(job().status, job_status::cancelled);
+}
+
 CAF_TEST(a store failure is reported so the source redelivers) {
   st().fail_writes = true;
   auto r = deliver(event("v1"));

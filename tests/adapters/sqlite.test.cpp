@@ -661,6 +661,50 @@ CAF_TEST(put_result first write wins) {
   CAF_CHECK_EQUAL(y->created_at, 42);
 }
 
+CAF_TEST(put_result with the job writes both or neither) {
+  CAF_CHECK_EQUAL(ask<bool>(atoms::create_v,
+                            make_job("j-f", 1000, job_status::processing)),
+                  true);
+  job_result r{"j-f", R"({"format":{},"streams":[]})", "first", 42, ""};
+  auto done = make_job("j-f", 1000, job_status::succeeded);
+  done.updated_at = 5000;
+  CAF_CHECK_EQUAL(ask<bool>(atoms::put_result_v, r, done), true);
+  auto y = ask<job>(atoms::get_v, std::string{"j-f"});
+  CAF_REQUIRE(y);
+  CAF_CHECK(same(done, *y));
+  auto stored = ask<job_result>(atoms::get_result_v, std::string{"j-f"});
+  CAF_REQUIRE(stored);
+  CAF_CHECK_EQUAL(stored->summary, "first");
+  // The status change is journaled with it.
+  auto evs = ask<std::vector<job_event>>(atoms::events_v, done.id,
+                                         uint64_t{0});
+  CAF_REQUIRE(evs && !evs->empty());
+  CAF_CHECK_EQUAL(evs->back().status, job_status::succeeded);
+  // A result that exists stays (first write wins); the job is written.
+  auto second = r;
+  second.summary = "second";
+  done.updated_at = 6000;
+  CAF_CHECK_EQUAL(ask<bool>(atoms::put_result_v, second, done), false);
+  y = ask<job>(atoms::get_v, std::string{"j-f"});
+  CAF_REQUIRE(y);
+  CAF_CHECK_EQUAL(y->updated_at, 6000);
+  auto kept = ask<job_result>(atoms::get_result_v, std::string{"j-f"});
+  CAF_REQUIRE(kept);
+  CAF_CHECK_EQUAL(kept->summary, "first");
+  // No such job: neither is written.
+  job_result ghost{"ghost", "{}", "boo", 1, ""};
+  CHECK_ERRC(ask<bool>(atoms::put_result_v, ghost,
+                       make_job("ghost", 1000, job_status::succeeded)),
+             errc::not_found);
+  CHECK_ERRC(ask<job_result>(atoms::get_result_v, std::string{"ghost"}),
+             errc::not_found);
+  // The result must be the job's own.
+  CHECK_ERRC(ask<bool>(atoms::put_result_v, ghost, done),
+             errc::invalid_argument);
+  CHECK_ERRC(ask<job_result>(atoms::get_result_v, std::string{"ghost"}),
+             errc::not_found);
+}
+
 CAF_TEST(get_result of an unknown job is not_found) {
   CHECK_ERRC(ask<job_result>(atoms::get_result_v, std::string{"none"}),
              errc::not_found);

@@ -820,11 +820,15 @@ CAF_TEST(reuse finds the newest succeeded job of the owner with the same
         vf::messages::job_result res{
           id, "{}", "sum", at,
           with_outputs ? R"({"renditions":[{"name":"360p"}]})" : ""};
-        CAF_REQUIRE_EQUAL(ask<bool>(vf::atoms::put_result_v, res), true);
-        // Succeeding is a change like any other: the index follows it.
+        // Succeeding is a change like any other: the index follows it. The
+        // result and the job in one request, as the orchestrator writes
+        // them.
         j.status = status;
         j.updated_at = at + 1;
-        CAF_REQUIRE_EQUAL(ask<bool>(vf::atoms::put_v, j), true);
+        CAF_REQUIRE_EQUAL(ask<bool>(vf::atoms::put_result_v, res, j), true);
+        auto back = ask<vf::messages::job>(vf::atoms::get_v, id);
+        CAF_REQUIRE(back);
+        CAF_CHECK_EQUAL(back->status, status);
       };
   auto find = [&](std::string owner, std::string digest, std::string r,
                   std::string asking) {

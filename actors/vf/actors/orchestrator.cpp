@@ -460,7 +460,7 @@ struct machine {
       arm(id, run, job_event::attempt_due, delay);
   }
 
-  /// Writes the result, then marks the job SUCCEEDED.
+  /// Writes the result and the job's SUCCEEDED in one store request.
   void succeed(const std::string& id) const {
     auto& run = st().runs[id];
     messages::job_result res;
@@ -475,23 +475,26 @@ struct machine {
     if (auto r = run.outputs.find(task_kind::compose); r != run.outputs.end())
       res.outputs = r->second;
     res.created_at = now();
+    // The job as it is once the result is stored, written with it.
+    auto done = run.snapshot;
+    auto fx = transit(done, job_event::result_stored);
+    if (!fx)
+      return;
+    run.finishing = true;
     auto lease = run.lease;
+    auto since = run.submitted_at;
     auto m = *this;
-    self->request(store, store_timeout, atoms::put_result_v, res)
+    self->request(store, store_timeout, atoms::put_result_v, res, done)
       .then(
-        [m, id, lease](bool) {
+        [m, id, lease, done, since, fx = *fx](bool) {
           auto run = m.current(id, lease);
           if (run == nullptr)
             return;
-          auto j = run->snapshot;
-          auto since = run->submitted_at;
-          auto fx = m.transit(j, job_event::result_stored);
-          if (!fx)
-            return;
-          if (has(*fx, job_effect::forget))
+          if (has(fx, job_effect::forget))
             m.st().runs.erase(id);
-          if (has(*fx, job_effect::persist))
-            m.persist(j, [] {}, [](caf::error&) {}, since);
+          else
+            run->snapshot = done;
+          m.ended(done, since);
         },
         [m, id, lease](caf::error& err) {
           // The result is idempotent (first write wins) and the steps are
@@ -499,6 +502,7 @@ struct machine {
           auto run = m.current(id, lease);
           if (run == nullptr)
             return;
+          run->finishing = false;
           job_event_data data;
           data.code = errc::storage_unavailable;
           data.message = "could not store the result: "
@@ -845,10 +849,12 @@ struct machine {
         [rp](caf::error& err) mutable { rp.deliver(err); }, since);
     };
     auto i = st().runs.find(id);
-    if (i != st().runs.end()) {
+    if (i != st().runs.end() && !i->second.finishing) {
       apply_cancel(i->second.snapshot);
       return rp;
     }
+    // Not running, or its end is being written: the store's answer comes
+    // after that write (SUCCEEDED: too late to cancel).
     self->request(store, store_timeout, atoms::get_v, id)
       .then([apply_cancel](messages::job& j) mutable { apply_cancel(j); },
             [rp](caf::error& err) mutable { rp.deliver(err); });

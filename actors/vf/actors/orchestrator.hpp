@@ -193,6 +193,10 @@ struct job_run {
   std::optional<messages::dead_letter> burial;
   /// Unix ms when this run's upload was taken (SUBMITTED); 0 if unknown.
   int64_t submitted_at = 0;
+  /// The result and the job's SUCCEEDED are being written (one store
+  /// request): a cancel reads the job from the store, behind that write,
+  /// instead of taking this snapshot.
+  bool finishing = false;
 };
 
 /// State of the orchestrator.

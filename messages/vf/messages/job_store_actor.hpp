@@ -55,6 +55,12 @@ namespace vf::messages {
 /// - `(put_result, result)` → `true` if written now, `false` if a result for
 ///   that job existed already (the first write wins; writing twice changes
 ///   nothing).
+/// - `(put_result, result, job)` → as `(put_result, result)`, then writes
+///   `job` (the job that result ends) as `put` does: one request where the
+///   orchestrator made two in a row. SQLite: one transaction, and
+///   `errc::not_found` if the job was never created writes neither.
+///   DynamoDB: the result, then the job (a retry completes a failure
+///   between them). `errc::invalid_argument` if they name different jobs.
 /// - `(get_result, id)` → the result; `errc::not_found`.
 /// - `(find_jobs, query)` → up to `query.limit` jobs matching every term of
 ///   `query` (`messages::matches`), the most recently changed first;
@@ -102,6 +108,7 @@ using job_store_actor = caf::typed_actor<
     std::vector<delivery>>,
   caf::replies_to<atoms::put, job>::with<bool>,
   caf::replies_to<atoms::put_result, job_result>::with<bool>,
+  caf::replies_to<atoms::put_result, job_result, job>::with<bool>,
   caf::replies_to<atoms::get_result, std::string>::with<job_result>,
   caf::replies_to<atoms::active>::with<std::vector<job>>,
   caf::replies_to<atoms::find_jobs, job_query>::with<std::vector<job>>,

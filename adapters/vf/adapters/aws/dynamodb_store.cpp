@@ -166,6 +166,22 @@ store_worker(dynamodb_store_actor::pointer,
     },
     [cfg](atoms::put_result, const messages::job_result& x)
       -> caf::result<bool> { return answer(ddb_put_result(*cfg, x)); },
+    [cfg](atoms::put_result, const messages::job_result& r,
+          const job& x) -> caf::result<bool> {
+      if (r.job_id != x.id)
+        return messages::make_error(errc::invalid_argument,
+                                    "result of " + r.job_id
+                                      + " does not belong to job " + x.id);
+      // Two writes, the result first: a failure between them leaves the
+      // result without the job's end, which the orchestrator's retry
+      // writes (the result's own write is then a no-op).
+      auto inserted = ddb_put_result(*cfg, r);
+      if (!inserted)
+        return answer(std::move(inserted));
+      if (auto put = ddb_put_job(*cfg, x); !put)
+        return answer(std::move(put));
+      return answer(std::move(inserted));
+    },
     [cfg](atoms::get_result,
           const std::string& id) -> caf::result<messages::job_result> {
       return answer(ddb_get_result(*cfg, id));
@@ -303,6 +319,10 @@ store_front(dynamodb_store_actor::stateful_pointer<front_state> self,
     },
     [self, &st](atoms::put_result, const messages::job_result& x) {
       return self->delegate(st.of(x.job_id), atoms::put_result_v, x);
+    },
+    [self, &st](atoms::put_result, const messages::job_result& r,
+                const job& x) {
+      return self->delegate(st.of(x.id), atoms::put_result_v, r, x);
     },
     [self, &st](atoms::get_result, const std::string& id) {
       return self->delegate(st.of(id), atoms::get_result_v, id);

@@ -175,6 +175,10 @@ job_store(job_store_pointer self, std::unique_ptr<job_tables> tables,
     [self](atoms::put_result, const job_result& x) {
       return write(self, [&x](job_tables& t) { return t.insert_result(x); });
     },
+    [self](atoms::put_result, const job_result& r, const job& x) {
+      return write(self,
+                   [&](job_tables& t) { return t.insert_result(r, x); });
+    },
     [self](atoms::claim, const std::string& key, const std::string& job_id) {
       return write(self, [&](job_tables& t) {
         return t.insert_claim(key, job_id, unix_ms());

@@ -574,6 +574,22 @@ caf::expected<bool> job_tables::insert_result(const job_result& x) {
   return db_->changes() == 1;
 }
 
+caf::expected<bool> job_tables::insert_result(const job_result& r,
+                                              const job& x) {
+  if (r.job_id != x.id)
+    return messages::make_error(errc::invalid_argument,
+                                "result of " + r.job_id
+                                  + " does not belong to job " + x.id);
+  return in_savepoint<bool>([&]() -> caf::expected<bool> {
+    auto inserted = insert_result(r);
+    if (!inserted)
+      return inserted;
+    if (auto updated = update_job(x); !updated)
+      return updated;
+    return inserted;
+  });
+}
+
 caf::expected<bool> job_tables::insert_claim(const std::string& key,
                                              const std::string& job_id,
                                              int64_t now_ms) {

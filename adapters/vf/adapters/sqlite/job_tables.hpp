@@ -79,6 +79,15 @@ public:
   /// Inserts `x` unless a result for `x.job_id` exists: `true` if inserted.
   caf::expected<bool> insert_result(const messages::job_result& x);
 
+  /// Inserts `r` like `insert_result`, then replaces the stored state of
+  /// `x` like `update_job`, both or neither: `true` if `r` was inserted,
+  /// `false` if a result existed (`x` is written either way);
+  /// `errc::not_found` if job `x.id` does not exist;
+  /// `errc::invalid_argument` if `r.job_id` names another job. A failure
+  /// undoes only this call (savepoint).
+  caf::expected<bool> insert_result(const messages::job_result& r,
+                                    const messages::job& x);
+
   /// Records that `key` was claimed for `job_id` at `now_ms` unless it was
   /// claimed before: `true` if this call claimed it.
   caf::expected<bool> insert_claim(const std::string& key,
