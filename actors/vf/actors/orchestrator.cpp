@@ -490,10 +490,13 @@ struct machine {
           auto run = m.current(id, lease);
           if (run == nullptr)
             return;
-          if (has(fx, job_effect::forget))
+          // `result_stored` persists (the write above) and forgets.
+          if (has(fx, job_effect::forget)) {
             m.st().runs.erase(id);
-          else
+          } else {
             run->snapshot = done;
+            run->finishing = false;
+          }
           m.ended(done, since);
         },
         [m, id, lease](caf::error& err) {
