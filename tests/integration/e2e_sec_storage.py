@@ -98,6 +98,19 @@ class Readiness(Base):
 
 
 class Quotas(Base):
+    def test_held_requests_are_bounded(self):
+        # limits.waiting_requests = 0: GET ?wait= is never held (as when
+        # the cap is reached), and answers the job as it stands.
+        server = self.start("--waiting-requests", "0")
+        c = server.client()
+        job = c.create_job("idle.mp4", "video/mp4")
+        t = time.monotonic()
+        r = c.call("GET", f"/jobs/{job['job_id']}?wait=20")
+        self.assertLess(time.monotonic() - t, 15,
+                        "held although limits.waiting_requests is 0")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json()["status"], "AWAITING_UPLOAD", r.json())
+
     def test_per_user_limits_answer_quota_exceeded(self):
         server = self.start("--jobs-in-flight-per-user", "2",
                             "--bytes-per-user", "1KiB")

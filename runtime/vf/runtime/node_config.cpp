@@ -138,6 +138,9 @@ const std::vector<setting_spec>& serve_specs() {
       {"limits.jobs_in_flight_per_user", "--jobs-in-flight-per-user", "1000",
        "most jobs one user may have waiting for upload or in processing "
        "(more: 429 quota_exceeded; 0: no limit)"},
+      {"limits.waiting_requests", "--waiting-requests", "10000",
+       "most GET /jobs/{id}?wait= requests held at once; one more is "
+       "answered at once with the job as it stands (0: never held)"},
       {"limits.bytes_per_user", "--bytes-per-user", "0",
        "most bytes of stored uploads one user may hold before POST /jobs "
        "answers 403 quota_exceeded (0: no limit)"},
@@ -756,6 +759,8 @@ caf::expected<node_config> make_node_config(const settings& xs) {
   cfg.min_free_bytes = *min_free;
   VF_TRY(in_flight, xs.uint("limits.jobs_in_flight_per_user", 0, 100000000));
   cfg.jobs_in_flight_per_user = *in_flight;
+  VF_TRY(waiting, xs.uint("limits.waiting_requests", 0, 1000000));
+  cfg.waiting_requests = *waiting;
   VF_TRY(user_bytes, xs.bytes("limits.bytes_per_user"));
   cfg.bytes_per_user = *user_bytes;
   VF_TRY(retention, xs.uint("retention.failed_s", 0, 86400ull * 3650));
@@ -1005,6 +1010,7 @@ actors::job_registry_config job_registry_config_of(const node_config& cfg) {
   x.wall_ms = unix_ms();
   x.jobs_in_flight_per_user = cfg.jobs_in_flight_per_user;
   x.bytes_per_user = cfg.bytes_per_user;
+  x.max_waiters = cfg.waiting_requests;
   return x;
 }
 

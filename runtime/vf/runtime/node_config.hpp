@@ -194,6 +194,8 @@ struct node_config {
   /// Per-user limits checked at job creation (0: none).
   uint64_t jobs_in_flight_per_user = 1000;
   uint64_t bytes_per_user = 0;
+  /// Most `GET /jobs/{id}?wait=` requests held at once.
+  uint64_t waiting_requests = 10000;
   /// Time after a job FAILED, was CANCELLED or EXPIRED until its upload is
   /// deleted (0: never).
   std::chrono::seconds retention_failed{604800};
