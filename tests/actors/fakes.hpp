@@ -66,6 +66,19 @@ inline void journal(fake_store_state& st, const messages::job& j) {
   st.events.emplace_back(j.id, ev);
 }
 
+/// Replaces stored job `j` as `put` does, journaling a status change;
+/// false if there is no such job.
+inline bool replace_job(fake_store_state& st, const messages::job& j) {
+  auto i = st.jobs.find(j.id);
+  if (i == st.jobs.end())
+    return false;
+  if (i->second.status != j.status || i->second.series != j.series)
+    journal(st, j);
+  i->second = j;
+  st.puts.push_back(j);
+  return true;
+}
+
 inline messages::store_actor::behavior_type
 fake_store(fake_store_impl* self) {
   using messages::errc;
@@ -179,13 +192,8 @@ fake_store(fake_store_impl* self) {
     [=](atoms::put, messages::job& j) -> caf::result<bool> {
       if (self->state.fail_writes)
         return down();
-      auto i = self->state.jobs.find(j.id);
-      if (i == self->state.jobs.end())
+      if (!replace_job(self->state, j))
         return make_error(errc::not_found, "no job " + j.id);
-      if (i->second.status != j.status || i->second.series != j.series)
-        journal(self->state, j);
-      i->second = j;
-      self->state.puts.push_back(j);
       return true;
     },
     [=](atoms::put_result, messages::job_result& r) -> caf::result<bool> {
@@ -198,15 +206,11 @@ fake_store(fake_store_impl* self) {
         messages::job& j) -> caf::result<bool> {
       if (self->state.fail_writes)
         return down();
-      auto i = self->state.jobs.find(j.id);
-      if (i == self->state.jobs.end())
+      if (self->state.jobs.count(j.id) == 0)
         return make_error(errc::not_found, "no job " + j.id);
       ++self->state.result_writes;
       auto inserted = self->state.results.emplace(r.job_id, r).second;
-      if (i->second.status != j.status || i->second.series != j.series)
-        journal(self->state, j);
-      i->second = j;
-      self->state.puts.push_back(j);
+      replace_job(self->state, j);
       return inserted;
     },
     [=](atoms::get_result,
@@ -314,13 +318,8 @@ fake_store(fake_store_impl* self) {
         messages::job& j) -> caf::result<bool> {
       if (self->state.fail_writes)
         return down();
-      auto i = self->state.jobs.find(j.id);
-      if (i == self->state.jobs.end())
+      if (!replace_job(self->state, j))
         return make_error(errc::not_found, "no job " + j.id);
-      if (i->second.status != j.status || i->second.series != j.series)
-        journal(self->state, j);
-      i->second = j;
-      self->state.puts.push_back(j);
       self->state.dead[{dl.job_id, dl.series}] = std::move(dl);
       return true;
     },

@@ -158,6 +158,13 @@ struct fixture : testing::fixture_base {
     return result;
   }
 
+  /// Asks the orchestrator to cancel job `id`; its answer.
+  expected<messages::job> cancel() {
+    self->send(orch, atoms::cancel_v, id);
+    consume_messages();
+    return receive_one<messages::job>();
+  }
+
   /// Answers the dispatcher's n-th pending task.
   void answer(size_t n, messages::task_outcome out) {
     CAF_REQUIRE_GREATER(pending().size(), n);
@@ -818,18 +825,14 @@ CAF_TEST(outside events are checked against the store before a claim) {
 CAF_TEST(cancel stops a running job and refuses a finished one) {
   CAF_CHECK_EQUAL(deliver(event("v1")), true);
   auto t = pending()[0].first;
-  self->send(orch, atoms::cancel_v, id);
-  consume_messages();
-  auto r = receive_one<messages::job>();
+  auto r = cancel();
   CAF_REQUIRE(r);
   CAF_CHECK_EQUAL(r->status, job_status::cancelled);
   CAF_CHECK_EQUAL(job().status, job_status::cancelled);
   answer(0, testing::ok_outcome(t, "{}"));
   CAF_CHECK(pending().empty());
   CAF_CHECK_EQUAL(job().status, job_status::cancelled);
-  self->send(orch, atoms::cancel_v, id);
-  consume_messages();
-  r = receive_one<messages::job>();
+  r = cancel();
   CAF_REQUIRE(!r);
   CAF_CHECK_EQUAL(messages::errc_of(r.error()), errc::conflict);
   // An upload for a cancelled job does not revive it.
@@ -855,9 +858,7 @@ CAF_TEST(a cancel while the result is written waits for it and is refused) {
     ; // One message.
   CAF_REQUIRE(finishing());
   CAF_CHECK_EQUAL(job().status, job_status::processing);
-  self->send(orch, atoms::cancel_v, id);
-  consume_messages();
-  auto r = receive_one<messages::job>();
+  auto r = cancel();
   CAF_REQUIRE(!r);
   CAF_CHECK_EQUAL(messages::errc_of(r.error()), errc::conflict);
   CAF_CHECK_EQUAL(job().status, job_status::succeeded);
@@ -878,9 +879,7 @@ CAF_TEST(a cancel after a failed result write cancels the job) {
   answer(0, testing::ok_outcome(pending()[0].first, "a summary"));
   st().fail_writes = false;
   CAF_CHECK_EQUAL(job().status, job_status::processing);
-  self->send(orch, atoms::cancel_v, id);
-  consume_messages();
-  auto r = receive_one<messages::job>();
+  auto r = cancel();
   CAF_REQUIRE(r);
   CAF_CHECK_EQUAL(r->status, job_status::cancelled);
   CAF_CHECK_EQUAL(job().status, job_status::cancelled);
