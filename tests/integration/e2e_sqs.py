@@ -630,6 +630,9 @@ class SqsIntake(unittest.TestCase):
                             + ["--sqs-dlq-url", dlq_url,
                                "--max-attempts", "1"])
         server = start(down)
+        # A failure before the kill below must not leave this node
+        # consuming the queue the later tests use.
+        self.addCleanup(server.kill_if_running)
         c = server.client()
         job = c.create_job("bad while sqs is down.mp4", "video/mp4")
         r = h.upload(job["upload_url"], h.read_bytes(h.clip("random.bin")),
