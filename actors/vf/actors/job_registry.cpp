@@ -137,8 +137,8 @@ void within_limits(job_registry_impl* self, messages::job_store_actor store,
       });
 }
 
-/// Answers every request waiting for the end of job `id`: `ended`.
-void wake(job_registry_impl* self, const std::string& id, bool ended) {
+/// Answers `true` to every request waiting for the end of job `id`.
+void wake(job_registry_impl* self, const std::string& id) {
   auto& st = self->state;
   auto i = st.waiters.find(id);
   if (i == st.waiters.end())
@@ -147,7 +147,7 @@ void wake(job_registry_impl* self, const std::string& id, bool ended) {
   st.waiters.erase(i);
   st.waiting -= waiters.size();
   for (auto& w : waiters)
-    w.rp.deliver(ended);
+    w.rp.deliver(true);
 }
 
 } // namespace
@@ -340,14 +340,14 @@ job_registry(job_registry_impl* self, messages::stores stores,
         .then(
           [=](const messages::job& j) {
             if (messages::is_terminal(j.status))
-              wake(self, id, true);
+              wake(self, id);
           },
           // Gone or unreadable: nothing to wait for; the caller's own read
           // says which.
-          [=](caf::error&) { wake(self, id, true); });
+          [=](caf::error&) { wake(self, id); });
       return rp;
     },
-    [=](atoms::job_ended, const std::string& id) { wake(self, id, true); },
+    [=](atoms::job_ended, const std::string& id) { wake(self, id); },
     [=](atoms::wait_over, const std::string& id, uint64_t token) {
       auto& st = self->state;
       auto i = st.waiters.find(id);
