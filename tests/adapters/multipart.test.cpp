@@ -5,8 +5,11 @@
 #include "vf/adapters/objectstore/multipart.hpp"
 #include "vf/adapters/objectstore/object_meta.hpp"
 
+#include <sys/stat.h>
+
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -39,6 +42,12 @@ struct fixture {
     CAF_REQUIRE(!f.commit(os::part_file(dir, id, n),
                           os::part_meta_file(dir, id, n), meta, warning));
     CAF_REQUIRE_EQUAL(warning, std::string{});
+  }
+
+  static uint64_t inode_of(const std::string& path) {
+    struct stat st;
+    CAF_REQUIRE_EQUAL(::stat(path.c_str(), &st), 0);
+    return static_cast<uint64_t>(st.st_ino);
   }
 
   std::string dir;
@@ -83,11 +92,25 @@ CAF_TEST(an upload keeps its record and parts until removed) {
                   std::string{"e09c80c42fda55f9d992e59ca6b3307d"});
   CAF_CHECK_EQUAL(parts[1].size, 1u);
   CAF_CHECK_GREATER(parts[1].modified_ms, 0);
-  // A part whose metadata describes another file is not listed.
+  // A part without metadata, or whose metadata file describes another file
+  // (a crash between the part's and the metadata's rename where the file
+  // system keeps no attributes), is not listed.
   fs::remove(os::part_file(dir, id, 2));
-  put_part(id, 3, "ccc");
-  fs::rename(os::part_file(dir, id, 3), os::part_file(dir, id, 2));
+  std::ofstream{os::part_file(dir, id, 2)} << "b";
   CAF_CHECK_EQUAL(os::list_parts(dir, id).size(), 1u);
+  os::object_meta other;
+  other.bucket = "uploads";
+  other.key = "k";
+  other.version = "00000000000000000001";
+  other.etag = "92eb5ffee6ae2fec3ad71c777531578f";
+  other.size = 1;
+  other.inode = inode_of(os::part_file(dir, id, 1)); // Another file's.
+  std::ofstream{os::part_meta_file(dir, id, 2)} << os::to_json(other);
+  CAF_CHECK_EQUAL(os::list_parts(dir, id).size(), 1u);
+  // The same file with its metadata is listed.
+  other.inode = inode_of(os::part_file(dir, id, 2));
+  std::ofstream{os::part_meta_file(dir, id, 2)} << os::to_json(other);
+  CAF_CHECK_EQUAL(os::list_parts(dir, id).size(), 2u);
   // S3's ETag of the whole: md5 of the binary md5s, then the count.
   std::vector<os::part_info> two{{1, "e09c80c42fda55f9d992e59ca6b3307d", 10, 0},
                                  {2, "92eb5ffee6ae2fec3ad71c777531578f", 1, 0}};

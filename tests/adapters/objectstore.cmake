@@ -23,3 +23,9 @@ vf_add_unit_test(vf-test-multipart
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/multipart.test.cpp
   LIBS vf::adapters_objectstore
   SUITES adapters.multipart)
+
+# Where an object's metadata lives: the file's attribute, else a file.
+vf_add_unit_test(vf-test-object-meta
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/object_meta.test.cpp
+  LIBS vf::adapters_objectstore
+  SUITES adapters.object_meta)

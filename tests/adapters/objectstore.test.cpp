@@ -14,6 +14,7 @@
 #include <boost/beast/http/string_body.hpp>
 #include <openssl/evp.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "caf/actor_system.hpp"
@@ -586,9 +587,9 @@ CAF_TEST(a presigned PUT stores the bytes and announces the object) {
   // Hashed while the body streamed in, for content reuse; kept in the
   // metadata, so an announcement after a crash carries it too.
   CAF_CHECK_EQUAL(evt.object.sha256, sha256_hex(body));
-  auto meta = vf::adapters::objectstore::read_object_meta(
-    vf::adapters::objectstore::meta_file(dir, "uploads",
-                                         "uploads/job1/clip one.mp4"));
+  auto meta = vf::adapters::objectstore::find_object_meta(
+    path, vf::adapters::objectstore::meta_file(dir, "uploads",
+                                               "uploads/job1/clip one.mp4"));
   CAF_REQUIRE(meta);
   CAF_CHECK_EQUAL(meta->sha256, sha256_hex(body));
   CAF_CHECK_EQUAL(evt.object.version, version);
@@ -822,13 +823,22 @@ CAF_TEST(a presigned GET returns the bytes and HEAD the metadata) {
 
 CAF_TEST(GET recomputes metadata that does not match the file) {
   CAF_REQUIRE_EQUAL(put(presign("PUT", "m"), "first").status, 200u);
-  // As after a crash between the object's and the metadata's rename.
+  // As after a crash between the object's and the metadata file's rename
+  // (where the file system keeps no attributes), or a copy without them.
   fs::remove(dir + "/objects/.meta/uploads/m");
+  ::removexattr(object_file("m").c_str(),
+                vf::adapters::objectstore::meta_attribute);
   auto res = get(presign("GET", "m"));
   CAF_CHECK_EQUAL(res.status, 200u);
   CAF_CHECK_EQUAL(res.body, "first");
   CAF_CHECK_EQUAL(res.header(http::field::etag),
                   "\"" + md5_hex("first") + "\"");
+  std::lock_guard<std::mutex> guard{*log_mtx};
+  CAF_CHECK(std::any_of(log_lines->begin(), log_lines->end(),
+                        [](const std::string& line) {
+                          return line.find("recomputing its ETag")
+                                 != std::string::npos;
+                        }));
 }
 
 CAF_TEST(other methods get 405) {
@@ -1786,7 +1796,10 @@ CAF_TEST(installing a key twice leaves one object and no partial file) {
   CAF_CHECK_LESS(first->version, second->version);
   CAF_CHECK_EQUAL(entries_in(partial_dir()), 0u);
   CAF_CHECK_EQUAL(entries_in(dir + "/objects/uploads/outputs/job2"), 1u);
-  CAF_CHECK_EQUAL(entries_in(dir + "/objects/.meta/uploads/outputs/job2"), 1u);
+  auto stored = vf::adapters::objectstore::find_object_meta(
+    object_file(key), vf::adapters::objectstore::meta_file(dir, "uploads", key));
+  CAF_REQUIRE(stored);
+  CAF_CHECK_EQUAL(stored->version, second->version);
   auto got = get(presign("GET", key));
   CAF_CHECK_EQUAL(got.status, 200u);
   CAF_CHECK_EQUAL(got.body, "second run!");
@@ -1903,9 +1916,12 @@ CAF_TEST(delete_prefix removes only the objects under that prefix) {
                                    local_file("src", key), "image/jpeg"));
   CAF_REQUIRE_EQUAL(put(presign("PUT", "outputs/j1/uploaded"), "up").status,
                     200u);
-  // Stray metadata of an object deleted half-way is swept too.
+  // Stray metadata files of an object deleted half-way are swept too, and
+  // those of objects outside the prefix are kept.
   fs::create_directories(dir + "/objects/.meta/uploads/outputs/j1/gone");
   std::ofstream{dir + "/objects/.meta/uploads/outputs/j1/gone/x"} << "{}";
+  fs::create_directories(dir + "/objects/.meta/uploads/outputs/j10");
+  std::ofstream{dir + "/objects/.meta/uploads/outputs/j10/thumb.jpg"} << "{}";
   auto removed = os::delete_prefix(dir, "uploads", "outputs/j1/");
   CAF_REQUIRE(removed);
   CAF_CHECK_EQUAL(*removed, 3u);

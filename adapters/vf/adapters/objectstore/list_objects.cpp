@@ -191,7 +191,7 @@ list_page list_bucket(const std::string& data_dir, const std::string& bucket,
       x.size = static_cast<uint64_t>(st.st_size);
       x.mtime = static_cast<int64_t>(st.st_mtime);
     }
-    if (auto meta = read_object_meta(meta_file(data_dir, bucket, key));
+    if (auto meta = find_object_meta(path, meta_file(data_dir, bucket, key));
         meta && meta->size == x.size)
       x.etag = meta->etag;
     page.objects.push_back(std::move(x));

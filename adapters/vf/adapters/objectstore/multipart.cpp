@@ -185,7 +185,8 @@ std::vector<part_info> list_parts(const std::string& data_dir,
       continue;
     // Only a part whose metadata describes this very file counts (a crash
     // between the two leaves one that does not).
-    auto meta = read_object_meta(part_meta_file(data_dir, id, n));
+    auto meta = find_object_meta(it->path().string(),
+                                 part_meta_file(data_dir, id, n));
     struct stat st {};
     if (!meta || ::stat(it->path().c_str(), &st) != 0
         || meta->inode != static_cast<uint64_t>(st.st_ino)

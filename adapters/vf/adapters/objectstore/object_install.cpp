@@ -163,7 +163,7 @@ caf::expected<object_meta> install_object(const std::string& data_dir,
   meta.size = part->size();
   // The inode is what commit recorded, unless a concurrent install of the
   // same key has replaced the metadata already.
-  if (auto stored = read_object_meta(meta_path);
+  if (auto stored = find_object_meta(object_path, meta_path);
       stored && stored->version == version)
     meta.inode = stored->inode;
   return meta;

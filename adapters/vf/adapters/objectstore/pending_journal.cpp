@@ -285,9 +285,11 @@ pending_journal::scan(const std::vector<std::string>& buckets) {
       ++result.stale;
       continue;
     }
-    // The object is in place; make sure readers see the announced version.
+    // The object is in place; make sure readers see the announced version
+    // (its attribute always does; a metadata file may lag behind).
     auto mpath = meta_file(data_dir_, meta->bucket, meta->key);
-    auto stored = read_object_meta(mpath);
+    auto stored = find_object_meta(
+      object_file(data_dir_, meta->bucket, meta->key), mpath);
     if (!stored || stored->inode != meta->inode
         || stored->version != meta->version || stored->etag != meta->etag
         || stored->size != meta->size) {

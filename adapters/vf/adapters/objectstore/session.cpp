@@ -1154,7 +1154,7 @@ void session::handle_get() {
   auto size = static_cast<uint64_t>(st.st_size);
   auto mtime = static_cast<int64_t>(st.st_mtim.tv_sec);
   pending_get_ = std::move(res);
-  auto meta = read_object_meta(meta_file(dir, req_.bucket, req_.key));
+  auto meta = find_object_meta(fd, meta_file(dir, req_.bucket, req_.key));
   if (meta && meta->inode == static_cast<uint64_t>(st.st_ino)
       && meta->size == size)
     return send_object(*meta, size, mtime);

@@ -188,6 +188,13 @@ std::optional<fs_error> upload_file::commit(
   struct stat st;
   if (::fstat(fd_, &st) != 0)
     return make_fs_error(errno, "cannot stat " + path_);
+  meta.inode = static_cast<uint64_t>(st.st_ino);
+  meta.size = size_;
+  if (meta.etag.empty()) // A multipart object brings its own.
+    meta.etag = etag();
+  // In the file's own attribute, the one fsync below makes the metadata
+  // durable with the bytes: no second file, folder or rename per object.
+  bool in_attribute = write_meta_attribute(fd_, meta);
   if (auto err = sync_and_close(fd_, path_))
     return err;
   auto object_dir = parent_of(object_path);
@@ -202,12 +209,14 @@ std::optional<fs_error> upload_file::commit(
   gone_ = true;
   if (auto err = sync_dir(object_dir))
     return err;
+  if (in_attribute) {
+    // A metadata file of an earlier version of this key (stored before
+    // attributes were used) is shadowed by the attribute; tidy it away.
+    ::unlink(meta_path.c_str());
+    return std::nullopt;
+  }
   // The object is in place; metadata problems from here on only cost readers
   // a recomputation, so they are reported but do not fail the upload.
-  meta.inode = static_cast<uint64_t>(st.st_ino);
-  meta.size = size_;
-  if (meta.etag.empty()) // A multipart object brings its own.
-    meta.etag = etag();
   auto text = to_json(meta);
   auto tmp = path_ + ".meta";
   auto fail = [&](const fs_error& err) {

@@ -76,14 +76,14 @@ public:
     return sha256_.hex_digest();
   }
 
-  /// Makes the upload durable and visible (blocking): fsyncs the file,
-  /// renames it to `object_path` (creating parent folders), fsyncs the
-  /// folder, then writes `meta` (with inode, size and, unless it has one,
-  /// the ETag filled in) to
-  /// `meta_path` the same way. Metadata is written after the object, so a
-  /// crash in between leaves metadata that no longer matches the object's
-  /// inode, which readers detect. A metadata failure does not undo the
-  /// object; it is reported through `meta_warning` instead.
+  /// Makes the upload durable and visible (blocking): stores `meta` (with
+  /// inode, size and, unless it has one, the ETag filled in) in the file's
+  /// extended attribute, fsyncs the file, renames it to `object_path`
+  /// (creating parent folders) and fsyncs the folder. Where the file system
+  /// refuses the attribute, `meta` goes to `meta_path` after the object, the
+  /// same way; a crash in between then leaves metadata that no longer
+  /// matches the object's inode, which readers detect, and a failure there
+  /// does not undo the object: it is reported through `meta_warning`.
   ///
   /// `before_rename`, if set, runs after the file is durable and before it
   /// becomes visible, with the inode the object will have (the store writes
