@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <tuple>
@@ -36,6 +37,9 @@ struct fake_store_state {
   std::set<std::string> claims;
   /// Claim requests that reached the store (failed ones included).
   size_t claim_calls = 0;
+  /// `(record)` requests that reached the store (failed ones included); an
+  /// attempt recorded by the job's end write is not one.
+  size_t record_calls = 0;
   /// Every put, in order (to check the transitions a job went through).
   std::vector<messages::job> puts;
   /// Callback deliveries by id (tests put them here).
@@ -77,6 +81,19 @@ inline bool replace_job(fake_store_state& st, const messages::job& j) {
   i->second = j;
   st.puts.push_back(j);
   return true;
+}
+
+/// `(put_result, r, j)`: the result (first write wins) and the job, or
+/// neither if the job does not exist (false: no such job).
+inline std::optional<bool> put_result_and_job(fake_store_state& st,
+                                              const messages::job_result& r,
+                                              const messages::job& j) {
+  if (st.jobs.count(j.id) == 0)
+    return std::nullopt;
+  ++st.result_writes;
+  auto inserted = st.results.emplace(r.job_id, r).second;
+  replace_job(st, j);
+  return inserted;
 }
 
 inline messages::store_actor::behavior_type
@@ -206,12 +223,18 @@ fake_store(fake_store_impl* self) {
         messages::job& j) -> caf::result<bool> {
       if (self->state.fail_writes)
         return down();
+      if (auto inserted = put_result_and_job(self->state, r, j))
+        return *inserted;
+      return make_error(errc::not_found, "no job " + j.id);
+    },
+    [=](atoms::put_result, messages::job_result& r, messages::job& j,
+        messages::attempt_record& a) -> caf::result<bool> {
+      if (self->state.fail_writes)
+        return down();
       if (self->state.jobs.count(j.id) == 0)
         return make_error(errc::not_found, "no job " + j.id);
-      ++self->state.result_writes;
-      auto inserted = self->state.results.emplace(r.job_id, r).second;
-      replace_job(self->state, j);
-      return inserted;
+      self->state.ledger.push_back(std::move(a));
+      return *put_result_and_job(self->state, r, j);
     },
     [=](atoms::get_result,
         const std::string& id) -> caf::result<messages::job_result> {
@@ -302,6 +325,7 @@ fake_store(fake_store_impl* self) {
       return self->state.claims.insert(key).second;
     },
     [=](atoms::record, messages::attempt_record& r) -> caf::result<bool> {
+      ++self->state.record_calls;
       if (self->state.fail_writes)
         return down();
       self->state.ledger.push_back(std::move(r));

@@ -872,6 +872,64 @@ CAF_TEST(a cancel while the result is written waits for it and is refused) {
   CAF_CHECK_EQUAL(ended[0].first, job_status::succeeded);
 }
 
+CAF_TEST(the last step is recorded by the end write itself) {
+  CAF_CHECK_EQUAL(deliver(event("v1")), true);
+  answer(0, testing::ok_outcome(pending()[0].first, "{}"));
+  CAF_CHECK_EQUAL(st().record_calls, 1u);
+  answer(0, testing::ok_outcome(pending()[0].first, "a summary"));
+  CAF_CHECK_EQUAL(job().status, job_status::succeeded);
+  // Both steps are in the ledger, the last one without a request of its
+  // own: it came with the result and SUCCEEDED.
+  CAF_CHECK_EQUAL(st().record_calls, 1u);
+  CAF_CHECK_EQUAL(st().result_writes, 1u);
+  auto& ledger = st().ledger;
+  CAF_REQUIRE_EQUAL(ledger.size(), 2u);
+  CAF_CHECK_EQUAL(ledger[1].kind, task_kind::summarize);
+  CAF_CHECK(ledger[1].ok);
+  CAF_CHECK_EQUAL(ledger[1].output, "a summary");
+  CAF_CHECK_EQUAL(ledger[1].attempt, 1u);
+}
+
+CAF_TEST(a failed end write is retried with the last record and no rerun) {
+  CAF_CHECK_EQUAL(deliver(event("v1")), true);
+  answer(0, testing::ok_outcome(pending()[0].first, "{}"));
+  st().fail_writes = true;
+  answer(0, testing::ok_outcome(pending()[0].first, "a summary"));
+  st().fail_writes = false;
+  // Neither the attempt nor the result is stored; the step is not redone,
+  // only the write is.
+  CAF_CHECK_EQUAL(job().status, job_status::processing);
+  CAF_CHECK_EQUAL(st().ledger.size(), 1u);
+  CAF_CHECK(pending().empty());
+  advance_time(std::chrono::minutes{5});
+  consume_messages();
+  CAF_CHECK_EQUAL(job().status, job_status::succeeded);
+  CAF_CHECK_EQUAL(st().results[id].summary, "a summary");
+  auto& ledger = st().ledger;
+  CAF_REQUIRE_EQUAL(ledger.size(), 2u);
+  CAF_CHECK_EQUAL(ledger[1].kind, task_kind::summarize);
+  CAF_CHECK_EQUAL(ledger[1].output, "a summary");
+  CAF_CHECK(pending().empty());
+}
+
+CAF_TEST(an answer and a report of the last step end the job once) {
+  CAF_CHECK_EQUAL(deliver(event("v1")), true);
+  answer(0, testing::ok_outcome(pending()[0].first, "{}"));
+  auto t = pending()[0].first;
+  self->send(disp, atoms::dispatch_v, testing::ok_outcome(t, "s"));
+  self->send(orch, atoms::report_v, testing::ok_outcome(t, "s"));
+  consume_messages();
+  static_cast<void>(receive_one<bool>());
+  CAF_CHECK_EQUAL(job().status, job_status::succeeded);
+  CAF_CHECK_EQUAL(st().result_writes, 1u);
+  auto oks = std::count_if(st().ledger.begin(), st().ledger.end(),
+                           [](const messages::attempt_record& r) {
+                             return r.ok && r.kind == task_kind::summarize;
+                           });
+  CAF_CHECK_EQUAL(oks, 1);
+  CAF_REQUIRE_EQUAL(ended.size(), 1u);
+}
+
 CAF_TEST(a cancel after a failed result write cancels the job) {
   CAF_CHECK_EQUAL(deliver(event("v1")), true);
   answer(0, testing::ok_outcome(pending()[0].first, "{}"));

@@ -705,6 +705,59 @@ CAF_TEST(put_result with the job writes both or neither) {
              errc::not_found);
 }
 
+CAF_TEST(put_result with the last attempt writes all three or none) {
+  stop();
+  auto log_path = dir + "/effects.jsonl";
+  auto log = vf::adapters::common::effects_log::open(log_path);
+  CAF_REQUIRE(log);
+  store = spawn(512, *log);
+  auto count_lines = [&] {
+    std::ifstream in{log_path};
+    size_t n = 0;
+    for (std::string line; std::getline(in, line);)
+      ++n;
+    return n;
+  };
+  auto attempts_of = [&](const std::string& id) {
+    auto xs = ask<std::vector<attempt_record>>(atoms::attempts_v, id);
+    CAF_REQUIRE(xs);
+    return *xs;
+  };
+  CAF_CHECK_EQUAL(ask<bool>(atoms::create_v,
+                            make_job("j-a", 1000, job_status::processing)),
+                  true);
+  auto a = make_attempt("j-a", 2, true);
+  a.kind = task_kind::summarize;
+  job_result r{"j-a", "{}", "the summary", 42, ""};
+  auto done = make_job("j-a", 1000, job_status::succeeded);
+  CAF_CHECK_EQUAL(ask<bool>(atoms::put_result_v, r, done, a), true);
+  CAF_CHECK(same(attempts_of("j-a"), std::vector<attempt_record>{a}));
+  auto y = ask<job>(atoms::get_v, std::string{"j-a"});
+  CAF_REQUIRE(y);
+  CAF_CHECK_EQUAL(y->status, job_status::succeeded);
+  auto stored = ask<job_result>(atoms::get_result_v, std::string{"j-a"});
+  CAF_REQUIRE(stored);
+  CAF_CHECK_EQUAL(stored->summary, "the summary");
+  // The ok attempt is in the effects log once committed, as a `record`.
+  CAF_CHECK_EQUAL(count_lines(), 1u);
+  // No such job: none of the three.
+  auto ghost_attempt = make_attempt("ghost", 1, true);
+  job_result ghost{"ghost", "{}", "boo", 1, ""};
+  CHECK_ERRC(ask<bool>(atoms::put_result_v, ghost,
+                       make_job("ghost", 1000, job_status::succeeded),
+                       ghost_attempt),
+             errc::not_found);
+  CAF_CHECK(attempts_of("ghost").empty());
+  CHECK_ERRC(ask<job_result>(atoms::get_result_v, std::string{"ghost"}),
+             errc::not_found);
+  // The attempt must be the job's own.
+  CHECK_ERRC(ask<bool>(atoms::put_result_v, r, done, ghost_attempt),
+             errc::invalid_argument);
+  CAF_CHECK(attempts_of("ghost").empty());
+  CAF_CHECK_EQUAL(attempts_of("j-a").size(), 1u);
+  CAF_CHECK_EQUAL(count_lines(), 1u);
+}
+
 CAF_TEST(get_result of an unknown job is not_found) {
   CHECK_ERRC(ask<job_result>(atoms::get_result_v, std::string{"none"}),
              errc::not_found);

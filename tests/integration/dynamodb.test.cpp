@@ -916,6 +916,42 @@ CAF_TEST(deliveries come due and record their attempts) {
   CAF_CHECK(due(100000).empty());
 }
 
+CAF_TEST(the end write puts the last attempt the result and the job) {
+  CAF_REQUIRE(start_error.empty());
+  using attempts = std::vector<vf::messages::attempt_record>;
+  auto j = add("end", "alice", 7, job_status::processing);
+  auto a = attempt("end", 21, 1764950409000, true);
+  vf::messages::job_result res{"end", "{}", "s", 9, ""};
+  j.status = job_status::succeeded;
+  j.updated_at = 8;
+  CAF_CHECK_EQUAL(ask<bool>(vf::atoms::put_result_v, res, j, a), true);
+  auto xs = ask<attempts>(vf::atoms::attempts_v, std::string{"end"});
+  CAF_REQUIRE(xs);
+  CAF_REQUIRE_EQUAL(xs->size(), 1u);
+  CAF_CHECK_EQUAL(xs->front().lease_id, 21u);
+  CAF_CHECK(xs->front().ok);
+  auto back = ask<job>(vf::atoms::get_v, std::string{"end"});
+  CAF_REQUIRE(back);
+  CAF_CHECK_EQUAL(back->status, job_status::succeeded);
+  auto stored = ask<vf::messages::job_result>(vf::atoms::get_result_v,
+                                              std::string{"end"});
+  CAF_REQUIRE(stored);
+  CAF_CHECK_EQUAL(stored->summary, "s");
+  // Again, as the orchestrator's retry after a lost answer: the same
+  // attempt item, the first result.
+  CAF_CHECK_EQUAL(ask<bool>(vf::atoms::put_result_v, res, j, a), false);
+  xs = ask<attempts>(vf::atoms::attempts_v, std::string{"end"});
+  CAF_REQUIRE(xs);
+  CAF_CHECK_EQUAL(xs->size(), 1u);
+  // Another job's attempt: refused before anything is written.
+  auto other = attempt("other", 22, 1764950410000, true);
+  CHECK_ERRC(ask<bool>(vf::atoms::put_result_v, res, j, other),
+             errc::invalid_argument);
+  xs = ask<attempts>(vf::atoms::attempts_v, std::string{"other"});
+  CAF_REQUIRE(xs);
+  CAF_CHECK(xs->empty());
+}
+
 CAF_TEST(erase removes a job and every record of it) {
   CAF_REQUIRE(start_error.empty());
   auto j = add("gone", "alice", 7, job_status::failed);

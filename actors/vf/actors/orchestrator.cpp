@@ -337,7 +337,7 @@ struct machine {
   /// Records the outcome of one lease in the ledger, then acts on it.
   void on_outcome(messages::task_outcome out) const {
     auto run = current(out.job_id, out.lease_id);
-    if (run == nullptr || run->recording)
+    if (run == nullptr || run->recording || run->finishing)
       return; // Stale: cancelled, superseded, or already being recorded.
     if (!next(run->snapshot.status, job_event::outcome_arrived))
       return;
@@ -380,6 +380,12 @@ struct machine {
     rec.finished_at = std::max(now(), out.leased_at);
     rec.duration_us = out.duration_us;
     rec.leased_at = out.leased_at;
+    if (out.ok && run->step + 1 >= run->pipeline.size()) {
+      // The last step: recorded by the job's end write (`succeed`).
+      run->last_record = std::move(rec);
+      after_record(std::move(out));
+      return;
+    }
     auto m = *this;
     self->request(ledger, store_timeout, atoms::record_v, std::move(rec))
       .then([m, out](bool) mutable { m.after_record(std::move(out)); },
@@ -460,7 +466,8 @@ struct machine {
       arm(id, run, job_event::attempt_due, delay);
   }
 
-  /// Writes the result and the job's SUCCEEDED in one store request.
+  /// Writes the result and the job's SUCCEEDED in one store request, with
+  /// the last step's ledger record when it has not been written yet.
   void succeed(const std::string& id) const {
     auto& run = st().runs[id];
     messages::job_result res;
@@ -484,37 +491,44 @@ struct machine {
     auto lease = run.lease;
     auto since = run.submitted_at;
     auto m = *this;
-    self->request(store, store_timeout, atoms::put_result_v, res, done)
-      .then(
-        [m, id, lease, done, since, fx = *fx](bool) {
-          auto run = m.current(id, lease);
-          if (run == nullptr)
-            return;
-          // `result_stored` persists (the write above) and forgets.
-          if (has(fx, job_effect::forget)) {
-            m.st().runs.erase(id);
-          } else {
-            run->snapshot = done;
-            run->finishing = false;
-          }
-          m.ended(done, since);
-        },
-        [m, id, lease](caf::error& err) {
-          // The result is idempotent (first write wins) and the steps are
-          // recorded: retrying only repeats this write.
-          auto run = m.current(id, lease);
-          if (run == nullptr)
-            return;
-          run->finishing = false;
-          job_event_data data;
-          data.code = errc::storage_unavailable;
-          data.message = "could not store the result: "
-                         + messages::message_of(err);
-          auto delay = m.backoff(run->snapshot.attempts);
-          auto fx = m.transit(run->snapshot, job_event::result_failed, data);
-          if (fx && has(*fx, job_effect::retry_result_later))
-            m.arm(id, *run, job_event::result_due, delay);
-        });
+    auto stored = [m, id, lease, done, since, fx = *fx](bool) {
+      auto run = m.current(id, lease);
+      if (run == nullptr)
+        return;
+      // `result_stored` persists (the write above) and forgets.
+      if (has(fx, job_effect::forget)) {
+        m.st().runs.erase(id);
+      } else {
+        run->snapshot = done;
+        run->finishing = false;
+        run->last_record.reset();
+      }
+      m.ended(done, since);
+    };
+    auto failed = [m, id, lease](caf::error& err) {
+      // The result is idempotent (first write wins) and the steps are
+      // recorded or ride along again: retrying only repeats this write.
+      auto run = m.current(id, lease);
+      if (run == nullptr)
+        return;
+      run->finishing = false;
+      job_event_data data;
+      data.code = errc::storage_unavailable;
+      data.message = "could not store the result: "
+                     + messages::message_of(err);
+      auto delay = m.backoff(run->snapshot.attempts);
+      auto fx = m.transit(run->snapshot, job_event::result_failed, data);
+      if (fx && has(*fx, job_effect::retry_result_later))
+        m.arm(id, *run, job_event::result_due, delay);
+    };
+    if (run.last_record)
+      self
+        ->request(store, store_timeout, atoms::put_result_v, res, done,
+                  *run.last_record)
+        .then(std::move(stored), std::move(failed));
+    else
+      self->request(store, store_timeout, atoms::put_result_v, res, done)
+        .then(std::move(stored), std::move(failed));
   }
 
   /// Moves the job to FAILED and writes its dead letter with FAILED in one

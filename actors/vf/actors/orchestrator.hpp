@@ -195,8 +195,12 @@ struct job_run {
   int64_t submitted_at = 0;
   /// The result and the job's SUCCEEDED are being written (one store
   /// request): a cancel reads the job from the store, behind that write,
-  /// instead of taking this snapshot.
+  /// instead of taking this snapshot, and an outcome is stale.
   bool finishing = false;
+  /// The ledger record of the last step's successful attempt: written with
+  /// the result and SUCCEEDED in that same request (and again if it fails
+  /// and is retried), not in one of its own before them.
+  std::optional<messages::attempt_record> last_record;
 };
 
 /// State of the orchestrator.

@@ -61,6 +61,13 @@ namespace vf::messages {
 ///   `errc::not_found` if the job was never created writes neither.
 ///   DynamoDB: the result, then the job (a retry completes a failure
 ///   between them). `errc::invalid_argument` if they name different jobs.
+/// - `(put_result, result, job, attempt)` → as `(put_result, result, job)`
+///   with the ledger's record of the job's last step (`ledger_actor`'s
+///   `record`) written first: the orchestrator's three writes at a job's
+///   end in one request. Only a backend that serves the ledger too serves
+///   this (every backend does: `store_actor`). SQLite: one transaction.
+///   DynamoDB: the attempt, the result, then the job; a retry writes the
+///   same attempt item again (its key is its time and lease).
 /// - `(get_result, id)` → the result; `errc::not_found`.
 /// - `(find_jobs, query)` → up to `query.limit` jobs matching every term of
 ///   `query` (`messages::matches`), the most recently changed first;
@@ -109,6 +116,8 @@ using job_store_actor = caf::typed_actor<
   caf::replies_to<atoms::put, job>::with<bool>,
   caf::replies_to<atoms::put_result, job_result>::with<bool>,
   caf::replies_to<atoms::put_result, job_result, job>::with<bool>,
+  caf::replies_to<atoms::put_result, job_result, job,
+                  attempt_record>::with<bool>,
   caf::replies_to<atoms::get_result, std::string>::with<job_result>,
   caf::replies_to<atoms::active>::with<std::vector<job>>,
   caf::replies_to<atoms::find_jobs, job_query>::with<std::vector<job>>,

@@ -96,6 +96,32 @@ caf::result<T> answer(caf::expected<T>&& x) {
 using messages::job;
 using strings = std::vector<std::string>;
 
+/// Puts attempt `x` into the ledger; an ok one also goes to the effects
+/// log (test only) once it is in the table.
+caf::error record(const dynamodb_config& cfg,
+                  const std::shared_ptr<common::effects_log>& effects,
+                  const attempt_record& x) {
+  if (auto err = ddb_record(cfg, x))
+    return err;
+  if (x.ok && effects)
+    effects->record(x);
+  return caf::error{};
+}
+
+/// Two writes, the result first: a failure between them leaves the result
+/// without the job's end, which the orchestrator's retry writes (the
+/// result's own write is then a no-op). The answer is the result's.
+caf::expected<bool> put_result_and_job(const dynamodb_config& cfg,
+                                       const messages::job_result& r,
+                                       const job& x) {
+  auto inserted = ddb_put_result(cfg, r);
+  if (!inserted)
+    return inserted;
+  if (auto put = ddb_put_job(cfg, x); !put)
+    return std::move(put.error());
+  return inserted;
+}
+
 dynamodb_store_actor::behavior_type
 store_worker(dynamodb_store_actor::pointer,
              std::shared_ptr<const dynamodb_config> cfg,
@@ -108,10 +134,8 @@ store_worker(dynamodb_store_actor::pointer,
     },
     [cfg, effects](atoms::record,
                    const attempt_record& x) -> caf::result<bool> {
-      if (auto err = ddb_record(*cfg, x))
+      if (auto err = record(*cfg, effects, x))
         return as_port_error(std::move(err));
-      if (x.ok && effects)
-        effects->record(x);
       return true;
     },
     [cfg](atoms::attempts, const std::string& job_id)
@@ -172,15 +196,21 @@ store_worker(dynamodb_store_actor::pointer,
         return messages::make_error(errc::invalid_argument,
                                     "result of " + r.job_id
                                       + " does not belong to job " + x.id);
-      // Two writes, the result first: a failure between them leaves the
-      // result without the job's end, which the orchestrator's retry
-      // writes (the result's own write is then a no-op).
-      auto inserted = ddb_put_result(*cfg, r);
-      if (!inserted)
-        return answer(std::move(inserted));
-      if (auto put = ddb_put_job(*cfg, x); !put)
-        return answer(std::move(put));
-      return answer(std::move(inserted));
+      return answer(put_result_and_job(*cfg, r, x));
+    },
+    [cfg, effects](atoms::put_result, const messages::job_result& r,
+                   const job& x,
+                   const attempt_record& a) -> caf::result<bool> {
+      if (r.job_id != x.id || a.job_id != x.id)
+        return messages::make_error(errc::invalid_argument,
+                                    "result of " + r.job_id + " or attempt of "
+                                      + a.job_id
+                                      + " does not belong to job " + x.id);
+      // The attempt first, as the orchestrator recorded it before: a
+      // retry after a later failure puts the same item again.
+      if (auto err = record(*cfg, effects, a))
+        return as_port_error(std::move(err));
+      return answer(put_result_and_job(*cfg, r, x));
     },
     [cfg](atoms::get_result,
           const std::string& id) -> caf::result<messages::job_result> {
@@ -319,6 +349,10 @@ store_front(dynamodb_store_actor::stateful_pointer<front_state> self,
     },
     [self, &st](atoms::put_result, const messages::job_result& x) {
       return self->delegate(st.of(x.job_id), atoms::put_result_v, x);
+    },
+    [self, &st](atoms::put_result, const messages::job_result& r,
+                const job& x, const attempt_record& a) {
+      return self->delegate(st.of(x.id), atoms::put_result_v, r, x, a);
     },
     [self, &st](atoms::put_result, const messages::job_result& r,
                 const job& x) {

@@ -140,6 +140,15 @@ caf::result<T> read(job_store_pointer self, Query query) {
   return rp;
 }
 
+/// What runs after the COMMIT that made attempt `x` durable: its line in
+/// the effects log (test only) if it succeeded, else nothing.
+after_commit recorded_effect(const job_store_state& st,
+                             const attempt_record& x) {
+  if (!x.ok || !st.effects)
+    return {};
+  return [log{st.effects}, x] { log->record(x); };
+}
+
 } // namespace
 
 sqlite_job_store_actor::behavior_type
@@ -179,18 +188,21 @@ job_store(job_store_pointer self, std::unique_ptr<job_tables> tables,
       return write(self,
                    [&](job_tables& t) { return t.insert_result(r, x); });
     },
+    [self](atoms::put_result, const job_result& r, const job& x,
+           const attempt_record& a) {
+      return write(
+        self, [&](job_tables& t) { return t.insert_result(a, r, x); },
+        recorded_effect(self->state, a));
+    },
     [self](atoms::claim, const std::string& key, const std::string& job_id) {
       return write(self, [&](job_tables& t) {
         return t.insert_claim(key, job_id, unix_ms());
       });
     },
     [self](atoms::record, const attempt_record& x) {
-      after_commit then;
-      if (x.ok && self->state.effects)
-        then = [log{self->state.effects}, x] { log->record(x); };
       return write(
         self, [&x](job_tables& t) { return t.insert_attempt(x); },
-        std::move(then));
+        recorded_effect(self->state, x));
     },
     [self](atoms::bury, const dead_letter& dl, const job& x) {
       return write(self, [&](job_tables& t) { return t.bury(dl, x); });

@@ -590,6 +590,22 @@ caf::expected<bool> job_tables::insert_result(const job_result& r,
   });
 }
 
+caf::expected<bool> job_tables::insert_result(const attempt_record& a,
+                                              const job_result& r,
+                                              const job& x) {
+  if (a.job_id != x.id)
+    return messages::make_error(errc::invalid_argument,
+                                "attempt of " + a.job_id
+                                  + " does not belong to job " + x.id);
+  // Nested in insert_result's own savepoint: a failure there undoes the
+  // attempt too.
+  return in_savepoint<bool>([&]() -> caf::expected<bool> {
+    if (auto recorded = insert_attempt(a); !recorded)
+      return recorded;
+    return insert_result(r, x);
+  });
+}
+
 caf::expected<bool> job_tables::insert_claim(const std::string& key,
                                              const std::string& job_id,
                                              int64_t now_ms) {

@@ -88,6 +88,13 @@ public:
   caf::expected<bool> insert_result(const messages::job_result& r,
                                     const messages::job& x);
 
+  /// Appends `a` to the attempt ledger, then inserts `r` and replaces `x`
+  /// as the call above, all or nothing: the same answers;
+  /// `errc::invalid_argument` also if `a.job_id` names another job.
+  caf::expected<bool> insert_result(const messages::attempt_record& a,
+                                    const messages::job_result& r,
+                                    const messages::job& x);
+
   /// Records that `key` was claimed for `job_id` at `now_ms` unless it was
   /// claimed before: `true` if this call claimed it.
   caf::expected<bool> insert_claim(const std::string& key,
