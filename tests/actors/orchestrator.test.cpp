@@ -165,6 +165,16 @@ struct fixture : testing::fixture_base {
     return receive_one<messages::job>();
   }
 
+  /// Runs job `id` through both steps with the store refusing the end
+  /// write (the last step's record, the result and SUCCEEDED).
+  void fail_end_write() {
+    CAF_CHECK_EQUAL(deliver(event("v1")), true);
+    answer(0, testing::ok_outcome(pending()[0].first, "{}"));
+    st().fail_writes = true;
+    answer(0, testing::ok_outcome(pending()[0].first, "a summary"));
+    st().fail_writes = false;
+  }
+
   /// Answers the dispatcher's n-th pending task.
   void answer(size_t n, messages::task_outcome out) {
     CAF_REQUIRE_GREATER(pending().size(), n);
@@ -891,11 +901,7 @@ CAF_TEST(the last step is recorded by the end write itself) {
 }
 
 CAF_TEST(a failed end write is retried with the last record and no rerun) {
-  CAF_CHECK_EQUAL(deliver(event("v1")), true);
-  answer(0, testing::ok_outcome(pending()[0].first, "{}"));
-  st().fail_writes = true;
-  answer(0, testing::ok_outcome(pending()[0].first, "a summary"));
-  st().fail_writes = false;
+  fail_end_write();
   // Neither the attempt nor the result is stored; the step is not redone,
   // only the write is.
   CAF_CHECK_EQUAL(job().status, job_status::processing);
@@ -931,11 +937,7 @@ CAF_TEST(an answer and a report of the last step end the job once) {
 }
 
 CAF_TEST(a cancel after a failed result write cancels the job) {
-  CAF_CHECK_EQUAL(deliver(event("v1")), true);
-  answer(0, testing::ok_outcome(pending()[0].first, "{}"));
-  st().fail_writes = true;
-  answer(0, testing::ok_outcome(pending()[0].first, "a summary"));
-  st().fail_writes = false;
+  fail_end_write();
   CAF_CHECK_EQUAL(job().status, job_status::processing);
   auto r = cancel();
   CAF_REQUIRE(r);

@@ -98,13 +98,10 @@ CAF_TEST(an upload keeps its record and parts until removed) {
   fs::remove(os::part_file(dir, id, 2));
   std::ofstream{os::part_file(dir, id, 2)} << "b";
   CAF_CHECK_EQUAL(os::list_parts(dir, id).size(), 1u);
-  os::object_meta other;
-  other.bucket = "uploads";
-  other.key = "k";
-  other.version = "00000000000000000001";
-  other.etag = "92eb5ffee6ae2fec3ad71c777531578f";
-  other.size = 1;
-  other.inode = inode_of(os::part_file(dir, id, 1)); // Another file's.
+  auto another_file = inode_of(os::part_file(dir, id, 1));
+  os::object_meta other{"uploads", "k", "00000000000000000001",
+                        "92eb5ffee6ae2fec3ad71c777531578f", 1, "",
+                        another_file, ""};
   std::ofstream{os::part_meta_file(dir, id, 2)} << os::to_json(other);
   CAF_CHECK_EQUAL(os::list_parts(dir, id).size(), 1u);
   // The same file with its metadata is listed.

@@ -128,13 +128,8 @@ CAF_TEST(the attribute wins over a metadata file of an earlier version) {
   auto meta_path = dir + "/meta/k";
   // An earlier version stored with a metadata file (older binary).
   fs::create_directories(dir + "/meta");
-  os::object_meta old;
-  old.bucket = "b";
-  old.key = "k";
-  old.version = "00000000000000000001";
-  old.etag = "0123456789abcdef0123456789abcdef";
-  old.size = 3;
-  old.inode = 1;
+  os::object_meta old{"b", "k", "00000000000000000001",
+                      "0123456789abcdef0123456789abcdef", 3, "", 1, ""};
   std::ofstream{meta_path} << os::to_json(old);
   CAF_CHECK_EQUAL(commit(object, meta_path, "new bytes"), "");
   auto meta = os::find_object_meta(object, meta_path);
@@ -163,13 +158,9 @@ CAF_TEST(a malformed or missing attribute falls back to the file) {
   auto meta_path = dir + "/plain.meta";
   // Neither: nothing.
   CAF_CHECK(!os::find_object_meta(object, meta_path));
-  os::object_meta m;
-  m.bucket = "b";
-  m.key = "plain";
-  m.version = "00000000000000000002";
-  m.etag = "900150983cd24fb0d6963f7d28e17f72";
-  m.size = 3;
-  m.inode = inode_of(object);
+  os::object_meta m{"b", "plain", "00000000000000000002",
+                    "900150983cd24fb0d6963f7d28e17f72", 3, "",
+                    inode_of(object), ""};
   std::ofstream{meta_path} << os::to_json(m);
   auto meta = os::find_object_meta(object, meta_path);
   CAF_REQUIRE(meta);
