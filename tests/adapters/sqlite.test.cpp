@@ -755,6 +755,11 @@ CAF_TEST(put_result with the last attempt writes all three or none) {
              errc::invalid_argument);
   CAF_CHECK(attempts_of("ghost").empty());
   CAF_CHECK_EQUAL(attempts_of("j-a").size(), 1u);
+  // So must the result: the job's own attempt is not written either.
+  auto b = make_attempt("j-a", 3, true);
+  CHECK_ERRC(ask<bool>(atoms::put_result_v, ghost, done, b),
+             errc::invalid_argument);
+  CAF_CHECK_EQUAL(attempts_of("j-a").size(), 1u);
   CAF_CHECK_EQUAL(count_lines(), 1u);
 }
 

@@ -576,34 +576,42 @@ caf::expected<bool> job_tables::insert_result(const job_result& x) {
 
 caf::expected<bool> job_tables::insert_result(const job_result& r,
                                               const job& x) {
-  if (r.job_id != x.id)
-    return messages::make_error(errc::invalid_argument,
-                                "result of " + r.job_id
-                                  + " does not belong to job " + x.id);
-  return in_savepoint<bool>([&]() -> caf::expected<bool> {
-    auto inserted = insert_result(r);
-    if (!inserted)
-      return inserted;
-    if (auto updated = update_job(x); !updated)
-      return updated;
-    return inserted;
-  });
+  if (auto err = check_owner("result", r.job_id, x))
+    return err;
+  return in_savepoint<bool>([&] { return insert_result_unguarded(r, x); });
 }
 
 caf::expected<bool> job_tables::insert_result(const attempt_record& a,
                                               const job_result& r,
                                               const job& x) {
-  if (a.job_id != x.id)
-    return messages::make_error(errc::invalid_argument,
-                                "attempt of " + a.job_id
-                                  + " does not belong to job " + x.id);
-  // Nested in insert_result's own savepoint: a failure there undoes the
-  // attempt too.
+  if (auto err = check_owner("attempt", a.job_id, x))
+    return err;
+  if (auto err = check_owner("result", r.job_id, x))
+    return err;
   return in_savepoint<bool>([&]() -> caf::expected<bool> {
     if (auto recorded = insert_attempt(a); !recorded)
       return recorded;
-    return insert_result(r, x);
+    return insert_result_unguarded(r, x);
   });
+}
+
+caf::expected<bool> job_tables::insert_result_unguarded(const job_result& r,
+                                                        const job& x) {
+  auto inserted = insert_result(r);
+  if (!inserted)
+    return inserted;
+  if (auto updated = update_job(x); !updated)
+    return updated;
+  return inserted;
+}
+
+caf::error job_tables::check_owner(const char* what, const std::string& owner,
+                                   const job& x) {
+  if (owner == x.id)
+    return caf::none;
+  return messages::make_error(errc::invalid_argument,
+                              std::string{what} + " of " + owner
+                                + " does not belong to job " + x.id);
 }
 
 caf::expected<bool> job_tables::insert_claim(const std::string& key,
@@ -683,10 +691,8 @@ caf::expected<bool> job_tables::insert_attempt(const attempt_record& x) {
 }
 
 caf::expected<bool> job_tables::bury(const dead_letter& dl, const job& x) {
-  if (dl.job_id != x.id)
-    return messages::make_error(errc::invalid_argument,
-                                "dead letter of " + dl.job_id
-                                  + " does not belong to job " + x.id);
+  if (auto err = check_owner("dead letter", dl.job_id, x))
+    return err;
   return in_savepoint<bool>([&] { return bury_unguarded(dl, x); });
 }
 

@@ -270,6 +270,15 @@ private:
   /// Fills in the attempts of `dl` from the snapshot table.
   caf::error load_dead_letter_attempts(messages::dead_letter& dl);
 
+  /// The body of the two-part `insert_result`, run inside a savepoint (its
+  /// own, or the three-part write's: savepoints never nest).
+  caf::expected<bool> insert_result_unguarded(const messages::job_result& r,
+                                              const messages::job& x);
+
+  /// `errc::invalid_argument` naming `what` unless `owner` is `x.id`.
+  static caf::error check_owner(const char* what, const std::string& owner,
+                                const messages::job& x);
+
   /// The body of `bury`, run inside its savepoint.
   caf::expected<bool> bury_unguarded(const messages::dead_letter& dl,
                                      const messages::job& x);
