@@ -214,8 +214,10 @@ struct fixture {
   /// Spawns a store on `path` or fails the test.
   store_actor
   spawn(uint32_t max_batch = 512,
-        std::shared_ptr<vf::adapters::common::effects_log> effects = nullptr) {
-    auto hdl = sqlite::spawn_job_store(sys, {path, max_batch, effects});
+        std::shared_ptr<vf::adapters::common::effects_log> effects = nullptr,
+        std::chrono::microseconds commit_delay = {}) {
+    auto hdl = sqlite::spawn_job_store(sys, {path, max_batch, effects,
+                                             commit_delay});
     if (!hdl)
       CAF_FAIL("spawn_job_store failed: " << sys.render(hdl.error()));
     return std::move(*hdl);
@@ -1027,6 +1029,52 @@ CAF_TEST(max_batch caps a batch) {
   CAF_CHECK_GREATER_OR_EQUAL(commits, n / 10);
 }
 
+CAF_TEST(commit_delay never holds a lone writer) {
+  stop();
+  // Longer than the requests' timeout: a held batch would fail them.
+  store = spawn(512, nullptr, std::chrono::minutes{1});
+  for (int i = 0; i < 3; ++i)
+    CAF_CHECK_EQUAL(ask<bool>(atoms::create_v,
+                              make_job("lone" + std::to_string(i))),
+                    true);
+  CAF_CHECK_EQUAL(stats(), std::make_pair(uint64_t{3}, uint64_t{3}));
+}
+
+CAF_TEST(commit_delay keeps a batch open for writes that come later) {
+  stop();
+  store = spawn(512, nullptr, std::chrono::seconds{2});
+  using handle
+    = decltype(self->request(store, timeout, atoms::create_v, job{}));
+  auto receive_all = [&](std::vector<handle>& xs) {
+    for (auto& rh : xs)
+      rh.receive([](bool x) { CAF_CHECK(x); },
+                 [&](caf::error& err) {
+                   CAF_FAIL("create failed: " << sys.render(err));
+                 });
+    xs.clear();
+  };
+  // A batch of two (queued behind a blocked BEGIN): others write too.
+  std::vector<handle> pending;
+  {
+    auto lock = hold_write_lock();
+    for (auto id : {"busy1", "busy2"})
+      pending.emplace_back(
+        self->request(store, timeout, atoms::create_v, make_job(id)));
+  }
+  receive_all(pending);
+  auto before = stats().first;
+  // The next batch waits: a write sent well after the first, which alone
+  // would have committed by then, joins it.
+  pending.emplace_back(
+    self->request(store, timeout, atoms::create_v, make_job("late1")));
+  std::this_thread::sleep_for(std::chrono::milliseconds{200});
+  pending.emplace_back(
+    self->request(store, timeout, atoms::create_v, make_job("late2")));
+  receive_all(pending);
+  CAF_CHECK_EQUAL(stats().first, before + 1);
+  CAF_CHECK_EQUAL(stats().second, 4u);
+}
+
 CAF_TEST(a read in the same burst sees the earlier write) {
   auto w = self->request(store, timeout, atoms::create_v, make_job("rw"));
   auto r = self->request(store, timeout, atoms::get_v, std::string{"rw"});
@@ -1048,7 +1096,7 @@ CAF_TEST(a read in the same burst sees the earlier write) {
 
 CAF_TEST(a bad path fails spawn and names the path) {
   auto bad = dir + "/no-such-dir/jobs.db";
-  auto hdl = sqlite::spawn_job_store(sys, {bad, 512, nullptr});
+  auto hdl = sqlite::spawn_job_store(sys, {bad, 512, nullptr, {}});
   CAF_REQUIRE(!hdl);
   CAF_CHECK(vf::messages::errc_of(hdl.error()) == errc::storage_unavailable);
   auto msg = vf::messages::message_of(hdl.error());
@@ -1065,7 +1113,7 @@ CAF_TEST(a file that is not a database fails spawn) {
     std::fwrite(junk.data(), 1, junk.size(), f);
     std::fclose(f);
   }
-  auto hdl = sqlite::spawn_job_store(sys, {bad, 512, nullptr});
+  auto hdl = sqlite::spawn_job_store(sys, {bad, 512, nullptr, {}});
   CAF_REQUIRE(!hdl);
   auto msg = vf::messages::message_of(hdl.error());
   CAF_MESSAGE("error: " << msg);
@@ -1079,7 +1127,7 @@ CAF_TEST(a schema newer than this build fails spawn) {
     CAF_REQUIRE(db);
     CAF_REQUIRE(!(*db)->exec("PRAGMA user_version=99", "set version"));
   }
-  auto hdl = sqlite::spawn_job_store(sys, {path, 512, nullptr});
+  auto hdl = sqlite::spawn_job_store(sys, {path, 512, nullptr, {}});
   CAF_REQUIRE(!hdl);
   auto msg = vf::messages::message_of(hdl.error());
   CAF_MESSAGE("error: " << msg);
@@ -1637,7 +1685,7 @@ CAF_TEST(a version 1 database opens and migrates) {
   }
   CAF_REQUIRE_EQUAL(user_version(old_path), 1);
   stop();
-  auto hdl = sqlite::spawn_job_store(sys, {old_path, 512, nullptr});
+  auto hdl = sqlite::spawn_job_store(sys, {old_path, 512, nullptr, {}});
   if (!hdl)
     CAF_FAIL("spawn on a version 1 file: " << sys.render(hdl.error()));
   store = std::move(*hdl);
@@ -1681,7 +1729,7 @@ CAF_TEST(a version 1 database opens and migrates) {
   CAF_CHECK_EQUAL(user_version(old_path), sqlite::schema_version);
   CAF_CHECK_EQUAL(sqlite::schema_version, 14);
   // Opening the migrated file again changes nothing.
-  hdl = sqlite::spawn_job_store(sys, {old_path, 512, nullptr});
+  hdl = sqlite::spawn_job_store(sys, {old_path, 512, nullptr, {}});
   CAF_REQUIRE(hdl);
   store = std::move(*hdl);
   x = ask<job>(atoms::get_v, std::string{"old"});
@@ -1712,7 +1760,7 @@ CAF_TEST(a version 4 ledger keeps its rows with no lease time) {
   }
   CAF_REQUIRE_EQUAL(user_version(old_path), 4);
   stop();
-  auto hdl = sqlite::spawn_job_store(sys, {old_path, 512, nullptr});
+  auto hdl = sqlite::spawn_job_store(sys, {old_path, 512, nullptr, {}});
   if (!hdl)
     CAF_FAIL("spawn on a version 4 file: " << sys.render(hdl.error()));
   store = std::move(*hdl);

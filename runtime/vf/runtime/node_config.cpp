@@ -149,6 +149,10 @@ const std::vector<setting_spec>& serve_specs() {
        "is deleted (the job record and dead letter stay; 0: keep forever)"},
       {"data.dir", "--data-dir", "./var",
        "where the job database and built-in store's objects live"},
+      {"data.commit_delay_us", "--commit-delay-us", "1000",
+       "microseconds a commit of the SQLite job database waits for more "
+       "writes while several requests write at once (fewer, larger "
+       "commits under load; one job at a time never waits; 0: never)"},
       {"workers.count", "--workers", "2", "worker slots on this node"},
       {"workers.task_timeout_ms", "--task-timeout-ms", "60000",
        "deadline of one task attempt, in milliseconds"},
@@ -761,6 +765,8 @@ caf::expected<node_config> make_node_config(const settings& xs) {
   cfg.jobs_in_flight_per_user = *in_flight;
   VF_TRY(waiting, xs.uint("limits.waiting_requests", 0, 1000000));
   cfg.waiting_requests = *waiting;
+  VF_TRY(commit_delay, xs.uint("data.commit_delay_us", 0, 100000));
+  cfg.commit_delay = std::chrono::microseconds{*commit_delay};
   VF_TRY(user_bytes, xs.bytes("limits.bytes_per_user"));
   cfg.bytes_per_user = *user_bytes;
   VF_TRY(retention, xs.uint("retention.failed_s", 0, 86400ull * 3650));

@@ -196,6 +196,9 @@ struct node_config {
   uint64_t bytes_per_user = 0;
   /// Most `GET /jobs/{id}?wait=` requests held at once.
   uint64_t waiting_requests = 10000;
+  /// How long a commit of the SQLite job database waits for more writes
+  /// under load (`data.commit_delay_us`).
+  std::chrono::microseconds commit_delay{1000};
   /// Time after a job FAILED, was CANCELLED or EXPIRED until its upload is
   /// deleted (0: never).
   std::chrono::seconds retention_failed{604800};

@@ -70,7 +70,8 @@ open_stores(node& n, const node_config& cfg, const state_backend& backend,
   auto db_path = cfg.data_dir + "/vidflow.db";
   auto store = adapters::sqlite::spawn_job_store(n.system(),
                                                  {db_path, 512,
-                                                  std::move(effects)});
+                                                  std::move(effects),
+                                                  cfg.commit_delay});
   if (!store)
     return store.error();
   n.keep("job store", tier::store, *store);

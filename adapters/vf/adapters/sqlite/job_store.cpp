@@ -51,6 +51,7 @@ void run_waiting_reads(job_store_pointer self) {
 /// and `storage_unavailable` for every held write. Then the waiting reads.
 void end_batch(job_store_pointer self) {
   auto& st = self->state;
+  st.waited = false;
   if (st.batch_open) {
     st.batch_open = false;
     auto held = std::move(st.held);
@@ -66,6 +67,7 @@ void end_batch(job_store_pointer self) {
     } else {
       ++st.commits;
       st.writes += held.size();
+      st.last_batch = held.size();
       for (auto& w : held)
         w.finish(nullptr);
     }
@@ -78,6 +80,7 @@ void end_batch(job_store_pointer self) {
 void abort_batch(job_store_pointer self, const caf::error& cause) {
   auto& st = self->state;
   st.batch_open = false;
+  st.waited = false;
   auto held = std::move(st.held);
   st.held.clear();
   auto err = messages::make_error(errc::storage_unavailable,
@@ -86,6 +89,18 @@ void abort_batch(job_store_pointer self, const caf::error& cause) {
   for (auto& w : held)
     w.finish(&err);
   run_waiting_reads(self);
+}
+
+/// A batch holding this many writes when its flush arrives commits at once:
+/// its fsync is shared widely enough.
+constexpr size_t full_enough = 8;
+
+/// Whether the open batch should stay open `commit_delay` longer: others
+/// are writing too (the last batch held more than one write), this one is
+/// still small, and it has not waited yet.
+bool worth_waiting(const job_store_state& st) {
+  return st.batch_open && !st.waited && st.commit_delay.count() > 0
+         && st.last_batch > 1 && st.held.size() < full_enough;
 }
 
 /// Runs the write `op` inside the open batch (opening one if needed) and
@@ -153,10 +168,11 @@ after_commit recorded_effect(const job_store_state& st,
 
 sqlite_job_store_actor::behavior_type
 job_store(job_store_pointer self, std::unique_ptr<job_tables> tables,
-          uint32_t max_batch, std::shared_ptr<common::effects_log> effects) {
+          job_store_config cfg) {
   self->state.tables = std::move(tables);
-  self->state.effects = std::move(effects);
-  self->state.max_batch = std::max(max_batch, uint32_t{1});
+  self->state.effects = std::move(cfg.effects);
+  self->state.max_batch = std::max(cfg.max_batch, uint32_t{1});
+  self->state.commit_delay = cfg.commit_delay;
   // A shutdown commits what already ran instead of dropping the replies
   // (their requesters would only see a timeout).
   self->set_exit_handler([self](caf::exit_msg& msg) {
@@ -347,7 +363,14 @@ job_store(job_store_pointer self, std::unique_ptr<job_tables> tables,
     },
     // -- own messages --------------------------------------------------------
     [self](atoms::flush) {
-      self->state.flush_pending = false;
+      auto& st = self->state;
+      st.flush_pending = false;
+      if (worth_waiting(st)) {
+        st.waited = true;
+        st.flush_pending = true;
+        self->delayed_send(self, st.commit_delay, atoms::flush_v);
+        return;
+      }
       end_batch(self);
     },
     [self](atoms::stats) -> caf::result<uint64_t, uint64_t> {
@@ -365,8 +388,7 @@ caf::expected<messages::store_actor> spawn_job_store(caf::actor_system& sys,
   // Detached: SQLite blocks on disk, which must never stall the cooperative
   // scheduler's threads.
   sqlite_job_store_actor hdl
-    = sys.spawn<caf::detached>(job_store, std::move(*tables), cfg.max_batch,
-                               std::move(cfg.effects));
+    = sys.spawn<caf::detached>(job_store, std::move(*tables), std::move(cfg));
   return messages::store_actor{hdl};
 }
 

@@ -13,7 +13,11 @@
 // the batch when it is handled; then the actor commits and delivers every
 // held reply (or, if the commit fails, rolls back and answers every held
 // write with `storage_unavailable`). A batch also ends early at `max_batch`
-// writes. Reads that arrive while a batch is open wait until it has
+// writes. Under load (the batch before held more than one write) a batch
+// still small when its flush arrives (under 8 writes) waits `commit_delay`
+// once more, so that writes arriving meanwhile share the commit: fewer
+// fsyncs and WAL frames per write for a little latency. A lone writer never
+// waits, nor does a batch that is already large. Reads that arrive while a batch is open wait until it has
 // committed, so no reply ever shows an uncommitted write.
 
 #pragma once
@@ -30,6 +34,7 @@
 #include "caf/typed_event_based_actor.hpp"
 #include "caf/typed_response_promise.hpp"
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -48,6 +53,10 @@ struct job_store_config {
   /// Test only (`testing.effects_log`; null: off): gets a "record" line
   /// after every COMMIT that made an ok attempt durable.
   std::shared_ptr<common::effects_log> effects;
+  /// How long a small batch stays open for more writes when the batch
+  /// before it held more than one (others are writing too); 0: commit as
+  /// soon as the writes already queued have run.
+  std::chrono::microseconds commit_delay{0};
 };
 
 /// The store's full interface: the port plus its own messages.
@@ -89,6 +98,15 @@ struct job_store_state {
   /// See `job_store_config::max_batch`; at least 1.
   uint32_t max_batch = 1;
 
+  /// See `job_store_config::commit_delay`.
+  std::chrono::microseconds commit_delay{0};
+
+  /// Writes the last committed batch held.
+  size_t last_batch = 0;
+
+  /// Whether the open batch already waited `commit_delay` for more writes.
+  bool waited = false;
+
   /// Whether a transaction with uncommitted writes is open.
   bool batch_open = false;
 
@@ -123,8 +141,7 @@ using job_store_pointer
 /// this must run in a detached actor, because every handler blocks on disk.
 sqlite_job_store_actor::behavior_type
 job_store(job_store_pointer self, std::unique_ptr<job_tables> tables,
-          uint32_t max_batch,
-          std::shared_ptr<common::effects_log> effects = nullptr);
+          job_store_config cfg);
 
 /// Opens (and migrates) the database at `cfg.path`, then spawns the store as
 /// a detached actor. Fails if the database cannot be opened or set up, with
