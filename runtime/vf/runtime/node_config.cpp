@@ -150,9 +150,10 @@ const std::vector<setting_spec>& serve_specs() {
       {"data.dir", "--data-dir", "./var",
        "where the job database and built-in store's objects live"},
       {"data.commit_delay_us", "--commit-delay-us", "1000",
-       "microseconds a commit of the SQLite job database waits for more "
-       "writes while several requests write at once (fewer, larger "
-       "commits under load; one job at a time never waits; 0: never)"},
+       "microseconds a small commit (under 8 writes) of the SQLite job "
+       "database waits for more writes while several requests write at "
+       "once (fewer, larger commits under load; a lone writer never "
+       "waits; 0: never)"},
       {"workers.count", "--workers", "2", "worker slots on this node"},
       {"workers.task_timeout_ms", "--task-timeout-ms", "60000",
        "deadline of one task attempt, in milliseconds"},
