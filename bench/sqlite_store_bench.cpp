@@ -96,7 +96,8 @@ struct config : caf::actor_system_config {
 bool run(caf::actor_system& sys, const std::string& dir, const char* label,
          uint32_t max_batch, size_t creates, size_t requesters) {
   auto path = dir + "/" + label + ".db";
-  auto store = vf::adapters::sqlite::spawn_job_store(sys, {path, max_batch, nullptr, {}});
+  auto store = vf::adapters::sqlite::spawn_job_store(
+    sys, {path, max_batch, nullptr, {}});
   if (!store) {
     std::fprintf(stderr, "%s\n", sys.render(store.error()).c_str());
     return false;

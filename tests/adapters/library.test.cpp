@@ -56,7 +56,8 @@ struct fixture {
   }
 
   void spawn() {
-    auto hdl = sqlite::spawn_job_store(sys, {dir + "/jobs.db", 512, nullptr, {}});
+    auto hdl
+      = sqlite::spawn_job_store(sys, {dir + "/jobs.db", 512, nullptr, {}});
     if (!hdl)
       CAF_FAIL("spawn_job_store failed: " << sys.render(hdl.error()));
     store = std::move(*hdl);

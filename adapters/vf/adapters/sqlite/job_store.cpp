@@ -91,16 +91,12 @@ void abort_batch(job_store_pointer self, const caf::error& cause) {
   run_waiting_reads(self);
 }
 
-/// A batch holding this many writes when its flush arrives commits at once:
-/// its fsync is shared widely enough.
-constexpr size_t full_enough = 8;
-
 /// Whether the open batch should stay open `commit_delay` longer: others
 /// are writing too (the last batch held more than one write), this one is
 /// still small, and it has not waited yet.
 bool worth_waiting(const job_store_state& st) {
-  return st.batch_open && !st.waited && st.commit_delay.count() > 0
-         && st.last_batch > 1 && st.held.size() < full_enough;
+  return st.batch_open && !st.waited && st.config.commit_delay.count() > 0
+         && st.last_batch > 1 && st.held.size() < st.small_batch;
 }
 
 /// Runs the write `op` inside the open batch (opening one if needed) and
@@ -138,7 +134,7 @@ caf::result<T> write(job_store_pointer self, Op op, after_commit then = {}) {
         then();
       deliver(rp, std::move(outcome));
     }});
-  if (st.held.size() >= st.max_batch)
+  if (st.held.size() >= st.config.max_batch)
     end_batch(self);
   return rp;
 }
@@ -159,9 +155,9 @@ caf::result<T> read(job_store_pointer self, Query query) {
 /// the effects log (test only) if it succeeded, else nothing.
 after_commit recorded_effect(const job_store_state& st,
                              const attempt_record& x) {
-  if (!x.ok || !st.effects)
+  if (!x.ok || !st.config.effects)
     return {};
-  return [log{st.effects}, x] { log->record(x); };
+  return [log{st.config.effects}, x] { log->record(x); };
 }
 
 } // namespace
@@ -170,9 +166,8 @@ sqlite_job_store_actor::behavior_type
 job_store(job_store_pointer self, std::unique_ptr<job_tables> tables,
           job_store_config cfg) {
   self->state.tables = std::move(tables);
-  self->state.effects = std::move(cfg.effects);
-  self->state.max_batch = std::max(cfg.max_batch, uint32_t{1});
-  self->state.commit_delay = cfg.commit_delay;
+  cfg.max_batch = std::max(cfg.max_batch, uint32_t{1});
+  self->state.config = std::move(cfg);
   // A shutdown commits what already ran instead of dropping the replies
   // (their requesters would only see a timeout).
   self->set_exit_handler([self](caf::exit_msg& msg) {
@@ -368,7 +363,7 @@ job_store(job_store_pointer self, std::unique_ptr<job_tables> tables,
       if (worth_waiting(st)) {
         st.waited = true;
         st.flush_pending = true;
-        self->delayed_send(self, st.commit_delay, atoms::flush_v);
+        self->delayed_send(self, st.config.commit_delay, atoms::flush_v);
         return;
       }
       end_batch(self);

@@ -14,10 +14,11 @@
 // held reply (or, if the commit fails, rolls back and answers every held
 // write with `storage_unavailable`). A batch also ends early at `max_batch`
 // writes. Under load (the batch before held more than one write) a batch
-// still small when its flush arrives (under 8 writes) waits `commit_delay`
-// once more, so that writes arriving meanwhile share the commit: fewer
-// fsyncs and WAL frames per write for a little latency. A lone writer never
-// waits, nor does a batch that is already large. Reads that arrive while a batch is open wait until it has
+// still small when its flush arrives (under `job_store_state::small_batch`
+// writes) waits `commit_delay` once more, so that writes arriving meanwhile
+// share the commit: fewer fsyncs and WAL frames per write for a little
+// latency. A lone writer never waits, nor does a batch that is already
+// large. Reads that arrive while a batch is open wait until it has
 // committed, so no reply ever shows an uncommitted write.
 
 #pragma once
@@ -95,11 +96,13 @@ struct job_store_state {
   /// The connection and its prepared statements; null once closed.
   std::unique_ptr<job_tables> tables;
 
-  /// See `job_store_config::max_batch`; at least 1.
-  uint32_t max_batch = 1;
+  /// A batch holding this many writes when its flush arrives commits at
+  /// once, however long `config.commit_delay`: its fsync is shared widely
+  /// enough.
+  static constexpr size_t small_batch = 8;
 
-  /// See `job_store_config::commit_delay`.
-  std::chrono::microseconds commit_delay{0};
+  /// The settings it was spawned with, `max_batch` at least 1.
+  job_store_config config;
 
   /// Writes the last committed batch held.
   size_t last_batch = 0;
@@ -125,9 +128,6 @@ struct job_store_state {
 
   /// Write requests answered after a successful commit since start.
   uint64_t writes = 0;
-
-  /// See `job_store_config::effects`.
-  std::shared_ptr<common::effects_log> effects;
 };
 
 /// The actor type behind `sqlite_job_store_actor`.
