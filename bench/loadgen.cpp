@@ -104,7 +104,8 @@ waits for the jobs in flight (60 s at most).
 --csv: one line per counted job. --server-times: how many jobs to time from
 the server's own state journal after the run (0: none). --series: one line
 per second from the start of the load (jobs ended so far, in flight, the
-node's RSS and CPU seconds), for soaks. --no-follow: a job ends when its
+node's RSS, CPU seconds, then RSS split in anonymous and file pages), for
+soaks. --no-follow: a job ends when its
 upload is acknowledged (to pile jobs up in the node, e.g. to measure its
 memory per job in flight). A job is followed with GET /jobs/{id}?wait=30,
 which the node answers when the job ends (asked again while it runs);
@@ -413,13 +414,15 @@ double process_cpu_s(int pid) {
   return (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
-/// Resident set size of process `pid` in MiB (/proc/PID/status), or -1.
-double process_rss_mib(int pid) {
+/// One of the resident set sizes of process `pid` in MiB (/proc/PID/status:
+/// `VmRSS:` all of it, `RssAnon:` heap and other anonymous pages, `RssFile:`
+/// mapped files such as the binary and its libraries), or -1.
+double process_rss_mib(int pid, const std::string& field = "VmRSS:") {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
   std::string line;
   while (std::getline(in, line))
-    if (line.rfind("VmRSS:", 0) == 0)
-      return std::stod(line.substr(6)) / 1024.0;
+    if (line.rfind(field, 0) == 0)
+      return std::stod(line.substr(field.size())) / 1024.0;
   return -1;
 }
 
@@ -528,16 +531,20 @@ private:
   void series_tick() {
     if (!series_.is_open()) {
       series_.open(opt_.series);
-      series_ << "t_s,jobs_ended,in_flight,errors,node_rss_mib,node_cpu_s\n";
+      series_ << "t_s,jobs_ended,in_flight,errors,node_rss_mib,node_cpu_s,"
+                 "node_rss_anon_mib,node_rss_file_mib\n";
     }
     size_t errors = 0;
     for (auto& [kind, n] : errors_)
       errors += n;
-    char line[160];
-    std::snprintf(line, sizeof line, "%.1f,%zu,%zu,%zu,%.1f,%.2f\n",
+    auto pid = opt_.pid;
+    char line[200];
+    std::snprintf(line, sizeof line, "%.1f,%zu,%zu,%zu,%.1f,%.2f,%.1f,%.1f\n",
                   now_s() - load_t0_, ended_all_, in_flight_, errors,
-                  opt_.pid > 0 ? process_rss_mib(opt_.pid) : -1.0,
-                  opt_.pid > 0 ? process_cpu_s(opt_.pid) : -1.0);
+                  pid > 0 ? process_rss_mib(pid) : -1.0,
+                  pid > 0 ? process_cpu_s(pid) : -1.0,
+                  pid > 0 ? process_rss_mib(pid, "RssAnon:") : -1.0,
+                  pid > 0 ? process_rss_mib(pid, "RssFile:") : -1.0);
     series_ << line << std::flush;
     if (over())
       return;

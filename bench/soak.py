@@ -11,10 +11,11 @@ temporary data folder):
 1. Soak: vf-loadgen in open loop at --rate jobs/s (use about half the peak
    rate bench/load.py finds) for --minutes, sampling every second the
    jobs ended, jobs in flight and the node's RSS and CPU (its --series CSV).
-   Writes DIR/soak.csv and DIR/soak.png (RSS and jobs/s over time, drawn by
-   this script, no plotting library needed), keeps the node's log as
-   DIR/soak-node.log and prints the RSS at the
-   start, the end and its slope over the second half (MiB per 10 minutes).
+   Writes DIR/soak.csv and DIR/soak.png (RSS, its anonymous part and jobs/s
+   over time, drawn by this script, no plotting library needed), keeps the
+   node's log as DIR/soak-node.log and prints the RSS, its anonymous and its
+   file-backed part at the start, the end and their slope over the second
+   half (MiB per 10 minutes).
 2. In flight: a node whose jobs are a 10-minute `sleep` step on one worker,
    --inflight jobs created and uploaded (vf-loadgen --no-follow): the
    node's RSS idle and with them all in flight, and the difference per
@@ -165,6 +166,17 @@ def plot(path, xs, panels):
 
 # -- the runs -----------------------------------------------------------------
 
+def second_half_slope(t, ys):
+    """Least-squares slope of ys over the second half of t, per second."""
+    half = [(x, y) for x, y in zip(t, ys) if x >= t[-1] / 2]
+    if len(half) <= 2:
+        return 0.0
+    mx = sum(x for x, _ in half) / len(half)
+    my = sum(y for _, y in half) / len(half)
+    den = sum((x - mx) ** 2 for x, _ in half)
+    return sum((x - mx) * (y - my) for x, y in half) / den if den else 0.0
+
+
 def soak(args, binary, clip):
     server = h.Server(binary, config=args.config)
     try:
@@ -186,24 +198,24 @@ def soak(args, binary, clip):
     rows = list(csv.DictReader(open(series)))
     t = [float(r["t_s"]) for r in rows]
     rss = [float(r["node_rss_mib"]) for r in rows]
+    anon = [float(r["node_rss_anon_mib"]) for r in rows]
+    mapped = [float(r["node_rss_file_mib"]) for r in rows]
     ended = [int(r["jobs_ended"]) for r in rows]
     rate = [0.0] + [max(0, ended[i] - ended[i - 1]) / max(1e-9, t[i] - t[i - 1])
                     for i in range(1, len(t))]
     png = os.path.join(args.out, "soak.png")
     plot(png, t, [("RSS MIB", rss, (200, 30, 30)),
+                  ("ANON MIB", anon, (150, 60, 150)),
                   ("JOBS/S", rate, (30, 90, 200))])
-    half = [(x, y) for x, y in zip(t, rss) if x >= t[-1] / 2]
-    slope = 0.0
-    if len(half) > 2:
-        mx = sum(x for x, _ in half) / len(half)
-        my = sum(y for _, y in half) / len(half)
-        den = sum((x - mx) ** 2 for x, _ in half)
-        slope = (sum((x - mx) * (y - my) for x, y in half) / den
-                 if den else 0.0)
     print(f"\nsoak: {len(t)} samples over {t[-1]:.0f} s at {args.rate} jobs/s")
-    print(f"  RSS MiB: start {rss[0]:.1f}, peak {max(rss):.1f}, "
-          f"end {rss[-1]:.1f}; second half slope {slope * 600:+.2f} MiB "
-          f"per 10 min")
+    # Anonymous pages are the heap (and SQLite's page cache); file pages are
+    # the binary, its libraries and mapped files: growth in the first is
+    # memory the node holds, in the second pages the kernel may drop.
+    for name, ys in (("RSS", rss), ("  anonymous", anon),
+                     ("  file-backed", mapped)):
+        print(f"  {name} MiB: start {ys[0]:.1f}, peak {max(ys):.1f}, "
+              f"end {ys[-1]:.1f}; second half slope "
+              f"{second_half_slope(t, ys) * 600:+.2f} MiB per 10 min")
     print(f"  jobs ended {ended[-1]}, mean {ended[-1] / max(1, t[-1]):.1f}/s")
     print(f"  wrote {series} and {png}")
     return 0
