@@ -10,12 +10,15 @@
 #include "caf/typed_event_based_actor.hpp"
 
 #include <chrono>
+#include <csignal>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <unistd.h>
 
 using namespace caf;
 using namespace vf;
@@ -141,6 +144,21 @@ CAF_TEST(an actor that dies unexpectedly stops the node with exit 1) {
   CAF_REQUIRE(eventually([&] { return n.failed(); }));
   CAF_CHECK_EQUAL(n.wait(), 0); // returns at once: a failure, not a signal
   CAF_CHECK_EQUAL(n.exit_code(), 1);
+  n.stop();
+}
+
+CAF_TEST(wait trims the heap while it blocks and still ends on a signal) {
+  runtime::node n{cfg, log, "test"};
+  n.trim_memory_every(std::chrono::seconds{1});
+  // The signal comes after at least two intervals; SIGTERM is blocked in
+  // every thread (the node's constructor), so only its sigwait takes it.
+  std::thread later{[] {
+    std::this_thread::sleep_for(std::chrono::milliseconds{2500});
+    kill(getpid(), SIGTERM);
+  }};
+  CAF_CHECK_EQUAL(n.wait(), SIGTERM);
+  later.join();
+  CAF_CHECK_GREATER_OR_EQUAL(n.memory_trims(), 2u);
   n.stop();
 }
 

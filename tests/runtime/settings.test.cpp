@@ -98,15 +98,18 @@ CAF_TEST(derived defaults) {
   CAF_CHECK_EQUAL(cfg->upload_grace.count(), 60);
   CAF_CHECK_EQUAL(cfg->expire_sweep.count(), 60);
   CAF_CHECK_EQUAL(cfg->commit_delay.count(), 1000);
+  CAF_CHECK_EQUAL(cfg->memory_trim_interval.count(), 60);
   CAF_CHECK(cfg->scheduler == runtime::scheduler_policy::sharing);
   cfg = parse({"--config", f.path, "--scheduler", "stealing"});
   CAF_REQUIRE(cfg);
   CAF_CHECK(cfg->scheduler == runtime::scheduler_policy::stealing);
   // The edges of their ranges are taken.
   cfg = parse({"--config", f.path, "--upload-grace-s", "0",
-               "--expire-sweep-s", "1", "--commit-delay-us", "0"});
+               "--expire-sweep-s", "1", "--commit-delay-us", "0",
+               "--memory-trim-interval-s", "0"});
   CAF_REQUIRE(cfg);
   CAF_CHECK_EQUAL(cfg->commit_delay.count(), 0);
+  CAF_CHECK_EQUAL(cfg->memory_trim_interval.count(), 0);
   CAF_CHECK_EQUAL(cfg->upload_grace.count(), 0);
   CAF_CHECK_EQUAL(cfg->expire_sweep.count(), 1);
 }
@@ -155,6 +158,8 @@ CAF_TEST(bad settings are named) {
   // A commit held for more than 0.1 s is a typo (seconds for microseconds).
   CAF_CHECK(contains(with({"--commit-delay-us", "100001"}),
                      "data.commit_delay_us"));
+  CAF_CHECK(contains(with({"--memory-trim-interval-s", "86401"}),
+                     "memory.trim_interval_s"));
   CAF_CHECK(contains(error_of({}), "store.access_key"));
   temp_file bad_key{valid + "http.prot = 1\n"};
   CAF_CHECK(contains(error_of({"--config", bad_key.path}), ":5: unknown "

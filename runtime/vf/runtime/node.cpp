@@ -12,6 +12,7 @@
 #include <prometheus/registry.h>
 
 #include <algorithm>
+#include <malloc.h>
 #include <pthread.h>
 
 namespace vf::runtime {
@@ -197,8 +198,33 @@ void node::start_signal_thread() {
 int node::wait() {
   start_signal_thread();
   std::unique_lock<std::mutex> guard{mtx_};
-  cv_.wait(guard, [this] { return signal_ != 0 || failed_; });
+  auto done = [this] { return signal_ != 0 || failed_; };
+  while (!done()) {
+    if (trim_every_.count() == 0) {
+      cv_.wait(guard, done);
+      break;
+    }
+    if (cv_.wait_for(guard, trim_every_, done))
+      break;
+    // This thread has nothing else to do, so the trim (a walk over the
+    // heaps' free chunks, milliseconds) delays no request; threads that
+    // allocate meanwhile wait for one arena at a time.
+    guard.unlock();
+    malloc_trim(0);
+    guard.lock();
+    ++trims_;
+  }
   return failed_ ? 0 : signal_;
+}
+
+void node::trim_memory_every(std::chrono::seconds interval) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  trim_every_ = interval;
+}
+
+uint64_t node::memory_trims() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return trims_;
 }
 
 void node::forward_signals(std::function<void(int)> fn) {

@@ -96,8 +96,17 @@ public:
   }
 
   /// Blocks until SIGINT or SIGTERM arrives (returns it) or a kept actor
-  /// failed (returns 0).
+  /// failed (returns 0). Meanwhile gives freed heap back to the OS every
+  /// `trim_memory_every` interval.
   int wait();
+
+  /// While `wait` blocks, calls `malloc_trim(0)` every `interval` (0: never):
+  /// glibc keeps memory freed inside its heaps, so the RSS of a busy node
+  /// only ever rises with its peaks of work in flight.
+  void trim_memory_every(std::chrono::seconds interval);
+
+  /// How many times `wait` trimmed the heap so far.
+  uint64_t memory_trims() const;
 
   /// Hands every later SIGINT/SIGTERM to `fn` (on the signal thread)
   /// instead of `wait`: for roles whose main loop is an actor's receive.
@@ -159,6 +168,8 @@ private:
   bool stopped_ = false;
   bool failed_ = false;
   int signal_ = 0;
+  std::chrono::seconds trim_every_{0};
+  uint64_t trims_ = 0;
   std::function<void(int)> forward_;
   std::thread signal_thread_;
   bool signal_thread_done_ = false;

@@ -154,6 +154,10 @@ const std::vector<setting_spec>& serve_specs() {
        "database waits for more writes while several requests write at "
        "once (fewer, larger commits under load; a lone writer never "
        "waits; 0: never)"},
+      {"memory.trim_interval_s", "--memory-trim-interval-s", "60",
+       "seconds between hand-backs of freed heap memory to the OS "
+       "(malloc_trim), so the node's RSS follows what it holds now rather "
+       "than its busiest moment (0: never)"},
       {"workers.count", "--workers", "2", "worker slots on this node"},
       {"workers.task_timeout_ms", "--task-timeout-ms", "60000",
        "deadline of one task attempt, in milliseconds"},
@@ -768,6 +772,8 @@ caf::expected<node_config> make_node_config(const settings& xs) {
   cfg.waiting_requests = *waiting;
   VF_TRY(commit_delay, xs.uint("data.commit_delay_us", 0, 100000));
   cfg.commit_delay = std::chrono::microseconds{*commit_delay};
+  VF_TRY(trim, xs.uint("memory.trim_interval_s", 0, 86400));
+  cfg.memory_trim_interval = std::chrono::seconds{*trim};
   VF_TRY(user_bytes, xs.bytes("limits.bytes_per_user"));
   cfg.bytes_per_user = *user_bytes;
   VF_TRY(retention, xs.uint("retention.failed_s", 0, 86400ull * 3650));

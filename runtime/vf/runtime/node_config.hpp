@@ -199,6 +199,9 @@ struct node_config {
   /// How long a commit of the SQLite job database waits for more writes
   /// under load (`data.commit_delay_us`).
   std::chrono::microseconds commit_delay{1000};
+  /// How often the idle main thread hands freed heap back to the OS
+  /// (`memory.trim_interval_s`; 0: never).
+  std::chrono::seconds memory_trim_interval{60};
   /// Time after a job FAILED, was CANCELLED or EXPIRED until its upload is
   /// deleted (0: never).
   std::chrono::seconds retention_failed{604800};

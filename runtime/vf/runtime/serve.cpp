@@ -247,6 +247,7 @@ int serve(const std::vector<std::string>& raw_args) {
                       + std::to_string(api.port()) + ", uploads "
                       + describe_uploads(*cfg, object_server.get())
                       + cluster_note + ", data in " + cfg->data_dir);
+  n.trim_memory_every(cfg->memory_trim_interval);
   if (auto sig = n.wait())
     log.info("serve", std::string{"received "}
                         + (sig == SIGINT ? "SIGINT" : "SIGTERM")
