@@ -166,6 +166,16 @@ def plot(path, xs, panels):
 
 # -- the runs -----------------------------------------------------------------
 
+def minute_minima(t, ys):
+    """(end of each whole minute, lowest y in it)."""
+    lows = {}
+    for x, y in zip(t, ys):
+        m = int(x // 60)
+        lows[m] = min(y, lows.get(m, y))
+    whole = [m for m in sorted(lows) if (m + 1) * 60 <= t[-1] + 1]
+    return [(m + 1) * 60.0 for m in whole], [lows[m] for m in whole]
+
+
 def second_half_slope(t, ys):
     """Least-squares slope of ys over the second half of t, per second."""
     half = [(x, y) for x, y in zip(t, ys) if x >= t[-1] / 2]
@@ -216,6 +226,14 @@ def soak(args, binary, clip):
         print(f"  {name} MiB: start {ys[0]:.1f}, peak {max(ys):.1f}, "
               f"end {ys[-1]:.1f}; second half slope "
               f"{second_half_slope(t, ys) * 600:+.2f} MiB per 10 min")
+    # The node hands freed heap back once a minute (memory.trim_interval_s),
+    # so RSS is a saw-tooth whose teeth are the work of the last minute; the
+    # lowest value of each minute is what it keeps.
+    mt, floor = minute_minima(t, rss)
+    if len(mt) > 2:
+        print(f"  RSS floor (lowest each minute) MiB: minute 1 "
+              f"{floor[0]:.1f}, last {floor[-1]:.1f}; second half slope "
+              f"{second_half_slope(mt, floor) * 600:+.2f} MiB per 10 min")
     print(f"  jobs ended {ended[-1]}, mean {ended[-1] / max(1, t[-1]):.1f}/s")
     print(f"  wrote {series} and {png}")
     return 0
