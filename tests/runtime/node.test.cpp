@@ -150,10 +150,12 @@ CAF_TEST(an actor that dies unexpectedly stops the node with exit 1) {
 CAF_TEST(wait trims the heap while it blocks and still ends on a signal) {
   runtime::node n{cfg, log, "test"};
   n.trim_memory_every(std::chrono::seconds{1});
-  // The signal comes after at least two intervals; SIGTERM is blocked in
-  // every thread (the node's constructor), so only its sigwait takes it.
-  std::thread later{[] {
-    std::this_thread::sleep_for(std::chrono::milliseconds{2500});
+  // The signal comes once wait() has trimmed twice (or after 30 s, then
+  // the check below fails); SIGTERM is blocked in every thread (the node's
+  // constructor), so only its sigwait takes it.
+  std::thread later{[&n] {
+    for (int i = 0; i < 600 && n.memory_trims() < 2; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds{50});
     kill(getpid(), SIGTERM);
   }};
   CAF_CHECK_EQUAL(n.wait(), SIGTERM);

@@ -207,8 +207,8 @@ int node::wait() {
     if (cv_.wait_for(guard, trim_every_, done))
       break;
     // This thread has nothing else to do, so the trim (a walk over the
-    // heaps' free chunks, milliseconds) delays no request; threads that
-    // allocate meanwhile wait for one arena at a time.
+    // heaps' free chunks) delays no request; threads that allocate
+    // meanwhile wait for one arena at a time.
     guard.unlock();
     malloc_trim(0);
     guard.lock();
