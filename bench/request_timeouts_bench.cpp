@@ -1,22 +1,29 @@
-// bench/request_timeouts_bench.cpp — what an answered `request(...)` still
-// holds in CAF 0.17.6, by the timeout it was made with. One long-lived
-// actor (like the orchestrator) sends rounds of requests to an echo actor
-// and waits for every answer; after each round the bench prints the heap in
-// use beyond the start, per request sent so far.
+// bench/request_timeouts_bench.cpp — what an answered `request(...)` holds
+// in CAF 0.17.6, by the timeout it was made with, next to the same requests
+// timed by the actor itself (`vf::actors::ask`, request_timeouts.hpp). One
+// long-lived actor (like the orchestrator) sends rounds of requests to an
+// echo actor and waits for every answer; after each round the bench prints
+// the heap in use beyond the start, per request sent so far. (No times:
+// with one malloc arena, which the count needs, every thread contends for
+// its lock; bench/cpu_budget.py measures the CPU.)
 //
 //   vf-bench-request-timeouts [--requests N] [--rounds R]
 //
 // Measured here (2026-12-07): ~190 bytes per answered request stay in the
 // actor clock until the request's timeout elapses (a multimap entry with
 // the actor's strong reference); none with `caf::infinite`, none after a
-// 1 s timeout has elapsed. Why the orchestrator's dispatch has no timeout
-// (actors/vf/actors/orchestrator.cpp). Numbers only, no verdicts.
+// 1 s timeout has elapsed. Numbers only, no verdicts.
+
+#include <malloc.h>
 
 #include "caf/actor_system.hpp"
 #include "caf/actor_system_config.hpp"
 #include "caf/event_based_actor.hpp"
 #include "caf/exec_main.hpp"
 #include "caf/send.hpp"
+#include "caf/stateful_actor.hpp"
+
+#include "vf/actors/request_timeouts.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -25,8 +32,6 @@
 #include <cstring>
 #include <string>
 #include <thread>
-
-#include <malloc.h>
 
 namespace {
 
@@ -42,17 +47,35 @@ caf::behavior echo(caf::event_based_actor*) {
   return {[](int x) { return x; }};
 }
 
+/// A requester that times its requests itself.
+struct asker_state {
+  vf::actors::request_timeouts timeouts;
+};
+
 /// Rounds of `n` requests from one long-lived actor with timeout `timeout`
-/// (`infinite` when not valid); prints the retained bytes per request.
+/// (`infinite` when not valid), by CAF's clock or, with `own`, by the
+/// actor's `request_timeouts`; prints the retained bytes per request after
+/// each round.
 void measure(caf::actor_system& sys, const char* label, caf::duration timeout,
-             std::chrono::milliseconds settle, int n, int rounds) {
+             bool own, std::chrono::milliseconds settle, int n, int rounds) {
   auto target = sys.spawn(echo);
-  auto requester = sys.spawn([=](caf::event_based_actor* self) -> caf::behavior {
-    return {[=](int) {
-      for (int i = 0; i < n; ++i)
-        self->request(target, timeout, i).then([](int) { ++answered; });
-    }};
-  });
+  caf::actor requester;
+  if (own)
+    requester
+      = sys.spawn([=](caf::stateful_actor<asker_state>* self) -> caf::behavior {
+          return {[=](int) {
+            for (int i = 0; i < n; ++i)
+              vf::actors::ask(self, self->state.timeouts, target, timeout, i)
+                .then([](int) { ++answered; }, [](caf::error&) {});
+          }};
+        });
+  else
+    requester = sys.spawn([=](caf::event_based_actor* self) -> caf::behavior {
+      return {[=](int) {
+        for (int i = 0; i < n; ++i)
+          self->request(target, timeout, i).then([](int) { ++answered; });
+      }};
+    });
   // A first round warms CAF's caches and the allocator; measured from its
   // end.
   auto run_round = [&] {
@@ -79,17 +102,24 @@ int requests = 50000;
 int rounds = 4;
 
 void caf_main(caf::actor_system& sys) {
-  std::printf("CAF request timeouts: %d answered requests per round, one "
+  std::printf("Request timeouts: %d answered requests per round, one "
               "long-lived requester\n",
               requests);
-  measure(sys, "timeout 1 h",
-          caf::duration{std::chrono::seconds{3600}}, 100ms, requests, rounds);
-  measure(sys, "timeout 30 s (store asks)",
-          caf::duration{std::chrono::seconds{30}}, 100ms, requests, rounds);
-  measure(sys, "timeout 1 s, read after 1.5 s",
-          caf::duration{std::chrono::seconds{1}}, 1500ms, requests, rounds);
-  measure(sys, "caf::infinite", caf::duration{caf::infinite}, 100ms, requests,
+  auto secs = [](int n) {
+    return caf::duration{std::chrono::seconds{n}};
+  };
+  measure(sys, "CAF clock, timeout 1 h", secs(3600), false, 100ms, requests,
           rounds);
+  measure(sys, "CAF clock, timeout 30 s", secs(30), false, 100ms, requests,
+          rounds);
+  measure(sys, "CAF clock, 1 s, read after 1.5 s", secs(1), false, 1500ms,
+          requests, rounds);
+  measure(sys, "own (ask), timeout 1 h", secs(3600), true, 100ms, requests,
+          rounds);
+  measure(sys, "own (ask), timeout 30 s", secs(30), true, 100ms, requests,
+          rounds);
+  measure(sys, "caf::infinite", caf::duration{caf::infinite}, false, 100ms,
+          requests, rounds);
 }
 
 } // namespace
@@ -109,8 +139,9 @@ int main(int argc, char** argv) {
       next(rounds);
     else {
       std::printf("usage: vf-bench-request-timeouts [--requests N] "
-                  "[--rounds R]\n\nWhat an answered CAF request still holds, "
-                  "by its timeout (heap bytes per request).\n");
+                  "[--rounds R]\n\nWhat an answered request still holds (heap "
+                  "bytes per request), by its timeout, on CAF's clock and "
+                  "timed by the actor itself.\n");
       return a == "--help" || a == "-h" ? 0 : 2;
     }
   }

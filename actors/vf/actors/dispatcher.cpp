@@ -684,7 +684,7 @@ void try_dispatch(dispatcher_impl* self) {
     } else {
       runner = caf::actor_cast<messages::lease_relay_actor>(best->handle);
     }
-    self->request(runner, deadline, atoms::run_v, std::move(t))
+    ask(self, st.timeouts, runner, deadline, atoms::run_v, std::move(t))
       .then(
         [=](messages::task_outcome& out) {
           auto i = self->state.leases.find(lease_id);

@@ -7,6 +7,7 @@
 #include "caf/typed_event_based_actor.hpp"
 #include "caf/typed_response_promise.hpp"
 
+#include "vf/actors/request_timeouts.hpp"
 #include "vf/actors/wall_clock.hpp"
 #include "vf/messages/dispatcher_actor.hpp"
 #include "vf/messages/metrics_actor.hpp"
@@ -205,6 +206,8 @@ struct dispatcher_state {
   std::unordered_map<uint64_t, uint64_t> part_of;
   /// Leases held by the workers of `node`.
   uint64_t held_by(const std::string& node) const;
+  /// Deadlines of the requests it sent (`ask`).
+  request_timeouts timeouts;
 };
 
 using dispatcher_impl

@@ -45,7 +45,7 @@ idempotency_guard(idempotency_guard_impl* self,
         return rp;
       }
       st.pending[key].push_back(rp);
-      self->request(store, 30s, atoms::claim_v, key, job_id)
+      ask(self, self->state.timeouts, store, 30s, atoms::claim_v, key, job_id)
         .then(
           [=](bool first) {
             auto& st = self->state;

@@ -6,6 +6,7 @@
 #include "caf/typed_event_based_actor.hpp"
 #include "caf/typed_response_promise.hpp"
 
+#include "vf/actors/request_timeouts.hpp"
 #include "vf/messages/claim_store_actor.hpp"
 #include "vf/messages/idempotency_guard_actor.hpp"
 
@@ -37,6 +38,8 @@ struct idempotency_guard_state {
 
   /// Remembers `key` as claimed.
   void remember(const std::string& key);
+  /// Deadlines of the requests it sent (`ask`).
+  request_timeouts timeouts;
 };
 
 using idempotency_guard_impl

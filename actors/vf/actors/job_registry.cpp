@@ -102,7 +102,7 @@ void within_limits(job_registry_impl* self, messages::job_store_actor store,
     if (i != self->state.creating.end() && --i->second == 0)
       self->state.creating.erase(i);
   };
-  self->request(store, store_timeout, atoms::usage_v, owner)
+  ask(self, self->state.timeouts, store, store_timeout, atoms::usage_v, owner)
     .then(
       [=](const messages::user_usage& u) mutable {
         auto& cfg = self->state.cfg;
@@ -169,7 +169,8 @@ job_registry(job_registry_impl* self, messages::stores stores,
       within_limits(
         self, store, owner,
         [=, j{std::move(*j)}](std::function<void()> done) mutable {
-          self->request(store, store_timeout, atoms::create_v, j)
+          ask(self, self->state.timeouts, store, store_timeout, atoms::create_v,
+              j)
             .then(
               [rp, j, done](bool) mutable {
                 done();
@@ -220,7 +221,8 @@ job_registry(job_registry_impl* self, messages::stores stores,
               + " h; send a new key for a new job"));
           return;
         }
-        self->request(store, store_timeout, atoms::get_v, hit[0])
+        ask(self, self->state.timeouts, store, store_timeout, atoms::get_v,
+            hit[0])
           .then(
             [rp](messages::job& earlier) mutable {
               rp.deliver(std::move(earlier), false);
@@ -228,7 +230,8 @@ job_registry(job_registry_impl* self, messages::stores stores,
             [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
       };
       auto owner = j->owner;
-      self->request(store, store_timeout, atoms::find_key_v, owner, key, since)
+      ask(self, self->state.timeouts, store, store_timeout, atoms::find_key_v,
+          owner, key, since)
         .then(
           [=, j{std::move(*j)}](std::vector<std::string>& hit) mutable {
             if (!hit.empty()) {
@@ -238,9 +241,8 @@ job_registry(job_registry_impl* self, messages::stores stores,
             within_limits(
               self, store, j.owner,
               [=](std::function<void()> done) mutable {
-                self
-                  ->request(store, store_timeout, atoms::create_keyed_v, j,
-                            key, hash, since)
+                ask(self, self->state.timeouts, store, store_timeout,
+                    atoms::create_keyed_v, j, key, hash, since)
                   .then(
                     [=](std::vector<std::string>& named) mutable {
                       done();
@@ -285,7 +287,7 @@ job_registry(job_registry_impl* self, messages::stores stores,
     [=](atoms::get_result,
         const std::string& id) -> caf::result<messages::job_result> {
       auto rp = self->make_response_promise<messages::job_result>();
-      self->request(store, store_timeout, atoms::get_v, id)
+      ask(self, self->state.timeouts, store, store_timeout, atoms::get_v, id)
         .then(
           [=](const messages::job& j) mutable {
             if (j.status != messages::job_status::succeeded) {
@@ -294,7 +296,8 @@ job_registry(job_registry_impl* self, messages::stores stores,
                                       + to_string(j.status) + ")"));
               return;
             }
-            self->request(store, store_timeout, atoms::get_result_v, j.id)
+            ask(self, self->state.timeouts, store, store_timeout,
+                atoms::get_result_v, j.id)
               .then([rp](messages::job_result& r) mutable { rp.deliver(r); },
                     [rp](caf::error& err) mutable { rp.deliver(err); });
           },
@@ -336,7 +339,7 @@ job_registry(job_registry_impl* self, messages::stores stores,
                          atoms::wait_over_v, id, token);
       // Waiting before reading: an end after this read wakes the waiter,
       // an end before it is what the read finds.
-      self->request(store, store_timeout, atoms::get_v, id)
+      ask(self, self->state.timeouts, store, store_timeout, atoms::get_v, id)
         .then(
           [=](const messages::job& j) {
             if (messages::is_terminal(j.status))
@@ -372,7 +375,8 @@ job_registry(job_registry_impl* self, messages::stores stores,
       // The records go last: a failure before leaves the job in place, so
       // the client's retry finds it and deletes what is left.
       auto drop_records = [=](uint64_t objects) mutable {
-        self->request(store, store_timeout, atoms::erase_v, id)
+        ask(self, self->state.timeouts, store, store_timeout, atoms::erase_v,
+            id)
           .then(
             [rp, objects, id](bool existed) mutable {
               if (existed)
@@ -382,7 +386,7 @@ job_registry(job_registry_impl* self, messages::stores stores,
             },
             fail);
       };
-      self->request(store, store_timeout, atoms::get_v, id)
+      ask(self, self->state.timeouts, store, store_timeout, atoms::get_v, id)
         .then(
           [=](const messages::job& j) mutable {
             auto deleter = self->state.cfg.deleter;
@@ -390,13 +394,13 @@ job_registry(job_registry_impl* self, messages::stores stores,
               drop_records(0);
               return;
             }
-            self->request(deleter, store_timeout, atoms::erase_v, j.bucket,
-                          j.key)
+            ask(self, self->state.timeouts, deleter, store_timeout,
+                atoms::erase_v, j.bucket, j.key)
               .then(
                 [=](bool) mutable {
-                  self
-                    ->request(deleter, store_timeout, atoms::erase_prefix_v,
-                              j.bucket, messages::outputs_prefix(id))
+                  ask(self, self->state.timeouts, deleter, store_timeout,
+                      atoms::erase_prefix_v, j.bucket,
+                      messages::outputs_prefix(id))
                     .then(
                       [=](uint64_t outputs) mutable {
                         drop_records(outputs + 1);

@@ -3,9 +3,10 @@
 #pragma once
 
 #include "caf/stateful_actor.hpp"
-#include "caf/typed_response_promise.hpp"
 #include "caf/typed_event_based_actor.hpp"
+#include "caf/typed_response_promise.hpp"
 
+#include "vf/actors/request_timeouts.hpp"
 #include "vf/actors/wall_clock.hpp"
 #include "vf/messages/job_registry_actor.hpp"
 #include "vf/messages/retention_actor.hpp"
@@ -73,6 +74,8 @@ struct job_registry_state {
   std::unordered_map<std::string, std::vector<end_waiter>> waiters;
   size_t waiting = 0;
   uint64_t next_waiter = 0;
+  /// Deadlines of the requests it sent (`ask`).
+  request_timeouts timeouts;
 };
 
 using job_registry_impl

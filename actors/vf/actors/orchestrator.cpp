@@ -29,11 +29,10 @@ constexpr auto store_timeout = 30s;
 /// The dispatcher answers every lease itself (deadline + grace), however
 /// long the task waits in its queue first, so a dispatch has no timeout of
 /// its own. A dispatcher that is gone stops the node (`runtime::node::keep`)
-/// and the next start recovers the runs. A bound would cost memory: CAF
-/// 0.17.6 keeps each request's timeout in its clock until it elapses, even
-/// after the answer came (~190 bytes each, measured; see
-/// docs/performance.md), and the day-long bound this was kept two entries
-/// per job for a day: at 100 jobs/s, +2.2 MiB a minute.
+/// and the next start recovers the runs. (A day-long bound on CAF's clock,
+/// which keeps each timeout until it elapses, once held two entries per job
+/// for a day: at 100 jobs/s, +2.2 MiB a minute. `ask` keeps none once
+/// answered, but a bound would still only duplicate the dispatcher's.)
 constexpr auto dispatch_timeout = caf::infinite;
 
 /// A dead letter the store refused is written again this much later.
@@ -88,6 +87,13 @@ struct machine {
     return st().clock.at(self->clock().now());
   }
 
+  /// Sends a request whose deadline the orchestrator keeps itself.
+  template <class Dest, class Duration, class... Ts>
+  auto ask(const Dest& dest, const Duration& timeout, Ts&&... xs) const {
+    return actors::ask(self, st().timeouts, dest, timeout,
+                       std::forward<Ts>(xs)...);
+  }
+
   /// Returns the run of `id` if `lease` is still its current lease.
   job_run* current(const std::string& id, uint64_t lease) const {
     auto i = st().runs.find(id);
@@ -135,7 +141,7 @@ struct machine {
     messages::job brief;
     if (ended)
       brief = j;
-    self->request(store, store_timeout, atoms::put_v, j)
+    ask(store, store_timeout, atoms::put_v, j)
       .then(
         [m, then, ended, brief, since](bool) mutable {
           if (ended)
@@ -277,9 +283,8 @@ struct machine {
     auto m = *this;
     auto sha = t.object.sha256;
     auto id = t.job_id;
-    self
-      ->request(store, store_timeout, atoms::find_reuse_v, owner,
-                std::move(sha), recipe, std::move(id))
+    ask(store, store_timeout, atoms::find_reuse_v, owner, std::move(sha),
+        recipe, std::move(id))
       .then(
         [m, t, recipe](std::vector<std::string>& found) mutable {
           if (!m.current(t.job_id, t.lease_id))
@@ -311,7 +316,7 @@ struct machine {
   /// Leases `t` to the dispatcher; its answer is the lease's outcome.
   void dispatch(messages::task t) const {
     auto m = *this;
-    self->request(dispatcher, dispatch_timeout, atoms::submit_v, t)
+    ask(dispatcher, dispatch_timeout, atoms::submit_v, t)
       .then(
         [m, t](messages::task_outcome& out) {
           // The answer to lease t is about lease t, whatever it says:
@@ -387,7 +392,7 @@ struct machine {
       return;
     }
     auto m = *this;
-    self->request(ledger, store_timeout, atoms::record_v, std::move(rec))
+    ask(ledger, store_timeout, atoms::record_v, std::move(rec))
       .then([m, out](bool) mutable { m.after_record(std::move(out)); },
             [m, out](caf::error& err) {
               if (!out.ok) {
@@ -522,12 +527,11 @@ struct machine {
         m.arm(id, *run, job_event::result_due, delay);
     };
     if (run.last_record)
-      self
-        ->request(store, store_timeout, atoms::put_result_v, res, done,
-                  *run.last_record)
+      ask(store, store_timeout, atoms::put_result_v, res, done,
+          *run.last_record)
         .then(std::move(stored), std::move(failed));
     else
-      self->request(store, store_timeout, atoms::put_result_v, res, done)
+      ask(store, store_timeout, atoms::put_result_v, res, done)
         .then(std::move(stored), std::move(failed));
   }
 
@@ -569,7 +573,7 @@ struct machine {
       run->burial = std::move(dl);
       m.bury(id, lease);
     };
-    self->request(ledger, store_timeout, atoms::attempts_v, id)
+    ask(ledger, store_timeout, atoms::attempts_v, id)
       .then(
         [keep, dl, series,
          version](std::vector<messages::attempt_record>& ledger) mutable {
@@ -593,9 +597,7 @@ struct machine {
       return;
     auto m = *this;
     auto since = run->submitted_at;
-    self
-      ->request(dead_letters, store_timeout, atoms::bury_v, *run->burial,
-                run->snapshot)
+    ask(dead_letters, store_timeout, atoms::bury_v, *run->burial, run->snapshot)
       .then(
         [m, id, lease, since](bool) {
           if (auto run = m.current(id, lease)) {
@@ -766,7 +768,7 @@ struct machine {
     auto fail = [=](caf::error& err) mutable { done(err); };
     // Claims and starts work; `j` is a job waiting for this upload.
     auto start = [=](messages::job j) mutable {
-      self->request(guard, store_timeout, atoms::claim_v, obj, j.id)
+      ask(guard, store_timeout, atoms::claim_v, obj, j.id)
         .then(
           [=](bool first) mutable {
             // A claim without the transition means we crashed in
@@ -786,7 +788,7 @@ struct machine {
           },
           fail);
     };
-    self->request(store, store_timeout, atoms::get_v, *id)
+    ask(store, store_timeout, atoms::get_v, *id)
       .then(
         [=](messages::job& j) mutable {
           if (!obj.version.empty() && j.object.version == obj.version) {
@@ -818,7 +820,7 @@ struct machine {
           }
           // Outside sources are believed only when the store holds the
           // object they name, with the size and ETag they say.
-          self->request(checker, store_timeout, atoms::head_v, obj)
+          ask(checker, store_timeout, atoms::head_v, obj)
             .then(
               [=](const messages::object_ref& now) mutable {
                 if (obj.etag.empty() || now.size != obj.size
@@ -872,7 +874,7 @@ struct machine {
     }
     // Not running, or its end is being written: the store's answer comes
     // after that write (SUCCEEDED: too late to cancel).
-    self->request(store, store_timeout, atoms::get_v, id)
+    ask(store, store_timeout, atoms::get_v, id)
       .then([apply_cancel](messages::job& j) mutable { apply_cancel(j); },
             [rp](caf::error& err) mutable { rp.deliver(err); });
     return rp;
@@ -900,7 +902,7 @@ struct machine {
       else
         rp.deliver(j);
     };
-    self->request(store, store_timeout, atoms::get_v, id)
+    ask(store, store_timeout, atoms::get_v, id)
       .then(
         [m, finish](messages::job& j) mutable {
           if (!messages::is_composition_recipe(j.outputs)) {
@@ -937,7 +939,7 @@ struct machine {
                   rp.deliver(j);
               });
     };
-    self->request(store, store_timeout, atoms::get_v, id)
+    ask(store, store_timeout, atoms::get_v, id)
       .then(
         [m, rp, redrive](messages::job& j) mutable {
           auto t = next(j.status, job_event::redrive);
@@ -948,9 +950,8 @@ struct machine {
             return;
           }
           // Mark the record first: of two redrives, one wins.
-          m.self
-            ->request(m.dead_letters, store_timeout, atoms::redriven_v, j.id,
-                      j.series, m.now())
+          m.ask(m.dead_letters, store_timeout, atoms::redriven_v, j.id,
+                j.series, m.now())
             .then(
               [m, rp, redrive, j](bool first) mutable {
                 if (!first || m.st().runs.count(j.id) > 0) {
@@ -971,7 +972,7 @@ struct machine {
   caf::result<uint64_t> on_recover() const {
     auto m = *this;
     auto rp = self->make_response_promise<uint64_t>();
-    self->request(store, store_timeout, atoms::active_v)
+    ask(store, store_timeout, atoms::active_v)
       .then(
         [m, rp](std::vector<messages::job>& jobs) mutable {
           uint64_t resumed = 0;
@@ -987,7 +988,7 @@ struct machine {
             run.lease = lease;
             if (!has(t->effects, job_effect::read_ledger))
               continue;
-            m.self->request(m.ledger, store_timeout, atoms::attempts_v, j.id)
+            m.ask(m.ledger, store_timeout, atoms::attempts_v, j.id)
               .then(
                 [m, j, lease](std::vector<messages::attempt_record>& ledger) {
                   if (m.current(j.id, lease))
@@ -1050,8 +1051,7 @@ struct machine {
   void sweep() const {
     auto m = *this;
     auto before = now() - static_cast<int64_t>(st().cfg.upload_ttl.count());
-    self->request(store, store_timeout, atoms::expire_old_v, before,
-                  expiry_batch)
+    ask(store, store_timeout, atoms::expire_old_v, before, expiry_batch)
       .then(
         [m](std::vector<messages::job>& xs) {
           auto full = xs.size() >= expiry_batch;
@@ -1065,9 +1065,7 @@ struct machine {
           }
           if (expired.empty())
             return;
-          m.self
-            ->request(m.store, store_timeout, atoms::expire_v,
-                      std::move(expired))
+          m.ask(m.store, store_timeout, atoms::expire_v, std::move(expired))
             .then(
               [m, full](uint64_t n) {
                 if (full && n > 0)

@@ -7,12 +7,13 @@
 
 #include "vf/actors/idempotency_guard.hpp"
 #include "vf/actors/job_lifecycle.hpp"
+#include "vf/actors/request_timeouts.hpp"
 #include "vf/actors/wall_clock.hpp"
 #include "vf/messages/dispatcher_actor.hpp"
 #include "vf/messages/idempotency_guard_actor.hpp"
-#include "vf/messages/stores.hpp"
 #include "vf/messages/object_checker_actor.hpp"
 #include "vf/messages/orchestrator_actor.hpp"
+#include "vf/messages/stores.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -221,6 +222,8 @@ struct orchestrator_state {
   std::unordered_map<std::string,
                      std::vector<caf::typed_response_promise<bool>>>
     claiming;
+  /// Deadlines of the requests it sent (`ask`).
+  request_timeouts timeouts;
 };
 
 /// The orchestrator's own interface: the public one plus the timers it

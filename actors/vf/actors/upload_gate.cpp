@@ -2,10 +2,12 @@
 
 #include "vf/actors/upload_gate.hpp"
 
+#include "vf/actors/request_timeouts.hpp"
 #include "vf/messages/errc.hpp"
 #include "vf/messages/upload_key.hpp"
 
 #include <chrono>
+#include <memory>
 
 namespace vf::actors {
 
@@ -15,6 +17,8 @@ using messages::make_error;
 messages::upload_gate_actor::behavior_type
 upload_gate(messages::upload_gate_actor::pointer self,
             messages::job_store_actor store, upload_gate_config cfg) {
+  // Shared by the handlers; lives as long as the behavior.
+  auto timeouts = std::make_shared<request_timeouts>();
   return {
     [=](atoms::admit, const std::string& bucket, const std::string& key,
         uint64_t lease) -> caf::result<messages::object_ref> {
@@ -30,7 +34,7 @@ upload_gate(messages::upload_gate_actor::pointer self,
                             "own URL");
         auto rp = self->make_response_promise<messages::object_ref>();
         auto id = *out;
-        self->request(store, std::chrono::seconds{30}, atoms::get_v, id)
+        ask(self, *timeouts, store, std::chrono::seconds{30}, atoms::get_v, id)
           .then(
             [=](const messages::job& j) mutable {
               if (j.status != messages::job_status::processing
@@ -47,9 +51,8 @@ upload_gate(messages::upload_gate_actor::pointer self,
                 rp.deliver(messages::object_ref{});
                 return;
               }
-              self
-                ->request(cfg.dispatcher, std::chrono::seconds{30},
-                          atoms::lease_of_v, id)
+              ask(self, *timeouts, cfg.dispatcher, std::chrono::seconds{30},
+                  atoms::lease_of_v, id)
                 .then(
                   [=](const std::vector<messages::task_progress>& xs) mutable {
                     for (auto& x : xs)
@@ -64,9 +67,7 @@ upload_gate(messages::upload_gate_actor::pointer self,
                                           "over (job "
                                             + id + ")"));
                   },
-                  [=](caf::error& err) mutable {
-                    rp.deliver(std::move(err));
-                  });
+                  [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
             },
             [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
         return rp;
@@ -76,7 +77,7 @@ upload_gate(messages::upload_gate_actor::pointer self,
         return make_error(errc::not_found, "no job expects an upload to "
                                              + bucket + "/" + key);
       auto rp = self->make_response_promise<messages::object_ref>();
-      self->request(store, std::chrono::seconds{30}, atoms::get_v, *id)
+      ask(self, *timeouts, store, std::chrono::seconds{30}, atoms::get_v, *id)
         .then(
           [=](const messages::job& j) mutable {
             if (j.key != key) {

@@ -117,23 +117,21 @@ worker_impl_actor::behavior_type worker(worker_impl* self, worker_config cfg) {
       };
       switch (t.kind) {
         case messages::task_kind::probe:
-          self
-            ->request(cfg.media, timeout, atoms::probe_v, t.object, t.input,
-                      t.timeout_ms, t.lease_id)
+          ask(self, self->state.timeouts, cfg.media, timeout, atoms::probe_v,
+              t.object, t.input, t.timeout_ms, t.lease_id)
             .then(on_text, on_error);
           break;
         case messages::task_kind::render:
         case messages::task_kind::compose:
           // One media port for both: the input tells a composition apart.
-          self
-            ->request(cfg.media, timeout, atoms::render_v, t.object, t.job_id,
-                      t.input, t.outputs, t.sources, t.timeout_ms, t.lease_id)
+          ask(self, self->state.timeouts, cfg.media, timeout, atoms::render_v,
+              t.object, t.job_id, t.input, t.outputs, t.sources, t.timeout_ms,
+              t.lease_id)
             .then(on_text, on_error);
           break;
         case messages::task_kind::summarize:
-          self
-            ->request(cfg.summarizer, timeout, atoms::summarize_v, t.filename,
-                      t.input)
+          ask(self, self->state.timeouts, cfg.summarizer, timeout,
+              atoms::summarize_v, t.filename, t.input)
             .then(on_text, on_error);
           break;
         case messages::task_kind::sleep: {

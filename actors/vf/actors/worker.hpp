@@ -6,6 +6,7 @@
 #include "caf/typed_event_based_actor.hpp"
 #include "caf/typed_response_promise.hpp"
 
+#include "vf/actors/request_timeouts.hpp"
 #include "vf/messages/media_actor.hpp"
 #include "vf/messages/summarizer_actor.hpp"
 #include "vf/messages/worker_actor.hpp"
@@ -70,6 +71,8 @@ struct worker_state {
   /// Keeps a copy of `out` for `flush`, dropping the oldest beyond 1024;
   /// tells `cfg.on_finished` first. Called for every outcome answered.
   void remember(const messages::task_outcome& out);
+  /// Deadlines of the requests it sent (`ask`).
+  request_timeouts timeouts;
 };
 
 using worker_impl = worker_impl_actor::stateful_base<worker_state>;
