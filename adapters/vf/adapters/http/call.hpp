@@ -15,11 +15,11 @@
 #include "caf/message_id.hpp"
 
 #include "vf/adapters/common/asio_bridge.hpp"
+#include "vf/adapters/common/request_deadlines.hpp"
 #include "vf/adapters/http/api_state.hpp"
 #include "vf/adapters/http/error_replies.hpp"
 #include "vf/adapters/http/exchange.hpp"
 #include "vf/adapters/http/jwt.hpp"
-#include "vf/adapters/http/request_deadlines.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -49,7 +49,7 @@ struct thread_services {
   /// Signs and checks tokens.
   jwt_codec jwt;
   /// Times out the requests sent with `reply::ask`.
-  request_deadlines deadlines;
+  common::request_deadlines deadlines;
   /// A detached actor that runs the password KDF (tens of milliseconds of
   /// CPU), so logins never stall the other requests of this I/O thread.
   caf::actor kdf;

@@ -123,6 +123,17 @@ void set_object_headers(Message& msg, const object_meta& meta, int64_t mtime) {
   msg.set("X-Content-Type-Options", "nosniff");
 }
 
+/// Sends `xs...` to `dest` from `worker`'s bridge. The request's deadline is
+/// kept by `worker.deadlines`, not CAF's clock: both of its handlers must
+/// settle the returned handle's id first.
+template <class Dest, class... Ts>
+auto ask(io_worker& worker, const Dest& dest, Ts&&... xs) {
+  auto h = worker.bridge->self()->request(dest, caf::infinite,
+                                          std::forward<Ts>(xs)...);
+  worker.deadlines->track(h.id());
+  return h;
+}
+
 } // namespace
 
 session::session(store_context& ctx, io_worker& worker, tcp::socket sock,
@@ -638,38 +649,39 @@ void session::admit_then(std::function<void(messages::object_ref)> next) {
     return next(messages::object_ref{});
   hold_ = shared_from_this();
   std::weak_ptr<session> weak = hold_;
-  worker_.bridge->self()
-    ->request(gate, ctx_.config().event_timeout, atoms::admit_v, req_.bucket,
-              req_.key, req_.lease)
-    .then(
-      [weak, next](messages::object_ref& prior) {
-        // `next` captures the session's `this`: only while it lives.
-        if (auto self = weak.lock()) {
-          self->hold_.reset();
-          next(std::move(prior));
-        }
-      },
-      [weak](caf::error& err) {
-        if (auto self = weak.lock()) {
-          self->hold_.reset();
-          auto code = messages::errc_of(err);
-          auto what = messages::message_of(err);
-          if (code == messages::errc::conflict)
-            self->send_error({http::status::conflict, "OperationAborted",
-                              "This upload URL is closed: " + what});
-          else if (code == messages::errc::not_found)
-            self->send_error({http::status::forbidden, "AccessDenied",
-                              "No job expects an upload to this key"});
-          else if (code == messages::errc::forbidden)
-            self->send_error({http::status::forbidden, "AccessDenied",
-                              "This upload is not allowed: " + what});
-          else
-            self->send_error({http::status::service_unavailable,
-                              "ServiceUnavailable",
-                              "Could not check the upload (" + what
-                                + "); please retry"});
-        }
-      });
+  auto h
+    = ask(worker_, gate, atoms::admit_v, req_.bucket, req_.key, req_.lease);
+  h.then(
+    [weak, next, dl = worker_.deadlines.get(),
+     id = h.id()](messages::object_ref& prior) {
+      dl->settle(id);
+      // `next` captures the session's `this`: only while it lives.
+      if (auto self = weak.lock()) {
+        self->hold_.reset();
+        next(std::move(prior));
+      }
+    },
+    [weak, dl = worker_.deadlines.get(), id = h.id()](caf::error& err) {
+      dl->settle(id);
+      if (auto self = weak.lock()) {
+        self->hold_.reset();
+        auto code = messages::errc_of(err);
+        auto what = messages::message_of(err);
+        if (code == messages::errc::conflict)
+          self->send_error({http::status::conflict, "OperationAborted",
+                            "This upload URL is closed: " + what});
+        else if (code == messages::errc::not_found)
+          self->send_error({http::status::forbidden, "AccessDenied",
+                            "No job expects an upload to this key"});
+        else if (code == messages::errc::forbidden)
+          self->send_error({http::status::forbidden, "AccessDenied",
+                            "This upload is not allowed: " + what});
+        else
+          self->send_error(
+            {http::status::service_unavailable, "ServiceUnavailable",
+             "Could not check the upload (" + what + "); please retry"});
+      }
+    });
 }
 
 void session::store_put(bool expect_continue) {
@@ -897,34 +909,34 @@ void session::finish_upload() {
   hold_ = shared_from_this();
   std::weak_ptr<session> weak = hold_;
   stream_.expires_never();
-  worker_.bridge->self()
-    ->request(gate, ctx_.config().event_timeout, atoms::admit_v, req_.bucket,
-              req_.key, req_.lease)
-    .then(
-      [weak](messages::object_ref&) {
-        if (auto self = weak.lock()) {
-          self->hold_.reset();
-          self->commit_upload();
-        }
-      },
-      [weak](caf::error& err) {
-        if (auto self = weak.lock()) {
-          self->hold_.reset();
-          self->upload_.reset();
-          auto code = messages::errc_of(err);
-          if (code == messages::errc::conflict
-              || code == messages::errc::forbidden
-              || code == messages::errc::not_found)
-            self->send_error({http::status::conflict, "OperationAborted",
-                              "Not stored: " + messages::message_of(err)});
-          else
-            self->send_error({http::status::service_unavailable,
-                              "ServiceUnavailable",
-                              "Could not check the upload ("
-                                + messages::message_of(err)
-                                + "); please retry"});
-        }
-      });
+  auto h
+    = ask(worker_, gate, atoms::admit_v, req_.bucket, req_.key, req_.lease);
+  h.then(
+    [weak, dl = worker_.deadlines.get(), id = h.id()](messages::object_ref&) {
+      dl->settle(id);
+      if (auto self = weak.lock()) {
+        self->hold_.reset();
+        self->commit_upload();
+      }
+    },
+    [weak, dl = worker_.deadlines.get(), id = h.id()](caf::error& err) {
+      dl->settle(id);
+      if (auto self = weak.lock()) {
+        self->hold_.reset();
+        self->upload_.reset();
+        auto code = messages::errc_of(err);
+        if (code == messages::errc::conflict
+            || code == messages::errc::forbidden
+            || code == messages::errc::not_found)
+          self->send_error({http::status::conflict, "OperationAborted",
+                            "Not stored: " + messages::message_of(err)});
+        else
+          self->send_error({http::status::service_unavailable,
+                            "ServiceUnavailable",
+                            "Could not check the upload ("
+                              + messages::message_of(err) + "); please retry"});
+      }
+    });
 }
 
 void session::commit_upload() {
@@ -1035,55 +1047,53 @@ void session::announce() {
   // companion may outlive the I/O threads, a session must not.
   hold_ = shared_from_this();
   std::weak_ptr<session> weak = hold_;
-  worker_.bridge->self()
-    ->request(ctx_.events(), ctx_.config().event_timeout, atoms::created_v,
-              std::move(evt))
-    .then(
-      [weak](bool accepted) {
-        if (auto self = weak.lock()) {
-          self->hold_.reset();
-          self->ctx_.count_event(accepted ? "accepted" : "duplicate");
+  auto h = ask(worker_, ctx_.events(), atoms::created_v, std::move(evt));
+  h.then(
+    [weak, dl = worker_.deadlines.get(), id = h.id()](bool accepted) {
+      dl->settle(id);
+      if (auto self = weak.lock()) {
+        self->hold_.reset();
+        self->ctx_.count_event(accepted ? "accepted" : "duplicate");
+        self->ctx_.release_pending(self->req_.version_id);
+        self->reply_stored();
+      }
+    },
+    [weak, dl = worker_.deadlines.get(), id = h.id()](caf::error& err) {
+      dl->settle(id);
+      if (auto self = weak.lock()) {
+        self->hold_.reset();
+        auto what = messages::message_of(err);
+        self->ctx_.log("objectstore: WARN stored " + self->req_.bucket + "/"
+                       + self->req_.key + " version " + self->req_.version_id
+                       + " but the orchestrator refused the event: " + what);
+        auto code = messages::errc_of(err);
+        auto rejected = code == messages::errc::not_found
+                        || code == messages::errc::invalid_argument
+                        || code == messages::errc::conflict;
+        self->ctx_.count_event(rejected ? "rejected" : "error");
+        if (rejected) {
+          // Retrying cannot help: no job expects this object, so its
+          // marker goes too (and the parts of a multipart upload).
           self->ctx_.release_pending(self->req_.version_id);
-          self->reply_stored();
+          if (self->req_.multipart == request_state::multipart_op::complete)
+            remove_upload(self->ctx_.config().data_dir, self->req_.upload_id);
+          self->send_error({http::status::conflict, "NoSuchUpload",
+                            "The object was stored as version "
+                              + self->req_.version_id
+                              + " but no job expects it (" + what + ")"});
+          return;
         }
-      },
-      [weak](caf::error& err) {
-        if (auto self = weak.lock()) {
-          self->hold_.reset();
-          auto what = messages::message_of(err);
-          self->ctx_.log("objectstore: WARN stored " + self->req_.bucket + "/"
-                         + self->req_.key + " version " + self->req_.version_id
-                         + " but the orchestrator refused the event: " + what);
-          auto code = messages::errc_of(err);
-          auto rejected = code == messages::errc::not_found
-                          || code == messages::errc::invalid_argument
-                          || code == messages::errc::conflict;
-          self->ctx_.count_event(rejected ? "rejected" : "error");
-          if (rejected) {
-            // Retrying cannot help: no job expects this object, so its
-            // marker goes too (and the parts of a multipart upload).
-            self->ctx_.release_pending(self->req_.version_id);
-            if (self->req_.multipart
-                == request_state::multipart_op::complete)
-              remove_upload(self->ctx_.config().data_dir,
-                            self->req_.upload_id);
-            self->send_error({http::status::conflict, "NoSuchUpload",
-                              "The object was stored as version "
-                                + self->req_.version_id
-                                + " but no job expects it (" + what + ")"});
-            return;
-          }
-          // The marker stays and the announcer retries the event; if the
-          // client retries the upload first, this version becomes stale and
-          // is dropped.
-          self->ctx_.hand_over(self->req_.marker);
-          self->send_error(
-            {http::status::service_unavailable, "ServiceUnavailable",
-             "The object was stored as version " + self->req_.version_id
-               + " but its upload could not be announced (" + what
-               + "); please retry the upload"});
-        }
-      });
+        // The marker stays and the announcer retries the event; if the
+        // client retries the upload first, this version becomes stale and
+        // is dropped.
+        self->ctx_.hand_over(self->req_.marker);
+        self->send_error(
+          {http::status::service_unavailable, "ServiceUnavailable",
+           "The object was stored as version " + self->req_.version_id
+             + " but its upload could not be announced (" + what
+             + "); please retry the upload"});
+      }
+    });
 }
 
 void session::reply_stored() {

@@ -22,6 +22,7 @@
 
 #include "vf/adapters/common/asio_bridge.hpp"
 #include "vf/adapters/common/connection_gate.hpp"
+#include "vf/adapters/common/request_deadlines.hpp"
 #include "vf/adapters/common/upload_meter.hpp"
 #include "vf/adapters/objectstore/aws_chunked.hpp"
 #include "vf/adapters/objectstore/file_range_body.hpp"
@@ -58,6 +59,10 @@ struct io_worker {
   std::optional<
     boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>
     guard;
+  /// Times out the requests sent through `bridge` (instead of CAF's clock,
+  /// see request_deadlines.hpp); declared before `bridge`, whose handlers
+  /// settle it, and after `ioc`, which its timer uses.
+  std::unique_ptr<common::request_deadlines> deadlines;
   /// CAF companion drained on this thread; created before the thread runs.
   std::unique_ptr<common::asio_bridge> bridge;
   /// The thread running `ioc`.

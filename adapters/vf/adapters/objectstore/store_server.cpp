@@ -467,6 +467,8 @@ caf::error store_server::start() {
     auto worker = std::make_unique<io_worker>();
     worker->guard.emplace(worker->ioc.get_executor());
     worker->bridge = std::make_unique<common::asio_bridge>(d.sys, worker->ioc);
+    worker->deadlines = std::make_unique<common::request_deadlines>(
+      *worker->bridge, worker->ioc, d.cfg.event_timeout);
     d.workers.push_back(std::move(worker));
   }
   if (auto err = d.bind()) {

@@ -1,16 +1,16 @@
-// vf/adapters/http/request_deadlines.cpp
+// vf/adapters/common/request_deadlines.cpp
 
-#include "vf/adapters/http/request_deadlines.hpp"
+#include "vf/adapters/common/request_deadlines.hpp"
 
 #include "caf/error.hpp"
 #include "caf/sec.hpp"
 
 #include "vf/adapters/common/asio_bridge.hpp"
 
-namespace vf::adapters::http {
+namespace vf::adapters::common {
 
 request_deadlines::request_deadlines(
-  common::asio_bridge& bridge, boost::asio::io_context& ioc,
+  asio_bridge& bridge, boost::asio::io_context& ioc,
   std::chrono::steady_clock::duration timeout)
   : bridge_(bridge), timer_(ioc), timeout_(timeout) {
   // nop
@@ -73,4 +73,4 @@ void request_deadlines::expire() {
     arm();
 }
 
-} // namespace vf::adapters::http
+} // namespace vf::adapters::common

@@ -1,9 +1,10 @@
-// vf/adapters/http/request_deadlines.hpp
+// vf/adapters/common/request_deadlines.hpp
 //
 // Request timeouts for one bridge, kept on its I/O thread. CAF 0.17's
 // thread-safe clock locks a mutex and wakes its own thread on every timeout
 // set and cancelled: two context switches per API request, about a tenth of
 // the CPU time of `POST /jobs`. An Asio timer on the I/O thread costs none.
+// Used by the API and the object store for their requests to actors.
 
 #pragma once
 
@@ -18,10 +19,8 @@
 #include <unordered_set>
 
 namespace vf::adapters::common {
-class asio_bridge;
-} // namespace vf::adapters::common
 
-namespace vf::adapters::http {
+class asio_bridge;
 
 /// Fails requests of one bridge that got no reply in time, by delivering
 /// `sec::request_timeout` as their response. Requests are sent with
@@ -31,7 +30,7 @@ namespace vf::adapters::http {
 class request_deadlines {
 public:
   /// Tracks requests of `bridge` (running on `ioc`) with `timeout`.
-  request_deadlines(common::asio_bridge& bridge, boost::asio::io_context& ioc,
+  request_deadlines(asio_bridge& bridge, boost::asio::io_context& ioc,
                     std::chrono::steady_clock::duration timeout);
 
   /// Starts the clock for the request whose response carries `id`.
@@ -55,7 +54,7 @@ private:
 
   void expire();
 
-  common::asio_bridge& bridge_;
+  asio_bridge& bridge_;
   boost::asio::steady_timer timer_;
   std::chrono::steady_clock::duration timeout_;
   std::deque<entry> queue_;
@@ -65,4 +64,4 @@ private:
   uint64_t generation_ = 0;
 };
 
-} // namespace vf::adapters::http
+} // namespace vf::adapters::common
