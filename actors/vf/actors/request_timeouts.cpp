@@ -57,19 +57,17 @@ void request_timeouts::arm(caf::scheduled_actor* self, time_point at) {
 
 void request_timeouts::expire(caf::scheduled_actor* self) {
   auto now = self->clock().now();
-  prune();
-  while (!heap_.empty() && heap_.front().deadline <= now) {
+  // After `prune`, the front is a request still waiting.
+  for (prune(); !heap_.empty() && heap_.front().deadline <= now; prune()) {
     auto key = heap_.front().id;
     std::pop_heap(heap_.begin(), heap_.end(), later);
     heap_.pop_back();
-    if (outstanding_.erase(key) == 0)
-      continue;
+    outstanding_.erase(key);
     // What CAF's clock would send: the handler sees the timeout as the
     // response; a real response arriving later finds no handler and is
     // dropped.
     self->eq_impl(caf::message_id{key}, nullptr, nullptr,
                   caf::make_error(caf::sec::request_timeout));
-    prune();
   }
   if (!heap_.empty())
     arm(self, heap_.front().deadline);
