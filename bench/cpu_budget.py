@@ -18,9 +18,10 @@ or the upload's write). The node's CPU seconds per job in the same
 seconds (vf-loadgen's --series, from /proc) turn shares into milliseconds
 per job. Two more lines come from the same window: the kernel's share by
 system call (fsync, openat, ...: from the same samples, whatever part made
-the call) and the file-system calls per job (`perf stat` on the syscall
+the call) and the system calls per job (`perf stat` on the syscall
 tracepoints: fsync, fdatasync, pwrite64, write, openat, mkdir, rename,
-unlink), counts that barely move between runs where times do.
+unlink, futex) with the context switches per job, counts that barely
+move between runs where times do.
 
 Needs `perf` (linux-perf) and the permission to profile the node
 (root, or kernel.perf_event_paranoid <= 1). This machine's perf has no
@@ -80,7 +81,10 @@ COMPILED = [(name, re.compile(pat)) for name, _, pat in PARTS]
 # tracepoints): the file-system work behind "SQLite" and "upload write".
 # Counts, unlike times, barely move from run to run.
 COUNTED_CALLS = ["fsync", "fdatasync", "pwrite64", "write", "openat", "mkdir",
-                 "rename", "unlink"]
+                 "rename", "unlink", "futex"]
+# Counted next to them: a thread woken to hand over work shows here (the
+# futex calls too), and counts are steady where time is not.
+SWITCHES = "context-switches"
 SYSCALL_FRAME = re.compile(r"__(?:x64|ia32)_sys_(\w+)")
 
 
@@ -116,7 +120,12 @@ def read_call_counts(path):
         with open(path) as f:
             for line in f:
                 fields = line.strip().split(",")
-                if len(fields) > 2 and fields[2].startswith("syscalls:"):
+                if len(fields) > 2 and fields[2] == SWITCHES:
+                    try:
+                        out[SWITCHES] = float(fields[0])
+                    except ValueError:
+                        pass
+                elif len(fields) > 2 and fields[2].startswith("syscalls:"):
                     try:
                         out[fields[2].split("sys_enter_", 1)[1]] = \
                             float(fields[0])
@@ -227,7 +236,8 @@ def main():
         # in milliseconds; perf record takes longer to get going).
         stat = subprocess.Popen(
             ["perf", "stat", "-x,", "-o", calls_path, "-p", str(pid), "-e",
-             ",".join(f"syscalls:sys_enter_{c}" for c in COUNTED_CALLS),
+             ",".join([f"syscalls:sys_enter_{c}" for c in COUNTED_CALLS]
+                      + [SWITCHES]),
              "--", "sleep", str(args.record)],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         rec = subprocess.run(
@@ -310,8 +320,8 @@ def main():
     if calls and stat_jobs > 0:
         print(f"System calls per job (perf stat, {args.record:g} s, "
               f"{stat_jobs:.0f} jobs): " + ", ".join(
-                  f"{c} {calls[c] / stat_jobs:.2f}" for c in COUNTED_CALLS
-                  if c in calls))
+                  f"{c} {calls[c] / stat_jobs:.2f}"
+                  for c in COUNTED_CALLS + [SWITCHES] if c in calls))
     else:
         why = (stat_err or "").strip().splitlines()
         print("System calls per job: not counted (perf stat: "
