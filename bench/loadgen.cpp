@@ -106,8 +106,9 @@ the server's own state journal after the run (0: none). --series: one line
 per second from the start of the load (jobs ended so far, in flight, the
 node's RSS, CPU seconds, then RSS split in anonymous and file pages), for
 soaks. --no-follow: a job ends when its upload is acknowledged (to pile
-jobs up in the node, e.g. to measure its memory per job in flight). A job is followed with GET /jobs/{id}?wait=30,
-which the node answers when the job ends (asked again while it runs);
+jobs up in the node, e.g. to measure its memory per job in flight). A job
+is followed with GET /jobs/{id}?wait=30, which the node answers when the
+job ends (asked again while it runs);
 --poll follows it with plain GET /jobs/{id} after 1, 1.5, 2.25 ... ms (50 ms
 at most), as a client of a node without ?wait= would.
 

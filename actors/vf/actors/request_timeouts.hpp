@@ -144,11 +144,6 @@ public:
             detail::settle_error<G>{std::move(g), timeouts_, id});
   }
 
-  /// The id the response carries.
-  caf::message_id id() const {
-    return h_.id();
-  }
-
 private:
   Handle h_;
   request_timeouts* timeouts_;
